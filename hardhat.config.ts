@@ -1,0 +1,66 @@
+import { createRequire } from "node:module";
+
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+// Solidity compiles with the npm `solc` package (its WASM build): nothing is downloaded at run
+// time (DESIGN §2, DEVELOPERS "No network but the npm registry").
+const SOLC_VERSION = "0.8.30";
+const solcPath = require.resolve("solc/soljson.js");
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: {
+        version: SOLC_VERSION,
+        path: solcPath,
+        settings: {
+          evmVersion: "prague",
+          optimizer: { enabled: true, runs: 10_000 },
+          viaIR: false,
+        },
+      },
+    },
+  },
+  paths: {
+    tests: {
+      mocha: "test",
+      solidity: "test",
+    },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: 256 },
+    },
+    mocha: {
+      timeout: 120_000,
+    },
+  },
+  networks: {
+    // The embedded in-process chain: what `npm test` and `npm run demo` use.
+    hardhatMainnet: {
+      type: "edr-simulated",
+      chainType: "l1",
+      hardfork: "prague",
+      allowUnlimitedContractSize: false,
+    },
+    // `npx hardhat node` in another terminal.
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: "http://127.0.0.1:8545",
+    },
+    // A private Hyperledger Besu QBFT network (DESIGN §2): URL and deployer key from config
+    // variables (`npx hardhat keystore set BESU_RPC_URL`, or the environment).
+    besu: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("BESU_RPC_URL"),
+      accounts: [configVariable("BESU_DEPLOYER_KEY")],
+      gasPrice: 0,
+    },
+  },
+});
