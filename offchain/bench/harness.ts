@@ -39,7 +39,10 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-export function createContext(quick: boolean, log: (m: string) => void): {
+export function createContext(
+  quick: boolean,
+  log: (m: string) => void,
+): {
   ctx: BenchContext;
   metrics: Record<string, Metric>;
 } {
@@ -47,7 +50,8 @@ export function createContext(quick: boolean, log: (m: string) => void): {
   const ctx: BenchContext = {
     quick,
     record(name, value, unit) {
-      if (!Number.isFinite(value)) throw new Error(`bench: metric ${name} is not finite (${value})`);
+      if (!Number.isFinite(value))
+        throw new Error(`bench: metric ${name} is not finite (${value})`);
       metrics[name] = { value, unit };
       log(`  ${name} = ${formatValue(value)} ${unit}`);
     },

@@ -20,7 +20,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "usage: npm run bench -- [--json FILE] [--quick] [--only SUITE ...]\n" +
-      "  --json FILE   write {\"metrics\": {name: {value, unit}}} to FILE\n" +
+      '  --json FILE   write {"metrics": {name: {value, unit}}} to FILE\n' +
       "  --quick       fewer iterations and smaller sizes (smoke run)\n" +
       "  --only SUITE  run only suites whose file name starts with SUITE (repeatable)",
   );
@@ -48,7 +48,9 @@ for (const file of files) {
     await suite.run(ctx);
   } catch (err) {
     failures.push(name);
-    console.error(`[bench] ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+    console.error(
+      `[bench] ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`,
+    );
   }
   console.log(`[bench] ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

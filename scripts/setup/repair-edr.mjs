@@ -27,7 +27,8 @@ function isMusl() {
 
 function platformPackage() {
   const { platform, arch } = process;
-  if (platform === "linux") return `@nomicfoundation/edr-linux-${arch}-${isMusl() ? "musl" : "gnu"}`;
+  if (platform === "linux")
+    return `@nomicfoundation/edr-linux-${arch}-${isMusl() ? "musl" : "gnu"}`;
   if (platform === "darwin") return `@nomicfoundation/edr-darwin-${arch}`;
   if (platform === "win32") return `@nomicfoundation/edr-win32-${arch}-msvc`;
   throw new Error(`repair-edr: unsupported platform ${platform}-${arch}`);
@@ -68,7 +69,9 @@ try {
   const npmCli = process.env.npm_execpath;
   const packArgs = ["pack", `${name}@${version}`, "--pack-destination", work, "--silent"];
   if (npmCli && npmCli.endsWith(".js")) {
-    execFileSync(process.execPath, [npmCli, ...packArgs], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(process.execPath, [npmCli, ...packArgs], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
   } else {
     execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", packArgs, {
       stdio: ["ignore", "ignore", "inherit"],
@@ -79,7 +82,8 @@ try {
   rmSync(dest, { recursive: true, force: true });
   mkdirSync(dest, { recursive: true });
   execFileSync("tar", ["-xzf", join(work, tarball), "-C", dest, "--strip-components=1"]);
-  if (!existsSync(join(dest, "package.json"))) throw new Error(`repair-edr: unpacking ${tarball} failed`);
+  if (!existsSync(join(dest, "package.json")))
+    throw new Error(`repair-edr: unpacking ${tarball} failed`);
   log(`installed ${name}@${version} into ${dest}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

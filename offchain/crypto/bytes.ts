@@ -1,0 +1,91 @@
+// Byte helpers shared by every primitive: fixed-width big-endian integers (DESIGN §4 notation),
+// concatenation, hex at the edges.
+import {
+  bytesToHex as nobleBytesToHex,
+  hexToBytes as nobleHexToBytes,
+} from "@noble/hashes/utils.js";
+
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Big-endian encoding of `value` in exactly `width` bytes; throws if it does not fit. */
+export function uintToBytes(
+  value: bigint | number,
+  width: number,
+  what = "uintToBytes",
+): Uint8Array {
+  let v = typeof value === "number" ? BigInt(value) : value;
+  if (typeof value === "number" && !Number.isSafeInteger(value)) {
+    throw new RangeError(`${what}: ${value} is not a safe integer`);
+  }
+  if (v < 0n || v >> BigInt(8 * width) !== 0n) {
+    throw new RangeError(`${what}: ${v} does not fit in ${width} bytes`);
+  }
+  const out = new Uint8Array(width);
+  for (let i = width - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export const u8 = (v: bigint | number, what = "u8"): Uint8Array => uintToBytes(v, 1, what);
+export const u16 = (v: bigint | number, what = "u16"): Uint8Array => uintToBytes(v, 2, what);
+export const u32 = (v: bigint | number, what = "u32"): Uint8Array => uintToBytes(v, 4, what);
+export const u64 = (v: bigint | number, what = "u64"): Uint8Array => uintToBytes(v, 8, what);
+export const u256 = (v: bigint | number, what = "u256"): Uint8Array => uintToBytes(v, 32, what);
+
+/** Big-endian bytes → non-negative bigint. */
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+/** Hex (with or without 0x) → bytes; throws on odd length or non-hex characters. */
+export function hexToBytes(hex: string): Uint8Array {
+  return nobleHexToBytes(hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex);
+}
+
+/** Bytes → lowercase hex without 0x (the vectors' form). */
+export function bytesToHex(bytes: Uint8Array): string {
+  return nobleBytesToHex(bytes);
+}
+
+/** Bytes → 0x-prefixed hex (the form ethers takes). */
+export function toHex0x(bytes: Uint8Array): string {
+  return "0x" + nobleBytesToHex(bytes);
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** Throws unless `bytes` is a Uint8Array of exactly `length` bytes. */
+export function expectBytes(
+  bytes: unknown,
+  length: number,
+  what: string,
+): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what}: expected Uint8Array`);
+  if (bytes.length !== length) {
+    throw new RangeError(`${what}: expected ${length} bytes, got ${bytes.length}`);
+  }
+}
+
+/** Overwrites a secret buffer (best effort: JS cannot guarantee no copies were made). */
+export function wipe(bytes: Uint8Array): void {
+  bytes.fill(0);
+}

@@ -1,0 +1,139 @@
+// Schnorr signatures in the EVM-verifiable form of DESIGN §4.3 (Oksuz 2020 Definition 5):
+// signature `(addr(R), y)` on a 32-byte message, `c = keccak256(addr(R) ‖ Zc ‖ m) mod n`,
+// `y = r + c·z mod n`; verified on-chain by contracts/libraries/SchnorrVerifier.sol.
+import { bytesToBigInt, concatBytes, equalBytes, expectBytes, u256 } from "./bytes.ts";
+import { keccak256, taggedHashInt } from "./hash.ts";
+import { CURVE_ORDER, FIELD_PRIME, modN, secp, type Secp256k1Backend } from "./secp256k1.ts";
+
+export interface SchnorrSignature {
+  /** `addr(R)`: the last 20 bytes of keccak256(x(R) ‖ y(R)). */
+  readonly rAddr: Uint8Array;
+  /** The response scalar `y ∈ [1, n−1]`. */
+  readonly y: bigint;
+}
+
+export interface SchnorrKeyPair {
+  readonly secretKey: bigint;
+  /** 33-byte compressed public key `Zc`. */
+  readonly publicKey: Uint8Array;
+}
+
+/** `addr(P)`: the Ethereum address of a point (DESIGN §4.3). */
+export function pointAddress(point: Uint8Array, backend: Secp256k1Backend = secp): Uint8Array {
+  const uncompressed = point.length === 65 ? point : backend.convert(point, false);
+  return keccak256(uncompressed.subarray(1)).subarray(12);
+}
+
+/** `c = int(keccak256(addr(R) ‖ Zc ‖ m)) mod n`. */
+export function schnorrChallenge(
+  rAddr: Uint8Array,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+): bigint {
+  return bytesToBigInt(keccak256(concatBytes(rAddr, publicKey, message))) % CURVE_ORDER;
+}
+
+/** Key pair from a secret scalar in [1, n−1]. */
+export function schnorrKeyPair(
+  secretKey: bigint,
+  backend: Secp256k1Backend = secp,
+): SchnorrKeyPair {
+  return { secretKey, publicKey: backend.mulBase(secretKey, true) };
+}
+
+/**
+ * Deterministic nonce in the spirit of RFC 6979: `r = int(TH("GridLedger/Schnorr/nonce",
+ * u256(z) ‖ m ‖ aux)) mod (n−1) + 1`. The same key never signs two messages with one nonce, and
+ * signing needs no randomness source (vectors are reproducible); `aux` may add fresh randomness.
+ */
+export function schnorrNonce(secretKey: bigint, message: Uint8Array, aux?: Uint8Array): bigint {
+  const input = aux
+    ? concatBytes(u256(secretKey), message, aux)
+    : concatBytes(u256(secretKey), message);
+  return (taggedHashInt("GridLedger/Schnorr/nonce", input) % (CURVE_ORDER - 1n)) + 1n;
+}
+
+/**
+ * Signs a 32-byte message. `publicKey` may be passed when the caller already has it (it is part of
+ * the challenge), saving one base multiplication.
+ */
+export function schnorrSign(
+  secretKey: bigint,
+  message: Uint8Array,
+  options: { publicKey?: Uint8Array; aux?: Uint8Array; backend?: Secp256k1Backend } = {},
+): SchnorrSignature {
+  expectBytes(message, 32, "schnorrSign: message");
+  if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) {
+    throw new RangeError("schnorrSign: secret key out of range [1, n-1]");
+  }
+  const backend = options.backend ?? secp;
+  const publicKey = options.publicKey ?? backend.mulBase(secretKey, true);
+  expectBytes(publicKey, 33, "schnorrSign: publicKey");
+  // A key with x(Z) ≥ n cannot be verified on-chain (ecrecover takes r = x(Z) < n); such keys
+  // occur with probability ≈ 2^-128 and are refused rather than producing unverifiable entries.
+  if (bytesToBigInt(publicKey.subarray(1)) >= CURVE_ORDER) {
+    throw new RangeError("schnorrSign: public key x-coordinate ≥ n is not EVM-verifiable");
+  }
+  const r = schnorrNonce(secretKey, message, options.aux);
+  const rAddr = pointAddress(backend.mulBase(r, false), backend);
+  const c = schnorrChallenge(rAddr, publicKey, message);
+  const y = modN(r + c * secretKey);
+  if (y === 0n) throw new RangeError("schnorrSign: y = 0 (negligible); sign with fresh aux");
+  return { rAddr, y };
+}
+
+/**
+ * Verifies `(rAddr, y)` on `message` under the compressed key `publicKey`. Returns false for every
+ * malformed input (DESIGN §4.3: `0 < y < n`, `x(Z) < n`, valid compressed point), never throws.
+ */
+export function schnorrVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: SchnorrSignature,
+  backend: Secp256k1Backend = secp,
+): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
+  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
+  if (!(message instanceof Uint8Array) || message.length !== 32) return false;
+  const { rAddr, y } = signature;
+  if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
+  if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
+  const x = bytesToBigInt(publicKey.subarray(1));
+  if (x === 0n || x >= CURVE_ORDER || x >= FIELD_PRIME) return false;
+  if (rAddr.every((b) => b === 0)) return false;
+  if (!backend.isValidPoint(publicKey)) return false;
+  const c = schnorrChallenge(rAddr, publicKey, message);
+  if (c === 0n) return false;
+  let point: Uint8Array;
+  try {
+    point = backend.mulBaseSubMul(y, publicKey, c, false);
+  } catch {
+    return false; // y·G − c·Z at infinity
+  }
+  return equalBytes(pointAddress(point, backend), rAddr);
+}
+
+/**
+ * Verification by a party that knows the secret key (the control center knows every per-message
+ * `sigSk`, DESIGN §4.2): `r = y − c·z mod n`, accept iff `addr(r·G) == addr(R)`. One fixed-base
+ * multiplication instead of a double multiplication; equivalent to {@link schnorrVerify} when
+ * `publicKey = z·G` (checked by property tests).
+ */
+export function schnorrVerifyWithSecret(
+  secretKey: bigint,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: SchnorrSignature,
+  backend: Secp256k1Backend = secp,
+): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
+  if (!(message instanceof Uint8Array) || message.length !== 32) return false;
+  const { rAddr, y } = signature;
+  if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
+  if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
+  if (bytesToBigInt(publicKey.subarray(1)) >= CURVE_ORDER) return false;
+  const c = schnorrChallenge(rAddr, publicKey, message);
+  const r = modN(y - c * secretKey);
+  if (r === 0n) return false;
+  return equalBytes(pointAddress(backend.mulBase(r, false), backend), rAddr);
+}
