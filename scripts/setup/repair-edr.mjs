@@ -61,7 +61,7 @@ try {
   }
   log(`${name} is ${found.version}, EDR wants ${version}; replacing`);
 } catch {
-  log(`${name}@${version} missing (npm skipped it on Node ${process.versions.node}); fetching`);
+  log(`${name}@${version} missing (npm skips it when npm itself runs on Node < 22); fetching`);
 }
 
 const work = mkdtempSync(join(tmpdir(), "repair-edr-"));
