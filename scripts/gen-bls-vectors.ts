@@ -72,7 +72,13 @@ const hashToG2 = messages.map((msg) => ({
 const possession = keys.map((sk) => {
   const pk = blsPublicKey(sk);
   const pop = blsProvePossession(sk);
-  return { sk: hexInt(sk), pk: hex(pk), pkEip2537: hex(g1ToEip2537(pk)), pop: hex(pop), popEip2537: hex(g2ToEip2537(pop)) };
+  return {
+    sk: hexInt(sk),
+    pk: hex(pk),
+    pkEip2537: hex(g1ToEip2537(pk)),
+    pop: hex(pop),
+    popEip2537: hex(g2ToEip2537(pop)),
+  };
 });
 
 const aggKeys = keys.slice(2);
@@ -99,7 +105,10 @@ const rfc9380 = {
 };
 // Refuse to write vectors if noble disagrees with the RFC anchor.
 const rfcPoint = bls12_381.G2.hashToCurve(new Uint8Array(0), { DST: rfc9380.dst }).toAffine();
-if (hexInt(rfcPoint.x.c0) !== rfc9380.x.c0.replace(/^0x0*/, "0x") || hexInt(rfcPoint.y.c1) !== rfc9380.y.c1.replace(/^0x0*/, "0x")) {
+if (
+  hexInt(rfcPoint.x.c0) !== rfc9380.x.c0.replace(/^0x0*/, "0x") ||
+  hexInt(rfcPoint.y.c1) !== rfc9380.y.c1.replace(/^0x0*/, "0x")
+) {
   throw new Error("gen-bls-vectors: noble's hash_to_curve disagrees with RFC 9380 J.10.1");
 }
 
@@ -109,7 +118,11 @@ const out = {
     "Compressed encodings are ZCash/IETF; *Eip2537 fields are the EIP-2537 precompile encodings.",
   dstSig: BLS_DST_SIG,
   dstPop: BLS_DST_POP,
-  aggregationDomain: { chainId: "31337", ledger: "0x5FbDB2315678afecb367f032d93F642f64180aa3", domain: hex(domain) },
+  aggregationDomain: {
+    chainId: "31337",
+    ledger: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    domain: hex(domain),
+  },
   signatures,
   hashToG2,
   possession,
@@ -119,4 +132,6 @@ const out = {
 
 const target = join(dirname(fileURLToPath(import.meta.url)), "..", "test", "vectors", "bls.json");
 writeFileSync(target, JSON.stringify(out, null, 2) + "\n");
-console.log(`gen-bls-vectors: wrote ${signatures.length} signatures, ${hashToG2.length} hashes to ${target}`);
+console.log(
+  `gen-bls-vectors: wrote ${signatures.length} signatures, ${hashToG2.length} hashes to ${target}`,
+);

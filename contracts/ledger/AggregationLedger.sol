@@ -34,9 +34,11 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 sum,
         bytes calldata gatewaySig
     ) external onlyRole(GATEWAY_ROLE) {
-        if (_anyRound && round <= _lastRound) revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        if (_anyRound && round <= _lastRound)
+            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
-        if (gatewaySig.length != BLS12381.G2_POINT_LENGTH) revert AggregationLedgerSignatureLength(gatewaySig.length);
+        if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
+            revert AggregationLedgerSignatureLength(gatewaySig.length);
         // tryVerify: a malformed G2 point is reported as an invalid signature, not a library error.
         if (!BLS12381.tryVerify(_gatewayKey, _roundMessage(round, sum), gatewaySig)) {
             revert AggregationLedgerInvalidSignature(round, sum);
@@ -106,7 +108,14 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         bytes32 echoed;
         assembly ("memory-safe") {
             let p := add(key, 0x20)
-            nonZero := iszero(iszero(or(or(mload(p), mload(add(p, 0x20))), or(mload(add(p, 0x40)), mload(add(p, 0x60))))))
+            nonZero := iszero(
+                iszero(
+                    or(
+                        or(mload(p), mload(add(p, 0x20))),
+                        or(mload(add(p, 0x40)), mload(add(p, 0x60)))
+                    )
+                )
+            )
             let buf := mload(0x40)
             mcopy(buf, p, 0x80)
             mstore(add(buf, 0x80), 1)

@@ -38,15 +38,20 @@ library BLS12381 {
     uint256 private constant PAIRING_PER_PAIR_GAS = 32_600;
 
     // −g1 (the negated G1 generator), as two 32-byte words per coordinate: x = g1.x, y = p − g1.y.
-    bytes32 private constant NEG_G1_X_HI = 0x0000000000000000000000000000000017f1d3a73197d7942695638c4fa9ac0f;
-    bytes32 private constant NEG_G1_X_LO = 0xc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb;
-    bytes32 private constant NEG_G1_Y_HI = 0x00000000000000000000000000000000114d1d6855d545a8aa7d76c8cf2e21f2;
-    bytes32 private constant NEG_G1_Y_LO = 0x67816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2ca;
+    bytes32 private constant NEG_G1_X_HI =
+        0x0000000000000000000000000000000017f1d3a73197d7942695638c4fa9ac0f;
+    bytes32 private constant NEG_G1_X_LO =
+        0xc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb;
+    bytes32 private constant NEG_G1_Y_HI =
+        0x00000000000000000000000000000000114d1d6855d545a8aa7d76c8cf2e21f2;
+    bytes32 private constant NEG_G1_Y_LO =
+        0x67816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2ca;
 
     // (p − 1) / 2, split as the two words of an EIP-2537 Fp element: y is "lexicographically
     // largest" (the sign flag of the ZCash compressed encoding) iff y > (p − 1) / 2.
     uint256 private constant HALF_P_HI = 0x0d0088f51cbff34d258dd3db21a5d66b;
-    uint256 private constant HALF_P_LO = 0xb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555;
+    uint256 private constant HALF_P_LO =
+        0xb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555;
 
     /// @notice A point has the wrong length, is not on the curve or not in the prime-order subgroup,
     /// or is the identity where a key is expected.
@@ -101,7 +106,10 @@ library BLS12381 {
     /// @notice RFC 9380 `hash_to_curve` into G2: `clear_cofactor(map(u0) + map(u1))`, computed as
     /// `map(u0) + map(u1)` with EIP-2537's MAP_FP2_TO_G2 (which clears the cofactor of each image;
     /// clearing is a group homomorphism, so the sums agree). Returns 256 bytes.
-    function hashToG2(bytes memory message, bytes memory dst) internal view returns (bytes memory h) {
+    function hashToG2(
+        bytes memory message,
+        bytes memory dst
+    ) internal view returns (bytes memory h) {
         bytes memory fields = hashToFieldFp2(message, dst);
         h = new bytes(256);
         bool ok;
@@ -109,7 +117,10 @@ library BLS12381 {
             let buf := mload(0x40)
             // Q0 at buf, Q1 at buf + 256, then G2ADD(Q0 ‖ Q1) into h.
             ok := staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0x20), 0x80, buf, 0x100)
-            ok := and(ok, staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0xa0), 0x80, add(buf, 0x100), 0x100))
+            ok := and(
+                ok,
+                staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0xa0), 0x80, add(buf, 0x100), 0x100)
+            )
             ok := and(ok, staticcall(G2ADD_GAS, 0x0d, buf, 0x200, add(h, 0x20), 0x100))
         }
         if (!ok) revert BLS12381PrecompileFailed(MAP_FP2_TO_G2);
@@ -119,12 +130,20 @@ library BLS12381 {
 
     /// @notice Verifies `sig` (G2) by `pk` (G1) on `message` under the signature DST. Reverts with
     /// {BLS12381InvalidPoint} on a malformed point; returns false for a well-formed wrong signature.
-    function verify(bytes memory pk, bytes memory message, bytes memory sig) internal view returns (bool) {
+    function verify(
+        bytes memory pk,
+        bytes memory message,
+        bytes memory sig
+    ) internal view returns (bool) {
         return _verifyOrRevert(pk, hashToG2(message, DST_SIG), sig);
     }
 
     /// @notice Non-reverting {verify}: false for every malformed input.
-    function tryVerify(bytes memory pk, bytes memory message, bytes memory sig) internal view returns (bool) {
+    function tryVerify(
+        bytes memory pk,
+        bytes memory message,
+        bytes memory sig
+    ) internal view returns (bool) {
         (bool wellFormed, bool valid) = _pairingCheck(pk, hashToG2(message, DST_SIG), sig);
         return wellFormed && valid;
     }
@@ -200,7 +219,11 @@ library BLS12381 {
 
     // ------------------------------------------------------------------ internals
 
-    function _verifyOrRevert(bytes memory pk, bytes memory h, bytes memory sig) private view returns (bool) {
+    function _verifyOrRevert(
+        bytes memory pk,
+        bytes memory h,
+        bytes memory sig
+    ) private view returns (bool) {
         (bool wellFormed, bool valid) = _pairingCheck(pk, h, sig);
         if (!wellFormed) revert BLS12381InvalidPoint();
         return valid;
@@ -249,7 +272,10 @@ library BLS12381 {
         if (pk.length != G1_POINT_LENGTH) return false;
         uint256 nonZero;
         assembly ("memory-safe") {
-            nonZero := or(or(mload(add(pk, 0x20)), mload(add(pk, 0x40))), or(mload(add(pk, 0x60)), mload(add(pk, 0x80))))
+            nonZero := or(
+                or(mload(add(pk, 0x20)), mload(add(pk, 0x40))),
+                or(mload(add(pk, 0x60)), mload(add(pk, 0x80)))
+            )
         }
         return nonZero != 0;
     }
@@ -282,7 +308,12 @@ library BLS12381 {
 
     /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p),
     /// via MODEXP with exponent 1 (RFC 9380 hash_to_field, L = 64).
-    function _reduceModP(bytes memory src, uint256 srcOffset, bytes memory dst, uint256 dstOffset) private view {
+    function _reduceModP(
+        bytes memory src,
+        uint256 srcOffset,
+        bytes memory dst,
+        uint256 dstOffset
+    ) private view {
         bool ok;
         assembly ("memory-safe") {
             let buf := mload(0x40)
@@ -294,7 +325,10 @@ library BLS12381 {
             mstore8(add(buf, 0xa0), 0x01) // exponent: 1
             // modulus p, 48 bytes: the high 16 bytes left-aligned, then the low 32 bytes
             mstore(add(buf, 0xa1), shl(128, 0x1a0111ea397fe69a4b1ba7b6434bacd7))
-            mstore(add(buf, 0xb1), 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab)
+            mstore(
+                add(buf, 0xb1),
+                0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab
+            )
             let d := add(add(dst, 0x20), dstOffset)
             mstore(d, 0) // the 16 zero padding bytes (the result overwrites the rest)
             ok := staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30)

@@ -5,23 +5,40 @@ import {BLS12381} from "../libraries/BLS12381.sol";
 
 /// @notice Exposes {BLS12381} to tests and the gas benchmark. Not deployed in production.
 contract BLSHarness {
-    function expandMessageXmd(bytes calldata message, bytes calldata dst) external view returns (bytes memory) {
+    function expandMessageXmd(
+        bytes calldata message,
+        bytes calldata dst
+    ) external view returns (bytes memory) {
         return BLS12381.expandMessageXmd(message, dst);
     }
 
-    function hashToFieldFp2(bytes calldata message, bytes calldata dst) external view returns (bytes memory) {
+    function hashToFieldFp2(
+        bytes calldata message,
+        bytes calldata dst
+    ) external view returns (bytes memory) {
         return BLS12381.hashToFieldFp2(message, dst);
     }
 
-    function hashToG2(bytes calldata message, bytes calldata dst) external view returns (bytes memory) {
+    function hashToG2(
+        bytes calldata message,
+        bytes calldata dst
+    ) external view returns (bytes memory) {
         return BLS12381.hashToG2(message, dst);
     }
 
-    function verify(bytes calldata pk, bytes calldata message, bytes calldata sig) external view returns (bool) {
+    function verify(
+        bytes calldata pk,
+        bytes calldata message,
+        bytes calldata sig
+    ) external view returns (bool) {
         return BLS12381.verify(pk, message, sig);
     }
 
-    function tryVerify(bytes calldata pk, bytes calldata message, bytes calldata sig) external view returns (bool) {
+    function tryVerify(
+        bytes calldata pk,
+        bytes calldata message,
+        bytes calldata sig
+    ) external view returns (bool) {
         return BLS12381.tryVerify(pk, message, sig);
     }
 
@@ -45,7 +62,10 @@ contract BLSHarness {
         return BLS12381.verifyPossession(pk, pop);
     }
 
-    function tryVerifyPossession(bytes calldata pk, bytes calldata pop) external view returns (bool) {
+    function tryVerifyPossession(
+        bytes calldata pk,
+        bytes calldata pop
+    ) external view returns (bool) {
         return BLS12381.tryVerifyPossession(pk, pop);
     }
 

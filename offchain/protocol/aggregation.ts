@@ -57,7 +57,12 @@ export function bbnpRoundMessage(domain: Uint8Array, round: bigint, sum: bigint)
 }
 
 /** GW's BLS signature (96-byte compressed G2) on round `round`'s sum, under key `s_g`. */
-export function bbnpSignRound(gatewaySk: bigint, domain: Uint8Array, round: bigint, sum: bigint): Uint8Array {
+export function bbnpSignRound(
+  gatewaySk: bigint,
+  domain: Uint8Array,
+  round: bigint,
+  sum: bigint,
+): Uint8Array {
   return blsSign(gatewaySk, bbnpRoundMessage(domain, round, sum));
 }
 

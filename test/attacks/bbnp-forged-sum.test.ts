@@ -44,10 +44,9 @@ describe("attack: forged BBNP round records", () => {
   it("a signature by another BLS key (not s_g) is rejected", async () => {
     const { ledger, gateway, domain } = await deploy();
     const forged = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK + 1n, domain, 1n, 5_000n)));
-    await expect(ledger.connect(gateway).recordRound(1n, 5_000n, forged)).to.be.revertedWithCustomError(
-      ledger,
-      "AggregationLedgerInvalidSignature",
-    );
+    await expect(
+      ledger.connect(gateway).recordRound(1n, 5_000n, forged),
+    ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
   });
 
   it("an honest signature replayed to another round is rejected", async () => {

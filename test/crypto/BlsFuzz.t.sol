@@ -26,7 +26,10 @@ contract BlsFuzzTest is TestBase {
     }
 
     /// @dev Random bytes never pass as a signature: tryVerify returns false and never reverts.
-    function testFuzz_tryVerify_randomPointsReturnFalse(bytes32 seed, bytes calldata message) public view {
+    function testFuzz_tryVerify_randomPointsReturnFalse(
+        bytes32 seed,
+        bytes calldata message
+    ) public view {
         bytes memory sig = abi.encodePacked(
             keccak256(abi.encode(seed, 0)),
             keccak256(abi.encode(seed, 1)),
@@ -47,15 +50,25 @@ contract BlsFuzzTest is TestBase {
         pkLen = bound(pkLen, 0, 300);
         sigLen = bound(sigLen, 0, 300);
         vm.assume(pkLen != 128 || sigLen != 256);
-        assertFalse(harness.tryVerify(new bytes(pkLen), "m", new bytes(sigLen)), "wrong length accepted");
+        assertFalse(
+            harness.tryVerify(new bytes(pkLen), "m", new bytes(sigLen)),
+            "wrong length accepted"
+        );
     }
 
     /// @dev expand_message_xmd is 256 bytes, deterministic, and depends on the message.
     function testFuzz_expandMessageXmd_lengthAndDependence(bytes calldata message) public view {
         bytes memory a = harness.expandMessageXmd(message, BLS12381.DST_SIG);
         assertEq(a.length, 256, "length");
-        assertEq(keccak256(a), keccak256(harness.expandMessageXmd(message, BLS12381.DST_SIG)), "deterministic");
-        bytes memory b = harness.expandMessageXmd(abi.encodePacked(message, uint8(0)), BLS12381.DST_SIG);
+        assertEq(
+            keccak256(a),
+            keccak256(harness.expandMessageXmd(message, BLS12381.DST_SIG)),
+            "deterministic"
+        );
+        bytes memory b = harness.expandMessageXmd(
+            abi.encodePacked(message, uint8(0)),
+            BLS12381.DST_SIG
+        );
         assertTrue(keccak256(a) != keccak256(b), "extended message collides");
         bytes memory c = harness.expandMessageXmd(message, BLS12381.DST_POP);
         assertTrue(keccak256(a) != keccak256(c), "DSTs collide");
@@ -87,12 +100,19 @@ contract BlsFuzzTest is TestBase {
         ledger.recordRound(round, sum, new bytes(256));
     }
 
-    function testFuzz_recordRound_wrongSignatureLengthReverts(uint256 length, uint64 round, uint256 sum) public {
+    function testFuzz_recordRound_wrongSignatureLengthReverts(
+        uint256 length,
+        uint64 round,
+        uint256 sum
+    ) public {
         length = bound(length, 0, 600);
         vm.assume(length != 256);
         sum = bound(sum, 0, BLS12381.R - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IAggregationLedger.AggregationLedgerSignatureLength.selector, length)
+            abi.encodeWithSelector(
+                IAggregationLedger.AggregationLedgerSignatureLength.selector,
+                length
+            )
         );
         ledger.recordRound(round, sum, new bytes(length));
     }
@@ -111,11 +131,19 @@ contract BlsFuzzTest is TestBase {
     }
 
     /// @dev A random (non-signature) G2 blob is reported as an invalid signature, never accepted.
-    function testFuzz_recordRound_randomSignatureReverts(bytes32 seed, uint64 round, uint256 sum) public {
+    function testFuzz_recordRound_randomSignatureReverts(
+        bytes32 seed,
+        uint64 round,
+        uint256 sum
+    ) public {
         sum = bound(sum, 0, BLS12381.R - 1);
         bytes memory sig = abi.encodePacked(seed, seed, seed, seed, seed, seed, seed, seed);
         vm.expectRevert(
-            abi.encodeWithSelector(IAggregationLedger.AggregationLedgerInvalidSignature.selector, round, sum)
+            abi.encodeWithSelector(
+                IAggregationLedger.AggregationLedgerInvalidSignature.selector,
+                round,
+                sum
+            )
         );
         ledger.recordRound(round, sum, sig);
     }

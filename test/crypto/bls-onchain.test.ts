@@ -32,8 +32,10 @@ function next(): bigint {
   state ^= (state << 17n) & 0xffffffffffffffffn;
   return state;
 }
-const randomSk = (): bigint => ((next() << 192n) | (next() << 128n) | (next() << 64n) | next()) % (BLS_R - 1n) + 1n;
-const randomMsg = (): Uint8Array => Uint8Array.from({ length: Number(next() % 120n) }, () => Number(next() & 0xffn));
+const randomSk = (): bigint =>
+  (((next() << 192n) | (next() << 128n) | (next() << 64n) | next()) % (BLS_R - 1n)) + 1n;
+const randomMsg = (): Uint8Array =>
+  Uint8Array.from({ length: Number(next() % 120n) }, () => Number(next() & 0xffn));
 
 function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
   const out = bytes.slice();
@@ -57,11 +59,16 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
 
     it("equals noble's hashToCurve for the vector messages and random ones, under both DSTs", async () => {
       const harness = await deploy();
-      for (const v of vectors.hashToG2) expect(await harness.hashToG2(v.msg, dst(BLS_DST_SIG))).to.equal(v.point);
+      for (const v of vectors.hashToG2)
+        expect(await harness.hashToG2(v.msg, dst(BLS_DST_SIG))).to.equal(v.point);
       for (let i = 0; i < 6; i++) {
         const m = randomMsg();
-        expect(await harness.hashToG2(h(m), dst(BLS_DST_SIG))).to.equal(h(g2ToEip2537(blsHashToG2(m))));
-        expect(await harness.hashToG2(h(m), dst(BLS_DST_POP))).to.equal(h(g2ToEip2537(blsHashToG2(m, BLS_DST_POP))));
+        expect(await harness.hashToG2(h(m), dst(BLS_DST_SIG))).to.equal(
+          h(g2ToEip2537(blsHashToG2(m))),
+        );
+        expect(await harness.hashToG2(h(m), dst(BLS_DST_POP))).to.equal(
+          h(g2ToEip2537(blsHashToG2(m, BLS_DST_POP))),
+        );
       }
     });
 
@@ -90,7 +97,10 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
         const pk = h(g1ToEip2537(blsPublicKey(sk)));
         const sig = h(g2ToEip2537(blsSign(sk, msg)));
         expect(await harness.verify(pk, h(msg), sig)).to.equal(true);
-        const tamperedMsg = msg.length > 0 ? flipBit(msg, Number(next() % BigInt(msg.length * 8))) : new Uint8Array([0]);
+        const tamperedMsg =
+          msg.length > 0
+            ? flipBit(msg, Number(next() % BigInt(msg.length * 8)))
+            : new Uint8Array([0]);
         expect(await harness.verify(pk, h(tamperedMsg), sig)).to.equal(false);
         const otherPk = h(g1ToEip2537(blsPublicKey(randomSk())));
         expect(await harness.verify(otherPk, h(msg), sig)).to.equal(false);
@@ -181,14 +191,17 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
       const pk = h(g1ToEip2537(blsPublicKey(sk)));
       const negPk = h(g1ToEip2537(blsPublicKey(BLS_R - sk)));
       const sig = h(g2ToEip2537(blsSign(sk, msg)));
-      await expect(harness.verifyAggregateSameMessage([], h(msg), sig)).to.be.revertedWithCustomError(
-        harness,
-        "BLS12381NoPublicKeys",
-      );
+      await expect(
+        harness.verifyAggregateSameMessage([], h(msg), sig),
+      ).to.be.revertedWithCustomError(harness, "BLS12381NoPublicKeys");
       expect(await harness.tryVerifyAggregateSameMessage([], h(msg), sig)).to.equal(false);
-      expect(await harness.tryVerifyAggregateSameMessage([pk, h(new Uint8Array(128))], h(msg), sig)).to.equal(false);
+      expect(
+        await harness.tryVerifyAggregateSameMessage([pk, h(new Uint8Array(128))], h(msg), sig),
+      ).to.equal(false);
       // Σ = identity would accept the identity signature on any message without this check.
-      expect(await harness.tryVerifyAggregateSameMessage([pk, negPk], h(msg), h(new Uint8Array(256)))).to.equal(false);
+      expect(
+        await harness.tryVerifyAggregateSameMessage([pk, negPk], h(msg), h(new Uint8Array(256))),
+      ).to.equal(false);
       await expect(
         harness.verifyAggregateSameMessage([pk, negPk], h(msg), h(new Uint8Array(256))),
       ).to.be.revertedWithCustomError(harness, "BLS12381InvalidPoint");
@@ -198,7 +211,8 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
   describe("proof of possession", () => {
     it("compresses keys exactly like noble", async () => {
       const harness = await deploy();
-      for (const v of vectors.possession) expect(await harness.compressG1(v.pkEip2537)).to.equal(v.pk);
+      for (const v of vectors.possession)
+        expect(await harness.compressG1(v.pkEip2537)).to.equal(v.pk);
     });
 
     it("accepts every PoP vector and rejects a signature under the wrong DST or another key's PoP", async () => {
@@ -213,7 +227,9 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
       expect(await harness.verifyPossession(h(g1ToEip2537(pk)), sigDst)).to.equal(false);
       const otherPop = h(g2ToEip2537(blsProvePossession(randomSk())));
       expect(await harness.verifyPossession(h(g1ToEip2537(pk)), otherPop)).to.equal(false);
-      expect(await harness.tryVerifyPossession(h(new Uint8Array(128)), h(new Uint8Array(256)))).to.equal(false);
+      expect(
+        await harness.tryVerifyPossession(h(new Uint8Array(128)), h(new Uint8Array(256))),
+      ).to.equal(false);
     });
   });
 });

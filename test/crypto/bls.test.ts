@@ -24,7 +24,12 @@ import {
   g1ToEip2537,
   g2ToEip2537,
 } from "../../offchain/crypto/bls.ts";
-import { aggregationDomain, bbnpRoundMessage, bbnpSignRound, bbnpVerifyRound } from "../../offchain/protocol/aggregation.ts";
+import {
+  aggregationDomain,
+  bbnpRoundMessage,
+  bbnpSignRound,
+  bbnpVerifyRound,
+} from "../../offchain/protocol/aggregation.ts";
 
 const vectors = JSON.parse(readFileSync(new URL("../vectors/bls.json", import.meta.url), "utf8"));
 const b = (h: string): Uint8Array => hexToBytes(h.replace(/^0x/, ""));
@@ -47,7 +52,8 @@ describe("bls (off-chain)", () => {
     });
 
     it("reproduces hash-to-G2 and proofs of possession", () => {
-      for (const v of vectors.hashToG2) expect(h(g2ToEip2537(blsHashToG2(b(v.msg))))).to.equal(v.point);
+      for (const v of vectors.hashToG2)
+        expect(h(g2ToEip2537(blsHashToG2(b(v.msg))))).to.equal(v.point);
       for (const v of vectors.possession) {
         expect(h(blsProvePossession(BigInt(v.sk)))).to.equal(v.pop);
         expect(blsVerifyPossession(b(v.pk), b(v.pop))).to.equal(true);
@@ -55,7 +61,9 @@ describe("bls (off-chain)", () => {
     });
 
     it("matches RFC 9380 J.10.1 hash_to_curve of the empty message (external vector)", () => {
-      const p = bls12_381.G2.hashToCurve(new Uint8Array(0), { DST: vectors.rfc9380.dst }).toAffine();
+      const p = bls12_381.G2.hashToCurve(new Uint8Array(0), {
+        DST: vectors.rfc9380.dst,
+      }).toAffine();
       expect(p.x.c0).to.equal(BigInt(vectors.rfc9380.x.c0));
       expect(p.x.c1).to.equal(BigInt(vectors.rfc9380.x.c1));
       expect(p.y.c0).to.equal(BigInt(vectors.rfc9380.y.c0));
@@ -93,15 +101,21 @@ describe("bls (off-chain)", () => {
 
     it("a flipped bit anywhere in the signature or key is rejected without throwing", () => {
       fc.assert(
-        fc.property(arbSk, arbMsg, fc.nat(96 * 8 - 1), fc.nat(48 * 8 - 1), (sk, m, sigBit, pkBit) => {
-          const sig = blsSign(sk, m);
-          const pk = blsPublicKey(sk);
-          const badSig = sig.slice();
-          badSig[sigBit >> 3] ^= 1 << (sigBit & 7);
-          const badPk = pk.slice();
-          badPk[pkBit >> 3] ^= 1 << (pkBit & 7);
-          return !blsVerify(pk, m, badSig) && !blsVerify(badPk, m, sig);
-        }),
+        fc.property(
+          arbSk,
+          arbMsg,
+          fc.nat(96 * 8 - 1),
+          fc.nat(48 * 8 - 1),
+          (sk, m, sigBit, pkBit) => {
+            const sig = blsSign(sk, m);
+            const pk = blsPublicKey(sk);
+            const badSig = sig.slice();
+            badSig[sigBit >> 3] ^= 1 << (sigBit & 7);
+            const badPk = pk.slice();
+            badPk[pkBit >> 3] ^= 1 << (pkBit & 7);
+            return !blsVerify(pk, m, badSig) && !blsVerify(badPk, m, sig);
+          },
+        ),
         { numRuns: 8 },
       );
     });
@@ -111,7 +125,10 @@ describe("bls (off-chain)", () => {
         fc.property(fc.uniqueArray(arbSk, { minLength: 2, maxLength: 4 }), arbMsg, (sks, m) => {
           const pks = sks.map(blsPublicKey);
           const agg = blsAggregateSignatures(sks.map((sk) => blsSign(sk, m)));
-          return blsVerifyAggregateSameMessage(pks, m, agg) && !blsVerifyAggregateSameMessage(pks.slice(1), m, agg);
+          return (
+            blsVerifyAggregateSameMessage(pks, m, agg) &&
+            !blsVerifyAggregateSameMessage(pks.slice(1), m, agg)
+          );
         }),
         { numRuns: 4 },
       );
@@ -137,7 +154,9 @@ describe("bls (off-chain)", () => {
       const sk = 0x1234n;
       const pk = blsPublicKey(sk);
       const pop = blsProvePossession(sk);
-      expect(h(pop)).to.equal(h(bls12_381.G2.hashToCurve(pk, { DST: BLS_DST_POP }).multiply(sk).toBytes(true)));
+      expect(h(pop)).to.equal(
+        h(bls12_381.G2.hashToCurve(pk, { DST: BLS_DST_POP }).multiply(sk).toBytes(true)),
+      );
       expect(blsVerify(pk, pk, pop)).to.equal(false);
       expect(blsVerifyPossession(pk, blsSign(sk, pk))).to.equal(false);
       expect(blsVerifyPossession(blsPublicKey(sk + 1n), pop)).to.equal(false);
@@ -175,7 +194,10 @@ describe("bls (off-chain)", () => {
 
     it("refuses keys that sum to the identity (BBNP: S_g = −Σ S_i)", () => {
       const negPk = blsPublicKey(BLS_R - sk);
-      expect(() => blsAggregatePublicKeys([pk, negPk])).to.throw(RangeError, /^blsAggregatePublicKeys:/);
+      expect(() => blsAggregatePublicKeys([pk, negPk])).to.throw(
+        RangeError,
+        /^blsAggregatePublicKeys:/,
+      );
       expect(blsVerifyAggregateSameMessage([pk, negPk], msg, sig)).to.equal(false);
     });
 
@@ -235,7 +257,9 @@ describe("bls (off-chain)", () => {
       expect(bbnpVerifyRound(pk, domain, 5n, 1000n, sig)).to.equal(true);
       expect(bbnpVerifyRound(pk, domain, 6n, 1000n, sig)).to.equal(false);
       expect(bbnpVerifyRound(pk, domain, 5n, 1001n, sig)).to.equal(false);
-      expect(bbnpVerifyRound(pk, aggregationDomain(2n, "0x" + "11".repeat(20)), 5n, 1000n, sig)).to.equal(false);
+      expect(
+        bbnpVerifyRound(pk, aggregationDomain(2n, "0x" + "11".repeat(20)), 5n, 1000n, sig),
+      ).to.equal(false);
       expect(bbnpVerifyRound(pk, domain, 5n, BLS_R, sig)).to.equal(false);
     });
   });

@@ -6,8 +6,19 @@ import { network } from "hardhat";
 import { bls12_381 } from "@noble/curves/bls12-381.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 
-import { BLS_R, blsPublicKey, eip2537ToG2, g1ToEip2537, g2ToEip2537 } from "../../offchain/crypto/bls.ts";
-import { aggregationDomain, bbnpRoundMessage, bbnpSignRound, bbnpVerifyRound } from "../../offchain/protocol/aggregation.ts";
+import {
+  BLS_R,
+  blsPublicKey,
+  eip2537ToG2,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../../offchain/crypto/bls.ts";
+import {
+  aggregationDomain,
+  bbnpRoundMessage,
+  bbnpSignRound,
+  bbnpVerifyRound,
+} from "../../offchain/protocol/aggregation.ts";
 
 const { ethers } = await network.create();
 const h = (x: Uint8Array): string => "0x" + bytesToHex(x);
@@ -38,7 +49,9 @@ describe("AggregationLedger", () => {
       expect(await ledger.gatewayKeyEpoch()).to.equal(0n);
       expect(await ledger.lastRound()).to.deep.equal([0n, false]);
       expect(await ledger.hasRole(await ledger.DEFAULT_ADMIN_ROLE(), admin.address)).to.equal(true);
-      await expect(ledger.deploymentTransaction()).to.emit(ledger, "GatewayKeyRotated").withArgs(0, key);
+      await expect(ledger.deploymentTransaction())
+        .to.emit(ledger, "GatewayKeyRotated")
+        .withArgs(0, key);
     });
 
     it("refuses an invalid gateway key (length, identity, off-curve, outside the subgroup)", async () => {
@@ -72,7 +85,9 @@ describe("AggregationLedger", () => {
       expect(await ledger.domainSeparator()).to.equal(h(domain));
       const round = (1n << 64n) - 1n;
       const sum = BLS_R - 1n;
-      expect(await ledger.roundMessage(round, sum)).to.equal(h(bbnpRoundMessage(domain, round, sum)));
+      expect(await ledger.roundMessage(round, sum)).to.equal(
+        h(bbnpRoundMessage(domain, round, sum)),
+      );
     });
   });
 
@@ -154,7 +169,9 @@ describe("AggregationLedger", () => {
       const { ledger, gateway, sign } = await deployLedger();
       await ledger.connect(gateway).recordRound(1n, 10n, sign(1n, 10n));
       const newKey = h(g1ToEip2537(blsPublicKey(NEXT_GATEWAY_SK)));
-      await expect(ledger.rotateGatewayKey(newKey)).to.emit(ledger, "GatewayKeyRotated").withArgs(1, newKey);
+      await expect(ledger.rotateGatewayKey(newKey))
+        .to.emit(ledger, "GatewayKeyRotated")
+        .withArgs(1, newKey);
       expect(await ledger.gatewayKey()).to.equal(newKey);
       expect(await ledger.gatewayKeyEpoch()).to.equal(1n);
       await expect(ledger.connect(gateway).recordRound(2n, 20n, sign(2n, 20n)))
@@ -192,7 +209,11 @@ describe("AggregationLedger", () => {
         await ledger.connect(gateway).recordRound(round, sum, sig);
       }
       const events = await ledger.queryFilter(ledger.filters.RoundRecorded());
-      const rebuilt = events.map((e) => ({ round: e.args.round, sum: e.args.sum, sig: e.args.gatewaySignature }));
+      const rebuilt = events.map((e) => ({
+        round: e.args.round,
+        sum: e.args.sum,
+        sig: e.args.gatewaySignature,
+      }));
       expect(rebuilt.map(({ round, sum }) => ({ round, sum }))).to.deep.equal(rounds);
       const gatewayPk = blsPublicKey(GATEWAY_SK);
       for (const r of rebuilt) {
