@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title IAggregationLedger
+/// @notice The BBNP aggregation ledger (DESIGN §2 "Aggregation ledger", §4.7, §4.8): one record per
+/// round `t` holding the aggregate `sum` (an element of Z_r) that the gateway GW learned from the
+/// masked reports and BLS-signed with its key `s_g` (public key `S_g = s_g·g1`, min-pk: G1 key, G2
+/// signature). The signed message is `domain ‖ u64 round ‖ u256 sum` with
+/// `domain = keccak256(u256 chainid ‖ address(this))` (`bbnpRoundMessage` in
+/// offchain/protocol/aggregation.ts), so a signature never replays to another round, chain or
+/// deployment.
+/// @dev Storage keeps the sum and a hash of the signature per round; the `RoundRecorded` event
+/// carries the signature itself, so any client can re-verify the ledger from logs alone.
+interface IAggregationLedger {
+    /// @notice What the ledger stores per round. Designed to grow (docs/BLS.md "Quorum
+    /// certificates"): the consensus issue appends the certificate and reputation commitments here.
+    struct RoundRecord {
+        /// The aggregate consumption of the round, mod r.
+        uint256 sum;
+        /// keccak256 of the 256-byte EIP-2537 gateway signature (non-zero iff the round is recorded).
+        bytes32 gatewaySignatureHash;
+    }
+
+    /// @notice A round was recorded.
+    /// @param round The round number `t`.
+    /// @param sum The aggregate, mod r.
+    /// @param gatewaySignature GW's BLS signature (EIP-2537 G2, 256 bytes) on the round message.
+    event RoundRecorded(uint64 indexed round, uint256 sum, bytes gatewaySignature);
+
+    /// @notice The gateway key changed (key-epoch refresh, DESIGN §4.7 dropouts).
+    /// @param epoch The new key epoch (0 is the constructor's key).
+    /// @param gatewayKey The new key `S_g` (EIP-2537 G1, 128 bytes).
+    event GatewayKeyRotated(uint32 indexed epoch, bytes gatewayKey);
+
+    /// @notice `round` is not above the last recorded round. Rounds are strictly increasing: record
+    /// the next round (any round is accepted while nothing has been recorded).
+    error AggregationLedgerRoundNotIncreasing(uint64 lastRound, uint64 round);
+    /// @notice `sum` is not an element of Z_r (it must be `< r`); reduce it mod r before signing.
+    error AggregationLedgerSumOutOfRange(uint256 sum);
+    /// @notice The signature is not 256 bytes (an EIP-2537 G2 point); convert with `g2ToEip2537`.
+    error AggregationLedgerSignatureLength(uint256 length);
+    /// @notice The signature does not verify under the current gateway key on this deployment's
+    /// round message (wrong round, sum, key, chain or ledger; or a malformed G2 point).
+    error AggregationLedgerInvalidSignature(uint64 round, uint256 sum);
+    /// @notice The gateway key is not a valid G1 point of the prime-order subgroup other than the
+    /// identity (128-byte EIP-2537 encoding); convert with `g1ToEip2537`.
+    error AggregationLedgerInvalidGatewayKey();
+
+    /// @notice Records round `round`: role-gated to GATEWAY_ROLE, rounds strictly increasing,
+    /// `sum < r`, GW's signature verified on-chain with one pairing check.
+    /// @param round The round number `t` (u64).
+    /// @param sum The aggregate, mod r.
+    /// @param gatewaySig GW's BLS signature, EIP-2537 G2 encoding (256 bytes).
+    function recordRound(uint64 round, uint256 sum, bytes calldata gatewaySig) external;
+
+    /// @notice Replaces the gateway key (admin only); rounds recorded later verify under the new key.
+    /// @param gatewayKey The new `S_g`, EIP-2537 G1 encoding (128 bytes).
+    function rotateGatewayKey(bytes calldata gatewayKey) external;
+
+    /// @notice The current gateway key (EIP-2537 G1, 128 bytes).
+    function gatewayKey() external view returns (bytes memory);
+
+    /// @notice The current key epoch (0 until the first rotation).
+    function gatewayKeyEpoch() external view returns (uint32);
+
+    /// @notice The last recorded round and whether any round has been recorded.
+    function lastRound() external view returns (uint64 round, bool any);
+
+    /// @notice The record of `round` (all zeros if not recorded).
+    function roundRecord(uint64 round) external view returns (RoundRecord memory);
+
+    /// @notice keccak256(u256 chainid ‖ address(this)).
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice The 72-byte message GW signs for `round` and `sum` on this deployment.
+    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory);
+}

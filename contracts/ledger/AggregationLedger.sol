@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
+import {BLS12381} from "../libraries/BLS12381.sol";
+
+/// @title AggregationLedger
+/// @notice BBNP aggregation ledger (DESIGN §2): GW-signed round sums, verified on-chain with the
+/// EIP-2537 precompiles.
+contract AggregationLedger is IAggregationLedger, AccessControl {
+    /// @notice Accounts allowed to record rounds (the gateway's, later the primary's, chain account).
+    bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
+
+    /// @dev Last recorded round and whether any has been recorded: one slot (u64 + bool + u32).
+    uint64 private _lastRound;
+    bool private _anyRound;
+    uint32 private _keyEpoch;
+
+    bytes private _gatewayKey;
+    mapping(uint64 round => RoundRecord) private _rounds;
+
+    /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
+    /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
+    constructor(address admin, bytes memory initialGatewayKey) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setGatewayKey(initialGatewayKey);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function recordRound(
+        uint64 round,
+        uint256 sum,
+        bytes calldata gatewaySig
+    ) external onlyRole(GATEWAY_ROLE) {
+        if (_anyRound && round <= _lastRound)
+            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
+        if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
+            revert AggregationLedgerSignatureLength(gatewaySig.length);
+        // tryVerify: a malformed G2 point is reported as an invalid signature, not a library error.
+        if (!BLS12381.tryVerify(_gatewayKey, _roundMessage(round, sum), gatewaySig)) {
+            revert AggregationLedgerInvalidSignature(round, sum);
+        }
+        _lastRound = round;
+        _anyRound = true;
+        _rounds[round] = RoundRecord({sum: sum, gatewaySignatureHash: keccak256(gatewaySig)});
+        emit RoundRecorded(round, sum, gatewaySig);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function rotateGatewayKey(bytes calldata newGatewayKey) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        // Checked: the 2^32-th rotation would revert rather than wrap to epoch 0.
+        ++_keyEpoch;
+        _setGatewayKey(newGatewayKey);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function gatewayKey() external view returns (bytes memory) {
+        return _gatewayKey;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function gatewayKeyEpoch() external view returns (uint32) {
+        return _keyEpoch;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function lastRound() external view returns (uint64 round, bool any) {
+        return (_lastRound, _anyRound);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function roundRecord(uint64 round) external view returns (RoundRecord memory) {
+        return _rounds[round];
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(abi.encodePacked(block.chainid, address(this)));
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory) {
+        return _roundMessage(round, sum);
+    }
+
+    function _roundMessage(uint64 round, uint256 sum) private view returns (bytes memory) {
+        return abi.encodePacked(domainSeparator(), round, sum);
+    }
+
+    /// @dev A gateway key must be a subgroup point other than the identity. Checked with a proof-free
+    /// test: G1MSM (which validates subgroup membership) of the key with scalar 1 must succeed and
+    /// return the key itself; the identity (all zeros) is refused explicitly, since it would accept
+    /// the identity signature on every message.
+    function _setGatewayKey(bytes memory key) private {
+        if (key.length != BLS12381.G1_POINT_LENGTH || !_isSubgroupG1(key)) {
+            revert AggregationLedgerInvalidGatewayKey();
+        }
+        _gatewayKey = key;
+        emit GatewayKeyRotated(_keyEpoch, key);
+    }
+
+    function _isSubgroupG1(bytes memory key) private view returns (bool) {
+        bool nonZero;
+        bool ok;
+        bytes32 echoed;
+        assembly ("memory-safe") {
+            let p := add(key, 0x20)
+            nonZero := iszero(
+                iszero(
+                    or(
+                        or(mload(p), mload(add(p, 0x20))),
+                        or(mload(add(p, 0x40)), mload(add(p, 0x60)))
+                    )
+                )
+            )
+            let buf := mload(0x40)
+            mcopy(buf, p, 0x80)
+            mstore(add(buf, 0x80), 1)
+            // G1MSM (0x0c) with one pair costs 12000 gas (EIP-2537, k = 1, discount 1000/1000).
+            ok := staticcall(12000, 0x0c, buf, 0xa0, buf, 0x80)
+            echoed := keccak256(buf, 0x80)
+        }
+        return nonZero && ok && echoed == keccak256(key);
+    }
+}

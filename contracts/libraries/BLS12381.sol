@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title BLS12381
+/// @notice BLS signature verification over BLS12-381 with the EIP-2537 precompiles (DESIGN §4.8),
+/// byte-compatible with `offchain/crypto/bls.ts`: "min-pk" (public keys in G1, signatures in G2),
+/// hash-to-G2 per RFC 9380 `BLS12381G2_XMD:SHA-256_SSWU_RO_` under GridLedger's DSTs.
+/// @dev Encodings are EIP-2537's: an Fp element is 64 bytes big-endian whose first 16 bytes are
+/// zero; a G1 point is `x ‖ y` (128 bytes); a G2 point `x.c0 ‖ x.c1 ‖ y.c0 ‖ y.c1` (256 bytes); the
+/// identity is all zeros. Precompile calls forward exactly their EIP-2537 price, so a malformed point
+/// (off the curve, outside the subgroup, non-zero padding, coordinate ≥ p) costs only that price in
+/// the `try` forms instead of 63/64 of the remaining gas (a failing precompile consumes all gas it
+/// is given). Prices are those of the Prague activation of EIP-2537.
+library BLS12381 {
+    /// @notice The signature DST (must equal `BLS_DST_SIG` of offchain/crypto/bls.ts).
+    bytes internal constant DST_SIG = "GRIDLEDGER-V01-CS01-with-BLS12381G2_XMD:SHA-256_SSWU_RO_";
+    /// @notice The proof-of-possession DST (must equal `BLS_DST_POP`).
+    bytes internal constant DST_POP = "GRIDLEDGER-V01-POP-BLS12381G2_XMD:SHA-256_SSWU_RO_";
+
+    /// @dev The group order r (scalars, BBNP sums).
+    uint256 internal constant R =
+        0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001;
+
+    uint256 internal constant G1_POINT_LENGTH = 128;
+    uint256 internal constant G2_POINT_LENGTH = 256;
+
+    // EIP-2537 precompile addresses and their gas prices.
+    address private constant G1ADD = address(0x0b);
+    address private constant G2ADD = address(0x0d);
+    address private constant PAIRING_CHECK = address(0x0f);
+    address private constant MAP_FP2_TO_G2 = address(0x11);
+    address private constant SHA256 = address(0x02);
+    address private constant MODEXP = address(0x05);
+    uint256 private constant G1ADD_GAS = 375;
+    uint256 private constant G2ADD_GAS = 600;
+    uint256 private constant MAP_FP2_TO_G2_GAS = 23_800;
+    uint256 private constant PAIRING_BASE_GAS = 37_700;
+    uint256 private constant PAIRING_PER_PAIR_GAS = 32_600;
+
+    // −g1 (the negated G1 generator), as two 32-byte words per coordinate: x = g1.x, y = p − g1.y.
+    bytes32 private constant NEG_G1_X_HI =
+        0x0000000000000000000000000000000017f1d3a73197d7942695638c4fa9ac0f;
+    bytes32 private constant NEG_G1_X_LO =
+        0xc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb;
+    bytes32 private constant NEG_G1_Y_HI =
+        0x00000000000000000000000000000000114d1d6855d545a8aa7d76c8cf2e21f2;
+    bytes32 private constant NEG_G1_Y_LO =
+        0x67816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2ca;
+
+    // (p − 1) / 2, split as the two words of an EIP-2537 Fp element: y is "lexicographically
+    // largest" (the sign flag of the ZCash compressed encoding) iff y > (p − 1) / 2.
+    uint256 private constant HALF_P_HI = 0x0d0088f51cbff34d258dd3db21a5d66b;
+    uint256 private constant HALF_P_LO =
+        0xb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555;
+
+    /// @notice A point has the wrong length, is not on the curve or not in the prime-order subgroup,
+    /// or is the identity where a key is expected.
+    error BLS12381InvalidPoint();
+    /// @notice A DST longer than 255 bytes (RFC 9380 §5.3.1 requires len(DST) ≤ 255).
+    error BLS12381DstTooLong(uint256 length);
+    /// @notice An empty key list was given to an aggregate verification.
+    error BLS12381NoPublicKeys();
+    /// @notice A precompile failed on inputs the library built itself (should never happen on a
+    /// chain that implements EIP-2537).
+    error BLS12381PrecompileFailed(address precompile);
+
+    // ------------------------------------------------------------------ hash to curve (RFC 9380)
+
+    /// @notice RFC 9380 §5.3.1 `expand_message_xmd` with SHA-256, 256 output bytes (what
+    /// hash_to_field needs for two Fp2 elements with L = 64).
+    function expandMessageXmd(
+        bytes memory message,
+        bytes memory dst
+    ) internal view returns (bytes memory uniform) {
+        if (dst.length > 255) revert BLS12381DstTooLong(dst.length);
+        bytes memory dstPrime = abi.encodePacked(dst, uint8(dst.length));
+        // b_0 = H(Z_pad ‖ msg ‖ I2OSP(256, 2) ‖ I2OSP(0, 1) ‖ DST_prime), Z_pad = 64 zero bytes.
+        bytes32 b0 = _sha256(
+            abi.encodePacked(bytes32(0), bytes32(0), message, uint16(256), uint8(0), dstPrime)
+        );
+        // b_1 = H(b_0 ‖ I2OSP(1, 1) ‖ DST_prime); b_i = H((b_0 XOR b_{i−1}) ‖ I2OSP(i, 1) ‖ DST_prime).
+        bytes32 bi = _sha256(abi.encodePacked(b0, uint8(1), dstPrime));
+        uniform = new bytes(256);
+        assembly ("memory-safe") {
+            mstore(add(uniform, 0x20), bi)
+        }
+        for (uint256 i = 2; i <= 8; ++i) {
+            bi = _sha256(abi.encodePacked(b0 ^ bi, uint8(i), dstPrime));
+            assembly ("memory-safe") {
+                mstore(add(uniform, mul(i, 0x20)), bi)
+            }
+        }
+    }
+
+    /// @notice RFC 9380 `hash_to_field(msg, 2)` over Fp2: four 64-byte strings reduced mod p,
+    /// returned as two EIP-2537 Fp2 elements `u0 ‖ u1` (256 bytes: u0.c0, u0.c1, u1.c0, u1.c1).
+    function hashToFieldFp2(
+        bytes memory message,
+        bytes memory dst
+    ) internal view returns (bytes memory fields) {
+        bytes memory uniform = expandMessageXmd(message, dst);
+        fields = new bytes(256);
+        for (uint256 i = 0; i < 4; ++i) _reduceModP(uniform, i * 64, fields, i * 64);
+    }
+
+    /// @notice RFC 9380 `hash_to_curve` into G2: `clear_cofactor(map(u0) + map(u1))`, computed as
+    /// `map(u0) + map(u1)` with EIP-2537's MAP_FP2_TO_G2 (which clears the cofactor of each image;
+    /// clearing is a group homomorphism, so the sums agree). Returns 256 bytes.
+    function hashToG2(
+        bytes memory message,
+        bytes memory dst
+    ) internal view returns (bytes memory h) {
+        bytes memory fields = hashToFieldFp2(message, dst);
+        h = new bytes(256);
+        bool ok;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            // Q0 at buf, Q1 at buf + 256, then G2ADD(Q0 ‖ Q1) into h.
+            ok := staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0x20), 0x80, buf, 0x100)
+            ok := and(
+                ok,
+                staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0xa0), 0x80, add(buf, 0x100), 0x100)
+            )
+            ok := and(ok, staticcall(G2ADD_GAS, 0x0d, buf, 0x200, add(h, 0x20), 0x100))
+        }
+        if (!ok) revert BLS12381PrecompileFailed(MAP_FP2_TO_G2);
+    }
+
+    // ------------------------------------------------------------------ verification
+
+    /// @notice Verifies `sig` (G2) by `pk` (G1) on `message` under the signature DST. Reverts with
+    /// {BLS12381InvalidPoint} on a malformed point; returns false for a well-formed wrong signature.
+    function verify(
+        bytes memory pk,
+        bytes memory message,
+        bytes memory sig
+    ) internal view returns (bool) {
+        return _verifyOrRevert(pk, hashToG2(message, DST_SIG), sig);
+    }
+
+    /// @notice Non-reverting {verify}: false for every malformed input.
+    function tryVerify(
+        bytes memory pk,
+        bytes memory message,
+        bytes memory sig
+    ) internal view returns (bool) {
+        (bool wellFormed, bool valid) = _pairingCheck(pk, hashToG2(message, DST_SIG), sig);
+        return wellFormed && valid;
+    }
+
+    /// @notice Fast aggregate verification: all `pks` signed the same `message`; `aggSig` is the sum
+    /// of their signatures. One pairing check against the G1ADD-sum of the keys (the paper's batch
+    /// verification). Sound only for keys whose possession was proven ({verifyPossession}) at
+    /// registration: that is both the rogue-key defence and the subgroup check of each key, because
+    /// G1ADD checks that a point is on the curve but not that it lies in the subgroup (the pairing
+    /// check then validates the sum). Reverts on a malformed point or an empty list.
+    function verifyAggregateSameMessage(
+        bytes[] memory pks,
+        bytes memory message,
+        bytes memory aggSig
+    ) internal view returns (bool) {
+        if (pks.length == 0) revert BLS12381NoPublicKeys();
+        (bool ok, bytes memory sum) = _sumG1(pks);
+        if (!ok) revert BLS12381InvalidPoint();
+        return _verifyOrRevert(sum, hashToG2(message, DST_SIG), aggSig);
+    }
+
+    /// @notice Non-reverting {verifyAggregateSameMessage}: false for every malformed input.
+    function tryVerifyAggregateSameMessage(
+        bytes[] memory pks,
+        bytes memory message,
+        bytes memory aggSig
+    ) internal view returns (bool) {
+        if (pks.length == 0) return false;
+        (bool ok, bytes memory sum) = _sumG1(pks);
+        if (!ok) return false;
+        (bool wellFormed, bool valid) = _pairingCheck(sum, hashToG2(message, DST_SIG), aggSig);
+        return wellFormed && valid;
+    }
+
+    /// @notice Verifies a proof of possession: a signature on the key's 48-byte compressed encoding
+    /// under the PoP DST. Reverts on a malformed point.
+    function verifyPossession(bytes memory pk, bytes memory pop) internal view returns (bool) {
+        if (!_isG1Shaped(pk)) revert BLS12381InvalidPoint();
+        return _verifyOrRevert(pk, hashToG2(compressG1(pk), DST_POP), pop);
+    }
+
+    /// @notice Non-reverting {verifyPossession}.
+    function tryVerifyPossession(bytes memory pk, bytes memory pop) internal view returns (bool) {
+        if (!_isG1Shaped(pk)) return false;
+        (bool wellFormed, bool valid) = _pairingCheck(pk, hashToG2(compressG1(pk), DST_POP), pop);
+        return wellFormed && valid;
+    }
+
+    /// @notice ZCash/IETF 48-byte compressed encoding of an EIP-2537 G1 point (x with the
+    /// compression flag 0x80 and the sign flag 0x20 when y > (p − 1)/2). Does not validate the point;
+    /// the identity (all zeros) encodes as 0xc0 ‖ 47 zero bytes.
+    function compressG1(bytes memory pk) internal pure returns (bytes memory compressed) {
+        if (pk.length != G1_POINT_LENGTH) revert BLS12381InvalidPoint();
+        uint256 xHi;
+        uint256 xLo;
+        uint256 yHi;
+        uint256 yLo;
+        assembly ("memory-safe") {
+            xHi := mload(add(pk, 0x20))
+            xLo := mload(add(pk, 0x40))
+            yHi := mload(add(pk, 0x60))
+            yLo := mload(add(pk, 0x80))
+        }
+        uint256 flags = 0x80;
+        if ((xHi | xLo | yHi | yLo) == 0) {
+            flags |= 0x40;
+        } else if (yHi > HALF_P_HI || (yHi == HALF_P_HI && yLo > HALF_P_LO)) {
+            flags |= 0x20;
+        }
+        // xHi holds 16 significant bytes (p < 2^381, so its top 3 bits are free for the flags).
+        compressed = abi.encodePacked(bytes16(uint128(xHi | (flags << 120))), bytes32(xLo));
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _verifyOrRevert(
+        bytes memory pk,
+        bytes memory h,
+        bytes memory sig
+    ) private view returns (bool) {
+        (bool wellFormed, bool valid) = _pairingCheck(pk, h, sig);
+        if (!wellFormed) revert BLS12381InvalidPoint();
+        return valid;
+    }
+
+    /// @dev One PAIRING_CHECK of e(pk, h)·e(−g1, sig) == 1, i.e. e(pk, H(m)) == e(g1, σ).
+    /// `wellFormed` is false for wrong lengths, the identity key (which would accept the identity
+    /// signature on every message) and any point the precompile rejects.
+    function _pairingCheck(
+        bytes memory pk,
+        bytes memory h,
+        bytes memory sig
+    ) private view returns (bool wellFormed, bool valid) {
+        if (!_isG1Shaped(pk) || sig.length != G2_POINT_LENGTH || h.length != G2_POINT_LENGTH) {
+            return (false, false);
+        }
+        uint256 out;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            // pair 1: pk (128) ‖ h (256)
+            mcopy(buf, add(pk, 0x20), 0x80)
+            mcopy(add(buf, 0x80), add(h, 0x20), 0x100)
+            // pair 2: −g1 (128) ‖ sig (256)
+            mstore(add(buf, 0x180), NEG_G1_X_HI)
+            mstore(add(buf, 0x1a0), NEG_G1_X_LO)
+            mstore(add(buf, 0x1c0), NEG_G1_Y_HI)
+            mstore(add(buf, 0x1e0), NEG_G1_Y_LO)
+            mcopy(add(buf, 0x200), add(sig, 0x20), 0x100)
+            mstore(0x00, 0)
+            wellFormed := staticcall(
+                add(PAIRING_BASE_GAS, mul(2, PAIRING_PER_PAIR_GAS)),
+                0x0f,
+                buf,
+                0x300,
+                0x00,
+                0x20
+            )
+            out := mload(0x00)
+        }
+        valid = wellFormed && out == 1;
+    }
+
+    /// @dev 128 bytes and not the identity (all zeros). Curve and subgroup membership are left to
+    /// the precompiles.
+    function _isG1Shaped(bytes memory pk) private pure returns (bool) {
+        if (pk.length != G1_POINT_LENGTH) return false;
+        uint256 nonZero;
+        assembly ("memory-safe") {
+            nonZero := or(
+                or(mload(add(pk, 0x20)), mload(add(pk, 0x40))),
+                or(mload(add(pk, 0x60)), mload(add(pk, 0x80)))
+            )
+        }
+        return nonZero != 0;
+    }
+
+    /// @dev Sum of G1 points with G1ADD; ok = false on a wrong length, an identity key or a point
+    /// off the curve (G1ADD's failure).
+    function _sumG1(bytes[] memory pks) private view returns (bool ok, bytes memory sum) {
+        sum = new bytes(G1_POINT_LENGTH);
+        ok = true;
+        for (uint256 i = 0; i < pks.length && ok; ++i) {
+            bytes memory pk = pks[i];
+            if (!_isG1Shaped(pk)) return (false, sum);
+            assembly ("memory-safe") {
+                let buf := mload(0x40)
+                mcopy(buf, add(sum, 0x20), 0x80)
+                mcopy(add(buf, 0x80), add(pk, 0x20), 0x80)
+                ok := staticcall(G1ADD_GAS, 0x0b, buf, 0x100, add(sum, 0x20), 0x80)
+            }
+        }
+    }
+
+    function _sha256(bytes memory data) private view returns (bytes32 digest) {
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), 0x02, add(data, 0x20), mload(data), 0x00, 0x20)
+            digest := mload(0x00)
+        }
+        if (!ok) revert BLS12381PrecompileFailed(SHA256);
+    }
+
+    /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p),
+    /// via MODEXP with exponent 1 (RFC 9380 hash_to_field, L = 64).
+    function _reduceModP(
+        bytes memory src,
+        uint256 srcOffset,
+        bytes memory dst,
+        uint256 dstOffset
+    ) private view {
+        bool ok;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mstore(buf, 0x40) // base length
+            mstore(add(buf, 0x20), 0x01) // exponent length
+            mstore(add(buf, 0x40), 0x30) // modulus length
+            let s := add(add(src, 0x20), srcOffset)
+            mcopy(add(buf, 0x60), s, 0x40) // base: 64 bytes
+            mstore8(add(buf, 0xa0), 0x01) // exponent: 1
+            // modulus p, 48 bytes: the high 16 bytes left-aligned, then the low 32 bytes
+            mstore(add(buf, 0xa1), shl(128, 0x1a0111ea397fe69a4b1ba7b6434bacd7))
+            mstore(
+                add(buf, 0xb1),
+                0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab
+            )
+            let d := add(add(dst, 0x20), dstOffset)
+            mstore(d, 0) // the 16 zero padding bytes (the result overwrites the rest)
+            ok := staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30)
+        }
+        if (!ok) revert BLS12381PrecompileFailed(MODEXP);
+    }
+}

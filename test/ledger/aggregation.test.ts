@@ -1,0 +1,229 @@
+// AggregationLedger (DESIGN §2 "Aggregation ledger"): unit tests of every path and error, key
+// rotation, and a reconciliation of rounds signed off-chain against the chain's events.
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { bls12_381 } from "@noble/curves/bls12-381.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+
+import {
+  BLS_R,
+  blsPublicKey,
+  eip2537ToG2,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../../offchain/crypto/bls.ts";
+import {
+  aggregationDomain,
+  bbnpRoundMessage,
+  bbnpSignRound,
+  bbnpVerifyRound,
+} from "../../offchain/protocol/aggregation.ts";
+
+const { ethers } = await network.create();
+const h = (x: Uint8Array): string => "0x" + bytesToHex(x);
+
+const GATEWAY_SK = 0x5eed_6a7e_3a7en;
+const NEXT_GATEWAY_SK = 0x0ddba11n;
+
+async function deployLedger(gatewaySk = GATEWAY_SK) {
+  const [admin, gateway, stranger] = await ethers.getSigners();
+  const ledger = await ethers.deployContract("AggregationLedger", [
+    admin.address,
+    h(g1ToEip2537(blsPublicKey(gatewaySk))),
+  ]);
+  await ledger.grantRole(await ledger.GATEWAY_ROLE(), gateway.address);
+  const { chainId } = await ethers.provider.getNetwork();
+  const domain = aggregationDomain(chainId, await ledger.getAddress());
+  const sign = (round: bigint, sum: bigint, sk = gatewaySk): string =>
+    h(g2ToEip2537(bbnpSignRound(sk, domain, round, sum)));
+  return { ledger, admin, gateway, stranger, domain, chainId, sign };
+}
+
+describe("AggregationLedger", () => {
+  describe("deployment", () => {
+    it("stores the gateway key, epoch 0, no rounds, and emits the initial key", async () => {
+      const { ledger, admin } = await deployLedger();
+      const key = h(g1ToEip2537(blsPublicKey(GATEWAY_SK)));
+      expect(await ledger.gatewayKey()).to.equal(key);
+      expect(await ledger.gatewayKeyEpoch()).to.equal(0n);
+      expect(await ledger.lastRound()).to.deep.equal([0n, false]);
+      expect(await ledger.hasRole(await ledger.DEFAULT_ADMIN_ROLE(), admin.address)).to.equal(true);
+      await expect(ledger.deploymentTransaction())
+        .to.emit(ledger, "GatewayKeyRotated")
+        .withArgs(0, key);
+    });
+
+    it("refuses an invalid gateway key (length, identity, off-curve, outside the subgroup)", async () => {
+      const [admin] = await ethers.getSigners();
+      const factory = await ethers.getContractFactory("AggregationLedger");
+      const good = g1ToEip2537(blsPublicKey(GATEWAY_SK));
+      const offCurve = good.slice();
+      offCurve[127] ^= 1;
+      // On the curve but outside the prime-order subgroup (G1's cofactor is not 1): G1MSM refuses it.
+      const Fp = bls12_381.fields.Fp;
+      const outside = new Uint8Array(128);
+      for (let x = 1n; ; x++) {
+        const rhs = Fp.add(Fp.pow(x, 3n), 4n);
+        if (!Fp.eql(Fp.pow(rhs, (Fp.ORDER - 1n) / 2n), Fp.ONE)) continue;
+        const y = Fp.sqrt(rhs);
+        if (bls12_381.G1.Point.fromAffine({ x, y }).isTorsionFree()) continue;
+        outside.set(hexToBytes(x.toString(16).padStart(96, "0")), 16);
+        outside.set(hexToBytes(y.toString(16).padStart(96, "0")), 80);
+        break;
+      }
+      for (const bad of [good.slice(0, 127), new Uint8Array(128), offCurve, outside]) {
+        await expect(factory.deploy(admin.address, h(bad))).to.be.revertedWithCustomError(
+          factory,
+          "AggregationLedgerInvalidGatewayKey",
+        );
+      }
+    });
+
+    it("exposes the domain and round message exactly as offchain/protocol/aggregation.ts", async () => {
+      const { ledger, domain } = await deployLedger();
+      expect(await ledger.domainSeparator()).to.equal(h(domain));
+      const round = (1n << 64n) - 1n;
+      const sum = BLS_R - 1n;
+      expect(await ledger.roundMessage(round, sum)).to.equal(
+        h(bbnpRoundMessage(domain, round, sum)),
+      );
+    });
+  });
+
+  describe("recordRound", () => {
+    it("records a signed round: storage, event, views", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      const sig = sign(7n, 123_456n);
+      await expect(ledger.connect(gateway).recordRound(7n, 123_456n, sig))
+        .to.emit(ledger, "RoundRecorded")
+        .withArgs(7n, 123_456n, sig);
+      expect(await ledger.lastRound()).to.deep.equal([7n, true]);
+      const record = await ledger.roundRecord(7n);
+      expect(record.sum).to.equal(123_456n);
+      expect(record.gatewaySignatureHash).to.equal(ethers.keccak256(sig));
+      expect((await ledger.roundRecord(8n)).gatewaySignatureHash).to.equal(ethers.ZeroHash);
+    });
+
+    it("accepts round 0 as the first round and sum 0 and r − 1", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      await ledger.connect(gateway).recordRound(0n, 0n, sign(0n, 0n));
+      await ledger.connect(gateway).recordRound(1n, BLS_R - 1n, sign(1n, BLS_R - 1n));
+      expect(await ledger.lastRound()).to.deep.equal([1n, true]);
+    });
+
+    it("AggregationLedgerRoundNotIncreasing for a repeated or earlier round", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      await ledger.connect(gateway).recordRound(5n, 1n, sign(5n, 1n));
+      for (const round of [5n, 4n, 0n]) {
+        await expect(ledger.connect(gateway).recordRound(round, 1n, sign(round, 1n)))
+          .to.be.revertedWithCustomError(ledger, "AggregationLedgerRoundNotIncreasing")
+          .withArgs(5n, round);
+      }
+      // Gaps are allowed (a round that failed consensus is simply skipped).
+      await ledger.connect(gateway).recordRound(9n, 1n, sign(9n, 1n));
+    });
+
+    it("AggregationLedgerSumOutOfRange for sum ≥ r", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      const sig = sign(1n, 1n);
+      for (const sum of [BLS_R, (1n << 256n) - 1n]) {
+        await expect(ledger.connect(gateway).recordRound(1n, sum, sig))
+          .to.be.revertedWithCustomError(ledger, "AggregationLedgerSumOutOfRange")
+          .withArgs(sum);
+      }
+    });
+
+    it("AggregationLedgerSignatureLength for a signature that is not 256 bytes", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      const sig = hexToBytes(sign(1n, 1n).slice(2));
+      for (const bad of [sig.slice(0, 255), new Uint8Array(0), new Uint8Array([...sig, 0])]) {
+        await expect(ledger.connect(gateway).recordRound(1n, 1n, h(bad)))
+          .to.be.revertedWithCustomError(ledger, "AggregationLedgerSignatureLength")
+          .withArgs(bad.length);
+      }
+    });
+
+    it("AggregationLedgerInvalidSignature for a malformed G2 point (no library error leaks)", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      const sig = hexToBytes(sign(1n, 1n).slice(2));
+      sig[255] ^= 1;
+      await expect(ledger.connect(gateway).recordRound(1n, 1n, h(sig)))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
+        .withArgs(1n, 1n);
+      await expect(ledger.connect(gateway).recordRound(1n, 1n, h(new Uint8Array(256))))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
+        .withArgs(1n, 1n);
+    });
+
+    it("AccessControlUnauthorizedAccount for a caller without GATEWAY_ROLE", async () => {
+      const { ledger, admin, sign } = await deployLedger();
+      await expect(ledger.connect(admin).recordRound(1n, 1n, sign(1n, 1n)))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(admin.address, await ledger.GATEWAY_ROLE());
+    });
+  });
+
+  describe("rotateGatewayKey", () => {
+    it("admin rotates; later rounds verify under the new key only", async () => {
+      const { ledger, gateway, sign } = await deployLedger();
+      await ledger.connect(gateway).recordRound(1n, 10n, sign(1n, 10n));
+      const newKey = h(g1ToEip2537(blsPublicKey(NEXT_GATEWAY_SK)));
+      await expect(ledger.rotateGatewayKey(newKey))
+        .to.emit(ledger, "GatewayKeyRotated")
+        .withArgs(1, newKey);
+      expect(await ledger.gatewayKey()).to.equal(newKey);
+      expect(await ledger.gatewayKeyEpoch()).to.equal(1n);
+      await expect(ledger.connect(gateway).recordRound(2n, 20n, sign(2n, 20n)))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
+        .withArgs(2n, 20n);
+      await ledger.connect(gateway).recordRound(2n, 20n, sign(2n, 20n, NEXT_GATEWAY_SK));
+    });
+
+    it("is admin-only and refuses invalid keys", async () => {
+      const { ledger, gateway } = await deployLedger();
+      const newKey = h(g1ToEip2537(blsPublicKey(NEXT_GATEWAY_SK)));
+      await expect(ledger.connect(gateway).rotateGatewayKey(newKey))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(gateway.address, await ledger.DEFAULT_ADMIN_ROLE());
+      await expect(ledger.rotateGatewayKey(h(new Uint8Array(128)))).to.be.revertedWithCustomError(
+        ledger,
+        "AggregationLedgerInvalidGatewayKey",
+      );
+    });
+  });
+
+  describe("reconciliation", () => {
+    it("rounds signed in TypeScript are rebuilt from events and re-verified off-chain", async () => {
+      const { ledger, gateway, sign, domain } = await deployLedger();
+      const rounds = [
+        { round: 1n, sum: 1_000n },
+        { round: 2n, sum: 0n },
+        { round: 4n, sum: BLS_R - 5n },
+        { round: 10n, sum: 987_654_321n },
+      ];
+      const signatures = new Map<bigint, string>();
+      for (const { round, sum } of rounds) {
+        const sig = sign(round, sum);
+        signatures.set(round, sig);
+        await ledger.connect(gateway).recordRound(round, sum, sig);
+      }
+      const events = await ledger.queryFilter(ledger.filters.RoundRecorded());
+      const rebuilt = events.map((e) => ({
+        round: e.args.round,
+        sum: e.args.sum,
+        sig: e.args.gatewaySignature,
+      }));
+      expect(rebuilt.map(({ round, sum }) => ({ round, sum }))).to.deep.equal(rounds);
+      const gatewayPk = blsPublicKey(GATEWAY_SK);
+      for (const r of rebuilt) {
+        expect(r.sig).to.equal(signatures.get(r.round));
+        const sig = eip2537ToG2(hexToBytes(r.sig.slice(2)));
+        expect(bbnpVerifyRound(gatewayPk, domain, r.round, r.sum, sig)).to.equal(true);
+        const stored = await ledger.roundRecord(r.round);
+        expect(stored.sum).to.equal(r.sum);
+        expect(stored.gatewaySignatureHash).to.equal(ethers.keccak256(r.sig));
+      }
+    });
+  });
+});
