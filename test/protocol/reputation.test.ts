@@ -28,6 +28,19 @@ import {
 } from "../../offchain/sim/reputation-experiments.ts";
 
 const EPS = 1e-12;
+
+/**
+ * Float comparison that does not go through chai's `closeTo`: the Hardhat chai-matchers plugin
+ * (loaded by other test files in the same run) overrides `closeTo` for bigints only and rejects
+ * non-integer numbers.
+ */
+function expectClose(actual: number, expected: number, tolerance: number): void {
+  expect(Number.isFinite(actual), `${actual} is not finite`).to.equal(true);
+  expect(
+    Math.abs(actual - expected) <= tolerance,
+    `expected ${actual} to be within ${tolerance} of ${expected}`,
+  ).to.equal(true);
+}
 const obs = (observer: number, target: number, kind: InteractionKind): Observation => ({
   observer,
   target,
@@ -44,17 +57,17 @@ describe("reputation (BBNP §IV-D.3)", () => {
         { fastCorrect: 1, slowCorrect: 0, wrong: 0, untimely: 2 },
         DEFAULT_REPUTATION_PARAMS,
       );
-      expect(e.positive).to.be.closeTo(0.52, EPS);
-      expect(e.negative).to.be.closeTo(0.396, EPS);
+      expectClose(e.positive, 0.52, EPS);
+      expectClose(e.negative, 0.396, EPS);
     });
   });
 
   describe("opinionFromEvidence", () => {
     it("gives b = sα/(α+β), d = sβ/(α+β), u = 1 − s", () => {
       const o = opinionFromEvidence(0.52, 0.396, 0.9);
-      expect(o.belief).to.be.closeTo(0.468 / 0.916, EPS);
-      expect(o.disbelief).to.be.closeTo(0.3564 / 0.916, EPS);
-      expect(o.uncertainty).to.be.closeTo(0.1, EPS);
+      expectClose(o.belief, 0.468 / 0.916, EPS);
+      expectClose(o.disbelief, 0.3564 / 0.916, EPS);
+      expectClose(o.uncertainty, 0.1, EPS);
     });
     it("is vacuous without evidence, so the expectation keeps the prior", () => {
       const o = opinionFromEvidence(0, 0, 0.9);
@@ -70,16 +83,16 @@ describe("reputation (BBNP §IV-D.3)", () => {
         { belief: 0.6, disbelief: 0.2, uncertainty: 0.2 },
         { belief: 0.3, disbelief: 0.5, uncertainty: 0.2 },
       );
-      expect(f.belief).to.be.closeTo(0.5, EPS);
-      expect(f.disbelief).to.be.closeTo(0.14 / 0.36, EPS);
-      expect(f.uncertainty).to.be.closeTo(0.04 / 0.36, EPS);
+      expectClose(f.belief, 0.5, EPS);
+      expectClose(f.disbelief, 0.14 / 0.36, EPS);
+      expectClose(f.uncertainty, 0.04 / 0.36, EPS);
     });
     it("fuses with a vacuous opinion as the identity", () => {
       const local = { belief: 0.45, disbelief: 0.35, uncertainty: 0.2 };
       const f = fuseOpinions(local, { belief: 0, disbelief: 0, uncertainty: 1 });
-      expect(f.belief).to.be.closeTo(0.45, EPS);
-      expect(f.disbelief).to.be.closeTo(0.35, EPS);
-      expect(f.uncertainty).to.be.closeTo(0.2, EPS);
+      expectClose(f.belief, 0.45, EPS);
+      expectClose(f.disbelief, 0.35, EPS);
+      expectClose(f.uncertainty, 0.2, EPS);
     });
     it("averages two dogmatic opinions (s = 1) instead of dividing by zero", () => {
       const f = fuseOpinions(
@@ -99,9 +112,9 @@ describe("reputation (BBNP §IV-D.3)", () => {
         [1, 0.6, 0],
       ];
       const g = aggregateReputation(opinions, previous);
-      expect(g[0]).to.be.closeTo((0.2 * 0.5 + 0.5 * 1) / 0.7, EPS);
-      expect(g[1]).to.be.closeTo((0.8 * 0.3 + 0.5 * 0.6) / 1.3, EPS);
-      expect(g[2]).to.be.closeTo((0.8 * 0.9 + 0.2 * 0.1) / 1.0, EPS);
+      expectClose(g[0], (0.2 * 0.5 + 0.5 * 1) / 0.7, EPS);
+      expectClose(g[1], (0.8 * 0.3 + 0.5 * 0.6) / 1.3, EPS);
+      expectClose(g[2], (0.8 * 0.9 + 0.2 * 0.1) / 1.0, EPS);
     });
     it("falls back to the plain mean when every other node has Γ = 0", () => {
       const g = aggregateReputation(
@@ -140,9 +153,9 @@ describe("reputation (BBNP §IV-D.3)", () => {
         half,
       );
       expect(next.round).to.equal(1);
-      expect(next.reputations[0]).to.be.closeTo(5 / 6, EPS);
-      expect(next.reputations[1]).to.be.closeTo(5 / 6, EPS);
-      expect(next.reputations[2]).to.be.closeTo(1 / 6, EPS);
+      expectClose(next.reputations[0], 5 / 6, EPS);
+      expectClose(next.reputations[1], 5 / 6, EPS);
+      expectClose(next.reputations[2], 1 / 6, EPS);
     });
 
     it("weights recommenders by τ = Γ_t·IF and the final mean by Γ_i (hand-computed)", () => {
@@ -165,11 +178,11 @@ describe("reputation (BBNP §IV-D.3)", () => {
         },
         half,
       );
-      expect(next.reputations[3]).to.be.closeTo((0.5 * t0 + 0.9 * t1 + 0.1 * t2) / 1.5, EPS);
+      expectClose(next.reputations[3], (0.5 * t0 + 0.9 * t1 + 0.1 * t2) / 1.5, EPS);
       // Nodes nobody observed keep their reputation (vacuous opinions: T = Γ_j).
-      expect(next.reputations[0]).to.be.closeTo(0.5, EPS);
+      expectClose(next.reputations[0], 0.5, EPS);
       const matrix = synthesizedOpinions(next.history, prev, half);
-      expect(matrix[0][3]).to.be.closeTo(t0, EPS);
+      expectClose(matrix[0][3], t0, EPS);
       expect(matrix[3][3]).to.equal(0);
     });
 
@@ -201,7 +214,7 @@ describe("reputation (BBNP §IV-D.3)", () => {
         s.history[0][1].past,
         DEFAULT_REPUTATION_PARAMS,
       );
-      expect(e.positive / (e.positive + e.negative)).to.be.closeTo(0.53, EPS);
+      expectClose(e.positive / (e.positive + e.negative), 0.53, EPS);
     });
 
     it("rejects evidence of the wrong round, self-observations and unknown nodes", () => {
@@ -242,7 +255,7 @@ describe("reputation (BBNP §IV-D.3)", () => {
       expect(toFixed18(0.25)).to.equal(25n * 10n ** 16n);
       // 0.1 is 0.1000000000000000055511… in binary
       expect(toFixed18(0.1)).to.equal(100000000000000006n);
-      expect(fromFixed18(toFixed18(0.53))).to.be.closeTo(0.53, 1e-15);
+      expectClose(fromFixed18(toFixed18(0.53)), 0.53, 1e-15);
       expect(() => toFixed18(1.01)).to.throw(/^toFixed18:/);
       expect(() => toFixed18(Number.NaN)).to.throw(/^toFixed18:/);
       expect(() => fromFixed18(-1n)).to.throw(/^fromFixed18:/);
