@@ -159,7 +159,7 @@ export function buildOnion(input: BuildOnionInput, options: OnionOptions = {}): 
 
   const padKey = generateKey(KEY_PAD, u256(sessionKey));
   let mixHeader = chacha20Xor(padKey, new Uint8Array(HOP_PAYLOADS_SIZE));
-  let nextHmac = new Uint8Array(HMAC_SIZE);
+  let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE);
   for (let i = hops.length - 1; i >= 0; i--) {
     const shift = framed[i].length + HMAC_SIZE;
     const shifted = new Uint8Array(HOP_PAYLOADS_SIZE);
