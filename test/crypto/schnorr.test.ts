@@ -6,6 +6,8 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { network } from "hardhat";
 
+import type { CryptoHarness } from "../../types/ethers-contracts/index.ts";
+
 import { bytesToBigInt, u256 } from "../../offchain/crypto/bytes.ts";
 import {
   schnorrSign,
@@ -113,7 +115,7 @@ describe("Schnorr (DESIGN §4.3), TypeScript", () => {
             (sk, msg, change) => {
               const pk = backend.mulBase(sk, true);
               let sig = schnorrSign(sk, msg, { backend });
-              let m = msg;
+              let m: Uint8Array = msg;
               if (change) ({ msg: m, sig } = tamper(change[0], change[1], pk, msg, sig));
               expect(schnorrVerifyWithSecret(sk, pk, m, sig, backend)).to.equal(
                 schnorrVerify(pk, m, sig, backend),
@@ -168,7 +170,7 @@ describe("Schnorr (DESIGN §4.3), TypeScript", () => {
 });
 
 describe("Schnorr (DESIGN §4.3), on-chain SchnorrVerifier", () => {
-  let harness: Awaited<ReturnType<typeof ethers.deployContract>>;
+  let harness: CryptoHarness;
   before(async () => {
     harness = await ethers.deployContract("CryptoHarness");
   });
