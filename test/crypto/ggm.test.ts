@@ -40,7 +40,7 @@ describe("GGM PRF (DESIGN §4.2)", () => {
     let s = ggmPrg(1, K);
     for (let i = 0; i < 47; i++) s = ggmPrg(0, s);
     expect(ggmEvaluate(K, 1n << 47n)).to.deep.equal(s);
-    let t = K;
+    let t: Uint8Array = K;
     for (let i = 0; i < 47; i++) t = ggmPrg(0, t);
     expect(ggmEvaluate(K, 1n)).to.deep.equal(ggmPrg(1, t));
   });
