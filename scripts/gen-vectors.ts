@@ -126,7 +126,11 @@ export function buildCryptoVectors(): CryptoVectors {
 
   // --- H3: empty, all-zero, all-ones and seeded inputs of several lengths.
   const rH3 = seeded("h3");
-  const h3Inputs: Uint8Array[] = [new Uint8Array(0), new Uint8Array(32), new Uint8Array(32).fill(0xff)];
+  const h3Inputs: Uint8Array[] = [
+    new Uint8Array(0),
+    new Uint8Array(32),
+    new Uint8Array(32).fill(0xff),
+  ];
   h3Inputs.push(Uint8Array.of(0), enc.encode("GridLedger"));
   for (const len of [1, 16, 31, 32, 32, 32, 33, 48, 64, 65, 100]) h3Inputs.push(rH3(len));
   const h3Vectors = h3Inputs.map((input) => ({ input: hex(input), out: hexScalar(h3(input)) }));
