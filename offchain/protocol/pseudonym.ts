@@ -8,7 +8,7 @@ import { bytesToHex, concatBytes, expectBytes, u16, u32, wipe } from "../crypto/
 import { h1, hmacSha256, hmacSha256Keyed } from "../crypto/hash.ts";
 import { MAX_COUNTER, MAX_INTERVAL } from "../crypto/ggm.ts";
 import { ecdh, identityOf } from "../crypto/keys.ts";
-import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import { CURVE_ORDER, secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 
 const encoder = new TextEncoder();
 /** Domain label of meter pseudonyms. */
@@ -113,6 +113,9 @@ export class ControlCenterPseudonyms<M> {
   readonly #index = new Map<string, PseudonymOrigin<M>>();
 
   constructor(ccSecretKey: bigint, backend: Secp256k1Backend = secp) {
+    if (typeof ccSecretKey !== "bigint" || ccSecretKey <= 0n || ccSecretKey >= CURVE_ORDER) {
+      throw new RangeError("ControlCenterPseudonyms: secret key out of range [1, n-1]");
+    }
     this.#ccSecretKey = ccSecretKey;
     this.#backend = backend;
   }

@@ -140,6 +140,7 @@ describe("pseudonyms (DESIGN §4.5)", () => {
     expect(ccSide.lookup(p10.pseudonym(9, 1))).to.equal(undefined);
     expect(ccSide.lookup(p10.pseudonym(10, 1))?.counter).to.equal(1);
     expect(() => ccSide.pseudonym("nobody", 1, 1)).to.throw(/not registered/);
+    expect(() => new ControlCenterPseudonyms(0n)).to.throw(/^ControlCenterPseudonyms: secret key/);
     expect(() => ccSide.intervalPseudonyms("meter-0", 1, 5, 4)).to.throw(
       /lastCounter < firstCounter/,
     );
