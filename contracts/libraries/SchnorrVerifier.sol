@@ -37,14 +37,31 @@ library SchnorrVerifier {
         // The zero rAddr is refused because ecrecover's failure value is the zero address.
         if (y == 0 || y >= N || pkX == 0 || pkX >= N || rAddr == address(0)) return false;
         if (pkPrefix != 2 && pkPrefix != 3) return false;
-        uint256 c = uint256(keccak256(abi.encodePacked(rAddr, pkPrefix, pkX, message))) % N;
+        uint256 c;
+        // Memory-safe: writes only scratch memory past the free-memory pointer, never reserved.
+        assembly ("memory-safe") {
+            // keccak256(rAddr ‖ prefix ‖ x ‖ m): 20 + 1 + 32 + 32 = 85 bytes packed by hand
+            // (abi.encodePacked would build and copy a fresh bytes array first).
+            let ptr := mload(0x40)
+            mstore(ptr, shl(96, rAddr))
+            mstore8(add(ptr, 20), pkPrefix)
+            mstore(add(ptr, 21), pkX)
+            mstore(add(ptr, 53), message)
+            c := mod(keccak256(ptr, 85), N)
+        }
         // s = n − c·x mod n must be in [1, n−1]; c·x ≡ 0 only if c = 0 (probability 2^-256).
         uint256 cx = mulmod(c, pkX, N);
         if (cx == 0) return false;
         // h = n − y·x mod n; y·x ≢ 0 since both are non-zero below the prime n.
-        bytes32 h = bytes32(N - mulmod(y, pkX, N));
-        address recovered = ecrecover(h, pkPrefix + 25, bytes32(pkX), bytes32(N - cx));
-        return recovered == rAddr;
+        // `unchecked`: y·x mod n < n and 0 < cx < n, so neither subtraction underflows.
+        bytes32 h;
+        bytes32 s;
+        unchecked {
+            h = bytes32(N - mulmod(y, pkX, N));
+            s = bytes32(N - cx);
+        }
+        // v = 27 for prefix 2 (even y), 28 for prefix 3 (odd y).
+        return ecrecover(h, pkPrefix + 25, bytes32(pkX), s) == rAddr;
     }
 
     /// @notice Reverting form of {tryVerify}.

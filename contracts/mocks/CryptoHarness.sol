@@ -26,6 +26,32 @@ contract CryptoHarness {
         SchnorrVerifier.verify(pkPrefix, pkX, message, rAddr, y);
     }
 
+    error CryptoHarnessLengthMismatch();
+
+    /// @notice {tryVerify} over arrays (differential tests verify hundreds of signatures per call).
+    function tryVerifyBatch(
+        uint8[] calldata pkPrefixes,
+        uint256[] calldata pkXs,
+        bytes32[] calldata messages,
+        address[] calldata rAddrs,
+        uint256[] calldata ys
+    ) external pure returns (bool[] memory valid) {
+        uint256 len = pkPrefixes.length;
+        if (
+            pkXs.length != len || messages.length != len || rAddrs.length != len || ys.length != len
+        ) revert CryptoHarnessLengthMismatch();
+        valid = new bool[](len);
+        for (uint256 i; i < len; ++i) {
+            valid[i] = SchnorrVerifier.tryVerify(
+                pkPrefixes[i],
+                pkXs[i],
+                messages[i],
+                rAddrs[i],
+                ys[i]
+            );
+        }
+    }
+
     /// @notice Gas of one verification, measured inside the call (no calldata or call overhead).
     function verifyGas(
         uint8 pkPrefix,

@@ -117,7 +117,8 @@ export function schnorrVerify(
  * Verification by a party that knows the secret key (the control center knows every per-message
  * `sigSk`, DESIGN §4.2): `r = y − c·z mod n`, accept iff `addr(r·G) == addr(R)`. One fixed-base
  * multiplication instead of a double multiplication; equivalent to {@link schnorrVerify} when
- * `publicKey = z·G` (checked by property tests).
+ * `publicKey = z·G` (checked by property tests). It does NOT check that `publicKey = z·G`: the
+ * caller derived both from the same `K_i` (§4.2); with a mismatched pair the answer is meaningless.
  */
 export function schnorrVerifyWithSecret(
   secretKey: bigint,
@@ -127,12 +128,18 @@ export function schnorrVerifyWithSecret(
   backend: Secp256k1Backend = secp,
 ): boolean {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
+  // Same input rules as schnorrVerify (prefix, x range, non-zero rAddr) so both always agree.
+  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
   if (!(message instanceof Uint8Array) || message.length !== 32) return false;
   const { rAddr, y } = signature;
   if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
   if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
-  if (bytesToBigInt(publicKey.subarray(1)) >= CURVE_ORDER) return false;
+  const x = bytesToBigInt(publicKey.subarray(1));
+  if (x === 0n || x >= CURVE_ORDER) return false;
+  if (rAddr.every((b) => b === 0)) return false;
+  if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) return false;
   const c = schnorrChallenge(rAddr, publicKey, message);
+  if (c === 0n) return false;
   const r = modN(y - c * secretKey);
   if (r === 0n) return false;
   return equalBytes(pointAddress(backend.mulBase(r, false), backend), rAddr);

@@ -139,7 +139,8 @@ function makeNativeBackend(lib: NativeSecp256k1): Secp256k1Backend {
       checkPoint(point, "mulBaseSubMul");
       return wrap("mulBaseSubMul", () => {
         const aG = lib.publicKeyCreate(u256(a), true);
-        const minusBP = lib.publicKeyNegate(lib.publicKeyTweakMul(point, u256(b), true), true);
+        // −b·P as (n − b)·P: one native call instead of multiply-then-negate (b ∈ [1, n−1]).
+        const minusBP = lib.publicKeyTweakMul(point, u256(CURVE_ORDER - b), true);
         // publicKeyCombine throws when the sum is the point at infinity.
         return lib.publicKeyCombine([aG, minusBP], compressed);
       });
