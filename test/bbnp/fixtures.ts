@@ -109,3 +109,21 @@ export function runRound(
   const correction = ta.dropoutCorrection(system.keys.params.epoch, plan.missing);
   return { sum: gateway.finalize(correction).sum, expected };
 }
+
+/** Two-sample χ² homogeneity statistic over `buckets` buckets (df = buckets − 1). */
+export function chiSquareTwoSample(a: readonly number[], b: readonly number[], buckets: number): number {
+  const ca = new Array<number>(buckets).fill(0);
+  const cb = new Array<number>(buckets).fill(0);
+  for (const x of a) ca[x]++;
+  for (const x of b) cb[x]++;
+  let stat = 0;
+  for (let k = 0; k < buckets; k++) {
+    const total = ca[k] + cb[k];
+    if (total === 0) continue;
+    const ea = (total * a.length) / (a.length + b.length);
+    const eb = (total * b.length) / (a.length + b.length);
+    stat += (ca[k] - ea) ** 2 / ea + (cb[k] - eb) ** 2 / eb;
+  }
+  return stat;
+}
+
