@@ -82,6 +82,16 @@ export class BbnpUser {
   }
 
   /**
+   * Derive, ahead of time, the per-epoch key material `round` will need (the DH points and
+   * pairwise HMAC key states of its neighbours), e.g. while the meter is idle. Optional: report()
+   * derives whatever is missing.
+   */
+  prepare(round: bigint): void {
+    this.#gatewayDhWords();
+    for (const b of this.graph(round).neighboursOf(this.userId)) this.#pairKeyStates(b);
+  }
+
+  /**
    * Report `m_i` for `round`: `C_i = m_i + k_{i,g} + Σ AUI_{i,b} + s_i mod r` and its tag.
    * At most one report per round and rounds strictly increase: two different reports under the
    * same masks would hand GW `m − m'`.
