@@ -16,18 +16,27 @@ export interface PaillierKeyPair {
 
 /** Key generation (g = n + 1, the usual simple variant). 2048-bit n as in the benchmarks. */
 export async function generatePaillierKeys(bits = 2048): Promise<PaillierKeyPair> {
-  if (!Number.isInteger(bits) || bits < 512) throw new Error("generatePaillierKeys: bits must be ≥ 512");
+  if (!Number.isInteger(bits) || bits < 512)
+    throw new Error("generatePaillierKeys: bits must be ≥ 512");
   return paillier.generateRandomKeys(bits, true);
 }
 
 /** `c = g^m · ρ^n mod n²`; `rho` (in [1, n), coprime to n) may be injected for reproducibility. */
-export function encryptReading(publicKey: PaillierPublicKey, reading: bigint, rho?: bigint): bigint {
-  if (reading < 0n || reading >= publicKey.n) throw new Error("encryptReading: reading out of range");
+export function encryptReading(
+  publicKey: PaillierPublicKey,
+  reading: bigint,
+  rho?: bigint,
+): bigint {
+  if (reading < 0n || reading >= publicKey.n)
+    throw new Error("encryptReading: reading out of range");
   return publicKey.encrypt(reading, rho);
 }
 
 /** The gateway's step: Π c_i mod n² = Enc(Σ m_i). */
-export function aggregateCiphertexts(publicKey: PaillierPublicKey, ciphertexts: readonly bigint[]): bigint {
+export function aggregateCiphertexts(
+  publicKey: PaillierPublicKey,
+  ciphertexts: readonly bigint[],
+): bigint {
   if (ciphertexts.length === 0) throw new Error("aggregateCiphertexts: no ciphertexts");
   const n2 = publicKey._n2;
   let acc = 1n;

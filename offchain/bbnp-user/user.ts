@@ -100,7 +100,9 @@ export class BbnpUser {
     const fn = "BbnpUser.report";
     if (round < 0n || round >= 1n << 64n) throw new Error(`${fn}: round must be a u64`);
     if (round <= this.#lastRound) {
-      throw new Error(`${fn}: round ${round} is not after the last reported round ${this.#lastRound}`);
+      throw new Error(
+        `${fn}: round ${round} is not after the last reported round ${this.#lastRound}`,
+      );
     }
     if (reading < 0n || reading > this.params.maxReading) {
       throw new Error(`${fn}: reading must be in [0, ${this.params.maxReading}]`);
@@ -110,7 +112,16 @@ export class BbnpUser {
     const roundLo = Number(round & 0xffffffffn);
     const words = this.#words;
     // k_{i,g}: TH over the cached DH point (DESIGN §4.7).
-    this.#hasher.sessionKey(this.#gatewayDhWords(), 0, this.userId, this.params.gatewayId, roundHi, roundLo, words, 0);
+    this.#hasher.sessionKey(
+      this.#gatewayDhWords(),
+      0,
+      this.userId,
+      this.params.gatewayId,
+      roundHi,
+      roundLo,
+      words,
+      0,
+    );
     const sessionKey = wordsToBytes(words, 0, 8);
     let c = this.#secret + reading + wordsToBigInt(words, 0);
     // Σ_b AUI_{i,b}(t): + for the smaller index (AUI_{a,b} = −AUI_{b,a}).
@@ -146,13 +157,20 @@ export class BbnpUser {
     const out: MaskReveal[] = [];
     const block = auiBlock(round);
     for (const d of missing) {
-      if (!neighbours.has(d)) throw new Error(`${fn}: user ${d} is not a neighbour in round ${round}`);
+      if (!neighbours.has(d))
+        throw new Error(`${fn}: user ${d} is not a neighbour in round ${round}`);
       if (this.#revealed.has(d)) throw new Error(`${fn}: mask with user ${d} already revealed`);
       this.#hasher.aui(this.#pairKeyStates(d), 0, block, this.#words, 0);
       const magnitude = wordsToBigInt(this.#words, 0) % BBNP_ORDER;
       const mask = this.userId < d ? magnitude : mod(-magnitude);
       this.#revealed.add(d);
-      out.push({ userId: this.userId, round, peer: d, mask, tag: revealTag(this.#lastSessionKey, round, d, mask) });
+      out.push({
+        userId: this.userId,
+        round,
+        peer: d,
+        mask,
+        tag: revealTag(this.#lastSessionKey, round, d, mask),
+      });
     }
     return out;
   }

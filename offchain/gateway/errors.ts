@@ -26,7 +26,9 @@ export class ReportRejectedError extends Error {
   readonly reason: RejectionReason;
 
   constructor(rejection: ReportRejection) {
-    super(`BbnpGateway.submit: report of user ${rejection.userId} for round ${rejection.round} rejected: ${rejection.reason}`);
+    super(
+      `BbnpGateway.submit: report of user ${rejection.userId} for round ${rejection.round} rejected: ${rejection.reason}`,
+    );
     this.name = "ReportRejectedError";
     this.userId = rejection.userId;
     this.round = rejection.round;
@@ -56,7 +58,9 @@ export class RevealRejectedError extends Error {
   readonly reason: "not-requested" | "bad-tag" | "duplicate" | "wrong-round";
 
   constructor(userId: number, peer: number, reason: RevealRejectedError["reason"]) {
-    super(`BbnpGateway.acceptReveal: reveal of user ${userId} for peer ${peer} rejected: ${reason}`);
+    super(
+      `BbnpGateway.acceptReveal: reveal of user ${userId} for peer ${peer} rejected: ${reason}`,
+    );
     this.name = "RevealRejectedError";
     this.userId = userId;
     this.peer = peer;
@@ -69,7 +73,9 @@ export class SumOutOfRangeError extends Error {
   readonly round: bigint;
 
   constructor(round: bigint) {
-    super(`BbnpGateway.finalize: round ${round} sum is out of range; recovery inputs are inconsistent`);
+    super(
+      `BbnpGateway.finalize: round ${round} sum is out of range; recovery inputs are inconsistent`,
+    );
     this.name = "SumOutOfRangeError";
     this.round = round;
   }

@@ -97,7 +97,8 @@ export class BbnpGateway {
     }
     for (let i = 0; i < n; i++) {
       const point = init.dhPoints?.[i] ?? dhPoint(init.secret, init.params.userPublicKeys[i]);
-      if (point.length !== G1_BYTES) throw new Error(`BbnpGateway: DH point ${i} is not ${G1_BYTES} bytes`);
+      if (point.length !== G1_BYTES)
+        throw new Error(`BbnpGateway: DH point ${i} is not ${G1_BYTES} bytes`);
       bytesToWords(point, this.#dh, 12 * i);
     }
   }
@@ -126,7 +127,9 @@ export class BbnpGateway {
   openRound(round: bigint): void {
     const fn = "BbnpGateway.openRound";
     if (this.#burnt) {
-      throw new Error(`${fn}: epoch ${this.params.epoch} keys were disclosed by a recovery; rekey first`);
+      throw new Error(
+        `${fn}: epoch ${this.params.epoch} keys were disclosed by a recovery; rekey first`,
+      );
     }
     if (this.#phase !== "idle") throw new Error(`${fn}: round ${this.#round} is still open`);
     if (round < 0n || round >= 1n << 64n) throw new Error(`${fn}: round must be a u64`);
@@ -199,19 +202,31 @@ export class BbnpGateway {
     if (this.#phase !== "recovery" || !plan) {
       throw new Error("BbnpGateway.acceptReveal: no recovery in progress");
     }
-    if (reveal.round !== this.#round) throw new RevealRejectedError(reveal.userId, reveal.peer, "wrong-round");
+    if (reveal.round !== this.#round)
+      throw new RevealRejectedError(reveal.userId, reveal.peer, "wrong-round");
     const requested = plan.requests.get(reveal.userId);
     if (!requested || !requested.includes(reveal.peer)) {
       throw new RevealRejectedError(reveal.userId, reveal.peer, "not-requested");
     }
     const key = `${reveal.userId}:${reveal.peer}`;
-    if (this.#reveals.has(key)) throw new RevealRejectedError(reveal.userId, reveal.peer, "duplicate");
+    if (this.#reveals.has(key))
+      throw new RevealRejectedError(reveal.userId, reveal.peer, "duplicate");
     if (reveal.mask < 0n || reveal.mask >= BBNP_ORDER) {
       throw new RevealRejectedError(reveal.userId, reveal.peer, "bad-tag");
     }
-    this.#hasher.sessionKey(this.#dh, 12 * reveal.userId, reveal.userId, this.params.gatewayId, this.#roundHi, this.#roundLo, this.#kw, 0);
+    this.#hasher.sessionKey(
+      this.#dh,
+      12 * reveal.userId,
+      reveal.userId,
+      this.params.gatewayId,
+      this.#roundHi,
+      this.#roundLo,
+      this.#kw,
+      0,
+    );
     const expected = revealTag(wordsToBytes(this.#kw, 0, 8), this.#round, reveal.peer, reveal.mask);
-    if (!equalBytes(expected, reveal.tag)) throw new RevealRejectedError(reveal.userId, reveal.peer, "bad-tag");
+    if (!equalBytes(expected, reveal.tag))
+      throw new RevealRejectedError(reveal.userId, reveal.peer, "bad-tag");
     this.#reveals.set(key, reveal.mask);
   }
 
@@ -230,7 +245,8 @@ export class BbnpGateway {
       if (this.#phase !== "recovery" || !this.#plan) {
         throw new Error(`${fn}: ${missing.length} users missing; call beginRecovery() first`);
       }
-      if (dropoutCorrection === undefined) throw new Error(`${fn}: missing users need the TA's correction`);
+      if (dropoutCorrection === undefined)
+        throw new Error(`${fn}: missing users need the TA's correction`);
       const outstanding: [number, number][] = [];
       for (const [i, peers] of this.#plan.requests) {
         for (const d of peers) {
@@ -255,7 +271,8 @@ export class BbnpGateway {
       revealedMasks: revealed,
       dropoutCorrection: dropoutCorrection === undefined ? 0n : mod(dropoutCorrection),
     });
-    if (sum > BigInt(this.#acceptedCount) * this.params.maxReading) throw new SumOutOfRangeError(this.#round);
+    if (sum > BigInt(this.#acceptedCount) * this.params.maxReading)
+      throw new SumOutOfRangeError(this.#round);
     const signature = this.#signRound(this.#round, sum);
     const result: SignedRoundSum = {
       round: this.#round,
@@ -284,7 +301,16 @@ export class BbnpGateway {
     if (!wordsBelowOrder(cw, 0)) return "malformed";
     const kw = this.#kw;
     const tw = this.#tw;
-    this.#hasher.sessionKey(this.#dh, 12 * id, id, this.params.gatewayId, this.#roundHi, this.#roundLo, kw, 0);
+    this.#hasher.sessionKey(
+      this.#dh,
+      12 * id,
+      id,
+      this.params.gatewayId,
+      this.#roundHi,
+      this.#roundLo,
+      kw,
+      0,
+    );
     this.#hasher.reportTag(kw, 0, cw, 0, this.#roundHi, this.#roundLo, tw, 0);
     const rw = this.#rw;
     bytesToWords(tag, rw, 0);

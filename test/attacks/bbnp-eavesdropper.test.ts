@@ -8,7 +8,13 @@ import { expect } from "chai";
 
 import { roundGraph } from "../../offchain/protocol/bbnp/graph.ts";
 import { auiMask, pairKey, roundSeed } from "../../offchain/protocol/bbnp/masking.ts";
-import { bytesToBigInt, concatBytes, dhPointFromScalars, G1_BYTES, mod } from "../../offchain/protocol/bbnp/params.ts";
+import {
+  bytesToBigInt,
+  concatBytes,
+  dhPointFromScalars,
+  G1_BYTES,
+  mod,
+} from "../../offchain/protocol/bbnp/params.ts";
 import { buildSystem, chiSquareTwoSample } from "../bbnp/fixtures.ts";
 
 const CHI2_15_P001 = 37.7;
@@ -32,7 +38,12 @@ describe("attack: BBNP eavesdropper", () => {
     const round = 900n;
     const graph = roundGraph(n, 2, roundSeed(params.graphSeed, params.epoch, round));
     const [peer] = graph.neighboursOf(0);
-    const real = auiMask(pairKey(dhPointFromScalars(userSecrets[0], userSecrets[peer]), 0, peer), 0, peer, round);
+    const real = auiMask(
+      pairKey(dhPointFromScalars(userSecrets[0], userSecrets[peer]), 0, peer),
+      0,
+      peer,
+      round,
+    );
     // Candidate keys an eavesdropper can form from public values: the public keys themselves,
     // their concatenation hashed, the round seed (the paper's public r2).
     const publicCandidates = [

@@ -19,7 +19,9 @@ describe("attack: BBNP report replay and re-labelling", () => {
     sys.gateway.finalize();
 
     sys.gateway.openRound(2n);
-    expect(sys.gateway.submitBatch([old[3]])).to.deep.equal([{ userId: 3, round: 1n, reason: "wrong-round" }]);
+    expect(sys.gateway.submitBatch([old[3]])).to.deep.equal([
+      { userId: 3, round: 1n, reason: "wrong-round" },
+    ]);
     expect(sys.gateway.submitBatch([{ ...old[3], round: 2n }])).to.deep.equal([
       { userId: 3, round: 2n, reason: "bad-tag" },
     ]);
@@ -33,7 +35,10 @@ describe("attack: BBNP report replay and re-labelling", () => {
     sys.gateway.openRound(4n);
     const reports = sys.users.map((u) => u.report(4n, 10n));
     sys.gateway.submitBatch(reports);
-    expect(() => sys.gateway.submit(reports[2])).to.throw(ReportRejectedError, /user 2 .* duplicate/);
+    expect(() => sys.gateway.submit(reports[2])).to.throw(
+      ReportRejectedError,
+      /user 2 .* duplicate/,
+    );
     expect(sys.gateway.finalize().sum).to.equal(50n);
   });
 
@@ -43,7 +48,12 @@ describe("attack: BBNP report replay and re-labelling", () => {
     const r0 = sys.users[0].report(1n, 10n);
     const masked = r0.masked.slice();
     masked[31] ^= 1;
-    expect(sys.gateway.submitBatch([{ ...r0, userId: 1 }, { ...r0, masked }])).to.deep.equal([
+    expect(
+      sys.gateway.submitBatch([
+        { ...r0, userId: 1 },
+        { ...r0, masked },
+      ]),
+    ).to.deep.equal([
       { userId: 1, round: 1n, reason: "bad-tag" },
       { userId: 0, round: 1n, reason: "bad-tag" },
     ]);
@@ -73,11 +83,20 @@ describe("attack: BBNP report replay and re-labelling", () => {
     const plan = sys.gateway.beginRecovery();
     const [[i, peers]] = [...plan.requests];
     const [reveal] = sys.users[i].revealMasks(1n, peers);
-    expect(() => sys.gateway.acceptReveal({ ...reveal, mask: reveal.mask ^ 1n })).to.throw(RevealRejectedError, /bad-tag/);
+    expect(() => sys.gateway.acceptReveal({ ...reveal, mask: reveal.mask ^ 1n })).to.throw(
+      RevealRejectedError,
+      /bad-tag/,
+    );
     const outsider = [...Array(10).keys()].find((u) => u !== 0 && !plan.requests.has(u));
     if (outsider === undefined) throw new Error("test set-up: every user was asked to reveal");
-    expect(() => sys.gateway.acceptReveal({ ...reveal, userId: outsider })).to.throw(RevealRejectedError, /not-requested/);
-    expect(() => sys.gateway.acceptReveal({ ...reveal, round: 2n })).to.throw(RevealRejectedError, /wrong-round/);
+    expect(() => sys.gateway.acceptReveal({ ...reveal, userId: outsider })).to.throw(
+      RevealRejectedError,
+      /not-requested/,
+    );
+    expect(() => sys.gateway.acceptReveal({ ...reveal, round: 2n })).to.throw(
+      RevealRejectedError,
+      /wrong-round/,
+    );
     // A user never reveals the same mask twice nor masks with non-neighbours.
     expect(() => sys.users[i].revealMasks(1n, peers)).to.throw(/already revealed/);
     const nbrs = sys.users[i].graph(1n).neighboursOf(i);

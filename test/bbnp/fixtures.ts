@@ -3,7 +3,12 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
 import { BbnpGateway } from "../../offchain/gateway/gateway.ts";
-import { BBNP_ORDER, bytesToBigInt, dhPointFromScalars, u64 } from "../../offchain/protocol/bbnp/params.ts";
+import {
+  BBNP_ORDER,
+  bytesToBigInt,
+  dhPointFromScalars,
+  u64,
+} from "../../offchain/protocol/bbnp/params.ts";
 import { TrustedAuthority, type EpochKeys } from "../../offchain/ta/authority.ts";
 
 /** Deterministic byte stream (SHA-256 in counter mode) standing in for a CSPRNG in tests. */
@@ -71,7 +76,11 @@ export function buildSystem(
   );
   const signed: { round: bigint; sum: bigint }[] = [];
   const gateway = new BbnpGateway(
-    { params: keys.params, secret: keys.gatewaySecret, dhPoints: s.map((si) => dh(si, keys.gatewaySecret)) },
+    {
+      params: keys.params,
+      secret: keys.gatewaySecret,
+      dhPoints: s.map((si) => dh(si, keys.gatewaySecret)),
+    },
     {
       signRound: (round, sum) => {
         signed.push({ round, sum });
@@ -98,20 +107,30 @@ export function runRound(
 ): { sum: bigint; expected: bigint } {
   const { gateway, users, ta } = system;
   gateway.openRound(round);
-  const reports = users.filter((u) => !absent.has(u.userId)).map((u) => u.report(round, readings[u.userId]));
+  const reports = users
+    .filter((u) => !absent.has(u.userId))
+    .map((u) => u.report(round, readings[u.userId]));
   const rejected = gateway.submitBatch(reports);
-  if (rejected.length > 0) throw new Error(`runRound: unexpected rejections ${JSON.stringify(rejected.map((r) => r.reason))}`);
+  if (rejected.length > 0)
+    throw new Error(
+      `runRound: unexpected rejections ${JSON.stringify(rejected.map((r) => r.reason))}`,
+    );
   let expected = 0n;
   for (const u of users) if (!absent.has(u.userId)) expected += readings[u.userId];
   if (absent.size === 0) return { sum: gateway.finalize().sum, expected };
   const plan = gateway.beginRecovery();
-  for (const [i, peers] of plan.requests) for (const r of users[i].revealMasks(round, peers)) gateway.acceptReveal(r);
+  for (const [i, peers] of plan.requests)
+    for (const r of users[i].revealMasks(round, peers)) gateway.acceptReveal(r);
   const correction = ta.dropoutCorrection(system.keys.params.epoch, plan.missing);
   return { sum: gateway.finalize(correction).sum, expected };
 }
 
 /** Two-sample χ² homogeneity statistic over `buckets` buckets (df = buckets − 1). */
-export function chiSquareTwoSample(a: readonly number[], b: readonly number[], buckets: number): number {
+export function chiSquareTwoSample(
+  a: readonly number[],
+  b: readonly number[],
+  buckets: number,
+): number {
   const ca = new Array<number>(buckets).fill(0);
   const cb = new Array<number>(buckets).fill(0);
   for (const x of a) ca[x]++;
@@ -126,4 +145,3 @@ export function chiSquareTwoSample(a: readonly number[], b: readonly number[], b
   }
   return stat;
 }
-

@@ -57,7 +57,9 @@ describe("bbnp masking math (DESIGN §4.7)", () => {
           const key = (a: number, b: number): Uint8Array =>
             pairKey(encodeG1(G1.BASE), Math.min(a, b), Math.max(a, b));
           const graph = roundGraph(n, h, seed);
-          const secrets = Array.from({ length: n }, (_, i) => mod(BigInt(i + 1) * 0x1234567n + round));
+          const secrets = Array.from({ length: n }, (_, i) =>
+            mod(BigInt(i + 1) * 0x1234567n + round),
+          );
           const gatewaySecret = mod(-secrets.reduce((x, y) => x + y, 0n));
           let sumC = 0n;
           let sumK = 0n;
@@ -67,7 +69,12 @@ describe("bbnp masking math (DESIGN §4.7)", () => {
             maskTotal += masks.reduce((x, y) => x + y, 0n);
             const k = sessionScalar(sessionKeyBytes(encodeG1(G1.BASE), i, 0xffffffff, round));
             sumK += k;
-            sumC += maskReading({ reading: readings[i], sessionScalar: k, masks, secret: secrets[i] });
+            sumC += maskReading({
+              reading: readings[i],
+              sessionScalar: k,
+              masks,
+              secret: secrets[i],
+            });
           }
           expect(mod(maskTotal)).to.equal(0n);
           const sum = unmaskSum({

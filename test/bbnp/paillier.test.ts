@@ -19,7 +19,9 @@ describe("EPPA-style Paillier baseline (Lu et al. 2012)", () => {
     const readings = readingsFor(40, 3n);
     const cts = readings.map((m) => encryptReading(keys.publicKey, m));
     const expected = readings.reduce((a, b) => a + b, 0n);
-    expect(decryptSum(keys.privateKey, aggregateCiphertexts(keys.publicKey, cts))).to.equal(expected);
+    expect(decryptSum(keys.privateKey, aggregateCiphertexts(keys.publicKey, cts))).to.equal(
+      expected,
+    );
   });
 
   it("is randomised: equal readings give different ciphertexts", () => {

@@ -1,7 +1,13 @@
 import { expect } from "chai";
 
 import { roundGraph } from "../../offchain/protocol/bbnp/graph.ts";
-import { auiMask, pairKey, roundSeed, sessionKeyBytes, sessionScalar } from "../../offchain/protocol/bbnp/masking.ts";
+import {
+  auiMask,
+  pairKey,
+  roundSeed,
+  sessionKeyBytes,
+  sessionScalar,
+} from "../../offchain/protocol/bbnp/masking.ts";
 import { bytesToBigInt, dhPointFromScalars, mod } from "../../offchain/protocol/bbnp/params.ts";
 import { buildSystem, chiSquareTwoSample } from "./fixtures.ts";
 
@@ -34,7 +40,12 @@ describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
       const graph = roundGraph(n, 2, roundSeed(params.graphSeed, params.epoch, round));
       let masks = 0n;
       for (const b of graph.neighboursOf(target)) {
-        masks += auiMask(pairKey(dhPointFromScalars(userSecrets[target], userSecrets[b]), target, b), target, b, round);
+        masks += auiMask(
+          pairKey(dhPointFromScalars(userSecrets[target], userSecrets[b]), target, b),
+          target,
+          b,
+          round,
+        );
       }
       const unmasked = mod(view - masks - userSecrets[target]);
       offsets.add(mod(view - reading));

@@ -42,8 +42,13 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
   it("works with the parties' own variable-base DH (no TA shortcut)", () => {
     const sys = buildSystem(4, 2, "own-dh");
     const { params } = sys.keys;
-    const users = sys.keys.userSecrets.map((secret, i) => new BbnpUser({ params, userId: i, secret }));
-    const gw = new BbnpGateway({ params, secret: sys.keys.gatewaySecret }, { signRound: () => new Uint8Array(96) });
+    const users = sys.keys.userSecrets.map(
+      (secret, i) => new BbnpUser({ params, userId: i, secret }),
+    );
+    const gw = new BbnpGateway(
+      { params, secret: sys.keys.gatewaySecret },
+      { signRound: () => new Uint8Array(96) },
+    );
     gw.openRound(3n);
     for (const u of users) gw.submit(u.report(3n, BigInt(10 * u.userId)));
     expect(gw.finalize().sum).to.equal(60n);
@@ -75,7 +80,8 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
     sys.gateway.openRound(1n);
     sys.gateway.submitBatch(sys.users.slice(1).map((u) => u.report(1n, 5n)));
     const plan = sys.gateway.beginRecovery();
-    for (const [i, peers] of plan.requests) for (const r of sys.users[i].revealMasks(1n, peers)) sys.gateway.acceptReveal(r);
+    for (const [i, peers] of plan.requests)
+      for (const r of sys.users[i].revealMasks(1n, peers)) sys.gateway.acceptReveal(r);
     expect(() => sys.gateway.finalize(12345n)).to.throw(/out of range/);
     expect(sys.signed).to.have.length(0);
   });
@@ -120,9 +126,9 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
     const sys = buildSystem(4, 2, "malformed");
     sys.gateway.openRound(1n);
     const report = sys.users[0].report(1n, 1n);
-    expect(sys.gateway.submitBatch([{ ...report, masked: new Uint8Array(32).fill(0xff) }])).to.deep.equal([
-      { userId: 0, round: 1n, reason: "malformed" },
-    ]);
+    expect(
+      sys.gateway.submitBatch([{ ...report, masked: new Uint8Array(32).fill(0xff) }]),
+    ).to.deep.equal([{ userId: 0, round: 1n, reason: "malformed" }]);
     expect(sys.gateway.submitBatch([{ ...report, userId: 99 }])[0].reason).to.equal("unknown-user");
   });
 

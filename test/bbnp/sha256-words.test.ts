@@ -3,7 +3,12 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { expect } from "chai";
 import fc from "fast-check";
 
-import { FastHasher, auiBlock, wordsBelowOrder, wordsToBigInt } from "../../offchain/protocol/bbnp/fast.ts";
+import {
+  FastHasher,
+  auiBlock,
+  wordsBelowOrder,
+  wordsToBigInt,
+} from "../../offchain/protocol/bbnp/fast.ts";
 import {
   auiMagnitude,
   hmacSha256,
@@ -24,17 +29,31 @@ describe("bbnp word-level SHA-256 (differential against @noble/hashes)", () => {
   it("taggedHash matches the DESIGN §4 definition SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x)", () => {
     const t = sha256(new TextEncoder().encode("GridLedger/BBNP/k"));
     const x = new Uint8Array([1, 2, 3]);
-    expect(taggedHash("GridLedger/BBNP/k", x)).to.deep.equal(sha256(new Uint8Array([...t, ...t, ...x])));
+    expect(taggedHash("GridLedger/BBNP/k", x)).to.deep.equal(
+      sha256(new Uint8Array([...t, ...t, ...x])),
+    );
   });
 
   it("hmacOneBlock equals HMAC-SHA256 for any key ≤ 64 bytes and message ≤ 55 bytes", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 55 }), (key, msg) => {
-        const states = hmacKeyStates(key);
-        const out = new Int32Array(8);
-        hmacOneBlock(states, 0, paddedBlock(msg, 64), out, 0, new Int32Array(64), new Int32Array(16));
-        expect(wordsToBytes(out)).to.deep.equal(hmac(sha256, key, msg));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 55 }),
+        (key, msg) => {
+          const states = hmacKeyStates(key);
+          const out = new Int32Array(8);
+          hmacOneBlock(
+            states,
+            0,
+            paddedBlock(msg, 64),
+            out,
+            0,
+            new Int32Array(64),
+            new Int32Array(16),
+          );
+          expect(wordsToBytes(out)).to.deep.equal(hmac(sha256, key, msg));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -63,7 +82,11 @@ describe("bbnp word-level SHA-256 (differential against @noble/hashes)", () => {
           hasher.aui(states, 0, auiBlock(round), aui, 0);
           expect(wordsToBigInt(aui) % BBNP_ORDER).to.equal(auiMagnitude(pairKeyBytes, round));
           expect(wordsToBytes(aui)).to.deep.equal(
-            hmacSha256(pairKeyBytes, new TextEncoder().encode("GridLedger/BBNP/AUI"), new Uint8Array(8).map((_, i) => Number((round >> BigInt(56 - 8 * i)) & 0xffn))),
+            hmacSha256(
+              pairKeyBytes,
+              new TextEncoder().encode("GridLedger/BBNP/AUI"),
+              new Uint8Array(8).map((_, i) => Number((round >> BigInt(56 - 8 * i)) & 0xffn)),
+            ),
           );
         },
       ),

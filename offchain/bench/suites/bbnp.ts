@@ -3,7 +3,12 @@
 // same-run ratios. Key set-up (TA keys, DH caches) is outside every timed region and done once.
 import { randomBytes } from "node:crypto";
 
-import { aggregateCiphertexts, decryptSum, encryptReading, generatePaillierKeys } from "../../baseline/paillier.ts";
+import {
+  aggregateCiphertexts,
+  decryptSum,
+  encryptReading,
+  generatePaillierKeys,
+} from "../../baseline/paillier.ts";
 import { BbnpUser } from "../../bbnp-user/user.ts";
 import { BbnpGateway } from "../../gateway/gateway.ts";
 import { BBNP_ORDER, bytesToBigInt, dhPointFromScalars } from "../../protocol/bbnp/params.ts";
@@ -24,10 +29,13 @@ function randomScalar(): bigint {
 export async function run(ctx: BenchContext): Promise<void> {
   const n = ctx.quick ? 1_000 : 10_000;
   const t0 = performance.now();
-  const ta = new TrustedAuthority({ userCount: n, neighbours: H, maxReading: MAX_READING }, {
-    randomScalar,
-    randomBytes: (k) => new Uint8Array(randomBytes(k)),
-  });
+  const ta = new TrustedAuthority(
+    { userCount: n, neighbours: H, maxReading: MAX_READING },
+    {
+      randomScalar,
+      randomBytes: (k) => new Uint8Array(randomBytes(k)),
+    },
+  );
   const keys = ta.setup();
   const s = keys.userSecrets;
   // DH cache for the set-up: the TA's fixed-base shortcut gives the same points as each party's
@@ -43,14 +51,19 @@ export async function run(ctx: BenchContext): Promise<void> {
     return p;
   };
   const makeUser = (i: number): BbnpUser =>
-    new BbnpUser({ params: keys.params, userId: i, secret: s[i] }, { dhPoint: (peer) => dh(i, peer) });
+    new BbnpUser(
+      { params: keys.params, userId: i, secret: s[i] },
+      { dhPoint: (peer) => dh(i, peer) },
+    );
   const readings = Array.from({ length: n }, (_, i) => BigInt((i * 7919) % 5000));
   const round = 1n;
   const users = Array.from({ length: n }, (_, i) => makeUser(i));
   const reports: BbnpReport[] = users.map((u) => u.report(round, readings[u.userId]));
   const expected = readings.reduce((a, b) => a + b, 0n);
   const gwDh = s.map((_, i) => dh(i, "gateway"));
-  ctx.log(`  set-up: N = ${n}, h = ${H}, ${dhCache.size} DH points, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  ctx.log(
+    `  set-up: N = ${n}, h = ${H}, ${dhCache.size} DH points, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   // --- bbnp.user_report_us: one report with h = 8. The DH points and pairwise HMAC key states
   // of the measured rounds are derived ahead with prepare() (per-epoch key material). Timed:
@@ -68,13 +81,17 @@ export async function run(ctx: BenchContext): Promise<void> {
   const gwSamples: number[] = [];
   const sampleCount = ctx.quick ? 3 : 7;
   for (let k = 0; k < sampleCount + 2; k++) {
-    const gw = new BbnpGateway({ params: keys.params, secret: keys.gatewaySecret, dhPoints: gwDh }, { signRound: sign });
+    const gw = new BbnpGateway(
+      { params: keys.params, secret: keys.gatewaySecret, dhPoints: gwDh },
+      { signRound: sign },
+    );
     const start = process.hrtime.bigint();
     gw.openRound(round);
     const rejected = gw.submitBatch(reports);
     const result = gw.finalize();
     const us = Number(process.hrtime.bigint() - start) / 1000 / n;
-    if (rejected.length > 0 || result.sum !== expected) throw new Error("bbnp bench: wrong aggregate");
+    if (rejected.length > 0 || result.sum !== expected)
+      throw new Error("bbnp bench: wrong aggregate");
     if (k >= 2) gwSamples.push(us); // two warm-up passes
   }
   const gwUs = median(gwSamples);

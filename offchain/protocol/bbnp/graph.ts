@@ -78,7 +78,8 @@ export function roundGraph(userCount: number, neighbours: number, seed: Uint8Arr
     return (l << half) | r;
   };
   const check = (x: number, what: string): void => {
-    if (!Number.isInteger(x) || x < 0 || x >= n) throw new Error(`${fn}: ${what} out of range: ${x}`);
+    if (!Number.isInteger(x) || x < 0 || x >= n)
+      throw new Error(`${fn}: ${what} out of range: ${x}`);
   };
   // Cycle-walking: a permutation of [0, 2^bits) restricted to [0, N) by re-applying until the
   // value lands inside; 2^bits < 4N, so the expected number of steps is < 4.
@@ -109,5 +110,11 @@ export function roundGraph(userCount: number, neighbours: number, seed: Uint8Arr
     }
     return out.sort((a, b) => a - b);
   };
-  return { userCount: n, degreeTarget: Math.min(neighbours, n - 1), position, userAt, neighboursOf };
+  return {
+    userCount: n,
+    degreeTarget: Math.min(neighbours, n - 1),
+    position,
+    userAt,
+    neighboursOf,
+  };
 }

@@ -48,7 +48,8 @@ export function sessionKeyBytes(
   gatewayId: number,
   round: bigint,
 ): Uint8Array {
-  if (dhEnc.length !== G1_BYTES) throw new Error(`sessionKeyBytes: dh point must be ${G1_BYTES} bytes`);
+  if (dhEnc.length !== G1_BYTES)
+    throw new Error(`sessionKeyBytes: dh point must be ${G1_BYTES} bytes`);
   return taggedHash(TAG_SESSION_KEY, dhEnc, u32(userId), u32(gatewayId), u64(round));
 }
 
@@ -72,7 +73,12 @@ export function auiMagnitude(pairKeyBytes: Uint8Array, round: bigint): bigint {
 }
 
 /** `AUI_{self,peer}(t)`: `+` for the smaller index, so `AUI_{a,b} + AUI_{b,a} ≡ 0 (mod r)`. */
-export function auiMask(pairKeyBytes: Uint8Array, self: number, peer: number, round: bigint): bigint {
+export function auiMask(
+  pairKeyBytes: Uint8Array,
+  self: number,
+  peer: number,
+  round: bigint,
+): bigint {
   if (self === peer) throw new Error("auiMask: a user is not its own neighbour");
   const m = auiMagnitude(pairKeyBytes, round);
   return self < peer ? m : mod(-m);
@@ -103,7 +109,12 @@ export function reportTag(sessionKey: Uint8Array, masked: bigint, round: bigint)
 }
 
 /** Tag on a revealed mask: `HMAC(k_{i,g}, "GridLedger/BBNP/reveal" ‖ u64 t ‖ u32 d ‖ u256 AUI_{i,d})`. */
-export function revealTag(sessionKey: Uint8Array, round: bigint, peer: number, mask: bigint): Uint8Array {
+export function revealTag(
+  sessionKey: Uint8Array,
+  round: bigint,
+  peer: number,
+  mask: bigint,
+): Uint8Array {
   return hmacSha256(sessionKey, ascii(REVEAL_LABEL), u64(round), u32(peer), u256(mask));
 }
 

@@ -34,7 +34,8 @@ export function encodeReport(report: BbnpReport): Uint8Array {
 }
 
 export function decodeReport(bytes: Uint8Array): BbnpReport {
-  if (bytes.length !== REPORT_BYTES) throw new Error(`decodeReport: expected ${REPORT_BYTES} bytes`);
+  if (bytes.length !== REPORT_BYTES)
+    throw new Error(`decodeReport: expected ${REPORT_BYTES} bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     userId: dv.getUint32(0),
@@ -45,12 +46,20 @@ export function decodeReport(bytes: Uint8Array): BbnpReport {
 }
 
 export function encodeReveal(reveal: MaskReveal): Uint8Array {
-  if (reveal.mask < 0n || reveal.mask >= BBNP_ORDER) throw new Error("encodeReveal: mask must be < r");
-  return concatBytes(u32(reveal.userId), u64(reveal.round), u32(reveal.peer), u256(reveal.mask), reveal.tag);
+  if (reveal.mask < 0n || reveal.mask >= BBNP_ORDER)
+    throw new Error("encodeReveal: mask must be < r");
+  return concatBytes(
+    u32(reveal.userId),
+    u64(reveal.round),
+    u32(reveal.peer),
+    u256(reveal.mask),
+    reveal.tag,
+  );
 }
 
 export function decodeReveal(bytes: Uint8Array): MaskReveal {
-  if (bytes.length !== REVEAL_BYTES) throw new Error(`decodeReveal: expected ${REVEAL_BYTES} bytes`);
+  if (bytes.length !== REVEAL_BYTES)
+    throw new Error(`decodeReveal: expected ${REVEAL_BYTES} bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     userId: dv.getUint32(0),

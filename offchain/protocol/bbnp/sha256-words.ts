@@ -75,7 +75,11 @@ export function compress(
 }
 
 /** Big-endian bytes → words (length a multiple of 4). */
-export function bytesToWords(bytes: Uint8Array, out: Int32Array = new Int32Array(bytes.length >> 2), off = 0): Int32Array {
+export function bytesToWords(
+  bytes: Uint8Array,
+  out: Int32Array = new Int32Array(bytes.length >> 2),
+  off = 0,
+): Int32Array {
   if (bytes.length % 4 !== 0) throw new Error("bytesToWords: length must be a multiple of 4");
   for (let i = 0; i < bytes.length >> 2; i++) {
     const j = i << 2;
@@ -115,7 +119,11 @@ export function paddedBlock(msg: Uint8Array, prefixBytes: number): Int32Array {
  * words 8..15 the outer state after `K ⊕ opad` (RFC 2104). Cached per key: per epoch for the
  * pairwise mask keys, per user and round for the session key.
  */
-export function hmacKeyStates(key: Uint8Array, out: Int32Array = new Int32Array(16), w: Int32Array = new Int32Array(64)): Int32Array {
+export function hmacKeyStates(
+  key: Uint8Array,
+  out: Int32Array = new Int32Array(16),
+  w: Int32Array = new Int32Array(64),
+): Int32Array {
   if (key.length > 64) throw new Error("hmacKeyStates: key longer than a block");
   const padded = new Uint8Array(64);
   padded.set(key);
@@ -171,7 +179,8 @@ export function hmacOneBlock(
 
 /** State after compressing `SHA256(tag) ‖ SHA256(tag)`: the cached prefix of a tagged hash. */
 export function taggedHashPrefixState(tagDigest: Uint8Array): Int32Array {
-  if (tagDigest.length !== 32) throw new Error("taggedHashPrefixState: tag digest must be 32 bytes");
+  if (tagDigest.length !== 32)
+    throw new Error("taggedHashPrefixState: tag digest must be 32 bytes");
   const block = new Int32Array(16);
   bytesToWords(tagDigest, block, 0);
   bytesToWords(tagDigest, block, 8);
