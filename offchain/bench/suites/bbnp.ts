@@ -1,0 +1,129 @@
+// BBNP benchmarks (DESIGN §4.7; docs/BBNP.md "Benchmarks"): one user report, the gateway's
+// per-user aggregation cost, and the EPPA-style Paillier baseline over the same readings, with
+// same-run ratios. Key set-up (TA keys, DH caches) is outside every timed region and done once.
+import { randomBytes } from "node:crypto";
+
+import {
+  aggregateCiphertexts,
+  decryptSum,
+  encryptReading,
+  generatePaillierKeys,
+} from "../../baseline/paillier.ts";
+import { BbnpUser } from "../../bbnp-user/user.ts";
+import { BbnpGateway } from "../../gateway/gateway.ts";
+import { BBNP_ORDER, bytesToBigInt, dhPointFromScalars } from "../../protocol/bbnp/params.ts";
+import type { BbnpReport } from "../../protocol/bbnp/report.ts";
+import { TrustedAuthority } from "../../ta/authority.ts";
+import { median, type BenchContext } from "../harness.ts";
+
+const H = 8;
+const MAX_READING = 100_000n;
+
+function randomScalar(): bigint {
+  for (;;) {
+    const s = bytesToBigInt(randomBytes(32)) & ((1n << 255n) - 1n);
+    if (s > 0n && s < BBNP_ORDER) return s;
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const n = ctx.quick ? 1_000 : 10_000;
+  const t0 = performance.now();
+  const ta = new TrustedAuthority(
+    { userCount: n, neighbours: H, maxReading: MAX_READING },
+    {
+      randomScalar,
+      randomBytes: (k) => new Uint8Array(randomBytes(k)),
+    },
+  );
+  const keys = ta.setup();
+  const s = keys.userSecrets;
+  // DH cache for the set-up: the TA's fixed-base shortcut gives the same points as each party's
+  // own variable-base DH (pinned in test/bbnp/masking.test.ts) at a fraction of the cost.
+  const dhCache = new Map<string, Uint8Array>();
+  const dh = (a: number, b: number | "gateway"): Uint8Array => {
+    const key = b === "gateway" ? `g:${a}` : a < b ? `${a}:${b}` : `${b}:${a}`;
+    let p = dhCache.get(key);
+    if (!p) {
+      p = dhPointFromScalars(s[a], b === "gateway" ? keys.gatewaySecret : s[b]);
+      dhCache.set(key, p);
+    }
+    return p;
+  };
+  const makeUser = (i: number): BbnpUser =>
+    new BbnpUser(
+      { params: keys.params, userId: i, secret: s[i] },
+      { dhPoint: (peer) => dh(i, peer) },
+    );
+  const readings = Array.from({ length: n }, (_, i) => BigInt((i * 7919) % 5000));
+  const round = 1n;
+  const users = Array.from({ length: n }, (_, i) => makeUser(i));
+  const reports: BbnpReport[] = users.map((u) => u.report(round, readings[u.userId]));
+  const expected = readings.reduce((a, b) => a + b, 0n);
+  const gwDh = s.map((_, i) => dh(i, "gateway"));
+  ctx.log(
+    `  set-up: N = ${n}, h = ${H}, ${dhCache.size} DH points, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  // --- bbnp.user_report_us: one report with h = 8. The DH points and pairwise HMAC key states
+  // of the measured rounds are derived ahead with prepare() (per-epoch key material). Timed:
+  // graph lookup, session key, h masks, C_i, tag.
+  const reportOpts = { iterations: 50, samples: 7, warmup: 10 };
+  const totalRounds = (ctx.quick ? 3 * 5 : 7 * 50) + 10;
+  const measured = makeUser(0);
+  for (let t = 2; t < 2 + totalRounds; t++) measured.prepare(BigInt(t));
+  const userUs = ctx.measureUs((i) => measured.report(BigInt(2 + i), readings[0]), reportOpts);
+  ctx.record("bbnp.user_report_us", userUs, "us");
+
+  // --- gw.aggregate_us_per_user: open, N tag checks + session keys + accumulation, unmask.
+  // A fresh gateway per sample (untimed) because rounds must strictly increase.
+  const sign = (): Uint8Array => new Uint8Array(96);
+  const gwSamples: number[] = [];
+  const sampleCount = ctx.quick ? 3 : 7;
+  for (let k = 0; k < sampleCount + 2; k++) {
+    const gw = new BbnpGateway(
+      { params: keys.params, secret: keys.gatewaySecret, dhPoints: gwDh },
+      { signRound: sign },
+    );
+    const start = process.hrtime.bigint();
+    gw.openRound(round);
+    const rejected = gw.submitBatch(reports);
+    const result = gw.finalize();
+    const us = Number(process.hrtime.bigint() - start) / 1000 / n;
+    if (rejected.length > 0 || result.sum !== expected)
+      throw new Error("bbnp bench: wrong aggregate");
+    if (k >= 2) gwSamples.push(us); // two warm-up passes
+  }
+  const gwUs = median(gwSamples);
+  ctx.record("gw.aggregate_us_per_user", gwUs, "us");
+
+  // --- Paillier baseline (2048-bit n), same readings.
+  const paillier = await generatePaillierKeys(2048);
+  let encIndex = 0;
+  const encUs = ctx.measureUs(() => encryptReading(paillier.publicKey, readings[encIndex++ % n]), {
+    iterations: ctx.quick ? 2 : 4,
+    samples: ctx.quick ? 3 : 5,
+    warmup: 1,
+  });
+  ctx.record("baseline.paillier_encrypt_us", encUs, "us");
+  // Encrypting all N readings would take N × ~0.1 s, so M distinct ciphertexts (of the first M
+  // readings) are multiplied cyclically N times; a modular multiplication's cost does not depend
+  // on which uniform residue it multiplies. One decryption per round is included.
+  const m = ctx.quick ? 8 : 32;
+  const cts = readings.slice(0, m).map((r) => encryptReading(paillier.publicKey, r));
+  const cyc = Array.from({ length: n }, (_, i) => cts[i % m]);
+  let cycExpected = 0n;
+  for (let i = 0; i < n; i++) cycExpected += readings[i % m];
+  const pSamples: number[] = [];
+  for (let k = 0; k < sampleCount + 1; k++) {
+    const start = process.hrtime.bigint();
+    const sum = decryptSum(paillier.privateKey, aggregateCiphertexts(paillier.publicKey, cyc));
+    const us = Number(process.hrtime.bigint() - start) / 1000 / n;
+    if (sum !== cycExpected) throw new Error("bbnp bench: wrong Paillier aggregate");
+    if (k >= 1) pSamples.push(us);
+  }
+  const paillierGwUs = median(pSamples);
+  ctx.record("baseline.paillier_gw_us_per_user", paillierGwUs, "us");
+  ctx.record("gw.speedup_vs_paillier", paillierGwUs / gwUs, "x");
+  ctx.record("user.speedup_vs_paillier", encUs / userUs, "x");
+}

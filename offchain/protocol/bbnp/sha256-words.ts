@@ -1,0 +1,190 @@
+// Word-level SHA-256 (FIPS 180-4) for BBNP's hot paths: the gateway derives one session key and
+// checks one HMAC tag per user per round, and a user computes h pairwise masks. All BBNP
+// messages have fixed layouts of at most two blocks, so padding is precomputed and the tagged-hash
+// prefix and HMAC ipad/opad states are cached as 8-word states (DESIGN §4.7; bench goal in the
+// brief: ≤ 4 µs per user at the gateway). Results are pinned to @noble/hashes in
+// test/bbnp/sha256-words.test.ts. Words are held as signed 32-bit ints (`| 0`).
+
+const K = Int32Array.from([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/** SHA-256 initial hash value. */
+export const SHA256_IV: Int32Array = Int32Array.from([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
+/**
+ * One compression: `state[so..so+8] ← compress(state[so..so+8], block[bo..bo+16])`.
+ * `w` is a caller-owned 64-word scratch array so the hot loop allocates nothing.
+ */
+export function compress(
+  state: Int32Array,
+  so: number,
+  block: Int32Array,
+  bo: number,
+  w: Int32Array,
+): void {
+  for (let i = 0; i < 16; i++) w[i] = block[bo + i];
+  for (let i = 16; i < 64; i++) {
+    const x = w[i - 15];
+    const y = w[i - 2];
+    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+  }
+  let a = state[so];
+  let b = state[so + 1];
+  let c = state[so + 2];
+  let d = state[so + 3];
+  let e = state[so + 4];
+  let f = state[so + 5];
+  let g = state[so + 6];
+  let h = state[so + 7];
+  for (let i = 0; i < 64; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const ch = (e & f) ^ (~e & g);
+    const t1 = (h + S1 + ch + K[i] + w[i]) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const maj = (a & b) ^ (a & c) ^ (b & c);
+    const t2 = (S0 + maj) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  state[so] = (state[so] + a) | 0;
+  state[so + 1] = (state[so + 1] + b) | 0;
+  state[so + 2] = (state[so + 2] + c) | 0;
+  state[so + 3] = (state[so + 3] + d) | 0;
+  state[so + 4] = (state[so + 4] + e) | 0;
+  state[so + 5] = (state[so + 5] + f) | 0;
+  state[so + 6] = (state[so + 6] + g) | 0;
+  state[so + 7] = (state[so + 7] + h) | 0;
+}
+
+/** Big-endian bytes → words (length a multiple of 4). */
+export function bytesToWords(
+  bytes: Uint8Array,
+  out: Int32Array = new Int32Array(bytes.length >> 2),
+  off = 0,
+): Int32Array {
+  if (bytes.length % 4 !== 0) throw new Error("bytesToWords: length must be a multiple of 4");
+  for (let i = 0; i < bytes.length >> 2; i++) {
+    const j = i << 2;
+    out[off + i] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
+  }
+  return out;
+}
+
+export function wordsToBytes(words: Int32Array, off = 0, count = 8): Uint8Array {
+  const out = new Uint8Array(count * 4);
+  for (let i = 0; i < count; i++) {
+    const x = words[off + i];
+    out[4 * i] = x >>> 24;
+    out[4 * i + 1] = (x >>> 16) & 0xff;
+    out[4 * i + 2] = (x >>> 8) & 0xff;
+    out[4 * i + 3] = x & 0xff;
+  }
+  return out;
+}
+
+/**
+ * The padded final block for a message of `msg.length ≤ 55` bytes that follows `prefixBytes`
+ * already-compressed bytes (64 for HMAC's key block and for a tagged hash's tag prefix).
+ */
+export function paddedBlock(msg: Uint8Array, prefixBytes: number): Int32Array {
+  if (msg.length > 55) throw new Error("paddedBlock: message longer than one block");
+  const bytes = new Uint8Array(64);
+  bytes.set(msg);
+  bytes[msg.length] = 0x80;
+  const bits = (prefixBytes + msg.length) * 8;
+  new DataView(bytes.buffer).setUint32(60, bits);
+  return bytesToWords(bytes);
+}
+
+/**
+ * HMAC-SHA256 key states for a key of ≤ 64 bytes: words 0..7 the inner state after `K ⊕ ipad`,
+ * words 8..15 the outer state after `K ⊕ opad` (RFC 2104). Cached per key: per epoch for the
+ * pairwise mask keys, per user and round for the session key.
+ */
+export function hmacKeyStates(
+  key: Uint8Array,
+  out: Int32Array = new Int32Array(16),
+  w: Int32Array = new Int32Array(64),
+): Int32Array {
+  if (key.length > 64) throw new Error("hmacKeyStates: key longer than a block");
+  const padded = new Uint8Array(64);
+  padded.set(key);
+  const kw = bytesToWords(padded);
+  hmacKeyStatesFromWords(kw, 0, 16, out, 0, w);
+  return out;
+}
+
+/**
+ * Same as {@link hmacKeyStates} for a key given as `keyWords` words at `ko` (the rest of the
+ * 64-byte block zero); writes 16 words at `out[oo..]`. `block` scratch: 16+ words.
+ */
+export function hmacKeyStatesFromWords(
+  key: Int32Array,
+  ko: number,
+  keyWords: number,
+  out: Int32Array,
+  oo: number,
+  w: Int32Array,
+  block: Int32Array = new Int32Array(16),
+): void {
+  for (let i = 0; i < 16; i++) block[i] = (i < keyWords ? key[ko + i] : 0) ^ 0x36363636;
+  for (let i = 0; i < 8; i++) out[oo + i] = SHA256_IV[i];
+  compress(out, oo, block, 0, w);
+  for (let i = 0; i < 16; i++) block[i] = (i < keyWords ? key[ko + i] : 0) ^ 0x5c5c5c5c;
+  for (let i = 0; i < 8; i++) out[oo + 8 + i] = SHA256_IV[i];
+  compress(out, oo + 8, block, 0, w);
+}
+
+/**
+ * HMAC over a one-block message: `msgBlock` is the padded block from
+ * `paddedBlock(msg, 64)`. Writes the 8-word MAC at `out[oo..]`. `scratch` ≥ 16 words.
+ */
+export function hmacOneBlock(
+  keyStates: Int32Array,
+  ko: number,
+  msgBlock: Int32Array,
+  out: Int32Array,
+  oo: number,
+  w: Int32Array,
+  scratch: Int32Array,
+): void {
+  // Inner hash: state after ipad, then the message block.
+  for (let i = 0; i < 8; i++) scratch[i] = keyStates[ko + i];
+  compress(scratch, 0, msgBlock, 0, w);
+  // Outer block: inner digest (already in scratch[0..7]) ‖ 0x80 ‖ 0… ‖ bit length (64 + 32 bytes).
+  scratch[8] = 0x80000000 | 0;
+  for (let i = 9; i < 15; i++) scratch[i] = 0;
+  scratch[15] = 768;
+  for (let i = 0; i < 8; i++) out[oo + i] = keyStates[ko + 8 + i];
+  compress(out, oo, scratch, 0, w);
+}
+
+/** State after compressing `SHA256(tag) ‖ SHA256(tag)`: the cached prefix of a tagged hash. */
+export function taggedHashPrefixState(tagDigest: Uint8Array): Int32Array {
+  if (tagDigest.length !== 32)
+    throw new Error("taggedHashPrefixState: tag digest must be 32 bytes");
+  const block = new Int32Array(16);
+  bytesToWords(tagDigest, block, 0);
+  bytesToWords(tagDigest, block, 8);
+  const state = Int32Array.from(SHA256_IV);
+  compress(state, 0, block, 0, new Int32Array(64));
+  return state;
+}
