@@ -34,7 +34,7 @@ export interface KeyValue {
   readonly value: Uint8Array;
 }
 
-export interface LogRecord {
+export interface LogEntry {
   /** 1-based position in the namespace's log. */
   readonly seq: number;
   readonly value: Uint8Array;
@@ -200,7 +200,7 @@ export class Store {
   readLog(
     ns: string,
     options: { readonly afterSeq?: number; readonly limit?: number } = {},
-  ): LogRecord[] {
+  ): LogEntry[] {
     this.#check("readLog");
     checkName(ns, "namespace", "readLog");
     const after = options.afterSeq ?? 0;
