@@ -1,0 +1,341 @@
+// In-memory message network for simulations (DESIGN §3 "Simulation": latency, loss, reordering,
+// crash injection). Agents talk to a `Transport`; here it is a `MemoryEndpoint`, elsewhere a socket
+// transport (STYLE "libp2p": transports swappable for in-memory ones). Every random choice comes
+// from the injected `Rng` and every delay from the injected `Clock`, so with a `VirtualClock` a run
+// is a deterministic function of the seed.
+//
+// Model, per message sent from A to B at time t:
+//  1. if A is down: dropped ("sender-down"), nothing goes on the wire;
+//  2. the packet is on the wire: its size is recorded for link A→B (an observer on the link sees it);
+//  3. with probability `lossProbability`: dropped ("lost");
+//  4. delay d = baseMs + U[0, jitterMs]; with probability `reorderProbability` the message is held
+//     back a further `reorderDelayMs` and may be overtaken; otherwise the link is FIFO (delivery
+//     no earlier than the previous in-order message on A→B), so jitter alone never reorders;
+//  5. at delivery time: if B is unknown or down (crashed or stopped) → dropped
+//     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
+// Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
+// wire, so turning loss on does not change the delays of the messages that survive.
+import type { Clock, TimerHandle } from "./clock.ts";
+import type { Logger } from "./log.ts";
+import { silentLogger } from "./log.ts";
+import type { Rng } from "./rng.ts";
+
+export type MessageHandler = (from: string, bytes: Uint8Array) => void | Promise<void>;
+
+/** What an agent needs from the network; implemented in memory here. */
+export interface Transport {
+  readonly address: string;
+  /** Starts receiving; messages before start (or after stop) are dropped. */
+  start(): void;
+  stop(): void;
+  /** Fire-and-forget datagram; delivery is not guaranteed. */
+  send(to: string, bytes: Uint8Array): void;
+  /** The single handler for incoming messages (replaces any previous one). */
+  handle(handler: MessageHandler): void;
+}
+
+export type DropReason = "sender-down" | "lost" | "unknown-destination" | "destination-down";
+
+export interface NetworkStats {
+  /** `send` calls. */
+  readonly sent: number;
+  readonly bytesSent: number;
+  readonly delivered: number;
+  readonly bytesDelivered: number;
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Messages held back by the reordering model. */
+  readonly reordered: number;
+  /** Handlers that threw or rejected. */
+  readonly handlerErrors: number;
+  /** Scheduled but not yet delivered or dropped. */
+  readonly inFlight: number;
+}
+
+export interface MemoryNetworkInit {
+  /** One-way delay: base + uniform jitter, in ms (default 0 + 0). */
+  readonly latency?: { readonly baseMs: number; readonly jitterMs: number };
+  /** Probability a message is lost on the wire (default 0). */
+  readonly lossProbability?: number;
+  /** Probability a message is delayed out of order (default 0). */
+  readonly reorderProbability?: number;
+  /** Extra delay of a reordered message (default 2 × (base + jitter) + 1 ms). */
+  readonly reorderDelayMs?: number;
+  /** Refuse larger messages (default 1 MiB). */
+  readonly maxMessageBytes?: number;
+}
+
+export interface MemoryNetworkComponents {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly logger?: Logger;
+}
+
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+function checkProbability(p: number, what: string): number {
+  if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
+    throw new NetworkError(`MemoryNetwork: ${what} must be in [0, 1]`);
+  }
+  return p;
+}
+
+function checkNonNegative(x: number, what: string): number {
+  if (typeof x !== "number" || !Number.isFinite(x) || x < 0) {
+    throw new NetworkError(`MemoryNetwork: ${what} must be a finite number ≥ 0`);
+  }
+  return x;
+}
+
+interface EndpointState {
+  handler: MessageHandler | undefined;
+  started: boolean;
+  crashed: boolean;
+}
+
+export class MemoryNetwork {
+  readonly #clock: Clock;
+  readonly #lossRng: Rng;
+  readonly #latencyRng: Rng;
+  readonly #reorderRng: Rng;
+  readonly #logger: Logger;
+  readonly #baseMs: number;
+  readonly #jitterMs: number;
+  readonly #loss: number;
+  readonly #reorder: number;
+  readonly #reorderDelayMs: number;
+  readonly #maxBytes: number;
+
+  readonly #endpoints = new Map<string, EndpointState>();
+  /** Per link "from→to": latest in-order delivery time (FIFO). */
+  readonly #linkTail = new Map<string, number>();
+  /** Per link: packet size → count. */
+  readonly #sizes = new Map<string, Map<number, number>>();
+  readonly #pending = new Set<TimerHandle>();
+
+  #sent = 0;
+  #bytesSent = 0;
+  #delivered = 0;
+  #bytesDelivered = 0;
+  #reordered = 0;
+  #handlerErrors = 0;
+  readonly #dropped: Record<DropReason, number> = {
+    "sender-down": 0,
+    lost: 0,
+    "unknown-destination": 0,
+    "destination-down": 0,
+  };
+
+  constructor(init: MemoryNetworkInit, components: MemoryNetworkComponents) {
+    if (components?.clock === undefined || components.rng === undefined) {
+      throw new NetworkError("MemoryNetwork: components.clock and components.rng are required");
+    }
+    this.#clock = components.clock;
+    this.#lossRng = components.rng.fork("network/loss");
+    this.#latencyRng = components.rng.fork("network/latency");
+    this.#reorderRng = components.rng.fork("network/reorder");
+    this.#logger = (components.logger ?? silentLogger).child("network");
+    this.#baseMs = checkNonNegative(init.latency?.baseMs ?? 0, "latency.baseMs");
+    this.#jitterMs = checkNonNegative(init.latency?.jitterMs ?? 0, "latency.jitterMs");
+    this.#loss = checkProbability(init.lossProbability ?? 0, "lossProbability");
+    this.#reorder = checkProbability(init.reorderProbability ?? 0, "reorderProbability");
+    this.#reorderDelayMs = checkNonNegative(
+      init.reorderDelayMs ?? 2 * (this.#baseMs + this.#jitterMs) + 1,
+      "reorderDelayMs",
+    );
+    const max = init.maxMessageBytes ?? 1 << 20;
+    if (!Number.isSafeInteger(max) || max <= 0) {
+      throw new NetworkError("MemoryNetwork: maxMessageBytes must be a positive integer");
+    }
+    this.#maxBytes = max;
+  }
+
+  /** Creates the endpoint for `address` (not yet started). One endpoint per address. */
+  endpoint(address: string): MemoryEndpoint {
+    if (typeof address !== "string" || address.length === 0) {
+      throw new NetworkError("endpoint: address must be a non-empty string");
+    }
+    if (this.#endpoints.has(address)) {
+      throw new NetworkError(`endpoint: address ${address} already in use`);
+    }
+    const state: EndpointState = { handler: undefined, started: false, crashed: false };
+    this.#endpoints.set(address, state);
+    return new MemoryEndpoint(address, {
+      send: (to, bytes) => this.send(address, to, bytes),
+      setStarted: (started) => (state.started = started),
+      setHandler: (handler) => (state.handler = handler),
+    });
+  }
+
+  /** Sends `bytes` from `from` to `to` under the network model (see header). */
+  send(from: string, to: string, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new NetworkError("send: bytes must be a Uint8Array");
+    if (bytes.length > this.#maxBytes) {
+      throw new NetworkError(
+        `send: ${bytes.length} bytes exceeds maxMessageBytes ${this.#maxBytes}`,
+      );
+    }
+    if (typeof to !== "string" || to.length === 0) {
+      throw new NetworkError("send: destination must be a non-empty string");
+    }
+    const sender = this.#endpoints.get(from);
+    if (sender === undefined) throw new NetworkError(`send: unknown sender ${from}`);
+    this.#sent++;
+    if (sender.crashed || !sender.started) {
+      this.#drop("sender-down", from, to);
+      return;
+    }
+    this.#bytesSent += bytes.length;
+    const link = `${from}→${to}`;
+    let sizes = this.#sizes.get(link);
+    if (sizes === undefined) this.#sizes.set(link, (sizes = new Map()));
+    sizes.set(bytes.length, (sizes.get(bytes.length) ?? 0) + 1);
+
+    // Draw delay and reordering for every packet on the wire, before the loss decision, so each
+    // stream's position depends only on the packet's index: enabling loss leaves the delays of the
+    // surviving packets unchanged.
+    const jitter = this.#jitterMs > 0 ? this.#latencyRng.nextFloat() * this.#jitterMs : 0;
+    const reorder = this.#reorderRng.chance(this.#reorder);
+    if (this.#lossRng.chance(this.#loss)) {
+      this.#drop("lost", from, to);
+      return;
+    }
+    const now = this.#clock.now();
+    let deliverAt = now + this.#baseMs + jitter;
+    if (reorder) {
+      this.#reordered++;
+      deliverAt += this.#reorderDelayMs;
+    } else {
+      deliverAt = Math.max(deliverAt, this.#linkTail.get(link) ?? deliverAt);
+      this.#linkTail.set(link, deliverAt);
+    }
+    // Copy now: the sender may reuse its buffer; the receiver gets bytes as they were sent.
+    const copy = Uint8Array.from(bytes);
+    const handle = this.#clock.setTimeout(() => {
+      this.#pending.delete(handle);
+      this.#deliver(from, to, copy);
+    }, deliverAt - now);
+    this.#pending.add(handle);
+  }
+
+  #deliver(from: string, to: string, bytes: Uint8Array): void {
+    const dest = this.#endpoints.get(to);
+    if (dest === undefined) return this.#drop("unknown-destination", from, to);
+    if (dest.crashed || !dest.started || dest.handler === undefined) {
+      return this.#drop("destination-down", from, to);
+    }
+    this.#delivered++;
+    this.#bytesDelivered += bytes.length;
+    const onError = (e: unknown): void => {
+      this.#handlerErrors++;
+      this.#logger.warn("handler failed", { from, to, error: e instanceof Error ? e : String(e) });
+    };
+    try {
+      const r = dest.handler(from, bytes);
+      if (r !== undefined && typeof (r as Promise<void>).then === "function") {
+        (r as Promise<void>).then(undefined, onError);
+      }
+    } catch (e) {
+      onError(e);
+    }
+  }
+
+  #drop(reason: DropReason, from: string, to: string): void {
+    this.#dropped[reason]++;
+    this.#logger.debug("dropped", { reason, from, to });
+  }
+
+  #state(address: string, fn: string): EndpointState {
+    const s = this.#endpoints.get(address);
+    if (s === undefined) throw new NetworkError(`${fn}: unknown address ${address}`);
+    return s;
+  }
+
+  /** Crash injection: `address` stops sending and receiving until `recover`. */
+  crash(address: string): void {
+    this.#state(address, "crash").crashed = true;
+    this.#logger.info("crashed", { address });
+  }
+
+  recover(address: string): void {
+    this.#state(address, "recover").crashed = false;
+    this.#logger.info("recovered", { address });
+  }
+
+  isUp(address: string): boolean {
+    const s = this.#endpoints.get(address);
+    return s !== undefined && s.started && !s.crashed;
+  }
+
+  /** Crashes `address` after `afterMs` and, if given, recovers it `downForMs` later. */
+  scheduleCrash(address: string, afterMs: number, downForMs?: number): void {
+    this.#state(address, "scheduleCrash");
+    checkNonNegative(afterMs, "afterMs");
+    if (downForMs !== undefined) checkNonNegative(downForMs, "downForMs");
+    this.#clock.setTimeout(() => {
+      this.crash(address);
+      if (downForMs !== undefined) this.#clock.setTimeout(() => this.recover(address), downForMs);
+    }, afterMs);
+  }
+
+  stats(): NetworkStats {
+    return {
+      sent: this.#sent,
+      bytesSent: this.#bytesSent,
+      delivered: this.#delivered,
+      bytesDelivered: this.#bytesDelivered,
+      dropped: { ...this.#dropped },
+      reordered: this.#reordered,
+      handlerErrors: this.#handlerErrors,
+      inFlight: this.#pending.size,
+    };
+  }
+
+  /** For every link "from→to" that carried traffic: packet size → count (sizes on the wire). */
+  packetSizes(): Map<string, Map<number, number>> {
+    return new Map([...this.#sizes].map(([link, m]) => [link, new Map(m)]));
+  }
+
+  /** Every distinct packet size seen on any link, ascending. */
+  distinctPacketSizes(): number[] {
+    const all = new Set<number>();
+    for (const m of this.#sizes.values()) for (const size of m.keys()) all.add(size);
+    return [...all].sort((a, b) => a - b);
+  }
+}
+
+/** A node's attachment to a `MemoryNetwork`. */
+/** The network-side operations an endpoint is wired to (built by `MemoryNetwork.endpoint`). */
+export interface MemoryEndpointOps {
+  send(to: string, bytes: Uint8Array): void;
+  setStarted(started: boolean): void;
+  setHandler(handler: MessageHandler): void;
+}
+
+export class MemoryEndpoint implements Transport {
+  readonly address: string;
+  readonly #ops: MemoryEndpointOps;
+
+  constructor(address: string, ops: MemoryEndpointOps) {
+    this.address = address;
+    this.#ops = ops;
+  }
+
+  start(): void {
+    this.#ops.setStarted(true);
+  }
+
+  stop(): void {
+    this.#ops.setStarted(false);
+  }
+
+  send(to: string, bytes: Uint8Array): void {
+    this.#ops.send(to, bytes);
+  }
+
+  handle(handler: MessageHandler): void {
+    if (typeof handler !== "function") throw new NetworkError("handle: handler must be a function");
+    this.#ops.setHandler(handler);
+  }
+}

@@ -1,0 +1,195 @@
+// Seeded deterministic randomness for simulations and for anything that must be injectable
+// (DESIGN §1 "no randomness except injected"). A run is reproducible from its seed.
+//
+// Construction: the seed is hashed into a 32-byte ChaCha20 key, and the stream is the ChaCha20
+// keystream (RFC 8439, @noble/ciphers) read in 1 KiB blocks. ChaCha20 is a well-studied PRF, so
+// the output is indistinguishable from uniform and streams for different keys are independent.
+// `fork(label)` derives a child key from the parent *key* and the label only — not from how much
+// of the parent stream was consumed — so sub-streams stay stable when unrelated code draws more
+// or fewer numbers. This is a simulation RNG: it is also cryptographically strong, but production
+// key material must come from node:crypto's CSPRNG, not from a seed written in a scenario file.
+import { chacha20 } from "@noble/ciphers/chacha.js";
+import { createHash } from "node:crypto";
+
+export class RngError extends Error {
+  override name = "RngError";
+}
+
+/** What consumers depend on; `ChaChaRng` is the implementation. */
+export interface Rng {
+  /** Uniform integer in [0, 2^32). */
+  nextU32(): number;
+  /** Uniform float in [0, 1) with 53 random bits. */
+  nextFloat(): number;
+  /** Uniform integer in [0, maxExclusive), unbiased (rejection sampling). */
+  nextInt(maxExclusive: number): number;
+  /** Uniform bigint in [0, maxExclusive), unbiased (rejection sampling). */
+  nextBigInt(maxExclusive: bigint): bigint;
+  /** True with probability `p` (p in [0, 1]). */
+  chance(p: number): boolean;
+  /** `n` fresh bytes. */
+  bytes(n: number): Uint8Array;
+  /** Independent sub-stream named by `label`; a pure function of (seed, fork path, label). */
+  fork(label: string): Rng;
+  /** Fisher–Yates shuffle in place; returns the same array. */
+  shuffle<T>(array: T[]): T[];
+}
+
+const BUFFER_BYTES = 1024; // 16 ChaCha20 blocks per refill
+const BLOCKS_PER_BUFFER = BUFFER_BYTES / 64;
+const ZERO_BUFFER = new Uint8Array(BUFFER_BYTES);
+const textEncoder = new TextEncoder();
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+function seedBytes(seed: string | Uint8Array | number | bigint): Uint8Array {
+  if (seed instanceof Uint8Array) return seed;
+  if (typeof seed === "string") return textEncoder.encode(seed);
+  if (typeof seed === "number") {
+    if (!Number.isSafeInteger(seed)) throw new RngError("createRng: seed must be a safe integer");
+    return textEncoder.encode(`n:${seed}`);
+  }
+  if (typeof seed === "bigint") return textEncoder.encode(`b:${seed}`);
+  throw new RngError("createRng: seed must be a string, Uint8Array, number or bigint");
+}
+
+export class ChaChaRng implements Rng {
+  readonly #key: Uint8Array;
+  // 12-byte IETF nonce: bytes 0..7 hold an epoch that is bumped when the 32-bit block counter
+  // would wrap (after 256 GiB), so the stream never repeats.
+  readonly #nonce = new Uint8Array(12);
+  #epoch = 0;
+  #counter = 0;
+  #buffer = new Uint8Array(0);
+  #offset = 0;
+
+  /** `key` must be 32 bytes; use `createRng(seed)` to start from an arbitrary seed. */
+  constructor(key: Uint8Array) {
+    if (!(key instanceof Uint8Array) || key.length !== 32) {
+      throw new RngError("ChaChaRng: key must be 32 bytes");
+    }
+    this.#key = Uint8Array.from(key);
+  }
+
+  #refill(): void {
+    if (this.#counter + BLOCKS_PER_BUFFER > 0xffffffff) {
+      this.#epoch++;
+      this.#counter = 0;
+      new DataView(this.#nonce.buffer).setBigUint64(0, BigInt(this.#epoch), true);
+    }
+    this.#buffer = chacha20(this.#key, this.#nonce, ZERO_BUFFER, undefined, this.#counter);
+    this.#counter += BLOCKS_PER_BUFFER;
+    this.#offset = 0;
+  }
+
+  nextU32(): number {
+    if (this.#offset + 4 > this.#buffer.length) this.#refill();
+    const b = this.#buffer;
+    const o = this.#offset;
+    this.#offset += 4;
+    return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
+
+  nextFloat(): number {
+    // 21 + 32 = 53 bits: every representable multiple of 2^-53 in [0, 1) is equally likely.
+    const hi = this.nextU32() >>> 11;
+    const lo = this.nextU32();
+    return (hi * 0x100000000 + lo) / 2 ** 53;
+  }
+
+  nextInt(maxExclusive: number): number {
+    if (!Number.isSafeInteger(maxExclusive) || maxExclusive <= 0) {
+      throw new RngError("nextInt: maxExclusive must be a positive safe integer");
+    }
+    if (maxExclusive <= 0x100000000) {
+      // Reject the top partial bucket of [0, 2^32) so every residue is equally likely.
+      const limit = 0x100000000 - (0x100000000 % maxExclusive);
+      for (;;) {
+        const x = this.nextU32();
+        if (x < limit) return x % maxExclusive;
+      }
+    }
+    return Number(this.nextBigInt(BigInt(maxExclusive)));
+  }
+
+  nextBigInt(maxExclusive: bigint): bigint {
+    if (typeof maxExclusive !== "bigint" || maxExclusive <= 0n) {
+      throw new RngError("nextBigInt: maxExclusive must be a positive bigint");
+    }
+    if (maxExclusive === 1n) return 0n;
+    // Draw exactly bitLength(max − 1) bits and reject values ≥ max: expected < 2 draws.
+    const bits = (maxExclusive - 1n).toString(2).length;
+    const words = Math.ceil(bits / 32);
+    const excess = BigInt(words * 32 - bits);
+    for (;;) {
+      let x = 0n;
+      for (let i = 0; i < words; i++) x = (x << 32n) | BigInt(this.nextU32());
+      x >>= excess;
+      if (x < maxExclusive) return x;
+    }
+  }
+
+  chance(p: number): boolean {
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
+      throw new RngError("chance: p must be a number in [0, 1]");
+    }
+    if (p === 0) return false;
+    if (p === 1) return true;
+    return this.nextFloat() < p;
+  }
+
+  bytes(n: number): Uint8Array {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RngError("bytes: n must be a non-negative safe integer");
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      if (this.#offset >= this.#buffer.length) this.#refill();
+      const take = Math.min(n - filled, this.#buffer.length - this.#offset);
+      out.set(this.#buffer.subarray(this.#offset, this.#offset + take), filled);
+      this.#offset += take;
+      filled += take;
+    }
+    return out;
+  }
+
+  fork(label: string): Rng {
+    if (typeof label !== "string") throw new RngError("fork: label must be a string");
+    const labelBytes = textEncoder.encode(label);
+    // Length-prefix the label so ("a","bc") and ("ab","c") fork paths cannot collide.
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, labelBytes.length);
+    return new ChaChaRng(
+      sha256(textEncoder.encode("GridLedger/rng/fork"), this.#key, len, labelBytes),
+    );
+  }
+
+  shuffle<T>(array: T[]): T[] {
+    if (!Array.isArray(array)) throw new RngError("shuffle: expected an array");
+    for (let i = array.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      const tmp = array[i];
+      array[i] = array[j];
+      array[j] = tmp;
+    }
+    return array;
+  }
+}
+
+/** A deterministic RNG from any seed: key = SHA-256("GridLedger/rng" ‖ seed bytes). */
+export function createRng(seed: string | Uint8Array | number | bigint): Rng {
+  return new ChaChaRng(sha256(textEncoder.encode("GridLedger/rng"), seedBytes(seed)));
+}
+
+/** Standard normal deviate by Box–Muller (uses two floats; deterministic given the stream). */
+export function nextGaussian(rng: Rng): number {
+  // 1 − u ∈ (0, 1] keeps log finite.
+  const u = 1 - rng.nextFloat();
+  const v = rng.nextFloat();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}

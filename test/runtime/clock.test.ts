@@ -1,0 +1,105 @@
+// Virtual and system clocks: ordering, cancellation, nested scheduling, determinism.
+import { expect } from "chai";
+
+import { ClockError, SystemClock, VirtualClock, sleep } from "../../offchain/runtime/clock.ts";
+
+describe("VirtualClock", () => {
+  it("advance runs due timers in due-time order, FIFO for equal due times, with now() = due", () => {
+    const clock = new VirtualClock({ startMs: 1000 });
+    const seen: string[] = [];
+    clock.setTimeout(() => seen.push(`c@${clock.now()}`), 30);
+    clock.setTimeout(() => seen.push(`a@${clock.now()}`), 10);
+    clock.setTimeout(() => seen.push(`b1@${clock.now()}`), 20);
+    clock.setTimeout(() => seen.push(`b2@${clock.now()}`), 20);
+    clock.setTimeout(() => seen.push(`late@${clock.now()}`), 100);
+    expect(clock.advance(30)).to.equal(4);
+    expect(seen).to.deep.equal(["a@1010", "b1@1020", "b2@1020", "c@1030"]);
+    expect(clock.now()).to.equal(1030);
+    expect(clock.pending).to.equal(1);
+    clock.advance(69);
+    expect(seen).to.have.length(4);
+    expect(clock.now()).to.equal(1099);
+    clock.advance(1);
+    expect(seen.at(-1)).to.equal("late@1100");
+  });
+
+  it("timers scheduled by timers run within the same advance when due", () => {
+    const clock = new VirtualClock();
+    const seen: number[] = [];
+    clock.setTimeout(() => {
+      seen.push(clock.now());
+      clock.setTimeout(() => seen.push(clock.now()), 5);
+      clock.setTimeout(() => seen.push(clock.now()), 0);
+    }, 10);
+    clock.advance(15);
+    expect(seen).to.deep.equal([10, 10, 15]);
+  });
+
+  it("clearTimeout cancels a pending timer", () => {
+    const clock = new VirtualClock();
+    let ran = false;
+    const h = clock.setTimeout(() => (ran = true), 10);
+    clock.clearTimeout(h);
+    clock.advance(20);
+    expect(ran).to.equal(false);
+    clock.clearTimeout(h); // idempotent
+  });
+
+  it("runUntilIdle jumps to each timer and stops runaway rescheduling", () => {
+    const clock = new VirtualClock();
+    const seen: number[] = [];
+    clock.setTimeout(() => seen.push(clock.now()), 500);
+    clock.setTimeout(() => seen.push(clock.now()), 100);
+    expect(clock.runUntilIdle()).to.equal(2);
+    expect(seen).to.deep.equal([100, 500]);
+    const tick = (): void => void clock.setTimeout(tick, 1);
+    tick();
+    expect(() => clock.runUntilIdle(50)).to.throw(ClockError, /more than 50/);
+  });
+
+  it("advanceAsync lets async continuations settle between timers", async () => {
+    const clock = new VirtualClock();
+    const seen: string[] = [];
+    clock.setTimeout(() => {
+      void (async () => {
+        await Promise.resolve();
+        seen.push("first-continuation");
+        clock.setTimeout(() => seen.push("scheduled-by-continuation"), 1);
+      })();
+    }, 1);
+    clock.setTimeout(() => seen.push("second"), 1);
+    const done = sleep(clock, 3).then(() => seen.push("slept"));
+    await clock.advanceAsync(5);
+    await done;
+    expect(seen).to.deep.equal([
+      "first-continuation",
+      "second",
+      "scheduled-by-continuation",
+      "slept",
+    ]);
+    expect(clock.now()).to.equal(5);
+  });
+
+  it("rejects negative delays and advancing from inside a timer", () => {
+    const clock = new VirtualClock();
+    expect(() => clock.setTimeout(() => {}, -1)).to.throw(ClockError, /delayMs/);
+    expect(() => clock.advance(Number.NaN)).to.throw(ClockError);
+    expect(() => clock.advanceTo(-5)).to.throw(ClockError);
+    clock.setTimeout(() => clock.advance(1), 1);
+    expect(() => clock.advance(1)).to.throw(ClockError, /inside a timer/);
+  });
+});
+
+describe("SystemClock", () => {
+  it("SystemClock runs and cancels real timers", async () => {
+    const clock = new SystemClock();
+    const t0 = clock.now();
+    expect(Math.abs(t0 - Date.now())).to.be.lessThan(50);
+    let cancelled = false;
+    const h = clock.setTimeout(() => (cancelled = true), 5);
+    clock.clearTimeout(h);
+    await sleep(clock, 20);
+    expect(clock.now() - t0).to.be.at.least(15);
+    expect(cancelled).to.equal(false);
+  });
+});

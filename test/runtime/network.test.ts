@@ -1,0 +1,262 @@
+// In-memory network: determinism by seed, latency bounds, loss, FIFO vs reordering, crash
+// injection, counters and per-link packet sizes.
+import { expect } from "chai";
+
+import { VirtualClock } from "../../offchain/runtime/clock.ts";
+import { MemoryLogger } from "../../offchain/runtime/log.ts";
+import {
+  MemoryNetwork,
+  NetworkError,
+  type MemoryNetworkInit,
+} from "../../offchain/runtime/network.ts";
+import { createRng } from "../../offchain/runtime/rng.ts";
+
+interface Delivery {
+  at: number;
+  from: string;
+  to: string;
+  seq: number;
+}
+
+/** n nodes each sending `perNode` messages round-robin; returns the delivery trace and stats. */
+function run(seed: string, init: MemoryNetworkInit, nodes = 4, perNode = 50, stepMs = 1) {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork(init, { clock, rng: createRng(seed) });
+  const trace: Delivery[] = [];
+  const eps = Array.from({ length: nodes }, (_, i) => net.endpoint(`n${i}`));
+  for (const ep of eps) {
+    ep.handle((from, bytes) => {
+      trace.push({
+        at: clock.now(),
+        from,
+        to: ep.address,
+        seq: new DataView(bytes.buffer).getUint32(0),
+      });
+    });
+    ep.start();
+  }
+  for (let k = 0; k < perNode; k++) {
+    for (let i = 0; i < nodes; i++) {
+      const msg = new Uint8Array(8);
+      new DataView(msg.buffer).setUint32(0, k);
+      eps[i].send(`n${(i + 1) % nodes}`, msg);
+    }
+    clock.advance(stepMs);
+  }
+  clock.runUntilIdle();
+  return { trace, stats: net.stats(), net };
+}
+
+describe("MemoryNetwork", () => {
+  const lossy: MemoryNetworkInit = {
+    latency: { baseMs: 5, jitterMs: 20 },
+    lossProbability: 0.1,
+    reorderProbability: 0.1,
+  };
+
+  it("a run is a deterministic function of the seed", () => {
+    const a = run("seed-a", lossy);
+    const b = run("seed-a", lossy);
+    const c = run("seed-b", lossy);
+    expect(a.trace).to.deep.equal(b.trace);
+    expect(a.stats).to.deep.equal(b.stats);
+    expect(a.trace).to.not.deep.equal(c.trace);
+  });
+
+  it("delivers with latency in [base, base + jitter] and counts bytes", () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork(
+      { latency: { baseMs: 10, jitterMs: 5 } },
+      { clock, rng: createRng(1) },
+    );
+    const a = net.endpoint("a");
+    const b = net.endpoint("b");
+    const times: number[] = [];
+    b.handle(() => void times.push(clock.now()));
+    a.start();
+    b.start();
+    for (let i = 0; i < 200; i++) {
+      clock.advance(100);
+      const sentAt = clock.now();
+      a.send("b", new Uint8Array(3));
+      clock.advance(20);
+      expect(times.at(-1)! - sentAt).to.be.within(10, 15);
+    }
+    const s = net.stats();
+    expect(s).to.include({
+      sent: 200,
+      delivered: 200,
+      bytesSent: 600,
+      bytesDelivered: 600,
+      inFlight: 0,
+    });
+    expect(new Set(times.map((t, i) => t - (i + 1) * 120 + 20)).size).to.be.greaterThan(50); // jitter varies
+  });
+
+  it("loses about lossProbability of the messages and counts them as lost", () => {
+    const { stats } = run("loss", { lossProbability: 0.3 }, 4, 500);
+    expect(stats.sent).to.equal(2000);
+    expect(stats.dropped.lost / stats.sent).to.be.closeTo(0.3, 0.04);
+    expect(stats.delivered + stats.dropped.lost).to.equal(stats.sent);
+  });
+
+  it("keeps each link FIFO under jitter when reordering is off", () => {
+    const { trace, stats } = run("fifo", { latency: { baseMs: 1, jitterMs: 50 } });
+    expect(stats.reordered).to.equal(0);
+    for (const link of ["n0", "n1", "n2", "n3"]) {
+      const seqs = trace.filter((d) => d.from === link).map((d) => d.seq);
+      expect(seqs).to.deep.equal([...seqs].sort((x, y) => x - y));
+      expect(seqs).to.have.length(50);
+    }
+  });
+
+  it("reorders messages when reorderProbability > 0", () => {
+    const { trace, stats } = run("reorder", {
+      latency: { baseMs: 1, jitterMs: 2 },
+      reorderProbability: 0.2,
+    });
+    expect(stats.reordered).to.be.greaterThan(0);
+    const seqs = trace.filter((d) => d.from === "n0").map((d) => d.seq);
+    expect(seqs).to.not.deep.equal([...seqs].sort((x, y) => x - y));
+    expect([...seqs].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it("loss does not change the delay of surviving messages (separate rng streams)", () => {
+    // Sends 100 ms apart with at most 32 ms of delay: FIFO clamping never applies, so each
+    // delivery time is exactly send time + drawn delay.
+    const init = { latency: { baseMs: 2, jitterMs: 30 } };
+    const base = run("streams", init, 4, 50, 100);
+    const lossy = run("streams", { ...init, lossProbability: 0.5 }, 4, 50, 100);
+    const key = (d: Delivery) => `${d.from}/${d.seq}`;
+    const baseAt = new Map(base.trace.map((d) => [key(d), d.at]));
+    expect(lossy.trace.length).to.be.within(60, 140);
+    for (const d of lossy.trace) expect(d.at, key(d)).to.equal(baseAt.get(key(d)));
+  });
+
+  it("crash injection drops messages to and from a crashed node, in flight too, until recovery", () => {
+    const clock = new VirtualClock();
+    const logger = new MemoryLogger("", clock);
+    const net = new MemoryNetwork(
+      { latency: { baseMs: 10, jitterMs: 0 } },
+      { clock, rng: createRng(2), logger },
+    );
+    const a = net.endpoint("a");
+    const b = net.endpoint("b");
+    let received = 0;
+    b.handle(() => void received++);
+    a.start();
+    b.start();
+    a.send("b", new Uint8Array(1)); // in flight when b crashes
+    clock.advance(5);
+    net.crash("b");
+    expect(net.isUp("b")).to.equal(false);
+    clock.advance(10);
+    a.send("b", new Uint8Array(1));
+    b.send("a", new Uint8Array(1));
+    clock.advance(20);
+    expect(received).to.equal(0);
+    net.recover("b");
+    a.send("b", new Uint8Array(1));
+    a.send("nobody", new Uint8Array(1));
+    clock.advance(20);
+    expect(received).to.equal(1);
+    expect(net.stats().dropped).to.deep.equal({
+      "sender-down": 1,
+      lost: 0,
+      "unknown-destination": 1,
+      "destination-down": 2,
+    });
+    expect(logger.records.map((r) => r.message)).to.include.members(["crashed", "recovered"]);
+  });
+
+  it("scheduleCrash takes a node down for a while on the virtual clock", () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({}, { clock, rng: createRng(3) });
+    net.endpoint("x").start();
+    net.scheduleCrash("x", 100, 50);
+    clock.advance(99);
+    expect(net.isUp("x")).to.equal(true);
+    clock.advance(1);
+    expect(net.isUp("x")).to.equal(false);
+    clock.advance(50);
+    expect(net.isUp("x")).to.equal(true);
+  });
+
+  it("stopped endpoints receive nothing; handler errors are counted, not thrown", async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({}, { clock, rng: createRng(4) });
+    const a = net.endpoint("a");
+    const b = net.endpoint("b");
+    a.start();
+    b.handle(() => {
+      throw new Error("sync boom");
+    });
+    a.send("b", new Uint8Array(1)); // b not started
+    clock.advance(0);
+    b.start();
+    a.send("b", new Uint8Array(1));
+    clock.advance(0);
+    b.handle(async () => {
+      throw new Error("async boom");
+    });
+    a.send("b", new Uint8Array(1));
+    await clock.advanceAsync(0);
+    const s = net.stats();
+    expect(s.dropped["destination-down"]).to.equal(1);
+    expect(s.delivered).to.equal(2);
+    expect(s.handlerErrors).to.equal(2);
+  });
+
+  it("delivers a private copy of the bytes", () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({}, { clock, rng: createRng(5) });
+    const a = net.endpoint("a");
+    const b = net.endpoint("b");
+    let got: Uint8Array | undefined;
+    b.handle((_from, bytes) => void (got = bytes));
+    a.start();
+    b.start();
+    const buf = new Uint8Array([1, 2, 3]);
+    a.send("b", buf);
+    buf[0] = 9;
+    clock.advance(0);
+    expect([...got!]).to.deep.equal([1, 2, 3]);
+  });
+
+  it("records packet sizes per link so uniform-size traffic can be asserted", () => {
+    const { net } = run("sizes", lossy);
+    const sizes = net.packetSizes();
+    expect([...sizes.keys()].sort()).to.deep.equal(["n0→n1", "n1→n2", "n2→n3", "n3→n0"]);
+    for (const m of sizes.values()) expect([...m]).to.deep.equal([[8, 50]]); // lost ones were on the wire
+    expect(net.distinctPacketSizes()).to.deep.equal([8]);
+
+    const clock = new VirtualClock();
+    const mixed = new MemoryNetwork({}, { clock, rng: createRng(6) });
+    const a = mixed.endpoint("a");
+    a.start();
+    a.send("b", new Uint8Array(1366));
+    a.send("b", new Uint8Array(1000));
+    expect(mixed.distinctPacketSizes()).to.deep.equal([1000, 1366]);
+  });
+
+  it("validates configuration and arguments", () => {
+    const clock = new VirtualClock();
+    const rng = createRng(7);
+    expect(() => new MemoryNetwork({ lossProbability: 2 }, { clock, rng })).to.throw(
+      NetworkError,
+      /lossProbability/,
+    );
+    expect(
+      () => new MemoryNetwork({ latency: { baseMs: -1, jitterMs: 0 } }, { clock, rng }),
+    ).to.throw(NetworkError);
+    const net = new MemoryNetwork({ maxMessageBytes: 4 }, { clock, rng });
+    const a = net.endpoint("a");
+    expect(() => net.endpoint("a")).to.throw(NetworkError, /already in use/);
+    expect(() => a.send("b", new Uint8Array(5))).to.throw(NetworkError, /maxMessageBytes/);
+    expect(() => net.send("ghost", "a", new Uint8Array(1))).to.throw(
+      NetworkError,
+      /unknown sender/,
+    );
+    expect(() => net.crash("ghost")).to.throw(NetworkError, /crash: unknown address/);
+  });
+});
