@@ -1,5 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
+
+import { expectClose } from "../helpers/approx.ts";
 import {
   DEFAULT_REPUTATION_PARAMS,
   INTERACTION_KINDS,
@@ -29,18 +31,6 @@ import {
 
 const EPS = 1e-12;
 
-/**
- * Float comparison that does not go through chai's `closeTo`: the Hardhat chai-matchers plugin
- * (loaded by other test files in the same run) overrides `closeTo` for bigints only and rejects
- * non-integer numbers.
- */
-function expectClose(actual: number, expected: number, tolerance: number): void {
-  expect(Number.isFinite(actual), `${actual} is not finite`).to.equal(true);
-  expect(
-    Math.abs(actual - expected) <= tolerance,
-    `expected ${actual} to be within ${tolerance} of ${expected}`,
-  ).to.equal(true);
-}
 const obs = (observer: number, target: number, kind: InteractionKind): Observation => ({
   observer,
   target,

@@ -1,6 +1,7 @@
 // In-memory network: determinism by seed, latency bounds, loss, FIFO vs reordering, crash
 // injection, counters and per-link packet sizes.
 import { expect } from "chai";
+import { expectClose } from "../helpers/approx.ts";
 
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryLogger } from "../../offchain/runtime/log.ts";
@@ -96,7 +97,7 @@ describe("MemoryNetwork", () => {
   it("loses about lossProbability of the messages and counts them as lost", () => {
     const { stats } = run("loss", { lossProbability: 0.3 }, 4, 500);
     expect(stats.sent).to.equal(2000);
-    expect(stats.dropped.lost / stats.sent).to.be.closeTo(0.3, 0.04);
+    expectClose(stats.dropped.lost / stats.sent, 0.3, 0.04);
     expect(stats.delivered + stats.dropped.lost).to.equal(stats.sent);
   });
 

@@ -1,5 +1,6 @@
 // Seeded PRNG: determinism, independence of forks, unbiasedness (rough uniformity checks).
 import { expect } from "chai";
+import { expectClose } from "../helpers/approx.ts";
 import fc from "fast-check";
 
 import { ChaChaRng, createRng, nextGaussian, RngError } from "../../offchain/runtime/rng.ts";
@@ -122,9 +123,9 @@ describe("rng", () => {
       s += g;
       s2 += g * g;
     }
-    expect(hits / n).to.be.closeTo(0.25, 0.02);
-    expect(s / n).to.be.closeTo(0, 0.05);
-    expect(s2 / n).to.be.closeTo(1, 0.05);
+    expectClose(hits / n, 0.25, 0.02);
+    expectClose(s / n, 0, 0.05);
+    expectClose(s2 / n, 1, 0.05);
     expect(rng.chance(0)).to.equal(false);
     expect(rng.chance(1)).to.equal(true);
   });

@@ -1,5 +1,6 @@
 // Synthetic load model: determinism, non-negativity, documented daily shape and magnitudes.
 import { expect } from "chai";
+import { expectClose } from "../helpers/approx.ts";
 import fc from "fast-check";
 
 import { createRng } from "../../offchain/runtime/rng.ts";
@@ -50,11 +51,11 @@ describe("LoadModel", () => {
     const p = (h: number) => m.profileW(h);
     const hours = Array.from({ length: 24 * 60 }, (_, k) => k / 60);
     const argmax = hours.reduce((best, h) => (p(h) > p(best) ? h : best), 0);
-    expect(argmax).to.be.closeTo(19, 0.1); // evening peak is the daily maximum
+    expectClose(argmax, 19, 0.1); // evening peak is the daily maximum
     // Morning peak: a local maximum near 07:30.
     const morning = hours.filter((h) => h >= 5 && h <= 10);
     const morningMax = morning.reduce((best, h) => (p(h) > p(best) ? h : best), 5);
-    expect(morningMax).to.be.closeTo(7.5, 0.1);
+    expectClose(morningMax, 7.5, 0.1);
     expect(p(7.5)).to.be.greaterThan(p(5) + 300);
     expect(p(7.5)).to.be.greaterThan(p(10) + 300);
     // Night (00–05) is the lowest part of the day.
@@ -81,10 +82,10 @@ describe("LoadModel", () => {
     const scale = m.household(0).scale;
     const day = m.expectedWh(0, T0, DAY) / scale;
     // 200·24 + √(2π)·(500·1 + 150·2.5 + 900·1.5) Wh
-    expect(day).to.be.closeTo(4800 + Math.sqrt(2 * Math.PI) * (500 + 375 + 1350), 5);
+    expectClose(day, 4800 + Math.sqrt(2 * Math.PI) * (500 + 375 + 1350), 5);
     let sum = 0;
     for (let q = 0; q < 96; q++) sum += m.expectedWh(0, T0 + 900 * q, 900);
-    expect(sum).to.be.closeTo(m.expectedWh(0, T0, DAY), 1e-6 * sum);
+    expectClose(sum, m.expectedWh(0, T0, DAY), 1e-6 * sum);
   });
 
   it("noise has mean one: the average of many readings approaches the expectation", () => {
@@ -93,7 +94,7 @@ describe("LoadModel", () => {
     let total = 0;
     const n = 4000;
     for (let k = 0; k < n; k++) total += Number(m.consumptionWh(3, T0 + 19 * 3600, 3600, rng));
-    expect(total / n / m.expectedWh(3, T0 + 19 * 3600, 3600)).to.be.closeTo(1, 0.03);
+    expectClose(total / n / m.expectedWh(3, T0 + 19 * 3600, 3600), 1, 0.03);
   });
 
   it("utcOffsetS shifts the local day", () => {
@@ -111,9 +112,7 @@ describe("LoadModel", () => {
       counts[h.size - 1]++;
       scaleBySize[h.size - 1] += h.scale;
     }
-    [0.3, 0.33, 0.15, 0.14, 0.08].forEach((p, k) =>
-      expect(counts[k] / 3000).to.be.closeTo(p, 0.03),
-    );
+    [0.3, 0.33, 0.15, 0.14, 0.08].forEach((p, k) => expectClose(counts[k] / 3000, p, 0.03));
     const mean = scaleBySize.map((s, k) => s / counts[k]);
     for (let k = 1; k < 5; k++) expect(mean[k]).to.be.greaterThan(mean[k - 1]);
   });
