@@ -1,0 +1,315 @@
+// Control center (Oksuz 2020 §5, DESIGN §1 and §4.5): a pure state machine. CC knows every
+// registered meter's `pk_i` and `K_i`, so it precomputes the pseudonyms P_{i,j,k} of an interval
+// (O(1) admission through a hash map, Remark 3 of the paper) and derives each message's sigSk_{i,j,k}
+// itself: checking `sigPk == sigSk·G` and the signature then costs two fixed-base multiplications
+// (`schnorrVerifyWithSecret`), not a double multiplication. Admitted entries are released sorted by
+// pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
+//
+// Admission rules, in the order they are checked (cheap first; docs/PROTOCOL.md "Admission"):
+//   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
+//   outside-window → not-a-category → key-mismatch → bad-signature
+import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
+import { eciesDecrypt } from "../crypto/ecies.ts";
+import { MessageKeyDeriver } from "../crypto/ggm.ts";
+import type { ControlCenterKeys } from "../crypto/keys.ts";
+import { schnorrVerifyWithSecret } from "../crypto/schnorr.ts";
+import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import { entryDigest, type LedgerEntry } from "../protocol/entry.ts";
+import { decodeMeterReport, MeterReportDecodeError } from "../protocol/meter-report.ts";
+import { ControlCenterPseudonyms } from "../protocol/pseudonym.ts";
+import { validateCategories } from "../protocol/splitting.ts";
+
+export const REJECT_REASONS = [
+  "malformed",
+  "interval-not-open",
+  "unknown-pseudonym",
+  "meter-excluded",
+  "replay",
+  "outside-window",
+  "not-a-category",
+  "key-mismatch",
+  "bad-signature",
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Reasons that are the meter's fault: counted towards exclusion, and answered by a resend request. */
+const METER_FAULTS: ReadonlySet<RejectReason> = new Set([
+  "outside-window",
+  "not-a-category",
+  "key-mismatch",
+  "bad-signature",
+]);
+
+export interface ResendRequest {
+  readonly meter: number;
+  readonly interval: number;
+  readonly counter: number;
+}
+
+export type Admission =
+  | {
+      readonly accepted: true;
+      readonly entry: LedgerEntry;
+      readonly meter: number;
+      readonly counter: number;
+    }
+  | {
+      readonly accepted: false;
+      readonly reason: RejectReason;
+      /** Known when the pseudonym identified the meter. */
+      readonly meter?: number;
+      readonly counter?: number;
+      /** Set when CC should ask the meter to send this message again. */
+      readonly resend?: ResendRequest;
+      /** True when this rejection excluded the meter. */
+      readonly excluded?: boolean;
+    };
+
+export interface IntervalWindow {
+  /** Inclusive, unix seconds. */
+  readonly start: bigint;
+  /** Exclusive, unix seconds. */
+  readonly end: bigint;
+}
+
+export interface ControlCenterInit {
+  readonly keys: ControlCenterKeys;
+  /** The billing ledger's §4.4 domain. */
+  readonly domain: Uint8Array;
+  /** Counters indexed per meter and interval (the most messages a meter may send), default 64. */
+  readonly maxMessagesPerMeter?: number;
+  /** Meter faults in one interval before the meter is excluded, default 3. */
+  readonly maxFailures?: number;
+  readonly backend?: Secp256k1Backend;
+}
+
+export class ControlCenterError extends Error {
+  override name = "ControlCenterError";
+}
+
+interface RegisteredMeter {
+  readonly index: number;
+  readonly publicKey: Uint8Array;
+  readonly ggmKey: Uint8Array;
+  readonly keys: MessageKeyDeriver;
+}
+
+interface IntervalState {
+  readonly window: IntervalWindow;
+  readonly categories: ReadonlySet<bigint>;
+  readonly admitted: Map<string, { entry: LedgerEntry; meter: number; counter: number }>;
+  readonly rejected: Map<RejectReason, number>;
+  readonly failures: Map<number, number>;
+  closed: boolean;
+}
+
+export interface IntervalStats {
+  readonly admitted: number;
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+}
+
+export class ControlCenter {
+  readonly #keys: ControlCenterKeys;
+  readonly #domain: Uint8Array;
+  readonly #backend: Secp256k1Backend;
+  readonly #maxMessages: number;
+  readonly #maxFailures: number;
+  readonly #pseudonyms: ControlCenterPseudonyms<number>;
+  readonly #meters = new Map<number, RegisteredMeter>();
+  readonly #excluded = new Set<number>();
+  readonly #intervals = new Map<number, IntervalState>();
+  /** Rejections that name no open interval (malformed, or for an interval not open). */
+  readonly #unattributed = new Map<RejectReason, number>();
+
+  constructor(init: ControlCenterInit) {
+    this.#keys = init.keys;
+    this.#domain = init.domain;
+    this.#backend = init.backend ?? secp;
+    this.#maxMessages = init.maxMessagesPerMeter ?? 64;
+    this.#maxFailures = init.maxFailures ?? 3;
+    if (
+      !Number.isInteger(this.#maxMessages) ||
+      this.#maxMessages < 1 ||
+      this.#maxMessages > 65535
+    ) {
+      throw new ControlCenterError("ControlCenter: maxMessagesPerMeter must be in [1, 65535]");
+    }
+    this.#pseudonyms = new ControlCenterPseudonyms<number>(init.keys.secretKey, this.#backend);
+  }
+
+  get publicKey(): Uint8Array {
+    return this.#keys.publicKey;
+  }
+
+  get meterCount(): number {
+    return this.#meters.size;
+  }
+
+  /** Opens a meter's registration box (`K_i` sealed to pk_CC, bound to pk_i) and registers it. */
+  registerMeter(index: number, publicKey: Uint8Array, encryptedGgmKey: Uint8Array): Uint8Array {
+    const ggmKey = eciesDecrypt(this.#keys.secretKey, encryptedGgmKey, publicKey, this.#backend);
+    if (ggmKey.length !== 32) {
+      throw new ControlCenterError(`ControlCenter.registerMeter: meter ${index} sent a bad K_i`);
+    }
+    this.restoreMeter(index, publicKey, ggmKey);
+    return ggmKey;
+  }
+
+  /** Registers a meter from already-decrypted key material (restart from the encrypted store). */
+  restoreMeter(index: number, publicKey: Uint8Array, ggmKey: Uint8Array): void {
+    if (this.#meters.has(index)) {
+      throw new ControlCenterError(
+        `ControlCenter.registerMeter: meter ${index} already registered`,
+      );
+    }
+    this.#pseudonyms.registerMeter(index, publicKey);
+    this.#meters.set(index, {
+      index,
+      publicKey,
+      ggmKey: Uint8Array.from(ggmKey),
+      keys: new MessageKeyDeriver(ggmKey, this.#backend),
+    });
+  }
+
+  /** Opens an interval: precomputes every registered meter's pseudonyms for it. */
+  openInterval(interval: number, window: IntervalWindow, categories: readonly bigint[]): void {
+    if (this.#intervals.has(interval)) {
+      throw new ControlCenterError(`ControlCenter.openInterval: interval ${interval} already open`);
+    }
+    if (window.end <= window.start) {
+      throw new ControlCenterError("ControlCenter.openInterval: window end must follow start");
+    }
+    this.#pseudonyms.indexInterval(interval, this.#maxMessages);
+    this.#intervals.set(interval, {
+      window,
+      categories: new Set(validateCategories(categories)),
+      admitted: new Map(),
+      rejected: new Map(),
+      failures: new Map(),
+      closed: false,
+    });
+  }
+
+  /** Checks one meter report (the final onion hop's payload) and admits it if valid. */
+  admit(report: Uint8Array): Admission {
+    let entry: LedgerEntry;
+    try {
+      entry = decodeMeterReport(report);
+    } catch (err) {
+      if (err instanceof MeterReportDecodeError) return this.#reject(undefined, "malformed");
+      throw err;
+    }
+    const state = this.#intervals.get(entry.interval);
+    if (state === undefined || state.closed) return this.#reject(state, "interval-not-open");
+    const origin = this.#pseudonyms.lookup(entry.id);
+    if (origin === undefined || origin.interval !== entry.interval) {
+      return this.#reject(state, "unknown-pseudonym");
+    }
+    const meter = origin.meter;
+    const counter = origin.counter;
+    if (this.#excluded.has(meter)) return this.#reject(state, "meter-excluded", meter, counter);
+    const key = bytesToHex(entry.id);
+    if (state.admitted.has(key)) return this.#reject(state, "replay", meter, counter);
+    if (entry.timestamp < state.window.start || entry.timestamp >= state.window.end) {
+      return this.#fault(state, "outside-window", meter, entry.interval, counter);
+    }
+    if (!state.categories.has(entry.value)) {
+      return this.#fault(state, "not-a-category", meter, entry.interval, counter);
+    }
+    const registered = this.#meters.get(meter);
+    if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
+    const sigSk = registered.keys.secretKey(entry.interval, counter);
+    if (!equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)) {
+      return this.#fault(state, "key-mismatch", meter, entry.interval, counter);
+    }
+    const digest = entryDigest(this.#domain, entry);
+    if (!schnorrVerifyWithSecret(sigSk, entry.sigPk, digest, entry.signature, this.#backend)) {
+      return this.#fault(state, "bad-signature", meter, entry.interval, counter);
+    }
+    state.admitted.set(key, { entry, meter, counter });
+    return { accepted: true, entry, meter, counter };
+  }
+
+  #reject(
+    state: IntervalState | undefined,
+    reason: RejectReason,
+    meter?: number,
+    counter?: number,
+  ): Admission {
+    const counts = state?.rejected ?? this.#unattributed;
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    return { accepted: false, reason, meter, counter };
+  }
+
+  #fault(
+    state: IntervalState,
+    reason: RejectReason,
+    meter: number,
+    interval: number,
+    counter: number,
+  ): Admission {
+    if (!METER_FAULTS.has(reason)) throw new ControlCenterError(`not a meter fault: ${reason}`);
+    state.rejected.set(reason, (state.rejected.get(reason) ?? 0) + 1);
+    const failures = (state.failures.get(meter) ?? 0) + 1;
+    state.failures.set(meter, failures);
+    if (failures >= this.#maxFailures) {
+      this.#excluded.add(meter);
+      return { accepted: false, reason, meter, counter, excluded: true };
+    }
+    return { accepted: false, reason, meter, counter, resend: { meter, interval, counter } };
+  }
+
+  /** True if `meter` was excluded after repeated faults. */
+  isExcluded(meter: number): boolean {
+    return this.#excluded.has(meter);
+  }
+
+  /** Lets an excluded meter report again (operator decision after maintenance). */
+  readmit(meter: number): void {
+    this.#excluded.delete(meter);
+  }
+
+  /** The interval's admitted entries sorted by pseudonym (the order the ledger requires). */
+  admittedEntries(interval: number): LedgerEntry[] {
+    const state = this.#intervals.get(interval);
+    if (state === undefined) return [];
+    return [...state.admitted.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, v]) => v.entry);
+  }
+
+  /** Which meter and counter an admitted pseudonym came from (CC's private link). */
+  originOf(
+    interval: number,
+    pseudonym: Uint8Array,
+  ): { meter: number; counter: number } | undefined {
+    const hit = this.#intervals.get(interval)?.admitted.get(bytesToHex(pseudonym));
+    return hit ? { meter: hit.meter, counter: hit.counter } : undefined;
+  }
+
+  /** Stops admission for the interval and frees its pseudonym index. */
+  closeInterval(interval: number): LedgerEntry[] {
+    const state = this.#intervals.get(interval);
+    if (state === undefined) {
+      throw new ControlCenterError(`ControlCenter.closeInterval: interval ${interval} not open`);
+    }
+    state.closed = true;
+    this.#pseudonyms.forgetInterval(interval);
+    return this.admittedEntries(interval);
+  }
+
+  /** Rejections of reports that named no open interval (malformed, or for a closed interval). */
+  unattributedRejections(): Readonly<Partial<Record<RejectReason, number>>> {
+    return Object.fromEntries(this.#unattributed);
+  }
+
+  stats(interval: number): IntervalStats {
+    const state = this.#intervals.get(interval);
+    const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<
+      RejectReason,
+      number
+    >;
+    for (const [reason, n] of state?.rejected ?? []) rejected[reason] = n;
+    return { admitted: state?.admitted.size ?? 0, rejected };
+  }
+}

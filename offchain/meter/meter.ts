@@ -1,0 +1,158 @@
+// Smart meter (Oksuz 2020 §5 "Outsourcing consumption data"; DESIGN §4.2, §4.5, §7): a pure state
+// machine. Per interval it splits the measured consumption (plus the carry) into category chunks,
+// and for chunk k signs an OCD entry under the pseudonym P_{i,j,k} with the per-message GGM key
+// sigSk_{i,j,k}. The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
+// per-message delivery would let the pairing channel's timing link reports to the household).
+// Wrapping reports in onions and sending them is the agent's job (offchain/meter/agent.ts).
+import { eciesEncrypt } from "../crypto/ecies.ts";
+import { MessageKeyDeriver } from "../crypto/ggm.ts";
+import type { MeterKeys } from "../crypto/keys.ts";
+import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
+import { MeterPseudonyms } from "../protocol/pseudonym.ts";
+import { splitUsage, validateCategories, type UsageCategories } from "../protocol/splitting.ts";
+
+export interface MeterInit {
+  /** The meter's index in the directory (public: the onion directory lists meters by key). */
+  readonly index: number;
+  readonly keys: MeterKeys;
+  /** `pk_CC` (33 bytes): pseudonym keys and the key-registration box are bound to it. */
+  readonly ccPublicKey: Uint8Array;
+  /** The billing ledger's §4.4 domain (chain id and contract address). */
+  readonly domain: Uint8Array;
+  /** The region's five category values (DESIGN §7). */
+  readonly categories: readonly bigint[];
+  /** Carry from before this meter's first interval (e.g. restored state). */
+  readonly initialCarryWh?: bigint;
+  readonly backend?: Secp256k1Backend;
+}
+
+/** What a meter sends CC at registration: `K_i` encrypted to `pk_CC`, bound to `pk_i`. */
+export interface MeterRegistration {
+  readonly index: number;
+  readonly publicKey: Uint8Array;
+  readonly encryptedGgmKey: Uint8Array;
+}
+
+/** One interval's output. */
+export interface MeterIntervalReport {
+  readonly interval: number;
+  readonly measuredWh: bigint;
+  readonly carryInWh: bigint;
+  readonly carryOutWh: bigint;
+  /** Signed OCD entries, counter k = index + 1. */
+  readonly entries: readonly LedgerEntry[];
+  /** The batch delivered to the user at interval end: P_{i,j,1..n}. */
+  readonly pseudonyms: readonly Uint8Array[];
+}
+
+export class MeterError extends Error {
+  override name = "MeterError";
+}
+
+export class Meter {
+  readonly index: number;
+  readonly publicKey: Uint8Array;
+  readonly id: Uint8Array;
+  readonly #keys: MeterKeys;
+  readonly #ccPublicKey: Uint8Array;
+  readonly #domain: Uint8Array;
+  readonly #backend: Secp256k1Backend;
+  readonly #pseudonyms: MeterPseudonyms;
+  readonly #messageKeys: MessageKeyDeriver;
+  #categories: UsageCategories;
+  #carryWh: bigint;
+  #lastInterval = -1;
+  /** Entries of recent intervals, kept for CC's resend requests. */
+  readonly #sent = new Map<number, readonly LedgerEntry[]>();
+
+  constructor(init: MeterInit) {
+    if (!Number.isInteger(init.index) || init.index < 0) {
+      throw new MeterError(`Meter: index ${init.index} is not a non-negative integer`);
+    }
+    this.index = init.index;
+    this.#keys = init.keys;
+    this.publicKey = init.keys.publicKey;
+    this.id = init.keys.id;
+    this.#ccPublicKey = init.ccPublicKey;
+    this.#domain = init.domain;
+    this.#backend = init.backend ?? secp;
+    this.#categories = validateCategories(init.categories);
+    this.#carryWh = init.initialCarryWh ?? 0n;
+    this.#pseudonyms = new MeterPseudonyms(
+      init.keys.secretKey,
+      init.keys.publicKey,
+      init.ccPublicKey,
+      this.#backend,
+    );
+    this.#messageKeys = new MessageKeyDeriver(init.keys.ggmKey, this.#backend);
+  }
+
+  /** Consumption carried into the next interval (always < c1 after a report). */
+  get carryWh(): bigint {
+    return this.#carryWh;
+  }
+
+  /** Registration message for CC: `K_i` sealed to `pk_CC` with context `pk_i`. */
+  registration(ephemeralSecret: bigint): MeterRegistration {
+    return {
+      index: this.index,
+      publicKey: this.publicKey,
+      encryptedGgmKey: eciesEncrypt(
+        this.#ccPublicKey,
+        this.#keys.ggmKey,
+        ephemeralSecret,
+        this.publicKey,
+        this.#backend,
+      ),
+    };
+  }
+
+  /** New category values (a region may publish new ones between intervals). */
+  setCategories(categories: readonly bigint[]): void {
+    this.#categories = validateCategories(categories);
+  }
+
+  /**
+   * Reports interval `interval`: splits `measuredWh + carry` into category chunks and signs one
+   * OCD entry per chunk. Every entry carries the same `timestamp` (inside the interval's window),
+   * so timestamps do not order a meter's chunks either. Intervals must increase.
+   */
+  reportInterval(interval: number, measuredWh: bigint, timestamp: bigint): MeterIntervalReport {
+    if (!Number.isInteger(interval) || interval <= this.#lastInterval) {
+      throw new MeterError(
+        `Meter.reportInterval: interval ${interval} does not follow ${this.#lastInterval}`,
+      );
+    }
+    if (measuredWh < 0n) throw new MeterError("Meter.reportInterval: negative consumption");
+    const carryInWh = this.#carryWh;
+    const { chunks, carryOutWh } = splitUsage(measuredWh, carryInWh, this.#categories);
+    const entries: LedgerEntry[] = [];
+    const pseudonyms: Uint8Array[] = [];
+    chunks.forEach((value, i) => {
+      const counter = i + 1;
+      const id = this.#pseudonyms.pseudonym(interval, counter);
+      const key = this.#messageKeys.messageKey(interval, counter);
+      entries.push(
+        signEntry(
+          this.#domain,
+          { kind: ENTRY_KIND.OCD, interval, id, timestamp, value },
+          key.sigSk,
+          { sigPk: key.sigPk, backend: this.#backend },
+        ),
+      );
+      pseudonyms.push(id);
+    });
+    this.#lastInterval = interval;
+    this.#carryWh = carryOutWh;
+    this.#sent.set(interval, entries);
+    // Keep only the last few intervals for resends; older ones are sealed on-chain already.
+    for (const j of this.#sent.keys()) if (j < interval - 4) this.#sent.delete(j);
+    return { interval, measuredWh, carryInWh, carryOutWh, entries, pseudonyms };
+  }
+
+  /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */
+  resend(interval: number, counter: number): LedgerEntry | undefined {
+    return this.#sent.get(interval)?.[counter - 1];
+  }
+}

@@ -1,0 +1,144 @@
+import { expect } from "chai";
+import fc from "fast-check";
+
+import { bytesToHex } from "../../offchain/crypto/bytes.ts";
+import { signEntry, verifyEntry } from "../../offchain/protocol/entry.ts";
+import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeControlCenter, makeMeter } from "./fixtures.ts";
+
+const T = WINDOW.start + 100n;
+
+describe("meter", () => {
+  it("reports category chunks that sum to measured + carry, with valid signatures", () => {
+    const cc = ccKeys();
+    const meter = makeMeter(0, cc);
+    fc.assert(
+      fc.property(
+        fc.array(fc.bigInt({ min: 0n, max: 9_000n }), { minLength: 1, maxLength: 4 }),
+        (series) => {
+          const m = makeMeter(1, cc);
+          let reported = 0n;
+          series.forEach((wh, j) => {
+            const r = m.reportInterval(j, wh, T);
+            expect(r.entries.length).to.equal(r.pseudonyms.length);
+            for (const e of r.entries) {
+              expect(CATEGORIES).to.include(e.value);
+              expect(verifyEntry(DOMAIN, e)).to.equal(true);
+              reported += e.value;
+            }
+            expect(r.carryOutWh < CATEGORIES[0]).to.equal(true);
+          });
+          expect(reported + m.carryWh).to.equal(series.reduce((a, b) => a + b, 0n));
+        },
+      ),
+      { numRuns: 10 },
+    );
+    expect(() => meter.reportInterval(-1, 1n, T)).to.throw(/does not follow/);
+  });
+
+  it("uses a fresh pseudonym and key for every message", () => {
+    const meter = makeMeter(0, ccKeys());
+    const a = meter.reportInterval(0, 5_000n, T);
+    const b = meter.reportInterval(1, 5_000n, T);
+    const ids = [...a.entries, ...b.entries].map((e) => bytesToHex(e.id));
+    const keys = [...a.entries, ...b.entries].map((e) => bytesToHex(e.sigPk));
+    expect(new Set(ids).size).to.equal(ids.length);
+    expect(new Set(keys).size).to.equal(keys.length);
+  });
+});
+
+describe("control center admission", () => {
+  const cc = ccKeys();
+  let meters = [0, 1, 2].map((i) => makeMeter(i, cc));
+  beforeEach(() => {
+    meters = [0, 1, 2].map((i) => makeMeter(i, cc));
+  });
+
+  function freshCenter(maxFailures = 3) {
+    const center = makeControlCenter(meters, cc, maxFailures);
+    center.openInterval(7, WINDOW, CATEGORIES);
+    return center;
+  }
+
+  it("admits every honest report once and releases them sorted by pseudonym", () => {
+    const center = freshCenter();
+    const reports = meters.map((m) => m.reportInterval(7, 3_333n, T));
+    for (const r of reports) {
+      for (const e of r.entries) expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
+    }
+    const admitted = center.closeInterval(7);
+    const total = reports.reduce((n, r) => n + r.entries.length, 0);
+    expect(admitted.length).to.equal(total);
+    const hex = admitted.map((e) => bytesToHex(e.id));
+    expect(hex).to.deep.equal([...hex].sort());
+    // CC links a pseudonym to its meter (and only CC can).
+    expect(center.originOf(7, reports[1].entries[0].id)).to.deep.equal({ meter: 1, counter: 1 });
+  });
+
+  it("rejects each kind of bad report with its reason", () => {
+    const center = freshCenter(100);
+    const meter = meters[0];
+    const entry = meter.reportInterval(7, 1_000n, T).entries[0];
+    const good = encodeMeterReport(entry);
+    expect(center.admit(good).accepted).to.equal(true);
+    const expectReason = (bytes: Uint8Array, reason: string) => {
+      const a = center.admit(bytes);
+      expect(a.accepted).to.equal(false);
+      if (!a.accepted) expect(a.reason).to.equal(reason);
+    };
+    expectReason(good, "replay");
+    expectReason(good.subarray(1), "malformed");
+    // Another interval field: the pseudonym does not belong to it (and it is not open).
+    const otherInterval = good.slice();
+    otherInterval[4] ^= 1;
+    expectReason(otherInterval, "interval-not-open");
+    // A fake meter: a pseudonym CC never derived.
+    const fake = signEntry(DOMAIN, { ...entry, id: new Uint8Array(32).fill(9) }, 12345n);
+    expectReason(encodeMeterReport(fake), "unknown-pseudonym");
+    // Next counters of meter 1 with altered fields (each signed by the meter's own key or not).
+    const m1 = meters[1].reportInterval(7, 2_000n + 500n + 250n + 100n, T).entries;
+    expect(m1.length).to.equal(4);
+    const sk = 424242n;
+    expectReason(encodeMeterReport({ ...m1[0], timestamp: WINDOW.end }), "outside-window");
+    expectReason(encodeMeterReport({ ...m1[1], value: 123n }), "not-a-category");
+    expectReason(encodeMeterReport(signEntry(DOMAIN, m1[2], sk)), "key-mismatch");
+    expectReason(
+      encodeMeterReport({ ...m1[3], signature: { ...m1[3].signature, y: m1[3].signature.y ^ 1n } }),
+      "bad-signature",
+    );
+    const stats = center.stats(7);
+    expect(stats.admitted).to.equal(1);
+    expect(stats.rejected).to.include({
+      replay: 1,
+      "unknown-pseudonym": 1,
+      "outside-window": 1,
+      "not-a-category": 1,
+      "key-mismatch": 1,
+      "bad-signature": 1,
+    });
+    expect(center.unattributedRejections()).to.deep.equal({ malformed: 1, "interval-not-open": 1 });
+  });
+
+  it("asks for a resend, then excludes a meter after repeated faults", () => {
+    const center = freshCenter(2);
+    const e = meters[2].reportInterval(7, 1_000n, T).entries[0];
+    const bad = encodeMeterReport({ ...e, value: 7n });
+    const first = center.admit(bad);
+    expect(first.accepted).to.equal(false);
+    if (!first.accepted) expect(first.resend).to.deep.equal({ meter: 2, interval: 7, counter: 1 });
+    const second = center.admit(bad);
+    if (!second.accepted) expect(second.excluded).to.equal(true);
+    const after = center.admit(encodeMeterReport(e));
+    expect(after.accepted).to.equal(false);
+    if (!after.accepted) expect(after.reason).to.equal("meter-excluded");
+    expect(center.isExcluded(2)).to.equal(true);
+  });
+
+  it("refuses a registration box opened with another meter's key as context", () => {
+    const center = makeControlCenter([], cc);
+    const reg = meters[0].registration(77n);
+    expect(() => center.registerMeter(0, meters[1].publicKey, reg.encryptedGgmKey)).to.throw(
+      /authentication failed/,
+    );
+  });
+});
