@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IParticipantDirectory} from "./IParticipantDirectory.sol";
+
+/// @notice Life cycle of an interval `j` (DESIGN §2): `None → Open → OcdSealed → Priced → Billing
+/// → Final`. `None` means the interval was never opened.
+enum IntervalState {
+    None,
+    Open,
+    OcdSealed,
+    Priced,
+    Billing,
+    Final
+}
+
+/// @notice Who publishes an interval's DAP and BC ledgers. `Relayed` (Oksuz §5): SP signs, CC
+/// posts one DAP entry (id = SP's pseudonym toward CC) and the bills. `Direct` (Oksuz §6): SP posts
+/// itself, one DAP entry per user pseudonym (per-user SP pseudonyms, all with the same price).
+/// The checks are identical; only the role allowed to post differs.
+enum DeliveryMode {
+    Relayed,
+    Direct
+}
+
+/// @notice Why an entry of a batch was refused.
+enum EntryProblem {
+    /// The Schnorr signature does not verify over the entry's §4.4 digest.
+    BadSignature,
+    /// The consumption is not one of the interval's five category values (DESIGN §7).
+    NotACategoryValue,
+    /// The timestamp is outside the interval's window [start, end).
+    TimestampOutsideWindow,
+    /// The pseudonym is not strictly greater than the interval's previous pseudonym.
+    PseudonymNotIncreasing,
+    /// The DAP price differs from the tariff's price for the interval's aggregate.
+    PriceMismatch,
+    /// The bill differs from `p_j × c`.
+    BillMismatch
+}
+
+/// @notice Why a tariff was refused by {IBillingLedger.setTariff}.
+enum TariffProblem {
+    /// No breakpoints, more than `MAX_BREAKPOINTS`, or breakpoints and values differ in length.
+    Length,
+    /// The first breakpoint is not 0.
+    FirstBreakpointNotZero,
+    /// A breakpoint is not strictly greater than the previous one (index given).
+    BreakpointNotIncreasing,
+    /// A value is smaller than the previous one (the price must not fall as load grows).
+    ValueDecreasing,
+    /// A value or the cap exceeds `MAX_PRICE` (bills must fit a u64), or the cap is 0.
+    ValueOutOfRange
+}
+
+/// @notice One meter report as posted by CC (DESIGN §4.4, kind 0; Oksuz Table 1). The signature
+/// `(rAddr, y)` is the meter's per-message Schnorr signature under `sigPk` over the entry digest.
+struct OcdEntry {
+    bytes32 id;
+    uint64 timestamp;
+    uint64 consumptionWh;
+    uint8 sigPkPrefix;
+    uint256 sigPkX;
+    address rAddr;
+    uint256 y;
+}
+
+/// @notice One DAP entry (DESIGN §4.4, kind 1; Oksuz Tables 2 and 4), signed with `sigSk_SP`.
+struct DapEntry {
+    bytes32 id;
+    uint64 timestamp;
+    uint64 price;
+    address rAddr;
+    uint256 y;
+}
+
+/// @notice One bill (DESIGN §4.4, kind 2; Oksuz Table 3): pseudonym, consumption, time, bill.
+/// Bills are signed by SP per batch (see {IBillingLedger.postBills}).
+struct BillItem {
+    bytes32 id;
+    uint64 consumptionWh;
+    uint64 timestamp;
+    uint64 bill;
+}
+
+/// @notice The stored commitments of an interval (entries themselves live in events).
+struct IntervalRecord {
+    IntervalState state;
+    DeliveryMode mode;
+    uint32 tariffVersion;
+    uint64 start;
+    uint64 end;
+    /// @dev `p_j`, set when the interval is priced.
+    uint64 price;
+    uint32[5] categoryValues;
+    uint32 ocdCount;
+    uint32 billCount;
+    uint32 dapCount;
+    uint128 sumWh;
+    uint128 billedTotal;
+    /// @dev The last accepted pseudonym (pseudonyms strictly increase within an interval).
+    bytes32 lastId;
+    /// @dev `acc_k = keccak256(acc_{k−1} ‖ id_k ‖ u64 c_k)`, `acc_0 = 0`, over OCD entries in order.
+    bytes32 ocdDigest;
+    /// @dev The same running digest over the bills' `(id, c)`, in posting order.
+    bytes32 billDigest;
+}
+
+/// @title IBillingLedger
+/// @notice GridLedger's billing ledger (DESIGN §2, Oksuz 2020 §5–§6): the OCD, DAP and BC ledgers
+/// of every interval `j`, with one life cycle `Open → OcdSealed → Priced → Billing → Final`.
+/// Entries are emitted in events (a client rebuilds every ledger from logs alone, see
+/// docs/PROTOCOL.md); storage keeps per-interval commitments. Meter signatures, the SP's
+/// signatures, the tariff price and every bill are checked on-chain, so neither CC nor SP can
+/// forge, alter, replay, misprice or misbill.
+interface IBillingLedger is IParticipantDirectory {
+    // ---------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------
+
+    /// @notice The call is not allowed in the interval's current state (out-of-order step, or an
+    /// interval opened twice). Fix: follow the life cycle; read {intervalRecord}.
+    error BillingLedgerIntervalState(uint32 interval, IntervalState state);
+
+    /// @notice Entry `index` (0-based within the batch) was refused for `problem`; the whole batch
+    /// reverts. Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
+    error BillingLedgerInvalidEntry(uint32 interval, uint256 index, EntryProblem problem);
+
+    /// @notice The batch is empty. Fix: post at least one entry.
+    error BillingLedgerEmptyBatch(uint32 interval);
+
+    /// @notice The time window is empty (`start >= end`).
+    error BillingLedgerInvalidWindow(uint64 start, uint64 end);
+
+    /// @notice Tariff or category values are not configured, or `sigPk_SP` is unset. Fix (admin):
+    /// set them before opening (tariff, categories) or pricing (SP key) an interval.
+    error BillingLedgerNotConfigured();
+
+    /// @notice The tariff was refused: `problem` at `index`.
+    error BillingLedgerInvalidTariff(TariffProblem problem, uint256 index);
+
+    /// @notice Category values must satisfy `0 < c1 < c2 < c3 < c4 < c5`.
+    error BillingLedgerInvalidCategoryValues(uint32[5] values);
+
+    /// @notice No tariff with this version exists.
+    error BillingLedgerUnknownTariff(uint32 version);
+
+    /// @notice Relayed mode has exactly one DAP entry per interval (SP's pseudonym toward CC).
+    error BillingLedgerDapCount(uint32 interval, uint256 count);
+
+    /// @notice The batch's SP signature does not verify under `sigPk_SP`.
+    error BillingLedgerInvalidBatchSignature(uint32 interval, uint32 firstIndex);
+
+    /// @notice More bills than sealed OCD entries. Fix: bill each OCD entry exactly once.
+    error BillingLedgerTooManyBills(uint32 interval, uint256 billCount, uint32 ocdCount);
+
+    /// @notice Closing found fewer bills than OCD entries.
+    error BillingLedgerBillsIncomplete(uint32 interval, uint32 billCount, uint32 ocdCount);
+
+    /// @notice Closing found bills whose `(id, c)` sequence differs from the OCD ledger (a skipped,
+    /// duplicated, reordered or altered bill). Fix: {restartBilling} and post the correct bills.
+    error BillingLedgerBillDigestMismatch(uint32 interval, bytes32 billDigest, bytes32 ocdDigest);
+
+    // ---------------------------------------------------------------------------------------
+    // Events (past tense; every ledger entry is in one of them)
+    // ---------------------------------------------------------------------------------------
+
+    /// @notice Tariff `version` was published (it applies to intervals opened from now on).
+    event TariffSet(uint32 indexed version, uint64[] breakpointsWh, uint64[] values, uint64 cap);
+
+    /// @notice Regional category values were set (they apply to intervals opened from now on).
+    event CategoryValuesSet(uint32[5] values);
+
+    /// @notice The delivery mode for intervals opened from now on was set.
+    event DeliveryModeSet(DeliveryMode mode);
+
+    /// @notice CC opened interval `interval` with window `[start, end)` and the configuration
+    /// snapshot it will use.
+    event IntervalOpened(
+        uint32 indexed interval,
+        uint64 start,
+        uint64 end,
+        uint32 tariffVersion,
+        uint32[5] categoryValues,
+        DeliveryMode mode
+    );
+
+    /// @notice CC posted OCD entries `firstIndex … firstIndex + count − 1`. `entries` packs each
+    /// entry in 133 bytes: `id (32) ‖ u64 T ‖ u64 c ‖ u8 sigPkPrefix ‖ sigPkX (32) ‖ rAddr (20) ‖
+    /// y (32)`.
+    event OcdBatchPosted(uint32 indexed interval, uint32 firstIndex, uint32 count, bytes entries);
+
+    /// @notice The OCD ledger of `interval` is closed with these commitments.
+    event OcdSealed(uint32 indexed interval, uint32 count, uint128 sumWh, bytes32 ocdDigest);
+
+    /// @notice A DAP entry (kind 1) signed under `sigPk_SP` was accepted.
+    event DapPosted(
+        uint32 indexed interval,
+        bytes32 id,
+        uint64 timestamp,
+        uint64 price,
+        address rAddr,
+        uint256 y
+    );
+
+    /// @notice The interval's price `p_j = tariff(Σc_j)` was fixed (first DAP entry).
+    event IntervalPriced(
+        uint32 indexed interval,
+        uint64 price,
+        uint128 sumWh,
+        uint32 tariffVersion
+    );
+
+    /// @notice Bills `firstIndex … firstIndex + count − 1` were accepted; `(rAddr, y)` is SP's
+    /// signature on the batch message (docs/PROTOCOL.md). `items` packs each bill in 56 bytes:
+    /// `id (32) ‖ u64 c ‖ u64 T ‖ u64 B`.
+    event BillBatchPosted(
+        uint32 indexed interval,
+        uint32 firstIndex,
+        uint32 count,
+        address rAddr,
+        uint256 y,
+        bytes items
+    );
+
+    /// @notice The bills posted so far for `interval` were discarded (`discarded` of them).
+    event BillingRestarted(uint32 indexed interval, uint32 discarded);
+
+    /// @notice The BC ledger matches the OCD ledger entry for entry; the interval is final.
+    event IntervalFinalized(
+        uint32 indexed interval,
+        uint32 count,
+        uint128 billedTotal,
+        bytes32 billDigest
+    );
+
+    // ---------------------------------------------------------------------------------------
+    // Configuration (admin = regulator)
+    // ---------------------------------------------------------------------------------------
+
+    /// @notice Publishes a new tariff version: price per Wh as an integer piecewise-linear,
+    /// non-decreasing function of the interval aggregate Σc (Wh), capped (docs/PROTOCOL.md).
+    /// @param breakpointsWh `x_0 = 0 < x_1 < …` (at most `MAX_BREAKPOINTS`).
+    /// @param values `v_0 ≤ v_1 ≤ …`, the price at each breakpoint, each ≤ `MAX_PRICE`.
+    /// @param cap the ceiling `1 ≤ cap ≤ MAX_PRICE`.
+    /// @return version the new version (1, 2, …).
+    function setTariff(
+        uint64[] calldata breakpointsWh,
+        uint64[] calldata values,
+        uint64 cap
+    ) external returns (uint32 version);
+
+    /// @notice Sets the region's category values `c1 < … < c5` (Wh, DESIGN §7).
+    function setCategoryValues(uint32[5] calldata values) external;
+
+    /// @notice Sets the delivery mode of intervals opened from now on.
+    function setDeliveryMode(DeliveryMode mode) external;
+
+    // ---------------------------------------------------------------------------------------
+    // Life cycle
+    // ---------------------------------------------------------------------------------------
+
+    /// @notice CC opens any unused interval `j` with window `[start, end)`; snapshots the current
+    /// tariff version, category values and delivery mode.
+    function openInterval(uint32 interval, uint64 start, uint64 end) external;
+
+    /// @notice CC posts OCD entries (state Open). Each entry's Schnorr signature is verified over
+    /// its §4.4 digest (kind 0, this deployment's domain), its consumption must be a category
+    /// value, its timestamp in the window and its pseudonym greater than the previous one.
+    function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external;
+
+    /// @notice CC closes the OCD ledger (Open → OcdSealed).
+    function sealInterval(uint32 interval) external;
+
+    /// @notice Posts DAP entries signed under `sigPk_SP`, each with `price == priceFor(Σc_j)`
+    /// under the interval's tariff. Relayed mode: CC, exactly one entry, OcdSealed → Priced.
+    /// Direct mode: SP, one or more batches while OcdSealed or Priced.
+    function postDap(uint32 interval, DapEntry[] calldata entries) external;
+
+    /// @notice Posts the next bills (state Priced or Billing; CC in relayed, SP in direct mode).
+    /// Checks `bill == p_j × c` for each and SP's one signature on the batch message
+    /// `digest(domain, 3, j, keccak256(m_1 ‖ … ‖ m_n), u64 firstIndex, u64 n)` where `m_i` are the
+    /// bills' §4.4 digests (kind 2, value = bill).
+    function postBills(
+        uint32 interval,
+        BillItem[] calldata items,
+        address rAddr,
+        uint256 y
+    ) external;
+
+    /// @notice Discards the bills posted so far (state Billing → Priced), so a publisher who posted
+    /// a wrong sequence can post the right one. Same role as {postBills}.
+    function restartBilling(uint32 interval) external;
+
+    /// @notice Requires exactly one bill per OCD entry, in OCD order (equal counts and running
+    /// digests) and finalizes the interval. Same role as {postBills}.
+    function closeBilling(uint32 interval) external;
+
+    // ---------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------
+
+    /// @notice This deployment's §4.4 domain: `keccak256(u256 chainid ‖ address(this))`.
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice Price per Wh under the current tariff for an aggregate of `aggregateWh`.
+    function priceFor(uint256 aggregateWh) external view returns (uint64);
+
+    /// @notice Price per Wh under tariff `version`.
+    function priceForVersion(uint32 version, uint256 aggregateWh) external view returns (uint64);
+
+    /// @notice The current tariff version (0 before the first {setTariff}).
+    function tariffVersion() external view returns (uint32);
+
+    /// @notice Tariff `version`'s parameters.
+    function tariff(
+        uint32 version
+    ) external view returns (uint64[] memory breakpointsWh, uint64[] memory values, uint64 cap);
+
+    /// @notice The current category values (all zero before they are set).
+    function categoryValues() external view returns (uint32[5] memory);
+
+    /// @notice The delivery mode for intervals opened from now on.
+    function deliveryMode() external view returns (DeliveryMode);
+
+    /// @notice The stored commitments of `interval`.
+    function intervalRecord(uint32 interval) external view returns (IntervalRecord memory);
+}

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ParticipantDirectory} from "../access/ParticipantDirectory.sol";
+import {
+    IBillingLedger,
+    IntervalState,
+    DeliveryMode,
+    EntryProblem,
+    OcdEntry,
+    DapEntry,
+    BillItem,
+    IntervalRecord
+} from "../interfaces/IBillingLedger.sol";
+import {EntryDigest} from "../libraries/EntryDigest.sol";
+import {SchnorrVerifier} from "../libraries/SchnorrVerifier.sol";
+import {OcdBatch} from "../libraries/OcdBatch.sol";
+import {Tariff} from "../libraries/Tariff.sol";
+
+/// @title BillingLedger
+/// @notice The OCD, DAP and BC ledgers of Oksuz 2020 §5–§6 with on-chain enforcement (DESIGN §2).
+/// See {IBillingLedger} for the specification and docs/PROTOCOL.md for the byte layouts.
+contract BillingLedger is ParticipantDirectory, IBillingLedger {
+    using Tariff for Tariff.Schedule;
+
+    /// @dev Kind of the message SP signs once per bill batch (distinct from the entry kinds 0–2
+    /// of DESIGN §4.4, so a batch signature is never a valid signature on a single entry).
+    uint8 internal constant KIND_BC_BATCH = 3;
+    uint32 private _tariffVersion;
+    DeliveryMode private _deliveryMode;
+    uint32[5] private _categoryValues;
+    mapping(uint32 version => Tariff.Schedule) private _tariffs;
+    mapping(uint32 interval => IntervalRecord) private _intervals;
+
+    constructor(
+        address admin,
+        address controlCenter,
+        address serviceProvider
+    ) ParticipantDirectory(admin, controlCenter, serviceProvider) {}
+
+    // -------------------------------------------------------------------------------------------
+    // Configuration
+    // -------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBillingLedger
+    function setTariff(
+        uint64[] calldata breakpointsWh,
+        uint64[] calldata values,
+        uint64 cap
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint32 version) {
+        Tariff.validate(breakpointsWh, values, cap);
+        version = _tariffVersion + 1;
+        Tariff.Schedule storage schedule = _tariffs[version];
+        schedule.breakpointsWh = breakpointsWh;
+        schedule.values = values;
+        schedule.cap = cap;
+        _tariffVersion = version;
+        emit TariffSet(version, breakpointsWh, values, cap);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function setCategoryValues(uint32[5] calldata values) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (values[0] == 0) revert BillingLedgerInvalidCategoryValues(values);
+        for (uint256 i = 1; i < 5; ++i) {
+            if (values[i] <= values[i - 1]) revert BillingLedgerInvalidCategoryValues(values);
+        }
+        _categoryValues = values;
+        emit CategoryValuesSet(values);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function setDeliveryMode(DeliveryMode mode) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _deliveryMode = mode;
+        emit DeliveryModeSet(mode);
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Life cycle
+    // -------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBillingLedger
+    function openInterval(uint32 interval, uint64 start, uint64 end) external onlyRole(CC_ROLE) {
+        IntervalRecord storage rec = _intervals[interval];
+        if (rec.state != IntervalState.None) revert BillingLedgerIntervalState(interval, rec.state);
+        if (start >= end) revert BillingLedgerInvalidWindow(start, end);
+        uint32 version = _tariffVersion;
+        uint32[5] memory categories = _categoryValues;
+        if (version == 0 || categories[0] == 0) revert BillingLedgerNotConfigured();
+        DeliveryMode mode = _deliveryMode;
+        rec.state = IntervalState.Open;
+        rec.mode = mode;
+        rec.tariffVersion = version;
+        rec.start = start;
+        rec.end = end;
+        rec.categoryValues = categories;
+        emit IntervalOpened(interval, start, end, version, categories, mode);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external onlyRole(CC_ROLE) {
+        IntervalRecord storage rec = _intervals[interval];
+        if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
+        uint256 n = entries.length;
+        if (n == 0) revert BillingLedgerEmptyBatch(interval);
+
+        OcdBatch.Context memory ctx = OcdBatch.Context({
+            domain: EntryDigest.domainSeparator(block.chainid, address(this)),
+            interval: interval,
+            start: rec.start,
+            end: rec.end,
+            categories: rec.categoryValues,
+            lastId: rec.lastId,
+            acc: rec.ocdDigest,
+            sum: rec.sumWh
+        });
+        uint32 firstIndex = rec.ocdCount;
+        bytes memory packed = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
+        for (uint256 i = 0; i < n; ++i) {
+            OcdEntry calldata e = entries[i];
+            // The checks' temporaries (digest and challenge preimages) are dead after `accept`:
+            // reuse their memory for the next entry instead of growing memory by ~250 bytes each.
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
+            OcdBatch.accept(ctx, e, i);
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
+            OcdBatch.packOcd(packed, i, e);
+        }
+        // Checked: a batch cannot push the count past 2^32 − 1.
+        rec.ocdCount = firstIndex + uint32(n);
+        rec.sumWh = ctx.sum;
+        rec.lastId = ctx.lastId;
+        rec.ocdDigest = ctx.acc;
+        emit OcdBatchPosted(interval, firstIndex, uint32(n), packed);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function sealInterval(uint32 interval) external onlyRole(CC_ROLE) {
+        IntervalRecord storage rec = _intervals[interval];
+        if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
+        rec.state = IntervalState.OcdSealed;
+        emit OcdSealed(interval, rec.ocdCount, rec.sumWh, rec.ocdDigest);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function postDap(uint32 interval, DapEntry[] calldata entries) external {
+        IntervalRecord storage rec = _intervals[interval];
+        DeliveryMode mode = rec.mode;
+        _checkPublisher(mode);
+        IntervalState state = rec.state;
+        uint256 n = entries.length;
+        if (mode == DeliveryMode.Relayed) {
+            if (state != IntervalState.OcdSealed)
+                revert BillingLedgerIntervalState(interval, state);
+            if (n != 1) revert BillingLedgerDapCount(interval, n);
+        } else {
+            if (state != IntervalState.OcdSealed && state != IntervalState.Priced) {
+                revert BillingLedgerIntervalState(interval, state);
+            }
+            if (n == 0) revert BillingLedgerEmptyBatch(interval);
+        }
+        (uint8 spPrefix, ) = _serviceProviderSigKey();
+        if (spPrefix == 0) revert BillingLedgerNotConfigured();
+
+        uint64 price =
+            state == IntervalState.OcdSealed
+                ? _tariffs[rec.tariffVersion].priceOf(rec.sumWh)
+                : rec.price;
+        bytes32 domain = EntryDigest.domainSeparator(block.chainid, address(this));
+        for (uint256 i = 0; i < n; ++i) {
+            _acceptDap(domain, interval, price, entries[i], i);
+        }
+        // Checked: reverts (panic) past 2^32 − 1 DAP entries.
+        rec.dapCount += uint32(n);
+        if (state == IntervalState.OcdSealed) {
+            rec.price = price;
+            rec.state = IntervalState.Priced;
+            emit IntervalPriced(interval, price, rec.sumWh, rec.tariffVersion);
+        }
+    }
+
+    /// @inheritdoc IBillingLedger
+    function postBills(
+        uint32 interval,
+        BillItem[] calldata items,
+        address rAddr,
+        uint256 y
+    ) external {
+        IntervalRecord storage rec = _intervals[interval];
+        _checkPublisher(rec.mode);
+        IntervalState state = rec.state;
+        if (state != IntervalState.Priced && state != IntervalState.Billing) {
+            revert BillingLedgerIntervalState(interval, state);
+        }
+        uint256 n = items.length;
+        if (n == 0) revert BillingLedgerEmptyBatch(interval);
+        uint32 firstIndex = rec.billCount;
+        uint32 ocdCount = rec.ocdCount;
+        if (firstIndex + n > ocdCount) {
+            revert BillingLedgerTooManyBills(interval, firstIndex + n, ocdCount);
+        }
+
+        OcdBatch.BillContext memory ctx = OcdBatch.BillContext({
+            domain: EntryDigest.domainSeparator(block.chainid, address(this)),
+            interval: interval,
+            price: rec.price,
+            acc: rec.billDigest,
+            total: rec.billedTotal
+        });
+        bytes memory digests = new bytes(n * 32);
+        bytes memory packed = new bytes(n * OcdBatch.BILL_PACKED_SIZE);
+        for (uint256 i = 0; i < n; ++i) {
+            BillItem calldata item = items[i];
+            bytes32 m = OcdBatch.acceptBill(ctx, item, i);
+            assembly ("memory-safe") {
+                mstore(add(add(digests, 32), shl(5, i)), m)
+            }
+            OcdBatch.packBill(packed, i, item);
+        }
+        // SP signs the batch once (docs/PROTOCOL.md, "BC batch signature").
+        _verifyBillBatch(ctx.domain, interval, keccak256(digests), firstIndex, n, rAddr, y);
+        // firstIndex + n ≤ ocdCount < 2^32 was checked above.
+        rec.billCount = firstIndex + uint32(n);
+        rec.billDigest = ctx.acc;
+        rec.billedTotal = ctx.total;
+        if (state == IntervalState.Priced) rec.state = IntervalState.Billing;
+        emit BillBatchPosted(interval, firstIndex, uint32(n), rAddr, y, packed);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function restartBilling(uint32 interval) external {
+        IntervalRecord storage rec = _intervals[interval];
+        _checkPublisher(rec.mode);
+        if (rec.state != IntervalState.Billing)
+            revert BillingLedgerIntervalState(interval, rec.state);
+        uint32 discarded = rec.billCount;
+        rec.billCount = 0;
+        rec.billDigest = bytes32(0);
+        rec.billedTotal = 0;
+        rec.state = IntervalState.Priced;
+        emit BillingRestarted(interval, discarded);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function closeBilling(uint32 interval) external {
+        IntervalRecord storage rec = _intervals[interval];
+        _checkPublisher(rec.mode);
+        IntervalState state = rec.state;
+        if (state != IntervalState.Priced && state != IntervalState.Billing) {
+            revert BillingLedgerIntervalState(interval, state);
+        }
+        uint32 billCount = rec.billCount;
+        if (billCount != rec.ocdCount) {
+            revert BillingLedgerBillsIncomplete(interval, billCount, rec.ocdCount);
+        }
+        bytes32 billDigest = rec.billDigest;
+        if (billDigest != rec.ocdDigest) {
+            revert BillingLedgerBillDigestMismatch(interval, billDigest, rec.ocdDigest);
+        }
+        rec.state = IntervalState.Final;
+        emit IntervalFinalized(interval, billCount, rec.billedTotal, billDigest);
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Views
+    // -------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBillingLedger
+    function domainSeparator() external view returns (bytes32) {
+        return EntryDigest.domainSeparator(block.chainid, address(this));
+    }
+
+    /// @inheritdoc IBillingLedger
+    function priceFor(uint256 aggregateWh) external view returns (uint64) {
+        uint32 version = _tariffVersion;
+        if (version == 0) revert BillingLedgerNotConfigured();
+        return _tariffs[version].priceOf(aggregateWh);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function priceForVersion(uint32 version, uint256 aggregateWh) external view returns (uint64) {
+        if (version == 0 || version > _tariffVersion) revert BillingLedgerUnknownTariff(version);
+        return _tariffs[version].priceOf(aggregateWh);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function tariffVersion() external view returns (uint32) {
+        return _tariffVersion;
+    }
+
+    /// @inheritdoc IBillingLedger
+    function tariff(
+        uint32 version
+    ) external view returns (uint64[] memory breakpointsWh, uint64[] memory values, uint64 cap) {
+        if (version == 0 || version > _tariffVersion) revert BillingLedgerUnknownTariff(version);
+        Tariff.Schedule storage schedule = _tariffs[version];
+        return (schedule.breakpointsWh, schedule.values, schedule.cap);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function categoryValues() external view returns (uint32[5] memory) {
+        return _categoryValues;
+    }
+
+    /// @inheritdoc IBillingLedger
+    function deliveryMode() external view returns (DeliveryMode) {
+        return _deliveryMode;
+    }
+
+    /// @inheritdoc IBillingLedger
+    function intervalRecord(uint32 interval) external view returns (IntervalRecord memory) {
+        return _intervals[interval];
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Internals
+    // -------------------------------------------------------------------------------------------
+
+    /// @dev DAP and BC are published by CC in relayed mode and by SP in direct mode.
+    function _checkPublisher(DeliveryMode mode) private view {
+        _checkRole(mode == DeliveryMode.Relayed ? CC_ROLE : SP_ROLE);
+    }
+
+    /// @dev Verifies SP's signature on `digest(domain, 3, j, batchRoot, u64 firstIndex, u64 n)`.
+    function _verifyBillBatch(
+        bytes32 domain,
+        uint32 interval,
+        bytes32 batchRoot,
+        uint32 firstIndex,
+        uint256 n,
+        address rAddr,
+        uint256 y
+    ) private view {
+        bytes32 batchMessage = EntryDigest.digest(
+            domain,
+            KIND_BC_BATCH,
+            interval,
+            batchRoot,
+            firstIndex,
+            uint64(n)
+        );
+        (uint8 spPrefix, uint256 spX) = _serviceProviderSigKey();
+        if (spPrefix == 0) revert BillingLedgerNotConfigured();
+        if (!SchnorrVerifier.tryVerify(spPrefix, spX, batchMessage, rAddr, y)) {
+            revert BillingLedgerInvalidBatchSignature(interval, firstIndex);
+        }
+    }
+
+    /// @dev Checks DAP entry `index` (price and SP signature, kind 1) and emits it.
+    function _acceptDap(
+        bytes32 domain,
+        uint32 interval,
+        uint64 price,
+        DapEntry calldata e,
+        uint256 index
+    ) private {
+        if (e.price != price) {
+            revert BillingLedgerInvalidEntry(interval, index, EntryProblem.PriceMismatch);
+        }
+        bytes32 m = EntryDigest.digest(
+            domain,
+            EntryDigest.KIND_DAP,
+            interval,
+            e.id,
+            e.timestamp,
+            price
+        );
+        (uint8 spPrefix, uint256 spX) = _serviceProviderSigKey();
+        if (!SchnorrVerifier.tryVerify(spPrefix, spX, m, e.rAddr, e.y)) {
+            revert BillingLedgerInvalidEntry(interval, index, EntryProblem.BadSignature);
+        }
+        emit DapPosted(interval, e.id, e.timestamp, price, e.rAddr, e.y);
+    }
+}

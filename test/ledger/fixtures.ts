@@ -1,0 +1,191 @@
+// Shared fixtures of the billing-ledger tests (exports only: Hardhat's mocha runner loads every
+// .ts under test/). Keys and pseudonyms are deterministic so failures reproduce.
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+
+import {
+  billingLedgerAbi,
+  publicKeyStruct,
+  signBillBatch,
+  type BillFields,
+  type BillingLedger,
+  type SignedBillBatch,
+} from "../../offchain/chain/billing.ts";
+import { tariffPrice, type TariffSchedule } from "../../offchain/chain/tariff.ts";
+import { bytesToBigInt, hexToBytes, u32 } from "../../offchain/crypto/bytes.ts";
+import { keccak256 } from "../../offchain/crypto/hash.ts";
+import { CURVE_ORDER, secp } from "../../offchain/crypto/secp256k1.ts";
+import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
+
+export const CATEGORY_VALUES: readonly [bigint, bigint, bigint, bigint, bigint] = [
+  100n,
+  250n,
+  500n,
+  1000n,
+  2000n,
+];
+
+/** A tariff rising from 10 to 40 price units per Wh between 0 and 1 MWh aggregate, capped at 35. */
+export const TARIFF: TariffSchedule = {
+  breakpointsWh: [0n, 100_000n, 1_000_000n],
+  values: [10n, 20n, 40n],
+  cap: 35n,
+};
+
+export const WINDOW_START = 1_700_000_000n;
+export const WINDOW_END = WINDOW_START + 900n;
+
+/** A deterministic secret key from a label. */
+export function testKey(label: string): bigint {
+  return (bytesToBigInt(keccak256(new TextEncoder().encode(label))) % (CURVE_ORDER - 1n)) + 1n;
+}
+
+export const SP_SIG_SK = testKey("sp/sig");
+export const SP_PK_SK = testKey("sp/pk");
+export const CC_SIG_SK = testKey("cc/sig");
+export const CC_PK_SK = testKey("cc/pk");
+
+export interface BillingDeployment {
+  ledger: BillingLedger;
+  address: string;
+  domain: Uint8Array;
+  admin: HardhatEthersSigner;
+  cc: HardhatEthersSigner;
+  sp: HardhatEthersSigner;
+  outsider: HardhatEthersSigner;
+}
+
+/** Deploys and configures a ledger: tariff, category values, CC and SP keys, mode. */
+export async function deployBillingLedger(
+  ethers: HardhatEthers,
+  options: { direct?: boolean; configure?: boolean } = {},
+): Promise<BillingDeployment> {
+  const [admin, cc, sp, outsider] = await ethers.getSigners();
+  const deployed = await ethers.deployContract("BillingLedger", [
+    admin.address,
+    cc.address,
+    sp.address,
+  ]);
+  await deployed.waitForDeployment();
+  const address = await deployed.getAddress();
+  const ledger = new ethers.Contract(
+    address,
+    billingLedgerAbi(),
+    admin,
+  ) as unknown as BillingLedger;
+  if (options.configure !== false) {
+    await (
+      await ledger.setTariff([...TARIFF.breakpointsWh], [...TARIFF.values], TARIFF.cap)
+    ).wait();
+    await (await ledger.setCategoryValues([...CATEGORY_VALUES])).wait();
+    await (
+      await ledger.setServiceProviderKeys(
+        publicKeyStruct(secp.mulBase(SP_PK_SK, true)),
+        publicKeyStruct(secp.mulBase(SP_SIG_SK, true)),
+      )
+    ).wait();
+    await (
+      await ledger.setControlCenterKeys(
+        publicKeyStruct(secp.mulBase(CC_PK_SK, true)),
+        publicKeyStruct(secp.mulBase(CC_SIG_SK, true)),
+      )
+    ).wait();
+    if (options.direct) await (await ledger.setDeliveryMode(1)).wait();
+  }
+  const domain = hexToBytes(await ledger.domainSeparator());
+  return { ledger, address, domain, admin, cc, sp, outsider };
+}
+
+/** A pseudonym whose order is fixed by `rank` (first 4 bytes), the rest from the label. */
+export function pseudonym(rank: number, label = "p"): Uint8Array {
+  const id = keccak256(new TextEncoder().encode(`${label}/${rank}`));
+  id.set(u32(rank + 1), 0);
+  return id;
+}
+
+/** `n` signed OCD entries of `interval` with increasing pseudonyms from rank `firstRank`. */
+export function makeOcdEntries(
+  domain: Uint8Array,
+  interval: number,
+  n: number,
+  options: { firstRank?: number; label?: string; consumption?: (i: number) => bigint } = {},
+): LedgerEntry[] {
+  const first = options.firstRank ?? 0;
+  const label = options.label ?? `i${interval}`;
+  const entries: LedgerEntry[] = [];
+  for (let k = 0; k < n; k++) {
+    const rank = first + k;
+    const value = options.consumption
+      ? options.consumption(rank)
+      : CATEGORY_VALUES[rank % CATEGORY_VALUES.length];
+    const sigSk = testKey(`${label}/meter-msg/${rank}`);
+    entries.push(
+      signEntry(
+        domain,
+        {
+          kind: ENTRY_KIND.OCD,
+          interval,
+          id: pseudonym(rank, label),
+          timestamp: WINDOW_START + BigInt(rank % 900),
+          value,
+        },
+        sigSk,
+      ),
+    );
+  }
+  return entries;
+}
+
+/** SP's DAP entry for `interval` at `price`. */
+export function makeDap(
+  domain: Uint8Array,
+  interval: number,
+  price: bigint,
+  label = "sp-to-cc",
+): LedgerEntry {
+  return signEntry(
+    domain,
+    {
+      kind: ENTRY_KIND.DAP,
+      interval,
+      id: keccak256(new TextEncoder().encode(`${label}/${interval}`)),
+      timestamp: WINDOW_END + 60n,
+      value: price,
+    },
+    SP_SIG_SK,
+  );
+}
+
+/** Honest bills for OCD entries at `price`. */
+export function billsFor(ocd: readonly LedgerEntry[], price: bigint): BillFields[] {
+  return ocd.map((e) => ({
+    interval: e.interval,
+    id: e.id,
+    timestamp: WINDOW_END + 120n,
+    bill: price * e.value,
+    consumptionWh: e.value,
+  }));
+}
+
+/** SP-signed batches of at most `size` bills, indexed from `firstIndex`. */
+export function signBatches(
+  domain: Uint8Array,
+  bills: readonly BillFields[],
+  size: number,
+  firstIndex = 0,
+): SignedBillBatch[] {
+  const out: SignedBillBatch[] = [];
+  for (let k = 0; k < bills.length; k += size) {
+    const chunk = bills.slice(k, k + size);
+    out.push(signBillBatch(domain, chunk[0].interval, firstIndex + k, chunk, SP_SIG_SK));
+  }
+  return out;
+}
+
+/** Expected price for a set of OCD entries under the test tariff. */
+export function expectedPrice(ocd: readonly LedgerEntry[]): bigint {
+  return tariffPrice(
+    TARIFF,
+    ocd.reduce((s, e) => s + e.value, 0n),
+  );
+}
