@@ -200,7 +200,7 @@ export class ControlCenter {
       throw err;
     }
     const state = this.#intervals.get(entry.interval);
-    if (state === undefined || state.closed) return this.#reject(state, "interval-not-open");
+    if (state === undefined || state.closed) return this.#reject(undefined, "interval-not-open");
     const origin = this.#pseudonyms.lookup(entry.id);
     if (origin === undefined || origin.interval !== entry.interval) {
       return this.#reject(state, "unknown-pseudonym");

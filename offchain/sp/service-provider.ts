@@ -60,7 +60,8 @@ export class ServiceProvider {
   checkOcd(ocd: readonly LedgerEntry[]): number[] {
     const bad: number[] = [];
     ocd.forEach((e, i) => {
-      if (e.kind !== ENTRY_KIND.OCD || !verifyEntry(this.#init.domain, e, this.#backend)) bad.push(i);
+      if (e.kind !== ENTRY_KIND.OCD || !verifyEntry(this.#init.domain, e, this.#backend))
+        bad.push(i);
     });
     return bad;
   }
@@ -93,7 +94,13 @@ export class ServiceProvider {
         {
           kind: ENTRY_KIND.DAP,
           interval,
-          id: spUserPseudonym(this.#init.keys.secretKey, peer, this.#init.keys.id, interval, this.#backend),
+          id: spUserPseudonym(
+            this.#init.keys.secretKey,
+            peer,
+            this.#init.keys.id,
+            interval,
+            this.#backend,
+          ),
           timestamp,
           value: price,
         },
@@ -114,7 +121,13 @@ export class ServiceProvider {
     ocd.forEach((e, i) => {
       if (this.faults.skipBill === i) return;
       const delta = this.faults.billOffset?.index === i ? this.faults.billOffset.delta : 0n;
-      const bill = { interval, id: e.id, timestamp, bill: price * e.value + delta, consumptionWh: e.value };
+      const bill = {
+        interval,
+        id: e.id,
+        timestamp,
+        bill: price * e.value + delta,
+        consumptionWh: e.value,
+      };
       bills.push(bill);
       if (this.faults.duplicateBill === i) bills.push(bill);
     });

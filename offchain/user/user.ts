@@ -53,7 +53,10 @@ export class User {
 
   /** The meter's batch for an interval (over the pairing channel, at interval end). */
   receivePseudonyms(interval: number, pseudonyms: readonly Uint8Array[]): void {
-    this.#pseudonyms.set(interval, pseudonyms.map((p) => Uint8Array.from(p)));
+    this.#pseudonyms.set(
+      interval,
+      pseudonyms.map((p) => Uint8Array.from(p)),
+    );
   }
 
   pseudonyms(interval: number): readonly Uint8Array[] {
@@ -74,7 +77,8 @@ export class User {
       if (!mine.has(key)) continue;
       entries++;
       consumptionWh += e.value;
-      if (!verifyEntry(domain, e)) disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
+      if (!verifyEntry(domain, e))
+        disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
     }
     const missing = mine.size - entries;
     if (missing > 0) disputes.push(`${missing} of my reports are missing from the OCD ledger`);
@@ -90,7 +94,11 @@ export class User {
       price ??= d.value;
       if (d.value !== price) disputes.push("DAP entries disagree on the price");
     }
-    if (price !== undefined && report.expectedPrice !== undefined && price !== report.expectedPrice) {
+    if (
+      price !== undefined &&
+      report.expectedPrice !== undefined &&
+      price !== report.expectedPrice
+    ) {
       disputes.push(`price ${price} differs from tariff(Σc) = ${report.expectedPrice}`);
     }
     for (const m of report.mismatches) disputes.push(`ledger: ${m}`);
@@ -104,15 +112,19 @@ export class User {
         if (!mine.has(key)) continue;
         billed.set(key, (billed.get(key) ?? 0) + 1);
         postedBill += b.bill;
-        if (!batch.signatureValid) disputes.push(`bill ${key.slice(0, 12)}… in a batch SP did not sign`);
+        if (!batch.signatureValid)
+          disputes.push(`bill ${key.slice(0, 12)}… in a batch SP did not sign`);
         if (price !== undefined && b.bill !== price * b.consumptionWh) {
-          disputes.push(`bill ${key.slice(0, 12)}… is ${b.bill}, expected ${price * b.consumptionWh}`);
+          disputes.push(
+            `bill ${key.slice(0, 12)}… is ${b.bill}, expected ${price * b.consumptionWh}`,
+          );
         }
       }
     }
     for (const key of mine) {
       const n = billed.get(key) ?? 0;
-      if (n !== 1 && report.state >= 4) disputes.push(`pseudonym ${key.slice(0, 12)}… billed ${n} times`);
+      if (n !== 1 && report.state >= 4)
+        disputes.push(`pseudonym ${key.slice(0, 12)}… billed ${n} times`);
     }
     const expectedBill = price === undefined ? 0n : price * consumptionWh;
     if (postedBill !== expectedBill) {
@@ -135,7 +147,12 @@ export class User {
   #myDapEntries(report: IntervalReport) {
     const direct = this.#init.direct;
     if (direct === undefined) return report.dap.filter((d) => d.kind === ENTRY_KIND.DAP);
-    const id = spUserPseudonym(direct.keys.secretKey, direct.spPublicKey, direct.spId, report.interval);
+    const id = spUserPseudonym(
+      direct.keys.secretKey,
+      direct.spPublicKey,
+      direct.spId,
+      report.interval,
+    );
     return report.dap.filter((d) => equalBytes(d.id, id));
   }
 }

@@ -1,0 +1,217 @@
+// Control-center agent: the ControlCenter state machine plus persistence and chain access.
+//
+// Crash safety (issue "Oksuz end to end": a restart mid-interval loses nothing and double-posts
+// nothing):
+//   - every admitted report is appended to the store (WAL, synchronous=FULL) before the admission
+//     is acknowledged; K_i of each meter is kept sealed in the SecretStore (AES-256-GCM);
+//   - on start, meters, open intervals and admitted reports are rebuilt from the store (reports are
+//     re-admitted, so they are re-verified);
+//   - posting resumes from the chain's own progress: the ledger stores the last posted pseudonym of
+//     the interval, and entries are posted sorted by pseudonym, so everything at or below it is
+//     already on-chain. The chain is the source of truth; no local "posted" flag can drift from it.
+import { bytesToHex, hexToBytes } from "../crypto/bytes.ts";
+import type { ControlCenterKeys } from "../crypto/keys.ts";
+import {
+  INTERVAL_STATE,
+  openInterval as chainOpenInterval,
+  postOcdBatch,
+  publicKeyStruct,
+  sealInterval,
+  type BillingLedger,
+} from "../chain/billing.ts";
+import type { LedgerEntry } from "../protocol/entry.ts";
+import type { SecretStore } from "../runtime/secret-box.ts";
+import type { Store } from "../runtime/store.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import { ControlCenter, type Admission, type IntervalWindow } from "./control-center.ts";
+
+export interface ControlCenterAgentInit {
+  readonly keys: ControlCenterKeys;
+  readonly domain: Uint8Array;
+  readonly maxMessagesPerMeter?: number;
+  readonly maxFailures?: number;
+  /** OCD entries per transaction, default 100. */
+  readonly batchSize?: number;
+}
+
+export interface ControlCenterAgentComponents {
+  readonly store: Store;
+  readonly secrets: SecretStore;
+  /** The ledger connected with CC's signer (CC_ROLE). */
+  readonly ledger: BillingLedger;
+  readonly logger?: Logger;
+}
+
+const NS_METER_PK = "cc/meter-pk";
+const NS_METER_K = "cc/meter-k";
+const NS_INTERVAL = "cc/interval";
+const reportsLog = (interval: number) => `cc/reports/${interval}`;
+
+interface StoredInterval {
+  start: string;
+  end: string;
+  categories: string[];
+}
+
+export class ControlCenterAgent {
+  readonly center: ControlCenter;
+  readonly #init: ControlCenterAgentInit;
+  readonly #components: ControlCenterAgentComponents;
+  readonly #logger: Logger;
+  #batchesPosted = 0;
+  #crashAtBatch?: number;
+
+  private constructor(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
+    this.#init = init;
+    this.#components = components;
+    this.#logger = components.logger ?? silentLogger;
+    this.center = new ControlCenter({
+      keys: init.keys,
+      domain: init.domain,
+      maxMessagesPerMeter: init.maxMessagesPerMeter,
+      maxFailures: init.maxFailures,
+    });
+  }
+
+  /** Starts the agent, rebuilding its state from the store (empty store: a fresh CC). */
+  static start(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
+    const agent = new ControlCenterAgent(init, components);
+    agent.#restore();
+    return agent;
+  }
+
+  #restore(): void {
+    const { store, secrets } = this.#components;
+    let meters = 0;
+    for (const { key, value } of store.list(NS_METER_PK)) {
+      const ggmKey = secrets.get(NS_METER_K, key);
+      if (ggmKey === undefined) throw new Error(`ControlCenterAgent: K of meter ${key} missing`);
+      this.center.restoreMeter(Number(key), value, ggmKey);
+      ggmKey.fill(0);
+      meters++;
+    }
+    let reports = 0;
+    for (const { key, value } of store.list(NS_INTERVAL)) {
+      const interval = Number(key);
+      const stored = JSON.parse(new TextDecoder().decode(value)) as StoredInterval;
+      this.center.openInterval(
+        interval,
+        { start: BigInt(stored.start), end: BigInt(stored.end) },
+        stored.categories.map(BigInt),
+      );
+      for (const entry of store.readLog(reportsLog(interval))) {
+        const a = this.center.admit(entry.value);
+        if (!a.accepted) {
+          throw new Error(`ControlCenterAgent: stored report rejected on restore (${a.reason})`);
+        }
+        reports++;
+      }
+    }
+    if (meters > 0) this.#logger.info("restored", { meters, reports });
+  }
+
+  /** Registers meters with CC (their sealed K_i) and in the on-chain directory. */
+  async registerMeters(
+    registrations: readonly { index: number; publicKey: Uint8Array; encryptedGgmKey: Uint8Array }[],
+  ): Promise<void> {
+    const { store, secrets, ledger } = this.#components;
+    const onChain = Number(await ledger.meterCount());
+    for (const r of registrations) {
+      const ggmKey = this.center.registerMeter(r.index, r.publicKey, r.encryptedGgmKey);
+      store.transaction(() => {
+        secrets.put(NS_METER_K, String(r.index), ggmKey);
+        store.put(NS_METER_PK, String(r.index), r.publicKey);
+      });
+      ggmKey.fill(0);
+    }
+    // The on-chain directory (the onion directory) lists meters by index, in registration order.
+    const fresh = registrations.filter((r) => r.index >= onChain);
+    for (let i = 0; i < fresh.length; i += 200) {
+      const slice = fresh.slice(i, i + 200).map((r) => publicKeyStruct(r.publicKey));
+      await (await ledger.registerMeters(slice)).wait();
+    }
+  }
+
+  /** Opens interval `interval` on-chain (if not yet) and for admission. */
+  async openInterval(
+    interval: number,
+    window: IntervalWindow,
+    categories: readonly bigint[],
+  ): Promise<void> {
+    const { store, ledger } = this.#components;
+    const record = await ledger.intervalRecord(interval);
+    if (Number(record.state) === INTERVAL_STATE.None) {
+      await chainOpenInterval(ledger, interval, window.start, window.end);
+    }
+    const stored: StoredInterval = {
+      start: window.start.toString(),
+      end: window.end.toString(),
+      categories: categories.map(String),
+    };
+    store.put(NS_INTERVAL, String(interval), new TextEncoder().encode(JSON.stringify(stored)));
+    this.center.openInterval(interval, window, categories);
+  }
+
+  /** Admits one report; an admitted report is durable before this returns. */
+  onReport(report: Uint8Array): Admission {
+    const admission = this.center.admit(report);
+    if (admission.accepted)
+      this.#components.store.append(reportsLog(admission.entry.interval), report);
+    return admission;
+  }
+
+  /**
+   * Crash injection for tests and the demo's `--crash`: the next `postAndSeal` throws
+   * {@link ControlCenterCrash} after `batches` more OCD transactions, leaving store and chain as a
+   * killed process would.
+   */
+  crashAfterBatches(batches: number): void {
+    this.#crashAtBatch = this.#batchesPosted + batches;
+  }
+
+  /** Counters admitted per meter (CC's receipts to meters over its direct channel). */
+  receipts(interval: number): Map<number, Set<number>> {
+    const out = new Map<number, Set<number>>();
+    for (const e of this.center.admittedEntries(interval)) {
+      const origin = this.center.originOf(interval, e.id);
+      if (origin === undefined) continue;
+      let set = out.get(origin.meter);
+      if (!set) out.set(origin.meter, (set = new Set()));
+      set.add(origin.counter);
+    }
+    return out;
+  }
+
+  /**
+   * Posts the interval's admitted entries sorted by pseudonym, resuming after what the chain
+   * already holds, then seals. Returns the entries posted in this call.
+   */
+  async postAndSeal(interval: number): Promise<{ posted: number; entries: LedgerEntry[] }> {
+    const { ledger } = this.#components;
+    const entries = this.center.closeInterval(interval);
+    const record = await ledger.intervalRecord(interval);
+    if (Number(record.state) !== INTERVAL_STATE.Open) {
+      return { posted: 0, entries };
+    }
+    const lastId = bytesToHex(hexToBytes(record.lastId));
+    const pending = entries.filter((e) => bytesToHex(e.id) > lastId);
+    const size = this.#init.batchSize ?? 100;
+    for (let i = 0; i < pending.length; i += size) {
+      if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
+        throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
+      }
+      await postOcdBatch(ledger, interval, pending.slice(i, i + size));
+      this.#batchesPosted++;
+    }
+    await sealInterval(ledger, interval);
+    // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
+    this.#components.store.delete(NS_INTERVAL, String(interval));
+    this.#logger.info("sealed", { interval, entries: entries.length, posted: pending.length });
+    return { posted: pending.length, entries };
+  }
+}
+
+/** Thrown by the crash-injection hook; the store is left as a real crash would leave it. */
+export class ControlCenterCrash extends Error {
+  override name = "ControlCenterCrash";
+}

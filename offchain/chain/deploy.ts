@@ -1,0 +1,88 @@
+// Deploys and configures the billing ledger from the Hardhat build's artifacts with plain ethers,
+// so the same code serves the embedded chain, `hardhat node` and any JSON-RPC URL (Besu).
+import { readFileSync } from "node:fs";
+
+import { ContractFactory, type Signer } from "ethers";
+
+import { connectBillingLedger, publicKeyStruct, type BillingLedger } from "./billing.ts";
+import type { TariffSchedule } from "./tariff.ts";
+
+interface Artifact {
+  abi: ConstructorParameters<typeof ContractFactory>[0];
+  bytecode: string;
+}
+
+/** Reads `artifacts/contracts/<path>/<name>.json` (run `npx hardhat build` first). */
+export function readArtifact(sourcePath: string, name: string): Artifact {
+  const url = new URL(`../../artifacts/contracts/${sourcePath}/${name}.json`, import.meta.url);
+  try {
+    return JSON.parse(readFileSync(url, "utf8")) as Artifact;
+  } catch {
+    throw new Error(`readArtifact: ${name} not built; run \`npx hardhat build\` first`);
+  }
+}
+
+export interface BillingLedgerConfig {
+  readonly tariff: TariffSchedule;
+  readonly categories: readonly bigint[];
+  readonly controlCenter: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
+  readonly serviceProvider: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
+  /** Paper §6: SP publishes prices and bills itself. */
+  readonly direct: boolean;
+}
+
+export interface BillingLedgerSigners {
+  readonly admin: Signer;
+  readonly controlCenter: Signer;
+  readonly serviceProvider: Signer;
+}
+
+/** Deploys a BillingLedger with roles for the three signers and applies `config` as the admin. */
+export async function deployBillingLedger(
+  signers: BillingLedgerSigners,
+  config: BillingLedgerConfig,
+): Promise<{ ledger: BillingLedger; address: string }> {
+  const { abi, bytecode } = readArtifact("ledger/BillingLedger.sol", "BillingLedger");
+  const factory = new ContractFactory(abi, bytecode, signers.admin);
+  const deployed = await factory.deploy(
+    await signers.admin.getAddress(),
+    await signers.controlCenter.getAddress(),
+    await signers.serviceProvider.getAddress(),
+  );
+  await deployed.waitForDeployment();
+  const address = await deployed.getAddress();
+  const ledger = connectBillingLedger(address, signers.admin);
+  const wait = async (tx: Promise<{ wait(): Promise<unknown> }>) => (await tx).wait();
+  await wait(
+    ledger.setTariff(
+      [...config.tariff.breakpointsWh],
+      [...config.tariff.values],
+      config.tariff.cap,
+    ),
+  );
+  await wait(
+    ledger.setCategoryValues(
+      config.categories.map((c) => Number(c)) as [number, number, number, number, number],
+    ),
+  );
+  await wait(
+    ledger.setControlCenterKeys(
+      publicKeyStruct(config.controlCenter.publicKey),
+      publicKeyStruct(config.controlCenter.sigPublicKey),
+    ),
+  );
+  await wait(
+    ledger.setServiceProviderKeys(
+      publicKeyStruct(config.serviceProvider.publicKey),
+      publicKeyStruct(config.serviceProvider.sigPublicKey),
+    ),
+  );
+  if (config.direct) await wait(ledger.setDeliveryMode(1));
+  return { ledger, address };
+}
+
+/** The tariff an interval was opened under (read from the chain, for SP and users). */
+export async function readTariff(ledger: BillingLedger, version: number): Promise<TariffSchedule> {
+  const [breakpointsWh, values, cap] = await ledger.tariff(version);
+  return { breakpointsWh: [...breakpointsWh], values: [...values], cap };
+}

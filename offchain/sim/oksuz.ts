@@ -1,0 +1,763 @@
+// Oksuz 2020 end to end (issue "Oksuz end to end"): N meters that are also onion relays, the
+// control center, the service provider and the users, over the in-memory network (latency, loss,
+// reordering; virtual clock; deterministic given the seed), against a real chain (Hardhat's
+// in-process network, `hardhat node`, or any JSON-RPC URL). Consumption comes from the synthetic
+// household load model (offchain/sim/load-model.ts).
+//
+// One interval j:
+//   1. CC opens j on-chain and for admission (pseudonyms precomputed).
+//   2. Every meter measures, splits into category chunks, signs one OCD entry per chunk and sends
+//      each in its own Sphinx onion through `pathLength` other meters; relays batch and shuffle per
+//      round. CC peels the last layer and admits.
+//   3. CC sends each meter a receipt of the counters it admitted (its direct channel: CC is trusted
+//      and knows the link anyway); meters resend what is missing (lost, or refused as damaged).
+//   4. Meters deliver the interval's pseudonyms to their users in one batch.
+//   5. CC posts the admitted entries sorted by pseudonym, resuming after what the chain holds, and
+//      seals. SP reads the sealed ledger from events, checks it, prices it by the public tariff,
+//      posts DAP and the bill batches (through CC in relayed mode, itself in direct mode).
+//   6. Every user rebuilds the interval from events and verifies its own bill.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+
+import type { Signer } from "ethers";
+
+import { bytesToHex } from "../crypto/bytes.ts";
+import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
+import {
+  ENTRY_PROBLEM,
+  closeBilling,
+  connectBillingLedger,
+  postBills,
+  postDap,
+} from "../chain/billing.ts";
+import { deployBillingLedger, readTariff } from "../chain/deploy.ts";
+import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
+import type { TariffSchedule } from "../chain/tariff.ts";
+import { ControlCenterAgent, ControlCenterCrash } from "../cc/agent.ts";
+import type { RejectReason } from "../cc/control-center.ts";
+import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
+import { ServiceProvider } from "../sp/service-provider.ts";
+import { User, type UserIntervalCheck } from "../user/user.ts";
+import { OnionRelay } from "../onion/relay.ts";
+import {
+  buildReportOnion,
+  onionAssociatedData,
+  peelAtCC,
+  selectRelayPath,
+} from "../onion/report.ts";
+import { sessionKeyFrom } from "../onion/random.ts";
+import { ONION_DROP_REASONS } from "../onion/errors.ts";
+import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
+import { encodeMeterReport } from "../protocol/meter-report.ts";
+import { minAnonymitySet } from "../protocol/anonymity.ts";
+import { VirtualClock } from "../runtime/clock.ts";
+import { MemoryNetwork } from "../runtime/network.ts";
+import { createRng, type Rng } from "../runtime/rng.ts";
+import { Store } from "../runtime/store.ts";
+import { SecretStore } from "../runtime/secret-box.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import { LoadModel } from "./load-model.ts";
+
+export const ATTACKS = [
+  "fake-meter",
+  "tampering-user",
+  "corrupted-meter",
+  "replaying-outsider",
+  "sp-wrong-price",
+  "sp-wrong-bill",
+] as const;
+export type AttackName = (typeof ATTACKS)[number];
+
+export interface OksuzScenario {
+  readonly meters: number;
+  readonly intervals: number;
+  readonly seed: string;
+  /** Interval length in seconds, default 3600. */
+  readonly intervalSeconds?: number;
+  /** Unix time of interval 0's start, default 2026-01-05T00:00:00Z. */
+  readonly startTime?: bigint;
+  /** Relays per onion, default 3 (DESIGN §4.6). */
+  readonly pathLength?: number;
+  /** Paper §6: SP publishes prices and bills itself. */
+  readonly direct?: boolean;
+  readonly categories?: readonly bigint[];
+  readonly tariff?: TariffSchedule;
+  readonly network?: {
+    readonly latencyMs?: number;
+    readonly jitterMs?: number;
+    readonly loss?: number;
+    readonly reorder?: number;
+  };
+  readonly attack?: AttackName;
+  /** Kill CC in `interval`: mid-admission (after half the reports) or mid-posting (after 1 batch). */
+  readonly crash?: { readonly interval: number; readonly phase: "admission" | "posting" };
+  /** OCD entries per transaction, default 100. */
+  readonly batchSize?: number;
+}
+
+export interface ChainAccess {
+  readonly admin: Signer;
+  readonly controlCenter: Signer;
+  readonly serviceProvider: Signer;
+}
+
+export interface IntervalSummary {
+  readonly interval: number;
+  readonly entries: number;
+  /** Σc on the ledger (what meters reported). */
+  readonly aggregateWh: string;
+  /** Σ measured by the meters this interval. */
+  readonly measuredWh: string;
+  /** Σ carry held by meters after this interval. */
+  readonly carriedWh: string;
+  readonly price: string;
+  readonly billsVerified: number;
+  readonly billsDisputed: number;
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+  readonly minAnonymitySet: number;
+  readonly ocdDigest: string;
+  readonly billedTotal: string;
+  readonly gasUsed: string;
+}
+
+/** One meter in one interval: what it measured, reported and carried (DESIGN §7). */
+export interface MeterIntervalFigures {
+  readonly meter: number;
+  readonly interval: number;
+  readonly measuredWh: string;
+  readonly reportedWh: string;
+  readonly carryInWh: string;
+  readonly carryOutWh: string;
+  readonly chunks: number;
+}
+
+export interface AttackOutcome {
+  readonly name: AttackName;
+  /** "detected": noticed and kept off the ledger; "prevented": the chain refused it. */
+  readonly outcome: "detected" | "prevented" | "undetected";
+  readonly evidence: string;
+  /** Every honest user's bill verified in every interval. */
+  readonly honestBillsUnaffected: boolean;
+}
+
+export interface OksuzReport {
+  readonly scenario: string;
+  readonly seed: string;
+  readonly mode: "relayed" | "direct";
+  readonly meters: number;
+  readonly intervals: number;
+  readonly ledger: string;
+  readonly perInterval: readonly IntervalSummary[];
+  readonly totals: {
+    readonly measuredWh: string;
+    readonly reportedWh: string;
+    readonly finalCarryWh: string;
+    /** Σ reported + final carry == Σ measured (DESIGN §7). */
+    readonly conserved: boolean;
+  };
+  readonly network: {
+    readonly packetsSent: number;
+    readonly packetsDelivered: number;
+    readonly dropped: Readonly<Record<string, number>>;
+    /** Every packet on every link had this many bytes (DESIGN §4.6). */
+    readonly packetSizes: readonly number[];
+  };
+  readonly relays: Readonly<Record<string, number>>;
+  /** CC rejections that named no open interval (malformed, or for a closed interval). */
+  readonly unattributedRejections: Readonly<Partial<Record<RejectReason, number>>>;
+  readonly crash?: {
+    readonly interval: number;
+    readonly phase: string;
+    readonly restarted: boolean;
+  };
+  readonly attack?: AttackOutcome;
+  /** Per meter and interval, as the meters computed them. */
+  readonly meterFigures: readonly MeterIntervalFigures[];
+  /** Users' checks, one per user and interval (disputes named). */
+  readonly userChecks: readonly UserIntervalCheck[];
+  readonly wallTimeMs: number;
+}
+
+export interface OksuzHooks {
+  readonly logger?: Logger;
+  /** Called as the run progresses ("interval 2/4: 131 reports admitted"). */
+  readonly progress?: (message: string) => void;
+  /** Wall clock for the report (injected: protocol code reads no clock itself). */
+  readonly now?: () => number;
+}
+
+const DEFAULT_CATEGORIES = [50n, 100n, 250n, 500n, 1000n] as const;
+/** Price units per Wh, rising with the regional load (a 50-household feeder ≈ 20 kWh/hour). */
+const DEFAULT_TARIFF: TariffSchedule = {
+  breakpointsWh: [0n, 10_000n, 25_000n, 100_000n],
+  values: [2n, 3n, 5n, 8n],
+  cap: 10n,
+};
+const ROUND_MS = 200;
+
+interface MeterNode {
+  readonly meter: Meter;
+  readonly relay: OnionRelay;
+  readonly address: string;
+  readonly user: User;
+  /** Secret key of the meter (also its relay key: the on-chain directory lists pk_i). */
+  readonly secretKey: bigint;
+  last?: MeterIntervalReport;
+}
+
+class RevertExpected extends Error {}
+
+/** Runs a scenario; deploys its own ledger on the given chain. */
+export async function runOksuz(
+  scenario: OksuzScenario,
+  chain: ChainAccess,
+  hooks: OksuzHooks = {},
+): Promise<OksuzReport> {
+  const now = hooks.now ?? (() => 0);
+  const t0 = now();
+  const progress = hooks.progress ?? (() => {});
+  const logger = hooks.logger ?? silentLogger;
+  validateScenario(scenario);
+  const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
+  const randomBytes = (r: Rng) => (n: number) => r.bytes(n);
+  const intervalSeconds = scenario.intervalSeconds ?? 3600;
+  const startTime = scenario.startTime ?? 1_767_571_200n; // 2026-01-05T00:00:00Z
+  const pathLength = scenario.pathLength ?? 3;
+  const categories = scenario.categories ?? DEFAULT_CATEGORIES;
+  const tariff = scenario.tariff ?? DEFAULT_TARIFF;
+  const attack = scenario.attack;
+
+  // ---- keys and deployment ------------------------------------------------------------------
+  const keyRng = rng.fork("keys");
+  const ccKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc"))));
+  const ccSigKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc/sig"))));
+  const spKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("sp"))));
+  const spSigSk = randomSecretKey(randomBytes(keyRng.fork("sp/sig")));
+  const direct = scenario.direct ?? false;
+  const { ledger: adminLedger, address } = await deployBillingLedger(
+    {
+      admin: chain.admin,
+      controlCenter: chain.controlCenter,
+      serviceProvider: chain.serviceProvider,
+    },
+    {
+      tariff,
+      categories,
+      controlCenter: { publicKey: ccKeys.publicKey, sigPublicKey: ccSigKeys.publicKey },
+      serviceProvider: {
+        publicKey: spKeys.publicKey,
+        sigPublicKey: keyPairFromSecret(spSigSk).publicKey,
+      },
+      direct,
+    },
+  );
+  const ccLedger = connectBillingLedger(address, chain.controlCenter);
+  const spLedger = connectBillingLedger(address, chain.serviceProvider);
+  const domain = Uint8Array.from(
+    Buffer.from((await adminLedger.domainSeparator()).slice(2), "hex"),
+  );
+  progress(`deployed BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`);
+
+  // ---- CC with persistence --------------------------------------------------------------------
+  const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
+  const storePath = join(storeDir, "cc.sqlite");
+  const operatorKey = rng.fork("cc/operator-key").bytes(32);
+  let ccStarts = 0;
+  const openCc = () => {
+    const store = Store.open({ path: storePath });
+    const secrets = SecretStore.open(
+      store,
+      { key: operatorKey },
+      { randomBytes: randomBytes(rng.fork(`cc/box/${ccStarts++}`)) },
+    );
+    const agent = ControlCenterAgent.start(
+      {
+        keys: ccKeys,
+        domain,
+        maxMessagesPerMeter: 64,
+        maxFailures: 3,
+        batchSize: scenario.batchSize,
+      },
+      { store, secrets, ledger: ccLedger, logger: logger.child("cc") },
+    );
+    // "Killing" CC drops the agent and closes its database handle, as a process exit would.
+    return { agent, close: () => store.close() };
+  };
+  let cc = openCc();
+  let crashed = false;
+
+  const sp = new ServiceProvider({
+    keys: spKeys,
+    signingKey: spSigSk,
+    ccPublicKey: ccKeys.publicKey,
+    domain,
+  });
+
+  // ---- network, meters, relays, users ---------------------------------------------------------
+  const clock = new VirtualClock({ startMs: 0 });
+  const network = new MemoryNetwork(
+    {
+      latency: {
+        baseMs: scenario.network?.latencyMs ?? 20,
+        jitterMs: scenario.network?.jitterMs ?? 10,
+      },
+      lossProbability: scenario.network?.loss ?? 0,
+      reorderProbability: scenario.network?.reorder ?? 0,
+    },
+    { clock, rng: rng.fork("network"), logger: logger.child("net") },
+  );
+  const epoch = 0;
+  const ad = onionAssociatedData(domain, epoch);
+  const nodes: MeterNode[] = [];
+  const addressOf = new Map<string, string>();
+  const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
+    keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
+  );
+  for (let i = 0; i < scenario.meters; i++) {
+    const r = keyRng.fork(`meter/${i}`);
+    const keys = meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
+    const meter = new Meter({ index: i, keys, ccPublicKey: ccKeys.publicKey, domain, categories });
+    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch });
+    const user = new User({
+      meterIndex: i,
+      domain,
+      spSigPk: sp.sigPk,
+      direct: direct
+        ? { keys: userKeys[i], spPublicKey: spKeys.publicKey, spId: spKeys.id }
+        : undefined,
+    });
+    const node: MeterNode = {
+      meter,
+      relay,
+      address: `meter-${i}`,
+      user,
+      secretKey: keys.secretKey,
+    };
+    nodes.push(node);
+    addressOf.set(bytesToHex(keys.publicKey), node.address);
+  }
+  addressOf.set(bytesToHex(ccKeys.publicKey), "cc");
+  const directory = nodes.map((n) => n.meter.publicKey);
+
+  // Taps for the replaying outsider: it records what crosses the links into relays.
+  const tapped: { to: string; bytes: Uint8Array }[] = [];
+  const send = (from: string, to: string, bytes: Uint8Array) => {
+    if (attack === "replaying-outsider" && to !== "cc" && tapped.length < 50)
+      tapped.push({ to, bytes });
+    network.send(from, to, bytes);
+  };
+  const endpoints = nodes.map((node) => {
+    const endpoint = network.endpoint(node.address);
+    endpoint.handle((_from, bytes) => {
+      node.relay.receive(bytes);
+    });
+    return endpoint;
+  });
+  let crashAfterReports: number | undefined;
+  let reportsSeen = 0;
+  const ccEndpoint = network.endpoint("cc");
+  ccEndpoint.handle((_from, bytes) => {
+    let message: Uint8Array;
+    try {
+      message = peelAtCC(bytes, ccKeys.secretKey, ad).message;
+    } catch {
+      return; // not for CC, or damaged: HMAC failed (counted by the network as delivered)
+    }
+    cc.agent.onReport(message);
+    reportsSeen++;
+    if (crashAfterReports !== undefined && reportsSeen === crashAfterReports) {
+      // Kill CC between two messages and restart it from its store.
+      cc.close();
+      cc = openCc();
+      crashed = true;
+      crashAfterReports = undefined;
+      progress(`  CC killed after ${reportsSeen} reports and restarted from its store`);
+    }
+  });
+  for (const endpoint of endpoints) endpoint.start();
+  ccEndpoint.start();
+  if (attack === "replaying-outsider") network.endpoint("outsider").start();
+  const relayRng = rng.fork("relay-rounds");
+  const pump = (rounds: number) => {
+    for (let r = 0; r < rounds; r++) {
+      for (const node of nodes) {
+        for (const out of node.relay.endRound({ random: randomBytes(relayRng), directory })) {
+          const to = addressOf.get(bytesToHex(out.nextNodeId));
+          if (to !== undefined) send(node.address, to, out.packet);
+        }
+      }
+      clock.advance(ROUND_MS);
+    }
+  };
+  const onionRng = rng.fork("onions");
+  const sendReport = (node: MeterNode, entry: LedgerEntry) => {
+    const path = selectRelayPath(directory, pathLength, randomBytes(onionRng), [
+      node.meter.publicKey,
+    ]);
+    const onion = buildReportOnion(
+      path,
+      ccKeys.publicKey,
+      encodeMeterReport(entry),
+      sessionKeyFrom(randomBytes(onionRng)),
+      ad,
+    );
+    send(node.address, addressOf.get(bytesToHex(onion.firstHop))!, onion.packet);
+  };
+
+  // Registration: K_i sealed to pk_CC; the directory goes on-chain.
+  await cc.agent.registerMeters(
+    nodes.map((n) =>
+      n.meter.registration(randomSecretKey(randomBytes(keyRng.fork(`eph/${n.meter.index}`)))),
+    ),
+  );
+  progress(
+    `registered ${nodes.length} meters (on-chain directory: ${await adminLedger.meterCount()})`,
+  );
+
+  // ---- adversaries ----------------------------------------------------------------------------
+  const attackState = { evidence: [] as string[], prevented: false, detected: false };
+  const fakeRng = keyRng.fork("fake-meter");
+  const fakeMeter =
+    attack === "fake-meter"
+      ? new Meter({
+          index: scenario.meters,
+          keys: meterKeysFromSecret(randomSecretKey(randomBytes(fakeRng)), fakeRng.bytes(32)),
+          ccPublicKey: ccKeys.publicKey,
+          domain,
+          categories,
+        })
+      : undefined;
+  const tamper = (node: MeterNode, entry: LedgerEntry): LedgerEntry => {
+    if (attack === "tampering-user" && node.meter.index === 0) {
+      // The household lowers its reported chunk to the smallest category; it cannot re-sign.
+      return { ...entry, value: categories[0] === entry.value ? categories[1] : categories[0] };
+    }
+    if (attack === "corrupted-meter" && node.meter.index === 1) {
+      // Compromised firmware signs with a key of its own instead of the GGM message key.
+      return signEntry(domain, entry, 0xbad5eedn + BigInt(entry.id[0]));
+    }
+    return entry;
+  };
+  const honest = (i: number) =>
+    !((attack === "tampering-user" && i === 0) || (attack === "corrupted-meter" && i === 1));
+
+  // ---- intervals ------------------------------------------------------------------------------
+  const load = new LoadModel({ seed: scenario.seed });
+  const loadRng = rng.fork("load");
+  const perInterval: IntervalSummary[] = [];
+  const userChecks: UserIntervalCheck[] = [];
+  const meterFigures: MeterIntervalFigures[] = [];
+  let totalMeasured = 0n;
+  let totalReported = 0n;
+  let previousReport: IntervalReport | undefined;
+
+  for (let j = 0; j < scenario.intervals; j++) {
+    const start = startTime + BigInt(j * intervalSeconds);
+    const end = start + BigInt(intervalSeconds);
+    const timestamp = end - 1n;
+    const blockBefore = await chain.admin.provider!.getBlockNumber();
+    await cc.agent.openInterval(j, { start, end }, categories);
+
+    let measured = 0n;
+    let sent = 0;
+    for (const node of nodes) {
+      const wh = load.consumptionWh(
+        node.meter.index,
+        Number(start),
+        intervalSeconds,
+        loadRng.fork(`${node.meter.index}/${j}`),
+      );
+      measured += wh;
+      node.last = node.meter.reportInterval(j, wh, timestamp);
+      meterFigures.push({
+        meter: node.meter.index,
+        interval: j,
+        measuredWh: wh.toString(),
+        reportedWh: node.last.entries.reduce((sum, e) => sum + e.value, 0n).toString(),
+        carryInWh: node.last.carryInWh.toString(),
+        carryOutWh: node.last.carryOutWh.toString(),
+        chunks: node.last.entries.length,
+      });
+      for (const entry of node.last.entries) {
+        sendReport(node, tamper(node, entry));
+        sent++;
+      }
+    }
+    totalMeasured += measured;
+    if (fakeMeter) {
+      for (const entry of fakeMeter.reportInterval(j, 2_000n, timestamp).entries) {
+        sendReport(nodes[j % nodes.length], entry);
+      }
+    }
+    if (attack === "replaying-outsider" && previousReport) {
+      // Public entries of the previous interval, re-sent to CC inside fresh onions.
+      for (const entry of previousReport.ocd.slice(0, 5)) sendReport(nodes[0], entry);
+    }
+    if (scenario.crash?.interval === j && scenario.crash.phase === "admission") {
+      crashAfterReports = reportsSeen + Math.max(1, Math.floor(sent / 2));
+    }
+    pump(pathLength + 4);
+    if (attack === "replaying-outsider") {
+      for (const { to, bytes } of tapped.splice(0)) network.send("outsider", to, bytes);
+      pump(pathLength + 4);
+    }
+
+    // Receipts and resends (lost on the way, or refused): at most 3 attempts per interval.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const receipts = cc.agent.receipts(j);
+      let resent = 0;
+      for (const node of nodes) {
+        if (cc.agent.center.isExcluded(node.meter.index)) continue;
+        const got = receipts.get(node.meter.index) ?? new Set<number>();
+        for (const entry of node.last?.entries ?? []) {
+          const counter = node.last!.entries.indexOf(entry) + 1;
+          if (got.has(counter)) continue;
+          const again = node.meter.resend(j, counter);
+          if (again) {
+            sendReport(node, tamper(node, again));
+            resent++;
+          }
+        }
+      }
+      if (resent === 0) break;
+      pump(pathLength + 4);
+    }
+    for (const node of nodes) node.user.receivePseudonyms(j, node.last?.pseudonyms ?? []);
+
+    // CC posts and seals (with the posting crash, if configured).
+    if (scenario.crash?.interval === j && scenario.crash.phase === "posting") {
+      cc.agent.crashAfterBatches(1);
+      try {
+        await cc.agent.postAndSeal(j);
+      } catch (err) {
+        if (!(err instanceof ControlCenterCrash)) throw err;
+        cc.close();
+        cc = openCc();
+        crashed = true;
+        progress(`  CC killed after posting 1 batch and restarted from its store`);
+      }
+    }
+    const stats = cc.agent.center.stats(j);
+    await cc.agent.postAndSeal(j);
+
+    // SP: read the sealed ledger from events, check, price, bill.
+    const sealed = await readInterval(spLedger, j);
+    const bad = sp.checkOcd(sealed.ocd);
+    if (bad.length > 0)
+      throw new Error(`SP: ${bad.length} OCD entries with bad signatures in interval ${j}`);
+    const schedule = await readTariff(spLedger, sealed.tariffVersion ?? 0);
+    const publisher = direct ? spLedger : ccLedger;
+    const postPrice = async () => {
+      const price = sp.price(schedule, sp.aggregate(sealed.ocd));
+      const dap = sp.dapEntries(
+        j,
+        price,
+        timestamp,
+        direct ? userKeys.map((k) => k.publicKey) : undefined,
+      );
+      for (let i = 0; i < dap.length; i += 100) await postDap(publisher, j, dap.slice(i, i + 100));
+      return price;
+    };
+    if (attack === "sp-wrong-price" && j === 0) {
+      sp.faults = { priceOffset: 1n };
+      await expectRevert(postPrice, "PriceMismatch", ENTRY_PROBLEM.PriceMismatch, attackState);
+      sp.faults = {};
+    }
+    const price = await postPrice();
+    const postAllBills = async () => {
+      for (const batch of sp.billBatches(j, sealed.ocd, price, timestamp))
+        await postBills(publisher, batch);
+      await closeBilling(publisher, j);
+    };
+    if (attack === "sp-wrong-bill" && j === 0 && sealed.ocd.length > 0) {
+      sp.faults = { billOffset: { index: 0, delta: 1n } };
+      await expectRevert(postAllBills, "BillMismatch", ENTRY_PROBLEM.BillMismatch, attackState);
+      sp.faults = {};
+    }
+    await postAllBills();
+
+    // Users verify from the ledgers alone.
+    const finalReport = await readInterval(adminLedger, j);
+    previousReport = finalReport;
+    let verified = 0;
+    let disputed = 0;
+    for (const node of nodes) {
+      const check = node.user.verifyInterval(finalReport);
+      userChecks.push(check);
+      if (check.verified) verified++;
+      else disputed++;
+    }
+    const blockAfter = await chain.admin.provider!.getBlockNumber();
+    const gasUsed = await gasBetween(chain.admin, blockBefore + 1, blockAfter);
+    totalReported += finalReport.sumWh;
+    const carried = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
+    perInterval.push({
+      interval: j,
+      entries: finalReport.ocd.length,
+      aggregateWh: finalReport.sumWh.toString(),
+      measuredWh: measured.toString(),
+      carriedWh: carried.toString(),
+      price: String(finalReport.price ?? 0n),
+      billsVerified: verified,
+      billsDisputed: disputed,
+      rejected: stats.rejected,
+      minAnonymitySet: minAnonymitySet(finalReport.ocd.map((e) => e.value)),
+      ocdDigest: bytesToHex(finalReport.ocdDigest),
+      billedTotal: finalReport.billedTotal.toString(),
+      gasUsed: gasUsed.toString(),
+    });
+    progress(
+      `interval ${j + 1}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
+        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${nodes.length}`,
+    );
+  }
+  cc.close();
+  rmSync(storeDir, { recursive: true, force: true });
+
+  const finalCarry = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
+  const netStats = network.stats();
+  const relays: Record<string, number> = { received: 0, forwarded: 0 };
+  for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] = 0;
+  for (const node of nodes) {
+    const c = node.relay.counters();
+    relays.received += c.received;
+    relays.forwarded += c.forwarded;
+    for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
+  }
+  const excludedHonest = nodes.some(
+    (n) => honest(n.meter.index) && cc.agent.center.isExcluded(n.meter.index),
+  );
+  const honestUnaffected =
+    !excludedHonest && userChecks.filter((c) => honest(c.meterIndex)).every((c) => c.verified);
+  return {
+    scenario: attack ?? (scenario.crash ? `crash-${scenario.crash.phase}` : "honest"),
+    seed: scenario.seed,
+    mode: direct ? "direct" : "relayed",
+    meters: scenario.meters,
+    intervals: scenario.intervals,
+    ledger: address,
+    perInterval,
+    totals: {
+      measuredWh: totalMeasured.toString(),
+      reportedWh: totalReported.toString(),
+      finalCarryWh: finalCarry.toString(),
+      conserved:
+        attack === undefined
+          ? totalReported + finalCarry === totalMeasured
+          : totalReported <= totalMeasured,
+    },
+    network: {
+      packetsSent: netStats.sent,
+      packetsDelivered: netStats.delivered,
+      dropped: { ...netStats.dropped },
+      packetSizes: network.distinctPacketSizes(),
+    },
+    relays,
+    unattributedRejections: cc.agent.center.unattributedRejections(),
+    crash: scenario.crash ? { ...scenario.crash, restarted: crashed } : undefined,
+    attack: attack
+      ? judgeAttack(
+          attack,
+          perInterval,
+          relays,
+          cc.agent.center.unattributedRejections(),
+          attackState,
+          honestUnaffected,
+        )
+      : undefined,
+    meterFigures,
+    userChecks,
+    wallTimeMs: now() - t0,
+  };
+}
+
+function judgeAttack(
+  name: AttackName,
+  perInterval: readonly IntervalSummary[],
+  relays: Readonly<Record<string, number>>,
+  unattributed: Readonly<Partial<Record<RejectReason, number>>>,
+  state: { evidence: string[]; prevented: boolean },
+  honestBillsUnaffected: boolean,
+): AttackOutcome {
+  const rejected = (reason: RejectReason) =>
+    perInterval.reduce((n, s) => n + s.rejected[reason], 0);
+  let outcome: AttackOutcome["outcome"] = "undetected";
+  let evidence = "";
+  switch (name) {
+    case "fake-meter":
+      if (rejected("unknown-pseudonym") > 0) outcome = "detected";
+      evidence = `CC refused ${rejected("unknown-pseudonym")} reports under pseudonyms it never issued`;
+      break;
+    case "tampering-user":
+      if (rejected("bad-signature") > 0) outcome = "detected";
+      evidence = `CC refused ${rejected("bad-signature")} altered reports (signature no longer valid); the meter was excluded after repeated faults`;
+      break;
+    case "corrupted-meter":
+      if (rejected("key-mismatch") > 0) outcome = "detected";
+      evidence = `CC refused ${rejected("key-mismatch")} reports signed with a key not derived from K_i`;
+      break;
+    case "replaying-outsider": {
+      const relayReplays = relays["dropped.replay"] ?? 0;
+      const stale = (unattributed["interval-not-open"] ?? 0) + rejected("replay");
+      if (relayReplays > 0 && (perInterval.length < 2 || stale > 0)) outcome = "detected";
+      evidence = `relays dropped ${relayReplays} replayed packets; CC refused ${stale} re-sent ledger entries`;
+      break;
+    }
+    case "sp-wrong-price":
+    case "sp-wrong-bill":
+      if (state.prevented) outcome = "prevented";
+      evidence = state.evidence.join("; ");
+      break;
+  }
+  return { name, outcome, evidence, honestBillsUnaffected };
+}
+
+/** Runs a malicious action and requires the ledger to refuse it with `BillingLedgerInvalidEntry(…, code)`. */
+async function expectRevert(
+  action: () => Promise<unknown>,
+  problem: string,
+  code: number,
+  state: { evidence: string[]; prevented: boolean },
+): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    if (new RegExp(`BillingLedgerInvalidEntry\\(\\d+, \\d+, ${code}\\)`).test(text)) {
+      state.prevented = true;
+      state.evidence.push(
+        `the ledger reverted the malicious transaction (${problem}): ${text.split("\n")[0].slice(0, 160)}`,
+      );
+      return;
+    }
+    throw err;
+  }
+  throw new RevertExpected(`expected the ledger to refuse a ${problem}, but it accepted it`);
+}
+
+async function gasBetween(signer: Signer, from: number, to: number): Promise<bigint> {
+  const provider = signer.provider!;
+  let gas = 0n;
+  for (let b = from; b <= to; b++) {
+    const block = await provider.getBlock(b);
+    if (block) gas += block.gasUsed;
+  }
+  return gas;
+}
+
+function validateScenario(s: OksuzScenario): void {
+  if (!Number.isInteger(s.meters) || s.meters < 5) {
+    throw new RangeError(
+      `runOksuz: meters must be an integer ≥ 5 (onion paths need 3 other relays), got ${s.meters}`,
+    );
+  }
+  if (!Number.isInteger(s.intervals) || s.intervals < 1) {
+    throw new RangeError(`runOksuz: intervals must be a positive integer, got ${s.intervals}`);
+  }
+  if (s.attack !== undefined && !ATTACKS.includes(s.attack)) {
+    throw new RangeError(`runOksuz: unknown attack ${s.attack} (one of ${ATTACKS.join(", ")})`);
+  }
+  if ((s.pathLength ?? 3) >= s.meters)
+    throw new RangeError("runOksuz: pathLength must be below meters");
+}

@@ -1,0 +1,148 @@
+// Oksuz end to end on the in-process chain: meters, onion relays, CC, SP and users, reconciled
+// against what the chain holds; every adversary of paper §3.1; CC crashes.
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import {
+  ATTACKS,
+  runOksuz,
+  type ChainAccess,
+  type OksuzReport,
+  type OksuzScenario,
+} from "../../offchain/sim/oksuz.ts";
+import { connectBillingLedger } from "../../offchain/chain/billing.ts";
+import { readInterval } from "../../offchain/chain/ledgerReader.ts";
+
+describe("Oksuz end to end", function () {
+  this.timeout(300_000);
+  let chain: ChainAccess;
+  let close: () => Promise<void>;
+
+  before(async () => {
+    const connection = await network.create();
+    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
+    chain = { admin, controlCenter, serviceProvider };
+    close = () => connection.close();
+  });
+  after(async () => close());
+
+  const run = (s: Partial<OksuzScenario> = {}): Promise<OksuzReport> =>
+    runOksuz({ meters: 8, intervals: 2, seed: "e2e", ...s }, chain);
+
+  /** What users verified = what the chain holds = what meters measured, up to carry. */
+  async function reconcile(report: OksuzReport): Promise<void> {
+    const ledger = connectBillingLedger(report.ledger, chain.admin);
+    for (const summary of report.perInterval) {
+      const j = summary.interval;
+      const onChain = await readInterval(ledger, j);
+      expect(onChain.mismatches, `interval ${j} ledger mismatches`).to.deep.equal([]);
+      expect(onChain.state, "interval final").to.equal(5);
+      const figures = report.meterFigures.filter((f) => f.interval === j);
+      const checks = report.userChecks.filter((c) => c.interval === j);
+      // Meter: measured + carry-in = reported + carry-out (DESIGN §7).
+      for (const f of figures) {
+        expect(BigInt(f.measuredWh) + BigInt(f.carryInWh)).to.equal(
+          BigInt(f.reportedWh) + BigInt(f.carryOutWh),
+        );
+      }
+      // User: the consumption it verified is exactly what its meter reported; bill = p·c.
+      for (const c of checks) {
+        const f = figures.find((x) => x.meter === c.meterIndex)!;
+        expect(c.verified, `user ${c.meterIndex}: ${c.disputes.join("; ")}`).to.equal(true);
+        expect(c.consumptionWh).to.equal(BigInt(f.reportedWh));
+        expect(c.postedBill).to.equal(onChain.price! * c.consumptionWh);
+      }
+      // Chain: Σc = Σ of what meters reported = Σ of what users verified; Σ bills = p·Σc.
+      const reported = figures.reduce((s, f) => s + BigInt(f.reportedWh), 0n);
+      expect(onChain.sumWh).to.equal(reported);
+      expect(checks.reduce((s, c) => s + c.consumptionWh, 0n)).to.equal(onChain.sumWh);
+      expect(onChain.billedTotal).to.equal(onChain.price! * onChain.sumWh);
+      expect(onChain.ocd.length).to.equal(figures.reduce((s, f) => s + f.chunks, 0));
+      expect(String(onChain.price)).to.equal(summary.price);
+    }
+    expect(report.totals.conserved).to.equal(true);
+    expect(report.network.packetSizes).to.deep.equal([1366]);
+  }
+
+  it("reconciles meters, users and the chain (relayed mode)", async () => {
+    const report = await run();
+    await reconcile(report);
+    expect(report.perInterval.every((s) => s.minAnonymitySet >= 1)).to.equal(true);
+  });
+
+  it("reconciles in direct mode (paper §6: SP publishes per-user prices and bills)", async () => {
+    const report = await run({ direct: true });
+    expect(report.mode).to.equal("direct");
+    await reconcile(report);
+  });
+
+  it("loses nothing over a lossy, reordering network (receipts and resends)", async () => {
+    const report = await run({ network: { loss: 0.1, reorder: 0.2 } });
+    await reconcile(report);
+    const lost = report.network.dropped.lost ?? 0;
+    expect(lost, "the network did drop packets").to.be.greaterThan(0);
+  });
+
+  describe("adversaries (paper §3.1)", () => {
+    for (const attack of ATTACKS) {
+      it(`${attack}: detected or prevented, honest bills unaffected`, async () => {
+        const report = await run({ attack });
+        expect(report.attack?.name).to.equal(attack);
+        const expected = attack.startsWith("sp-") ? "prevented" : "detected";
+        expect(report.attack?.outcome, report.attack?.evidence).to.equal(expected);
+        expect(report.attack?.honestBillsUnaffected).to.equal(true);
+        // Whatever the adversary did, the chain holds only valid, consistent ledgers.
+        const ledger = connectBillingLedger(report.ledger, chain.admin);
+        for (const s of report.perInterval) {
+          expect((await readInterval(ledger, s.interval)).mismatches).to.deep.equal([]);
+        }
+      });
+    }
+  });
+
+  describe("control-center crash", () => {
+    const digests = (r: OksuzReport) =>
+      r.perInterval.map((s) => [s.ocdDigest, s.price, s.billedTotal]);
+    let baseline: OksuzReport;
+    before(async () => {
+      baseline = await run({ meters: 10, intervals: 3, batchSize: 5 });
+    });
+
+    it("killed mid-admission and restarted: final ledgers identical to a run without the crash", async () => {
+      const crashed = await run({
+        meters: 10,
+        intervals: 3,
+        batchSize: 5,
+        crash: { interval: 1, phase: "admission" },
+      });
+      expect(crashed.crash?.restarted).to.equal(true);
+      expect(digests(crashed)).to.deep.equal(digests(baseline));
+      await reconcile(crashed);
+    });
+
+    it("killed mid-posting and restarted: resumes after the chain's last entry, posts nothing twice", async () => {
+      const crashed = await run({
+        meters: 10,
+        intervals: 3,
+        batchSize: 5,
+        crash: { interval: 1, phase: "posting" },
+      });
+      expect(crashed.crash?.restarted).to.equal(true);
+      expect(digests(crashed)).to.deep.equal(digests(baseline));
+      await reconcile(crashed);
+    });
+  });
+
+  it("refuses impossible scenarios with clear errors", async () => {
+    const failure = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error("expected the scenario to be refused");
+    };
+    expect(await failure(run({ meters: 3 }))).to.match(/meters must be an integer ≥ 5/);
+    expect(await failure(run({ intervals: 0 }))).to.match(/intervals must be a positive integer/);
+  });
+});
