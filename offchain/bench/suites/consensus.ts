@@ -82,7 +82,7 @@ async function deploy(m: number) {
 async function roundGas(m: number, signersCount: number, rounds: number): Promise<number[]> {
   const d = await deploy(m);
   const out: number[] = [];
-  let prev = new Uint8Array(32);
+  let prev: Uint8Array = new Uint8Array(32);
   for (let t = 1n; t <= BigInt(rounds); t++) {
     const sum = 1_000_000n + t;
     const block: ConsensusBlock = {
