@@ -21,6 +21,57 @@ interface IAggregationLedger {
         bytes32 gatewaySignatureHash;
     }
 
+    /// @notice A BBNP consensus block (DESIGN §5.1; docs/CONSENSUS.md "Block"). Its digest is
+    /// `keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
+    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations))` (`blockDigest`), and the
+    /// consensus nodes BLS-sign the 32-byte digest.
+    struct ConsensusBlock {
+        /// The round number `t`, strictly above the last recorded round.
+        uint64 round;
+        /// The digest of the last committed block (zero for the first).
+        bytes32 previousDigest;
+        /// The aggregate, mod r.
+        uint256 sum;
+        /// GW's BLS signature on `roundMessage(round, sum)`, EIP-2537 G2 (256 bytes).
+        bytes gatewaySignature;
+        /// Index of the round's primary in the reputation registry (the submitter's node).
+        uint16 primary;
+        /// The new reputation vector: one u64 per node (fixed point 1e18, 8 bytes big-endian).
+        bytes reputations;
+    }
+
+    /// @notice A quorum certificate: the sum of ≥ quorum() nodes' BLS signatures on the block
+    /// digest, with the signer bitmap and the keys needed to form the signers' aggregate key cheaply.
+    struct QuorumCertificate {
+        /// Bit j set iff node j signed.
+        uint256 signers;
+        /// Σ σ_j over the signers, EIP-2537 G2 (256 bytes).
+        bytes signature;
+        /// The registry's aggregate of all nodes' keys (EIP-2537 G1; checked against its hash).
+        bytes aggregateKey;
+        /// The non-signers' keys, 128 bytes each in ascending index order (checked against their
+        /// stored hashes and subtracted from the aggregate).
+        bytes nonSignerKeys;
+    }
+
+    /// @notice A certified block was committed. Carries everything needed to re-verify the block
+    /// and its certificate from logs alone (non-signer keys come from the registry's events).
+    event BlockCommitted(
+        uint64 indexed round,
+        bytes32 digest,
+        bytes32 previousDigest,
+        uint256 sum,
+        bytes gatewaySignature,
+        uint16 primary,
+        bytes reputations,
+        uint256 signers,
+        bytes certificateSignature
+    );
+
+    /// @notice The reputation registry was bound (once); from then on only certified blocks
+    /// (`commitBlock`) are recorded.
+    event RegistryBound(address registry);
+
     /// @notice A round was recorded.
     /// @param round The round number `t`.
     /// @param sum The aggregate, mod r.
@@ -46,7 +97,42 @@ interface IAggregationLedger {
     /// identity (128-byte EIP-2537 encoding); convert with `g1ToEip2537`.
     error AggregationLedgerInvalidGatewayKey();
 
-    /// @notice Records round `round`: role-gated to GATEWAY_ROLE, rounds strictly increasing,
+    /// @notice The ledger is bound to a reputation registry: rounds need a quorum certificate; call
+    /// `commitBlock`.
+    error AggregationLedgerCertificateRequired();
+    /// @notice No reputation registry is bound yet (admin: `bindRegistry`).
+    error AggregationLedgerNoRegistry();
+    /// @notice The registry is already bound or the address is zero.
+    error AggregationLedgerRegistryAlreadyBound();
+    /// @notice The block does not extend the head: its previous digest differs from `headDigest()`.
+    error AggregationLedgerPreviousDigestMismatch(bytes32 head, bytes32 previousDigest);
+    /// @notice GW's signature and the certificate do not verify together (wrong sum, round,
+    /// block content, signer set or signature; or a malformed point).
+    error AggregationLedgerInvalidCertificate(uint64 round);
+
+    /// @notice Commits a certified block (consensus mode): rounds strictly increasing, the block
+    /// extends the head, `sum < r`, the submitter is the block's primary, the certificate has at
+    /// least `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the
+    /// certificate together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)`
+    /// (docs/CONSENSUS.md). Stores the new head and the reputation commitment in the registry.
+    function commitBlock(
+        ConsensusBlock calldata block_,
+        QuorumCertificate calldata certificate
+    ) external;
+
+    /// @notice Binds the reputation registry (admin, once). Afterwards `recordRound` reverts.
+    function bindRegistry(address registry) external;
+
+    /// @notice The bound registry (zero in gateway-only mode).
+    function registry() external view returns (address);
+
+    /// @notice The digest of the last committed block (zero before the first).
+    function headDigest() external view returns (bytes32);
+
+    /// @notice The digest of `block_` on this deployment (what the consensus nodes sign).
+    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32);
+
+    /// @notice Records round `round` in gateway-only mode (no registry bound): role-gated to GATEWAY_ROLE, rounds strictly increasing,
     /// `sum < r`, GW's signature verified on-chain with one pairing check.
     /// @param round The round number `t` (u64).
     /// @param sum The aggregate, mod r.

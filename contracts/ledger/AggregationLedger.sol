@@ -4,11 +4,13 @@ pragma solidity ^0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
+import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 
 /// @title AggregationLedger
 /// @notice BBNP aggregation ledger (DESIGN §2): GW-signed round sums, verified on-chain with the
-/// EIP-2537 precompiles.
+/// EIP-2537 precompiles; in consensus mode (a reputation registry bound) every round is a block with
+/// a quorum certificate of the consensus nodes (docs/CONSENSUS.md).
 contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @notice Accounts allowed to record rounds (the gateway's, later the primary's, chain account).
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
@@ -20,6 +22,14 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     bytes private _gatewayKey;
     mapping(uint64 round => RoundRecord) private _rounds;
+
+    /// @dev Consensus mode: the registry (set once) and the digest of the last committed block.
+    /// Per-round history lives in `BlockCommitted` events, chained by their previous digests.
+    IReputationRegistry private _registry;
+    bytes32 private _headDigest;
+
+    /// @dev Domain tag of block digests (docs/CONSENSUS.md "Block").
+    bytes private constant BLOCK_TAG = "GridLedger/BBNP/block";
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
@@ -34,6 +44,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 sum,
         bytes calldata gatewaySig
     ) external onlyRole(GATEWAY_ROLE) {
+        if (address(_registry) != address(0)) revert AggregationLedgerCertificateRequired();
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
@@ -47,6 +58,116 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         _anyRound = true;
         _rounds[round] = RoundRecord({sum: sum, gatewaySignatureHash: keccak256(gatewaySig)});
         emit RoundRecorded(round, sum, gatewaySig);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function commitBlock(
+        ConsensusBlock calldata block_,
+        QuorumCertificate calldata certificate
+    ) external {
+        IReputationRegistry registry_ = _registry;
+        if (address(registry_) == address(0)) revert AggregationLedgerNoRegistry();
+        uint64 round = block_.round;
+        if (_anyRound && round <= _lastRound)
+            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        if (block_.previousDigest != _headDigest) {
+            revert AggregationLedgerPreviousDigestMismatch(_headDigest, block_.previousDigest);
+        }
+        uint256 sum = block_.sum;
+        if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
+        if (block_.gatewaySignature.length != BLS12381.G2_POINT_LENGTH)
+            revert AggregationLedgerSignatureLength(block_.gatewaySignature.length);
+        if (certificate.signature.length != BLS12381.G2_POINT_LENGTH)
+            revert AggregationLedgerSignatureLength(certificate.signature.length);
+
+        bytes32 digest = _blockDigest(block_);
+        // Reverts unless the bitmap has a quorum and the keys match the registry's commitments.
+        bytes memory signersKey = registry_.signersKey(
+            certificate.signers,
+            certificate.aggregateKey,
+            certificate.nonSignerKeys
+        );
+        // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
+        // bytes), docs/CONSENSUS.md "One multi-pairing".
+        (bool added, bytes memory sigSum) = BLS12381.tryAddG2(
+            block_.gatewaySignature,
+            certificate.signature
+        );
+        if (
+            !added ||
+            !BLS12381.tryVerifyTwoMessages(
+                _gatewayKey,
+                _roundMessage(round, sum),
+                signersKey,
+                abi.encodePacked(digest),
+                sigSum
+            )
+        ) revert AggregationLedgerInvalidCertificate(round);
+
+        _lastRound = round;
+        _anyRound = true;
+        _headDigest = digest;
+        // Checks that the submitter is the primary and stores the reputation commitment.
+        registry_.applyBlock(round, block_.primary, msg.sender, block_.reputations);
+        _emitCommitted(block_, certificate, digest);
+    }
+
+    function _emitCommitted(
+        ConsensusBlock calldata block_,
+        QuorumCertificate calldata certificate,
+        bytes32 digest
+    ) private {
+        emit BlockCommitted(
+            block_.round,
+            digest,
+            block_.previousDigest,
+            block_.sum,
+            block_.gatewaySignature,
+            block_.primary,
+            block_.reputations,
+            certificate.signers,
+            certificate.signature
+        );
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function bindRegistry(address registry_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(_registry) != address(0) || registry_ == address(0)) {
+            revert AggregationLedgerRegistryAlreadyBound();
+        }
+        _registry = IReputationRegistry(registry_);
+        emit RegistryBound(registry_);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function headDigest() external view returns (bytes32) {
+        return _headDigest;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
+        return _blockDigest(block_);
+    }
+
+    function _blockDigest(ConsensusBlock calldata block_) private view returns (bytes32) {
+        return
+            keccak256(
+                abi.encodePacked(
+                    BLOCK_TAG,
+                    domainSeparator(),
+                    block_.round,
+                    block_.previousDigest,
+                    block_.sum,
+                    keccak256(block_.gatewaySignature),
+                    block_.primary,
+                    keccak256(block_.reputations)
+                )
+            );
     }
 
     /// @inheritdoc IAggregationLedger

@@ -47,6 +47,11 @@ library BLS12381 {
     bytes32 private constant NEG_G1_Y_LO =
         0x67816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2ca;
 
+    // p as the two words of an EIP-2537 Fp element (high 16 bytes, low 32 bytes).
+    uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
+    uint256 private constant P_LO =
+        0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
+
     // (p − 1) / 2, split as the two words of an EIP-2537 Fp element: y is "lexicographically
     // largest" (the sign flag of the ZCash compressed encoding) iff y > (p − 1) / 2.
     uint256 private constant HALF_P_HI = 0x0d0088f51cbff34d258dd3db21a5d66b;
@@ -215,6 +220,231 @@ library BLS12381 {
         }
         // xHi holds 16 significant bytes (p < 2^381, so its top 3 bits are free for the flags).
         compressed = abi.encodePacked(bytes16(uint128(xHi | (flags << 120))), bytes32(xLo));
+    }
+
+    // ------------------------------------------------------------------ consensus helpers
+
+    /// @notice Aggregate verification over two distinct messages (BGLS, Boneh et al. 2003 §3):
+    /// `e(pkA, H(msgA))·e(pkB, H(msgB)) = e(g1, aggSig)`, one 3-pair PAIRING_CHECK. GridLedger uses it
+    /// for GW's signature and a quorum certificate together (`aggSig = σ_GW + σ_cert`,
+    /// docs/CONSENSUS.md "One multi-pairing"). Returns false (never reverts) on malformed input, on
+    /// an identity key, and when the two messages are equal: aggregation over distinct messages is
+    /// only sound when they are distinct.
+    function tryVerifyTwoMessages(
+        bytes memory pkA,
+        bytes memory msgA,
+        bytes memory pkB,
+        bytes memory msgB,
+        bytes memory aggSig
+    ) internal view returns (bool) {
+        if (!_isG1Shaped(pkA) || !_isG1Shaped(pkB) || aggSig.length != G2_POINT_LENGTH) {
+            return false;
+        }
+        if (keccak256(msgA) == keccak256(msgB)) return false;
+        bytes memory hA = hashToG2(msgA, DST_SIG);
+        bytes memory hB = hashToG2(msgB, DST_SIG);
+        bool ok;
+        uint256 out;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, add(pkA, 0x20), 0x80)
+            mcopy(add(buf, 0x80), add(hA, 0x20), 0x100)
+            mcopy(add(buf, 0x180), add(pkB, 0x20), 0x80)
+            mcopy(add(buf, 0x200), add(hB, 0x20), 0x100)
+            mstore(add(buf, 0x300), NEG_G1_X_HI)
+            mstore(add(buf, 0x320), NEG_G1_X_LO)
+            mstore(add(buf, 0x340), NEG_G1_Y_HI)
+            mstore(add(buf, 0x360), NEG_G1_Y_LO)
+            mcopy(add(buf, 0x380), add(aggSig, 0x20), 0x100)
+            mstore(0x00, 0)
+            ok := staticcall(
+                add(PAIRING_BASE_GAS, mul(3, PAIRING_PER_PAIR_GAS)),
+                0x0f,
+                buf,
+                0x480,
+                0x00,
+                0x20
+            )
+            out := mload(0x00)
+        }
+        return ok && out == 1;
+    }
+
+    /// @notice Batch verification of k signatures by k keys on ONE message (DESIGN §5.4): with
+    /// coefficients `c_i` (128-bit, non-zero) derived by hashing the message, all keys and all
+    /// signatures, checks `e(Σ c_i·pk_i, H(m)) = e(g1, Σ c_i·σ_i)` with one G1MSM, one G2MSM and one
+    /// 2-pair PAIRING_CHECK. If any single signature is invalid the check passes with probability
+    /// ≤ 2^-127 per choice of inputs (small-exponent batch verification, Bellare–Garay–Rabin 1998;
+    /// the coefficients are a Fiat–Shamir hash of everything checked, so they cannot be chosen
+    /// after the signatures). The MSM precompiles check subgroup membership of every point, so each
+    /// signature must be THE unique signature of its key on `message`. `keys` is k·128 bytes,
+    /// `sigs` k·256 bytes. Returns false on malformed input or k = 0. MSM calls forward all gas
+    /// (their price depends on k through EIP-2537's discount table): a malformed point costs the
+    /// forwarded gas, so call it from views or with a bounded gas limit.
+    function tryVerifyBatchSameMessage(
+        bytes memory keys,
+        bytes memory message,
+        bytes memory sigs
+    ) internal view returns (bool) {
+        uint256 k = keys.length / G1_POINT_LENGTH;
+        if (k == 0 || keys.length != k * G1_POINT_LENGTH || sigs.length != k * G2_POINT_LENGTH) {
+            return false;
+        }
+        bytes32 seed = keccak256(
+            abi.encodePacked(keccak256(message), keccak256(keys), keccak256(sigs))
+        );
+        bytes memory g1Input = new bytes(k * 160);
+        bytes memory g2Input = new bytes(k * 288);
+        for (uint256 i = 0; i < k; ++i) {
+            // Non-zero 128-bit coefficient: the low 127 bits of a hash, plus 2^127.
+            uint256 c = (uint256(keccak256(abi.encodePacked(seed, i))) >> 129) | (1 << 127);
+            assembly ("memory-safe") {
+                let d1 := add(add(g1Input, 0x20), mul(i, 160))
+                mcopy(d1, add(add(keys, 0x20), mul(i, 128)), 128)
+                mstore(add(d1, 128), c)
+                let d2 := add(add(g2Input, 0x20), mul(i, 288))
+                mcopy(d2, add(add(sigs, 0x20), mul(i, 256)), 256)
+                mstore(add(d2, 256), c)
+            }
+        }
+        bytes memory combinedKey = new bytes(G1_POINT_LENGTH);
+        bytes memory combinedSig = new bytes(G2_POINT_LENGTH);
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(
+                gas(),
+                0x0c,
+                add(g1Input, 0x20),
+                mload(g1Input),
+                add(combinedKey, 0x20),
+                0x80
+            )
+            ok := and(
+                ok,
+                staticcall(
+                    gas(),
+                    0x0e,
+                    add(g2Input, 0x20),
+                    mload(g2Input),
+                    add(combinedSig, 0x20),
+                    0x100
+                )
+            )
+        }
+        if (!ok) return false;
+        (bool wellFormed, bool valid) = _pairingCheck(
+            combinedKey,
+            hashToG2(message, DST_SIG),
+            combinedSig
+        );
+        return wellFormed && valid;
+    }
+
+    /// @notice Sum of two G1 points with G1ADD (on-curve check only, no subgroup check); ok = false
+    /// on a wrong length or a point off the curve.
+    function tryAddG1(
+        bytes memory a,
+        bytes memory b
+    ) internal view returns (bool ok, bytes memory sum) {
+        sum = new bytes(G1_POINT_LENGTH);
+        if (a.length != G1_POINT_LENGTH || b.length != G1_POINT_LENGTH) return (false, sum);
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, add(a, 0x20), 0x80)
+            mcopy(add(buf, 0x80), add(b, 0x20), 0x80)
+            ok := staticcall(G1ADD_GAS, 0x0b, buf, 0x100, add(sum, 0x20), 0x80)
+        }
+    }
+
+    /// @notice Sum of two G2 points with G2ADD (on-curve check only); ok = false on a wrong length
+    /// or a point off the curve.
+    function tryAddG2(
+        bytes memory a,
+        bytes memory b
+    ) internal view returns (bool ok, bytes memory sum) {
+        sum = new bytes(G2_POINT_LENGTH);
+        if (a.length != G2_POINT_LENGTH || b.length != G2_POINT_LENGTH) return (false, sum);
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mcopy(buf, add(a, 0x20), 0x100)
+            mcopy(add(buf, 0x100), add(b, 0x20), 0x100)
+            ok := staticcall(G2ADD_GAS, 0x0d, buf, 0x200, add(sum, 0x20), 0x100)
+        }
+    }
+
+    /// @notice −P for an EIP-2537 G1 point (y → p − y; the identity maps to itself). Does not
+    /// validate the point beyond its length; y must be < p (as every precompile output is).
+    function negateG1(bytes memory point) internal pure returns (bytes memory neg) {
+        if (point.length != G1_POINT_LENGTH) revert BLS12381InvalidPoint();
+        neg = new bytes(G1_POINT_LENGTH);
+        uint256 yHi;
+        uint256 yLo;
+        assembly ("memory-safe") {
+            mcopy(add(neg, 0x20), add(point, 0x20), 0x40)
+            yHi := mload(add(point, 0x60))
+            yLo := mload(add(point, 0x80))
+        }
+        if ((yHi | yLo) == 0) {
+            // The identity (all zeros, since its x is zero too) or a malformed point: copy as is.
+            assembly ("memory-safe") {
+                mcopy(add(neg, 0x60), add(point, 0x60), 0x40)
+            }
+            return neg;
+        }
+        // p = P_HI·2^256 + P_LO; (yHi, yLo) < p, so the subtraction below never underflows overall.
+        uint256 lo;
+        uint256 hi;
+        unchecked {
+            // Two-limb subtraction p − y: the low limb wraps exactly when it borrows from the high
+            // limb, and p > y guarantees the high limb difference minus the borrow is ≥ 0.
+            lo = P_LO - yLo;
+            hi = P_HI - yHi - (yLo > P_LO ? 1 : 0);
+        }
+        assembly ("memory-safe") {
+            mstore(add(neg, 0x60), hi)
+            mstore(add(neg, 0x80), lo)
+        }
+    }
+
+    /// @notice ZCash/IETF 96-byte compressed encoding of an EIP-2537 G2 point (`x.c1 ‖ x.c0` with the
+    /// compression flag and the sign flag of y: y.c1 > (p − 1)/2, or y.c0 > (p − 1)/2 when y.c1 = 0).
+    /// This is the signature encoding of offchain/crypto/bls.ts, so `sha256(compressG2(σ))` equals
+    /// `randomFromSignature(σ)` off-chain. Does not validate the point; identity → 0xc0 ‖ zeros.
+    function compressG2(bytes memory point) internal pure returns (bytes memory compressed) {
+        if (point.length != G2_POINT_LENGTH) revert BLS12381InvalidPoint();
+        uint256 x0Hi;
+        uint256 x0Lo;
+        uint256 x1Hi;
+        uint256 x1Lo;
+        uint256 y0Hi;
+        uint256 y0Lo;
+        uint256 y1Hi;
+        uint256 y1Lo;
+        assembly ("memory-safe") {
+            let p := add(point, 0x20)
+            x0Hi := mload(p)
+            x0Lo := mload(add(p, 0x20))
+            x1Hi := mload(add(p, 0x40))
+            x1Lo := mload(add(p, 0x60))
+            y0Hi := mload(add(p, 0x80))
+            y0Lo := mload(add(p, 0xa0))
+            y1Hi := mload(add(p, 0xc0))
+            y1Lo := mload(add(p, 0xe0))
+        }
+        uint256 flags = 0x80;
+        if ((x0Hi | x0Lo | x1Hi | x1Lo | y0Hi | y0Lo | y1Hi | y1Lo) == 0) {
+            flags |= 0x40;
+        } else if ((y1Hi | y1Lo) != 0) {
+            if (y1Hi > HALF_P_HI || (y1Hi == HALF_P_HI && y1Lo > HALF_P_LO)) flags |= 0x20;
+        } else if (y0Hi > HALF_P_HI || (y0Hi == HALF_P_HI && y0Lo > HALF_P_LO)) {
+            flags |= 0x20;
+        }
+        compressed = abi.encodePacked(
+            bytes16(uint128(x1Hi | (flags << 120))),
+            bytes32(x1Lo),
+            bytes16(uint128(x0Hi)),
+            bytes32(x0Lo)
+        );
     }
 
     // ------------------------------------------------------------------ internals

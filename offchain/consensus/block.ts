@@ -1,0 +1,196 @@
+// BBNP consensus block and quorum certificate encodings (DESIGN §5.1, docs/CONSENSUS.md "Block").
+// Byte-identical with `AggregationLedger.blockDigest` and `ReputationRegistry`'s packed vector.
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+
+import {
+  BLS_R,
+  blsAggregatePublicKeys,
+  blsAggregateSignatures,
+  blsVerifyAggregateSameMessage,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../crypto/bls.ts";
+
+/** Domain tag of block digests (`BLOCK_TAG` of AggregationLedger.sol). */
+export const BLOCK_TAG = "GridLedger/BBNP/block";
+const FIXED18_ONE = 10n ** 18n;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A consensus block: what the quorum signs for round `round`. */
+export type ConsensusBlock = {
+  readonly round: bigint;
+  /** Digest of the last committed block (32 zero bytes before the first). */
+  readonly previousDigest: Uint8Array;
+  readonly sum: bigint;
+  /** GW's BLS signature on the round message (96-byte compressed G2). */
+  readonly gatewaySignature: Uint8Array;
+  /** Registry index of the round's primary. */
+  readonly primary: number;
+  /** Γ after the previous round's evidence, fixed point 1e18, one per node in registry order. */
+  readonly reputations: readonly bigint[];
+};
+
+/** A quorum certificate plus the primary's vote report (the next round's evidence). */
+export type QuorumCertificate = {
+  /** Bit j set iff node j's vote is in the aggregate. */
+  readonly signers: bigint;
+  /** Σ σ_j over the signers (96-byte compressed G2). */
+  readonly signature: Uint8Array;
+};
+
+function writeUint(out: Uint8Array, offset: number, width: number, value: bigint): void {
+  for (let i = offset + width - 1; i >= offset; i--) {
+    out[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+}
+
+/** The registry's packed vector: u64 big-endian per node, each ≤ 1e18. */
+export function packReputations(reputations: readonly bigint[]): Uint8Array {
+  const out = new Uint8Array(8 * reputations.length);
+  reputations.forEach((r, j) => {
+    if (typeof r !== "bigint" || r < 0n || r > FIXED18_ONE) {
+      throw new RangeError(`packReputations: reputations[${j}] must be a bigint in [0, 1e18]`);
+    }
+    writeUint(out, 8 * j, 8, r);
+  });
+  return out;
+}
+
+/** Inverse of {@link packReputations}. */
+export function unpackReputations(packed: Uint8Array): bigint[] {
+  if (!(packed instanceof Uint8Array) || packed.length % 8 !== 0) {
+    throw new RangeError("unpackReputations: length must be a multiple of 8");
+  }
+  const out: bigint[] = [];
+  for (let j = 0; j < packed.length; j += 8) {
+    let v = 0n;
+    for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(packed[j + i]);
+    out.push(v);
+  }
+  return out;
+}
+
+/**
+ * keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
+ * keccak256(EIP-2537 σ_GW) ‖ u16 primary ‖ keccak256(packed reputations)). The nodes BLS-sign
+ * these 32 bytes.
+ */
+export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Array {
+  if (!(domain instanceof Uint8Array) || domain.length !== 32) {
+    throw new RangeError("blockDigest: domain must be 32 bytes");
+  }
+  if (block.round < 0n || block.round > U64_MAX) throw new RangeError("blockDigest: round u64");
+  if (block.previousDigest.length !== 32) throw new RangeError("blockDigest: previousDigest 32 B");
+  if (block.sum < 0n || block.sum >= BLS_R) throw new RangeError("blockDigest: sum in [0, r-1]");
+  if (!Number.isInteger(block.primary) || block.primary < 0 || block.primary > 0xffff) {
+    throw new RangeError("blockDigest: primary must be a u16");
+  }
+  const fixed = new Uint8Array(8 + 32 + 32 + 32 + 2 + 32);
+  writeUint(fixed, 0, 8, block.round);
+  fixed.set(block.previousDigest, 8);
+  writeUint(fixed, 40, 32, block.sum);
+  fixed.set(keccak_256(g2ToEip2537(block.gatewaySignature)), 72);
+  writeUint(fixed, 104, 2, BigInt(block.primary));
+  fixed.set(keccak_256(packReputations(block.reputations)), 106);
+  return keccak_256(concatBytes(utf8ToBytes(BLOCK_TAG), domain, fixed));
+}
+
+/** Same block content except the primary (honest blocks of one round differ at most there). */
+export function sameContent(a: ConsensusBlock, b: ConsensusBlock): boolean {
+  return (
+    a.round === b.round &&
+    equalBytes(a.previousDigest, b.previousDigest) &&
+    a.sum === b.sum &&
+    equalBytes(a.gatewaySignature, b.gatewaySignature) &&
+    a.reputations.length === b.reputations.length &&
+    a.reputations.every((r, j) => r === b.reputations[j])
+  );
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** f = ⌊(M − 1)/3⌋: the Byzantine nodes M nodes tolerate. */
+export function faultTolerance(m: number): number {
+  return Math.floor((m - 1) / 3);
+}
+
+/** ⌊(M + f)/2⌋ + 1 (2f + 1 for M = 3f + 1): any two quorums share ≥ f + 1 nodes. */
+export function quorumSize(m: number): number {
+  if (!Number.isInteger(m) || m < 1) throw new RangeError("quorumSize: M must be ≥ 1");
+  return Math.floor((m + faultTolerance(m)) / 2) + 1;
+}
+
+/** Indices of the set bits of a signer bitmap, ascending. */
+export function bitmapIndices(bitmap: bigint): number[] {
+  const out: number[] = [];
+  for (let j = 0; bitmap >> BigInt(j) !== 0n; j++) if ((bitmap >> BigInt(j)) & 1n) out.push(j);
+  return out;
+}
+
+/** Certificate from votes (node index → 96-byte signature on the digest). */
+export function aggregateCertificate(votes: ReadonlyMap<number, Uint8Array>): QuorumCertificate {
+  const indices = [...votes.keys()].sort((a, b) => a - b);
+  let signers = 0n;
+  for (const j of indices) signers |= 1n << BigInt(j);
+  return Object.freeze({
+    signers,
+    signature: blsAggregateSignatures(indices.map((j) => votes.get(j) as Uint8Array)),
+  });
+}
+
+/** Off-chain twin of the ledger's certificate check (quorum + one aggregate verification). */
+export function verifyCertificate(
+  keys: readonly Uint8Array[],
+  digest: Uint8Array,
+  certificate: QuorumCertificate,
+): boolean {
+  const signers = bitmapIndices(certificate.signers);
+  if (signers.length < quorumSize(keys.length) || signers.some((j) => j >= keys.length)) {
+    return false;
+  }
+  return blsVerifyAggregateSameMessage(
+    signers.map((j) => keys[j]),
+    digest,
+    certificate.signature,
+  );
+}
+
+/** The ledger's `commitBlock` arguments (hex at the edge), for the chain adapter and tests. */
+export function commitBlockArgs(
+  block: ConsensusBlock,
+  certificate: QuorumCertificate,
+  keys: readonly Uint8Array[],
+): {
+  block: {
+    round: bigint;
+    previousDigest: string;
+    sum: bigint;
+    gatewaySignature: string;
+    primary: number;
+    reputations: string;
+  };
+  certificate: { signers: bigint; signature: string; aggregateKey: string; nonSignerKeys: string };
+} {
+  const hex = (x: Uint8Array) => "0x" + Buffer.from(x).toString("hex");
+  const nonSigners = keys.filter((_, j) => ((certificate.signers >> BigInt(j)) & 1n) === 0n);
+  return {
+    block: {
+      round: block.round,
+      previousDigest: hex(block.previousDigest),
+      sum: block.sum,
+      gatewaySignature: hex(g2ToEip2537(block.gatewaySignature)),
+      primary: block.primary,
+      reputations: hex(packReputations(block.reputations)),
+    },
+    certificate: {
+      signers: certificate.signers,
+      signature: hex(g2ToEip2537(certificate.signature)),
+      aggregateKey: hex(g1ToEip2537(blsAggregatePublicKeys([...keys]))),
+      nonSignerKeys: hex(concatBytes(...nonSigners.map((k) => g1ToEip2537(k)))),
+    },
+  };
+}
