@@ -153,7 +153,10 @@ try {
 
 printSummary(report);
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(
+    values.json,
+    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n",
+  );
   console.log(`\nreport written to ${values.json}`);
 }
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);

@@ -119,6 +119,21 @@ export interface IntervalSummary {
   readonly ocdDigest: string;
   readonly billedTotal: string;
   readonly gasUsed: string;
+  /** Wall time of the interval's phases (ms, from the injected clock; 0 when none is given). */
+  readonly phaseMs: {
+    readonly open: number;
+    /** Splitting, keys, signatures and onions at the meters. */
+    readonly meters: number;
+    /** Relaying, admission, receipts and resends. */
+    readonly network: number;
+    /** CC's OCD batches and seal. */
+    readonly post: number;
+    /** SP: read, check, price, DAP, bills, close. */
+    readonly sp: number;
+    /** Users: read and verify. */
+    readonly users: number;
+    readonly total: number;
+  };
 }
 
 /** One meter in one interval: what it measured, reported and carried (DESIGN §7). */
@@ -457,7 +472,9 @@ export async function runOksuz(
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await chain.admin.provider!.getBlockNumber();
+    const tick = phaseTimer(now);
     await cc.agent.openInterval(j, { start, end }, categories);
+    const openMs = tick();
 
     let measured = 0n;
     let sent = 0;
@@ -485,6 +502,7 @@ export async function runOksuz(
       }
     }
     totalMeasured += measured;
+    const metersMs = tick();
     if (fakeMeter) {
       for (const entry of fakeMeter.reportInterval(j, 2_000n, timestamp).entries) {
         sendReport(nodes[j % nodes.length], entry);
@@ -524,6 +542,7 @@ export async function runOksuz(
       pump(pathLength + 4);
     }
     for (const node of nodes) node.user.receivePseudonyms(j, node.last?.pseudonyms ?? []);
+    const networkMs = tick();
 
     // CC posts and seals (with the posting crash, if configured).
     if (scenario.crash?.interval === j && scenario.crash.phase === "posting") {
@@ -540,6 +559,7 @@ export async function runOksuz(
     }
     const stats = cc.agent.center.stats(j);
     await cc.agent.postAndSeal(j);
+    const postMs = tick();
 
     // SP: read the sealed ledger from events, check, price, bill.
     const sealed = await readInterval(spLedger, j);
@@ -576,6 +596,7 @@ export async function runOksuz(
       sp.faults = {};
     }
     await postAllBills();
+    const spMs = tick();
 
     // Users verify from the ledgers alone.
     const finalReport = await readInterval(adminLedger, j);
@@ -588,6 +609,7 @@ export async function runOksuz(
       if (check.verified) verified++;
       else disputed++;
     }
+    const usersMs = tick();
     const blockAfter = await chain.admin.provider!.getBlockNumber();
     const gasUsed = await gasBetween(chain.admin, blockBefore + 1, blockAfter);
     totalReported += finalReport.sumWh;
@@ -606,6 +628,15 @@ export async function runOksuz(
       ocdDigest: bytesToHex(finalReport.ocdDigest),
       billedTotal: finalReport.billedTotal.toString(),
       gasUsed: gasUsed.toString(),
+      phaseMs: {
+        open: openMs,
+        meters: metersMs,
+        network: networkMs,
+        post: postMs,
+        sp: spMs,
+        users: usersMs,
+        total: openMs + metersMs + networkMs + postMs + spMs + usersMs,
+      },
     });
     progress(
       `interval ${j + 1}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
@@ -734,6 +765,17 @@ async function expectRevert(
     throw err;
   }
   throw new RevertExpected(`expected the ledger to refuse a ${problem}, but it accepted it`);
+}
+
+/** Returns a function giving the time since its previous call (phase durations). */
+function phaseTimer(now: () => number): () => number {
+  let last = now();
+  return () => {
+    const t = now();
+    const elapsed = t - last;
+    last = t;
+    return Math.round(elapsed);
+  };
 }
 
 async function gasBetween(signer: Signer, from: number, to: number): Promise<bigint> {

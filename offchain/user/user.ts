@@ -4,9 +4,10 @@
 // bill batches), recomputes the price from the public tariff and the ledger's aggregate, and its
 // bill `Σ_k p_j·c_{i,j,k}`. Anything that does not match is a dispute, named.
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
+import type { BillFields } from "../chain/billing.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import type { IntervalReport } from "../chain/ledgerReader.ts";
-import { ENTRY_KIND, verifyEntry } from "../protocol/entry.ts";
+import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 
 export interface UserInit {
@@ -68,19 +69,20 @@ export class User {
     const { domain, spSigPk } = this.#init;
     const interval = report.interval;
     const disputes: string[] = [];
-    const mine = new Set(this.pseudonyms(interval).map(bytesToHex));
+    const mine = this.pseudonyms(interval).map(bytesToHex);
+    const index = indexOf(report);
 
     let entries = 0;
     let consumptionWh = 0n;
-    for (const e of report.ocd) {
-      const key = bytesToHex(e.id);
-      if (!mine.has(key)) continue;
+    for (const key of mine) {
+      const e = index.ocd.get(key);
+      if (e === undefined) continue;
       entries++;
       consumptionWh += e.value;
       if (!verifyEntry(domain, e))
         disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
     }
-    const missing = mine.size - entries;
+    const missing = mine.length - entries;
     if (missing > 0) disputes.push(`${missing} of my reports are missing from the OCD ledger`);
 
     // Price: SP-signed DAP entry, equal to the tariff at the ledger's own aggregate.
@@ -105,26 +107,20 @@ export class User {
 
     // Bills: every own pseudonym billed exactly once, B = p·c, in a batch SP signed.
     let postedBill = 0n;
-    const billed = new Map<string, number>();
-    for (const batch of report.billBatches) {
-      for (const b of batch.bills) {
-        const key = bytesToHex(b.id);
-        if (!mine.has(key)) continue;
-        billed.set(key, (billed.get(key) ?? 0) + 1);
-        postedBill += b.bill;
-        if (!batch.signatureValid)
-          disputes.push(`bill ${key.slice(0, 12)}… in a batch SP did not sign`);
-        if (price !== undefined && b.bill !== price * b.consumptionWh) {
+    for (const key of mine) {
+      const bills = index.bills.get(key) ?? [];
+      if (bills.length !== 1 && report.state >= 4) {
+        disputes.push(`pseudonym ${key.slice(0, 12)}… billed ${bills.length} times`);
+      }
+      for (const { bill, signedBySp } of bills) {
+        postedBill += bill.bill;
+        if (!signedBySp) disputes.push(`bill ${key.slice(0, 12)}… in a batch SP did not sign`);
+        if (price !== undefined && bill.bill !== price * bill.consumptionWh) {
           disputes.push(
-            `bill ${key.slice(0, 12)}… is ${b.bill}, expected ${price * b.consumptionWh}`,
+            `bill ${key.slice(0, 12)}… is ${bill.bill}, expected ${price * bill.consumptionWh}`,
           );
         }
       }
-    }
-    for (const key of mine) {
-      const n = billed.get(key) ?? 0;
-      if (n !== 1 && report.state >= 4)
-        disputes.push(`pseudonym ${key.slice(0, 12)}… billed ${n} times`);
     }
     const expectedBill = price === undefined ? 0n : price * consumptionWh;
     if (postedBill !== expectedBill) {
@@ -155,4 +151,36 @@ export class User {
     );
     return report.dap.filter((d) => equalBytes(d.id, id));
   }
+}
+
+interface ReportIndex {
+  readonly ocd: ReadonlyMap<string, LedgerEntry>;
+  readonly bills: ReadonlyMap<string, readonly { bill: BillFields; signedBySp: boolean }[]>;
+}
+
+/**
+ * The report indexed by pseudonym, built once per report object and shared by every user that
+ * checks it in this process (a simulation runs many users over one read of the chain): each
+ * user's check then costs O(own entries), not O(ledger).
+ */
+const indexes = new WeakMap<IntervalReport, ReportIndex>();
+
+function indexOf(report: IntervalReport): ReportIndex {
+  let index = indexes.get(report);
+  if (index === undefined) {
+    const ocd = new Map<string, LedgerEntry>();
+    for (const e of report.ocd) ocd.set(bytesToHex(e.id), e);
+    const bills = new Map<string, { bill: BillFields; signedBySp: boolean }[]>();
+    for (const batch of report.billBatches) {
+      for (const bill of batch.bills) {
+        const key = bytesToHex(bill.id);
+        let list = bills.get(key);
+        if (!list) bills.set(key, (list = []));
+        list.push({ bill, signedBySp: batch.signatureValid });
+      }
+    }
+    index = { ocd, bills };
+    indexes.set(report, index);
+  }
+  return index;
 }
