@@ -155,7 +155,8 @@ printSummary(report);
 if (values.json) {
   writeFileSync(
     values.json,
-    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n",
+    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) +
+      "\n",
   );
   console.log(`\nreport written to ${values.json}`);
 }
