@@ -3,7 +3,7 @@
 // `y = r + c·z mod n`; verified on-chain by contracts/libraries/SchnorrVerifier.sol.
 import { bytesToBigInt, concatBytes, equalBytes, expectBytes, u256 } from "./bytes.ts";
 import { keccak256, taggedHashInt } from "./hash.ts";
-import { CURVE_ORDER, FIELD_PRIME, modN, secp, type Secp256k1Backend } from "./secp256k1.ts";
+import { CURVE_ORDER, modN, secp, type Secp256k1Backend } from "./secp256k1.ts";
 
 export interface SchnorrSignature {
   /** `addr(R)`: the last 20 bytes of keccak256(x(R) ‖ y(R)). */
@@ -83,6 +83,27 @@ export function schnorrSign(
 }
 
 /**
+ * The input rules of DESIGN §4.3 shared by both verifiers (and the on-chain library): a 33-byte
+ * key with prefix 2/3 and `0 < x(Z) < n` (so also `< p`), a 32-byte message, a non-zero 20-byte
+ * `addr(R)` (ecrecover's failure value is the zero address) and `0 < y < n`.
+ */
+function wellFormed(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: SchnorrSignature,
+): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
+  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
+  if (!(message instanceof Uint8Array) || message.length !== 32) return false;
+  const { rAddr, y } = signature;
+  if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
+  if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
+  const x = bytesToBigInt(publicKey.subarray(1));
+  if (x === 0n || x >= CURVE_ORDER) return false;
+  return !rAddr.every((b) => b === 0);
+}
+
+/**
  * Verifies `(rAddr, y)` on `message` under the compressed key `publicKey`. Returns false for every
  * malformed input (DESIGN §4.3: `0 < y < n`, `x(Z) < n`, valid compressed point), never throws.
  */
@@ -92,16 +113,9 @@ export function schnorrVerify(
   signature: SchnorrSignature,
   backend: Secp256k1Backend = secp,
 ): boolean {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
-  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
-  if (!(message instanceof Uint8Array) || message.length !== 32) return false;
-  const { rAddr, y } = signature;
-  if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
-  if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
-  const x = bytesToBigInt(publicKey.subarray(1));
-  if (x === 0n || x >= CURVE_ORDER || x >= FIELD_PRIME) return false;
-  if (rAddr.every((b) => b === 0)) return false;
+  if (!wellFormed(publicKey, message, signature)) return false;
   if (!backend.isValidPoint(publicKey)) return false;
+  const { rAddr, y } = signature;
   const c = schnorrChallenge(rAddr, publicKey, message);
   if (c === 0n) return false;
   let point: Uint8Array;
@@ -127,16 +141,9 @@ export function schnorrVerifyWithSecret(
   signature: SchnorrSignature,
   backend: Secp256k1Backend = secp,
 ): boolean {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 33) return false;
-  // Same input rules as schnorrVerify (prefix, x range, non-zero rAddr) so both always agree.
-  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
-  if (!(message instanceof Uint8Array) || message.length !== 32) return false;
+  // Same input rules as schnorrVerify, so both always agree.
+  if (!wellFormed(publicKey, message, signature)) return false;
   const { rAddr, y } = signature;
-  if (!(rAddr instanceof Uint8Array) || rAddr.length !== 20) return false;
-  if (typeof y !== "bigint" || y <= 0n || y >= CURVE_ORDER) return false;
-  const x = bytesToBigInt(publicKey.subarray(1));
-  if (x === 0n || x >= CURVE_ORDER) return false;
-  if (rAddr.every((b) => b === 0)) return false;
   if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) return false;
   const c = schnorrChallenge(rAddr, publicKey, message);
   if (c === 0n) return false;
