@@ -22,13 +22,14 @@ export function readArtifact(sourcePath: string, name: string): Artifact {
   }
 }
 
+/** What the admin configures after deployment; each part is applied only when given. */
 export interface BillingLedgerConfig {
-  readonly tariff: TariffSchedule;
-  readonly categories: readonly bigint[];
-  readonly controlCenter: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
-  readonly serviceProvider: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
+  readonly tariff?: TariffSchedule;
+  readonly categories?: readonly bigint[];
+  readonly controlCenter?: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
+  readonly serviceProvider?: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
   /** Paper §6: SP publishes prices and bills itself. */
-  readonly direct: boolean;
+  readonly direct?: boolean;
 }
 
 export interface BillingLedgerSigners {
@@ -37,10 +38,13 @@ export interface BillingLedgerSigners {
   readonly serviceProvider: Signer;
 }
 
-/** Deploys a BillingLedger with roles for the three signers and applies `config` as the admin. */
+/**
+ * Deploys a BillingLedger with roles for the three signers and applies `config` as the admin. The
+ * one deployment path of the demo, the benchmarks and the tests.
+ */
 export async function deployBillingLedger(
   signers: BillingLedgerSigners,
-  config: BillingLedgerConfig,
+  config: BillingLedgerConfig = {},
 ): Promise<{ ledger: BillingLedger; address: string }> {
   const { abi, bytecode } = readArtifact("ledger/BillingLedger.sol", "BillingLedger");
   const factory = new ContractFactory(abi, bytecode, signers.admin);
@@ -53,30 +57,33 @@ export async function deployBillingLedger(
   const address = await deployed.getAddress();
   const ledger = connectBillingLedger(address, signers.admin);
   const wait = async (tx: Promise<{ wait(): Promise<unknown> }>) => (await tx).wait();
-  await wait(
-    ledger.setTariff(
-      [...config.tariff.breakpointsWh],
-      [...config.tariff.values],
-      config.tariff.cap,
-    ),
-  );
-  await wait(
-    ledger.setCategoryValues(
-      config.categories.map((c) => Number(c)) as [number, number, number, number, number],
-    ),
-  );
-  await wait(
-    ledger.setControlCenterKeys(
-      publicKeyStruct(config.controlCenter.publicKey),
-      publicKeyStruct(config.controlCenter.sigPublicKey),
-    ),
-  );
-  await wait(
-    ledger.setServiceProviderKeys(
-      publicKeyStruct(config.serviceProvider.publicKey),
-      publicKeyStruct(config.serviceProvider.sigPublicKey),
-    ),
-  );
+  const { tariff, categories, controlCenter, serviceProvider } = config;
+  if (tariff) {
+    await wait(ledger.setTariff([...tariff.breakpointsWh], [...tariff.values], tariff.cap));
+  }
+  if (categories) {
+    await wait(
+      ledger.setCategoryValues(
+        categories.map((c) => Number(c)) as [number, number, number, number, number],
+      ),
+    );
+  }
+  if (controlCenter) {
+    await wait(
+      ledger.setControlCenterKeys(
+        publicKeyStruct(controlCenter.publicKey),
+        publicKeyStruct(controlCenter.sigPublicKey),
+      ),
+    );
+  }
+  if (serviceProvider) {
+    await wait(
+      ledger.setServiceProviderKeys(
+        publicKeyStruct(serviceProvider.publicKey),
+        publicKeyStruct(serviceProvider.sigPublicKey),
+      ),
+    );
+  }
   if (config.direct) await wait(ledger.setDeliveryMode(1));
   return { ledger, address };
 }

@@ -4,13 +4,12 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import {
-  billingLedgerAbi,
-  publicKeyStruct,
   signBillBatch,
   type BillFields,
   type BillingLedger,
   type SignedBillBatch,
 } from "../../offchain/chain/billing.ts";
+import { deployBillingLedger as deployChainLedger } from "../../offchain/chain/deploy.ts";
 import { tariffPrice, type TariffSchedule } from "../../offchain/chain/tariff.ts";
 import { bytesToBigInt, hexToBytes, u32 } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
@@ -61,37 +60,24 @@ export async function deployBillingLedger(
   options: { direct?: boolean; configure?: boolean } = {},
 ): Promise<BillingDeployment> {
   const [admin, cc, sp, outsider] = await ethers.getSigners();
-  const deployed = await ethers.deployContract("BillingLedger", [
-    admin.address,
-    cc.address,
-    sp.address,
-  ]);
-  await deployed.waitForDeployment();
-  const address = await deployed.getAddress();
-  const ledger = new ethers.Contract(
-    address,
-    billingLedgerAbi(),
-    admin,
-  ) as unknown as BillingLedger;
-  if (options.configure !== false) {
-    await (
-      await ledger.setTariff([...TARIFF.breakpointsWh], [...TARIFF.values], TARIFF.cap)
-    ).wait();
-    await (await ledger.setCategoryValues([...CATEGORY_VALUES])).wait();
-    await (
-      await ledger.setServiceProviderKeys(
-        publicKeyStruct(secp.mulBase(SP_PK_SK, true)),
-        publicKeyStruct(secp.mulBase(SP_SIG_SK, true)),
-      )
-    ).wait();
-    await (
-      await ledger.setControlCenterKeys(
-        publicKeyStruct(secp.mulBase(CC_PK_SK, true)),
-        publicKeyStruct(secp.mulBase(CC_SIG_SK, true)),
-      )
-    ).wait();
-    if (options.direct) await (await ledger.setDeliveryMode(1)).wait();
-  }
+  const { ledger, address } = await deployChainLedger(
+    { admin, controlCenter: cc, serviceProvider: sp },
+    options.configure === false
+      ? {}
+      : {
+          tariff: TARIFF,
+          categories: CATEGORY_VALUES,
+          serviceProvider: {
+            publicKey: secp.mulBase(SP_PK_SK, true),
+            sigPublicKey: secp.mulBase(SP_SIG_SK, true),
+          },
+          controlCenter: {
+            publicKey: secp.mulBase(CC_PK_SK, true),
+            sigPublicKey: secp.mulBase(CC_SIG_SK, true),
+          },
+          direct: options.direct,
+        },
+  );
   const domain = hexToBytes(await ledger.domainSeparator());
   return { ledger, address, domain, admin, cc, sp, outsider };
 }

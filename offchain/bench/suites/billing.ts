@@ -13,8 +13,6 @@
 //                            measured Schnorr verification and 52 calldata bytes per bill.
 //   gas.seal, gas.close_billing, gas.open_interval.
 import {
-  billingLedgerAbi,
-  publicKeyStruct,
   signBillBatch,
   toBillItemStruct,
   toDapEntryStruct,
@@ -27,6 +25,7 @@ import { bytesToBigInt, hexToBytes, toHex0x, u32 } from "../../crypto/bytes.ts";
 import { keccak256 } from "../../crypto/hash.ts";
 import { CURVE_ORDER, secp } from "../../crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../protocol/entry.ts";
+import { deployBillingLedger } from "../../chain/deploy.ts";
 import { benchEthers } from "../chain.ts";
 import type { BenchContext } from "../harness.ts";
 
@@ -74,24 +73,17 @@ async function gasOf(
 export async function run(ctx: BenchContext): Promise<void> {
   const ethers = await benchEthers();
   const [admin, cc, sp] = await ethers.getSigners();
-  const deployed = await ethers.deployContract("BillingLedger", [
-    admin.address,
-    cc.address,
-    sp.address,
-  ]);
-  await deployed.waitForDeployment();
-  const address = await deployed.getAddress();
-  const asAdmin = new ethers.Contract(
-    address,
-    billingLedgerAbi(),
-    admin,
-  ) as unknown as BillingLedger;
+  const spKey = secp.mulBase(SP_SIG_SK, true);
+  const { ledger: asAdmin } = await deployBillingLedger(
+    { admin, controlCenter: cc, serviceProvider: sp },
+    {
+      tariff: TARIFF,
+      categories: CATEGORIES,
+      serviceProvider: { publicKey: spKey, sigPublicKey: spKey },
+    },
+  );
   const ledger = asAdmin.connect(cc) as BillingLedger;
   const asSp = asAdmin.connect(sp) as BillingLedger;
-  await (await asAdmin.setTariff(TARIFF.breakpointsWh, TARIFF.values, TARIFF.cap)).wait();
-  await (await asAdmin.setCategoryValues([...CATEGORIES])).wait();
-  const spKey = publicKeyStruct(secp.mulBase(SP_SIG_SK, true));
-  await (await asAdmin.setServiceProviderKeys(spKey, spKey)).wait();
   const domain = hexToBytes(await ledger.domainSeparator());
 
   // OCD: interval 1, three batches of 100.
