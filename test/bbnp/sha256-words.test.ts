@@ -18,7 +18,11 @@ import {
 } from "../../offchain/protocol/bbnp/masking.ts";
 import { BBNP_ORDER, u256 } from "../../offchain/protocol/bbnp/params.ts";
 import {
+  SHA256_IV,
   bytesToWords,
+  compress,
+  compressConstant,
+  constantBlockSchedule,
   hmacKeyStates,
   hmacOneBlock,
   paddedBlock,
@@ -91,6 +95,30 @@ describe("bbnp word-level SHA-256 (differential against @noble/hashes)", () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it("compress (unrolled) and compressConstant equal SHA-256 of any two-block message", () => {
+    // A 64-byte first block, then a final block with ≤ 55 message bytes and the padding: the
+    // final block is also run through constantBlockSchedule + compressConstant.
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        fc.uint8Array({ maxLength: 55 }),
+        (first, rest) => {
+          const state = Int32Array.from(SHA256_IV);
+          const w = new Int32Array(64);
+          compress(state, 0, bytesToWords(first), 0, w);
+          const last = paddedBlock(rest, 64);
+          const viaSchedule = Int32Array.from(state);
+          compress(state, 0, last, 0, w);
+          compressConstant(viaSchedule, 0, constantBlockSchedule(last));
+          const expected = sha256(new Uint8Array([...first, ...rest]));
+          expect(wordsToBytes(state)).to.deep.equal(expected);
+          expect(wordsToBytes(viaSchedule)).to.deep.equal(expected);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -23,7 +23,10 @@ export const SHA256_IV: Int32Array = Int32Array.from([
 
 /**
  * One compression: `state[so..so+8] ← compress(state[so..so+8], block[bo..bo+16])`.
- * `w` is a caller-owned 64-word scratch array so the hot loop allocates nothing.
+ * `w` is a caller-owned 64-word scratch array so the hot loop allocates nothing. The 64 rounds run
+ * eight per iteration with the working variables renamed instead of shifted (FIPS 180-4 §6.2.2
+ * step 4 without the seven moves per round); `Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g))` and
+ * `Maj(a,b,c) = (a ∧ b) ∨ (c ∧ (a ∨ b))` are the usual equivalent forms.
  */
 export function compress(
   state: Int32Array,
@@ -40,6 +43,14 @@ export function compress(
     const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
     w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
   }
+  rounds(state, so, K, w);
+}
+
+/**
+ * The 64 rounds and the feed-forward, with `kw[i] + w[i]` the round constant plus schedule word.
+ * (Split from {@link compress} so a constant block can pass its precomputed `K + W` and zeros.)
+ */
+function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): void {
   let a = state[so];
   let b = state[so + 1];
   let c = state[so + 2];
@@ -48,21 +59,246 @@ export function compress(
   let f = state[so + 5];
   let g = state[so + 6];
   let h = state[so + 7];
-  for (let i = 0; i < 64; i++) {
-    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const ch = (e & f) ^ (~e & g);
-    const t1 = (h + S1 + ch + K[i] + w[i]) | 0;
-    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const maj = (a & b) ^ (a & c) ^ (b & c);
-    const t2 = (S0 + maj) | 0;
-    h = g;
-    g = f;
-    f = e;
-    e = (d + t1) | 0;
-    d = c;
-    c = b;
-    b = a;
-    a = (t1 + t2) | 0;
+  let t1 = 0;
+  for (let i = 0; i < 64; i += 8) {
+    t1 =
+      ((h +
+        (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+        (g ^ (e & (f ^ g)))) |
+        0) +
+      ((kw[i + 0] + w[i + 0]) | 0);
+    d = (d + t1) | 0;
+    h =
+      (t1 +
+        ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+          ((a & b) | (c & (a | b))))) |
+      0;
+    t1 =
+      ((g +
+        (((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7))) +
+        (f ^ (d & (e ^ f)))) |
+        0) +
+      ((kw[i + 1] + w[i + 1]) | 0);
+    c = (c + t1) | 0;
+    g =
+      (t1 +
+        ((((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10))) +
+          ((h & a) | (b & (h | a))))) |
+      0;
+    t1 =
+      ((f +
+        (((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7))) +
+        (e ^ (c & (d ^ e)))) |
+        0) +
+      ((kw[i + 2] + w[i + 2]) | 0);
+    b = (b + t1) | 0;
+    f =
+      (t1 +
+        ((((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10))) +
+          ((g & h) | (a & (g | h))))) |
+      0;
+    t1 =
+      ((e +
+        (((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7))) +
+        (d ^ (b & (c ^ d)))) |
+        0) +
+      ((kw[i + 3] + w[i + 3]) | 0);
+    a = (a + t1) | 0;
+    e =
+      (t1 +
+        ((((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10))) +
+          ((f & g) | (h & (f | g))))) |
+      0;
+    t1 =
+      ((d +
+        (((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7))) +
+        (c ^ (a & (b ^ c)))) |
+        0) +
+      ((kw[i + 4] + w[i + 4]) | 0);
+    h = (h + t1) | 0;
+    d =
+      (t1 +
+        ((((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10))) +
+          ((e & f) | (g & (e | f))))) |
+      0;
+    t1 =
+      ((c +
+        (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) +
+        (b ^ (h & (a ^ b)))) |
+        0) +
+      ((kw[i + 5] + w[i + 5]) | 0);
+    g = (g + t1) | 0;
+    c =
+      (t1 +
+        ((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) +
+          ((d & e) | (f & (d | e))))) |
+      0;
+    t1 =
+      ((b +
+        (((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7))) +
+        (a ^ (g & (h ^ a)))) |
+        0) +
+      ((kw[i + 6] + w[i + 6]) | 0);
+    f = (f + t1) | 0;
+    b =
+      (t1 +
+        ((((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10))) +
+          ((c & d) | (e & (c | d))))) |
+      0;
+    t1 =
+      ((a +
+        (((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7))) +
+        (h ^ (f & (g ^ h)))) |
+        0) +
+      ((kw[i + 7] + w[i + 7]) | 0);
+    e = (e + t1) | 0;
+    a =
+      (t1 +
+        ((((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10))) +
+          ((b & c) | (d & (b | c))))) |
+      0;
+  }
+  state[so] = (state[so] + a) | 0;
+  state[so + 1] = (state[so + 1] + b) | 0;
+  state[so + 2] = (state[so + 2] + c) | 0;
+  state[so + 3] = (state[so + 3] + d) | 0;
+  state[so + 4] = (state[so + 4] + e) | 0;
+  state[so + 5] = (state[so + 5] + f) | 0;
+  state[so + 6] = (state[so + 6] + g) | 0;
+  state[so + 7] = (state[so + 7] + h) | 0;
+}
+
+/**
+ * `K[i] + W[i]` (64 words) of a block known in advance, e.g. a padding-only final block: its
+ * message schedule is the same for every input, so {@link compressConstant} skips it.
+ */
+export function constantBlockSchedule(block: Int32Array): Int32Array {
+  if (block.length !== 16) throw new Error("constantBlockSchedule: a block is 16 words");
+  const w = new Int32Array(64);
+  for (let i = 0; i < 16; i++) w[i] = block[i];
+  for (let i = 16; i < 64; i++) {
+    const x = w[i - 15];
+    const y = w[i - 2];
+    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+  }
+  for (let i = 0; i < 64; i++) w[i] = (w[i] + K[i]) | 0;
+  return w;
+}
+
+/** Compression of the constant block whose {@link constantBlockSchedule} is `kw`. */
+export function compressConstant(state: Int32Array, so: number, kw: Int32Array): void {
+  roundsConstant(state, so, kw);
+}
+
+function roundsConstant(state: Int32Array, so: number, kw: Int32Array): void {
+  let a = state[so];
+  let b = state[so + 1];
+  let c = state[so + 2];
+  let d = state[so + 3];
+  let e = state[so + 4];
+  let f = state[so + 5];
+  let g = state[so + 6];
+  let h = state[so + 7];
+  let t1 = 0;
+  for (let i = 0; i < 64; i += 8) {
+    t1 =
+      ((h +
+        (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+        (g ^ (e & (f ^ g)))) |
+        0) +
+      kw[i + 0];
+    d = (d + t1) | 0;
+    h =
+      (t1 +
+        ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+          ((a & b) | (c & (a | b))))) |
+      0;
+    t1 =
+      ((g +
+        (((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7))) +
+        (f ^ (d & (e ^ f)))) |
+        0) +
+      kw[i + 1];
+    c = (c + t1) | 0;
+    g =
+      (t1 +
+        ((((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10))) +
+          ((h & a) | (b & (h | a))))) |
+      0;
+    t1 =
+      ((f +
+        (((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7))) +
+        (e ^ (c & (d ^ e)))) |
+        0) +
+      kw[i + 2];
+    b = (b + t1) | 0;
+    f =
+      (t1 +
+        ((((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10))) +
+          ((g & h) | (a & (g | h))))) |
+      0;
+    t1 =
+      ((e +
+        (((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7))) +
+        (d ^ (b & (c ^ d)))) |
+        0) +
+      kw[i + 3];
+    a = (a + t1) | 0;
+    e =
+      (t1 +
+        ((((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10))) +
+          ((f & g) | (h & (f | g))))) |
+      0;
+    t1 =
+      ((d +
+        (((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7))) +
+        (c ^ (a & (b ^ c)))) |
+        0) +
+      kw[i + 4];
+    h = (h + t1) | 0;
+    d =
+      (t1 +
+        ((((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10))) +
+          ((e & f) | (g & (e | f))))) |
+      0;
+    t1 =
+      ((c +
+        (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) +
+        (b ^ (h & (a ^ b)))) |
+        0) +
+      kw[i + 5];
+    g = (g + t1) | 0;
+    c =
+      (t1 +
+        ((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) +
+          ((d & e) | (f & (d | e))))) |
+      0;
+    t1 =
+      ((b +
+        (((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7))) +
+        (a ^ (g & (h ^ a)))) |
+        0) +
+      kw[i + 6];
+    f = (f + t1) | 0;
+    b =
+      (t1 +
+        ((((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10))) +
+          ((c & d) | (e & (c | d))))) |
+      0;
+    t1 =
+      ((a +
+        (((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7))) +
+        (h ^ (f & (g ^ h)))) |
+        0) +
+      kw[i + 7];
+    e = (e + t1) | 0;
+    a =
+      (t1 +
+        ((((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10))) +
+          ((b & c) | (d & (b | c))))) |
+      0;
   }
   state[so] = (state[so] + a) | 0;
   state[so + 1] = (state[so + 1] + b) | 0;

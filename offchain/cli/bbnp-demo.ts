@@ -1,0 +1,280 @@
+// `bbnp-demo`: BBNP masked aggregation end to end (offchain/sim/bbnp.ts) on the embedded in-process
+// chain (or any JSON-RPC URL): TA set-up, N meters' masked reports, the gateway's checks, recovery
+// of dropouts, and each round's sum on the aggregation ledger, written by the gateway or committed
+// by M consensus nodes with a quorum certificate. Prints a summary per round.
+//
+//   node offchain/cli/bbnp-demo.ts [--users N] [--rounds R] [--seed S] [--consensus M]
+//        [--faulty F] [--dropout P] [--attack NAME] [--rpc URL] [--json FILE] [--quiet]
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+import { JsonRpcProvider, Wallet, type Signer } from "ethers";
+
+import {
+  BBNP_ATTACKS,
+  REJECTION_REASONS,
+  runBbnp,
+  type BbnpAttackName,
+  type BbnpChainAccess,
+  type BbnpRunReport,
+} from "../sim/bbnp.ts";
+
+const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
+  --users N         smart meters, default 100, in [2, 1048576]
+  --rounds R        aggregation rounds (15-minute intervals), default 3
+  --seed S          seed of every random choice (keys, load, dropouts, faults), default "gridledger"
+  --neighbours H    masking neighbours per user (even ≥ 2), default 8
+  --consensus M     commit each round through M consensus nodes (quorum certificate); default:
+                    the gateway records rounds itself (GATEWAY_ROLE)
+  --faulty F        faulty nodes among the M (F ≤ ⌊(M − 1)/3⌋), behaviours drawn from the seed
+  --dropout P       fraction of users not reporting per round (0 ≤ P < 1), default 0; each round
+                    with dropouts runs the recovery protocol and refreshes all keys
+  --attack NAME     inject an adversary in round 1 (replay: round 2): ${BBNP_ATTACKS.join(", ")}
+  --rpc URL         a JSON-RPC chain instead of the embedded one; account 0 is the admin, 1 the
+                    gateway, 2.. the consensus nodes (GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_GATEWAY_KEY
+                    give private keys for the first two)
+  --json FILE       write the full report as JSON
+  --quiet           no progress lines`;
+
+function fail(message: string): never {
+  console.error(`bbnp-demo: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function intOption(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    fail(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
+  }
+  return n;
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      users: { type: "string" },
+      rounds: { type: "string" },
+      seed: { type: "string" },
+      neighbours: { type: "string" },
+      consensus: { type: "string" },
+      faulty: { type: "string" },
+      dropout: { type: "string" },
+      attack: { type: "string" },
+      rpc: { type: "string" },
+      json: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+let values: ReturnType<typeof parse>["values"];
+try {
+  values = parse().values;
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const users = intOption(values.users, "users", 100, 2, 1 << 20);
+const rounds = intOption(values.rounds, "rounds", 3, 1, 1_000_000);
+const neighbours = intOption(values.neighbours, "neighbours", 8, 2, 1_000);
+if (neighbours % 2 !== 0) fail(`--neighbours must be even, got ${neighbours}`);
+const seed = values.seed ?? "gridledger";
+const consensusNodes =
+  values.consensus === undefined ? undefined : intOption(values.consensus, "consensus", 4, 1, 64);
+if (values.faulty !== undefined && consensusNodes === undefined) {
+  fail("--faulty needs --consensus M");
+}
+const faulty = intOption(values.faulty, "faulty", 0, 0, 64);
+if (consensusNodes !== undefined && faulty > Math.floor((consensusNodes - 1) / 3)) {
+  fail(
+    `--faulty ${faulty} is more than M = ${consensusNodes} nodes tolerate (⌊(M − 1)/3⌋ = ${Math.floor((consensusNodes - 1) / 3)})`,
+  );
+}
+const dropout = values.dropout === undefined ? 0 : Number(values.dropout);
+if (values.dropout?.trim() === "" || !(dropout >= 0 && dropout < 1)) {
+  fail(`--dropout must be a fraction in [0, 1), got "${values.dropout}"`);
+}
+if (Math.round(dropout * users) >= users) fail("--dropout leaves nobody reporting");
+if (values.attack !== undefined && !BBNP_ATTACKS.includes(values.attack as BbnpAttackName)) {
+  fail(`unknown attack "${values.attack}"; one of ${BBNP_ATTACKS.join(", ")}`);
+}
+const attack = values.attack as BbnpAttackName | undefined;
+if (attack === "replay" && rounds < 2) fail("--attack replay needs --rounds ≥ 2");
+
+async function chainAccess(): Promise<{
+  chain: BbnpChainAccess;
+  label: string;
+  done: () => Promise<void>;
+}> {
+  const nodeCount = consensusNodes ?? 0;
+  if (values.rpc) {
+    const provider = new JsonRpcProvider(values.rpc, undefined, { staticNetwork: false });
+    try {
+      await provider.getBlockNumber();
+    } catch (err) {
+      fail(`cannot reach ${values.rpc}: ${(err as Error).message.split("\n")[0]}`);
+    }
+    const keyed = (name: string, index: number): Promise<Signer> => {
+      const key = process.env[name];
+      return key ? Promise.resolve(new Wallet(key, provider)) : provider.getSigner(index);
+    };
+    const accounts = await provider.listAccounts();
+    if (nodeCount > 0 && accounts.length < 2 + nodeCount) {
+      fail(
+        `${values.rpc} has ${accounts.length} accounts; --consensus ${nodeCount} needs ${2 + nodeCount}`,
+      );
+    }
+    return {
+      chain: {
+        admin: await keyed("GRIDLEDGER_ADMIN_KEY", 0),
+        gateway: await keyed("GRIDLEDGER_GATEWAY_KEY", 1),
+        nodes: await Promise.all(
+          Array.from({ length: nodeCount }, (_, j) => provider.getSigner(2 + j)),
+        ),
+      },
+      label: values.rpc,
+      done: async () => provider.destroy(),
+    };
+  }
+  const { network } = await import("hardhat");
+  const connection = await network.create();
+  const [admin, gateway, ...nodes] = await connection.ethers.getSigners();
+  if (nodes.length < nodeCount) {
+    await connection.close();
+    fail(
+      `the embedded chain has ${nodes.length + 2} accounts; --consensus ${nodeCount} needs ${2 + nodeCount}`,
+    );
+  }
+  return {
+    chain: { admin, gateway, nodes: nodes.slice(0, nodeCount) },
+    label: "embedded Hardhat network (in-process EDR)",
+    done: () => connection.close(),
+  };
+}
+
+const { chain, label, done } = await chainAccess();
+const started = performance.now();
+const log = values.quiet
+  ? () => {}
+  : (m: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${m}`);
+log(
+  `GridLedger BBNP demo: ${users} users, ${rounds} rounds, seed "${seed}", ` +
+    (consensusNodes === undefined
+      ? "gateway mode"
+      : `consensus mode (M = ${consensusNodes}, faulty ${faulty})`) +
+    `, dropout ${dropout}, chain: ${label}`,
+);
+let report: BbnpRunReport;
+try {
+  report = await runBbnp(
+    {
+      users,
+      rounds,
+      seed,
+      neighbours,
+      mode: consensusNodes === undefined ? "gateway" : "consensus",
+      consensusNodes,
+      faulty,
+      dropout,
+      attack: attack === undefined ? undefined : { kind: attack },
+    },
+    chain,
+    { progress: log, now: () => performance.now() },
+  );
+} catch (err) {
+  await done();
+  console.error(`bbnp-demo: ${(err as Error).message}`);
+  process.exit(1);
+}
+await done();
+
+printSummary(report);
+if (values.json) {
+  writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+  console.log(`\nreport written to ${values.json}`);
+}
+if (!report.totals.allMatch) process.exitCode = 1;
+if (report.attack && (!report.attack.detected || !report.attack.honestSum)) process.exitCode = 1;
+
+function printSummary(r: BbnpRunReport): void {
+  const ms = (x: number) => x.toFixed(0);
+  const rows = r.perRound.map((s) => {
+    const rejected = REJECTION_REASONS.filter((reason) => s.rejected[reason] > 0)
+      .map((reason) => `${reason} ${s.rejected[reason]}`)
+      .join(", ");
+    return [
+      String(s.round),
+      String(s.epoch),
+      `${s.reporters}/${r.users}`,
+      s.readingsSumWh,
+      s.onChainSum,
+      s.match ? "yes" : "NO",
+      String(s.revealedMasks),
+      s.gasUsed,
+      s.primary === undefined ? "-" : String(s.primary),
+      ms(s.timings.roundMs),
+      ms(s.timings.gatewayMs + s.timings.finalizeMs),
+      ms(s.timings.chainMs),
+      rejected || "-",
+    ];
+  });
+  const header = [
+    "t",
+    "epoch",
+    "reported",
+    "Σ readings Wh",
+    "on-chain Wh",
+    "match",
+    "reveals",
+    "gas",
+    "primary",
+    "round ms",
+    "gw ms",
+    "chain ms",
+    "rejected",
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => c.padStart(i === cells.length - 1 ? 0 : widths[i])).join("  ");
+  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const row of rows) console.log(line(row));
+  const t = r.totals;
+  console.log(
+    `\nΣ readings ${t.readingsSumWh} Wh = Σ on-chain ${t.onChainSum}: ${t.allMatch ? "yes" : "NO"}; ` +
+      `gas ${t.gasUsed} (deploy ${r.setup.deployGas}); key refreshes ${t.rekeys}`,
+  );
+  console.log(
+    `set-up (untimed in rounds): TA keys ${(r.setup.taKeysMs / 1000).toFixed(1)} s, ` +
+      `gateway DH cache ${(r.setup.gatewayDhMs / 1000).toFixed(1)} s; ` +
+      `median round ${ms(t.medianRoundMs)} ms, gateway ${t.medianGatewayUsPerUser.toFixed(2)} µs/user`,
+  );
+  if (r.consensus) {
+    console.log(
+      `consensus: ${r.consensus.nodes} nodes, faulty ${
+        r.consensus.faulty.map((f) => `${f.node} (${f.behaviour})`).join(", ") || "none"
+      }; registry ${r.consensus.registry}`,
+    );
+  }
+  if (r.attack) {
+    console.log(
+      `attack ${r.attack.kind} on user ${r.attack.victim} in round ${r.attack.round}: ` +
+        `${r.attack.detected ? "DETECTED" : "UNDETECTED"} — ${r.attack.rejections
+          .map((x) => `user ${x.userId} ${x.reason}`)
+          .join(", ")}; honest sum on-chain: ${r.attack.honestSum ? "yes" : "NO"}`,
+    );
+  }
+  console.log(`ledger ${r.ledger}; wall time ${(r.wallTimeMs / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,914 @@
+// BBNP end to end (DESIGN §4.7, §4.8, §5): a trusted authority, N smart meters, the gateway and the
+// aggregation ledger, either written by the gateway itself ("gateway" mode: `recordRound` under
+// GATEWAY_ROLE, no registry bound) or committed by M consensus nodes with a quorum certificate
+// ("consensus" mode: RoundDriver + ReputationRegistry). Deterministic given the seed (timings
+// aside); readings come from the synthetic household load model (offchain/sim/load-model.ts).
+//
+// One round t:
+//   1. Every meter measures its interval's energy (Wh); a seeded fraction drops out (no report).
+//   2. Reporting meters derive the per-epoch key material the round needs (DH points with new
+//      neighbours; in the simulation through the TA's fixed-base shortcut, timed apart), then mask
+//      and tag their readings.
+//   3. The gateway checks tags (rejecting and naming bad reports), runs dropout recovery if users
+//      are missing (neighbours reveal their masks with the missing users; the TA supplies Σ_D s_d),
+//      unmasks Σ m_i and BLS-signs it with s_g for the ledger's domain.
+//   4. The round goes on-chain; the runner reads the sum back from the chain's event and compares it
+//      with its own ground truth: Σ readings of the meters whose genuine report reached the gateway.
+//   5. After a recovery the epoch is burnt: the TA refreshes every key, the admin rotates the
+//      ledger's gateway key to the new S_g, and the consensus nodes resynchronise from the chain's
+//      committed blocks with the new key.
+//
+// Chain access is confined to `AggregationLedgerAdapter` below (ABI changes touch one place).
+import {
+  Contract,
+  ContractFactory,
+  type ContractTransactionReceipt,
+  type InterfaceAbi,
+  type Signer,
+} from "ethers";
+
+import type { AggregationLedger, ReputationRegistry } from "../../types/ethers-contracts/index.ts";
+import { BbnpUser } from "../bbnp-user/user.ts";
+import { readArtifact } from "../chain/deploy.ts";
+import {
+  bitmapIndices,
+  commitBlockArgs,
+  faultTolerance,
+  type ConsensusBlock,
+  type QuorumCertificate,
+} from "../consensus/block.ts";
+import { RoundDriver, type ChainPort } from "../consensus/driver.ts";
+import { BYZANTINE_BEHAVIOURS, type NodeBehaviour } from "../consensus/faults.ts";
+import { ConsensusNode, type ConsensusCrypto, type ConsensusMessage } from "../consensus/node.ts";
+import {
+  blsProvePossession,
+  blsPublicKey,
+  blsSign,
+  blsVerify,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../crypto/bls.ts";
+import { packReputations } from "../consensus/block.ts";
+import { BbnpGateway, type SignedRoundSum } from "../gateway/gateway.ts";
+import type { RejectionReason, ReportRejection } from "../gateway/errors.ts";
+import { aggregationDomain, bbnpSignRound } from "../protocol/aggregation.ts";
+import { BBNP_ORDER, dhPointFromScalars, u256 } from "../protocol/bbnp/params.ts";
+import type { BbnpReport } from "../protocol/bbnp/report.ts";
+import { initialReputationState, toFixed18 } from "../protocol/reputation.ts";
+import { createRng } from "../runtime/rng.ts";
+import { TrustedAuthority, type EpochKeys } from "../ta/authority.ts";
+import { LoadModel } from "./load-model.ts";
+
+export const BBNP_ATTACKS = ["forged-tag", "tampered", "replay"] as const;
+/**
+ * - `forged-tag`: an outsider injects a report in a victim's name (random C, random tag) before the
+ *   victim's genuine one: rejected `bad-tag`, the genuine report is accepted.
+ * - `tampered`: a man in the middle adds 1,000 Wh to the victim's masked value in transit (tag
+ *   unchanged; the genuine report is lost): rejected `bad-tag`, the victim is recovered around as
+ *   missing and its reading is not in the sum.
+ * - `replay`: the victim's previous-round report is replayed (`wrong-round`) and its current report
+ *   is sent twice (`duplicate`).
+ */
+export type BbnpAttackName = (typeof BBNP_ATTACKS)[number];
+
+export const REJECTION_REASONS: readonly RejectionReason[] = [
+  "unknown-user",
+  "wrong-round",
+  "duplicate",
+  "malformed",
+  "bad-tag",
+  "round-closed",
+];
+
+export interface BbnpScenario {
+  readonly users: number;
+  readonly rounds: number;
+  readonly seed: string;
+  readonly mode: "gateway" | "consensus";
+  /** Neighbour count h (even ≥ 2), default 8. */
+  readonly neighbours?: number;
+  /** Consensus nodes M (consensus mode), default 4. */
+  readonly consensusNodes?: number;
+  /** Faulty nodes among the M, at most ⌊(M − 1)/3⌋; default 0. */
+  readonly faulty?: number;
+  /** Behaviours of the faulty nodes (cycled); default: drawn from the seed. */
+  readonly faultyBehaviours?: readonly NodeBehaviour[];
+  /** Users not reporting per round: a fraction of N in [0, 1) (rounded), or an exact count. */
+  readonly dropout?: number | { readonly count: number };
+  readonly attack?: {
+    readonly kind: BbnpAttackName;
+    /** Round (1-based) of the attack; default 1 (2 for replay). */
+    readonly round?: number;
+    /** Victim user; default: a reporting user drawn from the seed. */
+    readonly user?: number;
+  };
+  /** Interval length in seconds, default 900 (15-minute metering). */
+  readonly intervalSeconds?: number;
+  /** Unix time of round 1's start, default 2026-01-05T00:00:00Z. */
+  readonly startTime?: number;
+  /** Largest admissible reading per interval (Wh), default 1,000,000. */
+  readonly maxReading?: bigint;
+}
+
+/** Accounts: admin (deploys, grants, rotates keys), the gateway, one per consensus node. */
+export interface BbnpChainAccess {
+  readonly admin: Signer;
+  readonly gateway: Signer;
+  readonly nodes?: readonly Signer[];
+}
+
+export interface BbnpRoundTimings {
+  /** Users' per-epoch key material for this round's neighbours (not part of the round time). */
+  readonly keyPrepMs: number;
+  /** All reporting users' masking and tagging. */
+  readonly usersMs: number;
+  /** Gateway: open, tag checks, accumulation. */
+  readonly gatewayMs: number;
+  /** Recovery: plan, neighbours' reveals, their checks, the TA's correction. */
+  readonly recoveryMs: number;
+  /** Gateway: unmask + BLS signature. */
+  readonly finalizeMs: number;
+  /** On-chain: recordRound, or the consensus round (reveals, votes, certificate, commitBlock). */
+  readonly chainMs: number;
+  /** usersMs + gatewayMs + recoveryMs + finalizeMs + chainMs. */
+  readonly roundMs: number;
+  /** Key refresh after a recovery: TA keys, gateway DH cache, key rotation on-chain. */
+  readonly rekeyMs: number;
+}
+
+export interface BbnpRoundSummary {
+  readonly round: number;
+  readonly epoch: number;
+  readonly reporters: number;
+  /** Σ readings of the users whose genuine report reached the gateway (the runner's truth). */
+  readonly readingsSumWh: string;
+  readonly gatewaySum: string;
+  /** The sum in the ledger's event for this round. */
+  readonly onChainSum: string;
+  readonly match: boolean;
+  /** Users that did not report (dropouts, and an attack's lost report), ascending. */
+  readonly missing: readonly number[];
+  readonly dropouts: number;
+  readonly revealedMasks: number;
+  readonly rejected: Readonly<Record<RejectionReason, number>>;
+  /** Every rejection, named. */
+  readonly rejections: readonly { readonly userId: number; readonly reason: RejectionReason }[];
+  readonly gasUsed: string;
+  /** Consensus mode: the primary whose block was committed, and the view it was committed in. */
+  readonly primary?: number;
+  readonly view?: number;
+  /** Consensus mode: the nodes whose votes are in the committed certificate. */
+  readonly signers?: readonly number[];
+  readonly rekeyGas?: string;
+  readonly timings: BbnpRoundTimings;
+}
+
+export interface BbnpRunReport {
+  readonly scenario: string;
+  readonly seed: string;
+  readonly mode: "gateway" | "consensus";
+  readonly users: number;
+  readonly rounds: number;
+  readonly neighbours: number;
+  readonly ledger: string;
+  readonly consensus?: {
+    readonly nodes: number;
+    readonly faulty: readonly { readonly node: number; readonly behaviour: NodeBehaviour }[];
+    readonly registry: string;
+  };
+  readonly setup: {
+    /** TA epoch-0 keys (N public keys). */
+    readonly taKeysMs: number;
+    /** The gateway's DH cache (N points, TA shortcut) and its construction. */
+    readonly gatewayDhMs: number;
+    readonly deployMs: number;
+    readonly deployGas: string;
+  };
+  readonly perRound: readonly BbnpRoundSummary[];
+  readonly totals: {
+    readonly readingsSumWh: string;
+    readonly onChainSum: string;
+    readonly allMatch: boolean;
+    readonly gasUsed: string;
+    readonly rekeys: number;
+    readonly rejected: Readonly<Record<RejectionReason, number>>;
+    /** Median over rounds of roundMs. */
+    readonly medianRoundMs: number;
+    /** Median over rounds of gateway (aggregate + finalize) time per reporting user (µs). */
+    readonly medianGatewayUsPerUser: number;
+  };
+  readonly attack?: {
+    readonly kind: BbnpAttackName;
+    readonly round: number;
+    readonly victim: number;
+    /** Every injected report was rejected with the expected reason, the victim named. */
+    readonly detected: boolean;
+    readonly rejections: readonly { readonly userId: number; readonly reason: RejectionReason }[];
+    /** The attacked round's on-chain sum equals the honest sum. */
+    readonly honestSum: boolean;
+  };
+  readonly wallTimeMs: number;
+}
+
+export interface BbnpHooks {
+  /** Called as the run progresses. */
+  readonly progress?: (message: string) => void;
+  /** Wall clock for the timings (injected; default a constant 0, i.e. no timings). */
+  readonly now?: () => number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain adapter: the only code that touches the contracts' ABI.
+
+interface RoundOnChain {
+  readonly sum: bigint;
+  readonly gasUsed: bigint;
+}
+
+class AggregationLedgerAdapter {
+  readonly ledger: AggregationLedger;
+  readonly registry: ReputationRegistry | undefined;
+  readonly address: string;
+  readonly domain: Uint8Array;
+  readonly deployGas: bigint;
+  readonly #admin: Signer;
+
+  private constructor(
+    ledger: AggregationLedger,
+    registry: ReputationRegistry | undefined,
+    address: string,
+    domain: Uint8Array,
+    deployGas: bigint,
+    admin: Signer,
+  ) {
+    this.ledger = ledger;
+    this.registry = registry;
+    this.address = address;
+    this.domain = domain;
+    this.deployGas = deployGas;
+    this.#admin = admin;
+  }
+
+  /**
+   * Deploys the ledger with `S_g` and, in consensus mode, a registry with the nodes (keys with
+   * proofs of possession, initial reputations). Checks the ledger's domain against ours.
+   */
+  static async deploy(
+    chain: BbnpChainAccess,
+    gatewaySecret: bigint,
+    nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
+  ): Promise<AggregationLedgerAdapter> {
+    let gas = 0n;
+    const add = (r: ContractTransactionReceipt | null) => {
+      gas += r?.gasUsed ?? 0n;
+    };
+    const admin = chain.admin;
+    const adminAddress = await admin.getAddress();
+    const deploy = async (path: string, name: string, args: readonly unknown[]) => {
+      const { abi, bytecode } = readArtifact(path, name);
+      const c = await new ContractFactory(abi, bytecode, admin).deploy(...args);
+      const receipt = await c.deploymentTransaction()?.wait();
+      add(receipt ?? null);
+      return { address: await c.getAddress(), abi };
+    };
+    const l = await deploy("ledger/AggregationLedger.sol", "AggregationLedger", [
+      adminAddress,
+      hex(g1ToEip2537(blsPublicKey(gatewaySecret))),
+    ]);
+    const ledger = new Contract(
+      l.address,
+      l.abi as InterfaceAbi,
+      admin,
+    ) as unknown as AggregationLedger;
+    let registry: ReputationRegistry | undefined;
+    if (nodes) {
+      const accounts = chain.nodes ?? [];
+      if (accounts.length < nodes.secretKeys.length) {
+        throw new Error(
+          `runBbnp: ${nodes.secretKeys.length} consensus nodes need as many node accounts, got ${accounts.length}`,
+        );
+      }
+      const r = await deploy("consensus/ReputationRegistry.sol", "ReputationRegistry", [
+        adminAddress,
+      ]);
+      registry = new Contract(
+        r.address,
+        r.abi as InterfaceAbi,
+        admin,
+      ) as unknown as ReputationRegistry;
+      add(await (await registry.bindLedger(l.address)).wait());
+      add(await (await ledger.bindRegistry(r.address)).wait());
+      for (let j = 0; j < nodes.secretKeys.length; j++) {
+        const sk = nodes.secretKeys[j];
+        add(
+          await (
+            await registry.addNode(
+              await accounts[j].getAddress(),
+              hex(g1ToEip2537(blsPublicKey(sk))),
+              hex(g2ToEip2537(blsProvePossession(sk))),
+              nodes.reputations[j],
+              hex(packReputations(nodes.reputations.slice(0, j))),
+            )
+          ).wait(),
+        );
+      }
+    } else {
+      add(
+        await (
+          await ledger.grantRole(await ledger.GATEWAY_ROLE(), await chain.gateway.getAddress())
+        ).wait(),
+      );
+    }
+    const provider = admin.provider;
+    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
+    const { chainId } = await provider.getNetwork();
+    const domain = aggregationDomain(chainId, l.address);
+    if ((await ledger.domainSeparator()) !== hex(domain)) {
+      throw new Error("runBbnp: the ledger's domain separator differs from aggregationDomain");
+    }
+    return new AggregationLedgerAdapter(ledger, registry, l.address, domain, gas, admin);
+  }
+
+  /** Gateway mode: `recordRound`, the sum read back from the `RoundRecorded` event. */
+  async recordRound(
+    gateway: Signer,
+    round: bigint,
+    sum: bigint,
+    signature: Uint8Array,
+  ): Promise<RoundOnChain> {
+    const ledger = this.ledger.connect(gateway) as AggregationLedger;
+    const receipt = await (
+      await ledger.recordRound(round, sum, hex(g2ToEip2537(signature)))
+    ).wait();
+    if (!receipt) throw new Error("recordRound: no receipt");
+    return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
+  }
+
+  /** Consensus mode: `commitBlock` by the submitting node; null if the ledger refuses it. */
+  async commitBlock(
+    submitter: Signer,
+    block: ConsensusBlock,
+    certificate: QuorumCertificate,
+    keys: readonly Uint8Array[],
+  ): Promise<RoundOnChain | null> {
+    const args = commitBlockArgs(block, certificate, keys);
+    const ledger = this.ledger.connect(submitter) as AggregationLedger;
+    let receipt: ContractTransactionReceipt | null;
+    try {
+      receipt = await (await ledger.commitBlock(args.block, args.certificate)).wait();
+    } catch {
+      return null; // refused (e.g. a second certificate for a committed round): no state change
+    }
+    if (!receipt) return null;
+    return {
+      sum: this.#eventSum(receipt, "BlockCommitted", block.round),
+      gasUsed: receipt.gasUsed,
+    };
+  }
+
+  /** New epoch's `S_g` (admin); returns the gas used. */
+  async rotateGatewayKey(gatewaySecret: bigint): Promise<bigint> {
+    const ledger = this.ledger.connect(this.#admin) as AggregationLedger;
+    const receipt = await (
+      await ledger.rotateGatewayKey(hex(g1ToEip2537(blsPublicKey(gatewaySecret))))
+    ).wait();
+    return receipt?.gasUsed ?? 0n;
+  }
+
+  #eventSum(receipt: ContractTransactionReceipt, event: string, round: bigint): bigint {
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
+      const parsed = this.ledger.interface.parseLog(log);
+      if (parsed?.name === event && BigInt(parsed.args.round) === round) {
+        return BigInt(parsed.args.sum);
+      }
+    }
+    throw new Error(`runBbnp: no ${event} event for round ${round} in the receipt`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const DEFAULT_START = Date.UTC(2026, 0, 5) / 1000;
+
+function hex(bytes: Uint8Array): string {
+  return "0x" + Buffer.from(bytes).toString("hex");
+}
+
+function zeroRejections(): Record<RejectionReason, number> {
+  return Object.fromEntries(REJECTION_REASONS.map((r) => [r, 0])) as Record<
+    RejectionReason,
+    number
+  >;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function check(cond: boolean, message: string): asserts cond {
+  if (!cond) throw new RangeError(`runBbnp: ${message}`);
+}
+
+/** Real BLS for the consensus nodes, verification memoised (every node checks the same σ_GW). */
+function memoisedBls(): ConsensusCrypto {
+  const cache = new Map<string, boolean>();
+  return {
+    sign: blsSign,
+    verify(pk, msg, sig) {
+      const key = hex(pk) + hex(msg) + hex(sig);
+      let v = cache.get(key);
+      if (v === undefined) {
+        v = blsVerify(pk, msg, sig);
+        cache.set(key, v);
+      }
+      return v;
+    },
+  };
+}
+
+/** One epoch's parties: the users, the gateway and the DH cache behind the TA's shortcut. */
+interface Epoch {
+  readonly keys: EpochKeys;
+  readonly users: BbnpUser[];
+  readonly gateway: BbnpGateway;
+  readonly dhCache: Map<number, Uint8Array>;
+}
+
+/** Runs a scenario on the given chain; deploys its own ledger (and registry). */
+export async function runBbnp(
+  scenario: BbnpScenario,
+  chain: BbnpChainAccess,
+  hooks: BbnpHooks = {},
+): Promise<BbnpRunReport> {
+  const now = hooks.now ?? (() => 0);
+  const progress = hooks.progress ?? (() => {});
+  const t0 = now();
+  const n = scenario.users;
+  const h = scenario.neighbours ?? 8;
+  const mode = scenario.mode;
+  const maxReading = scenario.maxReading ?? 1_000_000n;
+  const intervalS = scenario.intervalSeconds ?? 900;
+  const start = scenario.startTime ?? DEFAULT_START;
+  check(Number.isInteger(n) && n >= 2 && n <= 1 << 20, "users must be an integer in [2, 2^20]");
+  check(Number.isInteger(scenario.rounds) && scenario.rounds >= 1, "rounds must be an integer ≥ 1");
+  check(mode === "gateway" || mode === "consensus", `unknown mode "${String(mode)}"`);
+  check(Number.isInteger(h) && h >= 2 && h % 2 === 0, "neighbours must be an even integer ≥ 2");
+  const dropoutCount = dropouts(scenario.dropout, n);
+  const m = scenario.consensusNodes ?? 4;
+  const faulty = scenario.faulty ?? 0;
+  if (mode === "consensus") {
+    check(Number.isInteger(m) && m >= 1 && m <= 0xffff, "consensusNodes must be an integer ≥ 1");
+    check(
+      Number.isInteger(faulty) && faulty >= 0 && faulty <= faultTolerance(m),
+      `faulty must be an integer in [0, ${faultTolerance(m)}] for M = ${m} (f ≤ ⌊(M − 1)/3⌋)`,
+    );
+  }
+  const attack = scenario.attack;
+  let attackRound = 0;
+  if (attack) {
+    check(BBNP_ATTACKS.includes(attack.kind), `unknown attack "${attack.kind}"`);
+    attackRound = attack.round ?? (attack.kind === "replay" ? 2 : 1);
+    check(
+      Number.isInteger(attackRound) && attackRound >= 1 && attackRound <= scenario.rounds,
+      `attack round ${attackRound} is not a round of this run`,
+    );
+    check(
+      attack.kind !== "replay" || attackRound >= 2,
+      "a replay needs a previous round (round ≥ 2)",
+    );
+    check(
+      attack.user === undefined ||
+        (Number.isInteger(attack.user) && attack.user >= 0 && attack.user < n),
+      `attack user must be in [0, ${n})`,
+    );
+    check(
+      attack.kind !== "tampered" || dropoutCount + 1 < n,
+      "the tampered report and the dropouts leave nobody reporting",
+    );
+  }
+
+  const rng = createRng(`bbnp/${scenario.seed}`);
+  const load = new LoadModel({ seed: `${scenario.seed}/load` });
+
+  // ---- set-up (timed apart)
+  let mark = now();
+  const taRng = rng.fork("ta");
+  const ta = new TrustedAuthority(
+    { userCount: n, neighbours: h, maxReading },
+    {
+      randomScalar: () => taRng.nextBigInt(BBNP_ORDER - 1n) + 1n,
+      randomBytes: (k) => taRng.bytes(k),
+    },
+  );
+  const keys0 = ta.setup();
+  const taKeysMs = now() - mark;
+  progress(`set-up: TA keys for ${n} users, h = ${h} (${(taKeysMs / 1000).toFixed(1)} s)`);
+
+  mark = now();
+  // Consensus nodes (registry order), their initial reputations and faults.
+  const nodeRng = rng.fork("nodes");
+  const nodeSecretKeys =
+    mode === "consensus"
+      ? Array.from({ length: m }, () => nodeRng.nextBigInt(BBNP_ORDER - 1n) + 1n)
+      : [];
+  const initialFloats = nodeSecretKeys.map(() => 0.5 + nodeRng.nextInt(11) / 100);
+  const faultyNodes = nodeRng
+    .shuffle(Array.from({ length: nodeSecretKeys.length }, (_, j) => j))
+    .slice(0, mode === "consensus" ? faulty : 0)
+    .sort((a, b) => a - b)
+    .map((node, k) => ({
+      node,
+      behaviour:
+        scenario.faultyBehaviours && scenario.faultyBehaviours.length > 0
+          ? scenario.faultyBehaviours[k % scenario.faultyBehaviours.length]
+          : BYZANTINE_BEHAVIOURS[nodeRng.nextInt(BYZANTINE_BEHAVIOURS.length)],
+    }));
+  const adapter = await AggregationLedgerAdapter.deploy(
+    chain,
+    keys0.gatewaySecret,
+    mode === "consensus"
+      ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
+      : undefined,
+  );
+  const deployMs = now() - mark;
+  const domain = adapter.domain;
+  progress(
+    `deployed AggregationLedger ${adapter.address}` +
+      (adapter.registry ? ` with a ReputationRegistry of ${m} nodes` : " (gateway mode)") +
+      (faultyNodes.length > 0
+        ? `; faulty: ${faultyNodes.map((f) => `node ${f.node} ${f.behaviour}`).join(", ")}`
+        : ""),
+  );
+
+  mark = now();
+  let epoch = openEpoch(keys0, domain);
+  const gatewayDhMs = now() - mark;
+  progress(`set-up: gateway DH cache of ${n} points (${(gatewayDhMs / 1000).toFixed(1)} s)`);
+
+  // ---- consensus nodes and driver (rebuilt with the new S_g after a key refresh)
+  const crypto = memoisedBls();
+  const nodeKeys = nodeSecretKeys.map(blsPublicKey);
+  const behaviourOf = (j: number): NodeBehaviour =>
+    faultyNodes.find((f) => f.node === j)?.behaviour ?? "honest";
+  const history: Extract<ConsensusMessage, { type: "committed" }>[] = [];
+  let roundGas = 0n;
+  let roundOnChainSum: bigint | undefined;
+  const chainPort: ChainPort = {
+    async submit(block, certificate, submitter) {
+      const accounts = chain.nodes ?? [];
+      const result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
+      if (!result) return false;
+      roundGas += result.gasUsed;
+      roundOnChainSum = result.sum;
+      return true;
+    },
+  };
+  const buildConsensus = (gatewaySecret: bigint): RoundDriver => {
+    const initialState = initialReputationState(initialFloats);
+    const nodes = nodeSecretKeys.map(
+      (sk, j) =>
+        new ConsensusNode(
+          {
+            index: j,
+            secretKey: sk,
+            keys: nodeKeys,
+            gatewayKey: blsPublicKey(gatewaySecret),
+            domain,
+            initialState,
+            behaviour: behaviourOf(j),
+            viewTimeoutMs: 1_000,
+            collectWindowMs: 50,
+          },
+          { crypto },
+        ),
+    );
+    // A node restarted with the new gateway key catches up from the ledger's BlockCommitted events.
+    for (const committed of history) for (const node of nodes) node.receive(committed, 0);
+    const latencySeed = nodeRng.fork("latency").nextU32() % 997;
+    return new RoundDriver(
+      {
+        gatewaySecretKey: gatewaySecret,
+        domain,
+        // Deterministic per-link delays of 5–24 ms.
+        latency: (from, to) => 5 + ((from * 7 + to * 13 + latencySeed + 100) % 20),
+        slowDelayMs: 400,
+        roundDeadlineMs: 60_000,
+      },
+      { nodes, chain: chainPort, sign: crypto.sign, secretKeys: nodeSecretKeys },
+    );
+  };
+  let driver = mode === "consensus" ? buildConsensus(keys0.gatewaySecret) : undefined;
+
+  // ---- rounds
+  const perRound: BbnpRoundSummary[] = [];
+  const previousReports = new Map<number, BbnpReport>();
+  let attackOutcome: BbnpRunReport["attack"];
+  let rekeys = 0;
+  for (let r = 1; r <= scenario.rounds; r++) {
+    const t = BigInt(r);
+    const roundRng = rng.fork(`round/${r}`);
+    const intervalStart = start + (r - 1) * intervalS;
+    const noise = roundRng.fork("load");
+    const readings = new Array<bigint>(n);
+    for (let i = 0; i < n; i++) {
+      const wh = load.consumptionWh(i, intervalStart, intervalS, noise);
+      readings[i] = wh > maxReading ? maxReading : wh;
+    }
+    // Dropouts: a seeded sample of users send nothing this round.
+    const absent = new Uint8Array(n);
+    if (dropoutCount > 0) {
+      const ids = roundRng.fork("dropout").shuffle(Array.from({ length: n }, (_, i) => i));
+      for (let k = 0; k < dropoutCount; k++) absent[ids[k]] = 1;
+    }
+    let victim = -1;
+    if (attack && r === attackRound) {
+      victim = attack.user ?? -1;
+      if (victim >= 0) absent[victim] = 0;
+      else {
+        const candidates: number[] = [];
+        for (let i = 0; i < n; i++) if (!absent[i]) candidates.push(i);
+        victim = candidates[roundRng.fork("attack").nextInt(candidates.length)];
+      }
+    }
+
+    // Users: key material, then reports.
+    mark = now();
+    for (let i = 0; i < n; i++) if (!absent[i]) epoch.users[i].prepare(t);
+    const keyPrepMs = now() - mark;
+    mark = now();
+    const genuine: BbnpReport[] = [];
+    for (let i = 0; i < n; i++) if (!absent[i]) genuine.push(epoch.users[i].report(t, readings[i]));
+    const usersMs = now() - mark;
+
+    // The network between users and gateway, with the adversary if any.
+    let inbound: BbnpReport[] = genuine;
+    const reachedGateway = new Uint8Array(n);
+    for (const g of genuine) reachedGateway[g.userId] = 1;
+    let expectedRejections: { userId: number; reason: RejectionReason }[] = [];
+    if (victim >= 0 && attack) {
+      const mine = genuine.find((g) => g.userId === victim) as BbnpReport;
+      const others = genuine.filter((g) => g.userId !== victim);
+      const advRng = roundRng.fork("adversary");
+      if (attack.kind === "forged-tag") {
+        const forged: BbnpReport = {
+          userId: victim,
+          round: t,
+          masked: u256(advRng.nextBigInt(BBNP_ORDER)),
+          tag: advRng.bytes(32),
+        };
+        inbound = [forged, ...others, mine];
+        expectedRejections = [{ userId: victim, reason: "bad-tag" }];
+      } else if (attack.kind === "tampered") {
+        const c = BigInt(hex(mine.masked));
+        const altered: BbnpReport = { ...mine, masked: u256((c + 1_000n) % BBNP_ORDER) };
+        inbound = [...others, altered];
+        reachedGateway[victim] = 0;
+        expectedRejections = [{ userId: victim, reason: "bad-tag" }];
+      } else {
+        const old = previousReports.get(victim);
+        if (!old)
+          throw new Error(`runBbnp: user ${victim} has no report of round ${r - 1} to replay`);
+        inbound = [old, ...others, mine, mine];
+        expectedRejections = [
+          { userId: victim, reason: "wrong-round" },
+          { userId: victim, reason: "duplicate" },
+        ];
+      }
+    }
+    previousReports.clear();
+    for (const g of genuine) previousReports.set(g.userId, g);
+
+    // Ground truth: Σ readings of the users whose genuine report reached the gateway.
+    let truth = 0n;
+    let reporters = 0;
+    const missing: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (reachedGateway[i]) {
+        truth += readings[i];
+        reporters++;
+      } else missing.push(i);
+    }
+
+    // Gateway.
+    const roundEpoch = epoch.keys.params.epoch;
+    const gw = epoch.gateway;
+    mark = now();
+    gw.openRound(t);
+    const rejections = gw.submitBatch(inbound);
+    const gatewayMs = now() - mark;
+    mark = now();
+    let correction: bigint | undefined;
+    let revealedMasks = 0;
+    if (gw.missing.length > 0) {
+      const plan = gw.beginRecovery();
+      for (const [i, peers] of plan.requests) {
+        for (const reveal of epoch.users[i].revealMasks(t, peers)) {
+          gw.acceptReveal(reveal);
+          revealedMasks++;
+        }
+      }
+      correction = ta.dropoutCorrection(epoch.keys.params.epoch, plan.missing);
+    }
+    const recoveryMs = now() - mark;
+    mark = now();
+    const signed: SignedRoundSum = gw.finalize(correction);
+    const finalizeMs = now() - mark;
+    if (signed.missing.join(",") !== missing.join(",")) {
+      throw new Error(`runBbnp: round ${r}: the gateway's missing set differs from the runner's`);
+    }
+
+    // Chain.
+    mark = now();
+    let onChain: bigint;
+    let gasUsed: bigint;
+    let primary: number | undefined;
+    let view: number | undefined;
+    let signers: number[] | undefined;
+    if (mode === "gateway") {
+      const rec = await adapter.recordRound(chain.gateway, t, signed.sum, signed.signature);
+      onChain = rec.sum;
+      gasUsed = rec.gasUsed;
+    } else {
+      roundGas = 0n;
+      roundOnChainSum = undefined;
+      const outcome = await (driver as RoundDriver).runRound(t, signed.sum);
+      if (!outcome.committed || roundOnChainSum === undefined) {
+        throw new Error(`runBbnp: round ${r}: the consensus nodes committed no block`);
+      }
+      const sigOk = hex(outcome.committed.block.gatewaySignature) === hex(signed.signature);
+      if (!sigOk) throw new Error(`runBbnp: round ${r}: committed σ_GW differs from the gateway's`);
+      history.push({
+        type: "committed",
+        block: outcome.committed.block,
+        certificate: outcome.committed.certificate,
+        order: outcome.selection.order,
+      });
+      onChain = roundOnChainSum;
+      gasUsed = roundGas;
+      primary = outcome.committed.block.primary;
+      view = outcome.viewOfCommit;
+      signers = bitmapIndices(outcome.committed.certificate.signers);
+    }
+    const chainMs = now() - mark;
+
+    // Key refresh after a recovery (the epoch's s_d were disclosed to GW).
+    let rekeyMs = 0;
+    let rekeyGas: bigint | undefined;
+    if (correction !== undefined) {
+      mark = now();
+      const keys = ta.refresh();
+      epoch = openEpoch(keys, domain);
+      rekeyGas = await adapter.rotateGatewayKey(keys.gatewaySecret);
+      if (mode === "consensus") driver = buildConsensus(keys.gatewaySecret);
+      rekeyMs = now() - mark;
+      rekeys++;
+    }
+
+    const rejected = zeroRejections();
+    for (const x of rejections) rejected[x.reason]++;
+    const named = rejections.map((x: ReportRejection) => ({ userId: x.userId, reason: x.reason }));
+    const summary: BbnpRoundSummary = {
+      round: r,
+      epoch: roundEpoch,
+      reporters,
+      readingsSumWh: truth.toString(),
+      gatewaySum: signed.sum.toString(),
+      onChainSum: onChain.toString(),
+      match: onChain === truth && signed.sum === truth && signed.reporters === reporters,
+      missing,
+      dropouts: dropoutCount,
+      revealedMasks,
+      rejected,
+      rejections: named,
+      gasUsed: gasUsed.toString(),
+      ...(primary === undefined ? {} : { primary, view, signers }),
+      ...(rekeyGas === undefined ? {} : { rekeyGas: rekeyGas.toString() }),
+      timings: {
+        keyPrepMs,
+        usersMs,
+        gatewayMs,
+        recoveryMs,
+        finalizeMs,
+        chainMs,
+        roundMs: usersMs + gatewayMs + recoveryMs + finalizeMs + chainMs,
+        rekeyMs,
+      },
+    };
+    perRound.push(summary);
+    if (victim >= 0 && attack) {
+      const detected =
+        named.length === expectedRejections.length &&
+        named.every(
+          (x, k) =>
+            x.userId === expectedRejections[k].userId && x.reason === expectedRejections[k].reason,
+        );
+      attackOutcome = {
+        kind: attack.kind,
+        round: r,
+        victim,
+        detected,
+        rejections: named,
+        honestSum: summary.match,
+      };
+    }
+    progress(
+      `round ${r}/${scenario.rounds}: ${reporters}/${n} reported, Σ ${truth} Wh, on-chain ${onChain} ` +
+        `${summary.match ? "✓" : "✗ MISMATCH"}, gas ${gasUsed}` +
+        (primary === undefined ? "" : `, primary ${primary}`) +
+        (rejections.length > 0 ? `, rejected ${rejections.length}` : "") +
+        (rekeyGas === undefined ? "" : ", keys refreshed"),
+    );
+  }
+
+  const sumOf = (f: (s: BbnpRoundSummary) => string) =>
+    perRound.reduce((a, s) => a + BigInt(f(s)), 0n).toString();
+  const rejectedTotal = zeroRejections();
+  for (const s of perRound) for (const k of REJECTION_REASONS) rejectedTotal[k] += s.rejected[k];
+  return {
+    scenario: `BBNP ${mode} mode: ${n} users, ${scenario.rounds} rounds`,
+    seed: scenario.seed,
+    mode,
+    users: n,
+    rounds: scenario.rounds,
+    neighbours: h,
+    ledger: adapter.address,
+    ...(adapter.registry
+      ? {
+          consensus: {
+            nodes: m,
+            faulty: faultyNodes,
+            registry: await adapter.registry.getAddress(),
+          },
+        }
+      : {}),
+    setup: { taKeysMs, gatewayDhMs, deployMs, deployGas: adapter.deployGas.toString() },
+    perRound,
+    totals: {
+      readingsSumWh: sumOf((s) => s.readingsSumWh),
+      onChainSum: sumOf((s) => s.onChainSum),
+      allMatch: perRound.every((s) => s.match),
+      gasUsed: sumOf((s) => s.gasUsed),
+      rekeys,
+      rejected: rejectedTotal,
+      medianRoundMs: median(perRound.map((s) => s.timings.roundMs)),
+      medianGatewayUsPerUser: median(
+        perRound.map(
+          (s) => ((s.timings.gatewayMs + s.timings.finalizeMs) * 1000) / Math.max(1, s.reporters),
+        ),
+      ),
+    },
+    ...(attackOutcome ? { attack: attackOutcome } : {}),
+    wallTimeMs: now() - t0,
+  };
+}
+
+/** Users, gateway and the DH cache of one epoch (the TA's fixed-base shortcut: same points). */
+function openEpoch(keys: EpochKeys, domain: Uint8Array): Epoch {
+  const s = keys.userSecrets;
+  const n = s.length;
+  // Pairwise DH points by pair (a < b): a·N + b fits a float64 exactly for N ≤ 2^20.
+  const dhCache = new Map<number, Uint8Array>();
+  const dh = (a: number, b: number): Uint8Array => {
+    const key = a < b ? a * n + b : b * n + a;
+    let p = dhCache.get(key);
+    if (!p) {
+      p = dhPointFromScalars(s[a], s[b]);
+      dhCache.set(key, p);
+    }
+    return p;
+  };
+  const gatewayDh = s.map((si) => dhPointFromScalars(si, keys.gatewaySecret));
+  const users = s.map(
+    (secret, i) =>
+      new BbnpUser(
+        { params: keys.params, userId: i, secret },
+        { dhPoint: (peer) => (peer === "gateway" ? gatewayDh[i] : dh(i, peer)) },
+      ),
+  );
+  const gatewaySecret = keys.gatewaySecret;
+  const gateway = new BbnpGateway(
+    { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh },
+    { signRound: (round, sum) => bbnpSignRound(gatewaySecret, domain, round, sum) },
+  );
+  return { keys, users, gateway, dhCache };
+}
+
+/** Users dropping out per round: a fraction of N (rounded) or an exact count, < N. */
+function dropouts(spec: BbnpScenario["dropout"], n: number): number {
+  if (spec === undefined) return 0;
+  if (typeof spec === "number") {
+    check(Number.isFinite(spec) && spec >= 0 && spec < 1, "dropout fraction must be in [0, 1)");
+    const count = Math.round(spec * n);
+    check(count < n, "dropout leaves nobody reporting");
+    return count;
+  }
+  check(
+    Number.isInteger(spec.count) && spec.count >= 0 && spec.count < n,
+    `dropout count must be an integer in [0, ${n - 1}]`,
+  );
+  return spec.count;
+}
