@@ -82,7 +82,7 @@ describe("consensus on-chain", () => {
     await s.ledger.connect(s.submitterOf(0)).commitBlock(ok.block, ok.certificate);
   });
 
-  it("forged certificates are rejected (bitmap claims a non-signer, wrong block, wrong non-signer key)", async () => {
+  it("forged certificates are rejected (bitmap claims a non-signer, wrong block, bitmap names a non-node)", async () => {
     const s = await setup(4);
     const b = s.block(1n, new Uint8Array(32), 0);
     const cert = s.certify(b, [0, 1, 2]);
@@ -97,12 +97,12 @@ describe("consensus on-chain", () => {
     await expect(
       s.ledger.connect(s.submitterOf(0)).commitBlock(swapped.block, swapped.certificate),
     ).to.be.revertedWithCustomError(s.ledger, "AggregationLedgerInvalidCertificate");
-    // A non-signer key that is not node 3's.
+    // A bitmap naming a node that does not exist (bit 4 of M = 4) is refused before any pairing.
     const args = commitBlockArgs(b, cert, s.keys);
-    const wrongKey = { ...args.certificate, nonSignerKeys: h(g1ToEip2537(s.keys[0])) };
-    await expect(s.ledger.connect(s.submitterOf(0)).commitBlock(args.block, wrongKey))
-      .to.be.revertedWithCustomError(s.registry, "ReputationRegistryKeyMismatch")
-      .withArgs(3n);
+    const ghost = { ...args.certificate, signers: 0b10111n };
+    await expect(s.ledger.connect(s.submitterOf(0)).commitBlock(args.block, ghost))
+      .to.be.revertedWithCustomError(s.registry, "ReputationRegistryInsufficientSigners")
+      .withArgs(4n, 3n);
     // Not the primary's account.
     await expect(
       s.ledger.connect(s.submitterOf(1)).commitBlock(args.block, args.certificate),
