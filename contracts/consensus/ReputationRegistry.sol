@@ -7,6 +7,7 @@ import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
 import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {CodeStore} from "./CodeStore.sol";
+import {ReputationVector} from "./ReputationVector.sol";
 import {SignerBitmap} from "./SignerBitmap.sol";
 
 /// @title ReputationRegistry
@@ -200,11 +201,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         assembly ("memory-safe") {
             let acc := add(sum, 0x20)
             let buf := mload(0x40)
-            for {
-
-            } missing {
-
-            } {
+            for {} missing {} {
                 // Lowest set bit: its index j is a non-signer; entry 1 + j of the key table.
                 let low := and(missing, sub(0, missing))
                 missing := xor(missing, low)
@@ -452,46 +449,16 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     /// @dev Validators: Γ_j·M ≥ ΣΓ, then filled by highest Γ (ties: lower index) up to min(4, M).
-    /// Reverts if a value exceeds 1e9 (1.0). Hot path of every round: two assembly passes over the
-    /// calldata vector, no allocation; the fill-up loop (rare: fewer than 4 nodes at or above the
-    /// mean) reuses {_validatorsFromValues}.
+    /// Reverts if a value exceeds 1e9 (1.0). Hot path of every round: two word-wise (8 nodes per
+    /// step) passes over the calldata vector ({ReputationVector}); the fill-up loop (rare: fewer
+    /// than 4 nodes at or above the mean) reuses {_validatorsFromValues}.
     function _validatorsOf(bytes calldata reputations, uint256 m) private pure returns (uint256) {
-        uint256 total;
-        uint256 bad = type(uint256).max;
-        uint256 bitmap;
-        uint256 count;
-        assembly ("memory-safe") {
-            let off := reputations.offset
-            // Σ ≤ 256 · 1e9 and v · m ≤ 1e9 · 256 (after the range check): no overflow.
-            for {
-                let j := 0
-            } lt(j, m) {
-                j := add(j, 1)
-            } {
-                let v := shr(224, calldataload(add(off, shl(2, j))))
-                if gt(v, PACKED_ONE) {
-                    bad := j
-                    break
-                }
-                total := add(total, v)
-            }
-            if eq(bad, not(0)) {
-                for {
-                    let j := 0
-                } lt(j, m) {
-                    j := add(j, 1)
-                } {
-                    let v := shr(224, calldataload(add(off, shl(2, j))))
-                    if iszero(lt(mul(v, m), total)) {
-                        bitmap := or(bitmap, shl(j, 1))
-                        count := add(count, 1)
-                    }
-                }
-            }
-        }
+        (uint256 total, uint256 bad) = ReputationVector.total(reputations, m);
         if (bad != type(uint256).max) {
             revert ReputationRegistryReputationOutOfRange(bad, _at(reputations, bad));
         }
+        uint256 bitmap = ReputationVector.atLeastMean(reputations, m, total);
+        uint256 count = SignerBitmap.popcount(bitmap);
         if (count >= (m < MIN_VALIDATORS ? m : MIN_VALIDATORS)) return bitmap;
         uint256[] memory values = new uint256[](m);
         for (uint256 j = 0; j < m; ++j) values[j] = _at(reputations, j);

@@ -81,9 +81,10 @@ async function deploy(m: number) {
   return { ethers, ledger, registry, primaryAccount, sks, keys, reps, domain };
 }
 
-async function roundGas(m: number, signersCount: number, rounds: number): Promise<number[]> {
+/** Receipts of `rounds` consecutive commitBlock transactions (exported for profiling). */
+export async function roundReceipts(m: number, signersCount: number, rounds: number) {
   const d = await deploy(m);
-  const out: number[] = [];
+  const out: { hash: string; gasUsed: number }[] = [];
   let prev: Uint8Array = new Uint8Array(32);
   for (let t = 1n; t <= BigInt(rounds); t++) {
     const sum = 1_000_000n + t;
@@ -104,10 +105,14 @@ async function roundGas(m: number, signersCount: number, rounds: number): Promis
     ).wait();
     if (receipt === null || receipt.status !== 1)
       throw new Error("consensus bench: commitBlock failed");
-    out.push(Number(receipt.gasUsed));
+    out.push({ hash: receipt.hash, gasUsed: Number(receipt.gasUsed) });
     prev = digest;
   }
-  return out;
+  return { ethers: d.ethers, receipts: out };
+}
+
+async function roundGas(m: number, signersCount: number, rounds: number): Promise<number[]> {
+  return (await roundReceipts(m, signersCount, rounds)).receipts.map((r) => r.gasUsed);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
