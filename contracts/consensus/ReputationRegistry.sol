@@ -6,20 +6,32 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
 import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
+import {CodeStore} from "./CodeStore.sol";
+import {ReputationVector} from "./ReputationVector.sol";
+import {SignerBitmap} from "./SignerBitmap.sol";
 
 /// @title ReputationRegistry
 /// @notice BBNP consensus nodes, their BLS keys and reputations; Besu QBFT validator contract
 /// (DESIGN §2, §5; docs/CONSENSUS.md).
 /// @dev Storage per round is two slots (reputation hash, validator bitmap): the vector lives in
 /// calldata and the ledger's event, so a round costs the same for 4 or 100 nodes up to calldata.
+/// Keys live in a code-stored key table (aggregate first), read with EXTCODECOPY: a certificate
+/// carries only its bitmap and signature, and each non-signer costs one warm EXTCODECOPY + G1ADD.
 contract ReputationRegistry is IReputationRegistry, AccessControl {
     /// @notice The regulator: admits and removes nodes (granted by the admin).
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
 
     /// @dev Signer and validator bitmaps are one word.
     uint256 private constant MAX_NODES = 256;
-    /// @dev Fixed point 1.0.
+    /// @dev Fixed point 1.0 of the arguments (1e18) and of the packed vector (u32, units of 1e-9).
     uint256 private constant ONE = 1e18;
+    uint256 private constant PACKED_ONE = 1e9;
+    uint256 private constant PACKED_SCALE = 1e9;
+    /// @dev Bytes per packed reputation.
+    uint256 private constant REP_BYTES = 4;
+    /// @dev Key-table entries per code chunk (128 × 128 B = 16 KiB, under EIP-170's 24 KiB).
+    uint256 private constant CHUNK_ENTRIES = 128;
+    uint256 private constant MAX_CHUNKS = 3; // ⌈(1 + MAX_NODES) / CHUNK_ENTRIES⌉
     /// @dev Besu QBFT needs at least 4 validators to tolerate one fault.
     uint256 private constant MIN_VALIDATORS = 4;
     /// @dev Tag of the per-round message whose unique signatures yield X_q and Θ (DESIGN §5.4,
@@ -32,12 +44,11 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     Node[] private _nodes;
-    mapping(uint256 index => bytes key) private _keys;
     mapping(address account => uint256 indexPlusOne) private _indexPlusOne;
     mapping(bytes32 keyHash => bool) private _keyRegistered;
 
-    bytes private _aggregateKey;
-    bytes32 private _aggregateKeyHash;
+    /// @dev Key table `aggregate ‖ key_0 ‖ … ‖ key_{M−1}` in code chunks of CHUNK_ENTRIES entries.
+    address[MAX_CHUNKS] private _keyTables;
     bytes32 private _reputationsHash;
     uint256 private _validatorBitmap;
     address private _ledger;
@@ -46,8 +57,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGULATOR_ROLE, admin);
-        _aggregateKey = new bytes(BLS12381.G1_POINT_LENGTH);
-        _aggregateKeyHash = keccak256(_aggregateKey);
+        // Empty table: the aggregate of no keys is the identity (all zeros).
+        _storeKeyTable(new bytes(BLS12381.G1_POINT_LENGTH));
         _reputationsHash = keccak256("");
     }
 
@@ -78,12 +89,17 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         ) revert ReputationRegistryInvalidKey();
 
         _nodes.push(Node({account: account, keyHash: keyHash}));
-        _keys[m] = blsKey;
         _indexPlusOne[account] = m + 1;
         _keyRegistered[keyHash] = true;
         // The PoP check validated the key (on the curve, in the subgroup), so G1ADD is sound here.
-        _setAggregateKey(_add(_aggregateKey, blsKey));
-        bytes memory next = abi.encodePacked(currentReputations, initialReputation);
+        bytes memory table = _loadKeyTable(m);
+        _setEntry(table, 0, _add(_entry(table, 0), blsKey));
+        _storeKeyTable(abi.encodePacked(table, blsKey));
+        // Checked above: initialReputation ≤ 1e18, so the quotient is ≤ 1e9 < 2^32.
+        bytes memory next = abi.encodePacked(
+            currentReputations,
+            uint32(initialReputation / PACKED_SCALE)
+        );
         _storeReputations(next);
         emit NodeAdded(m, account, blsKey, initialReputation);
     }
@@ -100,26 +116,30 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         // Checked: indexPlusOne ≥ 1 and m ≥ 1 (the account is a node).
         uint256 index = indexPlusOne - 1;
         uint256 last = m - 1;
-        bytes memory key = _keys[index];
-        _setAggregateKey(_add(_aggregateKey, BLS12381.negateG1(key)));
+        bytes memory table = _loadKeyTable(m);
+        _setEntry(table, 0, _add(_entry(table, 0), BLS12381.negateG1(_entry(table, 1 + index))));
         delete _keyRegistered[_nodes[index].keyHash];
         delete _indexPlusOne[account];
 
-        bytes memory next = currentReputations[:8 * last];
+        bytes memory next = currentReputations[:REP_BYTES * last];
         if (index != last) {
             Node memory moved = _nodes[last];
             _nodes[index] = moved;
-            _keys[index] = _keys[last];
+            _setEntry(table, 1 + index, _entry(table, 1 + last));
             _indexPlusOne[moved.account] = index + 1;
-            bytes8 movedReputation = bytes8(currentReputations[8 * last:8 * m]);
-            // Overwrite the 8 bytes at `index`, keeping the 24 bytes after them.
+            bytes4 movedReputation = bytes4(currentReputations[REP_BYTES * last:REP_BYTES * m]);
+            // Overwrite the 4 bytes at `index`, keeping the 28 bytes after them.
             assembly ("memory-safe") {
-                let p := add(add(next, 0x20), mul(index, 8))
-                mstore(p, or(movedReputation, shr(64, shl(64, mload(p)))))
+                let p := add(add(next, 0x20), mul(index, 4))
+                mstore(p, or(movedReputation, shr(32, shl(32, mload(p)))))
             }
         }
         _nodes.pop();
-        delete _keys[last];
+        // Drop the last entry (its key moved to `index` or was removed).
+        assembly ("memory-safe") {
+            mstore(table, mul(add(last, 1), 128))
+        }
+        _storeKeyTable(table);
         _storeReputations(next);
         emit NodeRemoved(index, account, last);
     }
@@ -140,14 +160,16 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         uint64 round,
         uint256 primary,
         address submitter,
-        bytes calldata reputations
-    ) external {
+        bytes calldata reputations,
+        uint256 signers
+    ) external returns (bytes memory key) {
         if (msg.sender != _ledger) revert ReputationRegistryNotLedger(msg.sender);
         uint256 m = _nodes.length;
         if (primary >= m || _nodes[primary].account != submitter) {
             revert ReputationRegistryWrongPrimary(primary, submitter);
         }
-        if (reputations.length != 8 * m) revert ReputationRegistryReputationsMismatch();
+        if (reputations.length != REP_BYTES * m) revert ReputationRegistryReputationsMismatch();
+        key = _signersKey(signers, m);
         bytes32 hash = keccak256(reputations);
         uint256 validators = _validatorsOf(reputations, m);
         _reputationsHash = hash;
@@ -156,34 +178,55 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     /// @inheritdoc IReputationRegistry
-    function signersKey(
-        uint256 signers,
-        bytes calldata aggregateKey_,
-        bytes calldata nonSignerKeys
-    ) external view returns (bytes memory key) {
-        uint256 m = _nodes.length;
+    function signersKey(uint256 signers) external view returns (bytes memory) {
+        return _signersKey(signers, _nodes.length);
+    }
+
+    /// @dev Quorum check, then aggregate − Σ non-signer keys. Only the non-signers are visited
+    /// (lowest set bit of the complement, one at a time): an all-signers certificate costs one
+    /// EXTCODECOPY of the aggregate. The keys were validated at registration (PoP: on the curve, in
+    /// the subgroup), so G1ADD (on-curve check only) is sound here.
+    function _signersKey(uint256 signers, uint256 m) private view returns (bytes memory key) {
         uint256 q = _quorum(m);
-        uint256 count = _popcount(signers);
-        if ((m < MAX_NODES && signers >> m != 0) || count < q) {
+        uint256 count = SignerBitmap.popcount(signers);
+        uint256 missing = SignerBitmap.missing(signers, m);
+        if (SignerBitmap.outside(signers, m) || count < q) {
             revert ReputationRegistryInsufficientSigners(count, q);
         }
-        if (keccak256(aggregateKey_) != _aggregateKeyHash) {
-            revert ReputationRegistryKeyMismatch(type(uint256).max);
+        address table0 = _keyTables[0];
+        key = CodeStore.read(table0, 0, BLS12381.G1_POINT_LENGTH);
+        if (missing == 0) return key;
+        bool ok = true;
+        bytes memory sum = new bytes(BLS12381.G1_POINT_LENGTH);
+        assembly ("memory-safe") {
+            let acc := add(sum, 0x20)
+            let buf := mload(0x40)
+            for {} missing {} {
+                // Lowest set bit: its index j is a non-signer; entry 1 + j of the key table.
+                let low := and(missing, sub(0, missing))
+                missing := xor(missing, low)
+                let e := add(SignerBitmap_log2(low), 1)
+                let chunk := sload(add(_keyTables.slot, shr(7, e)))
+                mcopy(buf, acc, 0x80)
+                extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
+                // G1ADD (0x0b) costs 375 gas (EIP-2537).
+                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, acc, 0x80))
+            }
+            function SignerBitmap_log2(x) -> r {
+                // Index of the highest set bit (x is a power of two here), by binary search.
+                r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
+                r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
+                r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
+                r := or(r, shl(4, lt(0xffff, shr(r, x))))
+                r := or(r, shl(3, lt(0xff, shr(r, x))))
+                r := or(r, shl(2, lt(0xf, shr(r, x))))
+                r := or(r, shl(1, lt(0x3, shr(r, x))))
+                r := or(r, lt(0x1, shr(r, x)))
+            }
         }
-        // Checked: count ≤ m (no bit at or above m).
-        uint256 missing = m - count;
-        if (nonSignerKeys.length != missing * BLS12381.G1_POINT_LENGTH) {
-            revert ReputationRegistryKeyMismatch(type(uint256).max);
-        }
-        key = aggregateKey_;
-        uint256 k;
-        for (uint256 j = 0; k < missing; ++j) {
-            if ((signers >> j) & 1 == 1) continue;
-            bytes calldata nonSigner = nonSignerKeys[k * 128:(k + 1) * 128];
-            if (keccak256(nonSigner) != _nodes[j].keyHash) revert ReputationRegistryKeyMismatch(j);
-            key = _add(key, BLS12381.negateG1(nonSigner));
-            ++k;
-        }
+        (bool added, bytes memory signersKey_) = BLS12381.tryAddG1(key, BLS12381.negateG1(sum));
+        if (!ok || !added) revert ReputationRegistryInvalidKey();
+        return signersKey_;
     }
 
     // ------------------------------------------------------------------ views
@@ -224,7 +267,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
 
     /// @inheritdoc IReputationRegistry
     function node(uint256 index) external view returns (address account, bytes memory blsKey) {
-        return (_nodes[index].account, _keys[index]);
+        account = _nodes[index].account; // reverts past the end
+        blsKey = _entry(_loadKeyTable(_nodes.length), 1 + index);
     }
 
     /// @inheritdoc IReputationRegistry
@@ -237,7 +281,14 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
 
     /// @inheritdoc IReputationRegistry
     function aggregateKey() external view returns (bytes memory) {
-        return _aggregateKey;
+        return CodeStore.read(_keyTables[0], 0, BLS12381.G1_POINT_LENGTH);
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function keyTables() external view returns (address[] memory tables) {
+        uint256 chunks = (_nodes.length + CHUNK_ENTRIES) / CHUNK_ENTRIES;
+        tables = new address[](chunks);
+        for (uint256 c = 0; c < chunks; ++c) tables[c] = _keyTables[c];
     }
 
     /// @inheritdoc IReputationRegistry
@@ -319,26 +370,65 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     function _quorum(uint256 m) private pure returns (uint256) {
-        if (m == 0) return 1;
-        uint256 f = (m - 1) / 3;
-        return (m + f) / 2 + 1;
+        return SignerBitmap.quorum(m);
     }
 
     function _checkCommitted(bytes calldata reputations, uint256 m) private view {
-        if (reputations.length != 8 * m || keccak256(reputations) != _reputationsHash) {
+        if (reputations.length != REP_BYTES * m || keccak256(reputations) != _reputationsHash) {
             revert ReputationRegistryReputationsMismatch();
         }
     }
 
     function _storeReputations(bytes memory reputations) private {
-        uint256 m = reputations.length / 8;
+        uint256 m = reputations.length / REP_BYTES;
         _reputationsHash = keccak256(reputations);
         _validatorBitmap = _validatorsOfMemory(reputations, m);
     }
 
-    function _setAggregateKey(bytes memory key) private {
-        _aggregateKey = key;
-        _aggregateKeyHash = keccak256(key);
+    /// @dev The key table of `m` nodes as one byte string ((1 + m) · 128 bytes).
+    function _loadKeyTable(uint256 m) private view returns (bytes memory table) {
+        uint256 entries = m + 1;
+        table = new bytes(entries * 128);
+        for (uint256 c = 0; c * CHUNK_ENTRIES < entries; ++c) {
+            uint256 first = c * CHUNK_ENTRIES;
+            uint256 n = entries - first < CHUNK_ENTRIES ? entries - first : CHUNK_ENTRIES;
+            address chunk = _keyTables[c];
+            assembly ("memory-safe") {
+                extcodecopy(chunk, add(add(table, 0x20), mul(first, 128)), 1, mul(n, 128))
+            }
+        }
+    }
+
+    /// @dev Writes `table` back as code chunks (regulator operations only: 32 000 + 200 gas per
+    /// byte of each chunk). Superseded chunks stay on chain, unreferenced.
+    function _storeKeyTable(bytes memory table) private {
+        uint256 entries = table.length / 128;
+        for (uint256 c = 0; c < MAX_CHUNKS; ++c) {
+            uint256 first = c * CHUNK_ENTRIES;
+            if (first >= entries) {
+                if (_keyTables[c] != address(0)) delete _keyTables[c];
+                continue;
+            }
+            uint256 n = entries - first < CHUNK_ENTRIES ? entries - first : CHUNK_ENTRIES;
+            bytes memory chunk = new bytes(n * 128);
+            assembly ("memory-safe") {
+                mcopy(add(chunk, 0x20), add(add(table, 0x20), mul(first, 128)), mul(n, 128))
+            }
+            _keyTables[c] = CodeStore.write(chunk);
+        }
+    }
+
+    function _entry(bytes memory table, uint256 e) private pure returns (bytes memory key) {
+        key = new bytes(128);
+        assembly ("memory-safe") {
+            mcopy(add(key, 0x20), add(add(table, 0x20), mul(e, 128)), 128)
+        }
+    }
+
+    function _setEntry(bytes memory table, uint256 e, bytes memory key) private pure {
+        assembly ("memory-safe") {
+            mcopy(add(add(table, 0x20), mul(e, 128)), add(key, 0x20), 128)
+        }
     }
 
     function _add(bytes memory a, bytes memory b) private view returns (bytes memory sum) {
@@ -347,10 +437,10 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         if (!ok) revert ReputationRegistryInvalidKey();
     }
 
-    /// @dev Γ_j from a packed calldata vector (u64 big-endian at 8·j).
+    /// @dev Γ_j from a packed calldata vector (u32 big-endian at 4·j).
     function _at(bytes calldata reputations, uint256 j) private pure returns (uint256 value) {
         assembly ("memory-safe") {
-            value := shr(192, calldataload(add(reputations.offset, mul(j, 8))))
+            value := shr(224, calldataload(add(reputations.offset, mul(j, 4))))
         }
     }
 
@@ -359,8 +449,17 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     /// @dev Validators: Γ_j·M ≥ ΣΓ, then filled by highest Γ (ties: lower index) up to min(4, M).
-    /// Reverts if a value exceeds 1e18.
+    /// Reverts if a value exceeds 1e9 (1.0). Hot path of every round: two word-wise (8 nodes per
+    /// step) passes over the calldata vector ({ReputationVector}); the fill-up loop (rare: fewer
+    /// than 4 nodes at or above the mean) reuses {_validatorsFromValues}.
     function _validatorsOf(bytes calldata reputations, uint256 m) private pure returns (uint256) {
+        (uint256 total, uint256 bad) = ReputationVector.total(reputations, m);
+        if (bad != type(uint256).max) {
+            revert ReputationRegistryReputationOutOfRange(bad, _at(reputations, bad));
+        }
+        uint256 bitmap = ReputationVector.atLeastMean(reputations, m, total);
+        uint256 count = SignerBitmap.popcount(bitmap);
+        if (count >= (m < MIN_VALIDATORS ? m : MIN_VALIDATORS)) return bitmap;
         uint256[] memory values = new uint256[](m);
         for (uint256 j = 0; j < m; ++j) values[j] = _at(reputations, j);
         return _validatorsFromValues(values);
@@ -374,7 +473,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         for (uint256 j = 0; j < m; ++j) {
             uint256 value;
             assembly ("memory-safe") {
-                value := shr(192, mload(add(add(reputations, 0x20), mul(j, 8))))
+                value := shr(224, mload(add(add(reputations, 0x20), mul(j, 4))))
             }
             values[j] = value;
         }
@@ -385,7 +484,9 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         uint256 m = values.length;
         uint256 total;
         for (uint256 j = 0; j < m; ++j) {
-            if (values[j] > ONE) revert ReputationRegistryReputationOutOfRange(j, values[j]);
+            if (values[j] > PACKED_ONE) {
+                revert ReputationRegistryReputationOutOfRange(j, values[j]);
+            }
             total += values[j];
         }
         uint256 count;
@@ -453,11 +554,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         return best.found ? best.eligible : best.any;
     }
 
-    function _popcount(uint256 x) private pure returns (uint256 count) {
-        // Kernighan: one iteration per set bit (≤ 256).
-        while (x != 0) {
-            x &= x - 1;
-            ++count;
-        }
+    function _popcount(uint256 x) private pure returns (uint256) {
+        return SignerBitmap.popcount(x);
     }
 }

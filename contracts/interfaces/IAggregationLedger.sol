@@ -36,22 +36,18 @@ interface IAggregationLedger {
         bytes gatewaySignature;
         /// Index of the round's primary in the reputation registry (the submitter's node).
         uint16 primary;
-        /// The new reputation vector: one u64 per node (fixed point 1e18, 8 bytes big-endian).
+        /// The new reputation vector: one u32 per node in units of 1e-9 (4 bytes big-endian).
         bytes reputations;
     }
 
     /// @notice A quorum certificate: the sum of ≥ quorum() nodes' BLS signatures on the block
-    /// digest, with the signer bitmap and the keys needed to form the signers' aggregate key cheaply.
+    /// digest and the signer bitmap (DESIGN §2). The signers' aggregate key is formed on-chain from
+    /// the registry's key table (aggregate of all keys minus the non-signers').
     struct QuorumCertificate {
         /// Bit j set iff node j signed.
         uint256 signers;
         /// Σ σ_j over the signers, EIP-2537 G2 (256 bytes).
         bytes signature;
-        /// The registry's aggregate of all nodes' keys (EIP-2537 G1; checked against its hash).
-        bytes aggregateKey;
-        /// The non-signers' keys, 128 bytes each in ascending index order (checked against their
-        /// stored hashes and subtracted from the aggregate).
-        bytes nonSignerKeys;
     }
 
     /// @notice A certified block was committed. Carries everything needed to re-verify the block

@@ -5,8 +5,8 @@ pragma solidity ^0.8.28;
 /// @notice BBNP consensus nodes and their reputations (DESIGN §2 "Reputation registry", §5;
 /// docs/CONSENSUS.md). Each node has a chain account and a BLS key (EIP-2537 G1, 128 bytes) whose
 /// proof of possession is verified on-chain at registration (rogue-key defence, DESIGN §4.8). The
-/// reputation vector `Γ` (one u64 per node, fixed point 1e18, node-index order, "packed": 8 bytes
-/// big-endian each) is stored only as `keccak256(packed)`; it changes only through a block accepted
+/// reputation vector `Γ` (one u32 per node in units of 1e-9, i.e. ⌊Γ_1e18 / 1e9⌋, node-index
+/// order, "packed": 4 bytes big-endian each) is stored only as `keccak256(packed)`; it changes only through a block accepted
 /// by the aggregation ledger with a valid quorum certificate (DESIGN §5.4) or when the regulator
 /// adds or removes a node. The vector itself travels in calldata and in the ledger's
 /// `BlockCommitted` event. `getValidators()` is the Besu QBFT validator-contract interface.
@@ -51,14 +51,13 @@ interface IReputationRegistry {
     /// @notice The certificate's signer bitmap names a non-node, or has fewer signers than
     /// `quorum()`.
     error ReputationRegistryInsufficientSigners(uint256 signers, uint256 quorum);
-    /// @notice The aggregate key or a non-signer key given does not match the stored commitment.
-    error ReputationRegistryKeyMismatch(uint256 index);
 
     /// @notice Admits a node (regulator only): key checked with its proof of possession.
     /// @param account The node's chain account (submits blocks when primary; listed by getValidators).
     /// @param blsKey The node's BLS public key, EIP-2537 G1 (128 bytes).
     /// @param pop Proof of possession, EIP-2537 G2 (256 bytes).
-    /// @param initialReputation T_j, fixed point 1e18 (paper §IV-A.3).
+    /// @param initialReputation T_j, fixed point 1e18 (paper §IV-A.3), ≤ 1e18; the packed vector
+    /// stores ⌊T_j / 1e9⌋ (u32, resolution 1e-9), as `packReputations` does off-chain.
     /// @param currentReputations The current packed vector (checked against the commitment).
     function addNode(
         address account,
@@ -74,25 +73,25 @@ interface IReputationRegistry {
     /// @notice Binds the aggregation ledger (admin, once).
     function bindLedger(address ledger) external;
 
-    /// @notice Applies a certified block (bound ledger only): checks that the primary's account is
-    /// the submitter and that `reputations` has one entry ≤ 1e18 per node, stores its hash and the
-    /// validator set derived from it.
+    /// @notice Applies a block (bound ledger only) and returns the aggregate key of its certificate's
+    /// signers, which the ledger then checks the certificate against (if that check fails the
+    /// ledger reverts, undoing this call). Checks that the primary's account is the submitter, that
+    /// `reputations` has one u32 ≤ 1e9 per node, and that `signers` names only nodes and at least
+    /// `quorum()` of them; stores the vector's hash and the validator set derived from it.
+    /// @return key Σ of the signers' keys (EIP-2537 G1), computed as the stored aggregate of all keys
+    /// minus the non-signers' keys read from the key table (no key travels in calldata).
     function applyBlock(
         uint64 round,
         uint256 primary,
         address submitter,
-        bytes calldata reputations
-    ) external;
+        bytes calldata reputations,
+        uint256 signers
+    ) external returns (bytes memory key);
 
-    /// @notice The aggregate key of the certificate's signers: `aggregateKey` (all nodes' keys summed,
-    /// checked against the stored hash) minus each non-signer's key (`nonSignerKeys`, 128 bytes
-    /// each in ascending index order, each checked against its stored hash). Reverts unless the
-    /// bitmap names only nodes and at least `quorum()` of them.
-    function signersKey(
-        uint256 signers,
-        bytes calldata aggregateKey,
-        bytes calldata nonSignerKeys
-    ) external view returns (bytes memory);
+    /// @notice The aggregate key of the nodes in `signers` (view twin of {applyBlock}'s key): the
+    /// aggregate of all keys minus the non-signers'. Reverts unless the bitmap names only nodes and
+    /// at least `quorum()` of them.
+    function signersKey(uint256 signers) external view returns (bytes memory);
 
     /// @notice Besu QBFT validator-contract interface: the accounts of the nodes eligible to
     /// validate (Γ_j ≥ T, T the mean), filled up by reputation (ties: lower index) to at least
@@ -132,6 +131,10 @@ interface IReputationRegistry {
 
     /// @notice Sum of all nodes' keys (EIP-2537 G1; all zeros when there is no node).
     function aggregateKey() external view returns (bytes memory);
+
+    /// @notice The key table: `aggregateKey ‖ key_0 ‖ … ‖ key_{M−1}` (128 bytes each) lives in
+    /// contract code ({CodeStore}), in chunks of 128 entries; these are the chunks' addresses.
+    function keyTables() external view returns (address[] memory);
 
     /// @notice keccak256 of the packed reputation vector.
     function reputationsHash() external view returns (bytes32);

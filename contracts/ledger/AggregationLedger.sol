@@ -6,6 +6,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
 import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
+import {CodeStore} from "../consensus/CodeStore.sol";
 
 /// @title AggregationLedger
 /// @notice BBNP aggregation ledger (DESIGN §2): GW-signed round sums, verified on-chain with the
@@ -15,18 +16,21 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @notice Accounts allowed to record rounds (the gateway's, later the primary's, chain account).
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
-    /// @dev Last recorded round and whether any has been recorded: one slot (u64 + bool + u32).
+    /// @dev Everything a round reads and writes besides the head digest, in ONE slot (u64 + bool +
+    /// address = 29 bytes): the last round, whether any was recorded, and where the gateway key
+    /// lives (a {CodeStore} blob: one EXTCODECOPY per round instead of five SLOADs).
     uint64 private _lastRound;
     bool private _anyRound;
+    address private _gatewayKeyStore;
+
+    /// @dev Consensus mode: the registry (set once) and the key epoch share a slot (20 + 4 bytes).
+    IReputationRegistry private _registry;
     uint32 private _keyEpoch;
 
-    bytes private _gatewayKey;
-    mapping(uint64 round => RoundRecord) private _rounds;
-
-    /// @dev Consensus mode: the registry (set once) and the digest of the last committed block.
-    /// Per-round history lives in `BlockCommitted` events, chained by their previous digests.
-    IReputationRegistry private _registry;
+    /// @dev The digest of the last committed block. Per-round history lives in `BlockCommitted`
+    /// events, chained by their previous digests.
     bytes32 private _headDigest;
+    mapping(uint64 round => RoundRecord) private _rounds;
 
     /// @dev Domain tag of block digests (docs/CONSENSUS.md "Block").
     bytes private constant BLOCK_TAG = "GridLedger/BBNP/block";
@@ -51,7 +55,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(gatewaySig.length);
         // tryVerify: a malformed G2 point is reported as an invalid signature, not a library error.
-        if (!BLS12381.tryVerify(_gatewayKey, _roundMessage(round, sum), gatewaySig)) {
+        if (!BLS12381.tryVerify(_gatewayKey(), _roundMessage(round, sum), gatewaySig)) {
             revert AggregationLedgerInvalidSignature(round, sum);
         }
         _lastRound = round;
@@ -70,8 +74,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint64 round = block_.round;
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
-        if (block_.previousDigest != _headDigest) {
-            revert AggregationLedgerPreviousDigestMismatch(_headDigest, block_.previousDigest);
+        bytes32 head = _headDigest;
+        if (block_.previousDigest != head) {
+            revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
         uint256 sum = block_.sum;
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
@@ -81,34 +86,32 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert AggregationLedgerSignatureLength(certificate.signature.length);
 
         bytes32 digest = _blockDigest(block_);
-        // Reverts unless the bitmap has a quorum and the keys match the registry's commitments.
-        bytes memory signersKey = registry_.signersKey(
-            certificate.signers,
-            certificate.aggregateKey,
-            certificate.nonSignerKeys
+        // One call: checks that the submitter is the primary, the vector's shape and the quorum,
+        // stores the reputation commitment and returns the signers' aggregate key. If the pairing
+        // below fails this transaction reverts, and the registry's update with it.
+        bytes memory signersKey = registry_.applyBlock(
+            round,
+            block_.primary,
+            msg.sender,
+            block_.reputations,
+            certificate.signers
         );
         // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
         // bytes), docs/CONSENSUS.md "One multi-pairing".
-        (bool added, bytes memory sigSum) = BLS12381.tryAddG2(
-            block_.gatewaySignature,
-            certificate.signature
-        );
         if (
-            !added ||
-            !BLS12381.tryVerifyTwoMessages(
-                _gatewayKey,
+            !BLS12381.tryVerifyTwoMessagesSplit(
+                _gatewayKey(),
                 _roundMessage(round, sum),
                 signersKey,
                 abi.encodePacked(digest),
-                sigSum
+                block_.gatewaySignature,
+                certificate.signature
             )
         ) revert AggregationLedgerInvalidCertificate(round);
 
         _lastRound = round;
         _anyRound = true;
         _headDigest = digest;
-        // Checks that the submitter is the primary and stores the reputation commitment.
-        registry_.applyBlock(round, block_.primary, msg.sender, block_.reputations);
         _emitCommitted(block_, certificate, digest);
     }
 
@@ -179,7 +182,11 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @inheritdoc IAggregationLedger
     function gatewayKey() external view returns (bytes memory) {
-        return _gatewayKey;
+        return _gatewayKey();
+    }
+
+    function _gatewayKey() private view returns (bytes memory) {
+        return CodeStore.read(_gatewayKeyStore, 0, BLS12381.G1_POINT_LENGTH);
     }
 
     /// @inheritdoc IAggregationLedger
@@ -219,7 +226,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (key.length != BLS12381.G1_POINT_LENGTH || !_isSubgroupG1(key)) {
             revert AggregationLedgerInvalidGatewayKey();
         }
-        _gatewayKey = key;
+        _gatewayKeyStore = CodeStore.write(key);
         emit GatewayKeyRotated(_keyEpoch, key);
     }
 

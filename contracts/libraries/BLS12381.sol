@@ -115,20 +115,93 @@ library BLS12381 {
         bytes memory message,
         bytes memory dst
     ) internal view returns (bytes memory h) {
-        bytes memory fields = hashToFieldFp2(message, dst);
+        if (dst.length > 255) revert BLS12381DstTooLong(dst.length);
         h = new bytes(256);
-        bool ok;
+        uint256 out;
+        uint256 msgPtr;
+        uint256 dstPtr;
         assembly ("memory-safe") {
-            let buf := mload(0x40)
-            // Q0 at buf, Q1 at buf + 256, then G2ADD(Q0 ‖ Q1) into h.
-            ok := staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0x20), 0x80, buf, 0x100)
+            out := add(h, 0x20)
+            msgPtr := add(message, 0x20)
+            dstPtr := add(dst, 0x20)
+        }
+        if (!_hashToG2At(msgPtr, message.length, dstPtr, dst.length, out)) {
+            revert BLS12381PrecompileFailed(MAP_FP2_TO_G2);
+        }
+    }
+
+    /// @dev hash_to_curve (RFC 9380, as {hashToG2}) of the `msgLen` bytes at `msgPtr` under the DST
+    /// at `dstPtr` (`dstLen` ≤ 255, checked by callers), written as 256 bytes at `out`, in one
+    /// assembly pass: expand_message_xmd (9 SHA-256 calls), hash_to_field (4 MODEXP reductions),
+    /// two MAP_FP2_TO_G2 and one G2ADD. No allocation: it works in the free memory above the free
+    /// memory pointer (scratch, not kept), so `out` must be allocated memory.
+    function _hashToG2At(
+        uint256 msgPtr,
+        uint256 msgLen,
+        uint256 dstPtr,
+        uint256 dstLen,
+        uint256 out
+    ) private view returns (bool ok) {
+        assembly ("memory-safe") {
+            let scratch := mload(0x40)
+            // fields (u0 ‖ u1, 256 bytes) | Q0 ‖ Q1 (512) | uniform bytes (256) | hash/MODEXP input
+            let fields := scratch
+            let q := add(scratch, 0x100)
+            let uniform := add(scratch, 0x300)
+            let buf := add(scratch, 0x400)
+            // b_0 = H(Z_pad ‖ msg ‖ I2OSP(256, 2) ‖ I2OSP(0, 1) ‖ DST ‖ I2OSP(len(DST), 1)).
+            mstore(buf, 0)
+            mstore(add(buf, 0x20), 0)
+            mcopy(add(buf, 0x40), msgPtr, msgLen)
+            let p := add(add(buf, 0x40), msgLen)
+            mstore8(p, 0x01)
+            mstore8(add(p, 1), 0x00)
+            mstore8(add(p, 2), 0x00)
+            mcopy(add(p, 3), dstPtr, dstLen)
+            mstore8(add(add(p, 3), dstLen), dstLen)
+            ok := staticcall(gas(), 0x02, buf, add(add(0x44, msgLen), dstLen), 0x00, 0x20)
+            let b0 := mload(0x00)
+            // b_i = H((b_0 XOR b_{i−1}) ‖ I2OSP(i, 1) ‖ DST_prime), b_0 XOR "b_0 = 0" for i = 1.
+            mcopy(add(buf, 0x21), dstPtr, dstLen)
+            mstore8(add(add(buf, 0x21), dstLen), dstLen)
+            let bLen := add(0x22, dstLen)
+            let bi := 0
+            for {
+                let i := 1
+            } lt(i, 9) {
+                i := add(i, 1)
+            } {
+                mstore(buf, xor(b0, bi))
+                mstore8(add(buf, 0x20), i)
+                ok := and(ok, staticcall(gas(), 0x02, buf, bLen, 0x00, 0x20))
+                bi := mload(0x00)
+                mstore(add(uniform, shl(5, sub(i, 1))), bi)
+            }
+            // hash_to_field: each 64-byte string mod p with MODEXP (base 64 B, exponent 1, p 48 B).
+            mstore(buf, 0x40)
+            mstore(add(buf, 0x20), 0x01)
+            mstore(add(buf, 0x40), 0x30)
+            mstore8(add(buf, 0xa0), 0x01)
+            mstore(add(buf, 0xa1), shl(128, P_HI))
+            mstore(add(buf, 0xb1), P_LO)
+            for {
+                let i := 0
+            } lt(i, 4) {
+                i := add(i, 1)
+            } {
+                mcopy(add(buf, 0x60), add(uniform, shl(6, i)), 0x40)
+                let d := add(fields, shl(6, i))
+                mstore(d, 0) // the 16 padding bytes of the EIP-2537 Fp element
+                ok := and(ok, staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30))
+            }
+            // map u0, u1 to G2 (cofactor cleared by the precompile) and add.
+            ok := and(ok, staticcall(MAP_FP2_TO_G2_GAS, 0x11, fields, 0x80, q, 0x100))
             ok := and(
                 ok,
-                staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0xa0), 0x80, add(buf, 0x100), 0x100)
+                staticcall(MAP_FP2_TO_G2_GAS, 0x11, add(fields, 0x80), 0x80, add(q, 0x100), 0x100)
             )
-            ok := and(ok, staticcall(G2ADD_GAS, 0x0d, buf, 0x200, add(h, 0x20), 0x100))
+            ok := and(ok, staticcall(G2ADD_GAS, 0x0d, q, 0x200, out, 0x100))
         }
-        if (!ok) revert BLS12381PrecompileFailed(MAP_FP2_TO_G2);
     }
 
     // ------------------------------------------------------------------ verification
@@ -237,25 +310,74 @@ library BLS12381 {
         bytes memory msgB,
         bytes memory aggSig
     ) internal view returns (bool) {
-        if (!_isG1Shaped(pkA) || !_isG1Shaped(pkB) || aggSig.length != G2_POINT_LENGTH) {
-            return false;
-        }
-        if (keccak256(msgA) == keccak256(msgB)) return false;
-        bytes memory hA = hashToG2(msgA, DST_SIG);
-        bytes memory hB = hashToG2(msgB, DST_SIG);
-        bool ok;
-        uint256 out;
+        if (aggSig.length != G2_POINT_LENGTH) return false;
+        (uint256 buf, bool ok) = _twoMessagePairs(pkA, msgA, pkB, msgB);
+        if (!ok) return false;
         assembly ("memory-safe") {
-            let buf := mload(0x40)
+            mcopy(add(buf, 0x380), add(aggSig, 0x20), 0x100)
+        }
+        return _pairing3(buf);
+    }
+
+    /// @notice {tryVerifyTwoMessages} with the aggregate given as its two parts `sigA + sigB`
+    /// (added with G2ADD straight into the pairing input: no intermediate allocation). GridLedger's
+    /// `commitBlock` passes GW's signature and the certificate's. G2ADD checks only that both parts
+    /// are on the curve; the pairing checks the sum's subgroup membership (see docs/CONSENSUS.md
+    /// "One multi-pairing" for why a torsion component split across the two parts is harmless).
+    function tryVerifyTwoMessagesSplit(
+        bytes memory pkA,
+        bytes memory msgA,
+        bytes memory pkB,
+        bytes memory msgB,
+        bytes memory sigA,
+        bytes memory sigB
+    ) internal view returns (bool) {
+        if (sigA.length != G2_POINT_LENGTH || sigB.length != G2_POINT_LENGTH) return false;
+        (uint256 buf, bool ok) = _twoMessagePairs(pkA, msgA, pkB, msgB);
+        if (!ok) return false;
+        assembly ("memory-safe") {
+            // sigA ‖ sigB in the free memory after the pairing input, their sum into pair 3.
+            let tmp := mload(0x40)
+            mcopy(tmp, add(sigA, 0x20), 0x100)
+            mcopy(add(tmp, 0x100), add(sigB, 0x20), 0x100)
+            ok := staticcall(G2ADD_GAS, 0x0d, tmp, 0x200, add(buf, 0x380), 0x100)
+        }
+        return ok && _pairing3(buf);
+    }
+
+    /// @dev Allocates the 3-pair PAIRING_CHECK input `pkA ‖ H(msgA) ‖ pkB ‖ H(msgB) ‖ −g1 ‖ (sig
+    /// left zero)` (0x480 bytes) and fills all but the signature. ok = false on a malformed or
+    /// identity key, or equal messages (aggregation over distinct messages needs them distinct).
+    function _twoMessagePairs(
+        bytes memory pkA,
+        bytes memory msgA,
+        bytes memory pkB,
+        bytes memory msgB
+    ) private view returns (uint256 buf, bool ok) {
+        if (!_isG1Shaped(pkA) || !_isG1Shaped(pkB) || keccak256(msgA) == keccak256(msgB)) {
+            return (0, false);
+        }
+        bytes memory dst = DST_SIG;
+        assembly ("memory-safe") {
+            buf := mload(0x40)
+            mstore(0x40, add(buf, 0x480))
             mcopy(buf, add(pkA, 0x20), 0x80)
-            mcopy(add(buf, 0x80), add(hA, 0x20), 0x100)
             mcopy(add(buf, 0x180), add(pkB, 0x20), 0x80)
-            mcopy(add(buf, 0x200), add(hB, 0x20), 0x100)
             mstore(add(buf, 0x300), NEG_G1_X_HI)
             mstore(add(buf, 0x320), NEG_G1_X_LO)
             mstore(add(buf, 0x340), NEG_G1_Y_HI)
             mstore(add(buf, 0x360), NEG_G1_Y_LO)
-            mcopy(add(buf, 0x380), add(aggSig, 0x20), 0x100)
+        }
+        ok =
+            _hashToG2At(_ptr(msgA), msgA.length, _ptr(dst), dst.length, buf + 0x80) &&
+            _hashToG2At(_ptr(msgB), msgB.length, _ptr(dst), dst.length, buf + 0x200);
+    }
+
+    /// @dev PAIRING_CHECK of the 3 pairs at `buf` (0x480 bytes), forwarding exactly its price.
+    function _pairing3(uint256 buf) private view returns (bool) {
+        bool ok;
+        uint256 out;
+        assembly ("memory-safe") {
             mstore(0x00, 0)
             ok := staticcall(
                 add(PAIRING_BASE_GAS, mul(3, PAIRING_PER_PAIR_GAS)),
@@ -268,6 +390,12 @@ library BLS12381 {
             out := mload(0x00)
         }
         return ok && out == 1;
+    }
+
+    function _ptr(bytes memory b) private pure returns (uint256 p) {
+        assembly ("memory-safe") {
+            p := add(b, 0x20)
+        }
     }
 
     /// @notice Batch verification of k signatures by k keys on ONE message (DESIGN §5.4): with

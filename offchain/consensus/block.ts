@@ -5,10 +5,8 @@ import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 
 import {
   BLS_R,
-  blsAggregatePublicKeys,
   blsAggregateSignatures,
   blsVerifyAggregateSameMessage,
-  g1ToEip2537,
   g2ToEip2537,
 } from "../crypto/bls.ts";
 
@@ -16,6 +14,10 @@ import {
 export const BLOCK_TAG = "GridLedger/BBNP/block";
 const FIXED18_ONE = 10n ** 18n;
 const U64_MAX = (1n << 64n) - 1n;
+/** 1e18 fixed point → the packed vector's u32 units of 1e-9 (`PACKED_SCALE` of the registry). */
+export const REPUTATION_PACK_SCALE = 10n ** 9n;
+/** Bytes per node in the packed vector. */
+export const REPUTATION_PACKED_BYTES = 4;
 
 /** A consensus block: what the quorum signs for round `round`. */
 export type ConsensusBlock = {
@@ -46,28 +48,45 @@ function writeUint(out: Uint8Array, offset: number, width: number, value: bigint
   }
 }
 
-/** The registry's packed vector: u64 big-endian per node, each ≤ 1e18. */
+/**
+ * Γ (1e18 fixed point) at the packed vector's resolution: ⌊Γ / 1e9⌋ · 1e9. The chain stores and signs
+ * only the packed (u32, units of 1e-9) form, so honest nodes put quantized values in blocks
+ * (`ConsensusNode.expectedReputations`), and `unpackReputations(packReputations(x))` is exactly
+ * `x.map(quantizeReputation)`.
+ */
+export function quantizeReputation(r: bigint): bigint {
+  return r - (r % REPUTATION_PACK_SCALE);
+}
+
+/**
+ * The registry's packed vector: per node one u32 big-endian, ⌊Γ / 1e9⌋ (Γ in [0, 1e18] fixed point
+ * 1e18, so the u32 is in [0, 1e9]): 4 bytes instead of 8 per node of calldata and event data
+ * (docs/CONSENSUS.md "Gas"). Resolution 1e-9.
+ */
 export function packReputations(reputations: readonly bigint[]): Uint8Array {
-  const out = new Uint8Array(8 * reputations.length);
+  const out = new Uint8Array(REPUTATION_PACKED_BYTES * reputations.length);
   reputations.forEach((r, j) => {
     if (typeof r !== "bigint" || r < 0n || r > FIXED18_ONE) {
       throw new RangeError(`packReputations: reputations[${j}] must be a bigint in [0, 1e18]`);
     }
-    writeUint(out, 8 * j, 8, r);
+    writeUint(out, REPUTATION_PACKED_BYTES * j, REPUTATION_PACKED_BYTES, r / REPUTATION_PACK_SCALE);
   });
   return out;
 }
 
-/** Inverse of {@link packReputations}. */
+/** Inverse of {@link packReputations} (1e18 fixed point; values are multiples of 1e9). */
 export function unpackReputations(packed: Uint8Array): bigint[] {
-  if (!(packed instanceof Uint8Array) || packed.length % 8 !== 0) {
-    throw new RangeError("unpackReputations: length must be a multiple of 8");
+  if (!(packed instanceof Uint8Array) || packed.length % REPUTATION_PACKED_BYTES !== 0) {
+    throw new RangeError("unpackReputations: length must be a multiple of 4");
   }
   const out: bigint[] = [];
-  for (let j = 0; j < packed.length; j += 8) {
+  for (let j = 0; j < packed.length; j += REPUTATION_PACKED_BYTES) {
     let v = 0n;
-    for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(packed[j + i]);
-    out.push(v);
+    for (let i = 0; i < REPUTATION_PACKED_BYTES; i++) v = (v << 8n) | BigInt(packed[j + i]);
+    if (v > FIXED18_ONE / REPUTATION_PACK_SCALE) {
+      throw new RangeError(`unpackReputations: entry ${j / REPUTATION_PACKED_BYTES} above 1.0`);
+    }
+    out.push(v * REPUTATION_PACK_SCALE);
   }
   return out;
 }
@@ -159,7 +178,11 @@ export function verifyCertificate(
   );
 }
 
-/** The ledger's `commitBlock` arguments (hex at the edge), for the chain adapter and tests. */
+/**
+ * The ledger's `commitBlock` arguments (hex at the edge), for the chain adapter and tests. The
+ * certificate is its bitmap and signature only: the contract forms the signers' key from the
+ * registry's key table. `keys` (registry order) is used to check that the bitmap names only nodes.
+ */
 export function commitBlockArgs(
   block: ConsensusBlock,
   certificate: QuorumCertificate,
@@ -173,10 +196,12 @@ export function commitBlockArgs(
     primary: number;
     reputations: string;
   };
-  certificate: { signers: bigint; signature: string; aggregateKey: string; nonSignerKeys: string };
+  certificate: { signers: bigint; signature: string };
 } {
   const hex = (x: Uint8Array) => "0x" + Buffer.from(x).toString("hex");
-  const nonSigners = keys.filter((_, j) => ((certificate.signers >> BigInt(j)) & 1n) === 0n);
+  if (certificate.signers < 0n || certificate.signers >> BigInt(keys.length) !== 0n) {
+    throw new RangeError("commitBlockArgs: the signer bitmap names a node index ≥ keys.length");
+  }
   return {
     block: {
       round: block.round,
@@ -189,8 +214,6 @@ export function commitBlockArgs(
     certificate: {
       signers: certificate.signers,
       signature: hex(g2ToEip2537(certificate.signature)),
-      aggregateKey: hex(g1ToEip2537(blsAggregatePublicKeys([...keys]))),
-      nonSignerKeys: hex(concatBytes(...nonSigners.map((k) => g1ToEip2537(k)))),
     },
   };
 }

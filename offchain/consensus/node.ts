@@ -15,6 +15,7 @@ import {
   blockDigest,
   equalBytes,
   bitmapIndices,
+  quantizeReputation,
   quorumSize,
   type ConsensusBlock,
   type QuorumCertificate,
@@ -128,9 +129,12 @@ export class ConsensusNode {
     this.state = init.initialState;
   }
 
-  /** The vector the next block must carry (Γ after the last committed round's evidence). */
+  /**
+   * The vector the next block must carry (Γ after the last committed round's evidence), at the
+   * chain's resolution (`quantizeReputation`: the packed vector has u32 units of 1e-9).
+   */
   expectedReputations(): bigint[] {
-    return this.state.reputations.map(toFixed18);
+    return this.state.reputations.map((r) => quantizeReputation(toFixed18(r)));
   }
 
   head(): { round: bigint | undefined; digest: Uint8Array } {

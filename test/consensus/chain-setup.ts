@@ -5,11 +5,22 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   blsProvePossession,
   blsPublicKey,
+  blsSign,
   g1ToEip2537,
   g2ToEip2537,
 } from "../../offchain/crypto/bls.ts";
-import { packReputations } from "../../offchain/consensus/block.ts";
-import { aggregationDomain } from "../../offchain/protocol/aggregation.ts";
+import {
+  aggregateCertificate,
+  blockDigest,
+  commitBlockArgs,
+  packReputations,
+  quantizeReputation,
+  type ConsensusBlock,
+  type QuorumCertificate,
+} from "../../offchain/consensus/block.ts";
+import { aggregationDomain, bbnpSignRound } from "../../offchain/protocol/aggregation.ts";
+import { toFixed18 } from "../../offchain/protocol/reputation.ts";
+import { GATEWAY_SK, initialFloats, nodeSecretKeys } from "./setup.ts";
 
 export const h = (x: Uint8Array): string => "0x" + bytesToHex(x);
 
@@ -47,4 +58,44 @@ export async function deployConsensus(
   const domain = aggregationDomain(chainId, await ledger.getAddress());
   const submitterOf = (j: number) => signers[j + 1];
   return { ledger, registry, admin, accounts, domain, submitterOf, signers };
+}
+
+/**
+ * M nodes deployed on-chain (deterministic keys, initial reputations of test/consensus/setup.ts)
+ * with helpers to build a round's block (GW-signed) and certify it by chosen signers.
+ */
+export async function consensusFixture(ethers: HardhatEthers, m: number) {
+  const sks = nodeSecretKeys(m);
+  const reputations = initialFloats(m).map((x) => quantizeReputation(toFixed18(x)));
+  const d = await deployConsensus(ethers, { sks, reputations, gatewaySk: GATEWAY_SK });
+  const keys = sks.map(blsPublicKey);
+  const block = (
+    round: bigint,
+    previousDigest: Uint8Array,
+    primary: number,
+    sum = 77n,
+  ): ConsensusBlock => ({
+    round,
+    previousDigest,
+    sum,
+    gatewaySignature: bbnpSignRound(GATEWAY_SK, d.domain, round, sum),
+    primary,
+    reputations,
+  });
+  const certify = (b: ConsensusBlock, signerIdx: readonly number[]) => {
+    const digest = blockDigest(d.domain, b);
+    return aggregateCertificate(new Map(signerIdx.map((j) => [j, blsSign(sks[j], digest)])));
+  };
+  /**
+   * commitBlock by the primary's account (or `submitter`'s). The bitmap goes to the contract as
+   * given, even with bits above M that the honest encoder refuses: attackers do not use it.
+   */
+  const commit = (b: ConsensusBlock, c: QuorumCertificate, submitter = b.primary) => {
+    const inRange = c.signers & ((1n << BigInt(m)) - 1n);
+    const args = commitBlockArgs(b, { ...c, signers: inRange }, keys);
+    return d.ledger
+      .connect(d.submitterOf(submitter))
+      .commitBlock(args.block, { ...args.certificate, signers: c.signers });
+  };
+  return { ...d, sks, keys, reputations, block, certify, commit };
 }

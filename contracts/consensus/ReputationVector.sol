@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title ReputationVector
+/// @notice The packed reputation vector (one u32 per node, units of 1e-9, big-endian) and the
+/// validator rule of getValidators (Γ_j·M ≥ ΣΓ), evaluated eight nodes per 32-byte word (SWAR), so
+/// a round pays ~13 word steps for M = 100 instead of 200 per-node loop iterations. Fuzzed against
+/// the per-node rule in test/consensus/ReputationVector.t.sol.
+library ReputationVector {
+    /// @dev 1.0 in packed units.
+    uint256 internal constant ONE = 1e9;
+    uint256 private constant LANE_LOW =
+        0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
+    uint256 private constant LANE_ONES =
+        0x0000000100000001000000010000000100000001000000010000000100000001;
+    uint256 private constant TOP2 =
+        0xc0000000c0000000c0000000c0000000c0000000c0000000c0000000c0000000;
+    uint256 private constant TOP1 =
+        0x8000000080000000800000008000000080000000800000008000000080000000;
+    /// @dev Σ_i 2^(231 − 33 i), i = 0…7: gathers bit 31 of lane k (value 7 − k of the word) to bit
+    /// 231 − k, without collisions (docs/CONSENSUS.md "Gas").
+    uint256 private constant GATHER = 0x8000000040000000200000001000000008000000040000000200000001;
+
+    /// @notice Index of the first value above 1.0, or type(uint256).max if all are ≤ 1.0; and ΣΓ.
+    /// `reputations` must be 4·m bytes (checked by the caller).
+    function total(
+        bytes calldata reputations,
+        uint256 m
+    ) internal pure returns (uint256 sum, uint256 bad) {
+        bad = type(uint256).max;
+        uint256 bytesLen = m * 4;
+        uint256 ok = 1;
+        assembly ("memory-safe") {
+            let off := reputations.offset
+            let acc := 0
+            for {
+                let i := 0
+            } lt(i, bytesLen) {
+                i := add(i, 32)
+            } {
+                let w := calldataload(add(off, i))
+                // Zero the lanes past the vector's end (calldata there is not ours).
+                let left := sub(bytesLen, i)
+                if lt(left, 32) {
+                    w := and(w, not(shr(shl(3, left), not(0))))
+                }
+                // Every lane ≤ 1e9: the top two bits clear (lane < 2^30), then lane + (2^31 − 1 −
+                // 1e9) must leave bit 31 clear; no carry crosses a lane (< 2^30 + 2^31 < 2^32).
+                let plus := add(w, mul(LANE_ONES, sub(sub(0x80000000, 1), ONE)))
+                if or(and(w, TOP2), and(plus, TOP1)) {
+                    ok := 0
+                    break
+                }
+                // Pairwise lane sums into four 64-bit lanes (each < 2^31 per word, < 2^39 total).
+                acc := add(acc, add(and(w, LANE_LOW), and(shr(32, w), LANE_LOW)))
+            }
+            sum := add(
+                add(and(acc, 0xffffffffffffffff), and(shr(64, acc), 0xffffffffffffffff)),
+                add(and(shr(128, acc), 0xffffffffffffffff), shr(192, acc))
+            )
+        }
+        if (ok == 0) {
+            sum = 0;
+            for (uint256 j = 0; j < m; ++j) {
+                if (at(reputations, j) > ONE) return (0, j);
+            }
+        }
+    }
+
+    /// @notice Bitmap of the nodes with Γ_j·M ≥ ΣΓ (all values ≤ 1.0, checked by {total}).
+    function atLeastMean(
+        bytes calldata reputations,
+        uint256 m,
+        uint256 sum
+    ) internal pure returns (uint256 bitmap) {
+        if (m == 0) return 0;
+        // Γ_j·M ≥ ΣΓ ⟺ Γ_j ≥ ⌈ΣΓ / M⌉ for integer Γ_j; the threshold is ≤ 1e9 < 2^30.
+        uint256 threshold = (sum + m - 1) / m;
+        uint256 bytesLen = m * 4;
+        assembly ("memory-safe") {
+            let off := reputations.offset
+            // lane + (2^31 − threshold) has bit 31 set iff lane ≥ threshold (lane < 2^30: no carry).
+            let bias := mul(LANE_ONES, sub(0x80000000, threshold))
+            for {
+                let i := 0
+            } lt(i, bytesLen) {
+                i := add(i, 32)
+            } {
+                let w := calldataload(add(off, i))
+                let left := sub(bytesLen, i)
+                if lt(left, 32) {
+                    w := and(w, not(shr(shl(3, left), not(0))))
+                }
+                let flags := shr(31, and(add(w, bias), TOP1))
+                // Bit b of the gathered byte is value (i/4 + b) of the vector.
+                let byte8 := and(shr(224, mul(flags, GATHER)), 0xff)
+                bitmap := or(bitmap, shl(shr(2, i), byte8))
+            }
+        }
+        // Lanes past the end were zeroed and may pass a zero threshold: keep bits below m only.
+        if (m < 256) bitmap &= (uint256(1) << m) - 1;
+    }
+
+    /// @notice Γ_j (u32 big-endian at 4·j).
+    function at(bytes calldata reputations, uint256 j) internal pure returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := shr(224, calldataload(add(reputations.offset, mul(j, 4))))
+        }
+    }
+}
