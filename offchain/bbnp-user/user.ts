@@ -15,7 +15,7 @@ import {
   type BbnpPublicParams,
 } from "../protocol/bbnp/params.ts";
 import type { BbnpReport, MaskReveal } from "../protocol/bbnp/report.ts";
-import { bytesToWords, wordsToBytes } from "../protocol/bbnp/sha256-words.ts";
+import { bytesToWords, wordsToBytes } from "../crypto/sha256-words.ts";
 
 export interface BbnpUserInit {
   readonly params: BbnpPublicParams;

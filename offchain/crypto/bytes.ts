@@ -23,17 +23,29 @@ export function uintToBytes(
   width: number,
   what = "uintToBytes",
 ): Uint8Array {
-  let v = typeof value === "number" ? BigInt(value) : value;
   if (typeof value === "number" && !Number.isSafeInteger(value)) {
     throw new RangeError(`${what}: ${value} is not a safe integer`);
   }
+  const v = typeof value === "number" ? BigInt(value) : value;
   if (v < 0n || v >> BigInt(8 * width) !== 0n) {
     throw new RangeError(`${what}: ${v} does not fit in ${width} bytes`);
   }
   const out = new Uint8Array(width);
-  for (let i = width - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
+  if (width <= 6) {
+    // Fits a double exactly: no BigInt per byte.
+    let n = Number(v);
+    for (let i = width - 1; i >= 0; i--) {
+      out[i] = n % 256;
+      n = Math.floor(n / 256);
+    }
+    return out;
+  }
+  // One hex conversion instead of `width` BigInt shifts (hot in signing and the digests).
+  const hex = v.toString(16);
+  const digits = hex.length;
+  for (let i = 0; i < digits; i += 2) {
+    const end = digits - i;
+    out[width - 1 - (i >> 1)] = parseInt(hex.slice(Math.max(0, end - 2), end), 16);
   }
   return out;
 }
@@ -46,9 +58,8 @@ export const u256 = (v: bigint | number, what = "u256"): Uint8Array => uintToByt
 
 /** Big-endian bytes → non-negative bigint. */
 export function bytesToBigInt(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  // One parse of the hex string instead of a BigInt shift per byte.
+  return bytes.length === 0 ? 0n : BigInt("0x" + nobleBytesToHex(bytes));
 }
 
 /** Hex (with or without 0x) → bytes; throws on odd length or non-hex characters. */

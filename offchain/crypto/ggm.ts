@@ -3,7 +3,8 @@
 // bit 0 of `x`; message `k` (1-based) of interval `j` has index `x = j·2^16 + k` and key
 // `sigSk = H3(f_K(x))`, `sigPk = sigSk·G`.
 import { concatBytes, expectBytes, wipe } from "./bytes.ts";
-import { h3, taggedHash } from "./hash.ts";
+import { h3, sha256, taggedHash } from "./hash.ts";
+import { bytesToWords, compress, taggedHashPrefixState, wordsToBytes } from "./sha256-words.ts";
 import { secp, type Secp256k1Backend } from "./secp256k1.ts";
 
 /** Tag of the GGM PRG halves (DESIGN §4.2). */
@@ -62,21 +63,28 @@ export function messageIndex(interval: number, counter: number): bigint {
   return (BigInt(interval) << 16n) | BigInt(counter);
 }
 
+/** `TH` prefix state of {@link GGM_TAG}, as words, for the allocation-free steps of {@link GgmPrf}. */
+const GGM_PREFIX = taggedHashPrefixState(sha256(new TextEncoder().encode(GGM_TAG)));
+
 /**
  * `f_K` with the last root-to-leaf path cached. Consecutive indices share all levels above their
  * highest differing bit, so the next message key of a meter costs ≈2 PRG steps on average instead
- * of 48. Produces exactly {@link ggmEvaluate}'s output for any order of indices (property-tested).
+ * of 48. The path is held as 8-word SHA-256 states and each step is one compression from the tag's
+ * prefix state (the 33-byte input `byte(b) ‖ s` fits one block), with no allocation: the control
+ * center derives a key per admitted report. Produces exactly {@link ggmEvaluate}'s output for any
+ * order of indices (property-tested).
  */
 export class GgmPrf {
-  /** `path[d]` is the seed after `d` levels (path[0] = K); valid for depths ≤ `valid`. */
-  readonly #path: Uint8Array[];
+  /** Words `8d..8d+7` hold the seed after `d` levels (level 0 = K); valid for depths ≤ the shared prefix. */
+  readonly #path = new Int32Array(8 * (GGM_DEPTH + 1));
+  readonly #block = new Int32Array(16);
+  readonly #w = new Int32Array(64);
   #last = -1n;
   #wiped = false;
 
   constructor(key: Uint8Array) {
     expectBytes(key, 32, "GgmPrf: key");
-    this.#path = new Array<Uint8Array>(GGM_DEPTH + 1);
-    this.#path[0] = Uint8Array.from(key);
+    bytesToWords(key, this.#path, 0);
   }
 
   /** `f_K(index)` (a fresh copy: the caller may wipe it). */
@@ -90,19 +98,33 @@ export class GgmPrf {
       const diff = x ^ this.#last;
       start = diff === 0n ? GGM_DEPTH : GGM_DEPTH - diff.toString(2).length;
     }
+    // 48 bits exceed a 32-bit int but not a double: read bits with Math.floor on a Number.
+    const xn = Number(x);
+    const path = this.#path;
+    const block = this.#block;
     for (let d = start; d < GGM_DEPTH; d++) {
-      const bit = Number((x >> BigInt(GGM_DEPTH - 1 - d)) & 1n) as 0 | 1;
-      const old = this.#path[d + 1];
-      this.#path[d + 1] = ggmPrg(bit, this.#path[d]);
-      if (old !== undefined) wipe(old);
+      const bit = Math.floor(xn / 2 ** (GGM_DEPTH - 1 - d)) & 1;
+      // Block = byte(bit) ‖ seed (32 bytes) ‖ 0x80 ‖ zeros ‖ u64 bit length (64 + 33) · 8.
+      const s = 8 * d;
+      block[0] = (bit << 24) | (path[s] >>> 8);
+      for (let i = 1; i < 8; i++) block[i] = (path[s + i - 1] << 24) | (path[s + i] >>> 8);
+      block[8] = (path[s + 7] << 24) | 0x800000;
+      for (let i = 9; i < 15; i++) block[i] = 0;
+      block[15] = (64 + 33) * 8;
+      const o = s + 8;
+      for (let i = 0; i < 8; i++) path[o + i] = GGM_PREFIX[i];
+      compress(path, o, block, 0, this.#w);
     }
+    block.fill(0);
     this.#last = x;
-    return Uint8Array.from(this.#path[GGM_DEPTH]);
+    return wordsToBytes(path, 8 * GGM_DEPTH, 8);
   }
 
   /** Overwrites the key and the cached path; the instance is unusable afterwards. */
   wipe(): void {
-    for (const s of this.#path) if (s !== undefined) wipe(s);
+    this.#path.fill(0);
+    this.#block.fill(0);
+    this.#w.fill(0);
     this.#wiped = true;
   }
 }

@@ -18,7 +18,7 @@ import {
 } from "../protocol/bbnp/params.ts";
 import { recoveryPlan, type RecoveryPlan } from "../protocol/bbnp/recovery.ts";
 import type { BbnpReport, MaskReveal } from "../protocol/bbnp/report.ts";
-import { bytesToWords, wordsToBytes } from "../protocol/bbnp/sha256-words.ts";
+import { bytesToWords, wordsToBytes } from "../crypto/sha256-words.ts";
 import {
   RecoveryIncompleteError,
   ReportRejectedError,

@@ -27,7 +27,7 @@ import {
   hmacOneBlock,
   paddedBlock,
   wordsToBytes,
-} from "../../offchain/protocol/bbnp/sha256-words.ts";
+} from "../../offchain/crypto/sha256-words.ts";
 
 describe("bbnp word-level SHA-256 (differential against @noble/hashes)", () => {
   it("taggedHash matches the DESIGN §4 definition SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x)", () => {

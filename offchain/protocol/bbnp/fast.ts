@@ -13,7 +13,7 @@ import {
   hmacOneBlock,
   paddedBlock,
   taggedHashPrefixState,
-} from "./sha256-words.ts";
+} from "../../crypto/sha256-words.ts";
 
 /** State after the 64-byte prefix SHA256(tag) ‖ SHA256(tag) of the session-key tagged hash. */
 const SESSION_PREFIX = taggedHashPrefixState(sha256(new TextEncoder().encode(TAG_SESSION_KEY)));

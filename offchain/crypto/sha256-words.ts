@@ -1,10 +1,10 @@
-// Word-level SHA-256 (FIPS 180-4) for BBNP's hot paths: the gateway derives one session key and
-// checks one HMAC tag per user per round, and a user computes h pairwise masks. All BBNP
-// messages have fixed layouts of at most two blocks, so padding is precomputed and the tagged-hash
-// prefix and HMAC ipad/opad states are cached as 8-word states (DESIGN §4.7; bench goal in the
-// brief: ≤ 4 µs per user at the gateway). Results are pinned to @noble/hashes in
-// test/bbnp/sha256-words.test.ts. Words are held as signed 32-bit ints (`| 0`).
-
+// Word-level SHA-256 (FIPS 180-4) for short fixed-layout messages on hot paths: BBNP's gateway
+// derives one session key and checks one HMAC tag per user per round and a user computes h
+// pairwise masks (DESIGN §4.7); the Oksuz GGM tree is 48 one-block tagged hashes per key (§4.2).
+// Padding is precomputed and tagged-hash prefixes and HMAC ipad/opad states are cached as 8-word
+// states, so a one-block hash is one compression with no allocation. Results are pinned to
+// @noble/hashes in test/bbnp/sha256-words.test.ts and test/crypto/hash.test.ts. Words are held
+// as signed 32-bit ints (`| 0`).
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
