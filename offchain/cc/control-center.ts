@@ -1,13 +1,14 @@
 // Control center (Oksuz 2020 §5, DESIGN §1 and §4.5): a pure state machine. CC knows every
 // registered meter's `pk_i` and `K_i`, so it precomputes the pseudonyms P_{i,j,k} of an interval
 // (O(1) admission through a hash map, Remark 3 of the paper) and derives each message's sigSk_{i,j,k}
-// itself: checking `sigPk == sigSk·G` and the signature then costs two fixed-base multiplications
-// (`schnorrVerifyWithSecret`), not a double multiplication. Admitted entries are released sorted by
+// itself: checking the signature then costs one fixed-base multiplication
+// (`schnorrVerifyWithSecret`), not a double multiplication, and `sigPk == sigSk·G` is implied by
+// it (a second multiplication names the reason only when it fails). Admitted entries are released sorted by
 // pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
 //
 // Admission rules, in the order they are checked (cheap first; docs/PROTOCOL.md "Admission"):
 //   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
-//   outside-window → not-a-category → key-mismatch → bad-signature
+//   outside-window → not-a-category → key-mismatch | bad-signature (one check, two names)
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
 import { MessageKeyDeriver } from "../crypto/ggm.ts";
@@ -219,12 +220,17 @@ export class ControlCenter {
     const registered = this.#meters.get(meter);
     if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
     const sigSk = registered.keys.secretKey(entry.interval, counter);
-    if (!equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)) {
-      return this.#fault(state, "key-mismatch", meter, entry.interval, counter);
-    }
     const digest = entryDigest(this.#domain, entry);
+    // One fixed-base multiplication on the accept path. Passing the check with the expected
+    // sigSk implies the chain's check under entry.sigPk passes too, unless sigPk ≠ sigSk·G and
+    // addr(r·G) = addr(r·G + c·(sigSk·G − sigPk)) for c = H(rAddr ‖ sigPk ‖ m): a 160-bit
+    // coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
+    // "Admission"). So sigPk = sigSk·G is computed only to name the reason of a refusal.
     if (!schnorrVerifyWithSecret(sigSk, entry.sigPk, digest, entry.signature, this.#backend)) {
-      return this.#fault(state, "bad-signature", meter, entry.interval, counter);
+      const reason = equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)
+        ? "bad-signature"
+        : "key-mismatch";
+      return this.#fault(state, reason, meter, entry.interval, counter);
     }
     state.admitted.set(key, { entry, meter, counter });
     return { accepted: true, entry, meter, counter };

@@ -131,8 +131,11 @@ export function schnorrVerify(
  * Verification by a party that knows the secret key (the control center knows every per-message
  * `sigSk`, DESIGN §4.2): `r = y − c·z mod n`, accept iff `addr(r·G) == addr(R)`. One fixed-base
  * multiplication instead of a double multiplication; equivalent to {@link schnorrVerify} when
- * `publicKey = z·G` (checked by property tests). It does NOT check that `publicKey = z·G`: the
- * caller derived both from the same `K_i` (§4.2); with a mismatched pair the answer is meaningless.
+ * `publicKey = z·G` (property-tested). It does not compute `z·G`: when `publicKey = P ≠ z·G`,
+ * {@link schnorrVerify} checks `addr(r·G + c·(z·G − P))` instead, so both accept only if two
+ * distinct points share a 20-byte address with `c = H(rAddr ‖ P ‖ m)` binding the pair — about
+ * 2^−160 per attempt for a signer who controls every input (property-tested: mismatched pairs are
+ * refused by both). `publicKey` must be a valid point, as for {@link schnorrVerify}.
  */
 export function schnorrVerifyWithSecret(
   secretKey: bigint,
@@ -145,6 +148,8 @@ export function schnorrVerifyWithSecret(
   if (!wellFormed(publicKey, message, signature)) return false;
   const { rAddr, y } = signature;
   if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) return false;
+  // The chain refuses a key that is not a curve point, so this check must too.
+  if (!backend.isValidPoint(publicKey)) return false;
   const c = schnorrChallenge(rAddr, publicKey, message);
   if (c === 0n) return false;
   const r = modN(y - c * secretKey);

@@ -126,6 +126,22 @@ describe("Schnorr (DESIGN §4.3), TypeScript", () => {
         );
       });
 
+      it("a key that is not the secret's (P ≠ z·G): both verifiers refuse, whoever signed", () => {
+        fc.assert(
+          fc.property(scalarArb, scalarArb, messageArb, fc.boolean(), (z, other, msg, bySigner) => {
+            fc.pre(z !== other);
+            const pk = backend.mulBase(z, true);
+            const wrong = backend.mulBase(other, true);
+            // Signed with z but presented under another key, or signed under that other key.
+            const sig = schnorrSign(bySigner ? z : other, msg, { backend });
+            expect(schnorrVerifyWithSecret(z, wrong, msg, sig, backend)).to.equal(false);
+            expect(schnorrVerify(wrong, msg, sig, backend)).to.equal(!bySigner);
+            expect(schnorrVerifyWithSecret(z, pk, msg, sig, backend)).to.equal(bySigner);
+          }),
+          { numRuns: 100 },
+        );
+      });
+
       it("returns false (never throws) for malformed keys, y = 0, y ≥ n and a zero rAddr", () => {
         const sk = 0x1234567890abcdefn;
         const msg = new Uint8Array(32).fill(7);
