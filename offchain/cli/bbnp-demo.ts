@@ -5,11 +5,6 @@
 //
 //   node offchain/cli/bbnp-demo.ts [--users N] [--rounds R] [--seed S] [--consensus M]
 //        [--faulty F] [--dropout P] [--attack NAME] [--rpc URL] [--json FILE] [--quiet]
-import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-
-import { JsonRpcProvider, Wallet, type Signer } from "ethers";
-
 import {
   BBNP_ATTACKS,
   REJECTION_REASONS,
@@ -18,6 +13,16 @@ import {
   type BbnpChainAccess,
   type BbnpRunReport,
 } from "../sim/bbnp.ts";
+import {
+  cli,
+  type Cli,
+  connectRpc,
+  embeddedChain,
+  parseOptions,
+  printTable,
+  progressLog,
+  writeJsonReport,
+} from "./common.ts";
 
 const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
   --users N         smart meters, default 100, in [2, 1048576]
@@ -36,56 +41,23 @@ const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
   --json FILE       write the full report as JSON
   --quiet           no progress lines`;
 
-function fail(message: string): never {
-  console.error(`bbnp-demo: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-function intOption(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    fail(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  }
-  return n;
-}
-
-function parse() {
-  return parseArgs({
-    options: {
-      users: { type: "string" },
-      rounds: { type: "string" },
-      seed: { type: "string" },
-      neighbours: { type: "string" },
-      consensus: { type: "string" },
-      faulty: { type: "string" },
-      dropout: { type: "string" },
-      attack: { type: "string" },
-      rpc: { type: "string" },
-      json: { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
-let values: ReturnType<typeof parse>["values"];
-try {
-  values = parse().values;
-} catch (err) {
-  fail((err as Error).message);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const c: Cli = cli("bbnp-demo", USAGE);
+const values = parseOptions(c, USAGE, {
+  users: { type: "string" },
+  rounds: { type: "string" },
+  seed: { type: "string" },
+  neighbours: { type: "string" },
+  consensus: { type: "string" },
+  faulty: { type: "string" },
+  dropout: { type: "string" },
+  attack: { type: "string" },
+  rpc: { type: "string" },
+  json: { type: "string" },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+});
+const fail: Cli["fail"] = c.fail;
+const intOption: Cli["intOption"] = c.intOption;
 
 const users = intOption(values.users, "users", 100, 2, 1 << 20);
 const rounds = intOption(values.rounds, "rounds", 3, 1, 1_000_000);
@@ -103,10 +75,7 @@ if (consensusNodes !== undefined && faulty > Math.floor((consensusNodes - 1) / 3
     `--faulty ${faulty} is more than M = ${consensusNodes} nodes tolerate (⌊(M − 1)/3⌋ = ${Math.floor((consensusNodes - 1) / 3)})`,
   );
 }
-const dropout = values.dropout === undefined ? 0 : Number(values.dropout);
-if (values.dropout?.trim() === "" || !(dropout >= 0 && dropout < 1)) {
-  fail(`--dropout must be a fraction in [0, 1), got "${values.dropout}"`);
-}
+const dropout = c.fractionOption(values.dropout, "dropout");
 if (Math.round(dropout * users) >= users) fail("--dropout leaves nobody reporting");
 if (values.attack !== undefined && !BBNP_ATTACKS.includes(values.attack as BbnpAttackName)) {
   fail(`unknown attack "${values.attack}"; one of ${BBNP_ATTACKS.join(", ")}`);
@@ -121,17 +90,8 @@ async function chainAccess(): Promise<{
 }> {
   const nodeCount = consensusNodes ?? 0;
   if (values.rpc) {
-    const provider = new JsonRpcProvider(values.rpc, undefined, { staticNetwork: false });
-    try {
-      await provider.getBlockNumber();
-    } catch (err) {
-      fail(`cannot reach ${values.rpc}: ${(err as Error).message.split("\n")[0]}`);
-    }
-    const keyed = (name: string, index: number): Promise<Signer> => {
-      const key = process.env[name];
-      return key ? Promise.resolve(new Wallet(key, provider)) : provider.getSigner(index);
-    };
-    const accounts = await provider.listAccounts();
+    const rpc = await connectRpc(c, values.rpc);
+    const accounts = await rpc.provider.listAccounts();
     if (nodeCount > 0 && accounts.length < 2 + nodeCount) {
       fail(
         `${values.rpc} has ${accounts.length} accounts; --consensus ${nodeCount} needs ${2 + nodeCount}`,
@@ -139,37 +99,29 @@ async function chainAccess(): Promise<{
     }
     return {
       chain: {
-        admin: await keyed("GRIDLEDGER_ADMIN_KEY", 0),
-        gateway: await keyed("GRIDLEDGER_GATEWAY_KEY", 1),
+        admin: await rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
+        gateway: await rpc.signer("GRIDLEDGER_GATEWAY_KEY", 1),
         nodes: await Promise.all(
-          Array.from({ length: nodeCount }, (_, j) => provider.getSigner(2 + j)),
+          Array.from({ length: nodeCount }, (_, j) => rpc.signer(undefined, 2 + j)),
         ),
       },
-      label: values.rpc,
-      done: async () => provider.destroy(),
+      label: rpc.label,
+      done: rpc.done,
     };
   }
-  const { network } = await import("hardhat");
-  const connection = await network.create();
-  const [admin, gateway, ...nodes] = await connection.ethers.getSigners();
+  const embedded = await embeddedChain();
+  const [admin, gateway, ...nodes] = embedded.signers;
   if (nodes.length < nodeCount) {
-    await connection.close();
+    await embedded.done();
     fail(
       `the embedded chain has ${nodes.length + 2} accounts; --consensus ${nodeCount} needs ${2 + nodeCount}`,
     );
   }
-  return {
-    chain: { admin, gateway, nodes: nodes.slice(0, nodeCount) },
-    label: "embedded Hardhat network (in-process EDR)",
-    done: () => connection.close(),
-  };
+  return { chain: { admin, gateway, nodes: nodes.slice(0, nodeCount) }, ...embedded };
 }
 
 const { chain, label, done } = await chainAccess();
-const started = performance.now();
-const log = values.quiet
-  ? () => {}
-  : (m: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${m}`);
+const log = progressLog(values.quiet);
 log(
   `GridLedger BBNP demo: ${users} users, ${rounds} rounds, seed "${seed}", ` +
     (consensusNodes === undefined
@@ -202,10 +154,7 @@ try {
 await done();
 
 printSummary(report);
-if (values.json) {
-  writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
-  console.log(`\nreport written to ${values.json}`);
-}
+if (values.json) writeJsonReport(values.json, report);
 if (!report.totals.allMatch) process.exitCode = 1;
 if (report.attack && (!report.attack.detected || !report.attack.honestSum)) process.exitCode = 1;
 
@@ -246,11 +195,7 @@ function printSummary(r: BbnpRunReport): void {
     "chain ms",
     "rejected",
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => c.padStart(i === cells.length - 1 ? 0 : widths[i])).join("  ");
-  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
-  for (const row of rows) console.log(line(row));
+  printTable(header, rows);
   const t = r.totals;
   console.log(
     `\nΣ readings ${t.readingsSumWh} Wh = Σ on-chain ${t.onChainSum}: ${t.allMatch ? "yes" : "NO"}; ` +

@@ -3,11 +3,6 @@
 //
 //   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE]
 //                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting] [--quiet]
-import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-
-import { JsonRpcProvider, Wallet, type Signer } from "ethers";
-
 import {
   ATTACKS,
   runOksuz,
@@ -16,6 +11,16 @@ import {
   type OksuzReport,
 } from "../sim/oksuz.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
+import {
+  cli,
+  type Cli,
+  connectRpc,
+  embeddedChain,
+  parseOptions,
+  printTable,
+  progressLog,
+  writeJsonReport,
+} from "./common.ts";
 
 const USAGE = `usage: npm run demo -- [options]
   --meters N        smart meters (each also an onion relay), default 50, at least 5
@@ -31,56 +36,29 @@ const USAGE = `usage: npm run demo -- [options]
   --crash J:PHASE   kill CC in interval J during "admission" or "posting" and restart it
   --quiet           no progress lines`;
 
-function fail(message: string): never {
-  console.error(`demo: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const c: Cli = cli("demo", USAGE);
+const values = parseOptions(c, USAGE, {
+  meters: { type: "string" },
+  intervals: { type: "string" },
+  seed: { type: "string" },
+  rpc: { type: "string" },
+  json: { type: "string" },
+  direct: { type: "boolean", default: false },
+  attack: { type: "string" },
+  loss: { type: "string" },
+  crash: { type: "string" },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+});
+const fail: Cli["fail"] = c.fail;
 
-function positiveInt(value: string | undefined, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    fail(`--${name} must be an integer ≥ ${min}, got "${value}"`);
-  return n;
-}
-
-let values: ReturnType<typeof parse>["values"];
-function parse() {
-  return parseArgs({
-    options: {
-      meters: { type: "string" },
-      intervals: { type: "string" },
-      seed: { type: "string" },
-      rpc: { type: "string" },
-      json: { type: "string" },
-      direct: { type: "boolean", default: false },
-      attack: { type: "string" },
-      loss: { type: "string" },
-      crash: { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-}
-try {
-  values = parse().values;
-} catch (err) {
-  fail((err as Error).message);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-
-const meters = positiveInt(values.meters, "meters", 50, 5);
-const intervals = positiveInt(values.intervals, "intervals", 4);
+const meters = c.intOption(values.meters, "meters", 50, 5);
+const intervals = c.intOption(values.intervals, "intervals", 4, 1);
 const seed = values.seed ?? "gridledger";
 if (values.attack !== undefined && !ATTACKS.includes(values.attack as AttackName)) {
   fail(`unknown attack "${values.attack}"; one of ${ATTACKS.join(", ")}`);
 }
-const loss = values.loss === undefined ? 0 : Number(values.loss);
-if (!(loss >= 0 && loss < 1)) fail(`--loss must be in [0, 1), got "${values.loss}"`);
+const loss = c.fractionOption(values.loss, "loss");
 let crash: { interval: number; phase: "admission" | "posting" } | undefined;
 if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
@@ -96,41 +74,24 @@ async function chainAccess(): Promise<{
   done: () => Promise<void>;
 }> {
   if (values.rpc) {
-    const provider = new JsonRpcProvider(values.rpc, undefined, { staticNetwork: false });
-    try {
-      await provider.getBlockNumber();
-    } catch (err) {
-      fail(`cannot reach ${values.rpc}: ${(err as Error).message.split("\n")[0]}`);
-    }
-    const keyed = (name: string, index: number): Promise<Signer> => {
-      const key = process.env[name];
-      return key ? Promise.resolve(new Wallet(key, provider)) : provider.getSigner(index);
-    };
+    const rpc = await connectRpc(c, values.rpc);
     return {
       chain: {
-        admin: await keyed("GRIDLEDGER_ADMIN_KEY", 0),
-        controlCenter: await keyed("GRIDLEDGER_CC_KEY", 1),
-        serviceProvider: await keyed("GRIDLEDGER_SP_KEY", 2),
+        admin: await rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
+        controlCenter: await rpc.signer("GRIDLEDGER_CC_KEY", 1),
+        serviceProvider: await rpc.signer("GRIDLEDGER_SP_KEY", 2),
       },
-      label: values.rpc,
-      done: async () => provider.destroy(),
+      label: rpc.label,
+      done: rpc.done,
     };
   }
-  const { network } = await import("hardhat");
-  const connection = await network.create();
-  const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-  return {
-    chain: { admin, controlCenter, serviceProvider },
-    label: "embedded Hardhat network (in-process EDR)",
-    done: () => connection.close(),
-  };
+  const embedded = await embeddedChain();
+  const [admin, controlCenter, serviceProvider] = embedded.signers;
+  return { chain: { admin, controlCenter, serviceProvider }, ...embedded };
 }
 
 const { chain, label, done } = await chainAccess();
-const started = performance.now();
-const log = values.quiet
-  ? () => {}
-  : (m: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${m}`);
+const log = progressLog(values.quiet);
 log(`GridLedger demo: ${meters} meters, ${intervals} intervals, seed "${seed}", chain: ${label}`);
 let report: OksuzReport;
 try {
@@ -152,14 +113,7 @@ try {
 }
 
 printSummary(report);
-if (values.json) {
-  writeFileSync(
-    values.json,
-    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) +
-      "\n",
-  );
-  console.log(`\nreport written to ${values.json}`);
-}
+if (values.json) writeJsonReport(values.json, report);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
 if (
@@ -197,11 +151,7 @@ function printSummary(r: OksuzReport): void {
     "min anon",
     "rejected",
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => c.padStart(i === cells.length - 1 ? 0 : widths[i])).join("  ");
-  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
-  for (const row of rows) console.log(line(row));
+  printTable(header, rows);
   console.log(
     `\nΣ measured ${r.totals.measuredWh} Wh = Σ reported ${r.totals.reportedWh} Wh + carry ${r.totals.finalCarryWh} Wh: ${r.totals.conserved ? "yes" : "NO"}`,
   );
