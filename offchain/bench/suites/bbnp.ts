@@ -111,37 +111,30 @@ export async function run(ctx: BenchContext): Promise<void> {
   // on which uniform residue it multiplies. One decryption per round is included.
   const m = ctx.quick ? 8 : 32;
   const cts = readings.slice(0, m).map((r) => encryptReading(paillier.publicKey, r));
-  const cyc = Array.from({ length: n }, (_, i) => cts[i % m]);
-  let cycExpected = 0n;
-  for (let i = 0; i < n; i++) cycExpected += readings[i % m];
-  const pSamples: number[] = [];
-  for (let k = 0; k < sampleCount + 1; k++) {
-    const start = process.hrtime.bigint();
-    const sum = decryptSum(paillier.privateKey, aggregateCiphertexts(paillier.publicKey, cyc));
-    const us = Number(process.hrtime.bigint() - start) / 1000 / n;
-    if (sum !== cycExpected) throw new Error("bbnp bench: wrong Paillier aggregate");
-    if (k >= 1) pSamples.push(us);
-  }
-  const paillierGwUs = median(pSamples);
+  /** Median µs per user of multiplying `count` ciphertexts and decrypting the product. */
+  const paillierPerUser = (count: number): number => {
+    const cyc = Array.from({ length: count }, (_, i) => cts[i % m]);
+    let expectedSum = 0n;
+    for (let i = 0; i < count; i++) expectedSum += readings[i % m];
+    const samples: number[] = [];
+    for (let k = 0; k < sampleCount + 1; k++) {
+      const start = process.hrtime.bigint();
+      const sum = decryptSum(paillier.privateKey, aggregateCiphertexts(paillier.publicKey, cyc));
+      const us = Number(process.hrtime.bigint() - start) / 1000 / count;
+      if (sum !== expectedSum)
+        throw new Error(`bbnp bench: wrong Paillier aggregate (N = ${count})`);
+      if (k >= 1) samples.push(us); // one warm-up pass
+    }
+    return median(samples);
+  };
+  const paillierGwUs = paillierPerUser(n);
   ctx.record("baseline.paillier_gw_us_per_user", paillierGwUs, "us");
   ctx.record("gw.speedup_vs_paillier", paillierGwUs / gwUs, "x");
   // The same baseline at N = 1,000, the scale of the issue's reference figure (≈ 93 ms for 1,000
   // ciphertexts): there the one decryption per round (a 2048-bit exponentiation mod n²) is a
   // large share of the per-user cost, at N = 10,000 it is amortised away. BBNP's gateway cost per
   // user is flat in N (finalize is one reduction mod r), so it is compared as measured above.
-  const small = Math.min(1_000, n);
-  const smallCts = cyc.slice(0, small);
-  let smallExpected = 0n;
-  for (let i = 0; i < small; i++) smallExpected += readings[i % m];
-  const pSmall: number[] = [];
-  for (let k = 0; k < sampleCount + 1; k++) {
-    const start = process.hrtime.bigint();
-    const sum = decryptSum(paillier.privateKey, aggregateCiphertexts(paillier.publicKey, smallCts));
-    const us = Number(process.hrtime.bigint() - start) / 1000 / small;
-    if (sum !== smallExpected) throw new Error("bbnp bench: wrong Paillier aggregate (N = 1,000)");
-    if (k >= 1) pSmall.push(us);
-  }
-  const paillierSmallUs = median(pSmall);
+  const paillierSmallUs = paillierPerUser(Math.min(1_000, n));
   ctx.record("baseline.paillier_gw_us_per_user_n1000", paillierSmallUs, "us");
   ctx.record("gw.speedup_vs_paillier_n1000", paillierSmallUs / gwUs, "x");
   ctx.record("user.speedup_vs_paillier", encUs / userUs, "x");
