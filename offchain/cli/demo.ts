@@ -2,7 +2,8 @@
 // embedded in-process chain (or any JSON-RPC URL) and prints a summary per interval.
 //
 //   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE]
-//                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting] [--quiet]
+//                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting]
+//                   [--cover N] [--quiet]
 import {
   ATTACKS,
   runOksuz,
@@ -34,6 +35,7 @@ const USAGE = `usage: npm run demo -- [options]
   --attack NAME     inject an adversary: ${ATTACKS.join(", ")}
   --loss P          packet loss probability on every link (0 ≤ P < 1), default 0
   --crash J:PHASE   kill CC in interval J during "admission" or "posting" and restart it
+  --cover N         cover traffic: every relay sends N loop packets per round (default 0)
   --quiet           no progress lines`;
 
 const c: Cli = cli("demo", USAGE);
@@ -47,6 +49,7 @@ const values = parseOptions(c, USAGE, {
   attack: { type: "string" },
   loss: { type: "string" },
   crash: { type: "string" },
+  cover: { type: "string" },
   quiet: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 });
@@ -59,6 +62,7 @@ if (values.attack !== undefined && !ATTACKS.includes(values.attack as AttackName
   fail(`unknown attack "${values.attack}"; one of ${ATTACKS.join(", ")}`);
 }
 const loss = c.fractionOption(values.loss, "loss");
+const coverLoops = c.intOption(values.cover, "cover", 0, 0, 1_000);
 let crash: { interval: number; phase: "admission" | "posting" } | undefined;
 if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
@@ -104,6 +108,7 @@ try {
       attack: values.attack as AttackName | undefined,
       network: { loss },
       crash,
+      cover: coverLoops > 0 ? { loopsPerRound: coverLoops } : undefined,
     },
     chain,
     { progress: log, now: () => performance.now() },
@@ -162,7 +167,10 @@ function printSummary(r: OksuzReport): void {
           .filter(([k, v]) => k.startsWith("dropped.") && v > 0)
           .map(([k, v]) => `${k.slice(8)} ${v}`)
           .join(", ") || "none"
-      }`,
+      }` +
+      (r.relays.coverSent > 0
+        ? `; cover loops ${r.relays.coverSent} sent, ${r.relays.loopsReturned} back`
+        : ""),
   );
   if (r.crash)
     console.log(

@@ -94,6 +94,11 @@ export interface OksuzScenario {
   readonly crash?: { readonly interval: number; readonly phase: "admission" | "posting" };
   /** OCD entries per transaction, default 100. */
   readonly batchSize?: number;
+  /**
+   * Loopix-style cover traffic (docs/ONION.md): every relay sends `loopsPerRound` loops each
+   * round and tops a round's output up to `minBatch` packets; off by default.
+   */
+  readonly cover?: { readonly loopsPerRound?: number; readonly minBatch?: number };
 }
 
 export interface ChainAccess {
@@ -242,6 +247,7 @@ export async function runOksuz(
   const categories = scenario.categories ?? DEFAULT_CATEGORIES;
   const tariff = scenario.tariff ?? DEFAULT_TARIFF;
   const attack = scenario.attack;
+  const cover = scenario.cover;
 
   // ---- keys and deployment ------------------------------------------------------------------
   const keyRng = rng.fork("keys");
@@ -333,7 +339,7 @@ export async function runOksuz(
     const r = keyRng.fork(`meter/${i}`);
     const keys = meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
     const meter = new Meter({ index: i, keys, ccPublicKey: ccKeys.publicKey, domain, categories });
-    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch });
+    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch, cover });
     const user = new User({
       meterIndex: i,
       domain,
@@ -648,12 +654,19 @@ export async function runOksuz(
 
   const finalCarry = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
   const netStats = network.stats();
-  const relays: Record<string, number> = { received: 0, forwarded: 0 };
+  const relays: Record<string, number> = {
+    received: 0,
+    forwarded: 0,
+    coverSent: 0,
+    loopsReturned: 0,
+  };
   for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] = 0;
   for (const node of nodes) {
     const c = node.relay.counters();
     relays.received += c.received;
     relays.forwarded += c.forwarded;
+    relays.coverSent += c.coverSent;
+    relays.loopsReturned += c.loopsReturned;
     for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
   }
   const excludedHonest = nodes.some(
@@ -802,4 +815,9 @@ function validateScenario(s: OksuzScenario): void {
   }
   if ((s.pathLength ?? 3) >= s.meters)
     throw new RangeError("runOksuz: pathLength must be below meters");
+  for (const [k, v] of Object.entries(s.cover ?? {})) {
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000) {
+      throw new RangeError(`runOksuz: cover.${k} must be an integer in [0, 1000], got ${v}`);
+    }
+  }
 }

@@ -83,6 +83,27 @@ describe("Oksuz end to end", function () {
     expect(lost, "the network did drop packets").to.be.greaterThan(0);
   });
 
+  it("with cover traffic: same ledgers, same packet size, loops come back", async () => {
+    const plain = await run();
+    const covered = await run({ cover: { loopsPerRound: 2 } });
+    await reconcile(covered);
+    // Cover loops change what is on the wire, never what is admitted or billed.
+    const ledgers = (r: OksuzReport) =>
+      r.perInterval.map((s) => [s.entries, s.ocdDigest, s.aggregateWh, s.price, s.billedTotal]);
+    expect(ledgers(covered)).to.deep.equal(ledgers(plain));
+    const { coverSent, loopsReturned, forwarded } = covered.relays;
+    expect(coverSent % (8 * 2), "2 loops per relay per round").to.equal(0);
+    expect(coverSent).to.be.greaterThan(0);
+    expect(plain.relays.coverSent).to.equal(0);
+    // Every loop returns unless the run ended while it was in flight (≤ pathLength + 1 rounds).
+    expect(loopsReturned).to.be.at.least(coverSent - 8 * 2 * 4);
+    expect(forwarded).to.be.greaterThan(plain.relays.forwarded);
+    const dropped = Object.entries(covered.relays).filter(
+      ([k, v]) => k.startsWith("dropped.") && v > 0,
+    );
+    expect(dropped).to.deep.equal([]);
+  });
+
   describe("adversaries (paper §3.1)", () => {
     for (const attack of ATTACKS) {
       it(`${attack}: detected or prevented, honest bills unaffected`, async () => {
@@ -144,5 +165,8 @@ describe("Oksuz end to end", function () {
     };
     expect(await failure(run({ meters: 3 }))).to.match(/meters must be an integer ≥ 5/);
     expect(await failure(run({ intervals: 0 }))).to.match(/intervals must be a positive integer/);
+    expect(await failure(run({ cover: { loopsPerRound: -1 } }))).to.match(
+      /cover.loopsPerRound must be an integer in \[0, 1000\]/,
+    );
   });
 });
