@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
+import {SignerBitmap} from "./SignerBitmap.sol";
+
 /// @title ReputationVector
 /// @notice The packed reputation vector (one u32 per node, units of 1e-9, big-endian) and the
 /// validator rule of getValidators (Γ_j·M ≥ ΣΓ), evaluated eight nodes per 32-byte word (SWAR), so
@@ -9,6 +12,8 @@ pragma solidity ^0.8.28;
 library ReputationVector {
     /// @dev 1.0 in packed units.
     uint256 internal constant ONE = 1e9;
+    /// @dev Bytes per node.
+    uint256 internal constant BYTES = 4;
     uint256 private constant LANE_LOW =
         0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff;
     uint256 private constant LANE_ONES =
@@ -99,6 +104,60 @@ library ReputationVector {
         }
         // Lanes past the end were zeroed and may pass a zero threshold: keep bits below m only.
         if (m < 256) bitmap &= (uint256(1) << m) - 1;
+    }
+
+    /// @dev Besu QBFT needs at least 4 validators to tolerate one fault.
+    uint256 internal constant MIN_VALIDATORS = 4;
+
+    /// @notice The validator bitmap of getValidators: Γ_j·M ≥ ΣΓ, then filled by highest Γ (ties:
+    /// lower index) up to min(4, M). Reverts {IReputationRegistry.ReputationRegistryReputationOutOfRange}
+    /// if a value exceeds 1e9 (1.0). Hot path of every round: two word-wise passes over the calldata
+    /// vector; the fill-up (rare: fewer than 4 nodes at or above the mean) uses {validatorsFromValues}.
+    /// `reputations` must be 4·m bytes (checked by the caller).
+    function validators(bytes calldata reputations, uint256 m) internal pure returns (uint256) {
+        (uint256 sum, uint256 bad) = total(reputations, m);
+        if (bad != type(uint256).max) {
+            revert IReputationRegistry.ReputationRegistryReputationOutOfRange(
+                bad,
+                at(reputations, bad)
+            );
+        }
+        uint256 bitmap = atLeastMean(reputations, m, sum);
+        if (SignerBitmap.popcount(bitmap) >= (m < MIN_VALIDATORS ? m : MIN_VALIDATORS)) {
+            return bitmap;
+        }
+        uint256[] memory values = new uint256[](m);
+        for (uint256 j = 0; j < m; ++j) values[j] = at(reputations, j);
+        return validatorsFromValues(values);
+    }
+
+    /// @notice {validators} of an unpacked vector (values in packed units, 1e9 = 1.0).
+    function validatorsFromValues(uint256[] memory values) internal pure returns (uint256 bitmap) {
+        uint256 m = values.length;
+        uint256 sum;
+        for (uint256 j = 0; j < m; ++j) {
+            if (values[j] > ONE) {
+                revert IReputationRegistry.ReputationRegistryReputationOutOfRange(j, values[j]);
+            }
+            sum += values[j];
+        }
+        uint256 count;
+        for (uint256 j = 0; j < m; ++j) {
+            if (values[j] * m >= sum) {
+                bitmap |= 1 << j;
+                ++count;
+            }
+        }
+        uint256 target = m < MIN_VALIDATORS ? m : MIN_VALIDATORS;
+        while (count < target) {
+            uint256 best = type(uint256).max;
+            for (uint256 j = 0; j < m; ++j) {
+                if ((bitmap >> j) & 1 == 1) continue;
+                if (best == type(uint256).max || values[j] > values[best]) best = j;
+            }
+            bitmap |= 1 << best;
+            ++count;
+        }
     }
 
     /// @notice Γ_j (u32 big-endian at 4·j).

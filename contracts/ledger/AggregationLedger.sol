@@ -7,6 +7,9 @@ import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
 import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {CodeStore} from "../consensus/CodeStore.sol";
+import {ReputationVector} from "../consensus/ReputationVector.sol";
+import {RoundConfig} from "../consensus/RoundConfig.sol";
+import {SignerBitmap} from "../consensus/SignerBitmap.sol";
 
 /// @title AggregationLedger
 /// @notice BBNP aggregation ledger (DESIGN §2): GW-signed round sums, verified on-chain with the
@@ -16,20 +19,26 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @notice Accounts allowed to record rounds (the gateway's, later the primary's, chain account).
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
-    /// @dev Everything a round reads and writes besides the head digest, in ONE slot (u64 + bool +
-    /// address = 29 bytes): the last round, whether any was recorded, and where the gateway key
-    /// lives (a {CodeStore} blob: one EXTCODECOPY per round instead of five SLOADs).
+    /// @dev Everything a round reads and writes besides the head and the reputation commitment, in
+    /// ONE slot (u64 + bool + bool + address = 30 bytes): the last round, whether any was recorded,
+    /// whether consensus mode is on (a registry bound) and the round-config blob ({RoundConfig}: the
+    /// gateway key and, in consensus mode, the members part the registry keeps current).
     uint64 private _lastRound;
     bool private _anyRound;
-    address private _gatewayKeyStore;
+    bool private _consensus;
+    address private _roundConfig;
 
-    /// @dev Consensus mode: the registry (set once) and the key epoch share a slot (20 + 4 bytes).
+    /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
     uint32 private _keyEpoch;
 
     /// @dev The digest of the last committed block. Per-round history lives in `BlockCommitted`
     /// events, chained by their previous digests.
     bytes32 private _headDigest;
+    /// @dev The committed reputation vector (keccak256 of the packed vector) and its validator
+    /// bitmap: written by every block and, through {setMembers}, by membership changes.
+    bytes32 private _reputationsHash;
+    uint256 private _validatorBitmap;
     mapping(uint64 round => RoundRecord) private _rounds;
 
     /// @dev Domain tag of block digests (docs/CONSENSUS.md "Block").
@@ -48,7 +57,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 sum,
         bytes calldata gatewaySig
     ) external onlyRole(GATEWAY_ROLE) {
-        if (address(_registry) != address(0)) revert AggregationLedgerCertificateRequired();
+        if (_consensus) revert AggregationLedgerCertificateRequired();
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
@@ -69,8 +78,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external {
-        IReputationRegistry registry_ = _registry;
-        if (address(registry_) == address(0)) revert AggregationLedgerNoRegistry();
+        if (!_consensus) revert AggregationLedgerNoRegistry();
         uint64 round = block_.round;
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
@@ -85,22 +93,25 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (certificate.signature.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(certificate.signature.length);
 
-        bytes32 digest = _blockDigest(block_);
-        // One call: checks that the submitter is the primary, the vector's shape and the quorum,
-        // stores the reputation commitment and returns the signers' aggregate key. If the pairing
-        // below fails this transaction reverts, and the registry's update with it.
-        bytes memory signersKey = registry_.applyBlock(
-            round,
+        // The registry's rules, checked here from the round-config blob (no registry call): the
+        // submitter is the primary's account, the vector has M entries ≤ 1.0, the certificate has
+        // a quorum of node signers; their aggregate key is Σ all keys − Σ non-signers' keys.
+        (bytes memory gatewayKey_, bytes memory signersKey, uint256 m) = _roundMembers(
+            _roundConfig,
             block_.primary,
-            msg.sender,
-            block_.reputations,
             certificate.signers
         );
+        if (block_.reputations.length != ReputationVector.BYTES * m) {
+            revert IReputationRegistry.ReputationRegistryReputationsMismatch();
+        }
+        uint256 validators = ReputationVector.validators(block_.reputations, m);
+        bytes32 reputationsHash_ = keccak256(block_.reputations);
+        bytes32 digest = _blockDigest(block_, reputationsHash_);
         // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
         // bytes), docs/CONSENSUS.md "One multi-pairing".
         if (
             !BLS12381.tryVerifyTwoMessagesSplit(
-                _gatewayKey(),
+                gatewayKey_,
                 _roundMessage(round, sum),
                 signersKey,
                 abi.encodePacked(digest),
@@ -112,7 +123,95 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         _lastRound = round;
         _anyRound = true;
         _headDigest = digest;
+        _reputationsHash = reputationsHash_;
+        _validatorBitmap = validators;
         _emitCommitted(block_, certificate, digest);
+    }
+
+    /// @dev Reads the round-config blob: the gateway key, M, the primary's account (must be the
+    /// caller), and the signers' aggregate key (quorum checked first).
+    function _roundMembers(
+        address config,
+        uint256 primary,
+        uint256 signers
+    ) private view returns (bytes memory gatewayKey_, bytes memory signersKey, uint256 m) {
+        gatewayKey_ = new bytes(BLS12381.G1_POINT_LENGTH);
+        signersKey = new bytes(BLS12381.G1_POINT_LENGTH);
+        address account;
+        address[3] memory tables;
+        (uint256 aggregateAt, uint256 countAt, uint256 accountAt) = (
+            1 + RoundConfig.AGGREGATE_KEY,
+            1 + RoundConfig.NODE_COUNT,
+            1 + RoundConfig.ACCOUNTS + 20 * primary
+        );
+        assembly ("memory-safe") {
+            extcodecopy(config, add(gatewayKey_, 0x20), 1, 0x80)
+            extcodecopy(config, add(signersKey, 0x20), aggregateAt, 0x80)
+            // M (2 bytes) and the three chunk pointers (60 bytes) into the scratch words.
+            let buf := mload(0x40)
+            extcodecopy(config, buf, countAt, 0x3e)
+            m := shr(240, mload(buf))
+            mstore(tables, shr(96, mload(add(buf, 2))))
+            mstore(add(tables, 0x20), shr(96, mload(add(buf, 22))))
+            mstore(add(tables, 0x40), shr(96, mload(add(buf, 42))))
+            mstore(buf, 0)
+            if lt(primary, m) {
+                extcodecopy(config, add(buf, 12), accountAt, 20)
+                account := mload(buf)
+            }
+        }
+        if (primary >= m || account != msg.sender) {
+            revert IReputationRegistry.ReputationRegistryWrongPrimary(primary, msg.sender);
+        }
+        uint256 q = SignerBitmap.quorum(m);
+        uint256 count = SignerBitmap.popcount(signers);
+        if (SignerBitmap.outside(signers, m) || count < q) {
+            revert IReputationRegistry.ReputationRegistryInsufficientSigners(count, q);
+        }
+        uint256 missing = SignerBitmap.missing(signers, m);
+        if (missing != 0) signersKey = _subtractNonSigners(signersKey, missing, tables);
+    }
+
+    /// @dev aggregate − Σ non-signer keys. Only the non-signers are visited (lowest set bit of the
+    /// complement, one at a time): each costs one EXTCODECOPY of its key-table entry and a G1ADD.
+    /// The keys were validated at registration (PoP: on the curve, in the subgroup), so G1ADD
+    /// (on-curve check only) is sound here.
+    function _subtractNonSigners(
+        bytes memory aggregate,
+        uint256 missing,
+        address[3] memory tables
+    ) private view returns (bytes memory key) {
+        bool ok = true;
+        bytes memory sum = new bytes(BLS12381.G1_POINT_LENGTH);
+        assembly ("memory-safe") {
+            let acc := add(sum, 0x20)
+            let buf := mload(0x40)
+            for {} missing {} {
+                // Lowest set bit: its index j is a non-signer; entry 1 + j of the key table.
+                let low := and(missing, sub(0, missing))
+                missing := xor(missing, low)
+                let e := add(bitIndex(low), 1)
+                let chunk := mload(add(tables, shl(5, shr(7, e))))
+                mcopy(buf, acc, 0x80)
+                extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
+                // G1ADD (0x0b) costs 375 gas (EIP-2537).
+                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, acc, 0x80))
+            }
+            function bitIndex(x) -> r {
+                // Index of the highest set bit (x is a power of two here), by binary search.
+                r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
+                r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
+                r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
+                r := or(r, shl(4, lt(0xffff, shr(r, x))))
+                r := or(r, shl(3, lt(0xff, shr(r, x))))
+                r := or(r, shl(2, lt(0xf, shr(r, x))))
+                r := or(r, shl(1, lt(0x3, shr(r, x))))
+                r := or(r, lt(0x1, shr(r, x)))
+            }
+        }
+        bool added;
+        (added, key) = BLS12381.tryAddG1(aggregate, BLS12381.negateG1(sum));
+        if (!ok || !added) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
     function _emitCommitted(
@@ -138,8 +237,39 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (address(_registry) != address(0) || registry_ == address(0)) {
             revert AggregationLedgerRegistryAlreadyBound();
         }
+        // The registry must push its membership changes here, so it must be bound to us first.
+        if (IReputationRegistry(registry_).ledger() != address(this)) {
+            revert AggregationLedgerRegistryNotBoundToLedger(registry_);
+        }
         _registry = IReputationRegistry(registry_);
+        _consensus = true;
+        (bytes memory members, bytes32 reputationsHash_, uint256 validators) = IReputationRegistry(
+            registry_
+        ).roundState();
+        _setMembers(members, reputationsHash_, validators);
         emit RegistryBound(registry_);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function setMembers(
+        bytes calldata members,
+        bytes32 reputationsHash_,
+        uint256 validators
+    ) external {
+        if (msg.sender != address(_registry) || msg.sender == address(0)) {
+            revert AggregationLedgerNotRegistry(msg.sender);
+        }
+        _setMembers(members, reputationsHash_, validators);
+    }
+
+    function _setMembers(
+        bytes memory members,
+        bytes32 reputationsHash_,
+        uint256 validators
+    ) private {
+        _roundConfig = CodeStore.write(abi.encodePacked(_gatewayKey(), members));
+        _reputationsHash = reputationsHash_;
+        _validatorBitmap = validators;
     }
 
     /// @inheritdoc IAggregationLedger
@@ -153,11 +283,29 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     /// @inheritdoc IAggregationLedger
-    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
-        return _blockDigest(block_);
+    function reputationsHash() external view returns (bytes32) {
+        return _reputationsHash;
     }
 
-    function _blockDigest(ConsensusBlock calldata block_) private view returns (bytes32) {
+    /// @inheritdoc IAggregationLedger
+    function validatorBitmap() external view returns (uint256) {
+        return _validatorBitmap;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function roundConfig() external view returns (address) {
+        return _roundConfig;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
+        return _blockDigest(block_, keccak256(block_.reputations));
+    }
+
+    function _blockDigest(
+        ConsensusBlock calldata block_,
+        bytes32 reputationsHash_
+    ) private view returns (bytes32) {
         return
             keccak256(
                 abi.encodePacked(
@@ -168,7 +316,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
                     block_.sum,
                     keccak256(block_.gatewaySignature),
                     block_.primary,
-                    keccak256(block_.reputations)
+                    reputationsHash_
                 )
             );
     }
@@ -186,7 +334,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     function _gatewayKey() private view returns (bytes memory) {
-        return CodeStore.read(_gatewayKeyStore, 0, BLS12381.G1_POINT_LENGTH);
+        return CodeStore.read(_roundConfig, RoundConfig.GATEWAY_KEY, BLS12381.G1_POINT_LENGTH);
     }
 
     /// @inheritdoc IAggregationLedger
@@ -226,7 +374,17 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (key.length != BLS12381.G1_POINT_LENGTH || !_isSubgroupG1(key)) {
             revert AggregationLedgerInvalidGatewayKey();
         }
-        _gatewayKeyStore = CodeStore.write(key);
+        // Keep the members part (if any) of the current blob behind the new key.
+        address old = _roundConfig;
+        bytes memory members =
+            old == address(0)
+                ? new bytes(0)
+                : CodeStore.read(
+                    old,
+                    RoundConfig.MEMBERS,
+                    old.code.length - 1 - RoundConfig.MEMBERS
+                );
+        _roundConfig = CodeStore.write(abi.encodePacked(key, members));
         emit GatewayKeyRotated(_keyEpoch, key);
     }
 

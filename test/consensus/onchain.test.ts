@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { blsPublicKey } from "../../offchain/crypto/bls.ts";
+import { blsPublicKey, g1ToEip2537 } from "../../offchain/crypto/bls.ts";
 import {
   blockDigest,
   commitBlockArgs,
@@ -47,6 +47,42 @@ describe("consensus on-chain", () => {
     );
     expect((await d.registry.getValidators()).length).to.equal(4);
     expect(await d.registry.indexOf(d.accounts[5])).to.equal(0n);
+  });
+
+  it("round config: membership changes reach the ledger's blob; rotation keeps the members part", async () => {
+    const s = await consensusFixture(ethers, 4);
+    // A removal is reported to the ledger: the block of the old membership no longer commits.
+    const b = s.block(1n, new Uint8Array(32), 0);
+    await s.registry.removeNode(s.accounts[3], h(packReputations(s.reputations)));
+    expect(await s.ledger.reputationsHash()).to.equal(
+      ethers.keccak256(h(packReputations(s.reputations.slice(0, 3)))),
+    );
+    await expect(s.commit(b, s.certify(b, [0, 1, 2]))).to.be.revertedWithCustomError(
+      s.registry,
+      "ReputationRegistryReputationsMismatch",
+    );
+    // A gateway-key rotation rewrites the blob with the new key and the same members part.
+    const before = await ethers.provider.getCode(await s.ledger.roundConfig());
+    const newKey = h(g1ToEip2537(blsPublicKey(GATEWAY_SK + 1n)));
+    await s.ledger.rotateGatewayKey(newKey);
+    const after = await ethers.provider.getCode(await s.ledger.roundConfig());
+    expect(after.slice(4 + 256)).to.equal(before.slice(4 + 256));
+    expect(await s.ledger.gatewayKey()).to.equal(newKey);
+  });
+
+  it("binding: only the bound registry may set members; a ledger binds only a registry bound to it", async () => {
+    const s = await consensusFixture(ethers, 4);
+    await expect(s.ledger.setMembers("0x", ethers.ZeroHash, 0n)).to.be.revertedWithCustomError(
+      s.ledger,
+      "AggregationLedgerNotRegistry",
+    );
+    const other = await ethers.deployContract("AggregationLedger", [
+      s.admin.address,
+      h(g1ToEip2537(blsPublicKey(GATEWAY_SK))),
+    ]);
+    await expect(other.bindRegistry(await s.registry.getAddress()))
+      .to.be.revertedWithCustomError(other, "AggregationLedgerRegistryNotBoundToLedger")
+      .withArgs(await s.registry.getAddress());
   });
 
   it("reconciliation: the off-chain driver's blocks are exactly what the chain stores", async () => {
