@@ -52,6 +52,11 @@ interface IAggregationLedger {
 
     /// @notice A certified block was committed. Carries everything needed to re-verify the block
     /// and its certificate from logs alone (non-signer keys come from the registry's events).
+    /// @param gatewaySignature σ_GW in the 96-byte ZCash/IETF compressed form (the off-chain
+    /// encoding of offchain/crypto/bls.ts; half the log data of EIP-2537's 256 bytes). The digest
+    /// hashes the EIP-2537 form: `g2ToEip2537(gatewaySignature)`.
+    /// @param reputations The packed vector (u32 per node, units of 1e-9).
+    /// @param certificateSignature σ_cert, 96-byte compressed like `gatewaySignature`.
     event BlockCommitted(
         uint64 indexed round,
         bytes32 digest,

@@ -78,26 +78,36 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external {
-        if (!_consensus) revert AggregationLedgerNoRegistry();
+        // The round slot, read once (with the head and the round-config blob, the only cold
+        // accesses of a round).
+        uint256 slot0;
+        assembly ("memory-safe") {
+            slot0 := sload(_lastRound.slot)
+        }
+        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
         uint64 round = block_.round;
-        if (_anyRound && round <= _lastRound)
-            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        {
+            uint64 last = uint64(slot0);
+            if ((slot0 >> ANY_ROUND_SHIFT) & 0xff != 0 && round <= last) {
+                revert AggregationLedgerRoundNotIncreasing(last, round);
+            }
+        }
         bytes32 head = _headDigest;
         if (block_.previousDigest != head) {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
-        uint256 sum = block_.sum;
-        if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
+        if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
         if (block_.gatewaySignature.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(block_.gatewaySignature.length);
         if (certificate.signature.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(certificate.signature.length);
 
-        // The registry's rules, checked here from the round-config blob (no registry call): the
-        // submitter is the primary's account, the vector has M entries ≤ 1.0, the certificate has
-        // a quorum of node signers; their aggregate key is Σ all keys − Σ non-signers' keys.
-        (bytes memory gatewayKey_, bytes memory signersKey, uint256 m) = _roundMembers(
-            _roundConfig,
+        // The registry's rules, checked from the round-config blob (no registry call): the
+        // submitter is the primary's account, a quorum of nodes signed, the vector has M entries
+        // ≤ 1.0. `pairs`: the 3-pair pairing input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖
+        // σ_GW + σ_cert` (0x480 bytes), filled in place.
+        (uint256 m, uint256 pairs) = _loadRoundMembers(
+            address(uint160(slot0 >> CONFIG_SHIFT)),
             block_.primary,
             certificate.signers
         );
@@ -105,61 +115,65 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert IReputationRegistry.ReputationRegistryReputationsMismatch();
         }
         uint256 validators = ReputationVector.validators(block_.reputations, m);
-        bytes32 reputationsHash_ = keccak256(block_.reputations);
-        bytes32 digest = _blockDigest(block_, reputationsHash_);
+        (uint256 log, bytes32 digest, bytes32 reputationsHash_) = _hashesAndEventData(
+            block_,
+            certificate,
+            pairs
+        );
         // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
         // bytes), docs/CONSENSUS.md "One multi-pairing".
-        if (
-            !BLS12381.tryVerifyTwoMessagesSplit(
-                gatewayKey_,
-                _roundMessage(round, sum),
-                signersKey,
-                abi.encodePacked(digest),
-                block_.gatewaySignature,
-                certificate.signature
-            )
-        ) revert AggregationLedgerInvalidCertificate(round);
+        if (!BLS12381.pairing3At(pairs)) revert AggregationLedgerInvalidCertificate(round);
 
-        _lastRound = round;
-        _anyRound = true;
+        assembly ("memory-safe") {
+            // Round slot: the new round and any = true; the consensus flag and config pointer kept.
+            sstore(
+                _lastRound.slot,
+                or(and(slot0, not(0xffffffffffffffffff)), or(round, shl(ANY_ROUND_SHIFT, 1)))
+            )
+        }
         _headDigest = digest;
         _reputationsHash = reputationsHash_;
         _validatorBitmap = validators;
-        _emitCommitted(block_, certificate, digest);
+        _emitCommitted(log, round);
     }
 
-    /// @dev Reads the round-config blob: the gateway key, M, the primary's account (must be the
-    /// caller), and the signers' aggregate key (quorum checked first).
-    function _roundMembers(
+    /// @dev Bit offsets in the round slot (`_lastRound` u64 ‖ `_anyRound` ‖ `_consensus` ‖
+    /// `_roundConfig`, packed from the low end).
+    uint256 private constant ANY_ROUND_SHIFT = 64;
+    uint256 private constant CONSENSUS_SHIFT = 72;
+    uint256 private constant CONFIG_SHIFT = 80;
+
+    /// @dev Allocates the pairing input (0x480 bytes) and fills S_g and the signers' key `apk` from
+    /// the round-config blob, and −g1. Checks that the submitter is the primary's account and the
+    /// certificate's quorum (the registry's rules). Returns M and the pairing input's address.
+    function _loadRoundMembers(
         address config,
         uint256 primary,
         uint256 signers
-    ) private view returns (bytes memory gatewayKey_, bytes memory signersKey, uint256 m) {
-        gatewayKey_ = new bytes(BLS12381.G1_POINT_LENGTH);
-        signersKey = new bytes(BLS12381.G1_POINT_LENGTH);
+    ) private view returns (uint256 m, uint256 pairs) {
         address account;
         address[3] memory tables;
-        (uint256 aggregateAt, uint256 countAt, uint256 accountAt) = (
-            1 + RoundConfig.AGGREGATE_KEY,
-            1 + RoundConfig.NODE_COUNT,
-            1 + RoundConfig.ACCOUNTS + 20 * primary
-        );
+        uint256 accountAt = 1 + RoundConfig.ACCOUNTS + 20 * primary;
         assembly ("memory-safe") {
-            extcodecopy(config, add(gatewayKey_, 0x20), 1, 0x80)
-            extcodecopy(config, add(signersKey, 0x20), aggregateAt, 0x80)
-            // M (2 bytes) and the three chunk pointers (60 bytes) into the scratch words.
-            let buf := mload(0x40)
-            extcodecopy(config, buf, countAt, 0x3e)
-            m := shr(240, mload(buf))
-            mstore(tables, shr(96, mload(add(buf, 2))))
-            mstore(add(tables, 0x20), shr(96, mload(add(buf, 22))))
-            mstore(add(tables, 0x40), shr(96, mload(add(buf, 42))))
-            mstore(buf, 0)
+            pairs := mload(0x40)
+            mstore(0x40, add(pairs, 0x480))
+            // S_g → pair 1's G1 slot; Σ keys → pair 2's (blob offsets + 1: the leading STOP).
+            extcodecopy(config, pairs, 1, 0x80)
+            extcodecopy(config, add(pairs, 0x180), 0x81, 0x80)
+            // M (2 bytes) and the key-table chunk pointers (60 bytes), via the scratch words.
+            extcodecopy(config, 0x00, 0x101, 0x3e)
+            m := shr(240, mload(0x00))
+            mstore(tables, shr(96, mload(0x02)))
+            mstore(add(tables, 0x20), shr(96, mload(0x16)))
+            mstore(add(tables, 0x40), shr(96, mload(0x2a)))
+            mstore(0x00, 0)
+            mstore(0x20, 0)
             if lt(primary, m) {
-                extcodecopy(config, add(buf, 12), accountAt, 20)
-                account := mload(buf)
+                extcodecopy(config, 0x0c, accountAt, 20)
+                account := mload(0x00)
             }
         }
+        BLS12381.writeNegG1At(pairs + 0x300);
         if (primary >= m || account != msg.sender) {
             revert IReputationRegistry.ReputationRegistryWrongPrimary(primary, msg.sender);
         }
@@ -169,18 +183,144 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert IReputationRegistry.ReputationRegistryInsufficientSigners(count, q);
         }
         uint256 missing = SignerBitmap.missing(signers, m);
-        if (missing != 0) signersKey = _subtractNonSigners(signersKey, missing, tables);
+        if (missing != 0) _subtractNonSigners(pairs + 0x180, missing, tables);
+        // apk = identity would accept the identity signature part on every digest.
+        bool identity;
+        assembly ("memory-safe") {
+            let k := add(pairs, 0x180)
+            identity := iszero(
+                or(or(mload(k), mload(add(k, 0x20))), or(mload(add(k, 0x40)), mload(add(k, 0x60))))
+            )
+        }
+        if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
-    /// @dev aggregate − Σ non-signer keys. Only the non-signers are visited (lowest set bit of the
-    /// complement, one at a time): each costs one EXTCODECOPY of its key-table entry and a G1ADD.
-    /// The keys were validated at registration (PoP: on the curve, in the subgroup), so G1ADD
-    /// (on-curve check only) is sound here.
+    /// @dev Fills the rest of the pairing input at `pairs` (H(m_GW), H(digest), σ_GW + σ_cert) and
+    /// writes the BlockCommitted event data after it (ABI layout, the signatures compressed).
+    /// Returns the event data's address, the block digest and keccak256 of the packed vector.
+    function _hashesAndEventData(
+        ConsensusBlock calldata block_,
+        QuorumCertificate calldata certificate,
+        uint256 pairs
+    ) private view returns (uint256 log, bytes32 digest, bytes32 reputationsHash_) {
+        uint256 sigs;
+        uint256 message;
+        uint256 padded = _pad32(block_.reputations.length);
+        {
+            uint256 gwSig = _offset(block_.gatewaySignature);
+            uint256 certSig = _offset(certificate.signature);
+            uint256 reps = _offset(block_.reputations);
+            uint256 repsLength = block_.reputations.length;
+            assembly ("memory-safe") {
+                // σ_GW ‖ σ_cert (0x200), the event data (0x220 + padded), the messages (0x100).
+                sigs := mload(0x40)
+                log := add(sigs, 0x200)
+                message := add(log, add(0x220, padded))
+                mstore(0x40, add(message, 0x100))
+                calldatacopy(sigs, gwSig, 0x100)
+                calldatacopy(add(sigs, 0x100), certSig, 0x100)
+                // BlockCommitted data: digest (later), previousDigest, sum, →gatewaySignature,
+                // primary, →reputations, signers, →certificateSignature; then the byte strings.
+                mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
+                mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
+                mstore(add(log, 0x60), 0x100)
+                mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
+                mstore(add(log, 0xa0), 0x180)
+                mstore(add(log, 0xc0), calldataload(certificate))
+                mstore(add(log, 0xe0), add(0x1a0, padded))
+                mstore(add(log, 0x100), 96)
+                mstore(add(log, 0x180), repsLength)
+                mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
+                calldatacopy(add(log, 0x1a0), reps, repsLength)
+                reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
+                mstore(add(log, add(0x1a0, padded)), 96)
+            }
+        }
+        BLS12381.compressG2At(sigs, log + 0x120);
+        BLS12381.compressG2At(sigs + 0x100, log + 0x1c0 + padded);
+        bytes32 domain = domainSeparator();
+        assembly ("memory-safe") {
+            // m_GW = domain ‖ u64 round ‖ u256 sum (72 bytes, `roundMessage`).
+            mstore(message, domain)
+            mstore(add(message, 0x20), shl(192, calldataload(block_)))
+            mstore(add(message, 0x28), calldataload(add(block_, 0x40)))
+        }
+        bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
+        digest = _digestAt(block_, domain, _keccakAt(sigs, 0x100), reputationsHash_, message);
+        assembly ("memory-safe") {
+            mstore(log, digest)
+            mstore(message, digest)
+        }
+        ok = ok && BLS12381.hashToG2SigAt(message, 32, pairs + 0x200);
+        assembly ("memory-safe") {
+            // σ_GW + σ_cert into pair 3 (G2ADD, 600 gas; checks that both are on the curve).
+            ok := and(ok, staticcall(600, 0x0d, sigs, 0x200, add(pairs, 0x380), 0x100))
+        }
+        if (!ok) revert AggregationLedgerInvalidCertificate(block_.round);
+    }
+
+    /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
+    /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector), 191 bytes. Equal to {_blockDigest} (tested).
+    function _digestAt(
+        ConsensusBlock calldata block_,
+        bytes32 domain,
+        bytes32 gatewaySignatureHash,
+        bytes32 reputationsHash_,
+        uint256 scratch
+    ) private pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            mstore(scratch, BLOCK_TAG_WORD)
+            mstore(add(scratch, 21), domain)
+            mstore(add(scratch, 53), shl(192, calldataload(block_)))
+            mstore(add(scratch, 61), calldataload(add(block_, 0x20)))
+            mstore(add(scratch, 93), calldataload(add(block_, 0x40)))
+            mstore(add(scratch, 125), gatewaySignatureHash)
+            mstore(add(scratch, 157), shl(240, calldataload(add(block_, 0x80))))
+            mstore(add(scratch, 159), reputationsHash_)
+            digest := keccak256(scratch, 191)
+        }
+    }
+
+    /// @dev BLOCK_TAG left-aligned in a word.
+    bytes32 private constant BLOCK_TAG_WORD =
+        0x477269644c65646765722f42424e502f626c6f636b0000000000000000000000;
+
+    function _keccakAt(uint256 ptr, uint256 length) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            hash := keccak256(ptr, length)
+        }
+    }
+
+    function _pad32(uint256 n) private pure returns (uint256) {
+        // Checked by the caller: n = 4·M ≤ 1024.
+        return (n + 31) & ~uint256(31);
+    }
+
+    function _offset(bytes calldata b) private pure returns (uint256 o) {
+        assembly ("memory-safe") {
+            o := b.offset
+        }
+    }
+
+    /// @dev Emits BlockCommitted(round, …) with the data laid out by {_hashesAndEventData}.
+    function _emitCommitted(uint256 log, uint64 round) private {
+        bytes32 topic = BlockCommitted.selector;
+        assembly ("memory-safe") {
+            let dataLength := add(0x220, and(add(mload(add(log, 0x180)), 31), not(31)))
+            log2(log, dataLength, topic, round)
+        }
+    }
+
+    /// @dev apk −= Σ non-signer keys, in place at `apk` (EIP-2537 G1). Only the non-signers are
+    /// visited (lowest set bit of the complement, one at a time): each costs one EXTCODECOPY of its
+    /// key-table entry and a G1ADD. The keys were validated at registration (PoP: on the curve, in
+    /// the subgroup), so G1ADD (on-curve check only) is sound here.
     function _subtractNonSigners(
-        bytes memory aggregate,
+        uint256 apk,
         uint256 missing,
         address[3] memory tables
-    ) private view returns (bytes memory key) {
+    ) private view {
         bool ok = true;
         bytes memory sum = new bytes(BLS12381.G1_POINT_LENGTH);
         assembly ("memory-safe") {
@@ -209,27 +349,15 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
                 r := or(r, lt(0x1, shr(r, x)))
             }
         }
-        bool added;
-        (added, key) = BLS12381.tryAddG1(aggregate, BLS12381.negateG1(sum));
-        if (!ok || !added) revert IReputationRegistry.ReputationRegistryInvalidKey();
-    }
-
-    function _emitCommitted(
-        ConsensusBlock calldata block_,
-        QuorumCertificate calldata certificate,
-        bytes32 digest
-    ) private {
-        emit BlockCommitted(
-            block_.round,
-            digest,
-            block_.previousDigest,
-            block_.sum,
-            block_.gatewaySignature,
-            block_.primary,
-            block_.reputations,
-            certificate.signers,
-            certificate.signature
-        );
+        bytes memory negated = BLS12381.negateG1(sum);
+        assembly ("memory-safe") {
+            // apk + (−Σ) with G1ADD, back into apk.
+            let buf := mload(0x40)
+            mcopy(buf, apk, 0x80)
+            mcopy(add(buf, 0x80), add(negated, 0x20), 0x80)
+            ok := and(ok, staticcall(375, 0x0b, buf, 0x100, apk, 0x80))
+        }
+        if (!ok) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
     /// @inheritdoc IAggregationLedger

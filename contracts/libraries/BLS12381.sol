@@ -392,6 +392,76 @@ library BLS12381 {
         return ok && out == 1;
     }
 
+    // ------------------------------------------------------------------ in-place forms
+    // For hot paths that lay out a pairing input themselves (AggregationLedger.commitBlock): no
+    // `bytes` allocated or copied. Pointers are memory addresses.
+
+    /// @notice {hashToG2} of the `msgLen` bytes at `msgPtr` under the signature DST, written as 256
+    /// bytes at `out`. Uses the free memory above the free memory pointer as scratch, so `out` and
+    /// the message must lie below it. False only if a precompile failed.
+    function hashToG2SigAt(
+        uint256 msgPtr,
+        uint256 msgLen,
+        uint256 out
+    ) internal view returns (bool) {
+        bytes memory dst = DST_SIG;
+        return _hashToG2At(msgPtr, msgLen, _ptr(dst), dst.length, out);
+    }
+
+    /// @notice Writes −g1 (128 bytes, EIP-2537) at `out`.
+    function writeNegG1At(uint256 out) internal pure {
+        assembly ("memory-safe") {
+            mstore(out, NEG_G1_X_HI)
+            mstore(add(out, 0x20), NEG_G1_X_LO)
+            mstore(add(out, 0x40), NEG_G1_Y_HI)
+            mstore(add(out, 0x60), NEG_G1_Y_LO)
+        }
+    }
+
+    /// @notice PAIRING_CHECK of the 3 pairs (3 × 384 bytes) at `buf`, forwarding exactly its price:
+    /// true iff the precompile accepts every point and the product is 1.
+    function pairing3At(uint256 buf) internal view returns (bool) {
+        return _pairing3(buf);
+    }
+
+    /// @notice ZCash/IETF 96-byte compressed encoding ({compressG2}) of the 256-byte EIP-2537 G2
+    /// point at `src`, written at `dst` (may equal `src` only if nothing after `dst + 96` matters).
+    function compressG2At(uint256 src, uint256 dst) internal pure {
+        assembly ("memory-safe") {
+            let x0Hi := mload(src)
+            let x0Lo := mload(add(src, 0x20))
+            let x1Hi := mload(add(src, 0x40))
+            let x1Lo := mload(add(src, 0x60))
+            let y0Hi := mload(add(src, 0x80))
+            let y0Lo := mload(add(src, 0xa0))
+            let y1Hi := mload(add(src, 0xc0))
+            let y1Lo := mload(add(src, 0xe0))
+            let flags := 0x80
+            switch or(or(or(x0Hi, x0Lo), or(x1Hi, x1Lo)), or(or(y0Hi, y0Lo), or(y1Hi, y1Lo)))
+            case 0 {
+                flags := 0xc0
+            }
+            default {
+                // The sign of y: y.c1 > (p − 1)/2, or y.c0 > (p − 1)/2 when y.c1 = 0.
+                let hi := y1Hi
+                let lo := y1Lo
+                if iszero(or(y1Hi, y1Lo)) {
+                    hi := y0Hi
+                    lo := y0Lo
+                }
+                if or(gt(hi, HALF_P_HI), and(eq(hi, HALF_P_HI), gt(lo, HALF_P_LO))) {
+                    flags := 0xa0
+                }
+            }
+            // x.c1 with the flags in its top 3 bits (p < 2^381), then x.c0; 48 bytes each. Written
+            // in increasing order: each store's 16 trailing bytes are overwritten by the next.
+            mstore(dst, shl(128, or(x1Hi, shl(120, flags))))
+            mstore(add(dst, 0x10), x1Lo)
+            mstore(add(dst, 0x30), shl(128, x0Hi))
+            mstore(add(dst, 0x40), x0Lo)
+        }
+    }
+
     function _ptr(bytes memory b) private pure returns (uint256 p) {
         assembly ("memory-safe") {
             p := add(b, 0x20)
@@ -540,39 +610,8 @@ library BLS12381 {
     /// `randomFromSignature(σ)` off-chain. Does not validate the point; identity → 0xc0 ‖ zeros.
     function compressG2(bytes memory point) internal pure returns (bytes memory compressed) {
         if (point.length != G2_POINT_LENGTH) revert BLS12381InvalidPoint();
-        uint256 x0Hi;
-        uint256 x0Lo;
-        uint256 x1Hi;
-        uint256 x1Lo;
-        uint256 y0Hi;
-        uint256 y0Lo;
-        uint256 y1Hi;
-        uint256 y1Lo;
-        assembly ("memory-safe") {
-            let p := add(point, 0x20)
-            x0Hi := mload(p)
-            x0Lo := mload(add(p, 0x20))
-            x1Hi := mload(add(p, 0x40))
-            x1Lo := mload(add(p, 0x60))
-            y0Hi := mload(add(p, 0x80))
-            y0Lo := mload(add(p, 0xa0))
-            y1Hi := mload(add(p, 0xc0))
-            y1Lo := mload(add(p, 0xe0))
-        }
-        uint256 flags = 0x80;
-        if ((x0Hi | x0Lo | x1Hi | x1Lo | y0Hi | y0Lo | y1Hi | y1Lo) == 0) {
-            flags |= 0x40;
-        } else if ((y1Hi | y1Lo) != 0) {
-            if (y1Hi > HALF_P_HI || (y1Hi == HALF_P_HI && y1Lo > HALF_P_LO)) flags |= 0x20;
-        } else if (y0Hi > HALF_P_HI || (y0Hi == HALF_P_HI && y0Lo > HALF_P_LO)) {
-            flags |= 0x20;
-        }
-        compressed = abi.encodePacked(
-            bytes16(uint128(x1Hi | (flags << 120))),
-            bytes32(x1Lo),
-            bytes16(uint128(x0Hi)),
-            bytes32(x0Lo)
-        );
+        compressed = new bytes(96);
+        compressG2At(_ptr(point), _ptr(compressed));
     }
 
     // ------------------------------------------------------------------ internals

@@ -26,9 +26,19 @@ describe("consensus on-chain", () => {
     const cert = s.certify(b, [0, 1, 2, 3]);
     const args = commitBlockArgs(b, cert, s.keys);
     expect(await s.ledger.blockDigest(args.block)).to.equal(h(blockDigest(s.domain, b)));
-    await expect(
-      s.ledger.connect(s.submitterOf(2)).commitBlock(args.block, args.certificate),
-    ).to.emit(s.ledger, "BlockCommitted");
+    await expect(s.ledger.connect(s.submitterOf(2)).commitBlock(args.block, args.certificate))
+      .to.emit(s.ledger, "BlockCommitted")
+      .withArgs(
+        1n,
+        h(blockDigest(s.domain, b)),
+        h(b.previousDigest),
+        b.sum,
+        h(b.gatewaySignature), // compressed (96 bytes), as off-chain
+        2n,
+        args.block.reputations,
+        cert.signers,
+        h(cert.signature),
+      );
     expect(await s.ledger.headDigest()).to.equal(h(blockDigest(s.domain, b)));
     expect(await s.registry.reputationsHash()).to.equal(ethers.keccak256(args.block.reputations));
   });
@@ -124,6 +134,7 @@ describe("consensus on-chain", () => {
       expect(e.args.round).to.equal(b.round);
       expect(e.args.digest).to.equal(h(blockDigest(d.domain, b)));
       expect(e.args.reputations).to.equal(h(packReputations(b.reputations)));
+      expect(e.args.gatewaySignature).to.equal(h(b.gatewaySignature));
       expect(Number(e.args.primary)).to.equal(b.primary);
     });
     expect(await d.ledger.headDigest()).to.equal(h(blockDigest(d.domain, produced[2])));
