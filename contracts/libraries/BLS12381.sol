@@ -30,7 +30,6 @@ library BLS12381 {
     address private constant PAIRING_CHECK = address(0x0f);
     address private constant MAP_FP2_TO_G2 = address(0x11);
     address private constant SHA256 = address(0x02);
-    address private constant MODEXP = address(0x05);
     uint256 private constant G1ADD_GAS = 375;
     uint256 private constant G2ADD_GAS = 600;
     uint256 private constant MAP_FP2_TO_G2_GAS = 23_800;
@@ -51,6 +50,10 @@ library BLS12381 {
     uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
     uint256 private constant P_LO =
         0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
+
+    // μ = ⌊2^636 / p⌋ (Barrett constant of {modP512}; 256 bits).
+    uint256 private constant MU =
+        0x9d835d2f3cc9e45ce28101b0cc7a6ba291b82741ff6a0a94bdf4771e0286779d;
 
     // (p − 1) / 2, split as the two words of an EIP-2537 Fp element: y is "lexicographically
     // largest" (the sign flag of the ZCash compressed encoding) iff y > (p − 1) / 2.
@@ -132,7 +135,7 @@ library BLS12381 {
 
     /// @dev hash_to_curve (RFC 9380, as {hashToG2}) of the `msgLen` bytes at `msgPtr` under the DST
     /// at `dstPtr` (`dstLen` ≤ 255, checked by callers), written as 256 bytes at `out`, in one
-    /// assembly pass: expand_message_xmd (9 SHA-256 calls), hash_to_field (4 MODEXP reductions),
+    /// pass: expand_message_xmd (9 SHA-256 calls), hash_to_field (4 reductions mod p, {modP512}),
     /// two MAP_FP2_TO_G2 and one G2ADD. No allocation: it works in the free memory above the free
     /// memory pointer (scratch, not kept), so `out` must be allocated memory.
     function _hashToG2At(
@@ -142,9 +145,10 @@ library BLS12381 {
         uint256 dstLen,
         uint256 out
     ) private view returns (bool ok) {
+        uint256 scratch;
         assembly ("memory-safe") {
-            let scratch := mload(0x40)
-            // fields (u0 ‖ u1, 256 bytes) | Q0 ‖ Q1 (512) | uniform bytes (256) | hash/MODEXP input
+            scratch := mload(0x40)
+            // fields (u0 ‖ u1, 256 bytes) | Q0 ‖ Q1 (512) | uniform bytes (256) | hash input
             let fields := scratch
             let q := add(scratch, 0x100)
             let uniform := add(scratch, 0x300)
@@ -177,23 +181,19 @@ library BLS12381 {
                 bi := mload(0x00)
                 mstore(add(uniform, shl(5, sub(i, 1))), bi)
             }
-            // hash_to_field: each 64-byte string mod p with MODEXP (base 64 B, exponent 1, p 48 B).
-            mstore(buf, 0x40)
-            mstore(add(buf, 0x20), 0x01)
-            mstore(add(buf, 0x40), 0x30)
-            mstore8(add(buf, 0xa0), 0x01)
-            mstore(add(buf, 0xa1), shl(128, P_HI))
-            mstore(add(buf, 0xb1), P_LO)
-            for {
-                let i := 0
-            } lt(i, 4) {
-                i := add(i, 1)
-            } {
-                mcopy(add(buf, 0x60), add(uniform, shl(6, i)), 0x40)
-                let d := add(fields, shl(6, i))
-                mstore(d, 0) // the 16 padding bytes of the EIP-2537 Fp element
-                ok := and(ok, staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30))
-            }
+        }
+        // hash_to_field: each 64-byte string mod p (RFC 9380 §5.2, L = 64), in plain EVM; the
+        // uniform bytes are at scratch + 0x300, u0 ‖ u1 go to scratch.
+        unchecked {
+            // Memory addresses: no overflow.
+            _reduceAt(scratch + 0x300, scratch);
+            _reduceAt(scratch + 0x340, scratch + 0x40);
+            _reduceAt(scratch + 0x380, scratch + 0x80);
+            _reduceAt(scratch + 0x3c0, scratch + 0xc0);
+        }
+        assembly ("memory-safe") {
+            let fields := scratch
+            let q := add(scratch, 0x100)
             // map u0, u1 to G2 (cofactor cleared by the precompile) and add.
             ok := and(ok, staticcall(MAP_FP2_TO_G2_GAS, 0x11, fields, 0x80, q, 0x100))
             ok := and(
@@ -703,33 +703,69 @@ library BLS12381 {
         if (!ok) revert BLS12381PrecompileFailed(SHA256);
     }
 
-    /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p),
-    /// via MODEXP with exponent 1 (RFC 9380 hash_to_field, L = 64).
+    /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p)
+    /// (RFC 9380 hash_to_field, L = 64).
     function _reduceModP(
         bytes memory src,
         uint256 srcOffset,
         bytes memory dst,
         uint256 dstOffset
-    ) private view {
-        bool ok;
-        assembly ("memory-safe") {
-            let buf := mload(0x40)
-            mstore(buf, 0x40) // base length
-            mstore(add(buf, 0x20), 0x01) // exponent length
-            mstore(add(buf, 0x40), 0x30) // modulus length
-            let s := add(add(src, 0x20), srcOffset)
-            mcopy(add(buf, 0x60), s, 0x40) // base: 64 bytes
-            mstore8(add(buf, 0xa0), 0x01) // exponent: 1
-            // modulus p, 48 bytes: the high 16 bytes left-aligned, then the low 32 bytes
-            mstore(add(buf, 0xa1), shl(128, 0x1a0111ea397fe69a4b1ba7b6434bacd7))
-            mstore(
-                add(buf, 0xb1),
-                0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab
-            )
-            let d := add(add(dst, 0x20), dstOffset)
-            mstore(d, 0) // the 16 zero padding bytes (the result overwrites the rest)
-            ok := staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30)
+    ) private pure {
+        // Memory addresses within the two byte strings: no overflow.
+        unchecked {
+            _reduceAt(_ptr(src) + srcOffset, _ptr(dst) + dstOffset);
         }
-        if (!ok) revert BLS12381PrecompileFailed(MODEXP);
+    }
+
+    /// @notice (a·2^256 + b) mod p as (hi, lo): the two words of an EIP-2537 Fp element
+    /// (hi < 2^125). Test-facing form of {_reduceAt}.
+    function modP512(uint256 a, uint256 b) internal pure returns (uint256 hi, uint256 lo) {
+        uint256 buf;
+        assembly ("memory-safe") {
+            buf := mload(0x40)
+            mstore(buf, a)
+            mstore(add(buf, 0x20), b)
+        }
+        _reduceAt(buf, buf);
+        assembly ("memory-safe") {
+            hi := mload(buf)
+            lo := mload(add(buf, 0x20))
+        }
+    }
+
+    /// @dev The 64 bytes at `src` (a 512-bit big-endian integer x = a·2^256 + b) mod p, written as the
+    /// EIP-2537 Fp element (64 bytes, the first 16 zero) at `dst` (may equal `src`). RFC 9380
+    /// hash_to_field with L = 64, in plain EVM instead of a MODEXP call (500 gas under EIP-7883 plus
+    /// the call). One Barrett step with μ = ⌊2^636 / p⌋ (256 bits): q̂ = ⌊a·μ / 2^380⌋ ≤ ⌊x / p⌋ ≤
+    /// q̂ + 1, because x/p < a·2^256/p + 2^256/p ≤ a·μ/2^380 + a/2^380 + 2^-124 with a/2^380 < 2^-124;
+    /// so x − q̂·p < 2p < 2^382 is computed modulo 2^384 exactly and one conditional subtraction of p
+    /// finishes. Also q̂ < 2^512/p, so q̂·P_HI < 2^256. Checked against MODEXP by fuzz tests of
+    /// {modP512} (test/crypto/BlsFuzz.t.sol), uniform and next to multiples of p.
+    function _reduceAt(uint256 src, uint256 dst) private pure {
+        assembly ("memory-safe") {
+            let a := mload(src)
+            let b := mload(add(src, 0x20))
+            // q̂ = high word of a·μ (512-bit product: mulmod trick) shifted by 380 − 256 = 124.
+            let prodLo := mul(a, MU)
+            let prodMid := mulmod(a, MU, not(0))
+            let q := shr(124, sub(sub(prodMid, prodLo), lt(prodMid, prodLo)))
+            // q̂·p mod 2^384 = q̂·P_LO (full 512 bits) + (q̂·P_HI)·2^256.
+            let tLo := mul(q, P_LO)
+            let tMid := mulmod(q, P_LO, not(0))
+            let tHi := sub(sub(tMid, tLo), lt(tMid, tLo))
+            // r = x − q̂·p modulo 2^384: low word with borrow, high word masked to 128 bits.
+            let lo := sub(b, tLo)
+            let hi := and(
+                sub(sub(sub(a, tHi), mul(q, P_HI)), lt(b, tLo)),
+                0xffffffffffffffffffffffffffffffff
+            )
+            // r < 2p: subtract p once if r ≥ p.
+            if or(gt(hi, P_HI), and(eq(hi, P_HI), iszero(lt(lo, P_LO)))) {
+                hi := sub(sub(hi, P_HI), lt(lo, P_LO))
+                lo := sub(lo, P_LO)
+            }
+            mstore(dst, hi)
+            mstore(add(dst, 0x20), lo)
+        }
     }
 }
