@@ -97,10 +97,10 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
         if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
-        if (block_.gatewaySignature.length != BLS12381.G2_POINT_LENGTH)
-            revert AggregationLedgerSignatureLength(block_.gatewaySignature.length);
-        if (certificate.signature.length != BLS12381.G2_POINT_LENGTH)
-            revert AggregationLedgerSignatureLength(certificate.signature.length);
+        // The byte strings, decoded (offsets validated) once.
+        bytes calldata reputations = block_.reputations;
+        uint256 gatewaySig = _checkedG2(block_.gatewaySignature);
+        uint256 certificateSig = _checkedG2(certificate.signature);
 
         // The registry's rules, checked from the round-config blob (no registry call): the
         // submitter is the primary's account, a quorum of nodes signed, the vector has M entries
@@ -111,15 +111,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             block_.primary,
             certificate.signers
         );
-        if (block_.reputations.length != ReputationVector.BYTES * m) {
+        if (reputations.length != ReputationVector.BYTES * m) {
             revert IReputationRegistry.ReputationRegistryReputationsMismatch();
         }
-        uint256 validators = ReputationVector.validators(block_.reputations, m);
-        (uint256 log, bytes32 digest, bytes32 reputationsHash_) = _hashesAndEventData(
+        uint256 validators = ReputationVector.validators(reputations, m);
+        uint256 log = _eventData(
             block_,
-            certificate,
-            pairs
+            certificate.signers,
+            gatewaySig,
+            certificateSig,
+            reputations
         );
+        (bytes32 digest, bytes32 reputationsHash_) = _hashes(block_, log, pairs);
         // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
         // bytes), docs/CONSENSUS.md "One multi-pairing".
         if (!BLS12381.pairing3At(pairs)) revert AggregationLedgerInvalidCertificate(round);
@@ -195,68 +198,99 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
-    /// @dev Fills the rest of the pairing input at `pairs` (H(m_GW), H(digest), σ_GW + σ_cert) and
-    /// writes the BlockCommitted event data after it (ABI layout, the signatures compressed).
-    /// Returns the event data's address, the block digest and keccak256 of the packed vector.
-    function _hashesAndEventData(
-        ConsensusBlock calldata block_,
-        QuorumCertificate calldata certificate,
-        uint256 pairs
-    ) private view returns (uint256 log, bytes32 digest, bytes32 reputationsHash_) {
-        uint256 sigs;
-        uint256 message;
-        uint256 padded = _pad32(block_.reputations.length);
-        {
-            uint256 gwSig = _offset(block_.gatewaySignature);
-            uint256 certSig = _offset(certificate.signature);
-            uint256 reps = _offset(block_.reputations);
-            uint256 repsLength = block_.reputations.length;
-            assembly ("memory-safe") {
-                // σ_GW ‖ σ_cert (0x200), the event data (0x220 + padded), the messages (0x100).
-                sigs := mload(0x40)
-                log := add(sigs, 0x200)
-                message := add(log, add(0x220, padded))
-                mstore(0x40, add(message, 0x100))
-                calldatacopy(sigs, gwSig, 0x100)
-                calldatacopy(add(sigs, 0x100), certSig, 0x100)
-                // BlockCommitted data: digest (later), previousDigest, sum, →gatewaySignature,
-                // primary, →reputations, signers, →certificateSignature; then the byte strings.
-                mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
-                mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
-                mstore(add(log, 0x60), 0x100)
-                mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
-                mstore(add(log, 0xa0), 0x180)
-                mstore(add(log, 0xc0), calldataload(certificate))
-                mstore(add(log, 0xe0), add(0x1a0, padded))
-                mstore(add(log, 0x100), 96)
-                mstore(add(log, 0x180), repsLength)
-                mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
-                calldatacopy(add(log, 0x1a0), reps, repsLength)
-                reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
-                mstore(add(log, add(0x1a0, padded)), 96)
-            }
+    /// @dev The calldata offset of a 256-byte G2 point (reverts on another length).
+    function _checkedG2(bytes calldata point) private pure returns (uint256 offset) {
+        if (point.length != BLS12381.G2_POINT_LENGTH) {
+            revert AggregationLedgerSignatureLength(point.length);
         }
-        BLS12381.compressG2At(sigs, log + 0x120);
-        BLS12381.compressG2At(sigs + 0x100, log + 0x1c0 + padded);
+        assembly ("memory-safe") {
+            offset := point.offset
+        }
+    }
+
+    /// @dev Allocates and writes σ_GW ‖ σ_cert (EIP-2537, 0x200 bytes) and, after them, the
+    /// BlockCommitted event data (ABI layout, signatures compressed; the digest word left for
+    /// {_hashes}), then reserves 0x100 bytes for the hashed messages. Returns the data's address
+    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x220 + the padded vector).
+    function _eventData(
+        ConsensusBlock calldata block_,
+        uint256 signers,
+        uint256 gatewaySig,
+        uint256 certificateSig,
+        bytes calldata reputations
+    ) private pure returns (uint256 log) {
+        uint256 padded = _pad32(reputations.length);
+        assembly ("memory-safe") {
+            let sigs := mload(0x40)
+            log := add(sigs, 0x200)
+            mstore(0x40, add(add(log, add(0x220, padded)), 0x100))
+            calldatacopy(sigs, gatewaySig, 0x100)
+            calldatacopy(add(sigs, 0x100), certificateSig, 0x100)
+            // digest (later), previousDigest, sum, →gatewaySignature, primary, →reputations,
+            // signers, →certificateSignature; then the three byte strings.
+            mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
+            mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
+            mstore(add(log, 0x60), 0x100)
+            mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
+            mstore(add(log, 0xa0), 0x180)
+            mstore(add(log, 0xc0), signers)
+            mstore(add(log, 0xe0), add(0x1a0, padded))
+            mstore(add(log, 0x100), 96)
+            mstore(add(log, 0x180), reputations.length)
+            mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
+            calldatacopy(add(log, 0x1a0), reputations.offset, reputations.length)
+            mstore(add(log, add(0x1a0, padded)), 96)
+        }
+        unchecked {
+            // Memory addresses: no overflow.
+            BLS12381.compressG2At(log - 0x200, log + 0x120);
+            BLS12381.compressG2At(log - 0x100, log + 0x1c0 + padded);
+        }
+    }
+
+    /// @dev Fills the rest of the pairing input at `pairs` (H(m_GW), H(digest), σ_GW + σ_cert) from
+    /// the memory laid out by {_eventData}, writes the digest into the event data. Returns the
+    /// block digest and keccak256 of the packed vector.
+    function _hashes(
+        ConsensusBlock calldata block_,
+        uint256 log,
+        uint256 pairs
+    ) private view returns (bytes32 digest, bytes32 reputationsHash_) {
+        uint256 message;
         bytes32 domain = domainSeparator();
         assembly ("memory-safe") {
+            let repsLength := mload(add(log, 0x180))
+            reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
+            message := add(log, add(0x220, and(add(repsLength, 31), not(31))))
             // m_GW = domain ‖ u64 round ‖ u256 sum (72 bytes, `roundMessage`).
             mstore(message, domain)
             mstore(add(message, 0x20), shl(192, calldataload(block_)))
             mstore(add(message, 0x28), calldataload(add(block_, 0x40)))
         }
-        bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
-        digest = _digestAt(block_, domain, _keccakAt(sigs, 0x100), reputationsHash_, message);
-        assembly ("memory-safe") {
-            mstore(log, digest)
-            mstore(message, digest)
+        unchecked {
+            // Memory addresses: no overflow.
+            bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
+            digest = _digestAt(
+                block_,
+                domain,
+                _keccakAt(log - 0x200, 0x100),
+                reputationsHash_,
+                message
+            );
+            assembly ("memory-safe") {
+                mstore(log, digest)
+                mstore(message, digest)
+            }
+            ok = ok && BLS12381.hashToG2SigAt(message, 32, pairs + 0x200);
+            assembly ("memory-safe") {
+                // σ_GW + σ_cert into pair 3 (G2ADD, 600 gas; checks that both are on the curve).
+                ok := and(
+                    ok,
+                    staticcall(600, 0x0d, sub(log, 0x200), 0x200, add(pairs, 0x380), 0x100)
+                )
+            }
+            if (!ok) revert AggregationLedgerInvalidCertificate(block_.round);
         }
-        ok = ok && BLS12381.hashToG2SigAt(message, 32, pairs + 0x200);
-        assembly ("memory-safe") {
-            // σ_GW + σ_cert into pair 3 (G2ADD, 600 gas; checks that both are on the curve).
-            ok := and(ok, staticcall(600, 0x0d, sigs, 0x200, add(pairs, 0x380), 0x100))
-        }
-        if (!ok) revert AggregationLedgerInvalidCertificate(block_.round);
     }
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:

@@ -170,6 +170,8 @@ library BLS12381 {
             mstore8(add(add(buf, 0x21), dstLen), dstLen)
             let bLen := add(0x22, dstLen)
             let bi := 0
+            // b_i is written straight into the uniform bytes at `at`.
+            let at := uniform
             for {
                 let i := 1
             } lt(i, 9) {
@@ -177,9 +179,9 @@ library BLS12381 {
             } {
                 mstore(buf, xor(b0, bi))
                 mstore8(add(buf, 0x20), i)
-                ok := and(ok, staticcall(gas(), 0x02, buf, bLen, 0x00, 0x20))
-                bi := mload(0x00)
-                mstore(add(uniform, shl(5, sub(i, 1))), bi)
+                ok := and(ok, staticcall(gas(), 0x02, buf, bLen, at, 0x20))
+                bi := mload(at)
+                at := add(at, 0x20)
             }
         }
         // hash_to_field: each 64-byte string mod p (RFC 9380 §5.2, L = 64), in plain EVM; the
