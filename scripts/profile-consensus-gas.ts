@@ -85,7 +85,9 @@ for (let i = 0; i < logs.length; i++) {
   total += cost;
 }
 
-console.log(`commitBlock, M = ${m}, ${signers} signers, round 2 (warm): gasUsed ${gasUsed}`);
+console.log(
+  `commitBlock, M = ${m}, ${signers} signers: round 1 (first) ${receipts[0].gasUsed}, round 2 (warm) ${gasUsed}`,
+);
 console.log(
   `  intrinsic: 21000 base + calldata ${calldataGas} (${data.length} bytes, ${zeros} zero)`,
 );

@@ -348,42 +348,60 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev apk −= Σ non-signer keys, in place at `apk` (EIP-2537 G1). Only the non-signers are
     /// visited (lowest set bit of the complement, one at a time): each costs one EXTCODECOPY of its
-    /// key-table entry and a G1ADD. The keys were validated at registration (PoP: on the curve, in
-    /// the subgroup), so G1ADD (on-curve check only) is sound here.
+    /// key-table entry and a G1ADD into the running sum. The keys were validated at registration
+    /// (PoP: on the curve, in the subgroup), so G1ADD (on-curve check only) is sound here.
     function _subtractNonSigners(
         uint256 apk,
         uint256 missing,
         address[3] memory tables
     ) private view {
         bool ok = true;
-        bytes memory sum = new bytes(BLS12381.G1_POINT_LENGTH);
+        bytes memory sum = new bytes(2 * BLS12381.G1_POINT_LENGTH);
         assembly ("memory-safe") {
-            let acc := add(sum, 0x20)
-            let buf := mload(0x40)
+            // buf = Σ so far (starts as the identity: zeros) ‖ the next key; G1ADD writes the new
+            // sum over the first half.
+            let buf := add(sum, 0x20)
             for {} missing {} {
-                // Lowest set bit: its index j is a non-signer; entry 1 + j of the key table.
                 let low := and(missing, sub(0, missing))
                 missing := xor(missing, low)
-                let e := add(bitIndex(low), 1)
+                // Index j of the lowest set bit = popcount(low − 1) (SWAR); entry 1 + j.
+                let x := sub(low, 1)
+                x := sub(
+                    x,
+                    and(
+                        shr(1, x),
+                        0x5555555555555555555555555555555555555555555555555555555555555555
+                    )
+                )
+                x := add(
+                    and(x, 0x3333333333333333333333333333333333333333333333333333333333333333),
+                    and(
+                        shr(2, x),
+                        0x3333333333333333333333333333333333333333333333333333333333333333
+                    )
+                )
+                x := and(
+                    add(x, shr(4, x)),
+                    0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f
+                )
+                x := and(
+                    add(x, shr(8, x)),
+                    0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff
+                )
+                let e := add(
+                    shr(
+                        240,
+                        mul(x, 0x0001000100010001000100010001000100010001000100010001000100010001)
+                    ),
+                    1
+                )
                 let chunk := mload(add(tables, shl(5, shr(7, e))))
-                mcopy(buf, acc, 0x80)
                 extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
                 // G1ADD (0x0b) costs 375 gas (EIP-2537).
-                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, acc, 0x80))
-            }
-            function bitIndex(x) -> r {
-                // Index of the highest set bit (x is a power of two here), by binary search.
-                r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
-                r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
-                r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
-                r := or(r, shl(4, lt(0xffff, shr(r, x))))
-                r := or(r, shl(3, lt(0xff, shr(r, x))))
-                r := or(r, shl(2, lt(0xf, shr(r, x))))
-                r := or(r, shl(1, lt(0x3, shr(r, x))))
-                r := or(r, lt(0x1, shr(r, x)))
+                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, buf, 0x80))
             }
         }
-        bytes memory negated = BLS12381.negateG1(sum);
+        bytes memory negated = BLS12381.negateG1(_prefix128(sum));
         assembly ("memory-safe") {
             // apk + (−Σ) with G1ADD, back into apk.
             let buf := mload(0x40)
@@ -392,6 +410,14 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             ok := and(ok, staticcall(375, 0x0b, buf, 0x100, apk, 0x80))
         }
         if (!ok) revert IReputationRegistry.ReputationRegistryInvalidKey();
+    }
+
+    /// @dev The first 128 bytes of `b` as a `bytes` of length 128 (shortens `b` in place).
+    function _prefix128(bytes memory b) private pure returns (bytes memory) {
+        assembly ("memory-safe") {
+            mstore(b, 0x80)
+        }
+        return b;
     }
 
     /// @inheritdoc IAggregationLedger
