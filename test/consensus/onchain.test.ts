@@ -5,13 +5,22 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { blsPublicKey, g1ToEip2537 } from "../../offchain/crypto/bls.ts";
 import {
+  blsProvePossession,
+  blsPublicKey,
+  blsSign,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../../offchain/crypto/bls.ts";
+import {
+  aggregateCertificate,
   blockDigest,
   commitBlockArgs,
   packReputations,
+  quantizeReputation,
   type ConsensusBlock,
 } from "../../offchain/consensus/block.ts";
+import { aggregationDomain, bbnpSignRound } from "../../offchain/protocol/aggregation.ts";
 import { behaviours } from "../../offchain/consensus/driver.ts";
 import { toFixed18 } from "../../offchain/protocol/reputation.ts";
 import { consensusFixture, deployConsensus, h } from "./chain-setup.ts";
@@ -93,6 +102,63 @@ describe("consensus on-chain", () => {
     await expect(other.bindRegistry(await s.registry.getAddress()))
       .to.be.revertedWithCustomError(other, "AggregationLedgerRegistryNotBoundToLedger")
       .withArgs(await s.registry.getAddress());
+  });
+
+  it("gateway-mode history and nodes added before the ledger binds carry over to consensus mode", async () => {
+    const [admin, node0, node1, node2, node3] = await ethers.getSigners();
+    const accounts = [node0, node1, node2, node3];
+    const sks = nodeSecretKeys(4, "late-bind");
+    const reps = initialFloats(4).map((x) => quantizeReputation(toFixed18(x)));
+    const ledger = await ethers.deployContract("AggregationLedger", [
+      admin.address,
+      h(g1ToEip2537(blsPublicKey(GATEWAY_SK))),
+    ]);
+    const { chainId } = await ethers.provider.getNetwork();
+    const domain = aggregationDomain(chainId, await ledger.getAddress());
+    // Gateway-only history: round 5.
+    await ledger.grantRole(await ledger.GATEWAY_ROLE(), admin.address);
+    await ledger.recordRound(5n, 9n, h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n))));
+    // The registry is bound to the ledger and fills up BEFORE the ledger binds it (pull path).
+    const registry = await ethers.deployContract("ReputationRegistry", [admin.address]);
+    await registry.bindLedger(await ledger.getAddress());
+    for (let j = 0; j < 4; j++) {
+      await registry.addNode(
+        accounts[j].address,
+        h(g1ToEip2537(blsPublicKey(sks[j]))),
+        h(g2ToEip2537(blsProvePossession(sks[j]))),
+        reps[j],
+        h(packReputations(reps.slice(0, j))),
+      );
+    }
+    const block = (round: bigint): ConsensusBlock => ({
+      round,
+      previousDigest: new Uint8Array(32),
+      sum: 3n,
+      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, round, 3n),
+      primary: 1,
+      reputations: reps,
+    });
+    const args = (b: ConsensusBlock) => {
+      const digest = blockDigest(domain, b);
+      const cert = aggregateCertificate(new Map(sks.map((sk, j) => [j, blsSign(sk, digest)])));
+      return commitBlockArgs(b, cert, sks.map(blsPublicKey));
+    };
+    const a5 = args(block(5n));
+    await expect(
+      ledger.connect(node1).commitBlock(a5.block, a5.certificate),
+    ).to.be.revertedWithCustomError(ledger, "AggregationLedgerNoRegistry");
+    await ledger.bindRegistry(await registry.getAddress());
+    expect(await registry.reputationsHash()).to.equal(ethers.keccak256(h(packReputations(reps))));
+    await expect(ledger.connect(node1).commitBlock(a5.block, a5.certificate))
+      .to.be.revertedWithCustomError(ledger, "AggregationLedgerRoundNotIncreasing")
+      .withArgs(5n, 5n);
+    const a6 = args(block(6n));
+    await expect(ledger.connect(node1).commitBlock(a6.block, a6.certificate)).to.emit(
+      ledger,
+      "BlockCommitted",
+    );
+    expect(await ledger.lastRound()).to.deep.equal([6n, true]);
+    expect((await registry.getValidators()).length).to.equal(4);
   });
 
   it("reconciliation: the off-chain driver's blocks are exactly what the chain stores", async () => {
