@@ -41,9 +41,6 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     uint256 private _validatorBitmap;
     mapping(uint64 round => RoundRecord) private _rounds;
 
-    /// @dev Domain tag of block digests (docs/CONSENSUS.md "Block").
-    bytes private constant BLOCK_TAG = "GridLedger/BBNP/block";
-
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
     constructor(address admin, bytes memory initialGatewayKey) {
@@ -295,7 +292,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
     /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector), 191 bytes. Equal to {_blockDigest} (tested).
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector), 191 bytes. The one implementation, used by
+    /// `commitBlock` and the `blockDigest` view (both tested against offchain/consensus/block.ts).
     function _digestAt(
         ConsensusBlock calldata block_,
         bytes32 domain,
@@ -316,7 +314,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         }
     }
 
-    /// @dev BLOCK_TAG left-aligned in a word.
+    /// @dev The domain tag of block digests, "GridLedger/BBNP/block" (21 bytes; `BLOCK_TAG` of
+    /// offchain/consensus/block.ts), left-aligned in a word.
     bytes32 private constant BLOCK_TAG_WORD =
         0x477269644c65646765722f42424e502f626c6f636b0000000000000000000000;
 
@@ -487,26 +486,25 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @inheritdoc IAggregationLedger
     function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
-        return _blockDigest(block_, keccak256(block_.reputations));
+        bytes calldata gatewaySig = block_.gatewaySignature;
+        bytes calldata reputations = block_.reputations;
+        bytes32 gatewaySignatureHash = _calldataKeccak(gatewaySig);
+        bytes32 reputationsHash_ = _calldataKeccak(reputations);
+        uint256 scratch;
+        assembly ("memory-safe") {
+            scratch := mload(0x40)
+            mstore(0x40, add(scratch, 0x100))
+        }
+        return
+            _digestAt(block_, domainSeparator(), gatewaySignatureHash, reputationsHash_, scratch);
     }
 
-    function _blockDigest(
-        ConsensusBlock calldata block_,
-        bytes32 reputationsHash_
-    ) private view returns (bytes32) {
-        return
-            keccak256(
-                abi.encodePacked(
-                    BLOCK_TAG,
-                    domainSeparator(),
-                    block_.round,
-                    block_.previousDigest,
-                    block_.sum,
-                    keccak256(block_.gatewaySignature),
-                    block_.primary,
-                    reputationsHash_
-                )
-            );
+    function _calldataKeccak(bytes calldata data) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, data.offset, data.length)
+            hash := keccak256(p, data.length)
+        }
     }
 
     /// @inheritdoc IAggregationLedger
