@@ -8,15 +8,18 @@ import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {CodeStore} from "./CodeStore.sol";
 import {ReputationVector} from "./ReputationVector.sol";
+import {RoundConfig} from "./RoundConfig.sol";
 import {SignerBitmap} from "./SignerBitmap.sol";
 
 /// @title ReputationRegistry
 /// @notice BBNP consensus nodes, their BLS keys and reputations; Besu QBFT validator contract
 /// (DESIGN §2, §5; docs/CONSENSUS.md).
-/// @dev Storage per round is two slots (reputation hash, validator bitmap): the vector lives in
-/// calldata and the ledger's event, so a round costs the same for 4 or 100 nodes up to calldata.
-/// Keys live in a code-stored key table (aggregate first), read with EXTCODECOPY: a certificate
-/// carries only its bitmap and signature, and each non-signer costs one warm EXTCODECOPY + G1ADD.
+/// @dev Rounds never call this contract: the ledger's `commitBlock` checks the registry's rules from
+/// its round-config blob ({RoundConfig}: aggregate key, M, key-table chunks, accounts), which this
+/// registry refreshes through `IAggregationLedger.setMembers` on every membership change, and the
+/// ledger stores the committed vector's hash and validator bitmap (docs/CONSENSUS.md "Gas"). Keys
+/// live in a code-stored key table (aggregate first), read with EXTCODECOPY: a certificate carries
+/// only its bitmap and signature, and each non-signer costs one EXTCODECOPY + G1ADD.
 contract ReputationRegistry is IReputationRegistry, AccessControl {
     /// @notice The regulator: admits and removes nodes (granted by the admin).
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
@@ -25,15 +28,12 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     uint256 private constant MAX_NODES = 256;
     /// @dev Fixed point 1.0 of the arguments (1e18) and of the packed vector (u32, units of 1e-9).
     uint256 private constant ONE = 1e18;
-    uint256 private constant PACKED_ONE = 1e9;
     uint256 private constant PACKED_SCALE = 1e9;
     /// @dev Bytes per packed reputation.
     uint256 private constant REP_BYTES = 4;
     /// @dev Key-table entries per code chunk (128 × 128 B = 16 KiB, under EIP-170's 24 KiB).
-    uint256 private constant CHUNK_ENTRIES = 128;
-    uint256 private constant MAX_CHUNKS = 3; // ⌈(1 + MAX_NODES) / CHUNK_ENTRIES⌉
-    /// @dev Besu QBFT needs at least 4 validators to tolerate one fault.
-    uint256 private constant MIN_VALIDATORS = 4;
+    uint256 private constant CHUNK_ENTRIES = RoundConfig.CHUNK_ENTRIES;
+    uint256 private constant MAX_CHUNKS = 3; // ⌈(1 + MAX_NODES) / 128⌉ = RoundConfig.KEY_TABLE_CHUNKS
     /// @dev Tag of the per-round message whose unique signatures yield X_q and Θ (DESIGN §5.4,
     /// `ROUND_RANDOM_TAG` of offchain/protocol/primary-selection.ts).
     bytes private constant ROUND_RANDOM_TAG = "GridLedger/round";
@@ -49,6 +49,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
 
     /// @dev Key table `aggregate ‖ key_0 ‖ … ‖ key_{M−1}` in code chunks of CHUNK_ENTRIES entries.
     address[MAX_CHUNKS] private _keyTables;
+    /// @dev The committed vector while no ledger has bound this registry; afterwards the ledger's
+    /// copy is the commitment (see {reputationsHash}).
     bytes32 private _reputationsHash;
     uint256 private _validatorBitmap;
     address private _ledger;
@@ -156,25 +158,39 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     // ------------------------------------------------------------------ rounds (ledger)
 
     /// @inheritdoc IReputationRegistry
-    function applyBlock(
-        uint64 round,
-        uint256 primary,
-        address submitter,
-        bytes calldata reputations,
-        uint256 signers
-    ) external returns (bytes memory key) {
-        if (msg.sender != _ledger) revert ReputationRegistryNotLedger(msg.sender);
+    function roundState()
+        external
+        view
+        returns (bytes memory members, bytes32 reputationsHash_, uint256 validators)
+    {
+        return (_membersPart(), _reputationsHash, _validatorBitmap);
+    }
+
+    /// @dev The members part of the ledger's round-config blob ({RoundConfig}).
+    function _membersPart() private view returns (bytes memory members) {
         uint256 m = _nodes.length;
-        if (primary >= m || _nodes[primary].account != submitter) {
-            revert ReputationRegistryWrongPrimary(primary, submitter);
+        members = abi.encodePacked(
+            CodeStore.read(_keyTables[0], 0, BLS12381.G1_POINT_LENGTH),
+            uint16(m),
+            _keyTables[0],
+            _keyTables[1],
+            _keyTables[2]
+        );
+        bytes memory accounts = new bytes(20 * m);
+        for (uint256 j = 0; j < m; ++j) {
+            address account = _nodes[j].account;
+            assembly ("memory-safe") {
+                mstore(add(add(accounts, 0x20), mul(j, 20)), shl(96, account))
+            }
         }
-        if (reputations.length != REP_BYTES * m) revert ReputationRegistryReputationsMismatch();
-        key = _signersKey(signers, m);
-        bytes32 hash = keccak256(reputations);
-        uint256 validators = _validatorsOf(reputations, m);
-        _reputationsHash = hash;
-        _validatorBitmap = validators;
-        emit ReputationsUpdated(round, hash, validators);
+        members = abi.encodePacked(members, accounts);
+    }
+
+    /// @dev True once the ledger has bound this registry: from then on the ledger holds the
+    /// committed vector and receives membership changes.
+    function _ledgerBound() private view returns (bool) {
+        address ledger_ = _ledger;
+        return ledger_ != address(0) && IAggregationLedger(ledger_).registry() == address(this);
     }
 
     /// @inheritdoc IReputationRegistry
@@ -233,7 +249,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
 
     /// @inheritdoc IReputationRegistry
     function getValidators() external view returns (address[] memory validators) {
-        uint256 bitmap = _validatorBitmap;
+        uint256 bitmap = validatorBitmap();
         validators = new address[](_popcount(bitmap));
         uint256 k;
         for (uint256 j = 0; bitmap >> j != 0; ++j) {
@@ -292,13 +308,13 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     /// @inheritdoc IReputationRegistry
-    function reputationsHash() external view returns (bytes32) {
-        return _reputationsHash;
+    function reputationsHash() public view returns (bytes32) {
+        return _ledgerBound() ? IAggregationLedger(_ledger).reputationsHash() : _reputationsHash;
     }
 
     /// @inheritdoc IReputationRegistry
-    function validatorBitmap() external view returns (uint256) {
-        return _validatorBitmap;
+    function validatorBitmap() public view returns (uint256) {
+        return _ledgerBound() ? IAggregationLedger(_ledger).validatorBitmap() : _validatorBitmap;
     }
 
     /// @inheritdoc IReputationRegistry
@@ -374,15 +390,21 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     function _checkCommitted(bytes calldata reputations, uint256 m) private view {
-        if (reputations.length != REP_BYTES * m || keccak256(reputations) != _reputationsHash) {
+        if (reputations.length != REP_BYTES * m || keccak256(reputations) != reputationsHash()) {
             revert ReputationRegistryReputationsMismatch();
         }
     }
 
+    /// @dev Commits a vector after a membership change (key tables and `_nodes` already updated)
+    /// and reports the change to the ledger once it has bound this registry.
     function _storeReputations(bytes memory reputations) private {
         uint256 m = reputations.length / REP_BYTES;
-        _reputationsHash = keccak256(reputations);
-        _validatorBitmap = _validatorsOfMemory(reputations, m);
+        bytes32 hash = keccak256(reputations);
+        uint256 validators = _validatorsOfMemory(reputations, m);
+        _reputationsHash = hash;
+        _validatorBitmap = validators;
+        if (_ledgerBound())
+            IAggregationLedger(_ledger).setMembers(_membersPart(), hash, validators);
     }
 
     /// @dev The key table of `m` nodes as one byte string ((1 + m) · 128 bytes).
@@ -448,23 +470,6 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         for (uint256 j = 0; j < m; ++j) total += _at(reputations, j);
     }
 
-    /// @dev Validators: Γ_j·M ≥ ΣΓ, then filled by highest Γ (ties: lower index) up to min(4, M).
-    /// Reverts if a value exceeds 1e9 (1.0). Hot path of every round: two word-wise (8 nodes per
-    /// step) passes over the calldata vector ({ReputationVector}); the fill-up loop (rare: fewer
-    /// than 4 nodes at or above the mean) reuses {_validatorsFromValues}.
-    function _validatorsOf(bytes calldata reputations, uint256 m) private pure returns (uint256) {
-        (uint256 total, uint256 bad) = ReputationVector.total(reputations, m);
-        if (bad != type(uint256).max) {
-            revert ReputationRegistryReputationOutOfRange(bad, _at(reputations, bad));
-        }
-        uint256 bitmap = ReputationVector.atLeastMean(reputations, m, total);
-        uint256 count = SignerBitmap.popcount(bitmap);
-        if (count >= (m < MIN_VALIDATORS ? m : MIN_VALIDATORS)) return bitmap;
-        uint256[] memory values = new uint256[](m);
-        for (uint256 j = 0; j < m; ++j) values[j] = _at(reputations, j);
-        return _validatorsFromValues(values);
-    }
-
     function _validatorsOfMemory(
         bytes memory reputations,
         uint256 m
@@ -477,35 +482,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
             }
             values[j] = value;
         }
-        return _validatorsFromValues(values);
-    }
-
-    function _validatorsFromValues(uint256[] memory values) private pure returns (uint256 bitmap) {
-        uint256 m = values.length;
-        uint256 total;
-        for (uint256 j = 0; j < m; ++j) {
-            if (values[j] > PACKED_ONE) {
-                revert ReputationRegistryReputationOutOfRange(j, values[j]);
-            }
-            total += values[j];
-        }
-        uint256 count;
-        for (uint256 j = 0; j < m; ++j) {
-            if (values[j] * m >= total) {
-                bitmap |= 1 << j;
-                ++count;
-            }
-        }
-        uint256 target = m < MIN_VALIDATORS ? m : MIN_VALIDATORS;
-        while (count < target) {
-            uint256 best = type(uint256).max;
-            for (uint256 j = 0; j < m; ++j) {
-                if ((bitmap >> j) & 1 == 1) continue;
-                if (best == type(uint256).max || values[j] > values[best]) best = j;
-            }
-            bitmap |= 1 << best;
-            ++count;
-        }
+        return ReputationVector.validatorsFromValues(values);
     }
 
     /// @dev Running best candidates of {_selectPrimary}.

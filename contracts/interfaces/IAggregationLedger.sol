@@ -52,6 +52,11 @@ interface IAggregationLedger {
 
     /// @notice A certified block was committed. Carries everything needed to re-verify the block
     /// and its certificate from logs alone (non-signer keys come from the registry's events).
+    /// @param gatewaySignature σ_GW in the 96-byte ZCash/IETF compressed form (the off-chain
+    /// encoding of offchain/crypto/bls.ts; half the log data of EIP-2537's 256 bytes). The digest
+    /// hashes the EIP-2537 form: `g2ToEip2537(gatewaySignature)`.
+    /// @param reputations The packed vector (u32 per node, units of 1e-9).
+    /// @param certificateSignature σ_cert, 96-byte compressed like `gatewaySignature`.
     event BlockCommitted(
         uint64 indexed round,
         bytes32 digest,
@@ -102,6 +107,11 @@ interface IAggregationLedger {
     error AggregationLedgerRegistryAlreadyBound();
     /// @notice The block does not extend the head: its previous digest differs from `headDigest()`.
     error AggregationLedgerPreviousDigestMismatch(bytes32 head, bytes32 previousDigest);
+    /// @notice `bindRegistry`: the registry is not bound to this ledger (call its `bindLedger` first,
+    /// so that it reports membership changes here).
+    error AggregationLedgerRegistryNotBoundToLedger(address registry);
+    /// @notice `setMembers` was called by an account other than the bound registry.
+    error AggregationLedgerNotRegistry(address caller);
     /// @notice GW's signature and the certificate do not verify together (wrong sum, round,
     /// block content, signer set or signature; or a malformed point).
     error AggregationLedgerInvalidCertificate(uint64 round);
@@ -110,14 +120,38 @@ interface IAggregationLedger {
     /// extends the head, `sum < r`, the submitter is the block's primary, the certificate has at
     /// least `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the
     /// certificate together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)`
-    /// (docs/CONSENSUS.md). Stores the new head and the reputation commitment in the registry.
+    /// (docs/CONSENSUS.md). Stores the new head, the reputation commitment and the validator bitmap.
+    /// The registry's rules are checked here from the round-config blob and revert with the
+    /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
+    /// `…InsufficientSigners`, `…ReputationOutOfRange`).
     function commitBlock(
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external;
 
-    /// @notice Binds the reputation registry (admin, once). Afterwards `recordRound` reverts.
+    /// @notice Binds the reputation registry (admin, once; the registry must already be bound to this
+    /// ledger). Copies the registry's round state (`roundState`); afterwards `recordRound` reverts.
     function bindRegistry(address registry) external;
+
+    /// @notice The bound registry reports a membership change: the members part of the round-config
+    /// blob (contracts/consensus/RoundConfig.sol: aggregate key, M, key-table chunks, accounts), the
+    /// new committed vector's hash and its validator bitmap. Only the bound registry may call it.
+    function setMembers(
+        bytes calldata members,
+        bytes32 reputationsHash,
+        uint256 validators
+    ) external;
+
+    /// @notice keccak256 of the committed packed reputation vector (of the head block, or of the
+    /// last membership change if later).
+    function reputationsHash() external view returns (bytes32);
+
+    /// @notice The validator bitmap of the committed vector (bit j: node j validates; see
+    /// `IReputationRegistry.getValidators`).
+    function validatorBitmap() external view returns (uint256);
+
+    /// @notice The round-config blob ({RoundConfig} layout, stored as contract code).
+    function roundConfig() external view returns (address);
 
     /// @notice The bound registry (zero in gateway-only mode).
     function registry() external view returns (address);

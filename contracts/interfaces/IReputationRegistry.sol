@@ -21,8 +21,6 @@ interface IReputationRegistry {
     /// @notice A node was removed; the last node moved from `movedFrom` into `index` (equal when
     /// the removed node was the last one).
     event NodeRemoved(uint256 indexed index, address indexed account, uint256 movedFrom);
-    /// @notice A certified block of `round` replaced the reputation vector.
-    event ReputationsUpdated(uint64 indexed round, bytes32 reputationsHash, uint256 validators);
     /// @notice The aggregation ledger allowed to apply certified blocks was set (once).
     event LedgerBound(address ledger);
 
@@ -35,15 +33,13 @@ interface IReputationRegistry {
     /// @notice A reputation is above 1e18 (fixed point 1.0).
     error ReputationRegistryReputationOutOfRange(uint256 index, uint256 value);
     /// @notice The packed reputation vector given does not hash to the stored commitment, or has
-    /// the wrong length for the node count: pass the vector of the last `ReputationsUpdated`
-    /// block (or `NodeAdded`/`NodeRemoved` change).
+    /// the wrong length for the node count: pass the vector of the last `BlockCommitted` event of
+    /// the ledger (or the vector after the last `NodeAdded`/`NodeRemoved` change, if later).
     error ReputationRegistryReputationsMismatch();
     /// @notice The registry holds at most 256 nodes (signer bitmaps are one word).
     error ReputationRegistryFull();
     /// @notice `account` is not a node.
     error ReputationRegistryUnknownNode(address account);
-    /// @notice Only the bound aggregation ledger may apply blocks.
-    error ReputationRegistryNotLedger(address caller);
     /// @notice The ledger is already bound, or the address is zero.
     error ReputationRegistryLedgerAlreadyBound();
     /// @notice The block's primary index is not a node, or its account is not the submitter.
@@ -73,22 +69,16 @@ interface IReputationRegistry {
     /// @notice Binds the aggregation ledger (admin, once).
     function bindLedger(address ledger) external;
 
-    /// @notice Applies a block (bound ledger only) and returns the aggregate key of its certificate's
-    /// signers, which the ledger then checks the certificate against (if that check fails the
-    /// ledger reverts, undoing this call). Checks that the primary's account is the submitter, that
-    /// `reputations` has one u32 ≤ 1e9 per node, and that `signers` names only nodes and at least
-    /// `quorum()` of them; stores the vector's hash and the validator set derived from it.
-    /// @return key Σ of the signers' keys (EIP-2537 G1), computed as the stored aggregate of all keys
-    /// minus the non-signers' keys read from the key table (no key travels in calldata).
-    function applyBlock(
-        uint64 round,
-        uint256 primary,
-        address submitter,
-        bytes calldata reputations,
-        uint256 signers
-    ) external returns (bytes memory key);
+    /// @notice What the ledger copies when it binds this registry (`IAggregationLedger.bindRegistry`)
+    /// and receives on every membership change (`setMembers`): the members part of its round-config
+    /// blob (contracts/consensus/RoundConfig.sol), the committed vector's hash, its validator bitmap.
+    function roundState()
+        external
+        view
+        returns (bytes memory members, bytes32 reputationsHash, uint256 validators);
 
-    /// @notice The aggregate key of the nodes in `signers` (view twin of {applyBlock}'s key): the
+    /// @notice The aggregate key of the nodes in `signers` (what the ledger's `commitBlock` checks a
+    /// certificate against): the
     /// aggregate of all keys minus the non-signers'. Reverts unless the bitmap names only nodes and
     /// at least `quorum()` of them.
     function signersKey(uint256 signers) external view returns (bytes memory);
@@ -136,10 +126,11 @@ interface IReputationRegistry {
     /// contract code ({CodeStore}), in chunks of 128 entries; these are the chunks' addresses.
     function keyTables() external view returns (address[] memory);
 
-    /// @notice keccak256 of the packed reputation vector.
+    /// @notice keccak256 of the committed packed reputation vector. Once the ledger has bound this
+    /// registry, the ledger holds the commitment (blocks update it there) and this view reads it.
     function reputationsHash() external view returns (bytes32);
 
-    /// @notice Bit j set iff node j is listed by getValidators().
+    /// @notice Bit j set iff node j is listed by getValidators() (read from the ledger once bound).
     function validatorBitmap() external view returns (uint256);
 
     /// @notice Signers a certificate needs: ⌊(M + f)/2⌋ + 1 with f = ⌊(M − 1)/3⌋ (2f + 1 when

@@ -7,6 +7,9 @@ import {IAggregationLedger} from "../interfaces/IAggregationLedger.sol";
 import {IReputationRegistry} from "../interfaces/IReputationRegistry.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {CodeStore} from "../consensus/CodeStore.sol";
+import {ReputationVector} from "../consensus/ReputationVector.sol";
+import {RoundConfig} from "../consensus/RoundConfig.sol";
+import {SignerBitmap} from "../consensus/SignerBitmap.sol";
 
 /// @title AggregationLedger
 /// @notice BBNP aggregation ledger (DESIGN §2): GW-signed round sums, verified on-chain with the
@@ -16,24 +19,27 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @notice Accounts allowed to record rounds (the gateway's, later the primary's, chain account).
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
-    /// @dev Everything a round reads and writes besides the head digest, in ONE slot (u64 + bool +
-    /// address = 29 bytes): the last round, whether any was recorded, and where the gateway key
-    /// lives (a {CodeStore} blob: one EXTCODECOPY per round instead of five SLOADs).
+    /// @dev Everything a round reads and writes besides the head and the reputation commitment, in
+    /// ONE slot (u64 + bool + bool + address = 30 bytes): the last round, whether any was recorded,
+    /// whether consensus mode is on (a registry bound) and the round-config blob ({RoundConfig}: the
+    /// gateway key and, in consensus mode, the members part the registry keeps current).
     uint64 private _lastRound;
     bool private _anyRound;
-    address private _gatewayKeyStore;
+    bool private _consensus;
+    address private _roundConfig;
 
-    /// @dev Consensus mode: the registry (set once) and the key epoch share a slot (20 + 4 bytes).
+    /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
     uint32 private _keyEpoch;
 
     /// @dev The digest of the last committed block. Per-round history lives in `BlockCommitted`
     /// events, chained by their previous digests.
     bytes32 private _headDigest;
+    /// @dev The committed reputation vector (keccak256 of the packed vector) and its validator
+    /// bitmap: written by every block and, through {setMembers}, by membership changes.
+    bytes32 private _reputationsHash;
+    uint256 private _validatorBitmap;
     mapping(uint64 round => RoundRecord) private _rounds;
-
-    /// @dev Domain tag of block digests (docs/CONSENSUS.md "Block").
-    bytes private constant BLOCK_TAG = "GridLedger/BBNP/block";
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
@@ -48,7 +54,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 sum,
         bytes calldata gatewaySig
     ) external onlyRole(GATEWAY_ROLE) {
-        if (address(_registry) != address(0)) revert AggregationLedgerCertificateRequired();
+        if (_consensus) revert AggregationLedgerCertificateRequired();
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
@@ -69,68 +75,348 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external {
-        IReputationRegistry registry_ = _registry;
-        if (address(registry_) == address(0)) revert AggregationLedgerNoRegistry();
+        // The round slot, read once (with the head and the round-config blob, the only cold
+        // accesses of a round).
+        uint256 slot0;
+        assembly ("memory-safe") {
+            slot0 := sload(_lastRound.slot)
+        }
+        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
         uint64 round = block_.round;
-        if (_anyRound && round <= _lastRound)
-            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        {
+            uint64 last = uint64(slot0);
+            if ((slot0 >> ANY_ROUND_SHIFT) & 0xff != 0 && round <= last) {
+                revert AggregationLedgerRoundNotIncreasing(last, round);
+            }
+        }
         bytes32 head = _headDigest;
         if (block_.previousDigest != head) {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
-        uint256 sum = block_.sum;
-        if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
-        if (block_.gatewaySignature.length != BLS12381.G2_POINT_LENGTH)
-            revert AggregationLedgerSignatureLength(block_.gatewaySignature.length);
-        if (certificate.signature.length != BLS12381.G2_POINT_LENGTH)
-            revert AggregationLedgerSignatureLength(certificate.signature.length);
+        if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
+        // The byte strings, decoded (offsets validated) once.
+        bytes calldata reputations = block_.reputations;
+        uint256 gatewaySig = _checkedG2(block_.gatewaySignature);
+        uint256 certificateSig = _checkedG2(certificate.signature);
 
-        bytes32 digest = _blockDigest(block_);
-        // One call: checks that the submitter is the primary, the vector's shape and the quorum,
-        // stores the reputation commitment and returns the signers' aggregate key. If the pairing
-        // below fails this transaction reverts, and the registry's update with it.
-        bytes memory signersKey = registry_.applyBlock(
-            round,
+        // The registry's rules, checked from the round-config blob (no registry call): the
+        // submitter is the primary's account, a quorum of nodes signed, the vector has M entries
+        // ≤ 1.0. `pairs`: the 3-pair pairing input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖
+        // σ_GW + σ_cert` (0x480 bytes), filled in place.
+        (uint256 m, uint256 pairs) = _loadRoundMembers(
+            address(uint160(slot0 >> CONFIG_SHIFT)),
             block_.primary,
-            msg.sender,
-            block_.reputations,
             certificate.signers
         );
+        if (reputations.length != ReputationVector.BYTES * m) {
+            revert IReputationRegistry.ReputationRegistryReputationsMismatch();
+        }
+        uint256 validators = ReputationVector.validators(reputations, m);
+        uint256 log = _eventData(
+            block_,
+            certificate.signers,
+            gatewaySig,
+            certificateSig,
+            reputations
+        );
+        (bytes32 digest, bytes32 reputationsHash_) = _hashes(block_, log, pairs);
         // One multi-pairing for GW's signature and the certificate (distinct messages: 72 vs 32
         // bytes), docs/CONSENSUS.md "One multi-pairing".
-        if (
-            !BLS12381.tryVerifyTwoMessagesSplit(
-                _gatewayKey(),
-                _roundMessage(round, sum),
-                signersKey,
-                abi.encodePacked(digest),
-                block_.gatewaySignature,
-                certificate.signature
-            )
-        ) revert AggregationLedgerInvalidCertificate(round);
+        if (!BLS12381.pairing3At(pairs)) revert AggregationLedgerInvalidCertificate(round);
 
-        _lastRound = round;
-        _anyRound = true;
+        assembly ("memory-safe") {
+            // Round slot: the new round and any = true; the consensus flag and config pointer kept.
+            sstore(
+                _lastRound.slot,
+                or(and(slot0, not(0xffffffffffffffffff)), or(round, shl(ANY_ROUND_SHIFT, 1)))
+            )
+        }
         _headDigest = digest;
-        _emitCommitted(block_, certificate, digest);
+        _reputationsHash = reputationsHash_;
+        _validatorBitmap = validators;
+        _emitCommitted(log, round);
     }
 
-    function _emitCommitted(
+    /// @dev Bit offsets in the round slot (`_lastRound` u64 ‖ `_anyRound` ‖ `_consensus` ‖
+    /// `_roundConfig`, packed from the low end).
+    uint256 private constant ANY_ROUND_SHIFT = 64;
+    uint256 private constant CONSENSUS_SHIFT = 72;
+    uint256 private constant CONFIG_SHIFT = 80;
+
+    /// @dev Allocates the pairing input (0x480 bytes) and fills S_g and the signers' key `apk` from
+    /// the round-config blob, and −g1. Checks that the submitter is the primary's account and the
+    /// certificate's quorum (the registry's rules). Returns M and the pairing input's address.
+    function _loadRoundMembers(
+        address config,
+        uint256 primary,
+        uint256 signers
+    ) private view returns (uint256 m, uint256 pairs) {
+        address account;
+        address[3] memory tables;
+        uint256 accountAt = 1 + RoundConfig.ACCOUNTS + 20 * primary;
+        assembly ("memory-safe") {
+            pairs := mload(0x40)
+            mstore(0x40, add(pairs, 0x480))
+            // S_g → pair 1's G1 slot; Σ keys → pair 2's (blob offsets + 1: the leading STOP).
+            extcodecopy(config, pairs, 1, 0x80)
+            extcodecopy(config, add(pairs, 0x180), 0x81, 0x80)
+            // M (2 bytes) and the key-table chunk pointers (60 bytes), via the scratch words.
+            extcodecopy(config, 0x00, 0x101, 0x3e)
+            m := shr(240, mload(0x00))
+            mstore(tables, shr(96, mload(0x02)))
+            mstore(add(tables, 0x20), shr(96, mload(0x16)))
+            mstore(add(tables, 0x40), shr(96, mload(0x2a)))
+            mstore(0x00, 0)
+            mstore(0x20, 0)
+            if lt(primary, m) {
+                extcodecopy(config, 0x0c, accountAt, 20)
+                account := mload(0x00)
+            }
+        }
+        BLS12381.writeNegG1At(pairs + 0x300);
+        if (primary >= m || account != msg.sender) {
+            revert IReputationRegistry.ReputationRegistryWrongPrimary(primary, msg.sender);
+        }
+        uint256 q = SignerBitmap.quorum(m);
+        uint256 count = SignerBitmap.popcount(signers);
+        if (SignerBitmap.outside(signers, m) || count < q) {
+            revert IReputationRegistry.ReputationRegistryInsufficientSigners(count, q);
+        }
+        uint256 missing = SignerBitmap.missing(signers, m);
+        if (missing != 0) _subtractNonSigners(pairs + 0x180, missing, tables);
+        // apk = identity would accept the identity signature part on every digest.
+        bool identity;
+        assembly ("memory-safe") {
+            let k := add(pairs, 0x180)
+            identity := iszero(
+                or(or(mload(k), mload(add(k, 0x20))), or(mload(add(k, 0x40)), mload(add(k, 0x60))))
+            )
+        }
+        if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
+    }
+
+    /// @dev The calldata offset of a 256-byte G2 point (reverts on another length).
+    function _checkedG2(bytes calldata point) private pure returns (uint256 offset) {
+        if (point.length != BLS12381.G2_POINT_LENGTH) {
+            revert AggregationLedgerSignatureLength(point.length);
+        }
+        assembly ("memory-safe") {
+            offset := point.offset
+        }
+    }
+
+    /// @dev Allocates and writes σ_GW ‖ σ_cert (EIP-2537, 0x200 bytes) and, after them, the
+    /// BlockCommitted event data (ABI layout, signatures compressed; the digest word left for
+    /// {_hashes}), then reserves 0x100 bytes for the hashed messages. Returns the data's address
+    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x220 + the padded vector).
+    function _eventData(
         ConsensusBlock calldata block_,
-        QuorumCertificate calldata certificate,
-        bytes32 digest
-    ) private {
-        emit BlockCommitted(
-            block_.round,
-            digest,
-            block_.previousDigest,
-            block_.sum,
-            block_.gatewaySignature,
-            block_.primary,
-            block_.reputations,
-            certificate.signers,
-            certificate.signature
-        );
+        uint256 signers,
+        uint256 gatewaySig,
+        uint256 certificateSig,
+        bytes calldata reputations
+    ) private pure returns (uint256 log) {
+        uint256 padded = _pad32(reputations.length);
+        assembly ("memory-safe") {
+            let sigs := mload(0x40)
+            log := add(sigs, 0x200)
+            mstore(0x40, add(add(log, add(0x220, padded)), 0x100))
+            calldatacopy(sigs, gatewaySig, 0x100)
+            calldatacopy(add(sigs, 0x100), certificateSig, 0x100)
+            // digest (later), previousDigest, sum, →gatewaySignature, primary, →reputations,
+            // signers, →certificateSignature; then the three byte strings.
+            mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
+            mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
+            mstore(add(log, 0x60), 0x100)
+            mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
+            mstore(add(log, 0xa0), 0x180)
+            mstore(add(log, 0xc0), signers)
+            mstore(add(log, 0xe0), add(0x1a0, padded))
+            mstore(add(log, 0x100), 96)
+            mstore(add(log, 0x180), reputations.length)
+            mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
+            calldatacopy(add(log, 0x1a0), reputations.offset, reputations.length)
+            mstore(add(log, add(0x1a0, padded)), 96)
+        }
+        unchecked {
+            // Memory addresses: no overflow.
+            BLS12381.compressG2At(log - 0x200, log + 0x120);
+            BLS12381.compressG2At(log - 0x100, log + 0x1c0 + padded);
+        }
+    }
+
+    /// @dev Fills the rest of the pairing input at `pairs` (H(m_GW), H(digest), σ_GW + σ_cert) from
+    /// the memory laid out by {_eventData}, writes the digest into the event data. Returns the
+    /// block digest and keccak256 of the packed vector.
+    function _hashes(
+        ConsensusBlock calldata block_,
+        uint256 log,
+        uint256 pairs
+    ) private view returns (bytes32 digest, bytes32 reputationsHash_) {
+        uint256 message;
+        bytes32 domain = domainSeparator();
+        assembly ("memory-safe") {
+            let repsLength := mload(add(log, 0x180))
+            reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
+            message := add(log, add(0x220, and(add(repsLength, 31), not(31))))
+            // m_GW = domain ‖ u64 round ‖ u256 sum (72 bytes, `roundMessage`).
+            mstore(message, domain)
+            mstore(add(message, 0x20), shl(192, calldataload(block_)))
+            mstore(add(message, 0x28), calldataload(add(block_, 0x40)))
+        }
+        unchecked {
+            // Memory addresses: no overflow.
+            bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
+            digest = _digestAt(
+                block_,
+                domain,
+                _keccakAt(log - 0x200, 0x100),
+                reputationsHash_,
+                message
+            );
+            assembly ("memory-safe") {
+                mstore(log, digest)
+                mstore(message, digest)
+            }
+            ok = ok && BLS12381.hashToG2SigAt(message, 32, pairs + 0x200);
+            assembly ("memory-safe") {
+                // σ_GW + σ_cert into pair 3 (G2ADD, 600 gas; checks that both are on the curve).
+                ok := and(
+                    ok,
+                    staticcall(600, 0x0d, sub(log, 0x200), 0x200, add(pairs, 0x380), 0x100)
+                )
+            }
+            if (!ok) revert AggregationLedgerInvalidCertificate(block_.round);
+        }
+    }
+
+    /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
+    /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector), 191 bytes. The one implementation, used by
+    /// `commitBlock` and the `blockDigest` view (both tested against offchain/consensus/block.ts).
+    function _digestAt(
+        ConsensusBlock calldata block_,
+        bytes32 domain,
+        bytes32 gatewaySignatureHash,
+        bytes32 reputationsHash_,
+        uint256 scratch
+    ) private pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            mstore(scratch, BLOCK_TAG_WORD)
+            mstore(add(scratch, 21), domain)
+            mstore(add(scratch, 53), shl(192, calldataload(block_)))
+            mstore(add(scratch, 61), calldataload(add(block_, 0x20)))
+            mstore(add(scratch, 93), calldataload(add(block_, 0x40)))
+            mstore(add(scratch, 125), gatewaySignatureHash)
+            mstore(add(scratch, 157), shl(240, calldataload(add(block_, 0x80))))
+            mstore(add(scratch, 159), reputationsHash_)
+            digest := keccak256(scratch, 191)
+        }
+    }
+
+    /// @dev The domain tag of block digests, "GridLedger/BBNP/block" (21 bytes; `BLOCK_TAG` of
+    /// offchain/consensus/block.ts), left-aligned in a word.
+    bytes32 private constant BLOCK_TAG_WORD =
+        0x477269644c65646765722f42424e502f626c6f636b0000000000000000000000;
+
+    function _keccakAt(uint256 ptr, uint256 length) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            hash := keccak256(ptr, length)
+        }
+    }
+
+    function _pad32(uint256 n) private pure returns (uint256) {
+        // Checked by the caller: n = 4·M ≤ 1024.
+        return (n + 31) & ~uint256(31);
+    }
+
+    function _offset(bytes calldata b) private pure returns (uint256 o) {
+        assembly ("memory-safe") {
+            o := b.offset
+        }
+    }
+
+    /// @dev Emits BlockCommitted(round, …) with the data laid out by {_hashesAndEventData}.
+    function _emitCommitted(uint256 log, uint64 round) private {
+        bytes32 topic = BlockCommitted.selector;
+        assembly ("memory-safe") {
+            let dataLength := add(0x220, and(add(mload(add(log, 0x180)), 31), not(31)))
+            log2(log, dataLength, topic, round)
+        }
+    }
+
+    /// @dev apk −= Σ non-signer keys, in place at `apk` (EIP-2537 G1). Only the non-signers are
+    /// visited (lowest set bit of the complement, one at a time): each costs one EXTCODECOPY of its
+    /// key-table entry and a G1ADD into the running sum. The keys were validated at registration
+    /// (PoP: on the curve, in the subgroup), so G1ADD (on-curve check only) is sound here.
+    function _subtractNonSigners(
+        uint256 apk,
+        uint256 missing,
+        address[3] memory tables
+    ) private view {
+        bool ok = true;
+        bytes memory sum = new bytes(2 * BLS12381.G1_POINT_LENGTH);
+        assembly ("memory-safe") {
+            // buf = Σ so far (starts as the identity: zeros) ‖ the next key; G1ADD writes the new
+            // sum over the first half.
+            let buf := add(sum, 0x20)
+            for {} missing {} {
+                let low := and(missing, sub(0, missing))
+                missing := xor(missing, low)
+                // Index j of the lowest set bit = popcount(low − 1) (SWAR); entry 1 + j.
+                let x := sub(low, 1)
+                x := sub(
+                    x,
+                    and(
+                        shr(1, x),
+                        0x5555555555555555555555555555555555555555555555555555555555555555
+                    )
+                )
+                x := add(
+                    and(x, 0x3333333333333333333333333333333333333333333333333333333333333333),
+                    and(
+                        shr(2, x),
+                        0x3333333333333333333333333333333333333333333333333333333333333333
+                    )
+                )
+                x := and(
+                    add(x, shr(4, x)),
+                    0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f
+                )
+                x := and(
+                    add(x, shr(8, x)),
+                    0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff
+                )
+                let e := add(
+                    shr(
+                        240,
+                        mul(x, 0x0001000100010001000100010001000100010001000100010001000100010001)
+                    ),
+                    1
+                )
+                let chunk := mload(add(tables, shl(5, shr(7, e))))
+                extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
+                // G1ADD (0x0b) costs 375 gas (EIP-2537).
+                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, buf, 0x80))
+            }
+        }
+        bytes memory negated = BLS12381.negateG1(_prefix128(sum));
+        assembly ("memory-safe") {
+            // apk + (−Σ) with G1ADD, back into apk.
+            let buf := mload(0x40)
+            mcopy(buf, apk, 0x80)
+            mcopy(add(buf, 0x80), add(negated, 0x20), 0x80)
+            ok := and(ok, staticcall(375, 0x0b, buf, 0x100, apk, 0x80))
+        }
+        if (!ok) revert IReputationRegistry.ReputationRegistryInvalidKey();
+    }
+
+    /// @dev The first 128 bytes of `b` as a `bytes` of length 128 (shortens `b` in place).
+    function _prefix128(bytes memory b) private pure returns (bytes memory) {
+        assembly ("memory-safe") {
+            mstore(b, 0x80)
+        }
+        return b;
     }
 
     /// @inheritdoc IAggregationLedger
@@ -138,8 +424,39 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (address(_registry) != address(0) || registry_ == address(0)) {
             revert AggregationLedgerRegistryAlreadyBound();
         }
+        // The registry must push its membership changes here, so it must be bound to us first.
+        if (IReputationRegistry(registry_).ledger() != address(this)) {
+            revert AggregationLedgerRegistryNotBoundToLedger(registry_);
+        }
         _registry = IReputationRegistry(registry_);
+        _consensus = true;
+        (bytes memory members, bytes32 reputationsHash_, uint256 validators) = IReputationRegistry(
+            registry_
+        ).roundState();
+        _setMembers(members, reputationsHash_, validators);
         emit RegistryBound(registry_);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function setMembers(
+        bytes calldata members,
+        bytes32 reputationsHash_,
+        uint256 validators
+    ) external {
+        if (msg.sender != address(_registry) || msg.sender == address(0)) {
+            revert AggregationLedgerNotRegistry(msg.sender);
+        }
+        _setMembers(members, reputationsHash_, validators);
+    }
+
+    function _setMembers(
+        bytes memory members,
+        bytes32 reputationsHash_,
+        uint256 validators
+    ) private {
+        _roundConfig = CodeStore.write(abi.encodePacked(_gatewayKey(), members));
+        _reputationsHash = reputationsHash_;
+        _validatorBitmap = validators;
     }
 
     /// @inheritdoc IAggregationLedger
@@ -153,24 +470,41 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     /// @inheritdoc IAggregationLedger
-    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
-        return _blockDigest(block_);
+    function reputationsHash() external view returns (bytes32) {
+        return _reputationsHash;
     }
 
-    function _blockDigest(ConsensusBlock calldata block_) private view returns (bytes32) {
+    /// @inheritdoc IAggregationLedger
+    function validatorBitmap() external view returns (uint256) {
+        return _validatorBitmap;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function roundConfig() external view returns (address) {
+        return _roundConfig;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32) {
+        bytes calldata gatewaySig = block_.gatewaySignature;
+        bytes calldata reputations = block_.reputations;
+        bytes32 gatewaySignatureHash = _calldataKeccak(gatewaySig);
+        bytes32 reputationsHash_ = _calldataKeccak(reputations);
+        uint256 scratch;
+        assembly ("memory-safe") {
+            scratch := mload(0x40)
+            mstore(0x40, add(scratch, 0x100))
+        }
         return
-            keccak256(
-                abi.encodePacked(
-                    BLOCK_TAG,
-                    domainSeparator(),
-                    block_.round,
-                    block_.previousDigest,
-                    block_.sum,
-                    keccak256(block_.gatewaySignature),
-                    block_.primary,
-                    keccak256(block_.reputations)
-                )
-            );
+            _digestAt(block_, domainSeparator(), gatewaySignatureHash, reputationsHash_, scratch);
+    }
+
+    function _calldataKeccak(bytes calldata data) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, data.offset, data.length)
+            hash := keccak256(p, data.length)
+        }
     }
 
     /// @inheritdoc IAggregationLedger
@@ -186,7 +520,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     function _gatewayKey() private view returns (bytes memory) {
-        return CodeStore.read(_gatewayKeyStore, 0, BLS12381.G1_POINT_LENGTH);
+        return CodeStore.read(_roundConfig, RoundConfig.GATEWAY_KEY, BLS12381.G1_POINT_LENGTH);
     }
 
     /// @inheritdoc IAggregationLedger
@@ -226,7 +560,17 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (key.length != BLS12381.G1_POINT_LENGTH || !_isSubgroupG1(key)) {
             revert AggregationLedgerInvalidGatewayKey();
         }
-        _gatewayKeyStore = CodeStore.write(key);
+        // Keep the members part (if any) of the current blob behind the new key.
+        address old = _roundConfig;
+        bytes memory members =
+            old == address(0)
+                ? new bytes(0)
+                : CodeStore.read(
+                    old,
+                    RoundConfig.MEMBERS,
+                    old.code.length - 1 - RoundConfig.MEMBERS
+                );
+        _roundConfig = CodeStore.write(abi.encodePacked(key, members));
         emit GatewayKeyRotated(_keyEpoch, key);
     }
 

@@ -30,7 +30,6 @@ library BLS12381 {
     address private constant PAIRING_CHECK = address(0x0f);
     address private constant MAP_FP2_TO_G2 = address(0x11);
     address private constant SHA256 = address(0x02);
-    address private constant MODEXP = address(0x05);
     uint256 private constant G1ADD_GAS = 375;
     uint256 private constant G2ADD_GAS = 600;
     uint256 private constant MAP_FP2_TO_G2_GAS = 23_800;
@@ -51,6 +50,10 @@ library BLS12381 {
     uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
     uint256 private constant P_LO =
         0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
+
+    // μ = ⌊2^636 / p⌋ (Barrett constant of {modP512}; 256 bits).
+    uint256 private constant MU =
+        0x9d835d2f3cc9e45ce28101b0cc7a6ba291b82741ff6a0a94bdf4771e0286779d;
 
     // (p − 1) / 2, split as the two words of an EIP-2537 Fp element: y is "lexicographically
     // largest" (the sign flag of the ZCash compressed encoding) iff y > (p − 1) / 2.
@@ -132,7 +135,7 @@ library BLS12381 {
 
     /// @dev hash_to_curve (RFC 9380, as {hashToG2}) of the `msgLen` bytes at `msgPtr` under the DST
     /// at `dstPtr` (`dstLen` ≤ 255, checked by callers), written as 256 bytes at `out`, in one
-    /// assembly pass: expand_message_xmd (9 SHA-256 calls), hash_to_field (4 MODEXP reductions),
+    /// pass: expand_message_xmd (9 SHA-256 calls), hash_to_field (4 reductions mod p, {modP512}),
     /// two MAP_FP2_TO_G2 and one G2ADD. No allocation: it works in the free memory above the free
     /// memory pointer (scratch, not kept), so `out` must be allocated memory.
     function _hashToG2At(
@@ -142,9 +145,10 @@ library BLS12381 {
         uint256 dstLen,
         uint256 out
     ) private view returns (bool ok) {
+        uint256 scratch;
         assembly ("memory-safe") {
-            let scratch := mload(0x40)
-            // fields (u0 ‖ u1, 256 bytes) | Q0 ‖ Q1 (512) | uniform bytes (256) | hash/MODEXP input
+            scratch := mload(0x40)
+            // fields (u0 ‖ u1, 256 bytes) | Q0 ‖ Q1 (512) | uniform bytes (256) | hash input
             let fields := scratch
             let q := add(scratch, 0x100)
             let uniform := add(scratch, 0x300)
@@ -166,6 +170,8 @@ library BLS12381 {
             mstore8(add(add(buf, 0x21), dstLen), dstLen)
             let bLen := add(0x22, dstLen)
             let bi := 0
+            // b_i is written straight into the uniform bytes at `at`.
+            let at := uniform
             for {
                 let i := 1
             } lt(i, 9) {
@@ -173,27 +179,23 @@ library BLS12381 {
             } {
                 mstore(buf, xor(b0, bi))
                 mstore8(add(buf, 0x20), i)
-                ok := and(ok, staticcall(gas(), 0x02, buf, bLen, 0x00, 0x20))
-                bi := mload(0x00)
-                mstore(add(uniform, shl(5, sub(i, 1))), bi)
+                ok := and(ok, staticcall(gas(), 0x02, buf, bLen, at, 0x20))
+                bi := mload(at)
+                at := add(at, 0x20)
             }
-            // hash_to_field: each 64-byte string mod p with MODEXP (base 64 B, exponent 1, p 48 B).
-            mstore(buf, 0x40)
-            mstore(add(buf, 0x20), 0x01)
-            mstore(add(buf, 0x40), 0x30)
-            mstore8(add(buf, 0xa0), 0x01)
-            mstore(add(buf, 0xa1), shl(128, P_HI))
-            mstore(add(buf, 0xb1), P_LO)
-            for {
-                let i := 0
-            } lt(i, 4) {
-                i := add(i, 1)
-            } {
-                mcopy(add(buf, 0x60), add(uniform, shl(6, i)), 0x40)
-                let d := add(fields, shl(6, i))
-                mstore(d, 0) // the 16 padding bytes of the EIP-2537 Fp element
-                ok := and(ok, staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30))
-            }
+        }
+        // hash_to_field: each 64-byte string mod p (RFC 9380 §5.2, L = 64), in plain EVM; the
+        // uniform bytes are at scratch + 0x300, u0 ‖ u1 go to scratch.
+        unchecked {
+            // Memory addresses: no overflow.
+            _reduceAt(scratch + 0x300, scratch);
+            _reduceAt(scratch + 0x340, scratch + 0x40);
+            _reduceAt(scratch + 0x380, scratch + 0x80);
+            _reduceAt(scratch + 0x3c0, scratch + 0xc0);
+        }
+        assembly ("memory-safe") {
+            let fields := scratch
+            let q := add(scratch, 0x100)
             // map u0, u1 to G2 (cofactor cleared by the precompile) and add.
             ok := and(ok, staticcall(MAP_FP2_TO_G2_GAS, 0x11, fields, 0x80, q, 0x100))
             ok := and(
@@ -392,6 +394,76 @@ library BLS12381 {
         return ok && out == 1;
     }
 
+    // ------------------------------------------------------------------ in-place forms
+    // For hot paths that lay out a pairing input themselves (AggregationLedger.commitBlock): no
+    // `bytes` allocated or copied. Pointers are memory addresses.
+
+    /// @notice {hashToG2} of the `msgLen` bytes at `msgPtr` under the signature DST, written as 256
+    /// bytes at `out`. Uses the free memory above the free memory pointer as scratch, so `out` and
+    /// the message must lie below it. False only if a precompile failed.
+    function hashToG2SigAt(
+        uint256 msgPtr,
+        uint256 msgLen,
+        uint256 out
+    ) internal view returns (bool) {
+        bytes memory dst = DST_SIG;
+        return _hashToG2At(msgPtr, msgLen, _ptr(dst), dst.length, out);
+    }
+
+    /// @notice Writes −g1 (128 bytes, EIP-2537) at `out`.
+    function writeNegG1At(uint256 out) internal pure {
+        assembly ("memory-safe") {
+            mstore(out, NEG_G1_X_HI)
+            mstore(add(out, 0x20), NEG_G1_X_LO)
+            mstore(add(out, 0x40), NEG_G1_Y_HI)
+            mstore(add(out, 0x60), NEG_G1_Y_LO)
+        }
+    }
+
+    /// @notice PAIRING_CHECK of the 3 pairs (3 × 384 bytes) at `buf`, forwarding exactly its price:
+    /// true iff the precompile accepts every point and the product is 1.
+    function pairing3At(uint256 buf) internal view returns (bool) {
+        return _pairing3(buf);
+    }
+
+    /// @notice ZCash/IETF 96-byte compressed encoding ({compressG2}) of the 256-byte EIP-2537 G2
+    /// point at `src`, written at `dst` (may equal `src` only if nothing after `dst + 96` matters).
+    function compressG2At(uint256 src, uint256 dst) internal pure {
+        assembly ("memory-safe") {
+            let x0Hi := mload(src)
+            let x0Lo := mload(add(src, 0x20))
+            let x1Hi := mload(add(src, 0x40))
+            let x1Lo := mload(add(src, 0x60))
+            let y0Hi := mload(add(src, 0x80))
+            let y0Lo := mload(add(src, 0xa0))
+            let y1Hi := mload(add(src, 0xc0))
+            let y1Lo := mload(add(src, 0xe0))
+            let flags := 0x80
+            switch or(or(or(x0Hi, x0Lo), or(x1Hi, x1Lo)), or(or(y0Hi, y0Lo), or(y1Hi, y1Lo)))
+            case 0 {
+                flags := 0xc0
+            }
+            default {
+                // The sign of y: y.c1 > (p − 1)/2, or y.c0 > (p − 1)/2 when y.c1 = 0.
+                let hi := y1Hi
+                let lo := y1Lo
+                if iszero(or(y1Hi, y1Lo)) {
+                    hi := y0Hi
+                    lo := y0Lo
+                }
+                if or(gt(hi, HALF_P_HI), and(eq(hi, HALF_P_HI), gt(lo, HALF_P_LO))) {
+                    flags := 0xa0
+                }
+            }
+            // x.c1 with the flags in its top 3 bits (p < 2^381), then x.c0; 48 bytes each. Written
+            // in increasing order: each store's 16 trailing bytes are overwritten by the next.
+            mstore(dst, shl(128, or(x1Hi, shl(120, flags))))
+            mstore(add(dst, 0x10), x1Lo)
+            mstore(add(dst, 0x30), shl(128, x0Hi))
+            mstore(add(dst, 0x40), x0Lo)
+        }
+    }
+
     function _ptr(bytes memory b) private pure returns (uint256 p) {
         assembly ("memory-safe") {
             p := add(b, 0x20)
@@ -540,39 +612,8 @@ library BLS12381 {
     /// `randomFromSignature(σ)` off-chain. Does not validate the point; identity → 0xc0 ‖ zeros.
     function compressG2(bytes memory point) internal pure returns (bytes memory compressed) {
         if (point.length != G2_POINT_LENGTH) revert BLS12381InvalidPoint();
-        uint256 x0Hi;
-        uint256 x0Lo;
-        uint256 x1Hi;
-        uint256 x1Lo;
-        uint256 y0Hi;
-        uint256 y0Lo;
-        uint256 y1Hi;
-        uint256 y1Lo;
-        assembly ("memory-safe") {
-            let p := add(point, 0x20)
-            x0Hi := mload(p)
-            x0Lo := mload(add(p, 0x20))
-            x1Hi := mload(add(p, 0x40))
-            x1Lo := mload(add(p, 0x60))
-            y0Hi := mload(add(p, 0x80))
-            y0Lo := mload(add(p, 0xa0))
-            y1Hi := mload(add(p, 0xc0))
-            y1Lo := mload(add(p, 0xe0))
-        }
-        uint256 flags = 0x80;
-        if ((x0Hi | x0Lo | x1Hi | x1Lo | y0Hi | y0Lo | y1Hi | y1Lo) == 0) {
-            flags |= 0x40;
-        } else if ((y1Hi | y1Lo) != 0) {
-            if (y1Hi > HALF_P_HI || (y1Hi == HALF_P_HI && y1Lo > HALF_P_LO)) flags |= 0x20;
-        } else if (y0Hi > HALF_P_HI || (y0Hi == HALF_P_HI && y0Lo > HALF_P_LO)) {
-            flags |= 0x20;
-        }
-        compressed = abi.encodePacked(
-            bytes16(uint128(x1Hi | (flags << 120))),
-            bytes32(x1Lo),
-            bytes16(uint128(x0Hi)),
-            bytes32(x0Lo)
-        );
+        compressed = new bytes(96);
+        compressG2At(_ptr(point), _ptr(compressed));
     }
 
     // ------------------------------------------------------------------ internals
@@ -664,33 +705,69 @@ library BLS12381 {
         if (!ok) revert BLS12381PrecompileFailed(SHA256);
     }
 
-    /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p),
-    /// via MODEXP with exponent 1 (RFC 9380 hash_to_field, L = 64).
+    /// @dev dst[dstOffset..+64] = EIP-2537 Fp element (src[srcOffset..+64] as a 512-bit integer mod p)
+    /// (RFC 9380 hash_to_field, L = 64).
     function _reduceModP(
         bytes memory src,
         uint256 srcOffset,
         bytes memory dst,
         uint256 dstOffset
-    ) private view {
-        bool ok;
-        assembly ("memory-safe") {
-            let buf := mload(0x40)
-            mstore(buf, 0x40) // base length
-            mstore(add(buf, 0x20), 0x01) // exponent length
-            mstore(add(buf, 0x40), 0x30) // modulus length
-            let s := add(add(src, 0x20), srcOffset)
-            mcopy(add(buf, 0x60), s, 0x40) // base: 64 bytes
-            mstore8(add(buf, 0xa0), 0x01) // exponent: 1
-            // modulus p, 48 bytes: the high 16 bytes left-aligned, then the low 32 bytes
-            mstore(add(buf, 0xa1), shl(128, 0x1a0111ea397fe69a4b1ba7b6434bacd7))
-            mstore(
-                add(buf, 0xb1),
-                0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab
-            )
-            let d := add(add(dst, 0x20), dstOffset)
-            mstore(d, 0) // the 16 zero padding bytes (the result overwrites the rest)
-            ok := staticcall(gas(), 0x05, buf, 0xd1, add(d, 0x10), 0x30)
+    ) private pure {
+        // Memory addresses within the two byte strings: no overflow.
+        unchecked {
+            _reduceAt(_ptr(src) + srcOffset, _ptr(dst) + dstOffset);
         }
-        if (!ok) revert BLS12381PrecompileFailed(MODEXP);
+    }
+
+    /// @notice (a·2^256 + b) mod p as (hi, lo): the two words of an EIP-2537 Fp element
+    /// (hi < 2^125). Test-facing form of {_reduceAt}.
+    function modP512(uint256 a, uint256 b) internal pure returns (uint256 hi, uint256 lo) {
+        uint256 buf;
+        assembly ("memory-safe") {
+            buf := mload(0x40)
+            mstore(buf, a)
+            mstore(add(buf, 0x20), b)
+        }
+        _reduceAt(buf, buf);
+        assembly ("memory-safe") {
+            hi := mload(buf)
+            lo := mload(add(buf, 0x20))
+        }
+    }
+
+    /// @dev The 64 bytes at `src` (a 512-bit big-endian integer x = a·2^256 + b) mod p, written as the
+    /// EIP-2537 Fp element (64 bytes, the first 16 zero) at `dst` (may equal `src`). RFC 9380
+    /// hash_to_field with L = 64, in plain EVM instead of a MODEXP call (500 gas under EIP-7883 plus
+    /// the call). One Barrett step with μ = ⌊2^636 / p⌋ (256 bits): q̂ = ⌊a·μ / 2^380⌋ ≤ ⌊x / p⌋ ≤
+    /// q̂ + 1, because x/p < a·2^256/p + 2^256/p ≤ a·μ/2^380 + a/2^380 + 2^-124 with a/2^380 < 2^-124;
+    /// so x − q̂·p < 2p < 2^382 is computed modulo 2^384 exactly and one conditional subtraction of p
+    /// finishes. Also q̂ < 2^512/p, so q̂·P_HI < 2^256. Checked against MODEXP by fuzz tests of
+    /// {modP512} (test/crypto/BlsFuzz.t.sol), uniform and next to multiples of p.
+    function _reduceAt(uint256 src, uint256 dst) private pure {
+        assembly ("memory-safe") {
+            let a := mload(src)
+            let b := mload(add(src, 0x20))
+            // q̂ = high word of a·μ (512-bit product: mulmod trick) shifted by 380 − 256 = 124.
+            let prodLo := mul(a, MU)
+            let prodMid := mulmod(a, MU, not(0))
+            let q := shr(124, sub(sub(prodMid, prodLo), lt(prodMid, prodLo)))
+            // q̂·p mod 2^384 = q̂·P_LO (full 512 bits) + (q̂·P_HI)·2^256.
+            let tLo := mul(q, P_LO)
+            let tMid := mulmod(q, P_LO, not(0))
+            let tHi := sub(sub(tMid, tLo), lt(tMid, tLo))
+            // r = x − q̂·p modulo 2^384: low word with borrow, high word masked to 128 bits.
+            let lo := sub(b, tLo)
+            let hi := and(
+                sub(sub(sub(a, tHi), mul(q, P_HI)), lt(b, tLo)),
+                0xffffffffffffffffffffffffffffffff
+            )
+            // r < 2p: subtract p once if r ≥ p.
+            if or(gt(hi, P_HI), and(eq(hi, P_HI), iszero(lt(lo, P_LO)))) {
+                hi := sub(sub(hi, P_HI), lt(lo, P_LO))
+                lo := sub(lo, P_LO)
+            }
+            mstore(dst, hi)
+            mstore(add(dst, 0x20), lo)
+        }
     }
 }

@@ -73,6 +73,10 @@ contract BLSHarness {
         return BLS12381.compressG1(pk);
     }
 
+    function compressG2(bytes calldata point) external pure returns (bytes memory) {
+        return BLS12381.compressG2(point);
+    }
+
     /// @notice Gas of one {BLS12381.tryVerify}, measured with gasleft() inside the call: hash-to-G2
     /// and the pairing check, without calldata, call overhead or ABI decoding of the arguments.
     function verifyGas(

@@ -5,13 +5,22 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { blsPublicKey } from "../../offchain/crypto/bls.ts";
 import {
+  blsProvePossession,
+  blsPublicKey,
+  blsSign,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../../offchain/crypto/bls.ts";
+import {
+  aggregateCertificate,
   blockDigest,
   commitBlockArgs,
   packReputations,
+  quantizeReputation,
   type ConsensusBlock,
 } from "../../offchain/consensus/block.ts";
+import { aggregationDomain, bbnpSignRound } from "../../offchain/protocol/aggregation.ts";
 import { behaviours } from "../../offchain/consensus/driver.ts";
 import { toFixed18 } from "../../offchain/protocol/reputation.ts";
 import { consensusFixture, deployConsensus, h } from "./chain-setup.ts";
@@ -26,9 +35,19 @@ describe("consensus on-chain", () => {
     const cert = s.certify(b, [0, 1, 2, 3]);
     const args = commitBlockArgs(b, cert, s.keys);
     expect(await s.ledger.blockDigest(args.block)).to.equal(h(blockDigest(s.domain, b)));
-    await expect(
-      s.ledger.connect(s.submitterOf(2)).commitBlock(args.block, args.certificate),
-    ).to.emit(s.ledger, "BlockCommitted");
+    await expect(s.ledger.connect(s.submitterOf(2)).commitBlock(args.block, args.certificate))
+      .to.emit(s.ledger, "BlockCommitted")
+      .withArgs(
+        1n,
+        h(blockDigest(s.domain, b)),
+        h(b.previousDigest),
+        b.sum,
+        h(b.gatewaySignature), // compressed (96 bytes), as off-chain
+        2n,
+        args.block.reputations,
+        cert.signers,
+        h(cert.signature),
+      );
     expect(await s.ledger.headDigest()).to.equal(h(blockDigest(s.domain, b)));
     expect(await s.registry.reputationsHash()).to.equal(ethers.keccak256(args.block.reputations));
   });
@@ -47,6 +66,99 @@ describe("consensus on-chain", () => {
     );
     expect((await d.registry.getValidators()).length).to.equal(4);
     expect(await d.registry.indexOf(d.accounts[5])).to.equal(0n);
+  });
+
+  it("round config: membership changes reach the ledger's blob; rotation keeps the members part", async () => {
+    const s = await consensusFixture(ethers, 4);
+    // A removal is reported to the ledger: the block of the old membership no longer commits.
+    const b = s.block(1n, new Uint8Array(32), 0);
+    await s.registry.removeNode(s.accounts[3], h(packReputations(s.reputations)));
+    expect(await s.ledger.reputationsHash()).to.equal(
+      ethers.keccak256(h(packReputations(s.reputations.slice(0, 3)))),
+    );
+    await expect(s.commit(b, s.certify(b, [0, 1, 2]))).to.be.revertedWithCustomError(
+      s.registry,
+      "ReputationRegistryReputationsMismatch",
+    );
+    // A gateway-key rotation rewrites the blob with the new key and the same members part.
+    const before = await ethers.provider.getCode(await s.ledger.roundConfig());
+    const newKey = h(g1ToEip2537(blsPublicKey(GATEWAY_SK + 1n)));
+    await s.ledger.rotateGatewayKey(newKey);
+    const after = await ethers.provider.getCode(await s.ledger.roundConfig());
+    expect(after.slice(4 + 256)).to.equal(before.slice(4 + 256));
+    expect(await s.ledger.gatewayKey()).to.equal(newKey);
+  });
+
+  it("binding: only the bound registry may set members; a ledger binds only a registry bound to it", async () => {
+    const s = await consensusFixture(ethers, 4);
+    await expect(s.ledger.setMembers("0x", ethers.ZeroHash, 0n)).to.be.revertedWithCustomError(
+      s.ledger,
+      "AggregationLedgerNotRegistry",
+    );
+    const other = await ethers.deployContract("AggregationLedger", [
+      s.admin.address,
+      h(g1ToEip2537(blsPublicKey(GATEWAY_SK))),
+    ]);
+    await expect(other.bindRegistry(await s.registry.getAddress()))
+      .to.be.revertedWithCustomError(other, "AggregationLedgerRegistryNotBoundToLedger")
+      .withArgs(await s.registry.getAddress());
+  });
+
+  it("gateway-mode history and nodes added before the ledger binds carry over to consensus mode", async () => {
+    const [admin, node0, node1, node2, node3] = await ethers.getSigners();
+    const accounts = [node0, node1, node2, node3];
+    const sks = nodeSecretKeys(4, "late-bind");
+    const reps = initialFloats(4).map((x) => quantizeReputation(toFixed18(x)));
+    const ledger = await ethers.deployContract("AggregationLedger", [
+      admin.address,
+      h(g1ToEip2537(blsPublicKey(GATEWAY_SK))),
+    ]);
+    const { chainId } = await ethers.provider.getNetwork();
+    const domain = aggregationDomain(chainId, await ledger.getAddress());
+    // Gateway-only history: round 5.
+    await ledger.grantRole(await ledger.GATEWAY_ROLE(), admin.address);
+    await ledger.recordRound(5n, 9n, h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n))));
+    // The registry is bound to the ledger and fills up BEFORE the ledger binds it (pull path).
+    const registry = await ethers.deployContract("ReputationRegistry", [admin.address]);
+    await registry.bindLedger(await ledger.getAddress());
+    for (let j = 0; j < 4; j++) {
+      await registry.addNode(
+        accounts[j].address,
+        h(g1ToEip2537(blsPublicKey(sks[j]))),
+        h(g2ToEip2537(blsProvePossession(sks[j]))),
+        reps[j],
+        h(packReputations(reps.slice(0, j))),
+      );
+    }
+    const block = (round: bigint): ConsensusBlock => ({
+      round,
+      previousDigest: new Uint8Array(32),
+      sum: 3n,
+      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, round, 3n),
+      primary: 1,
+      reputations: reps,
+    });
+    const args = (b: ConsensusBlock) => {
+      const digest = blockDigest(domain, b);
+      const cert = aggregateCertificate(new Map(sks.map((sk, j) => [j, blsSign(sk, digest)])));
+      return commitBlockArgs(b, cert, sks.map(blsPublicKey));
+    };
+    const a5 = args(block(5n));
+    await expect(
+      ledger.connect(node1).commitBlock(a5.block, a5.certificate),
+    ).to.be.revertedWithCustomError(ledger, "AggregationLedgerNoRegistry");
+    await ledger.bindRegistry(await registry.getAddress());
+    expect(await registry.reputationsHash()).to.equal(ethers.keccak256(h(packReputations(reps))));
+    await expect(ledger.connect(node1).commitBlock(a5.block, a5.certificate))
+      .to.be.revertedWithCustomError(ledger, "AggregationLedgerRoundNotIncreasing")
+      .withArgs(5n, 5n);
+    const a6 = args(block(6n));
+    await expect(ledger.connect(node1).commitBlock(a6.block, a6.certificate)).to.emit(
+      ledger,
+      "BlockCommitted",
+    );
+    expect(await ledger.lastRound()).to.deep.equal([6n, true]);
+    expect((await registry.getValidators()).length).to.equal(4);
   });
 
   it("reconciliation: the off-chain driver's blocks are exactly what the chain stores", async () => {
@@ -88,6 +200,7 @@ describe("consensus on-chain", () => {
       expect(e.args.round).to.equal(b.round);
       expect(e.args.digest).to.equal(h(blockDigest(d.domain, b)));
       expect(e.args.reputations).to.equal(h(packReputations(b.reputations)));
+      expect(e.args.gatewaySignature).to.equal(h(b.gatewaySignature));
       expect(Number(e.args.primary)).to.equal(b.primary);
     });
     expect(await d.ledger.headDigest()).to.equal(h(blockDigest(d.domain, produced[2])));

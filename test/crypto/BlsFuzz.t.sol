@@ -158,4 +158,76 @@ contract BlsFuzzTest is TestBase {
             "compressed generator"
         );
     }
+
+    // ---------------------------------------------------------------- hash_to_field reduction
+
+    uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
+    uint256 private constant P_LO =
+        0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
+
+    /// @dev x mod p with the MODEXP precompile (exponent 1, 48-byte modulus): the reference.
+    function _modexpModP(uint256 a, uint256 b) private view returns (uint256 hi, uint256 lo) {
+        bytes memory input = abi.encodePacked(
+            uint256(64),
+            uint256(1),
+            uint256(48),
+            a,
+            b,
+            uint8(1),
+            uint128(P_HI),
+            P_LO
+        );
+        (bool ok, bytes memory out) = address(0x05).staticcall(input);
+        require(ok && out.length == 48, "modexp");
+        assembly ("memory-safe") {
+            hi := shr(128, mload(add(out, 0x20)))
+            lo := mload(add(out, 0x30))
+        }
+    }
+
+    /// @dev BLS12381.modP512 (one Barrett step) equals MODEXP for uniform 512-bit inputs.
+    function testFuzz_modP512_equalsModexp(uint256 a, uint256 b) public view {
+        (uint256 hi, uint256 lo) = BLS12381.modP512(a, b);
+        (uint256 rHi, uint256 rLo) = _modexpModP(a, b);
+        assertEq(hi, rHi, "high word");
+        assertEq(lo, rLo, "low word");
+    }
+
+    /// @dev …and next to multiples of p (k·p + δ for δ ∈ {−2…+2} and p − 1 − δ), where a one-step
+    /// quotient estimate is most likely off by one.
+    function testFuzz_modP512_nearMultiplesOfP(uint256 k, uint256 delta) public view {
+        k = bound(k, 0, (uint256(1) << 131) - 1); // k·p < 2^512
+        delta = bound(delta, 0, 4);
+        // x = k·p + δ − 2, as (a, b): k·P_LO (512 bits) + k·P_HI·2^256.
+        uint256 a;
+        uint256 b;
+        assembly ("memory-safe") {
+            b := mul(k, P_LO)
+            let mid := mulmod(k, P_LO, not(0))
+            a := add(sub(sub(mid, b), lt(mid, b)), mul(k, P_HI))
+            // + δ − 2 with carry/borrow
+            let d := sub(delta, 2)
+            let nb := add(b, d)
+            switch slt(d, 0)
+            case 0 {
+                a := add(a, lt(nb, b))
+            }
+            default {
+                a := sub(a, gt(nb, b))
+            }
+            b := nb
+        }
+        if (k == 0 && delta < 2) return; // x < 0
+        (uint256 hi, uint256 lo) = BLS12381.modP512(a, b);
+        (uint256 rHi, uint256 rLo) = _modexpModP(a, b);
+        assertEq(hi, rHi, "high word");
+        assertEq(lo, rLo, "low word");
+        // The extremes: 2^512 − 1 and 0.
+        (hi, lo) = BLS12381.modP512(type(uint256).max, type(uint256).max);
+        (rHi, rLo) = _modexpModP(type(uint256).max, type(uint256).max);
+        assertEq(hi, rHi, "2^512 - 1");
+        assertEq(lo, rLo, "2^512 - 1");
+        (hi, lo) = BLS12381.modP512(0, 0);
+        assertEq(hi | lo, 0, "zero");
+    }
 }

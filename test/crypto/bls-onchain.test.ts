@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { bls12_381 } from "@noble/curves/bls12-381.js";
 import { expect } from "chai";
 import { network } from "hardhat";
 
@@ -213,6 +214,40 @@ describe("BLS12381 library (on-chain, EIP-2537)", () => {
       const harness = await deploy();
       for (const v of vectors.possession)
         expect(await harness.compressG1(v.pkEip2537)).to.equal(v.pk);
+    });
+
+    it("compresses G2 points (signatures) exactly like noble: both y signs, y.c1 = 0, identity", async () => {
+      const harness = await deploy();
+      // Random signatures cover both sign flags; −σ flips the flag of the same x.
+      for (let i = 0; i < 8; i++) {
+        const sig = blsSign(randomSk(), randomMsg());
+        expect(await harness.compressG2(h(g2ToEip2537(sig)))).to.equal(h(sig));
+        const neg = bls12_381.G2.Point.fromBytes(sig).negate().toBytes(true);
+        expect(await harness.compressG2(h(g2ToEip2537(neg)))).to.equal(h(neg));
+      }
+      // y.c1 = 0: the sign comes from y.c0 (a point with y in Fp; here crafted bytes, not on the
+      // curve: the encoder does not validate, the precompiles do).
+      const yc1Zero = new Uint8Array(256);
+      yc1Zero[191] = 1; // y.c0 = 1 ≤ (p − 1)/2: no sign flag
+      yc1Zero[63] = 7; // x.c0 = 7
+      const expected = new Uint8Array(96);
+      expected[0] = 0x80;
+      expected[95] = 7;
+      expect(await harness.compressG2(h(yc1Zero))).to.equal(h(expected));
+      // y.c0 = p − 1 > (p − 1)/2: sign flag set.
+      const pMinus1 = hexToBytes(
+        "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaaa",
+      );
+      yc1Zero.set(pMinus1, 128 + 16);
+      expected[0] = 0xa0;
+      expect(await harness.compressG2(h(yc1Zero))).to.equal(h(expected));
+      const identity = new Uint8Array(96);
+      identity[0] = 0xc0;
+      expect(await harness.compressG2(h(new Uint8Array(256)))).to.equal(h(identity));
+      await expect(harness.compressG2(h(new Uint8Array(255)))).to.be.revertedWithCustomError(
+        harness,
+        "BLS12381InvalidPoint",
+      );
     });
 
     it("accepts every PoP vector and rejects a signature under the wrong DST or another key's PoP", async () => {
