@@ -1,11 +1,11 @@
 // Hashes of DESIGN §4 and §4.1 (Oksuz H, H1, H2, H3): SHA-256, keccak256, BIP-340 tagged hash,
-// HMAC-SHA256. node:crypto serves SHA-256 and HMAC (≈2× faster than pure JS on this machine);
-// keccak256 comes from @noble/hashes. Both are checked against the vectors in test/vectors/.
+// HMAC-SHA256. node:crypto serves long SHA-256 and HMAC inputs, word-level compressions
+// (./sha256-words.ts) the one-block ones, and ./keccak.ts keccak256; all are checked against
+// @noble/hashes and the vectors in test/vectors/.
 import { createHash, createHmac, type Hash } from "node:crypto";
 
-import { keccak_256 } from "@noble/hashes/sha3.js";
-
 import { concatBytes, bytesToBigInt, expectBytes } from "./bytes.ts";
+import { keccak256 as keccak256Unrolled } from "./keccak.ts";
 import { CURVE_ORDER } from "./secp256k1.ts";
 import {
   bytesToWords,
@@ -21,7 +21,7 @@ export function sha256(data: Uint8Array): Uint8Array {
 }
 
 export function keccak256(data: Uint8Array): Uint8Array {
-  return keccak_256(data);
+  return keccak256Unrolled(data);
 }
 
 /** `H(key, x)`: the paper's keyed hash, HMAC-SHA256 (DESIGN §4.1). */
