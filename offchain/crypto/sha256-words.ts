@@ -22,35 +22,22 @@ export const SHA256_IV: Int32Array = Int32Array.from([
 ]);
 
 /**
- * One compression: `state[so..so+8] ← compress(state[so..so+8], block[bo..bo+16])`.
- * `w` is a caller-owned 64-word scratch array so the hot loop allocates nothing. The 64 rounds run
- * eight per iteration with the working variables renamed instead of shifted (FIPS 180-4 §6.2.2
- * step 4 without the seven moves per round); `Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g))` and
- * `Maj(a,b,c) = (a ∧ b) ∨ (c ∧ (a ∨ b))` are the usual equivalent forms.
+ * One compression: `state[so..so+8] ← compress(state[so..so+8], block[bo..bo+16])`, allocating
+ * nothing. The message schedule lives in a 16-word window of locals updated in place before each
+ * 16 rounds (FIPS 180-4 §6.2.2 steps 1 and 3 interleaved: `W[t]` for t ≥ 16 overwrites `W[t − 16]`),
+ * so no 64-word array is written or read; the rounds are unrolled 16 at a time with the working
+ * variables renamed instead of shifted (step 4 without the seven moves per round).
+ * `Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g))` and `Maj(a,b,c) = (a ∧ b) ∨ (c ∧ (a ∨ b))` are the usual
+ * equivalent forms. Mechanically unrolled; pinned to @noble/hashes in
+ * test/bbnp/sha256-words.test.ts. (`_w`, the former 64-word scratch, is no longer used.)
  */
 export function compress(
   state: Int32Array,
   so: number,
   block: Int32Array,
   bo: number,
-  w: Int32Array,
+  _w?: Int32Array,
 ): void {
-  for (let i = 0; i < 16; i++) w[i] = block[bo + i];
-  for (let i = 16; i < 64; i++) {
-    const x = w[i - 15];
-    const y = w[i - 2];
-    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-    w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-  }
-  rounds(state, so, K, w);
-}
-
-/**
- * The 64 rounds and the feed-forward, with `kw[i] + w[i]` the round constant plus schedule word.
- * (Split from {@link compress} so a constant block can pass its precomputed `K + W` and zeros.)
- */
-function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): void {
   let a = state[so];
   let b = state[so + 1];
   let c = state[so + 2];
@@ -59,14 +46,129 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
   let f = state[so + 5];
   let g = state[so + 6];
   let h = state[so + 7];
+  let w0 = block[bo];
+  let w1 = block[bo + 1];
+  let w2 = block[bo + 2];
+  let w3 = block[bo + 3];
+  let w4 = block[bo + 4];
+  let w5 = block[bo + 5];
+  let w6 = block[bo + 6];
+  let w7 = block[bo + 7];
+  let w8 = block[bo + 8];
+  let w9 = block[bo + 9];
+  let w10 = block[bo + 10];
+  let w11 = block[bo + 11];
+  let w12 = block[bo + 12];
+  let w13 = block[bo + 13];
+  let w14 = block[bo + 14];
+  let w15 = block[bo + 15];
   let t1 = 0;
-  for (let i = 0; i < 64; i += 8) {
+  for (let i = 0; i < 64; i += 16) {
+    if (i > 0) {
+      // W[t] = σ1(W[t−2]) + W[t−7] + σ0(W[t−15]) + W[t−16], the 16-word window in place.
+      w0 =
+        (w0 +
+          (((w1 >>> 7) | (w1 << 25)) ^ ((w1 >>> 18) | (w1 << 14)) ^ (w1 >>> 3)) +
+          w9 +
+          (((w14 >>> 17) | (w14 << 15)) ^ ((w14 >>> 19) | (w14 << 13)) ^ (w14 >>> 10))) |
+        0;
+      w1 =
+        (w1 +
+          (((w2 >>> 7) | (w2 << 25)) ^ ((w2 >>> 18) | (w2 << 14)) ^ (w2 >>> 3)) +
+          w10 +
+          (((w15 >>> 17) | (w15 << 15)) ^ ((w15 >>> 19) | (w15 << 13)) ^ (w15 >>> 10))) |
+        0;
+      w2 =
+        (w2 +
+          (((w3 >>> 7) | (w3 << 25)) ^ ((w3 >>> 18) | (w3 << 14)) ^ (w3 >>> 3)) +
+          w11 +
+          (((w0 >>> 17) | (w0 << 15)) ^ ((w0 >>> 19) | (w0 << 13)) ^ (w0 >>> 10))) |
+        0;
+      w3 =
+        (w3 +
+          (((w4 >>> 7) | (w4 << 25)) ^ ((w4 >>> 18) | (w4 << 14)) ^ (w4 >>> 3)) +
+          w12 +
+          (((w1 >>> 17) | (w1 << 15)) ^ ((w1 >>> 19) | (w1 << 13)) ^ (w1 >>> 10))) |
+        0;
+      w4 =
+        (w4 +
+          (((w5 >>> 7) | (w5 << 25)) ^ ((w5 >>> 18) | (w5 << 14)) ^ (w5 >>> 3)) +
+          w13 +
+          (((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10))) |
+        0;
+      w5 =
+        (w5 +
+          (((w6 >>> 7) | (w6 << 25)) ^ ((w6 >>> 18) | (w6 << 14)) ^ (w6 >>> 3)) +
+          w14 +
+          (((w3 >>> 17) | (w3 << 15)) ^ ((w3 >>> 19) | (w3 << 13)) ^ (w3 >>> 10))) |
+        0;
+      w6 =
+        (w6 +
+          (((w7 >>> 7) | (w7 << 25)) ^ ((w7 >>> 18) | (w7 << 14)) ^ (w7 >>> 3)) +
+          w15 +
+          (((w4 >>> 17) | (w4 << 15)) ^ ((w4 >>> 19) | (w4 << 13)) ^ (w4 >>> 10))) |
+        0;
+      w7 =
+        (w7 +
+          (((w8 >>> 7) | (w8 << 25)) ^ ((w8 >>> 18) | (w8 << 14)) ^ (w8 >>> 3)) +
+          w0 +
+          (((w5 >>> 17) | (w5 << 15)) ^ ((w5 >>> 19) | (w5 << 13)) ^ (w5 >>> 10))) |
+        0;
+      w8 =
+        (w8 +
+          (((w9 >>> 7) | (w9 << 25)) ^ ((w9 >>> 18) | (w9 << 14)) ^ (w9 >>> 3)) +
+          w1 +
+          (((w6 >>> 17) | (w6 << 15)) ^ ((w6 >>> 19) | (w6 << 13)) ^ (w6 >>> 10))) |
+        0;
+      w9 =
+        (w9 +
+          (((w10 >>> 7) | (w10 << 25)) ^ ((w10 >>> 18) | (w10 << 14)) ^ (w10 >>> 3)) +
+          w2 +
+          (((w7 >>> 17) | (w7 << 15)) ^ ((w7 >>> 19) | (w7 << 13)) ^ (w7 >>> 10))) |
+        0;
+      w10 =
+        (w10 +
+          (((w11 >>> 7) | (w11 << 25)) ^ ((w11 >>> 18) | (w11 << 14)) ^ (w11 >>> 3)) +
+          w3 +
+          (((w8 >>> 17) | (w8 << 15)) ^ ((w8 >>> 19) | (w8 << 13)) ^ (w8 >>> 10))) |
+        0;
+      w11 =
+        (w11 +
+          (((w12 >>> 7) | (w12 << 25)) ^ ((w12 >>> 18) | (w12 << 14)) ^ (w12 >>> 3)) +
+          w4 +
+          (((w9 >>> 17) | (w9 << 15)) ^ ((w9 >>> 19) | (w9 << 13)) ^ (w9 >>> 10))) |
+        0;
+      w12 =
+        (w12 +
+          (((w13 >>> 7) | (w13 << 25)) ^ ((w13 >>> 18) | (w13 << 14)) ^ (w13 >>> 3)) +
+          w5 +
+          (((w10 >>> 17) | (w10 << 15)) ^ ((w10 >>> 19) | (w10 << 13)) ^ (w10 >>> 10))) |
+        0;
+      w13 =
+        (w13 +
+          (((w14 >>> 7) | (w14 << 25)) ^ ((w14 >>> 18) | (w14 << 14)) ^ (w14 >>> 3)) +
+          w6 +
+          (((w11 >>> 17) | (w11 << 15)) ^ ((w11 >>> 19) | (w11 << 13)) ^ (w11 >>> 10))) |
+        0;
+      w14 =
+        (w14 +
+          (((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3)) +
+          w7 +
+          (((w12 >>> 17) | (w12 << 15)) ^ ((w12 >>> 19) | (w12 << 13)) ^ (w12 >>> 10))) |
+        0;
+      w15 =
+        (w15 +
+          (((w0 >>> 7) | (w0 << 25)) ^ ((w0 >>> 18) | (w0 << 14)) ^ (w0 >>> 3)) +
+          w8 +
+          (((w13 >>> 17) | (w13 << 15)) ^ ((w13 >>> 19) | (w13 << 13)) ^ (w13 >>> 10))) |
+        0;
+    }
     t1 =
       ((h +
         (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
         (g ^ (e & (f ^ g)))) |
         0) +
-      ((kw[i + 0] + w[i + 0]) | 0);
+      ((K[i + 0] + w0) | 0);
     d = (d + t1) | 0;
     h =
       (t1 +
@@ -78,7 +180,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7))) +
         (f ^ (d & (e ^ f)))) |
         0) +
-      ((kw[i + 1] + w[i + 1]) | 0);
+      ((K[i + 1] + w1) | 0);
     c = (c + t1) | 0;
     g =
       (t1 +
@@ -90,7 +192,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7))) +
         (e ^ (c & (d ^ e)))) |
         0) +
-      ((kw[i + 2] + w[i + 2]) | 0);
+      ((K[i + 2] + w2) | 0);
     b = (b + t1) | 0;
     f =
       (t1 +
@@ -102,7 +204,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7))) +
         (d ^ (b & (c ^ d)))) |
         0) +
-      ((kw[i + 3] + w[i + 3]) | 0);
+      ((K[i + 3] + w3) | 0);
     a = (a + t1) | 0;
     e =
       (t1 +
@@ -114,7 +216,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7))) +
         (c ^ (a & (b ^ c)))) |
         0) +
-      ((kw[i + 4] + w[i + 4]) | 0);
+      ((K[i + 4] + w4) | 0);
     h = (h + t1) | 0;
     d =
       (t1 +
@@ -126,7 +228,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) +
         (b ^ (h & (a ^ b)))) |
         0) +
-      ((kw[i + 5] + w[i + 5]) | 0);
+      ((K[i + 5] + w5) | 0);
     g = (g + t1) | 0;
     c =
       (t1 +
@@ -138,7 +240,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7))) +
         (a ^ (g & (h ^ a)))) |
         0) +
-      ((kw[i + 6] + w[i + 6]) | 0);
+      ((K[i + 6] + w6) | 0);
     f = (f + t1) | 0;
     b =
       (t1 +
@@ -150,7 +252,103 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
         (((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7))) +
         (h ^ (f & (g ^ h)))) |
         0) +
-      ((kw[i + 7] + w[i + 7]) | 0);
+      ((K[i + 7] + w7) | 0);
+    e = (e + t1) | 0;
+    a =
+      (t1 +
+        ((((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10))) +
+          ((b & c) | (d & (b | c))))) |
+      0;
+    t1 =
+      ((h +
+        (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+        (g ^ (e & (f ^ g)))) |
+        0) +
+      ((K[i + 8] + w8) | 0);
+    d = (d + t1) | 0;
+    h =
+      (t1 +
+        ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+          ((a & b) | (c & (a | b))))) |
+      0;
+    t1 =
+      ((g +
+        (((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7))) +
+        (f ^ (d & (e ^ f)))) |
+        0) +
+      ((K[i + 9] + w9) | 0);
+    c = (c + t1) | 0;
+    g =
+      (t1 +
+        ((((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10))) +
+          ((h & a) | (b & (h | a))))) |
+      0;
+    t1 =
+      ((f +
+        (((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7))) +
+        (e ^ (c & (d ^ e)))) |
+        0) +
+      ((K[i + 10] + w10) | 0);
+    b = (b + t1) | 0;
+    f =
+      (t1 +
+        ((((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10))) +
+          ((g & h) | (a & (g | h))))) |
+      0;
+    t1 =
+      ((e +
+        (((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7))) +
+        (d ^ (b & (c ^ d)))) |
+        0) +
+      ((K[i + 11] + w11) | 0);
+    a = (a + t1) | 0;
+    e =
+      (t1 +
+        ((((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10))) +
+          ((f & g) | (h & (f | g))))) |
+      0;
+    t1 =
+      ((d +
+        (((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7))) +
+        (c ^ (a & (b ^ c)))) |
+        0) +
+      ((K[i + 12] + w12) | 0);
+    h = (h + t1) | 0;
+    d =
+      (t1 +
+        ((((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10))) +
+          ((e & f) | (g & (e | f))))) |
+      0;
+    t1 =
+      ((c +
+        (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) +
+        (b ^ (h & (a ^ b)))) |
+        0) +
+      ((K[i + 13] + w13) | 0);
+    g = (g + t1) | 0;
+    c =
+      (t1 +
+        ((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) +
+          ((d & e) | (f & (d | e))))) |
+      0;
+    t1 =
+      ((b +
+        (((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7))) +
+        (a ^ (g & (h ^ a)))) |
+        0) +
+      ((K[i + 14] + w14) | 0);
+    f = (f + t1) | 0;
+    b =
+      (t1 +
+        ((((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10))) +
+          ((c & d) | (e & (c | d))))) |
+      0;
+    t1 =
+      ((a +
+        (((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7))) +
+        (h ^ (f & (g ^ h)))) |
+        0) +
+      ((K[i + 15] + w15) | 0);
     e = (e + t1) | 0;
     a =
       (t1 +
@@ -158,7 +356,7 @@ function rounds(state: Int32Array, so: number, kw: Int32Array, w: Int32Array): v
           ((b & c) | (d & (b | c))))) |
       0;
   }
-  state[so] = (state[so] + a) | 0;
+  state[so + 0] = (state[so + 0] + a) | 0;
   state[so + 1] = (state[so + 1] + b) | 0;
   state[so + 2] = (state[so + 2] + c) | 0;
   state[so + 3] = (state[so + 3] + d) | 0;
