@@ -45,11 +45,15 @@ export default defineConfig({
     },
   },
   networks: {
-    // The embedded in-process chain: what `npm test` and `npm run demo` use.
-    hardhatMainnet: {
+    // The embedded in-process chain: `network.create()` without a name connects to `default`,
+    // which is what `npm test`, `npm run demo` and the benchmarks use. Prague like the Besu
+    // genesis of DESIGN §2 (`pragueTime: 0`: EIP-2537 precompiles), not EDR's newer default
+    // (osaka: other MODEXP prices, a 2^24 per-transaction gas cap), and a 30M block gas limit.
+    default: {
       type: "edr-simulated",
       chainType: "l1",
       hardfork: "prague",
+      blockGasLimit: 30_000_000n,
       allowUnlimitedContractSize: false,
     },
     // `npx hardhat node` in another terminal.
