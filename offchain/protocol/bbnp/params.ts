@@ -73,49 +73,9 @@ export function isU32(x: number): boolean {
   return Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
 }
 
-export function u32(x: number): Uint8Array {
-  if (!isU32(x)) throw new Error(`u32: out of range: ${x}`);
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, x);
-  return out;
-}
-
-export function u64(x: bigint): Uint8Array {
-  if (x < 0n || x >= 1n << 64n) throw new Error(`u64: out of range: ${x}`);
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, x);
-  return out;
-}
-
-/** `u256` big-endian. */
-export function u256(x: bigint): Uint8Array {
-  if (x < 0n || x >= 1n << 256n) throw new Error(`u256: out of range: ${x}`);
-  const out = new Uint8Array(32);
-  let v = x;
-  for (let i = 31; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
-
-export function bytesToBigInt(bytes: Uint8Array): bigint {
-  let hex = "";
-  for (let i = 0; i < bytes.length; i++) hex += bytes[i].toString(16).padStart(2, "0");
-  return hex.length === 0 ? 0n : BigInt("0x" + hex);
-}
-
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+// Fixed-width big-endian encodings and byte helpers: the project's one implementation
+// (offchain/crypto/bytes.ts), re-exported under the names the BBNP modules use.
+export { bytesToBigInt, concatBytes, u32, u64, u256 } from "../../crypto/bytes.ts";
 
 export function mod(x: bigint): bigint {
   const m = x % BBNP_ORDER;
