@@ -104,6 +104,22 @@ function wellFormed(
 }
 
 /**
+ * The challenge `c` of a statement both verifiers accept to check, or undefined: the input rules
+ * of {@link wellFormed}, a key that is a curve point (the chain refuses any other) and `c ≠ 0`.
+ */
+function checkedChallenge(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: SchnorrSignature,
+  backend: Secp256k1Backend,
+): bigint | undefined {
+  if (!wellFormed(publicKey, message, signature)) return undefined;
+  if (!backend.isValidPoint(publicKey)) return undefined;
+  const c = schnorrChallenge(signature.rAddr, publicKey, message);
+  return c === 0n ? undefined : c;
+}
+
+/**
  * Verifies `(rAddr, y)` on `message` under the compressed key `publicKey`. Returns false for every
  * malformed input (DESIGN §4.3: `0 < y < n`, `x(Z) < n`, valid compressed point), never throws.
  */
@@ -113,11 +129,9 @@ export function schnorrVerify(
   signature: SchnorrSignature,
   backend: Secp256k1Backend = secp,
 ): boolean {
-  if (!wellFormed(publicKey, message, signature)) return false;
-  if (!backend.isValidPoint(publicKey)) return false;
+  const c = checkedChallenge(publicKey, message, signature, backend);
+  if (c === undefined) return false;
   const { rAddr, y } = signature;
-  const c = schnorrChallenge(rAddr, publicKey, message);
-  if (c === 0n) return false;
   let point: Uint8Array;
   try {
     point = backend.mulBaseSubMul(y, publicKey, c, false);
@@ -144,14 +158,11 @@ export function schnorrVerifyWithSecret(
   signature: SchnorrSignature,
   backend: Secp256k1Backend = secp,
 ): boolean {
-  // Same input rules as schnorrVerify, so both always agree.
-  if (!wellFormed(publicKey, message, signature)) return false;
-  const { rAddr, y } = signature;
   if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) return false;
-  // The chain refuses a key that is not a curve point, so this check must too.
-  if (!backend.isValidPoint(publicKey)) return false;
-  const c = schnorrChallenge(rAddr, publicKey, message);
-  if (c === 0n) return false;
+  // Same input rules as schnorrVerify, so both always agree.
+  const c = checkedChallenge(publicKey, message, signature, backend);
+  if (c === undefined) return false;
+  const { rAddr, y } = signature;
   const r = modN(y - c * secretKey);
   if (r === 0n) return false;
   return equalBytes(pointAddress(backend.mulBase(r, false), backend), rAddr);
