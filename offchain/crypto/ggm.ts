@@ -78,7 +78,6 @@ export class GgmPrf {
   /** Words `8d..8d+7` hold the seed after `d` levels (level 0 = K); valid for depths ≤ the shared prefix. */
   readonly #path = new Int32Array(8 * (GGM_DEPTH + 1));
   readonly #block = new Int32Array(16);
-  readonly #w = new Int32Array(64);
   #last = -1n;
   #wiped = false;
 
@@ -113,7 +112,7 @@ export class GgmPrf {
       block[15] = (64 + 33) * 8;
       const o = s + 8;
       for (let i = 0; i < 8; i++) path[o + i] = GGM_PREFIX[i];
-      compress(path, o, block, 0, this.#w);
+      compress(path, o, block, 0);
     }
     block.fill(0);
     this.#last = x;
@@ -124,7 +123,6 @@ export class GgmPrf {
   wipe(): void {
     this.#path.fill(0);
     this.#block.fill(0);
-    this.#w.fill(0);
     this.#wiped = true;
   }
 }

@@ -54,7 +54,6 @@ function tagWordState(tag: string): Int32Array {
 }
 
 // Scratch of the one-block paths (single-threaded: no call re-enters before returning).
-const W = new Int32Array(64);
 const BLOCK = new Int32Array(16);
 const STATE = new Int32Array(8);
 const SCRATCH = new Int32Array(16);
@@ -85,7 +84,7 @@ export function taggedHash(tag: string, data: Uint8Array): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new TypeError("taggedHash: data must be a Uint8Array");
   if (data.length <= 55) {
     STATE.set(tagWordState(tag));
-    compress(STATE, 0, loadFinalBlock(data, 64), 0, W);
+    compress(STATE, 0, loadFinalBlock(data, 64), 0);
     return wordsToBytes(STATE, 0, 8);
   }
   return new Uint8Array(tagState(tag).copy().update(data).digest());
@@ -141,14 +140,14 @@ export function hmacSha256Keyed(key: Uint8Array): (data: Uint8Array) => Uint8Arr
   // The same pad states as words for messages of ≤ 55 bytes (one block each side).
   const states = new Int32Array(16);
   const keyWords = bytesToWords(block);
-  hmacKeyStatesFromWords(keyWords, 0, 16, states, 0, W);
+  hmacKeyStatesFromWords(keyWords, 0, 16, states, 0);
   keyWords.fill(0);
   block.fill(0);
   ipad.fill(0);
   opad.fill(0);
   return (data) => {
     if (data.length <= 55) {
-      hmacOneBlock(states, 0, loadFinalBlock(data, 64), STATE, 0, W, SCRATCH);
+      hmacOneBlock(states, 0, loadFinalBlock(data, 64), STATE, 0, SCRATCH);
       return wordsToBytes(STATE, 0, 8);
     }
     const innerDigest = inner.copy().update(data).digest();

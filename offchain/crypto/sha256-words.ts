@@ -29,15 +29,9 @@ export const SHA256_IV: Int32Array = Int32Array.from([
  * variables renamed instead of shifted (step 4 without the seven moves per round).
  * `Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g))` and `Maj(a,b,c) = (a ∧ b) ∨ (c ∧ (a ∨ b))` are the usual
  * equivalent forms. Mechanically unrolled; pinned to @noble/hashes in
- * test/bbnp/sha256-words.test.ts. (`_w`, the former 64-word scratch, is no longer used.)
+ * test/bbnp/sha256-words.test.ts.
  */
-export function compress(
-  state: Int32Array,
-  so: number,
-  block: Int32Array,
-  bo: number,
-  _w?: Int32Array,
-): void {
+export function compress(state: Int32Array, so: number, block: Int32Array, bo: number): void {
   let a = state[so];
   let b = state[so + 1];
   let c = state[so + 2];
@@ -553,16 +547,12 @@ export function paddedBlock(msg: Uint8Array, prefixBytes: number): Int32Array {
  * words 8..15 the outer state after `K ⊕ opad` (RFC 2104). Cached per key: per epoch for the
  * pairwise mask keys, per user and round for the session key.
  */
-export function hmacKeyStates(
-  key: Uint8Array,
-  out: Int32Array = new Int32Array(16),
-  w: Int32Array = new Int32Array(64),
-): Int32Array {
+export function hmacKeyStates(key: Uint8Array, out: Int32Array = new Int32Array(16)): Int32Array {
   if (key.length > 64) throw new Error("hmacKeyStates: key longer than a block");
   const padded = new Uint8Array(64);
   padded.set(key);
   const kw = bytesToWords(padded);
-  hmacKeyStatesFromWords(kw, 0, 16, out, 0, w);
+  hmacKeyStatesFromWords(kw, 0, 16, out, 0);
   return out;
 }
 
@@ -576,15 +566,14 @@ export function hmacKeyStatesFromWords(
   keyWords: number,
   out: Int32Array,
   oo: number,
-  w: Int32Array,
   block: Int32Array = new Int32Array(16),
 ): void {
   for (let i = 0; i < 16; i++) block[i] = (i < keyWords ? key[ko + i] : 0) ^ 0x36363636;
   for (let i = 0; i < 8; i++) out[oo + i] = SHA256_IV[i];
-  compress(out, oo, block, 0, w);
+  compress(out, oo, block, 0);
   for (let i = 0; i < 16; i++) block[i] = (i < keyWords ? key[ko + i] : 0) ^ 0x5c5c5c5c;
   for (let i = 0; i < 8; i++) out[oo + 8 + i] = SHA256_IV[i];
-  compress(out, oo + 8, block, 0, w);
+  compress(out, oo + 8, block, 0);
 }
 
 /**
@@ -597,18 +586,17 @@ export function hmacOneBlock(
   msgBlock: Int32Array,
   out: Int32Array,
   oo: number,
-  w: Int32Array,
   scratch: Int32Array,
 ): void {
   // Inner hash: state after ipad, then the message block.
   for (let i = 0; i < 8; i++) scratch[i] = keyStates[ko + i];
-  compress(scratch, 0, msgBlock, 0, w);
+  compress(scratch, 0, msgBlock, 0);
   // Outer block: inner digest (already in scratch[0..7]) ‖ 0x80 ‖ 0… ‖ bit length (64 + 32 bytes).
   scratch[8] = 0x80000000 | 0;
   for (let i = 9; i < 15; i++) scratch[i] = 0;
   scratch[15] = 768;
   for (let i = 0; i < 8; i++) out[oo + i] = keyStates[ko + 8 + i];
-  compress(out, oo, scratch, 0, w);
+  compress(out, oo, scratch, 0);
 }
 
 /** State after compressing `SHA256(tag) ‖ SHA256(tag)`: the cached prefix of a tagged hash. */
@@ -619,6 +607,6 @@ export function taggedHashPrefixState(tagDigest: Uint8Array): Int32Array {
   bytesToWords(tagDigest, block, 0);
   bytesToWords(tagDigest, block, 8);
   const state = Int32Array.from(SHA256_IV);
-  compress(state, 0, block, 0, new Int32Array(64));
+  compress(state, 0, block, 0);
   return state;
 }

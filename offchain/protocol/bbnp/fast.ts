@@ -68,7 +68,6 @@ export function auiBlock(round: bigint): Int32Array {
 }
 
 export class FastHasher {
-  readonly #w = new Int32Array(64);
   readonly #block = new Int32Array(16);
   readonly #scratch = new Int32Array(16);
   readonly #keyStates = new Int32Array(16);
@@ -95,7 +94,7 @@ export class FastHasher {
     block[14] = roundHi | 0;
     block[15] = roundLo | 0;
     for (let i = 0; i < 8; i++) out[oo + i] = SESSION_PREFIX[i];
-    compress(out, oo, block, 0, this.#w);
+    compress(out, oo, block, 0);
     compressConstant(out, oo, SESSION_PAD_KW);
   }
 
@@ -114,7 +113,7 @@ export class FastHasher {
     oo: number,
   ): void {
     const states = this.#keyStates;
-    hmacKeyStatesFromWords(key, ko, 8, states, 0, this.#w, this.#block);
+    hmacKeyStatesFromWords(key, ko, 8, states, 0, this.#block);
     const block = this.#block;
     for (let i = 0; i < 8; i++) block[i] = masked[co + i];
     block[8] = roundHi | 0;
@@ -125,16 +124,16 @@ export class FastHasher {
     block[13] = 0;
     block[14] = 0;
     block[15] = (64 + 40) * 8;
-    hmacOneBlock(states, 0, block, out, oo, this.#w, this.#scratch);
+    hmacOneBlock(states, 0, block, out, oo, this.#scratch);
   }
 
   /** `HMAC(k_ab, "GridLedger/BBNP/AUI" ‖ u64 t)` from cached key states and {@link auiBlock}. */
   aui(pairStates: Int32Array, po: number, block: Int32Array, out: Int32Array, oo: number): void {
-    hmacOneBlock(pairStates, po, block, out, oo, this.#w, this.#scratch);
+    hmacOneBlock(pairStates, po, block, out, oo, this.#scratch);
   }
 
   /** HMAC key states for a 32-byte key given as 8 words. */
   keyStates(key: Int32Array, ko: number, out: Int32Array, oo: number): void {
-    hmacKeyStatesFromWords(key, ko, 8, out, oo, this.#w, this.#block);
+    hmacKeyStatesFromWords(key, ko, 8, out, oo, this.#block);
   }
 }
