@@ -297,103 +297,6 @@ library BLS12381 {
         compressed = abi.encodePacked(bytes16(uint128(xHi | (flags << 120))), bytes32(xLo));
     }
 
-    // ------------------------------------------------------------------ consensus helpers
-
-    /// @notice Aggregate verification over two distinct messages (BGLS, Boneh et al. 2003 §3):
-    /// `e(pkA, H(msgA))·e(pkB, H(msgB)) = e(g1, aggSig)`, one 3-pair PAIRING_CHECK. GridLedger uses it
-    /// for GW's signature and a quorum certificate together (`aggSig = σ_GW + σ_cert`,
-    /// docs/CONSENSUS.md "One multi-pairing"). Returns false (never reverts) on malformed input, on
-    /// an identity key, and when the two messages are equal: aggregation over distinct messages is
-    /// only sound when they are distinct.
-    function tryVerifyTwoMessages(
-        bytes memory pkA,
-        bytes memory msgA,
-        bytes memory pkB,
-        bytes memory msgB,
-        bytes memory aggSig
-    ) internal view returns (bool) {
-        if (aggSig.length != G2_POINT_LENGTH) return false;
-        (uint256 buf, bool ok) = _twoMessagePairs(pkA, msgA, pkB, msgB);
-        if (!ok) return false;
-        assembly ("memory-safe") {
-            mcopy(add(buf, 0x380), add(aggSig, 0x20), 0x100)
-        }
-        return _pairing3(buf);
-    }
-
-    /// @notice {tryVerifyTwoMessages} with the aggregate given as its two parts `sigA + sigB`
-    /// (added with G2ADD straight into the pairing input: no intermediate allocation). GridLedger's
-    /// `commitBlock` passes GW's signature and the certificate's. G2ADD checks only that both parts
-    /// are on the curve; the pairing checks the sum's subgroup membership (see docs/CONSENSUS.md
-    /// "One multi-pairing" for why a torsion component split across the two parts is harmless).
-    function tryVerifyTwoMessagesSplit(
-        bytes memory pkA,
-        bytes memory msgA,
-        bytes memory pkB,
-        bytes memory msgB,
-        bytes memory sigA,
-        bytes memory sigB
-    ) internal view returns (bool) {
-        if (sigA.length != G2_POINT_LENGTH || sigB.length != G2_POINT_LENGTH) return false;
-        (uint256 buf, bool ok) = _twoMessagePairs(pkA, msgA, pkB, msgB);
-        if (!ok) return false;
-        assembly ("memory-safe") {
-            // sigA ‖ sigB in the free memory after the pairing input, their sum into pair 3.
-            let tmp := mload(0x40)
-            mcopy(tmp, add(sigA, 0x20), 0x100)
-            mcopy(add(tmp, 0x100), add(sigB, 0x20), 0x100)
-            ok := staticcall(G2ADD_GAS, 0x0d, tmp, 0x200, add(buf, 0x380), 0x100)
-        }
-        return ok && _pairing3(buf);
-    }
-
-    /// @dev Allocates the 3-pair PAIRING_CHECK input `pkA ‖ H(msgA) ‖ pkB ‖ H(msgB) ‖ −g1 ‖ (sig
-    /// left zero)` (0x480 bytes) and fills all but the signature. ok = false on a malformed or
-    /// identity key, or equal messages (aggregation over distinct messages needs them distinct).
-    function _twoMessagePairs(
-        bytes memory pkA,
-        bytes memory msgA,
-        bytes memory pkB,
-        bytes memory msgB
-    ) private view returns (uint256 buf, bool ok) {
-        if (!_isG1Shaped(pkA) || !_isG1Shaped(pkB) || keccak256(msgA) == keccak256(msgB)) {
-            return (0, false);
-        }
-        bytes memory dst = DST_SIG;
-        assembly ("memory-safe") {
-            buf := mload(0x40)
-            mstore(0x40, add(buf, 0x480))
-            mcopy(buf, add(pkA, 0x20), 0x80)
-            mcopy(add(buf, 0x180), add(pkB, 0x20), 0x80)
-            mstore(add(buf, 0x300), NEG_G1_X_HI)
-            mstore(add(buf, 0x320), NEG_G1_X_LO)
-            mstore(add(buf, 0x340), NEG_G1_Y_HI)
-            mstore(add(buf, 0x360), NEG_G1_Y_LO)
-        }
-        ok =
-            _hashToG2At(_ptr(msgA), msgA.length, _ptr(dst), dst.length, buf + 0x80) &&
-            _hashToG2At(_ptr(msgB), msgB.length, _ptr(dst), dst.length, buf + 0x200);
-    }
-
-    /// @dev PAIRING_CHECK of the 3 pairs at `buf` (0x480 bytes), forwarding exactly its price.
-    function _pairing3(uint256 buf) private view returns (bool) {
-        bool ok;
-        uint256 out;
-        assembly ("memory-safe") {
-            mstore(0x00, 0)
-            ok := staticcall(
-                add(PAIRING_BASE_GAS, mul(3, PAIRING_PER_PAIR_GAS)),
-                0x0f,
-                buf,
-                0x480,
-                0x00,
-                0x20
-            )
-            out := mload(0x00)
-        }
-        return ok && out == 1;
-    }
-
     // ------------------------------------------------------------------ in-place forms
     // For hot paths that lay out a pairing input themselves (AggregationLedger.commitBlock): no
     // `bytes` allocated or copied. Pointers are memory addresses.
@@ -423,7 +326,21 @@ library BLS12381 {
     /// @notice PAIRING_CHECK of the 3 pairs (3 × 384 bytes) at `buf`, forwarding exactly its price:
     /// true iff the precompile accepts every point and the product is 1.
     function pairing3At(uint256 buf) internal view returns (bool) {
-        return _pairing3(buf);
+        bool ok;
+        uint256 out;
+        assembly ("memory-safe") {
+            mstore(0x00, 0)
+            ok := staticcall(
+                add(PAIRING_BASE_GAS, mul(3, PAIRING_PER_PAIR_GAS)),
+                0x0f,
+                buf,
+                0x480,
+                0x00,
+                0x20
+            )
+            out := mload(0x00)
+        }
+        return ok && out == 1;
     }
 
     /// @notice ZCash/IETF 96-byte compressed encoding ({compressG2}) of the 256-byte EIP-2537 G2
@@ -553,22 +470,6 @@ library BLS12381 {
             mcopy(buf, add(a, 0x20), 0x80)
             mcopy(add(buf, 0x80), add(b, 0x20), 0x80)
             ok := staticcall(G1ADD_GAS, 0x0b, buf, 0x100, add(sum, 0x20), 0x80)
-        }
-    }
-
-    /// @notice Sum of two G2 points with G2ADD (on-curve check only); ok = false on a wrong length
-    /// or a point off the curve.
-    function tryAddG2(
-        bytes memory a,
-        bytes memory b
-    ) internal view returns (bool ok, bytes memory sum) {
-        sum = new bytes(G2_POINT_LENGTH);
-        if (a.length != G2_POINT_LENGTH || b.length != G2_POINT_LENGTH) return (false, sum);
-        assembly ("memory-safe") {
-            let buf := mload(0x40)
-            mcopy(buf, add(a, 0x20), 0x100)
-            mcopy(add(buf, 0x100), add(b, 0x20), 0x100)
-            ok := staticcall(G2ADD_GAS, 0x0d, buf, 0x200, add(sum, 0x20), 0x100)
         }
     }
 
