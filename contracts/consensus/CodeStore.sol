@@ -39,11 +39,4 @@ library CodeStore {
             extcodecopy(pointer, add(out, 0x20), add(start, 1), length)
         }
     }
-
-    /// @notice The whole blob at `pointer`.
-    function readAll(address pointer) internal view returns (bytes memory) {
-        uint256 size = pointer.code.length;
-        // Checked: a non-empty blob has its leading STOP; an address without code yields "".
-        return size == 0 ? new bytes(0) : read(pointer, 0, size - 1);
-    }
 }

@@ -193,58 +193,6 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         return ledger_ != address(0) && IAggregationLedger(ledger_).registry() == address(this);
     }
 
-    /// @inheritdoc IReputationRegistry
-    function signersKey(uint256 signers) external view returns (bytes memory) {
-        return _signersKey(signers, _nodes.length);
-    }
-
-    /// @dev Quorum check, then aggregate − Σ non-signer keys. Only the non-signers are visited
-    /// (lowest set bit of the complement, one at a time): an all-signers certificate costs one
-    /// EXTCODECOPY of the aggregate. The keys were validated at registration (PoP: on the curve, in
-    /// the subgroup), so G1ADD (on-curve check only) is sound here.
-    function _signersKey(uint256 signers, uint256 m) private view returns (bytes memory key) {
-        uint256 q = _quorum(m);
-        uint256 count = SignerBitmap.popcount(signers);
-        uint256 missing = SignerBitmap.missing(signers, m);
-        if (SignerBitmap.outside(signers, m) || count < q) {
-            revert ReputationRegistryInsufficientSigners(count, q);
-        }
-        address table0 = _keyTables[0];
-        key = CodeStore.read(table0, 0, BLS12381.G1_POINT_LENGTH);
-        if (missing == 0) return key;
-        bool ok = true;
-        bytes memory sum = new bytes(BLS12381.G1_POINT_LENGTH);
-        assembly ("memory-safe") {
-            let acc := add(sum, 0x20)
-            let buf := mload(0x40)
-            for {} missing {} {
-                // Lowest set bit: its index j is a non-signer; entry 1 + j of the key table.
-                let low := and(missing, sub(0, missing))
-                missing := xor(missing, low)
-                let e := add(SignerBitmap_log2(low), 1)
-                let chunk := sload(add(_keyTables.slot, shr(7, e)))
-                mcopy(buf, acc, 0x80)
-                extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
-                // G1ADD (0x0b) costs 375 gas (EIP-2537).
-                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, acc, 0x80))
-            }
-            function SignerBitmap_log2(x) -> r {
-                // Index of the highest set bit (x is a power of two here), by binary search.
-                r := shl(7, lt(0xffffffffffffffffffffffffffffffff, x))
-                r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, x))))
-                r := or(r, shl(5, lt(0xffffffff, shr(r, x))))
-                r := or(r, shl(4, lt(0xffff, shr(r, x))))
-                r := or(r, shl(3, lt(0xff, shr(r, x))))
-                r := or(r, shl(2, lt(0xf, shr(r, x))))
-                r := or(r, shl(1, lt(0x3, shr(r, x))))
-                r := or(r, lt(0x1, shr(r, x)))
-            }
-        }
-        (bool added, bytes memory signersKey_) = BLS12381.tryAddG1(key, BLS12381.negateG1(sum));
-        if (!ok || !added) revert ReputationRegistryInvalidKey();
-        return signersKey_;
-    }
-
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IReputationRegistry

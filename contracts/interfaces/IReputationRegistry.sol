@@ -77,12 +77,6 @@ interface IReputationRegistry {
         view
         returns (bytes memory members, bytes32 reputationsHash, uint256 validators);
 
-    /// @notice The aggregate key of the nodes in `signers` (what the ledger's `commitBlock` checks a
-    /// certificate against): the
-    /// aggregate of all keys minus the non-signers'. Reverts unless the bitmap names only nodes and
-    /// at least `quorum()` of them.
-    function signersKey(uint256 signers) external view returns (bytes memory);
-
     /// @notice Besu QBFT validator-contract interface: the accounts of the nodes eligible to
     /// validate (Γ_j ≥ T, T the mean), filled up by reputation (ties: lower index) to at least
     /// min(4, node count).

@@ -330,12 +330,6 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         return (n + 31) & ~uint256(31);
     }
 
-    function _offset(bytes calldata b) private pure returns (uint256 o) {
-        assembly ("memory-safe") {
-            o := b.offset
-        }
-    }
-
     /// @dev Emits BlockCommitted(round, …) with the data laid out by {_hashesAndEventData}.
     function _emitCommitted(uint256 log, uint64 round) private {
         bytes32 topic = BlockCommitted.selector;
