@@ -30,6 +30,7 @@ import {
   connectBillingLedger,
   postBills,
   postDap,
+  readDomain,
 } from "../chain/billing.ts";
 import { deployBillingLedger, readTariff } from "../chain/deploy.ts";
 import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
@@ -275,9 +276,7 @@ export async function runOksuz(
   );
   const ccLedger = connectBillingLedger(address, chain.controlCenter);
   const spLedger = connectBillingLedger(address, chain.serviceProvider);
-  const domain = Uint8Array.from(
-    Buffer.from((await adminLedger.domainSeparator()).slice(2), "hex"),
-  );
+  const domain = await readDomain(adminLedger);
   progress(`deployed BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`);
 
   // ---- CC with persistence --------------------------------------------------------------------

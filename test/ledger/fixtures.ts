@@ -4,6 +4,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import {
+  readDomain,
   signBillBatch,
   type BillFields,
   type BillingLedger,
@@ -78,7 +79,7 @@ export async function deployBillingLedger(
           direct: options.direct,
         },
   );
-  const domain = hexToBytes(await ledger.domainSeparator());
+  const domain = await readDomain(ledger);
   return { ledger, address, domain, admin, cc, sp, outsider };
 }
 

@@ -17,6 +17,7 @@ import {
   signBillBatch,
   toBillItemStruct,
   toDapEntryStruct,
+  readDomain,
   toOcdEntryStruct,
   type BillFields,
   type BillingLedger,
@@ -85,7 +86,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   );
   const ledger = asAdmin.connect(cc) as BillingLedger;
   const asSp = asAdmin.connect(sp) as BillingLedger;
-  const domain = hexToBytes(await ledger.domainSeparator());
+  const domain = await readDomain(ledger);
 
   // OCD: interval 1, three batches of 100.
   ctx.record("gas.open_interval", await gasOf(ledger.openInterval(1, START, END)), "gas");

@@ -5,7 +5,7 @@ import { keyPairFromSecret, meterKeysFromSecret } from "../../crypto/keys.ts";
 import { bytesToBigInt } from "../../crypto/bytes.ts";
 import { CURVE_ORDER } from "../../crypto/secp256k1.ts";
 import { ControlCenter } from "../../cc/control-center.ts";
-import { connectBillingLedger } from "../../chain/billing.ts";
+import { connectBillingLedger, readDomain } from "../../chain/billing.ts";
 import { readInterval } from "../../chain/ledgerReader.ts";
 import { Meter } from "../../meter/meter.ts";
 import { buildReportOnion, onionAssociatedData } from "../../onion/report.ts";
@@ -106,9 +106,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   // user.verify_interval_ms: one user checks one interval of that ledger, its own read of the
   // chain's events included. The user holds the pseudonyms of the ledger's first two entries.
   const ledger = connectBillingLedger(report.ledger, admin);
-  const ledgerDomainBytes = Uint8Array.from(
-    Buffer.from((await ledger.domainSeparator()).slice(2), "hex"),
-  );
+  const ledgerDomainBytes = await readDomain(ledger);
   const userSamples: number[] = [];
   for (let s = 0; s < 3; s++) {
     const t1 = performance.now();
