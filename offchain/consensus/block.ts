@@ -1,8 +1,7 @@
 // BBNP consensus block and quorum certificate encodings (DESIGN §5.1, docs/CONSENSUS.md "Block").
 // Byte-identical with `AggregationLedger.blockDigest` and `ReputationRegistry`'s packed vector.
-import { keccak_256 } from "@noble/hashes/sha3.js";
-import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
-
+import { bytesToBigInt, concatBytes, equalBytes, u16, u256, u32, u64 } from "../crypto/bytes.ts";
+import { keccak256 } from "../crypto/hash.ts";
 import {
   BLS_R,
   blsAggregateSignatures,
@@ -12,6 +11,7 @@ import {
 
 /** Domain tag of block digests (`BLOCK_TAG` of AggregationLedger.sol). */
 export const BLOCK_TAG = "GridLedger/BBNP/block";
+const BLOCK_TAG_BYTES = new TextEncoder().encode(BLOCK_TAG);
 const FIXED18_ONE = 10n ** 18n;
 const U64_MAX = (1n << 64n) - 1n;
 /** 1e18 fixed point → the packed vector's u32 units of 1e-9 (`PACKED_SCALE` of the registry). */
@@ -41,13 +41,6 @@ export type QuorumCertificate = {
   readonly signature: Uint8Array;
 };
 
-function writeUint(out: Uint8Array, offset: number, width: number, value: bigint): void {
-  for (let i = offset + width - 1; i >= offset; i--) {
-    out[i] = Number(value & 0xffn);
-    value >>= 8n;
-  }
-}
-
 /**
  * Γ (1e18 fixed point) at the packed vector's resolution: ⌊Γ / 1e9⌋ · 1e9. The chain stores and signs
  * only the packed (u32, units of 1e-9) form, so honest nodes put quantized values in blocks
@@ -69,7 +62,7 @@ export function packReputations(reputations: readonly bigint[]): Uint8Array {
     if (typeof r !== "bigint" || r < 0n || r > FIXED18_ONE) {
       throw new RangeError(`packReputations: reputations[${j}] must be a bigint in [0, 1e18]`);
     }
-    writeUint(out, REPUTATION_PACKED_BYTES * j, REPUTATION_PACKED_BYTES, r / REPUTATION_PACK_SCALE);
+    out.set(u32(r / REPUTATION_PACK_SCALE), REPUTATION_PACKED_BYTES * j);
   });
   return out;
 }
@@ -81,8 +74,7 @@ export function unpackReputations(packed: Uint8Array): bigint[] {
   }
   const out: bigint[] = [];
   for (let j = 0; j < packed.length; j += REPUTATION_PACKED_BYTES) {
-    let v = 0n;
-    for (let i = 0; i < REPUTATION_PACKED_BYTES; i++) v = (v << 8n) | BigInt(packed[j + i]);
+    const v = bytesToBigInt(packed.subarray(j, j + REPUTATION_PACKED_BYTES));
     if (v > FIXED18_ONE / REPUTATION_PACK_SCALE) {
       throw new RangeError(`unpackReputations: entry ${j / REPUTATION_PACKED_BYTES} above 1.0`);
     }
@@ -106,14 +98,18 @@ export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Arr
   if (!Number.isInteger(block.primary) || block.primary < 0 || block.primary > 0xffff) {
     throw new RangeError("blockDigest: primary must be a u16");
   }
-  const fixed = new Uint8Array(8 + 32 + 32 + 32 + 2 + 32);
-  writeUint(fixed, 0, 8, block.round);
-  fixed.set(block.previousDigest, 8);
-  writeUint(fixed, 40, 32, block.sum);
-  fixed.set(keccak_256(g2ToEip2537(block.gatewaySignature)), 72);
-  writeUint(fixed, 104, 2, BigInt(block.primary));
-  fixed.set(keccak_256(packReputations(block.reputations)), 106);
-  return keccak_256(concatBytes(utf8ToBytes(BLOCK_TAG), domain, fixed));
+  return keccak256(
+    concatBytes(
+      BLOCK_TAG_BYTES,
+      domain,
+      u64(block.round),
+      block.previousDigest,
+      u256(block.sum),
+      keccak256(g2ToEip2537(block.gatewaySignature)),
+      u16(block.primary),
+      keccak256(packReputations(block.reputations)),
+    ),
+  );
 }
 
 /** Same block content except the primary (honest blocks of one round differ at most there). */
@@ -126,10 +122,6 @@ export function sameContent(a: ConsensusBlock, b: ConsensusBlock): boolean {
     a.reputations.length === b.reputations.length &&
     a.reputations.every((r, j) => r === b.reputations[j])
   );
-}
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** f = ⌊(M − 1)/3⌋: the Byzantine nodes M nodes tolerate. */

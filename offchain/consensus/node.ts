@@ -2,6 +2,7 @@
 // randomness of its own; `now` comes with every input, outputs are returned for the driver (or an
 // agent) to deliver. Crypto is injected (`ConsensusCrypto`) so simulations can memoise pairings.
 import { blsAggregatePublicKeys, blsAggregateSignatures } from "../crypto/bls.ts";
+import { equalBytes } from "../crypto/bytes.ts";
 import { bbnpRoundMessage } from "../protocol/aggregation.ts";
 import {
   DEFAULT_REPUTATION_PARAMS,
@@ -13,7 +14,6 @@ import {
 import {
   aggregateCertificate,
   blockDigest,
-  equalBytes,
   bitmapIndices,
   quantizeReputation,
   quorumSize,

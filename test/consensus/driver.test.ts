@@ -2,13 +2,17 @@
 // M = 3f + 1 (M = 4, 7, 100), a stalled primary replaced by the next in the selection order, and
 // observed behaviour feeding the next round's reputation vector.
 import { expect } from "chai";
+import fc from "fast-check";
 
+import { equalBytes } from "../../offchain/crypto/bytes.ts";
 import {
   blockDigest,
-  equalBytes,
   faultTolerance,
+  packReputations,
+  quantizeReputation,
   quorumSize,
   sameContent,
+  unpackReputations,
 } from "../../offchain/consensus/block.ts";
 import { behaviours } from "../../offchain/consensus/driver.ts";
 import type { NodeBehaviour } from "../../offchain/consensus/faults.ts";
@@ -49,6 +53,23 @@ describe("consensus driver", () => {
       expect(2 * q - m).to.be.at.least(f + 1);
       expect(q).to.be.at.most(m - f); // f crashed nodes cannot block progress
     }
+  });
+
+  it("packed reputations: unpack(pack(x)) = quantize(x), 4 bytes per node; bad input refused", () => {
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: 10n ** 18n }), { maxLength: 40 }), (xs) => {
+        const packed = packReputations(xs);
+        expect(packed.length).to.equal(4 * xs.length);
+        expect(unpackReputations(packed)).to.deep.equal(xs.map(quantizeReputation));
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => packReputations([10n ** 18n + 1n])).to.throw(RangeError, /\[0, 1e18\]/);
+    expect(() => unpackReputations(new Uint8Array(5))).to.throw(RangeError, /multiple of 4/);
+    expect(() => unpackReputations(Uint8Array.of(0x3b, 0x9a, 0xca, 0x01))).to.throw(
+      RangeError,
+      /above 1.0/,
+    );
   });
 
   it("M = 4, all honest: rounds commit in view 0 with all signers", async () => {

@@ -2,10 +2,10 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
+import { equalBytes } from "../../offchain/crypto/bytes.ts";
 import { BLS_R, blsPublicKey, blsSign, blsVerify } from "../../offchain/crypto/bls.ts";
 import {
   blockDigest,
-  equalBytes,
   verifyCertificate,
   type ConsensusBlock,
   type QuorumCertificate,
