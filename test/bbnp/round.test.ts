@@ -4,7 +4,15 @@ import fc from "fast-check";
 import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
 import { ReportRejectedError, RecoveryIncompleteError } from "../../offchain/gateway/errors.ts";
 import { BbnpGateway } from "../../offchain/gateway/gateway.ts";
-import { decodeReport, encodeReport, REPORT_BYTES } from "../../offchain/protocol/bbnp/report.ts";
+import { BBNP_ORDER } from "../../offchain/protocol/bbnp/params.ts";
+import {
+  decodeReport,
+  decodeReveal,
+  encodeReport,
+  encodeReveal,
+  REPORT_BYTES,
+  REVEAL_BYTES,
+} from "../../offchain/protocol/bbnp/report.ts";
 import { buildSystem, readingsFor, runRound } from "./fixtures.ts";
 
 describe("bbnp round end to end (DESIGN §4.7)", () => {
@@ -149,5 +157,29 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
     const bytes = encodeReport(r);
     expect(bytes.length).to.equal(REPORT_BYTES).and.equal(76);
     expect(decodeReport(bytes)).to.deep.equal(r);
+  });
+
+  it("mask-reveal encoding round-trips at 80 bytes and refuses a mask ≥ r or a wrong length", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 0xffffffff }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.nat({ max: 0xffffffff }),
+        fc.bigInt({ min: 0n, max: BBNP_ORDER - 1n }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (userId, round, peer, mask, tag) => {
+          const reveal = { userId, round, peer, mask, tag };
+          const bytes = encodeReveal(reveal);
+          expect(bytes.length).to.equal(REVEAL_BYTES).and.equal(80);
+          expect(decodeReveal(bytes)).to.deep.equal(reveal);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const tag = new Uint8Array(32);
+    expect(() => encodeReveal({ userId: 1, round: 1n, peer: 2, mask: BBNP_ORDER, tag })).to.throw(
+      /mask must be < r/,
+    );
+    expect(() => decodeReveal(new Uint8Array(79))).to.throw(/expected 80 bytes/);
   });
 });
