@@ -24,8 +24,3 @@ export const BYZANTINE_BEHAVIOURS: readonly NodeBehaviour[] = [
   "equivocate",
   "stall",
 ];
-
-/** True for behaviours counted against the f faulty nodes (everything but honest). */
-export function isFaulty(b: NodeBehaviour): boolean {
-  return b !== "honest";
-}
