@@ -4,23 +4,13 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import {
-  ENTRY_PROBLEM,
-  toBillItemStruct,
-  toDapEntryStruct,
-  toOcdEntryStruct,
-  type BillingLedger,
-} from "../../offchain/chain/billing.ts";
+import { ENTRY_PROBLEM, toBillItemStruct } from "../../offchain/chain/billing.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import {
   CATEGORY_VALUES,
-  WINDOW_END,
-  WINDOW_START,
   billsFor,
   deployBillingLedger,
-  expectedPrice,
-  makeDap,
-  makeOcdEntries,
+  sealedInterval,
   signBatches,
 } from "../ledger/fixtures.ts";
 
@@ -29,13 +19,7 @@ const { ethers } = await network.create();
 describe("attack: SP bill off by one unit", () => {
   it("B ± 1 is refused even when SP signs it; a consistent bill for another c fails at close", async () => {
     const d = await deployBillingLedger(ethers);
-    const cc = d.ledger.connect(d.cc) as BillingLedger;
-    await (await cc.openInterval(1, WINDOW_START, WINDOW_END)).wait();
-    const ocd = makeOcdEntries(d.domain, 1, 5);
-    await (await cc.postOcdBatch(1, ocd.map(toOcdEntryStruct))).wait();
-    await (await cc.sealInterval(1)).wait();
-    const p = expectedPrice(ocd);
-    await (await cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, p))])).wait();
+    const { cc, ocd, price: p } = await sealedInterval(d, 1, 5, { priced: true });
     const honest = billsFor(ocd, p);
     for (const delta of [1n, -1n]) {
       const bills = honest.map((b, i) => (i === 3 ? { ...b, bill: b.bill + delta } : b));

@@ -5,20 +5,13 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import {
-  ENTRY_PROBLEM,
-  toDapEntryStruct,
-  toOcdEntryStruct,
-  type BillingLedger,
-} from "../../offchain/chain/billing.ts";
+import { ENTRY_PROBLEM, toDapEntryStruct } from "../../offchain/chain/billing.ts";
 import { ENTRY_KIND, signEntry } from "../../offchain/protocol/entry.ts";
 import {
   WINDOW_END,
-  WINDOW_START,
   deployBillingLedger,
-  expectedPrice,
+  sealedInterval,
   makeDap,
-  makeOcdEntries,
   testKey,
 } from "../ledger/fixtures.ts";
 
@@ -27,12 +20,7 @@ const { ethers } = await network.create();
 describe("attack: SP price not matching the tariff", () => {
   it("prices one unit off either way, a price under a newer tariff, and a CC-signed price are refused", async () => {
     const d = await deployBillingLedger(ethers);
-    const cc = d.ledger.connect(d.cc) as BillingLedger;
-    await (await cc.openInterval(1, WINDOW_START, WINDOW_END)).wait();
-    const ocd = makeOcdEntries(d.domain, 1, 20);
-    await (await cc.postOcdBatch(1, ocd.map(toOcdEntryStruct))).wait();
-    await (await cc.sealInterval(1)).wait();
-    const p = expectedPrice(ocd);
+    const { cc, price: p } = await sealedInterval(d, 1, 20);
     for (const wrong of [p - 1n, p + 1n]) {
       await expect(cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, wrong))]))
         .to.be.revertedWithCustomError(cc, "BillingLedgerInvalidEntry")

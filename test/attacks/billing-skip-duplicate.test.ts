@@ -7,35 +7,18 @@ import { network } from "hardhat";
 
 import {
   toBillItemStruct,
-  toDapEntryStruct,
-  toOcdEntryStruct,
   type BillFields,
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
-import {
-  WINDOW_END,
-  WINDOW_START,
-  billsFor,
-  deployBillingLedger,
-  expectedPrice,
-  makeDap,
-  makeOcdEntries,
-  signBatches,
-} from "../ledger/fixtures.ts";
+import { billsFor, deployBillingLedger, sealedInterval, signBatches } from "../ledger/fixtures.ts";
 
 const { ethers } = await network.create();
 
 async function pricedInterval() {
   const d = await deployBillingLedger(ethers);
-  const cc = d.ledger.connect(d.cc) as BillingLedger;
-  await (await cc.openInterval(1, WINDOW_START, WINDOW_END)).wait();
-  const ocd = makeOcdEntries(d.domain, 1, 6);
-  await (await cc.postOcdBatch(1, ocd.map(toOcdEntryStruct))).wait();
-  await (await cc.sealInterval(1)).wait();
-  const p = expectedPrice(ocd);
-  await (await cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, p))])).wait();
-  return { d, cc, honest: billsFor(ocd, p) };
+  const { cc, ocd, price } = await sealedInterval(d, 1, 6, { priced: true });
+  return { d, cc, honest: billsFor(ocd, price) };
 }
 
 async function post(cc: BillingLedger, domain: Uint8Array, bills: BillFields[]) {

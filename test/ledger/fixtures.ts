@@ -6,6 +6,8 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import {
   readDomain,
   signBillBatch,
+  toDapEntryStruct,
+  toOcdEntryStruct,
   type BillFields,
   type BillingLedger,
   type SignedBillBatch,
@@ -175,4 +177,28 @@ export function expectedPrice(ocd: readonly LedgerEntry[]): bigint {
     TARIFF,
     ocd.reduce((s, e) => s + e.value, 0n),
   );
+}
+
+/**
+ * Interval `interval` opened by CC with `entries` OCD entries posted in one batch and sealed; with
+ * `priced`, SP's DAP entry at the tariff price is posted too. Returns CC's ledger handle.
+ */
+export async function sealedInterval(
+  d: BillingDeployment,
+  interval: number,
+  entries: number,
+  options: { priced?: boolean } = {},
+): Promise<{ cc: BillingLedger; ocd: LedgerEntry[]; price: bigint }> {
+  const cc = d.ledger.connect(d.cc) as BillingLedger;
+  await (await cc.openInterval(interval, WINDOW_START, WINDOW_END)).wait();
+  const ocd = makeOcdEntries(d.domain, interval, entries);
+  await (await cc.postOcdBatch(interval, ocd.map(toOcdEntryStruct))).wait();
+  await (await cc.sealInterval(interval)).wait();
+  const price = expectedPrice(ocd);
+  if (options.priced) {
+    await (
+      await cc.postDap(interval, [toDapEntryStruct(makeDap(d.domain, interval, price))])
+    ).wait();
+  }
+  return { cc, ocd, price };
 }
