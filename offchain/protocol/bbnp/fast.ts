@@ -7,8 +7,6 @@ import { AUI_LABEL, TAG_SESSION_KEY } from "./masking.ts";
 import { BBNP_ORDER, concatBytes, u64 } from "./params.ts";
 import {
   compress,
-  compressConstant,
-  constantBlockSchedule,
   hmacKeyStatesFromWords,
   hmacOneBlock,
   paddedBlock,
@@ -17,13 +15,25 @@ import {
 
 /** State after the 64-byte prefix SHA256(tag) ‖ SHA256(tag) of the session-key tagged hash. */
 const SESSION_PREFIX = taggedHashPrefixState(sha256(new TextEncoder().encode(TAG_SESSION_KEY)));
-/**
- * `K + W` of the session key's second block: padding only (0x80, zeros, bit length 128 · 8), the
- * same for every user and round, so its message schedule is computed once.
- */
-const SESSION_PAD_KW = constantBlockSchedule(
-  Int32Array.from([0x80000000 | 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1024]),
-);
+/** The session key's second block: padding only (0x80, zeros, bit length 128 · 8). */
+const SESSION_PAD = Int32Array.from([
+  0x80000000 | 0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  1024,
+]);
 const AUI_LABEL_BYTES = new TextEncoder().encode(AUI_LABEL);
 
 /** r as 8 big-endian words, for the canonical-encoding check C < r. */
@@ -95,7 +105,7 @@ export class FastHasher {
     block[15] = roundLo | 0;
     for (let i = 0; i < 8; i++) out[oo + i] = SESSION_PREFIX[i];
     compress(out, oo, block, 0);
-    compressConstant(out, oo, SESSION_PAD_KW);
+    compress(out, oo, SESSION_PAD, 0);
   }
 
   /**
