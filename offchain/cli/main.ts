@@ -1,0 +1,59 @@
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
+// `gridledger`: the one command line of GridLedger (package.json "bin"; `npx gridledger --help`).
+// Each subcommand lives in its own module under offchain/cli/ and registers itself here; the demos
+// (`simulate`, `simulate-bbnp`) keep their own option parsers and are handed the remaining
+// arguments unchanged, so `npx gridledger simulate --meters 10` ≡ `npm run demo -- --meters 10`.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { Command } from "commander";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Compiles the contracts when their artifacts are missing (a fresh clone after `npm install`):
+ * every chain-facing command reads `artifacts/`. Exits with the compiler's status on failure.
+ */
+export function ensureBuilt(): void {
+  if (existsSync(`${root}artifacts/contracts/ledger/BillingLedger.sol/BillingLedger.json`)) return;
+  const r = spawnSync("npx", ["hardhat", "build", "--quiet"], { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error("gridledger: contract build failed (npx hardhat build)");
+    process.exit(r.status ?? 1);
+  }
+}
+
+/** Runs a demo script with `args` as its command line (it parses `process.argv` itself). */
+async function runScript(script: string, name: string, args: readonly string[]): Promise<void> {
+  ensureBuilt();
+  process.argv = [process.argv[0], name, ...args];
+  await import(script);
+}
+
+const program = new Command("gridledger")
+  .description(
+    "Privacy-preserving smart-meter aggregation and dynamic billing on a permissioned EVM chain",
+  )
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+program
+  .command("simulate")
+  .description("Oksuz metering and billing end to end (the demo); --help lists its options")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument("[options...]")
+  .action((args: string[]) => runScript("./demo.ts", "gridledger simulate", args));
+
+program
+  .command("simulate-bbnp")
+  .description("BBNP masked aggregation and consensus end to end; --help lists its options")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument("[options...]")
+  .action((args: string[]) => runScript("./bbnp-demo.ts", "gridledger simulate-bbnp", args));
+
+await program.parseAsync(process.argv);
