@@ -8,7 +8,6 @@ import {
   Contract,
   type ContractRunner,
   type ContractTransactionReceipt,
-  type ContractTransactionResponse,
   type InterfaceAbi,
 } from "ethers";
 
@@ -33,6 +32,7 @@ import { keccak256 } from "../crypto/hash.ts";
 import { schnorrSign, schnorrVerify, type SchnorrSignature } from "../crypto/schnorr.ts";
 import { secp } from "../crypto/secp256k1.ts";
 import { ENTRY_KIND, entryDigest, type EntryFields, type LedgerEntry } from "../protocol/entry.ts";
+import { mined } from "./tx.ts";
 
 export type { BillingLedger };
 
@@ -218,14 +218,6 @@ export function billingLedgerAbi(): InterfaceAbi {
 /** A typed BillingLedger at `address` over any ethers runner (Signer or Provider). */
 export function connectBillingLedger(address: string, runner: ContractRunner): BillingLedger {
   return new Contract(address, billingLedgerAbi(), runner) as unknown as BillingLedger;
-}
-
-async function mined(
-  tx: Promise<ContractTransactionResponse>,
-): Promise<ContractTransactionReceipt> {
-  const receipt = await (await tx).wait();
-  if (!receipt) throw new Error("billing: transaction dropped");
-  return receipt;
 }
 
 /** CC posts signed OCD entries (sorted by pseudonym across the interval's batches). */

@@ -7,7 +7,7 @@
 // The endpoint is not trusted either (docs/SECURITY.md "Dishonest RPC endpoint"): logs it was not
 // asked for are refused, the life cycle is replayed from the events, and everything is compared
 // with what the contract committed in its events and in storage, read at the scan's last block.
-import { JsonRpcProvider, type Log, type Provider } from "ethers";
+import { type Log, type Provider } from "ethers";
 
 import { bytesToBigInt, bytesToHex, concatBytes, hexToBytes, u64 } from "../crypto/bytes.ts";
 import { keccak256 } from "../crypto/hash.ts";
@@ -22,13 +22,20 @@ import {
   type DeliveryModeValue,
   type IntervalStateValue,
 } from "./billing.ts";
+import { jsonRpcProvider, readHead } from "./provider.ts";
 import { tariffPrice, type TariffSchedule } from "./tariff.ts";
 
 export interface ReadIntervalOptions {
   /** First block to scan (default 0: the deployment block or earlier). */
   fromBlock?: number;
-  /** Last block to scan (default: latest); storage is read at this block too. */
+  /**
+   * Last block to scan; storage is read at this block too. Default: the node's head, at or after
+   * `minBlock` and after every write this process made through `chain/` on the same provider
+   * (provider.ts `readHead`: never a block before our own write).
+   */
   toBlock?: number;
+  /** The scan ends at or after this block (e.g. the receipt block of another process's write). */
+  minBlock?: number;
   /** Blocks per `eth_getLogs` query (default 10,000; providers cap ranges). */
   blockRange?: number;
 }
@@ -209,7 +216,7 @@ export async function readInterval(
   const keyTopic = iface.getEvent("ServiceProviderKeysSet").topicHash;
   const requestedTopics = new Set([...intervalTopics, keyTopic]);
   const from = options.fromBlock ?? 0;
-  const to = options.toBlock ?? (await provider.getBlockNumber());
+  const to = options.toBlock ?? (await readHead(provider, options.minBlock));
   // Storage is read at the scan's last block, so logs and storage describe the same chain state.
   const atEnd = { blockTag: to };
 
@@ -491,7 +498,7 @@ export async function readIntervalFromUrl(
   interval: number,
   options: ReadIntervalOptions = {},
 ): Promise<IntervalReport> {
-  const provider = new JsonRpcProvider(rpcUrl);
+  const provider = jsonRpcProvider(rpcUrl);
   try {
     return await readInterval(connectBillingLedger(ledgerAddress, provider), interval, options);
   } finally {

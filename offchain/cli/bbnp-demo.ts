@@ -35,9 +35,11 @@ const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
   --dropout P       fraction of users not reporting per round (0 ≤ P < 1), default 0; each round
                     with dropouts runs the recovery protocol and refreshes all keys
   --attack NAME     inject an adversary in round 1 (replay: round 2): ${BBNP_ATTACKS.join(", ")}
-  --rpc URL         a JSON-RPC chain instead of the embedded one; account 0 is the admin, 1 the
-                    gateway, 2.. the consensus nodes (GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_GATEWAY_KEY
-                    give private keys for the first two)
+  --rpc URL         a JSON-RPC chain instead of the embedded one (e.g. http://127.0.0.1:8545 for
+                    \`npx hardhat node\`). Every operator signs with its own key:
+                    GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_GATEWAY_KEY, GRIDLEDGER_NODE_KEYS (comma-
+                    separated, one per consensus node); on a Hardhat development chain (id 31337)
+                    the development accounts 0, 1, 2.. stand in for missing keys
   --json FILE       write the full report as JSON
   --quiet           no progress lines`;
 
@@ -91,19 +93,27 @@ async function chainAccess(): Promise<{
   const nodeCount = consensusNodes ?? 0;
   if (values.rpc) {
     const rpc = await connectRpc(c, values.rpc);
-    const accounts = await rpc.provider.listAccounts();
-    if (nodeCount > 0 && accounts.length < 2 + nodeCount) {
+    // Consensus nodes sign with their own keys: GRIDLEDGER_NODE_KEYS (comma-separated, one per
+    // node), or Hardhat's development accounts 2.. on a development chain.
+    const nodeKeys = (process.env.GRIDLEDGER_NODE_KEYS ?? "").split(",").filter((k) => k.trim());
+    if (nodeKeys.length > 0 && nodeKeys.length < nodeCount) {
       fail(
-        `${values.rpc} has ${accounts.length} accounts; --consensus ${nodeCount} needs ${2 + nodeCount}`,
+        `GRIDLEDGER_NODE_KEYS holds ${nodeKeys.length} keys; --consensus ${nodeCount} needs ${nodeCount}`,
       );
     }
+    if (nodeKeys.length === 0 && nodeCount > 18) {
+      fail(
+        `--consensus ${nodeCount} over --rpc needs GRIDLEDGER_NODE_KEYS (development accounts 2..19 cover 18 nodes)`,
+      );
+    }
+    const nodes = Array.from({ length: nodeCount }, (_, j) =>
+      rpc.signer("GRIDLEDGER_NODE_KEYS", 2 + j, nodeKeys[j]?.trim()),
+    );
     return {
       chain: {
-        admin: await rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
-        gateway: await rpc.signer("GRIDLEDGER_GATEWAY_KEY", 1),
-        nodes: await Promise.all(
-          Array.from({ length: nodeCount }, (_, j) => rpc.signer(undefined, 2 + j)),
-        ),
+        admin: rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
+        gateway: rpc.signer("GRIDLEDGER_GATEWAY_KEY", 1),
+        nodes,
       },
       label: rpc.label,
       done: rpc.done,

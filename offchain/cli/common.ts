@@ -5,7 +5,9 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-import { JsonRpcProvider, Wallet, type Signer } from "ethers";
+import { HDNodeWallet, Wallet, type Signer } from "ethers";
+
+import { connectJsonRpc } from "../chain/provider.ts";
 
 export interface Cli {
   /** Prints `program: message`, the usage, and exits with 2. */
@@ -72,21 +74,49 @@ export function parseOptions<const O extends ParseArgsOptionsConfig & { help: ob
   return parsed.values;
 }
 
-/** A JSON-RPC chain: reachability checked, signers by index or by a private key in `env[name]`. */
+/** Hardhat's well-known development mnemonic: the accounts `npx hardhat node` funds (chain 31337). */
+const HARDHAT_DEV_MNEMONIC = "test test test test test test test test test test test junk";
+const HARDHAT_CHAIN_ID = 31337n;
+
+/**
+ * A JSON-RPC chain: reachability checked (a one-line usage error otherwise), read-after-write safe
+ * (chain/provider.ts). Every operator signs with its own private key, never a node-unlocked
+ * account: `signer(envName, devIndex, key?)` takes the key given, else `process.env[envName]`; on a Hardhat
+ * development chain (chain id 31337) without it, the key of development account `devIndex`
+ * derived from Hardhat's public test mnemonic. On any other chain a missing key is a usage error.
+ */
 export async function connectRpc(c: Cli, url: string) {
-  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: false });
+  let connected: Awaited<ReturnType<typeof connectJsonRpc>>;
   try {
-    await provider.getBlockNumber();
+    connected = await connectJsonRpc(url);
   } catch (err) {
-    c.fail(`cannot reach ${url}: ${(err as Error).message.split("\n")[0]}`);
+    return c.fail((err as Error).message);
   }
+  const { provider, chainId } = connected;
+  const dev = chainId === HARDHAT_CHAIN_ID;
   return {
     provider,
-    signer(envKey: string | undefined, index: number): Promise<Signer> {
-      const key = envKey === undefined ? undefined : process.env[envKey];
-      return key ? Promise.resolve(new Wallet(key, provider)) : provider.getSigner(index);
+    chainId,
+    signer(envName: string, devIndex: number, key = process.env[envName]): Signer {
+      if (key) {
+        try {
+          return new Wallet(key, provider);
+        } catch {
+          return c.fail(`${envName} is not a 32-byte hex private key`);
+        }
+      }
+      if (!dev) {
+        return c.fail(
+          `${envName} must hold this operator's private key on chain ${chainId} (${url})`,
+        );
+      }
+      return HDNodeWallet.fromPhrase(
+        HARDHAT_DEV_MNEMONIC,
+        undefined,
+        `m/44'/60'/0'/0/${devIndex}`,
+      ).connect(provider);
     },
-    label: url,
+    label: `${url} (chain ${chainId})`,
     done: async () => provider.destroy(),
   };
 }

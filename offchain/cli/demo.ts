@@ -28,8 +28,10 @@ const USAGE = `usage: npm run demo -- [options]
   --intervals J     billing intervals of one hour, default 4
   --seed S          seed of every random choice (keys, load, network), default "gridledger"
   --rpc URL         a JSON-RPC chain instead of the embedded one (e.g. http://127.0.0.1:8545 for
-                    \`npx hardhat node\`); accounts 0,1,2 act as admin, CC and SP unless
-                    GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_CC_KEY, GRIDLEDGER_SP_KEY give private keys
+                    \`npx hardhat node\`). Every operator signs with its own key:
+                    GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_CC_KEY, GRIDLEDGER_SP_KEY; on a Hardhat
+                    development chain (id 31337) development accounts 0, 1, 2 stand in for
+                    missing keys
   --json FILE       write the full report as JSON
   --direct          Oksuz §6 mode: SP publishes prices and bills itself
   --attack NAME     inject an adversary: ${ATTACKS.join(", ")}
@@ -81,9 +83,9 @@ async function chainAccess(): Promise<{
     const rpc = await connectRpc(c, values.rpc);
     return {
       chain: {
-        admin: await rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
-        controlCenter: await rpc.signer("GRIDLEDGER_CC_KEY", 1),
-        serviceProvider: await rpc.signer("GRIDLEDGER_SP_KEY", 2),
+        admin: rpc.signer("GRIDLEDGER_ADMIN_KEY", 0),
+        controlCenter: rpc.signer("GRIDLEDGER_CC_KEY", 1),
+        serviceProvider: rpc.signer("GRIDLEDGER_SP_KEY", 2),
       },
       label: rpc.label,
       done: rpc.done,

@@ -33,7 +33,9 @@ import {
   readDomain,
 } from "../chain/billing.ts";
 import { deployBillingLedger, readTariff } from "../chain/deploy.ts";
+import { ContractRevertError, toChainError } from "../chain/errors.ts";
 import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
+import { readHead } from "../chain/provider.ts";
 import type { TariffSchedule } from "../chain/tariff.ts";
 import { ControlCenterAgent, ControlCenterCrash } from "../cc/agent.ts";
 import type { RejectReason } from "../cc/control-center.ts";
@@ -476,7 +478,7 @@ export async function runOksuz(
     const start = startTime + BigInt(j * intervalSeconds);
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
-    const blockBefore = await chain.admin.provider!.getBlockNumber();
+    const blockBefore = await readHead(chain.admin.provider!);
     const tick = phaseTimer(now);
     await cc.agent.openInterval(j, { start, end }, categories);
     const openMs = tick();
@@ -615,7 +617,7 @@ export async function runOksuz(
       else disputed++;
     }
     const usersMs = tick();
-    const blockAfter = await chain.admin.provider!.getBlockNumber();
+    const blockAfter = await readHead(chain.admin.provider!);
     const gasUsed = await gasBetween(chain.admin, blockBefore + 1, blockAfter);
     totalReported += finalReport.sumWh;
     const carried = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
@@ -766,15 +768,18 @@ async function expectRevert(
   try {
     await action();
   } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    if (new RegExp(`BillingLedgerInvalidEntry\\(\\d+, \\d+, ${code}\\)`).test(text)) {
+    // Decoded from the revert data with the contracts' ABI (chain/errors.ts), so detection works
+    // on any node, whatever text its client puts in the message.
+    const revert = toChainError(err);
+    if (revert instanceof ContractRevertError && revert.errorName === "BillingLedgerInvalidEntry") {
+      if (String(revert.args[2]) !== String(code)) throw revert;
       state.prevented = true;
       state.evidence.push(
-        `the ledger reverted the malicious transaction (${problem}): ${text.split("\n")[0].slice(0, 160)}`,
+        `the ledger reverted the malicious transaction (${problem}): ${revert.message}`,
       );
       return;
     }
-    throw err;
+    throw revert;
   }
   throw new RevertExpected(`expected the ledger to refuse a ${problem}, but it accepted it`);
 }
