@@ -56,11 +56,22 @@ export default defineConfig({
       blockGasLimit: 30_000_000n,
       allowUnlimitedContractSize: false,
     },
-    // `npx hardhat node` in another terminal.
+    // What `npx hardhat node` serves (Hardhat's node task runs the network named "node"): the
+    // same chain as `default` (prague, 30M block gas limit), so a demo over JSON-RPC runs on the
+    // rules the embedded chain and the Besu genesis use. `--chain-id ID` overrides the chain id.
+    node: {
+      type: "edr-simulated",
+      chainType: "l1",
+      hardfork: "prague",
+      blockGasLimit: 30_000_000n,
+      allowUnlimitedContractSize: false,
+    },
+    // `npx hardhat node` in another terminal (GRIDLEDGER_RPC_URL points elsewhere, e.g. a node on
+    // another port; `npx gridledger deploy --rpc URL` sets it).
     localhost: {
       type: "http",
       chainType: "l1",
-      url: "http://127.0.0.1:8545",
+      url: process.env.GRIDLEDGER_RPC_URL ?? "http://127.0.0.1:8545",
     },
     // A private Hyperledger Besu QBFT network (DESIGN §2): URL and deployer key from config
     // variables (`npx hardhat keystore set BESU_RPC_URL`, or the environment).

@@ -5,7 +5,13 @@ import { readFileSync } from "node:fs";
 import { ContractFactory, type Signer } from "ethers";
 
 import { connectBillingLedger, publicKeyStruct, type BillingLedger } from "./billing.ts";
+import { ChainError, chainCall } from "./errors.ts";
+import { noteWrite } from "./provider.ts";
+import { mined } from "./tx.ts";
 import type { TariffSchedule } from "./tariff.ts";
+
+/** An existing deployment is not what the caller needs (no code, missing role, used ledger…). */
+export class DeploymentMismatchError extends ChainError {}
 
 interface Artifact {
   abi: ConstructorParameters<typeof ContractFactory>[0];
@@ -40,7 +46,7 @@ export interface BillingLedgerSigners {
 
 /**
  * Deploys a BillingLedger with roles for the three signers and applies `config` as the admin. The
- * one deployment path of the demo, the benchmarks and the tests.
+ * one deployment path of the demo, the benchmarks and the tests. Throws `ChainError`s (errors.ts).
  */
 export async function deployBillingLedger(
   signers: BillingLedgerSigners,
@@ -48,28 +54,66 @@ export async function deployBillingLedger(
 ): Promise<{ ledger: BillingLedger; address: string }> {
   const { abi, bytecode } = readArtifact("ledger/BillingLedger.sol", "BillingLedger");
   const factory = new ContractFactory(abi, bytecode, signers.admin);
-  const deployed = await factory.deploy(
-    await signers.admin.getAddress(),
-    await signers.controlCenter.getAddress(),
-    await signers.serviceProvider.getAddress(),
-  );
-  await deployed.waitForDeployment();
-  const address = await deployed.getAddress();
+  const address = await chainCall(async () => {
+    const deployed = await factory.deploy(
+      await signers.admin.getAddress(),
+      await signers.controlCenter.getAddress(),
+      await signers.serviceProvider.getAddress(),
+    );
+    const receipt = await deployed.deploymentTransaction()?.wait();
+    if (receipt) noteWrite(signers.admin.provider, receipt);
+    return deployed.getAddress();
+  });
+  // A fresh ledger starts in relayed mode: set the mode only when it differs.
+  return attachBillingLedger(address, signers, { ...config, direct: config.direct || undefined });
+}
+
+/**
+ * Attaches to a BillingLedger deployed earlier (`npx gridledger deploy`, Ignition) and applies
+ * `config` as the admin. Checks, before any write, that code is deployed at `address` and that the
+ * three signers hold DEFAULT_ADMIN_ROLE, CC_ROLE and SP_ROLE; throws `DeploymentMismatchError`
+ * naming what differs, or a `ChainError`.
+ */
+export async function attachBillingLedger(
+  address: string,
+  signers: BillingLedgerSigners,
+  config: BillingLedgerConfig = {},
+): Promise<{ ledger: BillingLedger; address: string }> {
+  const provider = signers.admin.provider;
+  if (!provider) throw new TypeError("attachBillingLedger: the admin signer needs a provider");
   const ledger = connectBillingLedger(address, signers.admin);
-  const wait = async (tx: Promise<{ wait(): Promise<unknown> }>) => (await tx).wait();
+  await chainCall(async () => {
+    if ((await provider.getCode(address)) === "0x") {
+      throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
+    }
+    const roles: [string, Signer][] = [
+      [await ledger.DEFAULT_ADMIN_ROLE(), signers.admin],
+      [await ledger.CC_ROLE(), signers.controlCenter],
+      [await ledger.SP_ROLE(), signers.serviceProvider],
+    ];
+    const names = ["admin", "control center", "service provider"];
+    for (const [i, [role, signer]] of roles.entries()) {
+      const account = await signer.getAddress();
+      if (!(await ledger.hasRole(role, account))) {
+        throw new DeploymentMismatchError(
+          `the ${names[i]} account ${account} lacks its role on the BillingLedger at ${address}`,
+        );
+      }
+    }
+  });
   const { tariff, categories, controlCenter, serviceProvider } = config;
   if (tariff) {
-    await wait(ledger.setTariff([...tariff.breakpointsWh], [...tariff.values], tariff.cap));
+    await mined(ledger.setTariff([...tariff.breakpointsWh], [...tariff.values], tariff.cap));
   }
   if (categories) {
-    await wait(
+    await mined(
       ledger.setCategoryValues(
         categories.map((c) => Number(c)) as [number, number, number, number, number],
       ),
     );
   }
   if (controlCenter) {
-    await wait(
+    await mined(
       ledger.setControlCenterKeys(
         publicKeyStruct(controlCenter.publicKey),
         publicKeyStruct(controlCenter.sigPublicKey),
@@ -77,14 +121,14 @@ export async function deployBillingLedger(
     );
   }
   if (serviceProvider) {
-    await wait(
+    await mined(
       ledger.setServiceProviderKeys(
         publicKeyStruct(serviceProvider.publicKey),
         publicKeyStruct(serviceProvider.sigPublicKey),
       ),
     );
   }
-  if (config.direct) await wait(ledger.setDeliveryMode(1));
+  if (config.direct !== undefined) await mined(ledger.setDeliveryMode(config.direct ? 1 : 0));
   return { ledger, address };
 }
 

@@ -9,7 +9,13 @@
 //   block. Every write made through `chain/` records its receipt's block in a per-provider fence
 //   (`noteWrite`); every reader asks `readHead`, which returns a block at or after the fence (and
 //   after the caller's own `minBlock`), waiting a bounded time for the node to catch up.
-import { JsonRpcProvider, type Provider, type TransactionReceipt } from "ethers";
+import {
+  FetchRequest,
+  JsonRpcProvider,
+  Network,
+  type Provider,
+  type TransactionReceipt,
+} from "ethers";
 
 import { ChainUnreachableError, StaleReadError } from "./errors.ts";
 
@@ -18,10 +24,10 @@ const POLLING_MS = 100;
 
 /**
  * The project's JSON-RPC provider for `url`: no response cache (read-after-write), the network
- * detected once (`staticNetwork`), receipts polled every 100 ms. Throws `ChainUnreachableError`
- * when the URL is not an http(s)/ws URL.
+ * fixed (`chainId` when known, else detected once), receipts polled every 100 ms. Throws
+ * `ChainUnreachableError` when the URL is not an http(s) URL.
  */
-export function jsonRpcProvider(url: string): JsonRpcProvider {
+export function jsonRpcProvider(url: string, chainId?: bigint): JsonRpcProvider {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -32,7 +38,7 @@ export function jsonRpcProvider(url: string): JsonRpcProvider {
     throw new ChainUnreachableError(url, `unsupported scheme "${parsed.protocol}" (http or https)`);
   }
   const provider = new JsonRpcProvider(url, undefined, {
-    staticNetwork: true,
+    staticNetwork: chainId === undefined ? true : Network.from(chainId),
     cacheTimeout: -1,
     pollingInterval: POLLING_MS,
   });
@@ -49,22 +55,33 @@ export async function connectJsonRpc(
   url: string,
   timeoutMs = 10_000,
 ): Promise<{ provider: JsonRpcProvider; chainId: bigint }> {
-  const provider = jsonRpcProvider(url);
-  let timer: NodeJS.Timeout | undefined;
+  jsonRpcProvider(url).destroy(); // URL checks
+  // Probe with one plain request first: ethers' provider would retry a dead URL forever.
+  const request = new FetchRequest(url);
+  request.timeout = timeoutMs;
+  request.setHeader("content-type", "application/json");
+  request.body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
+  let chainId: bigint;
   try {
-    const probe = Promise.all([provider.send("eth_chainId", []), provider.getBlockNumber()]);
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    const [chainIdHex] = (await Promise.race([probe, timeout])) as [string, number];
-    return { provider, chainId: BigInt(chainIdHex) };
+    const response = await request.send();
+    response.assertOk();
+    const result = (response.bodyJson as { result?: unknown }).result;
+    if (typeof result !== "string" || !/^0x[0-9a-fA-F]+$/.test(result)) {
+      throw new Error("not a JSON-RPC node (no chain id in the answer to eth_chainId)");
+    }
+    chainId = BigInt(result);
   } catch (err) {
-    provider.destroy();
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new ChainUnreachableError(url, reason.replace(/\s*\(.*$/, ""));
-  } finally {
-    clearTimeout(timer);
   }
+  const provider = jsonRpcProvider(url, chainId);
+  try {
+    await provider.getBlockNumber();
+  } catch (err) {
+    provider.destroy();
+    throw new ChainUnreachableError(url, (err as Error).message.split("\n")[0]);
+  }
+  return { provider, chainId };
 }
 
 // Per-provider fence: the highest block of a receipt this process has seen through `chain/`.

@@ -11,13 +11,17 @@ import {
   runBbnp,
   type BbnpAttackName,
   type BbnpChainAccess,
+  type BbnpDeployment,
   type BbnpRunReport,
 } from "../sim/bbnp.ts";
 import {
+  addressOption,
   cli,
   type Cli,
   connectRpc,
   embeddedChain,
+  exitOnChainError,
+  readDeployment,
   parseOptions,
   printTable,
   progressLog,
@@ -40,6 +44,11 @@ const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
                     GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_GATEWAY_KEY, GRIDLEDGER_NODE_KEYS (comma-
                     separated, one per consensus node); on a Hardhat development chain (id 31337)
                     the development accounts 0, 1, 2.. stand in for missing keys
+  --deployment ID   with --rpc: attach to Ignition deployment ID (\`npx gridledger deploy\`):
+                    its AggregationLedger (and, with --consensus, the registry bound to it) must
+                    hold no round and no member yet
+  --ledger ADDR     with --rpc: attach to the AggregationLedger at ADDR (its bound registry with
+                    --consensus) instead of deploying
   --json FILE       write the full report as JSON
   --quiet           no progress lines`;
 
@@ -54,6 +63,8 @@ const values = parseOptions(c, USAGE, {
   dropout: { type: "string" },
   attack: { type: "string" },
   rpc: { type: "string" },
+  deployment: { type: "string" },
+  ledger: { type: "string" },
   json: { type: "string" },
   quiet: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -85,13 +96,31 @@ if (values.attack !== undefined && !BBNP_ATTACKS.includes(values.attack as BbnpA
 const attack = values.attack as BbnpAttackName | undefined;
 if (attack === "replay" && rounds < 2) fail("--attack replay needs --rounds ≥ 2");
 
+if (values.deployment !== undefined && values.ledger !== undefined) {
+  fail("give --deployment or --ledger, not both");
+}
+if ((values.deployment ?? values.ledger) !== undefined && values.rpc === undefined) {
+  fail("--deployment and --ledger need --rpc (the embedded chain starts empty every run)");
+}
+let deployment: BbnpDeployment | undefined;
+if (values.ledger !== undefined) deployment = { ledger: addressOption(c, values.ledger, "ledger") };
+if (values.deployment !== undefined) {
+  const deployed = readDeployment(c, values.deployment);
+  const ledger = deployed["Bbnp#AggregationLedger"];
+  if (!ledger)
+    fail(
+      `deployment "${values.deployment}" has no AggregationLedger (deploy with --module bbnp or all)`,
+    );
+  deployment = { ledger, registry: deployed["Bbnp#ReputationRegistry"] };
+}
+
 async function chainAccess(): Promise<{
   chain: BbnpChainAccess;
   label: string;
   done: () => Promise<void>;
 }> {
   const nodeCount = consensusNodes ?? 0;
-  if (values.rpc) {
+  if (values.rpc !== undefined) {
     const rpc = await connectRpc(c, values.rpc);
     // Consensus nodes sign with their own keys: GRIDLEDGER_NODE_KEYS (comma-separated, one per
     // node), or Hardhat's development accounts 2.. on a development chain.
@@ -148,6 +177,7 @@ try {
       seed,
       neighbours,
       mode: consensusNodes === undefined ? "gateway" : "consensus",
+      deployment,
       consensusNodes,
       faulty,
       dropout,
@@ -158,7 +188,8 @@ try {
   );
 } catch (err) {
   await done();
-  console.error(`bbnp-demo: ${(err as Error).message}`);
+  if (!(err instanceof RangeError)) exitOnChainError("bbnp-demo", err);
+  console.error(`bbnp-demo: ${err.message}`); // a scenario the runner refuses (runBbnp checks)
   process.exit(1);
 }
 await done();

@@ -2,11 +2,12 @@
 // usage errors (exit 2), the chain connection (embedded in-process network or a JSON-RPC URL with
 // optional private keys from the environment), timed progress lines, a fixed-width table, and a
 // JSON report writer.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-import { HDNodeWallet, Wallet, type Signer } from "ethers";
+import { HDNodeWallet, Wallet, getAddress, isAddress, type Signer } from "ethers";
 
+import { ChainError, toChainError } from "../chain/errors.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
 
 export interface Cli {
@@ -157,4 +158,43 @@ export function writeJsonReport(file: string, report: unknown): void {
       "\n",
   );
   console.log(`\nreport written to ${file}`);
+}
+
+/**
+ * The contract addresses of Ignition deployment `id` (`ignition/deployments/<id>/
+ * deployed_addresses.json`, written by `npx gridledger deploy`), keyed by future id
+ * (`BillingLedger#BillingLedger`, `Bbnp#AggregationLedger`, `Bbnp#ReputationRegistry`). A missing
+ * deployment is a usage error.
+ */
+export function readDeployment(c: Cli, id: string): Record<string, string> {
+  if (!/^[\w.-]+$/.test(id)) c.fail(`--deployment must be an Ignition deployment id, got "${id}"`);
+  const file = new URL(`../../ignition/deployments/${id}/deployed_addresses.json`, import.meta.url);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch {
+    return c.fail(
+      `no Ignition deployment "${id}" (ignition/deployments/${id}/deployed_addresses.json); deploy with \`npx gridledger deploy\``,
+    );
+  }
+}
+
+/** A 20-byte hex address option, or a usage error. */
+export function addressOption(c: Cli, value: string, name: string): string {
+  if (!isAddress(value))
+    c.fail(`--${name} must be a contract address (0x + 40 hex digits), got "${value}"`);
+  return getAddress(value.toLowerCase());
+}
+
+/**
+ * Ends the program on a failure the user can act on: a chain error (revert decoded by name,
+ * unreachable node, nonce clash, out of gas) or a deployment mismatch prints one line
+ * `program: ErrorName: message` and exits 1. Anything else is a bug and is rethrown.
+ */
+export function exitOnChainError(program: string, err: unknown): never {
+  const e = toChainError(err);
+  if (e instanceof ChainError) {
+    console.error(`${program}: ${e.name}: ${e.message}`);
+    process.exit(1);
+  }
+  throw e;
 }

@@ -13,9 +13,12 @@ import {
 } from "../sim/oksuz.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
+  addressOption,
   cli,
   type Cli,
   connectRpc,
+  exitOnChainError,
+  readDeployment,
   embeddedChain,
   parseOptions,
   printTable,
@@ -32,6 +35,9 @@ const USAGE = `usage: npm run demo -- [options]
                     GRIDLEDGER_ADMIN_KEY, GRIDLEDGER_CC_KEY, GRIDLEDGER_SP_KEY; on a Hardhat
                     development chain (id 31337) development accounts 0, 1, 2 stand in for
                     missing keys
+  --deployment ID   with --rpc: attach to Ignition deployment ID (\`npx gridledger deploy\`)
+                    instead of deploying a ledger; its BillingLedger must not hold intervals yet
+  --ledger ADDR     with --rpc: attach to the BillingLedger at ADDR instead of deploying one
   --json FILE       write the full report as JSON
   --direct          Oksuz §6 mode: SP publishes prices and bills itself
   --attack NAME     inject an adversary: ${ATTACKS.join(", ")}
@@ -46,6 +52,8 @@ const values = parseOptions(c, USAGE, {
   intervals: { type: "string" },
   seed: { type: "string" },
   rpc: { type: "string" },
+  deployment: { type: "string" },
+  ledger: { type: "string" },
   json: { type: "string" },
   direct: { type: "boolean", default: false },
   attack: { type: "string" },
@@ -64,6 +72,22 @@ if (values.attack !== undefined && !ATTACKS.includes(values.attack as AttackName
   fail(`unknown attack "${values.attack}"; one of ${ATTACKS.join(", ")}`);
 }
 const loss = c.fractionOption(values.loss, "loss");
+if (values.deployment !== undefined && values.ledger !== undefined) {
+  fail("give --deployment or --ledger, not both");
+}
+if ((values.deployment ?? values.ledger) !== undefined && values.rpc === undefined) {
+  fail("--deployment and --ledger need --rpc (the embedded chain starts empty every run)");
+}
+let ledgerAddress: string | undefined;
+if (values.ledger !== undefined) ledgerAddress = addressOption(c, values.ledger, "ledger");
+if (values.deployment !== undefined) {
+  const deployed = readDeployment(c, values.deployment);
+  ledgerAddress = deployed["BillingLedger#BillingLedger"];
+  if (!ledgerAddress)
+    fail(
+      `deployment "${values.deployment}" has no BillingLedger (deploy with --module billing or all)`,
+    );
+}
 const coverLoops = c.intOption(values.cover, "cover", 0, 0, 1_000);
 let crash: { interval: number; phase: "admission" | "posting" } | undefined;
 if (values.crash !== undefined) {
@@ -79,7 +103,7 @@ async function chainAccess(): Promise<{
   label: string;
   done: () => Promise<void>;
 }> {
-  if (values.rpc) {
+  if (values.rpc !== undefined) {
     const rpc = await connectRpc(c, values.rpc);
     return {
       chain: {
@@ -106,6 +130,7 @@ try {
       meters,
       intervals,
       seed,
+      ledger: ledgerAddress,
       direct: values.direct,
       attack: values.attack as AttackName | undefined,
       network: { loss },
@@ -115,9 +140,11 @@ try {
     chain,
     { progress: log, now: () => performance.now() },
   );
-} finally {
+} catch (err) {
   await done();
+  exitOnChainError("demo", err);
 }
+await done();
 
 printSummary(report);
 if (values.json) writeJsonReport(values.json, report);

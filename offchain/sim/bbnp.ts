@@ -22,6 +22,8 @@
 import {
   Contract,
   ContractFactory,
+  ZeroAddress,
+  getAddress,
   type ContractTransactionReceipt,
   type InterfaceAbi,
   type Signer,
@@ -29,7 +31,10 @@ import {
 
 import type { AggregationLedger, ReputationRegistry } from "../../types/ethers-contracts/index.ts";
 import { BbnpUser } from "../bbnp-user/user.ts";
-import { readArtifact } from "../chain/deploy.ts";
+import { DeploymentMismatchError, readArtifact } from "../chain/deploy.ts";
+import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
+import { noteWrite } from "../chain/provider.ts";
+import { mined } from "../chain/tx.ts";
 import {
   bitmapIndices,
   commitBlockArgs,
@@ -85,6 +90,8 @@ export interface BbnpScenario {
   readonly rounds: number;
   readonly seed: string;
   readonly mode: "gateway" | "consensus";
+  /** Attach to this unused deployment (`gridledger deploy`) instead of deploying contracts. */
+  readonly deployment?: BbnpDeployment;
   /** Neighbour count h (even ≥ 2), default 8. */
   readonly neighbours?: number;
   /** Consensus nodes M (consensus mode), default 4. */
@@ -257,6 +264,7 @@ class AggregationLedgerAdapter {
     chain: BbnpChainAccess,
     gatewaySecret: bigint,
     nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
+    attach?: BbnpDeployment,
   ): Promise<AggregationLedgerAdapter> {
     let gas = 0n;
     const add = (r: ContractTransactionReceipt | null) => {
@@ -264,17 +272,27 @@ class AggregationLedgerAdapter {
     };
     const admin = chain.admin;
     const adminAddress = await admin.getAddress();
-    const deploy = async (path: string, name: string, args: readonly unknown[]) => {
+    const deploy = async (
+      path: string,
+      name: string,
+      args: readonly unknown[],
+    ): Promise<{ address: string; abi: InterfaceAbi; registry?: undefined }> => {
       const { abi, bytecode } = readArtifact(path, name);
-      const c = await new ContractFactory(abi, bytecode, admin).deploy(...args);
-      const receipt = await c.deploymentTransaction()?.wait();
-      add(receipt ?? null);
-      return { address: await c.getAddress(), abi };
+      return chainCall(async () => {
+        const c = await new ContractFactory(abi, bytecode, admin).deploy(...args);
+        const receipt = await c.deploymentTransaction()?.wait();
+        if (receipt) noteWrite(admin.provider, receipt);
+        add(receipt ?? null);
+        return { address: await c.getAddress(), abi: abi as InterfaceAbi };
+      });
     };
-    const l = await deploy("ledger/AggregationLedger.sol", "AggregationLedger", [
-      adminAddress,
-      hex(g1ToEip2537(blsPublicKey(gatewaySecret))),
-    ]);
+    const gatewayKey = hex(g1ToEip2537(blsPublicKey(gatewaySecret)));
+    const l = attach
+      ? await attachLedger(admin, attach, nodes !== undefined, gatewayKey, add)
+      : await deploy("ledger/AggregationLedger.sol", "AggregationLedger", [
+          adminAddress,
+          gatewayKey,
+        ]);
     const ledger = new Contract(
       l.address,
       l.abi as InterfaceAbi,
@@ -288,16 +306,18 @@ class AggregationLedgerAdapter {
           `runBbnp: ${nodes.secretKeys.length} consensus nodes need as many node accounts, got ${accounts.length}`,
         );
       }
-      const r = await deploy("consensus/ReputationRegistry.sol", "ReputationRegistry", [
-        adminAddress,
-      ]);
+      const r =
+        l.registry ??
+        (await deploy("consensus/ReputationRegistry.sol", "ReputationRegistry", [adminAddress]));
       registry = new Contract(
         r.address,
         r.abi as InterfaceAbi,
         admin,
       ) as unknown as ReputationRegistry;
-      add(await (await registry.bindLedger(l.address)).wait());
-      add(await (await ledger.bindRegistry(r.address)).wait());
+      if (!l.registry) {
+        add(await mined(registry.bindLedger(l.address)));
+        add(await mined(ledger.bindRegistry(r.address)));
+      }
       for (let j = 0; j < nodes.secretKeys.length; j++) {
         const sk = nodes.secretKeys[j];
         add(
@@ -356,8 +376,12 @@ class AggregationLedgerAdapter {
     let receipt: ContractTransactionReceipt | null;
     try {
       receipt = await (await ledger.commitBlock(args.block, args.certificate)).wait();
-    } catch {
-      return null; // refused (e.g. a second certificate for a committed round): no state change
+    } catch (err) {
+      // Refused by the contract (e.g. a second certificate for a committed round): no state
+      // change. Anything else (node unreachable, nonce clash) is not a refusal and propagates.
+      const e = toChainError(err);
+      if (e instanceof ContractRevertError) return null;
+      throw e;
     }
     if (!receipt) return null;
     return {
@@ -388,6 +412,79 @@ class AggregationLedgerAdapter {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** An existing BBNP deployment (`npx gridledger deploy`): the ledger, and its registry if bound. */
+export interface BbnpDeployment {
+  readonly ledger: string;
+  readonly registry?: string;
+}
+
+/**
+ * Attaches to an unused AggregationLedger (no round recorded) and, in consensus mode, the registry
+ * bound to it (no members yet): installs this run's gateway key with `rotateGatewayKey` (the round
+ * message does not include the key epoch, so the run's rounds verify under it). Throws
+ * `DeploymentMismatchError` naming what differs.
+ */
+async function attachLedger(
+  admin: Signer,
+  attach: BbnpDeployment,
+  consensus: boolean,
+  gatewayKey: string,
+  add: (r: ContractTransactionReceipt | null) => void,
+): Promise<{
+  address: string;
+  abi: InterfaceAbi;
+  registry?: { address: string; abi: InterfaceAbi };
+}> {
+  const provider = admin.provider!;
+  const { abi } = readArtifact("ledger/AggregationLedger.sol", "AggregationLedger");
+  const registryAbi = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry").abi;
+  if ((await chainCall(() => provider.getCode(attach.ledger))) === "0x") {
+    throw new DeploymentMismatchError(`no AggregationLedger at ${attach.ledger} on this chain`);
+  }
+  const ledger = new Contract(
+    attach.ledger,
+    abi as InterfaceAbi,
+    admin,
+  ) as unknown as AggregationLedger;
+  const [, any] = await chainCall(() => ledger.lastRound());
+  if (any) {
+    throw new DeploymentMismatchError(
+      `the AggregationLedger at ${attach.ledger} already holds rounds (a previous run): attach a fresh deployment (npx gridledger deploy)`,
+    );
+  }
+  let registry: { address: string; abi: InterfaceAbi } | undefined;
+  const bound = await chainCall(() => ledger.registry());
+  if (consensus) {
+    if (bound === ZeroAddress) {
+      throw new DeploymentMismatchError(
+        `the AggregationLedger at ${attach.ledger} has no registry bound: consensus mode needs one`,
+      );
+    }
+    if (attach.registry !== undefined && getAddress(attach.registry) !== getAddress(bound)) {
+      throw new DeploymentMismatchError(
+        `the AggregationLedger at ${attach.ledger} is bound to registry ${bound}, not ${attach.registry}`,
+      );
+    }
+    const r = new Contract(
+      bound,
+      registryAbi as InterfaceAbi,
+      admin,
+    ) as unknown as ReputationRegistry;
+    if ((await chainCall(() => r.nodeCount())) !== 0n) {
+      throw new DeploymentMismatchError(
+        `the registry at ${bound} already has members: attach a fresh deployment`,
+      );
+    }
+    registry = { address: bound, abi: registryAbi as InterfaceAbi };
+  } else if (bound !== ZeroAddress) {
+    throw new DeploymentMismatchError(
+      `the AggregationLedger at ${attach.ledger} is bound to a registry: its rounds are committed by consensus nodes (--consensus M)`,
+    );
+  }
+  add(await mined(ledger.rotateGatewayKey(gatewayKey)));
+  return { address: attach.ledger, abi: abi as InterfaceAbi, registry };
+}
 
 const DEFAULT_START = Date.UTC(2026, 0, 5) / 1000;
 
@@ -533,6 +630,7 @@ export async function runBbnp(
     mode === "consensus"
       ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
       : undefined,
+    scenario.deployment,
   );
   const deployMs = now() - mark;
   const domain = adapter.domain;

@@ -32,8 +32,13 @@ import {
   postDap,
   readDomain,
 } from "../chain/billing.ts";
-import { deployBillingLedger, readTariff } from "../chain/deploy.ts";
-import { ContractRevertError, toChainError } from "../chain/errors.ts";
+import {
+  DeploymentMismatchError,
+  attachBillingLedger,
+  deployBillingLedger,
+  readTariff,
+} from "../chain/deploy.ts";
+import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
 import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
 import { readHead } from "../chain/provider.ts";
 import type { TariffSchedule } from "../chain/tariff.ts";
@@ -78,6 +83,11 @@ export interface OksuzScenario {
   readonly seed: string;
   /** Interval length in seconds, default 3600. */
   readonly intervalSeconds?: number;
+  /**
+   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 0 not
+   * yet opened) instead of deploying one; the run's admin configures it.
+   */
+  readonly ledger?: string;
   /** Unix time of interval 0's start, default 2026-01-05T00:00:00Z. */
   readonly startTime?: bigint;
   /** Relays per onion, default 3 (DESIGN §4.6). */
@@ -259,27 +269,32 @@ export async function runOksuz(
   const spKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("sp"))));
   const spSigSk = randomSecretKey(randomBytes(keyRng.fork("sp/sig")));
   const direct = scenario.direct ?? false;
-  const { ledger: adminLedger, address } = await deployBillingLedger(
-    {
-      admin: chain.admin,
-      controlCenter: chain.controlCenter,
-      serviceProvider: chain.serviceProvider,
+  const signers = {
+    admin: chain.admin,
+    controlCenter: chain.controlCenter,
+    serviceProvider: chain.serviceProvider,
+  };
+  if (scenario.ledger !== undefined) await checkUnusedLedger(scenario.ledger, chain.admin);
+  const { ledger: adminLedger, address } = await (
+    scenario.ledger === undefined
+      ? deployBillingLedger
+      : attachBillingLedger.bind(undefined, scenario.ledger)
+  )(signers, {
+    tariff,
+    categories,
+    controlCenter: { publicKey: ccKeys.publicKey, sigPublicKey: ccSigKeys.publicKey },
+    serviceProvider: {
+      publicKey: spKeys.publicKey,
+      sigPublicKey: keyPairFromSecret(spSigSk).publicKey,
     },
-    {
-      tariff,
-      categories,
-      controlCenter: { publicKey: ccKeys.publicKey, sigPublicKey: ccSigKeys.publicKey },
-      serviceProvider: {
-        publicKey: spKeys.publicKey,
-        sigPublicKey: keyPairFromSecret(spSigSk).publicKey,
-      },
-      direct,
-    },
-  );
+    direct,
+  });
   const ccLedger = connectBillingLedger(address, chain.controlCenter);
   const spLedger = connectBillingLedger(address, chain.serviceProvider);
   const domain = await readDomain(adminLedger);
-  progress(`deployed BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`);
+  progress(
+    `${scenario.ledger === undefined ? "deployed" : "attached to"} BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`,
+  );
 
   // ---- CC with persistence --------------------------------------------------------------------
   const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
@@ -782,6 +797,23 @@ async function expectRevert(
     throw revert;
   }
   throw new RevertExpected(`expected the ledger to refuse a ${problem}, but it accepted it`);
+}
+
+/**
+ * A run numbers its intervals from 0, so an attached ledger must not hold interval 0 yet (a
+ * ledger deployed by `gridledger deploy` and not used by another run). Throws
+ * `DeploymentMismatchError`.
+ */
+async function checkUnusedLedger(address: string, admin: Signer): Promise<void> {
+  if ((await chainCall(() => admin.provider!.getCode(address))) === "0x") {
+    throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
+  }
+  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(0));
+  if (Number(record.state) !== 0) {
+    throw new DeploymentMismatchError(
+      `the BillingLedger at ${address} already holds interval 0 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
+    );
+  }
 }
 
 /** Returns a function giving the time since its previous call (phase durations). */

@@ -1,0 +1,188 @@
+// `gridledger deploy`: deploys GridLedger's contracts with Hardhat Ignition (ignition/modules/) to
+// any configured network, after checking the parameters, so a bad parameter fails in one line
+// before any transaction. Deployments are recorded in Ignition's journal
+// (`ignition/deployments/<id>/`), which the demos attach to with `--deployment <id>`.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import type { Command } from "commander";
+
+import { blsPublicKey, blsRandomSecretKey, g1ToEip2537 } from "../crypto/bls.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Ignition module per `--module` value. */
+export const DEPLOY_MODULES = {
+  billing: { file: "ignition/modules/BillingLedger.ts", ids: ["BillingLedger"] },
+  bbnp: { file: "ignition/modules/Bbnp.ts", ids: ["Bbnp"] },
+  all: { file: "ignition/modules/GridLedger.ts", ids: ["BillingLedger", "Bbnp"] },
+} as const;
+export type DeployModule = keyof typeof DEPLOY_MODULES;
+
+/** A deployment parameter that cannot be used (checked before Ignition runs). */
+export class DeployParameterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeployParameterError";
+  }
+}
+
+type Parameters = Record<string, Record<string, unknown>>;
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/**
+ * Checks `params` for `module` and completes it: role addresses must be non-zero 20-byte hex;
+ * a missing `Bbnp.initialGatewayKey` becomes the public key of a fresh secret that is discarded
+ * (nobody can sign for key epoch 0 until the trusted authority's key is rotated in). Returns a
+ * new object; throws `DeployParameterError` naming the parameter.
+ */
+export function completeDeployParameters(
+  module: DeployModule,
+  params: Parameters,
+  random: (n: number) => Uint8Array = (n) => randomBytes(n),
+): Parameters {
+  const out: Parameters = JSON.parse(JSON.stringify(params)) as Parameters;
+  for (const id of DEPLOY_MODULES[module].ids) out[id] ??= {};
+  if ("BillingLedger" in out && DEPLOY_MODULES[module].ids.includes("BillingLedger" as never)) {
+    for (const role of ["controlCenter", "serviceProvider", "admin"] as const) {
+      const value = out.BillingLedger[role];
+      if (value === undefined && role === "admin") continue;
+      if (typeof value !== "string" || !ADDRESS.test(value)) {
+        throw new DeployParameterError(
+          `BillingLedger.${role} must be the ${role} operator's address (0x + 40 hex digits), got ${JSON.stringify(value ?? null)}`,
+        );
+      }
+      if (/^0x0{40}$/.test(value)) {
+        throw new DeployParameterError(
+          `BillingLedger.${role} is the zero address: set the ${role} operator's address`,
+        );
+      }
+    }
+  }
+  if (DEPLOY_MODULES[module].ids.includes("Bbnp" as never)) {
+    const key = out.Bbnp.initialGatewayKey;
+    if (key === undefined) {
+      const secret = blsRandomSecretKey(random);
+      out.Bbnp.initialGatewayKey =
+        "0x" + Buffer.from(g1ToEip2537(blsPublicKey(secret))).toString("hex");
+    } else if (typeof key !== "string" || !/^0x[0-9a-fA-F]{256}$/.test(key)) {
+      throw new DeployParameterError(
+        "Bbnp.initialGatewayKey must be a 128-byte EIP-2537 G1 point (0x + 256 hex digits)",
+      );
+    }
+  }
+  return out;
+}
+
+/** Reads a parameters file (JSON object of module ids). Throws `DeployParameterError`. */
+export function readDeployParameters(file: string): Parameters {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new DeployParameterError(`cannot read parameters file ${file}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new DeployParameterError(`${file} is not JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new DeployParameterError(`${file} must hold a JSON object of module parameters`);
+  }
+  return parsed as Parameters;
+}
+
+/** Registers `gridledger deploy`. */
+export function registerDeploy(program: Command): void {
+  program
+    .command("deploy")
+    .description("Deploy GridLedger's contracts with Hardhat Ignition to a configured network")
+    .option(
+      "--network <name>",
+      "Hardhat network: localhost (npx hardhat node) or besu",
+      "localhost",
+    )
+    .option(
+      "--rpc <url>",
+      "with --network localhost: the node's URL (default http://127.0.0.1:8545)",
+    )
+    .option("--module <name>", "billing (Oksuz), bbnp (BBNP + registry) or all", "all")
+    .option(
+      "--parameters <file>",
+      "Ignition parameters (default ignition/parameters/<network>.json)",
+    )
+    .option("--deployment-id <id>", "Ignition deployment id (default chain-<chainId>)")
+    .action(
+      (opts: {
+        network: string;
+        rpc?: string;
+        module: string;
+        parameters?: string;
+        deploymentId?: string;
+      }) => {
+        const fail = (message: string): never => {
+          console.error(`gridledger deploy: ${message}`);
+          process.exit(2);
+        };
+        if (!(opts.module in DEPLOY_MODULES)) {
+          fail(
+            `--module must be one of ${Object.keys(DEPLOY_MODULES).join(", ")}, got "${opts.module}"`,
+          );
+        }
+        const module = opts.module as DeployModule;
+        if (opts.rpc !== undefined && opts.network !== "localhost") {
+          fail(
+            "--rpc applies to --network localhost; other networks take their URL from the Hardhat config",
+          );
+        }
+        if (opts.rpc !== undefined && !/^https?:\/\/./.test(opts.rpc)) {
+          fail(`--rpc must be an http(s) URL, got "${opts.rpc}"`);
+        }
+        const defaultFile = join(root, "ignition", "parameters", `${opts.network}.json`);
+        const file = opts.parameters ?? (existsSync(defaultFile) ? defaultFile : undefined);
+        let params: Parameters;
+        try {
+          params = completeDeployParameters(module, file ? readDeployParameters(file) : {});
+        } catch (err) {
+          if (err instanceof DeployParameterError)
+            fail(`${err.message}${file ? ` (${file})` : ""}`);
+          throw err;
+        }
+        const dir = mkdtempSync(join(tmpdir(), "gridledger-deploy-"));
+        try {
+          const paramsFile = join(dir, "parameters.json");
+          writeFileSync(paramsFile, JSON.stringify(params, null, 2));
+          const args = [
+            "hardhat",
+            "ignition",
+            "deploy",
+            DEPLOY_MODULES[module].file,
+            "--network",
+            opts.network,
+            "--parameters",
+            paramsFile,
+          ];
+          if (opts.deploymentId) args.push("--deployment-id", opts.deploymentId);
+          const env: NodeJS.ProcessEnv = {
+            ...process.env,
+            HARDHAT_IGNITION_CONFIRM_DEPLOYMENT: "yes",
+          };
+          if (opts.rpc) env.GRIDLEDGER_RPC_URL = opts.rpc;
+          const r = spawnSync("npx", args, { cwd: root, stdio: "inherit", env });
+          if (r.status !== 0) {
+            console.error(`gridledger deploy: Ignition failed (exit ${r.status ?? r.signal})`);
+            process.exit(r.status ?? 1);
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
+}
