@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { Command } from "commander";
 
+import { registerCapacity } from "./capacity.ts";
 import { registerDeploy } from "./deploy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -37,7 +38,9 @@ const program = new Command("gridledger")
   .description(
     "Privacy-preserving smart-meter aggregation and dynamic billing on a permissioned EVM chain",
   )
-  .showHelpAfterError()
+  // One line and exit 2 for a usage error (as the demos), the usage only on --help.
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .enablePositionalOptions();
 
 program
@@ -59,5 +62,6 @@ program
   .action((args: string[]) => runScript("./bbnp-demo.ts", "gridledger simulate-bbnp", args));
 
 registerDeploy(program);
+registerCapacity(program);
 
 await program.parseAsync(process.argv);

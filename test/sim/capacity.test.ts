@@ -1,0 +1,166 @@
+// The capacity model (offchain/sim/capacity.ts, docs/SCALE.md): a hand-computed case, the
+// boundary of the largest city, monotonicity, refusals, and the CLI over the committed bench run.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+import { expect } from "chai";
+import fc from "fast-check";
+
+import { costsFromBench } from "../../offchain/cli/capacity.ts";
+import {
+  CapacityInputError,
+  estimateCapacity,
+  type CapacityCosts,
+  type CapacityScenario,
+} from "../../offchain/sim/capacity.ts";
+
+const COSTS: CapacityCosts = {
+  ocdEntryGas: 10_000,
+  ocdDummyEntryGas: 2_000,
+  ocdBatchFixedGas: 100_000,
+  bcEntryGas: 3_000,
+  dapGas: 60_000,
+  intervalFixedGas: 140_000,
+  ccAdmitPerSecondPerCore: 1_000,
+};
+const CITY: CapacityScenario = {
+  meters: 1_000,
+  intervalMinutes: 15,
+  slotsPerMeter: 8,
+  realChunksPerMeter: 2,
+  blockGas: 30_000_000,
+  blockSeconds: 2,
+};
+
+describe("capacity model", () => {
+  it("a hand-computed city: entries, batches, gas, share, CC cores, largest city", () => {
+    const e = estimateCapacity(CITY, COSTS);
+    // 1,000 meters × 8 slots; a batch holds ⌊(30M − 100k) / 10k⌋ = 2,990 entries → 3 batches.
+    expect(e.entriesPerInterval).to.equal(8_000);
+    expect(e.entriesPerBatch).to.equal(2_990);
+    // OCD: 1,000 × (2 × 10,000 + 6 × 2,000) + 3 × 100,000 = 32,300,000.
+    expect(e.gasPerInterval.ocd).to.equal(32_300_000);
+    expect(e.gasPerInterval.bc).to.equal(24_000_000); // 8,000 bills × 3,000
+    expect(e.gasPerInterval.fixed).to.equal(200_000);
+    expect(e.gasPerInterval.total).to.equal(56_500_000);
+    expect(e.gasPerSecond).to.be.closeTo(56_500_000 / 900, 1e-9);
+    expect(e.chainGasPerSecond).to.equal(15_000_000);
+    expect(e.blockSpaceShare).to.be.closeTo(56_500_000 / 900 / 15_000_000, 1e-12);
+    expect(e.ccCores).to.equal(1); // 8.9 entries/s against 1,000/s per core
+    // Per meter: 32,000 + 24,000 + 8 × 100,000 / 2,990.
+    expect(e.gasPerMeter).to.be.closeTo(56_000 + 800_000 / 2_990, 1e-9);
+    // ⌊(13.5e9 − 200,000) / 56,267.56⌋ = 239,921 meters: 1,919,368 entries in 642 batches,
+    // 239,921 × 56,000 + 642 × 100,000 + 200,000 = 13,499,976,000 ≤ 13.5e9 gas.
+    expect(e.maxMeters).to.equal(Math.floor((15_000_000 * 900 - 200_000) / e.gasPerMeter));
+    expect(e.maxMeters).to.equal(239_921);
+  });
+
+  it("the largest city fits and one meter more than it does not", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 12 }),
+        (k, minutes, seconds) => {
+          const base = {
+            ...CITY,
+            slotsPerMeter: k,
+            realChunksPerMeter: k / 2,
+            intervalMinutes: minutes,
+            blockSeconds: seconds,
+          };
+          const { maxMeters } = estimateCapacity(base, COSTS);
+          if (maxMeters === 0) return;
+          expect(
+            estimateCapacity({ ...base, meters: maxMeters }, COSTS).blockSpaceShare,
+          ).to.be.at.most(1);
+          const over = estimateCapacity(
+            { ...base, meters: Math.ceil(maxMeters * 1.01) + 1 },
+            COSTS,
+          );
+          expect(over.blockSpaceShare).to.be.greaterThan(1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("more meters never cost less gas or fewer cores", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2_000_000 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        (n, d) => {
+          const a = estimateCapacity({ ...CITY, meters: n }, COSTS);
+          const b = estimateCapacity({ ...CITY, meters: n + d }, COSTS);
+          expect(b.gasPerInterval.total).to.be.greaterThan(a.gasPerInterval.total);
+          expect(b.ccCores).to.be.at.least(a.ccCores);
+        },
+      ),
+    );
+  });
+
+  it("refuses non-positive sizes and more real chunks than slots", () => {
+    expect(() => estimateCapacity({ ...CITY, meters: 0 }, COSTS)).to.throw(
+      CapacityInputError,
+      /meters/,
+    );
+    expect(() => estimateCapacity({ ...CITY, blockSeconds: -1 }, COSTS)).to.throw(
+      CapacityInputError,
+    );
+    expect(() => estimateCapacity({ ...CITY, realChunksPerMeter: 9 }, COSTS)).to.throw(
+      CapacityInputError,
+      /realChunksPerMeter/,
+    );
+    expect(() => estimateCapacity(CITY, { ...COSTS, bcEntryGas: 0 })).to.throw(
+      CapacityInputError,
+      /bcEntryGas/,
+    );
+  });
+
+  it("takes its costs from a bench run; a missing metric is named", () => {
+    const metrics = {
+      "gas.ocd_entry": { value: 9_742, unit: "gas/entry" },
+      "gas.ocd_fit_fixed": { value: 71_056, unit: "gas" },
+      "gas.bc_entry": { value: 3_405, unit: "gas/entry" },
+      "gas.dap_entry": { value: 65_904, unit: "gas" },
+      "gas.open_interval": { value: 82_713, unit: "gas" },
+      "gas.seal": { value: 35_398, unit: "gas" },
+      "gas.close_billing": { value: 39_953, unit: "gas" },
+      "cc.admit_per_s": { value: 13_034, unit: "1/s" },
+    };
+    const { costs, notes } = costsFromBench(metrics);
+    expect(costs.ocdDummyEntryGas).to.equal(9_742);
+    expect(notes.join()).to.match(/gas\.ocd_dummy_entry/);
+    expect(costs.intervalFixedGas).to.equal(82_713 + 35_398 + 39_953);
+    expect(
+      costsFromBench({ ...metrics, "gas.ocd_dummy_entry": { value: 1_900, unit: "gas/entry" } })
+        .costs.ocdDummyEntryGas,
+    ).to.equal(1_900);
+    const { ["cc.admit_per_s"]: _dropped, ...partial } = metrics;
+    expect(() => costsFromBench(partial)).to.throw(/cc\.admit_per_s/);
+  });
+
+  it("`gridledger capacity --json` prints the model over the committed bench run", async () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        `${root}offchain/cli/main.ts`,
+        "capacity",
+        "--meters",
+        "1000000",
+        "--interval-minutes",
+        "15",
+        "--json",
+      ],
+      { cwd: root },
+    );
+    const out = JSON.parse(stdout) as {
+      estimate: { entriesPerInterval: number; maxMeters: number };
+    };
+    expect(out.estimate.entriesPerInterval).to.equal(8_000_000);
+    expect(out.estimate.maxMeters).to.be.greaterThan(0);
+  });
+});
