@@ -85,7 +85,14 @@ export const CHART_CONFIG = {
     domainColor: "#888",
     tickColor: "#888",
   },
-  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, orient: "right" },
+  legend: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 500,
+    orient: "right",
+    labelLimit: 260,
+    titleLimit: 260,
+  },
   range: { category: [...PALETTE] },
   bar: { discreteBandSize: { band: 0.8 } },
 } as const;
@@ -96,7 +103,10 @@ export const CHART_CONFIG = {
  * {@link ChartRenderError} naming the spec's title when Vega-Lite or Vega refuses it.
  */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const title = typeof spec.title === "string" ? spec.title : JSON.stringify(spec.title ?? "");
+  const title =
+    typeof spec.title === "object" && spec.title !== null && "text" in spec.title
+      ? String(spec.title.text)
+      : String(spec.title ?? "");
   let view: vega.View | undefined;
   const warnings: string[] = [];
   const logger = collectingLogger(warnings);

@@ -135,7 +135,7 @@ header h1{margin:0 0 2px;font-size:22px;font-weight:600}
 header p{margin:0;color:#c9d6e3;font-size:13px}
 header code{color:#fff}
 main{max-width:1320px;margin:0 auto;padding:18px 32px 40px}
-.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:10px;margin:0 0 18px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:10px;margin:0 0 18px}
 .facts div{background:#fff;border:1px solid var(--line);border-radius:6px;padding:8px 12px}
 .facts dt{color:var(--muted);font-size:12px}
 .facts dd{margin:2px 0 0;font-size:17px;font-weight:600}

@@ -62,7 +62,10 @@ function tariffOf(run: OksuzRun): TariffSchedule {
 export function tariffCurve(run: OksuzRun, samples = 240): { wh: number; price: number }[] {
   const t = tariffOf(run);
   const largest = Math.max(1, ...run.perInterval.map((s) => Number(s.aggregateWh)));
-  const top = Math.ceil(largest * 1.5);
+  // Up to the next breakpoint past the largest aggregate (where the price would change), within
+  // 1.5–4× the largest, so the points are seen against the curve's shape.
+  const next = t.breakpointsWh.map(Number).find((b) => b > largest) ?? largest;
+  const top = Math.ceil(Math.min(4 * largest, Math.max(1.5 * largest, 1.2 * next)));
   const xs = new Set<number>();
   for (let k = 0; k <= samples; k++) xs.add(Math.round((top * k) / samples));
   for (const b of t.breakpointsWh) if (Number(b) <= top) xs.add(Number(b));
@@ -125,15 +128,6 @@ export function priceChart(run: OksuzRun): Chart {
             x: { field: "wh", type: "quantitative" },
             y: { field: "price", type: "quantitative" },
             color: legend,
-          },
-        },
-        {
-          transform: [{ filter: "datum.layer == 'interval'" }],
-          mark: { type: "text", dy: -12, fontSize: 11, color: "#333" },
-          encoding: {
-            x: { field: "wh", type: "quantitative" },
-            y: { field: "price", type: "quantitative" },
-            text: { field: "label" },
           },
         },
       ],
@@ -296,40 +290,54 @@ export function rejectedChart(run: OksuzRun): Chart {
     })),
   ];
   const total = values.reduce((a, d) => a + (d.count as number), 0);
+  const stages = ["control center", "onion relay", "network"];
   return {
     id: "oksuz-rejected",
     title: "Rejected messages by reason",
     caption:
       total === 0
-        ? "No message was refused or lost anywhere (every bar is zero); an attack run shows its bar here."
-        : `${total} messages refused or lost; CC's refusals name the check that failed (DESIGN §3 admission).`,
+        ? "No message was refused or lost anywhere (every count is 0); an attack run shows its bar here."
+        : `${fmtInt(total)} messages refused or lost; CC's refusals name the admission check that failed.`,
     spec: {
       title: "Rejected messages by reason",
-      width: PLOT.width,
-      data: { values },
-      mark: { type: "bar", tooltip: true },
+      width: PLOT.width - 120,
+      height: { step: 15 },
+      data: { values: values.map((d) => ({ ...d, label: `${d.stage}: ${d.reason}` })) },
       encoding: {
-        y: { field: "reason", type: "nominal", title: "reason", sort: null },
+        y: {
+          field: "label",
+          type: "nominal",
+          title: "where: reason",
+          sort: null,
+          axis: { labelLimit: 300 },
+        },
         x: {
           field: "count",
           type: "quantitative",
           title: "messages (count)",
           axis: INTEGER_AXIS,
-          scale: { domainMin: 0, domainMax: Math.max(1, ...values.map((d) => d.count as number)) },
-        },
-        color: { field: "stage", type: "nominal", title: "refused by" },
-        row: {
-          field: "stage",
-          type: "nominal",
-          title: null,
-          header: { labelAngle: 0, labelAlign: "left" },
+          scale: { domain: [0, Math.max(1, ...values.map((d) => d.count as number))] },
         },
       },
-      resolve: { scale: { y: "independent" } },
+      layer: [
+        {
+          mark: { type: "bar", tooltip: true },
+          encoding: {
+            color: { field: "stage", type: "nominal", title: "refused by", sort: stages },
+          },
+        },
+        {
+          mark: { type: "text", align: "left", dx: 4, fontSize: 10, color: "#333" },
+          encoding: { text: { field: "count", type: "quantitative" } },
+        },
+      ],
     },
     table: {
       header: ["refused by", "reason", "count"],
-      rows: values.map((d) => [String(d.stage), String(d.reason), String(d.count)]),
+      rows: values
+        .filter((d) => (d.count as number) > 0)
+        .map((d) => [String(d.stage), String(d.reason), fmtInt(d.count as number)])
+        .concat(total === 0 ? [["–", "none", "0"]] : []),
     },
   };
 }
@@ -484,7 +492,9 @@ export function gasChart(run: OksuzRun): Chart {
     ...run.perInterval.map((s) => ({ label: `j=${s.interval}`, gas: s.gasByOperation })),
   ];
   const operations = [...new Set(columns.flatMap((c) => Object.keys(c.gas)))];
-  const values: Datum[] = columns.flatMap((c) =>
+  const intervalOps = [...new Set(columns.slice(1).flatMap((c) => Object.keys(c.gas)))];
+  const setupTotal = Object.values(run.setupGasByOperation).reduce((a, g) => a + BigInt(g), 0n);
+  const values: Datum[] = columns.slice(1).flatMap((c) =>
     Object.entries(c.gas).map(([operation, gas]) => ({
       phase: c.label,
       operation,
@@ -495,7 +505,7 @@ export function gasChart(run: OksuzRun): Chart {
   return {
     id: "oksuz-gas",
     title: "Gas per ledger operation",
-    caption: `What the chain spent on each ledger function; an interval cost ${fmtInt(Math.min(...perInterval))}–${fmtInt(Math.max(...perInterval))} gas (OCD batches verify every Schnorr signature on-chain).`,
+    caption: `What each interval's ledger functions cost: ${fmtInt(Math.min(...perInterval))}–${fmtInt(Math.max(...perInterval))} gas per interval (postOcdBatch verifies every Schnorr signature on-chain); set-up (deployment, registration, in the table) ${fmtInt(setupTotal)} gas.`,
     spec: {
       title: "Gas per ledger operation",
       width: PLOT.width,
@@ -506,12 +516,12 @@ export function gasChart(run: OksuzRun): Chart {
         x: {
           field: "phase",
           type: "ordinal",
-          title: "set-up, then interval j",
-          sort: columns.map((c) => c.label),
+          title: "interval j",
+          sort: columns.slice(1).map((c) => c.label),
           axis: { labelAngle: 0 },
         },
         y: { field: "gas", type: "quantitative", title: "gas (units)", stack: "zero" },
-        color: { field: "operation", type: "nominal", title: "ledger function", sort: operations },
+        color: { field: "operation", type: "nominal", title: "ledger function", sort: intervalOps },
       },
     },
     table: {
