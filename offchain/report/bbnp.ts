@@ -186,13 +186,7 @@ export function reputationChart(run: BbnpRun): Chart {
       data: { values },
       mark: { type: "line", point: true, strokeWidth: 2, tooltip: true },
       encoding: {
-        x: {
-          field: "round",
-          type: "quantitative",
-          title: "round t",
-          axis: INTEGER_AXIS,
-          scale: { nice: false },
-        },
+        x: { field: "round", type: "ordinal", title: "round t", axis: { labelAngle: 0 } },
         y: {
           field: "reputation",
           type: "quantitative",

@@ -179,7 +179,7 @@ export function billsChart(run: OksuzRun): Chart {
           bin: { maxbins: 20 },
           title: "bill (price units)",
         },
-        y: { aggregate: "count", type: "quantitative", title: "users", axis: INTEGER_AXIS },
+        y: { aggregate: "count", type: "quantitative", title: "users (count)", axis: INTEGER_AXIS },
         color: {
           field: "interval",
           type: "nominal",
@@ -386,7 +386,12 @@ export function relayTrafficChart(run: OksuzRun): Chart {
             bin: { maxbins: 30 },
             title: "packets sent by a relay (count)",
           },
-          y: { aggregate: "count", type: "quantitative", title: "relays", axis: INTEGER_AXIS },
+          y: {
+            aggregate: "count",
+            type: "quantitative",
+            title: "relays (count)",
+            axis: INTEGER_AXIS,
+          },
           color: { datum: "relays", type: "nominal", title: "" },
         },
       },
