@@ -42,9 +42,9 @@ function tableHtml(t: Table): string {
 
 function figureHtml(chart: Chart, svg: string): string {
   return `<figure class="chart" id="${chart.id}" data-chart="${chart.id}">
-<figcaption><span class="title">${escapeHtml(chart.title)}</span> ${escapeHtml(chart.caption)}</figcaption>
 <div class="body"><div class="plot" role="img" aria-label="${escapeHtml(chart.title)}">${scopeSvgIds(svg, chart.id)}</div>
 <div class="numbers">${tableHtml(chart.table)}</div></div>
+<figcaption>${escapeHtml(chart.caption)}</figcaption>
 </figure>`;
 }
 
@@ -146,8 +146,7 @@ h2{font-size:18px;margin:26px 0 10px;padding-bottom:4px;border-bottom:2px solid 
 .note h3{margin:6px 0;font-size:15px}
 .note p{margin:4px 0}
 figure.chart{background:#fff;border:1px solid var(--line);border-radius:6px;margin:0 0 16px;padding:10px 14px 12px}
-figure.chart figcaption{color:var(--muted);margin:0 0 6px}
-figure.chart figcaption .title{color:var(--fg);font-weight:600;margin-right:6px}
+figure.chart figcaption{color:var(--muted);margin:6px 0 0;padding-left:8px;border-left:3px solid #4e79a7}
 .body{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .plot{flex:0 1 auto;min-width:0}
 .plot svg{max-width:100%;height:auto;display:block}

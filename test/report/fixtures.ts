@@ -9,15 +9,24 @@ import { runOksuz } from "../../offchain/sim/oksuz.ts";
 let oksuz: Promise<OksuzRun> | undefined;
 let bbnp: Promise<BbnpRun> | undefined;
 
-/** 6 meters × 2 intervals, relayed mode, seed "report". */
+/**
+ * 8 meters × 3 intervals, relayed mode, seed "report", with a tariff scaled to 8 households (the
+ * default one is for a 50-household feeder) so the price chart's points sit on its slopes.
+ */
 export function smallOksuzRun(): Promise<OksuzRun> {
   oksuz ??= (async () => {
     const connection = await network.create();
     try {
       const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
       const report = await runOksuz(
-        { meters: 6, intervals: 2, seed: "report" },
+        {
+          meters: 8,
+          intervals: 3,
+          seed: "report",
+          tariff: { breakpointsWh: [0n, 1_500n, 4_000n], values: [2n, 4n, 9n], cap: 10n },
+        },
         { admin, controlCenter, serviceProvider },
+        { now: () => performance.now() },
       );
       const run = runFromReport(report);
       if (run.kind !== "oksuz") throw new Error("smallOksuzRun: not an Oksuz run");
@@ -47,6 +56,7 @@ export function smallBbnpRun(): Promise<BbnpRun> {
           dropout: { count: 2 },
         },
         { admin, gateway, nodes },
+        { now: () => performance.now() },
       );
       const run = runFromReport(report);
       if (run.kind !== "bbnp") throw new Error("smallBbnpRun: not a BBNP run");
