@@ -355,18 +355,38 @@ export function relayTrafficChart(run: OksuzRun): Chart {
     sizes.length === 1
       ? `every packet on every link was ${fmtInt(sizes[0])} bytes`
       : `packet sizes differ (${sizes.join(", ")} bytes): sizes leak`;
-  const table = {
-    header: ["relay", "received", "forwarded", "cover", "dropped", "sent", "sizes (B)"],
-    rows: relays.map((r) => [
-      r.relay,
-      String(r.received),
-      String(r.forwarded),
-      String(r.coverSent),
-      String(r.dropped),
-      String(r.packetsSent),
-      Object.keys(r.packetSizes).join(", "),
-    ]),
-  };
+  const header = ["relay", "received", "forwarded", "cover", "dropped", "sent", "sizes (B)"];
+  const sizesOf = (r: (typeof relays)[number]) => Object.keys(r.packetSizes).join(", ");
+  const counts = (r: (typeof relays)[number]) => [
+    r.received,
+    r.forwarded,
+    r.coverSent,
+    r.dropped,
+    r.packetsSent,
+  ];
+  // One row per relay up to MAX_RELAY_BARS; beyond, min / median / max / Σ per column.
+  const table =
+    relays.length <= MAX_RELAY_BARS
+      ? { header, rows: relays.map((r) => [r.relay, ...counts(r).map(String), sizesOf(r)]) }
+      : {
+          header,
+          rows: (["min", "median", "max", "Σ"] as const).map((stat) => [
+            `${stat} of ${relays.length}`,
+            ...[0, 1, 2, 3, 4].map((k) => {
+              const column = relays.map((r) => counts(r)[k]).sort((a, b) => a - b);
+              const value =
+                stat === "min"
+                  ? column[0]
+                  : stat === "max"
+                    ? column[column.length - 1]
+                    : stat === "median"
+                      ? column[(column.length - 1) >> 1]
+                      : column.reduce((a, b) => a + b, 0);
+              return fmtInt(value);
+            }),
+            [...new Set(relays.flatMap((r) => Object.keys(r.packetSizes)))].join(", "),
+          ]),
+        };
   if (relays.length > MAX_RELAY_BARS) {
     const values: Datum[] = relays.map((r) => ({ relay: r.relay, sent: r.packetsSent }));
     return {
