@@ -1,6 +1,7 @@
 // `npm run reproduce`: re-runs BBNP §VI-C/§VI-D (Tables VI–VIII, Figs. 9–10) with fixed seeds and
 // writes reports/reproduction.json, reports/fig9-{a,b,c}.svg and reports/fig10.svg.
-// All logic lives in offchain/sim/reputation-experiments.ts; this file only does I/O.
+// The experiments live in offchain/sim/reputation-experiments.ts and the figures' Vega-Lite specs in
+// offchain/report/reproduction.ts; this file only does I/O.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -12,40 +13,10 @@ import {
   runReproduction,
 } from "../offchain/sim/reputation-experiments.ts";
 import type { ReproductionResult } from "../offchain/sim/reputation-experiments.ts";
-import { barChartSvg, lineChartSvg } from "../offchain/sim/svg.ts";
+import { renderSvg } from "../offchain/report/chart.ts";
+import { fig10Spec, fig9Spec } from "../offchain/report/reproduction.ts";
 
 const reportsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "reports");
-
-function fig9(result: ReproductionResult, experiments: readonly string[], panel: string): string {
-  return lineChartSvg({
-    title: `Fig. 9(${panel}) reproduced: node reputation, ${experiments.join(", ")}`,
-    xLabel: "consensus round",
-    yLabel: "reputation Γ",
-    yMin: 0,
-    yMax: 1,
-    series: experiments.flatMap((e) =>
-      NODE_TYPES.map((t) => ({ name: `${e} ${t}`, values: result.reputation[e][t] })),
-    ),
-  });
-}
-
-function fig10(result: ReproductionResult): string {
-  const paper = PAPER_VALUES.primarySelection;
-  const names = ["S1", "S2", "S3"] as const;
-  return barChartSvg({
-    title: "Fig. 10 reproduced: reputation rank of the selected primary (50 selections)",
-    xLabel: "reputation rank of the primary",
-    yLabel: "times selected",
-    categories: RANK_BUCKETS,
-    series: [
-      ...names.map((s) => ({
-        name: `ours ${s}`,
-        values: RANK_BUCKETS.map((b) => result.primarySelection[s][b]),
-      })),
-      ...names.map((s) => ({ name: `paper ${s}`, values: RANK_BUCKETS.map((b) => paper[s][b]) })),
-    ],
-  });
-}
 
 function last(xs: readonly number[]): string {
   return xs[xs.length - 1].toFixed(2);
@@ -75,9 +46,17 @@ function printComparison(result: ReproductionResult): void {
 const result = runReproduction();
 mkdirSync(reportsDir, { recursive: true });
 writeFileSync(join(reportsDir, "reproduction.json"), JSON.stringify(result, null, 2) + "\n");
-writeFileSync(join(reportsDir, "fig9-a.svg"), fig9(result, ["E1", "E2"], "a"));
-writeFileSync(join(reportsDir, "fig9-b.svg"), fig9(result, ["E3", "E4"], "b"));
-writeFileSync(join(reportsDir, "fig9-c.svg"), fig9(result, ["E5", "E6", "E7"], "c"));
-writeFileSync(join(reportsDir, "fig10.svg"), fig10(result));
+const panels = [
+  ["a", ["E1", "E2"]],
+  ["b", ["E3", "E4"]],
+  ["c", ["E5", "E6", "E7"]],
+] as const;
+for (const [panel, experiments] of panels) {
+  writeFileSync(
+    join(reportsDir, `fig9-${panel}.svg`),
+    await renderSvg(fig9Spec(result, experiments, panel)),
+  );
+}
+writeFileSync(join(reportsDir, "fig10.svg"), await renderSvg(fig10Spec(result)));
 printComparison(result);
 console.log(`\nwrote ${reportsDir}/reproduction.json, fig9-{a,b,c}.svg, fig10.svg`);

@@ -4,7 +4,7 @@
 // by M consensus nodes with a quorum certificate. Prints a summary per round.
 //
 //   node offchain/cli/bbnp-demo.ts [--users N] [--rounds R] [--seed S] [--consensus M]
-//        [--faulty F] [--dropout P] [--attack NAME] [--rpc URL] [--json FILE] [--quiet]
+//        [--faulty F] [--dropout P] [--attack NAME] [--rpc URL] [--json FILE] [--report DIR] [--quiet]
 import {
   BBNP_ATTACKS,
   REJECTION_REASONS,
@@ -26,6 +26,8 @@ import {
   printTable,
   progressLog,
   writeJsonReport,
+  checkOutputPaths,
+  writeHtmlReport,
 } from "./common.ts";
 
 const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
@@ -50,6 +52,7 @@ const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
   --ledger ADDR     with --rpc: attach to the AggregationLedger at ADDR (its bound registry with
                     --consensus) instead of deploying
   --json FILE       write the full report as JSON
+  --report DIR      write DIR/index.html (charts, offline) and DIR/run.json
   --quiet           no progress lines`;
 
 const c: Cli = cli("bbnp-demo", USAGE);
@@ -66,10 +69,12 @@ const values = parseOptions(c, USAGE, {
   deployment: { type: "string" },
   ledger: { type: "string" },
   json: { type: "string" },
+  report: { type: "string" },
   quiet: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 });
 const fail: Cli["fail"] = c.fail;
+checkOutputPaths(c, values.json, values.report);
 const intOption: Cli["intOption"] = c.intOption;
 
 const users = intOption(values.users, "users", 100, 2, 1 << 20);
@@ -184,7 +189,7 @@ try {
       attack: attack === undefined ? undefined : { kind: attack },
     },
     chain,
-    { progress: log, now: () => performance.now() },
+    { progress: log, step: log.step, now: () => performance.now() },
   );
 } catch (err) {
   await done();
@@ -196,6 +201,7 @@ await done();
 
 printSummary(report);
 if (values.json) writeJsonReport(values.json, report);
+if (values.report) await writeHtmlReport(values.report, report);
 if (!report.totals.allMatch) process.exitCode = 1;
 if (report.attack && (!report.attack.detected || !report.attack.honestSum)) process.exitCode = 1;
 

@@ -1,14 +1,29 @@
 // What both demos (demo.ts, bbnp-demo.ts) need around their scenario runner: option parsing with
 // usage errors (exit 2), the chain connection (embedded in-process network or a JSON-RPC URL with
 // optional private keys from the environment), timed progress lines, a fixed-width table, and a
-// JSON report writer.
-import { readFileSync, writeFileSync } from "node:fs";
+// JSON report writer, the HTML run report, and the early check of output paths.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
+import { MultiBar, Presets, type SingleBar } from "cli-progress";
 import { HDNodeWallet, Wallet, getAddress, isAddress, type Signer } from "ethers";
 
 import { ChainError, toChainError } from "../chain/errors.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
+
+import { writeRunReport } from "../report/html.ts";
+import { runJsonText } from "../report/run.ts";
+import type { ProgressSink, ProgressStep } from "../runtime/progress.ts";
 
 export interface Cli {
   /** Prints `program: message`, the usage, and exits with 2. */
@@ -133,12 +148,74 @@ export async function embeddedChain() {
   };
 }
 
-/** `[12.3s] message` lines (or nothing with `quiet`). */
-export function progressLog(quiet: boolean): (message: string) => void {
+/** A progress printer: call it with a message; `step` takes counted progress from the runners. */
+export interface ProgressLog {
+  (message: string): void;
+  /** Counted progress (runners' `step` hook): a bar per task on a terminal, else plain lines. */
+  readonly step: ProgressSink;
+  /** Removes the bars (idempotent); called by itself when "intervals" or "rounds" completes. */
+  readonly done: () => void;
+}
+
+/** Plain-line mode prints a counted step at most this often (ms): a heartbeat for long runs. */
+export const PLAIN_STEP_INTERVAL_MS = 2_000;
+
+/**
+ * `[12.3s] message` lines (or nothing with `quiet`). Counted steps (`log.step`) draw a cli-progress
+ * bar per task when stderr is a terminal; otherwise (CI logs, pipes) they print as plain
+ * `[12.3s] meters prepared 5000/100000` lines, at most one per {@link PLAIN_STEP_INTERVAL_MS}, so a
+ * short run prints what it printed before and a long one shows it is alive.
+ */
+export function progressLog(
+  quiet: boolean,
+  options: { readonly tty?: boolean; readonly write?: (line: string) => void } = {},
+): ProgressLog {
   const started = performance.now();
-  return quiet
-    ? () => {}
-    : (m) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${m}`);
+  const stamp = () => `[${((performance.now() - started) / 1000).toFixed(1)}s]`;
+  const write = options.write ?? ((line: string) => console.log(line));
+  if (quiet) return Object.assign(() => {}, { step: () => {}, done: () => {} });
+  const tty = options.tty ?? process.stderr.isTTY === true;
+  if (!tty) {
+    let lastPrinted = -Infinity;
+    const log = (m: string) => {
+      lastPrinted = performance.now();
+      write(`${stamp()} ${m}`);
+    };
+    const step = (s: ProgressStep) => {
+      if (performance.now() - lastPrinted < PLAIN_STEP_INTERVAL_MS) return;
+      log(`${s.task} ${s.done}/${s.total}`);
+    };
+    return Object.assign(log, { step, done: () => {} });
+  }
+  let bars: MultiBar | undefined;
+  const byTask = new Map<string, SingleBar>();
+  const done = () => {
+    bars?.stop();
+    bars = undefined;
+    byTask.clear();
+  };
+  process.once("exit", done);
+  const log = (m: string) => {
+    if (bars) bars.log(`${stamp()} ${m}\n`);
+    else write(`${stamp()} ${m}`);
+  };
+  const step = (s: ProgressStep) => {
+    bars ??= new MultiBar(
+      {
+        format: " {task} |{bar}| {value}/{total} {percentage}% eta {eta_formatted}",
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+      },
+      Presets.shades_classic,
+    );
+    let bar = byTask.get(s.task);
+    if (!bar) byTask.set(s.task, (bar = bars.create(s.total, 0, { task: s.task.padEnd(20) })));
+    if (bar.getTotal() !== s.total) bar.setTotal(s.total);
+    bar.update(s.done);
+    if ((s.task === "intervals" || s.task === "rounds") && s.done === s.total) done();
+  };
+  return Object.assign(log, { step, done });
 }
 
 /** Right-aligned columns (the last left-aligned), a dashed rule under the header. */
@@ -152,11 +229,7 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
 
 /** Writes `report` as indented JSON (bigints as decimal strings). */
 export function writeJsonReport(file: string, report: unknown): void {
-  writeFileSync(
-    file,
-    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) +
-      "\n",
-  );
+  writeFileSync(file, runJsonText(report));
   console.log(`\nreport written to ${file}`);
 }
 
@@ -197,4 +270,49 @@ export function exitOnChainError(program: string, err: unknown): never {
     process.exit(1);
   }
   throw e;
+}
+
+/**
+ * Checks, before a run starts, that `--json FILE` and `--report DIR` can be written: creates DIR
+ * (and FILE's folder must exist), writes and removes a probe file, and fails with a one-line usage
+ * error naming the option otherwise (a run's results are not lost to a bad path at the end).
+ */
+export function checkOutputPaths(
+  c: Cli,
+  json: string | undefined,
+  report: string | undefined,
+): void {
+  if (json !== undefined) {
+    if (existsSync(json) && statSync(json).isDirectory()) c.fail(`--json ${json} is a directory`);
+    const existed = existsSync(json);
+    try {
+      closeSync(openSync(json, "a"));
+      if (!existed) rmSync(json);
+    } catch (err) {
+      c.fail(
+        `--json ${json} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  }
+  if (report !== undefined) {
+    try {
+      mkdirSync(report, { recursive: true });
+      const probe = join(report, `.gridledger-probe-${process.pid}`);
+      writeFileSync(probe, "");
+      rmSync(probe);
+    } catch (err) {
+      c.fail(
+        `--report ${report} is not a writable directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** Writes the run's HTML report (`DIR/index.html`, `DIR/run.json`; offchain/report/html.ts). */
+export async function writeHtmlReport(
+  dir: string,
+  report: Parameters<typeof writeRunReport>[1],
+): Promise<void> {
+  const page = await writeRunReport(dir, report);
+  console.log(`HTML report written to ${page}`);
 }

@@ -1,7 +1,7 @@
 // `npm run demo`: GridLedger's main job. Runs the Oksuz scheme end to end for a small city on the
 // embedded in-process chain (or any JSON-RPC URL) and prints a summary per interval.
 //
-//   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE]
+//   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE] [--report DIR]
 //                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting]
 //                   [--cover N] [--quiet]
 import {
@@ -24,6 +24,8 @@ import {
   printTable,
   progressLog,
   writeJsonReport,
+  checkOutputPaths,
+  writeHtmlReport,
 } from "./common.ts";
 
 const USAGE = `usage: npm run demo -- [options]
@@ -39,6 +41,7 @@ const USAGE = `usage: npm run demo -- [options]
                     instead of deploying a ledger; its BillingLedger must not hold intervals yet
   --ledger ADDR     with --rpc: attach to the BillingLedger at ADDR instead of deploying one
   --json FILE       write the full report as JSON
+  --report DIR      write DIR/index.html (charts, offline) and DIR/run.json
   --direct          Oksuz §6 mode: SP publishes prices and bills itself
   --attack NAME     inject an adversary: ${ATTACKS.join(", ")}
   --loss P          packet loss probability on every link (0 ≤ P < 1), default 0
@@ -55,6 +58,7 @@ const values = parseOptions(c, USAGE, {
   deployment: { type: "string" },
   ledger: { type: "string" },
   json: { type: "string" },
+  report: { type: "string" },
   direct: { type: "boolean", default: false },
   attack: { type: "string" },
   loss: { type: "string" },
@@ -64,6 +68,7 @@ const values = parseOptions(c, USAGE, {
   help: { type: "boolean", short: "h", default: false },
 });
 const fail: Cli["fail"] = c.fail;
+checkOutputPaths(c, values.json, values.report);
 
 const meters = c.intOption(values.meters, "meters", 50, 5);
 const intervals = c.intOption(values.intervals, "intervals", 4, 1);
@@ -138,7 +143,7 @@ try {
       cover: coverLoops > 0 ? { loopsPerRound: coverLoops } : undefined,
     },
     chain,
-    { progress: log, now: () => performance.now() },
+    { progress: log, step: log.step, now: () => performance.now() },
   );
 } catch (err) {
   await done();
@@ -148,6 +153,7 @@ await done();
 
 printSummary(report);
 if (values.json) writeJsonReport(values.json, report);
+if (values.report) await writeHtmlReport(values.report, report);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
 if (

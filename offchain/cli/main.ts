@@ -11,6 +11,7 @@ import { Command } from "commander";
 
 import { registerCapacity } from "./capacity.ts";
 import { registerDeploy } from "./deploy.ts";
+import { registerReport } from "./report.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -63,5 +64,6 @@ program
 
 registerDeploy(program);
 registerCapacity(program);
+registerReport(program);
 
 await program.parseAsync(process.argv);

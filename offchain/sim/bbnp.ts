@@ -59,7 +59,8 @@ import type { RejectionReason, ReportRejection } from "../gateway/errors.ts";
 import { aggregationDomain, bbnpSignRound } from "../protocol/aggregation.ts";
 import { BBNP_ORDER, dhPointFromScalars, u256 } from "../protocol/bbnp/params.ts";
 import type { BbnpReport } from "../protocol/bbnp/report.ts";
-import { initialReputationState, toFixed18 } from "../protocol/reputation.ts";
+import { fromFixed18, initialReputationState, toFixed18 } from "../protocol/reputation.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import { createRng } from "../runtime/rng.ts";
 import { TrustedAuthority, type EpochKeys } from "../ta/authority.ts";
 import { LoadModel } from "./load-model.ts";
@@ -166,6 +167,11 @@ export interface BbnpRoundSummary {
   readonly view?: number;
   /** Consensus mode: the nodes whose votes are in the committed certificate. */
   readonly signers?: readonly number[];
+  /**
+   * Consensus mode: Γ per node (registry order) in the committed block, i.e. after the previous
+   * round's evidence (round 1: the initial reputations); DESIGN §5.3.
+   */
+  readonly reputations?: readonly number[];
   readonly rekeyGas?: string;
   readonly timings: BbnpRoundTimings;
 }
@@ -220,6 +226,8 @@ export interface BbnpRunReport {
 export interface BbnpHooks {
   /** Called as the run progresses. */
   readonly progress?: (message: string) => void;
+  /** Counted progress: "users prepared" (restarts every round) and "rounds". */
+  readonly step?: ProgressSink;
   /** Wall clock for the timings (injected; default a constant 0, i.e. no timings). */
   readonly now?: () => number;
 }
@@ -543,6 +551,7 @@ export async function runBbnp(
 ): Promise<BbnpRunReport> {
   const now = hooks.now ?? (() => 0);
   const progress = hooks.progress ?? (() => {});
+  const step = hooks.step ?? (() => {});
   const t0 = now();
   const n = scenario.users;
   const h = scenario.neighbours ?? 8;
@@ -735,7 +744,10 @@ export async function runBbnp(
 
     // Users: key material, then reports.
     mark = now();
-    for (let i = 0; i < n; i++) if (!absent[i]) epoch.users[i].prepare(t);
+    for (let i = 0; i < n; i++) {
+      if (!absent[i]) epoch.users[i].prepare(t);
+      step({ task: "users prepared", done: i + 1, total: n });
+    }
     const keyPrepMs = now() - mark;
     mark = now();
     const genuine: BbnpReport[] = [];
@@ -826,6 +838,7 @@ export async function runBbnp(
     let primary: number | undefined;
     let view: number | undefined;
     let signers: number[] | undefined;
+    let reputations: number[] | undefined;
     if (mode === "gateway") {
       const rec = await adapter.recordRound(chain.gateway, t, signed.sum, signed.signature);
       onChain = rec.sum;
@@ -850,6 +863,7 @@ export async function runBbnp(
       primary = outcome.committed.block.primary;
       view = outcome.viewOfCommit;
       signers = bitmapIndices(outcome.committed.certificate.signers);
+      reputations = outcome.committed.block.reputations.map(fromFixed18);
     }
     const chainMs = now() - mark;
 
@@ -883,7 +897,7 @@ export async function runBbnp(
       rejected,
       rejections: named,
       gasUsed: gasUsed.toString(),
-      ...(primary === undefined ? {} : { primary, view, signers }),
+      ...(primary === undefined ? {} : { primary, view, signers, reputations }),
       ...(rekeyGas === undefined ? {} : { rekeyGas: rekeyGas.toString() }),
       timings: {
         keyPrepMs,
@@ -920,6 +934,7 @@ export async function runBbnp(
         (rejections.length > 0 ? `, rejected ${rejections.length}` : "") +
         (rekeyGas === undefined ? "" : ", keys refreshed"),
     );
+    step({ task: "rounds", done: r, total: scenario.rounds });
   }
 
   const sumOf = (f: (s: BbnpRoundSummary) => string) =>

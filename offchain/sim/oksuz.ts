@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 
-import type { Signer } from "ethers";
+import type { Interface, Signer } from "ethers";
 
 import { bytesToHex } from "../crypto/bytes.ts";
 import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
@@ -58,13 +58,14 @@ import { sessionKeyFrom } from "../onion/random.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { encodeMeterReport } from "../protocol/meter-report.ts";
-import { minAnonymitySet } from "../protocol/anonymity.ts";
+import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
 import { createRng, type Rng } from "../runtime/rng.ts";
 import { Store } from "../runtime/store.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import { LoadModel } from "./load-model.ts";
 
 export const ATTACKS = [
@@ -134,9 +135,13 @@ export interface IntervalSummary {
   readonly billsDisputed: number;
   readonly rejected: Readonly<Record<RejectReason, number>>;
   readonly minAnonymitySet: number;
+  /** OCD entries per category value (Wh, decimal) this interval: each value's anonymity set. */
+  readonly entriesPerValue: Readonly<Record<string, number>>;
   readonly ocdDigest: string;
   readonly billedTotal: string;
   readonly gasUsed: string;
+  /** Gas of this interval's transactions by ledger function (openInterval, postOcd, …), decimal. */
+  readonly gasByOperation: Readonly<Record<string, string>>;
   /** Wall time of the interval's phases (ms, from the injected clock; 0 when none is given). */
   readonly phaseMs: {
     readonly open: number;
@@ -197,6 +202,18 @@ export interface OksuzReport {
     readonly packetSizes: readonly number[];
   };
   readonly relays: Readonly<Record<string, number>>;
+  /** Per relay (= meter address): its counters and the packets it put on links, by size. */
+  readonly relayTraffic: readonly RelayTraffic[];
+  /** The region's public category values (Wh, decimal, ascending; DESIGN §7). */
+  readonly categories: readonly string[];
+  /** The public tariff the ledger prices by (DESIGN §2 "Price"), decimal strings. */
+  readonly tariff: {
+    readonly breakpointsWh: readonly string[];
+    readonly values: readonly string[];
+    readonly cap: string;
+  };
+  /** Gas of deployment and meter registration (before interval 0), by ledger function. */
+  readonly setupGasByOperation: Readonly<Record<string, string>>;
   /** CC rejections that named no open interval (malformed, or for a closed interval). */
   readonly unattributedRejections: Readonly<Partial<Record<RejectReason, number>>>;
   readonly crash?: {
@@ -212,10 +229,27 @@ export interface OksuzReport {
   readonly wallTimeMs: number;
 }
 
+/** One relay's traffic over the whole run (onion packets only; DESIGN §4.6). */
+export interface RelayTraffic {
+  /** The relay's network address (`meter-i`). */
+  readonly relay: string;
+  readonly received: number;
+  readonly forwarded: number;
+  readonly coverSent: number;
+  /** Packets the relay dropped (HMAC, replay, …), all reasons. */
+  readonly dropped: number;
+  /** Packets this address put on any link: its own reports, forwarded onions, cover. */
+  readonly packetsSent: number;
+  /** Packet size on the wire (bytes) → packets of that size sent by this address. */
+  readonly packetSizes: Readonly<Record<string, number>>;
+}
+
 export interface OksuzHooks {
   readonly logger?: Logger;
   /** Called as the run progresses ("interval 2/4: 131 reports admitted"). */
   readonly progress?: (message: string) => void;
+  /** Counted progress: "meters prepared" and "bill batches posted" (both restart every interval), "intervals". */
+  readonly step?: ProgressSink;
   /** Wall clock for the report (injected: protocol code reads no clock itself). */
   readonly now?: () => number;
 }
@@ -250,6 +284,7 @@ export async function runOksuz(
   const now = hooks.now ?? (() => 0);
   const t0 = now();
   const progress = hooks.progress ?? (() => {});
+  const step = hooks.step ?? (() => {});
   const logger = hooks.logger ?? silentLogger;
   validateScenario(scenario);
   const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
@@ -275,6 +310,7 @@ export async function runOksuz(
     serviceProvider: chain.serviceProvider,
   };
   if (scenario.ledger !== undefined) await checkUnusedLedger(scenario.ledger, chain.admin);
+  const setupBlock = (await readHead(chain.admin.provider!)) + 1;
   const { ledger: adminLedger, address } = await (
     scenario.ledger === undefined
       ? deployBillingLedger
@@ -451,6 +487,13 @@ export async function runOksuz(
   progress(
     `registered ${nodes.length} meters (on-chain directory: ${await adminLedger.meterCount()})`,
   );
+  const setupGasByOperation = await gasByOperation(
+    chain.admin,
+    setupBlock,
+    await readHead(chain.admin.provider!),
+    adminLedger.interface,
+    address,
+  );
 
   // ---- adversaries ----------------------------------------------------------------------------
   const attackState = { evidence: [] as string[], prevented: false, detected: false };
@@ -522,6 +565,11 @@ export async function runOksuz(
         sendReport(node, tamper(node, entry));
         sent++;
       }
+      step({
+        task: "meters prepared",
+        done: node.meter.index + 1,
+        total: nodes.length,
+      });
     }
     totalMeasured += measured;
     const metersMs = tick();
@@ -608,8 +656,15 @@ export async function runOksuz(
     }
     const price = await postPrice();
     const postAllBills = async () => {
-      for (const batch of sp.billBatches(j, sealed.ocd, price, timestamp))
+      const batches = [...sp.billBatches(j, sealed.ocd, price, timestamp)];
+      for (const [b, batch] of batches.entries()) {
         await postBills(publisher, batch);
+        step({
+          task: "bill batches posted",
+          done: b + 1,
+          total: batches.length,
+        });
+      }
       await closeBilling(publisher, j);
     };
     if (attack === "sp-wrong-bill" && j === 0 && sealed.ocd.length > 0) {
@@ -634,6 +689,13 @@ export async function runOksuz(
     const usersMs = tick();
     const blockAfter = await readHead(chain.admin.provider!);
     const gasUsed = await gasBetween(chain.admin, blockBefore + 1, blockAfter);
+    const gasByOp = await gasByOperation(
+      chain.admin,
+      blockBefore + 1,
+      blockAfter,
+      adminLedger.interface,
+      address,
+    );
     totalReported += finalReport.sumWh;
     const carried = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
     perInterval.push({
@@ -647,9 +709,13 @@ export async function runOksuz(
       billsDisputed: disputed,
       rejected: stats.rejected,
       minAnonymitySet: minAnonymitySet(finalReport.ocd.map((e) => e.value)),
+      entriesPerValue: Object.fromEntries(
+        [...valueHistogram(finalReport.ocd.map((e) => e.value))].map(([v, k]) => [String(v), k]),
+      ),
       ocdDigest: bytesToHex(finalReport.ocdDigest),
       billedTotal: finalReport.billedTotal.toString(),
       gasUsed: gasUsed.toString(),
+      gasByOperation: gasByOp,
       phaseMs: {
         open: openMs,
         meters: metersMs,
@@ -664,6 +730,7 @@ export async function runOksuz(
       `interval ${j + 1}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
         `price ${finalReport.price ?? "?"}, bills verified ${verified}/${nodes.length}`,
     );
+    step({ task: "intervals", done: j + 1, total: scenario.intervals });
   }
   cc.close();
   rmSync(storeDir, { recursive: true, force: true });
@@ -685,6 +752,26 @@ export async function runOksuz(
     relays.loopsReturned += c.loopsReturned;
     for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
   }
+  const sizesByLink = network.packetSizes();
+  const relayTraffic: RelayTraffic[] = nodes.map((node) => {
+    const c = node.relay.counters();
+    const sizes = new Map<number, number>();
+    for (const [link, bySize] of sizesByLink) {
+      if (!link.startsWith(`${node.address}→`)) continue;
+      for (const [size, k] of bySize) sizes.set(size, (sizes.get(size) ?? 0) + k);
+    }
+    return {
+      relay: node.address,
+      received: c.received,
+      forwarded: c.forwarded,
+      coverSent: c.coverSent,
+      dropped: Object.values(c.dropped).reduce((a, b) => a + b, 0),
+      packetsSent: [...sizes.values()].reduce((a, b) => a + b, 0),
+      packetSizes: Object.fromEntries(
+        [...sizes].sort((a, b) => a[0] - b[0]).map(([s, k]) => [String(s), k]),
+      ),
+    };
+  });
   const excludedHonest = nodes.some(
     (n) => honest(n.meter.index) && cc.agent.center.isExcluded(n.meter.index),
   );
@@ -714,6 +801,14 @@ export async function runOksuz(
       packetSizes: network.distinctPacketSizes(),
     },
     relays,
+    relayTraffic,
+    categories: categories.map(String),
+    tariff: {
+      breakpointsWh: tariff.breakpointsWh.map(String),
+      values: tariff.values.map(String),
+      cap: String(tariff.cap),
+    },
+    setupGasByOperation,
     unattributedRejections: cc.agent.center.unattributedRejections(),
     crash: scenario.crash ? { ...scenario.crash, restarted: crashed } : undefined,
     attack: attack
@@ -835,6 +930,36 @@ async function gasBetween(signer: Signer, from: number, to: number): Promise<big
     if (block) gas += block.gasUsed;
   }
   return gas;
+}
+
+/**
+ * Gas of the transactions in blocks `from..to` sent to `ledger`, summed by the ledger function
+ * each one called (decoded from its selector with `iface`; "deploy" for the contract creation,
+ * "other" for a selector `iface` does not know). Decimal strings.
+ */
+async function gasByOperation(
+  signer: Signer,
+  from: number,
+  to: number,
+  iface: Interface,
+  ledger: string,
+): Promise<Record<string, string>> {
+  const provider = signer.provider!;
+  const gas = new Map<string, bigint>();
+  for (let b = from; b <= to; b++) {
+    const block = await provider.getBlock(b, true);
+    for (const tx of block?.prefetchedTransactions ?? []) {
+      let name: string;
+      if (tx.to === null) name = "deploy";
+      else if (tx.to.toLowerCase() !== ledger.toLowerCase()) continue;
+      else name = iface.getFunction(tx.data.slice(0, 10))?.name ?? "other";
+      const receipt = await provider.getTransactionReceipt(tx.hash);
+      if (name === "deploy" && receipt?.contractAddress?.toLowerCase() !== ledger.toLowerCase())
+        continue;
+      gas.set(name, (gas.get(name) ?? 0n) + (receipt?.gasUsed ?? 0n));
+    }
+  }
+  return Object.fromEntries([...gas].map(([k, v]) => [k, v.toString()]));
 }
 
 function validateScenario(s: OksuzScenario): void {

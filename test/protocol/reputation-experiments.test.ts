@@ -11,7 +11,6 @@ import {
   runReproduction,
   seedFromLabel,
 } from "../../offchain/sim/reputation-experiments.ts";
-import { barChartSvg, lineChartSvg } from "../../offchain/sim/svg.ts";
 
 // A small version of the reproduction so the test stays fast; `npm run reproduce` runs the full one.
 const small = {
@@ -88,31 +87,5 @@ describe("reputation experiments (BBNP §VI-C, §VI-D)", () => {
     expect(run.histogram["1-3"]).to.be.greaterThan(run.histogram["4-10"]);
     expect(run.ranks.filter((r) => r === 1).length).to.be.lessThan(40);
     expect(new Set(run.ranks).size).to.be.greaterThan(2);
-  });
-
-  it("writes well-formed line and bar charts", () => {
-    const line = lineChartSvg({
-      title: "t <&>",
-      xLabel: "x",
-      yLabel: "y",
-      yMin: 0,
-      yMax: 1,
-      series: [{ name: "a", values: [0, 0.5, 1] }],
-    });
-    expect(line).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    expect(line).to.contain('points="60,350 275,195 490,40"');
-    expect(line).to.contain("t &lt;&amp;&gt;");
-    expect(line.trimEnd().endsWith("</svg>")).to.equal(true);
-    const bars = barChartSvg({
-      title: "b",
-      xLabel: "x",
-      yLabel: "y",
-      categories: ["p", "q"],
-      series: [{ name: "s", values: [2, 4] }],
-    });
-    expect(bars.match(/<rect x=/g)?.length).to.equal(3); // two bars + one legend swatch
-    expect(() =>
-      lineChartSvg({ title: "", xLabel: "", yLabel: "", yMin: 1, yMax: 1, series: [] }),
-    ).to.throw(/^lineChartSvg:/);
   });
 });
