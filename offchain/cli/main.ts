@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 
 import { Command } from "commander";
 
+import { registerBesuNetwork } from "./besu-network.ts";
+
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
@@ -55,5 +57,7 @@ program
   .allowExcessArguments()
   .argument("[options...]")
   .action((args: string[]) => runScript("./bbnp-demo.ts", "gridledger simulate-bbnp", args));
+
+registerBesuNetwork(program, { ensureBuilt });
 
 await program.parseAsync(process.argv);
