@@ -74,7 +74,10 @@ export function parseOptions<const O extends ParseArgsOptionsConfig & { help: ob
 
 /** A JSON-RPC chain: reachability checked, signers by index or by a private key in `env[name]`. */
 export async function connectRpc(c: Cli, url: string) {
-  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: false });
+  // No response cache: ethers otherwise reuses an `eth_getTransactionCount` answer for 250 ms, and
+  // a private-key signer sending transactions back to back signs two with the same nonce (seen with
+  // the Besu kit's role keys on `hardhat node`, test/besu/dress-rehearsal.test.ts).
+  const provider = new JsonRpcProvider(url, undefined, { staticNetwork: false, cacheTimeout: -1 });
   try {
     await provider.getBlockNumber();
   } catch (err) {
