@@ -50,7 +50,8 @@ async function waitForRpc(
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
       });
-      if (r.ok) return new JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
+      if (r.ok)
+        return new JsonRpcProvider(url, undefined, { staticNetwork: true, cacheTimeout: -1 });
     } catch {
       // not listening yet
     }

@@ -87,9 +87,10 @@ describe("besu: network kit", () => {
   it("secret key files are owner-only; the start script is executable", () => {
     for (const f of kit.files) {
       const secret = /(^|\/)(key|bls\.key)$/.test(f.path) || f.path.startsWith("accounts/");
-      expect(f.mode & 0o077, f.path).to.equal(secret ? 0 : f.mode & 0o077);
       if (secret) expect(f.mode, f.path).to.equal(0o600);
+      else expect(f.mode & 0o644, f.path).to.equal(0o644);
     }
+    expect(kit.files.filter((f) => f.mode === 0o600)).to.have.length(7 + 5 + 4); // node keys, BLS keys, roles
     expect(kit.files.find((f) => f.path === "start-local.sh")!.mode).to.equal(0o755);
   });
 

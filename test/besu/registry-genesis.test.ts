@@ -98,13 +98,15 @@ describe("besu: the registry in the genesis alloc", () => {
     const txs = [reference.deploymentTransaction()!.hash];
     const secrets = blsSecrets(kit);
     for (let j = 0; j < secrets.length; j++) {
-      const tx = await (reference.connect(deployer) as Contract).addNode(
-        m.validators[j],
-        hex(g1ToEip2537(blsPublicKey(secrets[j]))),
-        hex(g2ToEip2537(blsProvePossession(secrets[j]))),
-        GENESIS_REPUTATION,
-        hex(packReputations(secrets.slice(0, j).map(() => GENESIS_REPUTATION))),
-      );
+      const tx = await reference
+        .connect(deployer)
+        .addNode(
+          m.validators[j],
+          hex(g1ToEip2537(blsPublicKey(secrets[j]))),
+          hex(g2ToEip2537(blsProvePossession(secrets[j]))),
+          GENESIS_REPUTATION,
+          hex(packReputations(secrets.slice(0, j).map(() => GENESIS_REPUTATION))),
+        );
       txs.push(tx.hash);
       await tx.wait();
     }
