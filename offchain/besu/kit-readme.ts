@@ -45,7 +45,7 @@ BESU=/path/to/besu ./start-local.sh     # logs in logs/, stop with: kill $(cat l
 
 ## 2. Check
 
-Blocks are produced once at least ${Math.floor((2 * m.validators.length) / 3) + 1} of ${m.validators.length} validators are up and peered:
+Blocks are produced once at least ${Math.ceil((2 * m.validators.length) / 3)} of ${m.validators.length} validators (the QBFT quorum ⌈2N/3⌉) are up and peered:
 
 \`\`\`sh
 curl -s -X POST -H 'content-type: application/json' ${rpc} \\

@@ -16,7 +16,7 @@ import { REGISTRY_ADDRESS } from "../../offchain/besu/kit.ts";
 import { deployBillingLedger, readArtifact } from "../../offchain/chain/deploy.ts";
 import { blsPublicKey, g1ToEip2537 } from "../../offchain/crypto/bls.ts";
 import { bytesToHex } from "../../offchain/crypto/bytes.ts";
-import { testKit } from "./kit-fixture.ts";
+import { loadGenesisAlloc, testKit } from "./kit-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HARDHAT_CLI = fileURLToPath(
@@ -91,14 +91,8 @@ describe("besu: dress rehearsal on hardhat node", function () {
       expect(Number(await provider.send("eth_chainId", []))).to.equal(m.chainId);
 
       // The genesis alloc, as Besu would start from it.
-      for (const [address, account] of Object.entries(kit.genesis.alloc)) {
-        await provider.send("hardhat_setBalance", [address, account.balance]);
-        if (account.nonce) await provider.send("hardhat_setNonce", [address, account.nonce]);
-        if (account.code) await provider.send("hardhat_setCode", [address, account.code]);
-        for (const [slot, value] of Object.entries(account.storage ?? {})) {
-          await provider.send("hardhat_setStorageAt", [address, slot, value]);
-        }
-      }
+      const rpc = provider;
+      await loadGenesisAlloc((method, params) => rpc.send(method, params), kit.genesis.alloc);
       await provider.send("hardhat_setNextBlockBaseFeePerGas", ["0x0"]);
       const registryAbi = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry")
         .abi as InterfaceAbi;

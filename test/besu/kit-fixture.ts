@@ -1,6 +1,7 @@
 // Shared by the Besu kit tests (exports only): a kit built from a seeded random source and the
 // compiled ReputationRegistry, and its files by path.
 import { readRegistryBuild } from "../../offchain/besu/artifacts.ts";
+import type { GenesisAccount } from "../../offchain/besu/registry-genesis.ts";
 import {
   BESU_KIT_DEFAULTS,
   buildBesuKit,
@@ -32,4 +33,25 @@ export function testKit(overrides: Partial<BesuKitInit> = {}, seed = "besu-kit")
       return content;
     },
   };
+}
+
+/** A JSON-RPC call: `provider.send` of ethers, or a wrapper around EIP-1193 `request`. */
+export type RpcSend = (method: string, params: unknown[]) => Promise<unknown>;
+
+/**
+ * Loads genesis accounts into a Hardhat chain as Besu would start from them: balance, nonce, code
+ * and every storage word (hardhat_setBalance / setNonce / setCode / setStorageAt).
+ */
+export async function loadGenesisAlloc(
+  send: RpcSend,
+  alloc: Readonly<Record<string, GenesisAccount>>,
+): Promise<void> {
+  for (const [address, account] of Object.entries(alloc)) {
+    await send("hardhat_setBalance", [address, account.balance]);
+    if (account.nonce) await send("hardhat_setNonce", [address, account.nonce]);
+    if (account.code) await send("hardhat_setCode", [address, account.code]);
+    for (const [slot, value] of Object.entries(account.storage ?? {})) {
+      await send("hardhat_setStorageAt", [address, slot, value]);
+    }
+  }
 }

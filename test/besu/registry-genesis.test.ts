@@ -26,24 +26,14 @@ import {
 import { bytesToHex, hexToBytes } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/keccak.ts";
 import type { GenesisAccount } from "../../offchain/besu/registry-genesis.ts";
-import { testKit, type TestKit } from "./kit-fixture.ts";
+import { loadGenesisAlloc, testKit, type RpcSend, type TestKit } from "./kit-fixture.ts";
 
 const { ethers, provider } = await network.create();
 const hex = (b: Uint8Array) => "0x" + bytesToHex(b);
 
-/** Loads genesis accounts into the chain (code, storage, nonce, balance). */
-export async function loadAlloc(alloc: Readonly<Record<string, GenesisAccount>>): Promise<void> {
-  for (const [address, account] of Object.entries(alloc)) {
-    await provider.request({ method: "hardhat_setBalance", params: [address, account.balance] });
-    if (account.nonce)
-      await provider.request({ method: "hardhat_setNonce", params: [address, account.nonce] });
-    if (account.code)
-      await provider.request({ method: "hardhat_setCode", params: [address, account.code] });
-    for (const [slot, value] of Object.entries(account.storage ?? {})) {
-      await provider.request({ method: "hardhat_setStorageAt", params: [address, slot, value] });
-    }
-  }
-}
+const send: RpcSend = (method, params) => provider.request({ method, params });
+const loadAlloc = (alloc: Readonly<Record<string, GenesisAccount>>) =>
+  loadGenesisAlloc(send, alloc);
 
 const registryAbi = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry")
   .abi as InterfaceAbi;
