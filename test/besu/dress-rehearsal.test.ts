@@ -3,8 +3,9 @@
 // kit's chain id, Prague and a 30M gas limit (hardhat.config.ts `default` network), the kit's genesis
 // alloc loaded with hardhat_setCode / hardhat_setStorageAt / hardhat_setNonce, zero base fee. The
 // kit's deployer key deploys GridLedger with plain ethers from the artifacts, binds the aggregation
-// ledger to the genesis registry, and the validator set survives it; the Oksuz demo then runs on
-// the same chain with the kit's role keys.
+// ledger to the genesis registry, and the validator set survives it; both demos then run on the
+// same chain with the kit's role keys (each deploys its own ledgers: attaching them to the kit's
+// deployment waits for `gridledger deploy`).
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -163,6 +164,34 @@ describe("besu: dress rehearsal on hardhat node", function () {
       );
       expect(demo.status, demo.stdout + demo.stderr).to.equal(0);
       expect(demo.stdout).to.match(/bills verified 5\/5/);
+
+      // And BBNP with the kit's deployer (admin) and gateway keys.
+      const bbnp = spawnSync(
+        process.execPath,
+        [
+          "--disable-warning=ExperimentalWarning",
+          "offchain/cli/bbnp-demo.ts",
+          "--rpc",
+          url,
+          "--users",
+          "10",
+          "--rounds",
+          "1",
+          "--quiet",
+        ],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+          timeout: 240_000,
+          env: {
+            ...process.env,
+            GRIDLEDGER_ADMIN_KEY: kit.file("accounts/deployer.key").trim(),
+            GRIDLEDGER_GATEWAY_KEY: kit.file("accounts/gateway.key").trim(),
+          },
+        },
+      );
+      expect(bbnp.status, bbnp.stdout + bbnp.stderr).to.equal(0);
+      expect(bbnp.stdout).to.match(/Σ readings \d+ Wh = Σ on-chain \d+: yes/);
     } finally {
       provider?.destroy();
       if (node.exitCode === null) {
