@@ -21,6 +21,9 @@ export default defineConfig({
           evmVersion: "prague",
           optimizer: { enabled: true, runs: 10_000 },
           viaIR: false,
+          // The Besu kit lays out the reputation registry's genesis storage from the compiler's
+          // storage layout (offchain/besu/storage-layout.ts); it does not change the bytecode.
+          outputSelection: { "*": { "*": ["storageLayout"] } },
         },
       },
     },

@@ -30,7 +30,7 @@ import {
   writeHtmlReport,
 } from "./common.ts";
 
-const USAGE = `usage: node offchain/cli/bbnp-demo.ts [options]
+const USAGE = `usage: npm run demo:bbnp -- [options]   (or: npx gridledger simulate-bbnp [options])
   --users N         smart meters, default 100, in [2, 1048576]
   --rounds R        aggregation rounds (15-minute intervals), default 3
   --seed S          seed of every random choice (keys, load, dropouts, faults), default "gridledger"
@@ -246,7 +246,7 @@ function printSummary(r: BbnpRunReport): void {
   const t = r.totals;
   console.log(
     `\nΣ readings ${t.readingsSumWh} Wh = Σ on-chain ${t.onChainSum}: ${t.allMatch ? "yes" : "NO"}; ` +
-      `gas ${t.gasUsed} (deploy ${r.setup.deployGas}); key refreshes ${t.rekeys}`,
+      `gas ${t.gasUsed} (${(values.deployment ?? values.ledger) ? "attach" : "deploy"} ${r.setup.deployGas}); key refreshes ${t.rekeys}`,
   );
   console.log(
     `set-up (untimed in rounds): TA keys ${(r.setup.taKeysMs / 1000).toFixed(1)} s, ` +

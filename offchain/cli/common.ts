@@ -26,7 +26,9 @@ import { runJsonText } from "../report/run.ts";
 import type { ProgressSink, ProgressStep } from "../runtime/progress.ts";
 
 export interface Cli {
-  /** Prints `program: message`, the usage, and exits with 2. */
+  /** The program name errors are prefixed with. */
+  readonly program: string;
+  /** Prints `program: message` and a pointer to `--help` (one line each), and exits with 2. */
   fail(message: string): never;
   /** An integer option in [min, max], or `fallback` when absent. */
   intOption(
@@ -42,10 +44,11 @@ export interface Cli {
 
 export function cli(program: string, usage: string): Cli {
   const fail = (message: string): never => {
-    console.error(`${program}: ${message}\n\n${usage}`);
+    console.error(`${program}: ${message}\n(run with --help for usage)`);
     process.exit(2);
   };
   return {
+    program,
     fail,
     intOption(value, name, fallback, min, max = Number.MAX_SAFE_INTEGER) {
       if (value === undefined) return fallback;
@@ -102,11 +105,12 @@ const HARDHAT_CHAIN_ID = 31337n;
  * derived from Hardhat's public test mnemonic. On any other chain a missing key is a usage error.
  */
 export async function connectRpc(c: Cli, url: string) {
+  if (!/^https?:\/\/[^/]/.test(url)) c.fail(`--rpc must be an http(s) URL, got "${url}"`);
   let connected: Awaited<ReturnType<typeof connectJsonRpc>>;
   try {
     connected = await connectJsonRpc(url);
   } catch (err) {
-    return c.fail((err as Error).message);
+    return exitOnChainError(c.program, err); // not a usage error: one named line, exit 1
   }
   const { provider, chainId } = connected;
   const dev = chainId === HARDHAT_CHAIN_ID;

@@ -28,7 +28,7 @@ import {
   writeHtmlReport,
 } from "./common.ts";
 
-const USAGE = `usage: npm run demo -- [options]
+const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [options])
   --meters N        smart meters (each also an onion relay), default 50, at least 5
   --intervals J     billing intervals of one hour, default 4
   --seed S          seed of every random choice (keys, load, network), default "gridledger"

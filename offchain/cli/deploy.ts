@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 import type { Command } from "commander";
 
+import { connectJsonRpc } from "../chain/provider.ts";
 import { blsPublicKey, blsRandomSecretKey, g1ToEip2537 } from "../crypto/bls.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -120,7 +121,7 @@ export function registerDeploy(program: Command): void {
     )
     .option("--deployment-id <id>", "Ignition deployment id (default chain-<chainId>)")
     .action(
-      (opts: {
+      async (opts: {
         network: string;
         rpc?: string;
         module: string;
@@ -155,6 +156,22 @@ export function registerDeploy(program: Command): void {
             fail(`${err.message}${file ? ` (${file})` : ""}`);
           throw err;
         }
+        // The node must answer before Ignition starts (Hardhat's own message is three lines).
+        const url =
+          opts.network === "localhost"
+            ? (opts.rpc ?? process.env.GRIDLEDGER_RPC_URL ?? "http://127.0.0.1:8545")
+            : opts.network === "besu"
+              ? process.env.BESU_RPC_URL
+              : undefined;
+        if (url !== undefined) {
+          try {
+            (await connectJsonRpc(url)).provider.destroy();
+          } catch (err) {
+            console.error(`gridledger deploy: ${(err as Error).name}: ${(err as Error).message}`);
+            process.exit(1);
+          }
+        }
+        let status = 0;
         const dir = mkdtempSync(join(tmpdir(), "gridledger-deploy-"));
         try {
           const paramsFile = join(dir, "parameters.json");
@@ -176,12 +193,15 @@ export function registerDeploy(program: Command): void {
           };
           if (opts.rpc) env.GRIDLEDGER_RPC_URL = opts.rpc;
           const r = spawnSync("npx", args, { cwd: root, stdio: "inherit", env });
-          if (r.status !== 0) {
-            console.error(`gridledger deploy: Ignition failed (exit ${r.status ?? r.signal})`);
-            process.exit(r.status ?? 1);
-          }
+          status = r.status ?? 1;
         } finally {
           rmSync(dir, { recursive: true, force: true });
+        }
+        if (status !== 0) {
+          console.error(
+            `gridledger deploy: Ignition failed (exit ${status}); its message is above`,
+          );
+          process.exit(status);
         }
       },
     );

@@ -12,6 +12,7 @@ import { Command } from "commander";
 import { registerCapacity } from "./capacity.ts";
 import { registerDeploy } from "./deploy.ts";
 import { registerReport } from "./report.ts";
+import { registerBesuNetwork } from "./besu-network.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -65,5 +66,6 @@ program
 registerDeploy(program);
 registerCapacity(program);
 registerReport(program);
+registerBesuNetwork(program, { ensureBuilt });
 
 await program.parseAsync(process.argv);

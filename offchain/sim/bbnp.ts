@@ -644,7 +644,7 @@ export async function runBbnp(
   const deployMs = now() - mark;
   const domain = adapter.domain;
   progress(
-    `deployed AggregationLedger ${adapter.address}` +
+    `${scenario.deployment ? "attached to" : "deployed"} AggregationLedger ${adapter.address}` +
       (adapter.registry ? ` with a ReputationRegistry of ${m} nodes` : " (gateway mode)") +
       (faultyNodes.length > 0
         ? `; faulty: ${faultyNodes.map((f) => `node ${f.node} ${f.behaviour}`).join(", ")}`

@@ -24,6 +24,7 @@ import { smallOksuzRun } from "./fixtures.ts";
 
 class UsageError extends Error {}
 const testCli: Cli = {
+  program: "test",
   fail(message: string): never {
     throw new UsageError(message);
   },

@@ -1,0 +1,114 @@
+// `gridledger besu-network` end to end (offchain/cli/besu-network.ts, offchain/besu/kit-writer.ts):
+// a kit is written whole; bad input is one named line on stderr, a non-zero exit and nothing
+// written; a non-empty --out is kept unless --force.
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { BesuKitOutputExistsError } from "../../offchain/besu/errors.ts";
+import { writeKit } from "../../offchain/besu/kit-writer.ts";
+
+const MAIN = fileURLToPath(new URL("../../offchain/cli/main.ts", import.meta.url));
+
+function gridledger(...args: string[]) {
+  const r = spawnSync(
+    process.execPath,
+    ["--disable-warning=ExperimentalWarning", MAIN, "besu-network", ...args],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("besu: gridledger besu-network", function () {
+  this.timeout(300_000);
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "gridledger-besu-cli-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes the whole kit; the key files are owner-only", () => {
+    const out = join(dir, "net");
+    const r = gridledger("--validators", "4", "--members", "1", "--chain-id", "777", "--out", out);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/wrote \d+ files .* 4 validators \+ 1 members, chain id 777/);
+    const manifest = JSON.parse(readFileSync(join(out, "kit.json"), "utf8"));
+    expect(manifest.nodes).to.have.length(5);
+    expect(JSON.parse(readFileSync(join(out, "genesis.json"), "utf8")).config.chainId).to.equal(
+      777,
+    );
+    expect(statSync(join(out, "validator-0", "key")).mode & 0o777).to.equal(0o600);
+    expect(statSync(join(out, "start-local.sh")).mode & 0o777).to.equal(0o755);
+    expect(readdirSync(dir)).to.deep.equal(["net"]); // no staging directory left behind
+  });
+
+  for (const [args, name] of [
+    [["--validators", "3"], "BesuKitValidatorCountError"],
+    [["--p2p-port", "70000"], "BesuKitPortError"],
+    [["--rpc-port", "abc"], "BesuKitPortError"],
+    [["--besu-version", "24.12.0"], "BesuKitVersionError"],
+    [["--host", "example.org"], "BesuKitOptionError"],
+  ] as const) {
+    it(`${args.join(" ")}: one line naming ${name}, exit 2, nothing written`, () => {
+      const out = join(dir, "net");
+      const r = gridledger(...args, "--out", out);
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trimEnd().split("\n")).to.have.length(1);
+      expect(r.stderr).to.match(new RegExp(`^gridledger besu-network: ${name}: `));
+      expect(existsSync(out)).to.equal(false);
+      expect(readdirSync(dir)).to.deep.equal([]);
+    });
+  }
+
+  it("refuses an existing non-empty --out and leaves it as it was; --force replaces it", () => {
+    const out = join(dir, "net");
+    mkdirSync(out);
+    writeFileSync(join(out, "mine.txt"), "keep me");
+    const r = gridledger("--out", out);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.match(/^gridledger besu-network: BesuKitOutputExistsError: .*--force/);
+    expect(readdirSync(out)).to.deep.equal(["mine.txt"]);
+    const forced = gridledger("--out", out, "--force");
+    expect(forced.status, forced.stderr).to.equal(0);
+    expect(existsSync(join(out, "mine.txt"))).to.equal(false);
+    expect(existsSync(join(out, "genesis.json"))).to.equal(true);
+    expect(readdirSync(dir)).to.deep.equal(["net"]);
+  });
+
+  it("an empty existing --out is used without --force", () => {
+    const out = join(dir, "empty");
+    mkdirSync(out);
+    expect(gridledger("--out", out).status).to.equal(0);
+    expect(existsSync(join(out, "kit.json"))).to.equal(true);
+  });
+
+  it("writeKit: a failure part-way leaves neither the output nor a staging directory", () => {
+    const out = join(dir, "net");
+    const files = [
+      { path: "a.txt", content: "a", mode: 0o644 },
+      { path: "../escape.txt", content: "b", mode: 0o644 },
+    ];
+    expect(() => writeKit(files, out, false)).to.throw(/escapes the kit/);
+    expect(readdirSync(dir)).to.deep.equal([]);
+    mkdirSync(out);
+    writeFileSync(join(out, "x"), "x");
+    expect(() => writeKit(files, out, true)).to.throw(/escapes the kit/);
+    expect(readdirSync(out)).to.deep.equal(["x"]); // --force with a failing kit keeps the old one
+    expect(() => writeKit(files.slice(0, 1), out, false)).to.throw(BesuKitOutputExistsError);
+  });
+});
