@@ -23,7 +23,7 @@ const { ethers } = await network.create();
 async function selection(m: number) {
   const s = await consensusFixture(ethers, m);
   const round = 1n;
-  const msg = roundRandomMessage(round, new Uint8Array(32));
+  const msg = roundRandomMessage(s.domain, round, new Uint8Array(32));
   const pre = preselect(s.reputations);
   const sigs = new Map(pre.map((q) => [q, blsSign(s.sks[q], msg)]));
   const gw = blsSign(GATEWAY_SK, msg);

@@ -82,12 +82,16 @@ export function makeNetwork(opts: {
   domain: Uint8Array;
   chain?: (keys: Uint8Array[]) => ChainPort;
   viewTimeoutMs?: number;
+  /** The registry's membership epoch (0 for the in-memory chain). */
+  epoch?: number;
+  /** Initial reputations as floats (default {@link initialFloats}). */
+  initialFloats?: readonly number[];
 }) {
   const { m, domain } = opts;
   const sks = nodeSecretKeys(m);
   const keys = sks.map(blsPublicKey);
   const crypto = memoCrypto();
-  const initialState = initialReputationState(initialFloats(m));
+  const initialState = initialReputationState([...(opts.initialFloats ?? initialFloats(m))]);
   const nodes = sks.map(
     (sk, j) =>
       new ConsensusNode(
@@ -97,6 +101,7 @@ export function makeNetwork(opts: {
           keys,
           gatewayKey: blsPublicKey(GATEWAY_SK),
           domain,
+          epoch: opts.epoch ?? 0,
           initialState,
           behaviour: opts.behaviours[j],
           viewTimeoutMs: opts.viewTimeoutMs ?? 1_000,
