@@ -81,9 +81,10 @@ describe("attack: certificates and membership changes", () => {
     expect(await s.ledger.membershipChangePending()).to.equal(true);
     // The node cannot commit again meanwhile.
     const next = s.block(2n, blockDigest(s.domain, raced), 4);
-    await expect(
-      s.commit(next, s.certify(next, [0, 1, 2, 3, 4])),
-    ).to.be.revertedWithCustomError(s.ledger, "AggregationLedgerMembershipChangePending");
+    await expect(s.commit(next, s.certify(next, [0, 1, 2, 3, 4]))).to.be.revertedWithCustomError(
+      s.ledger,
+      "AggregationLedgerMembershipChangePending",
+    );
     // No second change while one is pending; the wrong vector is still refused at apply time.
     const n = await newcomer();
     await expect(
@@ -147,9 +148,10 @@ describe("attack: certificates and membership changes", () => {
       expect(await s.registry.validatorOf(h(g1ToEip2537(s.keys[j])))).to.equal(s.accounts[j]);
     }
     await s.registry.removeNode(s.accounts[1], h(packReputations(s.reputations)));
-    await expect(
-      s.registry.validatorOf(h(g1ToEip2537(s.keys[1]))),
-    ).to.be.revertedWithCustomError(s.registry, "ReputationRegistryUnknownKey");
+    await expect(s.registry.validatorOf(h(g1ToEip2537(s.keys[1])))).to.be.revertedWithCustomError(
+      s.registry,
+      "ReputationRegistryUnknownKey",
+    );
     expect(await s.registry.validatorOf(h(g1ToEip2537(s.keys[4])))).to.equal(s.accounts[4]);
     expect(await s.registry.getValidators()).to.include(s.accounts[4]);
   });

@@ -86,9 +86,11 @@ export function makeNetwork(opts: {
   epoch?: number;
   /** Initial reputations as floats (default {@link initialFloats}). */
   initialFloats?: readonly number[];
+  /** Node secret keys (default {@link nodeSecretKeys}(m)). */
+  sks?: readonly bigint[];
 }) {
   const { m, domain } = opts;
-  const sks = nodeSecretKeys(m);
+  const sks = [...(opts.sks ?? nodeSecretKeys(m))];
   const keys = sks.map(blsPublicKey);
   const crypto = memoCrypto();
   const initialState = initialReputationState([...(opts.initialFloats ?? initialFloats(m))]);
