@@ -135,7 +135,10 @@ interface IAggregationLedger {
     /// membership epoch, the submitter is the block's primary, the certificate has at
     /// least `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the
     /// certificate together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)`
-    /// (docs/CONSENSUS.md). Stores the new head, the reputation commitment and the validator bitmap.
+    /// (docs/CONSENSUS.md). σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas):
+    /// the digest commits to it and every quorum holds f + 1 honest nodes that verified it with the
+    /// subgroup check before signing. The primary is checked to be the block's `primary` field's
+    /// account, not the verified primary selection (docs/CONSENSUS.md "Not enforced"). Stores the new head, the reputation commitment and the validator bitmap.
     /// The registry's rules are checked here from the round-config blob and revert with the
     /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
     /// `…InsufficientSigners`, `…ReputationOutOfRange`).

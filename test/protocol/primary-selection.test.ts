@@ -120,10 +120,7 @@ describe("primary selection (BBNP §IV-D.1, DESIGN §5.4)", () => {
       const domain = new Uint8Array(32).fill(0x11);
       const msg = roundRandomMessage(domain, 258n, Uint8Array.of(0xaa, 0xbb));
       expect(bytesToHex(msg)).to.equal(
-        bytesToHex(utf8ToBytes("GridLedger/round")) +
-          "11".repeat(32) +
-          "0000000000000102" +
-          "aabb",
+        bytesToHex(utf8ToBytes("GridLedger/round")) + "11".repeat(32) + "0000000000000102" + "aabb",
       );
       expect(() => roundRandomMessage(domain, -1n, new Uint8Array())).to.throw(
         /^roundRandomMessage:/,
