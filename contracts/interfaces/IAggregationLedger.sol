@@ -132,13 +132,14 @@ interface IAggregationLedger {
 
     /// @notice Commits a certified block (consensus mode): no membership change pending, rounds
     /// strictly increasing, the block extends the head, `sum < r`, the block's epoch is the current
-    /// membership epoch, the submitter is the block's primary, the certificate has at
-    /// least `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the
-    /// certificate together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)`
-    /// (docs/CONSENSUS.md). σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas):
-    /// the digest commits to it and every quorum holds f + 1 honest nodes that verified it with the
-    /// subgroup check before signing. The primary is checked to be the block's `primary` field's
-    /// account, not the verified primary selection (docs/CONSENSUS.md "Not enforced"). Stores the new head, the reputation commitment and the validator bitmap.
+    /// membership epoch, the submitter is the block's primary, the certificate has at least
+    /// `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the certificate
+    /// together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)` (docs/CONSENSUS.md).
+    /// σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas): the digest commits to
+    /// it and every quorum holds f + 1 honest nodes that verified it with the subgroup check before
+    /// signing. The submitter must be the account of the block's `primary`; that `primary` is the
+    /// verified primary selection is NOT checked here (docs/CONSENSUS.md "Not enforced by
+    /// commitBlock"). Stores the new head, the reputation commitment and the validator bitmap.
     /// The registry's rules are checked here from the round-config blob and revert with the
     /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
     /// `…InsufficientSigners`, `…ReputationOutOfRange`).
@@ -159,9 +160,10 @@ interface IAggregationLedger {
     /// @notice True while commits are paused for a pending membership change.
     function membershipChangePending() external view returns (bool);
 
-    /// @notice The bound registry reports a membership change (and resumes paused commits): the members part of the round-config
-    /// blob (contracts/consensus/RoundConfig.sol: aggregate key, M, key-table chunks, accounts), the
-    /// new committed vector's hash and its validator bitmap. Only the bound registry may call it.
+    /// @notice The bound registry reports a membership change (and resumes paused commits): the
+    /// members part of the round-config blob (contracts/consensus/RoundConfig.sol: aggregate key, M,
+    /// key-table chunks, membership epoch, accounts), the new committed vector's hash and its
+    /// validator bitmap. Only the bound registry may call it.
     function setMembers(
         bytes calldata members,
         bytes32 reputationsHash,

@@ -108,8 +108,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
         // The registry's rules, checked from the round-config blob (no registry call): the
         // block's epoch is the current membership epoch, the submitter is the primary's account, a
-        // quorum of nodes signed, the vector has M entries ≤ 1.0. `pairs`: the 3-pair pairing input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖
-        // σ_GW + σ_cert` (0x480 bytes), filled in place.
+        // quorum of nodes signed, the vector has M entries ≤ 1.0. `pairs`: the 3-pair pairing
+        // input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖ σ_GW + σ_cert` (0x480 bytes), filled in
+        // place.
         (uint256 m, uint256 pairs) = _loadRoundMembers(
             address(uint160(slot0 >> CONFIG_SHIFT)),
             block_.primary,
@@ -312,8 +313,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
     /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch, 195 bytes. The one implementation, used by
-    /// `commitBlock` and the `blockDigest` view (both tested against offchain/consensus/block.ts).
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch, 195 bytes. The one implementation,
+    /// used by `commitBlock` and the `blockDigest` view (both tested against
+    /// offchain/consensus/block.ts).
     function _digestAt(
         ConsensusBlock calldata block_,
         bytes32 domain,

@@ -295,7 +295,7 @@ export class ConsensusNode {
     ];
   }
 
-  /** σ_GW valid, extends our head, our membership epoch, carries the deterministic reputation vector. */
+  /** σ_GW valid, extends our head, our membership epoch, the deterministic reputation vector. */
   blockValid(block: ConsensusBlock): boolean {
     const ctx = this.ctx;
     if (ctx === undefined || block.round !== ctx.round) return false;
