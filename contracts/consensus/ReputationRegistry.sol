@@ -20,9 +20,27 @@ import {SignerBitmap} from "./SignerBitmap.sol";
 /// ledger stores the committed vector's hash and validator bitmap (docs/CONSENSUS.md "Gas"). Keys
 /// live in a code-stored key table (aggregate first), read with EXTCODECOPY: a certificate carries
 /// only its bitmap and signature, and each non-signer costs one EXTCODECOPY + G1ADD.
+///
+/// Storage for a Besu genesis `alloc` (docs/CONSENSUS.md "Genesis"; derive the slots from the
+/// compiler's `storageLayout`, never by hand): `getValidators()` of an unbound registry reads only
+/// `_nodes` (a dynamic array of `Node {address account; bytes32 keyHash}`: its length at the
+/// array's slot, node j's account at `keccak256(slot) + 2j`, its key hash at `+ 2j + 1`) and
+/// `_validatorBitmap` (bit j: node j validates), with `_ledger` zero. `_indexPlusOne`,
+/// `_accountOfKey`, `_keyTables` (code addresses: their code must be in the alloc too),
+/// `_reputationsHash` and `_epoch` make the nodes usable for consensus; AccessControl's `_roles`
+/// holds the admin and regulator. The constructor writes only the roles, an empty key table and
+/// the empty vector's hash.
 contract ReputationRegistry is IReputationRegistry, AccessControl {
-    /// @notice The regulator: admits and removes nodes (granted by the admin).
+    /// @notice The regulator: admits and removes consensus nodes (DESIGN §2 "Access": `REGULATOR_ROLE`
+    /// for consensus membership; granted by the admin).
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
+
+    /// @dev Besu QBFT needs at least 4 validators to tolerate one fault.
+    uint256 private constant MIN_VALIDATORS = ReputationVector.MIN_VALIDATORS;
+    /// @dev Kinds of {PendingChange}.
+    uint8 private constant CHANGE_NONE = 0;
+    uint8 private constant CHANGE_ADD = 1;
+    uint8 private constant CHANGE_REMOVE = 2;
 
     /// @dev Signer and validator bitmaps are one word.
     uint256 private constant MAX_NODES = 256;
@@ -43,9 +61,18 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         bytes32 keyHash;
     }
 
+    /// @dev A membership change that raced a commit (its vector was superseded): the ledger's
+    /// commits are paused until {applyMembershipChange}. One slot.
+    struct PendingChange {
+        address account;
+        uint64 initialReputation;
+        uint8 kind;
+    }
+
     Node[] private _nodes;
     mapping(address account => uint256 indexPlusOne) private _indexPlusOne;
-    mapping(bytes32 keyHash => bool) private _keyRegistered;
+    /// @dev keccak256(BLS key, EIP-2537 G1) → the node's (validator) account; zero if unregistered.
+    mapping(bytes32 keyHash => address account) private _accountOfKey;
 
     /// @dev Key table `aggregate ‖ key_0 ‖ … ‖ key_{M−1}` in code chunks of CHUNK_ENTRIES entries.
     address[MAX_CHUNKS] private _keyTables;
@@ -54,6 +81,11 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     bytes32 private _reputationsHash;
     uint256 private _validatorBitmap;
     address private _ledger;
+    /// @dev The membership epoch: the number of membership changes applied (shares `_ledger`'s slot).
+    uint32 private _epoch;
+    PendingChange private _pending;
+    /// @dev The BLS key of a pending addition.
+    bytes private _pendingKey;
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE and REGULATOR_ROLE.
     constructor(address admin) {
@@ -74,6 +106,7 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         uint64 initialReputation,
         bytes calldata currentReputations
     ) external onlyRole(REGULATOR_ROLE) {
+        _checkNoPendingChange();
         uint256 m = _nodes.length;
         if (m == MAX_NODES) revert ReputationRegistryFull();
         if (account == address(0) || _indexPlusOne[account] != 0) {
@@ -82,22 +115,95 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         if (initialReputation > ONE) {
             revert ReputationRegistryReputationOutOfRange(m, initialReputation);
         }
-        _checkCommitted(currentReputations, m);
-        bytes32 keyHash = keccak256(blsKey);
         if (
             blsKey.length != BLS12381.G1_POINT_LENGTH ||
-            _keyRegistered[keyHash] ||
+            _accountOfKey[keccak256(blsKey)] != address(0) ||
             !BLS12381.tryVerifyPossession(blsKey, pop)
         ) revert ReputationRegistryInvalidKey();
+        if (_isCommitted(currentReputations, m)) {
+            _applyAdd(account, blsKey, initialReputation, currentReputations);
+        } else {
+            _pendingKey = blsKey;
+            _defer(PendingChange(account, initialReputation, CHANGE_ADD));
+        }
+    }
 
+    /// @inheritdoc IReputationRegistry
+    function removeNode(
+        address account,
+        bytes calldata currentReputations
+    ) external onlyRole(REGULATOR_ROLE) {
+        _checkNoPendingChange();
+        if (_indexPlusOne[account] == 0) revert ReputationRegistryUnknownNode(account);
+        uint256 m = _nodes.length;
+        // Checked: m ≥ 1 (the account is a node).
+        if (m - 1 < MIN_VALIDATORS) revert ReputationRegistryTooFewNodes(m - 1);
+        if (_isCommitted(currentReputations, m)) {
+            _applyRemove(account, currentReputations);
+        } else {
+            _defer(PendingChange(account, 0, CHANGE_REMOVE));
+        }
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function applyMembershipChange(
+        bytes calldata currentReputations
+    ) external onlyRole(REGULATOR_ROLE) {
+        PendingChange memory change = _pending;
+        if (change.kind == CHANGE_NONE) revert ReputationRegistryNoPendingChange();
+        // Commits are paused since the change was deferred: this vector cannot be raced.
+        _checkCommitted(currentReputations, _nodes.length);
+        delete _pending;
+        if (change.kind == CHANGE_ADD) {
+            bytes memory blsKey = _pendingKey;
+            delete _pendingKey;
+            _applyAdd(change.account, blsKey, change.initialReputation, currentReputations);
+        } else {
+            _applyRemove(change.account, currentReputations);
+        }
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function pendingMembershipChange()
+        external
+        view
+        returns (uint8 kind, address account, uint64 initialReputation)
+    {
+        PendingChange memory change = _pending;
+        return (change.kind, change.account, change.initialReputation);
+    }
+
+    /// @dev Records a change whose vector a commit superseded and pauses the ledger's commits until
+    /// {applyMembershipChange}. Before the ledger binds this registry nothing can race the vector,
+    /// so a mismatch is the caller's mistake and reverts.
+    function _defer(PendingChange memory change) private {
+        if (!_ledgerBound()) revert ReputationRegistryReputationsMismatch();
+        _pending = change;
+        IAggregationLedger(_ledger).pauseForMembershipChange();
+        emit MembershipChangeDeferred(change.kind, change.account);
+    }
+
+    function _checkNoPendingChange() private view {
+        if (_pending.kind != CHANGE_NONE) revert ReputationRegistryMembershipChangePending();
+    }
+
+    /// @dev Appends a node (key validated by the caller) and commits `currentReputations ‖ T_j`.
+    function _applyAdd(
+        address account,
+        bytes memory blsKey,
+        uint64 initialReputation,
+        bytes calldata currentReputations
+    ) private {
+        uint256 m = _nodes.length;
+        bytes32 keyHash = keccak256(blsKey);
         _nodes.push(Node({account: account, keyHash: keyHash}));
         _indexPlusOne[account] = m + 1;
-        _keyRegistered[keyHash] = true;
+        _accountOfKey[keyHash] = account;
         // The PoP check validated the key (on the curve, in the subgroup), so G1ADD is sound here.
         bytes memory table = _loadKeyTable(m);
         _setEntry(table, 0, _add(_entry(table, 0), blsKey));
         _storeKeyTable(abi.encodePacked(table, blsKey));
-        // Checked above: initialReputation ≤ 1e18, so the quotient is ≤ 1e9 < 2^32.
+        // Checked by addNode: initialReputation ≤ 1e18, so the quotient is ≤ 1e9 < 2^32.
         bytes memory next = abi.encodePacked(
             currentReputations,
             uint32(initialReputation / PACKED_SCALE)
@@ -106,21 +212,15 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         emit NodeAdded(m, account, blsKey, initialReputation);
     }
 
-    /// @inheritdoc IReputationRegistry
-    function removeNode(
-        address account,
-        bytes calldata currentReputations
-    ) external onlyRole(REGULATOR_ROLE) {
-        uint256 indexPlusOne = _indexPlusOne[account];
-        if (indexPlusOne == 0) revert ReputationRegistryUnknownNode(account);
+    /// @dev Removes a node (the last one takes its index) and commits the vector moved likewise.
+    function _applyRemove(address account, bytes calldata currentReputations) private {
         uint256 m = _nodes.length;
-        _checkCommitted(currentReputations, m);
-        // Checked: indexPlusOne ≥ 1 and m ≥ 1 (the account is a node).
-        uint256 index = indexPlusOne - 1;
+        // Checked by the callers: the account is a node, so indexPlusOne ≥ 1 and m ≥ 1.
+        uint256 index = _indexPlusOne[account] - 1;
         uint256 last = m - 1;
         bytes memory table = _loadKeyTable(m);
         _setEntry(table, 0, _add(_entry(table, 0), BLS12381.negateG1(_entry(table, 1 + index))));
-        delete _keyRegistered[_nodes[index].keyHash];
+        delete _accountOfKey[_nodes[index].keyHash];
         delete _indexPlusOne[account];
 
         bytes memory next = currentReputations[:REP_BYTES * last];
@@ -174,7 +274,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
             uint16(m),
             _keyTables[0],
             _keyTables[1],
-            _keyTables[2]
+            _keyTables[2],
+            _epoch
         );
         bytes memory accounts = new bytes(20 * m);
         for (uint256 j = 0; j < m; ++j) {
@@ -197,6 +298,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
 
     /// @inheritdoc IReputationRegistry
     function getValidators() external view returns (address[] memory validators) {
+        uint256 m = _nodes.length;
+        if (m < MIN_VALIDATORS) revert ReputationRegistryTooFewNodes(m);
         uint256 bitmap = validatorBitmap();
         validators = new address[](_popcount(bitmap));
         uint256 k;
@@ -222,6 +325,17 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
             !_batchValid(round, revealedKeys, revealedSigs, gatewaySig)
         ) return false;
         return claimedPrimary == _selectPrimary(reputations, revealers, revealedSigs, gatewaySig);
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function validatorOf(bytes calldata blsKey) external view returns (address account) {
+        account = _accountOfKey[keccak256(blsKey)];
+        if (account == address(0)) revert ReputationRegistryUnknownKey();
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function membershipEpoch() external view returns (uint32) {
+        return _epoch;
     }
 
     /// @inheritdoc IReputationRegistry
@@ -304,7 +418,12 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         bytes calldata gatewaySig
     ) private view returns (bool) {
         IAggregationLedger ledger_ = IAggregationLedger(_ledger);
-        bytes memory message = abi.encodePacked(ROUND_RANDOM_TAG, round, ledger_.headDigest());
+        bytes memory message = abi.encodePacked(
+            ROUND_RANDOM_TAG,
+            ledger_.domainSeparator(),
+            round,
+            ledger_.headDigest()
+        );
         return
             BLS12381.tryVerifyBatchSameMessage(
                 abi.encodePacked(revealedKeys, ledger_.gatewayKey()),
@@ -313,8 +432,9 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
             );
     }
 
-    /// @dev The revealers are nodes, pre-selected (Γ_q·M ≥ ΣΓ), and present their registered keys
-    /// (`revealedKeys` has 128 bytes per revealer, checked by the caller).
+    /// @dev The revealers are exactly the pre-selected nodes (Γ_q·M ≥ ΣΓ): a subset would let a
+    /// pre-selected node that is not the primary win by revealing alone. They present their
+    /// registered keys (`revealedKeys` has 128 bytes per revealer, checked by the caller).
     function _revealersValid(
         bytes calldata reputations,
         uint256 revealers,
@@ -324,9 +444,11 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         if (m < MAX_NODES && revealers >> m != 0) return false;
         uint256 total = _sum(reputations, m);
         uint256 i;
-        for (uint256 j = 0; revealers >> j != 0; ++j) {
-            if ((revealers >> j) & 1 == 0) continue;
-            if (_at(reputations, j) * m < total) return false;
+        for (uint256 j = 0; j < m; ++j) {
+            bool preselected = _at(reputations, j) * m >= total;
+            bool revealed = (revealers >> j) & 1 == 1;
+            if (preselected != revealed) return false;
+            if (!revealed) continue;
             if (keccak256(revealedKeys[i * 128:(i + 1) * 128]) != _nodes[j].keyHash) return false;
             ++i;
         }
@@ -338,19 +460,25 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     function _checkCommitted(bytes calldata reputations, uint256 m) private view {
-        if (reputations.length != REP_BYTES * m || keccak256(reputations) != reputationsHash()) {
-            revert ReputationRegistryReputationsMismatch();
-        }
+        if (!_isCommitted(reputations, m)) revert ReputationRegistryReputationsMismatch();
     }
 
-    /// @dev Commits a vector after a membership change (key tables and `_nodes` already updated)
-    /// and reports the change to the ledger once it has bound this registry.
+    function _isCommitted(bytes calldata reputations, uint256 m) private view returns (bool) {
+        return reputations.length == REP_BYTES * m && keccak256(reputations) == reputationsHash();
+    }
+
+    /// @dev Commits a vector after a membership change (key tables and `_nodes` already updated),
+    /// advances the membership epoch and reports the change to the ledger once it has bound this
+    /// registry (which also resumes paused commits).
     function _storeReputations(bytes memory reputations) private {
         uint256 m = reputations.length / REP_BYTES;
         bytes32 hash = keccak256(reputations);
         uint256 validators = _validatorsOfMemory(reputations, m);
         _reputationsHash = hash;
         _validatorBitmap = validators;
+        // Checked: the 2^32-th change reverts rather than wrap to an old epoch.
+        uint32 epoch = ++_epoch;
+        emit MembershipEpochChanged(epoch);
         if (_ledgerBound())
             IAggregationLedger(_ledger).setMembers(_membersPart(), hash, validators);
     }

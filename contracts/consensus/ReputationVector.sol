@@ -8,7 +8,7 @@ import {SignerBitmap} from "./SignerBitmap.sol";
 /// @notice The packed reputation vector (one u32 per node, units of 1e-9, big-endian) and the
 /// validator rule of getValidators (Γ_j·M ≥ ΣΓ), evaluated eight nodes per 32-byte word (SWAR), so
 /// a round pays ~13 word steps for M = 100 instead of 200 per-node loop iterations. Fuzzed against
-/// the per-node rule in test/consensus/ReputationVector.t.sol.
+/// the per-node rule in test/consensus/SignerBitmap.t.sol ("reputation vector" section).
 library ReputationVector {
     /// @dev 1.0 in packed units.
     uint256 internal constant ONE = 1e9;

@@ -11,7 +11,8 @@ pragma solidity ^0.8.28;
 /// [128, 256)          Σ of all node keys (EIP-2537 G1; the identity for no nodes)
 /// [256, 258)          M, u16 big-endian
 /// [258, 318)          the registry's key-table chunks, 3 × 20-byte addresses (zero if unused)
-/// [318, 318 + 20·M)   node j's account at 318 + 20·j
+/// [318, 322)          the membership epoch, u32 big-endian (bound into every block digest)
+/// [322, 322 + 20·M)   node j's account at 322 + 20·j
 /// ```
 /// In gateway-only mode (no registry bound) the blob is the gateway key alone.
 library RoundConfig {
@@ -20,9 +21,10 @@ library RoundConfig {
     uint256 internal constant AGGREGATE_KEY = 128;
     uint256 internal constant NODE_COUNT = 256;
     uint256 internal constant KEY_TABLES = 258;
-    uint256 internal constant ACCOUNTS = 318;
-    /// @dev Bytes of the fixed header (gateway key to the last chunk pointer).
-    uint256 internal constant HEADER_LENGTH = 318;
+    uint256 internal constant EPOCH = 318;
+    uint256 internal constant ACCOUNTS = 322;
+    /// @dev Bytes of the fixed header (gateway key to the membership epoch).
+    uint256 internal constant HEADER_LENGTH = 322;
     /// @dev Key-table chunks (registry: 128 entries of 128 bytes each, entry 0 the aggregate).
     uint256 internal constant KEY_TABLE_CHUNKS = 3;
     uint256 internal constant CHUNK_ENTRIES = 128;

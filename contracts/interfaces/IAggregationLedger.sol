@@ -9,11 +9,14 @@ pragma solidity ^0.8.28;
 /// `domain = keccak256(u256 chainid ‖ address(this))` (`bbnpRoundMessage` in
 /// offchain/protocol/aggregation.ts), so a signature never replays to another round, chain or
 /// deployment.
-/// @dev Storage keeps the sum and a hash of the signature per round; the `RoundRecorded` event
-/// carries the signature itself, so any client can re-verify the ledger from logs alone.
+/// @dev Gateway-only mode keeps the sum and a hash of the signature per round; the `RoundRecorded`
+/// event carries the signature itself, so any client can re-verify the ledger from logs alone. In
+/// consensus mode a round's only record is its `BlockCommitted` event (chained by digests) and the
+/// head digest: `roundRecord` stays empty for certified rounds (storing it would cost ≈ 44,000 gas
+/// per round, docs/CONSENSUS.md "Gas").
 interface IAggregationLedger {
-    /// @notice What the ledger stores per round. Designed to grow (docs/BLS.md "Quorum
-    /// certificates"): the consensus issue appends the certificate and reputation commitments here.
+    /// @notice What the ledger stores per gateway-only round (`recordRound`). Certified rounds
+    /// (`commitBlock`) are not stored here: their record is the `BlockCommitted` event.
     struct RoundRecord {
         /// The aggregate consumption of the round, mod r.
         uint256 sum;
@@ -23,8 +26,10 @@ interface IAggregationLedger {
 
     /// @notice A BBNP consensus block (DESIGN §5.1; docs/CONSENSUS.md "Block"). Its digest is
     /// `keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations))` (`blockDigest`), and the
-    /// consensus nodes BLS-sign the 32-byte digest.
+    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations) ‖ u32 epoch)`
+    /// (`blockDigest`), and the consensus nodes BLS-sign the 32-byte digest. The membership epoch
+    /// binds the certificate (signer bitmap, vector positions, primary index) to the membership it
+    /// was made under: after any membership change the block no longer commits.
     struct ConsensusBlock {
         /// The round number `t`, strictly above the last recorded round.
         uint64 round;
@@ -38,6 +43,9 @@ interface IAggregationLedger {
         uint16 primary;
         /// The new reputation vector: one u32 per node in units of 1e-9 (4 bytes big-endian).
         bytes reputations;
+        /// The membership epoch the block was built under (`IReputationRegistry.membershipEpoch`;
+        /// the ledger's copy is in its round-config blob).
+        uint32 epoch;
     }
 
     /// @notice A quorum certificate: the sum of ≥ quorum() nodes' BLS signatures on the block
@@ -112,15 +120,26 @@ interface IAggregationLedger {
     error AggregationLedgerRegistryNotBoundToLedger(address registry);
     /// @notice `setMembers` was called by an account other than the bound registry.
     error AggregationLedgerNotRegistry(address caller);
+    /// @notice The block was built under membership epoch `epoch`, but the membership is now at
+    /// `current` (a node was added or removed since): rebuild and re-certify it under `current`.
+    error AggregationLedgerMembershipEpochMismatch(uint32 current, uint32 epoch);
+    /// @notice A membership change is pending (it raced a commit): commits resume once the
+    /// regulator applies it (`IReputationRegistry.applyMembershipChange`).
+    error AggregationLedgerMembershipChangePending();
     /// @notice GW's signature and the certificate do not verify together (wrong sum, round,
     /// block content, signer set or signature; or a malformed point).
     error AggregationLedgerInvalidCertificate(uint64 round);
 
-    /// @notice Commits a certified block (consensus mode): rounds strictly increasing, the block
-    /// extends the head, `sum < r`, the submitter is the block's primary, the certificate has at
-    /// least `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the
-    /// certificate together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)`
-    /// (docs/CONSENSUS.md). Stores the new head, the reputation commitment and the validator bitmap.
+    /// @notice Commits a certified block (consensus mode): no membership change pending, rounds
+    /// strictly increasing, the block extends the head, `sum < r`, the block's epoch is the current
+    /// membership epoch, the submitter is the block's primary, the certificate has at least
+    /// `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the certificate
+    /// together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)` (docs/CONSENSUS.md).
+    /// σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas): the digest commits to
+    /// it and every quorum holds f + 1 honest nodes that verified it with the subgroup check before
+    /// signing. The submitter must be the account of the block's `primary`; that `primary` is the
+    /// verified primary selection is NOT checked here (docs/CONSENSUS.md "Not enforced by
+    /// commitBlock"). Stores the new head, the reputation commitment and the validator bitmap.
     /// The registry's rules are checked here from the round-config blob and revert with the
     /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
     /// `…InsufficientSigners`, `…ReputationOutOfRange`).
@@ -133,9 +152,18 @@ interface IAggregationLedger {
     /// ledger). Copies the registry's round state (`roundState`); afterwards `recordRound` reverts.
     function bindRegistry(address registry) external;
 
-    /// @notice The bound registry reports a membership change: the members part of the round-config
-    /// blob (contracts/consensus/RoundConfig.sol: aggregate key, M, key-table chunks, accounts), the
-    /// new committed vector's hash and its validator bitmap. Only the bound registry may call it.
+    /// @notice The bound registry pauses commits while a membership change is pending (it was
+    /// submitted with a vector that a commit had already superseded); `setMembers` resumes them.
+    /// Only the bound registry may call it.
+    function pauseForMembershipChange() external;
+
+    /// @notice True while commits are paused for a pending membership change.
+    function membershipChangePending() external view returns (bool);
+
+    /// @notice The bound registry reports a membership change (and resumes paused commits): the
+    /// members part of the round-config blob (contracts/consensus/RoundConfig.sol: aggregate key, M,
+    /// key-table chunks, membership epoch, accounts), the new committed vector's hash and its
+    /// validator bitmap. Only the bound registry may call it.
     function setMembers(
         bytes calldata members,
         bytes32 reputationsHash,
@@ -182,7 +210,8 @@ interface IAggregationLedger {
     /// @notice The last recorded round and whether any round has been recorded.
     function lastRound() external view returns (uint64 round, bool any);
 
-    /// @notice The record of `round` (all zeros if not recorded).
+    /// @notice The record of gateway-only round `round` (all zeros if not recorded, and for every
+    /// certified round: read those from `BlockCommitted` events).
     function roundRecord(uint64 round) external view returns (RoundRecord memory);
 
     /// @notice keccak256(u256 chainid ‖ address(this)).

@@ -20,13 +20,16 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
     /// @dev Everything a round reads and writes besides the head and the reputation commitment, in
-    /// ONE slot (u64 + bool + bool + address = 30 bytes): the last round, whether any was recorded,
-    /// whether consensus mode is on (a registry bound) and the round-config blob ({RoundConfig}: the
-    /// gateway key and, in consensus mode, the members part the registry keeps current).
+    /// ONE slot (u64 + bool + bool + address + bool = 31 bytes): the last round, whether any was
+    /// recorded, whether consensus mode is on (a registry bound), the round-config blob
+    /// ({RoundConfig}: the gateway key and, in consensus mode, the members part the registry keeps
+    /// current, with the membership epoch) and whether commits are paused for a pending membership
+    /// change.
     uint64 private _lastRound;
     bool private _anyRound;
     bool private _consensus;
     address private _roundConfig;
+    bool private _membershipPaused;
 
     /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
@@ -81,7 +84,11 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         assembly ("memory-safe") {
             slot0 := sload(_lastRound.slot)
         }
-        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
+        // One branch for both refusals on the hot path: not in consensus mode, or paused.
+        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0 || slot0 >> PAUSED_SHIFT != 0) {
+            if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
+            revert AggregationLedgerMembershipChangePending();
+        }
         uint64 round = block_.round;
         {
             uint64 last = uint64(slot0);
@@ -100,13 +107,15 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 certificateSig = _checkedG2(certificate.signature);
 
         // The registry's rules, checked from the round-config blob (no registry call): the
-        // submitter is the primary's account, a quorum of nodes signed, the vector has M entries
-        // ≤ 1.0. `pairs`: the 3-pair pairing input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖
-        // σ_GW + σ_cert` (0x480 bytes), filled in place.
+        // block's epoch is the current membership epoch, the submitter is the primary's account, a
+        // quorum of nodes signed, the vector has M entries ≤ 1.0. `pairs`: the 3-pair pairing
+        // input `S_g ‖ H(m_GW) ‖ apk ‖ H(digest) ‖ −g1 ‖ σ_GW + σ_cert` (0x480 bytes), filled in
+        // place.
         (uint256 m, uint256 pairs) = _loadRoundMembers(
             address(uint160(slot0 >> CONFIG_SHIFT)),
             block_.primary,
-            certificate.signers
+            certificate.signers,
+            block_.epoch
         );
         if (reputations.length != ReputationVector.BYTES * m) {
             revert IReputationRegistry.ReputationRegistryReputationsMismatch();
@@ -138,20 +147,24 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     /// @dev Bit offsets in the round slot (`_lastRound` u64 ‖ `_anyRound` ‖ `_consensus` ‖
-    /// `_roundConfig`, packed from the low end).
+    /// `_roundConfig` ‖ `_membershipPaused`, packed from the low end).
     uint256 private constant ANY_ROUND_SHIFT = 64;
     uint256 private constant CONSENSUS_SHIFT = 72;
     uint256 private constant CONFIG_SHIFT = 80;
+    uint256 private constant PAUSED_SHIFT = 240;
 
     /// @dev Allocates the pairing input (0x480 bytes) and fills S_g and the signers' key `apk` from
-    /// the round-config blob, and −g1. Checks that the submitter is the primary's account and the
-    /// certificate's quorum (the registry's rules). Returns M and the pairing input's address.
+    /// the round-config blob, and −g1. Checks the block's membership epoch, that the submitter is
+    /// the primary's account and the certificate's quorum (the registry's rules). Returns M and the
+    /// pairing input's address.
     function _loadRoundMembers(
         address config,
         uint256 primary,
-        uint256 signers
+        uint256 signers,
+        uint32 epoch
     ) private view returns (uint256 m, uint256 pairs) {
         address account;
+        uint32 current;
         address[3] memory tables;
         uint256 accountAt = 1 + RoundConfig.ACCOUNTS + 20 * primary;
         assembly ("memory-safe") {
@@ -168,12 +181,16 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             mstore(add(tables, 0x40), shr(96, mload(0x2a)))
             mstore(0x00, 0)
             mstore(0x20, 0)
+            // The membership epoch (u32) into the low bytes of the second scratch word.
+            extcodecopy(config, 0x3c, add(1, EPOCH_OFFSET), 4)
+            current := mload(0x20)
             if lt(primary, m) {
                 extcodecopy(config, 0x0c, accountAt, 20)
                 account := mload(0x00)
             }
         }
         BLS12381.writeNegG1At(pairs + 0x300);
+        if (epoch != current) revert AggregationLedgerMembershipEpochMismatch(current, epoch);
         if (primary >= m || account != msg.sender) {
             revert IReputationRegistry.ReputationRegistryWrongPrimary(primary, msg.sender);
         }
@@ -194,6 +211,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         }
         if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
+
+    /// @dev Must equal {RoundConfig.EPOCH} (a literal: inline assembly takes only those).
+    uint256 private constant EPOCH_OFFSET = 318;
 
     /// @dev The calldata offset of a 256-byte G2 point (reverts on another length).
     function _checkedG2(bytes calldata point) private pure returns (uint256 offset) {
@@ -280,10 +300,11 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             }
             ok = ok && BLS12381.hashToG2SigAt(message, 32, pairs + 0x200);
             assembly ("memory-safe") {
-                // σ_GW + σ_cert into pair 3 (G2ADD, 600 gas; checks that both are on the curve).
+                // σ_GW + σ_cert into pair 3 (G2ADD; checks that both are on the curve, not the
+                // subgroup: docs/CONSENSUS.md "One multi-pairing").
                 ok := and(
                     ok,
-                    staticcall(600, 0x0d, sub(log, 0x200), 0x200, add(pairs, 0x380), 0x100)
+                    staticcall(G2ADD_GAS, 0x0d, sub(log, 0x200), 0x200, add(pairs, 0x380), 0x100)
                 )
             }
             if (!ok) revert AggregationLedgerInvalidCertificate(block_.round);
@@ -292,8 +313,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
     /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector), 191 bytes. The one implementation, used by
-    /// `commitBlock` and the `blockDigest` view (both tested against offchain/consensus/block.ts).
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch, 195 bytes. The one implementation,
+    /// used by `commitBlock` and the `blockDigest` view (both tested against
+    /// offchain/consensus/block.ts).
     function _digestAt(
         ConsensusBlock calldata block_,
         bytes32 domain,
@@ -310,9 +332,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             mstore(add(scratch, 125), gatewaySignatureHash)
             mstore(add(scratch, 157), shl(240, calldataload(add(block_, 0x80))))
             mstore(add(scratch, 159), reputationsHash_)
-            digest := keccak256(scratch, 191)
+            mstore(add(scratch, 191), shl(224, calldataload(add(block_, 0xc0))))
+            digest := keccak256(scratch, 195)
         }
     }
+
+    /// @dev Gas forwarded to EIP-2537 precompiles ({BLS12381}: the Prague price times a headroom,
+    /// capped by the EVM at 63/64 of what is left; every call's success is checked).
+    /// Literals (inline assembly takes only those) that must equal `BLS12381.G1ADD_GAS_LIMIT`,
+    /// `G2ADD_GAS_LIMIT` and `G1MSM1_GAS_LIMIT` (4 × 375, 4 × 600, 4 × 12,000).
+    uint256 private constant G1ADD_GAS = 1_500;
+    uint256 private constant G2ADD_GAS = 2_400;
+    uint256 private constant G1MSM1_GAS = 48_000;
 
     /// @dev The domain tag of block digests, "GridLedger/BBNP/block" (21 bytes; `BLOCK_TAG` of
     /// offchain/consensus/block.ts), left-aligned in a word.
@@ -390,8 +421,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
                 )
                 let chunk := mload(add(tables, shl(5, shr(7, e))))
                 extcodecopy(chunk, add(buf, 0x80), add(1, shl(7, and(e, 127))), 0x80)
-                // G1ADD (0x0b) costs 375 gas (EIP-2537).
-                ok := and(ok, staticcall(375, 0x0b, buf, 0x100, buf, 0x80))
+                ok := and(ok, staticcall(G1ADD_GAS, 0x0b, buf, 0x100, buf, 0x80))
             }
         }
         bytes memory negated = BLS12381.negateG1(_prefix128(sum));
@@ -400,7 +430,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             let buf := mload(0x40)
             mcopy(buf, apk, 0x80)
             mcopy(add(buf, 0x80), add(negated, 0x20), 0x80)
-            ok := and(ok, staticcall(375, 0x0b, buf, 0x100, apk, 0x80))
+            ok := and(ok, staticcall(G1ADD_GAS, 0x0b, buf, 0x100, apk, 0x80))
         }
         if (!ok) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
@@ -443,12 +473,26 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         _setMembers(members, reputationsHash_, validators);
     }
 
+    /// @inheritdoc IAggregationLedger
+    function pauseForMembershipChange() external {
+        if (msg.sender != address(_registry) || msg.sender == address(0)) {
+            revert AggregationLedgerNotRegistry(msg.sender);
+        }
+        _membershipPaused = true;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function membershipChangePending() external view returns (bool) {
+        return _membershipPaused;
+    }
+
     function _setMembers(
         bytes memory members,
         bytes32 reputationsHash_,
         uint256 validators
     ) private {
         _roundConfig = CodeStore.write(abi.encodePacked(_gatewayKey(), members));
+        _membershipPaused = false;
         _reputationsHash = reputationsHash_;
         _validatorBitmap = validators;
     }
@@ -585,8 +629,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             let buf := mload(0x40)
             mcopy(buf, p, 0x80)
             mstore(add(buf, 0x80), 1)
-            // G1MSM (0x0c) with one pair costs 12000 gas (EIP-2537, k = 1, discount 1000/1000).
-            ok := staticcall(12000, 0x0c, buf, 0xa0, buf, 0x80)
+            ok := staticcall(G1MSM1_GAS, 0x0c, buf, 0xa0, buf, 0x80)
             echoed := keccak256(buf, 0x80)
         }
         return nonZero && ok && echoed == keccak256(key);

@@ -7,10 +7,13 @@ pragma solidity ^0.8.28;
 /// hash-to-G2 per RFC 9380 `BLS12381G2_XMD:SHA-256_SSWU_RO_` under GridLedger's DSTs.
 /// @dev Encodings are EIP-2537's: an Fp element is 64 bytes big-endian whose first 16 bytes are
 /// zero; a G1 point is `x ‖ y` (128 bytes); a G2 point `x.c0 ‖ x.c1 ‖ y.c0 ‖ y.c1` (256 bytes); the
-/// identity is all zeros. Precompile calls forward exactly their EIP-2537 price, so a malformed point
-/// (off the curve, outside the subgroup, non-zero padding, coordinate ≥ p) costs only that price in
-/// the `try` forms instead of 63/64 of the remaining gas (a failing precompile consumes all gas it
-/// is given). Prices are those of the Prague activation of EIP-2537.
+/// identity is all zeros. Precompile calls forward the remaining gas bounded by
+/// `PRECOMPILE_GAS_HEADROOM` times the Prague price of EIP-2537 (the EVM caps any call at 63/64 of
+/// what is left), and every call's success flag is checked: a future repricing up to that factor
+/// keeps the contracts working, while a malformed point (off the curve, outside the subgroup,
+/// non-zero padding, coordinate ≥ p) still costs at most that bound in the `try` forms instead of
+/// 63/64 of the remaining gas (a failing precompile consumes all gas it is given). The SHA-256 and
+/// MSM calls forward `gas()` (their price depends on the input length).
 library BLS12381 {
     /// @notice The signature DST (must equal `BLS_DST_SIG` of offchain/crypto/bls.ts).
     bytes internal constant DST_SIG = "GRIDLEDGER-V01-CS01-with-BLS12381G2_XMD:SHA-256_SSWU_RO_";
@@ -30,11 +33,20 @@ library BLS12381 {
     address private constant PAIRING_CHECK = address(0x0f);
     address private constant MAP_FP2_TO_G2 = address(0x11);
     address private constant SHA256 = address(0x02);
-    uint256 private constant G1ADD_GAS = 375;
-    uint256 private constant G2ADD_GAS = 600;
-    uint256 private constant MAP_FP2_TO_G2_GAS = 23_800;
-    uint256 private constant PAIRING_BASE_GAS = 37_700;
-    uint256 private constant PAIRING_PER_PAIR_GAS = 32_600;
+    /// @notice Gas forwarded to a fixed-price precompile call, as a multiple of its Prague price.
+    uint256 internal constant PRECOMPILE_GAS_HEADROOM = 4;
+    // Prague prices × PRECOMPILE_GAS_HEADROOM, as literals (inline assembly takes only literal
+    // constants): G1ADD 375, G2ADD 600, MAP_FP2_TO_G2 23,800, PAIRING 37,700 + 32,600 per pair.
+    uint256 private constant G1ADD_GAS = 1_500;
+    uint256 private constant G2ADD_GAS = 2_400;
+    uint256 private constant MAP_FP2_TO_G2_GAS = 95_200;
+    uint256 private constant PAIRING_BASE_GAS = 150_800;
+    uint256 private constant PAIRING_PER_PAIR_GAS = 130_400;
+    /// @notice Gas limits for callers that inline their own precompile calls (the ledger): G1ADD,
+    /// G2ADD and a one-pair G1MSM (Prague: 375, 600, 12,000), times the headroom.
+    uint256 internal constant G1ADD_GAS_LIMIT = 1_500;
+    uint256 internal constant G2ADD_GAS_LIMIT = 2_400;
+    uint256 internal constant G1MSM1_GAS_LIMIT = 48_000;
 
     // −g1 (the negated G1 generator), as two 32-byte words per coordinate: x = g1.x, y = p − g1.y.
     bytes32 private constant NEG_G1_X_HI =
@@ -323,7 +335,7 @@ library BLS12381 {
         }
     }
 
-    /// @notice PAIRING_CHECK of the 3 pairs (3 × 384 bytes) at `buf`, forwarding exactly its price:
+    /// @notice PAIRING_CHECK of the 3 pairs (3 × 384 bytes) at `buf` (gas: see the contract notes):
     /// true iff the precompile accepts every point and the product is 1.
     function pairing3At(uint256 buf) internal view returns (bool) {
         bool ok;

@@ -117,7 +117,7 @@ library OcdBatch {
 
     /// @notice {EntryDigest.digest} computed in scratch memory without allocating: the same 85
     /// bytes `domain ‖ u8 kind ‖ u32 j ‖ id ‖ u64 T ‖ u64 value` (differentially fuzzed against
-    /// {EntryDigest.digest} in test/ledger/OcdBatch.t.sol).
+    /// {EntryDigest.digest} in test/ledger/Tariff.t.sol, `testFuzz_assemblyDigestEqualsEntryDigest`).
     function digest(
         bytes32 domain,
         uint8 kind,

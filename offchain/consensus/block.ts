@@ -31,6 +31,11 @@ export type ConsensusBlock = {
   readonly primary: number;
   /** Γ after the previous round's evidence, fixed point 1e18, one per node in registry order. */
   readonly reputations: readonly bigint[];
+  /**
+   * The membership epoch (u32) the block is built under (`ReputationRegistry.membershipEpoch`):
+   * the digest binds it, so a certificate never commits after a membership change.
+   */
+  readonly epoch: number;
 };
 
 /** A quorum certificate plus the primary's vote report (the next round's evidence). */
@@ -85,8 +90,8 @@ export function unpackReputations(packed: Uint8Array): bigint[] {
 
 /**
  * keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
- * keccak256(EIP-2537 σ_GW) ‖ u16 primary ‖ keccak256(packed reputations)). The nodes BLS-sign
- * these 32 bytes.
+ * keccak256(EIP-2537 σ_GW) ‖ u16 primary ‖ keccak256(packed reputations) ‖ u32 epoch). The nodes
+ * BLS-sign these 32 bytes. Throws RangeError on an out-of-range field.
  */
 export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Array {
   if (!(domain instanceof Uint8Array) || domain.length !== 32) {
@@ -98,6 +103,9 @@ export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Arr
   if (!Number.isInteger(block.primary) || block.primary < 0 || block.primary > 0xffff) {
     throw new RangeError("blockDigest: primary must be a u16");
   }
+  if (!Number.isInteger(block.epoch) || block.epoch < 0 || block.epoch > 0xffffffff) {
+    throw new RangeError("blockDigest: epoch must be a u32");
+  }
   return keccak256(
     concatBytes(
       BLOCK_TAG_BYTES,
@@ -108,6 +116,7 @@ export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Arr
       keccak256(g2ToEip2537(block.gatewaySignature)),
       u16(block.primary),
       keccak256(packReputations(block.reputations)),
+      u32(block.epoch),
     ),
   );
 }
@@ -118,6 +127,7 @@ export function sameContent(a: ConsensusBlock, b: ConsensusBlock): boolean {
     a.round === b.round &&
     equalBytes(a.previousDigest, b.previousDigest) &&
     a.sum === b.sum &&
+    a.epoch === b.epoch &&
     equalBytes(a.gatewaySignature, b.gatewaySignature) &&
     a.reputations.length === b.reputations.length &&
     a.reputations.every((r, j) => r === b.reputations[j])
@@ -187,6 +197,7 @@ export function commitBlockArgs(
     gatewaySignature: string;
     primary: number;
     reputations: string;
+    epoch: number;
   };
   certificate: { signers: bigint; signature: string };
 } {
@@ -202,6 +213,7 @@ export function commitBlockArgs(
       gatewaySignature: hex(g2ToEip2537(block.gatewaySignature)),
       primary: block.primary,
       reputations: hex(packReputations(block.reputations)),
+      epoch: block.epoch,
     },
     certificate: {
       signers: certificate.signers,

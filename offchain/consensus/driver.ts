@@ -68,9 +68,9 @@ export class RoundDriver {
     this.c = components;
   }
 
-  /** Reveal phase of DESIGN §5.4: live pre-selected nodes and GW sign roundRandomMessage(t, seed). */
+  /** Reveal phase of DESIGN §5.4: live pre-selected nodes and GW sign roundRandomMessage(domain, t, seed). */
   selection(round: bigint, seed: Uint8Array, reputations: readonly bigint[]): PrimarySelection {
-    const message = roundRandomMessage(round, seed);
+    const message = roundRandomMessage(this.init.domain, round, seed);
     const randoms = new Map<number, bigint>();
     for (const q of preselect(reputations)) {
       if (this.c.nodes[q].behaviour === "crashed") continue;

@@ -75,6 +75,8 @@ export type ConsensusNodeInit = {
   readonly gatewayKey: Uint8Array;
   /** aggregationDomain(chainId, ledger). */
   readonly domain: Uint8Array;
+  /** The registry's membership epoch (`membershipEpoch()`), carried and checked in every block. */
+  readonly epoch: number;
   /** Γ^(0) as floats; the registry holds toFixed18 of each. */
   readonly initialState: ReputationState;
   readonly behaviour?: NodeBehaviour;
@@ -203,6 +205,7 @@ export class ConsensusNode {
       gatewaySignature: ctx.gateway.gatewaySignature,
       primary,
       reputations: this.expectedReputations(),
+      epoch: this.init.epoch,
     });
   }
 
@@ -292,12 +295,13 @@ export class ConsensusNode {
     ];
   }
 
-  /** σ_GW valid, extends our head, carries the deterministic reputation vector. */
+  /** σ_GW valid, extends our head, our membership epoch, the deterministic reputation vector. */
   blockValid(block: ConsensusBlock): boolean {
     const ctx = this.ctx;
     if (ctx === undefined || block.round !== ctx.round) return false;
     if (this.headRound !== undefined && block.round <= this.headRound) return false;
     if (!equalBytes(block.previousDigest, this.headDigest)) return false;
+    if (block.epoch !== this.init.epoch) return false;
     const expected = this.expectedReputations();
     if (
       block.reputations.length !== expected.length ||

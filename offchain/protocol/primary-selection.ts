@@ -4,7 +4,7 @@
 //   2. each pre-selected CN_q reveals X_q; the GW reveals Θ; P = {q : X_q ≥ Θ};
 //   3. primary = highest reputation in P (ties by larger X_q); empty P → highest X_q.
 //
-// In production X_q = int(SHA-256(BLS-sign(α_q, roundRandomMessage(t, seed)))) and Θ likewise from
+// In production X_q = int(SHA-256(BLS-sign(α_q, roundRandomMessage(domain, t, seed)))) and Θ likewise from
 // the GW's key: a unique signature cannot be ground, so the paper's self-chosen X_q (which a node
 // could pick to be maximal) becomes unpredictable yet verifiable (DESIGN §6). The BLS signing and
 // verification live with the consensus layer; this module only takes the resulting integers.
@@ -20,8 +20,17 @@ export const ROUND_RANDOM_TAG = "GridLedger/round";
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
-/** "GridLedger/round" ‖ uint64_be(t) ‖ seed: the message whose BLS signature yields X_q and Θ. */
-export function roundRandomMessage(t: bigint, seed: Uint8Array): Uint8Array {
+/**
+ * "GridLedger/round" ‖ domain ‖ uint64_be(t) ‖ seed: the message whose BLS signature yields X_q
+ * and Θ (DESIGN §5.4; `ReputationRegistry._batchValid`). `domain` is the ledger's 32-byte domain
+ * separator (`aggregationDomain(chainId, ledger)`), so a reveal never verifies on another chain or
+ * deployment, even in the first round whose seed (the head digest) is zero. Throws RangeError /
+ * TypeError on bad input.
+ */
+export function roundRandomMessage(domain: Uint8Array, t: bigint, seed: Uint8Array): Uint8Array {
+  if (!(domain instanceof Uint8Array) || domain.length !== 32) {
+    throw new RangeError("roundRandomMessage: domain must be 32 bytes");
+  }
   if (typeof t !== "bigint" || t < 0n || t > UINT64_MAX) {
     throw new RangeError(`roundRandomMessage: t must be a uint64 bigint, got ${String(t)}`);
   }
@@ -30,7 +39,7 @@ export function roundRandomMessage(t: bigint, seed: Uint8Array): Uint8Array {
   }
   const round = new Uint8Array(8);
   new DataView(round.buffer).setBigUint64(0, t, false);
-  return concatBytes(utf8ToBytes(ROUND_RANDOM_TAG), round, seed);
+  return concatBytes(utf8ToBytes(ROUND_RANDOM_TAG), domain, round, seed);
 }
 
 /** X = int(SHA-256(sig)), big-endian: a 256-bit random from a (unique) BLS signature. */

@@ -643,6 +643,8 @@ export async function runBbnp(
   );
   const deployMs = now() - mark;
   const domain = adapter.domain;
+  // Blocks carry the registry's membership epoch (one per applied node addition here).
+  const membershipEpoch = adapter.registry ? Number(await adapter.registry.membershipEpoch()) : 0;
   progress(
     `${scenario.deployment ? "attached to" : "deployed"} AggregationLedger ${adapter.address}` +
       (adapter.registry ? ` with a ReputationRegistry of ${m} nodes` : " (gateway mode)") +
@@ -685,6 +687,7 @@ export async function runBbnp(
             keys: nodeKeys,
             gatewayKey: blsPublicKey(gatewaySecret),
             domain,
+            epoch: membershipEpoch,
             initialState,
             behaviour: behaviourOf(j),
             viewTimeoutMs: 1_000,

@@ -3,7 +3,9 @@
 // which is unique for its key; the registry checks all revealed signatures against their keys in
 // one batch with random-looking coefficients, so presenting any other signature (another message,
 // another node's, a swap that keeps the sum) is refused, and only the primary the honest rule
-// names is accepted.
+// names is accepted. Two more ways around the rule (issue 15): revealing only a subset of the
+// pre-selected nodes (the rule over a subset can name a non-primary), and reusing reveals made for
+// another deployment with the same keys (the first round's seed, the zero head, binds nothing).
 import { expect } from "chai";
 import { network } from "hardhat";
 
@@ -19,11 +21,12 @@ import { consensusFixture, h } from "../consensus/chain-setup.ts";
 import { GATEWAY_SK } from "../consensus/setup.ts";
 
 const { ethers } = await network.create();
+const ZERO = new Uint8Array(32);
 
-async function selection(m: number) {
-  const s = await consensusFixture(ethers, m);
+async function selection(m: number, fixture?: Awaited<ReturnType<typeof consensusFixture>>) {
+  const s = fixture ?? (await consensusFixture(ethers, m));
   const round = 1n;
-  const msg = roundRandomMessage(round, new Uint8Array(32));
+  const msg = roundRandomMessage(s.domain, round, new Uint8Array(32));
   const pre = preselect(s.reputations);
   const sigs = new Map(pre.map((q) => [q, blsSign(s.sks[q], msg)]));
   const gw = blsSign(GATEWAY_SK, msg);
@@ -72,5 +75,35 @@ describe("attack: grinding the primary-selection random", () => {
     const [a, b] = pre;
     const swapped = new Map(sigs).set(a, sigs.get(b)!).set(b, sigs.get(a)!);
     expect(await verify(swapped, honest.primary)).to.equal(false);
+  });
+
+  it("a pre-selected node that is not the primary, revealing alone (a subset), is refused", async () => {
+    const { s, pre, sigs, honest } = await selection(7);
+    const reps = h(packReputations(s.reputations));
+    const gw = h(g2ToEip2537(blsSign(GATEWAY_SK, roundRandomMessage(s.domain, 1n, ZERO))));
+    for (const q of pre.filter((x) => x !== honest.primary)) {
+      // By the rule over {q} alone, q is the primary; the registry must not agree.
+      expect(
+        await s.registry.verifyPrimarySelection(
+          1n,
+          reps,
+          1n << BigInt(q),
+          h(g1ToEip2537(s.keys[q])),
+          h(g2ToEip2537(sigs.get(q)!)),
+          gw,
+          q,
+        ),
+      ).to.equal(false);
+    }
+  });
+
+  it("a first-round selection revealed for one deployment does not verify on another", async () => {
+    const a = await selection(7);
+    const other = await consensusFixture(ethers, 7); // same node keys and GW key, other ledger
+    const b = await selection(7, other);
+    expect(await a.verify(a.sigs, a.honest.primary)).to.equal(true);
+    // Ledger B's registry, given ledger A's reveals (its own keys, bitmap and vector are equal).
+    expect(await b.verify(a.sigs, a.honest.primary)).to.equal(false);
+    expect(await b.verify(b.sigs, b.honest.primary)).to.equal(true);
   });
 });

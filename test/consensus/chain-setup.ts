@@ -57,7 +57,9 @@ export async function deployConsensus(
   const { chainId } = await ethers.provider.getNetwork();
   const domain = aggregationDomain(chainId, await ledger.getAddress());
   const submitterOf = (j: number) => signers[j + 1];
-  return { ledger, registry, admin, accounts, domain, submitterOf, signers };
+  /** The registry's current membership epoch (what blocks must carry). */
+  const epoch = async () => Number(await registry.membershipEpoch());
+  return { ledger, registry, admin, accounts, domain, submitterOf, signers, epoch };
 }
 
 /**
@@ -69,11 +71,14 @@ export async function consensusFixture(ethers: HardhatEthers, m: number) {
   const reputations = initialFloats(m).map((x) => quantizeReputation(toFixed18(x)));
   const d = await deployConsensus(ethers, { sks, reputations, gatewaySk: GATEWAY_SK });
   const keys = sks.map(blsPublicKey);
+  const epoch0 = await d.epoch();
+  /** A GW-signed block of the current (fixture) membership; `epoch` overrides the epoch. */
   const block = (
     round: bigint,
     previousDigest: Uint8Array,
     primary: number,
     sum = 77n,
+    epoch = epoch0,
   ): ConsensusBlock => ({
     round,
     previousDigest,
@@ -81,6 +86,7 @@ export async function consensusFixture(ethers: HardhatEthers, m: number) {
     gatewaySignature: bbnpSignRound(GATEWAY_SK, d.domain, round, sum),
     primary,
     reputations,
+    epoch,
   });
   const certify = (b: ConsensusBlock, signerIdx: readonly number[]) => {
     const digest = blockDigest(d.domain, b);

@@ -69,17 +69,16 @@ describe("consensus on-chain", () => {
   });
 
   it("round config: membership changes reach the ledger's blob; rotation keeps the members part", async () => {
-    const s = await consensusFixture(ethers, 4);
+    const s = await consensusFixture(ethers, 5);
     // A removal is reported to the ledger: the block of the old membership no longer commits.
     const b = s.block(1n, new Uint8Array(32), 0);
-    await s.registry.removeNode(s.accounts[3], h(packReputations(s.reputations)));
+    await s.registry.removeNode(s.accounts[4], h(packReputations(s.reputations)));
     expect(await s.ledger.reputationsHash()).to.equal(
-      ethers.keccak256(h(packReputations(s.reputations.slice(0, 3)))),
+      ethers.keccak256(h(packReputations(s.reputations.slice(0, 4)))),
     );
-    await expect(s.commit(b, s.certify(b, [0, 1, 2]))).to.be.revertedWithCustomError(
-      s.registry,
-      "ReputationRegistryReputationsMismatch",
-    );
+    await expect(s.commit(b, s.certify(b, [0, 1, 2, 3])))
+      .to.be.revertedWithCustomError(s.ledger, "AggregationLedgerMembershipEpochMismatch")
+      .withArgs(6n, 5n);
     // A gateway-key rotation rewrites the blob with the new key and the same members part.
     const before = await ethers.provider.getCode(await s.ledger.roundConfig());
     const newKey = h(g1ToEip2537(blsPublicKey(GATEWAY_SK + 1n)));
@@ -137,6 +136,7 @@ describe("consensus on-chain", () => {
       gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, round, 3n),
       primary: 1,
       reputations: reps,
+      epoch: 4,
     });
     const args = (b: ConsensusBlock) => {
       const digest = blockDigest(domain, b);
@@ -169,8 +169,9 @@ describe("consensus on-chain", () => {
     const keys = sks.map(blsPublicKey);
     const net = makeNetwork({
       m,
-      behaviours: behaviours(m, new Map([[1, "slow"]])),
+      behaviours: behaviours(m, new Map([[3, "slow"]])),
       domain: d.domain,
+      epoch: await d.epoch(),
       chain: () => ({
         async submit(block, certificate, submitter) {
           const args = commitBlockArgs(block, certificate, keys);
@@ -207,7 +208,8 @@ describe("consensus on-chain", () => {
     expect(await d.registry.reputationsHash()).to.equal(
       ethers.keccak256(h(packReputations(produced[2].reputations))),
     );
-    // The slow node lost reputation relative to round 1.
-    expect(produced[2].reputations[1] < produced[0].reputations[1]).to.equal(true);
+    // The slow node (never primary here) lost reputation relative to round 1.
+    expect(produced.every((b) => b.primary !== 3)).to.equal(true);
+    expect(produced[2].reputations[3] < produced[0].reputations[3]).to.equal(true);
   });
 });

@@ -82,12 +82,18 @@ export function makeNetwork(opts: {
   domain: Uint8Array;
   chain?: (keys: Uint8Array[]) => ChainPort;
   viewTimeoutMs?: number;
+  /** The registry's membership epoch (0 for the in-memory chain). */
+  epoch?: number;
+  /** Initial reputations as floats (default {@link initialFloats}). */
+  initialFloats?: readonly number[];
+  /** Node secret keys (default {@link nodeSecretKeys}(m)). */
+  sks?: readonly bigint[];
 }) {
   const { m, domain } = opts;
-  const sks = nodeSecretKeys(m);
+  const sks = [...(opts.sks ?? nodeSecretKeys(m))];
   const keys = sks.map(blsPublicKey);
   const crypto = memoCrypto();
-  const initialState = initialReputationState(initialFloats(m));
+  const initialState = initialReputationState([...(opts.initialFloats ?? initialFloats(m))]);
   const nodes = sks.map(
     (sk, j) =>
       new ConsensusNode(
@@ -97,6 +103,7 @@ export function makeNetwork(opts: {
           keys,
           gatewayKey: blsPublicKey(GATEWAY_SK),
           domain,
+          epoch: opts.epoch ?? 0,
           initialState,
           behaviour: opts.behaviours[j],
           viewTimeoutMs: opts.viewTimeoutMs ?? 1_000,

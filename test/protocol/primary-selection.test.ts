@@ -116,14 +116,20 @@ describe("primary selection (BBNP §IV-D.1, DESIGN §5.4)", () => {
   });
 
   describe("round randomness wiring", () => {
-    it("encodes the round message as tag ‖ uint64_be(t) ‖ seed", () => {
-      const msg = roundRandomMessage(258n, Uint8Array.of(0xaa, 0xbb));
+    it("encodes the round message as tag ‖ domain ‖ uint64_be(t) ‖ seed", () => {
+      const domain = new Uint8Array(32).fill(0x11);
+      const msg = roundRandomMessage(domain, 258n, Uint8Array.of(0xaa, 0xbb));
       expect(bytesToHex(msg)).to.equal(
-        bytesToHex(utf8ToBytes("GridLedger/round")) + "0000000000000102" + "aabb",
+        bytesToHex(utf8ToBytes("GridLedger/round")) + "11".repeat(32) + "0000000000000102" + "aabb",
       );
-      expect(() => roundRandomMessage(-1n, new Uint8Array())).to.throw(/^roundRandomMessage:/);
-      expect(() => roundRandomMessage(1n << 64n, new Uint8Array())).to.throw(
+      expect(() => roundRandomMessage(domain, -1n, new Uint8Array())).to.throw(
         /^roundRandomMessage:/,
+      );
+      expect(() => roundRandomMessage(domain, 1n << 64n, new Uint8Array())).to.throw(
+        /^roundRandomMessage:/,
+      );
+      expect(() => roundRandomMessage(new Uint8Array(31), 1n, new Uint8Array())).to.throw(
+        /^roundRandomMessage: domain/,
       );
     });
 

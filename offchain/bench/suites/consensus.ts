@@ -78,7 +78,8 @@ async function deploy(m: number) {
   }
   const { chainId } = await ethers.provider.getNetwork();
   const domain = aggregationDomain(chainId, await ledger.getAddress());
-  return { ethers, ledger, registry, primaryAccount, sks, keys, reps, domain };
+  const epoch = Number(await registry.membershipEpoch());
+  return { ethers, ledger, registry, primaryAccount, sks, keys, reps, domain, epoch };
 }
 
 /** Receipts of `rounds` consecutive commitBlock transactions (exported for profiling). */
@@ -95,6 +96,7 @@ export async function roundReceipts(m: number, signersCount: number, rounds: num
       gatewaySignature: bbnpSignRound(GW_SK, d.domain, t, sum),
       primary: 0,
       reputations: d.reps,
+      epoch: d.epoch,
     };
     const digest = blockDigest(d.domain, block);
     const votes = new Map<number, Uint8Array>();
@@ -135,7 +137,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   // Primary selection, M = 7, every pre-selected node reveals.
   {
     const d = await deploy(7);
-    const msg = roundRandomMessage(1n, new Uint8Array(32));
+    const msg = roundRandomMessage(d.domain, 1n, new Uint8Array(32));
     const pre = preselect(d.reps);
     const sigs = pre.map((q) => blsSign(d.sks[q], msg));
     const gw = blsSign(GW_SK, msg);
@@ -181,6 +183,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     gatewaySignature: gwSig,
     primary: 0,
     reputations: reps,
+    epoch: 0,
   };
   const digest = blockDigest(domain, block);
   const tBuilt = performance.now();
