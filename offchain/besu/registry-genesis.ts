@@ -120,13 +120,17 @@ export function registryGenesisAlloc(
       ]),
       _nodes: accounts.map((account, j) => ({ account, keyHash: keyHashes[j] })),
       _indexPlusOne: mapping(accounts.map((a, j) => [a, BigInt(j + 1)] as const)),
-      _keyRegistered: mapping(keyHashes.map((h) => [h, true] as const)),
+      _accountOfKey: mapping(keyHashes.map((h, j) => [h, accounts[j]] as const)),
       _keyTables: Array.from({ length: maxChunks }, (_, c) =>
         c < chunkCount ? chunkAddresses[c] : "0x" + "00".repeat(20),
       ),
       _reputationsHash: "0x" + bytesToHex(keccak256(packReputations(reputations))),
       _validatorBitmap: (1n << BigInt(m)) - 1n,
       _ledger: "0x" + "00".repeat(20),
+      // One membership epoch per genesis `addNode`; no membership change pending.
+      _epoch: BigInt(m),
+      _pending: { account: "0x" + "00".repeat(20), initialReputation: 0n, kind: 0n },
+      _pendingKey: "0x",
     });
   } catch (err) {
     throw new BesuKitRegistryError(

@@ -181,6 +181,33 @@ function encode(
       }
       return;
     }
+    case "bytes": {
+      // Solidity `bytes`/`string`: < 32 bytes inline (data left-aligned, 2·length in the low
+      // byte); otherwise 2·length + 1 in the slot and the data from keccak256(slot) on.
+      if (typeof value !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(value)) {
+        throw new StorageLayoutError(`layoutStorage: ${path}: a ${t.label} takes 0x-hex bytes`);
+      }
+      const data = value.slice(2);
+      const length = data.length / 2;
+      if (length < 32) {
+        const inline = BigInt("0x" + (data.padEnd(62, "0") || "0")) << 8n;
+        put(words, slot, 0, 32, inline | BigInt(2 * length), path);
+        return;
+      }
+      put(words, slot, 0, 32, BigInt(2 * length + 1), path);
+      const start = BigInt("0x" + bytesToHex(keccak256(u256(slot))));
+      for (let i = 0; i * 64 < data.length; i++) {
+        put(
+          words,
+          start + BigInt(i),
+          0,
+          32,
+          BigInt("0x" + data.slice(i * 64, i * 64 + 64).padEnd(64, "0")),
+          path,
+        );
+      }
+      return;
+    }
     default:
       throw new StorageLayoutError(`layoutStorage: ${path}: ${t.label} storage is not supported`);
   }

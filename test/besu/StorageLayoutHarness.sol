@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 /// @notice Every storage shape offchain/besu/storage-layout.ts lays out — packed value types, fixed
 /// bytes, static arrays of packed and full-word elements, a dynamic array of structs and of packed
-/// elements, nested mappings with address, bytes32, uint and bytes4 keys, a struct in a mapping —
+/// elements, `bytes` (empty, inline < 32 bytes, and long), nested mappings with address, bytes32, uint and bytes4 keys, a struct in a mapping —
 /// set by `fill` to the values test/besu/storage-layout.test.ts gives the encoder.
 contract StorageLayoutHarness {
     struct Pair {
@@ -26,6 +26,9 @@ contract StorageLayoutHarness {
     mapping(bytes4 => bool) private _bySelector;
     uint128[] private _halves;
     bool private _last;
+    bytes private _shortBytes;
+    bytes private _longBytes;
+    bytes private _emptyBytes;
 
     function fill() external {
         _small = 0xab;
@@ -45,5 +48,7 @@ contract StorageLayoutHarness {
         _halves.push(type(uint128).max);
         _halves.push(3);
         _last = true;
+        _shortBytes = hex"0102030405";
+        _longBytes = abi.encodePacked(keccak256("a"), keccak256("b"), hex"ff");
     }
 }

@@ -54,6 +54,9 @@ const VALUES = {
   _bySelector: mapping([["0xdeadbeef", true]]),
   _halves: [1n, 2n ** 128n - 1n, 3n],
   _last: true,
+  _shortBytes: "0x0102030405",
+  _longBytes: keccak256(toUtf8Bytes("a")) + keccak256(toUtf8Bytes("b")).slice(2) + "ff",
+  _emptyBytes: "0x",
 };
 
 describe("besu: storage layout encoder", () => {

@@ -67,6 +67,7 @@ async function boundKit(validators: number, seed: string) {
       gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, 1n, 1000n),
       primary: 0,
       reputations,
+      epoch: Number(await registry.membershipEpoch()),
     };
     const digest = blockDigest(domain, block);
     const cert = aggregateCertificate(new Map(sks.map((sk, j) => [j, blsSign(sk, digest)])));
