@@ -3,14 +3,7 @@
 
 /** Why a packet was dropped; the relay's counters are keyed by these. */
 export type OnionDropReason =
-  | "input"
-  | "length"
-  | "version"
-  | "key"
-  | "hmac"
-  | "replay"
-  | "payload"
-  | "overload";
+  "input" | "length" | "version" | "key" | "hmac" | "replay" | "payload" | "overload";
 
 export const ONION_DROP_REASONS: readonly OnionDropReason[] = [
   "input",

@@ -86,7 +86,12 @@ class TagTable {
     for (;;) {
       const o = i * WORDS;
       if (words[o] === 0) return -1 - i; // word 0 is never 0 for a stored tag (see `words`)
-      if (words[o] === t[0] && words[o + 1] === t[1] && words[o + 2] === t[2] && words[o + 3] === t[3])
+      if (
+        words[o] === t[0] &&
+        words[o + 1] === t[1] &&
+        words[o + 2] === t[2] &&
+        words[o + 3] === t[3]
+      )
         return i;
       i = (i + 1) & mask;
     }
