@@ -18,6 +18,8 @@ const GOALS: Record<
   "gw.speedup_vs_paillier": { op: ">=", value: 20, issue: "#5" },
   "user.speedup_vs_paillier": { op: ">=", value: 1_000, issue: "#5" },
   "gas.bbnp_round_m100": { op: "<=", value: 300_000, issue: "#6" },
+  "relay.rss_mb_after_flood": { op: "<=", value: 10, issue: "#16" },
+  "cc.wal_mb_per_100k_reports": { op: "<=", value: 64, issue: "#16" },
 };
 
 const file = process.argv[2];

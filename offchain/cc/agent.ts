@@ -1,9 +1,17 @@
 // Control-center agent: the ControlCenter state machine plus persistence and chain access.
 //
 // Crash safety (issue "Oksuz end to end": a restart mid-interval loses nothing and double-posts
-// nothing):
-//   - every admitted report is appended to the store (WAL, synchronous=FULL) before the admission
-//     is acknowledged; K_i of each meter is kept sealed in the SecretStore (AES-256-GCM);
+// nothing; issue 16: acknowledged ⇒ durable, whatever the store does):
+//   - a report is marked admitted (and so listed in `receipts`) only after its append to the store
+//     (WAL, synchronous=FULL) returned. If the append fails (another connection holds the lock past
+//     the busy timeout, disk full, I/O error), CC keeps no trace of the report and refuses it with
+//     reason `not-stored` and a resend request: the meter's resend is admitted normally;
+//   - K_i of each meter is kept sealed in the SecretStore (AES-256-GCM);
+//   - exclusions are persisted (`cc/excluded`), so a restart does not readmit an excluded meter;
+//   - final-hop onion packets go through an `OnionExit` with its own replay cache (`onPacket`), so
+//     a replayed packet reaches admission once; the cache is memory only: a packet replayed across
+//     a CC restart is checked again, and a fault it carries is then counted once more at most
+//     (faults count once per message and per CC lifetime);
 //   - on start, meters, open intervals and admitted reports are rebuilt from the store (reports are
 //     re-admitted, so they are re-verified);
 //   - posting resumes from the chain's own progress: the ledger stores the last posted pseudonym of
@@ -19,6 +27,7 @@ import {
   sealInterval,
   type BillingLedger,
 } from "../chain/billing.ts";
+import { OnionExit, type ExitReceipt } from "../onion/relay.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
 import type { Store } from "../runtime/store.ts";
@@ -32,6 +41,10 @@ export interface ControlCenterAgentInit {
   readonly maxFailures?: number;
   /** OCD entries per transaction, default 100. */
   readonly batchSize?: number;
+  /** Onion epoch CC's exit starts in (default 0); see {@link ControlCenterAgent.rotateEpoch}. */
+  readonly epoch?: number;
+  /** Cap on the exit's replay cache per epoch (default 65,536 tags). */
+  readonly maxTagsPerEpoch?: number;
 }
 
 export interface ControlCenterAgentComponents {
@@ -45,6 +58,7 @@ export interface ControlCenterAgentComponents {
 const NS_METER_PK = "cc/meter-pk";
 const NS_METER_K = "cc/meter-k";
 const NS_INTERVAL = "cc/interval";
+const NS_EXCLUDED = "cc/excluded";
 const reportsLog = (interval: number) => `cc/reports/${interval}`;
 
 interface StoredInterval {
@@ -58,6 +72,9 @@ export class ControlCenterAgent {
   readonly #init: ControlCenterAgentInit;
   readonly #components: ControlCenterAgentComponents;
   readonly #logger: Logger;
+  readonly #exit: OnionExit;
+  /** Exclusions not yet written (the store failed): retried at every report. */
+  readonly #unsavedExclusions = new Set<number>();
   #batchesPosted = 0;
   #crashAtBatch?: number;
 
@@ -70,6 +87,12 @@ export class ControlCenterAgent {
       domain: init.domain,
       maxMessagesPerMeter: init.maxMessagesPerMeter,
       maxFailures: init.maxFailures,
+    });
+    this.#exit = new OnionExit({
+      privateKey: init.keys.secretKey,
+      domain: init.domain,
+      epoch: init.epoch ?? 0,
+      maxTagsPerEpoch: init.maxTagsPerEpoch,
     });
   }
 
@@ -107,7 +130,15 @@ export class ControlCenterAgent {
         reports++;
       }
     }
-    if (meters > 0) this.#logger.info("restored", { meters, reports });
+    // After the reports: those admitted before the meter was excluded stay admitted.
+    for (const { key } of store.list(NS_EXCLUDED)) this.center.exclude(Number(key));
+    if (meters > 0) {
+      this.#logger.info("restored", {
+        meters,
+        reports,
+        excluded: this.center.excludedMeters().length,
+      });
+    }
   }
 
   /** Registers meters with CC (their sealed K_i) and in the on-chain directory. */
@@ -152,12 +183,67 @@ export class ControlCenterAgent {
     this.center.openInterval(interval, window, categories);
   }
 
-  /** Admits one report; an admitted report is durable before this returns. */
+  /**
+   * Admits one report. Acknowledged ⇒ durable: an accepted admission means the report is in the
+   * store; if the store refuses the write (StoreBusyError, StoreFullError, StoreIoError…) the
+   * report is refused with reason `not-stored` and a resend request, and nothing of it is kept.
+   */
   onReport(report: Uint8Array): Admission {
-    const admission = this.center.admit(report);
-    if (admission.accepted)
-      this.#components.store.append(reportsLog(admission.entry.interval), report);
+    const { store } = this.#components;
+    const admission = this.center.admit(report, {
+      persist: (entry, bytes) => store.append(reportsLog(entry.interval), bytes),
+      onPersistError: (err) =>
+        this.#logger.warn("report not stored", {
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        }),
+    });
+    if (!admission.accepted && admission.excluded && admission.meter !== undefined) {
+      this.#unsavedExclusions.add(admission.meter);
+    }
+    this.#saveExclusions();
     return admission;
+  }
+
+  /**
+   * Takes one final-hop onion packet: peels it (replays, bad HMACs and junk are dropped and
+   * counted by the exit, never reach admission) and admits the report it carries.
+   */
+  onPacket(packet: Uint8Array): { readonly onion: ExitReceipt; readonly admission?: Admission } {
+    const onion = this.#exit.receive(packet);
+    if (!onion.accepted) return { onion };
+    return { onion, admission: this.onReport(onion.message) };
+  }
+
+  /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */
+  rotateEpoch(epoch: number): void {
+    this.#exit.rotateEpoch(epoch);
+  }
+
+  /** The exit's counters: packets received, delivered, dropped by reason. */
+  exitCounters(): ReturnType<OnionExit["counters"]> {
+    return this.#exit.counters();
+  }
+
+  /** Lets an excluded meter report again (operator decision), also after a restart. */
+  readmit(meter: number): void {
+    this.#components.store.delete(NS_EXCLUDED, String(meter));
+    this.#unsavedExclusions.delete(meter);
+    this.center.readmit(meter);
+  }
+
+  #saveExclusions(): void {
+    for (const meter of this.#unsavedExclusions) {
+      try {
+        this.#components.store.put(NS_EXCLUDED, String(meter), new Uint8Array(0));
+        this.#unsavedExclusions.delete(meter);
+      } catch (err) {
+        this.#logger.warn("exclusion not stored yet", {
+          meter,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return;
+      }
+    }
   }
 
   /**
@@ -206,6 +292,8 @@ export class ControlCenterAgent {
     await sealInterval(ledger, interval);
     // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
     this.#components.store.delete(NS_INTERVAL, String(interval));
+    // A quiet moment: fold the WAL into the database and truncate it (it is bounded anyway).
+    this.#components.store.checkpoint();
     this.#logger.info("sealed", { interval, entries: entries.length, posted: pending.length });
     return { posted: pending.length, entries };
   }

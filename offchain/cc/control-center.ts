@@ -6,9 +6,15 @@
 // it (a second multiplication names the reason only when it fails). Admitted entries are released sorted by
 // pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
 //
-// Admission rules, in the order they are checked (cheap first; docs/PROTOCOL.md "Admission"):
+// Admission rules, in the order they are checked (docs/PROTOCOL.md "Admission"):
 //   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
-//   outside-window → not-a-category → key-mismatch | bad-signature (one check, two names)
+//   key-mismatch | bad-signature (one check, two names) → outside-window → not-a-category
+//   [→ not-stored, when the caller's persist hook fails]
+// The signature comes before the value checks because a fault counts towards exclusion only if the
+// meter's own message key signed it (issue 16): anyone who learns a live pseudonym (a user gets its
+// meter's batch at interval end) can send unsigned garbage under it, and that must not exclude
+// the meter. A failed signature is refused and answered with a resend request, never counted.
+// Faults are counted once per message (pseudonym), so replaying one faulty report counts once.
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
 import { MessageKeyDeriver } from "../crypto/ggm.ts";
@@ -30,15 +36,24 @@ export const REJECT_REASONS = [
   "not-a-category",
   "key-mismatch",
   "bad-signature",
+  "not-stored",
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-/** Reasons that are the meter's fault: counted towards exclusion, and answered by a resend request. */
-const METER_FAULTS: ReadonlySet<RejectReason> = new Set([
-  "outside-window",
-  "not-a-category",
+/**
+ * Reasons that are the meter's fault: a report its own message key signed, yet invalid. Counted
+ * towards exclusion (once per message) and answered by a resend request.
+ */
+const METER_FAULTS: ReadonlySet<RejectReason> = new Set(["outside-window", "not-a-category"]);
+
+/**
+ * Refusals answered by a resend request but never counted against the meter: a signature that
+ * does not verify proves nothing about who sent it, and a report CC could not store is CC's fault.
+ */
+const UNCOUNTED_RESEND: ReadonlySet<RejectReason> = new Set([
   "key-mismatch",
   "bad-signature",
+  "not-stored",
 ]);
 
 export interface ResendRequest {
@@ -65,6 +80,16 @@ export type Admission =
       /** True when this rejection excluded the meter. */
       readonly excluded?: boolean;
     };
+
+export interface AdmitOptions {
+  /**
+   * Makes an accepted report durable before it is marked admitted (the agent appends it to its
+   * store). If it throws, the report is refused with reason `not-stored` and a resend request, and
+   * CC keeps no trace of it: a resend is admitted normally. The error is passed to `onPersistError`.
+   */
+  readonly persist?: (entry: LedgerEntry, report: Uint8Array) => void;
+  readonly onPersistError?: (error: unknown) => void;
+}
 
 export interface IntervalWindow {
   /** Inclusive, unix seconds. */
@@ -101,6 +126,8 @@ interface IntervalState {
   readonly admitted: Map<string, { entry: LedgerEntry; meter: number; counter: number }>;
   readonly rejected: Map<RejectReason, number>;
   readonly failures: Map<number, number>;
+  /** Pseudonyms (hex) already counted as a fault: a replayed faulty report counts once. */
+  readonly faulted: Set<string>;
   closed: boolean;
 }
 
@@ -187,12 +214,17 @@ export class ControlCenter {
       admitted: new Map(),
       rejected: new Map(),
       failures: new Map(),
+      faulted: new Set(),
       closed: false,
     });
   }
 
-  /** Checks one meter report (the final onion hop's payload) and admits it if valid. */
-  admit(report: Uint8Array): Admission {
+  /**
+   * Checks one meter report (the final onion hop's payload) and admits it if valid. With
+   * `options.persist`, an accepted report is marked admitted only after `persist` returned (DESIGN
+   * §3 "Persistence": acknowledged ⇒ durable); see {@link AdmitOptions}.
+   */
+  admit(report: Uint8Array, options: AdmitOptions = {}): Admission {
     let entry: LedgerEntry;
     try {
       entry = decodeMeterReport(report);
@@ -211,12 +243,6 @@ export class ControlCenter {
     if (this.#excluded.has(meter)) return this.#reject(state, "meter-excluded", meter, counter);
     const key = bytesToHex(entry.id);
     if (state.admitted.has(key)) return this.#reject(state, "replay", meter, counter);
-    if (entry.timestamp < state.window.start || entry.timestamp >= state.window.end) {
-      return this.#fault(state, "outside-window", meter, entry.interval, counter);
-    }
-    if (!state.categories.has(entry.value)) {
-      return this.#fault(state, "not-a-category", meter, entry.interval, counter);
-    }
     const registered = this.#meters.get(meter);
     if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
     const sigSk = registered.keys.secretKey(entry.interval, counter);
@@ -230,7 +256,22 @@ export class ControlCenter {
       const reason = equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)
         ? "bad-signature"
         : "key-mismatch";
-      return this.#fault(state, reason, meter, entry.interval, counter);
+      return this.#uncounted(state, reason, meter, entry.interval, counter);
+    }
+    // From here on the meter's own message key signed the report: a bad field is its fault.
+    if (entry.timestamp < state.window.start || entry.timestamp >= state.window.end) {
+      return this.#fault(state, "outside-window", meter, entry.interval, counter, key);
+    }
+    if (!state.categories.has(entry.value)) {
+      return this.#fault(state, "not-a-category", meter, entry.interval, counter, key);
+    }
+    if (options.persist !== undefined) {
+      try {
+        options.persist(entry, report);
+      } catch (err) {
+        options.onPersistError?.(err);
+        return this.#uncounted(state, "not-stored", meter, entry.interval, counter);
+      }
     }
     state.admitted.set(key, { entry, meter, counter });
     return { accepted: true, entry, meter, counter };
@@ -247,20 +288,38 @@ export class ControlCenter {
     return { accepted: false, reason, meter, counter };
   }
 
-  #fault(
+  #uncounted(
     state: IntervalState,
     reason: RejectReason,
     meter: number,
     interval: number,
     counter: number,
   ): Admission {
+    if (!UNCOUNTED_RESEND.has(reason)) throw new ControlCenterError(`not a resend: ${reason}`);
+    state.rejected.set(reason, (state.rejected.get(reason) ?? 0) + 1);
+    return { accepted: false, reason, meter, counter, resend: { meter, interval, counter } };
+  }
+
+  #fault(
+    state: IntervalState,
+    reason: RejectReason,
+    meter: number,
+    interval: number,
+    counter: number,
+    pseudonymHex: string,
+  ): Admission {
     if (!METER_FAULTS.has(reason)) throw new ControlCenterError(`not a meter fault: ${reason}`);
     state.rejected.set(reason, (state.rejected.get(reason) ?? 0) + 1);
-    const failures = (state.failures.get(meter) ?? 0) + 1;
-    state.failures.set(meter, failures);
-    if (failures >= this.#maxFailures) {
-      this.#excluded.add(meter);
-      return { accepted: false, reason, meter, counter, excluded: true };
+    // One fault per message: a replay of the same signed faulty report (or the meter resending it
+    // unchanged) does not count again.
+    if (!state.faulted.has(pseudonymHex)) {
+      state.faulted.add(pseudonymHex);
+      const failures = (state.failures.get(meter) ?? 0) + 1;
+      state.failures.set(meter, failures);
+      if (failures >= this.#maxFailures) {
+        this.#excluded.add(meter);
+        return { accepted: false, reason, meter, counter, excluded: true };
+      }
     }
     return { accepted: false, reason, meter, counter, resend: { meter, interval, counter } };
   }
@@ -273,6 +332,19 @@ export class ControlCenter {
   /** Lets an excluded meter report again (operator decision after maintenance). */
   readmit(meter: number): void {
     this.#excluded.delete(meter);
+  }
+
+  /** Excludes `meter` (restoring a persisted exclusion after a restart). */
+  exclude(meter: number): void {
+    if (!this.#meters.has(meter)) {
+      throw new ControlCenterError(`ControlCenter.exclude: meter ${meter} not registered`);
+    }
+    this.#excluded.add(meter);
+  }
+
+  /** Excluded meters, ascending. */
+  excludedMeters(): number[] {
+    return [...this.#excluded].sort((a, b) => a - b);
   }
 
   /** The interval's admitted entries sorted by pseudonym (the order the ledger requires). */

@@ -2,15 +2,18 @@
 // by cause without parsing messages; the classes let callers `instanceof`-match one cause.
 
 /** Why a packet was dropped; the relay's counters are keyed by these. */
-export type OnionDropReason = "length" | "version" | "key" | "hmac" | "replay" | "payload";
+export type OnionDropReason =
+  "input" | "length" | "version" | "key" | "hmac" | "replay" | "payload" | "overload";
 
 export const ONION_DROP_REASONS: readonly OnionDropReason[] = [
+  "input",
   "length",
   "version",
   "key",
   "hmac",
   "replay",
   "payload",
+  "overload",
 ];
 
 export class OnionError extends Error {
@@ -19,6 +22,15 @@ export class OnionError extends Error {
   constructor(reason: OnionDropReason, message: string) {
     super(message);
     this.reason = reason;
+  }
+}
+
+/** The input is not a `Uint8Array` at all (an `ArrayBuffer`, a string, `null`…): a transport bug or
+ * a hostile caller; counted and dropped like any bad packet. */
+export class OnionInputError extends OnionError {
+  override name = "OnionInputError";
+  constructor(message: string) {
+    super("input", message);
   }
 }
 
@@ -67,5 +79,16 @@ export class OnionPayloadError extends OnionError {
   override name = "OnionPayloadError";
   constructor(message: string) {
     super("payload", message);
+  }
+}
+
+/**
+ * A bounded resource is full (the epoch's replay cache at its cap, or the round's forward queue):
+ * the packet is dropped instead of growing memory (issue 16 "hostile load").
+ */
+export class OnionOverloadError extends OnionError {
+  override name = "OnionOverloadError";
+  constructor(message: string) {
+    super("overload", message);
   }
 }

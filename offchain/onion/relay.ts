@@ -2,9 +2,12 @@
 // A thin agent feeds it packets from the transport (`receive`), calls `endRound` when its round
 // timer fires and sends what it returns, and calls `rotateEpoch` at epoch boundaries.
 //
-//   receive: size/version/key → ECDH → HMAC under the current or previous epoch's associated
-//            data → replay cache → TLV payload. Forwards are queued, never sent at once: sending
+//   receive: input type/size/version/key → ECDH → HMAC under the current or previous epoch's
+//            associated data → replay cache lookup → TLV payload → replay cache insert (only a
+//            well-formed layer is remembered). Forwards are queued, never sent at once: sending
 //            immediately would let a link observer match input to output by timing.
+//            Never throws for any input: a non-`Uint8Array` is dropped as "input", a full replay
+//            cache or forward queue as "overload" (issue 16: bounded under floods).
 //   endRound: the queued forwards plus cover loops (Loopix-style), shuffled together with the
 //            injected randomness, so the output order says nothing about the input order and a
 //            quiet round looks like a busy one.
@@ -14,6 +17,8 @@ import {
   ONION_DROP_REASONS,
   OnionError,
   OnionHmacError,
+  OnionInputError,
+  OnionOverloadError,
   OnionPayloadError,
   OnionReplayError,
   type OnionDropReason,
@@ -21,6 +26,7 @@ import {
 import { sessionKeyFrom, shuffle, type RandomBytes } from "./random.ts";
 import { ReplayCache } from "./replay.ts";
 import {
+  decodeHopPayload,
   DEFAULT_PATH_LENGTH,
   interpretRelayLayer,
   LOOP_TAG_SIZE,
@@ -47,8 +53,18 @@ export interface RelayInit {
   /** Current epoch (u32). */
   readonly epoch: number;
   readonly cover?: RelayCoverInit;
+  /** Cap on the replay cache per epoch (default 65,536 tags: ≤ 4 MiB, see replay.ts). */
+  readonly maxTagsPerEpoch?: number;
+  /**
+   * Forwards queued in one round at most (default 4096, ≈ 5.6 MiB of 1366-byte packets); beyond,
+   * packets are dropped as "overload" until `endRound` empties the queue.
+   */
+  readonly maxQueued?: number;
   readonly backend?: Secp256k1Backend;
 }
+
+/** Default {@link RelayInit.maxQueued}. */
+export const DEFAULT_MAX_QUEUED = 4096;
 
 export type RelayReceipt =
   | { readonly accepted: true; readonly kind: "forward" | "loop" }
@@ -75,6 +91,81 @@ export interface RelayCounters {
   /** Own loops not back by the end of the epoch after they were sent (possible n−1 attack). */
   readonly loopsLost: number;
   readonly dropped: Readonly<Record<OnionDropReason, number>>;
+  /** Tags in the replay cache now, and the bytes its tables occupy. */
+  readonly replayTags: number;
+  readonly replayBytes: number;
+}
+
+/** Associated data of the current and the previous epoch, and the replay cache over both. */
+class EpochGate {
+  readonly replay: ReplayCache;
+  readonly #domain: Uint8Array;
+  epoch: number;
+  adCurrent: Uint8Array;
+  adPrevious: Uint8Array | null;
+
+  constructor(domain: Uint8Array, epoch: number, maxTagsPerEpoch: number | undefined) {
+    this.replay = new ReplayCache({ epoch, maxTagsPerEpoch });
+    this.#domain = domain;
+    this.epoch = epoch;
+    this.adCurrent = onionAssociatedData(domain, epoch);
+    this.adPrevious = epoch > 0 ? onionAssociatedData(domain, epoch - 1) : null;
+  }
+
+  /**
+   * The packet's shared secret, epoch and associated data if its HMAC verifies under the current
+   * or (grace for packets built just before the rotation and still in flight) previous epoch and
+   * it is not a replay. The caller inserts the tag once the layer proved well formed.
+   */
+  authenticate(
+    packet: unknown,
+    privateKey: bigint,
+    backend: Secp256k1Backend,
+    fn: string,
+  ): { sharedSecret: Uint8Array; epoch: number; ad: Uint8Array } {
+    if (!(packet instanceof Uint8Array)) {
+      throw new OnionInputError(`${fn}: packet must be a Uint8Array, got ${describe(packet)}`);
+    }
+    const sharedSecret = deriveSharedSecret(packet, privateKey, { backend });
+    try {
+      let epoch = this.epoch;
+      let ad = this.adCurrent;
+      if (!verifyOnionHmac(packet, sharedSecret, ad)) {
+        if (this.adPrevious === null || !verifyOnionHmac(packet, sharedSecret, this.adPrevious)) {
+          throw new OnionHmacError(`${fn}: HMAC mismatch`);
+        }
+        epoch = this.epoch - 1;
+        ad = this.adPrevious;
+      }
+      if (this.replay.has(sharedSecret, epoch)) {
+        throw new OnionReplayError(`${fn}: replayed packet`);
+      }
+      return { sharedSecret, epoch, ad };
+    } catch (err) {
+      wipe(sharedSecret);
+      throw err;
+    }
+  }
+
+  rotate(epoch: number): void {
+    this.replay.rotate(epoch);
+    this.epoch = epoch;
+    this.adCurrent = onionAssociatedData(this.#domain, epoch);
+    this.adPrevious = onionAssociatedData(this.#domain, epoch - 1);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return (value as object).constructor?.name ?? "object";
+}
+
+function dropCounters(): Record<OnionDropReason, number> {
+  return Object.fromEntries(ONION_DROP_REASONS.map((r) => [r, 0])) as Record<
+    OnionDropReason,
+    number
+  >;
 }
 
 export class OnionRelay {
@@ -83,10 +174,8 @@ export class OnionRelay {
   readonly #domain: Uint8Array;
   readonly #backend: Secp256k1Backend;
   readonly #cover: Required<RelayCoverInit>;
-  readonly #replay: ReplayCache;
-  #epoch: number;
-  #adCurrent: Uint8Array;
-  #adPrevious: Uint8Array | null;
+  readonly #gate: EpochGate;
+  readonly #maxQueued: number;
   #queue: OutgoingPacket[] = [];
   readonly #pendingLoops = new Map<string, number>();
   #received = 0;
@@ -114,18 +203,16 @@ export class OnionRelay {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`OnionRelay: cover.${k} < 0`);
     }
     if (this.#cover.pathLength < 1) throw new RangeError("OnionRelay: cover.pathLength < 1");
-    this.#replay = new ReplayCache(init.epoch);
-    this.#epoch = init.epoch;
-    this.#adCurrent = onionAssociatedData(this.#domain, init.epoch);
-    this.#adPrevious = init.epoch > 0 ? onionAssociatedData(this.#domain, init.epoch - 1) : null;
-    this.#dropped = Object.fromEntries(ONION_DROP_REASONS.map((r) => [r, 0])) as Record<
-      OnionDropReason,
-      number
-    >;
+    this.#gate = new EpochGate(this.#domain, init.epoch, init.maxTagsPerEpoch);
+    this.#maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isSafeInteger(this.#maxQueued) || this.#maxQueued < 1) {
+      throw new RangeError("OnionRelay: maxQueued must be a positive integer");
+    }
+    this.#dropped = dropCounters();
   }
 
   get epoch(): number {
-    return this.#epoch;
+    return this.#gate.epoch;
   }
 
   /** Packets waiting for the end of the round. */
@@ -145,40 +232,40 @@ export class OnionRelay {
       loopsReturned: this.#loopsReturned,
       loopsLost: this.#loopsLost,
       dropped: { ...this.#dropped },
+      replayTags: this.#gate.replay.size,
+      replayBytes: this.#gate.replay.bytes,
     };
   }
 
-  /** Handles one incoming packet; never throws for a bad packet, it counts and drops it. */
+  /**
+   * Handles one incoming packet; never throws for a bad packet or a non-byte input, it counts and
+   * drops it (reasons in errors.ts).
+   */
   receive(packet: Uint8Array): RelayReceipt {
     this.#received++;
     let sharedSecret: Uint8Array | undefined;
     try {
-      const options = { backend: this.#backend };
-      sharedSecret = deriveSharedSecret(packet, this.#privateKey, options);
-      let epoch = this.#epoch;
-      let ad = this.#adCurrent;
-      if (!verifyOnionHmac(packet, sharedSecret, ad)) {
-        // Grace for packets built just before the rotation and still in flight.
-        if (this.#adPrevious === null || !verifyOnionHmac(packet, sharedSecret, this.#adPrevious)) {
-          throw new OnionHmacError("OnionRelay.receive: HMAC mismatch");
-        }
-        epoch = this.#epoch - 1;
-        ad = this.#adPrevious;
-      }
-      // Only authenticated packets reach the cache, so garbage cannot fill it.
-      if (!this.#replay.checkAndInsert(sharedSecret, epoch)) {
-        throw new OnionReplayError("OnionRelay.receive: replayed packet");
-      }
-      const { payload, next } = peelWithSharedSecret(packet, sharedSecret, ad, options);
+      const gate = this.#gate;
+      const auth = gate.authenticate(packet, this.#privateKey, this.#backend, "OnionRelay.receive");
+      sharedSecret = auth.sharedSecret;
+      const { payload, next } = peelWithSharedSecret(packet, sharedSecret, auth.ad, {
+        backend: this.#backend,
+      });
       const layer = interpretRelayLayer(payload, next, sharedSecret, "OnionRelay.receive");
       if (layer.kind === "forward") {
+        if (this.#queue.length >= this.#maxQueued) {
+          throw new OnionOverloadError(`OnionRelay.receive: ${this.#maxQueued} forwards queued`);
+        }
+        gate.replay.checkAndInsert(sharedSecret, auth.epoch);
         this.#queue.push({ nextNodeId: layer.nextNodeId, packet: layer.packet, cover: false });
         return { accepted: true, kind: "forward" };
       }
       const tag = bytesToHex(layer.loopTag);
-      if (!this.#pendingLoops.delete(tag)) {
+      if (!this.#pendingLoops.has(tag)) {
         throw new OnionPayloadError("OnionRelay.receive: loop tag not sent by this relay");
       }
+      gate.replay.checkAndInsert(sharedSecret, auth.epoch);
+      this.#pendingLoops.delete(tag);
       this.#loopsReturned++;
       return { accepted: true, kind: "loop" };
     } catch (err) {
@@ -225,10 +312,10 @@ export class OnionRelay {
       path,
       loopTag,
       sessionKeyFrom(input.random),
-      this.#adCurrent,
+      this.#gate.adCurrent,
       { backend: this.#backend },
     );
-    this.#pendingLoops.set(bytesToHex(loopTag), this.#epoch);
+    this.#pendingLoops.set(bytesToHex(loopTag), this.#gate.epoch);
     return { nextNodeId: firstHop, packet, cover: true };
   }
 
@@ -238,15 +325,104 @@ export class OnionRelay {
    * epoch that never came back are counted as lost.
    */
   rotateEpoch(epoch: number): void {
-    this.#replay.rotate(epoch);
-    this.#epoch = epoch;
-    this.#adCurrent = onionAssociatedData(this.#domain, epoch);
-    this.#adPrevious = onionAssociatedData(this.#domain, epoch - 1);
+    this.#gate.rotate(epoch);
     for (const [tag, sent] of this.#pendingLoops) {
       if (sent < epoch - 1) {
         this.#pendingLoops.delete(tag);
         this.#loopsLost++;
       }
     }
+  }
+}
+
+export interface ExitInit {
+  /** The final hop's (CC's) secret key. */
+  readonly privateKey: bigint;
+  /** 32-byte deployment domain bound into the associated data. */
+  readonly domain: Uint8Array;
+  /** Current epoch (u32). */
+  readonly epoch: number;
+  /** Cap on the replay cache per epoch (default 65,536 tags: ≤ 4 MiB, see replay.ts). */
+  readonly maxTagsPerEpoch?: number;
+  readonly backend?: Secp256k1Backend;
+}
+
+export type ExitReceipt =
+  | { readonly accepted: true; readonly message: Uint8Array }
+  | { readonly accepted: false; readonly reason: OnionDropReason };
+
+/**
+ * The final hop of a report onion (CC, DESIGN §4.6): peels its layer and returns the OCD message,
+ * with the same epoch grace and replay cache as a relay. Without it, replaying one final-hop packet
+ * three times made CC check (and count a fault for) the same report three times (issue 16). Never
+ * throws for any input: bad packets are counted and dropped.
+ */
+export class OnionExit {
+  readonly #privateKey: bigint;
+  readonly #backend: Secp256k1Backend;
+  readonly #gate: EpochGate;
+  #received = 0;
+  #delivered = 0;
+  readonly #dropped = dropCounters();
+
+  constructor(init: ExitInit) {
+    this.#backend = init.backend ?? secp;
+    this.#privateKey = init.privateKey;
+    if (!(init.domain instanceof Uint8Array) || init.domain.length !== 32) {
+      throw new TypeError("OnionExit: domain must be 32 bytes");
+    }
+    this.#gate = new EpochGate(init.domain.slice(), init.epoch, init.maxTagsPerEpoch);
+  }
+
+  get epoch(): number {
+    return this.#gate.epoch;
+  }
+
+  counters(): {
+    readonly received: number;
+    readonly delivered: number;
+    readonly dropped: Readonly<Record<OnionDropReason, number>>;
+    readonly replayTags: number;
+  } {
+    return {
+      received: this.#received,
+      delivered: this.#delivered,
+      dropped: { ...this.#dropped },
+      replayTags: this.#gate.replay.size,
+    };
+  }
+
+  /** Peels one final-hop packet: the OCD message, or the reason it was dropped. */
+  receive(packet: Uint8Array): ExitReceipt {
+    this.#received++;
+    let sharedSecret: Uint8Array | undefined;
+    try {
+      const auth = this.#gate.authenticate(packet, this.#privateKey, this.#backend, "OnionExit");
+      sharedSecret = auth.sharedSecret;
+      const { payload, next } = peelWithSharedSecret(packet, sharedSecret, auth.ad, {
+        backend: this.#backend,
+      });
+      if (next !== null) throw new OnionPayloadError("OnionExit: not the final hop");
+      const instruction = decodeHopPayload(payload);
+      if (instruction.kind !== "deliver") {
+        throw new OnionPayloadError("OnionExit: final layer carries no OCD message");
+      }
+      this.#gate.replay.checkAndInsert(sharedSecret, auth.epoch);
+      this.#delivered++;
+      return { accepted: true, message: instruction.message };
+    } catch (err) {
+      if (err instanceof OnionError) {
+        this.#dropped[err.reason]++;
+        return { accepted: false, reason: err.reason };
+      }
+      throw err;
+    } finally {
+      if (sharedSecret !== undefined) wipe(sharedSecret);
+    }
+  }
+
+  /** Moves to a later epoch (see {@link OnionRelay.rotateEpoch}). */
+  rotateEpoch(epoch: number): void {
+    this.#gate.rotate(epoch);
   }
 }

@@ -1,67 +1,216 @@
-// Replay cache of DESIGN §4.6. A relay remembers a tag of every shared secret it accepted and
-// drops a packet whose shared secret it has seen (the same ephemeral key to the same relay means
-// the same packet, or a tampered copy the HMAC already rejects). Memory is bounded by epochs: the
-// associated data binds every packet to an epoch (report.ts `onionAssociatedData`), relays accept
-// only the current and the previous epoch, so a packet of an older epoch fails its HMAC and its tag
-// can be forgotten. This is Sphinx's replay-cache-until-key-rotation, with the epoch in the AD
-// instead of rotating the relay key.
-import { bytesToHex } from "../crypto/bytes.ts";
+// Replay cache of DESIGN §4.6. A hop (relay or CC) remembers a tag of every shared secret it
+// accepted and drops a packet whose shared secret it has seen (the same ephemeral key to the same
+// hop means the same packet, or a tampered copy the HMAC already rejects).
+//
+// Bounded three ways (issue 16):
+//  - Expiry by epoch. The associated data binds every packet to an epoch (report.ts
+//    `onionAssociatedData`) and a hop accepts only the current and the previous epoch, so a packet
+//    of an older epoch fails its HMAC and its tag can be forgotten: `rotate` drops every table older
+//    than the new previous epoch. This is Sphinx's "replay cache until key rotation" (Danezis &
+//    Goldberg 2009 §4; Lightning rotates node keys, Loopix mixes rotate per epoch) with the epoch in
+//    the AD instead of a new relay key, so the directory need not change every epoch. Someone must
+//    drive it: the simulation rotates every hop at each interval (`sim/oksuz.ts`).
+//  - Compact tags. 16 bytes each in an open-addressing table of `Uint32Array` words (linear probing,
+//    load ≤ 1/2), not hex strings in a `Set` (≈ 378 bytes a tag before).
+//  - A hard cap per epoch: at `maxTagsPerEpoch` tags the table is full and `insert` throws
+//    `OnionOverloadError`; the hop then drops new packets of that epoch (fail closed: forgetting a
+//    tag early would let its packet be replayed). Memory is at most
+//    `2 × tableSlots(maxTagsPerEpoch) × 16` bytes: with the default 65,536 tags per epoch, 131,072
+//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. The tables start at 1024 slots
+//    (16 KiB) and double as they fill.
+//
+// Only packets that pass the HMAC and whose layer is well formed are inserted (relay.ts), so a
+// flood of garbage, or of packets anyone can build to a hop's public key with a junk payload, does
+// not grow the cache at all.
 import { taggedHash } from "../crypto/hash.ts";
+import { OnionOverloadError } from "./errors.ts";
 
-/** Bytes of the tag kept per packet: 128 bits make accidental collisions negligible. */
+/** Bytes of the tag kept per packet: 128 bits (127 used) make accidental collisions negligible. */
 export const REPLAY_TAG_SIZE = 16;
+/** Default cap on the tags kept for one epoch. */
+export const DEFAULT_MAX_TAGS_PER_EPOCH = 65_536;
+const WORDS = REPLAY_TAG_SIZE / 4;
+const INITIAL_SLOTS = 1024;
 
 /**
- * Tag = TH("GridLedger/onion-replay", ss) truncated: the cache never holds the shared secrets
- * themselves, so dumping it does not let anyone decrypt recorded layers.
+ * Tag = TH("GridLedger/onion-replay", ss) truncated to 16 bytes: the cache never holds the shared
+ * secrets themselves, so dumping it does not let anyone decrypt recorded layers.
  */
-export function replayTag(sharedSecret: Uint8Array): string {
+export function replayTag(sharedSecret: Uint8Array): Uint8Array {
   if (!(sharedSecret instanceof Uint8Array) || sharedSecret.length !== 32) {
     throw new TypeError("replayTag: shared secret must be 32 bytes");
   }
-  return bytesToHex(
-    taggedHash("GridLedger/onion-replay", sharedSecret).subarray(0, REPLAY_TAG_SIZE),
-  );
+  return taggedHash("GridLedger/onion-replay", sharedSecret).slice(0, REPLAY_TAG_SIZE);
+}
+
+/** Slots of the table that holds `maxTags` tags at load ≤ 1/2 (a power of two ≥ 1024). */
+export function tableSlots(maxTags: number): number {
+  let slots = INITIAL_SLOTS;
+  while (slots < 2 * maxTags) slots *= 2;
+  return slots;
+}
+
+/** Bytes the replay cache of one hop can occupy at most (two live epochs, full tables). */
+export function replayCacheMaxBytes(maxTagsPerEpoch: number = DEFAULT_MAX_TAGS_PER_EPOCH): number {
+  return 2 * tableSlots(maxTagsPerEpoch) * REPLAY_TAG_SIZE;
+}
+
+/** One epoch's tags: open addressing over 4 u32 words per slot; an all-zero slot is empty. */
+class TagTable {
+  #words: Uint32Array;
+  #mask: number;
+  #count = 0;
+  readonly #maxTags: number;
+
+  constructor(maxTags: number) {
+    this.#maxTags = maxTags;
+    this.#words = new Uint32Array(INITIAL_SLOTS * WORDS);
+    this.#mask = INITIAL_SLOTS - 1;
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  get bytes(): number {
+    return this.#words.byteLength;
+  }
+
+  get full(): boolean {
+    return this.#count >= this.#maxTags;
+  }
+
+  /** Slot index holding `tag`, or the empty slot where it would go (as −1 − index). */
+  #find(words: Uint32Array, mask: number, t: Uint32Array): number {
+    let i = t[1] & mask; // the tag is a hash: any word is a uniform slot index
+    for (;;) {
+      const o = i * WORDS;
+      if (words[o] === 0) return -1 - i; // word 0 is never 0 for a stored tag (see `words`)
+      if (
+        words[o] === t[0] &&
+        words[o + 1] === t[1] &&
+        words[o + 2] === t[2] &&
+        words[o + 3] === t[3]
+      )
+        return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  has(t: Uint32Array): boolean {
+    return this.#find(this.#words, this.#mask, t) >= 0;
+  }
+
+  /** Inserts `t`; false if present. Throws OnionOverloadError when the epoch's cap is reached. */
+  insert(t: Uint32Array): boolean {
+    const at = this.#find(this.#words, this.#mask, t);
+    if (at >= 0) return false;
+    if (this.full) {
+      throw new OnionOverloadError(`ReplayCache: ${this.#maxTags} tags in this epoch (the cap)`);
+    }
+    let slot = -1 - at;
+    if (2 * (this.#count + 1) > this.#mask + 1) {
+      this.#grow();
+      slot = -1 - this.#find(this.#words, this.#mask, t);
+    }
+    this.#words.set(t, slot * WORDS);
+    this.#count++;
+    return true;
+  }
+
+  #grow(): void {
+    const old = this.#words;
+    const slots = (this.#mask + 1) * 2;
+    const words = new Uint32Array(slots * WORDS);
+    const mask = slots - 1;
+    for (let o = 0; o < old.length; o += WORDS) {
+      if (old[o] === 0) continue;
+      const t = old.subarray(o, o + WORDS);
+      words.set(t, (-1 - this.#find(words, mask, t)) * WORDS);
+    }
+    this.#words = words;
+    this.#mask = mask;
+  }
+}
+
+/** The tag as 4 words, word 0 forced odd so a stored tag is never the all-zero empty slot. */
+function words(sharedSecret: Uint8Array): Uint32Array {
+  const tag = replayTag(sharedSecret);
+  const view = new DataView(tag.buffer, tag.byteOffset, REPLAY_TAG_SIZE);
+  const w = new Uint32Array(WORDS);
+  for (let i = 0; i < WORDS; i++) w[i] = view.getUint32(4 * i, true);
+  w[0] |= 1;
+  return w;
+}
+
+export interface ReplayCacheInit {
+  /** Current epoch (u32). */
+  readonly epoch: number;
+  /** Cap on the tags kept per epoch (default {@link DEFAULT_MAX_TAGS_PER_EPOCH}). */
+  readonly maxTagsPerEpoch?: number;
 }
 
 export class ReplayCache {
   #epoch: number;
-  readonly #tags = new Map<number, Set<string>>();
+  readonly #maxTags: number;
+  readonly #tables = new Map<number, TagTable>();
 
-  constructor(epoch: number) {
-    checkEpoch(epoch, "ReplayCache");
-    this.#epoch = epoch;
-    this.#tags.set(epoch, new Set());
+  /** `new ReplayCache(epoch)` or `new ReplayCache({ epoch, maxTagsPerEpoch })`. */
+  constructor(init: number | ReplayCacheInit) {
+    const options = typeof init === "number" ? { epoch: init } : init;
+    checkEpoch(options?.epoch, "ReplayCache");
+    const max = options.maxTagsPerEpoch ?? DEFAULT_MAX_TAGS_PER_EPOCH;
+    if (!Number.isSafeInteger(max) || max < 1 || max > 2 ** 24) {
+      throw new RangeError("ReplayCache: maxTagsPerEpoch must be in [1, 2^24]");
+    }
+    this.#maxTags = max;
+    this.#epoch = options.epoch;
+    this.#tables.set(options.epoch, new TagTable(max));
   }
 
   get epoch(): number {
     return this.#epoch;
   }
 
+  get maxTagsPerEpoch(): number {
+    return this.#maxTags;
+  }
+
   /** Tags held (current + previous epoch). */
   get size(): number {
     let n = 0;
-    for (const s of this.#tags.values()) n += s.size;
+    for (const t of this.#tables.values()) n += t.size;
     return n;
+  }
+
+  /** Bytes the tables occupy now (at most {@link replayCacheMaxBytes}). */
+  get bytes(): number {
+    let n = 0;
+    for (const t of this.#tables.values()) n += t.bytes;
+    return n;
+  }
+
+  #table(epoch: number, fn: string): TagTable {
+    if (epoch !== this.#epoch && epoch !== this.#epoch - 1) {
+      throw new RangeError(`${fn}: epoch ${epoch} is not live`);
+    }
+    let table = this.#tables.get(epoch);
+    if (table === undefined) this.#tables.set(epoch, (table = new TagTable(this.#maxTags)));
+    return table;
+  }
+
+  /** True if a packet with this shared secret was recorded under `epoch` (current or previous). */
+  has(sharedSecret: Uint8Array, epoch: number): boolean {
+    return this.#table(epoch, "ReplayCache.has").has(words(sharedSecret));
   }
 
   /**
    * Records the packet's tag under `epoch` (the current or the previous one) and returns true, or
-   * returns false if it was already there (a replay). Throws for any other epoch.
+   * returns false if it was already there (a replay). Throws RangeError for any other epoch and
+   * OnionOverloadError when the epoch's table is at its cap.
    */
   checkAndInsert(sharedSecret: Uint8Array, epoch: number): boolean {
-    if (epoch !== this.#epoch && epoch !== this.#epoch - 1) {
-      throw new RangeError(`ReplayCache.checkAndInsert: epoch ${epoch} is not live`);
-    }
-    let set = this.#tags.get(epoch);
-    if (set === undefined) {
-      set = new Set();
-      this.#tags.set(epoch, set);
-    }
-    const tag = replayTag(sharedSecret);
-    if (set.has(tag)) return false;
-    set.add(tag);
-    return true;
+    return this.#table(epoch, "ReplayCache.checkAndInsert").insert(words(sharedSecret));
   }
 
   /** Moves to a later epoch; forgets every tag older than the new previous epoch. */
@@ -69,13 +218,13 @@ export class ReplayCache {
     checkEpoch(epoch, "ReplayCache.rotate");
     if (epoch <= this.#epoch) throw new RangeError("ReplayCache.rotate: epochs only move forward");
     this.#epoch = epoch;
-    for (const e of [...this.#tags.keys()]) if (e < epoch - 1) this.#tags.delete(e);
-    if (!this.#tags.has(epoch)) this.#tags.set(epoch, new Set());
+    for (const e of [...this.#tables.keys()]) if (e < epoch - 1) this.#tables.delete(e);
+    if (!this.#tables.has(epoch)) this.#tables.set(epoch, new TagTable(this.#maxTags));
   }
 }
 
-function checkEpoch(epoch: number, fn: string): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
+function checkEpoch(epoch: unknown, fn: string): asserts epoch is number {
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0 || (epoch as number) > 0xffffffff) {
     throw new RangeError(`${fn}: epoch must be a u32`);
   }
 }

@@ -48,12 +48,7 @@ import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
 import { ServiceProvider } from "../sp/service-provider.ts";
 import { User, type UserIntervalCheck } from "../user/user.ts";
 import { OnionRelay } from "../onion/relay.ts";
-import {
-  buildReportOnion,
-  onionAssociatedData,
-  peelAtCC,
-  selectRelayPath,
-} from "../onion/report.ts";
+import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion/report.ts";
 import { sessionKeyFrom } from "../onion/random.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
@@ -337,6 +332,9 @@ export async function runOksuz(
   const storePath = join(storeDir, "cc.sqlite");
   const operatorKey = rng.fork("cc/operator-key").bytes(32);
   let ccStarts = 0;
+  // Onion epoch = interval number: every hop rotates at each interval open, so replay caches are
+  // emptied as DESIGN §4.6 requires (issue 16: nothing drove the rotation before).
+  let onionEpoch = 0;
   const openCc = () => {
     const store = Store.open({ path: storePath });
     const secrets = SecretStore.open(
@@ -351,6 +349,7 @@ export async function runOksuz(
         maxMessagesPerMeter: 64,
         maxFailures: 3,
         batchSize: scenario.batchSize,
+        epoch: onionEpoch,
       },
       { store, secrets, ledger: ccLedger, logger: logger.child("cc") },
     );
@@ -380,8 +379,7 @@ export async function runOksuz(
     },
     { clock, rng: rng.fork("network"), logger: logger.child("net") },
   );
-  const epoch = 0;
-  const ad = onionAssociatedData(domain, epoch);
+  let ad = onionAssociatedData(domain, onionEpoch);
   const nodes: MeterNode[] = [];
   const addressOf = new Map<string, string>();
   const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
@@ -391,7 +389,7 @@ export async function runOksuz(
     const r = keyRng.fork(`meter/${i}`);
     const keys = meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
     const meter = new Meter({ index: i, keys, ccPublicKey: ccKeys.publicKey, domain, categories });
-    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch, cover });
+    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch: onionEpoch, cover });
     const user = new User({
       meterIndex: i,
       domain,
@@ -431,13 +429,9 @@ export async function runOksuz(
   let reportsSeen = 0;
   const ccEndpoint = network.endpoint("cc");
   ccEndpoint.handle((_from, bytes) => {
-    let message: Uint8Array;
-    try {
-      message = peelAtCC(bytes, ccKeys.secretKey, ad).message;
-    } catch {
-      return; // not for CC, or damaged: HMAC failed (counted by the network as delivered)
-    }
-    cc.agent.onReport(message);
+    // CC's exit peels the final layer; replays, bad HMACs and junk are counted there and never
+    // reach admission.
+    if (!cc.agent.onPacket(bytes).onion.accepted) return;
     reportsSeen++;
     if (crashAfterReports !== undefined && reportsSeen === crashAfterReports) {
       // Kill CC between two messages and restart it from its store.
@@ -538,6 +532,12 @@ export async function runOksuz(
     const timestamp = end - 1n;
     const blockBefore = await readHead(chain.admin.provider!);
     const tick = phaseTimer(now);
+    if (j > onionEpoch) {
+      onionEpoch = j;
+      ad = onionAssociatedData(domain, onionEpoch);
+      for (const node of nodes) node.relay.rotateEpoch(onionEpoch);
+      cc.agent.rotateEpoch(onionEpoch);
+    }
     await cc.agent.openInterval(j, { start, end }, categories);
     const openMs = tick();
 
@@ -742,6 +742,10 @@ export async function runOksuz(
     forwarded: 0,
     coverSent: 0,
     loopsReturned: 0,
+    /** Tags in every relay's replay cache at the end (two live epochs at most). */
+    replayTags: 0,
+    /** The relays' onion epoch at the end (= the last interval). */
+    epoch: 0,
   };
   for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] = 0;
   for (const node of nodes) {
@@ -750,6 +754,8 @@ export async function runOksuz(
     relays.forwarded += c.forwarded;
     relays.coverSent += c.coverSent;
     relays.loopsReturned += c.loopsReturned;
+    relays.replayTags += c.replayTags;
+    relays.epoch = Math.max(relays.epoch, node.relay.epoch);
     for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
   }
   const sizesByLink = network.packetSizes();
@@ -846,7 +852,7 @@ function judgeAttack(
       break;
     case "tampering-user":
       if (rejected("bad-signature") > 0) outcome = "detected";
-      evidence = `CC refused ${rejected("bad-signature")} altered reports (signature no longer valid); the meter was excluded after repeated faults`;
+      evidence = `CC refused ${rejected("bad-signature")} altered reports (signature no longer valid); not counted against the meter, which did not sign them`;
       break;
     case "corrupted-meter":
       if (rejected("key-mismatch") > 0) outcome = "detected";

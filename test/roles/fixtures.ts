@@ -8,6 +8,7 @@ import { sha256 } from "../../offchain/crypto/hash.ts";
 import { ledgerDomain } from "../../offchain/protocol/entry.ts";
 import { Meter } from "../../offchain/meter/meter.ts";
 import { ControlCenter } from "../../offchain/cc/control-center.ts";
+import { MessageKeyDeriver } from "../../offchain/crypto/ggm.ts";
 
 export const CATEGORIES = [100n, 250n, 500n, 1000n, 2000n] as const;
 export const WINDOW = { start: 1_700_000_000n, end: 1_700_003_600n };
@@ -48,4 +49,15 @@ export function makeControlCenter(meters: readonly Meter[], cc: KeyPair, maxFail
     center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey);
   }
   return center;
+}
+
+/**
+ * Meter `index`'s own message key `sigSk_{i,j,k}` (what its firmware signs with): lets a test
+ * forge a report the meter really signed (a faulty meter), as opposed to an outsider's.
+ */
+export function messageSecret(index: number, interval: number, counter: number): bigint {
+  return new MessageKeyDeriver(sha256(new TextEncoder().encode(`K-${index}`))).secretKey(
+    interval,
+    counter,
+  );
 }

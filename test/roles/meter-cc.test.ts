@@ -4,7 +4,15 @@ import fc from "fast-check";
 import { bytesToHex } from "../../offchain/crypto/bytes.ts";
 import { signEntry, verifyEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
-import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeControlCenter, makeMeter } from "./fixtures.ts";
+import {
+  CATEGORIES,
+  DOMAIN,
+  WINDOW,
+  ccKeys,
+  makeControlCenter,
+  makeMeter,
+  messageSecret,
+} from "./fixtures.ts";
 
 const T = WINDOW.start + 100n;
 
@@ -95,17 +103,21 @@ describe("control center admission", () => {
     // A fake meter: a pseudonym CC never derived.
     const fake = signEntry(DOMAIN, { ...entry, id: new Uint8Array(32).fill(9) }, 12345n);
     expectReason(encodeMeterReport(fake), "unknown-pseudonym");
-    // Next counters of meter 1 with altered fields (each signed by the meter's own key or not).
+    // Next counters of meter 1 with altered fields, signed by the meter's own message key (its
+    // fault) or not (anyone's: refused, never counted).
     const m1 = meters[1].reportInterval(7, 2_000n + 500n + 250n + 100n, T).entries;
     expect(m1.length).to.equal(4);
+    const own = (e: (typeof m1)[number], k: number) => signEntry(DOMAIN, e, messageSecret(1, 7, k));
     const sk = 424242n;
-    expectReason(encodeMeterReport({ ...m1[0], timestamp: WINDOW.end }), "outside-window");
-    expectReason(encodeMeterReport({ ...m1[1], value: 123n }), "not-a-category");
+    expectReason(encodeMeterReport(own({ ...m1[0], timestamp: WINDOW.end }, 1)), "outside-window");
+    expectReason(encodeMeterReport(own({ ...m1[1], value: 123n }, 2)), "not-a-category");
     expectReason(encodeMeterReport(signEntry(DOMAIN, m1[2], sk)), "key-mismatch");
     expectReason(
       encodeMeterReport({ ...m1[3], signature: { ...m1[3].signature, y: m1[3].signature.y ^ 1n } }),
       "bad-signature",
     );
+    // An unsigned wrong value is a signature failure first (the check order puts it before).
+    expectReason(encodeMeterReport({ ...m1[3], value: 7n }), "bad-signature");
     const stats = center.stats(7);
     expect(stats.admitted).to.equal(1);
     expect(stats.rejected).to.include({
@@ -114,24 +126,29 @@ describe("control center admission", () => {
       "outside-window": 1,
       "not-a-category": 1,
       "key-mismatch": 1,
-      "bad-signature": 1,
+      "bad-signature": 2,
     });
     expect(center.unattributedRejections()).to.deep.equal({ malformed: 1, "interval-not-open": 1 });
   });
 
-  it("asks for a resend, then excludes a meter after repeated faults", () => {
+  it("asks for a resend, then excludes a meter after repeated faults it signed", () => {
     const center = freshCenter(2);
-    const e = meters[2].reportInterval(7, 1_000n, T).entries[0];
-    const bad = encodeMeterReport({ ...e, value: 7n });
-    const first = center.admit(bad);
+    const [e1, e2] = meters[2].reportInterval(7, 1_000n + 500n, T).entries;
+    const badValue = (e: typeof e1, k: number) =>
+      encodeMeterReport(signEntry(DOMAIN, { ...e, value: 7n }, messageSecret(2, 7, k)));
+    const first = center.admit(badValue(e1, 1));
     expect(first.accepted).to.equal(false);
     if (!first.accepted) expect(first.resend).to.deep.equal({ meter: 2, interval: 7, counter: 1 });
-    const second = center.admit(bad);
+    // The same faulty message again (a replay, or the meter resending it) counts once.
+    expect(center.admit(badValue(e1, 1))).to.not.have.property("excluded");
+    expect(center.isExcluded(2)).to.equal(false);
+    const second = center.admit(badValue(e2, 2));
     if (!second.accepted) expect(second.excluded).to.equal(true);
-    const after = center.admit(encodeMeterReport(e));
+    const after = center.admit(encodeMeterReport(e1));
     expect(after.accepted).to.equal(false);
     if (!after.accepted) expect(after.reason).to.equal("meter-excluded");
     expect(center.isExcluded(2)).to.equal(true);
+    expect(center.excludedMeters()).to.deep.equal([2]);
   });
 
   it("refuses a registration box opened with another meter's key as context", () => {

@@ -2,12 +2,18 @@
 // process crash (SIGKILL in the middle of a transaction).
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-import { Store, StoreClosedError, StoreError } from "../../offchain/runtime/store.ts";
+import {
+  Store,
+  StoreBusyError,
+  StoreClosedError,
+  StoreError,
+} from "../../offchain/runtime/store.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) =>
@@ -152,6 +158,48 @@ describe("Store", () => {
     expect(s.get("kv", "half")).to.equal(undefined);
     expect(s.readLog("log").map((x) => text(x.value))).to.deep.equal(["a", "b"]);
     s.close();
+  });
+
+  // Issue 16 (4): `append` ran its INSERT … RETURNING through `get()`, which leaves the statement
+  // un-reset and a read transaction open, so no checkpoint could ever complete: 20,000 appends of
+  // a 138-byte report grew the WAL to ≈ 134 MB beside a 4 KiB database.
+  it("keeps the WAL bounded under continuous appends (checkpoints run; append holds no read)", () => {
+    const path = join(dir, "wal.sqlite");
+    const s = Store.open({ path });
+    const report = new Uint8Array(138).fill(7);
+    let peak = 0;
+    for (let i = 0; i < 3000; i++) {
+      s.append("cc/reports/0", report);
+      if (i % 300 === 299) peak = Math.max(peak, statSync(`${path}-wal`).size);
+    }
+    expect(s.logLength("cc/reports/0")).to.equal(3000);
+    // Before the fix: ≈ 19 MB after 3000 appends. Now the auto-checkpoint runs every 1000 pages
+    // (4 MiB) and the file is truncated to its limit after each.
+    expect(peak).to.be.at.most(8 * 1024 * 1024);
+    expect(s.walBytes()).to.be.at.most(8 * 1024 * 1024);
+    s.close();
+  });
+
+  // Issue 16 (2): another connection holds the write lock; the write must fail with a named error
+  // after the busy timeout (the caller then refuses the report), not hang or succeed silently.
+  it("a write while another connection holds the write lock throws StoreBusyError, nothing written", () => {
+    const path = join(dir, "busy.sqlite");
+    const s = Store.open({ path, busyTimeoutMs: 50 });
+    s.append("log", bytes("before"));
+    const other = new DatabaseSync(path);
+    other.exec("PRAGMA busy_timeout = 0");
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      expect(() => s.append("log", bytes("while-locked"))).to.throw(StoreBusyError, /append/);
+      expect(() => s.put("kv", "k", bytes("v"))).to.throw(StoreBusyError, /put/);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect(s.readLog("log").map((r) => text(r.value))).to.deep.equal(["before"]);
+    expect(s.append("log", bytes("after"))).to.equal(2);
+    s.close();
+    expect(existsSync(path)).to.equal(true);
   });
 
   it("validates arguments and refuses use after close", () => {

@@ -1,0 +1,112 @@
+// Threat model (issue 16): an outsider — or the household, which gets its meter's pseudonyms at
+// interval end, including a lost chunk's still-live pseudonym — sends CC reports under a meter's
+// pseudonym that the meter never signed, or replays one faulty final-hop packet, to get an honest
+// meter excluded. Defence: CC checks the signature under the meter's own message key before any
+// check that counts a fault; a report whose signature fails is refused (with a resend request) but
+// never counted; a fault counts once per message; CC's exit drops replayed final-hop packets before
+// admission.
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
+import { INTERVAL_STATE, type BillingLedger } from "../../offchain/chain/billing.ts";
+import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
+import { buildOnion } from "../../offchain/onion/sphinx.ts";
+import { signEntry } from "../../offchain/protocol/entry.ts";
+import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { SecretStore } from "../../offchain/runtime/secret-box.ts";
+import { Store } from "../../offchain/runtime/store.ts";
+import {
+  CATEGORIES,
+  DOMAIN,
+  WINDOW,
+  ccKeys,
+  makeControlCenter,
+  makeMeter,
+  messageSecret,
+  seedScalar,
+} from "../roles/fixtures.ts";
+
+const T = WINDOW.start + 100n;
+const J = 3;
+
+describe("attack: getting an honest meter excluded with reports it did not sign", function () {
+  const cc = ccKeys();
+
+  it("unsigned garbage under one live pseudonym never counts against the meter", function () {
+    const meters = [makeMeter(0, cc), makeMeter(1, cc)];
+    const center = makeControlCenter(meters, cc, 3);
+    center.openInterval(J, WINDOW, CATEGORIES);
+    // The household knows the pseudonym of a chunk that was lost on the way (still live at CC).
+    const lost = meters[0].reportInterval(J, 1_000n, T).entries[0];
+    const forgeries = [
+      { ...lost, value: 7n }, // not a category
+      { ...lost, timestamp: WINDOW.end + 5n }, // outside the window
+      signEntry(DOMAIN, { ...lost, value: 9n }, 0xbadn), // signed, but not with the meter's key
+      { ...lost, value: 11n },
+    ];
+    for (const f of forgeries) {
+      const a = center.admit(encodeMeterReport(f));
+      expect(a.accepted).to.equal(false);
+      if (!a.accepted) {
+        expect(["bad-signature", "key-mismatch"]).to.include(a.reason);
+        expect(a.excluded).to.equal(undefined);
+      }
+    }
+    // Before the fix the first three excluded meter 0 for every later interval.
+    expect(center.isExcluded(0)).to.equal(false);
+    expect(center.admit(encodeMeterReport(lost)).accepted).to.equal(true);
+  });
+
+  it("one faulty final-hop packet replayed to CC counts once, not three times", async function () {
+    const dir = mkdtempSync(join(tmpdir(), "gridledger-faults-"));
+    const store = Store.open({ path: join(dir, "cc.sqlite") });
+    const secrets = SecretStore.open(store, {
+      passphrase: "p",
+      scrypt: { N: 1 << 10, r: 8, p: 1 },
+    });
+    try {
+      const meter = makeMeter(0, cc);
+      const ledger = {
+        meterCount: async () => 1_000_000n,
+        intervalRecord: async () => ({ state: BigInt(INTERVAL_STATE.Open) }),
+      } as unknown as BillingLedger;
+      const agent = ControlCenterAgent.start(
+        { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 32, maxFailures: 3, epoch: 5 },
+        { store, secrets, ledger },
+      );
+      await agent.registerMeters([meter.registration(seedScalar("eph-0"))]);
+      await agent.openInterval(J, WINDOW, CATEGORIES);
+      const [e1, e2] = meter.reportInterval(J, 2_000n + 1_000n, T).entries;
+      // A meter with a wrong category table: its own key signed the faulty value.
+      const faulty = signEntry(DOMAIN, { ...e1, value: 7n }, messageSecret(0, J, 1));
+      const packet = buildOnion({
+        sessionKey: 4242n,
+        hops: [
+          {
+            pubkey: cc.publicKey,
+            payload: encodeHopPayload({ kind: "deliver", message: encodeMeterReport(faulty) }),
+          },
+        ],
+        associatedData: onionAssociatedData(DOMAIN, 5),
+      });
+      const first = agent.onPacket(packet);
+      expect(first.admission).to.deep.include({ accepted: false, reason: "not-a-category" });
+      for (let i = 0; i < 3; i++) {
+        expect(agent.onPacket(packet)).to.deep.equal({
+          onion: { accepted: false, reason: "replay" },
+        });
+      }
+      expect(agent.exitCounters().dropped.replay).to.equal(3);
+      expect(agent.center.isExcluded(0)).to.equal(false);
+      expect(agent.center.stats(J).rejected["not-a-category"]).to.equal(1);
+      expect(agent.onReport(encodeMeterReport(e2)).accepted).to.equal(true);
+    } finally {
+      secrets.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,34 @@
+// Issue 16 (1): the simulation must drive onion epochs, or no replay cache is ever emptied (the
+// relays stayed in epoch 0 for ever). Epoch = interval number: every relay and CC's exit rotate
+// when an interval opens, and the relays' caches hold at most the last two epochs' tags.
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { runOksuz, type ChainAccess } from "../../offchain/sim/oksuz.ts";
+
+describe("Oksuz simulation drives onion epochs", function () {
+  this.timeout(300_000);
+  let chain: ChainAccess;
+  let close: () => Promise<void>;
+
+  before(async () => {
+    const connection = await network.create();
+    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
+    chain = { admin, controlCenter, serviceProvider };
+    close = () => connection.close();
+  });
+  after(async () => close());
+
+  it("rotates every relay once per interval; caches keep only the live epochs", async () => {
+    const intervals = 4;
+    const report = await runOksuz({ meters: 6, intervals, seed: "epochs" }, chain);
+    expect(report.relays.epoch).to.equal(intervals - 1); // before the fix: 0 for ever
+    // Each report crosses 3 relays; the caches hold the last two intervals' tags only.
+    const perInterval = report.perInterval.map((s) => s.entries);
+    const lastTwo = perInterval.slice(-2).reduce((a, b) => a + b, 0);
+    expect(report.relays.replayTags).to.be.at.most(3 * lastTwo);
+    expect(report.relays.replayTags).to.be.greaterThan(0);
+    expect(report.relays.replayTags).to.be.lessThan(3 * perInterval.reduce((a, b) => a + b, 0));
+    expect(report.perInterval.every((s) => s.billsDisputed === 0)).to.equal(true);
+  });
+});
