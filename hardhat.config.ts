@@ -83,6 +83,8 @@ export default defineConfig({
       chainType: "l1",
       url: configVariable("BESU_RPC_URL"),
       accounts: [configVariable("BESU_DEPLOYER_KEY")],
+      // Free gas (DESIGN §2: zeroBaseFee, nodes run with --min-gas-price=0). Ignition needs no
+      // setting: on a chain whose latest block has base fee 0 it sends zero-fee transactions.
       gasPrice: 0,
     },
   },

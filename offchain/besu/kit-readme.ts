@@ -63,16 +63,23 @@ From block ${m.registry.contractBlock} on they come from the registry; \`eth_cal
 
 ## 3. Deploy GridLedger
 
+From the GridLedger checkout, with this kit's directory:
+
 \`\`\`sh
-export BESU_RPC_URL=${rpc}
-export BESU_DEPLOYER_KEY=$(cat accounts/deployer.key)
-npx gridledger deploy --network besu
+npx gridledger deploy --kit path/to/this-kit --deployment-id besu
 \`\`\`
 
-The deployer is the registry's admin: the deployment binds the aggregation ledger to the existing
-registry at \`${m.registry.address}\` (\`registry.bindLedger(ledger)\`, then
-\`ledger.bindRegistry(registry)\`) instead of deploying a new one; from then on the ledger's
-validator bitmap, updated by every committed BBNP round, decides \`getValidators()\`.
+It runs Hardhat Ignition (\`ignition/modules/GridLedgerOnRegistry.ts\`) on the \`besu\` network
+with this kit's deployer key (\`accounts/deployer.key\`, unless \`BESU_DEPLOYER_KEY\` is set), the
+first node's RPC (\`${rpc}\`, unless \`BESU_RPC_URL\` is set) and the kit's role accounts
+(control center, service provider) as parameters. The deployer is the registry's admin: the
+deployment binds the aggregation ledger to the existing registry at \`${m.registry.address}\`
+(\`registry.bindLedger(ledger)\`, then \`ledger.bindRegistry(registry)\`) instead of deploying a
+new one; from then on the ledger's validator bitmap, updated by every committed BBNP round, decides
+\`getValidators()\`. The addresses land in \`ignition/deployments/besu/\`; the Oksuz demo attaches
+to them with \`npm run demo -- --rpc ${rpc} --deployment besu\` and the role keys
+(\`GRIDLEDGER_ADMIN_KEY=$(cat accounts/deployer.key)\`, \`GRIDLEDGER_CC_KEY\`,
+\`GRIDLEDGER_SP_KEY\` from \`accounts/control-center.key\` and \`accounts/service-provider.key\`).
 Only allowlisted accounts can send transactions: the four role accounts and the validators.
 
 ## 4. Attach the services

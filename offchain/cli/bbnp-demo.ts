@@ -19,6 +19,7 @@ import {
   cli,
   type Cli,
   connectRpc,
+  deployedContract,
   embeddedChain,
   exitOnChainError,
   readDeployment,
@@ -111,12 +112,12 @@ let deployment: BbnpDeployment | undefined;
 if (values.ledger !== undefined) deployment = { ledger: addressOption(c, values.ledger, "ledger") };
 if (values.deployment !== undefined) {
   const deployed = readDeployment(c, values.deployment);
-  const ledger = deployed["Bbnp#AggregationLedger"];
+  const ledger = deployedContract(deployed, "AggregationLedger");
   if (!ledger)
     fail(
       `deployment "${values.deployment}" has no AggregationLedger (deploy with --module bbnp or all)`,
     );
-  deployment = { ledger, registry: deployed["Bbnp#ReputationRegistry"] };
+  deployment = { ledger, registry: deployedContract(deployed, "ReputationRegistry") };
 }
 
 async function chainAccess(): Promise<{

@@ -255,6 +255,19 @@ export function readDeployment(c: Cli, id: string): Record<string, string> {
   }
 }
 
+/**
+ * The address of `contract` (`BillingLedger`, `AggregationLedger`, `ReputationRegistry`) in a
+ * deployment read by `readDeployment`, whichever module deployed it (`Bbnp#…`,
+ * `BbnpOnRegistry#…`); undefined if the deployment has none.
+ */
+export function deployedContract(
+  deployed: Record<string, string>,
+  contract: string,
+): string | undefined {
+  const key = Object.keys(deployed).find((k) => k.endsWith(`#${contract}`));
+  return key === undefined ? undefined : deployed[key];
+}
+
 /** A 20-byte hex address option, or a usage error. */
 export function addressOption(c: Cli, value: string, name: string): string {
   if (!isAddress(value))

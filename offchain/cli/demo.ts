@@ -17,6 +17,7 @@ import {
   cli,
   type Cli,
   connectRpc,
+  deployedContract,
   exitOnChainError,
   readDeployment,
   embeddedChain,
@@ -87,7 +88,7 @@ let ledgerAddress: string | undefined;
 if (values.ledger !== undefined) ledgerAddress = addressOption(c, values.ledger, "ledger");
 if (values.deployment !== undefined) {
   const deployed = readDeployment(c, values.deployment);
-  ledgerAddress = deployed["BillingLedger#BillingLedger"];
+  ledgerAddress = deployedContract(deployed, "BillingLedger");
   if (!ledgerAddress)
     fail(
       `deployment "${values.deployment}" has no BillingLedger (deploy with --module billing or all)`,

@@ -2,21 +2,25 @@
 // checked"): Besu cannot run here, so a `hardhat node` child process stands in for the network — the
 // kit's chain id, Prague and a 30M gas limit (hardhat.config.ts `default` network), the kit's genesis
 // alloc loaded with hardhat_setCode / hardhat_setStorageAt / hardhat_setNonce, zero base fee. The
-// kit's deployer key deploys GridLedger with plain ethers from the artifacts, binds the aggregation
-// ledger to the genesis registry, and the validator set survives it; both demos then run on the
-// same chain with the kit's role keys (each deploys its own ledgers: attaching them to the kit's
-// deployment waits for `gridledger deploy`).
+// kit's deployer key deploys GridLedger with `gridledger deploy --kit` (Ignition), which binds the
+// aggregation ledger to the genesis registry, and the validator set survives it; the Oksuz demo
+// then attaches to that deployment with the kit's role keys, and the BBNP demo (gateway mode, its
+// own ledger: consensus on the genesis registry needs the validators' consensus-node services)
+// runs with the kit's deployer and gateway keys.
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { Contract, ContractFactory, JsonRpcProvider, Wallet, type InterfaceAbi } from "ethers";
+import { Contract, JsonRpcProvider, getAddress, type InterfaceAbi } from "ethers";
 
 import { REGISTRY_ADDRESS } from "../../offchain/besu/kit.ts";
-import { deployBillingLedger, readArtifact } from "../../offchain/chain/deploy.ts";
-import { blsPublicKey, g1ToEip2537 } from "../../offchain/crypto/bls.ts";
-import { bytesToHex } from "../../offchain/crypto/bytes.ts";
+import { writeKit } from "../../offchain/besu/kit-writer.ts";
+import { connectBillingLedger } from "../../offchain/chain/billing.ts";
+import { readArtifact } from "../../offchain/chain/deploy.ts";
 import { loadGenesisAlloc, testKit } from "./kit-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -87,6 +91,7 @@ describe("besu: dress rehearsal on hardhat node", function () {
     node.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     node.stderr!.on("data", (d: Buffer) => (output += d.toString()));
     let provider: JsonRpcProvider | undefined;
+    let deployed: Record<string, string> = {};
     try {
       provider = await waitForRpc(url, node, () => output);
       expect(Number(await provider.send("eth_chainId", []))).to.equal(m.chainId);
@@ -95,40 +100,67 @@ describe("besu: dress rehearsal on hardhat node", function () {
       const rpc = provider;
       await loadGenesisAlloc((method, params) => rpc.send(method, params), kit.genesis.alloc);
       await provider.send("hardhat_setNextBlockBaseFeePerGas", ["0x0"]);
+      // Besu's zeroBaseFee: the latest block's base fee is 0, which is what Ignition looks at to
+      // send zero-fee transactions (blocks under the gas target keep it at 0).
+      await provider.send("evm_mine", []);
       const registryAbi = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry")
         .abi as InterfaceAbi;
       const registry = new Contract(REGISTRY_ADDRESS, registryAbi, provider);
       expect(await registry.getValidators()).to.deep.equal(m.validators);
 
-      const key = (role: string) => new Wallet(kit.file(`accounts/${role}.key`).trim(), provider);
-      const deployer = key("deployer");
-
-      // ---- DEPLOYMENT SPOT: replace with `gridledger deploy` / the Ignition modules (lead) ----
-      // Plain ethers from the artifacts: the billing ledger with the kit's role accounts, and the
-      // aggregation ledger bound to the genesis registry (not a new one).
-      const { address: billing } = await deployBillingLedger({
-        admin: deployer,
-        controlCenter: key("control-center"),
-        serviceProvider: key("service-provider"),
-      });
-      const aggregation = readArtifact("ledger/AggregationLedger.sol", "AggregationLedger");
-      const gatewayBlsKey = "0x" + bytesToHex(g1ToEip2537(blsPublicKey(424242n)));
-      const ledger = await new ContractFactory(
-        aggregation.abi,
-        aggregation.bytecode,
-        deployer,
-      ).deploy(m.accounts.deployer, gatewayBlsKey);
-      await ledger.waitForDeployment();
-      const ledgerAddress = await ledger.getAddress();
-      // Zero-fee transactions: the deployer's balance does not move.
-      const free = { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n };
-      const before = await provider.getBalance(m.accounts.deployer);
-      await (await (registry.connect(deployer) as Contract).bindLedger(ledgerAddress, free)).wait();
-      await (
-        await (ledger.connect(deployer) as Contract).bindRegistry(REGISTRY_ADDRESS, free)
-      ).wait();
-      expect(await provider.getBalance(m.accounts.deployer)).to.equal(before);
-      // ---- end of deployment spot ----
+      // `gridledger deploy --kit DIR`, as the kit's README says: Ignition with the kit's deployer key
+      // and role accounts, the aggregation ledger bound to the genesis registry (not a new one),
+      // zero-fee transactions. Only the URL differs: this rehearsal node instead of a Besu node.
+      const kitDir = mkdtempSync(join(tmpdir(), "gridledger-kit-"));
+      const deploymentId = `rehearsal-${process.pid}`;
+      try {
+        writeKit(kit.files, join(kitDir, "kit"), false);
+        const before = await provider.getBalance(m.accounts.deployer);
+        const deploy = spawnSync(
+          process.execPath,
+          [
+            "--disable-warning=ExperimentalWarning",
+            "offchain/cli/main.ts",
+            "deploy",
+            "--kit",
+            join(kitDir, "kit"),
+            "--deployment-id",
+            deploymentId,
+          ],
+          {
+            cwd: ROOT,
+            encoding: "utf8",
+            timeout: 240_000,
+            // The kit's deployer key file is used when BESU_DEPLOYER_KEY is not set.
+            env: { ...process.env, BESU_RPC_URL: url, BESU_DEPLOYER_KEY: undefined },
+          },
+        );
+        expect(deploy.status, deploy.stdout + deploy.stderr).to.equal(0);
+        expect(await provider.getBalance(m.accounts.deployer)).to.equal(before);
+        deployed = JSON.parse(
+          readFileSync(
+            join(ROOT, "ignition", "deployments", deploymentId, "deployed_addresses.json"),
+            "utf8",
+          ),
+        ) as Record<string, string>;
+        expect(Object.keys(deployed).sort()).to.deep.equal([
+          "BbnpOnRegistry#AggregationLedger",
+          "BbnpOnRegistry#ReputationRegistry",
+          "BillingLedger#BillingLedger",
+        ]);
+        expect(deployed["BbnpOnRegistry#ReputationRegistry"]).to.equal(
+          getAddress(REGISTRY_ADDRESS),
+        );
+      } finally {
+        rmSync(kitDir, { recursive: true, force: true });
+      }
+      const billing = deployed["BillingLedger#BillingLedger"];
+      const ledgerAddress = deployed["BbnpOnRegistry#AggregationLedger"];
+      const billingLedger = connectBillingLedger(billing, provider);
+      expect(
+        await billingLedger.hasRole(await billingLedger.CC_ROLE(), m.accounts["control-center"]),
+      ).to.equal(true);
+      // ---- end of deployment ----
 
       expect(await provider.getCode(billing)).to.not.equal("0x");
       expect(await registry.ledger()).to.equal(ledgerAddress);
@@ -145,6 +177,8 @@ describe("besu: dress rehearsal on hardhat node", function () {
           "offchain/cli/demo.ts",
           "--rpc",
           url,
+          "--deployment",
+          `rehearsal-${process.pid}`,
           "--meters",
           "5",
           "--intervals",
@@ -193,6 +227,10 @@ describe("besu: dress rehearsal on hardhat node", function () {
       expect(bbnp.status, bbnp.stdout + bbnp.stderr).to.equal(0);
       expect(bbnp.stdout).to.match(/Σ readings \d+ Wh = Σ on-chain \d+: yes/);
     } finally {
+      rmSync(join(ROOT, "ignition", "deployments", `rehearsal-${process.pid}`), {
+        recursive: true,
+        force: true,
+      });
       provider?.destroy();
       if (node.exitCode === null) {
         const exited = new Promise((r) => node.once("exit", r));
