@@ -171,7 +171,7 @@ describe("bbnp dropouts during recovery and the reporter minimum (DESIGN §4.7)"
       [[0, 5n, [12]], "bad-set"],
       [[0, 5n, []], "bad-set"],
     ] as const) {
-      expect(() => sys.ta.dropoutCorrection(...(args as [number, bigint, number[]])))
+      expect(() => sys.ta.dropoutCorrection(args[0], args[1], [...args[2]]))
         .to.throw(CorrectionRefusedError)
         .with.property("reason", reason);
     }
