@@ -275,6 +275,7 @@ class AggregationLedgerAdapter {
   static async deploy(
     chain: BbnpChainAccess,
     gatewaySecret: bigint,
+    minReporters: number,
     nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
   ): Promise<AggregationLedgerAdapter> {
     let gas = 0n;
@@ -342,6 +343,10 @@ class AggregationLedgerAdapter {
     if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
     const { chainId } = await provider.getNetwork();
     const domain = aggregationDomain(chainId, l.address);
+    // The round configuration's reporter minimum: the same value as the TA's parameters.
+    if (BigInt(await ledger.minReporters()) !== BigInt(minReporters)) {
+      add(await (await ledger.setMinReporters(minReporters)).wait());
+    }
     if ((await ledger.domainSeparator()) !== hex(domain)) {
       throw new Error("runBbnp: the ledger's domain separator differs from aggregationDomain");
     }
@@ -353,11 +358,12 @@ class AggregationLedgerAdapter {
     gateway: Signer,
     round: bigint,
     sum: bigint,
+    reporters: number,
     signature: Uint8Array,
   ): Promise<RoundOnChain> {
     const ledger = this.ledger.connect(gateway) as AggregationLedger;
     const receipt = await (
-      await ledger.recordRound(round, sum, hex(g2ToEip2537(signature)))
+      await ledger.recordRound(round, sum, reporters, hex(g2ToEip2537(signature)))
     ).wait();
     if (!receipt) throw new Error("recordRound: no receipt");
     return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
@@ -546,6 +552,7 @@ export async function runBbnp(
   const adapter = await AggregationLedgerAdapter.deploy(
     chain,
     keys0.gatewaySecret,
+    keys0.params.minReporters,
     mode === "consensus"
       ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
       : undefined,
@@ -779,7 +786,13 @@ export async function runBbnp(
     if (!signed) {
       // Aborted cleanly: nothing to publish.
     } else if (mode === "gateway") {
-      const rec = await adapter.recordRound(chain.gateway, t, signed.sum, signed.signature);
+      const rec = await adapter.recordRound(
+        chain.gateway,
+        t,
+        signed.sum,
+        signed.reporters,
+        signed.signature,
+      );
       onChain = rec.sum;
       gasUsed = rec.gasUsed;
     } else {
