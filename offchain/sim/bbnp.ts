@@ -49,6 +49,7 @@ import {
   g2ToEip2537,
 } from "../crypto/bls.ts";
 import { packReputations } from "../consensus/block.ts";
+import { toHex0x } from "../crypto/bytes.ts";
 import { BbnpGateway, type SignedRoundSum } from "../gateway/gateway.ts";
 import {
   REJECTION_REASONS,
@@ -408,9 +409,8 @@ class AggregationLedgerAdapter {
 
 const DEFAULT_START = Date.UTC(2026, 0, 5) / 1000;
 
-function hex(bytes: Uint8Array): string {
-  return "0x" + Buffer.from(bytes).toString("hex");
-}
+/** 0x-hex at the chain edge: the project's one helper. */
+const hex = toHex0x;
 
 function zeroRejections(): Record<RejectionReason, number> {
   return Object.fromEntries(REJECTION_REASONS.map((r) => [r, 0])) as Record<

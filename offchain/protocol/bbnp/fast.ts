@@ -1,8 +1,6 @@
 // Allocation-free BBNP hashing over 32-bit words (the hot paths of DESIGN §4.7). Each method
 // computes exactly the reference value of ./masking.ts (differential tests in
-// test/bbnp/fast.test.ts); a FastHasher owns its scratch buffers, so one instance per caller.
-import { sha256 } from "@noble/hashes/sha2.js";
-
+// test/bbnp/sha256-words.test.ts); a FastHasher owns its scratch buffers, so one instance per caller.
 import { AUI_LABEL, BLIND_LABEL, TAG_SESSION_KEY } from "./masking.ts";
 import { BBNP_ORDER, concatBytes, u64 } from "./params.ts";
 import {
@@ -12,6 +10,7 @@ import {
   paddedBlock,
   taggedHashPrefixState,
 } from "../../crypto/sha256-words.ts";
+import { sha256 } from "../../crypto/hash.ts";
 
 /** State after the 64-byte prefix SHA256(tag) ‖ SHA256(tag) of the session-key tagged hash. */
 const SESSION_PREFIX = taggedHashPrefixState(sha256(new TextEncoder().encode(TAG_SESSION_KEY)));

@@ -1,6 +1,7 @@
 // BBNP masking math, reference implementation (DESIGN §4.7; Bao et al. §IV-B/C, fixed per §6).
-// Written for clarity over @noble/hashes; the gateway and user hot paths (word-level SHA-256)
-// are tested to produce exactly these values.
+// Written for clarity over the project's one tagged hash and HMAC (offchain/crypto/hash.ts); the
+// gateway, user and TA hot paths (word-level SHA-256, ./fast.ts) are tested to produce exactly
+// these values. Every masking term is a PRF output at round t (docs/BBNP.md "Recovery").
 import { BbnpInputError } from "./errors.ts";
 import {
   BBNP_ORDER,
