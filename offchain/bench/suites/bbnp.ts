@@ -160,7 +160,11 @@ export async function run(ctx: BenchContext): Promise<void> {
         { params: small.keys.params, secret: small.keys.gatewaySecret, dhPoints: small.gatewayDh },
         { signRound: sign, roundBlinding: () => rBlind },
       );
-      // Seeded choice per sample: every 10th user (offset k) misses, every 10th requested is silent.
+      // Fixed choice per sample: every 10th user (offset k) misses; a tenth of the users, picked by
+      // a multiplicative hash, would stay silent for the whole round if asked to reveal (so about
+      // 10 % of the requested neighbours are silent, in every pass).
+      const silentIfAsked = (i: number): boolean =>
+        (Math.imul(i + 1, 0x9e3779b1) + Math.imul(k + 1, 0x85ebca6b)) >>> 0 < 0x1999999a;
       const absent = new Set(Array.from({ length: nr / 10 }, (_, j) => (10 * j + k) % nr));
       gw.openRound(t);
       let truth = 0n;
@@ -169,12 +173,11 @@ export async function run(ctx: BenchContext): Promise<void> {
         gw.submit(u.report(t, readings[u.userId % n]));
       }
       const silent = new Set<number>();
-      let asked = 0;
       const start = process.hrtime.bigint();
       let plan: RecoveryPlan | undefined = gw.beginRecovery();
       while (plan) {
         for (const [i, peers] of plan.requests) {
-          if (silent.has(i) || asked++ % 10 === 9) {
+          if (silentIfAsked(i)) {
             silent.add(i);
             continue;
           }
