@@ -105,6 +105,15 @@ interface IAggregationLedger {
     /// @notice The gateway key is not a valid G1 point of the prime-order subgroup other than the
     /// identity (128-byte EIP-2537 encoding); convert with `g1ToEip2537`.
     error AggregationLedgerInvalidGatewayKey();
+    /// @notice The round counts fewer reporters than `minReporters()` (DESIGN §4.7): a sum over so
+    /// few readings would publish individual readings. The gateway aborts such a round itself
+    /// (`TooFewReportersError`); nothing is recorded.
+    error AggregationLedgerTooFewReporters(uint64 round, uint32 reporters, uint32 minReporters);
+    /// @notice `setMinReporters`: the minimum must be at least 2 (one reporter is its own sum).
+    error AggregationLedgerMinReportersTooLow(uint32 minReporters);
+
+    /// @notice The minimum number of counted reporters per round changed (admin).
+    event MinReportersSet(uint32 minReporters);
 
     /// @notice The ledger is bound to a reputation registry: rounds need a quorum certificate; call
     /// `commitBlock`.
@@ -191,11 +200,27 @@ interface IAggregationLedger {
     function blockDigest(ConsensusBlock calldata block_) external view returns (bytes32);
 
     /// @notice Records round `round` in gateway-only mode (no registry bound): role-gated to GATEWAY_ROLE, rounds strictly increasing,
-    /// `sum < r`, GW's signature verified on-chain with one pairing check.
+    /// at least `minReporters()` counted reporters, `sum < r`, GW's signature verified on-chain
+    /// with one pairing check.
     /// @param round The round number `t` (u64).
     /// @param sum The aggregate, mod r.
+    /// @param reporters The number of users counted in `sum`, as stated by the gateway (the caller,
+    /// GATEWAY_ROLE); reverts `AggregationLedgerTooFewReporters` below `minReporters()`.
     /// @param gatewaySig GW's BLS signature, EIP-2537 G2 encoding (256 bytes).
-    function recordRound(uint64 round, uint256 sum, bytes calldata gatewaySig) external;
+    function recordRound(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters,
+        bytes calldata gatewaySig
+    ) external;
+
+    /// @notice Sets the minimum number of counted reporters per round (admin; at least 2; default
+    /// 10, `DEFAULT_MIN_REPORTERS` in offchain/protocol/bbnp/params.ts). Part of the round
+    /// configuration: the TA publishes the same value in the BBNP parameters.
+    function setMinReporters(uint32 minReporters_) external;
+
+    /// @notice The minimum number of counted reporters per round.
+    function minReporters() external view returns (uint32);
 
     /// @notice Replaces the gateway key (admin only); rounds recorded later verify under the new key.
     /// @param gatewayKey The new `S_g`, EIP-2537 G1 encoding (128 bytes).

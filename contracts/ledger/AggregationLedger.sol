@@ -34,6 +34,12 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
     uint32 private _keyEpoch;
+    /// @dev Round configuration: the minimum number of counted reporters (DESIGN §4.7), in the same
+    /// slot as the registry and key epoch (20 + 4 + 4 bytes).
+    uint32 private _minReporters;
+
+    /// @dev The default of `minReporters()`: a household among at least nine others.
+    uint32 private constant DEFAULT_MIN_REPORTERS = 10;
 
     /// @dev The digest of the last committed block. Per-round history lives in `BlockCommitted`
     /// events, chained by their previous digests.
@@ -49,17 +55,21 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     constructor(address admin, bytes memory initialGatewayKey) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setGatewayKey(initialGatewayKey);
+        _minReporters = DEFAULT_MIN_REPORTERS;
     }
 
     /// @inheritdoc IAggregationLedger
     function recordRound(
         uint64 round,
         uint256 sum,
+        uint32 reporters,
         bytes calldata gatewaySig
     ) external onlyRole(GATEWAY_ROLE) {
         if (_consensus) revert AggregationLedgerCertificateRequired();
         if (_anyRound && round <= _lastRound)
             revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        uint32 min = _minReporters;
+        if (reporters < min) revert AggregationLedgerTooFewReporters(round, reporters, min);
         if (sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(sum);
         if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(gatewaySig.length);
@@ -550,6 +560,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         // Checked: the 2^32-th rotation would revert rather than wrap to epoch 0.
         ++_keyEpoch;
         _setGatewayKey(newGatewayKey);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function setMinReporters(uint32 minReporters_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (minReporters_ < 2) revert AggregationLedgerMinReportersTooLow(minReporters_);
+        _minReporters = minReporters_;
+        emit MinReportersSet(minReporters_);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function minReporters() external view returns (uint32) {
+        return _minReporters;
     }
 
     /// @inheritdoc IAggregationLedger

@@ -1,10 +1,13 @@
 // BBNP user (smart meter) report state machine (DESIGN §4.7; Bao et al. §IV-B with the §6 fixes).
-// Holds s_i for one key epoch; caches the DH point with GW and, lazily, the HMAC key states of
+// Holds s_i for one key epoch and never uses it as a mask: the blinding term is the round-t PRF
+// output β_i(t) under b_i = TH("GridLedger/BBNP/blind-key", s_i), so what a recovery reveals for
+// round t (β sums, AUI_{i,d}(t)) opens no other round (docs/BBNP.md "Recovery"). Caches the DH point with GW and, lazily, the HMAC key states of
 // each pairwise key k_ib (a user meets new neighbours as the per-round graph changes; each DH costs
 // one variable-base G1 multiplication, once per epoch and peer).
-import { FastHasher, auiBlock, wordsToBigInt } from "../protocol/bbnp/fast.ts";
+import { BbnpInputError, BbnpStateError } from "../protocol/bbnp/errors.ts";
+import { FastHasher, auiBlock, blindBlock, wordsToBigInt } from "../protocol/bbnp/fast.ts";
 import { roundGraph, type RoundGraph } from "../protocol/bbnp/graph.ts";
-import { pairKey, revealTag, roundSeed } from "../protocol/bbnp/masking.ts";
+import { blindingKey, pairKey, revealTag, roundSeed } from "../protocol/bbnp/masking.ts";
 import {
   BBNP_ORDER,
   checkSecretScalar,
@@ -35,7 +38,8 @@ export interface BbnpUserComponents {
 export class BbnpUser {
   readonly params: BbnpPublicParams;
   readonly userId: number;
-  readonly #secret: bigint;
+  /** HMAC key states (16 words) of the blinding key b_i. */
+  readonly #blindStates = new Int32Array(16);
   readonly #dh: (peer: number | "gateway") => Uint8Array;
   readonly #hasher = new FastHasher();
   #gatewayDh: Int32Array | undefined;
@@ -50,12 +54,14 @@ export class BbnpUser {
   constructor(init: BbnpUserInit, components: BbnpUserComponents = {}) {
     validateParams(init.params);
     if (!Number.isInteger(init.userId) || init.userId < 0 || init.userId >= init.params.userCount) {
-      throw new Error(`BbnpUser: userId ${init.userId} out of range`);
+      throw new BbnpInputError(`BbnpUser: userId ${init.userId} out of range`);
     }
     checkSecretScalar("BbnpUser", init.secret);
     this.params = init.params;
     this.userId = init.userId;
-    this.#secret = init.secret;
+    const blindKey = blindingKey(init.secret);
+    this.#hasher.keyStates(bytesToWords(blindKey), 0, this.#blindStates, 0);
+    blindKey.fill(0);
     this.#dh =
       components.dhPoint ??
       ((peer) =>
@@ -92,20 +98,20 @@ export class BbnpUser {
   }
 
   /**
-   * Report `m_i` for `round`: `C_i = m_i + k_{i,g} + Σ AUI_{i,b} + s_i mod r` and its tag.
+   * Report `m_i` for `round`: `C_i = m_i + k_{i,g}(t) + Σ AUI_{i,b}(t) + β_i(t) mod r` and its tag.
    * At most one report per round and rounds strictly increase: two different reports under the
    * same masks would hand GW `m − m'`.
    */
   report(round: bigint, reading: bigint): BbnpReport {
     const fn = "BbnpUser.report";
-    if (round < 0n || round >= 1n << 64n) throw new Error(`${fn}: round must be a u64`);
+    if (round < 0n || round >= 1n << 64n) throw new BbnpInputError(`${fn}: round must be a u64`);
     if (round <= this.#lastRound) {
-      throw new Error(
+      throw new BbnpStateError(
         `${fn}: round ${round} is not after the last reported round ${this.#lastRound}`,
       );
     }
     if (reading < 0n || reading > this.params.maxReading) {
-      throw new Error(`${fn}: reading must be in [0, ${this.params.maxReading}]`);
+      throw new BbnpInputError(`${fn}: reading must be in [0, ${this.params.maxReading}]`);
     }
     const graph = this.graph(round);
     const roundHi = Number(round >> 32n);
@@ -123,7 +129,10 @@ export class BbnpUser {
       0,
     );
     const sessionKey = wordsToBytes(words, 0, 8);
-    let c = this.#secret + reading + wordsToBigInt(words, 0);
+    let c = reading + wordsToBigInt(words, 0);
+    // β_i(t): one HMAC block under the cached states of b_i.
+    this.#hasher.aui(this.#blindStates, 0, blindBlock(round), words, 8);
+    c += wordsToBigInt(words, 8);
     // Σ_b AUI_{i,b}(t): + for the smaller index (AUI_{a,b} = −AUI_{b,a}).
     const block = auiBlock(round);
     for (const b of graph.neighboursOf(this.userId)) {
@@ -144,22 +153,28 @@ export class BbnpUser {
   }
 
   /**
-   * Dropout recovery (DESIGN §4.7): reveal `AUI_{i,d}(t)` for missing neighbours `d` of the round
-   * this user just reported, and nothing else: not k_id, not masks of other rounds, not masks with
-   * users that are not its neighbours in that round, each at most once.
+   * Dropout recovery (DESIGN §4.7): reveal `AUI_{i,d}(t)` for non-counted neighbours `d` of the
+   * round this user just reported, and nothing else: not k_id, not β_i, not masks of other rounds,
+   * not masks with users that are not its neighbours in that round, each at most once (a later
+   * recovery pass may ask for other neighbours of the same round). Throws
+   * {@link BbnpStateError} for another round or a repeated peer, {@link BbnpInputError} for a
+   * non-neighbour.
    */
   revealMasks(round: bigint, missing: readonly number[]): MaskReveal[] {
     const fn = "BbnpUser.revealMasks";
     if (round !== this.#lastRound || !this.#lastGraph || !this.#lastSessionKey) {
-      throw new Error(`${fn}: can only reveal masks of the last reported round ${this.#lastRound}`);
+      throw new BbnpStateError(
+        `${fn}: can only reveal masks of the last reported round ${this.#lastRound}`,
+      );
     }
     const neighbours = new Set(this.#lastGraph.neighboursOf(this.userId));
     const out: MaskReveal[] = [];
     const block = auiBlock(round);
     for (const d of missing) {
       if (!neighbours.has(d))
-        throw new Error(`${fn}: user ${d} is not a neighbour in round ${round}`);
-      if (this.#revealed.has(d)) throw new Error(`${fn}: mask with user ${d} already revealed`);
+        throw new BbnpInputError(`${fn}: user ${d} is not a neighbour in round ${round}`);
+      if (this.#revealed.has(d))
+        throw new BbnpStateError(`${fn}: mask with user ${d} already revealed`);
       this.#hasher.aui(this.#pairKeyStates(d), 0, block, this.#words, 0);
       const magnitude = wordsToBigInt(this.#words, 0) % BBNP_ORDER;
       const mask = this.userId < d ? magnitude : mod(-magnitude);

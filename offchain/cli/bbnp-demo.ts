@@ -4,7 +4,8 @@
 // by M consensus nodes with a quorum certificate. Prints a summary per round.
 //
 //   node offchain/cli/bbnp-demo.ts [--users N] [--rounds R] [--seed S] [--consensus M]
-//        [--faulty F] [--dropout P] [--attack NAME] [--rpc URL] [--json FILE] [--report DIR] [--quiet]
+//        [--faulty F] [--dropout P] [--recovery-dropout Q] [--min-reporters K] [--attack NAME]
+//        [--rpc URL] [--json FILE] [--report DIR] [--quiet]
 import {
   BBNP_ATTACKS,
   REJECTION_REASONS,
@@ -40,7 +41,12 @@ const USAGE = `usage: npm run demo:bbnp -- [options]   (or: npx gridledger simul
                     the gateway records rounds itself (GATEWAY_ROLE)
   --faulty F        faulty nodes among the M (F ≤ ⌊(M − 1)/3⌋), behaviours drawn from the seed
   --dropout P       fraction of users not reporting per round (0 ≤ P < 1), default 0; each round
-                    with dropouts runs the recovery protocol and refreshes all keys
+                    with dropouts runs the recovery protocol (round-specific: no key refresh)
+  --recovery-dropout Q
+                    probability that a user asked to reveal masks stays silent for the rest of
+                    the round (0 ≤ Q < 1), default 0; the gateway drops it and runs another pass
+  --min-reporters K minimum counted reporters per round (2 ≤ K ≤ N), default min(10, N); a round
+                    below it is aborted: nothing is published
   --attack NAME     inject an adversary in round 1 (replay: round 2): ${BBNP_ATTACKS.join(", ")}
   --rpc URL         a JSON-RPC chain instead of the embedded one (e.g. http://127.0.0.1:8545 for
                     \`npx hardhat node\`). Every operator signs with its own key:
@@ -65,6 +71,8 @@ const values = parseOptions(c, USAGE, {
   consensus: { type: "string" },
   faulty: { type: "string" },
   dropout: { type: "string" },
+  "recovery-dropout": { type: "string" },
+  "min-reporters": { type: "string" },
   attack: { type: "string" },
   rpc: { type: "string" },
   deployment: { type: "string" },
@@ -96,6 +104,11 @@ if (consensusNodes !== undefined && faulty > Math.floor((consensusNodes - 1) / 3
 }
 const dropout = c.fractionOption(values.dropout, "dropout");
 if (Math.round(dropout * users) >= users) fail("--dropout leaves nobody reporting");
+const recoveryDropout = c.fractionOption(values["recovery-dropout"], "recovery-dropout");
+const minReporters =
+  values["min-reporters"] === undefined
+    ? undefined
+    : intOption(values["min-reporters"], "min-reporters", 10, 2, users);
 if (values.attack !== undefined && !BBNP_ATTACKS.includes(values.attack as BbnpAttackName)) {
   fail(`unknown attack "${values.attack}"; one of ${BBNP_ATTACKS.join(", ")}`);
 }
@@ -172,7 +185,7 @@ log(
     (consensusNodes === undefined
       ? "gateway mode"
       : `consensus mode (M = ${consensusNodes}, faulty ${faulty})`) +
-    `, dropout ${dropout}, chain: ${label}`,
+    `, dropout ${dropout}, recovery dropout ${recoveryDropout}, chain: ${label}`,
 );
 let report: BbnpRunReport;
 try {
@@ -187,6 +200,8 @@ try {
       consensusNodes,
       faulty,
       dropout,
+      recoveryDropout,
+      minReporters,
       attack: attack === undefined ? undefined : { kind: attack },
     },
     chain,
@@ -217,8 +232,10 @@ function printSummary(r: BbnpRunReport): void {
       String(s.epoch),
       `${s.reporters}/${r.users}`,
       s.readingsSumWh,
-      s.onChainSum,
+      s.aborted === undefined ? s.onChainSum : `aborted: ${s.aborted}`,
       s.match ? "yes" : "NO",
+      String(s.excluded.length),
+      String(s.passes),
       String(s.revealedMasks),
       s.gasUsed,
       s.primary === undefined ? "-" : String(s.primary),
@@ -231,10 +248,12 @@ function printSummary(r: BbnpRunReport): void {
   const header = [
     "t",
     "epoch",
-    "reported",
+    "counted",
     "Σ readings Wh",
     "on-chain Wh",
     "match",
+    "silent",
+    "passes",
     "reveals",
     "gas",
     "primary",
@@ -247,7 +266,7 @@ function printSummary(r: BbnpRunReport): void {
   const t = r.totals;
   console.log(
     `\nΣ readings ${t.readingsSumWh} Wh = Σ on-chain ${t.onChainSum}: ${t.allMatch ? "yes" : "NO"}; ` +
-      `gas ${t.gasUsed} (${(values.deployment ?? values.ledger) ? "attach" : "deploy"} ${r.setup.deployGas}); key refreshes ${t.rekeys}`,
+      `gas ${t.gasUsed} (${(values.deployment ?? values.ledger) ? "attach" : "deploy"} ${r.setup.deployGas}); aborted rounds ${t.aborted}`,
   );
   console.log(
     `set-up (untimed in rounds): TA keys ${(r.setup.taKeysMs / 1000).toFixed(1)} s, ` +

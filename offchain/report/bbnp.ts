@@ -213,23 +213,23 @@ export function reputationChart(run: BbnpRun): Chart {
   };
 }
 
-const GAS_SERIES = ["round (record or commit)", "key rotation after recovery"] as const;
-
-/** Gas per round: recording / committing the round, and the gateway-key rotation after a recovery. */
+/**
+ * Gas per round (recording or committing it), with the round's recovery passes and whether it
+ * aborted (an aborted round publishes nothing and costs no gas; DESIGN §4.7).
+ */
 export function roundGasChart(run: BbnpRun): Chart {
-  const values: Datum[] = run.perRound.flatMap((s) => [
-    { round: s.round, series: GAS_SERIES[0], gas: Number(s.gasUsed) },
-    ...(s.rekeyGas === undefined
-      ? []
-      : [{ round: s.round, series: GAS_SERIES[1], gas: Number(s.rekeyGas) }]),
-  ]);
+  const values: Datum[] = run.perRound.map((s) => ({
+    round: s.round,
+    gas: Number(s.gasUsed),
+    outcome: s.aborted === undefined ? "committed" : "aborted",
+  }));
   return {
     id: "bbnp-gas",
     title: "Gas per round",
     caption:
       run.mode === "consensus"
-        ? "commitBlock checks σ_GW and the quorum certificate with EIP-2537 pairings; a view change or a key rotation shows as a taller bar."
-        : "recordRound checks the gateway's BLS signature with an EIP-2537 pairing; a key rotation after a recovery adds its own bar.",
+        ? "commitBlock checks σ_GW and the quorum certificate with EIP-2537 pairings; a view change shows as a taller bar, an aborted round as none."
+        : "recordRound checks the gateway's BLS signature with an EIP-2537 pairing; an aborted round publishes nothing.",
     spec: {
       title: "Gas per round",
       width: PLOT.width,
@@ -238,16 +238,22 @@ export function roundGasChart(run: BbnpRun): Chart {
       mark: { type: "bar", tooltip: true },
       encoding: {
         x: { field: "round", type: "ordinal", title: "round t", axis: { labelAngle: 0 } },
-        y: { field: "gas", type: "quantitative", title: "gas (units)", stack: "zero" },
-        color: { field: "series", type: "nominal", sort: [...GAS_SERIES], title: "transaction" },
+        y: { field: "gas", type: "quantitative", title: "gas (units)" },
+        color: {
+          field: "outcome",
+          type: "nominal",
+          scale: { domain: ["committed", "aborted"] },
+          title: "round",
+        },
       },
     },
     table: {
-      header: ["t", "round gas", "rotation gas"],
+      header: ["t", "gas", "recovery passes", "outcome"],
       rows: run.perRound.map((s) => [
         String(s.round),
         fmtInt(s.gasUsed),
-        s.rekeyGas === undefined ? "–" : fmtInt(s.rekeyGas),
+        String(s.passes),
+        s.aborted === undefined ? "committed" : `aborted (${s.aborted})`,
       ]),
     },
   };

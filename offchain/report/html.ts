@@ -97,7 +97,7 @@ function bbnpFacts(r: BbnpRun): Fact[] {
       r.totals.allMatch ? "good" : "bad",
     ],
     ["Σ readings", `${fmtInt(r.totals.readingsSumWh)} Wh`],
-    ["key refreshes", String(r.totals.rekeys)],
+    ["aborted rounds", String(r.totals.aborted)],
     ["gas, all rounds", fmtInt(r.totals.gasUsed)],
     ["median round", `${Math.round(r.totals.medianRoundMs)} ms`],
     ["wall time", `${(r.wallTimeMs / 1000).toFixed(1)} s`],

@@ -54,10 +54,18 @@ import {
   g2ToEip2537,
 } from "../crypto/bls.ts";
 import { packReputations } from "../consensus/block.ts";
+import { toHex0x } from "../crypto/bytes.ts";
 import { BbnpGateway, type SignedRoundSum } from "../gateway/gateway.ts";
-import type { RejectionReason, ReportRejection } from "../gateway/errors.ts";
+import {
+  REJECTION_REASONS,
+  RoundAbortedError,
+  type AbortReason,
+  type RejectionReason,
+  type ReportRejection,
+} from "../gateway/errors.ts";
 import { aggregationDomain, bbnpSignRound } from "../protocol/aggregation.ts";
 import { BBNP_ORDER, dhPointFromScalars, u256 } from "../protocol/bbnp/params.ts";
+import type { RecoveryPlan } from "../protocol/bbnp/recovery.ts";
 import type { BbnpReport } from "../protocol/bbnp/report.ts";
 import { fromFixed18, initialReputationState, toFixed18 } from "../protocol/reputation.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
@@ -77,14 +85,7 @@ export const BBNP_ATTACKS = ["forged-tag", "tampered", "replay"] as const;
  */
 export type BbnpAttackName = (typeof BBNP_ATTACKS)[number];
 
-export const REJECTION_REASONS: readonly RejectionReason[] = [
-  "unknown-user",
-  "wrong-round",
-  "duplicate",
-  "malformed",
-  "bad-tag",
-  "round-closed",
-];
+export { REJECTION_REASONS };
 
 export interface BbnpScenario {
   readonly users: number;
@@ -103,6 +104,16 @@ export interface BbnpScenario {
   readonly faultyBehaviours?: readonly NodeBehaviour[];
   /** Users not reporting per round: a fraction of N in [0, 1) (rounded), or an exact count. */
   readonly dropout?: number | { readonly count: number };
+  /**
+   * Dropouts during recovery: each user asked to reveal masks stays silent for the rest of the
+   * round with this probability in [0, 1) (seeded), default 0. The gateway drops it and runs
+   * another recovery pass (DESIGN §4.7).
+   */
+  readonly recoveryDropout?: number;
+  /** Minimum counted reporters per round (TA parameters and ledger); default the TA's. */
+  readonly minReporters?: number;
+  /** Recovery passes before a clean abort; default the gateway's. */
+  readonly maxRecoveryPasses?: number;
   readonly attack?: {
     readonly kind: BbnpAttackName;
     /** Round (1-based) of the attack; default 1 (2 for replay). */
@@ -132,7 +143,7 @@ export interface BbnpRoundTimings {
   readonly usersMs: number;
   /** Gateway: open, tag checks, accumulation. */
   readonly gatewayMs: number;
-  /** Recovery: plan, neighbours' reveals, their checks, the TA's correction. */
+  /** Recovery: every pass's plan, neighbours' reveals, their checks, the TA's correction. */
   readonly recoveryMs: number;
   /** Gateway: unmask + BLS signature. */
   readonly finalizeMs: number;
@@ -140,23 +151,32 @@ export interface BbnpRoundTimings {
   readonly chainMs: number;
   /** usersMs + gatewayMs + recoveryMs + finalizeMs + chainMs. */
   readonly roundMs: number;
-  /** Key refresh after a recovery: TA keys, gateway DH cache, key rotation on-chain. */
-  readonly rekeyMs: number;
 }
 
 export interface BbnpRoundSummary {
   readonly round: number;
   readonly epoch: number;
   readonly reporters: number;
-  /** Σ readings of the users whose genuine report reached the gateway (the runner's truth). */
+  /**
+   * Σ readings of the counted users: genuine report reached the gateway and the user answered
+   * every reveal request (the runner's truth, from its own dropout draws).
+   */
   readonly readingsSumWh: string;
+  /** The gateway's signed sum ("" if the round aborted). */
   readonly gatewaySum: string;
-  /** The sum in the ledger's event for this round. */
+  /** The sum in the ledger's event for this round ("" if the round aborted: nothing published). */
   readonly onChainSum: string;
+  /** Committed with the right sum and reporter count. */
   readonly match: boolean;
+  /** Why the round was aborted cleanly (DESIGN §4.7), if it was. */
+  readonly aborted?: AbortReason;
   /** Users that did not report (dropouts, and an attack's lost report), ascending. */
   readonly missing: readonly number[];
+  /** Users that reported and then stayed silent in recovery (dropped by the gateway), ascending. */
+  readonly excluded: readonly number[];
   readonly dropouts: number;
+  /** Recovery passes (0: nobody missing). */
+  readonly passes: number;
   readonly revealedMasks: number;
   readonly rejected: Readonly<Record<RejectionReason, number>>;
   /** Every rejection, named. */
@@ -172,7 +192,6 @@ export interface BbnpRoundSummary {
    * round's evidence (round 1: the initial reputations); DESIGN §5.3.
    */
   readonly reputations?: readonly number[];
-  readonly rekeyGas?: string;
   readonly timings: BbnpRoundTimings;
 }
 
@@ -203,7 +222,8 @@ export interface BbnpRunReport {
     readonly onChainSum: string;
     readonly allMatch: boolean;
     readonly gasUsed: string;
-    readonly rekeys: number;
+    /** Rounds aborted cleanly (too few reporters, recovery passes exhausted). */
+    readonly aborted: number;
     readonly rejected: Readonly<Record<RejectionReason, number>>;
     /** Median over rounds of roundMs. */
     readonly medianRoundMs: number;
@@ -271,6 +291,7 @@ class AggregationLedgerAdapter {
   static async deploy(
     chain: BbnpChainAccess,
     gatewaySecret: bigint,
+    minReporters: number,
     nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
     attach?: BbnpDeployment,
   ): Promise<AggregationLedgerAdapter> {
@@ -351,6 +372,10 @@ class AggregationLedgerAdapter {
     if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
     const { chainId } = await provider.getNetwork();
     const domain = aggregationDomain(chainId, l.address);
+    // The round configuration's reporter minimum: the same value as the TA's parameters.
+    if (BigInt(await ledger.minReporters()) !== BigInt(minReporters)) {
+      add(await (await ledger.setMinReporters(minReporters)).wait());
+    }
     if ((await ledger.domainSeparator()) !== hex(domain)) {
       throw new Error("runBbnp: the ledger's domain separator differs from aggregationDomain");
     }
@@ -362,11 +387,12 @@ class AggregationLedgerAdapter {
     gateway: Signer,
     round: bigint,
     sum: bigint,
+    reporters: number,
     signature: Uint8Array,
   ): Promise<RoundOnChain> {
     const ledger = this.ledger.connect(gateway) as AggregationLedger;
     const receipt = await (
-      await ledger.recordRound(round, sum, hex(g2ToEip2537(signature)))
+      await ledger.recordRound(round, sum, reporters, hex(g2ToEip2537(signature)))
     ).wait();
     if (!receipt) throw new Error("recordRound: no receipt");
     return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
@@ -399,14 +425,6 @@ class AggregationLedgerAdapter {
   }
 
   /** New epoch's `S_g` (admin); returns the gas used. */
-  async rotateGatewayKey(gatewaySecret: bigint): Promise<bigint> {
-    const ledger = this.ledger.connect(this.#admin) as AggregationLedger;
-    const receipt = await (
-      await ledger.rotateGatewayKey(hex(g1ToEip2537(blsPublicKey(gatewaySecret))))
-    ).wait();
-    return receipt?.gasUsed ?? 0n;
-  }
-
   #eventSum(receipt: ContractTransactionReceipt, event: string, round: bigint): bigint {
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
@@ -496,9 +514,8 @@ async function attachLedger(
 
 const DEFAULT_START = Date.UTC(2026, 0, 5) / 1000;
 
-function hex(bytes: Uint8Array): string {
-  return "0x" + Buffer.from(bytes).toString("hex");
-}
+/** 0x-hex at the chain edge: the project's one helper. */
+const hex = toHex0x;
 
 function zeroRejections(): Record<RejectionReason, number> {
   return Object.fromEntries(REJECTION_REASONS.map((r) => [r, 0])) as Record<
@@ -564,6 +581,11 @@ export async function runBbnp(
   check(mode === "gateway" || mode === "consensus", `unknown mode "${String(mode)}"`);
   check(Number.isInteger(h) && h >= 2 && h % 2 === 0, "neighbours must be an even integer ≥ 2");
   const dropoutCount = dropouts(scenario.dropout, n);
+  const recoveryDropout = scenario.recoveryDropout ?? 0;
+  check(
+    Number.isFinite(recoveryDropout) && recoveryDropout >= 0 && recoveryDropout < 1,
+    "recovery dropout fraction must be in [0, 1)",
+  );
   const m = scenario.consensusNodes ?? 4;
   const faulty = scenario.faulty ?? 0;
   if (mode === "consensus") {
@@ -604,7 +626,7 @@ export async function runBbnp(
   let mark = now();
   const taRng = rng.fork("ta");
   const ta = new TrustedAuthority(
-    { userCount: n, neighbours: h, maxReading },
+    { userCount: n, neighbours: h, maxReading, minReporters: scenario.minReporters },
     {
       randomScalar: () => taRng.nextBigInt(BBNP_ORDER - 1n) + 1n,
       randomBytes: (k) => taRng.bytes(k),
@@ -636,6 +658,7 @@ export async function runBbnp(
   const adapter = await AggregationLedgerAdapter.deploy(
     chain,
     keys0.gatewaySecret,
+    keys0.params.minReporters,
     mode === "consensus"
       ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
       : undefined,
@@ -654,7 +677,7 @@ export async function runBbnp(
   );
 
   mark = now();
-  let epoch = openEpoch(keys0, domain);
+  const epoch = openEpoch(keys0, domain, ta, scenario.maxRecoveryPasses);
   const gatewayDhMs = now() - mark;
   progress(`set-up: gateway DH cache of ${n} points (${(gatewayDhMs / 1000).toFixed(1)} s)`);
 
@@ -663,7 +686,6 @@ export async function runBbnp(
   const nodeKeys = nodeSecretKeys.map(blsPublicKey);
   const behaviourOf = (j: number): NodeBehaviour =>
     faultyNodes.find((f) => f.node === j)?.behaviour ?? "honest";
-  const history: Extract<ConsensusMessage, { type: "committed" }>[] = [];
   let roundGas = 0n;
   let roundOnChainSum: bigint | undefined;
   const chainPort: ChainPort = {
@@ -676,6 +698,7 @@ export async function runBbnp(
       return true;
     },
   };
+  // The nodes keep S_g for the whole run: a recovery no longer burns the key epoch.
   const buildConsensus = (gatewaySecret: bigint): RoundDriver => {
     const initialState = initialReputationState(initialFloats);
     const nodes = nodeSecretKeys.map(
@@ -696,8 +719,6 @@ export async function runBbnp(
           { crypto },
         ),
     );
-    // A node restarted with the new gateway key catches up from the ledger's BlockCommitted events.
-    for (const committed of history) for (const node of nodes) node.receive(committed, 0);
     const latencySeed = nodeRng.fork("latency").nextU32() % 997;
     return new RoundDriver(
       {
@@ -711,13 +732,12 @@ export async function runBbnp(
       { nodes, chain: chainPort, sign: crypto.sign, secretKeys: nodeSecretKeys },
     );
   };
-  let driver = mode === "consensus" ? buildConsensus(keys0.gatewaySecret) : undefined;
+  const driver = mode === "consensus" ? buildConsensus(keys0.gatewaySecret) : undefined;
 
   // ---- rounds
   const perRound: BbnpRoundSummary[] = [];
   const previousReports = new Map<number, BbnpReport>();
   let attackOutcome: BbnpRunReport["attack"];
-  let rekeys = 0;
   for (let r = 1; r <= scenario.rounds; r++) {
     const t = BigInt(r);
     const roundRng = rng.fork(`round/${r}`);
@@ -795,15 +815,12 @@ export async function runBbnp(
     previousReports.clear();
     for (const g of genuine) previousReports.set(g.userId, g);
 
-    // Ground truth: Σ readings of the users whose genuine report reached the gateway.
-    let truth = 0n;
-    let reporters = 0;
-    const missing: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if (reachedGateway[i]) {
-        truth += readings[i];
-        reporters++;
-      } else missing.push(i);
+    // Dropouts during recovery: drawn once per round for every user (silent if ever asked).
+    const silentInRecovery = new Uint8Array(n);
+    if (recoveryDropout > 0) {
+      const silentRng = roundRng.fork("recovery-dropout");
+      for (let i = 0; i < n; i++)
+        silentInRecovery[i] = silentRng.nextFloat() < recoveryDropout ? 1 : 0;
     }
 
     // Gateway.
@@ -816,34 +833,80 @@ export async function runBbnp(
     mark = now();
     let correction: bigint | undefined;
     let revealedMasks = 0;
-    if (gw.missing.length > 0) {
-      const plan = gw.beginRecovery();
-      for (const [i, peers] of plan.requests) {
-        for (const reveal of epoch.users[i].revealMasks(t, peers)) {
-          gw.acceptReveal(reveal);
-          revealedMasks++;
+    let aborted: AbortReason | undefined;
+    // Users the runner made silent when asked (its own record, to check the gateway's).
+    const silenced = new Uint8Array(n);
+    try {
+      if (gw.missing.length > 0) {
+        let plan: RecoveryPlan | undefined = gw.beginRecovery();
+        while (plan) {
+          for (const [i, peers] of plan.requests) {
+            if (silentInRecovery[i]) {
+              silenced[i] = 1;
+              continue;
+            }
+            for (const reveal of epoch.users[i].revealMasks(t, peers)) {
+              gw.acceptReveal(reveal);
+              revealedMasks++;
+            }
+          }
+          plan = gw.closeRecoveryPass();
         }
+        // Only now, with the round able to complete, is the TA asked (round t's β only).
+        correction = ta.dropoutCorrection(epoch.keys.params.epoch, t, gw.dropped);
       }
-      correction = ta.dropoutCorrection(epoch.keys.params.epoch, plan.missing);
+    } catch (err) {
+      if (!(err instanceof RoundAbortedError)) throw err;
+      aborted = err.reason;
     }
     const recoveryMs = now() - mark;
+
+    // Ground truth: Σ readings of the users whose genuine report reached the gateway and who
+    // answered every reveal request they got.
+    let truth = 0n;
+    let reporters = 0;
+    const missing: number[] = [];
+    const excludedByRunner: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!reachedGateway[i]) missing.push(i);
+      else if (silenced[i]) excludedByRunner.push(i);
+      else {
+        truth += readings[i];
+        reporters++;
+      }
+    }
     mark = now();
-    const signed: SignedRoundSum = gw.finalize(correction);
+    const signed: SignedRoundSum | undefined =
+      aborted === undefined ? gw.finalize(correction) : undefined;
     const finalizeMs = now() - mark;
-    if (signed.missing.join(",") !== missing.join(",")) {
+    if (signed && signed.excluded.join(",") !== excludedByRunner.join(",")) {
+      throw new Error(`runBbnp: round ${r}: the gateway's excluded set differs from the runner's`);
+    }
+    if (
+      signed &&
+      signed.missing.join(",") !== [...missing, ...excludedByRunner].sort((a, b) => a - b).join(",")
+    ) {
       throw new Error(`runBbnp: round ${r}: the gateway's missing set differs from the runner's`);
     }
 
     // Chain.
     mark = now();
-    let onChain: bigint;
-    let gasUsed: bigint;
+    let onChain: bigint | undefined;
+    let gasUsed = 0n;
     let primary: number | undefined;
     let view: number | undefined;
     let signers: number[] | undefined;
     let reputations: number[] | undefined;
-    if (mode === "gateway") {
-      const rec = await adapter.recordRound(chain.gateway, t, signed.sum, signed.signature);
+    if (!signed) {
+      // Aborted cleanly: nothing to publish.
+    } else if (mode === "gateway") {
+      const rec = await adapter.recordRound(
+        chain.gateway,
+        t,
+        signed.sum,
+        signed.reporters,
+        signed.signature,
+      );
       onChain = rec.sum;
       gasUsed = rec.gasUsed;
     } else {
@@ -855,12 +918,6 @@ export async function runBbnp(
       }
       const sigOk = hex(outcome.committed.block.gatewaySignature) === hex(signed.signature);
       if (!sigOk) throw new Error(`runBbnp: round ${r}: committed σ_GW differs from the gateway's`);
-      history.push({
-        type: "committed",
-        block: outcome.committed.block,
-        certificate: outcome.committed.certificate,
-        order: outcome.selection.order,
-      });
       onChain = roundOnChainSum;
       gasUsed = roundGas;
       primary = outcome.committed.block.primary;
@@ -870,38 +927,30 @@ export async function runBbnp(
     }
     const chainMs = now() - mark;
 
-    // Key refresh after a recovery (the epoch's s_d were disclosed to GW).
-    let rekeyMs = 0;
-    let rekeyGas: bigint | undefined;
-    if (correction !== undefined) {
-      mark = now();
-      const keys = ta.refresh();
-      epoch = openEpoch(keys, domain);
-      rekeyGas = await adapter.rotateGatewayKey(keys.gatewaySecret);
-      if (mode === "consensus") driver = buildConsensus(keys.gatewaySecret);
-      rekeyMs = now() - mark;
-      rekeys++;
-    }
-
-    const rejected = zeroRejections();
-    for (const x of rejections) rejected[x.reason]++;
+    const rejected = gw.rejectionCounts;
     const named = rejections.map((x: ReportRejection) => ({ userId: x.userId, reason: x.reason }));
     const summary: BbnpRoundSummary = {
       round: r,
       epoch: roundEpoch,
       reporters,
       readingsSumWh: truth.toString(),
-      gatewaySum: signed.sum.toString(),
-      onChainSum: onChain.toString(),
-      match: onChain === truth && signed.sum === truth && signed.reporters === reporters,
+      gatewaySum: signed ? signed.sum.toString() : "",
+      onChainSum: onChain === undefined ? "" : onChain.toString(),
+      match:
+        signed !== undefined &&
+        onChain === truth &&
+        signed.sum === truth &&
+        signed.reporters === reporters,
+      ...(aborted === undefined ? {} : { aborted }),
       missing,
+      excluded: excludedByRunner,
       dropouts: dropoutCount,
+      passes: signed?.passes ?? 0,
       revealedMasks,
       rejected,
       rejections: named,
       gasUsed: gasUsed.toString(),
       ...(primary === undefined ? {} : { primary, view, signers, reputations }),
-      ...(rekeyGas === undefined ? {} : { rekeyGas: rekeyGas.toString() }),
       timings: {
         keyPrepMs,
         usersMs,
@@ -910,7 +959,6 @@ export async function runBbnp(
         finalizeMs,
         chainMs,
         roundMs: usersMs + gatewayMs + recoveryMs + finalizeMs + chainMs,
-        rekeyMs,
       },
     };
     perRound.push(summary);
@@ -931,17 +979,20 @@ export async function runBbnp(
       };
     }
     progress(
-      `round ${r}/${scenario.rounds}: ${reporters}/${n} reported, Σ ${truth} Wh, on-chain ${onChain} ` +
-        `${summary.match ? "✓" : "✗ MISMATCH"}, gas ${gasUsed}` +
+      `round ${r}/${scenario.rounds}: ${reporters}/${n} counted` +
+        (excludedByRunner.length > 0 ? ` (${excludedByRunner.length} silent in recovery)` : "") +
+        (aborted !== undefined
+          ? `, ABORTED (${aborted}): nothing published`
+          : `, Σ ${truth} Wh, on-chain ${onChain} ${summary.match ? "✓" : "✗ MISMATCH"}, gas ${gasUsed}`) +
         (primary === undefined ? "" : `, primary ${primary}`) +
-        (rejections.length > 0 ? `, rejected ${rejections.length}` : "") +
-        (rekeyGas === undefined ? "" : ", keys refreshed"),
+        (signed && signed.passes > 1 ? `, ${signed.passes} recovery passes` : "") +
+        (rejections.length > 0 ? `, rejected ${rejections.length}` : ""),
     );
     step({ task: "rounds", done: r, total: scenario.rounds });
   }
 
   const sumOf = (f: (s: BbnpRoundSummary) => string) =>
-    perRound.reduce((a, s) => a + BigInt(f(s)), 0n).toString();
+    perRound.reduce((a, s) => a + BigInt(f(s) || "0"), 0n).toString();
   const rejectedTotal = zeroRejections();
   for (const s of perRound) for (const k of REJECTION_REASONS) rejectedTotal[k] += s.rejected[k];
   return {
@@ -968,7 +1019,7 @@ export async function runBbnp(
       onChainSum: sumOf((s) => s.onChainSum),
       allMatch: perRound.every((s) => s.match),
       gasUsed: sumOf((s) => s.gasUsed),
-      rekeys,
+      aborted: perRound.filter((s) => s.aborted !== undefined).length,
       rejected: rejectedTotal,
       medianRoundMs: median(perRound.map((s) => s.timings.roundMs)),
       medianGatewayUsPerUser: median(
@@ -983,7 +1034,12 @@ export async function runBbnp(
 }
 
 /** Users, gateway and the DH cache of one epoch (the TA's fixed-base shortcut: same points). */
-function openEpoch(keys: EpochKeys, domain: Uint8Array): Epoch {
+function openEpoch(
+  keys: EpochKeys,
+  domain: Uint8Array,
+  ta: TrustedAuthority,
+  maxRecoveryPasses: number | undefined,
+): Epoch {
   const s = keys.userSecrets;
   const n = s.length;
   // Pairwise DH points by pair (a < b): a·N + b fits a float64 exactly for N ≤ 2^20.
@@ -1007,8 +1063,12 @@ function openEpoch(keys: EpochKeys, domain: Uint8Array): Epoch {
   );
   const gatewaySecret = keys.gatewaySecret;
   const gateway = new BbnpGateway(
-    { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh },
-    { signRound: (round, sum) => bbnpSignRound(gatewaySecret, domain, round, sum) },
+    { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh, maxRecoveryPasses },
+    {
+      signRound: (round, sum) => bbnpSignRound(gatewaySecret, domain, round, sum),
+      // β_g(t) from the TA (in deployment fetched ahead for a window of rounds).
+      roundBlinding: (round) => ta.gatewayBlinding(keys.params.epoch, round),
+    },
   );
   return { keys, users, gateway, dhCache };
 }

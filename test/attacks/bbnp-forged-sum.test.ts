@@ -30,33 +30,33 @@ describe("attack: forged BBNP round records", () => {
     const { ledger, gateway, domain } = await deploy();
     const honest = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 5_000n)));
     for (const forged of [5_001n, 4_999n, 0n, BLS_R - 1n]) {
-      await expect(ledger.connect(gateway).recordRound(1n, forged, honest))
+      await expect(ledger.connect(gateway).recordRound(1n, forged, 10, honest))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
         .withArgs(1n, forged);
     }
     // sum + r is the same residue but not a canonical element: refused before verification.
-    await expect(ledger.connect(gateway).recordRound(1n, 5_000n + BLS_R, honest))
+    await expect(ledger.connect(gateway).recordRound(1n, 5_000n + BLS_R, 10, honest))
       .to.be.revertedWithCustomError(ledger, "AggregationLedgerSumOutOfRange")
       .withArgs(5_000n + BLS_R);
-    await ledger.connect(gateway).recordRound(1n, 5_000n, honest);
+    await ledger.connect(gateway).recordRound(1n, 5_000n, 10, honest);
   });
 
   it("a signature by another BLS key (not s_g) is rejected", async () => {
     const { ledger, gateway, domain } = await deploy();
     const forged = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK + 1n, domain, 1n, 5_000n)));
     await expect(
-      ledger.connect(gateway).recordRound(1n, 5_000n, forged),
+      ledger.connect(gateway).recordRound(1n, 5_000n, 10, forged),
     ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
   });
 
   it("an honest signature replayed to another round is rejected", async () => {
     const { ledger, gateway, domain } = await deploy();
     const sig1 = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 777n)));
-    await ledger.connect(gateway).recordRound(1n, 777n, sig1);
-    await expect(ledger.connect(gateway).recordRound(2n, 777n, sig1))
+    await ledger.connect(gateway).recordRound(1n, 777n, 10, sig1);
+    await expect(ledger.connect(gateway).recordRound(2n, 777n, 10, sig1))
       .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
       .withArgs(2n, 777n);
-    await expect(ledger.connect(gateway).recordRound(1n, 777n, sig1))
+    await expect(ledger.connect(gateway).recordRound(1n, 777n, 10, sig1))
       .to.be.revertedWithCustomError(ledger, "AggregationLedgerRoundNotIncreasing")
       .withArgs(1n, 1n);
   });
@@ -64,27 +64,25 @@ describe("attack: forged BBNP round records", () => {
   it("an honest signature replayed on another deployment with the same key is rejected", async () => {
     const { ledger, other, gateway, domain } = await deploy();
     const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n)));
-    await ledger.connect(gateway).recordRound(1n, 42n, sig);
-    await expect(other.connect(gateway).recordRound(1n, 42n, sig)).to.be.revertedWithCustomError(
-      other,
-      "AggregationLedgerInvalidSignature",
-    );
+    await ledger.connect(gateway).recordRound(1n, 42n, 10, sig);
+    await expect(
+      other.connect(gateway).recordRound(1n, 42n, 10, sig),
+    ).to.be.revertedWithCustomError(other, "AggregationLedgerInvalidSignature");
   });
 
   it("a signature made for the same ledger address on another chain is rejected", async () => {
     const { ledger, gateway, chainId } = await deploy();
     const foreignDomain = aggregationDomain(chainId + 1n, await ledger.getAddress());
     const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, foreignDomain, 1n, 42n)));
-    await expect(ledger.connect(gateway).recordRound(1n, 42n, sig)).to.be.revertedWithCustomError(
-      ledger,
-      "AggregationLedgerInvalidSignature",
-    );
+    await expect(
+      ledger.connect(gateway).recordRound(1n, 42n, 10, sig),
+    ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
   });
 
   it("an outsider with a valid GW signature cannot write (role gate)", async () => {
     const { ledger, outsider, domain } = await deploy();
     const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n)));
-    await expect(ledger.connect(outsider).recordRound(1n, 42n, sig))
+    await expect(ledger.connect(outsider).recordRound(1n, 42n, 10, sig))
       .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
       .withArgs(outsider.address, await ledger.GATEWAY_ROLE());
   });

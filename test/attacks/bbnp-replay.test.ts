@@ -60,7 +60,7 @@ describe("attack: BBNP report replay and re-labelling", () => {
   });
 
   it("refuses a late report once recovery has started, and reports after the round closed", () => {
-    const sys = buildSystem(10, 2, "late");
+    const sys = buildSystem(10, 2, "late", 1_000_000n, undefined, { minReporters: 5 });
     sys.gateway.openRound(1n);
     sys.gateway.submitBatch(sys.users.slice(1).map((u) => u.report(1n, 3n)));
     const late = sys.users[0].report(1n, 3n);
@@ -70,14 +70,15 @@ describe("attack: BBNP report replay and re-labelling", () => {
     for (const r of reveals) sys.gateway.acceptReveal(r);
     // A replayed reveal is refused, as is a reveal with an altered mask.
     expect(() => sys.gateway.acceptReveal(reveals[0])).to.throw(RevealRejectedError, /duplicate/);
-    const result = sys.gateway.finalize(sys.ta.dropoutCorrection(0, [0]));
+    expect(sys.gateway.closeRecoveryPass()).to.equal(undefined);
+    const result = sys.gateway.finalize(sys.ta.dropoutCorrection(0, 1n, [0]));
     expect(result.sum).to.equal(27n);
     expect(result.missing).to.deep.equal([0]);
     expect(sys.gateway.submitBatch([late])[0].reason).to.equal("round-closed");
   });
 
   it("refuses forged or unrequested mask reveals", () => {
-    const sys = buildSystem(10, 2, "reveal-forge");
+    const sys = buildSystem(10, 2, "reveal-forge", 1_000_000n, undefined, { minReporters: 5 });
     sys.gateway.openRound(1n);
     sys.gateway.submitBatch(sys.users.slice(1).map((u) => u.report(1n, 3n)));
     const plan = sys.gateway.beginRecovery();

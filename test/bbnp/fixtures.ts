@@ -3,6 +3,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
 import { BbnpGateway } from "../../offchain/gateway/gateway.ts";
+import type { RecoveryPlan } from "../../offchain/protocol/bbnp/recovery.ts";
 import {
   BBNP_ORDER,
   bytesToBigInt,
@@ -52,9 +53,14 @@ export function buildSystem(
   label = "bbnp-test",
   maxReading = 1_000_000n,
   ta?: TrustedAuthority,
+  options: { minReporters?: number; maxRecoveryPasses?: number } = {},
 ): BbnpSystem {
   const authority =
-    ta ?? new TrustedAuthority({ userCount, neighbours, maxReading }, deterministicRandom(label));
+    ta ??
+    new TrustedAuthority(
+      { userCount, neighbours, maxReading, minReporters: options.minReporters },
+      deterministicRandom(label),
+    );
   const keys = ta ? ta.refresh() : authority.setup();
   const s = keys.userSecrets;
   const cache = new Map<string, Uint8Array>();
@@ -80,8 +86,10 @@ export function buildSystem(
       params: keys.params,
       secret: keys.gatewaySecret,
       dhPoints: s.map((si) => dh(si, keys.gatewaySecret)),
+      maxRecoveryPasses: options.maxRecoveryPasses,
     },
     {
+      roundBlinding: (round) => authority.gatewayBlinding(keys.params.epoch, round),
       signRound: (round, sum) => {
         signed.push({ round, sum });
         return sha256(new Uint8Array([...u64(round), ...u64(sum)]));
@@ -98,13 +106,20 @@ export function readingsFor(userCount: number, round: bigint, label = "readings"
   return Array.from({ length: userCount }, (_, i) => BigInt(dv.getUint32(4 * i) % 5000));
 }
 
-/** Run a full round; users in `absent` do not report. Recovery when needed. */
+/**
+ * Run a full round; users in `absent` do not report, users in `silent` report but never answer a
+ * reveal request (a dropout during recovery). Recovery passes until the round is ready, then the
+ * TA's correction. Returns the signed sum and Σ readings of the counted users (the expected sum,
+ * computed here from the test's own knowledge of who is counted, not from the gateway's view).
+ * A clean abort propagates as the gateway's RoundAbortedError.
+ */
 export function runRound(
   system: BbnpSystem,
   round: bigint,
   readings: readonly bigint[],
   absent: ReadonlySet<number> = new Set(),
-): { sum: bigint; expected: bigint } {
+  silent: ReadonlySet<number> = new Set(),
+): { sum: bigint; expected: bigint; reporters: number; passes: number; excluded: number[] } {
   const { gateway, users, ta } = system;
   gateway.openRound(round);
   const reports = users
@@ -115,14 +130,37 @@ export function runRound(
     throw new Error(
       `runRound: unexpected rejections ${JSON.stringify(rejected.map((r) => r.reason))}`,
     );
-  let expected = 0n;
-  for (const u of users) if (!absent.has(u.userId)) expected += readings[u.userId];
-  if (absent.size === 0) return { sum: gateway.finalize().sum, expected };
-  const plan = gateway.beginRecovery();
-  for (const [i, peers] of plan.requests)
-    for (const r of users[i].revealMasks(round, peers)) gateway.acceptReveal(r);
-  const correction = ta.dropoutCorrection(system.keys.params.epoch, plan.missing);
-  return { sum: gateway.finalize(correction).sum, expected };
+  const excluded = new Set<number>();
+  const counted = (): bigint => {
+    let expected = 0n;
+    for (const u of users)
+      if (!absent.has(u.userId) && !excluded.has(u.userId)) expected += readings[u.userId];
+    return expected;
+  };
+  if (absent.size === 0) {
+    const r = gateway.finalize();
+    return { sum: r.sum, expected: counted(), reporters: r.reporters, passes: 0, excluded: [] };
+  }
+  let plan: RecoveryPlan | undefined = gateway.beginRecovery();
+  while (plan) {
+    for (const [i, peers] of plan.requests) {
+      if (silent.has(i)) {
+        excluded.add(i);
+        continue;
+      }
+      for (const r of users[i].revealMasks(round, peers)) gateway.acceptReveal(r);
+    }
+    plan = gateway.closeRecoveryPass();
+  }
+  const correction = ta.dropoutCorrection(system.keys.params.epoch, round, gateway.dropped);
+  const r = gateway.finalize(correction);
+  return {
+    sum: r.sum,
+    expected: counted(),
+    reporters: r.reporters,
+    passes: r.passes,
+    excluded: [...r.excluded],
+  };
 }
 
 /** Two-sample χ² homogeneity statistic over `buckets` buckets (df = buckets − 1). */

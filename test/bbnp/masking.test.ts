@@ -2,9 +2,12 @@ import { bls12_381 } from "@noble/curves/bls12-381.js";
 import { expect } from "chai";
 import fc from "fast-check";
 
+import { BbnpInputError } from "../../offchain/protocol/bbnp/errors.ts";
 import { roundGraph } from "../../offchain/protocol/bbnp/graph.ts";
 import {
   auiMask,
+  blindingKey,
+  blindingTerm,
   maskReading,
   pairKey,
   sessionKeyBytes,
@@ -57,10 +60,10 @@ describe("bbnp masking math (DESIGN §4.7)", () => {
           const key = (a: number, b: number): Uint8Array =>
             pairKey(encodeG1(G1.BASE), Math.min(a, b), Math.max(a, b));
           const graph = roundGraph(n, h, seed);
-          const secrets = Array.from({ length: n }, (_, i) =>
-            mod(BigInt(i + 1) * 0x1234567n + round),
+          const blindings = Array.from({ length: n }, (_, i) =>
+            blindingTerm(blindingKey(BigInt(i + 1) * 0x1234567n + 1n), round),
           );
-          const gatewaySecret = mod(-secrets.reduce((x, y) => x + y, 0n));
+          const gatewayBlinding = mod(-blindings.reduce((x, y) => x + y, 0n));
           let sumC = 0n;
           let sumK = 0n;
           let maskTotal = 0n;
@@ -73,14 +76,14 @@ describe("bbnp masking math (DESIGN §4.7)", () => {
               reading: readings[i],
               sessionScalar: k,
               masks,
-              secret: secrets[i],
+              blinding: blindings[i],
             });
           }
           expect(mod(maskTotal)).to.equal(0n);
           const sum = unmaskSum({
             sumMasked: sumC,
             sumSessionScalars: sumK,
-            gatewaySecret,
+            gatewayBlinding,
             revealedMasks: 0n,
             dropoutCorrection: 0n,
           });
@@ -89,6 +92,16 @@ describe("bbnp masking math (DESIGN §4.7)", () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it("β_i(t) is a round-t PRF output: it differs across rounds and users, and b_i ≠ s_i", () => {
+    const b1 = blindingKey(12345n);
+    const b2 = blindingKey(12346n);
+    expect(blindingTerm(b1, 5n)).to.not.equal(blindingTerm(b1, 6n));
+    expect(blindingTerm(b1, 5n)).to.not.equal(blindingTerm(b2, 5n));
+    expect(blindingTerm(b1, 5n)).to.be.below(BBNP_ORDER);
+    expect(() => blindingKey(0n)).to.throw(BbnpInputError, /blindingKey/);
+    expect(() => blindingTerm(new Uint8Array(31), 1n)).to.throw(BbnpInputError, /32 bytes/);
   });
 
   it("AUI_{a,b}(t) = −AUI_{b,a}(t) and differs across rounds", () => {

@@ -3,6 +3,8 @@ import { expect } from "chai";
 import { roundGraph } from "../../offchain/protocol/bbnp/graph.ts";
 import {
   auiMask,
+  blindingKey,
+  blindingTerm,
   pairKey,
   roundSeed,
   sessionKeyBytes,
@@ -15,7 +17,8 @@ import { buildSystem, chiSquareTwoSample } from "./fixtures.ts";
 const CHI2_15_P001 = 37.7;
 
 describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
-  // GW knows s_g, every k_{g,i}(t) and the public graph, but not s_i or any pairwise key.
+  // GW knows s_g, β_g(t), every k_{g,i}(t) and the public graph, but not s_i, b_i or any
+  // pairwise key.
   const n = 8;
   const sys = buildSystem(n, 2, "privacy", 1_000_000n);
   const { params, userSecrets, gatewaySecret } = sys.keys;
@@ -28,6 +31,8 @@ describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
   const highUnmasked: number[] = [];
   const offsets = new Set<bigint>();
   const offsetsWithoutMasks = new Set<bigint>();
+  const offsetsWithoutAnyMask = new Set<bigint>();
+  const blindKey = blindingKey(userSecrets[target]);
   before(() => {
     for (let t = 1; t <= 2 * rounds; t++) {
       const round = BigInt(t);
@@ -36,7 +41,7 @@ describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
       // GW's view of one report: everything it can strip off, C − k_{g,i}(t) mod r.
       const k = sessionScalar(sessionKeyBytes(dhGw, target, params.gatewayId, round));
       const view = mod(bytesToBigInt(report.masked) - k);
-      // What only the user knows (used for the power check): the masks and s_i.
+      // What only the user knows (used for the power check): the masks and β_i(t).
       const graph = roundGraph(n, 2, roundSeed(params.graphSeed, params.epoch, round));
       let masks = 0n;
       for (const b of graph.neighboursOf(target)) {
@@ -47,9 +52,11 @@ describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
           round,
         );
       }
-      const unmasked = mod(view - masks - userSecrets[target]);
+      const blinding = blindingTerm(blindKey, round);
+      const unmasked = mod(view - masks - blinding);
       offsets.add(mod(view - reading));
       offsetsWithoutMasks.add(mod(view - masks - reading));
+      offsetsWithoutAnyMask.add(mod(view - masks - blinding - reading));
       (t % 2 === 0 ? low : high).push(Number(view % 16n));
       (t % 2 === 0 ? lowUnmasked : highUnmasked).push(Number(unmasked % 16n));
     }
@@ -60,15 +67,18 @@ describe("bbnp privacy against the gateway (DESIGN §4.7, §6)", () => {
   });
 
   it("the same test does detect the readings once the masks the GW lacks are removed (power check)", () => {
-    // Without AUI and s_i the view is m_i itself (0 vs 999 999 ≡ 15 mod 16): the test must fire.
+    // Without AUI and β_i(t) the view is m_i itself (0 vs 999 999 ≡ 15 mod 16): the test must fire.
     expect(chiSquareTwoSample(lowUnmasked, highUnmasked, 16)).to.be.above(CHI2_15_P001 * 10);
   });
 
   it("GW alone cannot recover a report: no fixed offset links its view to the reading", () => {
-    // With no neighbour (the paper's gap, DESIGN §6) view − m would be the constant s_i, so one
-    // known reading reveals all others; per-round AUI masks make every offset fresh.
+    // With no neighbour (the paper's gap, DESIGN §6) and the paper's constant s_i, view − m would
+    // be constant, so one known reading would reveal all others; per-round AUI masks and the
+    // per-round blinding β_i(t) make every offset fresh, each on its own.
     expect(offsets.size).to.equal(2 * rounds);
-    // Power check: strip the AUI masks (which GW cannot compute) and the offset collapses to s_i.
-    expect([...offsetsWithoutMasks]).to.deep.equal([userSecrets[target]]);
+    expect(offsetsWithoutMasks.size).to.equal(2 * rounds);
+    expect(offsetsWithoutMasks.has(userSecrets[target])).to.equal(false);
+    // Power check: strip the AUI masks and β_i(t) (which GW cannot compute): the offset is 0.
+    expect([...offsetsWithoutAnyMask]).to.deep.equal([0n]);
   });
 });

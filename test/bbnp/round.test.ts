@@ -2,7 +2,11 @@ import { expect } from "chai";
 import fc from "fast-check";
 
 import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
-import { ReportRejectedError, RecoveryIncompleteError } from "../../offchain/gateway/errors.ts";
+import {
+  ReportRejectedError,
+  RecoveryIncompleteError,
+  SumOutOfRangeError,
+} from "../../offchain/gateway/errors.ts";
 import { BbnpGateway } from "../../offchain/gateway/gateway.ts";
 import { BBNP_ORDER } from "../../offchain/protocol/bbnp/params.ts";
 import {
@@ -55,7 +59,10 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
     );
     const gw = new BbnpGateway(
       { params, secret: sys.keys.gatewaySecret },
-      { signRound: () => new Uint8Array(96) },
+      {
+        signRound: () => new Uint8Array(96),
+        roundBlinding: (t) => sys.ta.gatewayBlinding(params.epoch, t),
+      },
     );
     gw.openRound(3n);
     for (const u of users) gw.submit(u.report(3n, BigInt(10 * u.userId)));
@@ -71,15 +78,15 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
       const n = 40;
       const sys = buildSystem(n, 4, `drop-${count}`);
       const absent = new Set(Array.from({ length: count }, (_, j) => (j * 7 + 3) % n));
-      const { sum, expected } = runRound(sys, 11n, readingsFor(n, 11n), absent);
+      const { sum, expected, reporters } = runRound(sys, 11n, readingsFor(n, 11n), absent);
       expect(sum).to.equal(expected);
-      expect(sys.ta.refreshRequired).to.equal(true);
-      // The epoch is burnt: GW refuses further rounds until rebuilt with refreshed keys.
-      expect(() => sys.gateway.openRound(12n)).to.throw(/rekey first/);
-      const next = buildSystem(n, 4, `drop-${count}`, 1_000_000n, sys.ta);
-      expect(next.keys.params.epoch).to.equal(1);
-      const again = runRound(next, 12n, readingsFor(n, 12n));
+      expect(reporters).to.equal(n - count);
+      // Recovery material is round-specific: the same keys carry on, no refresh in between.
+      const again = runRound(sys, 12n, readingsFor(n, 12n), new Set([5]));
       expect(again.sum).to.equal(again.expected);
+      const full = runRound(sys, 13n, readingsFor(n, 13n));
+      expect(full.sum).to.equal(full.expected);
+      expect(sys.keys.params.epoch).to.equal(0);
     });
   }
 
@@ -90,24 +97,26 @@ describe("bbnp round end to end (DESIGN §4.7)", () => {
     const plan = sys.gateway.beginRecovery();
     for (const [i, peers] of plan.requests)
       for (const r of sys.users[i].revealMasks(1n, peers)) sys.gateway.acceptReveal(r);
-    expect(() => sys.gateway.finalize(12345n)).to.throw(/out of range/);
+    expect(sys.gateway.closeRecoveryPass()).to.equal(undefined);
+    expect(() => sys.gateway.finalize(12345n)).to.throw(SumOutOfRangeError, /out of range/);
     expect(sys.signed).to.have.length(0);
   });
 
-  it("recovery waits for every requested mask and names what is missing", () => {
+  it("finalize during an open pass names the masks still outstanding and asks to close the pass", () => {
     const sys = buildSystem(12, 4, "incomplete");
     sys.gateway.openRound(1n);
     sys.gateway.submitBatch(sys.users.slice(1).map((u) => u.report(1n, 5n)));
     const plan = sys.gateway.beginRecovery();
     const [first] = plan.requests.keys();
-    const correction = sys.ta.dropoutCorrection(0, [0]);
     try {
-      sys.gateway.finalize(correction);
+      sys.gateway.finalize(1n);
       expect.fail("finalize should throw");
     } catch (err) {
       expect(err).to.be.instanceOf(RecoveryIncompleteError);
       expect((err as RecoveryIncompleteError).outstanding).to.deep.include([first, 0]);
+      expect((err as Error).message).to.match(/closeRecoveryPass/);
     }
+    expect(sys.gateway.phase).to.equal("recovery");
   });
 
   it("rejects a bad tag and names the user and the reason", () => {

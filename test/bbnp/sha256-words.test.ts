@@ -6,17 +6,18 @@ import fc from "fast-check";
 import {
   FastHasher,
   auiBlock,
+  blindBlock,
   wordsBelowOrder,
   wordsToBigInt,
 } from "../../offchain/protocol/bbnp/fast.ts";
 import {
   auiMagnitude,
-  hmacSha256,
+  blindingTerm,
   reportTag,
   sessionKeyBytes,
-  taggedHash,
 } from "../../offchain/protocol/bbnp/masking.ts";
-import { BBNP_ORDER, u256 } from "../../offchain/protocol/bbnp/params.ts";
+import { BBNP_ORDER, concatBytes, u256 } from "../../offchain/protocol/bbnp/params.ts";
+import { hmacSha256, taggedHash } from "../../offchain/crypto/hash.ts";
 import {
   SHA256_IV,
   bytesToWords,
@@ -78,10 +79,16 @@ describe("bbnp word-level SHA-256 (differential against @noble/hashes)", () => {
           expect(wordsToBytes(aui)).to.deep.equal(
             hmacSha256(
               pairKeyBytes,
-              new TextEncoder().encode("GridLedger/BBNP/AUI"),
-              new Uint8Array(8).map((_, i) => Number((round >> BigInt(56 - 8 * i)) & 0xffn)),
+              concatBytes(
+                new TextEncoder().encode("GridLedger/BBNP/AUI"),
+                new Uint8Array(8).map((_, i) => Number((round >> BigInt(56 - 8 * i)) & 0xffn)),
+              ),
             ),
           );
+          // β_i(t): the same one-block HMAC over the blinding label.
+          const blind = new Int32Array(8);
+          hasher.aui(states, 0, blindBlock(round), blind, 0);
+          expect(wordsToBigInt(blind) % BBNP_ORDER).to.equal(blindingTerm(pairKeyBytes, round));
         },
       ),
       { numRuns: 100 },

@@ -116,7 +116,7 @@ describe("consensus on-chain", () => {
     const domain = aggregationDomain(chainId, await ledger.getAddress());
     // Gateway-only history: round 5.
     await ledger.grantRole(await ledger.GATEWAY_ROLE(), admin.address);
-    await ledger.recordRound(5n, 9n, h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n))));
+    await ledger.recordRound(5n, 9n, 10, h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n))));
     // The registry is bound to the ledger and fills up BEFORE the ledger binds it (pull path).
     const registry = await ethers.deployContract("ReputationRegistry", [admin.address]);
     await registry.bindLedger(await ledger.getAddress());

@@ -97,7 +97,7 @@ contract BlsFuzzTest is TestBase {
         vm.expectRevert(
             abi.encodeWithSelector(IAggregationLedger.AggregationLedgerSumOutOfRange.selector, sum)
         );
-        ledger.recordRound(round, sum, new bytes(256));
+        ledger.recordRound(round, sum, 10, new bytes(256));
     }
 
     function testFuzz_recordRound_wrongSignatureLengthReverts(
@@ -114,7 +114,7 @@ contract BlsFuzzTest is TestBase {
                 length
             )
         );
-        ledger.recordRound(round, sum, new bytes(length));
+        ledger.recordRound(round, sum, 10, new bytes(length));
     }
 
     function testFuzz_recordRound_unauthorizedCallerReverts(address caller, uint64 round) public {
@@ -127,7 +127,52 @@ contract BlsFuzzTest is TestBase {
             )
         );
         vm.prank(caller);
-        ledger.recordRound(round, 0, new bytes(256));
+        ledger.recordRound(round, 0, 10, new bytes(256));
+    }
+
+    /// @dev Fewer counted reporters than `minReporters()` (default 10) revert before any pairing
+    /// (DESIGN §4.7; issue 12 §3: one reporter's "sum" is its reading).
+    function testFuzz_recordRound_tooFewReportersReverts(
+        uint32 reporters,
+        uint64 round,
+        uint256 sum
+    ) public {
+        reporters = uint32(bound(reporters, 0, 9));
+        sum = bound(sum, 0, BLS12381.R - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAggregationLedger.AggregationLedgerTooFewReporters.selector,
+                round,
+                reporters,
+                uint32(10)
+            )
+        );
+        ledger.recordRound(round, sum, reporters, new bytes(256));
+    }
+
+    /// @dev The minimum is configurable by the admin, never below 2.
+    function testFuzz_setMinReporters_boundsAndEffect(uint32 min, uint64 round) public {
+        if (min < 2) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IAggregationLedger.AggregationLedgerMinReportersTooLow.selector,
+                    min
+                )
+            );
+            ledger.setMinReporters(min);
+            return;
+        }
+        ledger.setMinReporters(min);
+        assertEq(ledger.minReporters(), min, "minReporters");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAggregationLedger.AggregationLedgerTooFewReporters.selector,
+                round,
+                min - 1,
+                min
+            )
+        );
+        ledger.recordRound(round, 1, min - 1, new bytes(256));
     }
 
     /// @dev A random (non-signature) G2 blob is reported as an invalid signature, never accepted.
@@ -145,7 +190,7 @@ contract BlsFuzzTest is TestBase {
                 sum
             )
         );
-        ledger.recordRound(round, sum, sig);
+        ledger.recordRound(round, sum, 10, sig);
     }
 
     function test_compressG1_generatorMatchesZcashEncoding() public view {

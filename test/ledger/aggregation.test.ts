@@ -95,7 +95,7 @@ describe("AggregationLedger", () => {
     it("records a signed round: storage, event, views", async () => {
       const { ledger, gateway, sign } = await deployLedger();
       const sig = sign(7n, 123_456n);
-      await expect(ledger.connect(gateway).recordRound(7n, 123_456n, sig))
+      await expect(ledger.connect(gateway).recordRound(7n, 123_456n, 10, sig))
         .to.emit(ledger, "RoundRecorded")
         .withArgs(7n, 123_456n, sig);
       expect(await ledger.lastRound()).to.deep.equal([7n, true]);
@@ -107,28 +107,28 @@ describe("AggregationLedger", () => {
 
     it("accepts round 0 as the first round and sum 0 and r − 1", async () => {
       const { ledger, gateway, sign } = await deployLedger();
-      await ledger.connect(gateway).recordRound(0n, 0n, sign(0n, 0n));
-      await ledger.connect(gateway).recordRound(1n, BLS_R - 1n, sign(1n, BLS_R - 1n));
+      await ledger.connect(gateway).recordRound(0n, 0n, 10, sign(0n, 0n));
+      await ledger.connect(gateway).recordRound(1n, BLS_R - 1n, 10, sign(1n, BLS_R - 1n));
       expect(await ledger.lastRound()).to.deep.equal([1n, true]);
     });
 
     it("AggregationLedgerRoundNotIncreasing for a repeated or earlier round", async () => {
       const { ledger, gateway, sign } = await deployLedger();
-      await ledger.connect(gateway).recordRound(5n, 1n, sign(5n, 1n));
+      await ledger.connect(gateway).recordRound(5n, 1n, 10, sign(5n, 1n));
       for (const round of [5n, 4n, 0n]) {
-        await expect(ledger.connect(gateway).recordRound(round, 1n, sign(round, 1n)))
+        await expect(ledger.connect(gateway).recordRound(round, 1n, 10, sign(round, 1n)))
           .to.be.revertedWithCustomError(ledger, "AggregationLedgerRoundNotIncreasing")
           .withArgs(5n, round);
       }
       // Gaps are allowed (a round that failed consensus is simply skipped).
-      await ledger.connect(gateway).recordRound(9n, 1n, sign(9n, 1n));
+      await ledger.connect(gateway).recordRound(9n, 1n, 10, sign(9n, 1n));
     });
 
     it("AggregationLedgerSumOutOfRange for sum ≥ r", async () => {
       const { ledger, gateway, sign } = await deployLedger();
       const sig = sign(1n, 1n);
       for (const sum of [BLS_R, (1n << 256n) - 1n]) {
-        await expect(ledger.connect(gateway).recordRound(1n, sum, sig))
+        await expect(ledger.connect(gateway).recordRound(1n, sum, 10, sig))
           .to.be.revertedWithCustomError(ledger, "AggregationLedgerSumOutOfRange")
           .withArgs(sum);
       }
@@ -138,7 +138,7 @@ describe("AggregationLedger", () => {
       const { ledger, gateway, sign } = await deployLedger();
       const sig = hexToBytes(sign(1n, 1n).slice(2));
       for (const bad of [sig.slice(0, 255), new Uint8Array(0), new Uint8Array([...sig, 0])]) {
-        await expect(ledger.connect(gateway).recordRound(1n, 1n, h(bad)))
+        await expect(ledger.connect(gateway).recordRound(1n, 1n, 10, h(bad)))
           .to.be.revertedWithCustomError(ledger, "AggregationLedgerSignatureLength")
           .withArgs(bad.length);
       }
@@ -148,36 +148,69 @@ describe("AggregationLedger", () => {
       const { ledger, gateway, sign } = await deployLedger();
       const sig = hexToBytes(sign(1n, 1n).slice(2));
       sig[255] ^= 1;
-      await expect(ledger.connect(gateway).recordRound(1n, 1n, h(sig)))
+      await expect(ledger.connect(gateway).recordRound(1n, 1n, 10, h(sig)))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
         .withArgs(1n, 1n);
-      await expect(ledger.connect(gateway).recordRound(1n, 1n, h(new Uint8Array(256))))
+      await expect(ledger.connect(gateway).recordRound(1n, 1n, 10, h(new Uint8Array(256))))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
         .withArgs(1n, 1n);
     });
 
     it("AccessControlUnauthorizedAccount for a caller without GATEWAY_ROLE", async () => {
       const { ledger, admin, sign } = await deployLedger();
-      await expect(ledger.connect(admin).recordRound(1n, 1n, sign(1n, 1n)))
+      await expect(ledger.connect(admin).recordRound(1n, 1n, 10, sign(1n, 1n)))
         .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
         .withArgs(admin.address, await ledger.GATEWAY_ROLE());
+    });
+
+    it("AggregationLedgerTooFewReporters below minReporters (default 10), checked before the signature", async () => {
+      // Issue 12 §3: a "sum" over one reporter is that reporter's reading.
+      const { ledger, gateway, sign } = await deployLedger();
+      expect(await ledger.minReporters()).to.equal(10n);
+      await expect(ledger.connect(gateway).recordRound(1n, 3596n, 1, sign(1n, 3596n)))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerTooFewReporters")
+        .withArgs(1n, 1, 10);
+      await expect(ledger.connect(gateway).recordRound(1n, 3596n, 9, "0x"))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerTooFewReporters")
+        .withArgs(1n, 9, 10);
+      expect(await ledger.lastRound()).to.deep.equal([0n, false]);
+      await ledger.connect(gateway).recordRound(1n, 3596n, 10, sign(1n, 3596n));
+    });
+
+    it("setMinReporters: admin only, at least 2, emits MinReportersSet and takes effect", async () => {
+      const { ledger, admin, gateway, sign } = await deployLedger();
+      await expect(ledger.connect(gateway).setMinReporters(3))
+        .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
+        .withArgs(gateway.address, await ledger.DEFAULT_ADMIN_ROLE());
+      for (const bad of [0, 1]) {
+        await expect(ledger.connect(admin).setMinReporters(bad))
+          .to.be.revertedWithCustomError(ledger, "AggregationLedgerMinReportersTooLow")
+          .withArgs(bad);
+      }
+      await expect(ledger.connect(admin).setMinReporters(3))
+        .to.emit(ledger, "MinReportersSet")
+        .withArgs(3);
+      await expect(ledger.connect(gateway).recordRound(1n, 5n, 2, sign(1n, 5n)))
+        .to.be.revertedWithCustomError(ledger, "AggregationLedgerTooFewReporters")
+        .withArgs(1n, 2, 3);
+      await ledger.connect(gateway).recordRound(1n, 5n, 3, sign(1n, 5n));
     });
   });
 
   describe("rotateGatewayKey", () => {
     it("admin rotates; later rounds verify under the new key only", async () => {
       const { ledger, gateway, sign } = await deployLedger();
-      await ledger.connect(gateway).recordRound(1n, 10n, sign(1n, 10n));
+      await ledger.connect(gateway).recordRound(1n, 10n, 10, sign(1n, 10n));
       const newKey = h(g1ToEip2537(blsPublicKey(NEXT_GATEWAY_SK)));
       await expect(ledger.rotateGatewayKey(newKey))
         .to.emit(ledger, "GatewayKeyRotated")
         .withArgs(1, newKey);
       expect(await ledger.gatewayKey()).to.equal(newKey);
       expect(await ledger.gatewayKeyEpoch()).to.equal(1n);
-      await expect(ledger.connect(gateway).recordRound(2n, 20n, sign(2n, 20n)))
+      await expect(ledger.connect(gateway).recordRound(2n, 20n, 10, sign(2n, 20n)))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
         .withArgs(2n, 20n);
-      await ledger.connect(gateway).recordRound(2n, 20n, sign(2n, 20n, NEXT_GATEWAY_SK));
+      await ledger.connect(gateway).recordRound(2n, 20n, 10, sign(2n, 20n, NEXT_GATEWAY_SK));
     });
 
     it("is admin-only and refuses invalid keys", async () => {
@@ -206,7 +239,7 @@ describe("AggregationLedger", () => {
       for (const { round, sum } of rounds) {
         const sig = sign(round, sum);
         signatures.set(round, sig);
-        await ledger.connect(gateway).recordRound(round, sum, sig);
+        await ledger.connect(gateway).recordRound(round, sum, 10, sig);
       }
       const events = await ledger.queryFilter(ledger.filters.RoundRecorded());
       const rebuilt = events.map((e) => ({

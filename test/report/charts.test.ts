@@ -299,12 +299,12 @@ describe("report: BBNP charts plot the run's numbers", function () {
     for (const g of run.perRound[0].reputations!) expect(g).to.be.within(0.5, 0.6);
   });
 
-  it("gas: the round's gas and the key rotation after each recovery", () => {
+  it("gas: one bar per round with its gas, committed or aborted", () => {
     const chart = roundGasChart(run);
     for (const s of run.perRound) {
       const mine = rows(chart, (d) => d.round === s.round);
-      expect(mine[0].gas).to.equal(Number(s.gasUsed));
-      expect(mine.slice(1).map((d) => d.gas)).to.deep.equal(s.rekeyGas ? [Number(s.rekeyGas)] : []);
+      expect(mine.map((d) => d.gas)).to.deep.equal([Number(s.gasUsed)]);
+      expect(mine[0].outcome).to.equal(s.aborted === undefined ? "committed" : "aborted");
     }
     expect(sum(run.perRound.map((s) => s.gasUsed)).toString()).to.equal(run.totals.gasUsed);
   });

@@ -1,5 +1,6 @@
 // BBNP benchmarks (DESIGN §4.7; docs/BBNP.md "Benchmarks"): one user report, the gateway's
-// per-user aggregation cost, and the EPPA-style Paillier baseline over the same readings, with
+// per-user aggregation cost, a dropout recovery at N = 1,000, the gateway's rejection rate under
+// a flood of bad tags, and the EPPA-style Paillier baseline over the same readings, with
 // same-run ratios. Key set-up (TA keys, DH caches) is outside every timed region and done once.
 import { randomBytes } from "node:crypto";
 
@@ -11,6 +12,7 @@ import {
 } from "../../baseline/paillier.ts";
 import { BbnpUser } from "../../bbnp-user/user.ts";
 import { BbnpGateway } from "../../gateway/gateway.ts";
+import type { RecoveryPlan } from "../../protocol/bbnp/recovery.ts";
 import { BBNP_ORDER, bytesToBigInt, dhPointFromScalars } from "../../protocol/bbnp/params.ts";
 import type { BbnpReport } from "../../protocol/bbnp/report.ts";
 import { TrustedAuthority } from "../../ta/authority.ts";
@@ -26,9 +28,16 @@ function randomScalar(): bigint {
   }
 }
 
-export async function run(ctx: BenchContext): Promise<void> {
-  const n = ctx.quick ? 1_000 : 10_000;
-  const t0 = performance.now();
+interface BenchSystem {
+  readonly ta: TrustedAuthority;
+  readonly keys: ReturnType<TrustedAuthority["setup"]>;
+  readonly makeUser: (i: number) => BbnpUser;
+  readonly gatewayDh: readonly Uint8Array[];
+  readonly dhPoints: () => number;
+}
+
+/** TA keys and DH caches for N users (untimed set-up; fixed-base shortcut, same points). */
+function buildSystem(n: number): BenchSystem {
   const ta = new TrustedAuthority(
     { userCount: n, neighbours: H, maxReading: MAX_READING },
     {
@@ -55,14 +64,23 @@ export async function run(ctx: BenchContext): Promise<void> {
       { params: keys.params, userId: i, secret: s[i] },
       { dhPoint: (peer) => dh(i, peer) },
     );
+  const gatewayDh = s.map((_, i) => dh(i, "gateway"));
+  return { ta, keys, makeUser, gatewayDh, dhPoints: () => dhCache.size };
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const n = ctx.quick ? 1_000 : 10_000;
+  const t0 = performance.now();
+  const { ta, keys, makeUser, gatewayDh: gwDh, dhPoints } = buildSystem(n);
   const readings = Array.from({ length: n }, (_, i) => BigInt((i * 7919) % 5000));
   const round = 1n;
   const users = Array.from({ length: n }, (_, i) => makeUser(i));
   const reports: BbnpReport[] = users.map((u) => u.report(round, readings[u.userId]));
   const expected = readings.reduce((a, b) => a + b, 0n);
-  const gwDh = s.map((_, i) => dh(i, "gateway"));
+  // β_g(t) is the TA's work (N one-block HMACs, handed to GW ahead of the round): untimed here.
+  const blinding = ta.gatewayBlinding(keys.params.epoch, round);
   ctx.log(
-    `  set-up: N = ${n}, h = ${H}, ${dhCache.size} DH points, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `  set-up: N = ${n}, h = ${H}, ${dhPoints()} DH points, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 
   // --- bbnp.user_report_us: one report with h = 8. The DH points and pairwise HMAC key states
@@ -83,7 +101,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   for (let k = 0; k < sampleCount + 2; k++) {
     const gw = new BbnpGateway(
       { params: keys.params, secret: keys.gatewaySecret, dhPoints: gwDh },
-      { signRound: sign },
+      { signRound: sign, roundBlinding: () => blinding },
     );
     const start = process.hrtime.bigint();
     gw.openRound(round);
@@ -96,6 +114,87 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   const gwUs = median(gwSamples);
   ctx.record("gw.aggregate_us_per_user", gwUs, "us");
+
+  // --- gw.reject_per_s_bad_tag: a flood of reports with a wrong tag (each costs the gateway the
+  // session key and the HMAC before it can refuse). Rejections are counted, a bounded sample kept.
+  {
+    const gw = new BbnpGateway(
+      { params: keys.params, secret: keys.gatewaySecret, dhPoints: gwDh },
+      { signRound: sign, roundBlinding: () => blinding },
+    );
+    gw.openRound(round);
+    const flood = ctx.quick ? 20_000 : 100_000;
+    const bad: BbnpReport[] = reports.map((r) => {
+      const tag = r.tag.slice();
+      tag[0] ^= 1;
+      return { ...r, tag };
+    });
+    const batch = 1_000;
+    const slices = Array.from({ length: Math.ceil(n / batch) }, (_, k) =>
+      bad.slice(k * batch, (k + 1) * batch),
+    );
+    const start = process.hrtime.bigint();
+    let rejected = 0;
+    for (let k = 0; rejected < flood; k++)
+      rejected += gw.submitBatch(slices[k % slices.length]).length;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (gw.rejectionCounts["bad-tag"] !== rejected || gw.rejections.length > 32 || gw.counted !== 0)
+      throw new Error("bbnp bench: bad-tag flood not refused or not bounded");
+    ctx.record("gw.reject_per_s_bad_tag", rejected / seconds, "1/s");
+  }
+
+  // --- bbnp.recovery_ms_n1000_d10: N = 1,000, 10 % of users missing at report time, 10 % of
+  // the requested neighbours silent in recovery (silent for the whole round). Timed: the whole
+  // recovery as one party would see it in-process: beginRecovery, each requested user's reveals,
+  // the gateway's checks, the passes, the TA's correction, finalize. Not timed: reports.
+  {
+    const small = ctx.quick ? { ta, keys, makeUser, gatewayDh: gwDh } : buildSystem(1_000);
+    const nr = small.keys.params.userCount;
+    const rUsers = Array.from({ length: nr }, (_, i) => small.makeUser(i));
+    const samples: number[] = [];
+    for (let k = 0; k < sampleCount + 1; k++) {
+      const t = BigInt(100 + k);
+      for (const u of rUsers) u.prepare(t);
+      const rBlind = small.ta.gatewayBlinding(small.keys.params.epoch, t);
+      const gw = new BbnpGateway(
+        { params: small.keys.params, secret: small.keys.gatewaySecret, dhPoints: small.gatewayDh },
+        { signRound: sign, roundBlinding: () => rBlind },
+      );
+      // Fixed choice per sample: every 10th user (offset k) misses; a tenth of the users, picked by
+      // a multiplicative hash, would stay silent for the whole round if asked to reveal (so about
+      // 10 % of the requested neighbours are silent, in every pass).
+      const silentIfAsked = (i: number): boolean =>
+        (Math.imul(i + 1, 0x9e3779b1) + Math.imul(k + 1, 0x85ebca6b)) >>> 0 < 0x1999999a;
+      const absent = new Set(Array.from({ length: nr / 10 }, (_, j) => (10 * j + k) % nr));
+      gw.openRound(t);
+      let truth = 0n;
+      for (const u of rUsers) {
+        if (absent.has(u.userId)) continue;
+        gw.submit(u.report(t, readings[u.userId % n]));
+      }
+      const silent = new Set<number>();
+      const start = process.hrtime.bigint();
+      let plan: RecoveryPlan | undefined = gw.beginRecovery();
+      while (plan) {
+        for (const [i, peers] of plan.requests) {
+          if (silentIfAsked(i)) {
+            silent.add(i);
+            continue;
+          }
+          for (const r of rUsers[i].revealMasks(t, peers)) gw.acceptReveal(r);
+        }
+        plan = gw.closeRecoveryPass();
+      }
+      const correction = small.ta.dropoutCorrection(small.keys.params.epoch, t, gw.dropped);
+      const result = gw.finalize(correction);
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      for (const u of rUsers)
+        if (!absent.has(u.userId) && !silent.has(u.userId)) truth += readings[u.userId % n];
+      if (result.sum !== truth) throw new Error("bbnp bench: wrong sum after recovery");
+      if (k >= 1) samples.push(ms);
+    }
+    ctx.record("bbnp.recovery_ms_n1000_d10", median(samples), "ms");
+  }
 
   // --- Paillier baseline (2048-bit n), same readings.
   const paillier = await generatePaillierKeys(2048);

@@ -1,9 +1,7 @@
 // Allocation-free BBNP hashing over 32-bit words (the hot paths of DESIGN §4.7). Each method
 // computes exactly the reference value of ./masking.ts (differential tests in
-// test/bbnp/fast.test.ts); a FastHasher owns its scratch buffers, so one instance per caller.
-import { sha256 } from "@noble/hashes/sha2.js";
-
-import { AUI_LABEL, TAG_SESSION_KEY } from "./masking.ts";
+// test/bbnp/sha256-words.test.ts); a FastHasher owns its scratch buffers, so one instance per caller.
+import { AUI_LABEL, BLIND_LABEL, TAG_SESSION_KEY } from "./masking.ts";
 import { BBNP_ORDER, concatBytes, u64 } from "./params.ts";
 import {
   compress,
@@ -12,6 +10,7 @@ import {
   paddedBlock,
   taggedHashPrefixState,
 } from "../../crypto/sha256-words.ts";
+import { sha256 } from "../../crypto/hash.ts";
 
 /** State after the 64-byte prefix SHA256(tag) ‖ SHA256(tag) of the session-key tagged hash. */
 const SESSION_PREFIX = taggedHashPrefixState(sha256(new TextEncoder().encode(TAG_SESSION_KEY)));
@@ -35,6 +34,7 @@ const SESSION_PAD = Int32Array.from([
   1024,
 ]);
 const AUI_LABEL_BYTES = new TextEncoder().encode(AUI_LABEL);
+const BLIND_LABEL_BYTES = new TextEncoder().encode(BLIND_LABEL);
 
 /** r as 8 big-endian words, for the canonical-encoding check C < r. */
 export const ORDER_WORDS: Int32Array = (() => {
@@ -75,6 +75,14 @@ export function wordsToBigInt(words: Int32Array, off = 0): bigint {
 /** The padded AUI message block `"GridLedger/BBNP/AUI" ‖ u64 t` (after the 64-byte HMAC key block). */
 export function auiBlock(round: bigint): Int32Array {
   return paddedBlock(concatBytes(AUI_LABEL_BYTES, u64(round)), 64);
+}
+
+/**
+ * The padded blinding message block `"GridLedger/BBNP/blind" ‖ u64 t` (after the 64-byte HMAC key
+ * block): `β_i(t)` is {@link FastHasher.aui} over the HMAC states of `b_i` and this block.
+ */
+export function blindBlock(round: bigint): Int32Array {
+  return paddedBlock(concatBytes(BLIND_LABEL_BYTES, u64(round)), 64);
 }
 
 export class FastHasher {
@@ -137,7 +145,10 @@ export class FastHasher {
     hmacOneBlock(states, 0, block, out, oo, this.#scratch);
   }
 
-  /** `HMAC(k_ab, "GridLedger/BBNP/AUI" ‖ u64 t)` from cached key states and {@link auiBlock}. */
+  /**
+   * `HMAC(key, block)` from cached key states: `AUI` with {@link auiBlock} under `k_ab`, `β_i(t)`
+   * with {@link blindBlock} under `b_i`.
+   */
   aui(pairStates: Int32Array, po: number, block: Int32Array, out: Int32Array, oo: number): void {
     hmacOneBlock(pairStates, po, block, out, oo, this.#scratch);
   }

@@ -10,7 +10,9 @@
 // restrict it to [0, N). The seed is public, so π_t need not be a secret PRP; it must only be
 // fixed by randomness nobody controls and look random. Round keys come from SHA-256 of the seed;
 // the round function is the murmur3 32-bit finaliser (a full-avalanche mixer) over 8 rounds.
-import { taggedHash, TAG_GRAPH } from "./masking.ts";
+import { BbnpInputError } from "./errors.ts";
+import { TAG_GRAPH } from "./masking.ts";
+import { taggedHash } from "../../crypto/hash.ts";
 
 const FEISTEL_ROUNDS = 8;
 
@@ -39,12 +41,12 @@ function fmix32(x: number): number {
 export function roundGraph(userCount: number, neighbours: number, seed: Uint8Array): RoundGraph {
   const fn = "roundGraph";
   if (!Number.isSafeInteger(userCount) || userCount < 2 || userCount > 0x7fffffff) {
-    throw new Error(`${fn}: userCount must be an integer ≥ 2, got ${userCount}`);
+    throw new BbnpInputError(`${fn}: userCount must be an integer ≥ 2, got ${userCount}`);
   }
   if (!Number.isSafeInteger(neighbours) || neighbours < 2 || neighbours % 2 !== 0) {
-    throw new Error(`${fn}: neighbours must be an even integer ≥ 2, got ${neighbours}`);
+    throw new BbnpInputError(`${fn}: neighbours must be an even integer ≥ 2, got ${neighbours}`);
   }
-  if (seed.length !== 32) throw new Error(`${fn}: seed must be 32 bytes`);
+  if (seed.length !== 32) throw new BbnpInputError(`${fn}: seed must be 32 bytes`);
   const n = userCount;
   let bits = 2;
   while (2 ** bits < n) bits += 2;
@@ -79,7 +81,7 @@ export function roundGraph(userCount: number, neighbours: number, seed: Uint8Arr
   };
   const check = (x: number, what: string): void => {
     if (!Number.isInteger(x) || x < 0 || x >= n)
-      throw new Error(`${fn}: ${what} out of range: ${x}`);
+      throw new BbnpInputError(`${fn}: ${what} out of range: ${x}`);
   };
   // Cycle-walking: a permutation of [0, 2^bits) restricted to [0, N) by re-applying until the
   // value lands inside; 2^bits < 4N, so the expected number of steps is < 4.

@@ -2,6 +2,8 @@
 // Everything here is pure: no randomness, no clocks, no I/O.
 import { bls12_381 } from "@noble/curves/bls12-381.js";
 
+import { BbnpInputError } from "./errors.ts";
+
 const G1 = bls12_381.G1.Point;
 type G1Point = InstanceType<typeof G1>;
 
@@ -21,6 +23,16 @@ export const TAG_BYTES = 32;
 export const MAX_USERS = 1 << 20;
 /** Default gateway id: the top of the u32 range, never a user index. */
 export const DEFAULT_GATEWAY_ID = 0xffffffff;
+/**
+ * Default minimum number of counted reporters per round (DESIGN §4.7 "a round with fewer counted
+ * reporters than a configured minimum is refused on both sides"), capped at N. Decision: 10. A sum
+ * over k readings hides each one among k − 1 others; k = 1 publishes a reading, k = 2 hands each
+ * of the two the other's. 10 keeps a household among at least nine others (a small street), and
+ * leaves a 200-user deployment 190 dropouts of slack. Deployments may raise it; never below 2.
+ */
+export const DEFAULT_MIN_REPORTERS = 10;
+/** Smallest admissible `minReporters`. */
+export const MIN_REPORTERS_FLOOR = 2;
 
 export interface BbnpPublicParams {
   /** Key epoch; increases by one at every refresh (DESIGN §4.7 "epoch's keys are refreshed"). */
@@ -39,6 +51,16 @@ export interface BbnpPublicParams {
   readonly userPublicKeys: readonly Uint8Array[];
   /** Public 32-byte seed from which every round's graph seed `seed_t` is derived. */
   readonly graphSeed: Uint8Array;
+  /**
+   * Minimum number of counted reporters for a round to be published, in [2, N] (default
+   * `min(DEFAULT_MIN_REPORTERS, N)`); the same value is configured on the aggregation ledger.
+   */
+  readonly minReporters: number;
+}
+
+/** `min(DEFAULT_MIN_REPORTERS, N)`: the default minimum for N users (never below 2). */
+export function defaultMinReporters(userCount: number): number {
+  return Math.max(MIN_REPORTERS_FLOOR, Math.min(DEFAULT_MIN_REPORTERS, userCount));
 }
 
 /** Check the structural invariants of published parameters; throws with the function name. */
@@ -46,26 +68,34 @@ export function validateParams(params: BbnpPublicParams): void {
   const fn = "validateParams";
   const { userCount: n, neighbours: h } = params;
   if (!Number.isSafeInteger(n) || n < 2 || n > MAX_USERS) {
-    throw new Error(`${fn}: userCount must be an integer in [2, ${MAX_USERS}], got ${n}`);
+    throw new BbnpInputError(`${fn}: userCount must be an integer in [2, ${MAX_USERS}], got ${n}`);
   }
   if (!Number.isSafeInteger(h) || h < 2 || h % 2 !== 0) {
-    throw new Error(`${fn}: neighbours must be an even integer ≥ 2, got ${h}`);
+    throw new BbnpInputError(`${fn}: neighbours must be an even integer ≥ 2, got ${h}`);
   }
   if (!Number.isSafeInteger(params.epoch) || params.epoch < 0 || params.epoch > 0xffffffff) {
-    throw new Error(`${fn}: epoch must be a u32, got ${params.epoch}`);
+    throw new BbnpInputError(`${fn}: epoch must be a u32, got ${params.epoch}`);
   }
   if (params.maxReading < 0n || params.maxReading * BigInt(n) >= BBNP_ORDER) {
-    throw new Error(`${fn}: maxReading · N must be < r so the sum is recovered exactly`);
+    throw new BbnpInputError(`${fn}: maxReading · N must be < r so the sum is recovered exactly`);
   }
   if (!isU32(params.gatewayId) || params.gatewayId < n) {
-    throw new Error(`${fn}: gatewayId must be a u32 outside the user index range`);
+    throw new BbnpInputError(`${fn}: gatewayId must be a u32 outside the user index range`);
   }
   if (params.userPublicKeys.length !== n) {
-    throw new Error(`${fn}: expected ${n} user public keys, got ${params.userPublicKeys.length}`);
+    throw new BbnpInputError(
+      `${fn}: expected ${n} user public keys, got ${params.userPublicKeys.length}`,
+    );
   }
-  if (params.graphSeed.length !== 32) throw new Error(`${fn}: graphSeed must be 32 bytes`);
+  if (params.graphSeed.length !== 32) throw new BbnpInputError(`${fn}: graphSeed must be 32 bytes`);
+  const k = params.minReporters;
+  if (!Number.isSafeInteger(k) || k < MIN_REPORTERS_FLOOR || k > n) {
+    throw new BbnpInputError(
+      `${fn}: minReporters must be an integer in [${MIN_REPORTERS_FLOOR}, ${n}], got ${k}`,
+    );
+  }
   if (params.gatewayPublicKey.length !== G1_BYTES) {
-    throw new Error(`${fn}: gatewayPublicKey must be ${G1_BYTES} bytes`);
+    throw new BbnpInputError(`${fn}: gatewayPublicKey must be ${G1_BYTES} bytes`);
   }
 }
 
@@ -84,7 +114,8 @@ export function mod(x: bigint): bigint {
 
 /** A scalar in [1, r−1]; throws otherwise (zero keys would publish the identity point). */
 export function checkSecretScalar(fn: string, s: bigint): void {
-  if (s <= 0n || s >= BBNP_ORDER) throw new Error(`${fn}: secret scalar out of range [1, r−1]`);
+  if (s <= 0n || s >= BBNP_ORDER)
+    throw new BbnpInputError(`${fn}: secret scalar out of range [1, r−1]`);
 }
 
 /**
@@ -113,10 +144,10 @@ export function encodeG1(point: G1Point): Uint8Array {
 
 /** Decode and validate (on curve, in the prime-order subgroup, not the identity). */
 export function decodeG1(bytes: Uint8Array): G1Point {
-  if (bytes.length !== G1_BYTES) throw new Error(`decodeG1: expected ${G1_BYTES} bytes`);
+  if (bytes.length !== G1_BYTES) throw new BbnpInputError(`decodeG1: expected ${G1_BYTES} bytes`);
   const p = G1.fromBytes(bytes);
   p.assertValidity();
-  if (p.is0()) throw new Error("decodeG1: identity point is not a valid public key");
+  if (p.is0()) throw new BbnpInputError("decodeG1: identity point is not a valid public key");
   return p;
 }
 

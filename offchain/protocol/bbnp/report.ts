@@ -1,6 +1,7 @@
 // BBNP wire messages: a user's report and a neighbour's mask reveal (DESIGN §4.7).
 // Report: u32 ID_i ‖ u64 t ‖ u256 C_i ‖ 32-byte tag = 76 bytes.
 // Reveal: u32 ID_i ‖ u64 t ‖ u32 ID_d ‖ u256 AUI_{i,d}(t) ‖ 32-byte tag = 80 bytes.
+import { BbnpInputError } from "./errors.ts";
 import { BBNP_ORDER, bytesToBigInt, concatBytes, TAG_BYTES, u256, u32, u64 } from "./params.ts";
 
 export const REPORT_BYTES = 4 + 8 + 32 + TAG_BYTES;
@@ -28,14 +29,14 @@ export interface MaskReveal {
 
 export function encodeReport(report: BbnpReport): Uint8Array {
   if (report.masked.length !== 32 || report.tag.length !== TAG_BYTES) {
-    throw new Error("encodeReport: masked and tag must be 32 bytes");
+    throw new BbnpInputError("encodeReport: masked and tag must be 32 bytes");
   }
   return concatBytes(u32(report.userId), u64(report.round), report.masked, report.tag);
 }
 
 export function decodeReport(bytes: Uint8Array): BbnpReport {
   if (bytes.length !== REPORT_BYTES)
-    throw new Error(`decodeReport: expected ${REPORT_BYTES} bytes`);
+    throw new BbnpInputError(`decodeReport: expected ${REPORT_BYTES} bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     userId: dv.getUint32(0),
@@ -47,7 +48,7 @@ export function decodeReport(bytes: Uint8Array): BbnpReport {
 
 export function encodeReveal(reveal: MaskReveal): Uint8Array {
   if (reveal.mask < 0n || reveal.mask >= BBNP_ORDER)
-    throw new Error("encodeReveal: mask must be < r");
+    throw new BbnpInputError("encodeReveal: mask must be < r");
   return concatBytes(
     u32(reveal.userId),
     u64(reveal.round),
@@ -59,7 +60,7 @@ export function encodeReveal(reveal: MaskReveal): Uint8Array {
 
 export function decodeReveal(bytes: Uint8Array): MaskReveal {
   if (bytes.length !== REVEAL_BYTES)
-    throw new Error(`decodeReveal: expected ${REVEAL_BYTES} bytes`);
+    throw new BbnpInputError(`decodeReveal: expected ${REVEAL_BYTES} bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     userId: dv.getUint32(0),
