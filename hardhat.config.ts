@@ -10,22 +10,29 @@ const require = createRequire(import.meta.url);
 const SOLC_VERSION = "0.8.30";
 const solcPath = require.resolve("solc/soljson.js");
 
+const SOLIDITY_PROFILE = {
+  version: SOLC_VERSION,
+  path: solcPath,
+  settings: {
+    evmVersion: "prague",
+    optimizer: { enabled: true, runs: 10_000 },
+    viaIR: false,
+    // The Besu kit lays out the reputation registry's genesis storage from the compiler's
+    // storage layout (offchain/besu/storage-layout.ts); it does not change the bytecode.
+    outputSelection: { "*": { "*": ["storageLayout"] } },
+  },
+};
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
   solidity: {
+    // One compiler configuration for every build: `hardhat ignition deploy` builds with the
+    // "production" profile, which Hardhat would otherwise fill with its own defaults (optimizer
+    // runs 200, no storage layout) and write over the artifacts the tests, demos and the Besu kit
+    // read. Deployed bytecode is therefore the bytecode the gas snapshot and benchmarks measure.
     profiles: {
-      default: {
-        version: SOLC_VERSION,
-        path: solcPath,
-        settings: {
-          evmVersion: "prague",
-          optimizer: { enabled: true, runs: 10_000 },
-          viaIR: false,
-          // The Besu kit lays out the reputation registry's genesis storage from the compiler's
-          // storage layout (offchain/besu/storage-layout.ts); it does not change the bytecode.
-          outputSelection: { "*": { "*": ["storageLayout"] } },
-        },
-      },
+      default: SOLIDITY_PROFILE,
+      production: SOLIDITY_PROFILE,
     },
   },
   // Typechain emits `export namespace` blocks that `erasableSyntaxOnly` rejects; the generated

@@ -223,7 +223,7 @@ describe("besu: network kit", () => {
     const readme = kit.file("README.md");
     for (const s of [
       "qbft_getValidatorsByBlockNumber",
-      "npx gridledger deploy --network besu",
+      "npx gridledger deploy --kit",
       DEFAULT_BESU_VERSION,
       REGISTRY_ADDRESS,
     ]) {

@@ -44,12 +44,13 @@ describe("capacity model", () => {
     expect(e.gasPerInterval.bc).to.equal(24_000_000); // 8,000 bills × 3,000
     expect(e.gasPerInterval.fixed).to.equal(200_000);
     expect(e.gasPerInterval.total).to.equal(56_500_000);
-    expect(e.gasPerSecond).to.be.closeTo(56_500_000 / 900, 1e-9);
+    // Plain number comparisons: the ethers chai matchers override closeTo for integers only.
+    expect(Math.abs(e.gasPerSecond - 56_500_000 / 900)).to.be.lessThan(1e-6);
     expect(e.chainGasPerSecond).to.equal(15_000_000);
-    expect(e.blockSpaceShare).to.be.closeTo(56_500_000 / 900 / 15_000_000, 1e-12);
+    expect(Math.abs(e.blockSpaceShare - 56_500_000 / 900 / 15_000_000)).to.be.lessThan(1e-12);
     expect(e.ccCores).to.equal(1); // 8.9 entries/s against 1,000/s per core
     // Per meter: 32,000 + 24,000 + 8 × 100,000 / 2,990.
-    expect(e.gasPerMeter).to.be.closeTo(56_000 + 800_000 / 2_990, 1e-9);
+    expect(Math.abs(e.gasPerMeter - (56_000 + 800_000 / 2_990))).to.be.lessThan(1e-9);
     // ⌊(13.5e9 − 200,000) / 56,267.56⌋ = 239,921 meters: 1,919,368 entries in 642 batches,
     // 239,921 × 56,000 + 642 × 100,000 + 200,000 = 13,499,976,000 ≤ 13.5e9 gas.
     expect(e.maxMeters).to.equal(Math.floor((15_000_000 * 900 - 200_000) / e.gasPerMeter));
