@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 
 import { registerDeploy } from "./deploy.ts";
+import { registerVerifyBill } from "./verify-bill.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -59,5 +60,6 @@ program
   .action((args: string[]) => runScript("./bbnp-demo.ts", "gridledger simulate-bbnp", args));
 
 registerDeploy(program);
+registerVerifyBill(program);
 
 await program.parseAsync(process.argv);
