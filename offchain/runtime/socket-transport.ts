@@ -26,10 +26,11 @@ import net from "node:net";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { silentLogger } from "./log.ts";
-import type { MessageHandler, Transport } from "./network.ts";
+import { NetworkError, type MessageHandler, type Transport } from "./network.ts";
 import type { Rng } from "./rng.ts";
 
-export class SocketTransportError extends Error {
+/** Extends `NetworkError`, so an agent's `catch` treats both transports alike. */
+export class SocketTransportError extends NetworkError {
   override name = "SocketTransportError";
 }
 
@@ -48,11 +49,6 @@ export class SocketTransportFrameTooLargeError extends SocketTransportError {
 /** A peer broke the framing rules (data before hello, unknown kind, bad hello). */
 export class SocketTransportProtocolError extends SocketTransportError {
   override name = "SocketTransportProtocolError";
-}
-
-/** `send` to an address the address book does not know. */
-export class SocketTransportUnknownPeerError extends SocketTransportError {
-  override name = "SocketTransportUnknownPeerError";
 }
 
 export const FRAME_HELLO = 0x01;
@@ -387,8 +383,9 @@ export class SocketTransport implements Transport {
 
   /**
    * Sends `bytes` to agent `to` (fire-and-forget). Throws `SocketTransportFrameTooLargeError`
-   * above `maxFrameBytes` and `SocketTransportUnknownPeerError` for an address not in the book;
-   * when stopped the message is dropped ("stopped"), as on `MemoryNetwork`.
+   * above `maxFrameBytes`, as `MemoryNetwork` throws on oversize. Like `MemoryNetwork`, a message
+   * to an address the book does not know is dropped ("unknown-destination", logged), and one sent
+   * while stopped is dropped ("stopped").
    */
   send(to: string, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array))
@@ -396,11 +393,12 @@ export class SocketTransport implements Transport {
     if (bytes.length > this.#maxFrame)
       throw new SocketTransportFrameTooLargeError(bytes.length, this.#maxFrame);
     checkAddress(to, "send");
+    this.#sent++;
     if (this.#book.get(to) === undefined) {
       this.#dropped["unknown-destination"]++;
-      throw new SocketTransportUnknownPeerError(`send: no address book entry for ${to}`);
+      this.#logger.warn("no address book entry", { to });
+      return;
     }
-    this.#sent++;
     if (!this.#started) {
       this.#dropped.stopped++;
       return;
