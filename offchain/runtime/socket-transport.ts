@@ -365,13 +365,15 @@ export class SocketTransport implements Transport {
     this.#peers.clear();
     for (const s of this.#inbound) s.destroy();
     this.#inbound.clear();
+    // Detach before awaiting: a `start()` right after `stop()` gets its own server and promise.
     const server = this.#server;
+    const listening = this.#listening;
     this.#server = undefined;
+    this.#listening = undefined;
     if (server !== undefined) {
-      await this.#listening?.catch(() => undefined);
+      await listening?.catch(() => undefined);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    this.#listening = undefined;
   }
 
   handle(handler: MessageHandler): void {

@@ -200,6 +200,30 @@ describe("SocketTransport", () => {
     }
   });
 
+  it("stop() then start() at once: the new listener is not clobbered by the old close", async () => {
+    // Regression: close() used to clear the listening promise after awaiting, erasing the one
+    // a start() in between had created, so listening() rejected on a running transport.
+    const book = new AddressBook();
+    const a = transport("a", book);
+    const b = transport("b", book);
+    try {
+      await up(a, book);
+      await up(b, book);
+      b.stop();
+      b.start();
+      await new Promise((r) => setTimeout(r, 50)); // the old close() completes meanwhile
+      book.set("b", await b.listening());
+      const got: string[] = [];
+      b.handle((_f, m) => void got.push(dec(m)));
+      a.send("b", enc("after restart"));
+      await waitFor(() => got.length === 1, "delivery after restart");
+      expect(got).to.deep.equal(["after restart"]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("a peer that restarts is re-dialled with backoff and later messages arrive", async () => {
     const book = new AddressBook();
     const clock = new RecordingClock();
