@@ -196,7 +196,7 @@ function fail(e: Error, code: number): never {
 export function registerVerifyBill(program: Command): void {
   program
     .command("verify-bill")
-    .description("check your bills against any JSON-RPC node, from your pseudonym file")
+    .description("Check your bills against any JSON-RPC node, from your pseudonym file")
     .requiredOption("--rpc <url>", "JSON-RPC URL of any node of the chain")
     .requiredOption("--ledger <address>", "BillingLedger address")
     .requiredOption("--pseudonyms <file>", "pseudonym file (docs/PROTOCOL.md)")
