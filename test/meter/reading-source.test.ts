@@ -29,7 +29,7 @@ import {
   RegisterSeries,
   scaledToMilliWh,
 } from "../../offchain/meter/source/source.ts";
-import type { Clock, TimerHandle } from "../../offchain/runtime/clock.ts";
+import { SystemClock, type Clock, type TimerHandle } from "../../offchain/runtime/clock.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { LoadModel } from "../../offchain/sim/load-model.ts";
 import { sharedPath } from "../helpers/shared.ts";
@@ -48,6 +48,15 @@ class SteppingClock implements Clock {
     throw new Error("not used");
   }
   clearTimeout(): void {}
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -324,7 +333,7 @@ describe("reading sources: SML (real meter captures)", () => {
       const port = (server.address() as net.AddressInfo).port;
       src = SmlReadingSource.connectTcp(
         { host: "127.0.0.1", port },
-        { obis: "1-0:2.8.0*255" },
+        { obis: "1-0:2.8.0*255", reconnect: false },
         { clock: new SteppingClock() },
       );
       await waitFor(() => src!.stats().truncated === 1, "the end of the stream");
@@ -332,6 +341,41 @@ describe("reading sources: SML (real meter captures)", () => {
       expect(await src.consumptionWh(1, 518)).to.equal(0n);
     } finally {
       await src?.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("TCP stream: re-dials a bridge that is not up yet and one that drops mid-file", async () => {
+    const capture = readFileSync(meters("dnt-sml-519.bin"));
+    const [first] = new SmlFrameScanner().push(capture);
+    const cut = first.length + 100; // the second file is cut by the drop
+    const sockets = new Set<net.Socket>();
+    let connections = 0;
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on("error", () => undefined);
+      const n = ++connections;
+      if (n === 1) s.write(capture.subarray(0, cut), () => s.destroy());
+      else if (n === 2) s.write(capture); // then stays open, like a meter between pushes
+    });
+    const port = await freePort();
+    const src = SmlReadingSource.connectTcp(
+      { host: "127.0.0.1", port },
+      { obis: "1-0:2.8.0*255", reconnect: { initialMs: 20, maxMs: 100 } },
+      { clock: new SystemClock(), rng: createRng("sml-tcp") },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 150)); // refused at least once
+      await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+      await waitFor(() => src.stats().readings === 1 + 518, "readings from both connections");
+      const st = src.stats();
+      expect(st.reconnects).to.be.at.least(2); // refused, then dropped
+      expect(st.truncated).to.equal(1); // the file cut by the drop
+      expect(st.crcErrors).to.equal(0);
+      expect(connections).to.equal(2);
+    } finally {
+      await src.close();
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     }

@@ -8,9 +8,11 @@ import { readFile } from "node:fs/promises";
 import net from "node:net";
 import type { Readable } from "node:stream";
 
-import type { Clock } from "../../runtime/clock.ts";
+import type { Clock, TimerHandle } from "../../runtime/clock.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { silentLogger } from "../../runtime/log.ts";
+import type { Rng } from "../../runtime/rng.ts";
+import { backoffDelayMs, type BackoffInit } from "../../runtime/socket-transport.ts";
 import { DLMS_UNIT, parseSmlFile, SmlFrameScanner, type SmlScanStats } from "./sml.ts";
 import {
   ReadingSourceInputError,
@@ -48,6 +50,8 @@ export interface SmlSourceStats extends SmlScanStats {
   readonly skippedFiles: number;
   /** Readings refused by the series (older than the last, or a decreasing register). */
   readonly rejectedReadings: number;
+  /** TCP re-dials scheduled (`connectTcp`). */
+  readonly reconnects: number;
 }
 
 function checkObis(obis: string): string {
@@ -65,6 +69,7 @@ export class SmlReadingSource implements ReadingSource {
   readonly #scanner = new SmlFrameScanner();
   readonly #logger: Logger;
   #skippedFiles = 0;
+  #reconnects = 0;
   #rejected = 0;
   #close: () => Promise<void> = async () => undefined;
 
@@ -129,17 +134,69 @@ export class SmlReadingSource implements ReadingSource {
     return source;
   }
 
-  /** Live readings from a TCP stream of SML (e.g. ser2net in raw mode on the IR head). */
+  /**
+   * Live readings from a TCP stream of SML (e.g. ser2net in raw mode on the IR head). A dropped
+   * or refused connection is re-dialled after `backoffDelayMs` (runtime/socket-transport.ts;
+   * jitter from `components.rng` when given), the attempt counter reset by the next byte received;
+   * a file cut by the drop counts as truncated. `reconnect: false` reads one connection only.
+   */
   static connectTcp(
     at: { readonly host: string; readonly port: number },
-    init: SmlSourceInit,
-    components: SmlLiveComponents,
+    init: SmlSourceInit & { readonly reconnect?: BackoffInit | false },
+    components: SmlLiveComponents & { readonly rng?: Rng },
   ): SmlReadingSource {
-    return SmlReadingSource.fromStream(
-      net.connect({ host: at.host, port: at.port }),
-      init,
-      components,
-    );
+    if (init.reconnect === false) {
+      return SmlReadingSource.fromStream(
+        net.connect({ host: at.host, port: at.port }),
+        init,
+        components,
+      );
+    }
+    const backoff = {
+      initialMs: init.reconnect?.initialMs ?? 200,
+      maxMs: init.reconnect?.maxMs ?? 10_000,
+      factor: init.reconnect?.factor ?? 2,
+      jitter: components.rng === undefined ? 0 : (init.reconnect?.jitter ?? 0.5),
+    };
+    const source = new SmlReadingSource(init, components.logger);
+    const { clock } = components;
+    const now = (): number => clock.now() / 1000;
+    let socket: net.Socket | undefined;
+    let timer: TimerHandle | undefined;
+    let attempt = 0;
+    let closing = false;
+    const dial = (): void => {
+      timer = undefined;
+      const s = net.connect({ host: at.host, port: at.port });
+      socket = s;
+      s.on("data", (chunk: Buffer) => {
+        attempt = 0;
+        source.ingest(chunk, now);
+      });
+      s.on("error", (e) => source.#logger.debug("tcp error", { error: e.message }));
+      s.on("close", () => {
+        if (socket !== s) return;
+        socket = undefined;
+        source.end(); // a file in progress is lost with the connection
+        if (closing) return;
+        const delay = backoffDelayMs(attempt++, backoff, components.rng?.nextFloat() ?? 0);
+        source.#reconnects++;
+        source.#logger.info("tcp re-dial scheduled", { attempt, delayMs: delay });
+        timer = clock.setTimeout(dial, delay);
+      });
+    };
+    dial();
+    source.#close = async () => {
+      closing = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      const s = socket;
+      if (s === undefined || s.destroyed) return;
+      await new Promise<void>((resolve) => {
+        s.once("close", () => resolve());
+        s.destroy();
+      });
+    };
+    return source;
   }
 
   /**
@@ -195,6 +252,7 @@ export class SmlReadingSource implements ReadingSource {
       readings: this.series.length,
       skippedFiles: this.#skippedFiles,
       rejectedReadings: this.#rejected,
+      reconnects: this.#reconnects,
     };
   }
 
