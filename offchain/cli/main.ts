@@ -13,6 +13,7 @@ import { registerCapacity } from "./capacity.ts";
 import { registerDeploy } from "./deploy.ts";
 import { registerReport } from "./report.ts";
 import { registerBesuNetwork } from "./besu-network.ts";
+import { registerVerifyBill } from "./verify-bill.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -67,5 +68,6 @@ registerDeploy(program);
 registerCapacity(program);
 registerReport(program);
 registerBesuNetwork(program, { ensureBuilt });
+registerVerifyBill(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,267 @@
+// `gridledger verify-bill`: a user checks its own bills against any JSON-RPC node (Oksuz 2020 §5
+// "Bill calculation", Remark 5; DESIGN §6): it rebuilds each interval from the ledger's events
+// (chain/ledgerReader.ts `readIntervalFromUrl`) and runs the user module's check (user/user.ts
+// `User.verifyInterval`) with the pseudonyms its meter delivered, read from a pseudonym file
+// (format: docs/PROTOCOL.md "Pseudonym file"). Exit 0 when every bill verifies, 1 when one does
+// not (disputes printed) or the chain fails, 2 for bad input (one line, named).
+import { readFileSync } from "node:fs";
+
+import type { Command } from "commander";
+import { getAddress, isAddress } from "ethers";
+
+import { connectBillingLedger, readDomain } from "../chain/billing.ts";
+import { ChainError, toChainError } from "../chain/errors.ts";
+import { readIntervalFromUrl } from "../chain/ledgerReader.ts";
+import { connectJsonRpc } from "../chain/provider.ts";
+import { hexToBytes } from "../crypto/bytes.ts";
+import { identityOf, keyPairFromSecret } from "../crypto/keys.ts";
+import { User, type UserIntervalCheck } from "../user/user.ts";
+import { printTable } from "./common.ts";
+
+const PROGRAM = "gridledger verify-bill";
+/** Environment variable holding the user's secret key (direct mode only). */
+export const USER_KEY_ENV = "GRIDLEDGER_USER_KEY";
+
+/** The pseudonym file is unreadable or malformed. */
+export class PseudonymFileError extends Error {
+  override name = "PseudonymFileError";
+}
+
+/** A command-line option is malformed. */
+export class VerifyBillOptionError extends Error {
+  override name = "VerifyBillOptionError";
+}
+
+/** What a user keeps from its meter and its contract with SP (docs/PROTOCOL.md). */
+export interface PseudonymFile {
+  readonly meterIndex: number;
+  /** SP's registered signing key `sigPk_SP`, 33 bytes compressed. */
+  readonly spSigPk: Uint8Array;
+  /** Interval → the pseudonyms P_{i,j,1..n} the meter delivered, 32 bytes each. */
+  readonly intervals: ReadonlyMap<number, readonly Uint8Array[]>;
+  /** Direct mode (paper §6): SP's `pk_SP`; the user's secret key comes from `USER_KEY_ENV`. */
+  readonly direct?: { readonly spPublicKey: Uint8Array };
+}
+
+function hexField(value: unknown, bytes: number, where: string): Uint8Array {
+  if (typeof value !== "string" || !new RegExp(`^0x[0-9a-fA-F]{${2 * bytes}}$`).test(value)) {
+    throw new PseudonymFileError(`${where} must be 0x + ${2 * bytes} hex digits`);
+  }
+  return hexToBytes(value.slice(2));
+}
+
+function isU32(x: unknown): x is number {
+  return typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+}
+
+/**
+ * Checks a parsed pseudonym file (version 1). Throws `PseudonymFileError` naming the field: a
+ * wrong version, a missing or malformed key, an interval that is not a u32, a pseudonym that is
+ * not 32 bytes, a pseudonym listed twice, unknown top-level fields.
+ */
+export function parsePseudonymFile(json: unknown, name = "pseudonym file"): PseudonymFile {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new PseudonymFileError(`${name}: expected a JSON object`);
+  }
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!["version", "meterIndex", "spSigPk", "intervals", "direct"].includes(k)) {
+      throw new PseudonymFileError(`${name}: unknown field "${k}"`);
+    }
+  }
+  if (o.version !== 1) throw new PseudonymFileError(`${name}: version must be 1`);
+  if (!isU32(o.meterIndex)) throw new PseudonymFileError(`${name}: meterIndex must be a u32`);
+  const spSigPk = hexField(o.spSigPk, 33, `${name}: spSigPk`);
+  if (spSigPk[0] !== 2 && spSigPk[0] !== 3) {
+    throw new PseudonymFileError(`${name}: spSigPk must be a compressed key (02/03 prefix)`);
+  }
+  if (o.intervals === null || typeof o.intervals !== "object" || Array.isArray(o.intervals)) {
+    throw new PseudonymFileError(`${name}: intervals must be an object interval → pseudonyms`);
+  }
+  const intervals = new Map<number, Uint8Array[]>();
+  const seen = new Set<string>();
+  for (const [key, list] of Object.entries(o.intervals as Record<string, unknown>)) {
+    const j = Number(key);
+    if (!/^\d+$/.test(key) || !isU32(j)) {
+      throw new PseudonymFileError(`${name}: interval "${key}" is not a u32`);
+    }
+    if (!Array.isArray(list)) {
+      throw new PseudonymFileError(`${name}: intervals.${key} must be an array of pseudonyms`);
+    }
+    intervals.set(
+      j,
+      list.map((p, k) => {
+        const id = hexField(p, 32, `${name}: intervals.${key}[${k}]`);
+        const hex = (p as string).toLowerCase();
+        if (seen.has(hex)) throw new PseudonymFileError(`${name}: pseudonym ${hex} listed twice`);
+        seen.add(hex);
+        return id;
+      }),
+    );
+  }
+  if (intervals.size === 0) throw new PseudonymFileError(`${name}: no intervals`);
+  let direct: PseudonymFile["direct"];
+  if (o.direct !== undefined) {
+    const d = o.direct as Record<string, unknown> | null;
+    if (d === null || typeof d !== "object") {
+      throw new PseudonymFileError(`${name}: direct must be an object`);
+    }
+    direct = { spPublicKey: hexField(d.spPublicKey, 33, `${name}: direct.spPublicKey`) };
+  }
+  return { meterIndex: o.meterIndex, spSigPk, intervals, direct };
+}
+
+/** Reads and checks a pseudonym file; throws `PseudonymFileError`. */
+export function readPseudonymFile(path: string): PseudonymFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new PseudonymFileError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new PseudonymFileError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  return parsePseudonymFile(json, path);
+}
+
+export interface VerifyBillsInput {
+  readonly rpc: string;
+  readonly ledger: string;
+  readonly file: PseudonymFile;
+  /** Only this interval (default: every interval of the file, ascending). */
+  readonly interval?: number;
+  /** The user's secret key (direct mode). */
+  readonly userSecretKey?: bigint;
+}
+
+/**
+ * Checks the user's bills of the requested intervals from the chain at `rpc`. Throws
+ * `VerifyBillOptionError` (an interval not in the file, direct mode without a key) and
+ * `ChainError`s (unreachable node, no ledger at the address).
+ */
+export async function verifyBills(input: VerifyBillsInput): Promise<UserIntervalCheck[]> {
+  const { file } = input;
+  const intervals =
+    input.interval === undefined
+      ? [...file.intervals.keys()].sort((a, b) => a - b)
+      : [input.interval];
+  if (input.interval !== undefined && !file.intervals.has(input.interval)) {
+    throw new VerifyBillOptionError(`--interval ${input.interval} is not in the pseudonym file`);
+  }
+  let direct: ConstructorParameters<typeof User>[0]["direct"];
+  if (file.direct !== undefined) {
+    if (input.userSecretKey === undefined) {
+      throw new VerifyBillOptionError(
+        `direct mode: ${USER_KEY_ENV} must hold the user's secret key (0x + 64 hex digits)`,
+      );
+    }
+    let keys;
+    try {
+      keys = keyPairFromSecret(input.userSecretKey);
+    } catch {
+      throw new VerifyBillOptionError(`${USER_KEY_ENV} is not a valid secp256k1 secret key`);
+    }
+    direct = {
+      keys,
+      spPublicKey: file.direct.spPublicKey,
+      spId: identityOf(file.direct.spPublicKey),
+    };
+  }
+  const { provider } = await connectJsonRpc(input.rpc);
+  let domain: Uint8Array;
+  try {
+    domain = await readDomain(connectBillingLedger(input.ledger, provider));
+  } finally {
+    provider.destroy();
+  }
+  const user = new User({ meterIndex: file.meterIndex, domain, spSigPk: file.spSigPk, direct });
+  const checks: UserIntervalCheck[] = [];
+  for (const j of intervals) {
+    user.receivePseudonyms(j, file.intervals.get(j)!);
+    checks.push(user.verifyInterval(await readIntervalFromUrl(input.rpc, input.ledger, j)));
+  }
+  return checks;
+}
+
+function fail(e: Error, code: number): never {
+  console.error(`${PROGRAM}: ${e.name}: ${e.message}`);
+  process.exit(code);
+}
+
+/** Registers `verify-bill` on the `gridledger` program. */
+export function registerVerifyBill(program: Command): void {
+  program
+    .command("verify-bill")
+    .description("Check your bills against any JSON-RPC node, from your pseudonym file")
+    .requiredOption("--rpc <url>", "JSON-RPC URL of any node of the chain")
+    .requiredOption("--ledger <address>", "BillingLedger address")
+    .requiredOption("--pseudonyms <file>", "pseudonym file (docs/PROTOCOL.md)")
+    .option("--interval <j>", "check only interval j (default: every interval in the file)")
+    .action(
+      async (opts: { rpc: string; ledger: string; pseudonyms: string; interval?: string }) => {
+        let input: VerifyBillsInput;
+        try {
+          if (opts.rpc.trim() === "") throw new VerifyBillOptionError("--rpc must not be empty");
+          if (!isAddress(opts.ledger)) {
+            throw new VerifyBillOptionError(
+              `--ledger must be an address (0x + 40 hex digits), got "${opts.ledger}"`,
+            );
+          }
+          let interval: number | undefined;
+          if (opts.interval !== undefined) {
+            interval = Number(opts.interval);
+            if (!/^\d+$/.test(opts.interval) || !isU32(interval)) {
+              throw new VerifyBillOptionError(`--interval must be a u32, got "${opts.interval}"`);
+            }
+          }
+          const keyHex = process.env[USER_KEY_ENV];
+          if (keyHex !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(keyHex)) {
+            throw new VerifyBillOptionError(`${USER_KEY_ENV} must be 0x + 64 hex digits`);
+          }
+          input = {
+            rpc: opts.rpc,
+            ledger: getAddress(opts.ledger.toLowerCase()),
+            file: readPseudonymFile(opts.pseudonyms),
+            interval,
+            userSecretKey: keyHex === undefined ? undefined : BigInt(keyHex),
+          };
+        } catch (e) {
+          if (e instanceof VerifyBillOptionError || e instanceof PseudonymFileError) fail(e, 2);
+          throw e;
+        }
+        let checks: UserIntervalCheck[];
+        try {
+          checks = await verifyBills(input);
+        } catch (e) {
+          if (e instanceof VerifyBillOptionError) fail(e, 2);
+          const chainError = toChainError(e);
+          if (chainError instanceof ChainError) fail(chainError, 1);
+          throw e;
+        }
+        printChecks(checks);
+        if (checks.some((c) => !c.verified)) process.exit(1);
+      },
+    );
+}
+
+function printChecks(checks: readonly UserIntervalCheck[]): void {
+  const header = ["interval", "entries", "missing", "Wh", "price", "my bill", "posted", "result"];
+  const rows = checks.map((c) => [
+    String(c.interval),
+    String(c.entries),
+    String(c.missing),
+    String(c.consumptionWh),
+    c.price === undefined ? "-" : String(c.price),
+    String(c.expectedBill),
+    String(c.postedBill),
+    c.verified ? "verified" : "DISPUTED",
+  ]);
+  printTable(header, rows);
+  for (const c of checks) {
+    for (const d of c.disputes) console.log(`interval ${c.interval}: ${d}`);
+  }
+}

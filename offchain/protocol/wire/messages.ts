@@ -1,0 +1,506 @@
+// One codec per message the roles exchange (issue 11 "Every message on a wire"; byte layouts in
+// docs/PROTOCOL.md "Wire messages"). Each message is `u8 WIRE_VERSION ‖ u8 type ‖ body` (codec.ts).
+// Existing encodings are framed, not re-implemented: the onion packet (onion/sphinx.ts, DESIGN §4.6),
+// the meter report (protocol/meter-report.ts), the BBNP report and mask reveal
+// (protocol/bbnp/report.ts, DESIGN §4.7) and the packed reputation vector of consensus blocks
+// (consensus/block.ts, DESIGN §5.1) are carried byte for byte.
+import {
+  packReputations,
+  quantizeReputation,
+  REPUTATION_PACKED_BYTES,
+  unpackReputations,
+  type ConsensusBlock,
+  type QuorumCertificate,
+} from "../../consensus/block.ts";
+import type { ConsensusMessage } from "../../consensus/node.ts";
+import { BLS_R, BLS_SIGNATURE_LENGTH } from "../../crypto/bls.ts";
+import { bytesToBigInt } from "../../crypto/bytes.ts";
+import { ONION_PACKET_SIZE, ONION_VERSION } from "../../onion/sphinx.ts";
+import {
+  decodeReport,
+  decodeReveal,
+  encodeReport,
+  encodeReveal,
+  REPORT_BYTES,
+  REVEAL_BYTES,
+  type BbnpReport,
+  type MaskReveal,
+} from "../bbnp/report.ts";
+import { BBNP_ORDER } from "../bbnp/params.ts";
+import type { LedgerEntry } from "../entry.ts";
+import { decodeMeterReport, encodeMeterReport, METER_REPORT_SIZE } from "../meter-report.ts";
+import {
+  checkAscending,
+  checkLength,
+  concatBytes,
+  enc,
+  encodeList,
+  requireAscending,
+  u16,
+  u256,
+  u32,
+  u64,
+  u8,
+  WIRE_HEADER_BYTES,
+  WIRE_VERSION,
+  WireDecodeError,
+  WireEncodeError,
+  WireReader,
+  WireTruncatedError,
+  WireUnknownTypeError,
+  WireVersionError,
+} from "./codec.ts";
+
+/** Type bytes. Grouped by protocol: 0x1_ Oksuz meter/CC/user, 0x2_ BBNP, 0x3_ consensus. */
+export const WIRE_TYPE = {
+  onionPacket: 0x10,
+  meterReport: 0x11,
+  ccReceipt: 0x12,
+  ccResendRequest: 0x13,
+  meterRegistration: 0x14,
+  pseudonymBatch: 0x15,
+  bbnpReport: 0x20,
+  bbnpRevealRequest: 0x21,
+  bbnpReveal: 0x22,
+  bbnpDropoutCorrection: 0x23,
+  consensusGateway: 0x30,
+  consensusProposal: 0x31,
+  consensusVote: 0x32,
+  consensusCommitted: 0x33,
+} as const;
+
+/** ECIES box of the 32-byte GGM key: ephemeral (33) ‖ ciphertext (32) ‖ GCM tag (16). */
+export const ENCRYPTED_GGM_KEY_BYTES = 33 + 32 + 16;
+/** A message counter k is a u16 in [1, 65535] (DESIGN §4.2, x = j·2^16 + k). */
+export const MAX_COUNTER = 0xffff;
+/** Consensus node indices are u16 (blockDigest's primary); the signer bitmap is a uint256. */
+export const MAX_CONSENSUS_NODES = 256;
+/** List bound for user ids in one BBNP message (users per gateway, protocol/bbnp/params.ts). */
+export const MAX_LIST = 0xffff;
+
+/** CC → meter: send message `counter` of `interval` again (cc/control-center.ts `ResendRequest`). */
+export interface ResendRequest {
+  readonly meter: number;
+  readonly interval: number;
+  /** In [1, 65535]. */
+  readonly counter: number;
+}
+
+/** Meter → CC at set-up: `K_i` ECIES-encrypted to `pk_CC`, bound to `pk_i` (meter/meter.ts). */
+export interface MeterRegistration {
+  readonly index: number;
+  /** Compressed secp256k1, 33 bytes. */
+  readonly publicKey: Uint8Array;
+  /** `ENCRYPTED_GGM_KEY_BYTES` bytes. */
+  readonly encryptedGgmKey: Uint8Array;
+}
+
+/** CC → meter over the direct channel: the counters of `interval` CC admitted from `meter`. */
+export interface CcReceipt {
+  readonly interval: number;
+  readonly meter: number;
+  /** Strictly ascending, each in [1, 65535]. */
+  readonly counters: readonly number[];
+}
+
+/** Meter → its user at interval end: the pseudonyms P_{i,j,1..n} of interval j (Oksuz §5). */
+export interface PseudonymBatch {
+  readonly interval: number;
+  /** 32 bytes each, in counter order (k = index + 1). */
+  readonly pseudonyms: readonly Uint8Array[];
+}
+
+/** Gateway → reporting user i: reveal AUI_{i,d}(t) for each missing neighbour d (DESIGN §4.7). */
+export interface BbnpRevealRequest {
+  readonly round: bigint;
+  readonly userId: number;
+  /** Missing neighbours, strictly ascending. */
+  readonly peers: readonly number[];
+}
+
+/** TA → gateway: Σ_{d∈D} s_d mod r for the missing users D of `round` (DESIGN §4.7 "Dropouts"). */
+export interface BbnpDropoutCorrection {
+  readonly round: bigint;
+  /** D, strictly ascending. */
+  readonly missing: readonly number[];
+  readonly correction: bigint;
+}
+
+export type WireMessage =
+  | { readonly type: "onionPacket"; readonly packet: Uint8Array }
+  | { readonly type: "meterReport"; readonly entry: LedgerEntry }
+  | { readonly type: "ccReceipt"; readonly receipt: CcReceipt }
+  | { readonly type: "ccResendRequest"; readonly request: ResendRequest }
+  | { readonly type: "meterRegistration"; readonly registration: MeterRegistration }
+  | { readonly type: "pseudonymBatch"; readonly batch: PseudonymBatch }
+  | { readonly type: "bbnpReport"; readonly report: BbnpReport }
+  | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
+  | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
+  | { readonly type: "bbnpDropoutCorrection"; readonly correction: BbnpDropoutCorrection }
+  | { readonly type: "consensus"; readonly message: ConsensusMessage };
+
+export type WireMessageType = WireMessage["type"];
+
+// ---- field helpers -----------------------------------------------------------------------------
+
+function u16List(xs: readonly number[], what: string): Uint8Array {
+  return encodeList(xs, MAX_LIST, what, (x) => enc(what, () => u16(x)));
+}
+
+function u32List(xs: readonly number[], what: string): Uint8Array {
+  return encodeList(xs, MAX_LIST, what, (x) => enc(what, () => u32(x)));
+}
+
+function signature(b: Uint8Array, what: string): Uint8Array {
+  return checkLength(b, BLS_SIGNATURE_LENGTH, what);
+}
+
+function encodeBlock(block: ConsensusBlock): Uint8Array {
+  const what = "encodeWire: block";
+  if (block.sum < 0n || block.sum >= BLS_R) throw new WireEncodeError(`${what}.sum not below r`);
+  block.reputations.forEach((r, j) => {
+    // The chain signs only the packed form (consensus/block.ts): an unquantized value would not
+    // survive the wire, so refuse it rather than change it.
+    if (typeof r === "bigint" && quantizeReputation(r) !== r) {
+      throw new WireEncodeError(`${what}.reputations[${j}] is not quantized to 1e-9`);
+    }
+  });
+  if (block.reputations.length > MAX_CONSENSUS_NODES) {
+    throw new WireEncodeError(`${what}: more than ${MAX_CONSENSUS_NODES} reputations`);
+  }
+  return concatBytes(
+    enc(what, () => u64(block.round)),
+    checkLength(block.previousDigest, 32, `${what}.previousDigest`),
+    u256(block.sum),
+    signature(block.gatewaySignature, `${what}.gatewaySignature`),
+    enc(what, () => u16(block.primary)),
+    u16(block.reputations.length),
+    enc(what, () => packReputations(block.reputations)),
+  );
+}
+
+function decodeBlock(r: WireReader): ConsensusBlock {
+  const round = r.u64("block.round");
+  const previousDigest = r.bytes(32, "block.previousDigest");
+  const sum = r.u256Below(BLS_R, "block.sum");
+  const gatewaySignature = r.bytes(BLS_SIGNATURE_LENGTH, "block.gatewaySignature");
+  const primary = r.u16("block.primary");
+  const count = r.u16("block.reputations count");
+  if (count > MAX_CONSENSUS_NODES) r.fail(`block: ${count} > ${MAX_CONSENSUS_NODES} reputations`);
+  const packed = r.bytes(count * REPUTATION_PACKED_BYTES, "block.reputations");
+  let reputations: bigint[];
+  try {
+    reputations = unpackReputations(packed);
+  } catch (e) {
+    r.fail("block.reputations: entry above 1.0", e);
+  }
+  return { round, previousDigest, sum, gatewaySignature, primary, reputations };
+}
+
+function encodeCertificate(c: QuorumCertificate): Uint8Array {
+  const what = "encodeWire: certificate";
+  return concatBytes(
+    enc(what, () => u256(c.signers)),
+    signature(c.signature, `${what}.signature`),
+  );
+}
+
+function decodeCertificate(r: WireReader): QuorumCertificate {
+  return {
+    signers: r.u256("certificate.signers"),
+    signature: r.bytes(BLS_SIGNATURE_LENGTH, "certificate.signature"),
+  };
+}
+
+function counterList(r: WireReader, field: string): number[] {
+  const xs = r.list(field, MAX_COUNTER, (rr) => rr.u16(field));
+  if (xs.some((k) => k === 0)) r.fail(`${field}: counter 0 (counters start at 1)`);
+  requireAscending(xs, field, r);
+  return xs;
+}
+
+function userList(r: WireReader, field: string): number[] {
+  const xs = r.list(field, MAX_LIST, (rr) => rr.u32(field));
+  requireAscending(xs, field, r);
+  return xs;
+}
+
+/** Runs an existing fixed-size decoder on the next `size` bytes, mapping its errors. */
+function framed<T>(r: WireReader, size: number, field: string, decode: (b: Uint8Array) => T): T {
+  const bytes = r.bytes(size, field);
+  try {
+    return decode(bytes);
+  } catch (e) {
+    r.fail(`${field}: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+}
+
+// ---- bodies ------------------------------------------------------------------------------------
+
+function encodeBody(m: WireMessage): Uint8Array {
+  switch (m.type) {
+    case "onionPacket": {
+      const p = checkLength(m.packet, ONION_PACKET_SIZE, "encodeWire: onion packet");
+      if (p[0] !== ONION_VERSION) throw new WireEncodeError("encodeWire: onion packet version");
+      return p;
+    }
+    case "meterReport":
+      return enc("encodeWire: meter report", () => encodeMeterReport(m.entry));
+    case "ccReceipt": {
+      const { interval, meter, counters } = m.receipt;
+      const what = "encodeWire: receipt";
+      if (counters.some((k) => k === 0)) throw new WireEncodeError(`${what}: counter 0`);
+      checkAscending(counters, `${what}.counters`);
+      return concatBytes(
+        enc(what, () => u32(interval)),
+        enc(what, () => u32(meter)),
+        u16List(counters, `${what}.counters`),
+      );
+    }
+    case "ccResendRequest": {
+      const { interval, meter, counter } = m.request;
+      const what = "encodeWire: resend request";
+      if (counter === 0) throw new WireEncodeError(`${what}: counter 0`);
+      return enc(what, () => concatBytes(u32(interval), u32(meter), u16(counter)));
+    }
+    case "meterRegistration": {
+      const g = m.registration;
+      const what = "encodeWire: registration";
+      return concatBytes(
+        enc(what, () => u32(g.index)),
+        checkLength(g.publicKey, 33, `${what}.publicKey`),
+        checkLength(g.encryptedGgmKey, ENCRYPTED_GGM_KEY_BYTES, `${what}.encryptedGgmKey`),
+      );
+    }
+    case "pseudonymBatch": {
+      const what = "encodeWire: pseudonym batch";
+      return concatBytes(
+        enc(what, () => u32(m.batch.interval)),
+        encodeList(m.batch.pseudonyms, MAX_COUNTER, `${what}.pseudonyms`, (p) =>
+          checkLength(p, 32, `${what}.pseudonym`),
+        ),
+      );
+    }
+    case "bbnpReport": {
+      const masked = checkLength(m.report.masked, 32, "encodeWire: report.masked");
+      if (bytesToBigInt(masked) >= BBNP_ORDER) {
+        throw new WireEncodeError("encodeWire: report.masked not below r");
+      }
+      return enc("encodeWire: report", () => encodeReport(m.report));
+    }
+    case "bbnpRevealRequest": {
+      const q = m.request;
+      const what = "encodeWire: reveal request";
+      checkAscending(q.peers, `${what}.peers`);
+      return concatBytes(
+        enc(what, () => u64(q.round)),
+        enc(what, () => u32(q.userId)),
+        u32List(q.peers, `${what}.peers`),
+      );
+    }
+    case "bbnpReveal": {
+      checkLength(m.reveal.tag, 32, "encodeWire: reveal.tag");
+      return enc("encodeWire: reveal", () => encodeReveal(m.reveal));
+    }
+    case "bbnpDropoutCorrection": {
+      const c = m.correction;
+      const what = "encodeWire: dropout correction";
+      checkAscending(c.missing, `${what}.missing`);
+      if (c.correction < 0n || c.correction >= BBNP_ORDER) {
+        throw new WireEncodeError(`${what}: correction not below r`);
+      }
+      return concatBytes(
+        enc(what, () => u64(c.round)),
+        u32List(c.missing, `${what}.missing`),
+        u256(c.correction),
+      );
+    }
+    case "consensus":
+      return encodeConsensus(m.message);
+  }
+}
+
+function encodeConsensus(m: ConsensusMessage): Uint8Array {
+  const what = `encodeWire: consensus ${m.type}`;
+  switch (m.type) {
+    case "gateway":
+      if (m.sum < 0n || m.sum >= BLS_R) throw new WireEncodeError(`${what}: sum not below r`);
+      return concatBytes(
+        enc(what, () => u64(m.round)),
+        u256(m.sum),
+        signature(m.gatewaySignature, `${what}.gatewaySignature`),
+      );
+    case "proposal":
+      return concatBytes(
+        enc(what, () => u64(m.round)),
+        enc(what, () => u32(m.view)),
+        encodeBlock(m.block),
+      );
+    case "vote":
+      return concatBytes(
+        enc(what, () => u64(m.round)),
+        enc(what, () => u32(m.view)),
+        enc(what, () => u16(m.from)),
+        checkLength(m.digest, 32, `${what}.digest`),
+        signature(m.signature, `${what}.signature`),
+      );
+    case "committed":
+      return concatBytes(
+        encodeBlock(m.block),
+        encodeCertificate(m.certificate),
+        encodeList(m.order, MAX_CONSENSUS_NODES, `${what}.order`, (x) => enc(what, () => u16(x))),
+      );
+  }
+}
+
+const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
+  onionPacket: WIRE_TYPE.onionPacket,
+  meterReport: WIRE_TYPE.meterReport,
+  ccReceipt: WIRE_TYPE.ccReceipt,
+  ccResendRequest: WIRE_TYPE.ccResendRequest,
+  meterRegistration: WIRE_TYPE.meterRegistration,
+  pseudonymBatch: WIRE_TYPE.pseudonymBatch,
+  bbnpReport: WIRE_TYPE.bbnpReport,
+  bbnpRevealRequest: WIRE_TYPE.bbnpRevealRequest,
+  bbnpReveal: WIRE_TYPE.bbnpReveal,
+  bbnpDropoutCorrection: WIRE_TYPE.bbnpDropoutCorrection,
+  consensus: 0, // per variant, below
+};
+
+const CONSENSUS_TYPE: Readonly<Record<ConsensusMessage["type"], number>> = {
+  gateway: WIRE_TYPE.consensusGateway,
+  proposal: WIRE_TYPE.consensusProposal,
+  vote: WIRE_TYPE.consensusVote,
+  committed: WIRE_TYPE.consensusCommitted,
+};
+
+/**
+ * Encodes `message` as `u8 WIRE_VERSION ‖ u8 type ‖ body` (docs/PROTOCOL.md "Wire messages").
+ * Throws `WireEncodeError` for a value the wire cannot carry (wrong length, out of range, a list
+ * that must be ascending and is not, an unquantized reputation).
+ */
+export function encodeWire(message: WireMessage): Uint8Array {
+  const type =
+    message.type === "consensus" ? CONSENSUS_TYPE[message.message.type] : TYPE_OF[message.type];
+  if (type === undefined) throw new WireEncodeError(`encodeWire: unknown message type`);
+  return concatBytes(u8(WIRE_VERSION), u8(type), encodeBody(message));
+}
+
+/** Decodes one message; throws only `WireDecodeError` subclasses (see codec.ts). */
+export function decodeWire(bytes: Uint8Array): WireMessage {
+  if (!(bytes instanceof Uint8Array)) throw new WireTruncatedError("decodeWire: not a Uint8Array");
+  if (bytes.length < WIRE_HEADER_BYTES) {
+    throw new WireTruncatedError(`decodeWire: ${bytes.length} bytes, no header`);
+  }
+  if (bytes[0] !== WIRE_VERSION) throw new WireVersionError(bytes[0]);
+  const type = bytes[1];
+  const r = new WireReader(bytes.subarray(WIRE_HEADER_BYTES), `decodeWire(0x${type.toString(16)})`);
+  try {
+    const m = decodeBody(type, r);
+    r.end();
+    return m;
+  } catch (e) {
+    if (e instanceof WireDecodeError) throw e;
+    // Defence in depth: a decoder bug must still surface as the named error.
+    throw new WireDecodeError("field", `decodeWire: ${String(e)}`, { cause: e });
+  }
+}
+
+function decodeBody(type: number, r: WireReader): WireMessage {
+  switch (type) {
+    case WIRE_TYPE.onionPacket: {
+      const packet = r.bytes(ONION_PACKET_SIZE, "onion packet");
+      if (packet[0] !== ONION_VERSION) r.fail(`onion packet version ${packet[0]}`);
+      return { type: "onionPacket", packet };
+    }
+    case WIRE_TYPE.meterReport:
+      return {
+        type: "meterReport",
+        entry: framed(r, METER_REPORT_SIZE, "meter report", decodeMeterReport),
+      };
+    case WIRE_TYPE.ccReceipt: {
+      const interval = r.u32("interval");
+      const meter = r.u32("meter");
+      return {
+        type: "ccReceipt",
+        receipt: { interval, meter, counters: counterList(r, "counters") },
+      };
+    }
+    case WIRE_TYPE.ccResendRequest: {
+      const interval = r.u32("interval");
+      const meter = r.u32("meter");
+      const counter = r.u16("counter");
+      if (counter === 0) r.fail("counter 0 (counters start at 1)");
+      return { type: "ccResendRequest", request: { meter, interval, counter } };
+    }
+    case WIRE_TYPE.meterRegistration: {
+      const index = r.u32("index");
+      const publicKey = r.bytes(33, "publicKey");
+      if (publicKey[0] !== 2 && publicKey[0] !== 3) r.fail("publicKey prefix is not 2 or 3");
+      const encryptedGgmKey = r.bytes(ENCRYPTED_GGM_KEY_BYTES, "encryptedGgmKey");
+      if (encryptedGgmKey[0] !== 2 && encryptedGgmKey[0] !== 3) {
+        r.fail("encryptedGgmKey ephemeral key prefix is not 2 or 3");
+      }
+      return { type: "meterRegistration", registration: { index, publicKey, encryptedGgmKey } };
+    }
+    case WIRE_TYPE.pseudonymBatch: {
+      const interval = r.u32("interval");
+      const pseudonyms = r.list("pseudonyms", MAX_COUNTER, (rr) => rr.bytes(32, "pseudonym"));
+      return { type: "pseudonymBatch", batch: { interval, pseudonyms } };
+    }
+    case WIRE_TYPE.bbnpReport: {
+      const report = framed(r, REPORT_BYTES, "report", decodeReport);
+      if (bytesToBigInt(report.masked) >= BBNP_ORDER) {
+        r.fail("report.masked not below r");
+      }
+      return { type: "bbnpReport", report };
+    }
+    case WIRE_TYPE.bbnpRevealRequest: {
+      const round = r.u64("round");
+      const userId = r.u32("userId");
+      return { type: "bbnpRevealRequest", request: { round, userId, peers: userList(r, "peers") } };
+    }
+    case WIRE_TYPE.bbnpReveal: {
+      const reveal = framed(r, REVEAL_BYTES, "reveal", decodeReveal);
+      if (reveal.mask >= BBNP_ORDER) r.fail("reveal.mask not below r");
+      return { type: "bbnpReveal", reveal };
+    }
+    case WIRE_TYPE.bbnpDropoutCorrection: {
+      const round = r.u64("round");
+      const missing = userList(r, "missing");
+      const correction = r.u256Below(BBNP_ORDER, "correction");
+      return { type: "bbnpDropoutCorrection", correction: { round, missing, correction } };
+    }
+    case WIRE_TYPE.consensusGateway: {
+      const round = r.u64("round");
+      const sum = r.u256Below(BLS_R, "sum");
+      const gatewaySignature = r.bytes(BLS_SIGNATURE_LENGTH, "gatewaySignature");
+      return { type: "consensus", message: { type: "gateway", round, sum, gatewaySignature } };
+    }
+    case WIRE_TYPE.consensusProposal: {
+      const round = r.u64("round");
+      const view = r.u32("view");
+      const block = decodeBlock(r);
+      return { type: "consensus", message: { type: "proposal", round, view, block } };
+    }
+    case WIRE_TYPE.consensusVote: {
+      const round = r.u64("round");
+      const view = r.u32("view");
+      const from = r.u16("from");
+      const digest = r.bytes(32, "digest");
+      const signature = r.bytes(BLS_SIGNATURE_LENGTH, "signature");
+      return {
+        type: "consensus",
+        message: { type: "vote", round, view, from, digest, signature },
+      };
+    }
+    case WIRE_TYPE.consensusCommitted: {
+      const block = decodeBlock(r);
+      const certificate = decodeCertificate(r);
+      const order = r.list("order", MAX_CONSENSUS_NODES, (rr) => rr.u16("order"));
+      return { type: "consensus", message: { type: "committed", block, certificate, order } };
+    }
+    default:
+      throw new WireUnknownTypeError(type);
+  }
+}

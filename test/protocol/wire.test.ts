@@ -1,0 +1,279 @@
+// Wire codecs (offchain/protocol/wire/): decode(encode(x)) = x for every message type, strict
+// decoding (encode(decode(b)) = b whenever b decodes), random and mutated bytes only ever raise
+// the named WireDecodeError, and the framed encodings are byte-identical to the existing encoders.
+import { expect } from "chai";
+import fc from "fast-check";
+
+import { quantizeReputation } from "../../offchain/consensus/block.ts";
+import { BLS_R } from "../../offchain/crypto/bls.ts";
+import { u256 } from "../../offchain/crypto/bytes.ts";
+import { CURVE_ORDER } from "../../offchain/crypto/secp256k1.ts";
+import { ONION_PACKET_SIZE } from "../../offchain/onion/sphinx.ts";
+import { BBNP_ORDER } from "../../offchain/protocol/bbnp/params.ts";
+import { encodeReport, encodeReveal } from "../../offchain/protocol/bbnp/report.ts";
+import { ENTRY_KIND, type LedgerEntry } from "../../offchain/protocol/entry.ts";
+import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import {
+  decodeWire,
+  encodeWire,
+  ENCRYPTED_GGM_KEY_BYTES,
+  WIRE_TYPE,
+  WIRE_VERSION,
+  WireDecodeError,
+  WireEncodeError,
+  WireFieldError,
+  WireTrailingBytesError,
+  WireTruncatedError,
+  WireUnknownTypeError,
+  WireVersionError,
+  type WireMessage,
+} from "../../offchain/protocol/wire/index.ts";
+
+const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+const counter = fc.integer({ min: 1, max: 0xffff });
+const ascending = (arb: fc.Arbitrary<number>, maxLength: number) =>
+  fc.uniqueArray(arb, { maxLength }).map((xs) => xs.sort((a, b) => a - b));
+const compressedKey = fc
+  .tuple(fc.constantFrom(2, 3), bytes(32))
+  .map(([p, x]) => Uint8Array.from([p, ...x]));
+const belowR = fc.bigInt({ min: 0n, max: BBNP_ORDER - 1n });
+const sig = bytes(96);
+
+const entry: fc.Arbitrary<LedgerEntry> = fc.record({
+  kind: fc.constant(ENTRY_KIND.OCD),
+  interval: u32,
+  id: bytes(32),
+  timestamp: u64,
+  value: u64,
+  sigPk: compressedKey,
+  signature: fc.record({ rAddr: bytes(20), y: fc.bigInt({ min: 1n, max: CURVE_ORDER - 1n }) }),
+});
+
+const block = fc.record({
+  round: u64,
+  previousDigest: bytes(32),
+  sum: fc.bigInt({ min: 0n, max: BLS_R - 1n }),
+  gatewaySignature: sig,
+  primary: u16,
+  reputations: fc.array(
+    fc.bigInt({ min: 0n, max: 10n ** 9n }).map((x) => x * 10n ** 9n),
+    { maxLength: 20 },
+  ),
+});
+
+const message: fc.Arbitrary<WireMessage> = fc.oneof(
+  bytes(ONION_PACKET_SIZE - 1).map(
+    (rest) => ({ type: "onionPacket", packet: Uint8Array.from([0, ...rest]) }) as const,
+  ),
+  entry.map((e) => ({ type: "meterReport", entry: e }) as const),
+  fc
+    .record({ interval: u32, meter: u32, counters: ascending(counter, 40) })
+    .map((receipt) => ({ type: "ccReceipt", receipt }) as const),
+  fc
+    .record({ meter: u32, interval: u32, counter })
+    .map((request) => ({ type: "ccResendRequest", request }) as const),
+  fc
+    .record({
+      index: u32,
+      publicKey: compressedKey,
+      encryptedGgmKey: fc
+        .tuple(compressedKey, bytes(ENCRYPTED_GGM_KEY_BYTES - 33))
+        .map(([e, rest]) => Uint8Array.from([...e, ...rest])),
+    })
+    .map((registration) => ({ type: "meterRegistration", registration }) as const),
+  fc
+    .record({ interval: u32, pseudonyms: fc.array(bytes(32), { maxLength: 20 }) })
+    .map((batch) => ({ type: "pseudonymBatch", batch }) as const),
+  fc
+    .record({ userId: u32, round: u64, masked: belowR.map((x) => u256(x)), tag: bytes(32) })
+    .map((report) => ({ type: "bbnpReport", report }) as const),
+  fc
+    .record({ round: u64, userId: u32, peers: ascending(u32, 20) })
+    .map((request) => ({ type: "bbnpRevealRequest", request }) as const),
+  fc
+    .record({ userId: u32, round: u64, peer: u32, mask: belowR, tag: bytes(32) })
+    .map((reveal) => ({ type: "bbnpReveal", reveal }) as const),
+  fc
+    .record({ round: u64, missing: ascending(u32, 20), correction: belowR })
+    .map((correction) => ({ type: "bbnpDropoutCorrection", correction }) as const),
+  fc
+    .record({
+      type: fc.constant("gateway" as const),
+      round: u64,
+      sum: fc.bigInt({ min: 0n, max: BLS_R - 1n }),
+      gatewaySignature: sig,
+    })
+    .map((message) => ({ type: "consensus", message }) as const),
+  fc
+    .record({ type: fc.constant("proposal" as const), round: u64, view: u32, block })
+    .map((message) => ({ type: "consensus", message }) as const),
+  fc
+    .record({
+      type: fc.constant("vote" as const),
+      round: u64,
+      view: u32,
+      from: u16,
+      digest: bytes(32),
+      signature: sig,
+    })
+    .map((message) => ({ type: "consensus", message }) as const),
+  fc
+    .record({
+      type: fc.constant("committed" as const),
+      block,
+      certificate: fc.record({
+        signers: fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+        signature: sig,
+      }),
+      order: fc.array(u16, { maxLength: 20 }),
+    })
+    .map((message) => ({ type: "consensus", message }) as const),
+);
+
+/** Only the named error may escape a decoder. */
+function decodeOrNamedError(b: Uint8Array): WireMessage | WireDecodeError {
+  try {
+    return decodeWire(b);
+  } catch (e) {
+    if (e instanceof WireDecodeError) return e;
+    throw e;
+  }
+}
+
+describe("wire codecs", () => {
+  it("decode(encode(x)) = x for every message type, with version and type bytes", () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        const b = encodeWire(m);
+        expect(b[0]).to.equal(WIRE_VERSION);
+        expect(decodeWire(b)).to.deep.equal(m);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("strict: any prefix is truncated, any extension has trailing bytes", () => {
+    fc.assert(
+      fc.property(message, fc.nat(), bytes(1), (m, cut, extra) => {
+        const b = encodeWire(m);
+        const prefix = b.subarray(0, cut % b.length);
+        expect(() => decodeWire(prefix)).to.throw(WireTruncatedError);
+        expect(() => decodeWire(Uint8Array.from([...b, ...extra]))).to.throw(
+          WireTrailingBytesError,
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("random bytes never throw anything but WireDecodeError; whatever decodes re-encodes to itself", () => {
+    const typed = fc
+      .tuple(fc.constantFrom(...Object.values(WIRE_TYPE)), fc.uint8Array({ maxLength: 1500 }))
+      .map(([t, body]) => Uint8Array.from([WIRE_VERSION, t, ...body]));
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), typed), (b) => {
+        const r = decodeOrNamedError(b);
+        if (!(r instanceof WireDecodeError)) {
+          expect(Buffer.from(encodeWire(r)).equals(Buffer.from(b))).to.equal(true);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("mutated valid messages decode to a canonical message or fail with the named error", () => {
+    fc.assert(
+      fc.property(message, fc.nat(), fc.integer({ min: 1, max: 255 }), (m, at, x) => {
+        const b = encodeWire(m);
+        b[at % b.length] ^= x;
+        const r = decodeOrNamedError(b);
+        if (!(r instanceof WireDecodeError)) {
+          expect(Buffer.from(encodeWire(r)).equals(Buffer.from(b))).to.equal(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("frames the existing encoders byte for byte (no twin encodings)", () => {
+    fc.assert(
+      fc.property(entry, (e) => {
+        const b = encodeWire({ type: "meterReport", entry: e });
+        expect(Buffer.from(b.subarray(2)).equals(Buffer.from(encodeMeterReport(e)))).to.equal(true);
+      }),
+      { numRuns: 100 },
+    );
+    const report = { userId: 7, round: 9n, masked: u256(5n), tag: new Uint8Array(32).fill(1) };
+    expect(encodeWire({ type: "bbnpReport", report }).subarray(2)).to.deep.equal(
+      encodeReport(report),
+    );
+    const reveal = { userId: 7, round: 9n, peer: 8, mask: 11n, tag: new Uint8Array(32).fill(2) };
+    expect(encodeWire({ type: "bbnpReveal", reveal }).subarray(2)).to.deep.equal(
+      encodeReveal(reveal),
+    );
+  });
+
+  it("named errors for version, type and field violations", () => {
+    const good = encodeWire({
+      type: "ccResendRequest",
+      request: { meter: 1, interval: 2, counter: 3 },
+    });
+    expect(() => decodeWire(Uint8Array.from([2, ...good.subarray(1)]))).to.throw(WireVersionError);
+    expect(() => decodeWire(Uint8Array.from([WIRE_VERSION, 0xee]))).to.throw(WireUnknownTypeError);
+    const zeroCounter = Uint8Array.from(good);
+    zeroCounter[zeroCounter.length - 1] = 0;
+    zeroCounter[zeroCounter.length - 2] = 0;
+    expect(() => decodeWire(zeroCounter)).to.throw(WireFieldError, /counter 0/);
+    // A receipt whose counters are not strictly ascending is not canonical.
+    const receipt = encodeWire({
+      type: "ccReceipt",
+      receipt: { interval: 1, meter: 1, counters: [1, 2] },
+    });
+    receipt[receipt.length - 1] = 1; // counters [1, 1]
+    expect(() => decodeWire(receipt)).to.throw(WireFieldError, /ascending/);
+    // An onion packet with another version byte.
+    const onion = encodeWire({ type: "onionPacket", packet: new Uint8Array(ONION_PACKET_SIZE) });
+    onion[2] = 1;
+    expect(() => decodeWire(onion)).to.throw(WireFieldError, /version/);
+    // A BBNP mask at or above r.
+    const rev = encodeWire({
+      type: "bbnpReveal",
+      reveal: { userId: 1, round: 1n, peer: 2, mask: 1n, tag: new Uint8Array(32) },
+    });
+    rev.set(u256(BBNP_ORDER), 2 + 16);
+    expect(() => decodeWire(rev)).to.throw(WireFieldError, /mask/);
+  });
+
+  it("encoders refuse values the wire cannot carry", () => {
+    expect(() =>
+      encodeWire({ type: "ccReceipt", receipt: { interval: 1, meter: 1, counters: [2, 1] } }),
+    ).to.throw(WireEncodeError);
+    expect(() => encodeWire({ type: "onionPacket", packet: new Uint8Array(1365) })).to.throw(
+      WireEncodeError,
+    );
+    const b = {
+      round: 1n,
+      previousDigest: new Uint8Array(32),
+      sum: 1n,
+      gatewaySignature: new Uint8Array(96),
+      primary: 0,
+      reputations: [10n ** 18n - 1n], // not a multiple of 1e9: would not survive the wire
+    };
+    expect(quantizeReputation(b.reputations[0])).to.not.equal(b.reputations[0]);
+    expect(() =>
+      encodeWire({
+        type: "consensus",
+        message: { type: "proposal", round: 1n, view: 0, block: b },
+      }),
+    ).to.throw(WireEncodeError, /quantized/);
+    expect(() =>
+      encodeWire({
+        type: "bbnpDropoutCorrection",
+        correction: { round: 1n, missing: [], correction: BBNP_ORDER },
+      }),
+    ).to.throw(WireEncodeError);
+  });
+});
