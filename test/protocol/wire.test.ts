@@ -62,6 +62,7 @@ const block = fc.record({
     fc.bigInt({ min: 0n, max: 10n ** 9n }).map((x) => x * 10n ** 9n),
     { maxLength: 20 },
   ),
+  epoch: u32,
 });
 
 const message: fc.Arbitrary<WireMessage> = fc.oneof(
@@ -261,6 +262,7 @@ describe("wire codecs", () => {
       gatewaySignature: new Uint8Array(96),
       primary: 0,
       reputations: [10n ** 18n - 1n], // not a multiple of 1e9: would not survive the wire
+      epoch: 1,
     };
     expect(quantizeReputation(b.reputations[0])).to.not.equal(b.reputations[0]);
     expect(() =>

@@ -176,6 +176,7 @@ function encodeBlock(block: ConsensusBlock): Uint8Array {
     enc(what, () => u16(block.primary)),
     u16(block.reputations.length),
     enc(what, () => packReputations(block.reputations)),
+    enc(what, () => u32(block.epoch)),
   );
 }
 
@@ -194,7 +195,9 @@ function decodeBlock(r: WireReader): ConsensusBlock {
   } catch (e) {
     r.fail("block.reputations: entry above 1.0", e);
   }
-  return { round, previousDigest, sum, gatewaySignature, primary, reputations };
+  // The membership epoch the block was certified under (docs/CONSENSUS.md).
+  const epoch = r.u32("block.epoch");
+  return { round, previousDigest, sum, gatewaySignature, primary, reputations, epoch };
 }
 
 function encodeCertificate(c: QuorumCertificate): Uint8Array {
