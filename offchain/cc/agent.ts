@@ -44,6 +44,8 @@ export interface ControlCenterAgentComponents {
 
 const NS_METER_PK = "cc/meter-pk";
 const NS_METER_K = "cc/meter-k";
+/** `B_i` per meter (public: the signing base key of DESIGN §4.2). */
+const NS_METER_B = "cc/meter-b";
 const NS_INTERVAL = "cc/interval";
 const reportsLog = (interval: number) => `cc/reports/${interval}`;
 
@@ -86,7 +88,9 @@ export class ControlCenterAgent {
     for (const { key, value } of store.list(NS_METER_PK)) {
       const ggmKey = secrets.get(NS_METER_K, key);
       if (ggmKey === undefined) throw new Error(`ControlCenterAgent: K of meter ${key} missing`);
-      this.center.restoreMeter(Number(key), value, ggmKey);
+      const base = store.get(NS_METER_B, key);
+      if (base === undefined) throw new Error(`ControlCenterAgent: B of meter ${key} missing`);
+      this.center.restoreMeter(Number(key), value, ggmKey, base);
       ggmKey.fill(0);
       meters++;
     }
@@ -112,14 +116,25 @@ export class ControlCenterAgent {
 
   /** Registers meters with CC (their sealed K_i) and in the on-chain directory. */
   async registerMeters(
-    registrations: readonly { index: number; publicKey: Uint8Array; encryptedGgmKey: Uint8Array }[],
+    registrations: readonly {
+      index: number;
+      publicKey: Uint8Array;
+      encryptedGgmKey: Uint8Array;
+      basePublicKey: Uint8Array;
+    }[],
   ): Promise<void> {
     const { store, secrets, ledger } = this.#components;
     const onChain = Number(await ledger.meterCount());
     for (const r of registrations) {
-      const ggmKey = this.center.registerMeter(r.index, r.publicKey, r.encryptedGgmKey);
+      const ggmKey = this.center.registerMeter(
+        r.index,
+        r.publicKey,
+        r.encryptedGgmKey,
+        r.basePublicKey,
+      );
       store.transaction(() => {
         secrets.put(NS_METER_K, String(r.index), ggmKey);
+        store.put(NS_METER_B, String(r.index), r.basePublicKey);
         store.put(NS_METER_PK, String(r.index), r.publicKey);
       });
       ggmKey.fill(0);

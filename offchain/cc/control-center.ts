@@ -1,9 +1,11 @@
-// Control center (Oksuz 2020 §5, DESIGN §1 and §4.5): a pure state machine. CC knows every
-// registered meter's `pk_i` and `K_i`, so it precomputes the pseudonyms P_{i,j,k} of an interval
-// (O(1) admission through a hash map, Remark 3 of the paper) and derives each message's sigSk_{i,j,k}
-// itself: checking the signature then costs one fixed-base multiplication
-// (`schnorrVerifyWithSecret`), not a double multiplication, and `sigPk == sigSk·G` is implied by
-// it (a second multiplication names the reason only when it fails). Admitted entries are released sorted by
+// Control center (Oksuz 2020 §5, DESIGN §1, §4.2 and §4.5): a pure state machine. CC knows every
+// registered meter's `pk_i`, `K_i` and signing base key `B_i`, so it precomputes the pseudonyms
+// P_{i,j,k} of an interval (O(1) admission through a hash map, Remark 3 of the paper) and derives
+// each message's tweak t_{i,j,k} = H3(f_{K_i}(x)); it never knows sigSk = b_i + t (public
+// derivation), so it can check a meter's report but not make one. The check is one double
+// multiplication against B_i (`schnorrVerifyTweaked`: the signature verifies under B_i + t·G),
+// and `sigPk == B_i + t·G` is implied by it together with the chain's check (B_i + t·G is
+// computed only to name the reason of a refusal). Admitted entries are released sorted by
 // pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
 //
 // Admission rules, in the order they are checked (cheap first; docs/PROTOCOL.md "Admission"):
@@ -11,14 +13,15 @@
 //   outside-window → not-a-category → key-mismatch | bad-signature (one check, two names)
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
-import { MessageKeyDeriver } from "../crypto/ggm.ts";
+import { MessageKeyDeriver, messagePublicKey } from "../crypto/ggm.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
-import { schnorrVerifyWithSecret } from "../crypto/schnorr.ts";
+import { schnorrVerifyTweaked } from "../crypto/schnorr.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { entryDigest, type LedgerEntry } from "../protocol/entry.ts";
 import { decodeMeterReport, MeterReportDecodeError } from "../protocol/meter-report.ts";
 import { ControlCenterPseudonyms } from "../protocol/pseudonym.ts";
 import { validateCategories } from "../protocol/splitting.ts";
+import { registrationContext } from "../protocol/registration.ts";
 
 export const REJECT_REASONS = [
   "malformed",
@@ -92,6 +95,8 @@ interface RegisteredMeter {
   readonly index: number;
   readonly publicKey: Uint8Array;
   readonly ggmKey: Uint8Array;
+  /** `B_i`, the meter's signing base key (33 bytes, validated at registration). */
+  readonly basePublicKey: Uint8Array;
   readonly keys: MessageKeyDeriver;
 }
 
@@ -146,21 +151,52 @@ export class ControlCenter {
     return this.#meters.size;
   }
 
-  /** Opens a meter's registration box (`K_i` sealed to pk_CC, bound to pk_i) and registers it. */
-  registerMeter(index: number, publicKey: Uint8Array, encryptedGgmKey: Uint8Array): Uint8Array {
-    const ggmKey = eciesDecrypt(this.#keys.secretKey, encryptedGgmKey, publicKey, this.#backend);
+  /**
+   * Opens a meter's registration box (`K_i` sealed to pk_CC, bound to `pk_i ‖ B_i`) and registers
+   * it with its signing base key `B_i` (DESIGN §4.2). Returns `K_i`. Throws ControlCenterError on
+   * a bad `K_i` or `B_i`, EciesError when the box does not open under this context.
+   */
+  registerMeter(
+    index: number,
+    publicKey: Uint8Array,
+    encryptedGgmKey: Uint8Array,
+    basePublicKey: Uint8Array,
+  ): Uint8Array {
+    if (!(basePublicKey instanceof Uint8Array) || basePublicKey.length !== 33) {
+      throw new ControlCenterError(`ControlCenter.registerMeter: meter ${index} sent a bad B_i`);
+    }
+    const ggmKey = eciesDecrypt(
+      this.#keys.secretKey,
+      encryptedGgmKey,
+      registrationContext(publicKey, basePublicKey),
+      this.#backend,
+    );
     if (ggmKey.length !== 32) {
       throw new ControlCenterError(`ControlCenter.registerMeter: meter ${index} sent a bad K_i`);
     }
-    this.restoreMeter(index, publicKey, ggmKey);
+    this.restoreMeter(index, publicKey, ggmKey, basePublicKey);
     return ggmKey;
   }
 
   /** Registers a meter from already-decrypted key material (restart from the encrypted store). */
-  restoreMeter(index: number, publicKey: Uint8Array, ggmKey: Uint8Array): void {
+  restoreMeter(
+    index: number,
+    publicKey: Uint8Array,
+    ggmKey: Uint8Array,
+    basePublicKey: Uint8Array,
+  ): void {
     if (this.#meters.has(index)) {
       throw new ControlCenterError(
         `ControlCenter.registerMeter: meter ${index} already registered`,
+      );
+    }
+    if (
+      !(basePublicKey instanceof Uint8Array) ||
+      basePublicKey.length !== 33 ||
+      !this.#backend.isValidPoint(basePublicKey)
+    ) {
+      throw new ControlCenterError(
+        `ControlCenter.registerMeter: meter ${index}: B_i is not a compressed secp256k1 point`,
       );
     }
     this.#pseudonyms.registerMeter(index, publicKey);
@@ -168,8 +204,15 @@ export class ControlCenter {
       index,
       publicKey,
       ggmKey: Uint8Array.from(ggmKey),
+      basePublicKey: Uint8Array.from(basePublicKey),
       keys: new MessageKeyDeriver(ggmKey, this.#backend),
     });
+  }
+
+  /** `B_i` of a registered meter (a copy), or undefined. */
+  basePublicKeyOf(index: number): Uint8Array | undefined {
+    const m = this.#meters.get(index);
+    return m ? Uint8Array.from(m.basePublicKey) : undefined;
   }
 
   /** Opens an interval: precomputes every registered meter's pseudonyms for it. */
@@ -219,15 +262,16 @@ export class ControlCenter {
     }
     const registered = this.#meters.get(meter);
     if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
-    const sigSk = registered.keys.secretKey(entry.interval, counter);
+    const tweak = registered.keys.tweak(entry.interval, counter);
     const digest = entryDigest(this.#domain, entry);
-    // One fixed-base multiplication on the accept path. Passing the check with the expected
-    // sigSk implies the chain's check under entry.sigPk passes too, unless sigPk ≠ sigSk·G and
-    // addr(r·G) = addr(r·G + c·(sigSk·G − sigPk)) for c = H(rAddr ‖ sigPk ‖ m): a 160-bit
-    // coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
-    // "Admission"). So sigPk = sigSk·G is computed only to name the reason of a refusal.
-    if (!schnorrVerifyWithSecret(sigSk, entry.sigPk, digest, entry.signature, this.#backend)) {
-      const reason = equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)
+    // One double multiplication on the accept path: the signature verifies under B_i + t·G.
+    // That implies the chain's check under entry.sigPk passes too, unless sigPk ≠ B_i + t·G and
+    // two distinct points share a 20-byte address with c = H(rAddr ‖ sigPk ‖ m) binding them: a
+    // 160-bit coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
+    // "Admission"). So B_i + t·G is computed only to name the reason of a refusal.
+    const base = registered.basePublicKey;
+    if (!schnorrVerifyTweaked(base, tweak, entry.sigPk, digest, entry.signature, this.#backend)) {
+      const reason = equalBytes(messagePublicKey(base, tweak, this.#backend), entry.sigPk)
         ? "bad-signature"
         : "key-mismatch";
       return this.#fault(state, reason, meter, entry.interval, counter);

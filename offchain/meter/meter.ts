@@ -1,7 +1,8 @@
 // Smart meter (Oksuz 2020 §5 "Outsourcing consumption data"; DESIGN §4.2, §4.5, §7): a pure state
 // machine. Per interval it splits the measured consumption (plus the carry) into category chunks,
-// and for chunk k signs an OCD entry under the pseudonym P_{i,j,k} with the per-message GGM key
-// sigSk_{i,j,k}. The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
+// and for chunk k signs an OCD entry under the pseudonym P_{i,j,k} with the per-message key
+// sigSk_{i,j,k} = b_i + H3(f_{K_i}(x)) (public derivation: CC, which holds K_i and B_i = b_i·G,
+// checks the key but cannot sign). The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
 // per-message delivery would let the pairing channel's timing link reports to the household).
 // Wrapping reports in onions and sending them is the agent's job (offchain/meter/agent.ts).
 import { eciesEncrypt } from "../crypto/ecies.ts";
@@ -10,6 +11,7 @@ import type { MeterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { MeterPseudonyms } from "../protocol/pseudonym.ts";
+import { registrationContext } from "../protocol/registration.ts";
 import { splitUsage, validateCategories, type UsageCategories } from "../protocol/splitting.ts";
 
 export interface MeterInit {
@@ -27,11 +29,16 @@ export interface MeterInit {
   readonly backend?: Secp256k1Backend;
 }
 
-/** What a meter sends CC at registration: `K_i` encrypted to `pk_CC`, bound to `pk_i`. */
+/**
+ * What a meter sends CC at registration: `K_i` encrypted to `pk_CC`, the box bound to `pk_i ‖ B_i`
+ * (context), and its signing base key `B_i = b_i·G` (DESIGN §4.2).
+ */
 export interface MeterRegistration {
   readonly index: number;
   readonly publicKey: Uint8Array;
   readonly encryptedGgmKey: Uint8Array;
+  /** `B_i`, 33-byte compressed. */
+  readonly basePublicKey: Uint8Array;
 }
 
 /** One interval's output. */
@@ -93,8 +100,14 @@ export class Meter {
     return this.#carryWh;
   }
 
-  /** Registration message for CC: `K_i` sealed to `pk_CC` with context `pk_i`. */
+  /** `B_i = b_i·G` (33 bytes), the base of every per-message key (DESIGN §4.2). */
+  get basePublicKey(): Uint8Array {
+    return this.#keys.basePublicKey;
+  }
+
+  /** Registration message for CC: `K_i` sealed to `pk_CC` with context `pk_i ‖ B_i`, and `B_i`. */
   registration(ephemeralSecret: bigint): MeterRegistration {
+    const basePublicKey = this.#keys.basePublicKey;
     return {
       index: this.index,
       publicKey: this.publicKey,
@@ -102,9 +115,10 @@ export class Meter {
         this.#ccPublicKey,
         this.#keys.ggmKey,
         ephemeralSecret,
-        this.publicKey,
+        registrationContext(this.publicKey, basePublicKey),
         this.#backend,
       ),
+      basePublicKey,
     };
   }
 
@@ -132,7 +146,7 @@ export class Meter {
     chunks.forEach((value, i) => {
       const counter = i + 1;
       const id = this.#pseudonyms.pseudonym(interval, counter);
-      const key = this.#messageKeys.messageKey(interval, counter);
+      const key = this.#messageKeys.messageKey(this.#keys.baseKey, interval, counter);
       entries.push(
         signEntry(
           this.#domain,

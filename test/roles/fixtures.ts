@@ -45,7 +45,7 @@ export function makeControlCenter(meters: readonly Meter[], cc: KeyPair, maxFail
   });
   for (const m of meters) {
     const reg = m.registration(seedScalar(`eph-${m.index}`));
-    center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey);
+    center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey, reg.basePublicKey);
   }
   return center;
 }

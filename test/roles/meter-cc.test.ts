@@ -137,8 +137,16 @@ describe("control center admission", () => {
   it("refuses a registration box opened with another meter's key as context", () => {
     const center = makeControlCenter([], cc);
     const reg = meters[0].registration(77n);
-    expect(() => center.registerMeter(0, meters[1].publicKey, reg.encryptedGgmKey)).to.throw(
-      /authentication failed/,
-    );
+    expect(() =>
+      center.registerMeter(0, meters[1].publicKey, reg.encryptedGgmKey, reg.basePublicKey),
+    ).to.throw(/authentication failed/);
+  });
+
+  it("refuses a registration whose base key B_i was swapped (the box binds pk_i ‖ B_i)", () => {
+    const center = makeControlCenter([], cc);
+    const reg = meters[0].registration(77n);
+    expect(() =>
+      center.registerMeter(0, reg.publicKey, reg.encryptedGgmKey, meters[1].basePublicKey),
+    ).to.throw(/authentication failed/);
   });
 });

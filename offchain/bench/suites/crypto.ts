@@ -53,7 +53,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   // Next message key of a meter (counter + 1, wrapping to the next interval), cache warm.
   const deriver = new MessageKeyDeriver(new Uint8Array(32).fill(0x5a));
   const messageKeyUs = ctx.measureUs((i) =>
-    deriver.messageKey(1000 + Math.floor(i / 65535), (i % 65535) + 1),
+    deriver.messageKey(0x5a5an, 1000 + Math.floor(i / 65535), (i % 65535) + 1),
   );
   ctx.record("crypto.message_key_us", messageKeyUs, "us");
 
