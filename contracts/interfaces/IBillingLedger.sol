@@ -29,8 +29,9 @@ enum EntryProblem {
     BadSignature,
     /// The consumption is not one of the interval's five category values (DESIGN §7).
     NotACategoryValue,
-    /// The timestamp is outside the interval's window [start, end).
-    TimestampOutsideWindow,
+    /// The OCD timestamp is not the interval's last second `end − 1` (DESIGN §4.4: fixed by
+    /// protocol, so timestamps cannot group a meter's entries).
+    TimestampNotIntervalEnd,
     /// The pseudonym is not strictly greater than the interval's previous pseudonym.
     PseudonymNotIncreasing,
     /// The DAP price differs from the tariff's price for the interval's aggregate.
@@ -266,7 +267,8 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice CC posts OCD entries (state Open). Each entry's Schnorr signature is verified over
     /// its §4.4 digest (kind 0, this deployment's domain), its consumption must be a category
-    /// value, its timestamp in the window and its pseudonym greater than the previous one.
+    /// value, its timestamp exactly the interval's last second `end − 1` (DESIGN §4.4) and its
+    /// pseudonym greater than the previous one.
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external;
 
     /// @notice CC closes the OCD ledger (Open → OcdSealed).

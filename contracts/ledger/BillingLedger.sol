@@ -106,8 +106,8 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         OcdBatch.Context memory ctx = OcdBatch.Context({
             domain: EntryDigest.domainSeparator(block.chainid, address(this)),
             interval: interval,
-            start: rec.start,
-            end: rec.end,
+            // end > start ≥ 0 was checked at open: no underflow.
+            timestamp: rec.end - 1,
             categories: rec.categoryValues,
             lastId: rec.lastId,
             acc: rec.ocdDigest,

@@ -10,7 +10,9 @@
 //
 // Admission rules, in the order they are checked (cheap first; docs/PROTOCOL.md "Admission"):
 //   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
-//   outside-window → not-a-category → key-mismatch | bad-signature (one check, two names)
+//   wrong-timestamp → not-a-category → key-mismatch | bad-signature (one check, two names)
+// (wrong-timestamp: T must be the interval's last second `end − 1`, DESIGN §4.4 — a per-meter
+// clock would let entries be grouped by meter.)
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
 import { MessageKeyDeriver, messagePublicKey } from "../crypto/ggm.ts";
@@ -29,7 +31,7 @@ export const REJECT_REASONS = [
   "unknown-pseudonym",
   "meter-excluded",
   "replay",
-  "outside-window",
+  "wrong-timestamp",
   "not-a-category",
   "key-mismatch",
   "bad-signature",
@@ -38,7 +40,7 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** Reasons that are the meter's fault: counted towards exclusion, and answered by a resend request. */
 const METER_FAULTS: ReadonlySet<RejectReason> = new Set([
-  "outside-window",
+  "wrong-timestamp",
   "not-a-category",
   "key-mismatch",
   "bad-signature",
@@ -254,8 +256,8 @@ export class ControlCenter {
     if (this.#excluded.has(meter)) return this.#reject(state, "meter-excluded", meter, counter);
     const key = bytesToHex(entry.id);
     if (state.admitted.has(key)) return this.#reject(state, "replay", meter, counter);
-    if (entry.timestamp < state.window.start || entry.timestamp >= state.window.end) {
-      return this.#fault(state, "outside-window", meter, entry.interval, counter);
+    if (entry.timestamp !== state.window.end - 1n) {
+      return this.#fault(state, "wrong-timestamp", meter, entry.interval, counter);
     }
     if (!state.categories.has(entry.value)) {
       return this.#fault(state, "not-a-category", meter, entry.interval, counter);

@@ -55,7 +55,7 @@ export type DeliveryModeValue = (typeof DELIVERY_MODE)[keyof typeof DELIVERY_MOD
 export const ENTRY_PROBLEM = {
   BadSignature: 0,
   NotACategoryValue: 1,
-  TimestampOutsideWindow: 2,
+  TimestampNotIntervalEnd: 2,
   PseudonymNotIncreasing: 3,
   PriceMismatch: 4,
   BillMismatch: 5,

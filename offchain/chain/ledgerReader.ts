@@ -1,7 +1,7 @@
 // Rebuilds an interval's OCD, DAP and BC ledgers from the billing ledger's events alone
 // (docs/PROTOCOL.md "Billing ledger events") and re-checks everything the contract checked:
 // every signature (meters' per-message Schnorr signatures, SP's DAP and bill-batch signatures),
-// category values, window, pseudonym order, Σc, the running digests, the tariff price and every
+// category values, fixed timestamp, pseudonym order, Σc, the running digests, the tariff price and every
 // bill. The report lists mismatches; an honest chain yields none. Any ethers provider works
 // (in-process Hardhat or a JSON-RPC URL through `readIntervalFromUrl`).
 // The endpoint is not trusted either (docs/SECURITY.md "Dishonest RPC endpoint"): logs it was not
@@ -317,8 +317,9 @@ export async function readInterval(
             if (categories && !categories.includes(e.value)) {
               bad(`OCD ${idx}: ${e.value} Wh is not a category value`);
             }
-            if (window && (e.timestamp < window.start || e.timestamp >= window.end)) {
-              bad(`OCD ${idx}: timestamp ${e.timestamp} outside the window`);
+            // DESIGN §4.4: an OCD timestamp is fixed by protocol to the interval's last second.
+            if (window && e.timestamp !== window.end - 1n) {
+              bad(`OCD ${idx}: timestamp ${e.timestamp} is not the interval's last second`);
             }
             if (compareBytes(e.id, lastId) <= 0) bad(`OCD ${idx}: pseudonym not increasing`);
             lastId = e.id;

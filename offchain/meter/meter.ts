@@ -129,8 +129,9 @@ export class Meter {
 
   /**
    * Reports interval `interval`: splits `measuredWh + carry` into category chunks and signs one
-   * OCD entry per chunk. Every entry carries the same `timestamp` (inside the interval's window),
-   * so timestamps do not order a meter's chunks either. Intervals must increase.
+   * OCD entry per chunk. `timestamp` must be the interval's last second `end − 1` (DESIGN §4.4:
+   * fixed by protocol; CC and the contract refuse any other), so timestamps neither order a meter's
+   * chunks nor group them by meter. Intervals must increase.
    */
   reportInterval(interval: number, measuredWh: bigint, timestamp: bigint): MeterIntervalReport {
     if (!Number.isInteger(interval) || interval <= this.#lastInterval) {

@@ -249,7 +249,7 @@ describe("BillingLedger", () => {
         [[good[0], { ...good[1], consumptionWh: 101n }, good[2]], ENTRY_PROBLEM.NotACategoryValue],
         [
           [good[0], { ...good[1], timestamp: WINDOW_END }, good[2]],
-          ENTRY_PROBLEM.TimestampOutsideWindow,
+          ENTRY_PROBLEM.TimestampNotIntervalEnd,
         ],
         [[good[0], good[0], good[2]], ENTRY_PROBLEM.PseudonymNotIncreasing],
       ];

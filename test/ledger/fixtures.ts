@@ -97,7 +97,13 @@ export function makeOcdEntries(
   domain: Uint8Array,
   interval: number,
   n: number,
-  options: { firstRank?: number; label?: string; consumption?: (i: number) => bigint } = {},
+  options: {
+    firstRank?: number;
+    label?: string;
+    consumption?: (i: number) => bigint;
+    /** T of every entry, default the fixture window's last second (DESIGN §4.4). */
+    timestamp?: bigint;
+  } = {},
 ): LedgerEntry[] {
   const first = options.firstRank ?? 0;
   const label = options.label ?? `i${interval}`;
@@ -115,7 +121,7 @@ export function makeOcdEntries(
           kind: ENTRY_KIND.OCD,
           interval,
           id: pseudonym(rank, label),
-          timestamp: WINDOW_START + BigInt(rank % 900),
+          timestamp: options.timestamp ?? WINDOW_END - 1n,
           value,
         },
         sigSk,

@@ -6,7 +6,7 @@ import { signEntry, verifyEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeControlCenter, makeMeter } from "./fixtures.ts";
 
-const T = WINDOW.start + 100n;
+const T = WINDOW.end - 1n;
 
 describe("meter", () => {
   it("reports category chunks that sum to measured + carry, with valid signatures", () => {
@@ -99,7 +99,8 @@ describe("control center admission", () => {
     const m1 = meters[1].reportInterval(7, 2_000n + 500n + 250n + 100n, T).entries;
     expect(m1.length).to.equal(4);
     const sk = 424242n;
-    expectReason(encodeMeterReport({ ...m1[0], timestamp: WINDOW.end }), "outside-window");
+    // A meter clock one second off: inside the window, but T is fixed to its last second.
+    expectReason(encodeMeterReport({ ...m1[0], timestamp: T - 1n }), "wrong-timestamp");
     expectReason(encodeMeterReport({ ...m1[1], value: 123n }), "not-a-category");
     expectReason(encodeMeterReport(signEntry(DOMAIN, m1[2], sk)), "key-mismatch");
     expectReason(
@@ -111,7 +112,7 @@ describe("control center admission", () => {
     expect(stats.rejected).to.include({
       replay: 1,
       "unknown-pseudonym": 1,
-      "outside-window": 1,
+      "wrong-timestamp": 1,
       "not-a-category": 1,
       "key-mismatch": 1,
       "bad-signature": 1,

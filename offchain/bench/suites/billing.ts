@@ -54,7 +54,7 @@ function ocdEntries(domain: Uint8Array, j: number, n: number, firstRank = 0): Le
           kind: ENTRY_KIND.OCD,
           interval: j,
           id,
-          timestamp: START + BigInt(r % 900),
+          timestamp: END - 1n,
           value: CATEGORIES[r % 5],
         },
         key(`bench/msg/${j}/${r}`),

@@ -43,7 +43,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     ctx.measureUs(
       (i) => {
         // 250 Wh is exactly one chunk: one message per call.
-        const report = meter.reportInterval(interval++, 250n, 1_000n);
+        const report = meter.reportInterval(interval++, 250n, 3_599n);
         buildReportOnion(
           relays,
           cc.publicKey,
@@ -64,7 +64,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const meters = Array.from({ length: meterCount }, (_, i) => makeMeter(i));
   const reports: Uint8Array[] = [];
   for (const m of meters) {
-    for (const e of m.reportInterval(0, 1_850n, 1_000n).entries) reports.push(encodeMeterReport(e));
+    for (const e of m.reportInterval(0, 1_850n, 3_599n).entries) reports.push(encodeMeterReport(e));
   }
   const samples: number[] = [];
   for (let s = 0; s < (ctx.quick ? 2 : 5); s++) {
