@@ -32,7 +32,7 @@ enum EntryProblem {
     /// The OCD timestamp is not the interval's last second `end − 1` (DESIGN §4.4: fixed by
     /// protocol, so timestamps cannot group a meter's entries).
     TimestampNotIntervalEnd,
-    /// The pseudonym is not strictly greater than the interval's previous pseudonym.
+    /// The pseudonym (OCD) or DAP id is not strictly greater than the interval's previous one.
     PseudonymNotIncreasing,
     /// The DAP price differs from the tariff's price for the interval's aggregate.
     PriceMismatch,
@@ -99,8 +99,14 @@ struct IntervalRecord {
     uint32 dapCount;
     uint128 sumWh;
     uint128 billedTotal;
+    /// @dev Set by the first bill batch: the DAP ledger is closed for good (a {restartBilling}
+    /// does not reopen it), so no price entry can appear after a bill was published.
+    bool dapClosed;
     /// @dev The last accepted pseudonym (pseudonyms strictly increase within an interval).
     bytes32 lastId;
+    /// @dev The last accepted DAP id (direct mode: one entry per user pseudonym, strictly
+    /// increasing across the interval's DAP batches).
+    bytes32 lastDapId;
     /// @dev `acc_k = keccak256(acc_{k−1} ‖ id_k ‖ u64 c_k)`, `acc_0 = 0`, over OCD entries in order.
     bytes32 ocdDigest;
     /// @dev The same running digest over the bills' `(id, c)`, in posting order.
@@ -148,6 +154,10 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice Relayed mode has exactly one DAP entry per interval (SP's pseudonym toward CC).
     error BillingLedgerDapCount(uint32 interval, uint256 count);
+
+    /// @notice The interval's DAP ledger is closed: a bill batch was posted (even if billing was
+    /// restarted since). Fix (SP, direct mode): post every DAP entry before the first bills.
+    error BillingLedgerDapClosed(uint32 interval);
 
     /// @notice The batch's SP signature does not verify under `sigPk_SP`.
     error BillingLedgerInvalidBatchSignature(uint32 interval, uint32 firstIndex);
@@ -276,7 +286,10 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice Posts DAP entries signed under `sigPk_SP`, each with `price == priceFor(Σc_j)`
     /// under the interval's tariff. Relayed mode: CC, exactly one entry, OcdSealed → Priced.
-    /// Direct mode: SP, one or more batches while OcdSealed or Priced.
+    /// Direct mode: SP, one or more batches while OcdSealed or Priced and before the first bill
+    /// batch ({BillingLedgerDapClosed} afterwards, also after {restartBilling}); ids (one per user
+    /// pseudonym) strictly increase across the interval's batches
+    /// (`EntryProblem.PseudonymNotIncreasing`), so no user pseudonym gets two prices.
     function postDap(uint32 interval, DapEntry[] calldata entries) external;
 
     /// @notice Posts the next bills (state Priced or Billing; CC in relayed, SP in direct mode).
@@ -291,7 +304,8 @@ interface IBillingLedger is IParticipantDirectory {
     ) external;
 
     /// @notice Discards the bills posted so far (state Billing → Priced), so a publisher who posted
-    /// a wrong sequence can post the right one. Same role as {postBills}.
+    /// a wrong sequence can post the right one. The DAP ledger stays closed. Same role as
+    /// {postBills}.
     function restartBilling(uint32 interval) external;
 
     /// @notice Requires exactly one bill per OCD entry, in OCD order (equal counts and running

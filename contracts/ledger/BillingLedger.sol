@@ -160,6 +160,7 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
             if (state != IntervalState.OcdSealed && state != IntervalState.Priced) {
                 revert BillingLedgerIntervalState(interval, state);
             }
+            if (rec.dapClosed) revert BillingLedgerDapClosed(interval);
             if (n == 0) revert BillingLedgerEmptyBatch(interval);
         }
         (uint8 spPrefix, ) = _serviceProviderSigKey();
@@ -170,9 +171,18 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
                 ? _tariffs[rec.tariffVersion].priceOf(rec.sumWh)
                 : rec.price;
         bytes32 domain = EntryDigest.domainSeparator(block.chainid, address(this));
+        bytes32 lastDapId = rec.lastDapId;
         for (uint256 i = 0; i < n; ++i) {
-            _acceptDap(domain, interval, price, entries[i], i);
+            DapEntry calldata e = entries[i];
+            // One DAP entry per id: strictly increasing across the interval's batches (O(1)).
+            if (e.id <= lastDapId) {
+                revert BillingLedgerInvalidEntry(interval, i, EntryProblem.PseudonymNotIncreasing);
+            }
+            lastDapId = e.id;
+            _acceptDap(domain, interval, price, e, i);
         }
+        // Relayed mode posts one entry, once (OcdSealed → Priced): no need to store its id.
+        if (mode == DeliveryMode.Direct) rec.lastDapId = lastDapId;
         // Checked: reverts (panic) past 2^32 − 1 DAP entries.
         rec.dapCount += uint32(n);
         if (state == IntervalState.OcdSealed) {
@@ -226,6 +236,8 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         rec.billCount = firstIndex + uint32(n);
         rec.billDigest = ctx.acc;
         rec.billedTotal = ctx.total;
+        // The first bill batch closes the DAP ledger for good (same slot as billedTotal).
+        rec.dapClosed = true;
         if (state == IntervalState.Priced) rec.state = IntervalState.Billing;
         emit BillBatchPosted(interval, firstIndex, uint32(n), rAddr, y, packed);
     }

@@ -256,6 +256,8 @@ export async function readInterval(
   let expectedPrice: bigint | undefined;
   let eventState: IntervalStateValue = None;
   let lastId: Uint8Array = ZERO32;
+  let lastDapId: Uint8Array = ZERO32;
+  let dapClosed = false;
   const positions = new Set<string>();
 
   for (const log of logs) {
@@ -346,6 +348,10 @@ export async function readInterval(
             sigPk: spSigPk ?? new Uint8Array(33),
             signature: { rAddr: hexToBytes(a.rAddr as string), y: a.y as bigint },
           };
+          // The contract's DAP rules: ids strictly increase; none after the first bill batch.
+          if (compareBytes(entry.id, lastDapId) <= 0) bad(`DAP ${dap.length}: id not increasing`);
+          if (dapClosed) bad(`DAP ${dap.length}: posted after the first bill batch`);
+          lastDapId = entry.id;
           if (!spSigPk) bad(`DAP ${dap.length}: no ServiceProviderKeysSet before it`);
           else if (!verifyEntry(domain, entry)) bad(`DAP ${dap.length}: SP signature invalid`);
           if (expectedPrice !== undefined && entry.value !== expectedPrice) {
@@ -401,6 +407,7 @@ export async function readInterval(
             bills.push(b);
           }
           batches.push(record);
+          dapClosed = true;
           break;
         }
         case "BillingRestarted": {

@@ -322,9 +322,11 @@ describe("BillingLedger", () => {
       await (await cc.sealInterval(1)).wait();
       const sp = d.ledger.connect(d.sp) as BillingLedger;
       const p = expectedPrice(ocd);
-      const users = [0, 1, 2].map((u) =>
-        toDapEntryStruct(makeDap(d.domain, 1, p, `sp-to-user-${u}`)),
-      );
+      // One entry per user pseudonym, ids increasing (DESIGN §2, docs/PROTOCOL.md).
+      const users = [0, 1, 2]
+        .map((u) => makeDap(d.domain, 1, p, `sp-to-user-${u}`))
+        .sort((a, b) => Buffer.compare(a.id, b.id))
+        .map(toDapEntryStruct);
       await expect(cc.postDap(1, users))
         .to.be.revertedWithCustomError(cc, "AccessControlUnauthorizedAccount")
         .withArgs(d.cc.address, await cc.SP_ROLE());

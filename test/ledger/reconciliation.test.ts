@@ -79,7 +79,9 @@ describe("ledger reader reconciliation", () => {
     expect(open.state).to.equal(1);
     await sealInterval(cc, 1);
     const p = expectedPrice(ocd);
-    const daps = [0, 1, 2].map((u) => makeDap(d.domain, 1, p, `user-${u}`));
+    const daps = [0, 1, 2]
+      .map((u) => makeDap(d.domain, 1, p, `user-${u}`))
+      .sort((a, b) => Buffer.compare(a.id, b.id));
     await postDap(sp, 1, daps.slice(0, 1));
     await postDap(sp, 1, daps.slice(1));
     for (const b of signBatches(d.domain, billsFor(ocd, p), 8)) await postBills(sp, b);
