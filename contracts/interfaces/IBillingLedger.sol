@@ -94,11 +94,17 @@ struct IntervalRecord {
     /// @dev `p_j`, set when the interval is priced.
     uint64 price;
     uint32[5] categoryValues;
+    /// @dev Real (signed, billed) OCD entries posted.
     uint32 ocdCount;
     uint32 billCount;
     uint32 dapCount;
     uint128 sumWh;
+    /// @dev Zero-value slots posted: meters' dummies and CC's absence markers (DESIGN §7).
+    uint32 zeroCount;
     uint128 billedTotal;
+    /// @dev `K × (registered meters)` at opening: the interval seals only with exactly this many
+    /// slots (`ocdCount + zeroCount`), so a fabricated entry must displace a meter's slot.
+    uint32 expectedSlots;
     /// @dev Set by the first bill batch: the DAP ledger is closed for good (a {restartBilling}
     /// does not reopen it), so no price entry can appear after a bill was published.
     bool dapClosed;
@@ -155,6 +161,14 @@ interface IBillingLedger is IParticipantDirectory {
     /// @notice Relayed mode has exactly one DAP entry per interval (SP's pseudonym toward CC).
     error BillingLedgerDapCount(uint32 interval, uint256 count);
 
+    /// @notice Posting would exceed, or sealing would miss, the interval's `K × (registered
+    /// meters)` slots (DESIGN §7). Fix (CC): post exactly one entry, dummy or absence marker per
+    /// slot of every registered meter.
+    error BillingLedgerSlotCount(uint32 interval, uint256 slots, uint32 expectedSlots);
+
+    /// @notice `K` must be in [1, MAX_SLOTS_PER_METER].
+    error BillingLedgerInvalidSlotsPerMeter(uint16 slotsPerMeter);
+
     /// @notice The interval's DAP ledger is closed: a bill batch was posted (even if billing was
     /// restarted since). Fix (SP, direct mode): post every DAP entry before the first bills.
     error BillingLedgerDapClosed(uint32 interval);
@@ -185,6 +199,10 @@ interface IBillingLedger is IParticipantDirectory {
     /// @notice The delivery mode for intervals opened from now on was set.
     event DeliveryModeSet(DeliveryMode mode);
 
+    /// @notice `K`, the report slots of every meter per interval, was set (intervals opened from
+    /// now on expect `K × (registered meters)` slots).
+    event SlotsPerMeterSet(uint16 slotsPerMeter);
+
     /// @notice CC opened interval `interval` with window `[start, end)` and the configuration
     /// snapshot it will use.
     event IntervalOpened(
@@ -200,6 +218,12 @@ interface IBillingLedger is IParticipantDirectory {
     /// entry in 133 bytes: `id (32) ‖ u64 T ‖ u64 c ‖ u8 sigPkPrefix ‖ sigPkX (32) ‖ rAddr (20) ‖
     /// y (32)`.
     event OcdBatchPosted(uint32 indexed interval, uint32 firstIndex, uint32 count, bytes entries);
+
+    /// @notice CC posted zero-value slots: meters' signed dummies (checked by CC off-chain) and
+    /// CC's absence markers for slots no report filled (DESIGN §7); indistinguishable on-chain.
+    /// `ids` packs each slot's pseudonym in 32 bytes. They are not billed and not in `ocdDigest`;
+    /// each id took its place in the interval's strictly increasing pseudonym order.
+    event OcdZeroSlotsPosted(uint32 indexed interval, uint32 firstIndex, uint32 count, bytes ids);
 
     /// @notice The OCD ledger of `interval` is closed with these commitments.
     event OcdSealed(uint32 indexed interval, uint32 count, uint128 sumWh, bytes32 ocdDigest);
@@ -267,12 +291,16 @@ interface IBillingLedger is IParticipantDirectory {
     /// @notice Sets the delivery mode of intervals opened from now on.
     function setDeliveryMode(DeliveryMode mode) external;
 
+    /// @notice Sets `K`, the public number of report slots every meter fills per interval (real
+    /// chunks, then zero-value dummies; DESIGN §7), for intervals opened from now on.
+    function setSlotsPerMeter(uint16 slotsPerMeter) external;
+
     // ---------------------------------------------------------------------------------------
     // Life cycle
     // ---------------------------------------------------------------------------------------
 
     /// @notice CC opens any unused interval `j` with window `[start, end)`; snapshots the current
-    /// tariff version, category values and delivery mode.
+    /// tariff version, category values, delivery mode and `K × (registered meters)` slots.
     function openInterval(uint32 interval, uint64 start, uint64 end) external;
 
     /// @notice CC posts OCD entries (state Open). Each entry's Schnorr signature is verified over
@@ -281,7 +309,20 @@ interface IBillingLedger is IParticipantDirectory {
     /// pseudonym greater than the previous one.
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external;
 
-    /// @notice CC closes the OCD ledger (Open → OcdSealed).
+    /// @notice CC posts real entries and zero-value slots of one stretch of the interval's
+    /// pseudonym order (state Open): `entries` as in {postOcdBatch}, `zeroIds` the pseudonyms of
+    /// meters' dummies and CC's absence markers. Both arrays sorted; their merge must strictly
+    /// increase after the interval's previous pseudonym. A zero slot carries no signature on-chain
+    /// (CC checked the meter's dummy; a marker has none), so it costs far less gas; owners check
+    /// their slots off-chain. Reverts {BillingLedgerSlotCount} past `K × (registered meters)`.
+    function postSlots(
+        uint32 interval,
+        OcdEntry[] calldata entries,
+        bytes32[] calldata zeroIds
+    ) external;
+
+    /// @notice CC closes the OCD ledger (Open → OcdSealed); requires exactly `K × (registered
+    /// meters at opening)` slots posted ({BillingLedgerSlotCount}).
     function sealInterval(uint32 interval) external;
 
     /// @notice Posts DAP entries signed under `sigPk_SP`, each with `price == priceFor(Σc_j)`
@@ -338,6 +379,9 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice The delivery mode for intervals opened from now on.
     function deliveryMode() external view returns (DeliveryMode);
+
+    /// @notice `K` for intervals opened from now on (0 before {setSlotsPerMeter}).
+    function slotsPerMeter() external view returns (uint16);
 
     /// @notice The stored commitments of `interval`.
     function intervalRecord(uint32 interval) external view returns (IntervalRecord memory);

@@ -23,7 +23,12 @@ import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
 import type { Store } from "../runtime/store.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
-import { ControlCenter, type Admission, type IntervalWindow } from "./control-center.ts";
+import {
+  ControlCenter,
+  type Admission,
+  type IntervalWindow,
+  type ZeroSlots,
+} from "./control-center.ts";
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
@@ -198,31 +203,59 @@ export class ControlCenterAgent {
   }
 
   /**
-   * Posts the interval's admitted entries sorted by pseudonym, resuming after what the chain
-   * already holds, then seals. Returns the entries posted in this call.
+   * Posts the interval's K × (registered meters) slots — admitted real entries, and zero slots
+   * (admitted dummies, absence markers; DESIGN §7) — merged in pseudonym order, resuming after
+   * what the chain already holds, then seals. Returns the real entries and the zero slots.
    */
-  async postAndSeal(interval: number): Promise<{ posted: number; entries: LedgerEntry[] }> {
+  async postAndSeal(
+    interval: number,
+  ): Promise<{ posted: number; entries: LedgerEntry[]; zeroSlots: ZeroSlots }> {
     const { ledger } = this.#components;
     const entries = this.center.closeInterval(interval);
+    const zeroSlots = this.center.zeroSlots(interval);
     const record = await ledger.intervalRecord(interval);
     if (Number(record.state) !== INTERVAL_STATE.Open) {
-      return { posted: 0, entries };
+      return { posted: 0, entries, zeroSlots };
     }
     const lastId = bytesToHex(hexToBytes(record.lastId));
     const pending = entries.filter((e) => bytesToHex(e.id) > lastId);
+    const pendingZero = zeroSlots.ids.filter((id) => bytesToHex(id) > lastId);
+    // A batch holds `size` real entries; a zero slot costs about a tenth of one (no signature).
     const size = this.#init.batchSize ?? 100;
-    for (let i = 0; i < pending.length; i += size) {
+    let i = 0;
+    let z = 0;
+    while (i < pending.length || z < pendingZero.length) {
       if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
         throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
       }
-      await postOcdBatch(ledger, interval, pending.slice(i, i + size));
+      const real: LedgerEntry[] = [];
+      const zero: Uint8Array[] = [];
+      while (
+        (i < pending.length || z < pendingZero.length) &&
+        real.length < size &&
+        zero.length < 10 * size
+      ) {
+        const takeReal =
+          z === pendingZero.length ||
+          (i < pending.length && bytesToHex(pending[i].id) < bytesToHex(pendingZero[z]));
+        if (takeReal) real.push(pending[i++]);
+        else zero.push(pendingZero[z++]);
+      }
+      await postOcdBatch(ledger, interval, real, zero);
       this.#batchesPosted++;
     }
     await sealInterval(ledger, interval);
     // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
     this.#components.store.delete(NS_INTERVAL, String(interval));
-    this.#logger.info("sealed", { interval, entries: entries.length, posted: pending.length });
-    return { posted: pending.length, entries };
+    this.#logger.info("sealed", {
+      interval,
+      entries: entries.length,
+      posted: pending.length,
+      dummies: zeroSlots.dummies,
+      markers: zeroSlots.markers,
+      missingMeters: zeroSlots.missingMeters,
+    });
+    return { posted: pending.length, entries, zeroSlots };
   }
 }
 

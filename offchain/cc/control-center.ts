@@ -22,7 +22,7 @@ import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { entryDigest, type LedgerEntry } from "../protocol/entry.ts";
 import { decodeMeterReport, MeterReportDecodeError } from "../protocol/meter-report.ts";
 import { ControlCenterPseudonyms } from "../protocol/pseudonym.ts";
-import { validateCategories } from "../protocol/splitting.ts";
+import { DEFAULT_REPORT_SLOTS, validateCategories } from "../protocol/splitting.ts";
 import { registrationContext } from "../protocol/registration.ts";
 
 export const REJECT_REASONS = [
@@ -82,7 +82,11 @@ export interface ControlCenterInit {
   readonly keys: ControlCenterKeys;
   /** The billing ledger's §4.4 domain. */
   readonly domain: Uint8Array;
-  /** Counters indexed per meter and interval (the most messages a meter may send), default 64. */
+  /**
+   * `K`, the report slots of every meter per interval (DESIGN §7): counters 1…K are indexed and
+   * each gets exactly one ledger entry (real, dummy or absence marker). Default
+   * {@link DEFAULT_REPORT_SLOTS}; must equal the ledger's `slotsPerMeter`.
+   */
   readonly maxMessagesPerMeter?: number;
   /** Meter faults in one interval before the meter is excluded, default 3. */
   readonly maxFailures?: number;
@@ -116,6 +120,18 @@ export interface IntervalStats {
   readonly rejected: Readonly<Record<RejectReason, number>>;
 }
 
+/** The zero-value slots CC posts for an interval (DESIGN §7), and who they stand for. */
+export interface ZeroSlots {
+  /** Pseudonyms of admitted dummies and of absence markers, sorted (hex order = byte order). */
+  readonly ids: readonly Uint8Array[];
+  /** Meters' admitted dummies (value 0, meter-signed, checked off-chain). */
+  readonly dummies: number;
+  /** Absence markers: slots no admitted report filled (meter offline, onions lost, refused). */
+  readonly markers: number;
+  /** Registered meters none of whose K slots was filled by a report. */
+  readonly missingMeters: number;
+}
+
 export class ControlCenter {
   readonly #keys: ControlCenterKeys;
   readonly #domain: Uint8Array;
@@ -133,7 +149,7 @@ export class ControlCenter {
     this.#keys = init.keys;
     this.#domain = init.domain;
     this.#backend = init.backend ?? secp;
-    this.#maxMessages = init.maxMessagesPerMeter ?? 64;
+    this.#maxMessages = init.maxMessagesPerMeter ?? DEFAULT_REPORT_SLOTS;
     this.#maxFailures = init.maxFailures ?? 3;
     if (
       !Number.isInteger(this.#maxMessages) ||
@@ -259,7 +275,8 @@ export class ControlCenter {
     if (entry.timestamp !== state.window.end - 1n) {
       return this.#fault(state, "wrong-timestamp", meter, entry.interval, counter);
     }
-    if (!state.categories.has(entry.value)) {
+    // A category value, or 0: a meter's dummy for an unused slot (DESIGN §7).
+    if (entry.value !== 0n && !state.categories.has(entry.value)) {
       return this.#fault(state, "not-a-category", meter, entry.interval, counter);
     }
     const registered = this.#meters.get(meter);
@@ -321,13 +338,52 @@ export class ControlCenter {
     this.#excluded.delete(meter);
   }
 
-  /** The interval's admitted entries sorted by pseudonym (the order the ledger requires). */
+  /** The interval's admitted entries (real and dummies) sorted by pseudonym. */
   admittedEntries(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (state === undefined) return [];
     return [...state.admitted.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, v]) => v.entry);
+  }
+
+  /**
+   * The interval's zero-value slots (DESIGN §7): the pseudonyms of admitted dummies, and an
+   * absence marker (the slot's pseudonym, value 0, no signature) for every slot 1…K of every
+   * registered meter that no admitted report filled, so the interval seals with exactly
+   * K × (registered meters) entries. A marker over a slot whose meter did report is visible to its
+   * user, who disputes it. Deterministic given the admitted set.
+   */
+  zeroSlots(interval: number): ZeroSlots {
+    const state = this.#intervals.get(interval);
+    if (state === undefined) {
+      throw new ControlCenterError(`ControlCenter.zeroSlots: interval ${interval} not open`);
+    }
+    const filled = new Map<number, number>();
+    let dummies = 0;
+    const ids: { key: string; id: Uint8Array }[] = [];
+    for (const [key, v] of state.admitted) {
+      filled.set(v.meter, (filled.get(v.meter) ?? 0) + 1);
+      if (v.entry.value === 0n) {
+        dummies++;
+        ids.push({ key, id: v.entry.id });
+      }
+    }
+    let markers = 0;
+    let missingMeters = 0;
+    for (const meter of this.#meters.keys()) {
+      if ((filled.get(meter) ?? 0) === this.#maxMessages) continue;
+      if (!filled.has(meter)) missingMeters++;
+      const ps = this.#pseudonyms.intervalPseudonyms(meter, interval, 1, this.#maxMessages);
+      for (const id of ps) {
+        const key = bytesToHex(id);
+        if (state.admitted.has(key)) continue;
+        markers++;
+        ids.push({ key, id });
+      }
+    }
+    ids.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { ids: ids.map((x) => x.id), dummies, markers, missingMeters };
   }
 
   /** Which meter and counter an admitted pseudonym came from (CC's private link). */
@@ -339,7 +395,10 @@ export class ControlCenter {
     return hit ? { meter: hit.meter, counter: hit.counter } : undefined;
   }
 
-  /** Stops admission for the interval and frees its pseudonym index. */
+  /**
+   * Stops admission for the interval and frees its pseudonym index. Returns the real (billed)
+   * entries sorted by pseudonym; the zero-value slots come from {@link zeroSlots}.
+   */
   closeInterval(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (state === undefined) {
@@ -347,7 +406,7 @@ export class ControlCenter {
     }
     state.closed = true;
     this.#pseudonyms.forgetInterval(interval);
-    return this.admittedEntries(interval);
+    return this.admittedEntries(interval).filter((e) => e.value !== 0n);
   }
 
   /** Rejections of reports that named no open interval (malformed, or for a closed interval). */

@@ -30,6 +30,8 @@ export interface BillingLedgerConfig {
   readonly serviceProvider?: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
   /** Paper §6: SP publishes prices and bills itself. */
   readonly direct?: boolean;
+  /** `K`, report slots per meter per interval (DESIGN §7); required before opening intervals. */
+  readonly slotsPerMeter?: number;
 }
 
 export interface BillingLedgerSigners {
@@ -85,6 +87,7 @@ export async function deployBillingLedger(
     );
   }
   if (config.direct) await wait(ledger.setDeliveryMode(1));
+  if (config.slotsPerMeter !== undefined) await wait(ledger.setSlotsPerMeter(config.slotsPerMeter));
   return { ledger, address };
 }
 

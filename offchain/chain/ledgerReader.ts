@@ -52,6 +52,13 @@ export interface IntervalReport {
   readonly mode?: DeliveryModeValue;
   /** OCD ledger (kind 0 entries) in posting order. */
   readonly ocd: readonly LedgerEntry[];
+  /**
+   * Zero-value slots (meters' dummies and CC's absence markers, DESIGN §7) in posting order: their
+   * pseudonyms only (no signature on-chain, not billed).
+   */
+  readonly zeroSlots: readonly Uint8Array[];
+  /** `K × (registered meters)` at opening (stored): the slots a sealed interval holds. */
+  readonly expectedSlots: number;
   /** DAP ledger (kind 1 entries, `sigPk` = SP's key at posting time). */
   readonly dap: readonly LedgerEntry[];
   /** BC ledger: bills in force (after the last `BillingRestarted`), in posting order. */
@@ -128,6 +135,7 @@ const sameKey = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean 
 const INTERVAL_EVENTS = [
   "IntervalOpened",
   "OcdBatchPosted",
+  "OcdZeroSlotsPosted",
   "OcdSealed",
   "DapPosted",
   "IntervalPriced",
@@ -151,6 +159,7 @@ const LIFECYCLE: Record<
 > = {
   IntervalOpened: { from: [None], to: Open },
   OcdBatchPosted: { from: [Open] },
+  OcdZeroSlotsPosted: { from: [Open] },
   OcdSealed: { from: [Open], to: OcdSealed },
   DapPosted: { from: [OcdSealed, Priced] },
   IntervalPriced: { from: [OcdSealed], to: Priced },
@@ -245,6 +254,9 @@ export async function readInterval(
   let mode: DeliveryModeValue | undefined;
   let schedule: TariffSchedule | undefined;
   const ocd: LedgerEntry[] = [];
+  const zeroSlots: Uint8Array[] = [];
+  const slotIds = new Set<string>();
+  let lastZeroId: Uint8Array = ZERO32;
   const dap: LedgerEntry[] = [];
   let bills: BillFields[] = [];
   let batches: BillBatchRecord[] = [];
@@ -325,9 +337,32 @@ export async function readInterval(
             }
             if (compareBytes(e.id, lastId) <= 0) bad(`OCD ${idx}: pseudonym not increasing`);
             lastId = e.id;
+            const key = hex(e.id);
+            if (slotIds.has(key)) bad(`OCD ${idx}: pseudonym already holds a slot`);
+            slotIds.add(key);
             sumWh += e.value;
             ocdDigest = chainDigest(ocdDigest, e.id, e.value);
             ocd.push(e);
+          }
+          break;
+        }
+        case "OcdZeroSlotsPosted": {
+          // One transaction merges real entries and zero slots in one increasing order; across
+          // the two events, each kind increases on its own and no pseudonym holds two slots.
+          const raw = hexToBytes(a.ids as string);
+          if (raw.length % 32 !== 0) throw new Error("zero-slot ids not a multiple of 32 bytes");
+          if (Number(a.firstIndex) !== zeroSlots.length) {
+            bad(`zero slots firstIndex ${a.firstIndex} but ${zeroSlots.length} so far`);
+          }
+          if (Number(a.count) !== raw.length / 32) bad(`zero slots count ${a.count} ≠ records`);
+          for (let o = 0; o < raw.length; o += 32) {
+            const id = raw.slice(o, o + 32);
+            const key = hex(id);
+            if (compareBytes(id, lastZeroId) <= 0) bad(`zero slot ${key}: not increasing`);
+            if (slotIds.has(key)) bad(`zero slot ${key}: pseudonym already holds a slot`);
+            slotIds.add(key);
+            lastZeroId = id;
+            zeroSlots.push(id);
           }
           break;
         }
@@ -450,6 +485,13 @@ export async function readInterval(
     bad("stored window, tariff version, category values or mode ≠ IntervalOpened");
   }
   if (Number(rec.ocdCount) !== ocd.length) bad(`stored OCD count ${rec.ocdCount} ≠ ${ocd.length}`);
+  if (Number(rec.zeroCount) !== zeroSlots.length) {
+    bad(`stored zero-slot count ${rec.zeroCount} ≠ ${zeroSlots.length}`);
+  }
+  const expectedSlots = Number(rec.expectedSlots);
+  if (state >= OcdSealed && ocd.length + zeroSlots.length !== expectedSlots) {
+    bad(`sealed with ${ocd.length + zeroSlots.length} slots, not K × meters = ${expectedSlots}`);
+  }
   if (rec.sumWh !== sumWh) bad(`stored Σc ${rec.sumWh} ≠ ${sumWh}`);
   if (rec.ocdDigest !== hex(ocdDigest)) bad("stored OCD digest ≠ recomputed");
   if (Number(rec.billCount) !== bills.length) bad(`stored bill count ≠ ${bills.length}`);
@@ -479,6 +521,8 @@ export async function readInterval(
     categoryValues: categories,
     mode,
     ocd,
+    zeroSlots,
+    expectedSlots,
     dap,
     bills,
     billBatches: batches,

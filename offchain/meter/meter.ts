@@ -12,7 +12,13 @@ import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { MeterPseudonyms } from "../protocol/pseudonym.ts";
 import { registrationContext } from "../protocol/registration.ts";
-import { splitUsage, validateCategories, type UsageCategories } from "../protocol/splitting.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
+import {
+  DEFAULT_REPORT_SLOTS,
+  splitIntoSlots,
+  validateCategories,
+  type UsageCategories,
+} from "../protocol/splitting.ts";
 
 export interface MeterInit {
   /** The meter's index in the directory (public: the onion directory lists meters by key). */
@@ -26,6 +32,8 @@ export interface MeterInit {
   readonly categories: readonly bigint[];
   /** Carry from before this meter's first interval (e.g. restored state). */
   readonly initialCarryWh?: bigint;
+  /** `K`, the public report slots per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
+  readonly slots?: number;
   readonly backend?: Secp256k1Backend;
 }
 
@@ -47,10 +55,23 @@ export interface MeterIntervalReport {
   readonly measuredWh: bigint;
   readonly carryInWh: bigint;
   readonly carryOutWh: bigint;
-  /** Signed OCD entries, counter k = index + 1. */
+  /**
+   * Exactly K signed OCD entries, counter k = index + 1: the real chunks first (category values),
+   * then zero-value dummies (DESIGN §7), all under per-message pseudonyms and keys.
+   */
   readonly entries: readonly LedgerEntry[];
-  /** The batch delivered to the user at interval end: P_{i,j,1..n}. */
+  /** How many of `entries` are real chunks (the rest are dummies). */
+  readonly chunks: number;
+  /**
+   * The fixed-size batch delivered to the user after the interval: its K pseudonyms P_{i,j,1..K}
+   * (the signed `entries` go with them: the user checks values and keeps evidence).
+   */
   readonly pseudonyms: readonly Uint8Array[];
+  /**
+   * The user batch (offchain/protocol/user-batch.ts): every slot's signed entry and tweak `t`, so
+   * the user checks values and can prove a slot's key is `B_i + t·G`.
+   */
+  readonly userBatch: readonly UserBatchSlot[];
 }
 
 export class MeterError extends Error {
@@ -68,6 +89,7 @@ export class Meter {
   readonly #pseudonyms: MeterPseudonyms;
   readonly #messageKeys: MessageKeyDeriver;
   #categories: UsageCategories;
+  readonly #slots: number;
   #carryWh: bigint;
   #lastInterval = -1;
   /** Entries of recent intervals, kept for CC's resend requests. */
@@ -86,6 +108,10 @@ export class Meter {
     this.#backend = init.backend ?? secp;
     this.#categories = validateCategories(init.categories);
     this.#carryWh = init.initialCarryWh ?? 0n;
+    this.#slots = init.slots ?? DEFAULT_REPORT_SLOTS;
+    if (!Number.isInteger(this.#slots) || this.#slots < 1 || this.#slots > 64) {
+      throw new MeterError(`Meter: slots ${init.slots} outside [1, 64]`);
+    }
     this.#pseudonyms = new MeterPseudonyms(
       init.keys.secretKey,
       init.keys.publicKey,
@@ -95,7 +121,12 @@ export class Meter {
     this.#messageKeys = new MessageKeyDeriver(init.keys.ggmKey, this.#backend);
   }
 
-  /** Consumption carried into the next interval (always < c1 after a report). */
+  /** `K`, the report slots this meter fills per interval. */
+  get slots(): number {
+    return this.#slots;
+  }
+
+  /** Consumption carried into the next interval (< c1 unless more than K chunks were due). */
   get carryWh(): bigint {
     return this.#carryWh;
   }
@@ -128,8 +159,9 @@ export class Meter {
   }
 
   /**
-   * Reports interval `interval`: splits `measuredWh + carry` into category chunks and signs one
-   * OCD entry per chunk. `timestamp` must be the interval's last second `end − 1` (DESIGN §4.4:
+   * Reports interval `interval`: splits `measuredWh + carry` into at most K category chunks (the
+   * rest carries over) and signs exactly K OCD entries: one per chunk, then zero-value dummies
+   * (DESIGN §7), so every meter sends the same number of reports. `timestamp` must be the interval's last second `end − 1` (DESIGN §4.4:
    * fixed by protocol; CC and the contract refuse any other), so timestamps neither order a meter's
    * chunks nor group them by meter. Intervals must increase.
    */
@@ -141,10 +173,18 @@ export class Meter {
     }
     if (measuredWh < 0n) throw new MeterError("Meter.reportInterval: negative consumption");
     const carryInWh = this.#carryWh;
-    const { chunks, carryOutWh } = splitUsage(measuredWh, carryInWh, this.#categories);
+    // K slots (DESIGN §7): the largest K chunks, the rest carried; then dummies of value 0.
+    const { chunks, carryOutWh } = splitIntoSlots(
+      measuredWh,
+      carryInWh,
+      this.#categories,
+      this.#slots,
+    );
+    const values = [...chunks, ...Array<bigint>(this.#slots - chunks.length).fill(0n)];
     const entries: LedgerEntry[] = [];
     const pseudonyms: Uint8Array[] = [];
-    chunks.forEach((value, i) => {
+    const userBatch: UserBatchSlot[] = [];
+    values.forEach((value, i) => {
       const counter = i + 1;
       const id = this.#pseudonyms.pseudonym(interval, counter);
       const key = this.#messageKeys.messageKey(this.#keys.baseKey, interval, counter);
@@ -156,6 +196,7 @@ export class Meter {
           { sigPk: key.sigPk, backend: this.#backend },
         ),
       );
+      userBatch.push({ entry: entries[entries.length - 1], tweak: key.tweak });
       pseudonyms.push(id);
     });
     this.#lastInterval = interval;
@@ -163,7 +204,16 @@ export class Meter {
     this.#sent.set(interval, entries);
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
     for (const j of this.#sent.keys()) if (j < interval - 4) this.#sent.delete(j);
-    return { interval, measuredWh, carryInWh, carryOutWh, entries, pseudonyms };
+    return {
+      interval,
+      measuredWh,
+      carryInWh,
+      carryOutWh,
+      entries,
+      chunks: chunks.length,
+      pseudonyms,
+      userBatch,
+    };
   }
 
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */

@@ -17,6 +17,7 @@ import {
 } from "../../offchain/chain/billing.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import {
+  fillAndSeal,
   billsFor,
   deployBillingLedger,
   expectedPrice,
@@ -36,7 +37,7 @@ async function directSealed(users: number) {
   await (await cc.openInterval(1, WINDOW_START, WINDOW_END)).wait();
   const ocd = makeOcdEntries(d.domain, 1, 4);
   await (await cc.postOcdBatch(1, ocd.map(toOcdEntryStruct))).wait();
-  await (await cc.sealInterval(1)).wait();
+  await fillAndSeal(cc, 1);
   const p = expectedPrice(ocd);
   const dap = Array.from({ length: users }, (_, u) => makeDap(d.domain, 1, p, `user-${u}`)).sort(
     (a, b) => Buffer.compare(a.id, b.id),

@@ -43,6 +43,7 @@ import { bytesToBigInt, hexToBytes, toHex0x } from "../../offchain/crypto/bytes.
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry } from "../../offchain/protocol/entry.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   billsFor,
@@ -198,7 +199,7 @@ describe("attack: dishonest RPC endpoint between the chain and a verifier", func
     for (let k = 0; k < ocd.length; k += OCD_BATCH) {
       await postOcdBatch(cc, INTERVAL, ocd.slice(k, k + OCD_BATCH));
     }
-    await sealInterval(cc, INTERVAL);
+    await fillAndSeal(cc, INTERVAL);
     price = expectedPrice(ocd);
     await postDap(cc, INTERVAL, [makeDap(d.domain, INTERVAL, price)]);
     const bills = billsFor(ocd, price);

@@ -15,6 +15,9 @@ import {
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import {
+  fillAndSeal,
+  fillSlots,
+  registerFixtureMeters,
   CATEGORY_VALUES,
   TARIFF,
   WINDOW_END,
@@ -271,6 +274,7 @@ describe("BillingLedger", () => {
     it("seals with the commitments and refuses further OCD", async () => {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, 5);
+      await fillSlots(cc, 1);
       const rec = await cc.intervalRecord(1);
       await expect(cc.sealInterval(1))
         .to.emit(cc, "OcdSealed")
@@ -291,7 +295,7 @@ describe("BillingLedger", () => {
     it("relayed: CC posts one SP-signed entry at the tariff price → Priced", async () => {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, 10);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const p = expectedPrice(ocd);
       const dap = makeDap(d.domain, 1, p);
       await expect(cc.postDap(1, [toDapEntryStruct(dap), toDapEntryStruct(dap)]))
@@ -319,7 +323,7 @@ describe("BillingLedger", () => {
     it("direct: SP posts per-user entries in several batches with the same price", async () => {
       const d = await deployBillingLedger(ethers, { direct: true });
       const { cc, ocd } = await openAndFill(d, 1, 10);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const sp = d.ledger.connect(d.sp) as BillingLedger;
       const p = expectedPrice(ocd);
       // One entry per user pseudonym, ids increasing (DESIGN §2, docs/PROTOCOL.md).
@@ -342,8 +346,9 @@ describe("BillingLedger", () => {
       const d = await deployBillingLedger(ethers, { configure: false });
       await (await d.ledger.setTariff([0n], [3n], 3n)).wait();
       await (await d.ledger.setCategoryValues([...CATEGORY_VALUES])).wait();
+      await registerFixtureMeters(d.ledger.connect(d.cc) as BillingLedger, d.ledger);
       const { cc } = await openAndFill(d, 1, 2);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       await expect(
         cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, 3n))]),
       ).to.be.revertedWithCustomError(cc, "BillingLedgerNotConfigured");
@@ -354,7 +359,7 @@ describe("BillingLedger", () => {
     async function priced(n = 10) {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, n);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const p = expectedPrice(ocd);
       await (await cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, p))])).wait();
       return { d, cc, ocd, p };
@@ -454,7 +459,7 @@ describe("BillingLedger", () => {
       const d = await deployBillingLedger(ethers);
       const cc = d.ledger.connect(d.cc) as BillingLedger;
       await (await cc.openInterval(4, WINDOW_START, WINDOW_END)).wait();
-      await (await cc.sealInterval(4)).wait();
+      await fillAndSeal(cc, 4);
       await (await cc.postDap(4, [toDapEntryStruct(makeDap(d.domain, 4, 10n))])).wait();
       await expect(cc.closeBilling(4))
         .to.emit(cc, "IntervalFinalized")

@@ -40,7 +40,7 @@ export function makeControlCenter(meters: readonly Meter[], cc: KeyPair, maxFail
   const center = new ControlCenter({
     keys: cc,
     domain: DOMAIN,
-    maxMessagesPerMeter: 32,
+    maxMessagesPerMeter: 8, // K, the meters' default slots (DESIGN §7)
     maxFailures,
   });
   for (const m of meters) {

@@ -20,13 +20,16 @@ describe("meter", () => {
           let reported = 0n;
           series.forEach((wh, j) => {
             const r = m.reportInterval(j, wh, T);
-            expect(r.entries.length).to.equal(r.pseudonyms.length);
-            for (const e of r.entries) {
-              expect(CATEGORIES).to.include(e.value);
+            // Exactly K slots (DESIGN §7): the chunks, then zero-value dummies.
+            expect(r.entries.length).to.equal(m.slots);
+            expect(r.pseudonyms.length).to.equal(m.slots);
+            r.entries.forEach((e, k) => {
+              if (k < r.chunks) expect(CATEGORIES).to.include(e.value);
+              else expect(e.value).to.equal(0n);
               expect(verifyEntry(DOMAIN, e)).to.equal(true);
               reported += e.value;
-            }
-            expect(r.carryOutWh < CATEGORIES[0]).to.equal(true);
+            });
+            if (r.chunks < m.slots) expect(r.carryOutWh < CATEGORIES[0]).to.equal(true);
           });
           expect(reported + m.carryWh).to.equal(series.reduce((a, b) => a + b, 0n));
         },
@@ -66,13 +69,37 @@ describe("control center admission", () => {
     for (const r of reports) {
       for (const e of r.entries) expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
     }
+    const zero = center.zeroSlots(7);
     const admitted = center.closeInterval(7);
-    const total = reports.reduce((n, r) => n + r.entries.length, 0);
+    const total = reports.reduce((n, r) => n + r.chunks, 0);
     expect(admitted.length).to.equal(total);
+    // The dummies are zero slots; nothing is missing, so no absence marker.
+    expect(zero.dummies).to.equal(3 * 8 - total);
+    expect(zero.markers).to.equal(0);
+    expect(zero.ids.length + admitted.length).to.equal(3 * 8);
     const hex = admitted.map((e) => bytesToHex(e.id));
     expect(hex).to.deep.equal([...hex].sort());
     // CC links a pseudonym to its meter (and only CC can).
     expect(center.originOf(7, reports[1].entries[0].id)).to.deep.equal({ meter: 1, counter: 1 });
+  });
+
+  it("fills every slot no report filled with an absence marker and counts missing meters", () => {
+    const center = freshCenter();
+    const r0 = meters[0].reportInterval(7, 1_000n, T);
+    const r1 = meters[1].reportInterval(7, 1_000n, T);
+    // Meter 0 reports every slot; meter 1 loses two onions; meter 2 is offline.
+    for (const e of r0.entries) expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
+    for (const e of r1.entries.slice(2)) center.admit(encodeMeterReport(e));
+    const zero = center.zeroSlots(7);
+    expect(zero.markers).to.equal(2 + 8);
+    expect(zero.missingMeters).to.equal(1);
+    expect(zero.dummies).to.equal(r0.entries.length - r0.chunks + 6 - Math.max(0, r1.chunks - 2));
+    const real = center.closeInterval(7);
+    expect(real.length + zero.ids.length).to.equal(3 * 8); // K × registered meters, exactly
+    const hex = zero.ids.map((id) => bytesToHex(id));
+    expect(hex).to.deep.equal([...hex].sort());
+    // Meter 1's lost slots are markers under their own pseudonyms, visible to its user.
+    for (const e of r1.entries.slice(0, 2)) expect(hex).to.include(bytesToHex(e.id));
   });
 
   it("rejects each kind of bad report with its reason", () => {
@@ -97,7 +124,7 @@ describe("control center admission", () => {
     expectReason(encodeMeterReport(fake), "unknown-pseudonym");
     // Next counters of meter 1 with altered fields (each signed by the meter's own key or not).
     const m1 = meters[1].reportInterval(7, 2_000n + 500n + 250n + 100n, T).entries;
-    expect(m1.length).to.equal(4);
+    expect(m1.length).to.equal(8); // K slots: 4 chunks, 4 dummies
     const sk = 424242n;
     // A meter clock one second off: inside the window, but T is fixed to its last second.
     expectReason(encodeMeterReport({ ...m1[0], timestamp: T - 1n }), "wrong-timestamp");

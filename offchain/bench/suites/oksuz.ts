@@ -105,7 +105,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
 
   // user.verify_interval_ms: one user checks one interval of that ledger, its own read of the
-  // chain's events included. The user holds the pseudonyms of the ledger's first two entries.
+  // chain's events included. The user holds the ledger's first two entries as its slots.
   const ledger = connectBillingLedger(report.ledger, admin);
   const ledgerDomainBytes = await readDomain(ledger);
   const userSamples: number[] = [];
@@ -115,11 +115,13 @@ export async function run(ctx: BenchContext): Promise<void> {
     const user = new User({
       meterIndex: 0,
       domain: ledgerDomainBytes,
+      // Only evidence of a dispute uses B_i and t; this honest check never reads them.
+      meterBasePublicKey: cc.publicKey,
       spSigPk: onChain.dap[0].sigPk,
     });
-    user.receivePseudonyms(
+    user.receiveBatch(
       0,
-      onChain.ocd.slice(0, 2).map((e) => e.id),
+      onChain.ocd.slice(0, 2).map((entry) => ({ entry, tweak: 1n })),
     );
     const check = user.verifyInterval(onChain);
     userSamples.push(performance.now() - t1);
