@@ -60,6 +60,12 @@ import { Store } from "../runtime/store.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import { LoadModel } from "./load-model.ts";
+import {
+  linkageAdversary,
+  originatedPackets,
+  type LinkRecord,
+  type LinkageResult,
+} from "./linkage.ts";
 
 export const ATTACKS = [
   "fake-meter",
@@ -207,6 +213,11 @@ export interface OksuzReport {
   readonly meterFigures: readonly MeterIntervalFigures[];
   /** Users' checks, one per user and interval (disputes named). */
   readonly userChecks: readonly UserIntervalCheck[];
+  /**
+   * The global passive observer over every link's (from, to, time, size) and the ledger
+   * (offchain/sim/linkage.ts): what it learns of each meter's chunk count and reported Wh.
+   */
+  readonly linkage: LinkageResult;
   readonly wallTimeMs: number;
 }
 
@@ -384,7 +395,11 @@ export async function runOksuz(
 
   // Taps for the replaying outsider: it records what crosses the links into relays.
   const tapped: { to: string; bytes: Uint8Array }[] = [];
+  // The global passive observer's view: every packet put on a link (DESIGN §4.6).
+  const linkRecords: LinkRecord[] = [];
+  const intervalStartMs: number[] = [];
   const send = (from: string, to: string, bytes: Uint8Array) => {
+    linkRecords.push({ from, to, timeMs: clock.now(), size: bytes.length });
     if (attack === "replaying-outsider" && to !== "cc" && tapped.length < 50)
       tapped.push({ to, bytes });
     network.send(from, to, bytes);
@@ -501,6 +516,7 @@ export async function runOksuz(
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await chain.admin.provider!.getBlockNumber();
+    intervalStartMs.push(clock.now());
     const tick = phaseTimer(now);
     await cc.agent.openInterval(j, { start, end }, categories);
     const openMs = tick();
@@ -749,6 +765,19 @@ export async function runOksuz(
       : undefined,
     meterFigures,
     userChecks,
+    linkage: linkageAdversary(
+      meterFigures.map((f) => ({
+        address: `meter-${f.meter}`,
+        interval: f.interval,
+        chunks: f.chunks,
+        reportedWh: BigInt(f.reportedWh),
+      })),
+      originatedPackets(linkRecords, (t) => {
+        let j: number | undefined;
+        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k;
+        return j;
+      }),
+    ),
     wallTimeMs: now() - t0,
   };
 }

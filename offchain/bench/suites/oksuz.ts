@@ -103,6 +103,17 @@ export async function run(ctx: BenchContext): Promise<void> {
   for (const [phase, ms] of Object.entries(interval0.phaseMs)) {
     if (phase !== "total") ctx.record(`e2e.phase_${phase}_ms${suffix}`, ms, "ms");
   }
+  // The global passive observer of that run (offchain/sim/linkage.ts; DESIGN §4.6, §7): chunk
+  // counts it recovers (goal: no better than the most common count), bits leaked per meter
+  // (goal ≤ 0.1) and the packets each meter originates per interval (K with report slots).
+  const l = report.linkage;
+  ctx.record("privacy.count_recovered_pct", l.countRecoveredPct, "%");
+  ctx.record("privacy.count_baseline_pct", l.countBaselinePct, "%");
+  ctx.record("privacy.wh_recovered_pct", l.whRecoveredPct, "%");
+  ctx.record("privacy.wh_baseline_pct", l.whBaselinePct, "%");
+  ctx.record("privacy.bits_leaked_per_meter", l.bitsLeakedPerMeter, "bits");
+  ctx.record("privacy.min_entry_anonymity_set", l.minEntryAnonymitySet, "meters");
+  ctx.record("onion.packets_per_meter_interval", l.packetsPerMeterInterval, "packets");
 
   // user.verify_interval_ms: one user checks one interval of that ledger, its own read of the
   // chain's events included. The user holds the ledger's first two entries as its slots.
