@@ -7,11 +7,13 @@
 // Observation: per meter and interval, the packets it originated = packets it put on the wire −
 // packets it was handed (relays forward each packet they receive exactly once per interval, loops
 // included), i.e. flow conservation, robust to batching and shuffling. The adversary is given the
-// best possible model: the empirical joint distribution of (observation, true count) and
-// (observation, true Wh) over the run itself, and guesses the most likely value for each
-// observation (a plug-in Bayes classifier; optimistic for the adversary). Its baseline, from the
-// ledger alone, guesses the most common count / Wh for everyone. Bits leaked per meter = the
-// plug-in mutual information I(count; observation). Pure and deterministic.
+// best model the run can teach it: the empirical joint distribution of (observation, true count)
+// and (observation, true Wh) over every other meter-interval of the run, and guesses the most
+// likely value for each observation (a Bayes classifier; observations seen fewer than MIN_CLASS
+// times get the overall most common value, so noise such as loops in flight or resends is not
+// mistaken for a leak). Its baseline, from the ledger alone, guesses
+// the most common count / Wh for everyone. Bits leaked per meter = the mutual information
+// I(count; observation), Miller–Madow bias-corrected, clamped at 0. Pure and deterministic.
 
 /** One packet on one link, as a link observer sees it. */
 export interface LinkRecord {
@@ -75,22 +77,20 @@ export function originatedPackets(
   return out;
 }
 
-function mode<T>(values: readonly T[]): { value: T | undefined; count: number } {
-  const counts = new Map<T, number>();
-  let best: T | undefined;
-  let bestCount = 0;
+/** How often the most common value occurs. */
+function modeCount<T>(values: readonly T[]): number {
+  const m = new Map<T, number>();
+  let best = 0;
   for (const v of values) {
-    const c = (counts.get(v) ?? 0) + 1;
-    counts.set(v, c);
-    if (c > bestCount) {
-      best = v;
-      bestCount = c;
-    }
+    const c = (m.get(v) ?? 0) + 1;
+    m.set(v, c);
+    if (c > best) best = c;
   }
-  return { value: best, count: bestCount };
+  return best;
 }
 
-function entropy(values: readonly unknown[]): number {
+/** Plug-in entropy in bits, plus the Miller–Madow correction (m − 1)/(2N ln 2) when asked. */
+function entropy(values: readonly unknown[], corrected = false): number {
   const counts = new Map<unknown, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   let h = 0;
@@ -98,7 +98,48 @@ function entropy(values: readonly unknown[]): number {
     const p = c / values.length;
     h -= p * Math.log2(p);
   }
+  if (corrected) h += (counts.size - 1) / (2 * values.length * Math.LN2);
   return h;
+}
+
+/** Observation classes smaller than this are too rare to learn from (the guess is the mode). */
+export const MIN_CLASS = 5;
+
+/**
+ * Hits of the Bayes guess "the most common value of my observation class" (classes below
+ * {@link MIN_CLASS} samples fall back to the overall most common value, so a unique observation —
+ * noise — is not read as a perfect fit).
+ */
+function classHits<T>(values: readonly T[], classOf: readonly number[]): number {
+  const classes = new Map<number, number[]>();
+  classOf.forEach((c, i) => {
+    let list = classes.get(c);
+    if (!list) classes.set(c, (list = []));
+    list.push(i);
+  });
+  const fallback = modeOf(values);
+  let hits = 0;
+  for (const members of classes.values()) {
+    const guess = members.length >= MIN_CLASS ? modeOf(members.map((i) => values[i])) : fallback;
+    for (const i of members) if (values[i] === guess) hits++;
+  }
+  return hits;
+}
+
+/** The most common value (first reached on ties). */
+function modeOf<T>(values: readonly T[]): T | undefined {
+  const m = new Map<T, number>();
+  let best: T | undefined;
+  let bestCount = 0;
+  for (const v of values) {
+    const c = (m.get(v) ?? 0) + 1;
+    m.set(v, c);
+    if (c > bestCount) {
+      best = v;
+      bestCount = c;
+    }
+  }
+  return best;
 }
 
 /**
@@ -120,15 +161,12 @@ export function linkageAdversary(
     if (!list) byObs.set(o, (list = []));
     list.push(i);
   });
-  let countHits = 0;
-  let whHits = 0;
+  const countHits = classHits(counts, obs);
+  const whHits = classHits(whs, obs);
+  // The ledger-only baseline: everyone gets the most common value (DESIGN goal: no better).
+  const countBaseline = modeCount(counts);
+  const whBaseline = modeCount(whs);
   let minAnon = Infinity;
-  const classWithChunks: number[] = [];
-  for (const members of byObs.values()) {
-    countHits += mode(members.map((i) => counts[i])).count;
-    whHits += mode(members.map((i) => whs[i])).count;
-    if (members.some((i) => counts[i] > 0)) classWithChunks.push(members.length);
-  }
   // Per interval: an entry's author is any meter in a class that holds some chunk.
   const intervals = new Set(truth.map((t) => t.interval));
   for (const j of intervals) {
@@ -145,13 +183,13 @@ export function linkageAdversary(
   const n = truth.length;
   const hCount = entropy(counts);
   const joint = counts.map((c, i) => `${c}|${obs[i]}`);
-  const mi = Math.max(0, hCount + entropy(obs) - entropy(joint));
+  const mi = Math.max(0, entropy(counts, true) + entropy(obs, true) - entropy(joint, true));
   return {
     samples: n,
     countRecoveredPct: (100 * countHits) / n,
-    countBaselinePct: (100 * mode(counts).count) / n,
+    countBaselinePct: (100 * countBaseline) / n,
     whRecoveredPct: (100 * whHits) / n,
-    whBaselinePct: (100 * mode(whs).count) / n,
+    whBaselinePct: (100 * whBaseline) / n,
     bitsLeakedPerMeter: mi,
     countEntropyBits: hCount,
     packetsPerMeterInterval: obs.reduce((a, b) => a + b, 0) / n,
