@@ -124,8 +124,14 @@ struct IntervalRecord {
 /// of every interval `j`, with one life cycle `Open → OcdSealed → Priced → Billing → Final`.
 /// Entries are emitted in events (a client rebuilds every ledger from logs alone, see
 /// docs/PROTOCOL.md); storage keeps per-interval commitments. Meter signatures, the SP's
-/// signatures, the tariff price and every bill are checked on-chain, so neither CC nor SP can
-/// forge, alter, replay, misprice or misbill.
+/// signatures, the tariff price and every bill are checked on-chain, so SP cannot misprice or
+/// misbill and nobody can replay or alter a signed entry. A signature binds an entry to *a* key,
+/// not to a meter: what stops CC from posting a report no meter made is that every registered
+/// meter owns exactly K slots per interval (real entries, then zero slots), the interval seals
+/// only with exactly `K × (registered meters)` of them, and each meter's user checks all K of its
+/// (pseudonym, value) pairs against these events, with evidence if one differs (DESIGN §2, §4.2,
+/// §7; docs/SECURITY.md "What the control center can and cannot do"). CC still vouches that a
+/// pseudonym belongs to a registered meter, and only CC hands `CC_ROLE` on.
 interface IBillingLedger is IParticipantDirectory {
     // ---------------------------------------------------------------------------------------
     // Errors
@@ -136,7 +142,8 @@ interface IBillingLedger is IParticipantDirectory {
     error BillingLedgerIntervalState(uint32 interval, IntervalState state);
 
     /// @notice Entry `index` (0-based within the batch) was refused for `problem`; the whole batch
-    /// reverts. Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
+    /// reverts. In {postSlots}, `index ≥ entries.length` names `zeroIds[index − entries.length]`.
+    /// Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
     error BillingLedgerInvalidEntry(uint32 interval, uint256 index, EntryProblem problem);
 
     /// @notice The batch is empty. Fix: post at least one entry.
