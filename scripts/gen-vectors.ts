@@ -18,7 +18,7 @@ import { meterPseudonym, meterPseudonymKey } from "../offchain/protocol/pseudony
 
 export const VECTORS_FORMAT =
   "GridLedger crypto vectors (DESIGN §4.1–4.5). Byte strings, points, keys and scalars " +
-  "(sk, sigSk, y, h3 out, K) are lowercase hex without 0x, scalars as 32-byte big-endian; " +
+  "(sk, b, t, sigSk, y, h3 out, K) are lowercase hex without 0x, scalars as 32-byte big-endian; " +
   "points are 33-byte compressed SEC1; plain integers (index, interval, counter, chainId, kind, " +
   "timestamp, value) are decimal strings; tags are ASCII strings. Schnorr signatures use the " +
   "deterministic nonce of offchain/crypto/schnorr.ts (schnorrNonce, no aux); any nonce verifies. " +
@@ -66,7 +66,15 @@ export interface CryptoVectors {
   h1: { point: string; out: string }[];
   h3: { input: string; out: string }[];
   ggm: { key: string; index: string; out: string }[];
-  messageKey: { K: string; interval: string; counter: string; sigSk: string; sigPk: string }[];
+  messageKey: {
+    K: string;
+    b: string;
+    interval: string;
+    counter: string;
+    t: string;
+    sigSk: string;
+    sigPk: string;
+  }[];
   pseudonym: {
     skMeter: string;
     pkCC: string;
@@ -170,12 +178,18 @@ export function buildCryptoVectors(): CryptoVectors {
   while (mkCases.length < 18) {
     mkCases.push([rMk(32), Number(uniform(rMk, 1n << 32n)), Number(uniform(rMk, 65535n)) + 1]);
   }
-  const messageKeyVectors = mkCases.map(([K, interval, counter]) => {
-    const mk = deriveMessageKey(K, interval, counter, backend);
+  // Base keys b (DESIGN §4.2: sigSk = b + t mod n) from their own stream, so the K, j, k above
+  // stay what they were: b = 1 and b = n − 1 (b + t wraps mod n), then seeded scalars.
+  const rB = seeded("messageKey/b");
+  const baseKeys = mkCases.map((_, i) => (i === 0 ? 1n : i === 1 ? CURVE_ORDER - 1n : scalar(rB)));
+  const messageKeyVectors = mkCases.map(([K, interval, counter], i) => {
+    const mk = deriveMessageKey(K, baseKeys[i], interval, counter, backend);
     return {
       K: hex(K),
+      b: hexScalar(baseKeys[i]),
       interval: interval.toString(),
       counter: counter.toString(),
+      t: hexScalar(mk.tweak),
       sigSk: hexScalar(mk.sigSk),
       sigPk: hex(mk.sigPk),
     };

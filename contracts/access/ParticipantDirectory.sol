@@ -113,6 +113,12 @@ abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
         return (true, slot - 1);
     }
 
+    /// @dev The number of registered meters (cheaper than the external {meterCount} for derived
+    /// contracts).
+    function _registeredMeters() internal view returns (uint32) {
+        return _meterCount;
+    }
+
     /// @dev `sigPk_SP` as (prefix, x); prefix 0 when unset.
     function _serviceProviderSigKey() internal view returns (uint8 prefix, uint256 x) {
         return (_spSigPk.prefix, _spSigPk.x);

@@ -29,9 +29,10 @@ enum EntryProblem {
     BadSignature,
     /// The consumption is not one of the interval's five category values (DESIGN §7).
     NotACategoryValue,
-    /// The timestamp is outside the interval's window [start, end).
-    TimestampOutsideWindow,
-    /// The pseudonym is not strictly greater than the interval's previous pseudonym.
+    /// The OCD timestamp is not the interval's last second `end − 1` (DESIGN §4.4: fixed by
+    /// protocol, so timestamps cannot group a meter's entries).
+    TimestampNotIntervalEnd,
+    /// The pseudonym (OCD) or DAP id is not strictly greater than the interval's previous one.
     PseudonymNotIncreasing,
     /// The DAP price differs from the tariff's price for the interval's aggregate.
     PriceMismatch,
@@ -93,13 +94,25 @@ struct IntervalRecord {
     /// @dev `p_j`, set when the interval is priced.
     uint64 price;
     uint32[5] categoryValues;
+    /// @dev Real (signed, billed) OCD entries posted.
     uint32 ocdCount;
     uint32 billCount;
     uint32 dapCount;
     uint128 sumWh;
+    /// @dev Zero-value slots posted: meters' dummies and CC's absence markers (DESIGN §7).
+    uint32 zeroCount;
     uint128 billedTotal;
+    /// @dev `K × (registered meters)` at opening: the interval seals only with exactly this many
+    /// slots (`ocdCount + zeroCount`), so a fabricated entry must displace a meter's slot.
+    uint32 expectedSlots;
+    /// @dev Set by the first bill batch: the DAP ledger is closed for good (a {restartBilling}
+    /// does not reopen it), so no price entry can appear after a bill was published.
+    bool dapClosed;
     /// @dev The last accepted pseudonym (pseudonyms strictly increase within an interval).
     bytes32 lastId;
+    /// @dev The last accepted DAP id (direct mode: one entry per user pseudonym, strictly
+    /// increasing across the interval's DAP batches).
+    bytes32 lastDapId;
     /// @dev `acc_k = keccak256(acc_{k−1} ‖ id_k ‖ u64 c_k)`, `acc_0 = 0`, over OCD entries in order.
     bytes32 ocdDigest;
     /// @dev The same running digest over the bills' `(id, c)`, in posting order.
@@ -111,8 +124,14 @@ struct IntervalRecord {
 /// of every interval `j`, with one life cycle `Open → OcdSealed → Priced → Billing → Final`.
 /// Entries are emitted in events (a client rebuilds every ledger from logs alone, see
 /// docs/PROTOCOL.md); storage keeps per-interval commitments. Meter signatures, the SP's
-/// signatures, the tariff price and every bill are checked on-chain, so neither CC nor SP can
-/// forge, alter, replay, misprice or misbill.
+/// signatures, the tariff price and every bill are checked on-chain, so SP cannot misprice or
+/// misbill and nobody can replay or alter a signed entry. A signature binds an entry to *a* key,
+/// not to a meter: what stops CC from posting a report no meter made is that every registered
+/// meter owns exactly K slots per interval (real entries, then zero slots), the interval seals
+/// only with exactly `K × (registered meters)` of them, and each meter's user checks all K of its
+/// (pseudonym, value) pairs against these events, with evidence if one differs (DESIGN §2, §4.2,
+/// §7; docs/SECURITY.md "What the control center can and cannot do"). CC still vouches that a
+/// pseudonym belongs to a registered meter, and only CC hands `CC_ROLE` on.
 interface IBillingLedger is IParticipantDirectory {
     // ---------------------------------------------------------------------------------------
     // Errors
@@ -123,7 +142,8 @@ interface IBillingLedger is IParticipantDirectory {
     error BillingLedgerIntervalState(uint32 interval, IntervalState state);
 
     /// @notice Entry `index` (0-based within the batch) was refused for `problem`; the whole batch
-    /// reverts. Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
+    /// reverts. In {postSlots}, `index ≥ entries.length` names `zeroIds[index − entries.length]`.
+    /// Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
     error BillingLedgerInvalidEntry(uint32 interval, uint256 index, EntryProblem problem);
 
     /// @notice The batch is empty. Fix: post at least one entry.
@@ -147,6 +167,18 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice Relayed mode has exactly one DAP entry per interval (SP's pseudonym toward CC).
     error BillingLedgerDapCount(uint32 interval, uint256 count);
+
+    /// @notice Posting would exceed, or sealing would miss, the interval's `K × (registered
+    /// meters)` slots (DESIGN §7). Fix (CC): post exactly one entry, dummy or absence marker per
+    /// slot of every registered meter.
+    error BillingLedgerSlotCount(uint32 interval, uint256 slots, uint32 expectedSlots);
+
+    /// @notice `K` must be in [1, MAX_SLOTS_PER_METER].
+    error BillingLedgerInvalidSlotsPerMeter(uint16 slotsPerMeter);
+
+    /// @notice The interval's DAP ledger is closed: a bill batch was posted (even if billing was
+    /// restarted since). Fix (SP, direct mode): post every DAP entry before the first bills.
+    error BillingLedgerDapClosed(uint32 interval);
 
     /// @notice The batch's SP signature does not verify under `sigPk_SP`.
     error BillingLedgerInvalidBatchSignature(uint32 interval, uint32 firstIndex);
@@ -174,6 +206,10 @@ interface IBillingLedger is IParticipantDirectory {
     /// @notice The delivery mode for intervals opened from now on was set.
     event DeliveryModeSet(DeliveryMode mode);
 
+    /// @notice `K`, the report slots of every meter per interval, was set (intervals opened from
+    /// now on expect `K × (registered meters)` slots).
+    event SlotsPerMeterSet(uint16 slotsPerMeter);
+
     /// @notice CC opened interval `interval` with window `[start, end)` and the configuration
     /// snapshot it will use.
     event IntervalOpened(
@@ -189,6 +225,12 @@ interface IBillingLedger is IParticipantDirectory {
     /// entry in 133 bytes: `id (32) ‖ u64 T ‖ u64 c ‖ u8 sigPkPrefix ‖ sigPkX (32) ‖ rAddr (20) ‖
     /// y (32)`.
     event OcdBatchPosted(uint32 indexed interval, uint32 firstIndex, uint32 count, bytes entries);
+
+    /// @notice CC posted zero-value slots: meters' signed dummies (checked by CC off-chain) and
+    /// CC's absence markers for slots no report filled (DESIGN §7); indistinguishable on-chain.
+    /// `ids` packs each slot's pseudonym in 32 bytes. They are not billed and not in `ocdDigest`;
+    /// each id took its place in the interval's strictly increasing pseudonym order.
+    event OcdZeroSlotsPosted(uint32 indexed interval, uint32 firstIndex, uint32 count, bytes ids);
 
     /// @notice The OCD ledger of `interval` is closed with these commitments.
     event OcdSealed(uint32 indexed interval, uint32 count, uint128 sumWh, bytes32 ocdDigest);
@@ -256,25 +298,46 @@ interface IBillingLedger is IParticipantDirectory {
     /// @notice Sets the delivery mode of intervals opened from now on.
     function setDeliveryMode(DeliveryMode mode) external;
 
+    /// @notice Sets `K`, the public number of report slots every meter fills per interval (real
+    /// chunks, then zero-value dummies; DESIGN §7), for intervals opened from now on.
+    function setSlotsPerMeter(uint16 slotsPerMeter) external;
+
     // ---------------------------------------------------------------------------------------
     // Life cycle
     // ---------------------------------------------------------------------------------------
 
     /// @notice CC opens any unused interval `j` with window `[start, end)`; snapshots the current
-    /// tariff version, category values and delivery mode.
+    /// tariff version, category values, delivery mode and `K × (registered meters)` slots.
     function openInterval(uint32 interval, uint64 start, uint64 end) external;
 
     /// @notice CC posts OCD entries (state Open). Each entry's Schnorr signature is verified over
     /// its §4.4 digest (kind 0, this deployment's domain), its consumption must be a category
-    /// value, its timestamp in the window and its pseudonym greater than the previous one.
+    /// value, its timestamp exactly the interval's last second `end − 1` (DESIGN §4.4) and its
+    /// pseudonym greater than the previous one.
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external;
 
-    /// @notice CC closes the OCD ledger (Open → OcdSealed).
+    /// @notice CC posts real entries and zero-value slots of one stretch of the interval's
+    /// pseudonym order (state Open): `entries` as in {postOcdBatch}, `zeroIds` the pseudonyms of
+    /// meters' dummies and CC's absence markers. Both arrays sorted; their merge must strictly
+    /// increase after the interval's previous pseudonym. A zero slot carries no signature on-chain
+    /// (CC checked the meter's dummy; a marker has none), so it costs far less gas; owners check
+    /// their slots off-chain. Reverts {BillingLedgerSlotCount} past `K × (registered meters)`.
+    function postSlots(
+        uint32 interval,
+        OcdEntry[] calldata entries,
+        bytes32[] calldata zeroIds
+    ) external;
+
+    /// @notice CC closes the OCD ledger (Open → OcdSealed); requires exactly `K × (registered
+    /// meters at opening)` slots posted ({BillingLedgerSlotCount}).
     function sealInterval(uint32 interval) external;
 
     /// @notice Posts DAP entries signed under `sigPk_SP`, each with `price == priceFor(Σc_j)`
     /// under the interval's tariff. Relayed mode: CC, exactly one entry, OcdSealed → Priced.
-    /// Direct mode: SP, one or more batches while OcdSealed or Priced.
+    /// Direct mode: SP, one or more batches while OcdSealed or Priced and before the first bill
+    /// batch ({BillingLedgerDapClosed} afterwards, also after {restartBilling}); ids (one per user
+    /// pseudonym) strictly increase across the interval's batches
+    /// (`EntryProblem.PseudonymNotIncreasing`), so no user pseudonym gets two prices.
     function postDap(uint32 interval, DapEntry[] calldata entries) external;
 
     /// @notice Posts the next bills (state Priced or Billing; CC in relayed, SP in direct mode).
@@ -289,7 +352,8 @@ interface IBillingLedger is IParticipantDirectory {
     ) external;
 
     /// @notice Discards the bills posted so far (state Billing → Priced), so a publisher who posted
-    /// a wrong sequence can post the right one. Same role as {postBills}.
+    /// a wrong sequence can post the right one. The DAP ledger stays closed. Same role as
+    /// {postBills}.
     function restartBilling(uint32 interval) external;
 
     /// @notice Requires exactly one bill per OCD entry, in OCD order (equal counts and running
@@ -322,6 +386,9 @@ interface IBillingLedger is IParticipantDirectory {
 
     /// @notice The delivery mode for intervals opened from now on.
     function deliveryMode() external view returns (DeliveryMode);
+
+    /// @notice `K` for intervals opened from now on (0 before {setSlotsPerMeter}).
+    function slotsPerMeter() external view returns (uint16);
 
     /// @notice The stored commitments of `interval`.
     function intervalRecord(uint32 interval) external view returns (IntervalRecord memory);

@@ -26,8 +26,11 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
     /// @dev Kind of the message SP signs once per bill batch (distinct from the entry kinds 0–2
     /// of DESIGN §4.4, so a batch signature is never a valid signature on a single entry).
     uint8 internal constant KIND_BC_BATCH = 3;
+    /// @dev Largest `K` (DESIGN §7 sizes it from the category values: ≈ 8 today).
+    uint16 public constant MAX_SLOTS_PER_METER = 64;
     uint32 private _tariffVersion;
     DeliveryMode private _deliveryMode;
+    uint16 private _slotsPerMeter;
     uint32[5] private _categoryValues;
     mapping(uint32 version => Tariff.Schedule) private _tariffs;
     mapping(uint32 interval => IntervalRecord) private _intervals;
@@ -36,7 +39,11 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         address admin,
         address controlCenter,
         address serviceProvider
-    ) ParticipantDirectory(admin, controlCenter, serviceProvider) {}
+    ) ParticipantDirectory(admin, controlCenter, serviceProvider) {
+        // Only the control center hands its role on (key rotation): an admin that grants itself
+        // CC_ROLE to post entries is refused (AccessControlUnauthorizedAccount).
+        _setRoleAdmin(CC_ROLE, CC_ROLE);
+    }
 
     // -------------------------------------------------------------------------------------------
     // Configuration
@@ -74,6 +81,15 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         emit DeliveryModeSet(mode);
     }
 
+    /// @inheritdoc IBillingLedger
+    function setSlotsPerMeter(uint16 slotsPerMeter_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (slotsPerMeter_ == 0 || slotsPerMeter_ > MAX_SLOTS_PER_METER) {
+            revert BillingLedgerInvalidSlotsPerMeter(slotsPerMeter_);
+        }
+        _slotsPerMeter = slotsPerMeter_;
+        emit SlotsPerMeterSet(slotsPerMeter_);
+    }
+
     // -------------------------------------------------------------------------------------------
     // Life cycle
     // -------------------------------------------------------------------------------------------
@@ -85,8 +101,11 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         if (start >= end) revert BillingLedgerInvalidWindow(start, end);
         uint32 version = _tariffVersion;
         uint32[5] memory categories = _categoryValues;
-        if (version == 0 || categories[0] == 0) revert BillingLedgerNotConfigured();
+        uint16 k = _slotsPerMeter;
+        if (version == 0 || categories[0] == 0 || k == 0) revert BillingLedgerNotConfigured();
         DeliveryMode mode = _deliveryMode;
+        // Checked: K ≤ 64 and fewer than 2^26 meters keep K × meters below 2^32; more reverts.
+        rec.expectedSlots = uint32(uint256(k) * _registeredMeters());
         rec.state = IntervalState.Open;
         rec.mode = mode;
         rec.tariffVersion = version;
@@ -98,49 +117,116 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
 
     /// @inheritdoc IBillingLedger
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external onlyRole(CC_ROLE) {
+        bytes32[] calldata none;
+        assembly ("memory-safe") {
+            none.offset := 0
+            none.length := 0
+        }
+        _postSlots(interval, entries, none);
+    }
+
+    /// @inheritdoc IBillingLedger
+    function postSlots(
+        uint32 interval,
+        OcdEntry[] calldata entries,
+        bytes32[] calldata zeroIds
+    ) external onlyRole(CC_ROLE) {
+        _postSlots(interval, entries, zeroIds);
+    }
+
+    /// @dev Real entries and zero slots merged in one strictly increasing pseudonym order.
+    function _postSlots(
+        uint32 interval,
+        OcdEntry[] calldata entries,
+        bytes32[] calldata zeroIds
+    ) private {
         IntervalRecord storage rec = _intervals[interval];
         if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
         uint256 n = entries.length;
-        if (n == 0) revert BillingLedgerEmptyBatch(interval);
+        uint256 z = zeroIds.length;
+        if (n + z == 0) revert BillingLedgerEmptyBatch(interval);
+        uint32 firstIndex = rec.ocdCount;
+        uint32 firstZero = rec.zeroCount;
+        {
+            uint256 slots = uint256(firstIndex) + firstZero + n + z;
+            if (slots > rec.expectedSlots) {
+                revert BillingLedgerSlotCount(interval, slots, rec.expectedSlots);
+            }
+        }
 
         OcdBatch.Context memory ctx = OcdBatch.Context({
             domain: EntryDigest.domainSeparator(block.chainid, address(this)),
             interval: interval,
-            start: rec.start,
-            end: rec.end,
+            // end > start ≥ 0 was checked at open: no underflow.
+            timestamp: rec.end - 1,
             categories: rec.categoryValues,
             lastId: rec.lastId,
             acc: rec.ocdDigest,
             sum: rec.sumWh
         });
-        uint32 firstIndex = rec.ocdCount;
         bytes memory packed = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
-        for (uint256 i = 0; i < n; ++i) {
-            OcdEntry calldata e = entries[i];
-            // The checks' temporaries (digest and challenge preimages) are dead after `accept`:
-            // reuse their memory for the next entry instead of growing memory by ~250 bytes each.
-            uint256 freeMemory;
-            assembly ("memory-safe") {
-                freeMemory := mload(0x40)
+        bytes memory packedZero = new bytes(z * 32);
+        uint256 i = 0;
+        uint256 k = 0;
+        while (i < n || k < z) {
+            // Merge step: the smaller next id goes first (equal ids fail the order check).
+            if (k == z || (i < n && entries[i].id < zeroIds[k])) {
+                OcdEntry calldata e = entries[i];
+                // The checks' temporaries (digest and challenge preimages) are dead after
+                // `accept`: reuse their memory for the next entry instead of growing memory.
+                uint256 freeMemory;
+                assembly ("memory-safe") {
+                    freeMemory := mload(0x40)
+                }
+                OcdBatch.accept(ctx, e, i);
+                assembly ("memory-safe") {
+                    mstore(0x40, freeMemory)
+                }
+                OcdBatch.packOcd(packed, i, e);
+                unchecked {
+                    ++i;
+                }
+            } else {
+                bytes32 id = zeroIds[k];
+                if (id <= ctx.lastId) {
+                    revert BillingLedgerInvalidEntry(
+                        interval,
+                        n + k,
+                        EntryProblem.PseudonymNotIncreasing
+                    );
+                }
+                ctx.lastId = id;
+                assembly ("memory-safe") {
+                    mstore(add(add(packedZero, 32), shl(5, k)), id)
+                }
+                unchecked {
+                    ++k;
+                }
             }
-            OcdBatch.accept(ctx, e, i);
-            assembly ("memory-safe") {
-                mstore(0x40, freeMemory)
-            }
-            OcdBatch.packOcd(packed, i, e);
         }
-        // Checked: a batch cannot push the count past 2^32 − 1.
-        rec.ocdCount = firstIndex + uint32(n);
-        rec.sumWh = ctx.sum;
+        // n + z ≤ expectedSlots < 2^32 was checked above.
         rec.lastId = ctx.lastId;
-        rec.ocdDigest = ctx.acc;
-        emit OcdBatchPosted(interval, firstIndex, uint32(n), packed);
+        if (n > 0) {
+            rec.ocdCount = firstIndex + uint32(n);
+            rec.sumWh = ctx.sum;
+            rec.ocdDigest = ctx.acc;
+            emit OcdBatchPosted(interval, firstIndex, uint32(n), packed);
+        }
+        if (z > 0) {
+            rec.zeroCount = firstZero + uint32(z);
+            emit OcdZeroSlotsPosted(interval, firstZero, uint32(z), packedZero);
+        }
     }
 
     /// @inheritdoc IBillingLedger
     function sealInterval(uint32 interval) external onlyRole(CC_ROLE) {
         IntervalRecord storage rec = _intervals[interval];
         if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
+        // Exactly K slots of every meter registered at opening: a fabricated entry displaces one.
+        uint256 slots = uint256(rec.ocdCount) + rec.zeroCount;
+        if (slots != rec.expectedSlots) {
+            revert BillingLedgerSlotCount(interval, slots, rec.expectedSlots);
+        }
         rec.state = IntervalState.OcdSealed;
         emit OcdSealed(interval, rec.ocdCount, rec.sumWh, rec.ocdDigest);
     }
@@ -160,6 +246,7 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
             if (state != IntervalState.OcdSealed && state != IntervalState.Priced) {
                 revert BillingLedgerIntervalState(interval, state);
             }
+            if (rec.dapClosed) revert BillingLedgerDapClosed(interval);
             if (n == 0) revert BillingLedgerEmptyBatch(interval);
         }
         (uint8 spPrefix, ) = _serviceProviderSigKey();
@@ -170,9 +257,18 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
                 ? _tariffs[rec.tariffVersion].priceOf(rec.sumWh)
                 : rec.price;
         bytes32 domain = EntryDigest.domainSeparator(block.chainid, address(this));
+        bytes32 lastDapId = rec.lastDapId;
         for (uint256 i = 0; i < n; ++i) {
-            _acceptDap(domain, interval, price, entries[i], i);
+            DapEntry calldata e = entries[i];
+            // One DAP entry per id: strictly increasing across the interval's batches (O(1)).
+            if (e.id <= lastDapId) {
+                revert BillingLedgerInvalidEntry(interval, i, EntryProblem.PseudonymNotIncreasing);
+            }
+            lastDapId = e.id;
+            _acceptDap(domain, interval, price, e, i);
         }
+        // Relayed mode posts one entry, once (OcdSealed → Priced): no need to store its id.
+        if (mode == DeliveryMode.Direct) rec.lastDapId = lastDapId;
         // Checked: reverts (panic) past 2^32 − 1 DAP entries.
         rec.dapCount += uint32(n);
         if (state == IntervalState.OcdSealed) {
@@ -226,6 +322,8 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         rec.billCount = firstIndex + uint32(n);
         rec.billDigest = ctx.acc;
         rec.billedTotal = ctx.total;
+        // The first bill batch closes the DAP ledger for good (same slot as billedTotal).
+        rec.dapClosed = true;
         if (state == IntervalState.Priced) rec.state = IntervalState.Billing;
         emit BillBatchPosted(interval, firstIndex, uint32(n), rAddr, y, packed);
     }
@@ -308,6 +406,11 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
     /// @inheritdoc IBillingLedger
     function deliveryMode() external view returns (DeliveryMode) {
         return _deliveryMode;
+    }
+
+    /// @inheritdoc IBillingLedger
+    function slotsPerMeter() external view returns (uint16) {
+        return _slotsPerMeter;
     }
 
     /// @inheritdoc IBillingLedger

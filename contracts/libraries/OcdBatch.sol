@@ -18,8 +18,8 @@ library OcdBatch {
     struct Context {
         bytes32 domain;
         uint32 interval;
-        uint64 start;
-        uint64 end;
+        /// @dev The only OCD timestamp allowed: the interval's last second `end − 1` (DESIGN §4.4).
+        uint64 timestamp;
         uint32[5] categories;
         bytes32 lastId;
         bytes32 acc;
@@ -73,9 +73,7 @@ library OcdBatch {
         if (c != cats[0] && c != cats[1] && c != cats[2] && c != cats[3] && c != cats[4]) {
             _refuse(ctx, index, EntryProblem.NotACategoryValue);
         }
-        if (ts < ctx.start || ts >= ctx.end) {
-            _refuse(ctx, index, EntryProblem.TimestampOutsideWindow);
-        }
+        if (ts != ctx.timestamp) _refuse(ctx, index, EntryProblem.TimestampNotIntervalEnd);
         bytes32 m = digest(ctx.domain, EntryDigest.KIND_OCD, ctx.interval, id, ts, c);
         if (!SchnorrVerifier.tryVerify(e.sigPkPrefix, e.sigPkX, m, e.rAddr, e.y)) {
             _refuse(ctx, index, EntryProblem.BadSignature);

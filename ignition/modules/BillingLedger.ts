@@ -5,6 +5,7 @@
 //   serviceProvider  address given SP_ROLE (required: the SP operator's own key)
 //   tariffBreakpointsWh / tariffValues / tariffCap: the initial public tariff (DESIGN §2 "Price")
 //   categoryValues   the region's c1 < … < c5 in Wh (DESIGN §7)
+//   slotsPerMeter    K, report slots per meter per interval (DESIGN §7), default 8
 // CC's and SP's public keys are set later by the admin (`setControlCenterKeys`,
 // `setServiceProviderKeys`): those services generate them. No account index other than the
 // deployer's is used, so the module validates on a network configured with one key (Besu).
@@ -19,12 +20,14 @@ export default buildModule("BillingLedger", (m) => {
   const values = m.getParameter("tariffValues", [10n, 20n, 40n]);
   const cap = m.getParameter("tariffCap", 35n);
   const categories = m.getParameter("categoryValues", [100n, 250n, 500n, 1000n, 2000n]);
+  const slotsPerMeter = m.getParameter("slotsPerMeter", 8);
 
   const billingLedger = m.contract("BillingLedger", [admin, controlCenter, serviceProvider]);
   // Configuration calls are admin calls from the deployer: with another `admin`, that admin
   // configures the tariff and category values itself after deployment (these calls would revert).
   m.call(billingLedger, "setTariff", [breakpoints, values, cap], { from: deployer });
   m.call(billingLedger, "setCategoryValues", [categories], { from: deployer });
+  m.call(billingLedger, "setSlotsPerMeter", [slotsPerMeter], { from: deployer });
 
   return { billingLedger };
 });

@@ -32,7 +32,12 @@ import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
 import type { Store } from "../runtime/store.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
-import { ControlCenter, type Admission, type IntervalWindow } from "./control-center.ts";
+import {
+  ControlCenter,
+  type Admission,
+  type IntervalWindow,
+  type ZeroSlots,
+} from "./control-center.ts";
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
@@ -57,6 +62,8 @@ export interface ControlCenterAgentComponents {
 
 const NS_METER_PK = "cc/meter-pk";
 const NS_METER_K = "cc/meter-k";
+/** `B_i` per meter (public: the signing base key of DESIGN §4.2). */
+const NS_METER_B = "cc/meter-b";
 const NS_INTERVAL = "cc/interval";
 const NS_EXCLUDED = "cc/excluded";
 const reportsLog = (interval: number) => `cc/reports/${interval}`;
@@ -109,7 +116,9 @@ export class ControlCenterAgent {
     for (const { key, value } of store.list(NS_METER_PK)) {
       const ggmKey = secrets.get(NS_METER_K, key);
       if (ggmKey === undefined) throw new Error(`ControlCenterAgent: K of meter ${key} missing`);
-      this.center.restoreMeter(Number(key), value, ggmKey);
+      const base = store.get(NS_METER_B, key);
+      if (base === undefined) throw new Error(`ControlCenterAgent: B of meter ${key} missing`);
+      this.center.restoreMeter(Number(key), value, ggmKey, base);
       ggmKey.fill(0);
       meters++;
     }
@@ -143,14 +152,25 @@ export class ControlCenterAgent {
 
   /** Registers meters with CC (their sealed K_i) and in the on-chain directory. */
   async registerMeters(
-    registrations: readonly { index: number; publicKey: Uint8Array; encryptedGgmKey: Uint8Array }[],
+    registrations: readonly {
+      index: number;
+      publicKey: Uint8Array;
+      encryptedGgmKey: Uint8Array;
+      basePublicKey: Uint8Array;
+    }[],
   ): Promise<void> {
     const { store, secrets, ledger } = this.#components;
     const onChain = Number(await ledger.meterCount());
     for (const r of registrations) {
-      const ggmKey = this.center.registerMeter(r.index, r.publicKey, r.encryptedGgmKey);
+      const ggmKey = this.center.registerMeter(
+        r.index,
+        r.publicKey,
+        r.encryptedGgmKey,
+        r.basePublicKey,
+      );
       store.transaction(() => {
         secrets.put(NS_METER_K, String(r.index), ggmKey);
+        store.put(NS_METER_B, String(r.index), r.basePublicKey);
         store.put(NS_METER_PK, String(r.index), r.publicKey);
       });
       ggmKey.fill(0);
@@ -269,24 +289,45 @@ export class ControlCenterAgent {
   }
 
   /**
-   * Posts the interval's admitted entries sorted by pseudonym, resuming after what the chain
-   * already holds, then seals. Returns the entries posted in this call.
+   * Posts the interval's K × (registered meters) slots — admitted real entries, and zero slots
+   * (admitted dummies, absence markers; DESIGN §7) — merged in pseudonym order, resuming after
+   * what the chain already holds, then seals. Returns the real entries and the zero slots.
    */
-  async postAndSeal(interval: number): Promise<{ posted: number; entries: LedgerEntry[] }> {
+  async postAndSeal(
+    interval: number,
+  ): Promise<{ posted: number; entries: LedgerEntry[]; zeroSlots: ZeroSlots }> {
     const { ledger } = this.#components;
     const entries = this.center.closeInterval(interval);
+    const zeroSlots = this.center.zeroSlots(interval);
     const record = await ledger.intervalRecord(interval);
     if (Number(record.state) !== INTERVAL_STATE.Open) {
-      return { posted: 0, entries };
+      return { posted: 0, entries, zeroSlots };
     }
     const lastId = bytesToHex(hexToBytes(record.lastId));
     const pending = entries.filter((e) => bytesToHex(e.id) > lastId);
+    const pendingZero = zeroSlots.ids.filter((id) => bytesToHex(id) > lastId);
+    // A batch holds `size` real entries; a zero slot costs about a tenth of one (no signature).
     const size = this.#init.batchSize ?? 100;
-    for (let i = 0; i < pending.length; i += size) {
+    let i = 0;
+    let z = 0;
+    while (i < pending.length || z < pendingZero.length) {
       if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
         throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
       }
-      await postOcdBatch(ledger, interval, pending.slice(i, i + size));
+      const real: LedgerEntry[] = [];
+      const zero: Uint8Array[] = [];
+      while (
+        (i < pending.length || z < pendingZero.length) &&
+        real.length < size &&
+        zero.length < 10 * size
+      ) {
+        const takeReal =
+          z === pendingZero.length ||
+          (i < pending.length && bytesToHex(pending[i].id) < bytesToHex(pendingZero[z]));
+        if (takeReal) real.push(pending[i++]);
+        else zero.push(pendingZero[z++]);
+      }
+      await postOcdBatch(ledger, interval, real, zero);
       this.#batchesPosted++;
     }
     await sealInterval(ledger, interval);
@@ -294,8 +335,15 @@ export class ControlCenterAgent {
     this.#components.store.delete(NS_INTERVAL, String(interval));
     // A quiet moment: fold the WAL into the database and truncate it (it is bounded anyway).
     this.#components.store.checkpoint();
-    this.#logger.info("sealed", { interval, entries: entries.length, posted: pending.length });
-    return { posted: pending.length, entries };
+    this.#logger.info("sealed", {
+      interval,
+      entries: entries.length,
+      posted: pending.length,
+      dummies: zeroSlots.dummies,
+      markers: zeroSlots.markers,
+      missingMeters: zeroSlots.missingMeters,
+    });
+    return { posted: pending.length, entries, zeroSlots };
   }
 }
 

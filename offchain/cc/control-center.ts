@@ -1,15 +1,19 @@
-// Control center (Oksuz 2020 §5, DESIGN §1 and §4.5): a pure state machine. CC knows every
-// registered meter's `pk_i` and `K_i`, so it precomputes the pseudonyms P_{i,j,k} of an interval
-// (O(1) admission through a hash map, Remark 3 of the paper) and derives each message's sigSk_{i,j,k}
-// itself: checking the signature then costs one fixed-base multiplication
-// (`schnorrVerifyWithSecret`), not a double multiplication, and `sigPk == sigSk·G` is implied by
-// it (a second multiplication names the reason only when it fails). Admitted entries are released sorted by
+// Control center (Oksuz 2020 §5, DESIGN §1, §4.2 and §4.5): a pure state machine. CC knows every
+// registered meter's `pk_i`, `K_i` and signing base key `B_i`, so it precomputes the pseudonyms
+// P_{i,j,k} of an interval (O(1) admission through a hash map, Remark 3 of the paper) and derives
+// each message's tweak t_{i,j,k} = H3(f_{K_i}(x)); it never knows sigSk = b_i + t (public
+// derivation), so it can check a meter's report but not make one. The check is one double
+// multiplication against B_i (`schnorrVerifyTweaked`: the signature verifies under B_i + t·G),
+// and `sigPk == B_i + t·G` is implied by it together with the chain's check (B_i + t·G is
+// computed only to name the reason of a refusal). Admitted entries are released sorted by
 // pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
 //
 // Admission rules, in the order they are checked (docs/PROTOCOL.md "Admission"):
 //   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
-//   key-mismatch | bad-signature (one check, two names) → outside-window → not-a-category
+//   key-mismatch | bad-signature (one check, two names) → wrong-timestamp → not-a-category
 //   [→ not-stored, when the caller's persist hook fails]
+// (wrong-timestamp: T must be the interval's last second `end − 1`, DESIGN §4.4 — a per-meter
+// clock would let entries be grouped by meter.)
 // The signature comes before the value checks because a fault counts towards exclusion only if the
 // meter's own message key signed it (issue 16): anyone who learns a live pseudonym (a user gets its
 // meter's batch at interval end) can send unsigned garbage under it, and that must not exclude
@@ -17,14 +21,15 @@
 // Faults are counted once per message (pseudonym), so replaying one faulty report counts once.
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
-import { MessageKeyDeriver } from "../crypto/ggm.ts";
+import { MessageKeyDeriver, messagePublicKey } from "../crypto/ggm.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
-import { schnorrVerifyWithSecret } from "../crypto/schnorr.ts";
+import { schnorrVerifyTweaked } from "../crypto/schnorr.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { entryDigest, type LedgerEntry } from "../protocol/entry.ts";
 import { decodeMeterReport, MeterReportDecodeError } from "../protocol/meter-report.ts";
 import { ControlCenterPseudonyms } from "../protocol/pseudonym.ts";
-import { validateCategories } from "../protocol/splitting.ts";
+import { DEFAULT_REPORT_SLOTS, validateCategories } from "../protocol/splitting.ts";
+import { registrationContext } from "../protocol/registration.ts";
 
 export const REJECT_REASONS = [
   "malformed",
@@ -32,7 +37,7 @@ export const REJECT_REASONS = [
   "unknown-pseudonym",
   "meter-excluded",
   "replay",
-  "outside-window",
+  "wrong-timestamp",
   "not-a-category",
   "key-mismatch",
   "bad-signature",
@@ -44,7 +49,7 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
  * Reasons that are the meter's fault: a report its own message key signed, yet invalid. Counted
  * towards exclusion (once per message) and answered by a resend request.
  */
-const METER_FAULTS: ReadonlySet<RejectReason> = new Set(["outside-window", "not-a-category"]);
+const METER_FAULTS: ReadonlySet<RejectReason> = new Set(["wrong-timestamp", "not-a-category"]);
 
 /**
  * Refusals answered by a resend request but never counted against the meter: a signature that
@@ -102,7 +107,11 @@ export interface ControlCenterInit {
   readonly keys: ControlCenterKeys;
   /** The billing ledger's §4.4 domain. */
   readonly domain: Uint8Array;
-  /** Counters indexed per meter and interval (the most messages a meter may send), default 64. */
+  /**
+   * `K`, the report slots of every meter per interval (DESIGN §7): counters 1…K are indexed and
+   * each gets exactly one ledger entry (real, dummy or absence marker). Default
+   * {@link DEFAULT_REPORT_SLOTS}; must equal the ledger's `slotsPerMeter`.
+   */
   readonly maxMessagesPerMeter?: number;
   /** Meter faults in one interval before the meter is excluded, default 3. */
   readonly maxFailures?: number;
@@ -117,6 +126,8 @@ interface RegisteredMeter {
   readonly index: number;
   readonly publicKey: Uint8Array;
   readonly ggmKey: Uint8Array;
+  /** `B_i`, the meter's signing base key (33 bytes, validated at registration). */
+  readonly basePublicKey: Uint8Array;
   readonly keys: MessageKeyDeriver;
 }
 
@@ -136,6 +147,18 @@ export interface IntervalStats {
   readonly rejected: Readonly<Record<RejectReason, number>>;
 }
 
+/** The zero-value slots CC posts for an interval (DESIGN §7), and who they stand for. */
+export interface ZeroSlots {
+  /** Pseudonyms of admitted dummies and of absence markers, sorted (hex order = byte order). */
+  readonly ids: readonly Uint8Array[];
+  /** Meters' admitted dummies (value 0, meter-signed, checked off-chain). */
+  readonly dummies: number;
+  /** Absence markers: slots no admitted report filled (meter offline, onions lost, refused). */
+  readonly markers: number;
+  /** Registered meters none of whose K slots was filled by a report. */
+  readonly missingMeters: number;
+}
+
 export class ControlCenter {
   readonly #keys: ControlCenterKeys;
   readonly #domain: Uint8Array;
@@ -153,7 +176,7 @@ export class ControlCenter {
     this.#keys = init.keys;
     this.#domain = init.domain;
     this.#backend = init.backend ?? secp;
-    this.#maxMessages = init.maxMessagesPerMeter ?? 64;
+    this.#maxMessages = init.maxMessagesPerMeter ?? DEFAULT_REPORT_SLOTS;
     this.#maxFailures = init.maxFailures ?? 3;
     if (
       !Number.isInteger(this.#maxMessages) ||
@@ -173,21 +196,52 @@ export class ControlCenter {
     return this.#meters.size;
   }
 
-  /** Opens a meter's registration box (`K_i` sealed to pk_CC, bound to pk_i) and registers it. */
-  registerMeter(index: number, publicKey: Uint8Array, encryptedGgmKey: Uint8Array): Uint8Array {
-    const ggmKey = eciesDecrypt(this.#keys.secretKey, encryptedGgmKey, publicKey, this.#backend);
+  /**
+   * Opens a meter's registration box (`K_i` sealed to pk_CC, bound to `pk_i ‖ B_i`) and registers
+   * it with its signing base key `B_i` (DESIGN §4.2). Returns `K_i`. Throws ControlCenterError on
+   * a bad `K_i` or `B_i`, EciesError when the box does not open under this context.
+   */
+  registerMeter(
+    index: number,
+    publicKey: Uint8Array,
+    encryptedGgmKey: Uint8Array,
+    basePublicKey: Uint8Array,
+  ): Uint8Array {
+    if (!(basePublicKey instanceof Uint8Array) || basePublicKey.length !== 33) {
+      throw new ControlCenterError(`ControlCenter.registerMeter: meter ${index} sent a bad B_i`);
+    }
+    const ggmKey = eciesDecrypt(
+      this.#keys.secretKey,
+      encryptedGgmKey,
+      registrationContext(publicKey, basePublicKey),
+      this.#backend,
+    );
     if (ggmKey.length !== 32) {
       throw new ControlCenterError(`ControlCenter.registerMeter: meter ${index} sent a bad K_i`);
     }
-    this.restoreMeter(index, publicKey, ggmKey);
+    this.restoreMeter(index, publicKey, ggmKey, basePublicKey);
     return ggmKey;
   }
 
   /** Registers a meter from already-decrypted key material (restart from the encrypted store). */
-  restoreMeter(index: number, publicKey: Uint8Array, ggmKey: Uint8Array): void {
+  restoreMeter(
+    index: number,
+    publicKey: Uint8Array,
+    ggmKey: Uint8Array,
+    basePublicKey: Uint8Array,
+  ): void {
     if (this.#meters.has(index)) {
       throw new ControlCenterError(
         `ControlCenter.registerMeter: meter ${index} already registered`,
+      );
+    }
+    if (
+      !(basePublicKey instanceof Uint8Array) ||
+      basePublicKey.length !== 33 ||
+      !this.#backend.isValidPoint(basePublicKey)
+    ) {
+      throw new ControlCenterError(
+        `ControlCenter.registerMeter: meter ${index}: B_i is not a compressed secp256k1 point`,
       );
     }
     this.#pseudonyms.registerMeter(index, publicKey);
@@ -195,8 +249,15 @@ export class ControlCenter {
       index,
       publicKey,
       ggmKey: Uint8Array.from(ggmKey),
+      basePublicKey: Uint8Array.from(basePublicKey),
       keys: new MessageKeyDeriver(ggmKey, this.#backend),
     });
+  }
+
+  /** `B_i` of a registered meter (a copy), or undefined. */
+  basePublicKeyOf(index: number): Uint8Array | undefined {
+    const m = this.#meters.get(index);
+    return m ? Uint8Array.from(m.basePublicKey) : undefined;
   }
 
   /** Opens an interval: precomputes every registered meter's pseudonyms for it. */
@@ -245,24 +306,26 @@ export class ControlCenter {
     if (state.admitted.has(key)) return this.#reject(state, "replay", meter, counter);
     const registered = this.#meters.get(meter);
     if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
-    const sigSk = registered.keys.secretKey(entry.interval, counter);
+    const tweak = registered.keys.tweak(entry.interval, counter);
     const digest = entryDigest(this.#domain, entry);
-    // One fixed-base multiplication on the accept path. Passing the check with the expected
-    // sigSk implies the chain's check under entry.sigPk passes too, unless sigPk ≠ sigSk·G and
-    // addr(r·G) = addr(r·G + c·(sigSk·G − sigPk)) for c = H(rAddr ‖ sigPk ‖ m): a 160-bit
-    // coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
-    // "Admission"). So sigPk = sigSk·G is computed only to name the reason of a refusal.
-    if (!schnorrVerifyWithSecret(sigSk, entry.sigPk, digest, entry.signature, this.#backend)) {
-      const reason = equalBytes(this.#backend.mulBase(sigSk, true), entry.sigPk)
+    // One double multiplication on the accept path: the signature verifies under B_i + t·G.
+    // That implies the chain's check under entry.sigPk passes too, unless sigPk ≠ B_i + t·G and
+    // two distinct points share a 20-byte address with c = H(rAddr ‖ sigPk ‖ m) binding them: a
+    // 160-bit coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
+    // "Admission"). So B_i + t·G is computed only to name the reason of a refusal.
+    const base = registered.basePublicKey;
+    if (!schnorrVerifyTweaked(base, tweak, entry.sigPk, digest, entry.signature, this.#backend)) {
+      const reason = equalBytes(messagePublicKey(base, tweak, this.#backend), entry.sigPk)
         ? "bad-signature"
         : "key-mismatch";
       return this.#uncounted(state, reason, meter, entry.interval, counter);
     }
     // From here on the meter's own message key signed the report: a bad field is its fault.
-    if (entry.timestamp < state.window.start || entry.timestamp >= state.window.end) {
-      return this.#fault(state, "outside-window", meter, entry.interval, counter, key);
+    if (entry.timestamp !== state.window.end - 1n) {
+      return this.#fault(state, "wrong-timestamp", meter, entry.interval, counter, key);
     }
-    if (!state.categories.has(entry.value)) {
+    // A category value, or 0: a meter's dummy for an unused slot (DESIGN §7).
+    if (entry.value !== 0n && !state.categories.has(entry.value)) {
       return this.#fault(state, "not-a-category", meter, entry.interval, counter, key);
     }
     if (options.persist !== undefined) {
@@ -347,13 +410,52 @@ export class ControlCenter {
     return [...this.#excluded].sort((a, b) => a - b);
   }
 
-  /** The interval's admitted entries sorted by pseudonym (the order the ledger requires). */
+  /** The interval's admitted entries (real and dummies) sorted by pseudonym (the ledger's order). */
   admittedEntries(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (state === undefined) return [];
     return [...state.admitted.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, v]) => v.entry);
+  }
+
+  /**
+   * The interval's zero-value slots (DESIGN §7): the pseudonyms of admitted dummies, and an
+   * absence marker (the slot's pseudonym, value 0, no signature) for every slot 1…K of every
+   * registered meter that no admitted report filled, so the interval seals with exactly
+   * K × (registered meters) entries. A marker over a slot whose meter did report is visible to its
+   * user, who disputes it. Deterministic given the admitted set.
+   */
+  zeroSlots(interval: number): ZeroSlots {
+    const state = this.#intervals.get(interval);
+    if (state === undefined) {
+      throw new ControlCenterError(`ControlCenter.zeroSlots: interval ${interval} not open`);
+    }
+    const filled = new Map<number, number>();
+    let dummies = 0;
+    const ids: { key: string; id: Uint8Array }[] = [];
+    for (const [key, v] of state.admitted) {
+      filled.set(v.meter, (filled.get(v.meter) ?? 0) + 1);
+      if (v.entry.value === 0n) {
+        dummies++;
+        ids.push({ key, id: v.entry.id });
+      }
+    }
+    let markers = 0;
+    let missingMeters = 0;
+    for (const meter of this.#meters.keys()) {
+      if ((filled.get(meter) ?? 0) === this.#maxMessages) continue;
+      if (!filled.has(meter)) missingMeters++;
+      const ps = this.#pseudonyms.intervalPseudonyms(meter, interval, 1, this.#maxMessages);
+      for (const id of ps) {
+        const key = bytesToHex(id);
+        if (state.admitted.has(key)) continue;
+        markers++;
+        ids.push({ key, id });
+      }
+    }
+    ids.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { ids: ids.map((x) => x.id), dummies, markers, missingMeters };
   }
 
   /** Which meter and counter an admitted pseudonym came from (CC's private link). */
@@ -365,7 +467,10 @@ export class ControlCenter {
     return hit ? { meter: hit.meter, counter: hit.counter } : undefined;
   }
 
-  /** Stops admission for the interval and frees its pseudonym index. */
+  /**
+   * Stops admission for the interval and frees its pseudonym index. Returns the real (billed)
+   * entries sorted by pseudonym; the zero-value slots come from {@link zeroSlots}.
+   */
   closeInterval(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (state === undefined) {
@@ -373,7 +478,7 @@ export class ControlCenter {
     }
     state.closed = true;
     this.#pseudonyms.forgetInterval(interval);
-    return this.admittedEntries(interval);
+    return this.admittedEntries(interval).filter((e) => e.value !== 0n);
   }
 
   /** Rejections of reports that named no open interval (malformed, or for a closed interval). */

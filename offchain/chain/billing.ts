@@ -55,7 +55,7 @@ export type DeliveryModeValue = (typeof DELIVERY_MODE)[keyof typeof DELIVERY_MOD
 export const ENTRY_PROBLEM = {
   BadSignature: 0,
   NotACategoryValue: 1,
-  TimestampOutsideWindow: 2,
+  TimestampNotIntervalEnd: 2,
   PseudonymNotIncreasing: 3,
   PriceMismatch: 4,
   BillMismatch: 5,
@@ -220,16 +220,24 @@ export function connectBillingLedger(address: string, runner: ContractRunner): B
   return new Contract(address, billingLedgerAbi(), runner) as unknown as BillingLedger;
 }
 
-/** CC posts signed OCD entries (sorted by pseudonym across the interval's batches). */
+/**
+ * CC posts signed OCD entries and, when given, zero-value slots (`zeroIds`: meters' dummies and
+ * absence markers), both sorted, their merge increasing across the interval's batches.
+ */
 export function postOcdBatch(
   ledger: BillingLedger,
   interval: number,
   entries: readonly LedgerEntry[],
+  zeroIds: readonly Uint8Array[] = [],
 ): Promise<ContractTransactionReceipt> {
   for (const e of entries) {
     if (e.interval !== interval) throw new RangeError("postOcdBatch: entry of another interval");
   }
-  return mined(ledger.postOcdBatch(interval, entries.map(toOcdEntryStruct)));
+  if (zeroIds.length === 0) {
+    return mined(ledger.postOcdBatch(interval, entries.map(toOcdEntryStruct)));
+  }
+  // Real entries and zero slots (dummies, absence markers; DESIGN §7) in one merged order.
+  return mined(ledger.postSlots(interval, entries.map(toOcdEntryStruct), zeroIds.map(toHex0x)));
 }
 
 /** CC opens an interval with window `[start, end)`. */

@@ -36,6 +36,8 @@ export interface BillingLedgerConfig {
   readonly serviceProvider?: { readonly publicKey: Uint8Array; readonly sigPublicKey: Uint8Array };
   /** Paper §6: SP publishes prices and bills itself. */
   readonly direct?: boolean;
+  /** `K`, report slots per meter per interval (DESIGN §7); required before opening intervals. */
+  readonly slotsPerMeter?: number;
 }
 
 export interface BillingLedgerSigners {
@@ -129,6 +131,7 @@ export async function attachBillingLedger(
     );
   }
   if (config.direct !== undefined) await mined(ledger.setDeliveryMode(config.direct ? 1 : 0));
+  if (config.slotsPerMeter !== undefined) await mined(ledger.setSlotsPerMeter(config.slotsPerMeter));
   return { ledger, address };
 }
 

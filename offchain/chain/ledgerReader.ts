@@ -1,7 +1,7 @@
 // Rebuilds an interval's OCD, DAP and BC ledgers from the billing ledger's events alone
 // (docs/PROTOCOL.md "Billing ledger events") and re-checks everything the contract checked:
 // every signature (meters' per-message Schnorr signatures, SP's DAP and bill-batch signatures),
-// category values, window, pseudonym order, Σc, the running digests, the tariff price and every
+// category values, fixed timestamp, pseudonym order, Σc, the running digests, the tariff price and every
 // bill. The report lists mismatches; an honest chain yields none. Any ethers provider works
 // (in-process Hardhat or a JSON-RPC URL through `readIntervalFromUrl`).
 // The endpoint is not trusted either (docs/SECURITY.md "Dishonest RPC endpoint"): logs it was not
@@ -59,6 +59,13 @@ export interface IntervalReport {
   readonly mode?: DeliveryModeValue;
   /** OCD ledger (kind 0 entries) in posting order. */
   readonly ocd: readonly LedgerEntry[];
+  /**
+   * Zero-value slots (meters' dummies and CC's absence markers, DESIGN §7) in posting order: their
+   * pseudonyms only (no signature on-chain, not billed).
+   */
+  readonly zeroSlots: readonly Uint8Array[];
+  /** `K × (registered meters)` at opening (stored): the slots a sealed interval holds. */
+  readonly expectedSlots: number;
   /** DAP ledger (kind 1 entries, `sigPk` = SP's key at posting time). */
   readonly dap: readonly LedgerEntry[];
   /** BC ledger: bills in force (after the last `BillingRestarted`), in posting order. */
@@ -135,6 +142,7 @@ const sameKey = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean 
 const INTERVAL_EVENTS = [
   "IntervalOpened",
   "OcdBatchPosted",
+  "OcdZeroSlotsPosted",
   "OcdSealed",
   "DapPosted",
   "IntervalPriced",
@@ -158,6 +166,7 @@ const LIFECYCLE: Record<
 > = {
   IntervalOpened: { from: [None], to: Open },
   OcdBatchPosted: { from: [Open] },
+  OcdZeroSlotsPosted: { from: [Open] },
   OcdSealed: { from: [Open], to: OcdSealed },
   DapPosted: { from: [OcdSealed, Priced] },
   IntervalPriced: { from: [OcdSealed], to: Priced },
@@ -252,6 +261,9 @@ export async function readInterval(
   let mode: DeliveryModeValue | undefined;
   let schedule: TariffSchedule | undefined;
   const ocd: LedgerEntry[] = [];
+  const zeroSlots: Uint8Array[] = [];
+  const slotIds = new Set<string>();
+  let lastZeroId: Uint8Array = ZERO32;
   const dap: LedgerEntry[] = [];
   let bills: BillFields[] = [];
   let batches: BillBatchRecord[] = [];
@@ -263,6 +275,8 @@ export async function readInterval(
   let expectedPrice: bigint | undefined;
   let eventState: IntervalStateValue = None;
   let lastId: Uint8Array = ZERO32;
+  let lastDapId: Uint8Array = ZERO32;
+  let dapClosed = false;
   const positions = new Set<string>();
 
   for (const log of logs) {
@@ -324,14 +338,38 @@ export async function readInterval(
             if (categories && !categories.includes(e.value)) {
               bad(`OCD ${idx}: ${e.value} Wh is not a category value`);
             }
-            if (window && (e.timestamp < window.start || e.timestamp >= window.end)) {
-              bad(`OCD ${idx}: timestamp ${e.timestamp} outside the window`);
+            // DESIGN §4.4: an OCD timestamp is fixed by protocol to the interval's last second.
+            if (window && e.timestamp !== window.end - 1n) {
+              bad(`OCD ${idx}: timestamp ${e.timestamp} is not the interval's last second`);
             }
             if (compareBytes(e.id, lastId) <= 0) bad(`OCD ${idx}: pseudonym not increasing`);
             lastId = e.id;
+            const key = hex(e.id);
+            if (slotIds.has(key)) bad(`OCD ${idx}: pseudonym already holds a slot`);
+            slotIds.add(key);
             sumWh += e.value;
             ocdDigest = chainDigest(ocdDigest, e.id, e.value);
             ocd.push(e);
+          }
+          break;
+        }
+        case "OcdZeroSlotsPosted": {
+          // One transaction merges real entries and zero slots in one increasing order; across
+          // the two events, each kind increases on its own and no pseudonym holds two slots.
+          const raw = hexToBytes(a.ids as string);
+          if (raw.length % 32 !== 0) throw new Error("zero-slot ids not a multiple of 32 bytes");
+          if (Number(a.firstIndex) !== zeroSlots.length) {
+            bad(`zero slots firstIndex ${a.firstIndex} but ${zeroSlots.length} so far`);
+          }
+          if (Number(a.count) !== raw.length / 32) bad(`zero slots count ${a.count} ≠ records`);
+          for (let o = 0; o < raw.length; o += 32) {
+            const id = raw.slice(o, o + 32);
+            const key = hex(id);
+            if (compareBytes(id, lastZeroId) <= 0) bad(`zero slot ${key}: not increasing`);
+            if (slotIds.has(key)) bad(`zero slot ${key}: pseudonym already holds a slot`);
+            slotIds.add(key);
+            lastZeroId = id;
+            zeroSlots.push(id);
           }
           break;
         }
@@ -352,6 +390,10 @@ export async function readInterval(
             sigPk: spSigPk ?? new Uint8Array(33),
             signature: { rAddr: hexToBytes(a.rAddr as string), y: a.y as bigint },
           };
+          // The contract's DAP rules: ids strictly increase; none after the first bill batch.
+          if (compareBytes(entry.id, lastDapId) <= 0) bad(`DAP ${dap.length}: id not increasing`);
+          if (dapClosed) bad(`DAP ${dap.length}: posted after the first bill batch`);
+          lastDapId = entry.id;
           if (!spSigPk) bad(`DAP ${dap.length}: no ServiceProviderKeysSet before it`);
           else if (!verifyEntry(domain, entry)) bad(`DAP ${dap.length}: SP signature invalid`);
           if (expectedPrice !== undefined && entry.value !== expectedPrice) {
@@ -407,6 +449,7 @@ export async function readInterval(
             bills.push(b);
           }
           batches.push(record);
+          dapClosed = true;
           break;
         }
         case "BillingRestarted": {
@@ -449,6 +492,13 @@ export async function readInterval(
     bad("stored window, tariff version, category values or mode ≠ IntervalOpened");
   }
   if (Number(rec.ocdCount) !== ocd.length) bad(`stored OCD count ${rec.ocdCount} ≠ ${ocd.length}`);
+  if (Number(rec.zeroCount) !== zeroSlots.length) {
+    bad(`stored zero-slot count ${rec.zeroCount} ≠ ${zeroSlots.length}`);
+  }
+  const expectedSlots = Number(rec.expectedSlots);
+  if (state >= OcdSealed && ocd.length + zeroSlots.length !== expectedSlots) {
+    bad(`sealed with ${ocd.length + zeroSlots.length} slots, not K × meters = ${expectedSlots}`);
+  }
   if (rec.sumWh !== sumWh) bad(`stored Σc ${rec.sumWh} ≠ ${sumWh}`);
   if (rec.ocdDigest !== hex(ocdDigest)) bad("stored OCD digest ≠ recomputed");
   if (Number(rec.billCount) !== bills.length) bad(`stored bill count ≠ ${bills.length}`);
@@ -478,6 +528,8 @@ export async function readInterval(
     categoryValues: categories,
     mode,
     ocd,
+    zeroSlots,
+    expectedSlots,
     dap,
     bills,
     billBatches: batches,

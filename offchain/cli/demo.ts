@@ -172,6 +172,7 @@ function printSummary(r: OksuzReport): void {
     return [
       String(s.interval),
       String(s.entries),
+      `${s.zeroSlots}/${s.absenceMarkers}/${s.missingMeters}`,
       s.measuredWh,
       s.aggregateWh,
       s.carriedWh,
@@ -184,6 +185,7 @@ function printSummary(r: OksuzReport): void {
   const header = [
     "j",
     "entries",
+    "zero/absent/missing",
     "measured Wh",
     "reported Wh",
     "carry Wh",
@@ -207,6 +209,15 @@ function printSummary(r: OksuzReport): void {
       (r.relays.coverSent > 0
         ? `; cover loops ${r.relays.coverSent} sent, ${r.relays.loopsReturned} back`
         : ""),
+  );
+  const l = r.linkage;
+  console.log(
+    `global passive observer: ${l.packetsPerMeterInterval.toFixed(1)} packets per meter and interval ` +
+      `(${l.distinctObservations} distinct); chunk count right for ${l.countRecoveredPct.toFixed(1)} % ` +
+      `(most common count: ${l.countBaselinePct.toFixed(1)} %), reported Wh right for ` +
+      `${l.whRecoveredPct.toFixed(1)} % (most common: ${l.whBaselinePct.toFixed(1)} %), ` +
+      `${l.bitsLeakedPerMeter.toFixed(3)} of ${l.countEntropyBits.toFixed(2)} bits leaked per meter, ` +
+      `min anonymity set per entry ${l.minEntryAnonymitySet}`,
   );
   if (r.crash)
     console.log(

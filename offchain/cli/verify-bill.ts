@@ -13,8 +13,13 @@ import { connectBillingLedger, readDomain } from "../chain/billing.ts";
 import { ChainError, toChainError } from "../chain/errors.ts";
 import { readIntervalFromUrl } from "../chain/ledgerReader.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
-import { hexToBytes } from "../crypto/bytes.ts";
+import { bytesToHex, hexToBytes } from "../crypto/bytes.ts";
 import { identityOf, keyPairFromSecret } from "../crypto/keys.ts";
+import {
+  USER_BATCH_SLOT_SIZE,
+  decodeUserBatch,
+  type UserBatchSlot,
+} from "../protocol/user-batch.ts";
 import { User, type UserIntervalCheck } from "../user/user.ts";
 import { printTable } from "./common.ts";
 
@@ -35,10 +40,15 @@ export class VerifyBillOptionError extends Error {
 /** What a user keeps from its meter and its contract with SP (docs/PROTOCOL.md). */
 export interface PseudonymFile {
   readonly meterIndex: number;
+  /** The meter's signing base key `B_i` (33 bytes compressed), from pairing (DESIGN §4.2). */
+  readonly meterBasePublicKey: Uint8Array;
   /** SP's registered signing key `sigPk_SP`, 33 bytes compressed. */
   readonly spSigPk: Uint8Array;
-  /** Interval → the pseudonyms P_{i,j,1..n} the meter delivered, 32 bytes each. */
-  readonly intervals: ReadonlyMap<number, readonly Uint8Array[]>;
+  /**
+   * Interval → the batch the meter delivered for it (DESIGN §7): its K slots, each the
+   * meter-signed entry (pseudonym, value, T, key, signature) and the slot's tweak t.
+   */
+  readonly intervals: ReadonlyMap<number, readonly UserBatchSlot[]>;
   /** Direct mode (paper §6): SP's `pk_SP`; the user's secret key comes from `USER_KEY_ENV`. */
   readonly direct?: { readonly spPublicKey: Uint8Array };
 }
@@ -65,39 +75,60 @@ export function parsePseudonymFile(json: unknown, name = "pseudonym file"): Pseu
   }
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!["version", "meterIndex", "spSigPk", "intervals", "direct"].includes(k)) {
+    if (
+      !["version", "meterIndex", "meterBasePublicKey", "spSigPk", "intervals", "direct"].includes(k)
+    ) {
       throw new PseudonymFileError(`${name}: unknown field "${k}"`);
     }
   }
-  if (o.version !== 1) throw new PseudonymFileError(`${name}: version must be 1`);
+  if (o.version !== 2) throw new PseudonymFileError(`${name}: version must be 2`);
   if (!isU32(o.meterIndex)) throw new PseudonymFileError(`${name}: meterIndex must be a u32`);
-  const spSigPk = hexField(o.spSigPk, 33, `${name}: spSigPk`);
-  if (spSigPk[0] !== 2 && spSigPk[0] !== 3) {
-    throw new PseudonymFileError(`${name}: spSigPk must be a compressed key (02/03 prefix)`);
-  }
+  const compressed = (field: string): Uint8Array => {
+    const key = hexField(o[field], 33, `${name}: ${field}`);
+    if (key[0] !== 2 && key[0] !== 3) {
+      throw new PseudonymFileError(`${name}: ${field} must be a compressed key (02/03 prefix)`);
+    }
+    return key;
+  };
+  const meterBasePublicKey = compressed("meterBasePublicKey");
+  const spSigPk = compressed("spSigPk");
   if (o.intervals === null || typeof o.intervals !== "object" || Array.isArray(o.intervals)) {
-    throw new PseudonymFileError(`${name}: intervals must be an object interval → pseudonyms`);
+    throw new PseudonymFileError(`${name}: intervals must be an object interval → batch`);
   }
-  const intervals = new Map<number, Uint8Array[]>();
+  const intervals = new Map<number, UserBatchSlot[]>();
   const seen = new Set<string>();
-  for (const [key, list] of Object.entries(o.intervals as Record<string, unknown>)) {
+  for (const [key, batch] of Object.entries(o.intervals as Record<string, unknown>)) {
     const j = Number(key);
     if (!/^\d+$/.test(key) || !isU32(j)) {
       throw new PseudonymFileError(`${name}: interval "${key}" is not a u32`);
     }
-    if (!Array.isArray(list)) {
-      throw new PseudonymFileError(`${name}: intervals.${key} must be an array of pseudonyms`);
+    const size = typeof batch === "string" ? (batch.length - 2) / 2 : NaN;
+    if (!Number.isInteger(size) || size === 0 || size % USER_BATCH_SLOT_SIZE !== 0) {
+      throw new PseudonymFileError(
+        `${name}: intervals.${key} must be 0x + a user batch of K × ${USER_BATCH_SLOT_SIZE} bytes`,
+      );
     }
-    intervals.set(
-      j,
-      list.map((p, k) => {
-        const id = hexField(p, 32, `${name}: intervals.${key}[${k}]`);
-        const hex = (p as string).toLowerCase();
-        if (seen.has(hex)) throw new PseudonymFileError(`${name}: pseudonym ${hex} listed twice`);
-        seen.add(hex);
-        return id;
-      }),
-    );
+    let slots: UserBatchSlot[];
+    try {
+      slots = decodeUserBatch(
+        hexField(batch, size, `${name}: intervals.${key}`),
+        size / USER_BATCH_SLOT_SIZE,
+      );
+    } catch (e) {
+      if (e instanceof PseudonymFileError) throw e;
+      throw new PseudonymFileError(`${name}: intervals.${key}: ${(e as Error).message}`);
+    }
+    for (const slot of slots) {
+      const hex = bytesToHex(slot.entry.id);
+      if (seen.has(hex)) throw new PseudonymFileError(`${name}: pseudonym 0x${hex} listed twice`);
+      if (slot.entry.interval !== j) {
+        throw new PseudonymFileError(
+          `${name}: intervals.${key} holds an entry of interval ${slot.entry.interval}`,
+        );
+      }
+      seen.add(hex);
+    }
+    intervals.set(j, slots);
   }
   if (intervals.size === 0) throw new PseudonymFileError(`${name}: no intervals`);
   let direct: PseudonymFile["direct"];
@@ -108,7 +139,7 @@ export function parsePseudonymFile(json: unknown, name = "pseudonym file"): Pseu
     }
     direct = { spPublicKey: hexField(d.spPublicKey, 33, `${name}: direct.spPublicKey`) };
   }
-  return { meterIndex: o.meterIndex, spSigPk, intervals, direct };
+  return { meterIndex: o.meterIndex, meterBasePublicKey, spSigPk, intervals, direct };
 }
 
 /** Reads and checks a pseudonym file; throws `PseudonymFileError`. */
@@ -178,10 +209,16 @@ export async function verifyBills(input: VerifyBillsInput): Promise<UserInterval
   } finally {
     provider.destroy();
   }
-  const user = new User({ meterIndex: file.meterIndex, domain, spSigPk: file.spSigPk, direct });
+  const user = new User({
+    meterIndex: file.meterIndex,
+    domain,
+    meterBasePublicKey: file.meterBasePublicKey,
+    spSigPk: file.spSigPk,
+    direct,
+  });
   const checks: UserIntervalCheck[] = [];
   for (const j of intervals) {
-    user.receivePseudonyms(j, file.intervals.get(j)!);
+    user.receiveBatch(j, file.intervals.get(j)!);
     checks.push(user.verifyInterval(await readIntervalFromUrl(input.rpc, input.ledger, j)));
   }
   return checks;

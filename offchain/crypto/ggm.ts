@@ -1,11 +1,13 @@
 // GGM-tree PRF and per-message Schnorr keys (DESIGN §4.2; Oksuz 2020 §4, the paper's 6-bit tree
 // widened to 48 bits). `G_b(s) = TH("GridLedger/GGM", byte(b) ‖ s)`; `f_K(x)` walks bit 47 down to
-// bit 0 of `x`; message `k` (1-based) of interval `j` has index `x = j·2^16 + k` and key
-// `sigSk = H3(f_K(x))`, `sigPk = sigSk·G`.
+// bit 0 of `x`; message `k` (1-based) of interval `j` has index `x = j·2^16 + k`, tweak
+// `t = H3(f_K(x))` and keys by public derivation (BIP-32 non-hardened style): `sigSk = b + t mod n`
+// with the meter's signing base key `b` (meter only), `sigPk = B + t·G` with `B = b·G` (the control
+// center recomputes it from `B` and `K` and can check every key, but cannot sign: it lacks `b`).
 import { concatBytes, expectBytes, wipe } from "./bytes.ts";
 import { h3, sha256, taggedHash } from "./hash.ts";
 import { bytesToWords, compress, taggedHashPrefixState, wordsToBytes } from "./sha256-words.ts";
-import { secp, type Secp256k1Backend } from "./secp256k1.ts";
+import { CURVE_ORDER, secp, type Secp256k1Backend } from "./secp256k1.ts";
 
 /** Tag of the GGM PRG halves (DESIGN §4.2). */
 export const GGM_TAG = "GridLedger/GGM";
@@ -131,28 +133,70 @@ export class GgmPrf {
 export interface MessageKey {
   readonly interval: number;
   readonly counter: number;
-  /** `sigSk_{i,j,k} = H3(f_{K_i}(j·2^16 + k))`, in [1, n−1]. */
+  /** `t_{i,j,k} = H3(f_{K_i}(j·2^16 + k))`, in [1, n−1] (known to the meter and CC). */
+  readonly tweak: bigint;
+  /** `sigSk_{i,j,k} = b_i + t mod n`, in [1, n−1] (the meter only). */
   readonly sigSk: bigint;
-  /** `sigPk = sigSk·G`, 33-byte compressed. */
+  /** `sigPk = sigSk·G = B_i + t·G`, 33-byte compressed. */
   readonly sigPk: Uint8Array;
 }
 
-/** One message key from scratch (no cache): the reference path. */
+export class MessageKeyError extends Error {
+  override name = "MessageKeyError";
+}
+
+function checkBaseKey(baseKey: bigint, fn: string): void {
+  if (typeof baseKey !== "bigint" || baseKey <= 0n || baseKey >= CURVE_ORDER) {
+    throw new MessageKeyError(`${fn}: base key out of range [1, n-1]`);
+  }
+}
+
+/** `sigSk = b + t mod n`; throws in the ≈ 2^−256 case `b + t ≡ 0` (the meter draws a new `b`). */
+function tweakedSecret(baseKey: bigint, tweak: bigint, fn: string): bigint {
+  const sigSk = (baseKey + tweak) % CURVE_ORDER;
+  if (sigSk === 0n) throw new MessageKeyError(`${fn}: b + t ≡ 0 mod n (choose another base key)`);
+  return sigSk;
+}
+
+/** `t = H3(f_K(j·2^16 + k))` from scratch (no cache): the reference path. */
+export function messageTweak(ggmKey: Uint8Array, interval: number, counter: number): bigint {
+  const leaf = ggmEvaluate(ggmKey, messageIndex(interval, counter));
+  const t = h3(leaf);
+  wipe(leaf);
+  return t;
+}
+
+/**
+ * `sigPk = B + t·G` (DESIGN §4.2): what the control center recomputes from the registered base key
+ * `B` (33 bytes) and the tweak. Throws on an invalid `B`.
+ */
+export function messagePublicKey(
+  basePublicKey: Uint8Array,
+  tweak: bigint,
+  backend: Secp256k1Backend = secp,
+): Uint8Array {
+  expectBytes(basePublicKey, 33, "messagePublicKey: basePublicKey");
+  return backend.addMulBase(basePublicKey, tweak, true);
+}
+
+/** One message key from scratch (no cache): the reference path. `baseKey` is `b_i` in [1, n−1]. */
 export function deriveMessageKey(
   ggmKey: Uint8Array,
+  baseKey: bigint,
   interval: number,
   counter: number,
   backend: Secp256k1Backend = secp,
 ): MessageKey {
-  const leaf = ggmEvaluate(ggmKey, messageIndex(interval, counter));
-  const sigSk = h3(leaf);
-  wipe(leaf);
-  return { interval, counter, sigSk, sigPk: backend.mulBase(sigSk, true) };
+  checkBaseKey(baseKey, "deriveMessageKey");
+  const tweak = messageTweak(ggmKey, interval, counter);
+  const sigSk = tweakedSecret(baseKey, tweak, "deriveMessageKey");
+  return { interval, counter, tweak, sigSk, sigPk: backend.mulBase(sigSk, true) };
 }
 
 /**
- * Derives a meter's per-message keys from `K_i` with the GGM path cached; used by the meter (next
- * message) and by the control center (every key of a meter for an interval).
+ * Derives a meter's per-message tweaks from `K_i` with the GGM path cached: the control center
+ * (every tweak of a meter, to check keys and signatures against `B_i`) and, with the base key, the
+ * meter (its next message key).
  */
 export class MessageKeyDeriver {
   readonly #prf: GgmPrf;
@@ -164,18 +208,25 @@ export class MessageKeyDeriver {
     this.#backend = backend;
   }
 
-  /** `sigSk_{i,j,k}` only (the control center verifying with the secret needs no point). */
-  secretKey(interval: number, counter: number): bigint {
+  /** `t_{i,j,k}` (the control center checks against `B_i + t·G` and never learns `sigSk`). */
+  tweak(interval: number, counter: number): bigint {
     const leaf = this.#prf.evaluate(messageIndex(interval, counter));
-    const sigSk = h3(leaf);
+    const t = h3(leaf);
     wipe(leaf);
-    return sigSk;
+    return t;
   }
 
-  /** `(sigSk, sigPk)` for message `counter` of `interval`. */
-  messageKey(interval: number, counter: number): MessageKey {
-    const sigSk = this.secretKey(interval, counter);
-    return { interval, counter, sigSk, sigPk: this.#backend.mulBase(sigSk, true) };
+  /** `sigPk_{i,j,k} = B_i + t·G` from the registered base key (control center side). */
+  publicKey(basePublicKey: Uint8Array, interval: number, counter: number): Uint8Array {
+    return messagePublicKey(basePublicKey, this.tweak(interval, counter), this.#backend);
+  }
+
+  /** `(t, sigSk = b + t, sigPk)` for message `counter` of `interval` (meter side: needs `b_i`). */
+  messageKey(baseKey: bigint, interval: number, counter: number): MessageKey {
+    checkBaseKey(baseKey, "MessageKeyDeriver.messageKey");
+    const tweak = this.tweak(interval, counter);
+    const sigSk = tweakedSecret(baseKey, tweak, "MessageKeyDeriver.messageKey");
+    return { interval, counter, tweak, sigSk, sigPk: this.#backend.mulBase(sigSk, true) };
   }
 
   wipe(): void {

@@ -2,8 +2,8 @@
 // the secp256k1 ECDH of DESIGN §4.5: `sk_{i,CC} = sk_i·pk_CC = sk_CC·pk_i` (a compressed point),
 // `ID = H1(pk)`. Randomness is injected (`RandomBytes`), so key generation is reproducible in tests
 // and simulations and uses a CSPRNG in production (`node:crypto` randomBytes).
-import { bytesToBigInt, expectBytes } from "./bytes.ts";
-import { h1 } from "./hash.ts";
+import { bytesToBigInt, expectBytes, u256 } from "./bytes.ts";
+import { h1, taggedHashInt } from "./hash.ts";
 import { CURVE_ORDER, secp, type Secp256k1Backend } from "./secp256k1.ts";
 
 /** A source of uniformly random bytes (e.g. `node:crypto` randomBytes, or a seeded DRBG in tests). */
@@ -19,10 +19,33 @@ export interface KeyPair {
   readonly id: Uint8Array;
 }
 
-/** A meter's key material (DESIGN §1): `sk_i`, `pk_i`, `ID_i` and its GGM key `K_i` (§4.2). */
+/**
+ * A meter's key material (DESIGN §1, §4.2): `sk_i`, `pk_i`, `ID_i`, its GGM key `K_i` and its
+ * signing base key `b_i` with `B_i = b_i·G`.
+ */
 export interface MeterKeys extends KeyPair {
   /** 32-byte GGM root key `K_i`, shared with the control center at registration. */
   readonly ggmKey: Uint8Array;
+  /** Signing base key `b_i` in [1, n−1]: never leaves the meter (`sigSk = b_i + t`, §4.2). */
+  readonly baseKey: bigint;
+  /** `B_i = b_i·G`, 33-byte compressed: registered with the control center. */
+  readonly basePublicKey: Uint8Array;
+}
+
+/** Tag of {@link deriveBaseKey}. */
+export const BASE_KEY_TAG = "GridLedger/base";
+
+/**
+ * A signing base key derived from the meter's secret key: `b = (int(TH("GridLedger/base",
+ * u256(sk))) mod (n−1)) + 1`. Key separation from `sk_i` (ECDH, onion relay key) by the tagged
+ * hash; the control center, which never sees `sk_i`, cannot compute it. A meter may instead draw
+ * `b_i` at random ({@link generateMeterKeys} does).
+ */
+export function deriveBaseKey(secretKey: bigint): bigint {
+  if (typeof secretKey !== "bigint" || secretKey <= 0n || secretKey >= CURVE_ORDER) {
+    throw new RangeError("deriveBaseKey: secret key out of range [1, n-1]");
+  }
+  return (taggedHashInt(BASE_KEY_TAG, u256(secretKey)) % (CURVE_ORDER - 1n)) + 1n;
 }
 
 /** Control-center key material: `sk_CC`, `pk_CC`. */
@@ -66,16 +89,29 @@ export function generateKeyPair(random: RandomBytes, backend: Secp256k1Backend =
   return keyPairFromSecret(randomSecretKey(random), backend);
 }
 
-/** Meter key material from its secret scalar and GGM key (the key is copied). */
+/**
+ * Meter key material from its secret scalar, GGM key (copied) and signing base key `b_i`
+ * (default {@link deriveBaseKey}`(secretKey)`). Throws RangeError on out-of-range scalars.
+ */
 export function meterKeysFromSecret(
   secretKey: bigint,
   ggmKey: Uint8Array,
   backend: Secp256k1Backend = secp,
+  baseKey: bigint = deriveBaseKey(secretKey),
 ): MeterKeys {
   expectBytes(ggmKey, 32, "meterKeysFromSecret: ggmKey");
-  return { ...keyPairFromSecret(secretKey, backend), ggmKey: Uint8Array.from(ggmKey) };
+  if (typeof baseKey !== "bigint" || baseKey <= 0n || baseKey >= CURVE_ORDER) {
+    throw new RangeError("meterKeysFromSecret: base key out of range [1, n-1]");
+  }
+  return {
+    ...keyPairFromSecret(secretKey, backend),
+    ggmKey: Uint8Array.from(ggmKey),
+    baseKey,
+    basePublicKey: backend.mulBase(baseKey, true),
+  };
 }
 
+/** Fresh meter keys: `sk_i`, `K_i` and `b_i` all drawn from `random`. */
 export function generateMeterKeys(
   random: RandomBytes,
   backend: Secp256k1Backend = secp,
@@ -83,7 +119,7 @@ export function generateMeterKeys(
   const secretKey = randomSecretKey(random);
   const ggmKey = random(32);
   expectBytes(ggmKey, 32, "generateMeterKeys: random(32)");
-  return meterKeysFromSecret(secretKey, ggmKey, backend);
+  return meterKeysFromSecret(secretKey, ggmKey, backend, randomSecretKey(random));
 }
 
 /**

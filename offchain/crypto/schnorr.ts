@@ -167,3 +167,39 @@ export function schnorrVerifyWithSecret(
   if (r === 0n) return false;
   return equalBytes(pointAddress(backend.mulBase(r, false), backend), rAddr);
 }
+
+/**
+ * Verification against a key by public derivation (DESIGN §4.2), for the control center, which
+ * knows the registered base key `B` (33 bytes) and the tweak `t` but not `b`: accept iff
+ * `addr((y − c·t)·G − c·B) == addr(R)` with `c = H(addr(R) ‖ publicKey ‖ m)`, i.e. the signature
+ * verifies under `B + t·G`. One double multiplication (native: one libsecp256k1 recovery), and
+ * `B + t·G` is never computed on the accept path. If `publicKey ≠ B + t·G`, the chain's check
+ * `addr(y·G − c·publicKey)` and this one differ by `c·(B + t·G − publicKey) ≠ 0`, so both accept
+ * only if two distinct points share a 20-byte address with `c` binding `publicKey`: ≈ 2^−160 per
+ * attempt for a signer who controls every input (the argument of {@link schnorrVerifyWithSecret};
+ * property-tested). Hence acceptance here means "signed by the holder of `b + t`" and, with
+ * overwhelming probability, that the chain accepts the entry. Never throws.
+ */
+export function schnorrVerifyTweaked(
+  basePublicKey: Uint8Array,
+  tweak: bigint,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: SchnorrSignature,
+  backend: Secp256k1Backend = secp,
+): boolean {
+  if (typeof tweak !== "bigint" || tweak <= 0n || tweak >= CURVE_ORDER) return false;
+  if (!(basePublicKey instanceof Uint8Array) || basePublicKey.length !== 33) return false;
+  const c = checkedChallenge(publicKey, message, signature, backend);
+  if (c === undefined) return false;
+  const { rAddr, y } = signature;
+  const a = modN(y - c * tweak);
+  if (a === 0n) return false; // (y − c·t)·G would be the identity: negligible, refuse
+  let point: Uint8Array;
+  try {
+    point = backend.mulBaseSubMul(a, basePublicKey, c, false);
+  } catch {
+    return false; // invalid B, or the result at infinity
+  }
+  return equalBytes(pointAddress(point, backend), rAddr);
+}

@@ -25,6 +25,11 @@ export interface Secp256k1Backend {
   mul(point: Uint8Array, k: bigint, compressed: boolean): Uint8Array;
   /** `a·G − b·P` (Schnorr verification); throws if the result is the point at infinity. */
   mulBaseSubMul(a: bigint, point: Uint8Array, b: bigint, compressed: boolean): Uint8Array;
+  /**
+   * `P + k·G` (public derivation of a per-message key, DESIGN §4.2: `sigPk = B_i + t·G`); throws on
+   * an invalid point, `k ∉ [1, n−1]` or a result at infinity.
+   */
+  addMulBase(point: Uint8Array, k: bigint, compressed: boolean): Uint8Array;
   /** Re-encodes a point; throws if it is not a valid curve point. */
   convert(point: Uint8Array, compressed: boolean): Uint8Array;
   /** True iff `point` is a valid SEC1 encoding of a curve point. */
@@ -63,6 +68,12 @@ export const nobleBackend: Secp256k1Backend = {
     if (r.is0()) throw new Secp256k1Error("mulBaseSubMul: result is the point at infinity");
     return r.toBytes(compressed);
   },
+  addMulBase(point, k, compressed) {
+    checkScalar(k, "addMulBase");
+    const r = decodeNoble(point, "addMulBase").add(NoblePoint.BASE.multiply(k));
+    if (r.is0()) throw new Secp256k1Error("addMulBase: result is the point at infinity");
+    return r.toBytes(compressed);
+  },
   convert(point, compressed) {
     return decodeNoble(point, "convert").toBytes(compressed);
   },
@@ -97,6 +108,8 @@ interface NativeSecp256k1 {
   publicKeyNegate(pubkey: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyCombine(pubkeys: Uint8Array[], compressed?: boolean): Uint8Array;
   publicKeyTweakMul(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
+  publicKeyTweakAdd(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
 }
 
 function loadNative(): NativeSecp256k1 | undefined {
@@ -137,6 +150,24 @@ function makeNativeBackend(lib: NativeSecp256k1): Secp256k1Backend {
       checkScalar(a, "mulBaseSubMul");
       checkScalar(b, "mulBaseSubMul");
       checkPoint(point, "mulBaseSubMul");
+      // One Strauss–wNAF double multiplication through ECDSA public-key recovery, the same
+      // identity the chain uses (DESIGN §4.3): recover(r = x(P), recid = parity(P), s, e) returns
+      // r⁻¹·(s·P − e·G), so s = −b·r and e = −a·r give a·G − b·P. About half the cost of a
+      // fixed-base plus a variable-base multiplication. Only for compressed points (recovery
+      // decompresses x(P) with the given parity, exactly the validation of a 33-byte key: an x off
+      // the curve fails to recover); 65-byte points and x(P) ≥ n (≈ 2^−128, not an ECDSA `r`)
+      // take the two-multiplication path below.
+      if (point.length === 33 && (point[0] === 2 || point[0] === 3)) {
+        const x = bytesToBigInt(point.subarray(1));
+        if (x > 0n && x < CURVE_ORDER) {
+          const sig = new Uint8Array(64);
+          sig.set(u256(x), 0);
+          sig.set(u256(modN(-b * x)), 32);
+          return wrap("mulBaseSubMul", () =>
+            lib.ecdsaRecover(sig, point[0] - 2, u256(modN(-a * x)), compressed),
+          );
+        }
+      }
       return wrap("mulBaseSubMul", () => {
         const aG = lib.publicKeyCreate(u256(a), true);
         // −b·P as (n − b)·P: one native call instead of multiply-then-negate (b ∈ [1, n−1]).
@@ -144,6 +175,11 @@ function makeNativeBackend(lib: NativeSecp256k1): Secp256k1Backend {
         // publicKeyCombine throws when the sum is the point at infinity.
         return lib.publicKeyCombine([aG, minusBP], compressed);
       });
+    },
+    addMulBase(point, k, compressed) {
+      checkScalar(k, "addMulBase");
+      checkPoint(point, "addMulBase");
+      return wrap("addMulBase", () => lib.publicKeyTweakAdd(point, u256(k), compressed));
     },
     convert(point, compressed) {
       checkPoint(point, "convert");

@@ -1,7 +1,8 @@
 // Smart meter (Oksuz 2020 §5 "Outsourcing consumption data"; DESIGN §4.2, §4.5, §7): a pure state
 // machine. Per interval it splits the measured consumption (plus the carry) into category chunks,
-// and for chunk k signs an OCD entry under the pseudonym P_{i,j,k} with the per-message GGM key
-// sigSk_{i,j,k}. The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
+// and for chunk k signs an OCD entry under the pseudonym P_{i,j,k} with the per-message key
+// sigSk_{i,j,k} = b_i + H3(f_{K_i}(x)) (public derivation: CC, which holds K_i and B_i = b_i·G,
+// checks the key but cannot sign). The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
 // per-message delivery would let the pairing channel's timing link reports to the household).
 // Wrapping reports in onions and sending them is the agent's job (offchain/meter/agent.ts).
 import { eciesEncrypt } from "../crypto/ecies.ts";
@@ -10,7 +11,14 @@ import type { MeterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { MeterPseudonyms } from "../protocol/pseudonym.ts";
-import { splitUsage, validateCategories, type UsageCategories } from "../protocol/splitting.ts";
+import { registrationContext } from "../protocol/registration.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
+import {
+  DEFAULT_REPORT_SLOTS,
+  splitIntoSlots,
+  validateCategories,
+  type UsageCategories,
+} from "../protocol/splitting.ts";
 
 export interface MeterInit {
   /** The meter's index in the directory (public: the onion directory lists meters by key). */
@@ -24,14 +32,21 @@ export interface MeterInit {
   readonly categories: readonly bigint[];
   /** Carry from before this meter's first interval (e.g. restored state). */
   readonly initialCarryWh?: bigint;
+  /** `K`, the public report slots per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
+  readonly slots?: number;
   readonly backend?: Secp256k1Backend;
 }
 
-/** What a meter sends CC at registration: `K_i` encrypted to `pk_CC`, bound to `pk_i`. */
+/**
+ * What a meter sends CC at registration: `K_i` encrypted to `pk_CC`, the box bound to `pk_i ‖ B_i`
+ * (context), and its signing base key `B_i = b_i·G` (DESIGN §4.2).
+ */
 export interface MeterRegistration {
   readonly index: number;
   readonly publicKey: Uint8Array;
   readonly encryptedGgmKey: Uint8Array;
+  /** `B_i`, 33-byte compressed. */
+  readonly basePublicKey: Uint8Array;
 }
 
 /** One interval's output. */
@@ -40,10 +55,23 @@ export interface MeterIntervalReport {
   readonly measuredWh: bigint;
   readonly carryInWh: bigint;
   readonly carryOutWh: bigint;
-  /** Signed OCD entries, counter k = index + 1. */
+  /**
+   * Exactly K signed OCD entries, counter k = index + 1: the real chunks first (category values),
+   * then zero-value dummies (DESIGN §7), all under per-message pseudonyms and keys.
+   */
   readonly entries: readonly LedgerEntry[];
-  /** The batch delivered to the user at interval end: P_{i,j,1..n}. */
+  /** How many of `entries` are real chunks (the rest are dummies). */
+  readonly chunks: number;
+  /**
+   * The fixed-size batch delivered to the user after the interval: its K pseudonyms P_{i,j,1..K}
+   * (the signed `entries` go with them: the user checks values and keeps evidence).
+   */
   readonly pseudonyms: readonly Uint8Array[];
+  /**
+   * The user batch (offchain/protocol/user-batch.ts): every slot's signed entry and tweak `t`, so
+   * the user checks values and can prove a slot's key is `B_i + t·G`.
+   */
+  readonly userBatch: readonly UserBatchSlot[];
 }
 
 export class MeterError extends Error {
@@ -61,6 +89,7 @@ export class Meter {
   readonly #pseudonyms: MeterPseudonyms;
   readonly #messageKeys: MessageKeyDeriver;
   #categories: UsageCategories;
+  readonly #slots: number;
   #carryWh: bigint;
   #lastInterval = -1;
   /** Entries of recent intervals, kept for CC's resend requests. */
@@ -79,6 +108,10 @@ export class Meter {
     this.#backend = init.backend ?? secp;
     this.#categories = validateCategories(init.categories);
     this.#carryWh = init.initialCarryWh ?? 0n;
+    this.#slots = init.slots ?? DEFAULT_REPORT_SLOTS;
+    if (!Number.isInteger(this.#slots) || this.#slots < 1 || this.#slots > 64) {
+      throw new MeterError(`Meter: slots ${init.slots} outside [1, 64]`);
+    }
     this.#pseudonyms = new MeterPseudonyms(
       init.keys.secretKey,
       init.keys.publicKey,
@@ -88,13 +121,24 @@ export class Meter {
     this.#messageKeys = new MessageKeyDeriver(init.keys.ggmKey, this.#backend);
   }
 
-  /** Consumption carried into the next interval (always < c1 after a report). */
+  /** `K`, the report slots this meter fills per interval. */
+  get slots(): number {
+    return this.#slots;
+  }
+
+  /** Consumption carried into the next interval (< c1 unless more than K chunks were due). */
   get carryWh(): bigint {
     return this.#carryWh;
   }
 
-  /** Registration message for CC: `K_i` sealed to `pk_CC` with context `pk_i`. */
+  /** `B_i = b_i·G` (33 bytes), the base of every per-message key (DESIGN §4.2). */
+  get basePublicKey(): Uint8Array {
+    return this.#keys.basePublicKey;
+  }
+
+  /** Registration message for CC: `K_i` sealed to `pk_CC` with context `pk_i ‖ B_i`, and `B_i`. */
   registration(ephemeralSecret: bigint): MeterRegistration {
+    const basePublicKey = this.#keys.basePublicKey;
     return {
       index: this.index,
       publicKey: this.publicKey,
@@ -102,9 +146,10 @@ export class Meter {
         this.#ccPublicKey,
         this.#keys.ggmKey,
         ephemeralSecret,
-        this.publicKey,
+        registrationContext(this.publicKey, basePublicKey),
         this.#backend,
       ),
+      basePublicKey,
     };
   }
 
@@ -114,9 +159,11 @@ export class Meter {
   }
 
   /**
-   * Reports interval `interval`: splits `measuredWh + carry` into category chunks and signs one
-   * OCD entry per chunk. Every entry carries the same `timestamp` (inside the interval's window),
-   * so timestamps do not order a meter's chunks either. Intervals must increase.
+   * Reports interval `interval`: splits `measuredWh + carry` into at most K category chunks (the
+   * rest carries over) and signs exactly K OCD entries: one per chunk, then zero-value dummies
+   * (DESIGN §7), so every meter sends the same number of reports. `timestamp` must be the interval's last second `end − 1` (DESIGN §4.4:
+   * fixed by protocol; CC and the contract refuse any other), so timestamps neither order a meter's
+   * chunks nor group them by meter. Intervals must increase.
    */
   reportInterval(interval: number, measuredWh: bigint, timestamp: bigint): MeterIntervalReport {
     if (!Number.isInteger(interval) || interval <= this.#lastInterval) {
@@ -126,13 +173,21 @@ export class Meter {
     }
     if (measuredWh < 0n) throw new MeterError("Meter.reportInterval: negative consumption");
     const carryInWh = this.#carryWh;
-    const { chunks, carryOutWh } = splitUsage(measuredWh, carryInWh, this.#categories);
+    // K slots (DESIGN §7): the largest K chunks, the rest carried; then dummies of value 0.
+    const { chunks, carryOutWh } = splitIntoSlots(
+      measuredWh,
+      carryInWh,
+      this.#categories,
+      this.#slots,
+    );
+    const values = [...chunks, ...Array<bigint>(this.#slots - chunks.length).fill(0n)];
     const entries: LedgerEntry[] = [];
     const pseudonyms: Uint8Array[] = [];
-    chunks.forEach((value, i) => {
+    const userBatch: UserBatchSlot[] = [];
+    values.forEach((value, i) => {
       const counter = i + 1;
       const id = this.#pseudonyms.pseudonym(interval, counter);
-      const key = this.#messageKeys.messageKey(interval, counter);
+      const key = this.#messageKeys.messageKey(this.#keys.baseKey, interval, counter);
       entries.push(
         signEntry(
           this.#domain,
@@ -141,6 +196,7 @@ export class Meter {
           { sigPk: key.sigPk, backend: this.#backend },
         ),
       );
+      userBatch.push({ entry: entries[entries.length - 1], tweak: key.tweak });
       pseudonyms.push(id);
     });
     this.#lastInterval = interval;
@@ -148,7 +204,16 @@ export class Meter {
     this.#sent.set(interval, entries);
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
     for (const j of this.#sent.keys()) if (j < interval - 4) this.#sent.delete(j);
-    return { interval, measuredWh, carryInWh, carryOutWh, entries, pseudonyms };
+    return {
+      interval,
+      measuredWh,
+      carryInWh,
+      carryOutWh,
+      entries,
+      chunks: chunks.length,
+      pseudonyms,
+      userBatch,
+    };
   }
 
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */

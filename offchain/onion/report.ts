@@ -269,9 +269,36 @@ export function peelAtCC(
   return { message: instruction.message, sharedSecret };
 }
 
+/** A directory's distinct ids and their positions, computed once per directory array. */
+const directoryIndex = new WeakMap<
+  readonly Uint8Array[],
+  { readonly length: number; readonly ids: Uint8Array[]; readonly at: Map<string, number> }
+>();
+
+function indexDirectory(directory: readonly Uint8Array[]) {
+  const cached = directoryIndex.get(directory);
+  if (cached !== undefined && cached.length === directory.length) return cached;
+  const ids: Uint8Array[] = [];
+  const at = new Map<string, number>();
+  for (const id of directory) {
+    const hex = Buffer.from(id).toString("hex");
+    if (!at.has(hex)) {
+      at.set(hex, ids.length);
+      ids.push(id);
+    }
+  }
+  const entry = { length: directory.length, ids, at };
+  directoryIndex.set(directory, entry);
+  return entry;
+}
+
 /**
  * DESIGN §4.6: `length` distinct relays drawn uniformly from the directory, never `exclude`
- * (the sender itself, CC). Throws when the directory has too few eligible relays.
+ * (the sender itself, CC). Throws when the directory has too few eligible relays. The directory's
+ * distinct ids are indexed once per array (a meter sends K onions per interval over the same
+ * directory: no O(directory) work per onion), then drawn by rejection sampling; a directory with
+ * few eligible relays takes a partial Fisher–Yates shuffle instead. Either way a uniform sample
+ * without replacement.
  */
 export function selectRelayPath(
   directory: readonly Uint8Array[],
@@ -279,21 +306,30 @@ export function selectRelayPath(
   random: RandomBytes,
   exclude: readonly Uint8Array[] = [],
 ): Uint8Array[] {
-  const excluded = new Set(exclude.map((e) => Buffer.from(e).toString("hex")));
-  const seen = new Set<string>();
-  const eligible: Uint8Array[] = [];
-  for (const id of directory) {
-    const hex = Buffer.from(id).toString("hex");
-    if (!excluded.has(hex) && !seen.has(hex)) {
-      seen.add(hex);
-      eligible.push(id);
-    }
+  const { ids, at } = indexDirectory(directory);
+  const excluded = new Set<number>();
+  for (const e of exclude) {
+    const i = at.get(Buffer.from(e).toString("hex"));
+    if (i !== undefined) excluded.add(i);
   }
-  if (!Number.isSafeInteger(length) || length < 1 || length > eligible.length) {
+  const eligibleCount = ids.length - excluded.size;
+  if (!Number.isSafeInteger(length) || length < 1 || length > eligibleCount) {
     throw new RangeError(
-      `selectRelayPath: need ${length} distinct relays, directory has ${eligible.length}`,
+      `selectRelayPath: need ${length} distinct relays, directory has ${eligibleCount}`,
     );
   }
+  if (eligibleCount >= 4 * length) {
+    const chosen = new Set<number>();
+    const out: Uint8Array[] = [];
+    while (out.length < length) {
+      const i = uniformInt(ids.length, random);
+      if (excluded.has(i) || chosen.has(i)) continue;
+      chosen.add(i);
+      out.push(ids[i]);
+    }
+    return out;
+  }
+  const eligible = ids.filter((_, i) => !excluded.has(i));
   // Partial Fisher–Yates: the first `length` entries are a uniform sample without replacement.
   for (let i = 0; i < length; i++) {
     const j = i + uniformInt(eligible.length - i, random);

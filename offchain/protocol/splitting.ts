@@ -180,3 +180,48 @@ export function splitSeries(
   }
   return { intervals, finalCarryWh: carry };
 }
+
+/**
+ * `K`, the public number of report slots every meter fills per interval (DESIGN §7, §4.6): enough
+ * chunks for a consumption of `peakWh` in one interval, `⌊peakWh / c5⌋ + Σ_{i<5} ⌊(c_{i+1} − 1)/c_i⌋`
+ * ({@link maxChunksFor}'s greedy bound). With the demo's categories 50/100/250/500/1000 Wh and an
+ * hourly peak of 3 kWh (a household's evening peak), K = 3 + 5 = 8. A higher consumption still
+ * reports K chunks and carries the rest ({@link splitIntoSlots}).
+ */
+export function reportSlotsFor(peakWh: bigint, categories: readonly bigint[]): number {
+  const k = maxChunksFor(peakWh, categories);
+  if (k < 1n || k > 64n) {
+    throw new SplittingInvalidInputError(`reportSlotsFor: K = ${k} outside [1, 64]`);
+  }
+  return Number(k);
+}
+
+/** `K` for the default categories 50/100/250/500/1000 Wh and a 3 kWh peak (see {@link reportSlotsFor}). */
+export const DEFAULT_REPORT_SLOTS = 8;
+
+/**
+ * {@link splitUsage} capped at `slots` chunks (DESIGN §7): the largest `slots` chunks are reported
+ * and every other chunk carries over with the remainder, so Σ chunks + carryOutWh = measuredWh +
+ * carryInWh still holds; carryOutWh may then exceed c1.
+ */
+export function splitIntoSlots(
+  measuredWh: bigint,
+  carryInWh: bigint,
+  categories: readonly bigint[],
+  slots: number,
+): SplitResult {
+  if (!Number.isInteger(slots) || slots < 1 || slots > MAX_MESSAGES_PER_INTERVAL) {
+    throw new SplittingInvalidInputError(`splitIntoSlots: slots ${slots} outside [1, 65535]`);
+  }
+  const { counts, carryOutWh } = planSplit(measuredWh, carryInWh, categories);
+  const chunks: bigint[] = [];
+  let carry = carryOutWh;
+  for (let i = 4; i >= 0; i--) {
+    const c = categories[i];
+    const room = BigInt(slots - chunks.length);
+    const take = counts[i] < room ? counts[i] : room;
+    for (let n = 0n; n < take; n++) chunks.push(c);
+    carry += (counts[i] - take) * c;
+  }
+  return { chunks, carryOutWh: carry };
+}

@@ -54,6 +54,7 @@ import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { encodeMeterReport } from "../protocol/meter-report.ts";
 import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
+import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
 import { createRng, type Rng } from "../runtime/rng.ts";
@@ -62,6 +63,12 @@ import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { LoadModel } from "./load-model.ts";
+import {
+  linkageAdversary,
+  originatedPackets,
+  type LinkRecord,
+  type LinkageResult,
+} from "./linkage.ts";
 
 export const ATTACKS = [
   "fake-meter",
@@ -88,6 +95,8 @@ export interface OksuzScenario {
   readonly startTime?: bigint;
   /** Relays per onion, default 3 (DESIGN §4.6). */
   readonly pathLength?: number;
+  /** `K`, report slots per meter per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
+  readonly slots?: number;
   /** Paper §6: SP publishes prices and bills itself. */
   readonly direct?: boolean;
   readonly categories?: readonly bigint[];
@@ -118,7 +127,14 @@ export interface ChainAccess {
 
 export interface IntervalSummary {
   readonly interval: number;
+  /** Real (billed) OCD entries. */
   readonly entries: number;
+  /** Zero-value slots posted: meters' dummies and CC's absence markers (DESIGN §7). */
+  readonly zeroSlots: number;
+  /** Of those, absence markers: slots no admitted report filled. */
+  readonly absenceMarkers: number;
+  /** Registered meters with no admitted report at all this interval. */
+  readonly missingMeters: number;
   /** Σc on the ledger (what meters reported). */
   readonly aggregateWh: string;
   /** Σ measured by the meters this interval. */
@@ -221,6 +237,11 @@ export interface OksuzReport {
   readonly meterFigures: readonly MeterIntervalFigures[];
   /** Users' checks, one per user and interval (disputes named). */
   readonly userChecks: readonly UserIntervalCheck[];
+  /**
+   * The global passive observer over every link's (from, to, time, size) and the ledger
+   * (offchain/sim/linkage.ts): what it learns of each meter's chunk count and reported Wh.
+   */
+  readonly linkage: LinkageResult;
   readonly wallTimeMs: number;
 }
 
@@ -257,6 +278,8 @@ const DEFAULT_TARIFF: TariffSchedule = {
   cap: 10n,
 };
 const ROUND_MS = 200;
+/** Relay rounds over which meters spread their K onions (random round per onion). */
+const SEND_ROUNDS = 8;
 
 interface MeterNode {
   readonly meter: Meter;
@@ -291,6 +314,7 @@ export async function runOksuz(
   const tariff = scenario.tariff ?? DEFAULT_TARIFF;
   const attack = scenario.attack;
   const cover = scenario.cover;
+  const slots = scenario.slots ?? DEFAULT_REPORT_SLOTS;
 
   // ---- keys and deployment ------------------------------------------------------------------
   const keyRng = rng.fork("keys");
@@ -319,6 +343,7 @@ export async function runOksuz(
       sigPublicKey: keyPairFromSecret(spSigSk).publicKey,
     },
     direct,
+    slotsPerMeter: slots,
   });
   const ccLedger = connectBillingLedger(address, chain.controlCenter);
   const spLedger = connectBillingLedger(address, chain.serviceProvider);
@@ -346,7 +371,7 @@ export async function runOksuz(
       {
         keys: ccKeys,
         domain,
-        maxMessagesPerMeter: 64,
+        maxMessagesPerMeter: slots,
         maxFailures: 3,
         batchSize: scenario.batchSize,
         epoch: onionEpoch,
@@ -388,11 +413,19 @@ export async function runOksuz(
   for (let i = 0; i < scenario.meters; i++) {
     const r = keyRng.fork(`meter/${i}`);
     const keys = meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
-    const meter = new Meter({ index: i, keys, ccPublicKey: ccKeys.publicKey, domain, categories });
+    const meter = new Meter({
+      index: i,
+      keys,
+      ccPublicKey: ccKeys.publicKey,
+      domain,
+      categories,
+      slots,
+    });
     const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch: onionEpoch, cover });
     const user = new User({
       meterIndex: i,
       domain,
+      meterBasePublicKey: keys.basePublicKey,
       spSigPk: sp.sigPk,
       direct: direct
         ? { keys: userKeys[i], spPublicKey: spKeys.publicKey, spId: spKeys.id }
@@ -413,7 +446,11 @@ export async function runOksuz(
 
   // Taps for the replaying outsider: it records what crosses the links into relays.
   const tapped: { to: string; bytes: Uint8Array }[] = [];
+  // The global passive observer's view: every packet put on a link (DESIGN §4.6).
+  const linkRecords: LinkRecord[] = [];
+  const intervalStartMs: number[] = [];
   const send = (from: string, to: string, bytes: Uint8Array) => {
+    linkRecords.push({ from, to, timeMs: clock.now(), size: bytes.length });
     if (attack === "replaying-outsider" && to !== "cc" && tapped.length < 50)
       tapped.push({ to, bytes });
     network.send(from, to, bytes);
@@ -458,6 +495,7 @@ export async function runOksuz(
     }
   };
   const onionRng = rng.fork("onions");
+  const sendRng = rng.fork("send-times");
   const sendReport = (node: MeterNode, entry: LedgerEntry) => {
     const path = selectRelayPath(directory, pathLength, randomBytes(onionRng), [
       node.meter.publicKey,
@@ -500,6 +538,7 @@ export async function runOksuz(
           ccPublicKey: ccKeys.publicKey,
           domain,
           categories,
+          slots,
         })
       : undefined;
   const tamper = (node: MeterNode, entry: LedgerEntry): LedgerEntry => {
@@ -531,6 +570,7 @@ export async function runOksuz(
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await readHead(chain.admin.provider!);
+    intervalStartMs.push(clock.now());
     const tick = phaseTimer(now);
     if (j > onionEpoch) {
       onionEpoch = j;
@@ -543,6 +583,12 @@ export async function runOksuz(
 
     let measured = 0n;
     let sent = 0;
+    // Every meter's K onions leave at random rounds over the interval's send window (DESIGN §4.6),
+    // not in one burst: a link observer sees each meter originate K packets, spread out.
+    const outbox: { node: MeterNode; entry: LedgerEntry }[][] = Array.from(
+      { length: SEND_ROUNDS },
+      () => [],
+    );
     for (const node of nodes) {
       const wh = load.consumptionWh(
         node.meter.index,
@@ -559,10 +605,10 @@ export async function runOksuz(
         reportedWh: node.last.entries.reduce((sum, e) => sum + e.value, 0n).toString(),
         carryInWh: node.last.carryInWh.toString(),
         carryOutWh: node.last.carryOutWh.toString(),
-        chunks: node.last.entries.length,
+        chunks: node.last.chunks,
       });
       for (const entry of node.last.entries) {
-        sendReport(node, tamper(node, entry));
+        outbox[sendRng.nextInt(SEND_ROUNDS)].push({ node, entry: tamper(node, entry) });
         sent++;
       }
       step({
@@ -584,6 +630,10 @@ export async function runOksuz(
     }
     if (scenario.crash?.interval === j && scenario.crash.phase === "admission") {
       crashAfterReports = reportsSeen + Math.max(1, Math.floor(sent / 2));
+    }
+    for (const round of outbox) {
+      for (const { node, entry } of round) sendReport(node, entry);
+      pump(1);
     }
     pump(pathLength + 4);
     if (attack === "replaying-outsider") {
@@ -611,7 +661,8 @@ export async function runOksuz(
       if (resent === 0) break;
       pump(pathLength + 4);
     }
-    for (const node of nodes) node.user.receivePseudonyms(j, node.last?.pseudonyms ?? []);
+    // The user batch: all K signed slots in one fixed-size message, after the interval.
+    for (const node of nodes) node.user.receiveBatch(j, node.last?.userBatch ?? []);
     const networkMs = tick();
 
     // CC posts and seals (with the posting crash, if configured).
@@ -628,7 +679,7 @@ export async function runOksuz(
       }
     }
     const stats = cc.agent.center.stats(j);
-    await cc.agent.postAndSeal(j);
+    const { zeroSlots } = await cc.agent.postAndSeal(j);
     const postMs = tick();
 
     // SP: read the sealed ledger from events, check, price, bill.
@@ -701,6 +752,9 @@ export async function runOksuz(
     perInterval.push({
       interval: j,
       entries: finalReport.ocd.length,
+      zeroSlots: finalReport.zeroSlots.length,
+      absenceMarkers: zeroSlots.markers,
+      missingMeters: zeroSlots.missingMeters,
       aggregateWh: finalReport.sumWh.toString(),
       measuredWh: measured.toString(),
       carriedWh: carried.toString(),
@@ -829,6 +883,19 @@ export async function runOksuz(
       : undefined,
     meterFigures,
     userChecks,
+    linkage: linkageAdversary(
+      meterFigures.map((f) => ({
+        address: `meter-${f.meter}`,
+        interval: f.interval,
+        chunks: f.chunks,
+        reportedWh: BigInt(f.reportedWh),
+      })),
+      originatedPackets(linkRecords, (t) => {
+        let j: number | undefined;
+        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k;
+        return j;
+      }),
+    ),
     wallTimeMs: now() - t0,
   };
 }

@@ -88,7 +88,7 @@ export class ServiceProvider {
     userPublicKeys?: readonly Uint8Array[],
   ): LedgerEntry[] {
     const peers = userPublicKeys ?? [this.#init.ccPublicKey];
-    return peers.map((peer) =>
+    const entries = peers.map((peer) =>
       signEntry(
         this.#init.domain,
         {
@@ -108,6 +108,9 @@ export class ServiceProvider {
         { sigPk: this.sigPk, backend: this.#backend },
       ),
     );
+    // The ledger takes one DAP entry per id, ids strictly increasing across batches (DESIGN §2,
+    // docs/PROTOCOL.md): sorted here, so posting them in order, in any batch sizes, is accepted.
+    return entries.sort((a, b) => Buffer.compare(a.id, b.id));
   }
 
   /** Bills `B = p·c` for the OCD entries in ledger order, in signed batches. */

@@ -1,19 +1,27 @@
 // User / consumer (Oksuz 2020 §5 "Bill calculation", Remark 5; §6): verifies its own bill from the
-// ledgers alone. It knows only the pseudonyms its meter delivered (one batch per interval) and the
-// public keys; it finds its OCD entries, checks every signature (meter entries, SP's DAP entry and
-// bill batches), recomputes the price from the public tariff and the ledger's aggregate, and its
-// bill `Σ_k p_j·c_{i,j,k}`. Anything that does not match is a dispute, named.
+// ledgers alone. It knows its meter's K signed slots of each interval (the user batch: pseudonym,
+// value, signature, tweak; DESIGN §7) and the public keys. It compares every slot's (pseudonym,
+// value) with the ledger — a real entry under the meter's own key `B_i + t·G`, or a zero slot for
+// a dummy — so a value CC altered, a slot it displaced or suppressed, or an entry under a key that
+// is not the meter's becomes a dispute with third-party-checkable evidence
+// (offchain/protocol/dispute.ts). It checks SP's DAP entry and bill batches, recomputes the price
+// from the public tariff and the ledger's aggregate, and its bill `Σ_k p_j·c_{i,j,k}`. Anything
+// that does not match is a dispute, named.
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import type { BillFields } from "../chain/billing.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import type { IntervalReport } from "../chain/ledgerReader.ts";
 import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
+import { slotDisagreement, type LedgerSlot, type SlotDispute } from "../protocol/dispute.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
 
 export interface UserInit {
   /** The household's meter (for reports only; the user never reveals it). */
   readonly meterIndex: number;
   readonly domain: Uint8Array;
+  /** The meter's signing base key `B_i` (33 bytes, from pairing): evidence for slot disputes. */
+  readonly meterBasePublicKey: Uint8Array;
   /** SP's registered `sigPk_SP`. */
   readonly spSigPk: Uint8Array;
   /** Direct mode (paper §6): the user's key pair and SP's `pk_SP`, `ID_SP` to find its DAP entry. */
@@ -27,10 +35,12 @@ export interface UserInit {
 export interface UserIntervalCheck {
   readonly interval: number;
   readonly meterIndex: number;
-  /** Own pseudonyms found in the OCD ledger. */
+  /** Own real (non-zero) entries found in the OCD ledger as the meter signed them. */
   readonly entries: number;
-  /** Own pseudonyms the meter delivered that the ledger lacks. */
+  /** Own slots the ledger lacks entirely (displaced). */
   readonly missing: number;
+  /** Slot disputes with evidence a third party can check (`checkSlotDispute`). */
+  readonly slotDisputes: readonly SlotDispute[];
   readonly consumptionWh: bigint;
   readonly price?: bigint;
   /** `Σ p·c` over the user's entries, by the user's own arithmetic. */
@@ -45,23 +55,21 @@ export interface UserIntervalCheck {
 export class User {
   readonly meterIndex: number;
   readonly #init: UserInit;
-  readonly #pseudonyms = new Map<number, readonly Uint8Array[]>();
+  readonly #batches = new Map<number, readonly UserBatchSlot[]>();
 
   constructor(init: UserInit) {
     this.#init = init;
     this.meterIndex = init.meterIndex;
   }
 
-  /** The meter's batch for an interval (over the pairing channel, at interval end). */
-  receivePseudonyms(interval: number, pseudonyms: readonly Uint8Array[]): void {
-    this.#pseudonyms.set(
-      interval,
-      pseudonyms.map((p) => Uint8Array.from(p)),
-    );
+  /** The meter's K-slot batch for an interval (pairing channel, fixed offset after its end). */
+  receiveBatch(interval: number, slots: readonly UserBatchSlot[]): void {
+    this.#batches.set(interval, [...slots]);
   }
 
+  /** The pseudonyms of the interval's slots, in counter order. */
   pseudonyms(interval: number): readonly Uint8Array[] {
-    return this.#pseudonyms.get(interval) ?? [];
+    return (this.#batches.get(interval) ?? []).map((s) => s.entry.id);
   }
 
   /** Verifies interval `report.interval` as rebuilt from chain events (offchain/chain/ledgerReader). */
@@ -69,21 +77,49 @@ export class User {
     const { domain, spSigPk } = this.#init;
     const interval = report.interval;
     const disputes: string[] = [];
-    const mine = this.pseudonyms(interval).map(bytesToHex);
+    const slots = this.#batches.get(interval) ?? [];
     const index = indexOf(report);
 
+    // Every slot: the ledger must hold exactly what the meter signed (DESIGN §2, §7).
     let entries = 0;
+    let missing = 0;
     let consumptionWh = 0n;
-    for (const key of mine) {
+    const slotDisputes: SlotDispute[] = [];
+    const mine: string[] = [];
+    for (const slot of slots) {
+      const key = bytesToHex(slot.entry.id);
       const e = index.ocd.get(key);
-      if (e === undefined) continue;
-      entries++;
-      consumptionWh += e.value;
-      if (!verifyEntry(domain, e))
-        disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
+      const ledger: LedgerSlot =
+        e !== undefined
+          ? { kind: "entry", entry: e }
+          : index.zero.has(key)
+            ? { kind: "zero" }
+            : { kind: "none" };
+      if (e !== undefined) {
+        // Billed whatever it says: the user's bill follows the ledger, disputes name the rest.
+        mine.push(key);
+        consumptionWh += e.value;
+        if (!verifyEntry(domain, e)) {
+          disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
+        }
+      }
+      if (ledger.kind === "none") missing++;
+      const reason = slotDisagreement(slot.entry, ledger);
+      if (reason === undefined) {
+        if (e !== undefined) entries++;
+        continue;
+      }
+      disputes.push(`slot ${key.slice(0, 12)}…: ${reason}`);
+      slotDisputes.push({
+        interval,
+        pseudonym: key,
+        reason,
+        meterEntry: slot.entry,
+        basePublicKey: this.#init.meterBasePublicKey,
+        tweak: slot.tweak,
+        ledger,
+      });
     }
-    const missing = mine.length - entries;
-    if (missing > 0) disputes.push(`${missing} of my reports are missing from the OCD ledger`);
 
     // Price: SP-signed DAP entry, equal to the tariff at the ledger's own aggregate.
     let price: bigint | undefined;
@@ -131,6 +167,7 @@ export class User {
       meterIndex: this.meterIndex,
       entries,
       missing,
+      slotDisputes,
       consumptionWh,
       price,
       expectedBill,
@@ -155,6 +192,8 @@ export class User {
 
 interface ReportIndex {
   readonly ocd: ReadonlyMap<string, LedgerEntry>;
+  /** Pseudonyms of zero slots (dummies and absence markers). */
+  readonly zero: ReadonlySet<string>;
   readonly bills: ReadonlyMap<string, readonly { bill: BillFields; signedBySp: boolean }[]>;
 }
 
@@ -179,7 +218,8 @@ function indexOf(report: IntervalReport): ReportIndex {
         list.push({ bill, signedBySp: batch.signatureValid });
       }
     }
-    index = { ocd, bills };
+    const zero = new Set((report.zeroSlots ?? []).map(bytesToHex));
+    index = { ocd, zero, bills };
     indexes.set(report, index);
   }
   return index;

@@ -43,6 +43,7 @@ import { bytesToBigInt, hexToBytes, toHex0x } from "../../offchain/crypto/bytes.
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry } from "../../offchain/protocol/entry.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   billsFor,
@@ -193,12 +194,12 @@ describe("attack: dishonest RPC endpoint between the chain and a verifier", func
     await openInterval(cc, INTERVAL, WINDOW_START, WINDOW_END);
     // A neighbour interval with another window, whose logs a dishonest endpoint may slip in.
     await openInterval(cc, 2, WINDOW_START - 600n, WINDOW_END + 600n);
-    await postOcdBatch(cc, 2, makeOcdEntries(d.domain, 2, 3));
+    await postOcdBatch(cc, 2, makeOcdEntries(d.domain, 2, 3, { timestamp: WINDOW_END + 599n }));
     const ocd = makeOcdEntries(d.domain, INTERVAL, OCD_COUNT);
     for (let k = 0; k < ocd.length; k += OCD_BATCH) {
       await postOcdBatch(cc, INTERVAL, ocd.slice(k, k + OCD_BATCH));
     }
-    await sealInterval(cc, INTERVAL);
+    await fillAndSeal(cc, INTERVAL);
     price = expectedPrice(ocd);
     await postDap(cc, INTERVAL, [makeDap(d.domain, INTERVAL, price)]);
     const bills = billsFor(ocd, price);
@@ -212,7 +213,11 @@ describe("attack: dishonest RPC endpoint between the chain and a verifier", func
     other = await deployBillingLedger(ethers);
     const otherCc = other.ledger.connect(other.cc) as BillingLedger;
     await openInterval(otherCc, INTERVAL, WINDOW_START - 600n, WINDOW_END + 600n);
-    await postOcdBatch(otherCc, INTERVAL, makeOcdEntries(other.domain, INTERVAL, 2));
+    await postOcdBatch(
+      otherCc,
+      INTERVAL,
+      makeOcdEntries(other.domain, INTERVAL, 2, { timestamp: WINDOW_END + 599n }),
+    );
 
     const intervalTopic = (j: number) => "0x" + j.toString(16).padStart(64, "0");
     interval2Logs = await ethers.provider.getLogs({

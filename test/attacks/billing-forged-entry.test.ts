@@ -32,9 +32,9 @@ describe("attack: forged or altered OCD entry", () => {
     const [e] = makeOcdEntries(d.domain, 1, 1, { consumption: () => CATEGORY_VALUES[0] });
     const s = toOcdEntryStruct(e);
     const other = secp.mulBase(testKey("cc-own-key"), true);
+    // (An altered timestamp is refused earlier, as TimestampNotIntervalEnd: T is fixed.)
     const altered = [
       { ...s, consumptionWh: CATEGORY_VALUES[4] },
-      { ...s, timestamp: BigInt(s.timestamp) + 1n },
       { ...s, id: "0x" + "ff".repeat(32) },
       {
         ...s,

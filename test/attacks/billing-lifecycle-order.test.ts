@@ -15,6 +15,7 @@ import {
 } from "../../offchain/chain/billing.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   billsFor,
@@ -71,7 +72,7 @@ describe("attack: out-of-order life cycle", () => {
       .to.be.revertedWithCustomError(cc, err)
       .withArgs(...state(INTERVAL_STATE.Open));
     // OcdSealed
-    await (await cc.sealInterval(1)).wait();
+    await fillAndSeal(cc, 1);
     await expect(cc.openInterval(1, WINDOW_START, WINDOW_END))
       .to.be.revertedWithCustomError(cc, err)
       .withArgs(...state(INTERVAL_STATE.OcdSealed));

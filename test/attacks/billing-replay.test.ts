@@ -12,6 +12,7 @@ import {
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   deployBillingLedger,
@@ -64,7 +65,7 @@ describe("attack: replayed entries", () => {
     // DAP: same price on both ledgers, signed for A only.
     const entriesB = makeOcdEntries(b.domain, 1, 2);
     await (await ccB.postOcdBatch(1, entriesB.map(toOcdEntryStruct))).wait();
-    await (await ccB.sealInterval(1)).wait();
+    await fillAndSeal(ccB, 1);
     const dapA = makeDap(a.domain, 1, expectedPrice(entriesB));
     await expect(ccB.postDap(1, [toDapEntryStruct(dapA)]))
       .to.be.revertedWithCustomError(ccB, "BillingLedgerInvalidEntry")

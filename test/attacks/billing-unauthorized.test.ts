@@ -20,17 +20,20 @@ describe("attack: unauthorized writer", () => {
       [o.setTariff([0n], [1n], 1n), admin],
       [o.setCategoryValues([...CATEGORY_VALUES]), admin],
       [o.setDeliveryMode(1), admin],
+      [o.setSlotsPerMeter(8), admin],
       [o.setControlCenterKeys(key, key), admin],
       [o.setServiceProviderKeys(key, key), admin],
       [o.registerMeters([key]), cc],
       [o.openInterval(1, 0, 1), cc],
       [o.postOcdBatch(1, []), cc],
+      [o.postSlots(1, [], []), cc],
       [o.sealInterval(1), cc],
       [o.postDap(1, []), cc],
       [o.postBills(1, [], ethers.ZeroAddress, 0), cc],
       [o.restartBilling(1), cc],
       [o.closeBilling(1), cc],
-      [o.grantRole(cc, d.outsider.address), admin],
+      // Only the control center hands CC_ROLE on (its role admin is CC_ROLE itself).
+      [o.grantRole(cc, d.outsider.address), cc],
     ];
     for (const [call, role] of calls) {
       await expect(call)

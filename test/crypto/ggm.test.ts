@@ -13,7 +13,7 @@ import {
   messageIndex,
 } from "../../offchain/crypto/ggm.ts";
 import { h3, taggedHash } from "../../offchain/crypto/hash.ts";
-import { backends } from "../../offchain/crypto/secp256k1.ts";
+import { backends, CURVE_ORDER } from "../../offchain/crypto/secp256k1.ts";
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const indexArb = fc.bigInt({ min: 0n, max: GGM_MAX_INDEX });
@@ -68,12 +68,13 @@ describe("GGM PRF (DESIGN §4.2)", () => {
       fc.assert(
         fc.property(keyArb, fc.array(pairArb, { minLength: 1, maxLength: 8 }), (K, pairs) => {
           const deriver = new MessageKeyDeriver(K, backend);
+          const b = BigInt(K[0]) + 1n;
           for (const [j, k] of pairs) {
-            const cached = deriver.messageKey(j, k);
-            const fresh = deriveMessageKey(K, j, k, backend);
+            const cached = deriver.messageKey(b, j, k);
+            const fresh = deriveMessageKey(K, b, j, k, backend);
             expect(cached.sigSk).to.equal(fresh.sigSk);
             expect(cached.sigPk).to.deep.equal(fresh.sigPk);
-            expect(deriver.secretKey(j, k)).to.equal(fresh.sigSk);
+            expect(deriver.tweak(j, k)).to.equal(fresh.tweak);
           }
         }),
         { numRuns: 40 },
@@ -81,11 +82,28 @@ describe("GGM PRF (DESIGN §4.2)", () => {
     }
   });
 
-  it("sigSk = H3(f_K(j·2^16 + k)) and sigPk = sigSk·G", () => {
+  it("t = H3(f_K(j·2^16 + k)), sigSk = b + t mod n, sigPk = sigSk·G = B + t·G", () => {
     const K = new Uint8Array(32).fill(0x42);
-    const mk = deriveMessageKey(K, 5, 7);
-    expect(mk.sigSk).to.equal(h3(ggmEvaluate(K, 5n * 65536n + 7n)));
-    for (const backend of backends) expect(backend.mulBase(mk.sigSk, true)).to.deep.equal(mk.sigPk);
+    for (const b of [1n, 12345n, CURVE_ORDER - 1n]) {
+      const mk = deriveMessageKey(K, b, 5, 7);
+      expect(mk.tweak).to.equal(h3(ggmEvaluate(K, 5n * 65536n + 7n)));
+      expect(mk.sigSk).to.equal((b + mk.tweak) % CURVE_ORDER);
+      for (const backend of backends) {
+        expect(backend.mulBase(mk.sigSk, true)).to.deep.equal(mk.sigPk);
+        const B = backend.mulBase(b, true);
+        expect(new MessageKeyDeriver(K, backend).publicKey(B, 5, 7)).to.deep.equal(mk.sigPk);
+      }
+    }
+  });
+
+  it("refuses a base key outside [1, n−1]", () => {
+    const K = new Uint8Array(32);
+    for (const b of [0n, CURVE_ORDER, -1n]) {
+      expect(() => deriveMessageKey(K, b, 0, 1)).to.throw(/^deriveMessageKey: base key/);
+      expect(() => new MessageKeyDeriver(K).messageKey(b, 0, 1)).to.throw(
+        /^MessageKeyDeriver.messageKey: base key/,
+      );
+    }
   });
 
   it("messageIndex = j·2^16 + k and rejects out-of-range intervals and counters", () => {
@@ -97,7 +115,7 @@ describe("GGM PRF (DESIGN §4.2)", () => {
     expect(() => messageIndex(0, 1.5)).to.throw(/^messageIndex: counter/);
     expect(() => messageIndex(-1, 1)).to.throw(/^messageIndex: interval -1 is not a u32/);
     expect(() => messageIndex(2 ** 32, 1)).to.throw(/^messageIndex: interval/);
-    expect(() => new MessageKeyDeriver(new Uint8Array(32)).messageKey(0, 0)).to.throw(
+    expect(() => new MessageKeyDeriver(new Uint8Array(32)).messageKey(1n, 0, 0)).to.throw(
       /^messageIndex: counter/,
     );
   });

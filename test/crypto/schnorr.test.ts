@@ -12,6 +12,7 @@ import { bytesToBigInt, u256 } from "../../offchain/crypto/bytes.ts";
 import {
   schnorrSign,
   schnorrVerify,
+  schnorrVerifyTweaked,
   schnorrVerifyWithSecret,
   type SchnorrSignature,
 } from "../../offchain/crypto/schnorr.ts";
@@ -142,6 +143,50 @@ describe("Schnorr (DESIGN §4.3), TypeScript", () => {
         );
       });
 
+      it("schnorrVerifyTweaked (CC: B and t, never b) agrees with schnorrVerify under B + t·G", () => {
+        fc.assert(
+          fc.property(
+            scalarArb,
+            scalarArb,
+            messageArb,
+            fc.option(fc.tuple(fc.constantFrom<Field>("message", "rAddr", "y"), fc.nat(263))),
+            (b, t, msg, change) => {
+              const z = (b + t) % CURVE_ORDER;
+              fc.pre(z !== 0n);
+              const B = backend.mulBase(b, true);
+              const pk = backend.addMulBase(B, t, true);
+              expect(pk).to.deep.equal(backend.mulBase(z, true));
+              let sig = schnorrSign(z, msg, { backend });
+              let m: Uint8Array = msg;
+              if (change) ({ msg: m, sig } = tamper(change[0], change[1], pk, msg, sig));
+              expect(schnorrVerifyTweaked(B, t, pk, m, sig, backend)).to.equal(
+                schnorrVerify(pk, m, sig, backend),
+              );
+            },
+          ),
+          { numRuns: 100 },
+        );
+      });
+
+      it("schnorrVerifyTweaked refuses a key that is not B + t·G and a signer without b", () => {
+        fc.assert(
+          fc.property(scalarArb, scalarArb, scalarArb, messageArb, (b, t, other, msg) => {
+            const z = (b + t) % CURVE_ORDER;
+            fc.pre(z !== 0n && other !== z);
+            const B = backend.mulBase(b, true);
+            const wrong = backend.mulBase(other, true);
+            // A signer who knows t but not b (the control center) signs under its own key.
+            const sig = schnorrSign(other, msg, { backend });
+            expect(schnorrVerify(wrong, msg, sig, backend)).to.equal(true);
+            expect(schnorrVerifyTweaked(B, t, wrong, msg, sig, backend)).to.equal(false);
+            // The right key presented, but signed by someone else.
+            const pk = backend.mulBase(z, true);
+            expect(schnorrVerifyTweaked(B, t, pk, msg, sig, backend)).to.equal(false);
+          }),
+          { numRuns: 60 },
+        );
+      });
+
       it("returns false (never throws) for malformed keys, y = 0, y ≥ n and a zero rAddr", () => {
         const sk = 0x1234567890abcdefn;
         const msg = new Uint8Array(32).fill(7);
@@ -169,6 +214,35 @@ describe("Schnorr (DESIGN §4.3), TypeScript", () => {
     expect(() => schnorrSign(0n, msg)).to.throw(/^schnorrSign: /);
     expect(() => schnorrSign(CURVE_ORDER, msg)).to.throw(/^schnorrSign: /);
     expect(() => schnorrSign(1n, new Uint8Array(31))).to.throw(/schnorrSign: message/);
+  });
+
+  it("backends agree on a·G − b·P (native: one ECDSA recovery) and P + k·G, both parities", () => {
+    fc.assert(
+      fc.property(scalarArb, scalarArb, scalarArb, fc.boolean(), (p, a, b, compressed) => {
+        fc.pre((p + a) % CURVE_ORDER !== 0n && (a - p * b) % CURVE_ORDER !== 0n);
+        const P = backends[0].mulBase(p, true);
+        const ref = backends[0].mulBaseSubMul(a, P, b, compressed);
+        const diff = (((a - p * b) % CURVE_ORDER) + CURVE_ORDER) % CURVE_ORDER;
+        expect(ref).to.deep.equal(noble.Point.BASE.multiply(diff).toBytes(compressed));
+        const refAdd = backends[0].addMulBase(P, a, compressed);
+        expect(refAdd).to.deep.equal(backends[0].mulBase((p + a) % CURVE_ORDER, compressed));
+        for (const backend of backends) {
+          expect(backend.mulBaseSubMul(a, P, b, compressed), backend.name).to.deep.equal(ref);
+          expect(backend.addMulBase(P, a, compressed), backend.name).to.deep.equal(refAdd);
+        }
+      }),
+      { numRuns: 100 },
+    );
+    for (const backend of backends) {
+      // a·G − b·P at infinity throws; so does a point off the curve.
+      const P = backend.mulBase(5n, true);
+      expect(() => backend.mulBaseSubMul(10n, P, 2n, true)).to.throw(/infinity|mulBaseSubMul/);
+      const off = Uint8Array.from(P);
+      off[32] ^= 1;
+      if (!backend.isValidPoint(off)) {
+        expect(() => backend.mulBaseSubMul(1n, off, 1n, true)).to.throw(/mulBaseSubMul/);
+      }
+    }
   });
 
   it("backends produce identical signatures for the same key and message", () => {

@@ -16,6 +16,7 @@ import {
   ggmEvaluate,
   GgmPrf,
   MessageKeyDeriver,
+  messagePublicKey,
 } from "../../offchain/crypto/ggm.ts";
 import { h1, h3, taggedHash } from "../../offchain/crypto/hash.ts";
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
@@ -149,21 +150,31 @@ describe("crypto vectors (test/vectors/crypto.json)", () => {
     }
   });
 
-  it("messageKey: both backends, the cached deriver, and an independent H3∘GGM + noble point", () => {
+  it("messageKey: both backends, the cached deriver, CC's B + t·G, and an independent H3∘GGM + noble computation", () => {
     for (const v of vectors.messageKey) {
       const K = b(v.K);
+      const base = BigInt("0x" + v.b);
       const j = Number(v.interval);
       const k = Number(v.counter);
       for (const backend of backends) {
-        const mk = deriveMessageKey(K, j, k, backend);
+        const mk = deriveMessageKey(K, base, j, k, backend);
+        expect(hexScalar(mk.tweak), backend.name).to.equal(v.t);
         expect(hexScalar(mk.sigSk), backend.name).to.equal(v.sigSk);
         expect(bytesToHex(mk.sigPk), backend.name).to.equal(v.sigPk);
-        const cached = new MessageKeyDeriver(K, backend).messageKey(j, k);
-        expect(bytesToHex(cached.sigPk)).to.equal(v.sigPk);
+        const deriver = new MessageKeyDeriver(K, backend);
+        expect(bytesToHex(deriver.messageKey(base, j, k).sigPk)).to.equal(v.sigPk);
+        // CC's side: from B = b·G and t alone, never b.
+        const B = backend.mulBase(base, true);
+        expect(bytesToHex(deriver.publicKey(B, j, k)), backend.name).to.equal(v.sigPk);
+        expect(bytesToHex(messagePublicKey(B, BigInt("0x" + v.t), backend))).to.equal(v.sigPk);
       }
-      const refSk = refH3(refGgm(K, (BigInt(j) << 16n) + BigInt(k)));
+      const refT = refH3(refGgm(K, (BigInt(j) << 16n) + BigInt(k)));
+      expect(hexScalar(refT)).to.equal(v.t);
+      const refSk = (base + refT) % CURVE_ORDER;
       expect(hexScalar(refSk)).to.equal(v.sigSk);
       expect(bytesToHex(refMulBase(refSk))).to.equal(v.sigPk);
+      const refPk = noble.Point.BASE.multiply(base).add(noble.Point.BASE.multiply(refT));
+      expect(bytesToHex(refPk.toBytes(true))).to.equal(v.sigPk);
     }
   });
 

@@ -15,6 +15,9 @@ import {
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import {
+  fillAndSeal,
+  fillSlots,
+  registerFixtureMeters,
   CATEGORY_VALUES,
   TARIFF,
   WINDOW_END,
@@ -249,7 +252,7 @@ describe("BillingLedger", () => {
         [[good[0], { ...good[1], consumptionWh: 101n }, good[2]], ENTRY_PROBLEM.NotACategoryValue],
         [
           [good[0], { ...good[1], timestamp: WINDOW_END }, good[2]],
-          ENTRY_PROBLEM.TimestampOutsideWindow,
+          ENTRY_PROBLEM.TimestampNotIntervalEnd,
         ],
         [[good[0], good[0], good[2]], ENTRY_PROBLEM.PseudonymNotIncreasing],
       ];
@@ -271,6 +274,7 @@ describe("BillingLedger", () => {
     it("seals with the commitments and refuses further OCD", async () => {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, 5);
+      await fillSlots(cc, 1);
       const rec = await cc.intervalRecord(1);
       await expect(cc.sealInterval(1))
         .to.emit(cc, "OcdSealed")
@@ -291,7 +295,7 @@ describe("BillingLedger", () => {
     it("relayed: CC posts one SP-signed entry at the tariff price → Priced", async () => {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, 10);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const p = expectedPrice(ocd);
       const dap = makeDap(d.domain, 1, p);
       await expect(cc.postDap(1, [toDapEntryStruct(dap), toDapEntryStruct(dap)]))
@@ -319,12 +323,14 @@ describe("BillingLedger", () => {
     it("direct: SP posts per-user entries in several batches with the same price", async () => {
       const d = await deployBillingLedger(ethers, { direct: true });
       const { cc, ocd } = await openAndFill(d, 1, 10);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const sp = d.ledger.connect(d.sp) as BillingLedger;
       const p = expectedPrice(ocd);
-      const users = [0, 1, 2].map((u) =>
-        toDapEntryStruct(makeDap(d.domain, 1, p, `sp-to-user-${u}`)),
-      );
+      // One entry per user pseudonym, ids increasing (DESIGN §2, docs/PROTOCOL.md).
+      const users = [0, 1, 2]
+        .map((u) => makeDap(d.domain, 1, p, `sp-to-user-${u}`))
+        .sort((a, b) => Buffer.compare(a.id, b.id))
+        .map(toDapEntryStruct);
       await expect(cc.postDap(1, users))
         .to.be.revertedWithCustomError(cc, "AccessControlUnauthorizedAccount")
         .withArgs(d.cc.address, await cc.SP_ROLE());
@@ -340,8 +346,9 @@ describe("BillingLedger", () => {
       const d = await deployBillingLedger(ethers, { configure: false });
       await (await d.ledger.setTariff([0n], [3n], 3n)).wait();
       await (await d.ledger.setCategoryValues([...CATEGORY_VALUES])).wait();
+      await registerFixtureMeters(d.ledger.connect(d.cc) as BillingLedger, d.ledger);
       const { cc } = await openAndFill(d, 1, 2);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       await expect(
         cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, 3n))]),
       ).to.be.revertedWithCustomError(cc, "BillingLedgerNotConfigured");
@@ -352,7 +359,7 @@ describe("BillingLedger", () => {
     async function priced(n = 10) {
       const d = await deployBillingLedger(ethers);
       const { cc, ocd } = await openAndFill(d, 1, n);
-      await (await cc.sealInterval(1)).wait();
+      await fillAndSeal(cc, 1);
       const p = expectedPrice(ocd);
       await (await cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, p))])).wait();
       return { d, cc, ocd, p };
@@ -452,7 +459,7 @@ describe("BillingLedger", () => {
       const d = await deployBillingLedger(ethers);
       const cc = d.ledger.connect(d.cc) as BillingLedger;
       await (await cc.openInterval(4, WINDOW_START, WINDOW_END)).wait();
-      await (await cc.sealInterval(4)).wait();
+      await fillAndSeal(cc, 4);
       await (await cc.postDap(4, [toDapEntryStruct(makeDap(d.domain, 4, 10n))])).wait();
       await expect(cc.closeBilling(4))
         .to.emit(cc, "IntervalFinalized")

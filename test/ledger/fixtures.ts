@@ -4,6 +4,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import {
+  publicKeyStruct,
   readDomain,
   signBillBatch,
   toDapEntryStruct,
@@ -14,7 +15,7 @@ import {
 } from "../../offchain/chain/billing.ts";
 import { deployBillingLedger as deployChainLedger } from "../../offchain/chain/deploy.ts";
 import { tariffPrice, type TariffSchedule } from "../../offchain/chain/tariff.ts";
-import { bytesToBigInt, hexToBytes, u32 } from "../../offchain/crypto/bytes.ts";
+import { bytesToBigInt, hexToBytes, toHex0x, u32 } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
 import { CURVE_ORDER, secp } from "../../offchain/crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
@@ -33,6 +34,9 @@ export const TARIFF: TariffSchedule = {
   values: [10n, 20n, 40n],
   cap: 35n,
 };
+
+/** Meters the configured fixture registers (K = 1): the slots of every fixture interval. */
+export const FIXTURE_METERS = 64;
 
 export const WINDOW_START = 1_700_000_000n;
 export const WINDOW_END = WINDOW_START + 900n;
@@ -79,10 +83,49 @@ export async function deployBillingLedger(
             sigPublicKey: secp.mulBase(CC_SIG_SK, true),
           },
           direct: options.direct,
+          slotsPerMeter: 1,
         },
   );
+  if (options.configure !== false) await registerFixtureMeters(ledger.connect(cc) as BillingLedger);
   const domain = await readDomain(ledger);
   return { ledger, address, domain, admin, cc, sp, outsider };
+}
+
+/**
+ * K = 1 slot for each of {@link FIXTURE_METERS} meters (CC registers them): an interval seals with
+ * exactly that many slots (DESIGN §7); tests post their real entries, then {@link fillAndSeal}
+ * adds zero slots. `K` is set only when the ledger has none yet (an admin call).
+ */
+export async function registerFixtureMeters(cc: BillingLedger, admin?: BillingLedger) {
+  if (admin !== undefined) await (await admin.setSlotsPerMeter(1)).wait();
+  const keys = Array.from({ length: FIXTURE_METERS }, (_, i) =>
+    publicKeyStruct(secp.mulBase(testKey(`fixture-meter/${i}`), true)),
+  );
+  await (await cc.registerMeters(keys)).wait();
+}
+
+/**
+ * Fills interval `interval`'s remaining slots with zero slots (absence markers; DESIGN §7) whose
+ * pseudonyms sort after every fixture pseudonym (first byte 0xff), then seals it.
+ */
+export async function fillAndSeal(cc: BillingLedger, interval: number): Promise<void> {
+  await fillSlots(cc, interval);
+  await (await cc.sealInterval(interval)).wait();
+}
+
+/** The zero slots of {@link fillAndSeal}, without sealing. */
+export async function fillSlots(cc: BillingLedger, interval: number): Promise<void> {
+  const rec = await cc.intervalRecord(interval);
+  const missing = Number(rec.expectedSlots) - Number(rec.ocdCount) - Number(rec.zeroCount);
+  if (missing > 0) {
+    const ids = Array.from({ length: missing }, (_, k) => {
+      const id = keccak256(new TextEncoder().encode(`marker/${interval}/${k}`));
+      id[0] = 0xff;
+      id.set(u32(k), 1);
+      return toHex0x(id);
+    });
+    await (await cc.postSlots(interval, [], ids)).wait();
+  }
 }
 
 /** A pseudonym whose order is fixed by `rank` (first 4 bytes), the rest from the label. */
@@ -97,7 +140,13 @@ export function makeOcdEntries(
   domain: Uint8Array,
   interval: number,
   n: number,
-  options: { firstRank?: number; label?: string; consumption?: (i: number) => bigint } = {},
+  options: {
+    firstRank?: number;
+    label?: string;
+    consumption?: (i: number) => bigint;
+    /** T of every entry, default the fixture window's last second (DESIGN §4.4). */
+    timestamp?: bigint;
+  } = {},
 ): LedgerEntry[] {
   const first = options.firstRank ?? 0;
   const label = options.label ?? `i${interval}`;
@@ -115,7 +164,7 @@ export function makeOcdEntries(
           kind: ENTRY_KIND.OCD,
           interval,
           id: pseudonym(rank, label),
-          timestamp: WINDOW_START + BigInt(rank % 900),
+          timestamp: options.timestamp ?? WINDOW_END - 1n,
           value,
         },
         sigSk,
@@ -193,7 +242,7 @@ export async function sealedInterval(
   await (await cc.openInterval(interval, WINDOW_START, WINDOW_END)).wait();
   const ocd = makeOcdEntries(d.domain, interval, entries);
   await (await cc.postOcdBatch(interval, ocd.map(toOcdEntryStruct))).wait();
-  await (await cc.sealInterval(interval)).wait();
+  await fillAndSeal(cc, interval);
   const price = expectedPrice(ocd);
   if (options.priced) {
     await (

@@ -20,6 +20,7 @@ import {
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
 import { bytesToHex, toHex0x } from "../../offchain/crypto/bytes.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   billsFor,
@@ -80,7 +81,7 @@ describe("billing ledger invariants (model-based)", () => {
               rank += op.size;
             }
           }
-          await sealInterval(cc, j);
+          await fillAndSeal(cc, j);
           const p = expectedPrice(accepted);
           await postDap(cc, j, [makeDap(d.domain, j, p)]);
           const bills = billsFor(accepted, p);

@@ -16,6 +16,7 @@ import {
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
 import { ENTRY_KIND } from "../../offchain/protocol/entry.ts";
 import {
+  fillAndSeal,
   WINDOW_END,
   WINDOW_START,
   billsFor,
@@ -37,7 +38,7 @@ describe("ledger reader reconciliation", () => {
     const ocd = makeOcdEntries(d.domain, 5, 23);
     for (let k = 0; k < ocd.length; k += 10) await postOcdBatch(cc, 5, ocd.slice(k, k + 10));
     await postOcdBatch(cc, 6, makeOcdEntries(d.domain, 6, 3));
-    await sealInterval(cc, 5);
+    await fillAndSeal(cc, 5);
     const p = expectedPrice(ocd);
     const dap = makeDap(d.domain, 5, p);
     await postDap(cc, 5, [dap]);
@@ -77,9 +78,11 @@ describe("ledger reader reconciliation", () => {
     const open = await readInterval(d.ledger, 1);
     expect(open.mismatches).to.deep.equal([]);
     expect(open.state).to.equal(1);
-    await sealInterval(cc, 1);
+    await fillAndSeal(cc, 1);
     const p = expectedPrice(ocd);
-    const daps = [0, 1, 2].map((u) => makeDap(d.domain, 1, p, `user-${u}`));
+    const daps = [0, 1, 2]
+      .map((u) => makeDap(d.domain, 1, p, `user-${u}`))
+      .sort((a, b) => Buffer.compare(a.id, b.id));
     await postDap(sp, 1, daps.slice(0, 1));
     await postDap(sp, 1, daps.slice(1));
     for (const b of signBatches(d.domain, billsFor(ocd, p), 8)) await postBills(sp, b);

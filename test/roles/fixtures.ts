@@ -8,7 +8,7 @@ import { sha256 } from "../../offchain/crypto/hash.ts";
 import { ledgerDomain } from "../../offchain/protocol/entry.ts";
 import { Meter } from "../../offchain/meter/meter.ts";
 import { ControlCenter } from "../../offchain/cc/control-center.ts";
-import { MessageKeyDeriver } from "../../offchain/crypto/ggm.ts";
+import { deriveMessageKey } from "../../offchain/crypto/ggm.ts";
 
 export const CATEGORIES = [100n, 250n, 500n, 1000n, 2000n] as const;
 export const WINDOW = { start: 1_700_000_000n, end: 1_700_003_600n };
@@ -41,12 +41,12 @@ export function makeControlCenter(meters: readonly Meter[], cc: KeyPair, maxFail
   const center = new ControlCenter({
     keys: cc,
     domain: DOMAIN,
-    maxMessagesPerMeter: 32,
+    maxMessagesPerMeter: 8, // K, the meters' default slots (DESIGN §7)
     maxFailures,
   });
   for (const m of meters) {
     const reg = m.registration(seedScalar(`eph-${m.index}`));
-    center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey);
+    center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey, reg.basePublicKey);
   }
   return center;
 }
@@ -56,8 +56,10 @@ export function makeControlCenter(meters: readonly Meter[], cc: KeyPair, maxFail
  * forge a report the meter really signed (a faulty meter), as opposed to an outsider's.
  */
 export function messageSecret(index: number, interval: number, counter: number): bigint {
-  return new MessageKeyDeriver(sha256(new TextEncoder().encode(`K-${index}`))).secretKey(
-    interval,
-    counter,
+  // The meter's own message key (DESIGN §4.2): sigSk = b_i + H3(f_{K_i}(x)), the keys of makeMeter.
+  const keys = meterKeysFromSecret(
+    seedScalar(`meter-${index}`),
+    sha256(new TextEncoder().encode(`K-${index}`)),
   );
+  return deriveMessageKey(keys.ggmKey, keys.baseKey, interval, counter).sigSk;
 }

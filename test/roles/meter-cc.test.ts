@@ -14,7 +14,7 @@ import {
   messageSecret,
 } from "./fixtures.ts";
 
-const T = WINDOW.start + 100n;
+const T = WINDOW.end - 1n;
 
 describe("meter", () => {
   it("reports category chunks that sum to measured + carry, with valid signatures", () => {
@@ -28,13 +28,16 @@ describe("meter", () => {
           let reported = 0n;
           series.forEach((wh, j) => {
             const r = m.reportInterval(j, wh, T);
-            expect(r.entries.length).to.equal(r.pseudonyms.length);
-            for (const e of r.entries) {
-              expect(CATEGORIES).to.include(e.value);
+            // Exactly K slots (DESIGN §7): the chunks, then zero-value dummies.
+            expect(r.entries.length).to.equal(m.slots);
+            expect(r.pseudonyms.length).to.equal(m.slots);
+            r.entries.forEach((e, k) => {
+              if (k < r.chunks) expect(CATEGORIES).to.include(e.value);
+              else expect(e.value).to.equal(0n);
               expect(verifyEntry(DOMAIN, e)).to.equal(true);
               reported += e.value;
-            }
-            expect(r.carryOutWh < CATEGORIES[0]).to.equal(true);
+            });
+            if (r.chunks < m.slots) expect(r.carryOutWh < CATEGORIES[0]).to.equal(true);
           });
           expect(reported + m.carryWh).to.equal(series.reduce((a, b) => a + b, 0n));
         },
@@ -74,13 +77,37 @@ describe("control center admission", () => {
     for (const r of reports) {
       for (const e of r.entries) expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
     }
+    const zero = center.zeroSlots(7);
     const admitted = center.closeInterval(7);
-    const total = reports.reduce((n, r) => n + r.entries.length, 0);
+    const total = reports.reduce((n, r) => n + r.chunks, 0);
     expect(admitted.length).to.equal(total);
+    // The dummies are zero slots; nothing is missing, so no absence marker.
+    expect(zero.dummies).to.equal(3 * 8 - total);
+    expect(zero.markers).to.equal(0);
+    expect(zero.ids.length + admitted.length).to.equal(3 * 8);
     const hex = admitted.map((e) => bytesToHex(e.id));
     expect(hex).to.deep.equal([...hex].sort());
     // CC links a pseudonym to its meter (and only CC can).
     expect(center.originOf(7, reports[1].entries[0].id)).to.deep.equal({ meter: 1, counter: 1 });
+  });
+
+  it("fills every slot no report filled with an absence marker and counts missing meters", () => {
+    const center = freshCenter();
+    const r0 = meters[0].reportInterval(7, 1_000n, T);
+    const r1 = meters[1].reportInterval(7, 1_000n, T);
+    // Meter 0 reports every slot; meter 1 loses two onions; meter 2 is offline.
+    for (const e of r0.entries) expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
+    for (const e of r1.entries.slice(2)) center.admit(encodeMeterReport(e));
+    const zero = center.zeroSlots(7);
+    expect(zero.markers).to.equal(2 + 8);
+    expect(zero.missingMeters).to.equal(1);
+    expect(zero.dummies).to.equal(r0.entries.length - r0.chunks + 6 - Math.max(0, r1.chunks - 2));
+    const real = center.closeInterval(7);
+    expect(real.length + zero.ids.length).to.equal(3 * 8); // K × registered meters, exactly
+    const hex = zero.ids.map((id) => bytesToHex(id));
+    expect(hex).to.deep.equal([...hex].sort());
+    // Meter 1's lost slots are markers under their own pseudonyms, visible to its user.
+    for (const e of r1.entries.slice(0, 2)) expect(hex).to.include(bytesToHex(e.id));
   });
 
   it("rejects each kind of bad report with its reason", () => {
@@ -106,10 +133,12 @@ describe("control center admission", () => {
     // Next counters of meter 1 with altered fields, signed by the meter's own message key (its
     // fault) or not (anyone's: refused, never counted).
     const m1 = meters[1].reportInterval(7, 2_000n + 500n + 250n + 100n, T).entries;
-    expect(m1.length).to.equal(4);
+    expect(m1.length).to.equal(8); // K slots: 4 chunks, 4 dummies
     const own = (e: (typeof m1)[number], k: number) => signEntry(DOMAIN, e, messageSecret(1, 7, k));
     const sk = 424242n;
-    expectReason(encodeMeterReport(own({ ...m1[0], timestamp: WINDOW.end }, 1)), "outside-window");
+    // Signed by the meter: a clock one second off (inside the window, but T is fixed to its last
+    // second), and a value that is no category.
+    expectReason(encodeMeterReport(own({ ...m1[0], timestamp: T - 1n }, 1)), "wrong-timestamp");
     expectReason(encodeMeterReport(own({ ...m1[1], value: 123n }, 2)), "not-a-category");
     expectReason(encodeMeterReport(signEntry(DOMAIN, m1[2], sk)), "key-mismatch");
     expectReason(
@@ -123,7 +152,7 @@ describe("control center admission", () => {
     expect(stats.rejected).to.include({
       replay: 1,
       "unknown-pseudonym": 1,
-      "outside-window": 1,
+      "wrong-timestamp": 1,
       "not-a-category": 1,
       "key-mismatch": 1,
       "bad-signature": 2,
@@ -154,8 +183,16 @@ describe("control center admission", () => {
   it("refuses a registration box opened with another meter's key as context", () => {
     const center = makeControlCenter([], cc);
     const reg = meters[0].registration(77n);
-    expect(() => center.registerMeter(0, meters[1].publicKey, reg.encryptedGgmKey)).to.throw(
-      /authentication failed/,
-    );
+    expect(() =>
+      center.registerMeter(0, meters[1].publicKey, reg.encryptedGgmKey, reg.basePublicKey),
+    ).to.throw(/authentication failed/);
+  });
+
+  it("refuses a registration whose base key B_i was swapped (the box binds pk_i ‖ B_i)", () => {
+    const center = makeControlCenter([], cc);
+    const reg = meters[0].registration(77n);
+    expect(() =>
+      center.registerMeter(0, reg.publicKey, reg.encryptedGgmKey, meters[1].basePublicKey),
+    ).to.throw(/authentication failed/);
   });
 });

@@ -16,9 +16,12 @@ function setting() {
   const cc = ccKeys();
   const meters = [0, 1, 2].map((i) => makeMeter(i, cc));
   const reports = meters.map((m, i) => m.reportInterval(3, 600n + BigInt(i) * 400n, T));
-  const ocd = reports
+  // K slots per meter (DESIGN §7): real entries go to the OCD ledger, dummies to the zero slots.
+  const all = reports
     .flatMap((r) => r.entries)
     .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
+  const ocd = all.filter((e) => e.value !== 0n);
+  const zeroSlots = all.filter((e) => e.value === 0n).map((e) => e.id);
   const sp = new ServiceProvider({
     keys: keyPairFromSecret(seedScalar("sp")),
     signingKey: seedScalar("sp/sig"),
@@ -34,6 +37,8 @@ function setting() {
       interval: 3,
       state: 5,
       ocd,
+      zeroSlots,
+      expectedSlots: all.length,
       dap,
       bills: batches.flatMap((b) => b.bills),
       billBatches: batches.map((b) => ({
@@ -52,9 +57,14 @@ function setting() {
       mismatches: [],
       ...over,
     }) as IntervalReport;
-  const user = new User({ meterIndex: 1, domain: DOMAIN, spSigPk: sp.sigPk });
-  user.receivePseudonyms(3, reports[1].pseudonyms);
-  return { sp, ocd, price, report, user, mine: reports[1] };
+  const user = new User({
+    meterIndex: 1,
+    domain: DOMAIN,
+    meterBasePublicKey: meters[1].basePublicKey,
+    spSigPk: sp.sigPk,
+  });
+  user.receiveBatch(3, reports[1].userBatch);
+  return { sp, ocd, zeroSlots, price, report, user, mine: reports[1] };
 }
 
 describe("user bill verification", () => {
@@ -66,7 +76,9 @@ describe("user bill verification", () => {
     expect(check.consumptionWh).to.equal(consumption);
     expect(check.expectedBill).to.equal(price * consumption);
     expect(check.postedBill).to.equal(check.expectedBill);
-    expect(check.entries).to.equal(mine.entries.length);
+    expect(check.entries).to.equal(mine.chunks);
+    expect(mine.entries.length).to.equal(8); // K slots: chunks, then dummies
+    expect(check.slotDisputes).to.deep.equal([]);
     expect(CATEGORIES).to.include(mine.entries[0].value);
   });
 
@@ -88,7 +100,7 @@ describe("user bill verification", () => {
     );
     const withoutMine = ocd.filter((_, i) => i !== index);
     const missing = user.verifyInterval(report(undefined, { ocd: withoutMine }));
-    expect(missing.disputes.join()).to.match(/missing from the OCD ledger/);
+    expect(missing.disputes.join()).to.match(/slot-missing/);
     sp.faults = { duplicateBill: index };
     const twice = user.verifyInterval(report(sp.billBatches(3, ocd, price, T)));
     expect(twice.disputes.join()).to.match(/billed 2 times/);

@@ -12,8 +12,14 @@
 //   gas.bc_entry             tx gas of a batch of 100 bills / 100 (goal ≤ 6,000), one SP signature
 //                            per batch; gas.bc_entry_per_entry_sig_estimate: the same plus one
 //                            measured Schnorr verification and 52 calldata bytes per bill.
+//   gas.ocd_dummy_entry      tx gas of a batch of 1,000 zero slots (meters' dummies or absence
+//                            markers, DESIGN §7: pseudonym only, no on-chain signature) / 1,000
+//                            (a later batch; goal ≤ 2,000).
 //   gas.seal, gas.close_billing, gas.open_interval.
+// The ledger runs with K = 1 slot for each of METERS registered meters, so an interval seals after
+// its real entries and METERS − real zero slots.
 import {
+  publicKeyStruct,
   signBillBatch,
   toBillItemStruct,
   toDapEntryStruct,
@@ -36,6 +42,18 @@ const TARIFF = { breakpointsWh: [0n, 100_000n, 1_000_000n], values: [10n, 20n, 4
 const START = 1_700_000_000n;
 const END = START + 900n;
 const BLOCK_GAS = 30_000_000;
+/** Registered meters (K = 1): the slots every sealed bench interval holds. */
+const METERS = 4_000;
+
+/** `n` zero-slot ids sorting after every bench pseudonym (first byte 0xff), from `first`. */
+function zeroIds(j: number, first: number, n: number): string[] {
+  return Array.from({ length: n }, (_, k) => {
+    const id = keccak256(new TextEncoder().encode(`bench/zero/${j}/${first + k}`));
+    id[0] = 0xff;
+    id.set(u32(first + k), 1);
+    return toHex0x(id);
+  });
+}
 
 function key(label: string): bigint {
   return (bytesToBigInt(keccak256(new TextEncoder().encode(label))) % (CURVE_ORDER - 1n)) + 1n;
@@ -54,7 +72,7 @@ function ocdEntries(domain: Uint8Array, j: number, n: number, firstRank = 0): Le
           kind: ENTRY_KIND.OCD,
           interval: j,
           id,
-          timestamp: START + BigInt(r % 900),
+          timestamp: END - 1n,
           value: CATEGORIES[r % 5],
         },
         key(`bench/msg/${j}/${r}`),
@@ -82,11 +100,27 @@ export async function run(ctx: BenchContext): Promise<void> {
       tariff: TARIFF,
       categories: CATEGORIES,
       serviceProvider: { publicKey: spKey, sigPublicKey: spKey },
+      slotsPerMeter: 1,
     },
   );
   const ledger = asAdmin.connect(cc) as BillingLedger;
   const asSp = asAdmin.connect(sp) as BillingLedger;
   const domain = await readDomain(ledger);
+  for (let i = 0; i < METERS; i += 200) {
+    const keys = Array.from({ length: 200 }, (_, k) =>
+      publicKeyStruct(secp.mulBase(key(`bench/meter/${i + k}`), true)),
+    );
+    await (await ledger.registerMeters(keys)).wait();
+  }
+  /** Posts the interval's remaining slots as zero slots, 1,000 per transaction; their gas. */
+  const fill = async (j: number, posted: number): Promise<number[]> => {
+    const gas: number[] = [];
+    for (let k = posted; k < METERS; k += 1_000) {
+      const n = Math.min(1_000, METERS - k);
+      gas.push(await gasOf(ledger.postSlots(j, [], zeroIds(j, k, n))));
+    }
+    return gas;
+  };
 
   // OCD: interval 1, three batches of 100.
   ctx.record("gas.open_interval", await gasOf(ledger.openInterval(1, START, END)), "gas");
@@ -97,6 +131,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   ctx.record("gas.ocd_entry_first_batch", batchGas[0] / 100, "gas/entry");
   ctx.record("gas.ocd_entry", Math.max(batchGas[1], batchGas[2]) / 100, "gas/entry");
+  const zeroGas = await fill(1, 300);
+  ctx.record("gas.ocd_dummy_entry", Math.max(zeroGas[1], zeroGas[2]) / 1_000, "gas/entry");
   ctx.record("gas.seal", await gasOf(ledger.sealInterval(1)), "gas");
 
   // DAP, relayed.
@@ -160,17 +196,21 @@ export async function run(ctx: BenchContext): Promise<void> {
   // DAP, direct mode: 100 per-user entries in one batch.
   await (await asAdmin.setDeliveryMode(1)).wait();
   await (await ledger.openInterval(2, START, END)).wait();
+  await fill(2, 0);
   await (await ledger.sealInterval(2)).wait();
   const p0 = tariffPrice(TARIFF, 0n);
-  const perUser = Array.from({ length: 100 }, (_, u) =>
-    toDapEntryStruct(
-      signEntry(
-        domain,
-        { kind: ENTRY_KIND.DAP, interval: 2, id: keccak256(u32(u)), timestamp: END, value: p0 },
-        SP_SIG_SK,
+  // One entry per user pseudonym, ids increasing (the ledger refuses repeats).
+  const perUser = Array.from({ length: 100 }, (_, u) => keccak256(u32(u)))
+    .sort((a, b) => Buffer.compare(a, b))
+    .map((id) =>
+      toDapEntryStruct(
+        signEntry(
+          domain,
+          { kind: ENTRY_KIND.DAP, interval: 2, id, timestamp: END, value: p0 },
+          SP_SIG_SK,
+        ),
       ),
-    ),
-  );
+    );
   ctx.record("gas.dap_entry_direct", (await gasOf(asSp.postDap(2, perUser))) / 100, "gas/entry");
   await (await asAdmin.setDeliveryMode(0)).wait();
 

@@ -96,7 +96,7 @@ export async function run(ctx: BenchContext): Promise<void> {
         categories,
       });
       const reg = m.registration(scalar(`hostile/eph/${i}`));
-      center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey);
+      center.registerMeter(reg.index, reg.publicKey, reg.encryptedGgmKey, reg.basePublicKey);
       return m;
     });
     center.openInterval(1, { start: 1_000n, end: 2_000n }, categories);

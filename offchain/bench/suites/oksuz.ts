@@ -43,7 +43,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     ctx.measureUs(
       (i) => {
         // 250 Wh is exactly one chunk: one message per call.
-        const report = meter.reportInterval(interval++, 250n, 1_000n);
+        const report = meter.reportInterval(interval++, 250n, 3_599n);
         buildReportOnion(
           relays,
           cc.publicKey,
@@ -58,18 +58,19 @@ export async function run(ctx: BenchContext): Promise<void> {
   );
 
   // cc.admit_per_s: admission of valid reports (decode, O(1) pseudonym lookup, window, category,
-  // key derivation and check, signature with the known secret), one core.
+  // tweak derivation, one double multiplication against B_i: the signature verifies under
+  // B_i + t·G, DESIGN §4.2), one core.
   const meterCount = ctx.quick ? 100 : 1_000;
   const meters = Array.from({ length: meterCount }, (_, i) => makeMeter(i));
   const reports: Uint8Array[] = [];
   for (const m of meters) {
-    for (const e of m.reportInterval(0, 1_850n, 1_000n).entries) reports.push(encodeMeterReport(e));
+    for (const e of m.reportInterval(0, 1_850n, 3_599n).entries) reports.push(encodeMeterReport(e));
   }
   const samples: number[] = [];
   for (let s = 0; s < (ctx.quick ? 2 : 5); s++) {
     const center = new ControlCenter({ keys: cc, domain, maxMessagesPerMeter: 16 });
     meters.forEach((m, i) =>
-      center.restoreMeter(i, m.publicKey, sha256(enc.encode(`bench/K/${i}`))),
+      center.restoreMeter(i, m.publicKey, sha256(enc.encode(`bench/K/${i}`)), m.basePublicKey),
     );
     center.openInterval(0, { start: 0n, end: 3_600n }, CATEGORIES);
     const t0 = process.hrtime.bigint();
@@ -102,9 +103,20 @@ export async function run(ctx: BenchContext): Promise<void> {
   for (const [phase, ms] of Object.entries(interval0.phaseMs)) {
     if (phase !== "total") ctx.record(`e2e.phase_${phase}_ms${suffix}`, ms, "ms");
   }
+  // The global passive observer of that run (offchain/sim/linkage.ts; DESIGN §4.6, §7): chunk
+  // counts it recovers (goal: no better than the most common count), bits leaked per meter
+  // (goal ≤ 0.1) and the packets each meter originates per interval (K with report slots).
+  const l = report.linkage;
+  ctx.record("privacy.count_recovered_pct", l.countRecoveredPct, "%");
+  ctx.record("privacy.count_baseline_pct", l.countBaselinePct, "%");
+  ctx.record("privacy.wh_recovered_pct", l.whRecoveredPct, "%");
+  ctx.record("privacy.wh_baseline_pct", l.whBaselinePct, "%");
+  ctx.record("privacy.bits_leaked_per_meter", l.bitsLeakedPerMeter, "bits");
+  ctx.record("privacy.min_entry_anonymity_set", l.minEntryAnonymitySet, "meters");
+  ctx.record("onion.packets_per_meter_interval", l.packetsPerMeterInterval, "packets");
 
   // user.verify_interval_ms: one user checks one interval of that ledger, its own read of the
-  // chain's events included. The user holds the pseudonyms of the ledger's first two entries.
+  // chain's events included. The user holds the ledger's first two entries as its slots.
   const ledger = connectBillingLedger(report.ledger, admin);
   const ledgerDomainBytes = await readDomain(ledger);
   const userSamples: number[] = [];
@@ -114,11 +126,13 @@ export async function run(ctx: BenchContext): Promise<void> {
     const user = new User({
       meterIndex: 0,
       domain: ledgerDomainBytes,
+      // Only evidence of a dispute uses B_i and t; this honest check never reads them.
+      meterBasePublicKey: cc.publicKey,
       spSigPk: onChain.dap[0].sigPk,
     });
-    user.receivePseudonyms(
+    user.receiveBatch(
       0,
-      onChain.ocd.slice(0, 2).map((e) => e.id),
+      onChain.ocd.slice(0, 2).map((entry) => ({ entry, tweak: 1n })),
     );
     const check = user.verifyInterval(onChain);
     userSamples.push(performance.now() - t1);
