@@ -131,7 +131,8 @@ export async function attachBillingLedger(
     );
   }
   if (config.direct !== undefined) await mined(ledger.setDeliveryMode(config.direct ? 1 : 0));
-  if (config.slotsPerMeter !== undefined) await mined(ledger.setSlotsPerMeter(config.slotsPerMeter));
+  if (config.slotsPerMeter !== undefined)
+    await mined(ledger.setSlotsPerMeter(config.slotsPerMeter));
   return { ledger, address };
 }
 
