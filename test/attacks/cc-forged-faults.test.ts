@@ -29,7 +29,7 @@ import {
   seedScalar,
 } from "../roles/fixtures.ts";
 
-const T = WINDOW.start + 100n;
+const T = WINDOW.end - 1n; // DESIGN §4.4: T is the interval's last second
 const J = 3;
 
 describe("attack: getting an honest meter excluded with reports it did not sign", function () {
@@ -43,7 +43,7 @@ describe("attack: getting an honest meter excluded with reports it did not sign"
     const lost = meters[0].reportInterval(J, 1_000n, T).entries[0];
     const forgeries = [
       { ...lost, value: 7n }, // not a category
-      { ...lost, timestamp: WINDOW.end + 5n }, // outside the window
+      { ...lost, timestamp: WINDOW.end + 5n }, // not the interval's last second
       signEntry(DOMAIN, { ...lost, value: 9n }, 0xbadn), // signed, but not with the meter's key
       { ...lost, value: 11n },
     ];

@@ -183,6 +183,7 @@ describe("real chains: both schemes over HTTP JSON-RPC on `hardhat node`", funct
         {
           tariff: { breakpointsWh: [0n], values: [1n], cap: 10n },
           categories: [100n, 200n, 300n, 400n, 500n],
+          slotsPerMeter: 1,
         },
       );
       const cc = connectBillingLedger(address, wallet(1));

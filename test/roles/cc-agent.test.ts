@@ -24,7 +24,7 @@ import {
   seedScalar,
 } from "./fixtures.ts";
 
-const T = WINDOW.start + 100n;
+const T = WINDOW.end - 1n; // DESIGN §4.4: T is the interval's last second
 const J = 7;
 const FAST_SCRYPT = { N: 1 << 10, r: 8, p: 1 };
 
