@@ -5,10 +5,11 @@ pragma solidity ^0.8.28;
 /// @notice The BBNP aggregation ledger (DESIGN §2 "Aggregation ledger", §4.7, §4.8): one record per
 /// round `t` holding the aggregate `sum` (an element of Z_r) that the gateway GW learned from the
 /// masked reports and BLS-signed with its key `s_g` (public key `S_g = s_g·g1`, min-pk: G1 key, G2
-/// signature). The signed message is `domain ‖ u64 round ‖ u256 sum` with
+/// signature). The signed message is `domain ‖ u64 round ‖ u256 sum ‖ u32 reporters` with
 /// `domain = keccak256(u256 chainid ‖ address(this))` (`bbnpRoundMessage` in
 /// offchain/protocol/aggregation.ts), so a signature never replays to another round, chain or
-/// deployment.
+/// deployment, and the count of reporters the ledger checks against `minReporters()` is GW's own
+/// statement in both modes (no relayer or consensus primary can restate it).
 /// @dev Gateway-only mode keeps the sum and a hash of the signature per round; the `RoundRecorded`
 /// event carries the signature itself, so any client can re-verify the ledger from logs alone. In
 /// consensus mode a round's only record is its `BlockCommitted` event (chained by digests) and the
@@ -26,8 +27,8 @@ interface IAggregationLedger {
 
     /// @notice A BBNP consensus block (DESIGN §5.1; docs/CONSENSUS.md "Block"). Its digest is
     /// `keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations) ‖ u32 epoch)`
-    /// (`blockDigest`), and the consensus nodes BLS-sign the 32-byte digest. The membership epoch
+    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations) ‖ u32 epoch ‖
+    /// u32 reporters)` (`blockDigest`), and the consensus nodes BLS-sign the 32-byte digest. The membership epoch
     /// binds the certificate (signer bitmap, vector positions, primary index) to the membership it
     /// was made under: after any membership change the block no longer commits.
     struct ConsensusBlock {
@@ -37,7 +38,7 @@ interface IAggregationLedger {
         bytes32 previousDigest;
         /// The aggregate, mod r.
         uint256 sum;
-        /// GW's BLS signature on `roundMessage(round, sum)`, EIP-2537 G2 (256 bytes).
+        /// GW's BLS signature on `roundMessage(round, sum, reporters)`, EIP-2537 G2 (256 bytes).
         bytes gatewaySignature;
         /// Index of the round's primary in the reputation registry (the submitter's node).
         uint16 primary;
@@ -46,6 +47,9 @@ interface IAggregationLedger {
         /// The membership epoch the block was built under (`IReputationRegistry.membershipEpoch`;
         /// the ledger's copy is in its round-config blob).
         uint32 epoch;
+        /// The number of users counted in `sum`, as GW signed it (σ_GW covers it); at least
+        /// `minReporters()` or `commitBlock` reverts `AggregationLedgerTooFewReporters`.
+        uint32 reporters;
     }
 
     /// @notice A quorum certificate: the sum of ≥ quorum() nodes' BLS signatures on the block
@@ -65,6 +69,7 @@ interface IAggregationLedger {
     /// hashes the EIP-2537 form: `g2ToEip2537(gatewaySignature)`.
     /// @param reputations The packed vector (u32 per node, units of 1e-9).
     /// @param certificateSignature σ_cert, 96-byte compressed like `gatewaySignature`.
+    /// @param reporters The count of reporters GW signed (part of σ_GW's message).
     event BlockCommitted(
         uint64 indexed round,
         bytes32 digest,
@@ -74,7 +79,8 @@ interface IAggregationLedger {
         uint16 primary,
         bytes reputations,
         uint256 signers,
-        bytes certificateSignature
+        bytes certificateSignature,
+        uint32 reporters
     );
 
     /// @notice The reputation registry was bound (once); from then on only certified blocks
@@ -142,7 +148,8 @@ interface IAggregationLedger {
     /// @notice Commits a certified block (consensus mode): no membership change pending, rounds
     /// strictly increasing, the block extends the head, `sum < r`, the block's epoch is the current
     /// membership epoch, the submitter is the block's primary, the certificate has at least
-    /// `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the certificate
+    /// `quorum()` signers, the block's `reporters` (covered by σ_GW) is at least `minReporters()`
+    /// (else `AggregationLedgerTooFewReporters`), and ONE 3-pair pairing check verifies GW's signature and the certificate
     /// together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)` (docs/CONSENSUS.md).
     /// σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas): the digest commits to
     /// it and every quorum holds f + 1 honest nodes that verified it with the subgroup check before
@@ -204,8 +211,8 @@ interface IAggregationLedger {
     /// with one pairing check.
     /// @param round The round number `t` (u64).
     /// @param sum The aggregate, mod r.
-    /// @param reporters The number of users counted in `sum`, as stated by the gateway (the caller,
-    /// GATEWAY_ROLE); reverts `AggregationLedgerTooFewReporters` below `minReporters()`.
+    /// @param reporters The number of users counted in `sum`, as signed by the gateway (part of the
+    /// round message); reverts `AggregationLedgerTooFewReporters` below `minReporters()`.
     /// @param gatewaySig GW's BLS signature, EIP-2537 G2 encoding (256 bytes).
     function recordRound(
         uint64 round,
@@ -242,6 +249,11 @@ interface IAggregationLedger {
     /// @notice keccak256(u256 chainid ‖ address(this)).
     function domainSeparator() external view returns (bytes32);
 
-    /// @notice The 72-byte message GW signs for `round` and `sum` on this deployment.
-    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory);
+    /// @notice The 76-byte message GW signs for `round`, `sum` and its count of `reporters` on this
+    /// deployment: `domain ‖ u64 round ‖ u256 sum ‖ u32 reporters`.
+    function roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) external view returns (bytes memory);
 }

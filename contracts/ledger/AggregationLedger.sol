@@ -54,8 +54,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
     constructor(address admin, bytes memory initialGatewayKey) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setGatewayKey(initialGatewayKey);
         _minReporters = DEFAULT_MIN_REPORTERS;
+        _setGatewayKey(initialGatewayKey);
     }
 
     /// @inheritdoc IAggregationLedger
@@ -74,7 +74,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(gatewaySig.length);
         // tryVerify: a malformed G2 point is reported as an invalid signature, not a library error.
-        if (!BLS12381.tryVerify(_gatewayKey(), _roundMessage(round, sum), gatewaySig)) {
+        if (!BLS12381.tryVerify(_gatewayKey(), _roundMessage(round, sum, reporters), gatewaySig)) {
             revert AggregationLedgerInvalidSignature(round, sum);
         }
         _lastRound = round;
@@ -127,6 +127,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             certificate.signers,
             block_.epoch
         );
+        // The count GW signed (σ_GW covers it: the pairing below fails for a restated count).
+        _checkReporters(address(uint160(slot0 >> CONFIG_SHIFT)), m, round, block_.reporters);
         if (reputations.length != ReputationVector.BYTES * m) {
             revert IReputationRegistry.ReputationRegistryReputationsMismatch();
         }
@@ -222,8 +224,28 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
-    /// @dev Must equal {RoundConfig.EPOCH} (a literal: inline assembly takes only those).
+    /// @dev Reverts `AggregationLedgerTooFewReporters` if `reporters` (the count σ_GW covers) is
+    /// below the minimum in the round-config blob's trailer (the u32 after the M accounts; the
+    /// blob's address is warm here, so this costs one warm EXTCODECOPY instead of a cold SLOAD).
+    function _checkReporters(
+        address config,
+        uint256 m,
+        uint64 round,
+        uint32 reporters
+    ) private view {
+        uint256 min;
+        assembly ("memory-safe") {
+            mstore(0x00, 0)
+            extcodecopy(config, 0x1c, add(add(1, ACCOUNTS_OFFSET), mul(20, m)), 4)
+            min := mload(0x00)
+        }
+        if (reporters < min) revert AggregationLedgerTooFewReporters(round, reporters, uint32(min));
+    }
+
+    /// @dev Must equal {RoundConfig.EPOCH} and {RoundConfig.ACCOUNTS} (literals: inline assembly
+    /// takes only those).
     uint256 private constant EPOCH_OFFSET = 318;
+    uint256 private constant ACCOUNTS_OFFSET = 322;
 
     /// @dev The calldata offset of a 256-byte G2 point (reverts on another length).
     function _checkedG2(bytes calldata point) private pure returns (uint256 offset) {
@@ -238,7 +260,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @dev Allocates and writes σ_GW ‖ σ_cert (EIP-2537, 0x200 bytes) and, after them, the
     /// BlockCommitted event data (ABI layout, signatures compressed; the digest word left for
     /// {_hashes}), then reserves 0x100 bytes for the hashed messages. Returns the data's address
-    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x220 + the padded vector).
+    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x240 + the padded vector).
     function _eventData(
         ConsensusBlock calldata block_,
         uint256 signers,
@@ -250,28 +272,30 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         assembly ("memory-safe") {
             let sigs := mload(0x40)
             log := add(sigs, 0x200)
-            mstore(0x40, add(add(log, add(0x220, padded)), 0x100))
+            mstore(0x40, add(add(log, add(0x240, padded)), 0x100))
             calldatacopy(sigs, gatewaySig, 0x100)
             calldatacopy(add(sigs, 0x100), certificateSig, 0x100)
             // digest (later), previousDigest, sum, →gatewaySignature, primary, →reputations,
-            // signers, →certificateSignature; then the three byte strings.
+            // signers, →certificateSignature, reporters (validated u32 by the caller); then the
+            // three byte strings.
             mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
             mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
-            mstore(add(log, 0x60), 0x100)
+            mstore(add(log, 0x60), 0x120)
             mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
-            mstore(add(log, 0xa0), 0x180)
+            mstore(add(log, 0xa0), 0x1a0)
             mstore(add(log, 0xc0), signers)
-            mstore(add(log, 0xe0), add(0x1a0, padded))
-            mstore(add(log, 0x100), 96)
-            mstore(add(log, 0x180), reputations.length)
-            mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
-            calldatacopy(add(log, 0x1a0), reputations.offset, reputations.length)
-            mstore(add(log, add(0x1a0, padded)), 96)
+            mstore(add(log, 0xe0), add(0x1c0, padded))
+            mstore(add(log, 0x100), calldataload(add(block_, 0xe0)))
+            mstore(add(log, 0x120), 96)
+            mstore(add(log, 0x1a0), reputations.length)
+            mstore(add(log, add(0x1a0, padded)), 0) // the vector's zero padding
+            calldatacopy(add(log, 0x1c0), reputations.offset, reputations.length)
+            mstore(add(log, add(0x1c0, padded)), 96)
         }
         unchecked {
             // Memory addresses: no overflow.
-            BLS12381.compressG2At(log - 0x200, log + 0x120);
-            BLS12381.compressG2At(log - 0x100, log + 0x1c0 + padded);
+            BLS12381.compressG2At(log - 0x200, log + 0x140);
+            BLS12381.compressG2At(log - 0x100, log + 0x1e0 + padded);
         }
     }
 
@@ -286,17 +310,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 message;
         bytes32 domain = domainSeparator();
         assembly ("memory-safe") {
-            let repsLength := mload(add(log, 0x180))
-            reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
-            message := add(log, add(0x220, and(add(repsLength, 31), not(31))))
-            // m_GW = domain ‖ u64 round ‖ u256 sum (72 bytes, `roundMessage`).
+            let repsLength := mload(add(log, 0x1a0))
+            reputationsHash_ := keccak256(add(log, 0x1c0), repsLength)
+            message := add(log, add(0x240, and(add(repsLength, 31), not(31))))
+            // m_GW = domain ‖ u64 round ‖ u256 sum ‖ u32 reporters (76 bytes, `roundMessage`).
             mstore(message, domain)
             mstore(add(message, 0x20), shl(192, calldataload(block_)))
             mstore(add(message, 0x28), calldataload(add(block_, 0x40)))
+            mstore(add(message, 0x48), shl(224, calldataload(add(block_, 0xe0))))
         }
         unchecked {
             // Memory addresses: no overflow.
-            bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
+            bool ok = BLS12381.hashToG2SigAt(message, 76, pairs + 0x80);
             digest = _digestAt(
                 block_,
                 domain,
@@ -323,7 +348,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
     /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch, 195 bytes. The one implementation,
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch ‖ u32 reporters, 199 bytes. The one implementation,
     /// used by `commitBlock` and the `blockDigest` view (both tested against
     /// offchain/consensus/block.ts).
     function _digestAt(
@@ -343,7 +368,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             mstore(add(scratch, 157), shl(240, calldataload(add(block_, 0x80))))
             mstore(add(scratch, 159), reputationsHash_)
             mstore(add(scratch, 191), shl(224, calldataload(add(block_, 0xc0))))
-            digest := keccak256(scratch, 195)
+            mstore(add(scratch, 195), shl(224, calldataload(add(block_, 0xe0))))
+            digest := keccak256(scratch, 199)
         }
     }
 
@@ -375,7 +401,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     function _emitCommitted(uint256 log, uint64 round) private {
         bytes32 topic = BlockCommitted.selector;
         assembly ("memory-safe") {
-            let dataLength := add(0x220, and(add(mload(add(log, 0x180)), 31), not(31)))
+            let dataLength := add(0x240, and(add(mload(add(log, 0x1a0)), 31), not(31)))
             log2(log, dataLength, topic, round)
         }
     }
@@ -501,7 +527,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         bytes32 reputationsHash_,
         uint256 validators
     ) private {
-        _roundConfig = CodeStore.write(abi.encodePacked(_gatewayKey(), members));
+        _writeRoundConfig(_gatewayKey(), members);
         _membershipPaused = false;
         _reputationsHash = reputationsHash_;
         _validatorBitmap = validators;
@@ -566,6 +592,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     function setMinReporters(uint32 minReporters_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (minReporters_ < 2) revert AggregationLedgerMinReportersTooLow(minReporters_);
         _minReporters = minReporters_;
+        // commitBlock reads the minimum from the round-config blob: rewrite it.
+        _writeRoundConfig(_gatewayKey(), _membersPart(_roundConfig));
         emit MinReportersSet(minReporters_);
     }
 
@@ -604,12 +632,20 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     /// @inheritdoc IAggregationLedger
-    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory) {
-        return _roundMessage(round, sum);
+    function roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) external view returns (bytes memory) {
+        return _roundMessage(round, sum, reporters);
     }
 
-    function _roundMessage(uint64 round, uint256 sum) private view returns (bytes memory) {
-        return abi.encodePacked(domainSeparator(), round, sum);
+    function _roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) private view returns (bytes memory) {
+        return abi.encodePacked(domainSeparator(), round, sum, reporters);
     }
 
     /// @dev A gateway key must be a subgroup point other than the identity. Checked with a proof-free
@@ -621,17 +657,23 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert AggregationLedgerInvalidGatewayKey();
         }
         // Keep the members part (if any) of the current blob behind the new key.
-        address old = _roundConfig;
-        bytes memory members =
-            old == address(0)
-                ? new bytes(0)
-                : CodeStore.read(
-                    old,
-                    RoundConfig.MEMBERS,
-                    old.code.length - 1 - RoundConfig.MEMBERS
-                );
-        _roundConfig = CodeStore.write(abi.encodePacked(key, members));
+        _writeRoundConfig(key, _membersPart(_roundConfig));
         emit GatewayKeyRotated(_keyEpoch, key);
+    }
+
+    /// @dev Writes the round-config blob: the gateway key, the members part (empty in gateway-only
+    /// mode) and the minimum of counted reporters (u32, {RoundConfig} "trailer").
+    function _writeRoundConfig(bytes memory key, bytes memory members) private {
+        _roundConfig = CodeStore.write(abi.encodePacked(key, members, _minReporters));
+    }
+
+    /// @dev The members part of the blob at `config` (empty for none or a gateway-only blob).
+    function _membersPart(address config) private view returns (bytes memory) {
+        if (config == address(0)) return new bytes(0);
+        // The code: a leading STOP, the key, the members part, the u32 minimum.
+        uint256 length =
+            config.code.length - 1 - RoundConfig.MEMBERS - RoundConfig.MIN_REPORTERS_LENGTH;
+        return CodeStore.read(config, RoundConfig.MEMBERS, length);
     }
 
     function _isSubgroupG1(bytes memory key) private view returns (bool) {

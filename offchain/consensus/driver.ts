@@ -80,7 +80,11 @@ export class RoundDriver {
     return selectPrimary({ reputations, randoms, threshold });
   }
 
-  async runRound(round: bigint, sum: bigint): Promise<RoundOutcome> {
+  /**
+   * Runs round `round` on the aggregate `sum` over `reporters` counted users (GW signs both,
+   * `bbnpSignRound`); resolves with the outcome (never rejects on a refused submission).
+   */
+  async runRound(round: bigint, sum: bigint, reporters: number): Promise<RoundOutcome> {
     const nodes = this.c.nodes;
     const reference = nodes.find((n) => n.behaviour === "honest") ?? nodes[0];
     const { digest: seed } = reference.head();
@@ -136,10 +140,11 @@ export class RoundDriver {
       this.init.domain,
       round,
       sum,
+      reporters,
     );
     for (let j = 0; j < nodes.length; j++) {
       await handle(j, nodes[j].startRound(round, selection.order, 0));
-      deliver(-1, j, { type: "gateway", round, sum, gatewaySignature });
+      deliver(-1, j, { type: "gateway", round, sum, reporters, gatewaySignature });
     }
     while (queue.length > 0) {
       queue.sort((a, b) => a.at - b.at || a.seq - b.seq);

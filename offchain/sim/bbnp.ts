@@ -912,7 +912,7 @@ export async function runBbnp(
     } else {
       roundGas = 0n;
       roundOnChainSum = undefined;
-      const outcome = await (driver as RoundDriver).runRound(t, signed.sum);
+      const outcome = await (driver as RoundDriver).runRound(t, signed.sum, signed.reporters);
       if (!outcome.committed || roundOnChainSum === undefined) {
         throw new Error(`runBbnp: round ${r}: the consensus nodes committed no block`);
       }
@@ -1065,7 +1065,8 @@ function openEpoch(
   const gateway = new BbnpGateway(
     { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh, maxRecoveryPasses },
     {
-      signRound: (round, sum) => bbnpSignRound(gatewaySecret, domain, round, sum),
+      signRound: (round, sum, reporters) =>
+        bbnpSignRound(gatewaySecret, domain, round, sum, reporters),
       // β_g(t) from the TA (in deployment fetched ahead for a window of rounds).
       roundBlinding: (round) => ta.gatewayBlinding(keys.params.epoch, round),
     },
