@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IReputationRegistry} from "./IReputationRegistry.sol";
+
 /// @title IAggregationLedger
 /// @notice The BBNP aggregation ledger (DESIGN §2 "Aggregation ledger", §4.7, §4.8): one record per
 /// round `t` holding the aggregate `sum` (an element of Z_r) that the gateway GW learned from the
@@ -153,9 +155,11 @@ interface IAggregationLedger {
     /// together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)` (docs/CONSENSUS.md).
     /// σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas): the digest commits to
     /// it and every quorum holds f + 1 honest nodes that verified it with the subgroup check before
-    /// signing. The submitter must be the account of the block's `primary`; that `primary` is the
-    /// verified primary selection is NOT checked here (docs/CONSENSUS.md "Not enforced by
-    /// commitBlock"). Stores the new head, the reputation commitment and the validator bitmap.
+    /// signing. The submitter must be the account of the block's `primary`; while a selection
+    /// recorded for this round under the current head is within its primary window
+    /// (`recordPrimarySelection`), `primary` must be the selected one
+    /// (`AggregationLedgerNotSelectedPrimary`); with none recorded, or after the window, any
+    /// member's block is accepted (liveness; docs/CONSENSUS.md "Primary selection at commit time"). Stores the new head, the reputation commitment and the validator bitmap.
     /// The registry's rules are checked here from the round-config blob and revert with the
     /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
     /// `…InsufficientSigners`, `…ReputationOutOfRange`).
@@ -163,6 +167,81 @@ interface IAggregationLedger {
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external;
+
+    /// @notice A round's reveal window opened (`openPrimarySelection`) at block `atBlock`.
+    event PrimarySelectionOpened(uint64 indexed round, uint64 atBlock);
+    /// @notice A verified primary selection was recorded for `round`: `commitBlock` requires its
+    /// `primary` until block `validUntilBlock` (exclusive). `afterTimeout`: the reveal timeout had
+    /// passed, so `revealers` may omit absent pre-selected nodes.
+    event PrimarySelectionRecorded(
+        uint64 indexed round,
+        uint16 primary,
+        uint256 revealers,
+        bool afterTimeout,
+        uint64 validUntilBlock
+    );
+    /// @notice The selection timeouts changed (admin).
+    event SelectionTimeoutsSet(uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks);
+
+    /// @notice A selection recorded for round `selectedRound` names `selected`, and its primary
+    /// window is not over: the block of round `round` by `primary` is refused (submit the selected
+    /// primary's block of the selected round, or wait for the window to end).
+    error AggregationLedgerNotSelectedPrimary(
+        uint64 selectedRound,
+        uint16 selected,
+        uint64 round,
+        uint16 primary
+    );
+    /// @notice The reveals do not verify (`IReputationRegistry.selectedPrimary`): wrong round,
+    /// vector, keys or signatures, or revealers other than all pre-selected nodes before the
+    /// reveal timeout.
+    error AggregationLedgerInvalidPrimarySelection(uint64 round);
+    /// @notice A selection for `round` under the current head is already recorded (first wins).
+    error AggregationLedgerSelectionAlreadyRecorded(uint64 round);
+    /// @notice The reveal window of `round` under the current head is already open.
+    error AggregationLedgerSelectionAlreadyOpen(uint64 round);
+    /// @notice Both selection timeouts must be at least one block.
+    error AggregationLedgerSelectionTimeoutsInvalid(
+        uint16 revealTimeoutBlocks,
+        uint16 primaryWindowBlocks
+    );
+
+    /// @notice Opens round `round`'s reveal window (anyone; consensus mode; `round` above the last
+    /// round): from block `block.number + revealTimeoutBlocks` on, `recordPrimarySelection`
+    /// accepts reveals from a non-empty subset of the pre-selected nodes (absent nodes excluded),
+    /// so a crashed pre-selected node cannot halt the chain. Bound to the current head digest: a
+    /// window opened before the previous round committed does not count.
+    function openPrimarySelection(uint64 round) external;
+
+    /// @notice Records the verified primary selection of `round` (anyone: the reveals
+    /// authenticate themselves; DESIGN §5.4, docs/CONSENSUS.md "Primary selection at commit
+    /// time"). Verified by `IReputationRegistry.selectedPrimary` against the current vector and
+    /// head: every pre-selected node must have revealed, unless the round's reveal window opened
+    /// under the current head at least `revealTimeoutBlocks` ago. The first selection recorded for
+    /// a round under a head stands (`AggregationLedgerSelectionAlreadyRecorded`); for the next
+    /// `primaryWindowBlocks` blocks `commitBlock` accepts only the selected primary's block.
+    function recordPrimarySelection(
+        uint64 round,
+        bytes calldata reputations,
+        IReputationRegistry.Reveals calldata reveals
+    ) external;
+
+    /// @notice Sets the reveal timeout and the primary window (admin; blocks, each ≥ 1; defaults
+    /// 5 and 10).
+    function setSelectionTimeouts(uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks) external;
+
+    /// @notice The reveal timeout and the primary window (blocks).
+    function selectionTimeouts()
+        external
+        view
+        returns (uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks);
+
+    /// @notice The last recorded selection; `recorded` is false when none was recorded under the
+    /// current head (then `commitBlock` checks no selection).
+    function primarySelection()
+        external
+        view
+        returns (uint64 round, uint16 primary, uint64 validUntilBlock, bool recorded);
 
     /// @notice Binds the reputation registry (admin, once; the registry must already be bound to this
     /// ledger). Copies the registry's round state (`roundState`); afterwards `recordRound` reverts.

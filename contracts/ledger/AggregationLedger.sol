@@ -20,16 +20,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
     /// @dev Everything a round reads and writes besides the head and the reputation commitment, in
-    /// ONE slot (u64 + bool + bool + address + bool = 31 bytes): the last round, whether any was
-    /// recorded, whether consensus mode is on (a registry bound), the round-config blob
+    /// ONE slot (u64 + bool + bool + address + bool + bool = 32 bytes): the last round, whether any
+    /// was recorded, whether consensus mode is on (a registry bound), the round-config blob
     /// ({RoundConfig}: the gateway key and, in consensus mode, the members part the registry keeps
-    /// current, with the membership epoch) and whether commits are paused for a pending membership
-    /// change.
+    /// current, with the membership epoch), whether commits are paused for a pending membership
+    /// change, and whether a primary selection is recorded for the next commit (`_selection`; every
+    /// commit and membership change clears it, so a round without one pays no extra slot).
     uint64 private _lastRound;
     bool private _anyRound;
     bool private _consensus;
     address private _roundConfig;
     bool private _membershipPaused;
+    bool private _selectionPending;
 
     /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
@@ -50,11 +52,35 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     uint256 private _validatorBitmap;
     mapping(uint64 round => RoundRecord) private _rounds;
 
+    /// @dev The recorded primary selection (docs/CONSENSUS.md "Primary selection at commit time"),
+    /// ONE slot read by every `commitBlock`: u64 round ‖ u16 primary ‖ u64 valid-until block ‖
+    /// u8 recorded ‖ the low 96 bits of the head digest it was made under (its seed), from the low
+    /// end.
+    uint256 private _selection;
+    /// @dev The open reveal window: the round, the block it opened at, the two timeouts (blocks).
+    uint64 private _openedRound;
+    uint64 private _openedAt;
+    uint16 private _revealTimeoutBlocks;
+    uint16 private _primaryWindowBlocks;
+    /// @dev The head digest when the reveal window opened (a window opened under an older head,
+    /// e.g. before the previous round committed, does not count).
+    bytes32 private _openedHead;
+
+    /// @dev Defaults of the selection timeouts (blocks; 2-second Besu blocks: 10 s and 20 s).
+    uint16 private constant DEFAULT_REVEAL_TIMEOUT_BLOCKS = 5;
+    uint16 private constant DEFAULT_PRIMARY_WINDOW_BLOCKS = 10;
+    uint256 private constant SELECTION_PRIMARY_SHIFT = 64;
+    uint256 private constant SELECTION_UNTIL_SHIFT = 80;
+    uint256 private constant SELECTION_RECORDED_SHIFT = 144;
+    uint256 private constant SELECTION_HEAD_SHIFT = 152;
+
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
     constructor(address admin, bytes memory initialGatewayKey) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _minReporters = DEFAULT_MIN_REPORTERS;
+        _revealTimeoutBlocks = DEFAULT_REVEAL_TIMEOUT_BLOCKS;
+        _primaryWindowBlocks = DEFAULT_PRIMARY_WINDOW_BLOCKS;
         _setGatewayKey(initialGatewayKey);
     }
 
@@ -95,7 +121,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             slot0 := sload(_lastRound.slot)
         }
         // One branch for both refusals on the hot path: not in consensus mode, or paused.
-        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0 || slot0 >> PAUSED_SHIFT != 0) {
+        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0 || (slot0 >> PAUSED_SHIFT) & 0xff != 0) {
             if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
             revert AggregationLedgerMembershipChangePending();
         }
@@ -110,6 +136,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (block_.previousDigest != head) {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
+        if (slot0 >> SELECTION_PENDING_SHIFT != 0) _checkSelection(round, block_.primary, head);
         if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
         // The byte strings, decoded (offsets validated) once.
         bytes calldata reputations = block_.reputations;
@@ -146,10 +173,14 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (!BLS12381.pairing3At(pairs)) revert AggregationLedgerInvalidCertificate(round);
 
         assembly ("memory-safe") {
-            // Round slot: the new round and any = true; the consensus flag and config pointer kept.
+            // Round slot: the new round and any = true, the selection flag cleared (a selection
+            // binds one commit); the consensus flag, config pointer and pause flag kept.
             sstore(
                 _lastRound.slot,
-                or(and(slot0, not(0xffffffffffffffffff)), or(round, shl(ANY_ROUND_SHIFT, 1)))
+                or(
+                    and(slot0, not(or(0xffffffffffffffffff, shl(SELECTION_PENDING_SHIFT, 0xff)))),
+                    or(round, shl(ANY_ROUND_SHIFT, 1))
+                )
             )
         }
         _headDigest = digest;
@@ -158,12 +189,137 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         _emitCommitted(log, round);
     }
 
+    /// @dev Called only while a selection is pending (recorded since the last commit). While it is
+    /// in its primary window, the block must be of the selected round and by the selected primary
+    /// (docs/CONSENSUS.md "Primary selection at commit time"; none recorded, or the window over:
+    /// any member, as the submitter check allows).
+    function _checkSelection(uint64 round, uint256 primary, bytes32 head) private view {
+        uint256 selection = _selection;
+        if (
+            uint96(selection >> SELECTION_HEAD_SHIFT) == uint96(uint256(head)) &&
+            block.number < uint64(selection >> SELECTION_UNTIL_SHIFT)
+        ) {
+            uint64 selectedRound = uint64(selection);
+            uint16 selected = uint16(selection >> SELECTION_PRIMARY_SHIFT);
+            if (round != selectedRound || primary != selected) {
+                revert AggregationLedgerNotSelectedPrimary(
+                    selectedRound,
+                    selected,
+                    round,
+                    uint16(primary)
+                );
+            }
+        }
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function openPrimarySelection(uint64 round) external {
+        if (!_consensus) revert AggregationLedgerNoRegistry();
+        if (_anyRound && round <= _lastRound) {
+            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        }
+        bytes32 head = _headDigest;
+        if (_openedRound == round && _openedHead == head && _openedAt != 0) {
+            revert AggregationLedgerSelectionAlreadyOpen(round);
+        }
+        _openedRound = round;
+        _openedAt = uint64(block.number);
+        _openedHead = head;
+        emit PrimarySelectionOpened(round, uint64(block.number));
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function recordPrimarySelection(
+        uint64 round,
+        bytes calldata reputations,
+        IReputationRegistry.Reveals calldata reveals
+    ) external {
+        if (!_consensus) revert AggregationLedgerNoRegistry();
+        bytes32 head = _headDigest;
+        uint256 previous = _selection;
+        if (
+            _selectionPending &&
+            uint64(previous) == round &&
+            uint96(previous >> SELECTION_HEAD_SHIFT) == uint96(uint256(head))
+        ) revert AggregationLedgerSelectionAlreadyRecorded(round);
+        bool afterTimeout =
+            _openedRound == round &&
+                _openedHead == head &&
+                _openedAt != 0 &&
+                block.number >= uint256(_openedAt) + _revealTimeoutBlocks;
+        (bool ok, uint256 primary) = _registry.selectedPrimary(
+            round,
+            reputations,
+            reveals,
+            afterTimeout
+        );
+        if (!ok) revert AggregationLedgerInvalidPrimarySelection(round);
+        uint64 until = uint64(block.number) + _primaryWindowBlocks;
+        _selection =
+            uint256(round) |
+            (primary << SELECTION_PRIMARY_SHIFT) |
+            (uint256(until) << SELECTION_UNTIL_SHIFT) |
+            (uint256(1) << SELECTION_RECORDED_SHIFT) |
+            (uint256(uint96(uint256(head))) << SELECTION_HEAD_SHIFT);
+        _selectionPending = true;
+        emit PrimarySelectionRecorded(
+            round,
+            uint16(primary),
+            reveals.revealers,
+            afterTimeout,
+            until
+        );
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function setSelectionTimeouts(
+        uint16 revealTimeoutBlocks,
+        uint16 primaryWindowBlocks
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (revealTimeoutBlocks == 0 || primaryWindowBlocks == 0) {
+            revert AggregationLedgerSelectionTimeoutsInvalid(
+                revealTimeoutBlocks,
+                primaryWindowBlocks
+            );
+        }
+        _revealTimeoutBlocks = revealTimeoutBlocks;
+        _primaryWindowBlocks = primaryWindowBlocks;
+        emit SelectionTimeoutsSet(revealTimeoutBlocks, primaryWindowBlocks);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function selectionTimeouts()
+        external
+        view
+        returns (uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks)
+    {
+        return (_revealTimeoutBlocks, _primaryWindowBlocks);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function primarySelection()
+        external
+        view
+        returns (uint64 round, uint16 primary, uint64 validUntilBlock, bool recorded)
+    {
+        uint256 s = _selection;
+        bool current =
+            _selectionPending && uint96(s >> SELECTION_HEAD_SHIFT) == uint96(uint256(_headDigest));
+        return (
+            uint64(s),
+            uint16(s >> SELECTION_PRIMARY_SHIFT),
+            uint64(s >> SELECTION_UNTIL_SHIFT),
+            current && (s >> SELECTION_RECORDED_SHIFT) & 0xff != 0
+        );
+    }
+
     /// @dev Bit offsets in the round slot (`_lastRound` u64 ‖ `_anyRound` ‖ `_consensus` ‖
-    /// `_roundConfig` ‖ `_membershipPaused`, packed from the low end).
+    /// `_roundConfig` ‖ `_membershipPaused` ‖ `_selectionPending`, packed from the low end).
     uint256 private constant ANY_ROUND_SHIFT = 64;
     uint256 private constant CONSENSUS_SHIFT = 72;
     uint256 private constant CONFIG_SHIFT = 80;
     uint256 private constant PAUSED_SHIFT = 240;
+    uint256 private constant SELECTION_PENDING_SHIFT = 248;
 
     /// @dev Allocates the pairing input (0x480 bytes) and fills S_g and the signers' key `apk` from
     /// the round-config blob, and −g1. Checks the block's membership epoch, that the submitter is
@@ -529,6 +685,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     ) private {
         _writeRoundConfig(_gatewayKey(), members);
         _membershipPaused = false;
+        // A selection names a node by index under the old membership.
+        _selectionPending = false;
         _reputationsHash = reputationsHash_;
         _validatorBitmap = validators;
     }

@@ -141,6 +141,16 @@ export class ConsensusNode {
     return this.state.reputations.map((r) => quantizeReputation(toFixed18(r)));
   }
 
+  /**
+   * Γ as committed on-chain (1e18 fixed point, quantized): the head block's vector, or before the
+   * first commit the initial vector. The next round's primary selection is over this vector (the
+   * registry verifies reveals against the committed vector, DESIGN §5.4).
+   */
+  committedReputations(): bigint[] {
+    const head = this.headRound === undefined ? undefined : this.adopted.get(this.headRound);
+    return head ? [...head.reputations] : this.expectedReputations();
+  }
+
   head(): { round: bigint | undefined; digest: Uint8Array } {
     return { round: this.headRound, digest: this.headDigest };
   }
