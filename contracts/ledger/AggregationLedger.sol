@@ -136,7 +136,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (block_.previousDigest != head) {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
-        if (slot0 >> SELECTION_PENDING_SHIFT != 0) _checkSelection(round, block_.primary, head);
+        if (slot0 >> SELECTION_PENDING_SHIFT != 0) _consumeSelection(round, block_.primary, head);
         if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
         // The byte strings, decoded (offsets validated) once.
         bytes calldata reputations = block_.reputations;
@@ -192,8 +192,9 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @dev Called only while a selection is pending (recorded since the last commit). While it is
     /// in its primary window, the block must be of the selected round and by the selected primary
     /// (docs/CONSENSUS.md "Primary selection at commit time"; none recorded, or the window over:
-    /// any member, as the submitter check allows).
-    function _checkSelection(uint64 round, uint256 primary, bytes32 head) private view {
+    /// any member, as the submitter check allows). Then clears the slot: the refund for zeroing it
+    /// pays for its cold read and write (net ≈ 200 gas), the commit clears the pending flag.
+    function _consumeSelection(uint64 round, uint256 primary, bytes32 head) private {
         uint256 selection = _selection;
         if (
             uint96(selection >> SELECTION_HEAD_SHIFT) == uint96(uint256(head)) &&
@@ -210,6 +211,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
                 );
             }
         }
+        _selection = 0;
     }
 
     /// @inheritdoc IAggregationLedger

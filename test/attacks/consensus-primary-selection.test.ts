@@ -11,7 +11,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import { blsSign, g1ToEip2537, g2ToEip2537 } from "../../offchain/crypto/bls.ts";
-import { packReputations } from "../../offchain/consensus/block.ts";
+import { blockDigest, packReputations } from "../../offchain/consensus/block.ts";
 import {
   preselect,
   randomFromSignature,
@@ -185,5 +185,42 @@ describe("attack: a primary other than the verified selection commits", () => {
       s.ledger,
       "AggregationLedgerRoundNotIncreasing",
     );
+  });
+
+  it("gas: a commit with a pending selection costs ≈ 600 more than one without (the zeroed slot's refund)", async () => {
+    const m = 7;
+    const s = await consensusFixture(ethers, m);
+    const all = Array.from({ length: m }, (_, j) => j);
+    let head = new Uint8Array(32);
+    const gas: bigint[] = [];
+    for (const t of [1n, 2n, 3n, 4n]) {
+      let primary = 0;
+      if (t === 3n) {
+        const msg = roundRandomMessage(s.domain, t, head);
+        const pre = preselect(s.reputations);
+        const sigs = new Map(pre.map((q) => [q, blsSign(s.sks[q], msg)]));
+        const gw = blsSign(GATEWAY_SK, msg);
+        primary = selectPrimary({
+          reputations: s.reputations,
+          randoms: new Map([...sigs].map(([q, x]) => [q, randomFromSignature(x)])),
+          threshold: randomFromSignature(gw),
+        }).primary;
+        let revealers = 0n;
+        for (const q of pre) revealers |= 1n << BigInt(q);
+        await s.ledger.recordPrimarySelection(t, h(packReputations(s.reputations)), {
+          revealers,
+          keys: h(Buffer.concat(pre.map((q) => g1ToEip2537(s.keys[q])))),
+          signatures: h(Buffer.concat(pre.map((q) => g2ToEip2537(sigs.get(q)!)))),
+          gatewaySignature: h(g2ToEip2537(gw)),
+        });
+      }
+      const b = s.block(t, head, primary);
+      const receipt = await (await s.commit(b, s.certify(b, all))).wait();
+      gas.push(receipt!.gasUsed);
+      head = blockDigest(s.domain, b);
+    }
+    // Rounds 2 and 4 without a selection, round 3 with one (same primary index is not required).
+    const withSelection = gas[2] - (gas[1] > gas[3] ? gas[1] : gas[3]);
+    expect(withSelection < 1_000n, `with a selection: +${withSelection} gas`).to.equal(true);
   });
 });
