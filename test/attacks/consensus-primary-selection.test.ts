@@ -191,7 +191,7 @@ describe("attack: a primary other than the verified selection commits", () => {
     const m = 7;
     const s = await consensusFixture(ethers, m);
     const all = Array.from({ length: m }, (_, j) => j);
-    let head = new Uint8Array(32);
+    let head: Uint8Array = new Uint8Array(32);
     const gas: bigint[] = [];
     for (const t of [1n, 2n, 3n, 4n]) {
       let primary = 0;
