@@ -40,8 +40,8 @@ const domain = aggregationDomain(31337n, "0x5FbDB2315678afecb367f032d93F642f6418
 const messages: Uint8Array[] = [
   new Uint8Array(0),
   utf8ToBytes("abc"),
-  bbnpRoundMessage(domain, 1n, 123456789n),
-  bbnpRoundMessage(domain, (1n << 64n) - 1n, BLS_R - 1n),
+  bbnpRoundMessage(domain, 1n, 123456789n, 10),
+  bbnpRoundMessage(domain, (1n << 64n) - 1n, BLS_R - 1n, 0xffffffff),
   Uint8Array.from({ length: 300 }, (_, i) => (i * 7 + 3) & 0xff),
 ];
 const keys = [1n, BLS_R - 1n, vectorKey(0), vectorKey(1), vectorKey(2)];

@@ -321,10 +321,36 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         _checkCommitted(reputations, _nodes.length);
         if (
             !_wellFormed(round, revealers, revealedKeys, revealedSigs, gatewaySig) ||
-            !_revealersValid(reputations, revealers, revealedKeys) ||
+            !_revealersValid(reputations, revealers, revealedKeys, false) ||
             !_batchValid(round, revealedKeys, revealedSigs, gatewaySig)
         ) return false;
         return claimedPrimary == _selectPrimary(reputations, revealers, revealedSigs, gatewaySig);
+    }
+
+    /// @inheritdoc IReputationRegistry
+    function selectedPrimary(
+        uint64 round,
+        bytes calldata reputations,
+        Reveals calldata reveals,
+        bool afterTimeout
+    ) external view returns (bool ok, uint256 primary) {
+        _checkCommitted(reputations, _nodes.length);
+        uint256 revealers = reveals.revealers;
+        if (
+            !_wellFormed(
+                round,
+                revealers,
+                reveals.keys,
+                reveals.signatures,
+                reveals.gatewaySignature
+            ) ||
+            !_revealersValid(reputations, revealers, reveals.keys, afterTimeout) ||
+            !_batchValid(round, reveals.keys, reveals.signatures, reveals.gatewaySignature)
+        ) return (false, 0);
+        return (
+            true,
+            _selectPrimary(reputations, revealers, reveals.signatures, reveals.gatewaySignature)
+        );
     }
 
     /// @inheritdoc IReputationRegistry
@@ -433,12 +459,15 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
     }
 
     /// @dev The revealers are exactly the pre-selected nodes (Γ_q·M ≥ ΣΓ): a subset would let a
-    /// pre-selected node that is not the primary win by revealing alone. They present their
-    /// registered keys (`revealedKeys` has 128 bytes per revealer, checked by the caller).
+    /// pre-selected node that is not the primary win by revealing alone. With `afterTimeout` (the
+    /// ledger's reveal timeout has passed) any non-empty subset of them: absent nodes excluded.
+    /// They present their registered keys (`revealedKeys` has 128 bytes per revealer, checked by
+    /// the caller).
     function _revealersValid(
         bytes calldata reputations,
         uint256 revealers,
-        bytes calldata revealedKeys
+        bytes calldata revealedKeys,
+        bool afterTimeout
     ) private view returns (bool) {
         uint256 m = _nodes.length;
         if (m < MAX_NODES && revealers >> m != 0) return false;
@@ -447,7 +476,8 @@ contract ReputationRegistry is IReputationRegistry, AccessControl {
         for (uint256 j = 0; j < m; ++j) {
             bool preselected = _at(reputations, j) * m >= total;
             bool revealed = (revealers >> j) & 1 == 1;
-            if (preselected != revealed) return false;
+            if (revealed && !preselected) return false;
+            if (preselected && !revealed && !afterTimeout) return false;
             if (!revealed) continue;
             if (keccak256(revealedKeys[i * 128:(i + 1) * 128]) != _nodes[j].keyHash) return false;
             ++i;

@@ -13,8 +13,11 @@ pragma solidity ^0.8.28;
 /// [258, 318)          the registry's key-table chunks, 3 × 20-byte addresses (zero if unused)
 /// [318, 322)          the membership epoch, u32 big-endian (bound into every block digest)
 /// [322, 322 + 20·M)   node j's account at 322 + 20·j
+/// -- the trailer, written by the ledger --
+/// [322 + 20·M, +4)    the minimum of counted reporters, u32 big-endian (`minReporters()`)
 /// ```
-/// In gateway-only mode (no registry bound) the blob is the gateway key alone.
+/// In gateway-only mode (no registry bound) the blob is the gateway key and the trailer (the
+/// minimum at [128, 132)).
 library RoundConfig {
     uint256 internal constant GATEWAY_KEY = 0;
     uint256 internal constant MEMBERS = 128;
@@ -25,6 +28,8 @@ library RoundConfig {
     uint256 internal constant ACCOUNTS = 322;
     /// @dev Bytes of the fixed header (gateway key to the membership epoch).
     uint256 internal constant HEADER_LENGTH = 322;
+    /// @dev Bytes of the trailer (the u32 minimum of counted reporters after the members part).
+    uint256 internal constant MIN_REPORTERS_LENGTH = 4;
     /// @dev Key-table chunks (registry: 128 entries of 128 bytes each, entry 0 the aggregate).
     uint256 internal constant KEY_TABLE_CHUNKS = 3;
     uint256 internal constant CHUNK_ENTRIES = 128;

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IReputationRegistry} from "./IReputationRegistry.sol";
+
 /// @title IAggregationLedger
 /// @notice The BBNP aggregation ledger (DESIGN §2 "Aggregation ledger", §4.7, §4.8): one record per
 /// round `t` holding the aggregate `sum` (an element of Z_r) that the gateway GW learned from the
 /// masked reports and BLS-signed with its key `s_g` (public key `S_g = s_g·g1`, min-pk: G1 key, G2
-/// signature). The signed message is `domain ‖ u64 round ‖ u256 sum` with
+/// signature). The signed message is `domain ‖ u64 round ‖ u256 sum ‖ u32 reporters` with
 /// `domain = keccak256(u256 chainid ‖ address(this))` (`bbnpRoundMessage` in
 /// offchain/protocol/aggregation.ts), so a signature never replays to another round, chain or
-/// deployment.
+/// deployment, and the count of reporters the ledger checks against `minReporters()` is GW's own
+/// statement in both modes (no relayer or consensus primary can restate it).
 /// @dev Gateway-only mode keeps the sum and a hash of the signature per round; the `RoundRecorded`
 /// event carries the signature itself, so any client can re-verify the ledger from logs alone. In
 /// consensus mode a round's only record is its `BlockCommitted` event (chained by digests) and the
@@ -26,8 +29,8 @@ interface IAggregationLedger {
 
     /// @notice A BBNP consensus block (DESIGN §5.1; docs/CONSENSUS.md "Block"). Its digest is
     /// `keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations) ‖ u32 epoch)`
-    /// (`blockDigest`), and the consensus nodes BLS-sign the 32-byte digest. The membership epoch
+    /// keccak256(gatewaySignature) ‖ u16 primary ‖ keccak256(reputations) ‖ u32 epoch ‖
+    /// u32 reporters)` (`blockDigest`), and the consensus nodes BLS-sign the 32-byte digest. The membership epoch
     /// binds the certificate (signer bitmap, vector positions, primary index) to the membership it
     /// was made under: after any membership change the block no longer commits.
     struct ConsensusBlock {
@@ -37,7 +40,7 @@ interface IAggregationLedger {
         bytes32 previousDigest;
         /// The aggregate, mod r.
         uint256 sum;
-        /// GW's BLS signature on `roundMessage(round, sum)`, EIP-2537 G2 (256 bytes).
+        /// GW's BLS signature on `roundMessage(round, sum, reporters)`, EIP-2537 G2 (256 bytes).
         bytes gatewaySignature;
         /// Index of the round's primary in the reputation registry (the submitter's node).
         uint16 primary;
@@ -46,6 +49,9 @@ interface IAggregationLedger {
         /// The membership epoch the block was built under (`IReputationRegistry.membershipEpoch`;
         /// the ledger's copy is in its round-config blob).
         uint32 epoch;
+        /// The number of users counted in `sum`, as GW signed it (σ_GW covers it); at least
+        /// `minReporters()` or `commitBlock` reverts `AggregationLedgerTooFewReporters`.
+        uint32 reporters;
     }
 
     /// @notice A quorum certificate: the sum of ≥ quorum() nodes' BLS signatures on the block
@@ -65,6 +71,7 @@ interface IAggregationLedger {
     /// hashes the EIP-2537 form: `g2ToEip2537(gatewaySignature)`.
     /// @param reputations The packed vector (u32 per node, units of 1e-9).
     /// @param certificateSignature σ_cert, 96-byte compressed like `gatewaySignature`.
+    /// @param reporters The count of reporters GW signed (part of σ_GW's message).
     event BlockCommitted(
         uint64 indexed round,
         bytes32 digest,
@@ -74,7 +81,8 @@ interface IAggregationLedger {
         uint16 primary,
         bytes reputations,
         uint256 signers,
-        bytes certificateSignature
+        bytes certificateSignature,
+        uint32 reporters
     );
 
     /// @notice The reputation registry was bound (once); from then on only certified blocks
@@ -142,13 +150,16 @@ interface IAggregationLedger {
     /// @notice Commits a certified block (consensus mode): no membership change pending, rounds
     /// strictly increasing, the block extends the head, `sum < r`, the block's epoch is the current
     /// membership epoch, the submitter is the block's primary, the certificate has at least
-    /// `quorum()` signers, and ONE 3-pair pairing check verifies GW's signature and the certificate
+    /// `quorum()` signers, the block's `reporters` (covered by σ_GW) is at least `minReporters()`
+    /// (else `AggregationLedgerTooFewReporters`), and ONE 3-pair pairing check verifies GW's signature and the certificate
     /// together: `e(S_g, H(m_GW))·e(apk, H(digest)) = e(g1, σ_GW + σ_cert)` (docs/CONSENSUS.md).
     /// σ_GW is not checked for subgroup membership on-chain (≈ 22,500 gas): the digest commits to
     /// it and every quorum holds f + 1 honest nodes that verified it with the subgroup check before
-    /// signing. The submitter must be the account of the block's `primary`; that `primary` is the
-    /// verified primary selection is NOT checked here (docs/CONSENSUS.md "Not enforced by
-    /// commitBlock"). Stores the new head, the reputation commitment and the validator bitmap.
+    /// signing. The submitter must be the account of the block's `primary`; while a selection
+    /// recorded for this round under the current head is within its primary window
+    /// (`recordPrimarySelection`), `primary` must be the selected one
+    /// (`AggregationLedgerNotSelectedPrimary`); with none recorded, or after the window, any
+    /// member's block is accepted (liveness; docs/CONSENSUS.md "Primary selection at commit time"). Stores the new head, the reputation commitment and the validator bitmap.
     /// The registry's rules are checked here from the round-config blob and revert with the
     /// registry's errors (`ReputationRegistryWrongPrimary`, `…ReputationsMismatch`,
     /// `…InsufficientSigners`, `…ReputationOutOfRange`).
@@ -156,6 +167,81 @@ interface IAggregationLedger {
         ConsensusBlock calldata block_,
         QuorumCertificate calldata certificate
     ) external;
+
+    /// @notice A round's reveal window opened (`openPrimarySelection`) at block `atBlock`.
+    event PrimarySelectionOpened(uint64 indexed round, uint64 atBlock);
+    /// @notice A verified primary selection was recorded for `round`: `commitBlock` requires its
+    /// `primary` until block `validUntilBlock` (exclusive). `afterTimeout`: the reveal timeout had
+    /// passed, so `revealers` may omit absent pre-selected nodes.
+    event PrimarySelectionRecorded(
+        uint64 indexed round,
+        uint16 primary,
+        uint256 revealers,
+        bool afterTimeout,
+        uint64 validUntilBlock
+    );
+    /// @notice The selection timeouts changed (admin).
+    event SelectionTimeoutsSet(uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks);
+
+    /// @notice A selection recorded for round `selectedRound` names `selected`, and its primary
+    /// window is not over: the block of round `round` by `primary` is refused (submit the selected
+    /// primary's block of the selected round, or wait for the window to end).
+    error AggregationLedgerNotSelectedPrimary(
+        uint64 selectedRound,
+        uint16 selected,
+        uint64 round,
+        uint16 primary
+    );
+    /// @notice The reveals do not verify (`IReputationRegistry.selectedPrimary`): wrong round,
+    /// vector, keys or signatures, or revealers other than all pre-selected nodes before the
+    /// reveal timeout.
+    error AggregationLedgerInvalidPrimarySelection(uint64 round);
+    /// @notice A selection for `round` under the current head is already recorded (first wins).
+    error AggregationLedgerSelectionAlreadyRecorded(uint64 round);
+    /// @notice The reveal window of `round` under the current head is already open.
+    error AggregationLedgerSelectionAlreadyOpen(uint64 round);
+    /// @notice Both selection timeouts must be at least one block.
+    error AggregationLedgerSelectionTimeoutsInvalid(
+        uint16 revealTimeoutBlocks,
+        uint16 primaryWindowBlocks
+    );
+
+    /// @notice Opens round `round`'s reveal window (anyone; consensus mode; `round` above the last
+    /// round): from block `block.number + revealTimeoutBlocks` on, `recordPrimarySelection`
+    /// accepts reveals from a non-empty subset of the pre-selected nodes (absent nodes excluded),
+    /// so a crashed pre-selected node cannot halt the chain. Bound to the current head digest: a
+    /// window opened before the previous round committed does not count.
+    function openPrimarySelection(uint64 round) external;
+
+    /// @notice Records the verified primary selection of `round` (anyone: the reveals
+    /// authenticate themselves; DESIGN §5.4, docs/CONSENSUS.md "Primary selection at commit
+    /// time"). Verified by `IReputationRegistry.selectedPrimary` against the current vector and
+    /// head: every pre-selected node must have revealed, unless the round's reveal window opened
+    /// under the current head at least `revealTimeoutBlocks` ago. The first selection recorded for
+    /// a round under a head stands (`AggregationLedgerSelectionAlreadyRecorded`); for the next
+    /// `primaryWindowBlocks` blocks `commitBlock` accepts only the selected primary's block.
+    function recordPrimarySelection(
+        uint64 round,
+        bytes calldata reputations,
+        IReputationRegistry.Reveals calldata reveals
+    ) external;
+
+    /// @notice Sets the reveal timeout and the primary window (admin; blocks, each ≥ 1; defaults
+    /// 5 and 10).
+    function setSelectionTimeouts(uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks) external;
+
+    /// @notice The reveal timeout and the primary window (blocks).
+    function selectionTimeouts()
+        external
+        view
+        returns (uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks);
+
+    /// @notice The last recorded selection; `recorded` is false when none was recorded under the
+    /// current head (then `commitBlock` checks no selection).
+    function primarySelection()
+        external
+        view
+        returns (uint64 round, uint16 primary, uint64 validUntilBlock, bool recorded);
 
     /// @notice Binds the reputation registry (admin, once; the registry must already be bound to this
     /// ledger). Copies the registry's round state (`roundState`); afterwards `recordRound` reverts.
@@ -204,8 +290,8 @@ interface IAggregationLedger {
     /// with one pairing check.
     /// @param round The round number `t` (u64).
     /// @param sum The aggregate, mod r.
-    /// @param reporters The number of users counted in `sum`, as stated by the gateway (the caller,
-    /// GATEWAY_ROLE); reverts `AggregationLedgerTooFewReporters` below `minReporters()`.
+    /// @param reporters The number of users counted in `sum`, as signed by the gateway (part of the
+    /// round message); reverts `AggregationLedgerTooFewReporters` below `minReporters()`.
     /// @param gatewaySig GW's BLS signature, EIP-2537 G2 encoding (256 bytes).
     function recordRound(
         uint64 round,
@@ -242,6 +328,11 @@ interface IAggregationLedger {
     /// @notice keccak256(u256 chainid ‖ address(this)).
     function domainSeparator() external view returns (bytes32);
 
-    /// @notice The 72-byte message GW signs for `round` and `sum` on this deployment.
-    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory);
+    /// @notice The 76-byte message GW signs for `round`, `sum` and its count of `reporters` on this
+    /// deployment: `domain ‖ u64 round ‖ u256 sum ‖ u32 reporters`.
+    function roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) external view returns (bytes memory);
 }

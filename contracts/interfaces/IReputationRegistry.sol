@@ -18,6 +18,16 @@ pragma solidity ^0.8.28;
 /// with a round) is not refused: it is deferred, the ledger's commits pause, and
 /// `applyMembershipChange` applies it with the now-stable vector.
 interface IReputationRegistry {
+    /// @notice A round's primary-selection reveals (DESIGN §5.4): bit j of `revealers` set iff node
+    /// j revealed; its key (EIP-2537 G1, 128 bytes) and signature (G2, 256 bytes) in ascending index
+    /// order; GW's signature on the same round message.
+    struct Reveals {
+        uint256 revealers;
+        bytes keys;
+        bytes signatures;
+        bytes gatewaySignature;
+    }
+
     /// @notice A node was admitted at `index` (= the previous node count).
     event NodeAdded(
         uint256 indexed index,
@@ -152,6 +162,22 @@ interface IReputationRegistry {
         bytes calldata gatewaySig,
         uint256 claimedPrimary
     ) external view returns (bool);
+
+    /// @notice The primary of a round's selection (DESIGN §5.4), for the ledger's
+    /// `recordPrimarySelection`: the checks of `verifyPrimarySelection`, except that with
+    /// `afterTimeout` (the ledger's reveal timeout has passed) the revealers may be any non-empty
+    /// subset of the pre-selected nodes (the absent ones are excluded from the rule, as off-chain
+    /// `selectPrimary` does for nodes that revealed nothing). Returns `ok` false (never reverts on
+    /// bad reveals; reverts `ReputationRegistryReputationsMismatch` for a stale vector) and the
+    /// primary the rule names over the revealers.
+    /// @param reveals The revealers' bitmap, keys and signatures and GW's signature, as for
+    /// `verifyPrimarySelection`.
+    function selectedPrimary(
+        uint64 round,
+        bytes calldata reputations,
+        Reveals calldata reveals,
+        bool afterTimeout
+    ) external view returns (bool ok, uint256 primary);
 
     /// @notice The number of nodes M.
     function nodeCount() external view returns (uint256);

@@ -20,16 +20,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
 
     /// @dev Everything a round reads and writes besides the head and the reputation commitment, in
-    /// ONE slot (u64 + bool + bool + address + bool = 31 bytes): the last round, whether any was
-    /// recorded, whether consensus mode is on (a registry bound), the round-config blob
+    /// ONE slot (u64 + bool + bool + address + bool + bool = 32 bytes): the last round, whether any
+    /// was recorded, whether consensus mode is on (a registry bound), the round-config blob
     /// ({RoundConfig}: the gateway key and, in consensus mode, the members part the registry keeps
-    /// current, with the membership epoch) and whether commits are paused for a pending membership
-    /// change.
+    /// current, with the membership epoch), whether commits are paused for a pending membership
+    /// change, and whether a primary selection is recorded for the next commit (`_selection`; every
+    /// commit and membership change clears it, so a round without one pays no extra slot).
     uint64 private _lastRound;
     bool private _anyRound;
     bool private _consensus;
     address private _roundConfig;
     bool private _membershipPaused;
+    bool private _selectionPending;
 
     /// @dev The registry (set once) and the key epoch share a slot (20 + 4 bytes); not read by rounds.
     IReputationRegistry private _registry;
@@ -50,12 +52,36 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     uint256 private _validatorBitmap;
     mapping(uint64 round => RoundRecord) private _rounds;
 
+    /// @dev The recorded primary selection (docs/CONSENSUS.md "Primary selection at commit time"),
+    /// ONE slot read by every `commitBlock`: u64 round ‖ u16 primary ‖ u64 valid-until block ‖
+    /// u8 recorded ‖ the low 96 bits of the head digest it was made under (its seed), from the low
+    /// end.
+    uint256 private _selection;
+    /// @dev The open reveal window: the round, the block it opened at, the two timeouts (blocks).
+    uint64 private _openedRound;
+    uint64 private _openedAt;
+    uint16 private _revealTimeoutBlocks;
+    uint16 private _primaryWindowBlocks;
+    /// @dev The head digest when the reveal window opened (a window opened under an older head,
+    /// e.g. before the previous round committed, does not count).
+    bytes32 private _openedHead;
+
+    /// @dev Defaults of the selection timeouts (blocks; 2-second Besu blocks: 10 s and 20 s).
+    uint16 private constant DEFAULT_REVEAL_TIMEOUT_BLOCKS = 5;
+    uint16 private constant DEFAULT_PRIMARY_WINDOW_BLOCKS = 10;
+    uint256 private constant SELECTION_PRIMARY_SHIFT = 64;
+    uint256 private constant SELECTION_UNTIL_SHIFT = 80;
+    uint256 private constant SELECTION_RECORDED_SHIFT = 144;
+    uint256 private constant SELECTION_HEAD_SHIFT = 152;
+
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants GATEWAY_ROLE, rotates the key).
     /// @param initialGatewayKey `S_g`, EIP-2537 G1 encoding (128 bytes).
     constructor(address admin, bytes memory initialGatewayKey) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setGatewayKey(initialGatewayKey);
         _minReporters = DEFAULT_MIN_REPORTERS;
+        _revealTimeoutBlocks = DEFAULT_REVEAL_TIMEOUT_BLOCKS;
+        _primaryWindowBlocks = DEFAULT_PRIMARY_WINDOW_BLOCKS;
+        _setGatewayKey(initialGatewayKey);
     }
 
     /// @inheritdoc IAggregationLedger
@@ -74,7 +100,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (gatewaySig.length != BLS12381.G2_POINT_LENGTH)
             revert AggregationLedgerSignatureLength(gatewaySig.length);
         // tryVerify: a malformed G2 point is reported as an invalid signature, not a library error.
-        if (!BLS12381.tryVerify(_gatewayKey(), _roundMessage(round, sum), gatewaySig)) {
+        if (!BLS12381.tryVerify(_gatewayKey(), _roundMessage(round, sum, reporters), gatewaySig)) {
             revert AggregationLedgerInvalidSignature(round, sum);
         }
         _lastRound = round;
@@ -95,7 +121,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             slot0 := sload(_lastRound.slot)
         }
         // One branch for both refusals on the hot path: not in consensus mode, or paused.
-        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0 || slot0 >> PAUSED_SHIFT != 0) {
+        if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0 || (slot0 >> PAUSED_SHIFT) & 0xff != 0) {
             if ((slot0 >> CONSENSUS_SHIFT) & 0xff == 0) revert AggregationLedgerNoRegistry();
             revert AggregationLedgerMembershipChangePending();
         }
@@ -110,6 +136,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (block_.previousDigest != head) {
             revert AggregationLedgerPreviousDigestMismatch(head, block_.previousDigest);
         }
+        if (slot0 >> SELECTION_PENDING_SHIFT != 0) _consumeSelection(round, block_.primary, head);
         if (block_.sum >= BLS12381.R) revert AggregationLedgerSumOutOfRange(block_.sum);
         // The byte strings, decoded (offsets validated) once.
         bytes calldata reputations = block_.reputations;
@@ -127,6 +154,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             certificate.signers,
             block_.epoch
         );
+        // The count GW signed (σ_GW covers it: the pairing below fails for a restated count).
+        _checkReporters(address(uint160(slot0 >> CONFIG_SHIFT)), m, round, block_.reporters);
         if (reputations.length != ReputationVector.BYTES * m) {
             revert IReputationRegistry.ReputationRegistryReputationsMismatch();
         }
@@ -144,10 +173,14 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (!BLS12381.pairing3At(pairs)) revert AggregationLedgerInvalidCertificate(round);
 
         assembly ("memory-safe") {
-            // Round slot: the new round and any = true; the consensus flag and config pointer kept.
+            // Round slot: the new round and any = true, the selection flag cleared (a selection
+            // binds one commit); the consensus flag, config pointer and pause flag kept.
             sstore(
                 _lastRound.slot,
-                or(and(slot0, not(0xffffffffffffffffff)), or(round, shl(ANY_ROUND_SHIFT, 1)))
+                or(
+                    and(slot0, not(or(0xffffffffffffffffff, shl(SELECTION_PENDING_SHIFT, 0xff)))),
+                    or(round, shl(ANY_ROUND_SHIFT, 1))
+                )
             )
         }
         _headDigest = digest;
@@ -156,12 +189,139 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         _emitCommitted(log, round);
     }
 
+    /// @dev Called only while a selection is pending (recorded since the last commit). While it is
+    /// in its primary window, the block must be of the selected round and by the selected primary
+    /// (docs/CONSENSUS.md "Primary selection at commit time"; none recorded, or the window over:
+    /// any member, as the submitter check allows). Then clears the slot: the refund for zeroing it
+    /// pays for its cold read and write (net ≈ 200 gas), the commit clears the pending flag.
+    function _consumeSelection(uint64 round, uint256 primary, bytes32 head) private {
+        uint256 selection = _selection;
+        if (
+            uint96(selection >> SELECTION_HEAD_SHIFT) == uint96(uint256(head)) &&
+            block.number < uint64(selection >> SELECTION_UNTIL_SHIFT)
+        ) {
+            uint64 selectedRound = uint64(selection);
+            uint16 selected = uint16(selection >> SELECTION_PRIMARY_SHIFT);
+            if (round != selectedRound || primary != selected) {
+                revert AggregationLedgerNotSelectedPrimary(
+                    selectedRound,
+                    selected,
+                    round,
+                    uint16(primary)
+                );
+            }
+        }
+        _selection = 0;
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function openPrimarySelection(uint64 round) external {
+        if (!_consensus) revert AggregationLedgerNoRegistry();
+        if (_anyRound && round <= _lastRound) {
+            revert AggregationLedgerRoundNotIncreasing(_lastRound, round);
+        }
+        bytes32 head = _headDigest;
+        if (_openedRound == round && _openedHead == head && _openedAt != 0) {
+            revert AggregationLedgerSelectionAlreadyOpen(round);
+        }
+        _openedRound = round;
+        _openedAt = uint64(block.number);
+        _openedHead = head;
+        emit PrimarySelectionOpened(round, uint64(block.number));
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function recordPrimarySelection(
+        uint64 round,
+        bytes calldata reputations,
+        IReputationRegistry.Reveals calldata reveals
+    ) external {
+        if (!_consensus) revert AggregationLedgerNoRegistry();
+        bytes32 head = _headDigest;
+        uint256 previous = _selection;
+        if (
+            _selectionPending &&
+            uint64(previous) == round &&
+            uint96(previous >> SELECTION_HEAD_SHIFT) == uint96(uint256(head))
+        ) revert AggregationLedgerSelectionAlreadyRecorded(round);
+        bool afterTimeout =
+            _openedRound == round &&
+                _openedHead == head &&
+                _openedAt != 0 &&
+                block.number >= uint256(_openedAt) + _revealTimeoutBlocks;
+        (bool ok, uint256 primary) = _registry.selectedPrimary(
+            round,
+            reputations,
+            reveals,
+            afterTimeout
+        );
+        if (!ok) revert AggregationLedgerInvalidPrimarySelection(round);
+        uint64 until = uint64(block.number) + _primaryWindowBlocks;
+        _selection =
+            uint256(round) |
+            (primary << SELECTION_PRIMARY_SHIFT) |
+            (uint256(until) << SELECTION_UNTIL_SHIFT) |
+            (uint256(1) << SELECTION_RECORDED_SHIFT) |
+            (uint256(uint96(uint256(head))) << SELECTION_HEAD_SHIFT);
+        _selectionPending = true;
+        emit PrimarySelectionRecorded(
+            round,
+            uint16(primary),
+            reveals.revealers,
+            afterTimeout,
+            until
+        );
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function setSelectionTimeouts(
+        uint16 revealTimeoutBlocks,
+        uint16 primaryWindowBlocks
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (revealTimeoutBlocks == 0 || primaryWindowBlocks == 0) {
+            revert AggregationLedgerSelectionTimeoutsInvalid(
+                revealTimeoutBlocks,
+                primaryWindowBlocks
+            );
+        }
+        _revealTimeoutBlocks = revealTimeoutBlocks;
+        _primaryWindowBlocks = primaryWindowBlocks;
+        emit SelectionTimeoutsSet(revealTimeoutBlocks, primaryWindowBlocks);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function selectionTimeouts()
+        external
+        view
+        returns (uint16 revealTimeoutBlocks, uint16 primaryWindowBlocks)
+    {
+        return (_revealTimeoutBlocks, _primaryWindowBlocks);
+    }
+
+    /// @inheritdoc IAggregationLedger
+    function primarySelection()
+        external
+        view
+        returns (uint64 round, uint16 primary, uint64 validUntilBlock, bool recorded)
+    {
+        uint256 s = _selection;
+        bool current =
+            _selectionPending && uint96(s >> SELECTION_HEAD_SHIFT) == uint96(uint256(_headDigest));
+        return (
+            uint64(s),
+            uint16(s >> SELECTION_PRIMARY_SHIFT),
+            uint64(s >> SELECTION_UNTIL_SHIFT),
+            current && (s >> SELECTION_RECORDED_SHIFT) & 0xff != 0
+        );
+    }
+
     /// @dev Bit offsets in the round slot (`_lastRound` u64 ‖ `_anyRound` ‖ `_consensus` ‖
-    /// `_roundConfig` ‖ `_membershipPaused`, packed from the low end).
+    /// `_roundConfig` ‖ `_membershipPaused` ‖ `_selectionPending`, packed from the low end).
     uint256 private constant ANY_ROUND_SHIFT = 64;
     uint256 private constant CONSENSUS_SHIFT = 72;
     uint256 private constant CONFIG_SHIFT = 80;
     uint256 private constant PAUSED_SHIFT = 240;
+    uint256 private constant SELECTION_PENDING_SHIFT = 248;
 
     /// @dev Allocates the pairing input (0x480 bytes) and fills S_g and the signers' key `apk` from
     /// the round-config blob, and −g1. Checks the block's membership epoch, that the submitter is
@@ -222,8 +382,28 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         if (identity) revert IReputationRegistry.ReputationRegistryInvalidKey();
     }
 
-    /// @dev Must equal {RoundConfig.EPOCH} (a literal: inline assembly takes only those).
+    /// @dev Reverts `AggregationLedgerTooFewReporters` if `reporters` (the count σ_GW covers) is
+    /// below the minimum in the round-config blob's trailer (the u32 after the M accounts; the
+    /// blob's address is warm here, so this costs one warm EXTCODECOPY instead of a cold SLOAD).
+    function _checkReporters(
+        address config,
+        uint256 m,
+        uint64 round,
+        uint32 reporters
+    ) private view {
+        uint256 min;
+        assembly ("memory-safe") {
+            mstore(0x00, 0)
+            extcodecopy(config, 0x1c, add(add(1, ACCOUNTS_OFFSET), mul(20, m)), 4)
+            min := mload(0x00)
+        }
+        if (reporters < min) revert AggregationLedgerTooFewReporters(round, reporters, uint32(min));
+    }
+
+    /// @dev Must equal {RoundConfig.EPOCH} and {RoundConfig.ACCOUNTS} (literals: inline assembly
+    /// takes only those).
     uint256 private constant EPOCH_OFFSET = 318;
+    uint256 private constant ACCOUNTS_OFFSET = 322;
 
     /// @dev The calldata offset of a 256-byte G2 point (reverts on another length).
     function _checkedG2(bytes calldata point) private pure returns (uint256 offset) {
@@ -238,7 +418,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     /// @dev Allocates and writes σ_GW ‖ σ_cert (EIP-2537, 0x200 bytes) and, after them, the
     /// BlockCommitted event data (ABI layout, signatures compressed; the digest word left for
     /// {_hashes}), then reserves 0x100 bytes for the hashed messages. Returns the data's address
-    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x220 + the padded vector).
+    /// (σ_GW ‖ σ_cert are at log − 0x200; the messages at log + 0x240 + the padded vector).
     function _eventData(
         ConsensusBlock calldata block_,
         uint256 signers,
@@ -250,28 +430,30 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         assembly ("memory-safe") {
             let sigs := mload(0x40)
             log := add(sigs, 0x200)
-            mstore(0x40, add(add(log, add(0x220, padded)), 0x100))
+            mstore(0x40, add(add(log, add(0x240, padded)), 0x100))
             calldatacopy(sigs, gatewaySig, 0x100)
             calldatacopy(add(sigs, 0x100), certificateSig, 0x100)
             // digest (later), previousDigest, sum, →gatewaySignature, primary, →reputations,
-            // signers, →certificateSignature; then the three byte strings.
+            // signers, →certificateSignature, reporters (validated u32 by the caller); then the
+            // three byte strings.
             mstore(add(log, 0x20), calldataload(add(block_, 0x20)))
             mstore(add(log, 0x40), calldataload(add(block_, 0x40)))
-            mstore(add(log, 0x60), 0x100)
+            mstore(add(log, 0x60), 0x120)
             mstore(add(log, 0x80), calldataload(add(block_, 0x80)))
-            mstore(add(log, 0xa0), 0x180)
+            mstore(add(log, 0xa0), 0x1a0)
             mstore(add(log, 0xc0), signers)
-            mstore(add(log, 0xe0), add(0x1a0, padded))
-            mstore(add(log, 0x100), 96)
-            mstore(add(log, 0x180), reputations.length)
-            mstore(add(log, add(0x180, padded)), 0) // the vector's zero padding
-            calldatacopy(add(log, 0x1a0), reputations.offset, reputations.length)
-            mstore(add(log, add(0x1a0, padded)), 96)
+            mstore(add(log, 0xe0), add(0x1c0, padded))
+            mstore(add(log, 0x100), calldataload(add(block_, 0xe0)))
+            mstore(add(log, 0x120), 96)
+            mstore(add(log, 0x1a0), reputations.length)
+            mstore(add(log, add(0x1a0, padded)), 0) // the vector's zero padding
+            calldatacopy(add(log, 0x1c0), reputations.offset, reputations.length)
+            mstore(add(log, add(0x1c0, padded)), 96)
         }
         unchecked {
             // Memory addresses: no overflow.
-            BLS12381.compressG2At(log - 0x200, log + 0x120);
-            BLS12381.compressG2At(log - 0x100, log + 0x1c0 + padded);
+            BLS12381.compressG2At(log - 0x200, log + 0x140);
+            BLS12381.compressG2At(log - 0x100, log + 0x1e0 + padded);
         }
     }
 
@@ -286,17 +468,18 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         uint256 message;
         bytes32 domain = domainSeparator();
         assembly ("memory-safe") {
-            let repsLength := mload(add(log, 0x180))
-            reputationsHash_ := keccak256(add(log, 0x1a0), repsLength)
-            message := add(log, add(0x220, and(add(repsLength, 31), not(31))))
-            // m_GW = domain ‖ u64 round ‖ u256 sum (72 bytes, `roundMessage`).
+            let repsLength := mload(add(log, 0x1a0))
+            reputationsHash_ := keccak256(add(log, 0x1c0), repsLength)
+            message := add(log, add(0x240, and(add(repsLength, 31), not(31))))
+            // m_GW = domain ‖ u64 round ‖ u256 sum ‖ u32 reporters (76 bytes, `roundMessage`).
             mstore(message, domain)
             mstore(add(message, 0x20), shl(192, calldataload(block_)))
             mstore(add(message, 0x28), calldataload(add(block_, 0x40)))
+            mstore(add(message, 0x48), shl(224, calldataload(add(block_, 0xe0))))
         }
         unchecked {
             // Memory addresses: no overflow.
-            bool ok = BLS12381.hashToG2SigAt(message, 72, pairs + 0x80);
+            bool ok = BLS12381.hashToG2SigAt(message, 76, pairs + 0x80);
             digest = _digestAt(
                 block_,
                 domain,
@@ -323,7 +506,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
 
     /// @dev The block digest (docs/CONSENSUS.md "Block") from its parts, built at `scratch`:
     /// "GridLedger/BBNP/block" (21 B) ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
-    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch, 195 bytes. The one implementation,
+    /// keccak(σ_GW) ‖ u16 primary ‖ keccak(vector) ‖ u32 epoch ‖ u32 reporters, 199 bytes. The one implementation,
     /// used by `commitBlock` and the `blockDigest` view (both tested against
     /// offchain/consensus/block.ts).
     function _digestAt(
@@ -343,7 +526,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             mstore(add(scratch, 157), shl(240, calldataload(add(block_, 0x80))))
             mstore(add(scratch, 159), reputationsHash_)
             mstore(add(scratch, 191), shl(224, calldataload(add(block_, 0xc0))))
-            digest := keccak256(scratch, 195)
+            mstore(add(scratch, 195), shl(224, calldataload(add(block_, 0xe0))))
+            digest := keccak256(scratch, 199)
         }
     }
 
@@ -375,7 +559,7 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     function _emitCommitted(uint256 log, uint64 round) private {
         bytes32 topic = BlockCommitted.selector;
         assembly ("memory-safe") {
-            let dataLength := add(0x220, and(add(mload(add(log, 0x180)), 31), not(31)))
+            let dataLength := add(0x240, and(add(mload(add(log, 0x1a0)), 31), not(31)))
             log2(log, dataLength, topic, round)
         }
     }
@@ -501,8 +685,10 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
         bytes32 reputationsHash_,
         uint256 validators
     ) private {
-        _roundConfig = CodeStore.write(abi.encodePacked(_gatewayKey(), members));
+        _writeRoundConfig(_gatewayKey(), members);
         _membershipPaused = false;
+        // A selection names a node by index under the old membership.
+        _selectionPending = false;
         _reputationsHash = reputationsHash_;
         _validatorBitmap = validators;
     }
@@ -566,6 +752,8 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     function setMinReporters(uint32 minReporters_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (minReporters_ < 2) revert AggregationLedgerMinReportersTooLow(minReporters_);
         _minReporters = minReporters_;
+        // commitBlock reads the minimum from the round-config blob: rewrite it.
+        _writeRoundConfig(_gatewayKey(), _membersPart(_roundConfig));
         emit MinReportersSet(minReporters_);
     }
 
@@ -604,12 +792,20 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
     }
 
     /// @inheritdoc IAggregationLedger
-    function roundMessage(uint64 round, uint256 sum) external view returns (bytes memory) {
-        return _roundMessage(round, sum);
+    function roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) external view returns (bytes memory) {
+        return _roundMessage(round, sum, reporters);
     }
 
-    function _roundMessage(uint64 round, uint256 sum) private view returns (bytes memory) {
-        return abi.encodePacked(domainSeparator(), round, sum);
+    function _roundMessage(
+        uint64 round,
+        uint256 sum,
+        uint32 reporters
+    ) private view returns (bytes memory) {
+        return abi.encodePacked(domainSeparator(), round, sum, reporters);
     }
 
     /// @dev A gateway key must be a subgroup point other than the identity. Checked with a proof-free
@@ -621,17 +817,23 @@ contract AggregationLedger is IAggregationLedger, AccessControl {
             revert AggregationLedgerInvalidGatewayKey();
         }
         // Keep the members part (if any) of the current blob behind the new key.
-        address old = _roundConfig;
-        bytes memory members =
-            old == address(0)
-                ? new bytes(0)
-                : CodeStore.read(
-                    old,
-                    RoundConfig.MEMBERS,
-                    old.code.length - 1 - RoundConfig.MEMBERS
-                );
-        _roundConfig = CodeStore.write(abi.encodePacked(key, members));
+        _writeRoundConfig(key, _membersPart(_roundConfig));
         emit GatewayKeyRotated(_keyEpoch, key);
+    }
+
+    /// @dev Writes the round-config blob: the gateway key, the members part (empty in gateway-only
+    /// mode) and the minimum of counted reporters (u32, {RoundConfig} "trailer").
+    function _writeRoundConfig(bytes memory key, bytes memory members) private {
+        _roundConfig = CodeStore.write(abi.encodePacked(key, members, _minReporters));
+    }
+
+    /// @dev The members part of the blob at `config` (empty for none or a gateway-only blob).
+    function _membersPart(address config) private view returns (bytes memory) {
+        if (config == address(0)) return new bytes(0);
+        // The code: a leading STOP, the key, the members part, the u32 minimum.
+        uint256 length =
+            config.code.length - 1 - RoundConfig.MEMBERS - RoundConfig.MIN_REPORTERS_LENGTH;
+        return CodeStore.read(config, RoundConfig.MEMBERS, length);
     }
 
     function _isSubgroupG1(bytes memory key) private view returns (bool) {

@@ -277,7 +277,9 @@ function printSummary(r: BbnpRunReport): void {
     console.log(
       `consensus: ${r.consensus.nodes} nodes, faulty ${
         r.consensus.faulty.map((f) => `${f.node} (${f.behaviour})`).join(", ") || "none"
-      }; registry ${r.consensus.registry}`,
+      }; selections recorded on-chain ${r.consensus.selectionsRecorded} (gas ${
+        r.consensus.selectionGas
+      }); registry ${r.consensus.registry}`,
     );
   }
   if (r.attack) {

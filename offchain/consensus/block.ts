@@ -36,6 +36,11 @@ export type ConsensusBlock = {
    * the digest binds it, so a certificate never commits after a membership change.
    */
   readonly epoch: number;
+  /**
+   * The number of users counted in `sum` (u32), as GW signed it (`bbnpRoundMessage` covers it):
+   * `commitBlock` refuses a block below the ledger's `minReporters()`.
+   */
+  readonly reporters: number;
 };
 
 /** A quorum certificate plus the primary's vote report (the next round's evidence). */
@@ -90,8 +95,8 @@ export function unpackReputations(packed: Uint8Array): bigint[] {
 
 /**
  * keccak256("GridLedger/BBNP/block" ‖ domain ‖ u64 round ‖ previousDigest ‖ u256 sum ‖
- * keccak256(EIP-2537 σ_GW) ‖ u16 primary ‖ keccak256(packed reputations) ‖ u32 epoch). The nodes
- * BLS-sign these 32 bytes. Throws RangeError on an out-of-range field.
+ * keccak256(EIP-2537 σ_GW) ‖ u16 primary ‖ keccak256(packed reputations) ‖ u32 epoch ‖
+ * u32 reporters). The nodes BLS-sign these 32 bytes. Throws RangeError on an out-of-range field.
  */
 export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Array {
   if (!(domain instanceof Uint8Array) || domain.length !== 32) {
@@ -106,6 +111,9 @@ export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Arr
   if (!Number.isInteger(block.epoch) || block.epoch < 0 || block.epoch > 0xffffffff) {
     throw new RangeError("blockDigest: epoch must be a u32");
   }
+  if (!Number.isInteger(block.reporters) || block.reporters < 0 || block.reporters > 0xffffffff) {
+    throw new RangeError("blockDigest: reporters must be a u32");
+  }
   return keccak256(
     concatBytes(
       BLOCK_TAG_BYTES,
@@ -117,6 +125,7 @@ export function blockDigest(domain: Uint8Array, block: ConsensusBlock): Uint8Arr
       u16(block.primary),
       keccak256(packReputations(block.reputations)),
       u32(block.epoch),
+      u32(block.reporters),
     ),
   );
 }
@@ -128,6 +137,7 @@ export function sameContent(a: ConsensusBlock, b: ConsensusBlock): boolean {
     equalBytes(a.previousDigest, b.previousDigest) &&
     a.sum === b.sum &&
     a.epoch === b.epoch &&
+    a.reporters === b.reporters &&
     equalBytes(a.gatewaySignature, b.gatewaySignature) &&
     a.reputations.length === b.reputations.length &&
     a.reputations.every((r, j) => r === b.reputations[j])
@@ -198,6 +208,7 @@ export function commitBlockArgs(
     primary: number;
     reputations: string;
     epoch: number;
+    reporters: number;
   };
   certificate: { signers: bigint; signature: string };
 } {
@@ -214,6 +225,7 @@ export function commitBlockArgs(
       primary: block.primary,
       reputations: hex(packReputations(block.reputations)),
       epoch: block.epoch,
+      reporters: block.reporters,
     },
     certificate: {
       signers: certificate.signers,

@@ -14,6 +14,18 @@ import type { ConsensusBlock, QuorumCertificate } from "./block.ts";
 import type { NodeBehaviour } from "./faults.ts";
 import { ConsensusNode, type ConsensusMessage, type NodeOutput } from "./node.ts";
 
+/** A round's primary-selection reveals (DESIGN §5.4), as `recordPrimarySelection` takes them. */
+export type SelectionReveals = {
+  /** Γ of every node (1e18 fixed point): the committed vector the selection is over. */
+  readonly reputations: readonly bigint[];
+  /** Pre-selected node → its 96-byte signature on `roundRandomMessage` (those that revealed). */
+  readonly signatures: ReadonlyMap<number, Uint8Array>;
+  /** GW's 96-byte signature on the same message (Θ). */
+  readonly gatewaySignature: Uint8Array;
+  /** True iff every pre-selected node revealed (else the chain accepts it after its timeout). */
+  readonly complete: boolean;
+};
+
 /** The chain as the driver sees it: accepts or refuses a certified block (the ledger's checks). */
 export type ChainPort = {
   submit(
@@ -21,6 +33,14 @@ export type ChainPort = {
     certificate: QuorumCertificate,
     submitter: number,
   ): Promise<boolean>;
+  /**
+   * Records the round's verified selection on-chain before the proposals
+   * (`AggregationLedger.recordPrimarySelection`; with `complete` false after opening the reveal
+   * window and its timeout), so that `commitBlock` refuses any other primary during the primary
+   * window (docs/CONSENSUS.md "Primary selection at commit time"). Resolves false if the chain
+   * refused it; absent: nothing is recorded and the chain checks no selection.
+   */
+  recordSelection?(round: bigint, reveals: SelectionReveals): Promise<boolean>;
 };
 
 export type RoundDriverInit = {
@@ -51,6 +71,8 @@ export type RoundOutcome = {
   readonly refused: number;
   /** Every certified (block, certificate) any primary produced this round. */
   readonly certified: readonly { block: ConsensusBlock; certificate: QuorumCertificate }[];
+  /** Whether the selection was recorded on-chain (undefined: the chain port records none). */
+  readonly selectionRecorded?: boolean;
   /** Virtual time at which the chain accepted the block (ms). */
   readonly commitTimeMs?: number;
   /** Primaries that took over (index in order, 0 = the selected primary). */
@@ -70,21 +92,51 @@ export class RoundDriver {
 
   /** Reveal phase of DESIGN §5.4: live pre-selected nodes and GW sign roundRandomMessage(domain, t, seed). */
   selection(round: bigint, seed: Uint8Array, reputations: readonly bigint[]): PrimarySelection {
-    const message = roundRandomMessage(this.init.domain, round, seed);
-    const randoms = new Map<number, bigint>();
-    for (const q of preselect(reputations)) {
-      if (this.c.nodes[q].behaviour === "crashed") continue;
-      randoms.set(q, randomFromSignature(this.c.sign(this.c.secretKeys[q], message)));
-    }
-    const threshold = randomFromSignature(this.c.sign(this.init.gatewaySecretKey, message));
-    return selectPrimary({ reputations, randoms, threshold });
+    return this.reveal(round, seed, reputations).selection;
   }
 
-  async runRound(round: bigint, sum: bigint): Promise<RoundOutcome> {
+  /** The reveal phase with its signatures (for the chain's `recordPrimarySelection`). */
+  reveal(
+    round: bigint,
+    seed: Uint8Array,
+    reputations: readonly bigint[],
+  ): { selection: PrimarySelection; reveals: SelectionReveals } {
+    const message = roundRandomMessage(this.init.domain, round, seed);
+    const randoms = new Map<number, bigint>();
+    const signatures = new Map<number, Uint8Array>();
+    const preselected = preselect(reputations);
+    for (const q of preselected) {
+      if (this.c.nodes[q].behaviour === "crashed") continue;
+      const sig = this.c.sign(this.c.secretKeys[q], message);
+      signatures.set(q, sig);
+      randoms.set(q, randomFromSignature(sig));
+    }
+    const gatewaySignature = this.c.sign(this.init.gatewaySecretKey, message);
+    const threshold = randomFromSignature(gatewaySignature);
+    return {
+      selection: selectPrimary({ reputations, randoms, threshold }),
+      reveals: {
+        reputations,
+        signatures,
+        gatewaySignature,
+        complete: signatures.size === preselected.length,
+      },
+    };
+  }
+
+  /**
+   * Runs round `round` on the aggregate `sum` over `reporters` counted users (GW signs both,
+   * `bbnpSignRound`); resolves with the outcome (never rejects on a refused submission).
+   */
+  async runRound(round: bigint, sum: bigint, reporters: number): Promise<RoundOutcome> {
     const nodes = this.c.nodes;
     const reference = nodes.find((n) => n.behaviour === "honest") ?? nodes[0];
     const { digest: seed } = reference.head();
-    const selection = this.selection(round, seed, reference.expectedReputations());
+    // Over the committed vector: what `recordPrimarySelection` verifies the reveals against.
+    const { selection, reveals } = this.reveal(round, seed, reference.committedReputations());
+    const selectionRecorded = this.c.chain.recordSelection
+      ? await this.c.chain.recordSelection(round, reveals)
+      : undefined;
     const queue: Event[] = [];
     let seq = 0;
     let now = 0;
@@ -136,10 +188,11 @@ export class RoundDriver {
       this.init.domain,
       round,
       sum,
+      reporters,
     );
     for (let j = 0; j < nodes.length; j++) {
       await handle(j, nodes[j].startRound(round, selection.order, 0));
-      deliver(-1, j, { type: "gateway", round, sum, gatewaySignature });
+      deliver(-1, j, { type: "gateway", round, sum, reporters, gatewaySignature });
     }
     while (queue.length > 0) {
       queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
@@ -154,6 +207,7 @@ export class RoundDriver {
       committed,
       refused,
       certified,
+      selectionRecorded,
       commitTimeMs,
       viewOfCommit: committed ? selection.order.indexOf(committed.block.primary) : undefined,
     };

@@ -34,6 +34,8 @@ export type ConsensusMessage =
       readonly type: "gateway";
       readonly round: bigint;
       readonly sum: bigint;
+      /** Users counted in `sum`, covered by σ_GW (`bbnpRoundMessage`). */
+      readonly reporters: number;
       readonly gatewaySignature: Uint8Array;
     }
   | {
@@ -93,7 +95,7 @@ type RoundContext = {
   round: bigint;
   order: readonly number[];
   view: number;
-  gateway?: { sum: bigint; gatewaySignature: Uint8Array };
+  gateway?: { sum: bigint; reporters: number; gatewaySignature: Uint8Array };
   votedViews: Set<number>;
   proposed: Set<number>;
   /** As primary: the block proposed in the current view, its digest and valid votes. */
@@ -137,6 +139,16 @@ export class ConsensusNode {
    */
   expectedReputations(): bigint[] {
     return this.state.reputations.map((r) => quantizeReputation(toFixed18(r)));
+  }
+
+  /**
+   * Γ as committed on-chain (1e18 fixed point, quantized): the head block's vector, or before the
+   * first commit the initial vector. The next round's primary selection is over this vector (the
+   * registry verifies reveals against the committed vector, DESIGN §5.4).
+   */
+  committedReputations(): bigint[] {
+    const head = this.headRound === undefined ? undefined : this.adopted.get(this.headRound);
+    return head ? [...head.reputations] : this.expectedReputations();
   }
 
   head(): { round: bigint | undefined; digest: Uint8Array } {
@@ -189,9 +201,14 @@ export class ConsensusNode {
   private onGateway(m: Extract<ConsensusMessage, { type: "gateway" }>, now: number): NodeOutput[] {
     const ctx = this.ctx;
     if (ctx === undefined || m.round !== ctx.round || ctx.gateway !== undefined) return [];
-    const msg = bbnpRoundMessage(this.init.domain, m.round, m.sum);
+    let msg: Uint8Array;
+    try {
+      msg = bbnpRoundMessage(this.init.domain, m.round, m.sum, m.reporters);
+    } catch {
+      return []; // a malformed statement (e.g. a count that is not a u32) is no statement
+    }
     if (!this.crypto.verify(this.init.gatewayKey, msg, m.gatewaySignature)) return [];
-    ctx.gateway = { sum: m.sum, gatewaySignature: m.gatewaySignature };
+    ctx.gateway = { sum: m.sum, reporters: m.reporters, gatewaySignature: m.gatewaySignature };
     return this.maybePropose(now);
   }
 
@@ -206,6 +223,7 @@ export class ConsensusNode {
       primary,
       reputations: this.expectedReputations(),
       epoch: this.init.epoch,
+      reporters: ctx.gateway.reporters,
     });
   }
 
@@ -312,10 +330,16 @@ export class ConsensusNode {
     if (ctx.gateway !== undefined) {
       return (
         block.sum === ctx.gateway.sum &&
+        block.reporters === ctx.gateway.reporters &&
         equalBytes(block.gatewaySignature, ctx.gateway.gatewaySignature)
       );
     }
-    const msg = bbnpRoundMessage(this.init.domain, block.round, block.sum);
+    let msg: Uint8Array;
+    try {
+      msg = bbnpRoundMessage(this.init.domain, block.round, block.sum, block.reporters);
+    } catch {
+      return false;
+    }
     return this.crypto.verify(this.init.gatewayKey, msg, block.gatewaySignature);
   }
 

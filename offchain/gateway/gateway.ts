@@ -64,8 +64,11 @@ export interface BbnpGatewayInit {
 }
 
 export interface BbnpGatewayComponents {
-  /** Signs (t, sum); e.g. `blsSign(s_g, bbnpRoundMessage(domain, t, sum))` (DESIGN §4.8). */
-  readonly signRound: (round: bigint, sum: bigint) => Uint8Array;
+  /**
+   * Signs (t, sum, reporters); e.g. `bbnpSignRound(s_g, domain, t, sum, reporters)` (DESIGN §4.8;
+   * the count is signed so that the ledger can enforce `minReporters` in consensus mode too).
+   */
+  readonly signRound: (round: bigint, sum: bigint, reporters: number) => Uint8Array;
   /**
    * The TA's `β_g(t) = −Σ_i β_i(t)` for a round (`TrustedAuthority.gatewayBlinding`), asked once
    * per round at {@link BbnpGateway.openRound}; a sum of round-t PRF outputs, fetched ahead of time.
@@ -102,7 +105,7 @@ const EXCLUDED = 2;
 export class BbnpGateway {
   readonly params: BbnpPublicParams;
   readonly maxRecoveryPasses: number;
-  readonly #signRound: (round: bigint, sum: bigint) => Uint8Array;
+  readonly #signRound: (round: bigint, sum: bigint, reporters: number) => Uint8Array;
   readonly #roundBlinding: (round: bigint) => bigint;
   /** enc(s_g·S_i) as 12 words per user. */
   readonly #dh: Int32Array;
@@ -430,7 +433,7 @@ export class BbnpGateway {
     });
     if (sum > BigInt(this.#counted) * this.params.maxReading)
       throw new SumOutOfRangeError(this.#round);
-    const signature = this.#signRound(this.#round, sum);
+    const signature = this.#signRound(this.#round, sum, this.#counted);
     const result: SignedRoundSum = {
       round: this.#round,
       sum,

@@ -8,8 +8,9 @@ import { BLS_R, blsSign, blsVerify } from "../crypto/bls.ts";
 const U64_MAX = (1n << 64n) - 1n;
 const U256_MAX = (1n << 256n) - 1n;
 
-/** Length of {@link bbnpRoundMessage}: 32-byte domain ‖ u64 round ‖ u256 sum. */
-export const BBNP_ROUND_MESSAGE_LENGTH = 72;
+/** Length of {@link bbnpRoundMessage}: 32-byte domain ‖ u64 round ‖ u256 sum ‖ u32 reporters. */
+export const BBNP_ROUND_MESSAGE_LENGTH = 76;
+const U32_MAX = 0xffffffff;
 
 function writeUint(out: Uint8Array, offset: number, width: number, value: bigint): void {
   for (let i = offset + width - 1; i >= offset; i--) {
@@ -37,9 +38,18 @@ export function aggregationDomain(chainId: bigint, ledger: string): Uint8Array {
 
 /**
  * The message GW signs for round `t` (DESIGN §4.7 "sign sum ‖ t", bound to the deployment):
- * `domain ‖ u64 round ‖ u256 sum`, 72 bytes. `sum` is an element of Z_r.
+ * `domain ‖ u64 round ‖ u256 sum ‖ u32 reporters`, 76 bytes. `sum` is an element of Z_r;
+ * `reporters` is the number of users counted in `sum` (§4.7 minimum of counted reporters), signed
+ * so that no relayer (the consensus primary included) can restate it: the ledger refuses a round
+ * below `minReporters()` in both modes on the signed count. Throws RangeError on an out-of-range
+ * field.
  */
-export function bbnpRoundMessage(domain: Uint8Array, round: bigint, sum: bigint): Uint8Array {
+export function bbnpRoundMessage(
+  domain: Uint8Array,
+  round: bigint,
+  sum: bigint,
+  reporters: number,
+): Uint8Array {
   if (!(domain instanceof Uint8Array) || domain.length !== 32) {
     throw new RangeError("bbnpRoundMessage: domain must be 32 bytes");
   }
@@ -49,21 +59,29 @@ export function bbnpRoundMessage(domain: Uint8Array, round: bigint, sum: bigint)
   if (typeof sum !== "bigint" || sum < 0n || sum >= BLS_R) {
     throw new RangeError("bbnpRoundMessage: sum must be a bigint in [0, r-1]");
   }
+  if (!Number.isInteger(reporters) || reporters < 0 || reporters > U32_MAX) {
+    throw new RangeError("bbnpRoundMessage: reporters must be a u32");
+  }
   const out = new Uint8Array(BBNP_ROUND_MESSAGE_LENGTH);
   out.set(domain, 0);
   writeUint(out, 32, 8, round);
   writeUint(out, 40, 32, sum);
+  writeUint(out, 72, 4, BigInt(reporters));
   return out;
 }
 
-/** GW's BLS signature (96-byte compressed G2) on round `round`'s sum, under key `s_g`. */
+/**
+ * GW's BLS signature (96-byte compressed G2) on round `round`'s sum and its count of reporters
+ * ({@link bbnpRoundMessage}), under key `s_g`.
+ */
 export function bbnpSignRound(
   gatewaySk: bigint,
   domain: Uint8Array,
   round: bigint,
   sum: bigint,
+  reporters: number,
 ): Uint8Array {
-  return blsSign(gatewaySk, bbnpRoundMessage(domain, round, sum));
+  return blsSign(gatewaySk, bbnpRoundMessage(domain, round, sum, reporters));
 }
 
 /** Off-chain twin of the ledger's check; false (never throws) on malformed input. */
@@ -72,11 +90,12 @@ export function bbnpVerifyRound(
   domain: Uint8Array,
   round: bigint,
   sum: bigint,
+  reporters: number,
   signature: Uint8Array,
 ): boolean {
   let message: Uint8Array;
   try {
-    message = bbnpRoundMessage(domain, round, sum);
+    message = bbnpRoundMessage(domain, round, sum, reporters);
   } catch {
     return false;
   }

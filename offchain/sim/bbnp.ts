@@ -33,6 +33,7 @@ import type { AggregationLedger, ReputationRegistry } from "../../types/ethers-c
 import { BbnpUser } from "../bbnp-user/user.ts";
 import { DeploymentMismatchError, readArtifact } from "../chain/deploy.ts";
 import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
+import { concatBytes } from "../crypto/bytes.ts";
 import { noteWrite } from "../chain/provider.ts";
 import { mined } from "../chain/tx.ts";
 import {
@@ -42,7 +43,7 @@ import {
   type ConsensusBlock,
   type QuorumCertificate,
 } from "../consensus/block.ts";
-import { RoundDriver, type ChainPort } from "../consensus/driver.ts";
+import { RoundDriver, type ChainPort, type SelectionReveals } from "../consensus/driver.ts";
 import { BYZANTINE_BEHAVIOURS, type NodeBehaviour } from "../consensus/faults.ts";
 import { ConsensusNode, type ConsensusCrypto, type ConsensusMessage } from "../consensus/node.ts";
 import {
@@ -207,6 +208,10 @@ export interface BbnpRunReport {
     readonly nodes: number;
     readonly faulty: readonly { readonly node: number; readonly behaviour: NodeBehaviour }[];
     readonly registry: string;
+    /** Rounds whose primary selection was recorded on-chain (`recordPrimarySelection`). */
+    readonly selectionsRecorded: number;
+    /** Gas of the selection transactions (open + record) over the run. */
+    readonly selectionGas: string;
   };
   readonly setup: {
     /** TA epoch-0 keys (N public keys). */
@@ -259,6 +264,10 @@ interface RoundOnChain {
   readonly sum: bigint;
   readonly gasUsed: bigint;
 }
+
+/** The devnet's selection timeouts (blocks; one block per transaction): reveal, primary window. */
+const SIM_REVEAL_TIMEOUT_BLOCKS = 1;
+const SIM_PRIMARY_WINDOW_BLOCKS = 2;
 
 class AggregationLedgerAdapter {
   readonly ledger: AggregationLedger;
@@ -379,7 +388,104 @@ class AggregationLedgerAdapter {
     if ((await ledger.domainSeparator()) !== hex(domain)) {
       throw new Error("runBbnp: the ledger's domain separator differs from aggregationDomain");
     }
+    // Selection timeouts for a chain that mines one block per transaction (the devnet): the
+    // reveal window lasts one block, the selected primary's window two (docs/CONSENSUS.md).
+    if (registry) {
+      const [reveal, window] = await ledger.selectionTimeouts();
+      if (
+        Number(reveal) !== SIM_REVEAL_TIMEOUT_BLOCKS ||
+        Number(window) !== SIM_PRIMARY_WINDOW_BLOCKS
+      ) {
+        add(
+          await (
+            await ledger.setSelectionTimeouts(SIM_REVEAL_TIMEOUT_BLOCKS, SIM_PRIMARY_WINDOW_BLOCKS)
+          ).wait(),
+        );
+      }
+    }
     return new AggregationLedgerAdapter(ledger, registry, l.address, domain, gas, admin);
+  }
+
+  /**
+   * Consensus mode: records round `round`'s verified primary selection
+   * (`recordPrimarySelection`, sent by `sender`). When a pre-selected node did not reveal, opens
+   * the reveal window first and waits for its timeout (in blocks). Returns the gas used, or null if
+   * the ledger refused it (no state change).
+   */
+  async recordSelection(
+    sender: Signer,
+    round: bigint,
+    reveals: SelectionReveals,
+    keys: readonly Uint8Array[],
+  ): Promise<bigint | null> {
+    const ledger = this.ledger.connect(sender) as AggregationLedger;
+    const revealed = [...reveals.signatures.keys()].sort((a, b) => a - b);
+    let revealers = 0n;
+    for (const q of revealed) revealers |= 1n << BigInt(q);
+    let gas = 0n;
+    try {
+      if (!reveals.complete) {
+        const opened = await (await ledger.openPrimarySelection(round)).wait();
+        gas += opened?.gasUsed ?? 0n;
+        const [timeout] = await ledger.selectionTimeouts();
+        await this.#advanceTo(BigInt(opened?.blockNumber ?? 0) + BigInt(timeout));
+      }
+      const receipt = await (
+        await ledger.recordPrimarySelection(round, hex(packReputations(reveals.reputations)), {
+          revealers,
+          keys: hex(concatBytes(...revealed.map((q) => g1ToEip2537(keys[q])))),
+          signatures: hex(
+            concatBytes(...revealed.map((q) => g2ToEip2537(reveals.signatures.get(q)!))),
+          ),
+          gatewaySignature: hex(g2ToEip2537(reveals.gatewaySignature)),
+        })
+      ).wait();
+      return gas + (receipt?.gasUsed ?? 0n);
+    } catch (err) {
+      const e = toChainError(err);
+      if (e instanceof ContractRevertError) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Consensus mode: the blocks left in the recorded selection's primary window for a block by
+   * `primary` (0 when none is recorded, the window is over, or `primary` is the selected one).
+   */
+  async selectionWindowLeft(primary: number): Promise<bigint> {
+    const [, selected, until, recorded] = await this.ledger.primarySelection();
+    if (!recorded || Number(selected) === primary) return 0n;
+    const provider = this.#admin.provider;
+    if (!provider) return 0n;
+    const next = BigInt(await provider.getBlockNumber()) + 1n;
+    return until > next ? until - next : 0n;
+  }
+
+  /**
+   * Waits until the next transaction lands in block ≥ `target`: on a dev chain that mines one block
+   * per transaction (Hardhat), mines empty blocks (the time a view change takes); elsewhere
+   * (Besu) polls while blocks pass.
+   */
+  async #advanceTo(target: bigint): Promise<void> {
+    const provider = this.#admin.provider;
+    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
+    for (let polls = 0; BigInt(await provider.getBlockNumber()) + 1n < target; polls++) {
+      try {
+        const rpc = provider as unknown as { send?: (m: string, p: unknown[]) => Promise<unknown> };
+        if (typeof rpc.send !== "function") throw new Error("no JSON-RPC send");
+        await rpc.send("evm_mine", []);
+      } catch {
+        if (polls > 600) throw new Error(`runBbnp: block ${target} not reached`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** Lets `blocks` more blocks pass (see {@link #advanceTo}). */
+  async advanceBlocks(blocks: bigint): Promise<void> {
+    const provider = this.#admin.provider;
+    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
+    await this.#advanceTo(BigInt(await provider.getBlockNumber()) + 1n + blocks);
   }
 
   /** Gateway mode: `recordRound`, the sum read back from the `RoundRecorded` event. */
@@ -687,14 +793,33 @@ export async function runBbnp(
   const behaviourOf = (j: number): NodeBehaviour =>
     faultyNodes.find((f) => f.node === j)?.behaviour ?? "honest";
   let roundGas = 0n;
+  /** Gas of the selection transactions (open + record), the whole run. */
+  let selectionGas = 0n;
+  let selectionsRecorded = 0;
   let roundOnChainSum: bigint | undefined;
   const chainPort: ChainPort = {
     async submit(block, certificate, submitter) {
       const accounts = chain.nodes ?? [];
-      const result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
+      let result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
+      // A takeover primary (the selected one stalled): the chain accepts its block once the
+      // selected primary's window is over; let those blocks pass and submit again.
+      if (!result) {
+        const left = await adapter.selectionWindowLeft(block.primary);
+        if (left > 0n) {
+          await adapter.advanceBlocks(left);
+          result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
+        }
+      }
       if (!result) return false;
       roundGas += result.gasUsed;
       roundOnChainSum = result.sum;
+      return true;
+    },
+    async recordSelection(round, reveals) {
+      // Sent by the GW's account (anyone may: the reveals authenticate themselves).
+      const gas = await adapter.recordSelection(chain.gateway, round, reveals, nodeKeys);
+      if (gas === null) return false;
+      selectionGas += gas;
       return true;
     },
   };
@@ -912,7 +1037,8 @@ export async function runBbnp(
     } else {
       roundGas = 0n;
       roundOnChainSum = undefined;
-      const outcome = await (driver as RoundDriver).runRound(t, signed.sum);
+      const outcome = await (driver as RoundDriver).runRound(t, signed.sum, signed.reporters);
+      if (outcome.selectionRecorded) selectionsRecorded++;
       if (!outcome.committed || roundOnChainSum === undefined) {
         throw new Error(`runBbnp: round ${r}: the consensus nodes committed no block`);
       }
@@ -1009,6 +1135,8 @@ export async function runBbnp(
             nodes: m,
             faulty: faultyNodes,
             registry: await adapter.registry.getAddress(),
+            selectionsRecorded,
+            selectionGas: selectionGas.toString(),
           },
         }
       : {}),
@@ -1065,7 +1193,8 @@ function openEpoch(
   const gateway = new BbnpGateway(
     { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh, maxRecoveryPasses },
     {
-      signRound: (round, sum) => bbnpSignRound(gatewaySecret, domain, round, sum),
+      signRound: (round, sum, reporters) =>
+        bbnpSignRound(gatewaySecret, domain, round, sum, reporters),
       // β_g(t) from the TA (in deployment fetched ahead for a window of rounds).
       roundBlinding: (round) => ta.gatewayBlinding(keys.params.epoch, round),
     },

@@ -28,7 +28,7 @@ async function deploy() {
 describe("attack: forged BBNP round records", () => {
   it("a relay that alters the signed sum is rejected (forged sum)", async () => {
     const { ledger, gateway, domain } = await deploy();
-    const honest = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 5_000n)));
+    const honest = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 5_000n, 10)));
     for (const forged of [5_001n, 4_999n, 0n, BLS_R - 1n]) {
       await expect(ledger.connect(gateway).recordRound(1n, forged, 10, honest))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
@@ -41,9 +41,26 @@ describe("attack: forged BBNP round records", () => {
     await ledger.connect(gateway).recordRound(1n, 5_000n, 10, honest);
   });
 
+  it("a relay that restates the signed count of reporters is rejected (issue 12: count under σ_GW)", async () => {
+    const { ledger, gateway, domain } = await deploy();
+    // GW counted (and signed) 3 reporters: a relay stating 10 to clear the minimum is refused.
+    const few = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 5_000n, 3)));
+    await expect(ledger.connect(gateway).recordRound(1n, 5_000n, 10, few))
+      .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
+      .withArgs(1n, 5_000n);
+    await expect(ledger.connect(gateway).recordRound(1n, 5_000n, 3, few))
+      .to.be.revertedWithCustomError(ledger, "AggregationLedgerTooFewReporters")
+      .withArgs(1n, 3n, 10n);
+    const honest = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 5_000n, 12)));
+    await expect(
+      ledger.connect(gateway).recordRound(1n, 5_000n, 11, honest),
+    ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
+    await ledger.connect(gateway).recordRound(1n, 5_000n, 12, honest);
+  });
+
   it("a signature by another BLS key (not s_g) is rejected", async () => {
     const { ledger, gateway, domain } = await deploy();
-    const forged = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK + 1n, domain, 1n, 5_000n)));
+    const forged = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK + 1n, domain, 1n, 5_000n, 10)));
     await expect(
       ledger.connect(gateway).recordRound(1n, 5_000n, 10, forged),
     ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
@@ -51,7 +68,7 @@ describe("attack: forged BBNP round records", () => {
 
   it("an honest signature replayed to another round is rejected", async () => {
     const { ledger, gateway, domain } = await deploy();
-    const sig1 = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 777n)));
+    const sig1 = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 777n, 10)));
     await ledger.connect(gateway).recordRound(1n, 777n, 10, sig1);
     await expect(ledger.connect(gateway).recordRound(2n, 777n, 10, sig1))
       .to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature")
@@ -63,7 +80,7 @@ describe("attack: forged BBNP round records", () => {
 
   it("an honest signature replayed on another deployment with the same key is rejected", async () => {
     const { ledger, other, gateway, domain } = await deploy();
-    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n)));
+    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n, 10)));
     await ledger.connect(gateway).recordRound(1n, 42n, 10, sig);
     await expect(
       other.connect(gateway).recordRound(1n, 42n, 10, sig),
@@ -73,7 +90,7 @@ describe("attack: forged BBNP round records", () => {
   it("a signature made for the same ledger address on another chain is rejected", async () => {
     const { ledger, gateway, chainId } = await deploy();
     const foreignDomain = aggregationDomain(chainId + 1n, await ledger.getAddress());
-    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, foreignDomain, 1n, 42n)));
+    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, foreignDomain, 1n, 42n, 10)));
     await expect(
       ledger.connect(gateway).recordRound(1n, 42n, 10, sig),
     ).to.be.revertedWithCustomError(ledger, "AggregationLedgerInvalidSignature");
@@ -81,7 +98,7 @@ describe("attack: forged BBNP round records", () => {
 
   it("an outsider with a valid GW signature cannot write (role gate)", async () => {
     const { ledger, outsider, domain } = await deploy();
-    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n)));
+    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 1n, 42n, 10)));
     await expect(ledger.connect(outsider).recordRound(1n, 42n, 10, sig))
       .to.be.revertedWithCustomError(ledger, "AccessControlUnauthorizedAccount")
       .withArgs(outsider.address, await ledger.GATEWAY_ROLE());

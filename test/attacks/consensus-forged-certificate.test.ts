@@ -48,7 +48,7 @@ describe("attack: forged consensus certificate", () => {
   it("a GW signature on another sum, or a vote missing from the sum, is refused", async () => {
     const s = await consensusFixture(ethers, 4);
     const b = s.block(1n, ZERO, 0);
-    const wrongGw = { ...b, gatewaySignature: bbnpSignRound(GATEWAY_SK, s.domain, 1n, 78n) };
+    const wrongGw = { ...b, gatewaySignature: bbnpSignRound(GATEWAY_SK, s.domain, 1n, 78n, 10) };
     await expect(s.commit(wrongGw, s.certify(wrongGw, [0, 1, 2, 3]))).to.be.revertedWithCustomError(
       s.ledger,
       "AggregationLedgerInvalidCertificate",

@@ -62,7 +62,7 @@ describe("attack: replayed consensus round", () => {
   it("once the registry is bound, the gateway-only path cannot record a round without a certificate", async () => {
     const s = await consensusFixture(ethers, 4);
     await s.ledger.grantRole(await s.ledger.GATEWAY_ROLE(), s.admin.address);
-    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, s.domain, 5n, 1n)));
+    const sig = h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, s.domain, 5n, 1n, 10)));
     await expect(s.ledger.recordRound(5n, 1n, 10, sig)).to.be.revertedWithCustomError(
       s.ledger,
       "AggregationLedgerCertificateRequired",

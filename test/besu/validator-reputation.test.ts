@@ -64,10 +64,11 @@ async function boundKit(validators: number, seed: string) {
       round: 1n,
       previousDigest: new Uint8Array(32),
       sum: 1000n,
-      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, 1n, 1000n),
+      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, 1n, 1000n, 10),
       primary: 0,
       reputations,
       epoch: Number(await registry.membershipEpoch()),
+      reporters: 10,
     };
     const digest = blockDigest(domain, block);
     const cert = aggregateCertificate(new Map(sks.map((sk, j) => [j, blsSign(sk, digest)])));

@@ -72,21 +72,26 @@ export async function consensusFixture(ethers: HardhatEthers, m: number) {
   const d = await deployConsensus(ethers, { sks, reputations, gatewaySk: GATEWAY_SK });
   const keys = sks.map(blsPublicKey);
   const epoch0 = await d.epoch();
-  /** A GW-signed block of the current (fixture) membership; `epoch` overrides the epoch. */
+  /**
+   * A GW-signed block of the current (fixture) membership; `epoch` overrides the epoch,
+   * `reporters` the count GW signs (default 10, the ledger's default minimum).
+   */
   const block = (
     round: bigint,
     previousDigest: Uint8Array,
     primary: number,
     sum = 77n,
     epoch = epoch0,
+    reporters = 10,
   ): ConsensusBlock => ({
     round,
     previousDigest,
     sum,
-    gatewaySignature: bbnpSignRound(GATEWAY_SK, d.domain, round, sum),
+    gatewaySignature: bbnpSignRound(GATEWAY_SK, d.domain, round, sum, reporters),
     primary,
     reputations,
     epoch,
+    reporters,
   });
   const certify = (b: ConsensusBlock, signerIdx: readonly number[]) => {
     const digest = blockDigest(d.domain, b);

@@ -26,7 +26,7 @@ async function runAndCheck(m: number, faulty: Map<number, NodeBehaviour>, rounds
   const net = makeNetwork({ m, behaviours: behaviours(m, faulty), domain: DOMAIN });
   const outcomes = [];
   for (let t = 1n; t <= BigInt(rounds); t++) {
-    const outcome = await net.driver.runRound(t, 1_000n * t);
+    const outcome = await net.driver.runRound(t, 1_000n * t, 10);
     outcomes.push(outcome);
     // Safety: every certified block of the round has the same content, and the chain holds one.
     for (const c of outcome.certified) {

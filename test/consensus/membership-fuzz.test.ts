@@ -73,10 +73,11 @@ describe("fuzz: membership changes interleaved with commits", () => {
             round: round + 1n,
             previousDigest: head,
             sum: 1000n + round,
-            gatewaySignature: bbnpSignRound(GATEWAY_SK, s.domain, round + 1n, 1000n + round),
+            gatewaySignature: bbnpSignRound(GATEWAY_SK, s.domain, round + 1n, 1000n + round, 10),
             primary,
             reputations: vector,
             epoch,
+            reporters: 10,
           };
           const digest = blockDigest(s.domain, b);
           const votes = new Map(nodes.map((n, j) => [j, blsSign(n.sk, digest)]));

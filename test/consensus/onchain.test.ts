@@ -47,6 +47,7 @@ describe("consensus on-chain", () => {
         args.block.reputations,
         cert.signers,
         h(cert.signature),
+        b.reporters,
       );
     expect(await s.ledger.headDigest()).to.equal(h(blockDigest(s.domain, b)));
     expect(await s.registry.reputationsHash()).to.equal(ethers.keccak256(args.block.reputations));
@@ -116,7 +117,12 @@ describe("consensus on-chain", () => {
     const domain = aggregationDomain(chainId, await ledger.getAddress());
     // Gateway-only history: round 5.
     await ledger.grantRole(await ledger.GATEWAY_ROLE(), admin.address);
-    await ledger.recordRound(5n, 9n, 10, h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n))));
+    await ledger.recordRound(
+      5n,
+      9n,
+      10,
+      h(g2ToEip2537(bbnpSignRound(GATEWAY_SK, domain, 5n, 9n, 10))),
+    );
     // The registry is bound to the ledger and fills up BEFORE the ledger binds it (pull path).
     const registry = await ethers.deployContract("ReputationRegistry", [admin.address]);
     await registry.bindLedger(await ledger.getAddress());
@@ -133,10 +139,11 @@ describe("consensus on-chain", () => {
       round,
       previousDigest: new Uint8Array(32),
       sum: 3n,
-      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, round, 3n),
+      gatewaySignature: bbnpSignRound(GATEWAY_SK, domain, round, 3n, 10),
       primary: 1,
       reputations: reps,
       epoch: 4,
+      reporters: 10,
     });
     const args = (b: ConsensusBlock) => {
       const digest = blockDigest(domain, b);
@@ -190,7 +197,7 @@ describe("consensus on-chain", () => {
     });
     const produced: ConsensusBlock[] = [];
     for (let t = 1n; t <= 3n; t++) {
-      const o = await net.driver.runRound(t, 500n + t);
+      const o = await net.driver.runRound(t, 500n + t, 10);
       expect(o.committed).to.not.equal(undefined);
       produced.push(o.committed!.block);
     }

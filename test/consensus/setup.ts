@@ -66,7 +66,14 @@ export class MemoryChain implements ChainPort {
     if (!equalBytes(block.previousDigest, last?.digest ?? new Uint8Array(32))) return false;
     if (submitter !== block.primary) return false;
     if (
-      !bbnpVerifyRound(this.gatewayPk, this.domain, block.round, block.sum, block.gatewaySignature)
+      !bbnpVerifyRound(
+        this.gatewayPk,
+        this.domain,
+        block.round,
+        block.sum,
+        block.reporters,
+        block.gatewaySignature,
+      )
     )
       return false;
     const digest = blockDigest(this.domain, block);

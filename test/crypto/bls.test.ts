@@ -236,31 +236,36 @@ describe("bls (off-chain)", () => {
   describe("aggregation protocol encodings", () => {
     const domain = aggregationDomain(1n, "0x" + "11".repeat(20));
 
-    it("the round message is domain ‖ u64 round ‖ u256 sum", () => {
-      const m = bbnpRoundMessage(domain, 0x0102n, 0x0304n);
-      expect(m.length).to.equal(72);
-      expect(h(m)).to.equal(h(domain) + "0000000000000102" + "0304".padStart(64, "0"));
+    it("the round message is domain ‖ u64 round ‖ u256 sum ‖ u32 reporters", () => {
+      const m = bbnpRoundMessage(domain, 0x0102n, 0x0304n, 0x0506);
+      expect(m.length).to.equal(76);
+      expect(h(m)).to.equal(h(domain) + "0000000000000102" + "0304".padStart(64, "0") + "00000506");
     });
 
     it("validates its inputs with the function name", () => {
-      expect(() => bbnpRoundMessage(domain.slice(1), 1n, 1n)).to.throw(/^bbnpRoundMessage:/);
-      expect(() => bbnpRoundMessage(domain, 1n << 64n, 1n)).to.throw(/^bbnpRoundMessage:/);
-      expect(() => bbnpRoundMessage(domain, 1n, BLS_R)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain.slice(1), 1n, 1n, 10)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain, 1n << 64n, 1n, 10)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain, 1n, BLS_R, 10)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain, 1n, 1n, -1)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain, 1n, 1n, 2 ** 32)).to.throw(/^bbnpRoundMessage:/);
+      expect(() => bbnpRoundMessage(domain, 1n, 1n, 1.5)).to.throw(/^bbnpRoundMessage:/);
       expect(() => aggregationDomain(1n, "0x12")).to.throw(/^aggregationDomain:/);
       expect(() => aggregationDomain(-1n, "0x" + "11".repeat(20))).to.throw(/^aggregationDomain:/);
     });
 
-    it("a round signature verifies for its round, sum and domain only", () => {
+    it("a round signature verifies for its round, sum, count of reporters and domain only", () => {
       const sk = 99n;
       const pk = blsPublicKey(sk);
-      const sig = bbnpSignRound(sk, domain, 5n, 1000n);
-      expect(bbnpVerifyRound(pk, domain, 5n, 1000n, sig)).to.equal(true);
-      expect(bbnpVerifyRound(pk, domain, 6n, 1000n, sig)).to.equal(false);
-      expect(bbnpVerifyRound(pk, domain, 5n, 1001n, sig)).to.equal(false);
+      const sig = bbnpSignRound(sk, domain, 5n, 1000n, 12);
+      expect(bbnpVerifyRound(pk, domain, 5n, 1000n, 12, sig)).to.equal(true);
+      expect(bbnpVerifyRound(pk, domain, 6n, 1000n, 12, sig)).to.equal(false);
+      expect(bbnpVerifyRound(pk, domain, 5n, 1001n, 12, sig)).to.equal(false);
+      expect(bbnpVerifyRound(pk, domain, 5n, 1000n, 13, sig)).to.equal(false);
       expect(
-        bbnpVerifyRound(pk, aggregationDomain(2n, "0x" + "11".repeat(20)), 5n, 1000n, sig),
+        bbnpVerifyRound(pk, aggregationDomain(2n, "0x" + "11".repeat(20)), 5n, 1000n, 12, sig),
       ).to.equal(false);
-      expect(bbnpVerifyRound(pk, domain, 5n, BLS_R, sig)).to.equal(false);
+      expect(bbnpVerifyRound(pk, domain, 5n, BLS_R, 12, sig)).to.equal(false);
+      expect(bbnpVerifyRound(pk, domain, 5n, 1000n, -1, sig)).to.equal(false);
     });
   });
 });

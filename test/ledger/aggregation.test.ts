@@ -35,8 +35,9 @@ async function deployLedger(gatewaySk = GATEWAY_SK) {
   await ledger.grantRole(await ledger.GATEWAY_ROLE(), gateway.address);
   const { chainId } = await ethers.provider.getNetwork();
   const domain = aggregationDomain(chainId, await ledger.getAddress());
-  const sign = (round: bigint, sum: bigint, sk = gatewaySk): string =>
-    h(g2ToEip2537(bbnpSignRound(sk, domain, round, sum)));
+  /** GW's signature (EIP-2537 hex) on (round, sum, reporters): 10 reporters unless given. */
+  const sign = (round: bigint, sum: bigint, sk = gatewaySk, reporters = 10): string =>
+    h(g2ToEip2537(bbnpSignRound(sk, domain, round, sum, reporters)));
   return { ledger, admin, gateway, stranger, domain, chainId, sign };
 }
 
@@ -85,9 +86,11 @@ describe("AggregationLedger", () => {
       expect(await ledger.domainSeparator()).to.equal(h(domain));
       const round = (1n << 64n) - 1n;
       const sum = BLS_R - 1n;
-      expect(await ledger.roundMessage(round, sum)).to.equal(
-        h(bbnpRoundMessage(domain, round, sum)),
-      );
+      for (const reporters of [0, 10, 0xffffffff]) {
+        expect(await ledger.roundMessage(round, sum, reporters)).to.equal(
+          h(bbnpRoundMessage(domain, round, sum, reporters)),
+        );
+      }
     });
   });
 
@@ -190,10 +193,10 @@ describe("AggregationLedger", () => {
       await expect(ledger.connect(admin).setMinReporters(3))
         .to.emit(ledger, "MinReportersSet")
         .withArgs(3);
-      await expect(ledger.connect(gateway).recordRound(1n, 5n, 2, sign(1n, 5n)))
+      await expect(ledger.connect(gateway).recordRound(1n, 5n, 2, sign(1n, 5n, undefined, 2)))
         .to.be.revertedWithCustomError(ledger, "AggregationLedgerTooFewReporters")
         .withArgs(1n, 2, 3);
-      await ledger.connect(gateway).recordRound(1n, 5n, 3, sign(1n, 5n));
+      await ledger.connect(gateway).recordRound(1n, 5n, 3, sign(1n, 5n, undefined, 3));
     });
   });
 
@@ -252,7 +255,7 @@ describe("AggregationLedger", () => {
       for (const r of rebuilt) {
         expect(r.sig).to.equal(signatures.get(r.round));
         const sig = eip2537ToG2(hexToBytes(r.sig.slice(2)));
-        expect(bbnpVerifyRound(gatewayPk, domain, r.round, r.sum, sig)).to.equal(true);
+        expect(bbnpVerifyRound(gatewayPk, domain, r.round, r.sum, 10, sig)).to.equal(true);
         const stored = await ledger.roundRecord(r.round);
         expect(stored.sum).to.equal(r.sum);
         expect(stored.gatewaySignatureHash).to.equal(ethers.keccak256(r.sig));

@@ -63,6 +63,7 @@ const block = fc.record({
     { maxLength: 20 },
   ),
   epoch: u32,
+  reporters: u32,
 });
 
 const message: fc.Arbitrary<WireMessage> = fc.oneof(
@@ -105,6 +106,7 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
       type: fc.constant("gateway" as const),
       round: u64,
       sum: fc.bigInt({ min: 0n, max: BLS_R - 1n }),
+      reporters: u32,
       gatewaySignature: sig,
     })
     .map((message) => ({ type: "consensus", message }) as const),
@@ -263,6 +265,7 @@ describe("wire codecs", () => {
       primary: 0,
       reputations: [10n ** 18n - 1n], // not a multiple of 1e9: would not survive the wire
       epoch: 1,
+      reporters: 10,
     };
     expect(quantizeReputation(b.reputations[0])).to.not.equal(b.reputations[0]);
     expect(() =>

@@ -63,7 +63,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const roundGas: number[] = [];
   for (let round = 1n; round <= BigInt(samples); round++) {
     const sum = 1_000_000n + round * 12_345n;
-    const gwSig = h(g2ToEip2537(bbnpSignRound(sk, domain, round, sum)));
+    const gwSig = h(g2ToEip2537(bbnpSignRound(sk, domain, round, sum, 10)));
     const receipt = await (await ledger.connect(gateway).recordRound(round, sum, 10, gwSig)).wait();
     if (receipt === null || receipt.status !== 1) throw new Error("bls bench: recordRound failed");
     roundGas.push(Number(receipt.gasUsed));

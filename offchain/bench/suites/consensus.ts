@@ -82,6 +82,9 @@ async function deploy(m: number) {
   return { ethers, ledger, registry, primaryAccount, sks, keys, reps, domain, epoch };
 }
 
+/** Counted reporters of a benchmark round (a 1,000-household feeder: 2 non-zero calldata bytes). */
+const BENCH_REPORTERS = 1_000;
+
 /** Receipts of `rounds` consecutive commitBlock transactions (exported for profiling). */
 export async function roundReceipts(m: number, signersCount: number, rounds: number) {
   const d = await deploy(m);
@@ -93,10 +96,11 @@ export async function roundReceipts(m: number, signersCount: number, rounds: num
       round: t,
       previousDigest: prev,
       sum,
-      gatewaySignature: bbnpSignRound(GW_SK, d.domain, t, sum),
+      gatewaySignature: bbnpSignRound(GW_SK, d.domain, t, sum, BENCH_REPORTERS),
       primary: 0,
       reputations: d.reps,
       epoch: d.epoch,
+      reporters: BENCH_REPORTERS,
     };
     const digest = blockDigest(d.domain, block);
     const votes = new Map<number, Uint8Array>();
@@ -173,9 +177,11 @@ export async function run(ctx: BenchContext): Promise<void> {
   const keys = sks.map(blsPublicKey);
   const domain = aggregationDomain(31337n, "0x" + "ab".repeat(20));
   const reps = Array.from({ length: m }, () => 530_000_000_000_000_027n);
-  const gwSig = bbnpSignRound(GW_SK, domain, 1n, 42n);
+  const gwSig = bbnpSignRound(GW_SK, domain, 1n, 42n, BENCH_REPORTERS);
   const t0 = performance.now();
-  if (!bbnpVerifyRound(blsPublicKey(GW_SK), domain, 1n, 42n, gwSig)) throw new Error("gw");
+  if (!bbnpVerifyRound(blsPublicKey(GW_SK), domain, 1n, 42n, BENCH_REPORTERS, gwSig)) {
+    throw new Error("gw");
+  }
   const block: ConsensusBlock = {
     round: 1n,
     previousDigest: new Uint8Array(32),
@@ -184,6 +190,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     primary: 0,
     reputations: reps,
     epoch: 0,
+    reporters: BENCH_REPORTERS,
   };
   const digest = blockDigest(domain, block);
   const tBuilt = performance.now();

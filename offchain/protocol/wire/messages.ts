@@ -177,6 +177,7 @@ function encodeBlock(block: ConsensusBlock): Uint8Array {
     u16(block.reputations.length),
     enc(what, () => packReputations(block.reputations)),
     enc(what, () => u32(block.epoch)),
+    enc(what, () => u32(block.reporters)),
   );
 }
 
@@ -197,7 +198,9 @@ function decodeBlock(r: WireReader): ConsensusBlock {
   }
   // The membership epoch the block was certified under (docs/CONSENSUS.md).
   const epoch = r.u32("block.epoch");
-  return { round, previousDigest, sum, gatewaySignature, primary, reputations, epoch };
+  // The gateway's signed count of reporters (DESIGN §4.7 minimum; docs/BBNP.md).
+  const reporters = r.u32("block.reporters");
+  return { round, previousDigest, sum, gatewaySignature, primary, reputations, epoch, reporters };
 }
 
 function encodeCertificate(c: QuorumCertificate): Uint8Array {
@@ -331,6 +334,7 @@ function encodeConsensus(m: ConsensusMessage): Uint8Array {
       return concatBytes(
         enc(what, () => u64(m.round)),
         u256(m.sum),
+        enc(what, () => u32(m.reporters)),
         signature(m.gatewaySignature, `${what}.gatewaySignature`),
       );
     case "proposal":
@@ -477,8 +481,12 @@ function decodeBody(type: number, r: WireReader): WireMessage {
     case WIRE_TYPE.consensusGateway: {
       const round = r.u64("round");
       const sum = r.u256Below(BLS_R, "sum");
+      const reporters = r.u32("reporters");
       const gatewaySignature = r.bytes(BLS_SIGNATURE_LENGTH, "gatewaySignature");
-      return { type: "consensus", message: { type: "gateway", round, sum, gatewaySignature } };
+      return {
+        type: "consensus",
+        message: { type: "gateway", round, sum, reporters, gatewaySignature },
+      };
     }
     case WIRE_TYPE.consensusProposal: {
       const round = r.u64("round");
