@@ -32,6 +32,11 @@ export class BesuKitOutputExistsError extends BesuKitError {
   override name = "BesuKitOutputExistsError";
 }
 
+/** The kit cannot be written at `--out` (the folder cannot be created, no permission, …). */
+export class BesuKitOutputError extends BesuKitError {
+  override name = "BesuKitOutputError";
+}
+
 /** The compiled registry does not match what the kit lays out (storage layout, artifact). */
 export class BesuKitRegistryError extends BesuKitError {
   override name = "BesuKitRegistryError";

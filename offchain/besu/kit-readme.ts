@@ -33,7 +33,7 @@ service-provider, gateway). They are secrets: keep this directory private (\`.gi
 With Docker (host networking; Linux, or Docker Desktop with host networking enabled):
 
 \`\`\`sh
-UID=$(id -u) GID=$(id -g) docker compose up -d   # the containers write <node>/data as you
+KIT_UID=$(id -u) KIT_GID=$(id -g) docker compose up -d   # the containers write <node>/data as you
 docker compose logs -f validator-0
 \`\`\`
 

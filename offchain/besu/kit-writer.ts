@@ -14,7 +14,8 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
-import { BesuKitOutputExistsError } from "./errors.ts";
+import { makeDirectory } from "../runtime/fs.ts";
+import { BesuKitOutputError, BesuKitOutputExistsError } from "./errors.ts";
 import type { KitFile } from "./kit.ts";
 
 /**
@@ -43,8 +44,14 @@ export function writeKit(files: readonly KitFile[], outDir: string, force: boole
   checkOutputDir(outDir, force);
   const out = resolve(outDir);
   const parent = dirname(out);
-  mkdirSync(parent, { recursive: true });
-  const staging = mkdtempSync(join(parent, `.${basename(out)}.tmp-`));
+  let staging: string;
+  try {
+    makeDirectory(parent);
+    staging = mkdtempSync(join(parent, `.${basename(out)}.tmp-`));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new BesuKitOutputError(`--out ${outDir}: cannot create the kit there (${code})`);
+  }
   try {
     for (const file of files) {
       const path = join(staging, file.path);

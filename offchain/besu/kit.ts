@@ -343,7 +343,7 @@ function dockerCompose(m: KitManifest): string {
       // exactly as with start-local.sh (Linux Docker Engine, or Docker Desktop ≥ 4.34 with host
       // networking enabled).
       network_mode: "host",
-      user: "${UID:-1000}:${GID:-1000}",
+      user: "${KIT_UID:-1000}:${KIT_GID:-1000}",
       working_dir: `/kit/${node.name}`,
       volumes: ["./:/kit"],
       command: ["--config-file=config.toml"],

@@ -37,7 +37,7 @@ const USAGE = `usage: npm run demo:bbnp -- [options]   (or: npx gridledger simul
   --rounds R        aggregation rounds (15-minute intervals), default 3
   --seed S          seed of every random choice (keys, load, dropouts, faults), default "gridledger"
   --neighbours H    masking neighbours per user (even ≥ 2), default 8
-  --consensus M     commit each round through M consensus nodes (quorum certificate); default:
+  --consensus M     commit each round through M consensus nodes, 4 ≤ M ≤ 64 (quorum certificate); default:
                     the gateway records rounds itself (GATEWAY_ROLE)
   --faulty F        faulty nodes among the M (F ≤ ⌊(M − 1)/3⌋), behaviours drawn from the seed
   --dropout P       fraction of users not reporting per round (0 ≤ P < 1), default 0; each round
@@ -92,7 +92,8 @@ const neighbours = intOption(values.neighbours, "neighbours", 8, 2, 1_000);
 if (neighbours % 2 !== 0) fail(`--neighbours must be even, got ${neighbours}`);
 const seed = values.seed ?? "gridledger";
 const consensusNodes =
-  values.consensus === undefined ? undefined : intOption(values.consensus, "consensus", 4, 1, 64);
+  // M ≥ 4: 3f + 1 with f ≥ 1 (DESIGN §5.2), and the registry never serves fewer than 4 validators.
+  values.consensus === undefined ? undefined : intOption(values.consensus, "consensus", 4, 4, 64);
 if (values.faulty !== undefined && consensusNodes === undefined) {
   fail("--faulty needs --consensus M");
 }
@@ -105,6 +106,9 @@ if (consensusNodes !== undefined && faulty > Math.floor((consensusNodes - 1) / 3
 const dropout = c.fractionOption(values.dropout, "dropout");
 if (Math.round(dropout * users) >= users) fail("--dropout leaves nobody reporting");
 const recoveryDropout = c.fractionOption(values["recovery-dropout"], "recovery-dropout");
+if (recoveryDropout > 0 && values.dropout === undefined) {
+  fail("--recovery-dropout applies to the recovery of dropped users: give --dropout P > 0 too");
+}
 const minReporters =
   values["min-reporters"] === undefined
     ? undefined

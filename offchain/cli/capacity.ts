@@ -29,7 +29,9 @@ export function costsFromBench(metrics: Metrics): { costs: CapacityCosts; notes:
   let ocdDummyEntryGas = metrics["gas.ocd_dummy_entry"]?.value;
   if (ocdDummyEntryGas === undefined) {
     ocdDummyEntryGas = ocdEntryGas;
-    notes.push("no gas.ocd_dummy_entry in the bench run: dummy slots priced as real entries");
+    notes.push(
+      "this bench run has no gas.ocd_dummy_entry (it predates dummy slots): dummies are priced as real entries, an upper bound; `npm run bench -- --json FILE` then --bench FILE for the measured price",
+    );
   }
   return {
     costs: {

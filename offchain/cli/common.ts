@@ -20,6 +20,7 @@ import { HDNodeWallet, Wallet, getAddress, isAddress, type Signer } from "ethers
 
 import { ChainError, toChainError } from "../chain/errors.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
+import { makeDirectory } from "../runtime/fs.ts";
 
 import { writeRunReport } from "../report/html.ts";
 import { runJsonText } from "../report/run.ts";
@@ -313,7 +314,7 @@ export function checkOutputPaths(
   }
   if (report !== undefined) {
     try {
-      mkdirSync(report, { recursive: true });
+      makeDirectory(report);
       const probe = join(report, `.gridledger-probe-${process.pid}`);
       writeFileSync(probe, "");
       rmSync(probe);

@@ -1,8 +1,10 @@
 // The run report (issue 13, DESIGN §3 "writes a JSON + HTML report"): `DIR/index.html`, one file
 // that opens offline — static SVG charts rendered at build time, styles inlined, no script, no
 // font or image fetched — and `DIR/run.json` beside it, the run exactly as `--json` writes it.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+import { makeDirectory } from "../runtime/fs.ts";
 
 import type { BbnpRunReport } from "../sim/bbnp.ts";
 import type { OksuzReport } from "../sim/oksuz.ts";
@@ -212,7 +214,7 @@ export async function writeRunReport(
 ): Promise<string> {
   const run = "kind" in report && "run" in report ? report : runFromReport(report);
   const html = await renderReport(run);
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   writeFileSync(join(dir, "run.json"), runJsonText(run.run));
   const page = join(dir, "index.html");
   writeFileSync(page, html);
