@@ -131,7 +131,7 @@ export function certificateChart(run: BbnpRun): Chart {
   return {
     id: "bbnp-certificate",
     title: "Primary and certificate signers",
-    caption: `Each column is one committed block: its primary and the ≥ 2f+1 = ${quorum} nodes whose BLS votes form the quorum certificate; a faulty node is left out only when its fault shows in its vote (a slow or crashed node; an equivocating node still signs the block it is shown).`,
+    caption: `Each column is one committed block: its primary and the ≥ 2f+1 = ${quorum} nodes whose BLS votes form the quorum certificate; a faulty node is left out only when its fault shows in its vote (crashed, slow, wrong signature or block); a stalling or equivocating node misbehaves only as primary and otherwise votes honestly.`,
     spec: {
       title: "Primary and certificate signers per round",
       width: Math.min(PLOT.width, Math.max(160, 60 * run.perRound.length)),
@@ -178,7 +178,7 @@ export function reputationChart(run: BbnpRun): Chart {
     id: "bbnp-reputation",
     title: "Reputation per node over the rounds",
     caption:
-      "Γ in each committed block (after the previous round's evidence): a node gains with timely correct votes and loses with the misbehaviour the others observed (untimely or wrong votes, DESIGN §5.3); the primary is drawn from nodes above the mean.",
+      "Γ in each committed block (after the previous round's evidence): a node gains with timely correct votes and loses with the misbehaviour the others observed (untimely or wrong votes, DESIGN §5.3) — a stalling or equivocating node is seen only when it is primary; the primary is drawn from nodes above the mean.",
     spec: {
       title: "Reputation Γ per node over the rounds",
       width: PLOT.width,
