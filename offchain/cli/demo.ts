@@ -56,7 +56,7 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
   --crash J:PHASE   kill CC in interval J during "admission" or "posting" and restart it
   --cover N         cover traffic: every relay sends N loop packets per round (default 0)
   --pseudonyms-out DIR
-                    write DIR/meter-<i>.json, household i's pseudonym file (version 2: the
+                    with --rpc: write DIR/meter-<i>.json, household i's pseudonym file (the
                     batches its meter delivered), for \`npx gridledger verify-bill --rpc URL
                     --ledger ADDR --pseudonyms DIR/meter-<i>.json\` (docs/PROTOCOL.md). With
                     --direct also DIR/meter-<i>.key (mode 0600), the simulated household's
@@ -99,6 +99,9 @@ if (values.deployment !== undefined && values.ledger !== undefined) {
 }
 if ((values.deployment ?? values.ledger) !== undefined && values.rpc === undefined) {
   fail("--deployment and --ledger need --rpc (the embedded chain starts empty every run)");
+}
+if (pseudonymsOut !== undefined && values.rpc === undefined) {
+  fail("--pseudonyms-out needs --rpc (the embedded chain is gone when the run ends)");
 }
 let ledgerAddress: string | undefined;
 if (values.ledger !== undefined) ledgerAddress = addressOption(c, values.ledger, "ledger");

@@ -327,9 +327,19 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     expect(r.stderr).to.match(/^gridledger verify-bill: ChainUnreachableError/);
   });
 
-  it("demo refuses an unwritable --pseudonyms-out before the run, exit 2", async () => {
+  it("demo refuses an unwritable --pseudonyms-out, or one without --rpc, before the run, exit 2", async () => {
     const blocker = writeFile("a-file", "x");
+    const embedded = await node("offchain/cli/demo.ts", [
+      "--quiet",
+      "--pseudonyms-out",
+      join(dir, "embedded"),
+    ]);
+    expect(embedded.code).to.equal(2);
+    expect(embedded.stderr).to.match(/^demo: --pseudonyms-out needs --rpc/);
+    expect(embedded.stdout).to.equal("");
     const r = await node("offchain/cli/demo.ts", [
+      "--rpc",
+      url,
       "--meters",
       "5",
       "--intervals",
