@@ -5,7 +5,6 @@
 import {
   closeSync,
   existsSync,
-  mkdirSync,
   openSync,
   readFileSync,
   rmSync,
@@ -312,17 +311,23 @@ export function checkOutputPaths(
       );
     }
   }
-  if (report !== undefined) {
-    try {
-      makeDirectory(report);
-      const probe = join(report, `.gridledger-probe-${process.pid}`);
-      writeFileSync(probe, "");
-      rmSync(probe);
-    } catch (err) {
-      c.fail(
-        `--report ${report} is not a writable directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
+  if (report !== undefined) checkOutputDir(c, "report", report);
+}
+
+/**
+ * Creates `dir` (with parents) and probes that a file can be written in it, before a long run;
+ * exits through `c.fail` ("--OPTION DIR is not a writable directory: CODE") otherwise.
+ */
+export function checkOutputDir(c: Cli, option: string, dir: string): void {
+  try {
+    makeDirectory(dir); // not mkdirSync({ recursive }): it spins for ever under /proc
+    const probe = join(dir, `.gridledger-probe-${process.pid}`);
+    writeFileSync(probe, "");
+    rmSync(probe);
+  } catch (err) {
+    c.fail(
+      `--${option} ${dir} is not a writable directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 

@@ -3,14 +3,20 @@
 //
 //   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE] [--report DIR]
 //                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting]
-//                   [--cover N] [--quiet]
+//                   [--cover N] [--pseudonyms-out DIR] [--quiet]
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
 import {
   ATTACKS,
   runOksuz,
   type AttackName,
   type ChainAccess,
   type OksuzReport,
+  type UserBatchDelivery,
 } from "../sim/oksuz.ts";
+import { toHex0x, u256 } from "../crypto/bytes.ts";
+import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
@@ -25,6 +31,7 @@ import {
   printTable,
   progressLog,
   writeJsonReport,
+  checkOutputDir,
   checkOutputPaths,
   writeHtmlReport,
 } from "./common.ts";
@@ -48,6 +55,12 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
   --loss P          packet loss probability on every link (0 ≤ P < 1), default 0
   --crash J:PHASE   kill CC in interval J during "admission" or "posting" and restart it
   --cover N         cover traffic: every relay sends N loop packets per round (default 0)
+  --pseudonyms-out DIR
+                    with --rpc: write DIR/meter-<i>.json, household i's pseudonym file (the
+                    batches its meter delivered), for \`npx gridledger verify-bill --rpc URL
+                    --ledger ADDR --pseudonyms DIR/meter-<i>.json\` (docs/PROTOCOL.md). With
+                    --direct also DIR/meter-<i>.key (mode 0600), the simulated household's
+                    secret key: give it as GRIDLEDGER_USER_KEY=$(cat DIR/meter-<i>.key)
   --quiet           no progress lines`;
 
 const c: Cli = cli("demo", USAGE);
@@ -65,11 +78,14 @@ const values = parseOptions(c, USAGE, {
   loss: { type: "string" },
   crash: { type: "string" },
   cover: { type: "string" },
+  "pseudonyms-out": { type: "string" },
   quiet: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 });
 const fail: Cli["fail"] = c.fail;
 checkOutputPaths(c, values.json, values.report);
+const pseudonymsOut = values["pseudonyms-out"];
+if (pseudonymsOut !== undefined) checkOutputDir(c, "pseudonyms-out", pseudonymsOut);
 
 const meters = c.intOption(values.meters, "meters", 50, 5);
 const intervals = c.intOption(values.intervals, "intervals", 4, 1);
@@ -83,6 +99,9 @@ if (values.deployment !== undefined && values.ledger !== undefined) {
 }
 if ((values.deployment ?? values.ledger) !== undefined && values.rpc === undefined) {
   fail("--deployment and --ledger need --rpc (the embedded chain starts empty every run)");
+}
+if (pseudonymsOut !== undefined && values.rpc === undefined) {
+  fail("--pseudonyms-out needs --rpc (the embedded chain is gone when the run ends)");
 }
 let ledgerAddress: string | undefined;
 if (values.ledger !== undefined) ledgerAddress = addressOption(c, values.ledger, "ledger");
@@ -128,6 +147,26 @@ async function chainAccess(): Promise<{
 
 const { chain, label, done } = await chainAccess();
 const log = progressLog(values.quiet);
+// What each household's meter delivered (DESIGN §7), kept for its pseudonym file.
+const households = new Map<number, { file: PseudonymFile; userSecretKey?: bigint }>();
+const keepUserBatch = (d: UserBatchDelivery): void => {
+  if (d.slots.length === 0) return;
+  let household = households.get(d.meterIndex);
+  if (household === undefined) {
+    household = {
+      file: {
+        meterIndex: d.meterIndex,
+        meterBasePublicKey: d.meterBasePublicKey,
+        spSigPk: d.spSigPk,
+        intervals: new Map(),
+        direct: d.direct && { spPublicKey: d.direct.spPublicKey },
+      },
+      userSecretKey: d.direct?.userSecretKey,
+    };
+    households.set(d.meterIndex, household);
+  }
+  (household.file.intervals as Map<number, typeof d.slots>).set(d.interval, d.slots);
+};
 log(`GridLedger demo: ${meters} meters, ${intervals} intervals, seed "${seed}", chain: ${label}`);
 let report: OksuzReport;
 try {
@@ -144,7 +183,12 @@ try {
       cover: coverLoops > 0 ? { loopsPerRound: coverLoops } : undefined,
     },
     chain,
-    { progress: log, step: log.step, now: () => performance.now() },
+    {
+      progress: log,
+      step: log.step,
+      now: () => performance.now(),
+      userBatch: pseudonymsOut === undefined ? undefined : keepUserBatch,
+    },
   );
 } catch (err) {
   await done();
@@ -155,6 +199,7 @@ await done();
 printSummary(report);
 if (values.json) writeJsonReport(values.json, report);
 if (values.report) await writeHtmlReport(values.report, report);
+if (pseudonymsOut !== undefined) writePseudonymFiles(pseudonymsOut);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
 if (
@@ -162,6 +207,19 @@ if (
   (report.attack.outcome === "undetected" || !report.attack.honestBillsUnaffected)
 ) {
   process.exitCode = 1;
+}
+
+/** DIR/meter-<i>.json per household (and DIR/meter-<i>.key, 0600, in direct mode). */
+function writePseudonymFiles(dir: string): void {
+  for (const [i, { file, userSecretKey }] of households) {
+    writeFileSync(join(dir, `meter-${i}.json`), JSON.stringify(formatPseudonymFile(file), null, 2));
+    if (userSecretKey !== undefined) {
+      const keyPath = join(dir, `meter-${i}.key`);
+      writeFileSync(keyPath, toHex0x(u256(userSecretKey)) + "\n", { mode: 0o600 });
+      chmodSync(keyPath, 0o600);
+    }
+  }
+  console.log(`pseudonym files of ${households.size} households written to ${dir}/meter-<i>.json`);
 }
 
 function printSummary(r: OksuzReport): void {

@@ -13,11 +13,13 @@ import { connectBillingLedger, readDomain } from "../chain/billing.ts";
 import { ChainError, toChainError } from "../chain/errors.ts";
 import { readIntervalFromUrl } from "../chain/ledgerReader.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
-import { bytesToHex, hexToBytes } from "../crypto/bytes.ts";
+import { bytesToHex, hexToBytes, toHex0x } from "../crypto/bytes.ts";
 import { identityOf, keyPairFromSecret } from "../crypto/keys.ts";
+import { checkSlotDispute } from "../protocol/dispute.ts";
 import {
   USER_BATCH_SLOT_SIZE,
   decodeUserBatch,
+  encodeUserBatch,
   type UserBatchSlot,
 } from "../protocol/user-batch.ts";
 import { User, type UserIntervalCheck } from "../user/user.ts";
@@ -65,9 +67,30 @@ function isU32(x: unknown): x is number {
 }
 
 /**
- * Checks a parsed pseudonym file (version 1). Throws `PseudonymFileError` naming the field: a
- * wrong version, a missing or malformed key, an interval that is not a u32, a pseudonym that is
- * not 32 bytes, a pseudonym listed twice, unknown top-level fields.
+ * The JSON form of a pseudonym file (version 2, docs/PROTOCOL.md "Pseudonym file"): keys and
+ * batches as 0x-hex, intervals ascending. `parsePseudonymFile(formatPseudonymFile(f))` gives `f`
+ * back. Throws `RangeError` (from the batch encoder) on a malformed slot.
+ */
+export function formatPseudonymFile(file: PseudonymFile): Record<string, unknown> {
+  const intervals: Record<string, string> = {};
+  for (const j of [...file.intervals.keys()].sort((a, b) => a - b)) {
+    intervals[String(j)] = toHex0x(encodeUserBatch(file.intervals.get(j)!));
+  }
+  return {
+    version: 2,
+    meterIndex: file.meterIndex,
+    meterBasePublicKey: toHex0x(file.meterBasePublicKey),
+    spSigPk: toHex0x(file.spSigPk),
+    intervals,
+    ...(file.direct ? { direct: { spPublicKey: toHex0x(file.direct.spPublicKey) } } : {}),
+  };
+}
+
+/**
+ * Checks a parsed pseudonym file (version 2). Throws `PseudonymFileError` naming the field: a
+ * wrong version, a missing or malformed key, an interval that is not a u32, a batch that is not
+ * K × 170 bytes or does not decode (offchain/protocol/user-batch.ts), an entry of another
+ * interval, a pseudonym listed twice, unknown top-level fields.
  */
 export function parsePseudonymFile(json: unknown, name = "pseudonym file"): PseudonymFile {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
@@ -169,12 +192,22 @@ export interface VerifyBillsInput {
   readonly userSecretKey?: bigint;
 }
 
+/** One interval's check, with a third party's verdict on each slot dispute's evidence. */
+export interface BillCheck extends UserIntervalCheck {
+  /**
+   * `checkSlotDispute` of each `slotDisputes[k]` (DESIGN §7): true when the evidence holds
+   * against the ledger, false when it would convince nobody — the file's slot is not what the
+   * meter signed under `B_i + t·G` (a damaged or edited pseudonym file, not a fault of CC).
+   */
+  readonly evidenceHolds: readonly boolean[];
+}
+
 /**
  * Checks the user's bills of the requested intervals from the chain at `rpc`. Throws
  * `VerifyBillOptionError` (an interval not in the file, direct mode without a key) and
  * `ChainError`s (unreachable node, no ledger at the address).
  */
-export async function verifyBills(input: VerifyBillsInput): Promise<UserIntervalCheck[]> {
+export async function verifyBills(input: VerifyBillsInput): Promise<BillCheck[]> {
   const { file } = input;
   const intervals =
     input.interval === undefined
@@ -216,10 +249,14 @@ export async function verifyBills(input: VerifyBillsInput): Promise<UserInterval
     spSigPk: file.spSigPk,
     direct,
   });
-  const checks: UserIntervalCheck[] = [];
+  const checks: BillCheck[] = [];
   for (const j of intervals) {
     user.receiveBatch(j, file.intervals.get(j)!);
-    checks.push(user.verifyInterval(await readIntervalFromUrl(input.rpc, input.ledger, j)));
+    const check = user.verifyInterval(await readIntervalFromUrl(input.rpc, input.ledger, j));
+    checks.push({
+      ...check,
+      evidenceHolds: check.slotDisputes.map((d) => checkSlotDispute(domain, d)),
+    });
   }
   return checks;
 }
@@ -270,7 +307,7 @@ export function registerVerifyBill(program: Command): void {
           if (e instanceof VerifyBillOptionError || e instanceof PseudonymFileError) fail(e, 2);
           throw e;
         }
-        let checks: UserIntervalCheck[];
+        let checks: BillCheck[];
         try {
           checks = await verifyBills(input);
         } catch (e) {
@@ -285,7 +322,7 @@ export function registerVerifyBill(program: Command): void {
     );
 }
 
-function printChecks(checks: readonly UserIntervalCheck[]): void {
+function printChecks(checks: readonly BillCheck[]): void {
   const header = ["interval", "entries", "missing", "Wh", "price", "my bill", "posted", "result"];
   const rows = checks.map((c) => [
     String(c.interval),
@@ -300,5 +337,13 @@ function printChecks(checks: readonly UserIntervalCheck[]): void {
   printTable(header, rows);
   for (const c of checks) {
     for (const d of c.disputes) console.log(`interval ${c.interval}: ${d}`);
+    c.slotDisputes.forEach((d, k) => {
+      console.log(
+        `interval ${c.interval}: slot ${d.pseudonym.slice(0, 12)}… ${d.reason}: ` +
+          (c.evidenceHolds[k]
+            ? "evidence holds (meter-signed slot, B_i, t: checkSlotDispute)"
+            : "evidence does NOT hold: the file's slot is not signed by the meter under B_i + t·G"),
+      );
+    });
   }
 }

@@ -53,6 +53,7 @@ import { sessionKeyFrom } from "../onion/random.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { encodeMeterReport } from "../protocol/meter-report.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
 import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import { VirtualClock } from "../runtime/clock.ts";
@@ -268,6 +269,31 @@ export interface OksuzHooks {
   readonly step?: ProgressSink;
   /** Wall clock for the report (injected: protocol code reads no clock itself). */
   readonly now?: () => number;
+  /**
+   * Called once per meter and interval when the meter hands its user the interval's batch
+   * (DESIGN §7): what the household keeps to check its bill later (`gridledger verify-bill`).
+   */
+  readonly userBatch?: (delivery: UserBatchDelivery) => void;
+}
+
+/**
+ * One meter → user batch as the user received it, with the keys the user holds from pairing and
+ * its contract (DESIGN §4.2, §6, §7; docs/PROTOCOL.md "Pseudonym file").
+ */
+export interface UserBatchDelivery {
+  readonly meterIndex: number;
+  readonly interval: number;
+  /** The K slots (counter order); empty when the meter produced nothing this interval. */
+  readonly slots: readonly UserBatchSlot[];
+  /** `B_i`, 33 bytes compressed. */
+  readonly meterBasePublicKey: Uint8Array;
+  /** `sigPk_SP`, 33 bytes compressed. */
+  readonly spSigPk: Uint8Array;
+  /**
+   * Direct mode (paper §6): SP's `pk_SP` and the simulated household's secret key (derived from
+   * the run's seed, so no secret of anyone real; it finds the user's DAP entry).
+   */
+  readonly direct?: { readonly spPublicKey: Uint8Array; readonly userSecretKey: bigint };
 }
 
 const DEFAULT_CATEGORIES = [50n, 100n, 250n, 500n, 1000n] as const;
@@ -662,7 +688,20 @@ export async function runOksuz(
       pump(pathLength + 4);
     }
     // The user batch: all K signed slots in one fixed-size message, after the interval.
-    for (const node of nodes) node.user.receiveBatch(j, node.last?.userBatch ?? []);
+    for (const node of nodes) {
+      const slotsOfUser = node.last?.userBatch ?? [];
+      node.user.receiveBatch(j, slotsOfUser);
+      hooks.userBatch?.({
+        meterIndex: node.meter.index,
+        interval: j,
+        slots: slotsOfUser,
+        meterBasePublicKey: node.meter.basePublicKey,
+        spSigPk: sp.sigPk,
+        direct: direct
+          ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[node.meter.index].secretKey }
+          : undefined,
+      });
+    }
     const networkMs = tick();
 
     // CC posts and seals (with the posting crash, if configured).

@@ -1,58 +1,55 @@
-// `gridledger verify-bill` against a `hardhat node` over HTTP: an honest interval verifies (exit 0),
-// a pseudonym the ledger lacks and a wrong SP key are disputes (exit 1), bad input is one named line
-// (exit 2), and an unreachable node is a named chain error (exit 1).
+// `gridledger verify-bill` against a `hardhat node` over HTTP, on pseudonym files a real run wrote:
+// `npm run demo -- --rpc URL --pseudonyms-out DIR` (6 meters, 2 intervals, relayed and direct
+// mode), then every household checks its bills from its own file. Honest households verify
+// (exit 0); a file whose slot value was edited, or that names another SP key, is a dispute (exit
+// 1); bad input is one named line (exit 2); an unreachable node is a named chain error (exit 1).
 import { execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
 import { expect } from "chai";
-import { HDNodeWallet, JsonRpcProvider } from "ethers";
 
-import {
-  closeBilling,
-  openInterval,
-  postBills,
-  postDap,
-  postOcdBatch,
-  readDomain,
-  sealInterval,
-} from "../../offchain/chain/billing.ts";
-import { deployBillingLedger } from "../../offchain/chain/deploy.ts";
-import { toHex0x } from "../../offchain/crypto/bytes.ts";
+import { bytesToHex, toHex0x } from "../../offchain/crypto/bytes.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import {
+  formatPseudonymFile,
   parsePseudonymFile,
   PseudonymFileError,
+  readPseudonymFile,
   verifyBills,
+  type PseudonymFile,
 } from "../../offchain/cli/verify-bill.ts";
-import {
-  billsFor,
-  CATEGORY_VALUES,
-  CC_PK_SK,
-  CC_SIG_SK,
-  expectedPrice,
-  makeDap,
-  makeOcdEntries,
-  signBatches,
-  SP_PK_SK,
-  SP_SIG_SK,
-  TARIFF,
-  WINDOW_END,
-  WINDOW_START,
-} from "../ledger/fixtures.ts";
+import { DEFAULT_REPORT_SLOTS } from "../../offchain/protocol/splitting.ts";
+import { USER_BATCH_SLOT_SIZE, type UserBatchSlot } from "../../offchain/protocol/user-batch.ts";
 import { freePort, ROOT, startHardhatNode, stopHardhatNode } from "../helpers/hardhat-node.ts";
 
 const run = promisify(execFile);
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+const METERS = 6;
+const INTERVALS = 2;
 
-async function gridledger(args: readonly string[]) {
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a CLI script with the operator and user keys unset (dev accounts on chain 31337). */
+async function node(
+  script: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const base = { ...process.env };
+  for (const k of ["GRIDLEDGER_ADMIN_KEY", "GRIDLEDGER_CC_KEY", "GRIDLEDGER_SP_KEY"])
+    delete base[k];
+  delete base.GRIDLEDGER_USER_KEY;
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ["--disable-warning=ExperimentalWarning", join(ROOT, "offchain/cli/main.ts"), ...args],
-      { cwd: ROOT, timeout: 120_000 },
+      ["--disable-warning=ExperimentalWarning", join(ROOT, script), ...args],
+      { cwd: ROOT, timeout: 120_000, env: { ...base, ...env } },
     );
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -61,174 +58,249 @@ async function gridledger(args: readonly string[]) {
   }
 }
 
-describe("gridledger verify-bill (HTTP JSON-RPC, hardhat node)", function () {
+const gridledger = (args: readonly string[], env?: Record<string, string>) =>
+  node("offchain/cli/main.ts", args, env);
+
+describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardhat node)", function () {
   this.timeout(300_000);
-  let node: ChildProcess | undefined;
-  let provider: JsonRpcProvider | undefined;
+  let child: ChildProcess | undefined;
   let url: string;
   let dir: string;
-  let ledgerAddress: string;
-  let mine: string[];
-  const spSigPk = toHex0x(secp.mulBase(SP_SIG_SK, true));
+  let relayed: { ledger: string; dir: string; report: Record<string, unknown> };
+  let direct: { ledger: string; dir: string };
 
   const writeFile = (name: string, content: unknown): string => {
     const path = join(dir, name);
     writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
     return path;
   };
+  const household = (i: number) => join(relayed.dir, `meter-${i}.json`);
+  const jsonOf = (i: number) =>
+    JSON.parse(readFileSync(household(i), "utf8")) as Record<string, unknown>;
+  const verifyArgs = (ledger: string, file: string, extra: string[] = []) => [
+    "verify-bill",
+    "--rpc",
+    url,
+    "--ledger",
+    ledger,
+    "--pseudonyms",
+    file,
+    ...extra,
+  ];
+
+  async function demo(name: string, extra: string[]) {
+    const json = join(dir, `${name}.json`);
+    const out = join(dir, name);
+    const r = await node("offchain/cli/demo.ts", [
+      "--rpc",
+      url,
+      "--meters",
+      String(METERS),
+      "--intervals",
+      String(INTERVALS),
+      "--quiet",
+      "--json",
+      json,
+      "--pseudonyms-out",
+      out,
+      ...extra,
+    ]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(`pseudonym files of ${METERS} households written to ${out}`);
+    const report = JSON.parse(readFileSync(json, "utf8")) as Record<string, unknown>;
+    return { ledger: report.ledger as string, dir: out, report };
+  }
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "gridledger-verify-bill-"));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    node = await startHardhatNode(port);
-    provider = new JsonRpcProvider(url, undefined, { cacheTimeout: -1 });
-    const wallet = (i: number) =>
-      HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).connect(provider!);
-    const [admin, cc, sp] = [wallet(0), wallet(1), wallet(2)];
-    const { ledger, address } = await deployBillingLedger(
-      { admin, controlCenter: cc, serviceProvider: sp },
-      {
-        tariff: TARIFF,
-        categories: CATEGORY_VALUES,
-        serviceProvider: {
-          publicKey: secp.mulBase(SP_PK_SK, true),
-          sigPublicKey: secp.mulBase(SP_SIG_SK, true),
-        },
-        controlCenter: {
-          publicKey: secp.mulBase(CC_PK_SK, true),
-          sigPublicKey: secp.mulBase(CC_SIG_SK, true),
-        },
-      },
-    );
-    ledgerAddress = address;
-    const domain = await readDomain(ledger);
-    const asCc = ledger.connect(cc) as typeof ledger;
-    // One complete interval: 6 entries, priced, billed in 2 SP-signed batches, closed.
-    await openInterval(asCc, 1, WINDOW_START, WINDOW_END);
-    const ocd = makeOcdEntries(domain, 1, 6);
-    await postOcdBatch(asCc, 1, ocd);
-    await sealInterval(asCc, 1);
-    const price = expectedPrice(ocd);
-    await postDap(asCc, 1, [makeDap(domain, 1, price)]);
-    // Relayed mode: CC carries SP's signed batches to the chain (DESIGN §4.4).
-    for (const batch of signBatches(domain, billsFor(ocd, price), 4)) await postBills(asCc, batch);
-    await closeBilling(asCc, 1);
-    // This household's meter produced entries 1, 3 and 4.
-    mine = [1, 3, 4].map((k) => toHex0x(ocd[k].id));
+    child = await startHardhatNode(port);
+    relayed = await demo("relayed", []);
+    direct = await demo("direct", ["--direct"]);
   });
 
   after(async () => {
-    provider?.destroy();
-    await stopHardhatNode(node);
+    await stopHardhatNode(child);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("verifyBills: the user's entries, consumption and bill match the ledger", async () => {
-    const file = parsePseudonymFile({ version: 1, meterIndex: 7, spSigPk, intervals: { 1: mine } });
-    const [check] = await verifyBills({ rpc: url, ledger: ledgerAddress, file });
-    expect(check.disputes).to.deep.equal([]);
-    expect(check).to.deep.include({ interval: 1, entries: 3, missing: 0, verified: true });
+  it("demo --pseudonyms-out: one version-2 file per household, K-slot batches per interval", () => {
+    expect(readdirSync(relayed.dir).sort()).to.deep.equal(
+      Array.from({ length: METERS }, (_, i) => `meter-${i}.json`).sort(),
+    );
+    const bases = new Set<string>();
+    for (let i = 0; i < METERS; i++) {
+      const json = jsonOf(i);
+      expect(json.version).to.equal(2);
+      expect(json).to.not.have.property("direct");
+      const file = readPseudonymFile(household(i));
+      expect(file.meterIndex).to.equal(i);
+      expect([...file.intervals.keys()]).to.deep.equal([0, 1]);
+      for (const slots of file.intervals.values()) {
+        expect(slots).to.have.length(DEFAULT_REPORT_SLOTS);
+      }
+      bases.add(bytesToHex(file.meterBasePublicKey));
+      // One format, one parser: the file round-trips.
+      expect(formatPseudonymFile(file)).to.deep.equal(json);
+    }
+    expect(bases.size).to.equal(METERS);
+  });
+
+  it("verifyBills: every household verifies, and their consumptions add up to the ledger's Σc", async () => {
+    const perInterval = relayed.report.perInterval as { interval: number; aggregateWh: string }[];
+    const sum = new Map<number, bigint>();
+    for (let i = 0; i < METERS; i++) {
+      const checks = await verifyBills({
+        rpc: url,
+        ledger: relayed.ledger,
+        file: readPseudonymFile(household(i)),
+      });
+      expect(checks.map((c) => c.interval)).to.deep.equal([0, 1]);
+      for (const c of checks) {
+        expect(c.disputes, `meter ${i} interval ${c.interval}`).to.deep.equal([]);
+        expect(c).to.deep.include({ meterIndex: i, missing: 0, verified: true });
+        expect(c.slotDisputes).to.deep.equal([]);
+        expect(c.postedBill).to.equal(c.expectedBill);
+        sum.set(c.interval, (sum.get(c.interval) ?? 0n) + c.consumptionWh);
+      }
+    }
+    for (const s of perInterval) expect(sum.get(s.interval)).to.equal(BigInt(s.aggregateWh));
+  });
+
+  it("exit 0 and a verified row per interval for every household's file", async () => {
+    for (let i = 0; i < METERS; i++) {
+      const r = await gridledger(verifyArgs(relayed.ledger, household(i)));
+      expect(r.code, `meter ${i}: ${r.stderr}`).to.equal(0);
+      expect(r.stdout.match(/ verified$/gm), r.stdout).to.have.length(INTERVALS);
+      expect(r.stdout).to.not.match(/DISPUTED/);
+    }
+    const one = await gridledger(verifyArgs(relayed.ledger, household(0), ["--interval", "1"]));
+    expect(one.code, one.stderr).to.equal(0);
+    expect(one.stdout).to.match(/\n\s*1\s+\d+\s+0\s+.*verified/);
+    expect(one.stdout.match(/ verified$/gm)).to.have.length(1);
+  });
+
+  // Threat: a household edits its own file (lowers a chunk) hoping to dispute CC. The user module
+  // compares each slot with the ledger, so the edited slot is a value-altered dispute (exit 1),
+  // but the bill still follows the ledger, and the evidence fails checkSlotDispute: the edited
+  // slot no longer carries the meter's signature under B_i + t·G, so no third party believes it.
+  it("a slot value edited in the file: value-altered dispute whose evidence does not hold, exit 1", async () => {
+    const file = readPseudonymFile(household(2));
+    const slots = file.intervals.get(0)!;
+    const k = slots.findIndex((s) => s.entry.value > 0n);
+    expect(k).to.be.at.least(0);
+    const edited: UserBatchSlot[] = slots.map((s, n) =>
+      n === k ? { ...s, entry: { ...s.entry, value: s.entry.value + 1n } } : s,
+    );
+    const tampered: PseudonymFile = {
+      ...file,
+      intervals: new Map([...file.intervals, [0, edited]]),
+    };
+    const honest = (await verifyBills({ rpc: url, ledger: relayed.ledger, file, interval: 0 }))[0];
+    const [check] = await verifyBills({
+      rpc: url,
+      ledger: relayed.ledger,
+      file: tampered,
+      interval: 0,
+    });
+    const pseudonym = bytesToHex(slots[k].entry.id);
+    expect(check.verified).to.equal(false);
+    expect(check.disputes).to.deep.equal([`slot ${pseudonym.slice(0, 12)}…: value-altered`]);
+    expect(check.slotDisputes.map((d) => [d.pseudonym, d.reason])).to.deep.equal([
+      [pseudonym, "value-altered"],
+    ]);
+    expect(check.evidenceHolds).to.deep.equal([false]);
+    expect(check.entries).to.equal(honest.entries - 1);
+    expect(check.missing).to.equal(0);
+    expect(check.consumptionWh).to.equal(honest.consumptionWh);
     expect(check.postedBill).to.equal(check.expectedBill);
-    expect(check.expectedBill > 0n).to.equal(true);
-  });
 
-  it("exit 0 and a verified row for honest bills", async () => {
-    const path = writeFile("ok.json", {
-      version: 1,
-      meterIndex: 7,
-      spSigPk,
-      intervals: { 1: mine },
-    });
-    const r = await gridledger([
-      "verify-bill",
-      "--rpc",
-      url,
-      "--ledger",
-      ledgerAddress,
-      "--pseudonyms",
-      path,
-      "--interval",
-      "1",
-    ]);
-    expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/\n\s*1\s+3\s+0\s+.*verified/);
-  });
-
-  it("exit 1 with the dispute named when a pseudonym is missing from the ledger", async () => {
-    const path = writeFile("missing.json", {
-      version: 1,
-      meterIndex: 7,
-      spSigPk,
-      intervals: { 1: [...mine, "0x" + "ab".repeat(32)] },
-    });
-    const r = await gridledger([
-      "verify-bill",
-      "--rpc",
-      url,
-      "--ledger",
-      ledgerAddress,
-      "--pseudonyms",
-      path,
-    ]);
-    expect(r.code).to.equal(1);
+    const path = writeFile("edited.json", formatPseudonymFile(tampered));
+    const r = await gridledger(verifyArgs(relayed.ledger, path, ["--interval", "0"]));
+    expect(r.code, r.stderr).to.equal(1);
     expect(r.stdout).to.match(/DISPUTED/);
-    expect(r.stdout).to.match(/1 of my reports are missing from the OCD ledger/);
+    expect(r.stdout).to.include(`interval 0: slot ${pseudonym.slice(0, 12)}…: value-altered`);
+    expect(r.stdout).to.include(
+      `interval 0: slot ${pseudonym.slice(0, 12)}… value-altered: evidence does NOT hold`,
+    );
   });
 
-  it("exit 1 when the bills are not signed by the SP key the user holds", async () => {
-    const other = toHex0x(secp.mulBase(12345n, true));
+  it("a file naming another SP signing key: DAP dispute, exit 1", async () => {
     const path = writeFile("wrong-sp.json", {
-      version: 1,
-      meterIndex: 7,
-      spSigPk: other,
-      intervals: { 1: mine },
+      ...jsonOf(1),
+      spSigPk: toHex0x(secp.mulBase(12345n, true)),
     });
-    const r = await gridledger([
-      "verify-bill",
-      "--rpc",
-      url,
-      "--ledger",
-      ledgerAddress,
-      "--pseudonyms",
-      path,
-    ]);
-    expect(r.code).to.equal(1);
-    expect(r.stdout).to.match(/DAP entry not signed by the registered SP key/);
+    const r = await gridledger(verifyArgs(relayed.ledger, path));
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stdout.match(/DISPUTED$/gm)).to.have.length(INTERVALS);
+    expect(r.stdout).to.match(/interval 0: DAP entry not signed by the registered SP key/);
+    expect(r.stdout).to.match(/interval 1: DAP entry not signed by the registered SP key/);
+  });
+
+  it("direct mode: the file carries pk_SP, the user's key comes from GRIDLEDGER_USER_KEY", async () => {
+    const file = join(direct.dir, "meter-3.json");
+    const keyPath = join(direct.dir, "meter-3.key");
+    expect(statSync(keyPath).mode & 0o777).to.equal(0o600);
+    const json = JSON.parse(readFileSync(file, "utf8")) as { direct?: { spPublicKey: string } };
+    expect(json.direct?.spPublicKey).to.match(/^0x0[23][0-9a-f]{64}$/);
+    const key = readFileSync(keyPath, "utf8").trim();
+    expect(key).to.match(/^0x[0-9a-f]{64}$/);
+    const ok = await gridledger(verifyArgs(direct.ledger, file), { GRIDLEDGER_USER_KEY: key });
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout.match(/ verified$/gm)).to.have.length(INTERVALS);
+    const noKey = await gridledger(verifyArgs(direct.ledger, file));
+    expect(noKey.code).to.equal(2);
+    expect(noKey.stderr.trim()).to.match(
+      /^gridledger verify-bill: VerifyBillOptionError: direct mode: GRIDLEDGER_USER_KEY must hold/,
+    );
   });
 
   it("bad input: one named line, exit 2", async () => {
+    const good = jsonOf(0);
+    const batch0 = (good.intervals as Record<string, string>)["0"];
+    const withBatch = (name: string, hex: string) =>
+      writeFile(name, { ...good, intervals: { 0: hex } });
     const cases: [string[], RegExp][] = [
       [["--ledger", "0x1234"], /VerifyBillOptionError: --ledger must be an address/],
       [["--rpc", ""], /VerifyBillOptionError: --rpc must not be empty/],
-      [["--interval", "x"], /VerifyBillOptionError: --interval must be a u32/],
+      [["--interval", "x"], /VerifyBillOptionError: --interval must be a u32, got "x"/],
       [["--interval", "9"], /VerifyBillOptionError: --interval 9 is not in the pseudonym file/],
-      [["--pseudonyms", join(dir, "nope.json")], /PseudonymFileError: cannot read/],
+      [["--pseudonyms", join(dir, "nope.json")], /PseudonymFileError: cannot read .*nope\.json/],
       [["--pseudonyms", writeFile("bad.json", "{not json")], /PseudonymFileError: .*not JSON/],
       [
-        [
-          "--pseudonyms",
-          writeFile("short.json", {
-            version: 1,
-            meterIndex: 0,
-            spSigPk,
-            intervals: { 1: ["0x12"] },
-          }),
-        ],
-        /PseudonymFileError: .*intervals\.1\[0\] must be 0x \+ 64 hex digits/,
+        ["--pseudonyms", writeFile("v1.json", { ...good, version: 1 })],
+        /PseudonymFileError: .*version must be 2/,
+      ],
+      [
+        ["--pseudonyms", writeFile("extra.json", { ...good, pseudonyms: [] })],
+        /PseudonymFileError: .*unknown field "pseudonyms"/,
+      ],
+      [
+        ["--pseudonyms", withBatch("short.json", batch0.slice(0, -2))],
+        new RegExp(
+          `PseudonymFileError: .*intervals\\.0 must be 0x \\+ a user batch of K × ${USER_BATCH_SLOT_SIZE} bytes`,
+        ),
+      ],
+      [
+        ["--pseudonyms", withBatch("nothex.json", "0x" + "zz".repeat(USER_BATCH_SLOT_SIZE))],
+        /PseudonymFileError: .*intervals\.0 must be 0x \+ 340 hex digits/,
+      ],
+      [
+        // A well-sized batch whose first slot has report version 0x09.
+        ["--pseudonyms", withBatch("version.json", "0x09" + batch0.slice(4))],
+        /PseudonymFileError: .*intervals\.0: decodeMeterReport: unknown version 9/,
+      ],
+      [
+        ["--pseudonyms", writeFile("moved.json", { ...good, intervals: { 1: batch0 } })],
+        /PseudonymFileError: .*intervals\.1 holds an entry of interval 0/,
       ],
     ];
-    const good = writeFile("good.json", {
-      version: 1,
-      meterIndex: 7,
-      spSigPk,
-      intervals: { 1: mine },
-    });
     for (const [override, expected] of cases) {
       const opts: Record<string, string> = {
         "--rpc": url,
-        "--ledger": ledgerAddress,
-        "--pseudonyms": good,
+        "--ledger": relayed.ledger,
+        "--pseudonyms": household(0),
       };
       for (let i = 0; i < override.length; i += 2) opts[override[i]] = override[i + 1];
       const r = await gridledger(["verify-bill", ...Object.entries(opts).flat()]);
@@ -241,47 +313,64 @@ describe("gridledger verify-bill (HTTP JSON-RPC, hardhat node)", function () {
 
   it("an unreachable node is a named chain error, exit 1", async () => {
     const port = await freePort();
-    const path = writeFile("ok2.json", {
-      version: 1,
-      meterIndex: 7,
-      spSigPk,
-      intervals: { 1: mine },
-    });
     const r = await gridledger([
       "verify-bill",
       "--rpc",
       `http://127.0.0.1:${port}`,
       "--ledger",
-      ledgerAddress,
+      relayed.ledger,
       "--pseudonyms",
-      path,
+      household(0),
     ]);
     expect(r.code).to.equal(1);
     expect(r.stderr.trim().split("\n")).to.have.length(1);
-    expect(r.stderr).to.match(/ChainUnreachableError/);
+    expect(r.stderr).to.match(/^gridledger verify-bill: ChainUnreachableError/);
   });
 
-  it("parsePseudonymFile refuses duplicates, unknown fields and a wrong version", () => {
-    const base = { version: 1, meterIndex: 0, spSigPk, intervals: { 1: mine } };
-    expect(() => parsePseudonymFile({ ...base, version: 2 })).to.throw(
-      PseudonymFileError,
-      /version/,
+  it("demo refuses an unwritable --pseudonyms-out, or one without --rpc, before the run, exit 2", async () => {
+    const blocker = writeFile("a-file", "x");
+    const embedded = await node("offchain/cli/demo.ts", [
+      "--quiet",
+      "--pseudonyms-out",
+      join(dir, "embedded"),
+    ]);
+    expect(embedded.code).to.equal(2);
+    expect(embedded.stderr).to.match(/^demo: --pseudonyms-out needs --rpc/);
+    expect(embedded.stdout).to.equal("");
+    const r = await node("offchain/cli/demo.ts", [
+      "--rpc",
+      url,
+      "--meters",
+      "5",
+      "--intervals",
+      "1",
+      "--quiet",
+      "--pseudonyms-out",
+      join(blocker, "sub"),
+    ]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(
+      /^demo: --pseudonyms-out .*a-file\/sub is not a writable directory: ENOTDIR/,
     );
-    expect(() => parsePseudonymFile({ ...base, extra: 1 })).to.throw(
-      PseudonymFileError,
-      /unknown field/,
-    );
-    expect(() => parsePseudonymFile({ ...base, intervals: { 1: mine, 2: [mine[0]] } })).to.throw(
-      PseudonymFileError,
-      /listed twice/,
-    );
-    expect(() => parsePseudonymFile({ ...base, intervals: { "-1": [] } })).to.throw(
+    expect(r.stdout).to.equal("");
+  });
+
+  it("parsePseudonymFile refuses a pseudonym listed twice and a non-u32 interval", () => {
+    const good = jsonOf(0);
+    const batch0 = (good.intervals as Record<string, string>)["0"];
+    expect(() =>
+      parsePseudonymFile({ ...good, intervals: { 0: batch0 + batch0.slice(2) } }),
+    ).to.throw(PseudonymFileError, /listed twice/);
+    expect(() => parsePseudonymFile({ ...good, intervals: { "-1": batch0 } })).to.throw(
       PseudonymFileError,
       /not a u32/,
     );
-    expect(() => parsePseudonymFile({ ...base, spSigPk: "0x04" + "00".repeat(32) })).to.throw(
+    expect(() => parsePseudonymFile({ ...good, intervals: {} })).to.throw(
       PseudonymFileError,
-      /compressed/,
+      /no intervals/,
     );
+    expect(() =>
+      parsePseudonymFile({ ...good, meterBasePublicKey: "0x04" + "00".repeat(32) }),
+    ).to.throw(PseudonymFileError, /meterBasePublicKey must be a compressed key/);
   });
 });
