@@ -4,12 +4,10 @@
 // run the ledgers are rebuilt from events alone, over HTTP, and reconciled with what the agents
 // reported. Also: the stale-read regression (a read right after a write sees it, 100 times) and
 // the node's chain rules (prague, 30M block gas limit).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { expect } from "chai";
@@ -22,58 +20,10 @@ import { readIntervalFromUrl } from "../../offchain/chain/ledgerReader.ts";
 import { connectJsonRpc, readHead } from "../../offchain/chain/provider.ts";
 import type { BbnpRunReport } from "../../offchain/sim/bbnp.ts";
 import type { OksuzReport } from "../../offchain/sim/oksuz.ts";
+import { ROOT, freePort, startHardhatNode, stopHardhatNode } from "../helpers/hardhat-node.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const HARDHAT = join(ROOT, "node_modules", ".bin", "hardhat");
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `hardhat node` on 127.0.0.1:port and waits (≤ 60 s) until it answers. */
-async function startNode(port: number): Promise<ChildProcess> {
-  const child = spawn(HARDHAT, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  child.stderr!.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`hardhat node exited: ${output}`);
-    try {
-      const { provider } = await connectJsonRpc(`http://127.0.0.1:${port}`, 1_000);
-      provider.destroy();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  child.kill("SIGKILL");
-  throw new Error(`hardhat node did not answer within 60 s: ${output}`);
-}
-
-async function stopNode(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  process.kill(child.pid, "SIGTERM");
-  const timer = setTimeout(
-    () => child.exitCode === null && process.kill(child.pid!, "SIGKILL"),
-    5_000,
-  );
-  await exited;
-  clearTimeout(timer);
-}
 
 /** Runs a CLI script with Node (the project's), returns stdout; throws with stderr on failure. */
 async function cli(script: string, args: readonly string[]): Promise<string> {
@@ -101,10 +51,10 @@ describe("real chains: both schemes over HTTP JSON-RPC on `hardhat node`", funct
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     dir = mkdtempSync(join(tmpdir(), "gridledger-rpc-"));
-    node = await startNode(port);
+    node = await startHardhatNode(port);
   });
   after(async () => {
-    await stopNode(node);
+    await stopHardhatNode(node);
     rmSync(dir, { recursive: true, force: true });
     rmSync(join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true });
   });
