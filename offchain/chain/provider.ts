@@ -84,13 +84,9 @@ export async function connectJsonRpc(
   return { provider, chainId };
 }
 
-// Per-provider fence: the highest block of a receipt this process has seen through `chain/`.
-const fences = new WeakMap<object, number>();
-
-function fenceKey(provider: Provider): object {
-  // Signers of one node share a provider; Hardhat's wrapper forwards to one object as well.
-  return provider;
-}
+// Per-provider fence: the highest block of a receipt this process has seen through `chain/`
+// (signers of one node share their provider object).
+const fences = new WeakMap<Provider, number>();
 
 /** Records that a write landed in `receipt.blockNumber` (called by every write in `chain/`). */
 export function noteWrite(
@@ -98,13 +94,12 @@ export function noteWrite(
   receipt: TransactionReceipt,
 ): void {
   if (!provider) return;
-  const key = fenceKey(provider);
-  fences.set(key, Math.max(fences.get(key) ?? -1, receipt.blockNumber));
+  fences.set(provider, Math.max(fences.get(provider) ?? -1, receipt.blockNumber));
 }
 
 /** The fence of `provider`: the last block this process wrote to through it (−1 if none). */
 export function writeFence(provider: Provider): number {
-  return fences.get(fenceKey(provider)) ?? -1;
+  return fences.get(provider) ?? -1;
 }
 
 /**
