@@ -22,13 +22,10 @@ import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { User } from "../../offchain/user/user.ts";
 import {
   CATEGORY_VALUES,
-  CC_PK_SK,
-  CC_SIG_SK,
-  SP_PK_SK,
   SP_SIG_SK,
-  TARIFF,
   WINDOW_END,
   WINDOW_START,
+  fixtureLedgerConfig,
 } from "../ledger/fixtures.ts";
 import { ccKeys, seedScalar } from "../roles/fixtures.ts";
 
@@ -59,19 +56,7 @@ export async function slotSetting(
   const [adminSigner, ccSigner, spSigner] = await ethers.getSigners();
   const { address } = await deployBillingLedger(
     { admin: adminSigner, controlCenter: ccSigner, serviceProvider: spSigner },
-    {
-      tariff: TARIFF,
-      categories: CATEGORY_VALUES,
-      serviceProvider: {
-        publicKey: secp.mulBase(SP_PK_SK, true),
-        sigPublicKey: secp.mulBase(SP_SIG_SK, true),
-      },
-      controlCenter: {
-        publicKey: secp.mulBase(CC_PK_SK, true),
-        sigPublicKey: secp.mulBase(CC_SIG_SK, true),
-      },
-      slotsPerMeter: K,
-    },
+    fixtureLedgerConfig(K),
   );
   const ledger = connectBillingLedger(address, adminSigner);
   const cc = connectBillingLedger(address, ccSigner);

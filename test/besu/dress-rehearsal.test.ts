@@ -10,7 +10,6 @@
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +20,7 @@ import { REGISTRY_ADDRESS } from "../../offchain/besu/kit.ts";
 import { writeKit } from "../../offchain/besu/kit-writer.ts";
 import { connectBillingLedger } from "../../offchain/chain/billing.ts";
 import { readArtifact } from "../../offchain/chain/deploy.ts";
+import { freePort } from "../helpers/hardhat-node.ts";
 import { loadGenesisAlloc, testKit } from "./kit-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -28,17 +28,6 @@ const HARDHAT_CLI = fileURLToPath(
   new URL("../../node_modules/hardhat/dist/src/cli.js", import.meta.url),
 );
 const CHAIN_ID = 31_999;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForRpc(
   url: string,

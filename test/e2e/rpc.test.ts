@@ -19,7 +19,7 @@ import { ContractRevertError, toChainError } from "../../offchain/chain/errors.t
 import { readIntervalFromUrl } from "../../offchain/chain/ledgerReader.ts";
 import { connectJsonRpc, readHead } from "../../offchain/chain/provider.ts";
 import type { BbnpRunReport } from "../../offchain/sim/bbnp.ts";
-import type { OksuzReport } from "../../offchain/sim/oksuz.ts";
+import { ATTACKS, type OksuzReport } from "../../offchain/sim/oksuz.ts";
 import { ROOT, freePort, startHardhatNode, stopHardhatNode } from "../helpers/hardhat-node.ts";
 
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -189,14 +189,7 @@ describe("real chains: both schemes over HTTP JSON-RPC on `hardhat node`", funct
     await reconcileOksuz(report);
   });
 
-  for (const attack of [
-    "fake-meter",
-    "tampering-user",
-    "corrupted-meter",
-    "replaying-outsider",
-    "sp-wrong-price",
-    "sp-wrong-bill",
-  ]) {
+  for (const attack of ATTACKS) {
     it(`Oksuz attack ${attack}: detected or prevented over HTTP, honest bills unaffected`, async () => {
       const report = await oksuz(["--meters", "8", "--intervals", "2", "--attack", attack]);
       expect(report.attack?.outcome).to.be.oneOf(["detected", "prevented"]);

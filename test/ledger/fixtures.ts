@@ -13,7 +13,10 @@ import {
   type BillingLedger,
   type SignedBillBatch,
 } from "../../offchain/chain/billing.ts";
-import { deployBillingLedger as deployChainLedger } from "../../offchain/chain/deploy.ts";
+import {
+  deployBillingLedger as deployChainLedger,
+  type BillingLedgerConfig,
+} from "../../offchain/chain/deploy.ts";
 import { tariffPrice, type TariffSchedule } from "../../offchain/chain/tariff.ts";
 import { bytesToBigInt, hexToBytes, toHex0x, u32 } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
@@ -61,6 +64,27 @@ export interface BillingDeployment {
   outsider: HardhatEthersSigner;
 }
 
+/**
+ * The fixtures' ledger configuration: the public tariff, the category values, CC's and SP's keys,
+ * `slotsPerMeter` report slots per meter and (optionally) direct mode.
+ */
+export function fixtureLedgerConfig(slotsPerMeter: number, direct?: boolean): BillingLedgerConfig {
+  return {
+    tariff: TARIFF,
+    categories: CATEGORY_VALUES,
+    serviceProvider: {
+      publicKey: secp.mulBase(SP_PK_SK, true),
+      sigPublicKey: secp.mulBase(SP_SIG_SK, true),
+    },
+    controlCenter: {
+      publicKey: secp.mulBase(CC_PK_SK, true),
+      sigPublicKey: secp.mulBase(CC_SIG_SK, true),
+    },
+    direct,
+    slotsPerMeter,
+  };
+}
+
 /** Deploys and configures a ledger: tariff, category values, CC and SP keys, mode. */
 export async function deployBillingLedger(
   ethers: HardhatEthers,
@@ -69,22 +93,7 @@ export async function deployBillingLedger(
   const [admin, cc, sp, outsider] = await ethers.getSigners();
   const { ledger, address } = await deployChainLedger(
     { admin, controlCenter: cc, serviceProvider: sp },
-    options.configure === false
-      ? {}
-      : {
-          tariff: TARIFF,
-          categories: CATEGORY_VALUES,
-          serviceProvider: {
-            publicKey: secp.mulBase(SP_PK_SK, true),
-            sigPublicKey: secp.mulBase(SP_SIG_SK, true),
-          },
-          controlCenter: {
-            publicKey: secp.mulBase(CC_PK_SK, true),
-            sigPublicKey: secp.mulBase(CC_SIG_SK, true),
-          },
-          direct: options.direct,
-          slotsPerMeter: 1,
-        },
+    options.configure === false ? {} : fixtureLedgerConfig(1, options.direct),
   );
   if (options.configure !== false) await registerFixtureMeters(ledger.connect(cc) as BillingLedger);
   const domain = await readDomain(ledger);
