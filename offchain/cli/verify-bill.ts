@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { getAddress, isAddress } from "ethers";
 
 import { connectBillingLedger, readDomain } from "../chain/billing.ts";
-import { ChainError, toChainError } from "../chain/errors.ts";
+import { ChainError, ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
 import { readIntervalFromUrl } from "../chain/ledgerReader.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
 import { bytesToHex, hexToBytes, toHex0x } from "../crypto/bytes.ts";
@@ -238,7 +238,17 @@ export async function verifyBills(input: VerifyBillsInput): Promise<BillCheck[]>
   const { provider } = await connectJsonRpc(input.rpc);
   let domain: Uint8Array;
   try {
-    domain = await readDomain(connectBillingLedger(input.ledger, provider));
+    // A well-formed address that holds no BillingLedger is bad input, not a dispute (exit 2).
+    if ((await chainCall(() => provider.getCode(input.ledger))) === "0x") {
+      throw new VerifyBillOptionError(`--ledger ${input.ledger}: no contract at this address`);
+    }
+    try {
+      domain = await readDomain(connectBillingLedger(input.ledger, provider));
+    } catch (err) {
+      const e = toChainError(err);
+      if (e instanceof ChainError && !(e instanceof ContractRevertError)) throw e;
+      throw new VerifyBillOptionError(`--ledger ${input.ledger} is not a BillingLedger`);
+    }
   } finally {
     provider.destroy();
   }

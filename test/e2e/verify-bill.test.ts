@@ -263,6 +263,15 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
       writeFile(name, { ...good, intervals: { 0: hex } });
     const cases: [string[], RegExp][] = [
       [["--ledger", "0x1234"], /VerifyBillOptionError: --ledger must be an address/],
+      // Well-formed addresses that hold no BillingLedger (newcomer trial: an ethers stack trace).
+      [
+        ["--ledger", "0x" + "00".repeat(19) + "01"],
+        /VerifyBillOptionError: --ledger 0x0+1: no contract at this address/,
+      ],
+      [
+        ["--ledger", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"], // a wallet (dev account 0)
+        /VerifyBillOptionError: --ledger 0xf39F.*: no contract at this address/,
+      ],
       [["--rpc", ""], /VerifyBillOptionError: --rpc must not be empty/],
       [["--interval", "x"], /VerifyBillOptionError: --interval must be a u32, got "x"/],
       [["--interval", "9"], /VerifyBillOptionError: --interval 9 is not in the pseudonym file/],
