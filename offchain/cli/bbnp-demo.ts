@@ -237,7 +237,7 @@ function printSummary(r: BbnpRunReport): void {
       `${s.reporters}/${r.users}`,
       s.readingsSumWh,
       s.aborted === undefined ? s.onChainSum : `aborted: ${s.aborted}`,
-      s.match ? "yes" : "NO",
+      s.aborted !== undefined ? "-" : s.match ? "yes" : "NO",
       String(s.excluded.length),
       String(s.passes),
       String(s.revealedMasks),
@@ -268,9 +268,18 @@ function printSummary(r: BbnpRunReport): void {
   ];
   printTable(header, rows);
   const t = r.totals;
+  // An aborted round publishes nothing (DESIGN §4.7): the equality is over the committed rounds,
+  // and the run still fails (exit 1) because a round produced no aggregate.
+  const committed = r.perRound.filter((s) => s.aborted === undefined);
+  const sum = (xs: readonly string[]) => xs.reduce((a, x) => a + BigInt(x || "0"), 0n);
+  const readings = sum(committed.map((s) => s.readingsSumWh));
+  const committedMatch = committed.every((s) => s.match);
   console.log(
-    `\nΣ readings ${t.readingsSumWh} Wh = Σ on-chain ${t.onChainSum}: ${t.allMatch ? "yes" : "NO"}; ` +
-      `gas ${t.gasUsed} (${(values.deployment ?? values.ledger) ? "attach" : "deploy"} ${r.setup.deployGas}); aborted rounds ${t.aborted}`,
+    `\nΣ readings ${readings} Wh = Σ on-chain ${t.onChainSum}` +
+      (t.aborted > 0 ? ` (the ${committed.length} committed rounds)` : "") +
+      `: ${committedMatch ? "yes" : "NO"}; ` +
+      `gas ${t.gasUsed} (${(values.deployment ?? values.ledger) ? "attach" : "deploy"} ${r.setup.deployGas}); aborted rounds ${t.aborted}` +
+      (t.aborted > 0 ? " (nothing published for them; exit 1)" : ""),
   );
   console.log(
     `set-up (untimed in rounds): TA keys ${(r.setup.taKeysMs / 1000).toFixed(1)} s, ` +
