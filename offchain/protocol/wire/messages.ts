@@ -63,10 +63,13 @@ export const WIRE_TYPE = {
   bbnpRevealRequest: 0x21,
   bbnpReveal: 0x22,
   bbnpDropoutCorrection: 0x23,
+  bbnpRoundOpen: 0x24,
   consensusGateway: 0x30,
   consensusProposal: 0x31,
   consensusVote: 0x32,
   consensusCommitted: 0x33,
+  selectionOpen: 0x34,
+  selectionReveal: 0x35,
 } as const;
 
 /** ECIES box of the 32-byte GGM key: ephemeral (33) ‖ ciphertext (32) ‖ GCM tag (16). */
@@ -126,6 +129,29 @@ export interface BbnpDropoutCorrection {
   readonly correction: bigint;
 }
 
+/** Gateway → every BBNP user: round `round` is open, report now (DESIGN §4.7 step 1). */
+export interface BbnpRoundOpen {
+  readonly round: bigint;
+}
+
+/**
+ * Gateway → every consensus node: the reveal phase of round `round` (DESIGN §5.4). `seed` is the
+ * ledger's head digest (32 bytes, zero before the first block), `gatewaySignature` is Θ, the GW's
+ * BLS signature on `roundRandomMessage(domain, round, seed)` (96 bytes).
+ */
+export interface SelectionOpen {
+  readonly round: bigint;
+  readonly seed: Uint8Array;
+  readonly gatewaySignature: Uint8Array;
+}
+
+/** Pre-selected node `from` → every node: its signature on the same message (X_q, DESIGN §5.4). */
+export interface SelectionReveal {
+  readonly round: bigint;
+  readonly from: number;
+  readonly signature: Uint8Array;
+}
+
 export type WireMessage =
   | { readonly type: "onionPacket"; readonly packet: Uint8Array }
   | { readonly type: "meterReport"; readonly entry: LedgerEntry }
@@ -137,7 +163,10 @@ export type WireMessage =
   | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
   | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
   | { readonly type: "bbnpDropoutCorrection"; readonly correction: BbnpDropoutCorrection }
-  | { readonly type: "consensus"; readonly message: ConsensusMessage };
+  | { readonly type: "consensus"; readonly message: ConsensusMessage }
+  | { readonly type: "bbnpRoundOpen"; readonly open: BbnpRoundOpen }
+  | { readonly type: "selectionOpen"; readonly open: SelectionOpen }
+  | { readonly type: "selectionReveal"; readonly reveal: SelectionReveal };
 
 export type WireMessageType = WireMessage["type"];
 
@@ -323,6 +352,27 @@ function encodeBody(m: WireMessage): Uint8Array {
     }
     case "consensus":
       return encodeConsensus(m.message);
+    case "bbnpRoundOpen":
+      return enc("encodeWire: round open", () => u64(m.open.round));
+    case "selectionOpen": {
+      const what = "encodeWire: selection open";
+      return concatBytes(
+        enc(what, () => u64(m.open.round)),
+        checkLength(m.open.seed, 32, `${what}.seed`),
+        signature(m.open.gatewaySignature, `${what}.gatewaySignature`),
+      );
+    }
+    case "selectionReveal": {
+      const what = "encodeWire: selection reveal";
+      if (m.reveal.from >= MAX_CONSENSUS_NODES) {
+        throw new WireEncodeError(`${what}.from: node index ≥ ${MAX_CONSENSUS_NODES}`);
+      }
+      return concatBytes(
+        enc(what, () => u64(m.reveal.round)),
+        enc(what, () => u16(m.reveal.from)),
+        signature(m.reveal.signature, `${what}.signature`),
+      );
+    }
   }
 }
 
@@ -372,6 +422,9 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   bbnpReveal: WIRE_TYPE.bbnpReveal,
   bbnpDropoutCorrection: WIRE_TYPE.bbnpDropoutCorrection,
   consensus: 0, // per variant, below
+  bbnpRoundOpen: WIRE_TYPE.bbnpRoundOpen,
+  selectionOpen: WIRE_TYPE.selectionOpen,
+  selectionReveal: WIRE_TYPE.selectionReveal,
 };
 
 const CONSENSUS_TYPE: Readonly<Record<ConsensusMessage["type"], number>> = {
@@ -510,6 +563,21 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       const certificate = decodeCertificate(r);
       const order = r.list("order", MAX_CONSENSUS_NODES, (rr) => rr.u16("order"));
       return { type: "consensus", message: { type: "committed", block, certificate, order } };
+    }
+    case WIRE_TYPE.bbnpRoundOpen:
+      return { type: "bbnpRoundOpen", open: { round: r.u64("round") } };
+    case WIRE_TYPE.selectionOpen: {
+      const round = r.u64("round");
+      const seed = r.bytes(32, "seed");
+      const gatewaySignature = r.bytes(BLS_SIGNATURE_LENGTH, "gatewaySignature");
+      return { type: "selectionOpen", open: { round, seed, gatewaySignature } };
+    }
+    case WIRE_TYPE.selectionReveal: {
+      const round = r.u64("round");
+      const from = r.u16("from");
+      if (from >= MAX_CONSENSUS_NODES) r.fail(`from: node index ${from} ≥ ${MAX_CONSENSUS_NODES}`);
+      const signature = r.bytes(BLS_SIGNATURE_LENGTH, "signature");
+      return { type: "selectionReveal", reveal: { round, from, signature } };
     }
     default:
       throw new WireUnknownTypeError(type);
