@@ -7,7 +7,7 @@ import { runServiceMain } from "../node/runner.ts";
 import type { RoleDefinition } from "../node/service.ts";
 
 /** Adds `<role> --config F --data-dir D` for `def` to `program`. */
-export function registerServiceCommand(program: Command, def: RoleDefinition<never>): void {
+export function registerServiceCommand(program: Command, def: RoleDefinition<unknown>): void {
   program
     .command(def.role)
     .description(def.description)
@@ -31,7 +31,7 @@ export function registerServiceCommand(program: Command, def: RoleDefinition<nev
 /** Registers every role of `roles`. */
 export function registerServiceCommands(
   program: Command,
-  roles: readonly RoleDefinition<never>[],
+  roles: readonly RoleDefinition<unknown>[],
 ): void {
   for (const def of roles) registerServiceCommand(program, def);
 }

@@ -3,11 +3,10 @@
 import { Command } from "commander";
 
 import { registerServiceCommand } from "../../offchain/cli/services.ts";
-import type { RoleDefinition } from "../../offchain/node/service.ts";
 import { pingRole } from "./ping-role.ts";
 
 const program = new Command("ping-main").exitOverride((err) =>
   process.exit(err.exitCode === 0 ? 0 : 2),
 );
-registerServiceCommand(program, pingRole as RoleDefinition<never>);
+registerServiceCommand(program, pingRole);
 await program.parseAsync(process.argv);

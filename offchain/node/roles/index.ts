@@ -4,7 +4,7 @@
 import type { RoleDefinition } from "../service.ts";
 
 /** Every role that can run as a process, in the order `gridledger --help` lists them. */
-export const ROLES: readonly RoleDefinition<never>[] = [];
+export const ROLES: readonly RoleDefinition<unknown>[] = [];
 
 /** The names of the roles issue 11 asks for (the devnet says which of them are not registered). */
 export const PLANNED_ROLES: readonly string[] = [
@@ -17,6 +17,6 @@ export const PLANNED_ROLES: readonly string[] = [
 ];
 
 /** The registered role named `role`, or undefined. */
-export function findRole(role: string): RoleDefinition<never> | undefined {
+export function findRole(role: string): RoleDefinition<unknown> | undefined {
   return ROLES.find((r) => r.role === role);
 }
