@@ -76,6 +76,52 @@ export class AggregationLedgerAdapter {
   }
 
   /**
+   * Connects to a deployed AggregationLedger (and the registry bound to it, if any) with `signer`
+   * (a role's own chain account, which also stands for the admin in the read-only uses: provider
+   * access, mining on a dev chain). Throws `DeploymentMismatchError` when there is no contract at
+   * `ledgerAddress`.
+   */
+  static async connect(signer: Signer, ledgerAddress: string): Promise<AggregationLedgerAdapter> {
+    const provider = signer.provider;
+    if (!provider) throw new Error("AggregationLedgerAdapter.connect: the signer needs a provider");
+    const { abi } = readArtifact("ledger/AggregationLedger.sol", "AggregationLedger");
+    if ((await chainCall(() => provider.getCode(ledgerAddress))) === "0x") {
+      throw new DeploymentMismatchError(`no AggregationLedger at ${ledgerAddress} on this chain`);
+    }
+    const ledger = new Contract(
+      ledgerAddress,
+      abi as InterfaceAbi,
+      signer,
+    ) as unknown as AggregationLedger;
+    const bound = await chainCall(() => ledger.registry());
+    let registry: ReputationRegistry | undefined;
+    if (bound !== ZeroAddress) {
+      const r = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry");
+      registry = new Contract(
+        bound,
+        r.abi as InterfaceAbi,
+        signer,
+      ) as unknown as ReputationRegistry;
+    }
+    const { chainId } = await chainCall(() => provider.getNetwork());
+    const domain = aggregationDomain(chainId, getAddress(ledgerAddress));
+    return new AggregationLedgerAdapter(
+      ledger,
+      registry,
+      getAddress(ledgerAddress),
+      domain,
+      0n,
+      signer,
+    );
+  }
+
+  /** The last recorded or committed round (0n when none): where a restarted gateway resumes. */
+  async lastRound(): Promise<bigint> {
+    const [round, any] = await chainCall(() => this.ledger.lastRound());
+    return any ? BigInt(round) : 0n;
+  }
+
+  /**
    * Deploys the ledger with `S_g` and, in consensus mode, a registry with the nodes (keys with
    * proofs of possession, initial reputations). Checks the ledger's domain against ours.
    */
@@ -435,6 +481,8 @@ export function nodeLedgerClient(
     commitBlock: (block: ConsensusBlock, certificate: QuorumCertificate) =>
       adapter.commitBlock(signer, block, certificate, keys),
     selectionWindowLeft: (primary: number) => adapter.selectionWindowLeft(primary),
+    headDigest: async (): Promise<Uint8Array> =>
+      hexToBytes(await chainCall(() => adapter.ledger.headDigest())),
     advanceBlocks: (blocks: bigint) => adapter.advanceBlocks(blocks),
   };
 }

@@ -32,6 +32,7 @@ import {
 } from "../protocol/wire/index.ts";
 import type { SelectionOpen } from "../protocol/wire/messages.ts";
 import type { Clock } from "../runtime/clock.ts";
+import type { Store } from "../runtime/store.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
 import type { ConsensusBlock, QuorumCertificate } from "./block.ts";
@@ -62,6 +63,8 @@ export interface ConsensusLedgerClient {
   selectionWindowLeft(primary: number): Promise<bigint>;
   /** Lets `blocks` more blocks pass (a dev chain mines them; elsewhere waits). */
   advanceBlocks(blocks: bigint): Promise<void>;
+  /** The ledger's head digest (32 bytes; zero before the first block). */
+  headDigest(): Promise<Uint8Array>;
 }
 
 export interface ConsensusNodeAgentInit extends Omit<ConsensusNodeInit, "behaviour"> {
@@ -80,6 +83,12 @@ export interface ConsensusNodeAgentComponents {
   /** BLS operations (offchain/crypto/bls.ts; a simulation may memoise verification). */
   readonly crypto?: ConsensusCrypto;
   readonly logger?: Logger;
+  /**
+   * Durable state (optional): every adopted block is appended (`consensus/committed`, the wire
+   * encoding of the committed message) and replayed on start, so that a restarted node has the
+   * same head and reputation state; then checked against the chain's head.
+   */
+  readonly store?: Store;
   /**
    * The node's state machine (default: an honest `ConsensusNode` from the init). The Byzantine
    * behaviours of offchain/adversary/bbnp.ts pass a misbehaving one.
@@ -114,6 +123,8 @@ interface RoundState {
 }
 
 const MAX_HELD = 1024;
+/** Store log of the adopted blocks (wire-encoded `consensus committed` messages). */
+const COMMITTED_LOG = "consensus/committed";
 
 export class ConsensusNodeAgent {
   readonly index: number;
@@ -126,6 +137,7 @@ export class ConsensusNodeAgent {
   readonly #gateway: string;
   readonly #rounds = new Map<bigint, RoundState>();
   #running = false;
+  #behind = false;
   #current = 0n;
   #signed = 0;
   /** Every commit this node learnt of, by round. */
@@ -150,8 +162,26 @@ export class ConsensusNodeAgent {
     this.#gateway = init.gateway ?? "gateway";
   }
 
+  /**
+   * Replays the stored blocks (if a store is given), checks the head against the chain's (a node
+   * behind the chain is reported in {@link status} as `behind`), then starts receiving.
+   */
   async start(): Promise<void> {
     if (this.#running) return;
+    const store = this.#c.store;
+    if (store) {
+      let replayed = 0;
+      for (const entry of store.readLog(COMMITTED_LOG)) {
+        const m = decodeWire(entry.value);
+        if (m.type !== "consensus" || m.message.type !== "committed") continue;
+        this.#adopt(m.message, false);
+        replayed++;
+      }
+      if (replayed > 0) this.#logger.info("restored", { blocks: replayed });
+    }
+    const chainHead = await this.#c.ledger.headDigest();
+    this.#behind = !equalBytes(chainHead, this.node.head().digest);
+    if (this.#behind) this.#logger.warn("behind the chain's head", {});
     this.#c.transport.handle((from, bytes) => this.#onMessage(from, bytes));
     this.#c.transport.start();
     this.#running = true;
@@ -169,6 +199,8 @@ export class ConsensusNodeAgent {
       round: Number(this.#current),
       isPrimary: order !== undefined && order[0] === this.index,
       signed: this.#signed,
+      head: Number(this.node.head().round ?? 0n),
+      ...(this.#behind ? { behind: true } : {}),
     };
   }
 
@@ -380,8 +412,16 @@ export class ConsensusNodeAgent {
   }
 
   /** Adopts a block the chain accepted (forwarded by the node that committed it). */
-  #adopt(m: Extract<ConsensusMessage, { type: "committed" }>): void {
+  #adopt(m: Extract<ConsensusMessage, { type: "committed" }>, persist = true): void {
+    const before = this.node.head().round;
     this.node.receive(m, this.#c.clock.now());
+    const adopted = this.node.head().round !== before && this.node.head().round === m.block.round;
+    if (adopted) {
+      this.#behind = false;
+      if (persist && this.#c.store) {
+        this.#c.store.append(COMMITTED_LOG, encodeWire({ type: "consensus", message: m }));
+      }
+    }
     if (!this.commits.has(m.block.round) && this.node.adopted.get(m.block.round) === m.block) {
       this.commits.set(m.block.round, {
         round: m.block.round,

@@ -202,6 +202,10 @@ describe("BBNP agents", function () {
           return 0n;
         },
         async advanceBlocks() {},
+        async headDigest() {
+          const last = chain.blocks.at(-1);
+          return last ? blockDigest(DOMAIN, last.block) : new Uint8Array(32);
+        },
       });
       const agents = sks.map(
         (secretKey, j) =>
