@@ -13,7 +13,7 @@ import {
   WireDecodeError,
   type WireMessage,
 } from "../protocol/wire/index.ts";
-import type { Transport } from "../runtime/network.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 
 export interface BbnpUserAgentInit {
@@ -89,7 +89,7 @@ export class BbnpUserAgent {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#components.transport.stop();
+    await stopTransport(this.#components.transport);
   }
 
   /** The last round's counters (undefined before the first announcement). */

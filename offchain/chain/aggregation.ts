@@ -132,6 +132,35 @@ export class AggregationLedgerAdapter {
     nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
     attach?: BbnpDeployment,
   ): Promise<AggregationLedgerAdapter> {
+    return AggregationLedgerAdapter.deployPublic(
+      chain,
+      blsPublicKey(gatewaySecret),
+      minReporters,
+      nodes && {
+        publicKeys: nodes.secretKeys.map(blsPublicKey),
+        proofsOfPossession: nodes.secretKeys.map(blsProvePossession),
+        reputations: nodes.reputations,
+      },
+      attach,
+    );
+  }
+
+  /**
+   * As {@link deploy}, from public material only (the trusted authority's set-up output, e.g.
+   * `bbnpSetup(...).deployment`): S_g (48-byte compressed G1) and, in consensus mode, each node's
+   * key, proof of possession (96-byte G2) and initial reputation (1e18 fixed point).
+   */
+  static async deployPublic(
+    chain: AggregationChainAccess,
+    gatewayPublicKey: Uint8Array,
+    minReporters: number,
+    nodes?: {
+      readonly publicKeys: readonly Uint8Array[];
+      readonly proofsOfPossession: readonly Uint8Array[];
+      readonly reputations: readonly bigint[];
+    },
+    attach?: BbnpDeployment,
+  ): Promise<AggregationLedgerAdapter> {
     let gas = 0n;
     const add = (r: ContractTransactionReceipt | null) => {
       gas += r?.gasUsed ?? 0n;
@@ -152,7 +181,7 @@ export class AggregationLedgerAdapter {
         return { address: await c.getAddress(), abi: abi as InterfaceAbi };
       });
     };
-    const gatewayKey = hex(g1ToEip2537(blsPublicKey(gatewaySecret)));
+    const gatewayKey = hex(g1ToEip2537(gatewayPublicKey));
     const l = attach
       ? await attachLedger(admin, attach, nodes !== undefined, gatewayKey, add)
       : await deploy("ledger/AggregationLedger.sol", "AggregationLedger", [
@@ -167,9 +196,9 @@ export class AggregationLedgerAdapter {
     let registry: ReputationRegistry | undefined;
     if (nodes) {
       const accounts = chain.nodes ?? [];
-      if (accounts.length < nodes.secretKeys.length) {
+      if (accounts.length < nodes.publicKeys.length) {
         throw new Error(
-          `AggregationLedgerAdapter: ${nodes.secretKeys.length} consensus nodes need as many node accounts, got ${accounts.length}`,
+          `AggregationLedgerAdapter: ${nodes.publicKeys.length} consensus nodes need as many node accounts, got ${accounts.length}`,
         );
       }
       const r =
@@ -184,14 +213,13 @@ export class AggregationLedgerAdapter {
         add(await mined(registry.bindLedger(l.address)));
         add(await mined(ledger.bindRegistry(r.address)));
       }
-      for (let j = 0; j < nodes.secretKeys.length; j++) {
-        const sk = nodes.secretKeys[j];
+      for (let j = 0; j < nodes.publicKeys.length; j++) {
         add(
           await (
             await registry.addNode(
               await accounts[j].getAddress(),
-              hex(g1ToEip2537(blsPublicKey(sk))),
-              hex(g2ToEip2537(blsProvePossession(sk))),
+              hex(g1ToEip2537(nodes.publicKeys[j])),
+              hex(g2ToEip2537(nodes.proofsOfPossession[j])),
               nodes.reputations[j],
               hex(packReputations(nodes.reputations.slice(0, j))),
             )

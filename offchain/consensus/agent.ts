@@ -34,7 +34,7 @@ import type { SelectionOpen } from "../protocol/wire/messages.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Store } from "../runtime/store.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
-import type { Transport } from "../runtime/network.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
 import type { ConsensusBlock, QuorumCertificate } from "./block.ts";
 import { bitmapIndices, blockDigest, verifyCertificate } from "./block.ts";
 import type { SelectionReveals } from "./driver.ts";
@@ -190,7 +190,7 @@ export class ConsensusNodeAgent {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#c.transport.stop();
+    await stopTransport(this.#c.transport);
   }
 
   status(): Readonly<Record<string, unknown>> {

@@ -26,7 +26,7 @@ import {
 import type { ConsensusBlock, QuorumCertificate } from "../consensus/block.ts";
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
-import type { Transport } from "../runtime/network.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
 import {
   RevealRejectedError,
   RoundAbortedError,
@@ -220,7 +220,7 @@ export class GatewayAgent {
     this.#running = false;
     this.#passWait?.signal();
     this.#commitWait?.signal();
-    this.#c.transport.stop();
+    await stopTransport(this.#c.transport);
   }
 
   get phase(): GatewayAgentPhase {
@@ -260,6 +260,7 @@ export class GatewayAgent {
     let aborted: AbortReason | undefined;
     let correction: bigint | undefined;
     try {
+      this.#abortIfStopped();
       if (gw.missing.length > 0) {
         this.#phase = "recovery";
         mark = this.#now();
@@ -267,6 +268,7 @@ export class GatewayAgent {
         this.#timings.recoveryMs += this.#now() - mark;
         while (plan) {
           await this.#recoveryPass(plan);
+          this.#abortIfStopped();
           mark = this.#now();
           plan = gw.closeRecoveryPass();
           this.#timings.recoveryMs += this.#now() - mark;
@@ -321,6 +323,11 @@ export class GatewayAgent {
     }
     this.#phase = "idle";
     return outcome;
+  }
+
+  /** A stopped gateway signs nothing: the open round aborts cleanly (reason `caller`). */
+  #abortIfStopped(): void {
+    if (!this.#running) this.#gateway.abortRound("the gateway was stopped");
   }
 
   async #recoveryPass(plan: RecoveryPlan): Promise<void> {
