@@ -310,7 +310,8 @@ export class ConsensusNodeAgent {
     const s = this.#state(round);
     if (s.started || s.selecting) return;
     if (!s.open) {
-      if (s.early.length < this.#addresses.length) s.early.push({ from, signature });
+      // One held reveal per sender (verified once the open arrives).
+      if (!s.early.some((e) => e.from === from)) s.early.push({ from, signature });
       return;
     }
     const preselected = preselect(this.node.committedReputations());

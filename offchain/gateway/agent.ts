@@ -23,7 +23,12 @@ import {
   WireDecodeError,
   type WireMessage,
 } from "../protocol/wire/index.ts";
-import type { ConsensusBlock, QuorumCertificate } from "../consensus/block.ts";
+import {
+  blockDigest,
+  verifyCertificate,
+  type ConsensusBlock,
+  type QuorumCertificate,
+} from "../consensus/block.ts";
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import { stopTransport, type Transport } from "../runtime/network.ts";
@@ -76,6 +81,12 @@ export interface GatewayAgentInit {
   readonly userAddress?: (user: number) => string;
   /** Consensus mode: the nodes' addresses in registry order (default `node-${j}`, M given). */
   readonly nodes?: readonly string[];
+  /**
+   * Consensus mode: the nodes' BLS keys (registry order). When given, a forwarded committed block
+   * ends the round only if its certificate verifies (quorum, one aggregate check), as the ledger
+   * checked it: a node cannot make the gateway believe a round was committed.
+   */
+  readonly nodeKeys?: readonly Uint8Array[];
   /** Report admission window (ms, default 1,000). */
   readonly windowMs?: number;
   /** Longest wait for one recovery pass's reveals (ms, default 1,000). */
@@ -467,6 +478,13 @@ export class GatewayAgent {
       !equalBytes(m.block.gatewaySignature, signed.signature)
     ) {
       this.#logger.warn("committed block is not our statement", { round: Number(this.#round) });
+      return;
+    }
+    const keys = this.#init.nodeKeys;
+    if (keys && !verifyCertificate(keys, blockDigest(this.#init.domain, m.block), m.certificate)) {
+      this.#logger.warn("committed block without a valid certificate", {
+        round: Number(this.#round),
+      });
       return;
     }
     this.#committed ??= { block: m.block, certificate: m.certificate, order: m.order };

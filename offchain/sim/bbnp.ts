@@ -470,6 +470,7 @@ export async function runBbnp(
       dhPoints: gatewayDh,
       maxRecoveryPasses: scenario.maxRecoveryPasses,
       nodes: nodeSecretKeys.map((_, j) => `node-${j}`),
+      nodeKeys: nodeSecretKeys.map(blsPublicKey),
       windowMs: 1_000,
       revealWindowMs: 1_000,
       commitTimeoutMs: 60_000,

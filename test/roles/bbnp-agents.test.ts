@@ -10,9 +10,11 @@ import { expect } from "chai";
 import { BbnpUserAgent } from "../../offchain/bbnp-user/agent.ts";
 import { ConsensusNodeAgent, type ConsensusLedgerClient } from "../../offchain/consensus/agent.ts";
 import {
+  aggregateCertificate,
   blockDigest,
   verifyCertificate,
   type ConsensusBlock,
+  type QuorumCertificate,
 } from "../../offchain/consensus/block.ts";
 import { blsPublicKey, blsSign, blsVerify } from "../../offchain/crypto/bls.ts";
 import { GatewayAgent, type GatewayLedgerClient } from "../../offchain/gateway/agent.ts";
@@ -172,6 +174,94 @@ describe("BBNP agents", function () {
       expect(outcome.aborted).to.equal("too-few-reporters");
       expect(outcome.signed).to.equal(undefined);
       expect(recorded).to.deep.equal([]);
+    });
+  });
+
+  describe("GatewayAgent, consensus mode", () => {
+    it("hands its statement to the nodes and ends the round only on a block certified by a quorum", async () => {
+      const { ta, keys, clock, network, rng } = setup(6);
+      const sks = Array.from({ length: 4 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
+      const nodeKeys = sks.map(blsPublicKey);
+      const outsiders = Array.from({ length: 3 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
+      const gateway = new GatewayAgent(
+        {
+          params: keys.params,
+          secret: keys.gatewaySecret,
+          domain: DOMAIN,
+          mode: "consensus",
+          nodes: ["node-0", "node-1", "node-2", "node-3"],
+          nodeKeys,
+          commitTimeoutMs: 5_000,
+        },
+        {
+          transport: network.endpoint("gateway"),
+          clock,
+          ledger: {
+            recordRound: () => Promise.reject(new Error("not in consensus mode")),
+            headDigest: async () => new Uint8Array(32),
+          },
+          ta: {
+            blinding: (t) => ta.gatewayBlinding(0, t),
+            correction: (t, d) => ta.dropoutCorrection(0, t, d),
+          },
+        },
+      );
+      const users = keys.userSecrets.map(
+        (secret, i) =>
+          new BbnpUserAgent(
+            { params: keys.params, userId: i, secret },
+            { transport: network.endpoint(`bbnp-user-${i}`), reading: () => 50n },
+          ),
+      );
+      // Node 0 answers the statement with a block whose certificate is by outsiders, then with
+      // one by a quorum of the registry's keys; nodes 1-3 only listen.
+      const seen: string[] = [];
+      let forgedAt = -1;
+      for (let j = 0; j < 4; j++) {
+        const ep = network.endpoint(`node-${j}`);
+        ep.handle((_from, bytes) => {
+          const m = decodeWire(bytes);
+          seen.push(`${j}:${m.type === "consensus" ? m.message.type : m.type}`);
+          if (j !== 0 || m.type !== "consensus" || m.message.type !== "gateway") return;
+          const block: ConsensusBlock = {
+            round: m.message.round,
+            previousDigest: new Uint8Array(32),
+            sum: m.message.sum,
+            gatewaySignature: m.message.gatewaySignature,
+            primary: 0,
+            reputations: [],
+            epoch: 1,
+            reporters: m.message.reporters,
+          };
+          const digest = blockDigest(DOMAIN, block);
+          const cert = (signers: readonly bigint[]) =>
+            aggregateCertificate(new Map(signers.map((sk, q) => [q, blsSign(sk, digest)])));
+          const send = (certificate: QuorumCertificate) =>
+            ep.send(
+              "gateway",
+              encodeWire({
+                type: "consensus",
+                message: { type: "committed", block, certificate, order: [0, 1, 2, 3] },
+              }),
+            );
+          send(cert(outsiders));
+          forgedAt = clock.now();
+          clock.setTimeout(() => send(cert(sks.slice(0, 3))), 1_000);
+        });
+        ep.start();
+      }
+      await gateway.start();
+      for (const u of users) await u.start();
+      const outcome = await drive(clock, gateway.runRound(1n));
+      expect(seen.filter((x) => x.endsWith("selectionOpen")).length).to.equal(4);
+      expect(seen.filter((x) => x.endsWith("gateway")).length).to.equal(4);
+      expect(outcome.signed?.sum).to.equal(300n);
+      expect(outcome.committed?.block.sum).to.equal(300n);
+      // Not ended by the forged certificate: by the valid one, a second later.
+      expect(clock.now() - forgedAt)
+        .to.be.at.least(1_000)
+        .and.below(5_000);
+      expect(gateway.status()).to.deep.equal({ round: 1, phase: "idle", committed: 1 });
     });
   });
 

@@ -69,6 +69,7 @@ export async function gatewayService(
       domain: adapter.domain,
       mode: cfg.mode,
       nodes: cfg.nodeKeys.map((_, j) => `node-${j}`),
+      nodeKeys: cfg.nodeKeys,
       windowMs: cfg.windowMs,
       revealWindowMs: cfg.revealWindowMs,
       commitTimeoutMs: cfg.commitTimeoutMs,
