@@ -52,6 +52,7 @@ interface RawOptions {
   dataDir?: string;
   keep: boolean;
   smoke: boolean;
+  scheme: string[];
   smokeIntervalMs: string;
   timeout: string;
 }
@@ -100,7 +101,17 @@ function validate(raw: RawOptions): Settings {
     schemes = [smokeScheme];
   } else {
     schemes = [];
-    for (const s of DEVNET_SCHEMES) {
+    for (const name of raw.scheme) {
+      if (!DEVNET_SCHEMES.some((s) => s.name === name)) {
+        c.fail(
+          `--scheme must be one of ${DEVNET_SCHEMES.map((s) => s.name).join(", ")}, got "${name}"`,
+        );
+      }
+    }
+    const wanted = DEVNET_SCHEMES.filter(
+      (s) => raw.scheme.length === 0 || raw.scheme.includes(s.name),
+    );
+    for (const s of wanted) {
       const why = s.unavailable();
       if (why === undefined) schemes.push(s);
       else skipped.push({ name: s.name, why });
@@ -359,6 +370,14 @@ export function registerDevnet(program: Command, hooks: { ensureBuilt: () => voi
     .option("--json <file>", "write the run (processes with pid and restart count, audits) as JSON")
     .option("--data-dir <dir>", "root of the processes' data directories (new or empty; kept)")
     .option("--keep", "keep the temporary data directory", false)
+    .addOption(
+      new Option(
+        "--scheme <name>",
+        "run only this scheme: oksuz or bbnp (repeatable; default both)",
+      )
+        .default([])
+        .argParser((v: string, prev: string[]) => [...prev, v]),
+    )
     .option("--smoke", "run the diagnostic ping role instead of the protocol roles", false)
     .option("--smoke-interval-ms <ms>", "interval length of the ping processes", "1000")
     .option("--timeout <s>", "give up after this many seconds", "600")
