@@ -16,6 +16,8 @@ import {
   DevnetError,
   parseKillSpec,
   runDevnet,
+  writePlan,
+  type DevnetProcess,
   type DevnetRunResult,
   type KillSpec,
 } from "../node/devnet.ts";
@@ -28,7 +30,7 @@ import {
   type SchemeAudit,
 } from "../node/devnet-schemes.ts";
 import { freePort, startHardhatNode, stopHardhatNode } from "../node/hardhat-node.ts";
-import { pidAlive } from "../node/runner.ts";
+import { OPERATOR_KEY_ENV, pidAlive } from "../node/runner.ts";
 import { Supervisor } from "../node/supervisor.ts";
 import { consoleLogger } from "../runtime/log.ts";
 import { checkOutputPaths, cli, printTable, writeJsonReport, type Cli } from "./common.ts";
@@ -52,6 +54,8 @@ interface RawOptions {
   dataDir?: string;
   keep: boolean;
   smoke: boolean;
+  prepareOnly: boolean;
+  windowMs: string;
   scheme: string[];
   smokeIntervalMs: string;
   timeout: string;
@@ -69,6 +73,8 @@ interface Settings {
   readonly ownDir: boolean;
   readonly keep: boolean;
   readonly timeoutMs: number;
+  /** `--prepare-only`: the operator key from GRIDLEDGER_OPERATOR_KEY. */
+  readonly prepareOnly?: { readonly operatorKey: string };
 }
 
 /** Checks every option (exit 2 with one line on the first bad one); nothing is started. */
@@ -84,6 +90,7 @@ function validate(raw: RawOptions): Settings {
     seed: raw.seed,
     loss: c.fractionOption(raw.loss, "loss"),
     smokeIntervalMs: c.intOption(raw.smokeIntervalMs, "smoke-interval-ms", 1_000, 50, 60_000),
+    windowMs: c.intOption(raw.windowMs, "window-ms", 10_000, 500, 3_600_000),
   };
   if (options.meterProcesses > options.meters) {
     c.fail(`--meter-processes ${options.meterProcesses} exceeds --meters ${options.meters}`);
@@ -152,6 +159,21 @@ function validate(raw: RawOptions): Settings {
     process.exit(1);
   }
   checkOutputPaths(c, raw.json, undefined);
+  let prepareOnly: { operatorKey: string } | undefined;
+  if (raw.prepareOnly) {
+    if (raw.dataDir === undefined) c.fail("--prepare-only needs --data-dir (where the configs go)");
+    const key = process.env[OPERATOR_KEY_ENV];
+    if (key === undefined || key === "") {
+      c.fail(
+        `--prepare-only needs ${OPERATOR_KEY_ENV} (it seals the key files; the services need it too)`,
+      );
+    }
+    if (raw.rpc === undefined && schemes.some((k) => k.needsChain)) {
+      c.fail("--prepare-only needs --rpc (the chain the services will use)");
+    }
+    if (kills.length > 0) c.fail("--kill makes no sense with --prepare-only");
+    prepareOnly = { operatorKey: key };
+  }
   let dir: string;
   let ownDir = false;
   if (raw.dataDir !== undefined) {
@@ -183,6 +205,7 @@ function validate(raw: RawOptions): Settings {
     ownDir,
     keep: raw.keep,
     timeoutMs,
+    ...(prepareOnly !== undefined ? { prepareOnly } : {}),
   };
 }
 
@@ -212,7 +235,7 @@ async function devnet(s: Settings): Promise<number> {
   };
   process.on("exit", killHardhat);
   const removeHandlers = supervisor.installExitHandlers();
-  const operatorKey = randomBytes(32).toString("hex");
+  const operatorKey = s.prepareOnly?.operatorKey ?? randomBytes(32).toString("hex");
   let code = 0;
   try {
     let rpcUrl = s.rpc;
@@ -240,7 +263,7 @@ async function devnet(s: Settings): Promise<number> {
       string,
       string
     >;
-    const result: DevnetRunResult = await runDevnet({
+    const plan = {
       dir: s.dir,
       processes: prepared.flatMap((p) => p.processes),
       schemes: prepared.map((p) => p.follow),
@@ -249,7 +272,7 @@ async function devnet(s: Settings): Promise<number> {
       operatorKey,
       loss: s.options.loss,
       kills: s.kills,
-      command: (p, config, dataDir) => ({
+      command: (p: DevnetProcess, config: string, dataDir: string) => ({
         command: process.execPath,
         args: [
           "--disable-warning=ExperimentalWarning",
@@ -261,6 +284,22 @@ async function devnet(s: Settings): Promise<number> {
           dataDir,
         ],
       }),
+    };
+    if (s.prepareOnly !== undefined) {
+      const written = await writePlan(plan, true);
+      console.log(
+        `\nconfigs and sealed key files written to ${s.dir}; start the services in this order`,
+      );
+      console.log(`(each in its own terminal, with ${OPERATOR_KEY_ENV} set as now):\n`);
+      for (const spec of written.specs) {
+        console.log(
+          `npx gridledger ${spec.role} --config ${written.configs[spec.name]} --data-dir ${spec.dataDir}   # health: ${written.healthUrls[spec.name]}`,
+        );
+      }
+      return 0;
+    }
+    const result: DevnetRunResult = await runDevnet({
+      ...plan,
       supervisor,
       timeoutMs: s.timeoutMs,
       print,
@@ -379,6 +418,16 @@ export function registerDevnet(program: Command, hooks: { ensureBuilt: () => voi
         .argParser((v: string, prev: string[]) => [...prev, v]),
     )
     .option("--smoke", "run the diagnostic ping role instead of the protocol roles", false)
+    .option(
+      "--prepare-only",
+      "deploy and write every config and sealed key file (GRIDLEDGER_OPERATOR_KEY) to --data-dir, print the commands that start the services, start nothing",
+      false,
+    )
+    .option(
+      "--window-ms <ms>",
+      "CC's admission window and the gateway's report window per step",
+      "10000",
+    )
     .option("--smoke-interval-ms <ms>", "interval length of the ping processes", "1000")
     .option("--timeout <s>", "give up after this many seconds", "600")
     .action(async (raw: RawOptions) => {

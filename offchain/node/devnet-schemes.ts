@@ -20,6 +20,8 @@ export interface DevnetOptions {
   readonly loss: number;
   /** Wall-clock length of a ping interval in the smoke scheme (ms). */
   readonly smokeIntervalMs: number;
+  /** CC's admission window per interval, the gateway's report window per round (ms). */
+  readonly windowMs: number;
 }
 
 /** What a scheme's set-up gets. */

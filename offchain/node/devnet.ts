@@ -165,23 +165,37 @@ export function checkPlan(
   }
 }
 
-/**
- * Runs the plan to completion (every scheme `finished`) and returns what happened; the caller
- * stops the processes (`supervisor.stopAll()`) after its audit. Throws `DevnetError` (bad plan),
- * `SupervisorStartError` (a process did not come up), `DevnetProcessExitedError` (a process exited
- * on its own), `DevnetTimeoutError` (with the last progress line).
- */
-export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
-  checkPlan(init.processes, init.schemes, init.kills);
-  const print = init.print ?? (() => undefined);
-  const pollMs = init.pollMs ?? 200;
-  makeDirectory(init.dir);
+/** The files a plan was written to: one config per process, and its process spec. */
+export interface WrittenPlan {
+  readonly specs: readonly ProcessSpec[];
+  readonly configs: Readonly<Record<string, string>>;
+  /** Health URL per process when the ports were fixed ("port chosen at start" otherwise). */
+  readonly healthUrls: Readonly<Record<string, string>>;
+  /** Address → "127.0.0.1:port". */
+  readonly addressBook: Readonly<Record<string, string>>;
+}
 
-  // One address book for everybody: every transport address on its own loopback port.
+/**
+ * Writes the plan to `init.dir` after `checkPlan`: one address book (a free loopback port per
+ * transport address), `<dir>/<name>.json` (the role's fields + name, seed, addressBook, chain,
+ * healthPort, loss) and `<dir>/<name>/keys.sqlite` (the secrets, sealed with the operator key).
+ * `healthPort` is 0 (any; the runner's process.json names it) unless `fixedHealthPorts`, which
+ * picks a free one per process for people starting them by hand. Starts nothing
+ * (`gridledger devnet --prepare-only` stops here).
+ */
+export async function writePlan(
+  init: Omit<DevnetRunInit, "supervisor" | "timeoutMs">,
+  fixedHealthPorts = false,
+): Promise<WrittenPlan> {
+  checkPlan(init.processes, init.schemes, init.kills);
+  makeDirectory(init.dir);
   const addressBook: Record<string, string> = {};
   for (const p of init.processes) {
     for (const a of p.addresses) addressBook[a] = `127.0.0.1:${await freePort()}`;
   }
+  const configs: Record<string, string> = {};
+  const healthPorts = new Map<string, number>();
+  if (fixedHealthPorts) for (const p of init.processes) healthPorts.set(p.name, await freePort());
   const specs: ProcessSpec[] = init.processes.map((p) => {
     const dataDir = join(init.dir, p.name);
     const configPath = join(init.dir, `${p.name}.json`);
@@ -191,10 +205,11 @@ export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
       seed: init.seed,
       addressBook,
       chain: init.chain,
-      healthPort: 0,
+      healthPort: healthPorts.get(p.name) ?? 0,
       ...((init.loss ?? 0) > 0 ? { loss: init.loss } : {}),
     };
     writeFileSync(configPath, JSON.stringify(config, null, 2) + "\n");
+    configs[p.name] = configPath;
     if (Object.keys(p.secrets).length > 0) writeSecrets(dataDir, p.secrets, init.operatorKey);
     else makeDirectory(dataDir);
     return {
@@ -205,6 +220,30 @@ export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
       ...init.command(p, configPath, dataDir),
     };
   });
+  const healthUrls = Object.fromEntries(
+    init.processes.map((p) => {
+      const port = healthPorts.get(p.name);
+      return [
+        p.name,
+        port === undefined
+          ? "port chosen at start (process.json)"
+          : `http://127.0.0.1:${port}/health`,
+      ];
+    }),
+  );
+  return { specs, configs, healthUrls, addressBook };
+}
+
+/**
+ * Runs the plan to completion (every scheme `finished`) and returns what happened; the caller
+ * stops the processes (`supervisor.stopAll()`) after its audit. Throws `DevnetError` (bad plan),
+ * `SupervisorStartError` (a process did not come up), `DevnetProcessExitedError` (a process exited
+ * on its own), `DevnetTimeoutError` (with the last progress line).
+ */
+export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
+  const print = init.print ?? (() => undefined);
+  const pollMs = init.pollMs ?? 200;
+  const { specs, addressBook } = await writePlan(init);
 
   const t0 = Date.now();
   let exited: ProcessInfo | undefined;
