@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { makeDirectory } from "../runtime/fs.ts";
-import { freePort } from "./hardhat-node.ts";
+import { reservePorts } from "./hardhat-node.ts";
 import { OPERATOR_KEY_ENV, writeSecrets, type HealthDocument } from "./runner.ts";
 import type { ChainEnv } from "./service.ts";
 import type { ProcessInfo, ProcessSpec, Supervisor } from "./supervisor.ts";
@@ -176,8 +176,8 @@ export interface WrittenPlan {
 }
 
 /**
- * Writes the plan to `init.dir` after `checkPlan`: one address book (a free loopback port per
- * transport address), `<dir>/<name>.json` (the role's fields + name, seed, addressBook, chain,
+ * Writes the plan to `init.dir` after `checkPlan`: one address book (a distinct free loopback port
+ * per transport address, below the ephemeral range: `reservePorts`), `<dir>/<name>.json` (the role's fields + name, seed, addressBook, chain,
  * healthPort, loss) and `<dir>/<name>/keys.sqlite` (the secrets, sealed with the operator key).
  * `healthPort` is 0 (any; the runner's process.json names it) unless `fixedHealthPorts`, which
  * picks a free one per process for people starting them by hand. Starts nothing
@@ -190,12 +190,16 @@ export async function writePlan(
   checkPlan(init.processes, init.schemes, init.kills);
   makeDirectory(init.dir);
   const addressBook: Record<string, string> = {};
-  for (const p of init.processes) {
-    for (const a of p.addresses) addressBook[a] = `127.0.0.1:${await freePort()}`;
-  }
+  const addresses = init.processes.flatMap((p) => p.addresses);
+  const ports = await reservePorts(
+    addresses.length + (fixedHealthPorts ? init.processes.length : 0),
+  );
+  addresses.forEach((a, i) => (addressBook[a] = `127.0.0.1:${ports[i]}`));
   const configs: Record<string, string> = {};
   const healthPorts = new Map<string, number>();
-  if (fixedHealthPorts) for (const p of init.processes) healthPorts.set(p.name, await freePort());
+  if (fixedHealthPorts) {
+    init.processes.forEach((p, i) => healthPorts.set(p.name, ports[addresses.length + i]));
+  }
   const specs: ProcessSpec[] = init.processes.map((p) => {
     const dataDir = join(init.dir, p.name);
     const configPath = join(init.dir, `${p.name}.json`);
