@@ -198,7 +198,7 @@ export const bbnpScheme: DevnetSchemeDefinition = {
   processNames: (o) => [
     "gateway",
     "bbnp-users-0",
-    ...Array.from({ length: o.nodes }, (_, j) => `node-${j + 1}`),
+    ...Array.from({ length: o.nodes }, (_, j) => `node-${j}`),
   ],
   steps: (o) => ({ stepName: "round", steps: o.rounds }),
   unavailable: () =>

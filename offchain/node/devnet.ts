@@ -40,6 +40,12 @@ export interface DevnetProcess {
   readonly secrets: Readonly<Record<string, Uint8Array>>;
   /** Transport addresses this process listens on (each gets a loopback port in the book). */
   readonly addresses: readonly string[];
+  /**
+   * Start group (default 0): groups start in increasing order, each once the previous one is
+   * healthy; processes of one group start together (e.g. the BBNP users and nodes before the
+   * gateway that opens round 1).
+   */
+  readonly group?: number;
 }
 
 /** Health of every process by name (undefined: not answering). */
@@ -253,7 +259,11 @@ export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
   let exited: ProcessInfo | undefined;
   const sup = init.supervisor;
   print(`starting ${specs.length} processes: ${specs.map((s) => s.name).join(", ")}`);
-  await Promise.all(specs.map((s) => sup.start(s)));
+  const groups = [...new Set(init.processes.map((p) => p.group ?? 0))].sort((a, b) => a - b);
+  for (const g of groups) {
+    const names = new Set(init.processes.filter((p) => (p.group ?? 0) === g).map((p) => p.name));
+    await Promise.all(specs.filter((s) => names.has(s.name)).map((s) => sup.start(s)));
+  }
   print(`all ${specs.length} processes healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const schemeOf = new Map(
