@@ -214,7 +214,7 @@ describe("postOcd (packed OCD calldata)", () => {
           cc.postOcd(1, encodeOcdPacked(real), zeros.map(toHex0x)),
         );
         expect(viaPacked, `round ${round} (fault ${fault})`).to.deep.equal(viaStructs);
-        expect((await cc.intervalRecord(1)).toArray()).to.deep.equal(recStructs.toArray());
+        expect(await cc.intervalRecord(1)).to.deep.equal(recStructs);
         if (viaPacked.ok) {
           accepted += real.length;
           rank += n;
