@@ -40,8 +40,9 @@ import {
 } from "../chain/deploy.ts";
 import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
 import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
+import { controlCenterChainClient } from "../chain/oksuz-clients.ts";
 import { readHead } from "../chain/provider.ts";
-import type { TariffSchedule } from "../chain/tariff.ts";
+import type { TariffSchedule } from "../protocol/tariff.ts";
 import { ControlCenterAgent, ControlCenterCrash } from "../cc/agent.ts";
 import type { RejectReason } from "../cc/control-center.ts";
 import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
@@ -372,6 +373,7 @@ export async function runOksuz(
     slotsPerMeter: slots,
   });
   const ccLedger = connectBillingLedger(address, chain.controlCenter);
+  const ccChain = controlCenterChainClient(ccLedger);
   const spLedger = connectBillingLedger(address, chain.serviceProvider);
   const domain = await readDomain(adminLedger);
   progress(
@@ -402,7 +404,7 @@ export async function runOksuz(
         batchSize: scenario.batchSize,
         epoch: onionEpoch,
       },
-      { store, secrets, ledger: ccLedger, logger: logger.child("cc") },
+      { store, secrets, chain: ccChain, logger: logger.child("cc") },
     );
     // "Killing" CC drops the agent and closes its database handle, as a process exit would.
     return { agent, close: () => store.close() };
