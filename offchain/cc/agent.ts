@@ -190,7 +190,8 @@ export class ControlCenterAgent {
       categories: categories.map(String),
     };
     store.put(NS_INTERVAL, String(interval), new TextEncoder().encode(JSON.stringify(stored)));
-    this.center.openInterval(interval, window, categories);
+    // Idempotent: after a restart the interval is already open from the store.
+    if (!this.center.hasInterval(interval)) this.center.openInterval(interval, window, categories);
   }
 
   /**
@@ -222,6 +223,11 @@ export class ControlCenterAgent {
     const onion = this.#exit.receive(packet);
     if (!onion.accepted) return { onion };
     return { onion, admission: this.onReport(onion.message) };
+  }
+
+  /** CC's exit's onion epoch (= the last interval opened; DESIGN §4.6). */
+  get epoch(): number {
+    return this.#exit.epoch;
   }
 
   /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */

@@ -1,7 +1,7 @@
 // What the control center needs of the billing ledger (DESIGN §2; docs/PROTOCOL.md "Interval life
 // cycle"), declared by the role and implemented in `chain/` (offchain/chain/oksuz-clients.ts) or by
 // a test double. The agent never sees ABIs, providers or signers: it works on protocol types.
-import type { IntervalStateValue } from "../protocol/billing.ts";
+import type { IntervalStateValue, SignedBillBatch } from "../protocol/billing.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 
 /** The ledger's progress on one interval, as far as CC's posting needs it. */
@@ -10,6 +10,12 @@ export interface IntervalProgress {
   readonly state: IntervalStateValue;
   /** The last pseudonym posted in the interval (32 zero bytes when none): posting resumes after it. */
   readonly lastId: Uint8Array;
+  /** Real OCD entries on the ledger (what the bills must cover once sealed). */
+  readonly ocdCount: number;
+  /** Bills in force (after the last `BillingRestarted`). */
+  readonly billCount: number;
+  /** DAP entries posted. */
+  readonly dapCount: number;
 }
 
 /**
@@ -31,4 +37,10 @@ export interface ControlCenterChainClient {
     zeroIds: readonly Uint8Array[],
   ): Promise<void>;
   sealInterval(interval: number): Promise<void>;
+  /** Relayed mode (Oksuz §5): posts SP-signed DAP entries (the first one prices the interval). */
+  postDap(interval: number, entries: readonly LedgerEntry[]): Promise<void>;
+  /** Relayed mode: posts one SP-signed bill batch. */
+  postBills(batch: SignedBillBatch): Promise<void>;
+  /** Relayed mode: finalizes the interval once the bills cover the OCD ledger. */
+  closeBilling(interval: number): Promise<void>;
 }

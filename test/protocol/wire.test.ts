@@ -155,6 +155,7 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
         slots: slots.map((slot) => ({ ...slot, entry: { ...slot.entry, interval } })),
       }) as const,
   ),
+  u32.map((interval) => ({ type: "userBatchReceipt", interval }) as const),
   fc
     .record({ userId: u32, round: u64, masked: belowR.map((x) => u256(x)), tag: bytes(32) })
     .map((report) => ({ type: "bbnpReport", report }) as const),

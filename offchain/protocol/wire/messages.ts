@@ -71,6 +71,7 @@ export const WIRE_TYPE = {
   dapEntries: 0x17,
   billBatch: 0x18,
   userBatch: 0x19,
+  userBatchReceipt: 0x1a,
   bbnpReport: 0x20,
   bbnpRevealRequest: 0x21,
   bbnpReveal: 0x22,
@@ -180,6 +181,8 @@ export type WireMessage =
       /** The K slots in counter order (empty when the meter produced nothing). */
       readonly slots: readonly UserBatchSlot[];
     }
+  /** User → its meter: the user batch of `interval` arrived (the meter stops resending it). */
+  | { readonly type: "userBatchReceipt"; readonly interval: number }
   | { readonly type: "bbnpReport"; readonly report: BbnpReport }
   | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
   | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
@@ -445,6 +448,8 @@ function encodeBody(m: WireMessage): Uint8Array {
         enc(what, () => encodeUserBatch(m.slots)),
       );
     }
+    case "userBatchReceipt":
+      return enc("encodeWire: user batch receipt", () => u32(m.interval));
     case "bbnpReport": {
       const masked = checkLength(m.report.masked, 32, "encodeWire: report.masked");
       if (bytesToBigInt(masked) >= BBNP_ORDER) {
@@ -529,6 +534,7 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   dapEntries: WIRE_TYPE.dapEntries,
   billBatch: WIRE_TYPE.billBatch,
   userBatch: WIRE_TYPE.userBatch,
+  userBatchReceipt: WIRE_TYPE.userBatchReceipt,
   bbnpReport: WIRE_TYPE.bbnpReport,
   bbnpRevealRequest: WIRE_TYPE.bbnpRevealRequest,
   bbnpReveal: WIRE_TYPE.bbnpReveal,
@@ -660,6 +666,8 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       }
       return { type: "userBatch", interval, slots };
     }
+    case WIRE_TYPE.userBatchReceipt:
+      return { type: "userBatchReceipt", interval: r.u32("interval") };
     case WIRE_TYPE.bbnpReport: {
       const report = framed(r, REPORT_BYTES, "report", decodeReport);
       if (bytesToBigInt(report.masked) >= BBNP_ORDER) {
