@@ -324,6 +324,12 @@ export class ControlCenterAgent {
       await chain.postOcdBatch(interval, real, zero);
       this.#batchesPosted++;
     }
+    // The crash point also lies between the last batch and the seal, so `crashAfterBatches(n)`
+    // fires inside the interval whatever its number of batches (issue 11: at one batch it did not).
+    if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
+      this.#crashAtBatch = undefined;
+      throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
+    }
     await chain.sealInterval(interval);
     // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
     this.#components.store.delete(NS_INTERVAL, String(interval));

@@ -206,6 +206,10 @@ if (values.report) await writeHtmlReport(values.report, report);
 if (pseudonymsOut !== undefined) writePseudonymFiles(pseudonymsOut);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
+if (!report.delivery.complete) {
+  console.error(`demo: data lost: ${report.delivery.reason}`);
+  process.exitCode = 1;
+}
 if (
   report.attack &&
   (report.attack.outcome === "undetected" || !report.attack.honestBillsUnaffected)
@@ -262,7 +266,11 @@ function printSummary(r: OksuzReport): void {
   );
   console.log(
     `onion packets: ${r.network.packetsSent} sent, all of ${r.network.packetSizes.join("/")} bytes; ` +
-      `relays dropped ${
+      `lost on links ${r.network.dropped.lost ?? 0}` +
+      (r.network.dropped["destination-down"]
+        ? `, undeliverable ${r.network.dropped["destination-down"]}`
+        : "") +
+      `; relays dropped ${
         Object.entries(r.relays)
           .filter(([k, v]) => k.startsWith("dropped.") && v > 0)
           .map(([k, v]) => `${k.slice(8)} ${v}`)

@@ -215,6 +215,19 @@ export interface OksuzReport {
     readonly packetSizes: readonly number[];
   };
   readonly relays: Readonly<Record<string, number>>;
+  /**
+   * Did every honest meter's report reach CC within its interval's resend window? `lost` lists
+   * those that did not (they became absence markers on-chain); `reason` says why in one line.
+   */
+  readonly delivery: {
+    readonly complete: boolean;
+    readonly lost: readonly {
+      readonly interval: number;
+      readonly meter: number;
+      readonly missing: number;
+    }[];
+    readonly reason?: string;
+  };
   /** Per relay (= meter address): its counters and the packets it put on links, by size. */
   readonly relayTraffic: readonly RelayTraffic[];
   /** The region's public category values (Wh, decimal, ascending; DESIGN §7). */
@@ -305,6 +318,8 @@ const DEFAULT_TARIFF: TariffSchedule = {
   cap: 10n,
 };
 const ROUND_MS = 200;
+/** How long meters keep resending what CC has not acknowledged, per interval (virtual ms). */
+const RESEND_WINDOW_MS = 60_000;
 /** Relay rounds over which meters spread their K onions (random round per onion). */
 const SEND_ROUNDS = 8;
 
@@ -592,6 +607,7 @@ export async function runOksuz(
   let totalMeasured = 0n;
   let totalReported = 0n;
   let previousReport: IntervalReport | undefined;
+  const undelivered: { interval: number; meter: number; missing: number }[] = [];
 
   for (let j = 0; j < scenario.intervals; j++) {
     const start = startTime + BigInt(j * intervalSeconds);
@@ -669,8 +685,10 @@ export async function runOksuz(
       pump(pathLength + 4);
     }
 
-    // Receipts and resends (lost on the way, or refused): at most 3 attempts per interval.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // Receipts and resends (lost on the way, or refused): until every counter's receipt is in,
+    // bounded by the interval's resend window (issue 11: not by a fixed number of attempts).
+    const windowEndMs = clock.now() + RESEND_WINDOW_MS;
+    while (clock.now() < windowEndMs) {
       const receipts = cc.agent.receipts(j);
       let resent = 0;
       for (const node of nodes) {
@@ -688,6 +706,17 @@ export async function runOksuz(
       }
       if (resent === 0) break;
       pump(pathLength + 4);
+    }
+    // What did not make it within the window (honest meters only: an attacker's refused reports
+    // are the attack's business): reported as lost data, never hidden.
+    {
+      const receipts = cc.agent.receipts(j);
+      for (const node of nodes) {
+        if (!honest(node.meter.index) || cc.agent.center.isExcluded(node.meter.index)) continue;
+        const got = receipts.get(node.meter.index)?.size ?? 0;
+        const missing = (node.last?.entries.length ?? 0) - got;
+        if (missing > 0) undelivered.push({ interval: j, meter: node.meter.index, missing });
+      }
     }
     // The user batch: all K signed slots in one fixed-size message, after the interval.
     for (const node of nodes) {
@@ -902,6 +931,7 @@ export async function runOksuz(
       packetSizes: network.distinctPacketSizes(),
     },
     relays,
+    delivery: deliveryVerdict(undelivered, netStats.dropped.lost, relays),
     relayTraffic,
     categories: categories.map(String),
     tariff: {
@@ -938,6 +968,30 @@ export async function runOksuz(
       }),
     ),
     wallTimeMs: now() - t0,
+  };
+}
+
+/** The run's delivery verdict: complete, or what was lost and why, in one line. */
+function deliveryVerdict(
+  lost: readonly { interval: number; meter: number; missing: number }[],
+  lostOnLinks: number,
+  relays: Readonly<Record<string, number>>,
+): OksuzReport["delivery"] {
+  if (lost.length === 0) return { complete: true, lost };
+  const reports = lost.reduce((n, u) => n + u.missing, 0);
+  const meters = new Set(lost.map((u) => u.meter)).size;
+  const relayDrops =
+    Object.entries(relays)
+      .filter(([k, v]) => k.startsWith("dropped.") && v > 0)
+      .map(([k, v]) => `${k.slice(8)} ${v}`)
+      .join(", ") || "none";
+  return {
+    complete: false,
+    lost,
+    reason:
+      `${reports} reports of ${meters} meters did not reach CC within the ` +
+      `${RESEND_WINDOW_MS / 1000} s resend window (${lostOnLinks} packets lost on links; ` +
+      `dropped by relays: ${relayDrops})`,
   };
 }
 
