@@ -120,8 +120,10 @@ if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
   if (!m) fail(`--crash must look like 1:admission or 2:posting, got "${values.crash}"`);
   crash = { interval: Number(m[1]), phase: m[2] as "admission" | "posting" };
-  if (crash.interval >= intervals)
-    fail(`--crash interval ${crash.interval} is past the last interval`);
+  if (crash.interval < 1 || crash.interval > intervals)
+    fail(
+      `--crash interval ${crash.interval} is not in 1…${intervals} (intervals are numbered from 1)`,
+    );
 }
 
 async function chainAccess(): Promise<{

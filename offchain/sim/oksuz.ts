@@ -89,11 +89,11 @@ export interface OksuzScenario {
   /** Interval length in seconds, default 3600. */
   readonly intervalSeconds?: number;
   /**
-   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 0 not
+   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 1 not
    * yet opened) instead of deploying one; the run's admin configures it.
    */
   readonly ledger?: string;
-  /** Unix time of interval 0's start, default 2026-01-05T00:00:00Z. */
+  /** Unix time of interval 1's start, default 2026-01-05T00:00:00Z. */
   readonly startTime?: bigint;
   /** Relays per onion, default 3 (DESIGN §4.6). */
   readonly pathLength?: number;
@@ -238,7 +238,7 @@ export interface OksuzReport {
     readonly values: readonly string[];
     readonly cap: string;
   };
-  /** Gas of deployment and meter registration (before interval 0), by ledger function. */
+  /** Gas of deployment and meter registration (before interval 1), by ledger function. */
   readonly setupGasByOperation: Readonly<Record<string, string>>;
   /** CC rejections that named no open interval (malformed, or for a closed interval). */
   readonly unattributedRejections: Readonly<Partial<Record<RejectReason, number>>>;
@@ -609,8 +609,9 @@ export async function runOksuz(
   let previousReport: IntervalReport | undefined;
   const undelivered: { interval: number; meter: number; missing: number }[] = [];
 
-  for (let j = 0; j < scenario.intervals; j++) {
-    const start = startTime + BigInt(j * intervalSeconds);
+  // Intervals are numbered 1…n everywhere: progress, tables, options, JSON and on-chain.
+  for (let j = 1; j <= scenario.intervals; j++) {
+    const start = startTime + BigInt((j - 1) * intervalSeconds);
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await readHead(chain.admin.provider!);
@@ -770,7 +771,7 @@ export async function runOksuz(
       for (let i = 0; i < dap.length; i += 100) await postDap(publisher, j, dap.slice(i, i + 100));
       return price;
     };
-    if (attack === "sp-wrong-price" && j === 0) {
+    if (attack === "sp-wrong-price" && j === 1) {
       sp.faults = { priceOffset: 1n };
       await expectRevert(postPrice, "PriceMismatch", ENTRY_PROBLEM.PriceMismatch, attackState);
       sp.faults = {};
@@ -788,7 +789,7 @@ export async function runOksuz(
       }
       await closeBilling(publisher, j);
     };
-    if (attack === "sp-wrong-bill" && j === 0 && sealed.ocd.length > 0) {
+    if (attack === "sp-wrong-bill" && j === 1 && sealed.ocd.length > 0) {
       sp.faults = { billOffset: { index: 0, delta: 1n } };
       await expectRevert(postAllBills, "BillMismatch", ENTRY_PROBLEM.BillMismatch, attackState);
       sp.faults = {};
@@ -851,10 +852,10 @@ export async function runOksuz(
       },
     });
     progress(
-      `interval ${j + 1}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
+      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
         `price ${finalReport.price ?? "?"}, bills verified ${verified}/${nodes.length}`,
     );
-    step({ task: "intervals", done: j + 1, total: scenario.intervals });
+    step({ task: "intervals", done: j, total: scenario.intervals });
   }
   cc.close();
   rmSync(storeDir, { recursive: true, force: true });
@@ -963,7 +964,7 @@ export async function runOksuz(
       })),
       originatedPackets(linkRecords, (t) => {
         let j: number | undefined;
-        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k;
+        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k + 1;
         return j;
       }),
     ),
@@ -1063,7 +1064,7 @@ async function expectRevert(
 }
 
 /**
- * A run numbers its intervals from 0, so an attached ledger must not hold interval 0 yet (a
+ * A run numbers its intervals from 1, so an attached ledger must not hold interval 1 yet (a
  * ledger deployed by `gridledger deploy` and not used by another run). Throws
  * `DeploymentMismatchError`.
  */
@@ -1071,10 +1072,10 @@ async function checkUnusedLedger(address: string, admin: Signer): Promise<void> 
   if ((await chainCall(() => admin.provider!.getCode(address))) === "0x") {
     throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
   }
-  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(0));
+  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(1));
   if (Number(record.state) !== 0) {
     throw new DeploymentMismatchError(
-      `the BillingLedger at ${address} already holds interval 0 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
+      `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
     );
   }
 }
@@ -1138,6 +1139,14 @@ function validateScenario(s: OksuzScenario): void {
   }
   if (!Number.isInteger(s.intervals) || s.intervals < 1) {
     throw new RangeError(`runOksuz: intervals must be a positive integer, got ${s.intervals}`);
+  }
+  if (
+    s.crash !== undefined &&
+    (!Number.isInteger(s.crash.interval) || s.crash.interval < 1 || s.crash.interval > s.intervals)
+  ) {
+    throw new RangeError(
+      `runOksuz: crash interval must be in 1…${s.intervals} (intervals are 1-based), got ${s.crash.interval}`,
+    );
   }
   if (s.attack !== undefined && !ATTACKS.includes(s.attack)) {
     throw new RangeError(`runOksuz: unknown attack ${s.attack} (one of ${ATTACKS.join(", ")})`);
