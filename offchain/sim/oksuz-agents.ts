@@ -34,12 +34,18 @@ import { UserAgent } from "../user/agent.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import type { TariffSchedule } from "../protocol/tariff.ts";
 import { VirtualClock } from "../runtime/clock.ts";
-import { MemoryNetwork, type NetworkStats } from "../runtime/network.ts";
+import { MemoryNetwork, type NetworkStats, type Transport } from "../runtime/network.ts";
+import {
+  CrashingControlCenter,
+  type ControlCenterIncarnation,
+  type CrashPlan,
+} from "../adversary/crashing-cc.ts";
 import { createRng, type Rng } from "../runtime/rng.ts";
 import { Store } from "../runtime/store.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import { LoadModel } from "./load-model.ts";
+import { FakeMeter, corruptedMeter, tamperingUser } from "../adversary/meters.ts";
 
 export interface OksuzAgentsScenario {
   readonly meters: number;
@@ -56,6 +62,10 @@ export interface OksuzAgentsScenario {
   readonly tariff?: TariffSchedule;
   /** CC's admission window per interval (virtual ms), default 60 s. */
   readonly windowMs?: number;
+  /** A meter-side adversary of Oksuz §3.1 (offchain/adversary/meters.ts). */
+  readonly attack?: "fake-meter" | "tampering-user" | "corrupted-meter";
+  /** Kill CC in interval J (admission or posting) and restart it from its store. */
+  readonly crash?: CrashPlan;
   readonly network?: {
     readonly latencyMs?: number;
     readonly jitterMs?: number;
@@ -73,7 +83,10 @@ export interface OksuzAgentsChain {
 /** What the wiring returns: the agents (to inspect) and the network's counters. */
 export interface OksuzAgentsRun {
   readonly ledger: string;
+  /** The CC running at the end (after a restart, the restarted one). */
   readonly cc: ControlCenterService;
+  /** True when the crash adversary killed CC and it restarted from its store. */
+  readonly ccRestarted: boolean;
   readonly sp: ServiceProviderAgent;
   readonly meters: readonly MeterAgent[];
   readonly users: readonly UserAgent[];
@@ -160,33 +173,62 @@ export async function runOksuzAgents(
     { clock, rng: rng.fork("network"), logger: logger.child("net") },
   );
 
-  // ---- CC -------------------------------------------------------------------------------------
+  // ---- CC (killed and restarted from its store by the crash adversary, if asked) -------------
   const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
-  const store = Store.open({ path: join(storeDir, "cc.sqlite") });
-  const secrets = SecretStore.open(
-    store,
-    { key: rng.fork("cc/operator-key").bytes(32) },
-    { randomBytes: randomBytes(rng.fork("cc/box/0")) },
-  );
+  const storePath = join(storeDir, "cc.sqlite");
+  const operatorKey = rng.fork("cc/operator-key").bytes(32);
   const ccChain = counted(
     controlCenterChainClient(connectBillingLedger(address, chain.controlCenter)),
   );
-  const ccAgent = ControlCenterAgent.start(
-    { keys: ccKeys, domain, maxMessagesPerMeter: slots, maxFailures: 3, epoch: 0 },
-    { store, secrets, chain: ccChain, logger: logger.child("cc") },
-  );
-  const cc = new ControlCenterService(
-    {
-      meters: scenario.meters,
-      intervals: scenario.intervals,
-      startTime: scenario.startTime ?? 1_767_571_200n,
-      intervalSeconds,
-      categories,
-      slots,
-      windowMs,
+  let incarnations = 0;
+  const openCc = (transport: Transport): ControlCenterIncarnation => {
+    const store = Store.open({ path: storePath });
+    const secrets = SecretStore.open(
+      store,
+      { key: operatorKey },
+      { randomBytes: randomBytes(rng.fork(`cc/box/${incarnations++}`)) },
+    );
+    const agent = ControlCenterAgent.start(
+      { keys: ccKeys, domain, maxMessagesPerMeter: slots, maxFailures: 3, epoch: 0 },
+      { store, secrets, chain: ccChain, logger: logger.child("cc") },
+    );
+    const service = new ControlCenterService(
+      {
+        meters: scenario.meters,
+        intervals: scenario.intervals,
+        startTime: scenario.startTime ?? 1_767_571_200n,
+        intervalSeconds,
+        categories,
+        slots,
+        windowMs,
+      },
+      { agent, chain: ccChain, transport, clock, logger },
+    );
+    return {
+      agent,
+      service,
+      close: () => {
+        secrets.close();
+        store.close();
+      },
+    };
+  };
+  const ccEndpoint = network.endpoint("cc");
+  const crashing = scenario.crash
+    ? new CrashingControlCenter(openCc, scenario.crash, { transport: ccEndpoint, clock })
+    : undefined;
+  const single = crashing ? undefined : openCc(ccEndpoint);
+  const ccNode = crashing ?? {
+    start: () => single!.service.start(),
+    stop: async () => {
+      await single!.service.stop();
+      single!.close();
     },
-    { agent: ccAgent, chain: ccChain, transport: network.endpoint("cc"), clock, logger },
-  );
+    get done() {
+      return single!.service.done;
+    },
+  };
+  const currentCc = () => crashing?.current.service ?? single!.service;
 
   // ---- SP ----------------------------------------------------------------------------------------
   const sp = new ServiceProvider({
@@ -226,12 +268,32 @@ export async function runOksuzAgents(
     { publicKey: ccKeys.publicKey, address: "cc" },
   );
   const load = new LoadModel({ seed: scenario.seed });
+  const fakeRng = keyRng.fork("fake-meter");
+  const fake =
+    scenario.attack === "fake-meter"
+      ? new FakeMeter({
+          meter: new Meter({
+            index: scenario.meters,
+            keys: meterKeysFromSecret(randomSecretKey(randomBytes(fakeRng)), fakeRng.bytes(32)),
+            ccPublicKey: ccKeys.publicKey,
+            domain,
+            categories,
+            slots,
+          }),
+          transport: network.endpoint("fake-meter"),
+          clock,
+          rng: rng.fork("fake-meter"),
+          directory,
+          ccPublicKey: ccKeys.publicKey,
+          domain,
+        })
+      : undefined;
   const userLedger = connectBillingLedger(address, chain.admin);
   const meters: MeterAgent[] = [];
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
     const keys = meterKeys[i];
-    const meter = new Meter({
+    const honestMeter = new Meter({
       index: i,
       keys,
       ccPublicKey: ccKeys.publicKey,
@@ -239,6 +301,14 @@ export async function runOksuzAgents(
       categories,
       slots,
     });
+    // The adversaries wrap the parts they corrupt; the agents stay the honest ones.
+    const meter =
+      scenario.attack === "tampering-user" && i === 0
+        ? tamperingUser(honestMeter, categories)
+        : scenario.attack === "corrupted-meter" && i === 1
+          ? corruptedMeter(honestMeter, domain, 0xbad5eedn)
+          : honestMeter;
+    const endpoint = network.endpoint(`meter-${i}`);
     meters.push(
       new MeterAgent(
         {
@@ -253,7 +323,7 @@ export async function runOksuzAgents(
         {
           meter,
           relay: new OnionRelay({ privateKey: keys.secretKey, domain, epoch: 0 }),
-          transport: network.endpoint(`meter-${i}`),
+          transport: fake && i === 2 ? fake.tap(endpoint) : endpoint,
           clock,
           rng: rng.fork(`meter-agent/${i}`),
           readings: new LoadModelSource({ meterIndex: i }, { model: load, rng: rng.fork("load") }),
@@ -286,12 +356,13 @@ export async function runOksuzAgents(
   }
 
   // ---- run ----------------------------------------------------------------------------------------
-  const services = [cc, spAgent, ...meters, ...users];
+  const services = [ccNode, spAgent, ...meters, ...users];
   try {
     for (const s of services) await s.start();
+    fake?.start();
     let finished = false;
     let failure: unknown;
-    const all = Promise.all([cc.done, spAgent.done, ...users.map((u) => u.done)]).then(
+    const all = Promise.all([ccNode.done, spAgent.done, ...users.map((u) => u.done)]).then(
       () => void (finished = true),
       (err) => {
         failure = err;
@@ -306,7 +377,7 @@ export async function runOksuzAgents(
       }
       if (clock.now() > limitMs) {
         throw new OksuzAgentsTimeoutError(
-          `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(cc.status())}, sp ${JSON.stringify(spAgent.status())})`,
+          `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
         );
       }
       await clock.advanceAsync(ROUND_MS);
@@ -315,7 +386,8 @@ export async function runOksuzAgents(
     if (failure !== undefined) throw failure;
     return {
       ledger: address,
-      cc,
+      cc: currentCc(),
+      ccRestarted: crashing?.restarted ?? false,
       sp: spAgent,
       meters,
       users,
@@ -324,8 +396,7 @@ export async function runOksuzAgents(
     };
   } finally {
     for (const s of services) await s.stop();
-    secrets.close();
-    store.close();
+    fake?.stop();
     rmSync(storeDir, { recursive: true, force: true });
   }
 }

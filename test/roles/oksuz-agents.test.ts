@@ -78,4 +78,70 @@ describe("Oksuz agents over the wire", function () {
         expect(receipts.get(i)?.size, `meter ${i}, interval ${j}`).to.equal(8);
     }
   });
+
+  describe("a crashing CC (offchain/adversary/crashing-cc.ts)", function () {
+    const ledgers = async (run: Awaited<ReturnType<typeof runOksuzAgents>>) => {
+      const ledger = connectBillingLedger(run.ledger, chain.admin);
+      const out: string[] = [];
+      for (let j = 1; j <= 3; j++) {
+        const r = await readInterval(ledger, j);
+        expect(r.mismatches).to.deep.equal([]);
+        out.push(
+          `${Buffer.from(r.ocdDigest).toString("hex")}/${r.zeroSlots.length}/${r.price}/${r.billedTotal}`,
+        );
+      }
+      return out;
+    };
+    let baseline: string[];
+    before(async function () {
+      baseline = await ledgers(
+        await runOksuzAgents({ meters: 6, intervals: 3, seed: "crash" }, chain),
+      );
+    });
+
+    for (const phase of ["admission", "posting"] as const) {
+      it(`killed in interval 2 (${phase}) and restarted from its store: the same final ledgers`, async function () {
+        const run = await runOksuzAgents(
+          {
+            meters: 6,
+            intervals: 3,
+            seed: "crash",
+            crash: { interval: 2, phase, afterReports: 10 },
+          },
+          chain,
+        );
+        expect(run.ccRestarted, "the crash fired").to.equal(true);
+        expect(await ledgers(run)).to.deep.equal(baseline);
+        await reconcile(run, 3);
+      });
+    }
+  });
+
+  describe("meter-side adversaries (offchain/adversary/meters.ts, Oksuz §3.1)", function () {
+    const cases = [
+      { attack: "fake-meter", reason: "unknown-pseudonym", attacker: undefined },
+      { attack: "tampering-user", reason: "bad-signature", attacker: 0 },
+      { attack: "corrupted-meter", reason: "key-mismatch", attacker: 1 },
+    ] as const;
+    for (const { attack, reason, attacker } of cases) {
+      it(`${attack}: CC refuses it (${reason}), every honest household's bill verifies`, async function () {
+        const run = await runOksuzAgents(
+          { meters: 6, intervals: 1, seed: `attack-${attack}`, attack, windowMs: 20_000 },
+          chain,
+        );
+        expect(run.cc.agent.center.stats(1).rejected[reason]).to.be.greaterThan(0);
+        const ledger = connectBillingLedger(run.ledger, chain.admin);
+        expect((await readInterval(ledger, 1)).mismatches).to.deep.equal([]);
+        run.users.forEach((u, i) => {
+          if (i === attacker) return;
+          const check = u.checks[0];
+          expect(check.verified, `household ${i}: ${check.disputes.join("; ")}`).to.equal(true);
+        });
+        const receipts = run.cc.agent.receipts(1);
+        for (let i = 0; i < 6; i++) {
+          if (i !== attacker) expect(receipts.get(i)?.size, `meter ${i}`).to.equal(8);
+        }
+      });
+    }
+  });
 });
