@@ -97,6 +97,12 @@ export class ControlCenterService {
   /** Chain writes one at a time, in arrival order (nonces; DAP before bills). */
   #writes: Promise<unknown> = Promise.resolve();
   #done?: Promise<void>;
+  /** Relayed mode: SP's DAP entries and bill batches the chain refused, in order (the evidence). */
+  readonly refusedPosts: {
+    readonly interval: number;
+    readonly what: "dap" | "bills";
+    readonly error: string;
+  }[] = [];
 
   constructor(init: ControlCenterServiceInit, components: ControlCenterServiceComponents) {
     if (!Number.isInteger(init.meters) || init.meters < 1) {
@@ -319,14 +325,26 @@ export class ControlCenterService {
       case "dapEntries":
         if (from !== (this.#init.spAddress ?? "sp")) break;
         void this.#write(() => this.#postDap(message.dap.interval, message.dap.entries)).catch(
-          (err) => this.#logger.warn("DAP not posted", { error: describe(err) }),
+          (err) => {
+            this.refusedPosts.push({
+              interval: message.dap.interval,
+              what: "dap",
+              error: describe(err),
+            });
+            this.#logger.warn("DAP not posted", { error: describe(err) });
+          },
         );
         return;
       case "billBatch":
         if (from !== (this.#init.spAddress ?? "sp")) break;
-        void this.#write(() => this.#postBills(message.batch)).catch((err) =>
-          this.#logger.warn("bill batch not posted", { error: describe(err) }),
-        );
+        void this.#write(() => this.#postBills(message.batch)).catch((err) => {
+          this.refusedPosts.push({
+            interval: message.batch.interval,
+            what: "bills",
+            error: describe(err),
+          });
+          this.#logger.warn("bill batch not posted", { error: describe(err) });
+        });
         return;
     }
     this.#refused++;

@@ -46,6 +46,7 @@ import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import { LoadModel } from "./load-model.ts";
 import { FakeMeter, corruptedMeter, tamperingUser } from "../adversary/meters.ts";
+import { cheatingOnce } from "../adversary/service-provider.ts";
 
 export interface OksuzAgentsScenario {
   readonly meters: number;
@@ -63,7 +64,8 @@ export interface OksuzAgentsScenario {
   /** CC's admission window per interval (virtual ms), default 60 s. */
   readonly windowMs?: number;
   /** A meter-side adversary of Oksuz §3.1 (offchain/adversary/meters.ts). */
-  readonly attack?: "fake-meter" | "tampering-user" | "corrupted-meter";
+  readonly attack?:
+    "fake-meter" | "tampering-user" | "corrupted-meter" | "sp-wrong-price" | "sp-wrong-bill";
   /** Kill CC in interval J (admission or posting) and restart it from its store. */
   readonly crash?: CrashPlan;
   readonly network?: {
@@ -231,12 +233,18 @@ export async function runOksuzAgents(
   const currentCc = () => crashing?.current.service ?? single!.service;
 
   // ---- SP ----------------------------------------------------------------------------------------
-  const sp = new ServiceProvider({
+  const honestSp = new ServiceProvider({
     keys: spKeys,
     signingKey: spSigSk,
     ccPublicKey: ccKeys.publicKey,
     domain,
   });
+  const sp =
+    scenario.attack === "sp-wrong-price"
+      ? cheatingOnce(honestSp, "wrong-price")
+      : scenario.attack === "sp-wrong-bill"
+        ? cheatingOnce(honestSp, "wrong-bill")
+        : honestSp;
   const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
     keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
   );

@@ -69,6 +69,8 @@ export class ServiceProviderAgent {
   #done?: Promise<void>;
   /** The price SP computed per interval (what the simulator reconciles). */
   readonly prices = new Map<number, bigint>();
+  /** Direct mode: its own posts the chain refused (e.g. a price off the tariff), in order. */
+  readonly refusedPosts: { readonly interval: number; readonly error: string }[] = [];
 
   constructor(init: ServiceProviderAgentInit, components: ServiceProviderAgentComponents) {
     if (!Number.isInteger(init.intervals) || init.intervals < 1) {
@@ -155,30 +157,50 @@ export class ServiceProviderAgent {
       throw new ServiceProviderAgentError(`ServiceProviderAgent: interval ${j} has no opening`);
     }
     const schedule = await chain.readTariff(sealed.tariffVersion);
-    const price = sp.price(schedule, sp.aggregate(sealed.ocd));
-    this.prices.set(j, price);
     // DESIGN §4.4: DAP and bill timestamps are the interval's last second, like the OCD's.
     const timestamp = sealed.window.end - 1n;
     const direct = this.#init.mode === "direct";
-    const dap = sp.dapEntries(j, price, timestamp, direct ? this.#init.userPublicKeys : undefined);
-    const batches = sp.billBatches(j, sealed.ocd, price, timestamp);
+    // Priced and billed afresh at every attempt: what the chain refused is never sent again as is.
+    const priceAndBill = () => {
+      const price = sp.price(schedule, sp.aggregate(sealed.ocd));
+      this.prices.set(j, price);
+      const users = direct ? this.#init.userPublicKeys : undefined;
+      return {
+        dap: sp.dapEntries(j, price, timestamp, users),
+        batches: sp.billBatches(j, sealed.ocd, price, timestamp),
+      };
+    };
     if (direct) {
       const size = this.#init.dapBatchSize ?? 100;
-      for (let i = sealed.dap.length; i < dap.length; i += size) {
-        await chain.postDap(j, dap.slice(i, i + size));
+      let report = sealed;
+      for (let attempt = 1; ; attempt++) {
+        const { dap, batches } = priceAndBill();
+        try {
+          for (let i = report.dap.length; i < dap.length; i += size) {
+            await chain.postDap(j, dap.slice(i, i + size));
+          }
+          for (const batch of batches) {
+            if (batch.firstIndex + batch.bills.length <= report.bills.length) continue;
+            await chain.postBills(batch);
+          }
+          await chain.closeBilling(j);
+          return chain.readInterval(j);
+        } catch (err) {
+          this.refusedPosts.push({ interval: j, error: describe(err) });
+          this.#logger.warn("post refused", { interval: j, error: describe(err) });
+          if (attempt >= MAX_DIRECT_ATTEMPTS) throw err;
+          await sleep(this.#c.clock, this.#init.pollMs ?? 1_000);
+          report = await chain.readInterval(j);
+          if (report.state === INTERVAL_STATE.Final) return report;
+        }
       }
-      for (const batch of batches) {
-        if (batch.firstIndex + batch.bills.length <= sealed.bills.length) continue;
-        await chain.postBills(batch);
-      }
-      await chain.closeBilling(j);
-      return chain.readInterval(j);
     }
     // Relayed: CC posts; send what the chain lacks until the interval is final.
     const transport = this.#c.transport!;
     const cc = this.#init.ccAddress ?? "cc";
     let report = sealed;
     for (;;) {
+      const { dap, batches } = priceAndBill();
       if (report.dap.length === 0) {
         transport.send(cc, encodeWire({ type: "dapEntries", dap: { interval: j, entries: dap } }));
       }
@@ -194,4 +216,11 @@ export class ServiceProviderAgent {
       if (report.state === INTERVAL_STATE.Final) return report;
     }
   }
+}
+
+/** Direct mode: refused posts of one interval before SP gives up (and fails). */
+const MAX_DIRECT_ATTEMPTS = 5;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -144,4 +144,26 @@ describe("Oksuz agents over the wire", function () {
       });
     }
   });
+
+  describe("a malicious SP (offchain/adversary/service-provider.ts, Oksuz §3.1)", function () {
+    for (const [attack, problem] of [
+      ["sp-wrong-price", 4], // ENTRY_PROBLEM.PriceMismatch
+      ["sp-wrong-bill", 5], // ENTRY_PROBLEM.BillMismatch
+    ] as const) {
+      for (const direct of [false, true]) {
+        it(`${attack} (${direct ? "direct" : "relayed"}): the ledger refuses it, honest bills follow`, async function () {
+          const run = await runOksuzAgents(
+            { meters: 6, intervals: 1, seed: `sp-${attack}`, attack, direct },
+            chain,
+          );
+          const refused = direct ? run.sp.refusedPosts : run.cc.refusedPosts;
+          expect(refused.length, "the cheat was refused").to.be.greaterThan(0);
+          expect(refused[0].error).to.match(
+            new RegExp(`BillingLedgerInvalidEntry\\(.*, ${problem}\\)`),
+          );
+          await reconcile(run, 1);
+        });
+      }
+    }
+  });
 });
