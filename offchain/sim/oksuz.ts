@@ -639,7 +639,8 @@ export async function runOksuz(
         node.meter.index,
         Number(start),
         intervalSeconds,
-        loadRng.fork(`${node.meter.index}/${j}`),
+        // Labelled by the 0-based index as before intervals became 1-based: same seed, same load.
+        loadRng.fork(`${node.meter.index}/${j - 1}`),
       );
       measured += wh;
       node.last = node.meter.reportInterval(j, wh, timestamp);
