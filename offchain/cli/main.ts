@@ -15,6 +15,7 @@ import { registerReport } from "./report.ts";
 import { registerBesuNetwork } from "./besu-network.ts";
 import { registerVerifyBill } from "./verify-bill.ts";
 import { registerServiceCommands } from "./services.ts";
+import { registerDevnet } from "./devnet.ts";
 import { ROLES } from "../node/roles/index.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -72,6 +73,7 @@ registerReport(program);
 registerBesuNetwork(program, { ensureBuilt });
 registerVerifyBill(program);
 registerServiceCommands(program, ROLES);
+registerDevnet(program, { ensureBuilt });
 
 program
   .command("bench")

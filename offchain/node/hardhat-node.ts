@@ -33,6 +33,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` distinct loopback ports for services that must be told their port in advance (an address
+ * book), drawn at random from [10000, 32768) — below Linux's default ephemeral range (32768–60999),
+ * so a socket bound to port 0 (health endpoints, outbound connections, `freePort`) never takes one
+ * between this call and the service's bind. Each was bindable when drawn. `random` defaults to
+ * Math.random (port choice is not protocol logic). Throws after 50 × count failed draws.
+ */
+export async function reservePorts(
+  count: number,
+  random: () => number = Math.random,
+): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < count; tries++) {
+    if (tries > 50 * count + 50)
+      throw new Error(`reservePorts: no ${count} free ports in [10000, 32768)`);
+    const port = 10_000 + Math.floor(random() * 22_768);
+    if (!ports.has(port) && (await canBind(port))) ports.add(port);
+  }
+  return [...ports];
+}
+
 export interface HardhatNodeOptions {
   /** How long to wait for the node to answer JSON-RPC (default 60 000 ms). */
   readonly timeoutMs?: number;

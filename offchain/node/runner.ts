@@ -34,7 +34,8 @@ import { parse as parseToml } from "smol-toml";
 import { SystemClock } from "../runtime/clock.ts";
 import { makeDirectory } from "../runtime/fs.ts";
 import { consoleLogger, type Logger, type LogLevel } from "../runtime/log.ts";
-import { createRng } from "../runtime/rng.ts";
+import type { MessageHandler, Transport } from "../runtime/network.ts";
+import { createRng, type Rng } from "../runtime/rng.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
 import { AddressBook, SocketTransport } from "../runtime/socket-transport.ts";
 import { Store } from "../runtime/store.ts";
@@ -82,6 +83,11 @@ export interface RunnerConfig {
   readonly logLevel: LogLevel;
   /** Exit 0 once the service's `done` resolves (default false: stay up, /health says "done"). */
   readonly exitWhenDone: boolean;
+  /**
+   * Fault injection: probability in [0, 1) that a message this process sends is dropped before it
+   * reaches the socket (default 0; `gridledger devnet --loss P`). Counted on /health.
+   */
+  readonly loss: number;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -119,7 +125,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
 
 /**
  * Validates the runner's fields of a parsed config (`name`, `addressBook`, `chain`, `healthPort`,
- * `seed`, `logLevel`, `exitWhenDone`; all optional). `defaultName` is used when `name` is absent. Throws
+ * `seed`, `logLevel`, `exitWhenDone`, `loss`; all optional). `defaultName` is used when `name` is absent. Throws
  * `ServiceConfigError` naming the field.
  */
 export function parseRunnerConfig(raw: Record<string, unknown>, defaultName: string): RunnerConfig {
@@ -175,9 +181,14 @@ export function parseRunnerConfig(raw: Record<string, unknown>, defaultName: str
   const exitWhenDone = raw.exitWhenDone ?? false;
   if (typeof exitWhenDone !== "boolean")
     throw new ServiceConfigError("exitWhenDone: expected true or false");
+  const loss = raw.loss ?? 0;
+  if (typeof loss !== "number" || !(loss >= 0 && loss < 1)) {
+    throw new ServiceConfigError("loss: expected a probability in [0, 1)");
+  }
   return {
     name,
     exitWhenDone,
+    loss,
     addressBook,
     chain: { ...(rpcUrl !== undefined ? { rpcUrl: rpcUrl as string } : {}), contracts },
     healthPort: healthPort as number,
@@ -315,6 +326,48 @@ export interface HealthDocument {
   readonly restarts: number;
   readonly state: "running" | "stopping" | "done";
   readonly status: Readonly<Record<string, unknown>>;
+  /** Messages this process sent and received over its transports, and dropped by `loss`. */
+  readonly network: {
+    readonly sent: number;
+    readonly delivered: number;
+    readonly droppedByLoss: number;
+  };
+}
+
+/**
+ * A transport that drops each outgoing message with probability `loss` (draws from `rng`) and passes
+ * everything else to `inner` unchanged: the devnet's `--loss` (DESIGN §3 "Simulation": loss as on
+ * the in-memory network, here on real sockets). `dropped` counts what it dropped.
+ */
+export class LossyTransport implements Transport {
+  readonly address: string;
+  dropped = 0;
+  readonly #inner: Transport;
+  readonly #loss: number;
+  readonly #rng: Rng;
+
+  constructor(inner: Transport, loss: number, rng: Rng) {
+    this.address = inner.address;
+    this.#inner = inner;
+    this.#loss = loss;
+    this.#rng = rng;
+  }
+  start(): void {
+    this.#inner.start();
+  }
+  stop(): void {
+    this.#inner.stop();
+  }
+  handle(handler: MessageHandler): void {
+    this.#inner.handle(handler);
+  }
+  send(to: string, bytes: Uint8Array): void {
+    if (this.#rng.chance(this.#loss)) {
+      this.dropped++;
+      return;
+    }
+    this.#inner.send(to, bytes);
+  }
 }
 
 /**
@@ -383,6 +436,7 @@ export async function startService<C>(
       for (const s of stores.values()) s.close();
     });
     const transports: SocketTransport[] = [];
+    const lossyTransports: LossyTransport[] = [];
     cleanups.push(async () => {
       await Promise.all(transports.map((t) => t.close()));
     });
@@ -406,7 +460,7 @@ export async function startService<C>(
         stores.set(name, store);
         return store;
       },
-      transport(address: string): SocketTransport {
+      transport(address: string): Transport {
         const loc = runner.addressBook.get(address);
         if (loc === undefined) {
           throw new ServiceConfigError(
@@ -418,7 +472,10 @@ export async function startService<C>(
           { clock, rng: rng.fork(`transport/${address}`), logger },
         );
         transports.push(t);
-        return t;
+        if (runner.loss === 0) return t;
+        const lossy = new LossyTransport(t, runner.loss, rng.fork(`loss/${address}`));
+        lossyTransports.push(lossy);
+        return lossy;
       },
       secret(name: string): Uint8Array {
         if (secrets === undefined) {
@@ -469,6 +526,11 @@ export async function startService<C>(
         restarts: restarts,
         state,
         status,
+        network: {
+          sent: transports.reduce((n, t) => n + t.stats().sent, 0),
+          delivered: transports.reduce((n, t) => n + t.stats().delivered, 0),
+          droppedByLoss: lossyTransports.reduce((n, t) => n + t.dropped, 0),
+        },
       };
     };
     const server = await serveHealth(runner.healthPort, health);

@@ -2,7 +2,7 @@
 // (test/helpers/ping-role.ts) through the CLI's service command: config validation before any
 // work, the data-directory lock, key files sealed with the operator key, /health, signals.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -10,6 +10,7 @@ import { expect } from "chai";
 
 import {
   DataDirLockedError,
+  LossyTransport,
   ServiceSecretError,
   lockDataDir,
   operatorKey,
@@ -18,6 +19,9 @@ import {
   writeSecrets,
 } from "../../offchain/node/runner.ts";
 import { ServiceConfigError } from "../../offchain/node/service.ts";
+import { VirtualClock } from "../../offchain/runtime/clock.ts";
+import { MemoryNetwork } from "../../offchain/runtime/network.ts";
+import { createRng } from "../../offchain/runtime/rng.ts";
 import { fetchHealth } from "../../offchain/node/supervisor.ts";
 import { freePort, ROOT } from "../helpers/hardhat-node.ts";
 import { PING_MAIN, TEST_OPERATOR_KEY, writePingConfig } from "../helpers/ping-fixture.ts";
@@ -104,6 +108,26 @@ describe("node/runner", function () {
     expect(operatorKey(undefined)).to.equal(undefined);
   });
 
+  it("LossyTransport drops about a fraction `loss` of sends, counts them, delivers the rest", async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork({}, { clock, rng: createRng("net") });
+    const a = new LossyTransport(net.endpoint("a"), 0.2, createRng("loss"));
+    const b = net.endpoint("b");
+    let got = 0;
+    b.handle(() => void got++);
+    a.start();
+    b.start();
+    for (let i = 0; i < 2000; i++) a.send("b", new Uint8Array([1]));
+    clock.runUntilIdle();
+    expect(got + a.dropped).to.equal(2000);
+    expect(a.dropped).to.be.within(320, 480); // 400 ± 4σ (σ ≈ 17.9)
+    const none = new LossyTransport(net.endpoint("c"), 0, createRng("loss"));
+    none.start();
+    for (let i = 0; i < 100; i++) none.send("b", new Uint8Array([1]));
+    clock.runUntilIdle();
+    expect(none.dropped).to.equal(0);
+  });
+
   it("lockDataDir: refuses a live holder, takes over a dead one's lock, releases only its own", () => {
     const release = lockDataDir(dir);
     expect(() => lockDataDir(dir, process.pid + 1)).to.throw(
@@ -134,7 +158,7 @@ describe("node/runner", function () {
     writeFileSync(cfg, "intervals = 3\n");
     const r2 = runSync(cfg, data);
     expect(r2.status).to.equal(2);
-    expect(r2.stderr).to.match(/bad\.toml: address: expected a string/);
+    expect(r2.stderr).to.match(/bad\.toml: address: expected a non-empty string/);
     // Unparsable TOML, and a file that does not exist.
     writeFileSync(cfg, "address = \n");
     expect(runSync(cfg, data).stderr).to.match(/bad\.toml: not valid TOML/);
@@ -158,8 +182,12 @@ describe("node/runner", function () {
 
   it("key files: sealed with the operator key; a wrong or missing key fails the start in one line", async () => {
     const data = join(dir, "data");
-    writeSecrets(data, { token: new Uint8Array(7) }, TEST_OPERATOR_KEY);
-    // Sealed at rest: the plaintext name and value are in the file, the value only encrypted.
+    const token = new TextEncoder().encode("very-secret-token-value");
+    writeSecrets(data, { token }, TEST_OPERATOR_KEY);
+    // Sealed at rest: the value's bytes appear nowhere in the data directory's files.
+    for (const f of readdirSync(data)) {
+      expect(readFileSync(join(data, f)).includes(Buffer.from(token)), f).to.equal(false);
+    }
     expect(() => writeSecrets(data, { x: new Uint8Array(1) }, "22".repeat(32))).to.throw(
       ServiceSecretError,
       /wrong passphrase or key/,

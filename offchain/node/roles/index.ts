@@ -4,6 +4,7 @@
 import type { RoleDefinition } from "../service.ts";
 import { ccRole } from "./cc.ts";
 import { metersRole } from "./meters.ts";
+import { pingRole } from "./ping.ts";
 import { spRole } from "./sp.ts";
 
 /** Every role that can run as a process, in the order `gridledger --help` lists them. */
@@ -11,6 +12,8 @@ export const ROLES: readonly RoleDefinition<unknown>[] = [
   ccRole as RoleDefinition<unknown>,
   spRole as RoleDefinition<unknown>,
   metersRole as RoleDefinition<unknown>,
+  // Diagnostic (no protocol): checks the address book and restarts (`gridledger devnet --smoke`).
+  pingRole,
 ];
 
 /** The names of the roles issue 11 asks for (the devnet says which of them are not registered). */
