@@ -18,6 +18,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 
 import { packSignatureJobs, type SignatureJob } from "./admission-verify.ts";
+import type { Admission, ControlCenter } from "./control-center.ts";
 
 export class AdmissionPoolError extends Error {
   override name = "AdmissionPoolError";
@@ -150,5 +151,67 @@ export class AdmissionPool {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.#workers.map((w) => w.thread.terminate()));
+  }
+}
+
+/**
+ * Admits batches of reports for one control center: {@link submit} starts the signature checks of
+ * a batch at once (on the pool, or nowhere without one: then `admitOne` checks inline), and
+ * applies the batch with `admitOne(report, verdict)` — one report after another, batches in the
+ * order of the `submit` calls — once its verdicts are in. `admitOne` is CC's own admission (the
+ * agent's adds the durable append): whatever it returns for a report is that report's outcome.
+ */
+export class BatchAdmission {
+  readonly #center: ControlCenter;
+  readonly #pool: AdmissionPool | undefined;
+  readonly #admitOne: (report: Uint8Array, verdict: boolean | undefined) => Admission;
+  readonly #onPoolError: (error: unknown) => void;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    center: ControlCenter,
+    pool: AdmissionPool | undefined,
+    admitOne: (report: Uint8Array, verdict: boolean | undefined) => Admission,
+    onPoolError: (error: unknown) => void = () => {},
+  ) {
+    this.#center = center;
+    this.#pool = pool;
+    this.#admitOne = admitOne;
+    this.#onPoolError = onPoolError;
+  }
+
+  /**
+   * The admissions of `reports`, in order. If the pool fails, the batch is checked inline (the
+   * error goes to `onPoolError`): the outcomes are the same, only slower.
+   */
+  submit(reports: readonly Uint8Array[]): Promise<Admission[]> {
+    const verdicts = this.#verdicts(reports);
+    const run = this.#tail.then(async () => {
+      const v = await verdicts;
+      return reports.map((r, i) => this.#admitOne(r, v[i]));
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #verdicts(reports: readonly Uint8Array[]): Promise<(boolean | undefined)[]> {
+    const verdicts: (boolean | undefined)[] = new Array(reports.length);
+    if (this.#pool === undefined) return verdicts;
+    const jobs: SignatureJob[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < reports.length; i++) {
+      const job = this.#center.signatureJob(reports[i]);
+      if (job !== undefined) {
+        jobs.push(job);
+        at.push(i);
+      }
+    }
+    try {
+      const v = await this.#pool.verify(jobs);
+      for (let n = 0; n < at.length; n++) verdicts[at[n]] = v[n] === 1;
+    } catch (err) {
+      this.#onPoolError(err);
+    }
+    return verdicts;
   }
 }

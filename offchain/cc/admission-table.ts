@@ -418,18 +418,21 @@ export class IntervalTable {
   }
 }
 
+/** Reports per chunk of a {@link ReportArena} (≈ 141 kB of 138-byte reports). */
+const ARENA_CHUNK = 1024;
+
 /**
- * Admitted reports of one interval, 138 bytes each, back to back in one growing buffer (the
- * reports are fixed-size, protocol/meter-report.ts): the entries CC posts, decoded on demand.
+ * Admitted reports of one interval, back to back in fixed chunks of {@link ARENA_CHUNK} reports
+ * (the reports are fixed-size, protocol/meter-report.ts): the entries CC posts, decoded on demand.
+ * Chunks are never copied, and at most one is partly empty.
  */
 export class ReportArena {
   readonly #size: number;
-  #bytes: Uint8Array;
+  readonly #chunks: Uint8Array[] = [];
   #count = 0;
 
-  constructor(reportSize: number, expected = 16) {
+  constructor(reportSize: number) {
     this.#size = reportSize;
-    this.#bytes = new Uint8Array(reportSize * Math.max(16, expected));
   }
 
   get count(): number {
@@ -437,22 +440,26 @@ export class ReportArena {
   }
 
   get byteLength(): number {
-    return this.#bytes.byteLength;
+    return this.#chunks.length * this.#size * ARENA_CHUNK;
   }
 
   push(report: Uint8Array): void {
     expectBytes(report, this.#size, "ReportArena.push: report");
-    if (this.#size * (this.#count + 1) > this.#bytes.length) {
-      const grown = new Uint8Array(this.#bytes.length * 2);
-      grown.set(this.#bytes);
-      this.#bytes = grown;
-    }
-    this.#bytes.set(report, this.#size * this.#count);
+    const slot = this.#count % ARENA_CHUNK;
+    if (slot === 0) this.#chunks.push(new Uint8Array(this.#size * ARENA_CHUNK));
+    this.#chunks[this.#chunks.length - 1].set(report, this.#size * slot);
     this.#count++;
   }
 
   /** Report `i` (a view: do not modify). */
   at(i: number): Uint8Array {
-    return this.#bytes.subarray(this.#size * i, this.#size * (i + 1));
+    if (!Number.isInteger(i) || i < 0 || i >= this.#count) {
+      throw new AdmissionTableError(`ReportArena.at: no report ${i}`);
+    }
+    const slot = i % ARENA_CHUNK;
+    return this.#chunks[Math.floor(i / ARENA_CHUNK)].subarray(
+      this.#size * slot,
+      this.#size * (slot + 1),
+    );
   }
 }

@@ -38,7 +38,7 @@ import {
   type IntervalWindow,
   type ZeroSlots,
 } from "./control-center.ts";
-import { AdmissionPool } from "./admission-pool.ts";
+import { AdmissionPool, BatchAdmission } from "./admission-pool.ts";
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
@@ -91,8 +91,7 @@ export class ControlCenterAgent {
   #batchesPosted = 0;
   #crashAtBatch?: number;
   readonly #pool?: AdmissionPool;
-  /** Batches apply in the order they were submitted. */
-  #applyTail: Promise<unknown> = Promise.resolve();
+  readonly #batches: BatchAdmission;
 
   private constructor(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
     this.#init = init;
@@ -112,6 +111,15 @@ export class ControlCenterAgent {
     });
     const workers = init.admissionWorkers ?? 1;
     if (workers !== 1) this.#pool = AdmissionPool.start({ domain: init.domain, workers });
+    this.#batches = new BatchAdmission(
+      this.center,
+      this.#pool,
+      (report, verdict) => this.#admitReport(report, verdict),
+      (err) =>
+        this.#logger.warn("admission pool failed, checking inline", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
   }
 
   /** Starts the agent, rebuilding its state from the store (empty store: a fresh CC). */
@@ -258,36 +266,7 @@ export class ControlCenterAgent {
    * fails, the batch is checked inline.
    */
   onReports(reports: readonly Uint8Array[]): Promise<Admission[]> {
-    const verdicts = this.#poolVerdicts(reports);
-    const run = this.#applyTail.then(async () => {
-      const v = await verdicts;
-      return reports.map((r, i) => this.#admitReport(r, v[i]));
-    });
-    this.#applyTail = run.catch(() => undefined);
-    return run;
-  }
-
-  async #poolVerdicts(reports: readonly Uint8Array[]): Promise<(boolean | undefined)[]> {
-    const verdicts: (boolean | undefined)[] = new Array(reports.length);
-    if (this.#pool === undefined) return verdicts;
-    const jobs = [];
-    const at: number[] = [];
-    for (let i = 0; i < reports.length; i++) {
-      const job = this.center.signatureJob(reports[i]);
-      if (job !== undefined) {
-        jobs.push(job);
-        at.push(i);
-      }
-    }
-    try {
-      const v = await this.#pool.verify(jobs);
-      for (let n = 0; n < at.length; n++) verdicts[at[n]] = v[n] === 1;
-    } catch (err) {
-      this.#logger.warn("admission pool failed, checking inline", {
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
-    return verdicts;
+    return this.#batches.submit(reports);
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   IntervalTable,
   MeterDirectory,
   PseudonymIndex,
+  ReportArena,
 } from "../../offchain/cc/admission-table.ts";
 import { bytesToHex } from "../../offchain/crypto/bytes.ts";
 import { intervalMessageTweak, messageTweak } from "../../offchain/crypto/ggm.ts";
@@ -154,5 +155,20 @@ describe("CC admission table (issue 14)", () => {
     // 1,000 entries: keys 32 B each, slots at load ≤ 1/2 (4 B each, power of two).
     const index = new PseudonymIndex(1000);
     expect(index.byteLength).to.equal(32 * 1000 + 4 * 2048);
+  });
+
+  it("ReportArena returns every pushed report across chunk boundaries, and refuses a wrong size", () => {
+    const arena = new ReportArena(5);
+    const model: Uint8Array[] = [];
+    for (let i = 0; i < 2_500; i++) {
+      const r = Uint8Array.of(i & 0xff, i >> 8, 1, 2, 3);
+      arena.push(r);
+      model.push(r);
+    }
+    expect(arena.count).to.equal(model.length);
+    for (const i of [0, 1023, 1024, 2047, 2048, 2499]) expect(arena.at(i)).to.deep.equal(model[i]);
+    expect(arena.byteLength).to.equal(3 * 1024 * 5); // three chunks, none copied
+    expect(() => arena.at(2_500)).to.throw(/^ReportArena.at: no report 2500/);
+    expect(() => arena.push(new Uint8Array(4))).to.throw(/^ReportArena.push: report/);
   });
 });
