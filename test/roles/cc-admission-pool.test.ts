@@ -14,6 +14,8 @@ import { AdmissionPool } from "../../offchain/cc/admission-pool.ts";
 import { signatureJobVerifies } from "../../offchain/cc/admission-verify.ts";
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import { INTERVAL_STATE, type BillingLedger } from "../../offchain/chain/billing.ts";
+import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
+import { buildOnion } from "../../offchain/onion/sphinx.ts";
 import { signEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { SecretStore } from "../../offchain/runtime/secret-box.ts";
@@ -151,8 +153,37 @@ describe("CC admission pool (issue 14)", function () {
           }
         },
       ),
-      { numRuns: 12 },
+      { numRuns: 8 },
     );
+  });
+
+  it("onPackets peels and admits a batch of final-hop packets as onPacket does one by one (replays dropped once peeled)", async () => {
+    const packet = (report: Uint8Array, session: bigint) =>
+      buildOnion({
+        sessionKey: session,
+        hops: [
+          {
+            pubkey: cc.publicKey,
+            payload: encodeHopPayload({ kind: "deliver", message: report }),
+          },
+        ],
+        associatedData: onionAssociatedData(DOMAIN, 0),
+      });
+    const packets = [
+      ...honest[0].map((r, i) => packet(r, 100n + BigInt(i))),
+      packet(honest[0][0], 100n), // the same packet again: an onion replay
+      packet(honest[0][1], 999n), // the same report in a fresh onion: an admission replay
+      new Uint8Array(64), // junk
+      ...honest[3].slice(0, 3).map((r, i) => packet(r, 200n + BigInt(i))),
+    ];
+    const { agent: sequential } = await freshAgent(1);
+    const expected = packets.map((p) => sequential.onPacket(p));
+    const { agent } = await freshAgent(2);
+    const got = await agent.onPackets(packets);
+    expect(got).to.deep.equal(expected);
+    expect(got.filter((g) => g.admission?.accepted).length).to.equal(11);
+    expect(agent.exitCounters()).to.deep.equal(sequential.exitCounters());
+    expect(agent.receipts(J)).to.deep.equal(sequential.receipts(J));
   });
 
   it("a batch is acknowledged only once durable: with the store locked nothing is kept, the resent batch is, across a restart", async () => {
