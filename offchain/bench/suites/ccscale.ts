@@ -79,27 +79,46 @@ export async function run(ctx: BenchContext): Promise<void> {
   const oneCore: number[] = [];
   const onPool: number[] = [];
   const ratios: number[] = [];
+  /** CPU µs per report (all threads) and cores the run got (CPU time / wall time), per path. */
+  const cpuOne: number[] = [];
+  const cpuPool: number[] = [];
+  const coresOne: number[] = [];
+  const coresPool: number[] = [];
+  const cpuMicros = (since: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(since);
+    return d.user + d.system;
+  };
   try {
     // Warm-up: JIT on both paths, the workers' modules loaded.
     await pool.verify(reports.slice(0, 64).map((r) => freshCenter().signatureJob(r)!));
     for (let s = 0; s < (ctx.quick ? 3 : 5); s++) {
       let center = freshCenter();
+      let cpu0 = process.cpuUsage();
       let t0 = process.hrtime.bigint();
       for (const r of reports) {
         if (!center.admit(r).accepted) throw new Error("bench: honest report refused inline");
       }
-      const inline = reports.length / (Number(process.hrtime.bigint() - t0) / 1e9);
+      let wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+      let cpuUs = cpuMicros(cpu0);
+      cpuOne.push(cpuUs / reports.length);
+      coresOne.push(cpuUs / wallUs);
+      const inline = reports.length / (wallUs / 1e6);
       center = freshCenter();
       const batches = new BatchAdmission(center, pool, (r, verdict) =>
         center.admit(r, { signatureVerdict: verdict }),
       );
+      cpu0 = process.cpuUsage();
       t0 = process.hrtime.bigint();
       const runs: Promise<unknown[]>[] = [];
       for (let i = 0; i < reports.length; i += BATCH) {
         runs.push(batches.submit(reports.slice(i, i + BATCH)));
       }
       const outcomes = (await Promise.all(runs)).flat() as { accepted: boolean }[];
-      const pooled = reports.length / (Number(process.hrtime.bigint() - t0) / 1e9);
+      wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+      cpuUs = cpuMicros(cpu0);
+      cpuPool.push(cpuUs / reports.length);
+      coresPool.push(cpuUs / wallUs);
+      const pooled = reports.length / (wallUs / 1e6);
       if (outcomes.some((a) => !a.accepted)) throw new Error("bench: honest report refused");
       if (center.stats(0).admitted !== reports.length) throw new Error("bench: admitted count");
       oneCore.push(inline);
@@ -113,6 +132,12 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.record("cc.admit_per_s_pool", median(onPool), "1/s");
   ctx.record("cc.admit_speedup_pool", median(ratios), "x");
   ctx.record("cc.admit_pool_workers", workers, "threads");
+  // What the shared machine gave each path: CPU per report over every thread (the pool's overhead
+  // is the difference) and cores in use (CPU time / wall time; 1 and `workers` when idle).
+  ctx.record("cc.admit_cpu_us_one_core", median(cpuOne), "us");
+  ctx.record("cc.admit_cpu_us_pool", median(cpuPool), "us");
+  ctx.record("cc.admit_cores_one_core", median(coresOne), "cores");
+  ctx.record("cc.admit_cores_pool", median(coresPool), "cores");
   ctx.record("cc.admit_pool_loadavg", load, "load");
 
   // Memory per meter (docs/SCALE.md "Memory per role"), heap and array buffers after full GCs:
