@@ -33,8 +33,10 @@ import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { type LedgerEntry } from "../protocol/entry.ts";
 import {
   decodeMeterReport,
+  METER_REPORT_PSEUDONYM_OFFSET,
   METER_REPORT_SIZE,
   MeterReportDecodeError,
+  peekMeterReportInterval,
 } from "../protocol/meter-report.ts";
 import { DEFAULT_REPORT_SLOTS, validateCategories } from "../protocol/splitting.ts";
 import { registrationContext } from "../protocol/registration.ts";
@@ -249,7 +251,12 @@ export class ControlCenter {
     return ggmKey;
   }
 
-  /** Registers a meter from already-decrypted key material (restart from the encrypted store). */
+  /**
+   * Registers a meter from already-decrypted key material (restart from the encrypted store):
+   * one row of the typed-array directory (admission-table.ts). Throws ControlCenterError if the
+   * index is taken or `B_i` is not a compressed point, AdmissionTableError if the index is not a
+   * u32, RangeError if `K_i` is not 32 bytes. Intervals opened before do not admit this meter.
+   */
   restoreMeter(
     index: number,
     publicKey: Uint8Array,
@@ -372,23 +379,21 @@ export class ControlCenter {
 
   /**
    * The signature check `admit(report)` would run now, as a self-contained job (report, `B_i`,
-   * `K_{i,j}`, k) for another thread, or undefined when admission would end before it (malformed,
-   * interval not open, unknown pseudonym, excluded meter, replay). Reads state, changes nothing.
+   * `K_{i,j}`, k) for another thread, or undefined when admission would end before it (wrong size
+   * or version, interval not open, unknown pseudonym, excluded meter, replay). Reads state,
+   * changes nothing.
    * Its verdict (`signatureJobVerifies`, admission-verify.ts) is the `signatureVerdict` of that
    * report's `admit` whenever it is applied, since it depends only on the report's bytes and on
    * keys fixed at registration and interval opening.
    */
   signatureJob(report: Uint8Array): SignatureJob | undefined {
-    if (!(report instanceof Uint8Array) || report.length !== METER_REPORT_SIZE) return undefined;
-    let entry: LedgerEntry;
-    try {
-      entry = decodeMeterReport(report);
-    } catch {
-      return undefined;
-    }
-    const state = this.#intervals.get(entry.interval);
+    // Only the interval and the pseudonym are read here; a report malformed further on gets a job
+    // whose verdict is false and is refused as malformed by `admit` before the verdict is used.
+    const interval = peekMeterReportInterval(report);
+    if (interval === undefined) return undefined;
+    const state = this.#intervals.get(interval);
     if (state === undefined || state.closed) return undefined;
-    const e = state.table.find(entry.id);
+    const e = state.table.find(report, METER_REPORT_PSEUDONYM_OFFSET);
     if (e === -1 || state.table.has(e, ENTRY_ADMITTED)) return undefined;
     const row = state.table.rowOf(e);
     if (this.#excluded.has(this.#directory.indexAt(row))) return undefined;

@@ -49,6 +49,7 @@ type ReportKind =
   | { fault: number; slot: number }
   | { forged: number; slot: number; byte: number }
   | { junk: Uint8Array }
+  | { malformed: number; slot: number }
   | { unknown: Uint8Array };
 
 const reportKinds: fc.Arbitrary<ReportKind> = fc.oneof(
@@ -59,6 +60,8 @@ const reportKinds: fc.Arbitrary<ReportKind> = fc.oneof(
   // an outsider's signature under a live pseudonym: bad-signature / key-mismatch, never counted
   fc.record({ forged: fc.nat({ max: 3 }), slot: fc.nat({ max: 7 }), byte: fc.nat({ max: 19 }) }),
   fc.record({ junk: fc.uint8Array({ maxLength: 140 }) }),
+  // right size, version and live pseudonym, but y ≥ n: gets a signature job, refused as malformed
+  fc.record({ malformed: fc.nat({ max: 3 }), slot: fc.nat({ max: 7 }) }),
   fc.record({ unknown: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
 );
 
@@ -76,6 +79,11 @@ function materialise(kind: ReportKind): Uint8Array {
     return r;
   }
   if ("junk" in kind) return kind.junk;
+  if ("malformed" in kind) {
+    const r = Uint8Array.from(honest[kind.malformed][kind.slot]);
+    r.fill(0xff, 106); // y = 2^256 − 1
+    return r;
+  }
   const r = Uint8Array.from(honest[0][0]);
   r.set(kind.unknown, 5);
   return r;
