@@ -230,6 +230,34 @@ describe("CC admission pool (issue 14)", function () {
     ]);
   });
 
+  it("signatureJob: a job exactly when admission would reach the signature check", async () => {
+    const { agent } = await freshAgent(1);
+    const center = agent.center;
+    const live = honest[0][0];
+    const job = center.signatureJob(live)!;
+    expect(job.counter).to.equal(1);
+    expect(job.basePublicKey).to.deep.equal(registrations[0].basePublicKey);
+    expect(signatureJobVerifies(DOMAIN, job)).to.equal(true);
+    expect(center.signatureJob(live.subarray(0, 137))).to.equal(undefined); // wrong size
+    const otherInterval = Uint8Array.from(live);
+    otherInterval[4] ^= 1;
+    expect(center.signatureJob(otherInterval)).to.equal(undefined); // interval not open
+    const unknown = Uint8Array.from(live);
+    unknown[5] ^= 1;
+    expect(center.signatureJob(unknown)).to.equal(undefined); // unknown pseudonym
+    expect(agent.onReport(live).accepted).to.equal(true);
+    expect(center.signatureJob(live)).to.equal(undefined); // replay
+    center.exclude(1);
+    expect(center.signatureJob(honest[1][0])).to.equal(undefined); // excluded meter
+    // The verdict is trusted as given: a false one refuses an honest report (never counted).
+    expect(center.admit(honest[2][0], { signatureVerdict: false })).to.deep.include({
+      accepted: false,
+      reason: "bad-signature",
+    });
+    center.closeInterval(J);
+    expect(center.signatureJob(honest[2][1])).to.equal(undefined); // closed
+  });
+
   it("AdmissionPool.verify gives signatureJobVerifies' verdict for each job, in order", async () => {
     const { agent } = await freshAgent(1);
     const jobs = honest.flat().flatMap((r, i) => {
