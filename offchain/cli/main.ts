@@ -14,6 +14,9 @@ import { registerDeploy } from "./deploy.ts";
 import { registerReport } from "./report.ts";
 import { registerBesuNetwork } from "./besu-network.ts";
 import { registerVerifyBill } from "./verify-bill.ts";
+import { registerServiceCommands } from "./services.ts";
+import { registerDevnet } from "./devnet.ts";
+import { ROLES } from "../node/roles/index.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -69,5 +72,16 @@ registerCapacity(program);
 registerReport(program);
 registerBesuNetwork(program, { ensureBuilt });
 registerVerifyBill(program);
+registerServiceCommands(program, ROLES);
+registerDevnet(program, { ensureBuilt });
+
+program
+  .command("bench")
+  .description("run the benchmark suites (offchain/bench/main.ts); --help lists its options")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument("[options...]")
+  .action((args: string[]) => runScript("../bench/main.ts", "gridledger bench", args));
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,225 @@
+// `gridledger devnet` as a user runs it (a separate process), in its --smoke configuration: four
+// diagnostic ping processes over 127.0.0.1, one SIGKILLed during interval 2 and restarted from its
+// data directory. Checks the JSON (role, pid, restart count per process), that the final digest
+// equals the same seed's run without the kill, that no process is left behind — after a normal
+// end and after the devnet itself is interrupted — and that bad options fail before any work.
+//
+// NOT YET: the protocol devnet (12 meters, 2 intervals, 4 consensus nodes with one killed) needs
+// the cc/sp/meters and gateway/node/bbnp-users roles and their set-ups (issue 11, other branches);
+// until they are registered in offchain/node/roles/index.ts the devnet refuses to run them (tested
+// below).
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+
+import { pidAlive } from "../../offchain/node/runner.ts";
+import { ROOT } from "../helpers/hardhat-node.ts";
+
+const MAIN = join(ROOT, "offchain", "cli", "main.ts");
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function devnet(args: readonly string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", MAIN, "devnet", ...args],
+      { cwd: ROOT, timeout: 120_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+interface DevnetJson {
+  schemes: Record<string, { digest: string; ok: boolean }>;
+  processes: {
+    name: string;
+    role: string;
+    pid: number;
+    pids: number[];
+    restarts: number;
+    exitCode: number | null;
+  }[];
+  kills: {
+    process: string;
+    step: number;
+    killedInStep: number;
+    killedPid: number;
+    restartedPid: number;
+  }[];
+  leftRunning: number[];
+}
+
+describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "gl-devnet-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("--smoke with --kill ping2@2: restarted from its data dir, same digest as without the kill, nothing left", async () => {
+    const common = [
+      "--smoke",
+      "--nodes",
+      "4",
+      "--intervals",
+      "3",
+      "--seed",
+      "t1",
+      "--smoke-interval-ms",
+      "800",
+    ];
+    const [killed, plain] = await Promise.all([
+      devnet([...common, "--kill", "ping2@2", "--json", join(dir, "killed.json")]),
+      devnet([...common, "--json", join(dir, "plain.json")]),
+    ]);
+    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
+    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
+    const k = JSON.parse(readFileSync(join(dir, "killed.json"), "utf8")) as DevnetJson;
+    const p = JSON.parse(readFileSync(join(dir, "plain.json"), "utf8")) as DevnetJson;
+    expect(k.processes.map((q) => [q.name, q.role])).to.deep.equal([
+      ["ping-0", "ping"],
+      ["ping-1", "ping"],
+      ["ping-2", "ping"],
+      ["ping-3", "ping"],
+    ]);
+    const restarted = k.processes.find((q) => q.name === "ping-2")!;
+    expect(restarted.restarts).to.equal(1);
+    expect(restarted.pids).to.have.length(2);
+    expect(k.processes.filter((q) => q.name !== "ping-2").every((q) => q.restarts === 0)).to.equal(
+      true,
+    );
+    expect(k.kills).to.have.length(1);
+    expect(k.kills[0]).to.include({ process: "ping-2", step: 2, killedInStep: 2 });
+    expect(k.kills[0].killedPid).to.equal(restarted.pids[0]);
+    expect(k.kills[0].restartedPid).to.equal(restarted.pids[1]);
+    // Same seed ⇒ same final chains, with or without the crash.
+    expect(k.schemes.smoke.ok).to.equal(true);
+    expect(k.schemes.smoke.digest).to.equal(p.schemes.smoke.digest);
+    expect(killed.stdout).to.match(/--kill ping-2@2: SIGKILL pid \d+ in step 2, restarted/);
+    // No process left behind: every pid any process ever had is gone.
+    for (const run of [k, p]) {
+      expect(run.leftRunning).to.deep.equal([]);
+      for (const q of run.processes) {
+        expect(q.exitCode, q.name).to.equal(0);
+        for (const pid of q.pids) expect(pidAlive(pid), `${q.name} pid ${pid}`).to.equal(false);
+      }
+    }
+    expect(killed.stdout).to.match(/left running: none/);
+  });
+
+  it("another seed gives another digest", async () => {
+    const r = await devnet([
+      "--smoke",
+      "--nodes",
+      "2",
+      "--intervals",
+      "1",
+      "--seed",
+      "t2",
+      "--smoke-interval-ms",
+      "200",
+      "--json",
+      join(dir, "t2.json"),
+    ]);
+    expect(r.code, r.stderr).to.equal(0);
+    const a = JSON.parse(readFileSync(join(dir, "t2.json"), "utf8")) as DevnetJson;
+    const r3 = await devnet([
+      "--smoke",
+      "--nodes",
+      "2",
+      "--intervals",
+      "1",
+      "--seed",
+      "t3",
+      "--smoke-interval-ms",
+      "200",
+      "--json",
+      join(dir, "t3.json"),
+    ]);
+    expect(r3.code, r3.stderr).to.equal(0);
+    const b = JSON.parse(readFileSync(join(dir, "t3.json"), "utf8")) as DevnetJson;
+    expect(a.schemes.smoke.digest).to.not.equal(b.schemes.smoke.digest);
+  });
+
+  it("SIGINT to the devnet stops every process it started (exit 130)", async () => {
+    const data = join(dir, "interrupted");
+    const child = spawn(
+      process.execPath,
+      [
+        "--disable-warning=ExperimentalWarning",
+        MAIN,
+        "devnet",
+        "--smoke",
+        "--nodes",
+        "3",
+        "--intervals",
+        "1000",
+        "--smoke-interval-ms",
+        "200",
+        "--data-dir",
+        data,
+      ],
+      { cwd: ROOT, stdio: "ignore" },
+    );
+    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const pids: number[] = [];
+    const deadline = Date.now() + 60_000;
+    while (pids.length < 3 && Date.now() < deadline) {
+      pids.length = 0;
+      for (const name of ["ping-0", "ping-1", "ping-2"]) {
+        const f = join(data, name, "process.json");
+        if (existsSync(f)) {
+          try {
+            pids.push((JSON.parse(readFileSync(f, "utf8")) as { pid: number }).pid);
+          } catch {
+            // being written
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(pids).to.have.length(3);
+    process.kill(child.pid!, "SIGINT");
+    expect(await exit).to.equal(130);
+    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).to.equal(false);
+    // Its data directories stay (given with --data-dir), unlocked.
+    expect(readdirSync(data).sort()).to.include.members(["ping-0", "ping-1", "ping-2"]);
+    expect(existsSync(join(data, "ping-0", "LOCK"))).to.equal(false);
+  });
+
+  it("bad options fail in one line before any work (exit 2)", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--smoke", "--kill", "ping9@2"], /--kill ping9@2: no process "ping-9"/],
+      [["--smoke", "--kill", "ping1@9", "--intervals", "2"], /the run has 2 intervals/],
+      [["--smoke", "--kill", "nonsense"], /--kill must be NAME@J/],
+      [["--smoke", "--loss", "1"], /--loss must be a fraction in \[0, 1\)/],
+      [["--rpc", ""], /--rpc must be an http\(s\) URL/],
+      [["--smoke", "--json", "/proc/none/x.json"], /--json \/proc\/none\/x\.json is not writable/],
+      [["--meters", "0"], /--meters must be an integer/],
+      [["--nodes", "3"], /--nodes must be an integer in \[4, 64\]/],
+      [["--smoke", "--data-dir", ROOT], /--data-dir .* must be a new or empty directory/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => devnet(args)));
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = runs[i];
+      expect(r.code, args.join(" ")).to.equal(2);
+      expect(r.stderr.split("\n")[0], args.join(" ")).to.match(re);
+      expect(r.stdout).to.equal("");
+    }
+  });
+
+  it("says which schemes cannot run and why (roles not registered yet)", async () => {
+    // Replaced by the protocol devnet test when the roles are registered.
+    const r = await devnet(["--meters", "12", "--intervals", "2"]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/no scheme can run yet: .*roles not registered yet/);
+  });
+});
