@@ -33,6 +33,7 @@ import {
   type IntervalWindow,
   type ZeroSlots,
 } from "./control-center.ts";
+import { AdmissionPool, BatchAdmission } from "./admission-pool.ts";
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
@@ -45,6 +46,11 @@ export interface ControlCenterAgentInit {
   readonly epoch?: number;
   /** Cap on the exit's replay cache per epoch (default 65,536 tags). */
   readonly maxTagsPerEpoch?: number;
+  /**
+   * Threads checking signatures in {@link ControlCenterAgent.onReports} (issue 14,
+   * admission-pool.ts): 1 (default) checks inline, today's path; n ≥ 2 starts n worker threads.
+   */
+  readonly admissionWorkers?: number;
 }
 
 export interface ControlCenterAgentComponents {
@@ -79,6 +85,8 @@ export class ControlCenterAgent {
   readonly #unsavedExclusions = new Set<number>();
   #batchesPosted = 0;
   #crashAtBatch?: number;
+  readonly #pool?: AdmissionPool;
+  readonly #batches: BatchAdmission;
 
   private constructor(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
     this.#init = init;
@@ -96,6 +104,17 @@ export class ControlCenterAgent {
       epoch: init.epoch ?? 0,
       maxTagsPerEpoch: init.maxTagsPerEpoch,
     });
+    const workers = init.admissionWorkers ?? 1;
+    if (workers !== 1) this.#pool = AdmissionPool.start({ domain: init.domain, workers });
+    this.#batches = new BatchAdmission(
+      this.center,
+      this.#pool,
+      (report, verdict) => this.#admitReport(report, verdict),
+      (err) =>
+        this.#logger.warn("admission pool failed, checking inline", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
   }
 
   /** Starts the agent, rebuilding its state from the store (empty store: a fresh CC). */
@@ -200,8 +219,13 @@ export class ControlCenterAgent {
    * report is refused with reason `not-stored` and a resend request, and nothing of it is kept.
    */
   onReport(report: Uint8Array): Admission {
+    return this.#admitReport(report, undefined);
+  }
+
+  #admitReport(report: Uint8Array, signatureVerdict: boolean | undefined): Admission {
     const { store } = this.#components;
     const admission = this.center.admit(report, {
+      signatureVerdict,
       persist: (entry, bytes) => store.append(reportsLog(entry.interval), bytes),
       onPersistError: (err) =>
         this.#logger.warn("report not stored", {
@@ -228,6 +252,38 @@ export class ControlCenterAgent {
   /** CC's exit's onion epoch (= the last interval opened; DESIGN §4.6). */
   get epoch(): number {
     return this.#exit.epoch;
+  }
+
+  /**
+   * Admits a batch of reports; resolves to their admissions in order. The signatures are checked
+   * on the admission pool (`admissionWorkers`), then each report goes through {@link onReport}'s
+   * path in the batch's order, batches in the order of the calls: the same admissions, durable
+   * appends and acknowledgements as calling `onReport` on each (admission-pool.ts). If the pool
+   * fails, the batch is checked inline.
+   */
+  onReports(reports: readonly Uint8Array[]): Promise<Admission[]> {
+    return this.#batches.submit(reports);
+  }
+
+  /**
+   * {@link onPacket} for a batch: peels every packet in order (the exit's replay cache), then
+   * admits the delivered reports with {@link onReports}.
+   */
+  async onPackets(
+    packets: readonly Uint8Array[],
+  ): Promise<{ readonly onion: ExitReceipt; readonly admission?: Admission }[]> {
+    const onions = packets.map((p) => this.#exit.receive(p));
+    const delivered = onions.flatMap((o) => (o.accepted ? [o.message] : []));
+    const admissions = await this.onReports(delivered);
+    let n = 0;
+    return onions.map((onion) =>
+      onion.accepted ? { onion, admission: admissions[n++] } : { onion },
+    );
+  }
+
+  /** Ends the admission pool's threads (none with `admissionWorkers` 1). Idempotent. */
+  async close(): Promise<void> {
+    await this.#pool?.close();
   }
 
   /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */
