@@ -116,13 +116,27 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
     }
 
     /// @inheritdoc IBillingLedger
+    function postOcd(
+        uint32 interval,
+        bytes calldata entries,
+        bytes32[] calldata zeroIds
+    ) external onlyRole(CC_ROLE) {
+        (IntervalRecord storage rec, OcdBatch.Context memory ctx) = _ocdContext(interval);
+        uint256 n = OcdBatch.packedCount(interval, entries);
+        bytes memory records = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
+        OcdBatch.unpackOcd(records, entries, n, ctx.timestamp);
+        _postRecords(rec, ctx, records, n, zeroIds);
+    }
+
+    /// @inheritdoc IBillingLedger
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external onlyRole(CC_ROLE) {
         bytes32[] calldata none;
+        // An empty calldata array (offset 0, length 0): never read.
         assembly ("memory-safe") {
             none.offset := 0
             none.length := 0
         }
-        _postSlots(interval, entries, none);
+        _postStructs(interval, entries, none);
     }
 
     /// @inheritdoc IBillingLedger
@@ -131,18 +145,51 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         OcdEntry[] calldata entries,
         bytes32[] calldata zeroIds
     ) external onlyRole(CC_ROLE) {
-        _postSlots(interval, entries, zeroIds);
+        _postStructs(interval, entries, zeroIds);
     }
 
-    /// @dev Real entries and zero slots merged in one strictly increasing pseudonym order.
-    function _postSlots(
+    /// @dev The ABI-struct forms: each entry becomes its event record, then the same checks as
+    /// {postOcd}.
+    function _postStructs(
         uint32 interval,
         OcdEntry[] calldata entries,
         bytes32[] calldata zeroIds
     ) private {
-        IntervalRecord storage rec = _intervals[interval];
-        if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
+        (IntervalRecord storage rec, OcdBatch.Context memory ctx) = _ocdContext(interval);
         uint256 n = entries.length;
+        bytes memory records = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
+        for (uint256 i = 0; i < n; ++i) OcdBatch.packOcd(records, i, entries[i]);
+        _postRecords(rec, ctx, records, n, zeroIds);
+    }
+
+    /// @dev The interval's record, which must be Open, and the batch context loaded from it.
+    function _ocdContext(
+        uint32 interval
+    ) private view returns (IntervalRecord storage rec, OcdBatch.Context memory ctx) {
+        rec = _intervals[interval];
+        if (rec.state != IntervalState.Open) revert BillingLedgerIntervalState(interval, rec.state);
+        ctx = OcdBatch.Context({
+            domain: EntryDigest.domainSeparator(block.chainid, address(this)),
+            interval: interval,
+            // end > start ≥ 0 was checked at open: no underflow.
+            timestamp: rec.end - 1,
+            categories: rec.categoryValues,
+            lastId: rec.lastId,
+            acc: rec.ocdDigest,
+            sum: rec.sumWh
+        });
+    }
+
+    /// @dev Real entries (as `n` event records) and zero slots merged in one strictly increasing
+    /// pseudonym order; checks every real entry ({OcdBatch.acceptRecord}), then commits and emits.
+    function _postRecords(
+        IntervalRecord storage rec,
+        OcdBatch.Context memory ctx,
+        bytes memory records,
+        uint256 n,
+        bytes32[] calldata zeroIds
+    ) private {
+        uint32 interval = ctx.interval;
         uint256 z = zeroIds.length;
         if (n + z == 0) revert BillingLedgerEmptyBatch(interval);
         uint32 firstIndex = rec.ocdCount;
@@ -153,55 +200,40 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
                 revert BillingLedgerSlotCount(interval, slots, rec.expectedSlots);
             }
         }
-
-        OcdBatch.Context memory ctx = OcdBatch.Context({
-            domain: EntryDigest.domainSeparator(block.chainid, address(this)),
-            interval: interval,
-            // end > start ≥ 0 was checked at open: no underflow.
-            timestamp: rec.end - 1,
-            categories: rec.categoryValues,
-            lastId: rec.lastId,
-            acc: rec.ocdDigest,
-            sum: rec.sumWh
-        });
-        bytes memory packed = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
         bytes memory packedZero = new bytes(z * 32);
         uint256 i = 0;
-        uint256 k = 0;
-        while (i < n || k < z) {
-            // Merge step: the smaller next id goes first (equal ids fail the order check).
-            if (k == z || (i < n && entries[i].id < zeroIds[k])) {
-                OcdEntry calldata e = entries[i];
-                // The checks' temporaries (digest and challenge preimages) are dead after
-                // `accept`: reuse their memory for the next entry instead of growing memory.
-                uint256 freeMemory;
-                assembly ("memory-safe") {
-                    freeMemory := mload(0x40)
-                }
-                OcdBatch.accept(ctx, e, i);
-                assembly ("memory-safe") {
-                    mstore(0x40, freeMemory)
-                }
-                OcdBatch.packOcd(packed, i, e);
-                unchecked {
-                    ++i;
-                }
-            } else {
-                bytes32 id = zeroIds[k];
-                if (id <= ctx.lastId) {
-                    revert BillingLedgerInvalidEntry(
-                        interval,
-                        n + k,
-                        EntryProblem.PseudonymNotIncreasing
-                    );
-                }
-                ctx.lastId = id;
-                assembly ("memory-safe") {
-                    mstore(add(add(packedZero, 32), shl(5, k)), id)
-                }
-                unchecked {
-                    ++k;
-                }
+        // Merge: the real entries below the next zero slot's pseudonym, then that zero slot
+        // (equal ids: the zero slot goes first and the real entry fails the order check).
+        for (uint256 k = 0; ;) {
+            bytes32 id = k < z ? zeroIds[k] : bytes32(0);
+            // A zero slot with pseudonym 0 can follow nothing (lastId ≥ 0): it is refused before
+            // any further real entry, as when it led the merge. Past it, `id = 0` means "no zero
+            // slot left" to acceptRun.
+            if (k < z && id == 0) {
+                revert BillingLedgerInvalidEntry(
+                    interval,
+                    n + k,
+                    EntryProblem.PseudonymNotIncreasing
+                );
+            }
+            if (i < n) i = OcdBatch.acceptRun(ctx, records, i, n, id);
+            // k == z: the unbounded run above accepted every remaining entry (or reverted).
+            if (k == z) break;
+            if (id <= ctx.lastId) {
+                revert BillingLedgerInvalidEntry(
+                    interval,
+                    n + k,
+                    EntryProblem.PseudonymNotIncreasing
+                );
+            }
+            ctx.lastId = id;
+            // Memory-safe: k < z and `packedZero` holds z words.
+            assembly ("memory-safe") {
+                mstore(add(add(packedZero, 32), shl(5, k)), id)
+            }
+            // k < z ≤ zeroIds.length: no overflow.
+            unchecked {
+                ++k;
             }
         }
         // n + z ≤ expectedSlots < 2^32 was checked above.
@@ -210,7 +242,7 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
             rec.ocdCount = firstIndex + uint32(n);
             rec.sumWh = ctx.sum;
             rec.ocdDigest = ctx.acc;
-            emit OcdBatchPosted(interval, firstIndex, uint32(n), packed);
+            emit OcdBatchPosted(interval, firstIndex, uint32(n), records);
         }
         if (z > 0) {
             rec.zeroCount = firstZero + uint32(z);

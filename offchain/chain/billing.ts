@@ -155,6 +155,79 @@ export function toOcdEntryStruct(entry: LedgerEntry): OcdEntryStruct {
   };
 }
 
+/** Bytes of one entry in the packed calldata of `postOcd` (contracts: `OcdBatch.OCD_CALLDATA_SIZE`). */
+export const OCD_PACKED_ENTRY_BYTES = 121;
+
+/** The packed `entries` of `postOcd` had a length that is not a whole number of entries. */
+export class OcdPackedLengthError extends RangeError {
+  readonly length: number;
+  constructor(length: number) {
+    super(`decodeOcdPacked: ${length} bytes is not a multiple of ${OCD_PACKED_ENTRY_BYTES}`);
+    this.name = "OcdPackedLengthError";
+    this.length = length;
+  }
+}
+
+/**
+ * The packed calldata of `postOcd` for signed OCD entries (kind 0), in the given order:
+ * `count × 121` bytes, each `id (32) ‖ u32 c ‖ u8 sigPkPrefix ‖ sigPkX (32) ‖ rAddr (20) ‖ y (32)`
+ * (docs/PROTOCOL.md "Packed OCD calldata"). The timestamp is not encoded: the ledger uses the
+ * interval's last second (DESIGN §4.4), so an entry signed with another timestamp is refused
+ * on-chain as `BadSignature`. Throws `RangeError` for a non-OCD entry, a consumption ≥ 2^32 (no
+ * category value is; DESIGN §7), a key not 33 bytes or an `rAddr` not 20 bytes, or `y` ≥ 2^256.
+ */
+export function encodeOcdPacked(entries: readonly LedgerEntry[]): Uint8Array {
+  const out = new Uint8Array(entries.length * OCD_PACKED_ENTRY_BYTES);
+  entries.forEach((e, i) => {
+    if (e.kind !== ENTRY_KIND.OCD) throw new RangeError("encodeOcdPacked: not an OCD entry");
+    if (e.value < 0n || e.value >= 1n << 32n) {
+      throw new RangeError(`encodeOcdPacked: consumption ${e.value} is not a u32`);
+    }
+    if (e.signature.y < 0n || e.signature.y >= 1n << 256n) {
+      throw new RangeError("encodeOcdPacked: y is not a u256");
+    }
+    expectBytes(e.id, 32, "encodeOcdPacked: id");
+    expectBytes(e.sigPk, 33, "encodeOcdPacked: sigPk");
+    expectBytes(e.signature.rAddr, 20, "encodeOcdPacked: rAddr");
+    const p = i * OCD_PACKED_ENTRY_BYTES;
+    out.set(e.id, p);
+    out.set(u32(Number(e.value)), p + 32);
+    out.set(e.sigPk, p + 36);
+    out.set(e.signature.rAddr, p + 69);
+    out.set(hexToBytes(e.signature.y.toString(16).padStart(64, "0")), p + 89);
+  });
+  return out;
+}
+
+/**
+ * Inverse of `encodeOcdPacked`: the OCD entries of packed `postOcd` calldata for `interval`, each
+ * with the timestamp the ledger fixes (`end − 1`). Throws `OcdPackedLengthError` if the length is
+ * not a multiple of 121 (the contract's `BillingLedgerPackedLength`).
+ */
+export function decodeOcdPacked(
+  interval: number,
+  timestamp: bigint,
+  packed: Uint8Array,
+): LedgerEntry[] {
+  if (packed.length % OCD_PACKED_ENTRY_BYTES !== 0) throw new OcdPackedLengthError(packed.length);
+  const out: LedgerEntry[] = [];
+  for (let p = 0; p < packed.length; p += OCD_PACKED_ENTRY_BYTES) {
+    out.push({
+      kind: ENTRY_KIND.OCD,
+      interval,
+      id: packed.slice(p, p + 32),
+      timestamp,
+      value: bytesToBigInt(packed.subarray(p + 32, p + 36)),
+      sigPk: packed.slice(p + 36, p + 69),
+      signature: {
+        rAddr: packed.slice(p + 69, p + 89),
+        y: bytesToBigInt(packed.subarray(p + 89, p + 121)),
+      },
+    });
+  }
+  return out;
+}
+
 /** `DapEntry` calldata struct of a signed DAP entry (kind 1). */
 export function toDapEntryStruct(entry: LedgerEntry): DapEntryStruct {
   if (entry.kind !== ENTRY_KIND.DAP) throw new RangeError("toDapEntryStruct: not a DAP entry");
@@ -220,11 +293,40 @@ export function connectBillingLedger(address: string, runner: ContractRunner): B
   return new Contract(address, billingLedgerAbi(), runner) as unknown as BillingLedger;
 }
 
+/** Per ledger contract: interval → its last second `end − 1`, once the interval is open. */
+const lastSeconds = new WeakMap<object, Map<number, bigint>>();
+
+/**
+ * The last second `end − 1` of an opened interval (DESIGN §4.4), from the ledger's storage; cached
+ * per ledger object, since an interval's window never changes once opened. Undefined if the
+ * interval was never opened.
+ */
+async function intervalLastSecond(
+  ledger: BillingLedger,
+  interval: number,
+): Promise<bigint | undefined> {
+  let known = lastSeconds.get(ledger);
+  if (known === undefined) lastSeconds.set(ledger, (known = new Map()));
+  const cached = known.get(interval);
+  if (cached !== undefined) return cached;
+  const rec = await ledger.intervalRecord(interval);
+  if (Number(rec.state) === INTERVAL_STATE.None) return undefined;
+  const last = BigInt(rec.end) - 1n;
+  known.set(interval, last);
+  return last;
+}
+
 /**
  * CC posts signed OCD entries and, when given, zero-value slots (`zeroIds`: meters' dummies and
- * absence markers), both sorted, their merge increasing across the interval's batches.
+ * absence markers), both sorted, their merge increasing across the interval's batches. Sends the
+ * packed form (`postOcd`, `encodeOcdPacked`): the ledger's checks and events are those of the
+ * ABI-struct `postSlots`, at less gas per entry (docs/BENCHMARKS.md). The packed form has no
+ * timestamp (the ledger uses `end − 1`, DESIGN §4.4; read once per interval from storage), so a
+ * batch with an entry at another timestamp (or for an interval not open) goes in the ABI form,
+ * whose ledger error names it (`TimestampNotIntervalEnd`, or the interval's state) instead of
+ * posting the entry at `end − 1`, which is not the entry given.
  */
-export function postOcdBatch(
+export async function postOcdBatch(
   ledger: BillingLedger,
   interval: number,
   entries: readonly LedgerEntry[],
@@ -233,11 +335,15 @@ export function postOcdBatch(
   for (const e of entries) {
     if (e.interval !== interval) throw new RangeError("postOcdBatch: entry of another interval");
   }
-  if (zeroIds.length === 0) {
-    return mined(ledger.postOcdBatch(interval, entries.map(toOcdEntryStruct)));
+  const ids = zeroIds.map(toHex0x);
+  if (entries.length > 0) {
+    const last = await intervalLastSecond(ledger, interval);
+    if (last === undefined || entries.some((e) => e.timestamp !== last)) {
+      return mined(ledger.postSlots(interval, entries.map(toOcdEntryStruct), ids));
+    }
   }
   // Real entries and zero slots (dummies, absence markers; DESIGN §7) in one merged order.
-  return mined(ledger.postSlots(interval, entries.map(toOcdEntryStruct), zeroIds.map(toHex0x)));
+  return mined(ledger.postOcd(interval, encodeOcdPacked(entries), ids));
 }
 
 /** CC opens an interval with window `[start, end)`. */

@@ -1,13 +1,30 @@
 // `gridledger capacity`: the capacity model of offchain/sim/capacity.ts over the figures of a
-// benchmark run (default reports/bench.json, the committed full run; docs/SCALE.md).
-import { readFileSync } from "node:fs";
+// benchmark run (default reports/bench.json, the committed full run, with the gas figures of the
+// committed gas snapshot gas-snapshot.json on top; docs/SCALE.md). `--chart FILE.svg` writes the
+// chart of cost against city size (offchain/report/capacity.ts).
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { InvalidArgumentError, type Command } from "commander";
 
+import { renderSvg } from "../report/chart.ts";
+import { CAPACITY_CHART_METERS, capacityChart } from "../report/capacity.ts";
 import { estimateCapacity, type CapacityCosts } from "../sim/capacity.ts";
 
 const DEFAULT_BENCH = fileURLToPath(new URL("../../reports/bench.json", import.meta.url));
+/** `npm run bench -- --only billing --json gas-snapshot.json`: the current ledger's gas. */
+const DEFAULT_GAS = fileURLToPath(new URL("../../gas-snapshot.json", import.meta.url));
+
+/**
+ * `base` with every `gas.*` metric of `gas` put over it: the off-chain figures of a full run with
+ * the gas of a later ledger (gas is deterministic, so a billing-only run measures it exactly).
+ */
+export function gasOverlay(base: Metrics, gas: Metrics): Metrics {
+  return {
+    ...base,
+    ...Object.fromEntries(Object.entries(gas).filter(([k]) => k.startsWith("gas."))),
+  };
+}
 
 /** Average real chunks per meter and interval in `npm run demo` (342 entries / 200 meter-intervals). */
 export const DEMO_REAL_CHUNKS_PER_METER = 1.71;
@@ -82,9 +99,15 @@ export function registerCapacity(program: Command): void {
       DEMO_REAL_CHUNKS_PER_METER,
     )
     .option("--bench <file>", "bench run with the measured costs", DEFAULT_BENCH)
+    .option(
+      "--gas <file>",
+      "bench run whose gas.* figures override --bench's ('none': --bench alone)",
+      DEFAULT_GAS,
+    )
+    .option("--chart <file.svg>", "also write the chart of cost against city size (SVG)")
     .option("--json", "print the estimate as JSON")
     .action(
-      (o: {
+      async (o: {
         meters: number;
         intervalMinutes: number;
         blockGas: number;
@@ -92,36 +115,55 @@ export function registerCapacity(program: Command): void {
         slots: number;
         realChunks: number;
         bench: string;
+        gas: string;
+        chart?: string;
         json?: boolean;
       }) => {
         const fail = (message: string): never => {
           console.error(`gridledger capacity: ${message}`);
           process.exit(2);
         };
-        let metrics: Metrics;
-        try {
-          metrics = (JSON.parse(readFileSync(o.bench, "utf8")) as { metrics: Metrics }).metrics;
-        } catch {
-          return fail(`cannot read bench run ${o.bench} (npm run bench -- --json FILE)`);
-        }
+        const readMetrics = (file: string): Metrics => {
+          try {
+            return (JSON.parse(readFileSync(file, "utf8")) as { metrics: Metrics }).metrics;
+          } catch {
+            return fail(`cannot read bench run ${file} (npm run bench -- --json FILE)`);
+          }
+        };
+        const metrics = gasOverlay(
+          readMetrics(o.bench),
+          o.gas === "none" ? {} : readMetrics(o.gas),
+        );
         let estimate: ReturnType<typeof estimateCapacity>;
         let notes: string[];
+        let costs: CapacityCosts;
+        const scenario = (meters: number) => ({
+          meters,
+          intervalMinutes: o.intervalMinutes,
+          slotsPerMeter: o.slots,
+          realChunksPerMeter: Math.min(o.realChunks, o.slots),
+          blockGas: o.blockGas,
+          blockSeconds: o.blockSeconds,
+        });
         try {
-          const { costs, notes: n } = costsFromBench(metrics);
-          notes = n;
-          estimate = estimateCapacity(
-            {
-              meters: o.meters,
-              intervalMinutes: o.intervalMinutes,
-              slotsPerMeter: o.slots,
-              realChunksPerMeter: Math.min(o.realChunks, o.slots),
-              blockGas: o.blockGas,
-              blockSeconds: o.blockSeconds,
-            },
-            costs,
-          );
+          ({ costs, notes } = costsFromBench(metrics));
+          estimate = estimateCapacity(scenario(o.meters), costs);
         } catch (err) {
           return fail((err as Error).message);
+        }
+        if (o.chart !== undefined) {
+          const chart = capacityChart(
+            CAPACITY_CHART_METERS.map((meters) => ({
+              meters,
+              estimate: estimateCapacity(scenario(meters), costs),
+            })),
+            `${fmt(costs.ocdEntryGas)} gas per OCD entry, ${o.intervalMinutes}-minute intervals, K = ${o.slots}, ${fmt(o.blockGas / 1e6)}M gas every ${o.blockSeconds} s`,
+          );
+          try {
+            writeFileSync(o.chart, (await renderSvg(chart.spec)) + "\n");
+          } catch (err) {
+            return fail(`cannot write ${o.chart}: ${(err as Error).message}`);
+          }
         }
         if (o.json) {
           console.log(JSON.stringify({ input: o, estimate, notes }, null, 2));

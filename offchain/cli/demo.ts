@@ -16,6 +16,7 @@ import {
   type UserBatchDelivery,
 } from "../sim/oksuz.ts";
 import { toHex0x, u256 } from "../crypto/bytes.ts";
+import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
@@ -159,7 +160,10 @@ const keepUserBatch = (d: UserBatchDelivery): void => {
         meterBasePublicKey: d.meterBasePublicKey,
         spSigPk: d.spSigPk,
         intervals: new Map(),
-        direct: d.direct && { spPublicKey: d.direct.spPublicKey },
+        direct: d.direct && {
+          spPublicKey: d.direct.spPublicKey,
+          userPublicKey: keyPairFromSecret(d.direct.userSecretKey).publicKey,
+        },
       },
       userSecretKey: d.direct?.userSecretKey,
     };

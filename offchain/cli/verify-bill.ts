@@ -13,7 +13,7 @@ import { connectBillingLedger, readDomain } from "../chain/billing.ts";
 import { ChainError, ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
 import { readIntervalFromUrl } from "../chain/ledgerReader.ts";
 import { connectJsonRpc } from "../chain/provider.ts";
-import { bytesToHex, hexToBytes, toHex0x } from "../crypto/bytes.ts";
+import { bytesToHex, equalBytes, hexToBytes, toHex0x } from "../crypto/bytes.ts";
 import { identityOf, keyPairFromSecret } from "../crypto/keys.ts";
 import { checkSlotDispute } from "../protocol/dispute.ts";
 import {
@@ -51,8 +51,11 @@ export interface PseudonymFile {
    * meter-signed entry (pseudonym, value, T, key, signature) and the slot's tweak t.
    */
   readonly intervals: ReadonlyMap<number, readonly UserBatchSlot[]>;
-  /** Direct mode (paper §6): SP's `pk_SP`; the user's secret key comes from `USER_KEY_ENV`. */
-  readonly direct?: { readonly spPublicKey: Uint8Array };
+  /**
+   * Direct mode (paper §6): SP's `pk_SP` and the household's own public key `pk_U` (33 bytes
+   * compressed each); the user's secret key comes from `USER_KEY_ENV` and must match `pk_U`.
+   */
+  readonly direct?: { readonly spPublicKey: Uint8Array; readonly userPublicKey: Uint8Array };
 }
 
 function hexField(value: unknown, bytes: number, where: string): Uint8Array {
@@ -82,7 +85,14 @@ export function formatPseudonymFile(file: PseudonymFile): Record<string, unknown
     meterBasePublicKey: toHex0x(file.meterBasePublicKey),
     spSigPk: toHex0x(file.spSigPk),
     intervals,
-    ...(file.direct ? { direct: { spPublicKey: toHex0x(file.direct.spPublicKey) } } : {}),
+    ...(file.direct
+      ? {
+          direct: {
+            spPublicKey: toHex0x(file.direct.spPublicKey),
+            userPublicKey: toHex0x(file.direct.userPublicKey),
+          },
+        }
+      : {}),
   };
 }
 
@@ -160,7 +170,10 @@ export function parsePseudonymFile(json: unknown, name = "pseudonym file"): Pseu
     if (d === null || typeof d !== "object") {
       throw new PseudonymFileError(`${name}: direct must be an object`);
     }
-    direct = { spPublicKey: hexField(d.spPublicKey, 33, `${name}: direct.spPublicKey`) };
+    direct = {
+      spPublicKey: hexField(d.spPublicKey, 33, `${name}: direct.spPublicKey`),
+      userPublicKey: hexField(d.userPublicKey, 33, `${name}: direct.userPublicKey`),
+    };
   }
   return { meterIndex: o.meterIndex, meterBasePublicKey, spSigPk, intervals, direct };
 }
@@ -228,6 +241,13 @@ export async function verifyBills(input: VerifyBillsInput): Promise<BillCheck[]>
       keys = keyPairFromSecret(input.userSecretKey);
     } catch {
       throw new VerifyBillOptionError(`${USER_KEY_ENV} is not a valid secp256k1 secret key`);
+    }
+    // Another household's key would find that household's DAP entry (same price) and "verify":
+    // the file names whose bill this is, so a key that is not its `pk_U` is refused (bad input).
+    if (!equalBytes(keys.publicKey, file.direct.userPublicKey)) {
+      throw new VerifyBillOptionError(
+        `${USER_KEY_ENV} is not this household's key: its public key differs from direct.userPublicKey in the pseudonym file`,
+      );
     }
     direct = {
       keys,

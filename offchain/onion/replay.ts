@@ -16,8 +16,9 @@
 //    `OnionOverloadError`; the hop then drops new packets of that epoch (fail closed: forgetting a
 //    tag early would let its packet be replayed). Memory is at most
 //    `2 × tableSlots(maxTagsPerEpoch) × 16` bytes: with the default 65,536 tags per epoch, 131,072
-//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. The tables start at 1024 slots
-//    (16 KiB) and double as they fill.
+//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. A table holds nothing until its
+//    first tag, then starts at 64 slots (1 KiB) and doubles as it fills: a city's relays each see a
+//    few dozen packets an epoch, and 100,000 relays × 2 eager 16 KiB tables were 3.2 GB (issue 14).
 //
 // Only packets that pass the HMAC and whose layer is well formed are inserted (relay.ts), so a
 // flood of garbage, or of packets anyone can build to a hop's public key with a junk payload, does
@@ -30,7 +31,8 @@ export const REPLAY_TAG_SIZE = 16;
 /** Default cap on the tags kept for one epoch. */
 export const DEFAULT_MAX_TAGS_PER_EPOCH = 65_536;
 const WORDS = REPLAY_TAG_SIZE / 4;
-const INITIAL_SLOTS = 1024;
+const INITIAL_SLOTS = 64;
+const EMPTY = new Uint32Array(0);
 
 /**
  * Tag = TH("GridLedger/onion-replay", ss) truncated to 16 bytes: the cache never holds the shared
@@ -43,7 +45,7 @@ export function replayTag(sharedSecret: Uint8Array): Uint8Array {
   return taggedHash("GridLedger/onion-replay", sharedSecret).slice(0, REPLAY_TAG_SIZE);
 }
 
-/** Slots of the table that holds `maxTags` tags at load ≤ 1/2 (a power of two ≥ 1024). */
+/** Slots of the table that holds `maxTags` tags at load ≤ 1/2 (a power of two ≥ 64). */
 export function tableSlots(maxTags: number): number {
   let slots = INITIAL_SLOTS;
   while (slots < 2 * maxTags) slots *= 2;
@@ -55,17 +57,18 @@ export function replayCacheMaxBytes(maxTagsPerEpoch: number = DEFAULT_MAX_TAGS_P
   return 2 * tableSlots(maxTagsPerEpoch) * REPLAY_TAG_SIZE;
 }
 
-/** One epoch's tags: open addressing over 4 u32 words per slot; an all-zero slot is empty. */
+/**
+ * One epoch's tags: open addressing over 4 u32 words per slot; an all-zero slot is empty. No
+ * storage until the first insert (most epochs of most hops hold a few dozen tags, many none).
+ */
 class TagTable {
-  #words: Uint32Array;
-  #mask: number;
+  #words: Uint32Array = EMPTY;
+  #mask = -1;
   #count = 0;
   readonly #maxTags: number;
 
   constructor(maxTags: number) {
     this.#maxTags = maxTags;
-    this.#words = new Uint32Array(INITIAL_SLOTS * WORDS);
-    this.#mask = INITIAL_SLOTS - 1;
   }
 
   get size(): number {
@@ -98,11 +101,15 @@ class TagTable {
   }
 
   has(t: Uint32Array): boolean {
-    return this.#find(this.#words, this.#mask, t) >= 0;
+    return this.#count > 0 && this.#find(this.#words, this.#mask, t) >= 0;
   }
 
   /** Inserts `t`; false if present. Throws OnionOverloadError when the epoch's cap is reached. */
   insert(t: Uint32Array): boolean {
+    if (this.#words === EMPTY) {
+      this.#words = new Uint32Array(INITIAL_SLOTS * WORDS);
+      this.#mask = INITIAL_SLOTS - 1;
+    }
     const at = this.#find(this.#words, this.#mask, t);
     if (at >= 0) return false;
     if (this.full) {

@@ -530,7 +530,7 @@ export function gasChart(run: OksuzRun): Chart {
   return {
     id: "oksuz-gas",
     title: "Gas per ledger operation",
-    caption: `What each interval's ledger functions cost: ${fmtInt(Math.min(...perInterval))}–${fmtInt(Math.max(...perInterval))} gas per interval (postSlots verifies every real entry's Schnorr signature on-chain; zero slots are cheap); set-up (deployment, registration, in the table) ${fmtInt(setupTotal)} gas.`,
+    caption: `What each interval's ledger functions cost: ${fmtInt(Math.min(...perInterval))}–${fmtInt(Math.max(...perInterval))} gas per interval (postOcd verifies every real entry's Schnorr signature on-chain; zero slots are cheap); set-up (deployment, registration, in the table) ${fmtInt(setupTotal)} gas.`,
     spec: {
       title: "Gas per ledger operation",
       width: PLOT.width,

@@ -65,16 +65,34 @@ export function originatedPackets(
   records: readonly LinkRecord[],
   intervalOf: (timeMs: number) => number | undefined,
 ): Map<string, number> {
-  const out = new Map<string, number>();
+  const tally = new OriginTally();
   for (const r of records) {
     const j = intervalOf(r.timeMs);
-    if (j === undefined) continue;
-    const from = `${r.from}#${j}`;
-    const to = `${r.to}#${j}`;
-    out.set(from, (out.get(from) ?? 0) + 1);
-    out.set(to, (out.get(to) ?? 0) - 1);
+    if (j !== undefined) tally.record(r.from, r.to, j);
   }
-  return out;
+  return tally.originated();
+}
+
+/**
+ * The observer's view kept as it happens (issue 14: a city run puts millions of packets on the
+ * wire, and a record per packet grew without bound): per (address, interval), packets put on the
+ * wire minus packets handed to it — memory O(addresses × intervals), not O(packets).
+ */
+export class OriginTally {
+  readonly #net = new Map<string, number>();
+
+  /** One packet `from` → `to` in interval `interval`. */
+  record(from: string, to: string, interval: number): void {
+    const a = `${from}#${interval}`;
+    const b = `${to}#${interval}`;
+    this.#net.set(a, (this.#net.get(a) ?? 0) + 1);
+    this.#net.set(b, (this.#net.get(b) ?? 0) - 1);
+  }
+
+  /** `address#interval` → originated packets (the input of {@link linkageAdversary}). */
+  originated(): Map<string, number> {
+    return new Map(this.#net);
+  }
 }
 
 /** How often the most common value occurs. */

@@ -177,4 +177,30 @@ describe("attack: flooding a relay or CC's exit", function () {
     ss[2] = 0;
     expect(cache.checkAndInsert(ss, 3)).to.equal(false);
   });
+
+  it("an idle hop's replay cache holds no memory, a quiet one 1 KiB an epoch (city scale)", function () {
+    // Regression (issue 14): every table started at 16 KiB, so 100,000 relays held 3.2 GB of empty
+    // replay tables before a packet flowed.
+    const cache = new ReplayCache(1);
+    expect(cache.bytes).to.equal(0);
+    const ss = new Uint8Array(32);
+    expect(cache.has(ss, 1)).to.equal(false);
+    expect(cache.bytes).to.equal(0);
+    for (let i = 0; i < 32; i++) {
+      ss[0] = i;
+      expect(cache.checkAndInsert(ss, 1)).to.equal(true);
+    }
+    expect(cache.bytes).to.equal(64 * 16); // 32 tags at load ≤ 1/2
+    ss[0] = 32;
+    expect(cache.checkAndInsert(ss, 1)).to.equal(true);
+    expect(cache.bytes).to.equal(128 * 16); // doubled
+    for (let i = 0; i <= 32; i++) {
+      ss[0] = i;
+      expect(cache.has(ss, 1), `tag ${i} after growth`).to.equal(true);
+      expect(cache.checkAndInsert(ss, 1)).to.equal(false);
+    }
+    cache.rotate(2);
+    cache.rotate(3); // epoch 1 forgotten, 2 and 3 empty
+    expect(cache.bytes).to.equal(0);
+  });
 });

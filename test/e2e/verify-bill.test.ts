@@ -242,8 +242,11 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     const file = join(direct.dir, "meter-3.json");
     const keyPath = join(direct.dir, "meter-3.key");
     expect(statSync(keyPath).mode & 0o777).to.equal(0o600);
-    const json = JSON.parse(readFileSync(file, "utf8")) as { direct?: { spPublicKey: string } };
+    const json = JSON.parse(readFileSync(file, "utf8")) as {
+      direct?: { spPublicKey: string; userPublicKey: string };
+    };
     expect(json.direct?.spPublicKey).to.match(/^0x0[23][0-9a-f]{64}$/);
+    expect(json.direct?.userPublicKey).to.match(/^0x0[23][0-9a-f]{64}$/);
     const key = readFileSync(keyPath, "utf8").trim();
     expect(key).to.match(/^0x[0-9a-f]{64}$/);
     const ok = await gridledger(verifyArgs(direct.ledger, file), { GRIDLEDGER_USER_KEY: key });
@@ -254,6 +257,18 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     expect(noKey.stderr.trim()).to.match(
       /^gridledger verify-bill: VerifyBillOptionError: direct mode: GRIDLEDGER_USER_KEY must hold/,
     );
+    // Regression (last session's review): meter 2's household key against meter 3's file found
+    // household 2's DAP entry (same price) and printed "verified" for a bill it never checked.
+    const otherKey = readFileSync(join(direct.dir, "meter-2.key"), "utf8").trim();
+    expect(otherKey).to.not.equal(key);
+    const wrongKey = await gridledger(verifyArgs(direct.ledger, file), {
+      GRIDLEDGER_USER_KEY: otherKey,
+    });
+    expect(wrongKey.code, wrongKey.stdout).to.equal(2);
+    expect(wrongKey.stderr.trim()).to.match(
+      /^gridledger verify-bill: VerifyBillOptionError: GRIDLEDGER_USER_KEY is not this household's key/,
+    );
+    expect(wrongKey.stdout).to.not.match(/verified/);
   });
 
   it("bad input: one named line, exit 2", async () => {
@@ -381,5 +396,13 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     expect(() =>
       parsePseudonymFile({ ...good, meterBasePublicKey: "0x04" + "00".repeat(32) }),
     ).to.throw(PseudonymFileError, /meterBasePublicKey must be a compressed key/);
+    // Direct mode names the household: a file without its pk_U is refused, not guessed.
+    const spPublicKey = good.spSigPk;
+    expect(() => parsePseudonymFile({ ...good, direct: { spPublicKey } })).to.throw(
+      PseudonymFileError,
+      /direct\.userPublicKey must be 0x \+ 66 hex digits/,
+    );
+    const withBoth = { ...good, direct: { spPublicKey, userPublicKey: spPublicKey } };
+    expect(parsePseudonymFile(withBoth).direct?.userPublicKey).to.have.length(33);
   });
 });

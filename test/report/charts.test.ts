@@ -194,7 +194,7 @@ describe("report: Oksuz charts plot the run's numbers", function () {
       expect(sum(Object.values(s.gasByOperation)).toString()).to.equal(s.gasUsed);
       for (const op of [
         "openInterval",
-        "postSlots", // OCD entries and zero slots, merged in pseudonym order (DESIGN §7)
+        "postOcd", // OCD entries (packed calldata) and zero slots, merged in pseudonym order (DESIGN §7)
         "sealInterval",
         "postDap",
         "postBills",

@@ -7,7 +7,9 @@ import { promisify } from "node:util";
 import { expect } from "chai";
 import fc from "fast-check";
 
-import { costsFromBench } from "../../offchain/cli/capacity.ts";
+import { costsFromBench, gasOverlay } from "../../offchain/cli/capacity.ts";
+import { renderSvg } from "../../offchain/report/chart.ts";
+import { CAPACITY_CHART_METERS, capacityChart } from "../../offchain/report/capacity.ts";
 import {
   CapacityInputError,
   estimateCapacity,
@@ -163,5 +165,36 @@ describe("capacity model", () => {
     };
     expect(out.estimate.entriesPerInterval).to.equal(8_000_000);
     expect(out.estimate.maxMeters).to.be.greaterThan(0);
+  });
+
+  it("the gas snapshot's gas.* figures override the full run's, nothing else", () => {
+    const merged = gasOverlay(
+      {
+        "gas.ocd_entry": { value: 9_742, unit: "gas/entry" },
+        "cc.admit_per_s": { value: 1, unit: "1/s" },
+      },
+      {
+        "gas.ocd_entry": { value: 7_923, unit: "gas/entry" },
+        "cc.admit_per_s": { value: 9, unit: "1/s" },
+      },
+    );
+    expect(merged["gas.ocd_entry"].value).to.equal(7_923);
+    expect(merged["cc.admit_per_s"].value).to.equal(1);
+  });
+
+  it("the chart: one point per city size 10^3..10^7, rendered to SVG", async () => {
+    expect(CAPACITY_CHART_METERS[0]).to.equal(1_000);
+    expect(CAPACITY_CHART_METERS[CAPACITY_CHART_METERS.length - 1]).to.equal(10_000_000);
+    const points = CAPACITY_CHART_METERS.map((meters) => ({
+      meters,
+      estimate: estimateCapacity({ ...CITY, meters }, COSTS),
+    }));
+    const chart = capacityChart(points, "test costs");
+    expect(chart.table.rows).to.have.length(CAPACITY_CHART_METERS.length);
+    // Monotone in the city size, as the model is.
+    const gas = chart.table.rows.map((r) => Number(r[1].replaceAll(",", "")));
+    expect(gas).to.deep.equal([...gas].sort((a, b) => a - b));
+    expect(await renderSvg(chart.spec)).to.match(/^<svg [^>]*class="marks"/);
+    expect(() => capacityChart([], "x")).to.throw(RangeError);
   });
 });

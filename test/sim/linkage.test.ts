@@ -6,6 +6,7 @@ import { expect } from "chai";
 import {
   linkageAdversary,
   originatedPackets,
+  OriginTally,
   type LinkRecord,
   type MeterTruth,
 } from "../../offchain/sim/linkage.ts";
@@ -37,6 +38,15 @@ describe("linkage adversary (global passive observer)", () => {
     expect(o.get("r1#0")).to.equal(0);
     expect(o.get("r2#0")).to.equal(0);
     expect(originatedPackets(burst("m0", 3), () => undefined).size).to.equal(0);
+  });
+
+  it("OriginTally, fed packet by packet, equals originatedPackets over the stored records", () => {
+    const records = [...burst("m0", 3), ...burst("m1", 5), ...burst("m2", 1)];
+    const tally = new OriginTally();
+    for (const r of records) tally.record(r.from, r.to, r.timeMs < 2 ? 0 : 1);
+    expect([...tally.originated()].sort()).to.deep.equal(
+      [...originatedPackets(records, (t) => (t < 2 ? 0 : 1))].sort(),
+    );
   });
 
   it("recovers chunk counts when each meter sends one packet per chunk (before K slots)", () => {

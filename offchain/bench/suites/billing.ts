@@ -1,8 +1,11 @@
 // Billing-ledger gas (DESIGN §2; docs/BENCHMARKS.md): transaction gas of OCD, DAP, BC and
 // life-cycle calls on Hardhat's in-process chain (prague), signatures verified on-chain.
 //   gas.ocd_entry            tx gas of a batch of 100 OCD entries / 100 (a later batch of an
-//                            interval; goal ≤ 10,000). gas.ocd_entry_first_batch: the first batch
+//                            interval; goal ≤ 8,000, issue 14), posted as CC posts them: packed
+//                            calldata (`postOcd`). gas.ocd_entry_first_batch: the first batch
 //                            (pays the interval's zero → non-zero storage writes).
+//                            gas.ocd_entry_abi: the same later batch through the ABI-struct
+//                            `postOcdBatch` (same checks and events; the encoding it replaces).
 //   gas.ocd_max_batch_30m    largest OCD batch fitting a 30M-gas block: predicted from a linear fit
 //                            (per-entry + fixed) of batches of 200 and 1000; checked by posting
 //                            it in one 30M transaction (gas.ocd_max_batch_30m_posted: shrunk 2 %
@@ -12,7 +15,7 @@
 //   gas.bc_entry             tx gas of a batch of 100 bills / 100 (goal ≤ 6,000), one SP signature
 //                            per batch; gas.bc_entry_per_entry_sig_estimate: the same plus one
 //                            measured Schnorr verification and 52 calldata bytes per bill.
-//   gas.ocd_dummy_entry      tx gas of a batch of 1,000 zero slots (meters' dummies or absence
+//   gas.ocd_dummy_entry      tx gas of a batch of 1,000 zero slots (`postOcd` with no real entry) (meters' dummies or absence
 //                            markers, DESIGN §7: pseudonym only, no on-chain signature) / 1,000
 //                            (a later batch; goal ≤ 2,000).
 //   gas.seal, gas.close_billing, gas.open_interval.
@@ -25,6 +28,7 @@ import {
   toDapEntryStruct,
   readDomain,
   toOcdEntryStruct,
+  encodeOcdPacked,
   type BillFields,
   type BillingLedger,
 } from "../../chain/billing.ts";
@@ -117,21 +121,23 @@ export async function run(ctx: BenchContext): Promise<void> {
     const gas: number[] = [];
     for (let k = posted; k < METERS; k += 1_000) {
       const n = Math.min(1_000, METERS - k);
-      gas.push(await gasOf(ledger.postSlots(j, [], zeroIds(j, k, n))));
+      gas.push(await gasOf(ledger.postOcd(j, "0x", zeroIds(j, k, n))));
     }
     return gas;
   };
 
-  // OCD: interval 1, three batches of 100.
+  // OCD: interval 1, three packed batches of 100, then one ABI-struct batch of 100.
   ctx.record("gas.open_interval", await gasOf(ledger.openInterval(1, START, END)), "gas");
-  const ocd = ocdEntries(domain, 1, 300);
+  const ocd = ocdEntries(domain, 1, 400);
   const batchGas: number[] = [];
   for (let k = 0; k < 300; k += 100) {
-    batchGas.push(await gasOf(ledger.postOcdBatch(1, ocd.slice(k, k + 100).map(toOcdEntryStruct))));
+    batchGas.push(await gasOf(ledger.postOcd(1, encodeOcdPacked(ocd.slice(k, k + 100)), [])));
   }
   ctx.record("gas.ocd_entry_first_batch", batchGas[0] / 100, "gas/entry");
   ctx.record("gas.ocd_entry", Math.max(batchGas[1], batchGas[2]) / 100, "gas/entry");
-  const zeroGas = await fill(1, 300);
+  const abiGas = await gasOf(ledger.postOcdBatch(1, ocd.slice(300).map(toOcdEntryStruct)));
+  ctx.record("gas.ocd_entry_abi", abiGas / 100, "gas/entry");
+  const zeroGas = await fill(1, 400);
   ctx.record("gas.ocd_dummy_entry", Math.max(zeroGas[1], zeroGas[2]) / 1_000, "gas/entry");
   ctx.record("gas.seal", await gasOf(ledger.sealInterval(1)), "gas");
 
@@ -151,7 +157,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   );
   ctx.record("gas.dap_entry", await gasOf(ledger.postDap(1, [toDapEntryStruct(dap)])), "gas");
 
-  // BC: three batches of 100, one SP signature each.
+  // BC: four batches of 100, one SP signature each.
   const bills: BillFields[] = ocd.map((e) => ({
     interval: 1,
     id: e.id,
@@ -160,7 +166,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     consumptionWh: e.value,
   }));
   const billGas: number[] = [];
-  for (let k = 0; k < 300; k += 100) {
+  for (let k = 0; k < 400; k += 100) {
     const b = signBillBatch(domain, 1, k, bills.slice(k, k + 100), SP_SIG_SK);
     billGas.push(
       await gasOf(
@@ -173,7 +179,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       ),
     );
   }
-  const bcEntry = Math.max(billGas[1], billGas[2]) / 100;
+  const bcEntry = Math.max(billGas[1], billGas[2], billGas[3]) / 100;
   ctx.record("gas.bc_entry_first_batch", billGas[0] / 100, "gas/entry");
   ctx.record("gas.bc_entry", bcEntry, "gas/entry");
   ctx.record("gas.close_billing", await gasOf(ledger.closeBilling(1)), "gas");
@@ -221,9 +227,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const fresh = async (j: number, n: number): Promise<number> => {
     await (await ledger.openInterval(j, START, END)).wait();
     return gasOf(
-      ledger.postOcdBatch(j, ocdEntries(domain, j, n).map(toOcdEntryStruct), {
-        gasLimit: BLOCK_GAS,
-      }),
+      ledger.postOcd(j, encodeOcdPacked(ocdEntries(domain, j, n)), [], { gasLimit: BLOCK_GAS }),
     );
   };
   const small = ctx.quick ? 100 : 200;
@@ -242,9 +246,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     let used: number | undefined;
     try {
       used = await gasOf(
-        ledger.postOcdBatch(j, ocdEntries(domain, j, n).map(toOcdEntryStruct), {
-          gasLimit: BLOCK_GAS,
-        }),
+        ledger.postOcd(j, encodeOcdPacked(ocdEntries(domain, j, n)), [], { gasLimit: BLOCK_GAS }),
       );
     } catch {
       used = undefined; // out of gas within the block: the fit underestimates (memory is quadratic)
