@@ -260,6 +260,11 @@ export class ControlCenter {
     return m ? Uint8Array.from(m.basePublicKey) : undefined;
   }
 
+  /** True once `openInterval(interval)` ran (also for a closed interval). */
+  hasInterval(interval: number): boolean {
+    return this.#intervals.has(interval);
+  }
+
   /** Opens an interval: precomputes every registered meter's pseudonyms for it. */
   openInterval(interval: number, window: IntervalWindow, categories: readonly bigint[]): void {
     if (this.#intervals.has(interval)) {

@@ -94,6 +94,11 @@ export class VirtualClock implements Clock {
     return this.#queue.length;
   }
 
+  /** Due time of the earliest pending timer (undefined when none): where `advanceTo` goes next. */
+  get nextDueMs(): number | undefined {
+    return this.#queue[0]?.dueMs;
+  }
+
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     checkDelay(delayMs, "VirtualClock.setTimeout");
     if (typeof callback !== "function") {

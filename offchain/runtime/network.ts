@@ -339,3 +339,13 @@ export class MemoryEndpoint implements Transport {
     this.#ops.setHandler(handler);
   }
 }
+
+/**
+ * Stops `transport`, awaiting its `close()` when it has one (a socket transport releases its port
+ * only then), so that a service restarted in the same process can bind the same address.
+ */
+export async function stopTransport(transport: Transport): Promise<void> {
+  const closable = transport as Transport & { close?: () => Promise<void> };
+  if (typeof closable.close === "function") await closable.close();
+  else transport.stop();
+}

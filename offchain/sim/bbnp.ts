@@ -1,91 +1,69 @@
-// BBNP end to end (DESIGN §4.7, §4.8, §5): a trusted authority, N smart meters, the gateway and the
-// aggregation ledger, either written by the gateway itself ("gateway" mode: `recordRound` under
-// GATEWAY_ROLE, no registry bound) or committed by M consensus nodes with a quorum certificate
-// ("consensus" mode: RoundDriver + ReputationRegistry). Deterministic given the seed (timings
-// aside); readings come from the synthetic household load model (offchain/sim/load-model.ts).
+// BBNP end to end (DESIGN §4.7, §4.8, §5) as one wiring of the real agents over the in-memory
+// network and a virtual clock (issue 11: "offchain/sim/ only wires agents and measures"): the
+// trusted authority (an offline set-up tool: it writes each role's key material), N BBNP user agents
+// (offchain/bbnp-user/agent.ts), the gateway agent (offchain/gateway/agent.ts) and, in consensus
+// mode, M consensus-node agents (offchain/consensus/agent.ts), each holding only its own secrets and
+// its own chain account. The ledger is written either by the gateway itself ("gateway" mode:
+// `recordRound` under GATEWAY_ROLE, no registry bound) or by the primary consensus node with a
+// quorum certificate ("consensus" mode: ReputationRegistry). Faults and attacks are the adversary
+// wrappers of offchain/adversary/bbnp.ts around the agents' transports. Deterministic given the
+// seed (timings aside); readings come from the synthetic household load model.
 //
-// One round t:
-//   1. Every meter measures its interval's energy (Wh); a seeded fraction drops out (no report).
-//   2. Reporting meters derive the per-epoch key material the round needs (DH points with new
-//      neighbours; in the simulation through the TA's fixed-base shortcut, timed apart), then mask
-//      and tag their readings.
-//   3. The gateway checks tags (rejecting and naming bad reports), runs dropout recovery if users
-//      are missing (neighbours reveal their masks with the missing users; the TA supplies Σ_D s_d),
-//      unmasks Σ m_i and BLS-signs it with s_g for the ledger's domain.
-//   4. The round goes on-chain; the runner reads the sum back from the chain's event and compares it
-//      with its own ground truth: Σ readings of the meters whose genuine report reached the gateway.
-//   5. After a recovery the epoch is burnt: the TA refreshes every key, the admin rotates the
-//      ledger's gateway key to the new S_g, and the consensus nodes resynchronise from the chain's
-//      committed blocks with the new key.
-//
-// Chain access is confined to `AggregationLedgerAdapter` below (ABI changes touch one place).
+// One round t (1-based), driven by the gateway agent:
+//   1. the gateway announces round t; every user reads its interval's energy (Wh) and sends its
+//      masked, tagged report; a seeded fraction drops out (the `droppingUser` wrapper);
+//   2. the gateway checks tags (rejecting and naming bad reports), runs the recovery passes if
+//      users are missing (neighbours reveal their masks; `silentInRecovery` users stay silent), asks
+//      the TA's round-t correction, unmasks Σ m_i and BLS-signs it with its own s_g;
+//   3. the round goes on-chain: `recordRound` by the gateway, or the consensus round over the wire
+//      (reveal phase, proposals, votes, the primary's `commitBlock`);
+//   4. the runner compares the chain's sum (read back from the event at the chain edge) with its
+//      own ground truth: Σ readings of the users whose genuine report reached the gateway and who
+//      answered every reveal request.
+// Virtual time moves only while no chain call is in flight, so the chain's latency never fires a
+// protocol timeout. Chain access: offchain/chain/aggregation.ts (the runner is a composition root).
 import {
-  Contract,
-  ContractFactory,
-  ZeroAddress,
-  getAddress,
-  type ContractTransactionReceipt,
-  type InterfaceAbi,
-  type Signer,
-} from "ethers";
-
-import type { AggregationLedger, ReputationRegistry } from "../../types/ethers-contracts/index.ts";
-import { BbnpUser } from "../bbnp-user/user.ts";
-import { DeploymentMismatchError, readArtifact } from "../chain/deploy.ts";
-import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
-import { concatBytes } from "../crypto/bytes.ts";
-import { noteWrite } from "../chain/provider.ts";
-import { mined } from "../chain/tx.ts";
+  BBNP_ATTACKS,
+  attackRecord,
+  byzantineNode,
+  crashedNode,
+  droppingUser,
+  reportAttacker,
+  silentInRecovery,
+  slowNode,
+  type BbnpAttackName,
+} from "../adversary/bbnp.ts";
+import { BbnpUserAgent } from "../bbnp-user/agent.ts";
 import {
-  bitmapIndices,
-  commitBlockArgs,
-  faultTolerance,
-  type ConsensusBlock,
-  type QuorumCertificate,
-} from "../consensus/block.ts";
-import { RoundDriver, type ChainPort, type SelectionReveals } from "../consensus/driver.ts";
+  AggregationLedgerAdapter,
+  gatewayLedgerClient,
+  nodeLedgerClient,
+  type AggregationChainAccess,
+  type BbnpDeployment,
+} from "../chain/aggregation.ts";
+import { ConsensusNodeAgent } from "../consensus/agent.ts";
+import { bitmapIndices, faultTolerance } from "../consensus/block.ts";
 import { BYZANTINE_BEHAVIOURS, type NodeBehaviour } from "../consensus/faults.ts";
-import { ConsensusNode, type ConsensusCrypto, type ConsensusMessage } from "../consensus/node.ts";
-import {
-  blsProvePossession,
-  blsPublicKey,
-  blsSign,
-  blsVerify,
-  g1ToEip2537,
-  g2ToEip2537,
-} from "../crypto/bls.ts";
-import { packReputations } from "../consensus/block.ts";
+import type { ConsensusCrypto } from "../consensus/node.ts";
+import { blsPublicKey, blsSign, blsVerify } from "../crypto/bls.ts";
 import { toHex0x } from "../crypto/bytes.ts";
-import { BbnpGateway, type SignedRoundSum } from "../gateway/gateway.ts";
+import { GatewayAgent } from "../gateway/agent.ts";
 import {
   REJECTION_REASONS,
-  RoundAbortedError,
   type AbortReason,
   type RejectionReason,
   type ReportRejection,
 } from "../gateway/errors.ts";
-import { aggregationDomain, bbnpSignRound } from "../protocol/aggregation.ts";
-import { BBNP_ORDER, dhPointFromScalars, u256 } from "../protocol/bbnp/params.ts";
-import type { RecoveryPlan } from "../protocol/bbnp/recovery.ts";
-import type { BbnpReport } from "../protocol/bbnp/report.ts";
+import { BBNP_ORDER, dhPointFromScalars } from "../protocol/bbnp/params.ts";
 import { fromFixed18, initialReputationState, toFixed18 } from "../protocol/reputation.ts";
+import { VirtualClock } from "../runtime/clock.ts";
+import { MemoryNetwork, type Transport } from "../runtime/network.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { createRng } from "../runtime/rng.ts";
-import { TrustedAuthority, type EpochKeys } from "../ta/authority.ts";
+import { TrustedAuthority } from "../ta/authority.ts";
 import { LoadModel } from "./load-model.ts";
 
-export const BBNP_ATTACKS = ["forged-tag", "tampered", "replay"] as const;
-/**
- * - `forged-tag`: an outsider injects a report in a victim's name (random C, random tag) before the
- *   victim's genuine one: rejected `bad-tag`, the genuine report is accepted.
- * - `tampered`: a man in the middle adds 1,000 Wh to the victim's masked value in transit (tag
- *   unchanged; the genuine report is lost): rejected `bad-tag`, the victim is recovered around as
- *   missing and its reading is not in the sum.
- * - `replay`: the victim's previous-round report is replayed (`wrong-round`) and its current report
- *   is sent twice (`duplicate`).
- */
-export type BbnpAttackName = (typeof BBNP_ATTACKS)[number];
-
+export { BBNP_ATTACKS, type BbnpAttackName, type BbnpDeployment };
 export { REJECTION_REASONS };
 
 export interface BbnpScenario {
@@ -131,11 +109,7 @@ export interface BbnpScenario {
 }
 
 /** Accounts: admin (deploys, grants, rotates keys), the gateway, one per consensus node. */
-export interface BbnpChainAccess {
-  readonly admin: Signer;
-  readonly gateway: Signer;
-  readonly nodes?: readonly Signer[];
-}
+export type BbnpChainAccess = AggregationChainAccess;
 
 export interface BbnpRoundTimings {
   /** Users' per-epoch key material for this round's neighbours (not part of the round time). */
@@ -257,367 +231,6 @@ export interface BbnpHooks {
   readonly now?: () => number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Chain adapter: the only code that touches the contracts' ABI.
-
-interface RoundOnChain {
-  readonly sum: bigint;
-  readonly gasUsed: bigint;
-}
-
-/** The devnet's selection timeouts (blocks; one block per transaction): reveal, primary window. */
-const SIM_REVEAL_TIMEOUT_BLOCKS = 1;
-const SIM_PRIMARY_WINDOW_BLOCKS = 2;
-
-class AggregationLedgerAdapter {
-  readonly ledger: AggregationLedger;
-  readonly registry: ReputationRegistry | undefined;
-  readonly address: string;
-  readonly domain: Uint8Array;
-  readonly deployGas: bigint;
-  readonly #admin: Signer;
-
-  private constructor(
-    ledger: AggregationLedger,
-    registry: ReputationRegistry | undefined,
-    address: string,
-    domain: Uint8Array,
-    deployGas: bigint,
-    admin: Signer,
-  ) {
-    this.ledger = ledger;
-    this.registry = registry;
-    this.address = address;
-    this.domain = domain;
-    this.deployGas = deployGas;
-    this.#admin = admin;
-  }
-
-  /**
-   * Deploys the ledger with `S_g` and, in consensus mode, a registry with the nodes (keys with
-   * proofs of possession, initial reputations). Checks the ledger's domain against ours.
-   */
-  static async deploy(
-    chain: BbnpChainAccess,
-    gatewaySecret: bigint,
-    minReporters: number,
-    nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
-    attach?: BbnpDeployment,
-  ): Promise<AggregationLedgerAdapter> {
-    let gas = 0n;
-    const add = (r: ContractTransactionReceipt | null) => {
-      gas += r?.gasUsed ?? 0n;
-    };
-    const admin = chain.admin;
-    const adminAddress = await admin.getAddress();
-    const deploy = async (
-      path: string,
-      name: string,
-      args: readonly unknown[],
-    ): Promise<{ address: string; abi: InterfaceAbi; registry?: undefined }> => {
-      const { abi, bytecode } = readArtifact(path, name);
-      return chainCall(async () => {
-        const c = await new ContractFactory(abi, bytecode, admin).deploy(...args);
-        const receipt = await c.deploymentTransaction()?.wait();
-        if (receipt) noteWrite(admin.provider, receipt);
-        add(receipt ?? null);
-        return { address: await c.getAddress(), abi: abi as InterfaceAbi };
-      });
-    };
-    const gatewayKey = hex(g1ToEip2537(blsPublicKey(gatewaySecret)));
-    const l = attach
-      ? await attachLedger(admin, attach, nodes !== undefined, gatewayKey, add)
-      : await deploy("ledger/AggregationLedger.sol", "AggregationLedger", [
-          adminAddress,
-          gatewayKey,
-        ]);
-    const ledger = new Contract(
-      l.address,
-      l.abi as InterfaceAbi,
-      admin,
-    ) as unknown as AggregationLedger;
-    let registry: ReputationRegistry | undefined;
-    if (nodes) {
-      const accounts = chain.nodes ?? [];
-      if (accounts.length < nodes.secretKeys.length) {
-        throw new Error(
-          `runBbnp: ${nodes.secretKeys.length} consensus nodes need as many node accounts, got ${accounts.length}`,
-        );
-      }
-      const r =
-        l.registry ??
-        (await deploy("consensus/ReputationRegistry.sol", "ReputationRegistry", [adminAddress]));
-      registry = new Contract(
-        r.address,
-        r.abi as InterfaceAbi,
-        admin,
-      ) as unknown as ReputationRegistry;
-      if (!l.registry) {
-        add(await mined(registry.bindLedger(l.address)));
-        add(await mined(ledger.bindRegistry(r.address)));
-      }
-      for (let j = 0; j < nodes.secretKeys.length; j++) {
-        const sk = nodes.secretKeys[j];
-        add(
-          await (
-            await registry.addNode(
-              await accounts[j].getAddress(),
-              hex(g1ToEip2537(blsPublicKey(sk))),
-              hex(g2ToEip2537(blsProvePossession(sk))),
-              nodes.reputations[j],
-              hex(packReputations(nodes.reputations.slice(0, j))),
-            )
-          ).wait(),
-        );
-      }
-    } else {
-      add(
-        await (
-          await ledger.grantRole(await ledger.GATEWAY_ROLE(), await chain.gateway.getAddress())
-        ).wait(),
-      );
-    }
-    const provider = admin.provider;
-    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
-    const { chainId } = await provider.getNetwork();
-    const domain = aggregationDomain(chainId, l.address);
-    // The round configuration's reporter minimum: the same value as the TA's parameters.
-    if (BigInt(await ledger.minReporters()) !== BigInt(minReporters)) {
-      add(await (await ledger.setMinReporters(minReporters)).wait());
-    }
-    if ((await ledger.domainSeparator()) !== hex(domain)) {
-      throw new Error("runBbnp: the ledger's domain separator differs from aggregationDomain");
-    }
-    // Selection timeouts for a chain that mines one block per transaction (the devnet): the
-    // reveal window lasts one block, the selected primary's window two (docs/CONSENSUS.md).
-    if (registry) {
-      const [reveal, window] = await ledger.selectionTimeouts();
-      if (
-        Number(reveal) !== SIM_REVEAL_TIMEOUT_BLOCKS ||
-        Number(window) !== SIM_PRIMARY_WINDOW_BLOCKS
-      ) {
-        add(
-          await (
-            await ledger.setSelectionTimeouts(SIM_REVEAL_TIMEOUT_BLOCKS, SIM_PRIMARY_WINDOW_BLOCKS)
-          ).wait(),
-        );
-      }
-    }
-    return new AggregationLedgerAdapter(ledger, registry, l.address, domain, gas, admin);
-  }
-
-  /**
-   * Consensus mode: records round `round`'s verified primary selection
-   * (`recordPrimarySelection`, sent by `sender`). When a pre-selected node did not reveal, opens
-   * the reveal window first and waits for its timeout (in blocks). Returns the gas used, or null if
-   * the ledger refused it (no state change).
-   */
-  async recordSelection(
-    sender: Signer,
-    round: bigint,
-    reveals: SelectionReveals,
-    keys: readonly Uint8Array[],
-  ): Promise<bigint | null> {
-    const ledger = this.ledger.connect(sender) as AggregationLedger;
-    const revealed = [...reveals.signatures.keys()].sort((a, b) => a - b);
-    let revealers = 0n;
-    for (const q of revealed) revealers |= 1n << BigInt(q);
-    let gas = 0n;
-    try {
-      if (!reveals.complete) {
-        const opened = await (await ledger.openPrimarySelection(round)).wait();
-        gas += opened?.gasUsed ?? 0n;
-        const [timeout] = await ledger.selectionTimeouts();
-        await this.#advanceTo(BigInt(opened?.blockNumber ?? 0) + BigInt(timeout));
-      }
-      const receipt = await (
-        await ledger.recordPrimarySelection(round, hex(packReputations(reveals.reputations)), {
-          revealers,
-          keys: hex(concatBytes(...revealed.map((q) => g1ToEip2537(keys[q])))),
-          signatures: hex(
-            concatBytes(...revealed.map((q) => g2ToEip2537(reveals.signatures.get(q)!))),
-          ),
-          gatewaySignature: hex(g2ToEip2537(reveals.gatewaySignature)),
-        })
-      ).wait();
-      return gas + (receipt?.gasUsed ?? 0n);
-    } catch (err) {
-      const e = toChainError(err);
-      if (e instanceof ContractRevertError) return null;
-      throw e;
-    }
-  }
-
-  /**
-   * Consensus mode: the blocks left in the recorded selection's primary window for a block by
-   * `primary` (0 when none is recorded, the window is over, or `primary` is the selected one).
-   */
-  async selectionWindowLeft(primary: number): Promise<bigint> {
-    const [, selected, until, recorded] = await this.ledger.primarySelection();
-    if (!recorded || Number(selected) === primary) return 0n;
-    const provider = this.#admin.provider;
-    if (!provider) return 0n;
-    const next = BigInt(await provider.getBlockNumber()) + 1n;
-    return until > next ? until - next : 0n;
-  }
-
-  /**
-   * Waits until the next transaction lands in block ≥ `target`: on a dev chain that mines one block
-   * per transaction (Hardhat), mines empty blocks (the time a view change takes); elsewhere
-   * (Besu) polls while blocks pass.
-   */
-  async #advanceTo(target: bigint): Promise<void> {
-    const provider = this.#admin.provider;
-    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
-    for (let polls = 0; BigInt(await provider.getBlockNumber()) + 1n < target; polls++) {
-      try {
-        const rpc = provider as unknown as { send?: (m: string, p: unknown[]) => Promise<unknown> };
-        if (typeof rpc.send !== "function") throw new Error("no JSON-RPC send");
-        await rpc.send("evm_mine", []);
-      } catch {
-        if (polls > 600) throw new Error(`runBbnp: block ${target} not reached`);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
-  }
-
-  /** Lets `blocks` more blocks pass (see {@link #advanceTo}). */
-  async advanceBlocks(blocks: bigint): Promise<void> {
-    const provider = this.#admin.provider;
-    if (!provider) throw new Error("runBbnp: the admin signer needs a provider");
-    await this.#advanceTo(BigInt(await provider.getBlockNumber()) + 1n + blocks);
-  }
-
-  /** Gateway mode: `recordRound`, the sum read back from the `RoundRecorded` event. */
-  async recordRound(
-    gateway: Signer,
-    round: bigint,
-    sum: bigint,
-    reporters: number,
-    signature: Uint8Array,
-  ): Promise<RoundOnChain> {
-    const ledger = this.ledger.connect(gateway) as AggregationLedger;
-    const receipt = await (
-      await ledger.recordRound(round, sum, reporters, hex(g2ToEip2537(signature)))
-    ).wait();
-    if (!receipt) throw new Error("recordRound: no receipt");
-    return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
-  }
-
-  /** Consensus mode: `commitBlock` by the submitting node; null if the ledger refuses it. */
-  async commitBlock(
-    submitter: Signer,
-    block: ConsensusBlock,
-    certificate: QuorumCertificate,
-    keys: readonly Uint8Array[],
-  ): Promise<RoundOnChain | null> {
-    const args = commitBlockArgs(block, certificate, keys);
-    const ledger = this.ledger.connect(submitter) as AggregationLedger;
-    let receipt: ContractTransactionReceipt | null;
-    try {
-      receipt = await (await ledger.commitBlock(args.block, args.certificate)).wait();
-    } catch (err) {
-      // Refused by the contract (e.g. a second certificate for a committed round): no state
-      // change. Anything else (node unreachable, nonce clash) is not a refusal and propagates.
-      const e = toChainError(err);
-      if (e instanceof ContractRevertError) return null;
-      throw e;
-    }
-    if (!receipt) return null;
-    return {
-      sum: this.#eventSum(receipt, "BlockCommitted", block.round),
-      gasUsed: receipt.gasUsed,
-    };
-  }
-
-  /** New epoch's `S_g` (admin); returns the gas used. */
-  #eventSum(receipt: ContractTransactionReceipt, event: string, round: bigint): bigint {
-    for (const log of receipt.logs) {
-      if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
-      const parsed = this.ledger.interface.parseLog(log);
-      if (parsed?.name === event && BigInt(parsed.args.round) === round) {
-        return BigInt(parsed.args.sum);
-      }
-    }
-    throw new Error(`runBbnp: no ${event} event for round ${round} in the receipt`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** An existing BBNP deployment (`npx gridledger deploy`): the ledger, and its registry if bound. */
-export interface BbnpDeployment {
-  readonly ledger: string;
-  readonly registry?: string;
-}
-
-/**
- * Attaches to an unused AggregationLedger (no round recorded) and, in consensus mode, the registry
- * bound to it (no members yet): installs this run's gateway key with `rotateGatewayKey` (the round
- * message does not include the key epoch, so the run's rounds verify under it). Throws
- * `DeploymentMismatchError` naming what differs.
- */
-async function attachLedger(
-  admin: Signer,
-  attach: BbnpDeployment,
-  consensus: boolean,
-  gatewayKey: string,
-  add: (r: ContractTransactionReceipt | null) => void,
-): Promise<{
-  address: string;
-  abi: InterfaceAbi;
-  registry?: { address: string; abi: InterfaceAbi };
-}> {
-  const provider = admin.provider!;
-  const { abi } = readArtifact("ledger/AggregationLedger.sol", "AggregationLedger");
-  const registryAbi = readArtifact("consensus/ReputationRegistry.sol", "ReputationRegistry").abi;
-  if ((await chainCall(() => provider.getCode(attach.ledger))) === "0x") {
-    throw new DeploymentMismatchError(`no AggregationLedger at ${attach.ledger} on this chain`);
-  }
-  const ledger = new Contract(
-    attach.ledger,
-    abi as InterfaceAbi,
-    admin,
-  ) as unknown as AggregationLedger;
-  const [, any] = await chainCall(() => ledger.lastRound());
-  if (any) {
-    throw new DeploymentMismatchError(
-      `the AggregationLedger at ${attach.ledger} already holds rounds (a previous run): attach a fresh deployment (npx gridledger deploy)`,
-    );
-  }
-  let registry: { address: string; abi: InterfaceAbi } | undefined;
-  const bound = await chainCall(() => ledger.registry());
-  if (consensus) {
-    if (bound === ZeroAddress) {
-      throw new DeploymentMismatchError(
-        `the AggregationLedger at ${attach.ledger} has no registry bound: consensus mode needs one`,
-      );
-    }
-    if (attach.registry !== undefined && getAddress(attach.registry) !== getAddress(bound)) {
-      throw new DeploymentMismatchError(
-        `the AggregationLedger at ${attach.ledger} is bound to registry ${bound}, not ${attach.registry}`,
-      );
-    }
-    const r = new Contract(
-      bound,
-      registryAbi as InterfaceAbi,
-      admin,
-    ) as unknown as ReputationRegistry;
-    if ((await chainCall(() => r.nodeCount())) !== 0n) {
-      throw new DeploymentMismatchError(
-        `the registry at ${bound} already has members: attach a fresh deployment`,
-      );
-    }
-    registry = { address: bound, abi: registryAbi as InterfaceAbi };
-  } else if (bound !== ZeroAddress) {
-    throw new DeploymentMismatchError(
-      `the AggregationLedger at ${attach.ledger} is bound to a registry: its rounds are committed by consensus nodes (--consensus M)`,
-    );
-  }
-  add(await mined(ledger.rotateGatewayKey(gatewayKey)));
-  return { address: attach.ledger, abi: abi as InterfaceAbi, registry };
-}
-
 const DEFAULT_START = Date.UTC(2026, 0, 5) / 1000;
 
 /** 0x-hex at the chain edge: the project's one helper. */
@@ -656,14 +269,6 @@ function memoisedBls(): ConsensusCrypto {
       return v;
     },
   };
-}
-
-/** One epoch's parties: the users, the gateway and the DH cache behind the TA's shortcut. */
-interface Epoch {
-  readonly keys: EpochKeys;
-  readonly users: BbnpUser[];
-  readonly gateway: BbnpGateway;
-  readonly dhCache: Map<number, Uint8Array>;
 }
 
 /** Runs a scenario on the given chain; deploys its own ledger (and registry). */
@@ -728,7 +333,7 @@ export async function runBbnp(
   const rng = createRng(`bbnp/${scenario.seed}`);
   const load = new LoadModel({ seed: `${scenario.seed}/load` });
 
-  // ---- set-up (timed apart)
+  // ---- set-up: the trusted authority, offline (timed apart)
   let mark = now();
   const taRng = rng.fork("ta");
   const ta = new TrustedAuthority(
@@ -738,7 +343,7 @@ export async function runBbnp(
       randomBytes: (k) => taRng.bytes(k),
     },
   );
-  const keys0 = ta.setup();
+  const keys = ta.setup();
   const taKeysMs = now() - mark;
   progress(`set-up: TA keys for ${n} users, h = ${h} (${(taKeysMs / 1000).toFixed(1)} s)`);
 
@@ -763,8 +368,8 @@ export async function runBbnp(
     }));
   const adapter = await AggregationLedgerAdapter.deploy(
     chain,
-    keys0.gatewaySecret,
-    keys0.params.minReporters,
+    keys.gatewaySecret,
+    keys.params.minReporters,
     mode === "consensus"
       ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
       : undefined,
@@ -782,99 +387,226 @@ export async function runBbnp(
         : ""),
   );
 
+  // The TA's fixed-base shortcut for the DH points (set-up work, timed apart): the gateway's N
+  // points, and each user's points with its neighbours, cached by pair. Each agent gets only the
+  // points it could compute itself from its own secret.
   mark = now();
-  const epoch = openEpoch(keys0, domain, ta, scenario.maxRecoveryPasses);
+  const s = keys.userSecrets;
+  const dhCache = new Map<number, Uint8Array>();
+  const pairPoint = (a: number, b: number): Uint8Array => {
+    const key = a < b ? a * n + b : b * n + a;
+    let point = dhCache.get(key);
+    if (!point) {
+      point = dhPointFromScalars(s[a], s[b]);
+      dhCache.set(key, point);
+    }
+    return point;
+  };
+  const gatewayDh = s.map((si) => dhPointFromScalars(si, keys.gatewaySecret));
   const gatewayDhMs = now() - mark;
   progress(`set-up: gateway DH cache of ${n} points (${(gatewayDhMs / 1000).toFixed(1)} s)`);
 
-  // ---- consensus nodes and driver (rebuilt with the new S_g after a key refresh)
+  // ---- the network, the clock and the chain calls in flight
+  const clock = new VirtualClock({ startMs: 0 });
+  const network = new MemoryNetwork(
+    // Per-link one-way delays of 5–24 ms.
+    { latency: { baseMs: 5, jitterMs: 19 } },
+    { clock, rng: rng.fork("network") },
+  );
+  const inFlight = new InFlight();
+
+  // ---- per-round inputs the runner controls (readings, dropouts, silences, the attack)
+  let readings: bigint[] = [];
+  let absent = new Uint8Array(n);
+  let silentInRecoveryDraw = new Uint8Array(n);
+  let silenced = new Uint8Array(n);
+  let currentRound = 0n;
+
+  // ---- users: one agent each, behind the adversary's wrappers
+  const attackRng = rng.fork("adversary");
+  const attacked = attackRecord();
+  let attackVictim = -1;
+  const users: BbnpUserAgent[] = [];
+  for (let i = 0; i < n; i++) {
+    let transport: Transport = network.endpoint(`bbnp-user-${i}`);
+    transport = droppingUser(transport, (round) => round === currentRound && absent[i] === 1);
+    if (recoveryDropout > 0) {
+      transport = silentInRecovery(
+        transport,
+        (round) => round === currentRound && silentInRecoveryDraw[i] === 1,
+        () => (silenced[i] = 1),
+      );
+    }
+    if (attack) {
+      transport = reportAttacker(
+        transport,
+        { kind: attack.kind, round: BigInt(attackRound), active: () => attackVictim === i },
+        attackRng,
+        attacked,
+      );
+    }
+    users.push(
+      new BbnpUserAgent(
+        { params: keys.params, userId: i, secret: s[i] },
+        {
+          transport,
+          reading: () => readings[i],
+          dhPoint: (peer) => (peer === "gateway" ? gatewayDh[i] : pairPoint(i, peer)),
+          stopwatch: now,
+        },
+      ),
+    );
+  }
+
+  // ---- gateway
+  const gatewayClient = inFlight.track(gatewayLedgerClient(adapter, chain.gateway));
+  const taEpoch = keys.params.epoch;
+  const gateway = new GatewayAgent(
+    {
+      params: keys.params,
+      secret: keys.gatewaySecret,
+      domain,
+      mode,
+      dhPoints: gatewayDh,
+      maxRecoveryPasses: scenario.maxRecoveryPasses,
+      nodes: nodeSecretKeys.map((_, j) => `node-${j}`),
+      nodeKeys: nodeSecretKeys.map(blsPublicKey),
+      windowMs: 1_000,
+      revealWindowMs: 1_000,
+      commitTimeoutMs: 60_000,
+    },
+    {
+      transport: network.endpoint("gateway"),
+      clock,
+      ledger: gatewayClient,
+      // β_g(t) and, after a recovery, the round-t correction (in-process here; see docs/BBNP.md).
+      ta: {
+        blinding: (round) => ta.gatewayBlinding(taEpoch, round),
+        correction: (round, dropped) => ta.dropoutCorrection(taEpoch, round, dropped),
+      },
+      stopwatch: now,
+    },
+  );
+
+  // ---- consensus nodes: each its own key, its own chain account, behind the adversary's wrappers
   const crypto = memoisedBls();
   const nodeKeys = nodeSecretKeys.map(blsPublicKey);
   const behaviourOf = (j: number): NodeBehaviour =>
     faultyNodes.find((f) => f.node === j)?.behaviour ?? "honest";
-  let roundGas = 0n;
-  /** Gas of the selection transactions (open + record), the whole run. */
+  /** Measured at the chain edge: per round, the accepted commit's sum and gas. */
+  const commitsByRound = new Map<bigint, { sum: bigint; gasUsed: bigint }>();
   let selectionGas = 0n;
   let selectionsRecorded = 0;
-  let roundOnChainSum: bigint | undefined;
-  const chainPort: ChainPort = {
-    async submit(block, certificate, submitter) {
-      const accounts = chain.nodes ?? [];
-      let result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
-      // A takeover primary (the selected one stalled): the chain accepts its block once the
-      // selected primary's window is over; let those blocks pass and submit again.
-      if (!result) {
-        const left = await adapter.selectionWindowLeft(block.primary);
-        if (left > 0n) {
-          await adapter.advanceBlocks(left);
-          result = await adapter.commitBlock(accounts[submitter], block, certificate, nodeKeys);
-        }
-      }
-      if (!result) return false;
-      roundGas += result.gasUsed;
-      roundOnChainSum = result.sum;
-      return true;
-    },
-    async recordSelection(round, reveals) {
-      // Sent by the GW's account (anyone may: the reveals authenticate themselves).
-      const gas = await adapter.recordSelection(chain.gateway, round, reveals, nodeKeys);
-      if (gas === null) return false;
-      selectionGas += gas;
-      return true;
-    },
-  };
-  // The nodes keep S_g for the whole run: a recovery no longer burns the key epoch.
-  const buildConsensus = (gatewaySecret: bigint): RoundDriver => {
+  const nodeAgents: { start(): Promise<void>; stop(): Promise<void> }[] = [];
+  const liveNodes: ConsensusNodeAgent[] = [];
+  if (mode === "consensus") {
+    const accounts = chain.nodes ?? [];
     const initialState = initialReputationState(initialFloats);
-    const nodes = nodeSecretKeys.map(
-      (sk, j) =>
-        new ConsensusNode(
-          {
-            index: j,
-            secretKey: sk,
-            keys: nodeKeys,
-            gatewayKey: blsPublicKey(gatewaySecret),
-            domain,
-            epoch: membershipEpoch,
-            initialState,
-            behaviour: behaviourOf(j),
-            viewTimeoutMs: 1_000,
-            collectWindowMs: 50,
-          },
-          { crypto },
-        ),
-    );
-    const latencySeed = nodeRng.fork("latency").nextU32() % 997;
-    return new RoundDriver(
-      {
-        gatewaySecretKey: gatewaySecret,
+    for (let j = 0; j < m; j++) {
+      const behaviour = behaviourOf(j);
+      let transport: Transport = network.endpoint(`node-${j}`);
+      if (behaviour === "crashed") {
+        nodeAgents.push(crashedNode(j));
+        continue;
+      }
+      if (behaviour === "slow") transport = slowNode(transport, clock, 400);
+      const client = nodeLedgerClient(adapter, accounts[j], nodeKeys);
+      const measured: typeof client = {
+        ...client,
+        async recordSelection(round, reveals) {
+          const gas = await client.recordSelection(round, reveals);
+          if (gas !== null) {
+            selectionsRecorded++;
+            selectionGas += gas;
+          }
+          return gas;
+        },
+        async commitBlock(block, certificate) {
+          const result = await client.commitBlock(block, certificate);
+          if (result) commitsByRound.set(block.round, result);
+          return result;
+        },
+      };
+      const init = {
+        index: j,
+        secretKey: nodeSecretKeys[j],
+        keys: nodeKeys,
+        gatewayKey: blsPublicKey(keys.gatewaySecret),
         domain,
-        // Deterministic per-link delays of 5–24 ms.
-        latency: (from, to) => 5 + ((from * 7 + to * 13 + latencySeed + 100) % 20),
-        slowDelayMs: 400,
-        roundDeadlineMs: 60_000,
+        epoch: membershipEpoch,
+        initialState,
+        viewTimeoutMs: 1_000,
+        collectWindowMs: 50,
+        revealTimeoutMs: 200,
+      };
+      const agent = new ConsensusNodeAgent(init, {
+        transport,
+        clock,
+        ledger: inFlight.track(measured),
+        crypto,
+        node:
+          behaviour === "honest" || behaviour === "slow"
+            ? undefined
+            : byzantineNode(init, behaviour, crypto),
+      });
+      nodeAgents.push(agent);
+      liveNodes.push(agent);
+    }
+  }
+  await gateway.start();
+  for (const u of users) await u.start();
+  for (const a of nodeAgents) await a.start();
+
+  /** Runs `work` while moving virtual time whenever no chain call is in flight. */
+  const drive = async <T>(work: Promise<T>): Promise<T> => {
+    let settled = false;
+    let value: T | undefined;
+    let failure: unknown;
+    work.then(
+      (v) => {
+        settled = true;
+        value = v;
       },
-      { nodes, chain: chainPort, sign: crypto.sign, secretKeys: nodeSecretKeys },
+      (e: unknown) => {
+        settled = true;
+        failure = e;
+      },
     );
+    let idle = 0;
+    for (;;) {
+      await settle();
+      const nodeFailure = liveNodes.find((a) => a.failures.length > 0);
+      if (nodeFailure) throw nodeFailure.failures[0];
+      if (settled) break;
+      if (inFlight.count > 0) continue;
+      const next = clock.nextDueMs;
+      if (next === undefined) {
+        if (++idle > 10) throw new Error("runBbnp: the agents are stuck (no timer, no chain call)");
+        continue;
+      }
+      idle = 0;
+      clock.advanceTo(next);
+    }
+    if (failure !== undefined) throw failure;
+    return value as T;
   };
-  const driver = mode === "consensus" ? buildConsensus(keys0.gatewaySecret) : undefined;
 
   // ---- rounds
   const perRound: BbnpRoundSummary[] = [];
-  const previousReports = new Map<number, BbnpReport>();
   let attackOutcome: BbnpRunReport["attack"];
+  let previousAbsent = new Uint8Array(n);
   for (let r = 1; r <= scenario.rounds; r++) {
     const t = BigInt(r);
     const roundRng = rng.fork(`round/${r}`);
     const intervalStart = start + (r - 1) * intervalS;
     const noise = roundRng.fork("load");
-    const readings = new Array<bigint>(n);
+    readings = new Array<bigint>(n);
     for (let i = 0; i < n; i++) {
       const wh = load.consumptionWh(i, intervalStart, intervalS, noise);
       readings[i] = wh > maxReading ? maxReading : wh;
     }
     // Dropouts: a seeded sample of users send nothing this round.
-    const absent = new Uint8Array(n);
+    absent = new Uint8Array(n);
     if (dropoutCount > 0) {
       const ids = roundRng.fork("dropout").shuffle(Array.from({ length: n }, (_, i) => i));
       for (let k = 0; k < dropoutCount; k++) absent[ids[k]] = 1;
@@ -888,122 +620,42 @@ export async function runBbnp(
         for (let i = 0; i < n; i++) if (!absent[i]) candidates.push(i);
         victim = candidates[roundRng.fork("attack").nextInt(candidates.length)];
       }
-    }
-
-    // Users: key material, then reports.
-    mark = now();
-    for (let i = 0; i < n; i++) {
-      if (!absent[i]) epoch.users[i].prepare(t);
-      step({ task: "users prepared", done: i + 1, total: n });
-    }
-    const keyPrepMs = now() - mark;
-    mark = now();
-    const genuine: BbnpReport[] = [];
-    for (let i = 0; i < n; i++) if (!absent[i]) genuine.push(epoch.users[i].report(t, readings[i]));
-    const usersMs = now() - mark;
-
-    // The network between users and gateway, with the adversary if any.
-    let inbound: BbnpReport[] = genuine;
-    const reachedGateway = new Uint8Array(n);
-    for (const g of genuine) reachedGateway[g.userId] = 1;
-    let expectedRejections: { userId: number; reason: RejectionReason }[] = [];
-    if (victim >= 0 && attack) {
-      const mine = genuine.find((g) => g.userId === victim) as BbnpReport;
-      const others = genuine.filter((g) => g.userId !== victim);
-      const advRng = roundRng.fork("adversary");
-      if (attack.kind === "forged-tag") {
-        const forged: BbnpReport = {
-          userId: victim,
-          round: t,
-          masked: u256(advRng.nextBigInt(BBNP_ORDER)),
-          tag: advRng.bytes(32),
-        };
-        inbound = [forged, ...others, mine];
-        expectedRejections = [{ userId: victim, reason: "bad-tag" }];
-      } else if (attack.kind === "tampered") {
-        const c = BigInt(hex(mine.masked));
-        const altered: BbnpReport = { ...mine, masked: u256((c + 1_000n) % BBNP_ORDER) };
-        inbound = [...others, altered];
-        reachedGateway[victim] = 0;
-        expectedRejections = [{ userId: victim, reason: "bad-tag" }];
-      } else {
-        const old = previousReports.get(victim);
-        if (!old)
-          throw new Error(`runBbnp: user ${victim} has no report of round ${r - 1} to replay`);
-        inbound = [old, ...others, mine, mine];
-        expectedRejections = [
-          { userId: victim, reason: "wrong-round" },
-          { userId: victim, reason: "duplicate" },
-        ];
+      attackVictim = victim;
+      if (attack.kind === "replay" && previousAbsent[victim]) {
+        throw new Error(`runBbnp: user ${victim} has no report of round ${r - 1} to replay`);
       }
     }
-    previousReports.clear();
-    for (const g of genuine) previousReports.set(g.userId, g);
-
+    previousAbsent = absent;
     // Dropouts during recovery: drawn once per round for every user (silent if ever asked).
-    const silentInRecovery = new Uint8Array(n);
+    silentInRecoveryDraw = new Uint8Array(n);
     if (recoveryDropout > 0) {
       const silentRng = roundRng.fork("recovery-dropout");
       for (let i = 0; i < n; i++)
-        silentInRecovery[i] = silentRng.nextFloat() < recoveryDropout ? 1 : 0;
+        silentInRecoveryDraw[i] = silentRng.nextFloat() < recoveryDropout ? 1 : 0;
     }
+    silenced = new Uint8Array(n);
+    currentRound = t;
 
-    // Gateway.
-    const roundEpoch = epoch.keys.params.epoch;
-    const gw = epoch.gateway;
-    mark = now();
-    gw.openRound(t);
-    const rejections = gw.submitBatch(inbound);
-    const gatewayMs = now() - mark;
-    mark = now();
-    let correction: bigint | undefined;
-    let revealedMasks = 0;
-    let aborted: AbortReason | undefined;
-    // Users the runner made silent when asked (its own record, to check the gateway's).
-    const silenced = new Uint8Array(n);
-    try {
-      if (gw.missing.length > 0) {
-        let plan: RecoveryPlan | undefined = gw.beginRecovery();
-        while (plan) {
-          for (const [i, peers] of plan.requests) {
-            if (silentInRecovery[i]) {
-              silenced[i] = 1;
-              continue;
-            }
-            for (const reveal of epoch.users[i].revealMasks(t, peers)) {
-              gw.acceptReveal(reveal);
-              revealedMasks++;
-            }
-          }
-          plan = gw.closeRecoveryPass();
-        }
-        // Only now, with the round able to complete, is the TA asked (round t's β only).
-        correction = ta.dropoutCorrection(epoch.keys.params.epoch, t, gw.dropped);
-      }
-    } catch (err) {
-      if (!(err instanceof RoundAbortedError)) throw err;
-      aborted = err.reason;
-    }
-    const recoveryMs = now() - mark;
+    const outcome = await drive(gateway.runRound(t));
+    // Let the last messages of the round land (committed blocks reach every node).
+    await drive(new Promise<void>((resolve) => clock.setTimeout(resolve, 100)));
+    const signed = outcome.signed;
 
     // Ground truth: Σ readings of the users whose genuine report reached the gateway and who
     // answered every reveal request they got.
+    const lost = attacked.lostRounds.has(t);
     let truth = 0n;
     let reporters = 0;
     const missing: number[] = [];
     const excludedByRunner: number[] = [];
     for (let i = 0; i < n; i++) {
-      if (!reachedGateway[i]) missing.push(i);
+      if (absent[i] || (i === victim && lost)) missing.push(i);
       else if (silenced[i]) excludedByRunner.push(i);
       else {
         truth += readings[i];
         reporters++;
       }
     }
-    mark = now();
-    const signed: SignedRoundSum | undefined =
-      aborted === undefined ? gw.finalize(correction) : undefined;
-    const finalizeMs = now() - mark;
     if (signed && signed.excluded.join(",") !== excludedByRunner.join(",")) {
       throw new Error(`runBbnp: round ${r}: the gateway's excluded set differs from the runner's`);
     }
@@ -1014,8 +666,7 @@ export async function runBbnp(
       throw new Error(`runBbnp: round ${r}: the gateway's missing set differs from the runner's`);
     }
 
-    // Chain.
-    mark = now();
+    // Chain, as measured at the chain edge.
     let onChain: bigint | undefined;
     let gasUsed = 0n;
     let primary: number | undefined;
@@ -1025,39 +676,41 @@ export async function runBbnp(
     if (!signed) {
       // Aborted cleanly: nothing to publish.
     } else if (mode === "gateway") {
-      const rec = await adapter.recordRound(
-        chain.gateway,
-        t,
-        signed.sum,
-        signed.reporters,
-        signed.signature,
-      );
-      onChain = rec.sum;
-      gasUsed = rec.gasUsed;
+      onChain = outcome.recorded?.sum;
+      gasUsed = outcome.recorded?.gasUsed ?? 0n;
     } else {
-      roundGas = 0n;
-      roundOnChainSum = undefined;
-      const outcome = await (driver as RoundDriver).runRound(t, signed.sum, signed.reporters);
-      if (outcome.selectionRecorded) selectionsRecorded++;
-      if (!outcome.committed || roundOnChainSum === undefined) {
+      const committed = outcome.committed;
+      const measured = commitsByRound.get(t);
+      if (!committed || !measured) {
         throw new Error(`runBbnp: round ${r}: the consensus nodes committed no block`);
       }
-      const sigOk = hex(outcome.committed.block.gatewaySignature) === hex(signed.signature);
+      const sigOk = hex(committed.block.gatewaySignature) === hex(signed.signature);
       if (!sigOk) throw new Error(`runBbnp: round ${r}: committed σ_GW differs from the gateway's`);
-      onChain = roundOnChainSum;
-      gasUsed = roundGas;
-      primary = outcome.committed.block.primary;
-      view = outcome.viewOfCommit;
-      signers = bitmapIndices(outcome.committed.certificate.signers);
-      reputations = outcome.committed.block.reputations.map(fromFixed18);
+      onChain = measured.sum;
+      gasUsed = measured.gasUsed;
+      primary = committed.block.primary;
+      view = committed.order.indexOf(primary);
+      signers = bitmapIndices(committed.certificate.signers);
+      reputations = committed.block.reputations.map(fromFixed18);
     }
-    const chainMs = now() - mark;
 
-    const rejected = gw.rejectionCounts;
+    let keyPrepMs = 0;
+    let usersMs = 0;
+    for (const u of users) {
+      const st = u.lastRound;
+      if (st?.round === t) {
+        keyPrepMs += st.prepareMs;
+        usersMs += st.reportMs;
+      }
+    }
+    step({ task: "users prepared", done: n, total: n });
+    const { gatewayMs, recoveryMs, finalizeMs, chainMs } = outcome.timings;
+    const rejections = outcome.rejections;
     const named = rejections.map((x: ReportRejection) => ({ userId: x.userId, reason: x.reason }));
+    const aborted = outcome.aborted;
     const summary: BbnpRoundSummary = {
       round: r,
-      epoch: roundEpoch,
+      epoch: keys.params.epoch,
       reporters,
       readingsSumWh: truth.toString(),
       gatewaySum: signed ? signed.sum.toString() : "",
@@ -1072,8 +725,8 @@ export async function runBbnp(
       excluded: excludedByRunner,
       dropouts: dropoutCount,
       passes: signed?.passes ?? 0,
-      revealedMasks,
-      rejected,
+      revealedMasks: outcome.revealedMasks,
+      rejected: outcome.rejected,
       rejections: named,
       gasUsed: gasUsed.toString(),
       ...(primary === undefined ? {} : { primary, view, signers, reputations }),
@@ -1089,6 +742,13 @@ export async function runBbnp(
     };
     perRound.push(summary);
     if (victim >= 0 && attack) {
+      const expectedRejections: { userId: number; reason: RejectionReason }[] =
+        attack.kind === "replay"
+          ? [
+              { userId: victim, reason: "wrong-round" },
+              { userId: victim, reason: "duplicate" },
+            ]
+          : [{ userId: victim, reason: "bad-tag" }];
       const detected =
         named.length === expectedRejections.length &&
         named.every(
@@ -1116,11 +776,14 @@ export async function runBbnp(
     );
     step({ task: "rounds", done: r, total: scenario.rounds });
   }
+  await gateway.stop();
+  for (const u of users) await u.stop();
+  for (const a of nodeAgents) await a.stop();
 
   const sumOf = (f: (s: BbnpRoundSummary) => string) =>
-    perRound.reduce((a, s) => a + BigInt(f(s) || "0"), 0n).toString();
+    perRound.reduce((a, x) => a + BigInt(f(x) || "0"), 0n).toString();
   const rejectedTotal = zeroRejections();
-  for (const s of perRound) for (const k of REJECTION_REASONS) rejectedTotal[k] += s.rejected[k];
+  for (const x of perRound) for (const k of REJECTION_REASONS) rejectedTotal[k] += x.rejected[k];
   return {
     scenario: `BBNP ${mode} mode: ${n} users, ${scenario.rounds} rounds`,
     seed: scenario.seed,
@@ -1143,16 +806,16 @@ export async function runBbnp(
     setup: { taKeysMs, gatewayDhMs, deployMs, deployGas: adapter.deployGas.toString() },
     perRound,
     totals: {
-      readingsSumWh: sumOf((s) => s.readingsSumWh),
-      onChainSum: sumOf((s) => s.onChainSum),
-      allMatch: perRound.every((s) => s.match),
-      gasUsed: sumOf((s) => s.gasUsed),
-      aborted: perRound.filter((s) => s.aborted !== undefined).length,
+      readingsSumWh: sumOf((x) => x.readingsSumWh),
+      onChainSum: sumOf((x) => x.onChainSum),
+      allMatch: perRound.every((x) => x.match),
+      gasUsed: sumOf((x) => x.gasUsed),
+      aborted: perRound.filter((x) => x.aborted !== undefined).length,
       rejected: rejectedTotal,
-      medianRoundMs: median(perRound.map((s) => s.timings.roundMs)),
+      medianRoundMs: median(perRound.map((x) => x.timings.roundMs)),
       medianGatewayUsPerUser: median(
         perRound.map(
-          (s) => ((s.timings.gatewayMs + s.timings.finalizeMs) * 1000) / Math.max(1, s.reporters),
+          (x) => ((x.timings.gatewayMs + x.timings.finalizeMs) * 1000) / Math.max(1, x.reporters),
         ),
       ),
     },
@@ -1161,45 +824,31 @@ export async function runBbnp(
   };
 }
 
-/** Users, gateway and the DH cache of one epoch (the TA's fixed-base shortcut: same points). */
-function openEpoch(
-  keys: EpochKeys,
-  domain: Uint8Array,
-  ta: TrustedAuthority,
-  maxRecoveryPasses: number | undefined,
-): Epoch {
-  const s = keys.userSecrets;
-  const n = s.length;
-  // Pairwise DH points by pair (a < b): a·N + b fits a float64 exactly for N ≤ 2^20.
-  const dhCache = new Map<number, Uint8Array>();
-  const dh = (a: number, b: number): Uint8Array => {
-    const key = a < b ? a * n + b : b * n + a;
-    let p = dhCache.get(key);
-    if (!p) {
-      p = dhPointFromScalars(s[a], s[b]);
-      dhCache.set(key, p);
+/** Chain calls in flight (virtual time stands still while the chain works). */
+class InFlight {
+  count = 0;
+
+  /** Wraps every function of `client` returning a promise so that it is counted while pending. */
+  track<T extends object>(client: T): T {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(client)) {
+      out[key] =
+        typeof value === "function"
+          ? (...args: unknown[]) => {
+              const r = (value as (...a: unknown[]) => unknown).apply(client, args);
+              if (!(r instanceof Promise)) return r;
+              this.count++;
+              return r.finally(() => this.count--);
+            }
+          : value;
     }
-    return p;
-  };
-  const gatewayDh = s.map((si) => dhPointFromScalars(si, keys.gatewaySecret));
-  const users = s.map(
-    (secret, i) =>
-      new BbnpUser(
-        { params: keys.params, userId: i, secret },
-        { dhPoint: (peer) => (peer === "gateway" ? gatewayDh[i] : dh(i, peer)) },
-      ),
-  );
-  const gatewaySecret = keys.gatewaySecret;
-  const gateway = new BbnpGateway(
-    { params: keys.params, secret: gatewaySecret, dhPoints: gatewayDh, maxRecoveryPasses },
-    {
-      signRound: (round, sum, reporters) =>
-        bbnpSignRound(gatewaySecret, domain, round, sum, reporters),
-      // β_g(t) from the TA (in deployment fetched ahead for a window of rounds).
-      roundBlinding: (round) => ta.gatewayBlinding(keys.params.epoch, round),
-    },
-  );
-  return { keys, users, gateway, dhCache };
+    return out as T;
+  }
+}
+
+/** Lets pending promise continuations and I/O callbacks run (one macrotask turn). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Users dropping out per round: a fraction of N (rounded) or an exact count, < N. */

@@ -1,0 +1,177 @@
+// BBNP user agent (DESIGN §4.7; issue 11 "One agent per role"): one smart meter of the BBNP
+// protocol on a `Transport`. Holds only its own s_i (inside `BbnpUser`). On the gateway's round
+// announcement (`bbnpRoundOpen`) it reads the interval's energy from its injected reading source,
+// masks and tags it and sends the `bbnpReport`; on a `bbnpRevealRequest` (recovery, DESIGN §4.7
+// "Dropouts") it reveals AUI_{i,d}(t) for the named missing neighbours, each in its own
+// `bbnpReveal`. Every message is a wire codec (offchain/protocol/wire/). No clock is needed: the
+// user only answers.
+import { BbnpUser, type BbnpUserComponents } from "./user.ts";
+import type { BbnpPublicParams } from "../protocol/bbnp/params.ts";
+import {
+  decodeWire,
+  encodeWire,
+  WireDecodeError,
+  type WireMessage,
+} from "../protocol/wire/index.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+
+export interface BbnpUserAgentInit {
+  readonly params: BbnpPublicParams;
+  readonly userId: number;
+  /** s_i from the trusted authority's set-up, for this key epoch. */
+  readonly secret: bigint;
+  /** The gateway's transport address (default "gateway"). */
+  readonly gateway?: string;
+}
+
+export interface BbnpUserAgentComponents {
+  readonly transport: Transport;
+  /**
+   * The interval's consumption in Wh for round t (1-based), in [0, maxReading]; undefined: no
+   * reading this round (the meter sends nothing). E.g. the synthetic load model.
+   */
+  readonly reading: (round: bigint) => bigint | undefined;
+  /** Precomputed DH points (set-up tool shortcut, see `BbnpUserComponents`); default G1 muls. */
+  readonly dhPoint?: BbnpUserComponents["dhPoint"];
+  readonly logger?: Logger;
+  /** Wall-clock milliseconds for the agent's own timings (default: none, all zero). */
+  readonly stopwatch?: () => number;
+}
+
+/** Per-round counters and timings (ms of the injected stopwatch). */
+export interface BbnpUserRoundStats {
+  readonly round: bigint;
+  /** Key material for the round's neighbours (`BbnpUser.prepare`). */
+  prepareMs: number;
+  /** Masking and tagging. */
+  reportMs: number;
+  reported: boolean;
+  revealed: number;
+}
+
+export class BbnpUserAgent {
+  readonly userId: number;
+  readonly address: string;
+  readonly #user: BbnpUser;
+  readonly #components: BbnpUserAgentComponents;
+  readonly #gateway: string;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #stats: BbnpUserRoundStats | undefined;
+  #running = false;
+  /** Messages that failed to decode or that this role does not take. */
+  refused = 0;
+
+  constructor(init: BbnpUserAgentInit, components: BbnpUserAgentComponents) {
+    this.#user = new BbnpUser(
+      { params: init.params, userId: init.userId, secret: init.secret },
+      { dhPoint: components.dhPoint },
+    );
+    this.userId = init.userId;
+    this.#components = components;
+    this.address = components.transport.address;
+    this.#gateway = init.gateway ?? "gateway";
+    this.#logger = (components.logger ?? silentLogger).child(`bbnp-user-${init.userId}`);
+    this.#now = components.stopwatch ?? (() => 0);
+  }
+
+  /** Starts answering the gateway. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const t = this.#components.transport;
+    t.handle((from, bytes) => this.#onMessage(from, bytes));
+    t.start();
+    this.#running = true;
+  }
+
+  /** Stops the transport; idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await stopTransport(this.#components.transport);
+  }
+
+  /** The last round's counters (undefined before the first announcement). */
+  get lastRound(): Readonly<BbnpUserRoundStats> | undefined {
+    return this.#stats;
+  }
+
+  status(): Readonly<Record<string, unknown>> {
+    return {
+      userId: this.userId,
+      round: this.#stats ? Number(this.#stats.round) : 0,
+      reported: this.#stats?.reported ?? false,
+      revealed: this.#stats?.revealed ?? 0,
+    };
+  }
+
+  #send(message: WireMessage): void {
+    this.#components.transport.send(this.#gateway, encodeWire(message));
+  }
+
+  #onMessage(from: string, bytes: Uint8Array): void {
+    let m: WireMessage;
+    try {
+      m = decodeWire(bytes);
+    } catch (e) {
+      if (!(e instanceof WireDecodeError)) throw e;
+      this.refused++;
+      this.#logger.warn("undecodable message", { from, error: e.message });
+      return;
+    }
+    // Only the gateway speaks to users; anything else is dropped.
+    if (from !== this.#gateway) {
+      this.refused++;
+      return;
+    }
+    if (m.type === "bbnpRoundOpen") this.#onRoundOpen(m.open.round);
+    else if (m.type === "bbnpRevealRequest") this.#onRevealRequest(m.request);
+    else this.refused++;
+  }
+
+  #onRoundOpen(round: bigint): void {
+    // Rounds strictly increase (BbnpUser refuses a second report for a round): ignore a repeat.
+    if (round <= this.#user.lastRound) return;
+    const stats: BbnpUserRoundStats = {
+      round,
+      prepareMs: 0,
+      reportMs: 0,
+      reported: false,
+      revealed: 0,
+    };
+    this.#stats = stats;
+    const reading = this.#components.reading(round);
+    if (reading === undefined) return;
+    let mark = this.#now();
+    this.#user.prepare(round);
+    stats.prepareMs = this.#now() - mark;
+    mark = this.#now();
+    const report = this.#user.report(round, reading);
+    stats.reportMs = this.#now() - mark;
+    stats.reported = true;
+    this.#send({ type: "bbnpReport", report });
+  }
+
+  #onRevealRequest(request: { round: bigint; userId: number; peers: readonly number[] }): void {
+    if (request.userId !== this.userId) {
+      this.refused++;
+      return;
+    }
+    let reveals;
+    try {
+      reveals = this.#user.revealMasks(request.round, request.peers);
+    } catch (e) {
+      // Not our round, a peer that is not our neighbour, or a second request for the same mask:
+      // refused by BbnpUser (its checks keep a recovery from opening another round).
+      this.refused++;
+      this.#logger.warn("reveal request refused", {
+        round: Number(request.round),
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return;
+    }
+    for (const reveal of reveals) this.#send({ type: "bbnpReveal", reveal });
+    if (this.#stats && this.#stats.round === request.round) this.#stats.revealed += reveals.length;
+  }
+}

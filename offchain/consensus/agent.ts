@@ -1,0 +1,437 @@
+// Consensus-node agent (DESIGN §5; docs/CONSENSUS.md; issue 11 "One agent per role"): one
+// `ConsensusNode` state machine on a `Transport`, holding only its own BLS key, with its own chain
+// signer behind an injected `ConsensusLedgerClient`, its view and collection timers on the injected
+// clock. A round, as the node sees it:
+//   1. the gateway opens the reveal phase (`selectionOpen`: round t, the ledger's head digest, Θ).
+//      The node checks the seed is its own head and Θ verifies under S_g; if it is pre-selected
+//      (Γ ≥ T over the committed vector) it signs roundRandomMessage(domain, t, seed) and sends its
+//      reveal (`selectionReveal`) to every node (DESIGN §5.4);
+//   2. once every pre-selected node revealed, or `revealTimeoutMs` after the open, it computes the
+//      selection (same inputs at every honest node ⇒ same order); the selected primary first
+//      records it on-chain (`recordPrimarySelection`, so the ledger refuses any other primary
+//      during the primary window);
+//   3. the state machine runs the round: the gateway's signed statement, proposals, votes, view
+//      changes on timeouts; messages of a round not yet started are held until it starts;
+//   4. a primary with a quorum certificate commits (`commitBlock`); a takeover primary refused
+//      during the selected one's window lets those blocks pass and submits again. The committing
+//      node forwards the accepted block (`consensus committed`) to every node and the gateway;
+//      each node adopts it (new head, reputations updated from its evidence).
+import { blsSign, blsVerify } from "../crypto/bls.ts";
+import { equalBytes } from "../crypto/bytes.ts";
+import {
+  preselect,
+  randomFromSignature,
+  roundRandomMessage,
+  selectPrimary,
+} from "../protocol/primary-selection.ts";
+import {
+  decodeWire,
+  encodeWire,
+  WireDecodeError,
+  type WireMessage,
+} from "../protocol/wire/index.ts";
+import type { SelectionOpen } from "../protocol/wire/messages.ts";
+import type { Clock } from "../runtime/clock.ts";
+import type { Store } from "../runtime/store.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
+import type { ConsensusBlock, QuorumCertificate } from "./block.ts";
+import { bitmapIndices, blockDigest, verifyCertificate } from "./block.ts";
+import type { SelectionReveals } from "./driver.ts";
+import {
+  ConsensusNode,
+  type ConsensusCrypto,
+  type ConsensusMessage,
+  type ConsensusNodeInit,
+  type NodeOutput,
+} from "./node.ts";
+
+/** The ledger as a consensus node sees it (chain/aggregation.ts `nodeLedgerClient`, injected). */
+export interface ConsensusLedgerClient {
+  /**
+   * `recordPrimarySelection` for round t with this node's signer (opening the reveal window and
+   * waiting its timeout first when `reveals.complete` is false); resolves the gas used, or null
+   * when the ledger refused it (no state change).
+   */
+  recordSelection(round: bigint, reveals: SelectionReveals): Promise<bigint | null>;
+  /** `commitBlock`; resolves the sum from the `BlockCommitted` event and the gas, or null if refused. */
+  commitBlock(
+    block: ConsensusBlock,
+    certificate: QuorumCertificate,
+  ): Promise<{ readonly sum: bigint; readonly gasUsed: bigint } | null>;
+  /** Blocks left in the recorded selection's primary window for a block by `primary` (0: none). */
+  selectionWindowLeft(primary: number): Promise<bigint>;
+  /** Lets `blocks` more blocks pass (a dev chain mines them; elsewhere waits). */
+  advanceBlocks(blocks: bigint): Promise<void>;
+  /** The ledger's head digest (32 bytes; zero before the first block). */
+  headDigest(): Promise<Uint8Array>;
+}
+
+export interface ConsensusNodeAgentInit extends Omit<ConsensusNodeInit, "behaviour"> {
+  /** How long to wait for the pre-selected nodes' reveals after the open (ms, default 200). */
+  readonly revealTimeoutMs?: number;
+  /** Transport address of node j (default `node-${j}`). */
+  readonly nodeAddress?: (node: number) => string;
+  /** The gateway's address (default "gateway"). */
+  readonly gateway?: string;
+}
+
+export interface ConsensusNodeAgentComponents {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly ledger: ConsensusLedgerClient;
+  /** BLS operations (offchain/crypto/bls.ts; a simulation may memoise verification). */
+  readonly crypto?: ConsensusCrypto;
+  readonly logger?: Logger;
+  /**
+   * Durable state (optional): every adopted block is appended (`consensus/committed`, the wire
+   * encoding of the committed message) and replayed on start, so that a restarted node has the
+   * same head and reputation state; then checked against the chain's head.
+   */
+  readonly store?: Store;
+  /**
+   * The node's state machine (default: an honest `ConsensusNode` from the init). The Byzantine
+   * behaviours of offchain/adversary/bbnp.ts pass a misbehaving one.
+   */
+  readonly node?: ConsensusNode;
+}
+
+/** A committed round as this node saw it (for measurement). */
+export interface NodeCommit {
+  readonly round: bigint;
+  readonly block: ConsensusBlock;
+  readonly certificate: QuorumCertificate;
+  readonly order: readonly number[];
+  /** Gas of this node's accepted `commitBlock` (0 if another node committed). */
+  readonly gasUsed: bigint;
+  /** This node submitted it. */
+  readonly submitted: boolean;
+}
+
+interface RoundState {
+  readonly round: bigint;
+  open?: SelectionOpen;
+  /** Verified reveals of pre-selected nodes: node → signature. */
+  readonly reveals: Map<number, Uint8Array>;
+  /** Reveals received before the open (verified once the open arrives). */
+  readonly early: { from: number; signature: Uint8Array }[];
+  /** Consensus messages held until the round starts. */
+  readonly held: ConsensusMessage[];
+  started: boolean;
+  selecting: boolean;
+  order?: readonly number[];
+}
+
+const MAX_HELD = 1024;
+/** Store log of the adopted blocks (wire-encoded `consensus committed` messages). */
+const COMMITTED_LOG = "consensus/committed";
+
+export class ConsensusNodeAgent {
+  readonly index: number;
+  readonly node: ConsensusNode;
+  readonly #init: ConsensusNodeAgentInit;
+  readonly #c: ConsensusNodeAgentComponents;
+  readonly #crypto: ConsensusCrypto;
+  readonly #logger: Logger;
+  readonly #addresses: readonly string[];
+  readonly #gateway: string;
+  readonly #rounds = new Map<bigint, RoundState>();
+  #running = false;
+  #behind = false;
+  #current = 0n;
+  #signed = 0;
+  /** Every commit this node learnt of, by round. */
+  readonly commits = new Map<bigint, NodeCommit>();
+  /** Selections this node recorded on-chain: round → gas. */
+  readonly selections = new Map<bigint, bigint>();
+  /** Messages that failed to decode, came from an unexpected sender, or were refused. */
+  refused = 0;
+  /** Unexpected failures of the node's own work (e.g. the chain unreachable), in order. */
+  readonly failures: Error[] = [];
+
+  constructor(init: ConsensusNodeAgentInit, components: ConsensusNodeAgentComponents) {
+    this.#init = init;
+    this.#c = components;
+    this.index = init.index;
+    this.#crypto = components.crypto ?? { sign: blsSign, verify: blsVerify };
+    this.node = components.node ?? new ConsensusNode(init, { crypto: this.#crypto });
+    if (this.node.index !== init.index) throw new RangeError("ConsensusNodeAgent: node index");
+    this.#logger = (components.logger ?? silentLogger).child(`node-${init.index}`);
+    const addr = init.nodeAddress ?? ((j: number) => `node-${j}`);
+    this.#addresses = init.keys.map((_, j) => addr(j));
+    this.#gateway = init.gateway ?? "gateway";
+  }
+
+  /**
+   * Replays the stored blocks (if a store is given), checks the head against the chain's (a node
+   * behind the chain is reported in {@link status} as `behind`), then starts receiving.
+   */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const store = this.#c.store;
+    if (store) {
+      let replayed = 0;
+      for (const entry of store.readLog(COMMITTED_LOG)) {
+        const m = decodeWire(entry.value);
+        if (m.type !== "consensus" || m.message.type !== "committed") continue;
+        this.#adopt(m.message, false);
+        replayed++;
+      }
+      if (replayed > 0) this.#logger.info("restored", { blocks: replayed });
+    }
+    const chainHead = await this.#c.ledger.headDigest();
+    this.#behind = !equalBytes(chainHead, this.node.head().digest);
+    if (this.#behind) this.#logger.warn("behind the chain's head", {});
+    this.#c.transport.handle((from, bytes) => this.#onMessage(from, bytes));
+    this.#c.transport.start();
+    this.#running = true;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await stopTransport(this.#c.transport);
+  }
+
+  status(): Readonly<Record<string, unknown>> {
+    const order = this.#rounds.get(this.#current)?.order;
+    return {
+      round: Number(this.#current),
+      isPrimary: order !== undefined && order[0] === this.index,
+      signed: this.#signed,
+      head: Number(this.node.head().round ?? 0n),
+      ...(this.#behind ? { behind: true } : {}),
+    };
+  }
+
+  /** Runs background work (timer-started selection, submission), keeping its failure. */
+  #guard(work: Promise<void>): void {
+    work.catch((e: unknown) => {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.failures.push(error);
+      this.#logger.error("node failure", { error: error.message });
+    });
+  }
+
+  #send(to: number | "gateway", message: WireMessage): void {
+    const address = to === "gateway" ? this.#gateway : this.#addresses[to];
+    this.#c.transport.send(address, encodeWire(message));
+  }
+
+  #state(round: bigint): RoundState {
+    let s = this.#rounds.get(round);
+    if (!s) {
+      s = { round, reveals: new Map(), early: [], held: [], started: false, selecting: false };
+      this.#rounds.set(round, s);
+      // Forget rounds well behind (bounded memory).
+      for (const r of this.#rounds.keys()) if (r + 4n < round) this.#rounds.delete(r);
+    }
+    return s;
+  }
+
+  #onMessage(from: string, bytes: Uint8Array): void | Promise<void> {
+    let m: WireMessage;
+    try {
+      m = decodeWire(bytes);
+    } catch (e) {
+      if (!(e instanceof WireDecodeError)) throw e;
+      this.refused++;
+      this.#logger.warn("undecodable message", { from, error: e.message });
+      return;
+    }
+    if (m.type === "selectionOpen") {
+      if (from !== this.#gateway) return void this.refused++;
+      return this.#onOpen(m.open);
+    }
+    if (m.type === "selectionReveal") {
+      if (this.#addresses[m.reveal.from] !== from) return void this.refused++;
+      return this.#onReveal(m.reveal.round, m.reveal.from, m.reveal.signature);
+    }
+    if (m.type !== "consensus") return void this.refused++;
+    const msg = m.message;
+    if (msg.type === "gateway" && from !== this.#gateway) return void this.refused++;
+    if (msg.type === "committed") {
+      // From another node: a block the ledger accepted. Its certificate is checked here as the
+      // ledger did (quorum of registry keys, one aggregate verification): a node cannot make its
+      // peers adopt a block no quorum signed.
+      if (!this.#addresses.includes(from)) return void this.refused++;
+      const digest = blockDigest(this.#init.domain, msg.block);
+      if (!verifyCertificate(this.#init.keys, digest, msg.certificate)) return void this.refused++;
+      return this.#adopt(msg);
+    }
+    const round = msg.round;
+    const s = this.#state(round);
+    if (!s.started) {
+      if (s.held.length < MAX_HELD) s.held.push(msg);
+      return;
+    }
+    this.#process(this.node.receive(msg, this.#c.clock.now()));
+  }
+
+  /** The message every pre-selected node and the gateway sign for round t (DESIGN §5.4). */
+  #randomMessage(round: bigint): Uint8Array {
+    return roundRandomMessage(this.#init.domain, round, this.node.head().digest);
+  }
+
+  #onOpen(open: SelectionOpen): void | Promise<void> {
+    const s = this.#state(open.round);
+    if (s.open || s.started) return;
+    if (this.node.head().round !== undefined && open.round <= (this.node.head().round as bigint)) {
+      return void this.refused++;
+    }
+    if (!equalBytes(open.seed, this.node.head().digest)) {
+      this.#logger.warn("selection seed is not our head", { round: Number(open.round) });
+      return void this.refused++;
+    }
+    const message = this.#randomMessage(open.round);
+    if (!this.#crypto.verify(this.#init.gatewayKey, message, open.gatewaySignature)) {
+      return void this.refused++;
+    }
+    s.open = open;
+    this.#current = open.round;
+    const preselected = preselect(this.node.committedReputations());
+    for (const e of s.early.splice(0)) this.#onReveal(open.round, e.from, e.signature);
+    if (preselected.includes(this.index)) {
+      const signature = this.#crypto.sign(this.#init.secretKey, message);
+      s.reveals.set(this.index, signature);
+      const reveal = { round: open.round, from: this.index, signature };
+      for (let j = 0; j < this.#addresses.length; j++) {
+        if (j !== this.index) this.#send(j, { type: "selectionReveal", reveal });
+      }
+    }
+    this.#c.clock.setTimeout(
+      () => this.#guard(this.#select(open.round)),
+      this.#init.revealTimeoutMs ?? 200,
+    );
+    if (preselected.every((q) => s.reveals.has(q))) return this.#select(open.round);
+  }
+
+  #onReveal(round: bigint, from: number, signature: Uint8Array): void | Promise<void> {
+    const s = this.#state(round);
+    if (s.started || s.selecting) return;
+    if (!s.open) {
+      // One held reveal per sender (verified once the open arrives).
+      if (!s.early.some((e) => e.from === from)) s.early.push({ from, signature });
+      return;
+    }
+    const preselected = preselect(this.node.committedReputations());
+    if (!preselected.includes(from) || s.reveals.has(from)) return void this.refused++;
+    if (!this.#crypto.verify(this.#init.keys[from], this.#randomMessage(round), signature)) {
+      return void this.refused++;
+    }
+    s.reveals.set(from, signature);
+    if (preselected.every((q) => s.reveals.has(q))) return this.#select(round);
+  }
+
+  /** Computes the round's selection, records it (primary), starts the round. */
+  async #select(round: bigint): Promise<void> {
+    const s = this.#state(round);
+    if (!s.open || s.started || s.selecting) return;
+    s.selecting = true;
+    const reputations = this.node.committedReputations();
+    const preselected = preselect(reputations);
+    const randoms = new Map<number, bigint>();
+    for (const [q, sig] of s.reveals) randoms.set(q, randomFromSignature(sig));
+    const selection = selectPrimary({
+      reputations,
+      randoms,
+      threshold: randomFromSignature(s.open.gatewaySignature),
+    });
+    s.order = selection.order;
+    if (selection.primary === this.index) {
+      const reveals: SelectionReveals = {
+        reputations,
+        signatures: new Map(s.reveals),
+        gatewaySignature: s.open.gatewaySignature,
+        complete: preselected.every((q) => s.reveals.has(q)),
+      };
+      const gas = await this.#c.ledger.recordSelection(round, reveals);
+      if (gas === null)
+        this.#logger.warn("selection refused by the ledger", { round: Number(round) });
+      else this.selections.set(round, gas);
+    }
+    s.started = true;
+    const now = this.#c.clock.now();
+    this.#process(this.node.startRound(round, selection.order, now));
+    for (const msg of s.held.splice(0)) this.#process(this.node.receive(msg, this.#c.clock.now()));
+  }
+
+  #process(outputs: NodeOutput[]): void {
+    for (const o of outputs) {
+      if (o.kind === "send") {
+        if (o.message.type === "vote") this.#signed++;
+        this.#send(o.to, { type: "consensus", message: o.message });
+      } else if (o.kind === "timer") {
+        const delay = Math.max(0, o.at - this.#c.clock.now());
+        this.#c.clock.setTimeout(() => {
+          const now = this.#c.clock.now();
+          this.#process(
+            o.view < 0 ? this.node.onCollectDeadline(-1 - o.view) : this.node.onTimer(o.view, now),
+          );
+        }, delay);
+      } else {
+        this.#guard(this.#submit(o.block, o.certificate));
+      }
+    }
+  }
+
+  async #submit(block: ConsensusBlock, certificate: QuorumCertificate): Promise<void> {
+    const ledger = this.#c.ledger;
+    let result = await ledger.commitBlock(block, certificate);
+    // A takeover primary (the selected one stalled): the chain accepts its block once the
+    // selected primary's window is over; let those blocks pass and submit again.
+    if (!result) {
+      const left = await ledger.selectionWindowLeft(block.primary);
+      if (left > 0n) {
+        await ledger.advanceBlocks(left);
+        result = await ledger.commitBlock(block, certificate);
+      }
+    }
+    if (!result) {
+      this.#logger.warn("block refused by the ledger", { round: Number(block.round) });
+      return;
+    }
+    const order = this.#rounds.get(block.round)?.order ?? [];
+    this.commits.set(block.round, {
+      round: block.round,
+      block,
+      certificate,
+      order,
+      gasUsed: result.gasUsed,
+      submitted: true,
+    });
+    const committed: ConsensusMessage = { type: "committed", block, certificate, order };
+    this.#adopt(committed);
+    for (let j = 0; j < this.#addresses.length; j++) {
+      if (j !== this.index) this.#send(j, { type: "consensus", message: committed });
+    }
+    this.#send("gateway", { type: "consensus", message: committed });
+    this.#logger.info("committed", {
+      round: Number(block.round),
+      signers: bitmapIndices(certificate.signers).length,
+    });
+  }
+
+  /** Adopts a block the chain accepted (forwarded by the node that committed it). */
+  #adopt(m: Extract<ConsensusMessage, { type: "committed" }>, persist = true): void {
+    const before = this.node.head().round;
+    this.node.receive(m, this.#c.clock.now());
+    const adopted = this.node.head().round !== before && this.node.head().round === m.block.round;
+    if (adopted) {
+      this.#behind = false;
+      if (persist && this.#c.store) {
+        this.#c.store.append(COMMITTED_LOG, encodeWire({ type: "consensus", message: m }));
+      }
+    }
+    if (!this.commits.has(m.block.round) && this.node.adopted.get(m.block.round) === m.block) {
+      this.commits.set(m.block.round, {
+        round: m.block.round,
+        block: m.block,
+        certificate: m.certificate,
+        order: m.order,
+        gasUsed: 0n,
+        submitted: false,
+      });
+    }
+  }
+}

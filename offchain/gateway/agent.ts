@@ -1,0 +1,497 @@
+// Gateway agent (DESIGN §4.7, §4.8, §5; issue 11 "One agent per role"): the `BbnpGateway` state
+// machine on a `Transport`, with its clock, its ledger client and the trusted authority's round
+// material injected. It drives the BBNP rounds: for round t it announces the round to its users
+// (`bbnpRoundOpen`), admits masked reports for `windowMs`, runs the recovery passes
+// (`bbnpRevealRequest` → `bbnpReveal`, each pass closed when every requested mask is in or after
+// `revealWindowMs`), asks the TA's round-t correction when users are missing, unmasks Σ m_i and
+// BLS-signs (t, Σ, |R|) with ITS OWN key s_g: nobody else holds s_g. Then either
+//   - gateway mode: `recordRound` on the ledger with its own chain signer, or
+//   - consensus mode: opens the primary selection's reveal phase (`selectionOpen`, Θ = its
+//     signature on roundRandomMessage(domain, t, head digest), DESIGN §5.4) and sends its signed
+//     statement (`consensus gateway`) to every node; the round ends when a node forwards the block
+//     the chain accepted (`consensus committed`) or after `commitTimeoutMs`.
+// Timeouts are on the injected clock (virtual in the simulator, wall time as a service).
+import { blsSign } from "../crypto/bls.ts";
+import { equalBytes } from "../crypto/bytes.ts";
+import { bbnpSignRound } from "../protocol/aggregation.ts";
+import type { BbnpPublicParams } from "../protocol/bbnp/params.ts";
+import type { RecoveryPlan } from "../protocol/bbnp/recovery.ts";
+import { roundRandomMessage } from "../protocol/primary-selection.ts";
+import {
+  decodeWire,
+  encodeWire,
+  WireDecodeError,
+  type WireMessage,
+} from "../protocol/wire/index.ts";
+import {
+  blockDigest,
+  verifyCertificate,
+  type ConsensusBlock,
+  type QuorumCertificate,
+} from "../consensus/block.ts";
+import type { Clock, TimerHandle } from "../runtime/clock.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import { stopTransport, type Transport } from "../runtime/network.ts";
+import {
+  RevealRejectedError,
+  RoundAbortedError,
+  type AbortReason,
+  type RejectionCounts,
+  type ReportRejection,
+} from "./errors.ts";
+import { BbnpGateway, type SignedRoundSum } from "./gateway.ts";
+
+/** The ledger as the gateway sees it (implemented in chain/aggregation.ts, injected). */
+export interface GatewayLedgerClient {
+  /**
+   * Gateway mode: `recordRound(t, sum, reporters, σ_GW)` with the gateway's own chain signer;
+   * resolves with the sum read back from the ledger's `RoundRecorded` event and the gas used.
+   */
+  recordRound(
+    round: bigint,
+    sum: bigint,
+    reporters: number,
+    signature: Uint8Array,
+  ): Promise<{ readonly sum: bigint; readonly gasUsed: bigint }>;
+  /** Consensus mode: the ledger's head digest (32 bytes; zero before the first block). */
+  headDigest(): Promise<Uint8Array>;
+}
+
+/**
+ * The trusted authority's round material (DESIGN §4.7): β_g(t), a sum of round-t PRF outputs that
+ * may be handed out ahead for a window of rounds, and after a recovery the correction Σ_D β_d(t)
+ * (at most once per round; throws `CorrectionRefusedError` when refused).
+ */
+export interface GatewayTaClient {
+  blinding(round: bigint): bigint;
+  correction(round: bigint, dropped: readonly number[]): bigint | Promise<bigint>;
+}
+
+export interface GatewayAgentInit {
+  readonly params: BbnpPublicParams;
+  /** s_g of this key epoch: the gateway's DH secret and BLS key (DESIGN §4.7). */
+  readonly secret: bigint;
+  /** aggregationDomain(chainId, ledger). */
+  readonly domain: Uint8Array;
+  readonly mode: "gateway" | "consensus";
+  /** Precomputed enc(s_g·S_i) by user (the TA's set-up); default N G1 multiplications. */
+  readonly dhPoints?: readonly Uint8Array[];
+  readonly maxRecoveryPasses?: number;
+  /** Transport address of user i (default `bbnp-user-${i}`). */
+  readonly userAddress?: (user: number) => string;
+  /** Consensus mode: the nodes' addresses in registry order (default `node-${j}`, M given). */
+  readonly nodes?: readonly string[];
+  /**
+   * Consensus mode: the nodes' BLS keys (registry order). When given, a forwarded committed block
+   * ends the round only if its certificate verifies (quorum, one aggregate check), as the ledger
+   * checked it: a node cannot make the gateway believe a round was committed.
+   */
+  readonly nodeKeys?: readonly Uint8Array[];
+  /** Report admission window (ms, default 1,000). */
+  readonly windowMs?: number;
+  /** Longest wait for one recovery pass's reveals (ms, default 1,000). */
+  readonly revealWindowMs?: number;
+  /** Consensus mode: longest wait for the committed block (ms, default 60,000). */
+  readonly commitTimeoutMs?: number;
+}
+
+export interface GatewayAgentComponents {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly ledger: GatewayLedgerClient;
+  readonly ta: GatewayTaClient;
+  readonly logger?: Logger;
+  /** Wall-clock milliseconds for the round timings (default: none, all zero). */
+  readonly stopwatch?: () => number;
+}
+
+/** Wall-clock time spent in the gateway's own work in one round (ms of the stopwatch). */
+export interface GatewayRoundTimings {
+  /** Opening the round and admitting reports (tag checks, accumulation). */
+  gatewayMs: number;
+  /** Every recovery pass: plans, reveal checks, the TA's correction. */
+  recoveryMs: number;
+  /** Unmask and BLS signature. */
+  finalizeMs: number;
+  /** From the signed statement to the recorded round (gateway mode) or the committed block. */
+  chainMs: number;
+}
+
+/** What one round came to, from the gateway's side. */
+export interface GatewayRoundOutcome {
+  readonly round: bigint;
+  /** The signed statement (undefined if the round aborted). */
+  readonly signed?: SignedRoundSum;
+  readonly aborted?: AbortReason;
+  /** This round's rejected reports, in arrival order. */
+  readonly rejections: readonly ReportRejection[];
+  readonly rejected: RejectionCounts;
+  /** Masks revealed and accepted in recovery. */
+  readonly revealedMasks: number;
+  /** Gateway mode: the round as recorded on-chain. */
+  readonly recorded?: { readonly sum: bigint; readonly gasUsed: bigint };
+  /** Consensus mode: the block the chain accepted, as forwarded by a node. */
+  readonly committed?: {
+    readonly block: ConsensusBlock;
+    readonly certificate: QuorumCertificate;
+    readonly order: readonly number[];
+  };
+  readonly timings: GatewayRoundTimings;
+}
+
+export type GatewayAgentPhase = "idle" | "collecting" | "recovery" | "signing" | "committing";
+
+/** A promise that resolves when signalled or when its timeout passes on the injected clock. */
+class Wait {
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #timer: TimerHandle | undefined;
+  #clock: Clock;
+
+  constructor(clock: Clock, timeoutMs: number) {
+    this.#clock = clock;
+    this.promise = new Promise((resolve) => (this.#resolve = resolve));
+    this.#timer = clock.setTimeout(() => this.#done(), timeoutMs);
+  }
+
+  signal(): void {
+    this.#done();
+  }
+
+  #done(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#resolve();
+  }
+}
+
+export class GatewayAgent {
+  readonly #init: GatewayAgentInit;
+  readonly #c: GatewayAgentComponents;
+  readonly #gateway: BbnpGateway;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #users: readonly string[];
+  readonly #nodes: readonly string[];
+  #running = false;
+  #phase: GatewayAgentPhase = "idle";
+  #round = 0n;
+  #committedRounds = 0;
+  // Per-round state of the open round.
+  #rejections: ReportRejection[] = [];
+  #revealed = 0;
+  #timings: GatewayRoundTimings = zeroTimings();
+  #passWait: Wait | undefined;
+  /** The open recovery pass and the reveals accepted in it. */
+  #passOf: RecoveryPlan | undefined;
+  #passRevealed = 0;
+  #commitWait: Wait | undefined;
+  #committed: GatewayRoundOutcome["committed"];
+  #signed: SignedRoundSum | undefined;
+  /** Messages that failed to decode or that this role does not take. */
+  refused = 0;
+
+  constructor(init: GatewayAgentInit, components: GatewayAgentComponents) {
+    this.#init = init;
+    this.#c = components;
+    this.#logger = (components.logger ?? silentLogger).child("gateway");
+    this.#now = components.stopwatch ?? (() => 0);
+    const { secret, domain } = init;
+    this.#gateway = new BbnpGateway(
+      {
+        params: init.params,
+        secret,
+        dhPoints: init.dhPoints,
+        maxRecoveryPasses: init.maxRecoveryPasses,
+      },
+      {
+        signRound: (round, sum, reporters) => bbnpSignRound(secret, domain, round, sum, reporters),
+        roundBlinding: (round) => components.ta.blinding(round),
+      },
+    );
+    const userAddress = init.userAddress ?? ((i: number) => `bbnp-user-${i}`);
+    this.#users = Array.from({ length: init.params.userCount }, (_, i) => userAddress(i));
+    this.#nodes = init.mode === "consensus" ? [...(init.nodes ?? [])] : [];
+    if (init.mode === "consensus" && this.#nodes.length === 0) {
+      throw new RangeError("GatewayAgent: consensus mode needs the nodes' addresses");
+    }
+  }
+
+  /** Starts receiving (reports, reveals, committed blocks). Rounds are run by {@link runRound}. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#c.transport.handle((from, bytes) => this.#onMessage(from, bytes));
+    this.#c.transport.start();
+    this.#running = true;
+  }
+
+  /** Stops the transport and ends any wait; idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#passWait?.signal();
+    this.#commitWait?.signal();
+    await stopTransport(this.#c.transport);
+  }
+
+  get phase(): GatewayAgentPhase {
+    return this.#phase;
+  }
+
+  status(): Readonly<Record<string, unknown>> {
+    return { round: Number(this.#round), phase: this.#phase, committed: this.#committedRounds };
+  }
+
+  /**
+   * Runs round `round` (1-based, strictly increasing) to its end: committed/recorded, or aborted
+   * cleanly (too few reporters, recovery exhausted, the TA's correction refused: nothing signed,
+   * nothing published). Rejects only on an unexpected failure (e.g. the chain unreachable).
+   */
+  async runRound(round: bigint): Promise<GatewayRoundOutcome> {
+    if (!this.#running) throw new Error("GatewayAgent.runRound: not started");
+    if (this.#phase !== "idle") throw new Error(`GatewayAgent.runRound: round ${this.#round} open`);
+    const { clock } = this.#c;
+    const gw = this.#gateway;
+    this.#round = round;
+    this.#rejections = [];
+    this.#revealed = 0;
+    this.#timings = zeroTimings();
+    this.#committed = undefined;
+    this.#signed = undefined;
+    let mark = this.#now();
+    gw.openRound(round);
+    this.#timings.gatewayMs += this.#now() - mark;
+    this.#phase = "collecting";
+    this.#logger.info("round open", { round: Number(round) });
+    const open = encodeWire({ type: "bbnpRoundOpen", open: { round } });
+    for (const u of this.#users) this.#c.transport.send(u, open);
+    // The whole window: a report repeated within the round is still seen (and refused).
+    await new Wait(clock, this.#init.windowMs ?? 1_000).promise;
+
+    let aborted: AbortReason | undefined;
+    let correction: bigint | undefined;
+    try {
+      this.#abortIfStopped();
+      if (gw.missing.length > 0) {
+        this.#phase = "recovery";
+        mark = this.#now();
+        let plan: RecoveryPlan | undefined = gw.beginRecovery();
+        this.#timings.recoveryMs += this.#now() - mark;
+        while (plan) {
+          await this.#recoveryPass(plan);
+          this.#abortIfStopped();
+          mark = this.#now();
+          plan = gw.closeRecoveryPass();
+          this.#timings.recoveryMs += this.#now() - mark;
+        }
+        // Only now, with the round able to complete, is the TA asked (round t's β only).
+        mark = this.#now();
+        try {
+          correction = await this.#c.ta.correction(round, gw.dropped);
+        } catch (e) {
+          gw.abortRound(`the TA refused the correction: ${e instanceof Error ? e.message : e}`);
+        }
+        this.#timings.recoveryMs += this.#now() - mark;
+      }
+    } catch (e) {
+      if (!(e instanceof RoundAbortedError)) throw e;
+      aborted = e.reason;
+      this.#logger.warn("round aborted", { round: Number(round), reason: e.reason });
+    }
+    let outcome: GatewayRoundOutcome;
+    const base = {
+      round,
+      rejections: this.#rejections,
+      rejected: gw.rejectionCounts,
+      revealedMasks: this.#revealed,
+    };
+    if (aborted !== undefined) {
+      outcome = { ...base, aborted, timings: this.#timings };
+    } else {
+      this.#phase = "signing";
+      mark = this.#now();
+      const signed = gw.finalize(correction);
+      this.#timings.finalizeMs = this.#now() - mark;
+      this.#signed = signed;
+      this.#phase = "committing";
+      mark = this.#now();
+      if (this.#init.mode === "gateway") {
+        const recorded = await this.#c.ledger.recordRound(
+          round,
+          signed.sum,
+          signed.reporters,
+          signed.signature,
+        );
+        this.#committedRounds++;
+        this.#timings.chainMs = this.#now() - mark;
+        outcome = { ...base, signed, recorded, timings: this.#timings };
+      } else {
+        const committed = await this.#consensusRound(round, signed);
+        this.#timings.chainMs = this.#now() - mark;
+        if (committed) this.#committedRounds++;
+        outcome = { ...base, signed, committed, timings: this.#timings };
+      }
+    }
+    this.#phase = "idle";
+    return outcome;
+  }
+
+  /** A stopped gateway signs nothing: the open round aborts cleanly (reason `caller`). */
+  #abortIfStopped(): void {
+    if (!this.#running) this.#gateway.abortRound("the gateway was stopped");
+  }
+
+  async #recoveryPass(plan: RecoveryPlan): Promise<void> {
+    const wait = new Wait(this.#c.clock, this.#init.revealWindowMs ?? 1_000);
+    this.#passWait = wait;
+    this.#passOf = plan;
+    this.#passRevealed = 0;
+    for (const [userId, peers] of plan.requests) {
+      this.#c.transport.send(
+        this.#users[userId],
+        encodeWire({
+          type: "bbnpRevealRequest",
+          request: { round: this.#round, userId, peers: [...peers] },
+        }),
+      );
+    }
+    this.#checkPassComplete();
+    await wait.promise;
+    this.#passWait = undefined;
+  }
+
+  /** Ends the pass early once every requested mask is in. */
+  #checkPassComplete(): void {
+    const plan = this.#passOf;
+    if (!plan || !this.#passWait) return;
+    let outstanding = 0;
+    for (const peers of plan.requests.values()) outstanding += peers.length;
+    if (this.#passRevealed >= outstanding) this.#passWait.signal();
+  }
+
+  async #consensusRound(
+    round: bigint,
+    signed: SignedRoundSum,
+  ): Promise<GatewayRoundOutcome["committed"]> {
+    const init = this.#init;
+    const seed = await this.#c.ledger.headDigest();
+    const theta = blsSign(init.secret, roundRandomMessage(init.domain, round, seed));
+    const wait = new Wait(this.#c.clock, init.commitTimeoutMs ?? 60_000);
+    this.#commitWait = wait;
+    const open = encodeWire({
+      type: "selectionOpen",
+      open: { round, seed, gatewaySignature: theta },
+    });
+    const statement = encodeWire({
+      type: "consensus",
+      message: {
+        type: "gateway",
+        round,
+        sum: signed.sum,
+        reporters: signed.reporters,
+        gatewaySignature: signed.signature,
+      },
+    });
+    for (const node of this.#nodes) {
+      this.#c.transport.send(node, open);
+      this.#c.transport.send(node, statement);
+    }
+    await wait.promise;
+    this.#commitWait = undefined;
+    if (!this.#committed) {
+      this.#logger.warn("no committed block", { round: Number(round) });
+    }
+    return this.#committed;
+  }
+
+  #onMessage(from: string, bytes: Uint8Array): void {
+    let m: WireMessage;
+    try {
+      m = decodeWire(bytes);
+    } catch (e) {
+      if (!(e instanceof WireDecodeError)) throw e;
+      this.refused++;
+      this.#logger.warn("undecodable message", { from, error: e.message });
+      return;
+    }
+    switch (m.type) {
+      case "bbnpReport":
+        return this.#onReport(m.report);
+      case "bbnpReveal":
+        return this.#onReveal(m.reveal);
+      case "consensus":
+        if (m.message.type === "committed") return this.#onCommitted(m.message);
+        this.refused++;
+        return;
+      default:
+        this.refused++;
+    }
+  }
+
+  #onReport(report: Parameters<BbnpGateway["submit"]>[0]): void {
+    // Reports are authenticated by their tag under k_{g,i}(t), not by the link they came over.
+    if (this.#gateway.phase === "idle") {
+      this.refused++;
+      return;
+    }
+    const mark = this.#now();
+    const rejections = this.#gateway.submitBatch([report]);
+    this.#timings.gatewayMs += this.#now() - mark;
+    for (const r of rejections) {
+      this.#rejections.push(r);
+      this.#logger.info("report rejected", { user: r.userId, reason: r.reason });
+    }
+  }
+
+  #onReveal(reveal: Parameters<BbnpGateway["acceptReveal"]>[0]): void {
+    const plan = this.#gateway.plan;
+    if (!plan) {
+      this.refused++;
+      return;
+    }
+    const mark = this.#now();
+    try {
+      this.#gateway.acceptReveal(reveal);
+      this.#revealed++;
+      this.#passRevealed++;
+    } catch (e) {
+      if (!(e instanceof RevealRejectedError)) throw e;
+      this.#logger.info("reveal rejected", { user: reveal.userId, reason: e.reason });
+    } finally {
+      this.#timings.recoveryMs += this.#now() - mark;
+    }
+    this.#checkPassComplete();
+  }
+
+  #onCommitted(m: {
+    block: ConsensusBlock;
+    certificate: QuorumCertificate;
+    order: readonly number[];
+  }): void {
+    const signed = this.#signed;
+    // The chain accepted it (the node forwards the ledger's decision); the gateway checks it is
+    // its own statement for the open round before ending the round.
+    if (!signed || this.#phase !== "committing" || m.block.round !== this.#round) return;
+    if (
+      m.block.sum !== signed.sum ||
+      m.block.reporters !== signed.reporters ||
+      !equalBytes(m.block.gatewaySignature, signed.signature)
+    ) {
+      this.#logger.warn("committed block is not our statement", { round: Number(this.#round) });
+      return;
+    }
+    const keys = this.#init.nodeKeys;
+    if (keys && !verifyCertificate(keys, blockDigest(this.#init.domain, m.block), m.certificate)) {
+      this.#logger.warn("committed block without a valid certificate", {
+        round: Number(this.#round),
+      });
+      return;
+    }
+    this.#committed ??= { block: m.block, certificate: m.certificate, order: m.order };
+    this.#commitWait?.signal();
+  }
+}
+
+function zeroTimings(): GatewayRoundTimings {
+  return { gatewayMs: 0, recoveryMs: 0, finalizeMs: 0, chainMs: 0 };
+}

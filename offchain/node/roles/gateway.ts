@@ -1,0 +1,154 @@
+// The BBNP gateway as a service (issue 11; PLAN "BBNP: the gateway drives"): composition root of the
+// `GatewayAgent`. Keys from the data directory's key files (secret "gateway-key" = s_g, written by
+// `bbnpSetup`; "ta-blinding" = β_g(1..R); "chain-key" = its own chain account), the ledger client
+// from offchain/chain/aggregation.ts, the transport at address "gateway". It runs rounds
+// t = next..R, where next follows both the chain's last round and the last round it opened (kept in
+// its store before the announcement): a round open when the process died is not redone (its users
+// have reported it once already; BbnpUser refuses a second report under the same masks) but counted
+// as aborted, and a round is never signed twice, so never double-committed; the chain's own
+// `lastRound` is the source of truth for what is published. Status: {round, phase, committed}.
+import { Wallet, type Signer } from "ethers";
+
+import { AggregationLedgerAdapter, gatewayLedgerClient } from "../../chain/aggregation.ts";
+import { connectJsonRpc } from "../../chain/provider.ts";
+import { bytesToHex } from "../../crypto/bytes.ts";
+import { GatewayAgent, type GatewayRoundOutcome } from "../../gateway/agent.ts";
+import { BBNP_ORDER } from "../../protocol/bbnp/params.ts";
+import type { Store } from "../../runtime/store.ts";
+import {
+  ServiceConfigError,
+  type RoleDefinition,
+  type Service,
+  type ServiceEnv,
+} from "../service.ts";
+import { parseBbnpConfig, scalarFromBytes, type BbnpRoleConfig } from "./bbnp-setup.ts";
+
+const NS = "gateway";
+const OPENED = "opened";
+
+/** The role's chain signer from `env.chain.rpcUrl` and the secret "chain-key". */
+export async function roleSigner(env: ServiceEnv, role: string): Promise<Signer> {
+  const url = env.chain.rpcUrl;
+  if (!url) throw new ServiceConfigError(`${role}: chain.rpcUrl is required`);
+  const { provider } = await connectJsonRpc(url);
+  return new Wallet("0x" + bytesToHex(env.secret("chain-key")), provider);
+}
+
+/** The AggregationLedger address from `env.chain.contracts`. */
+export function ledgerAddress(env: ServiceEnv, role: string): string {
+  const address = env.chain.contracts.AggregationLedger;
+  if (!address) throw new ServiceConfigError(`${role}: chain.contracts.AggregationLedger missing`);
+  return address;
+}
+
+/** A started gateway service; `outcomes` are this process's rounds, in order. */
+export interface GatewayService extends Service {
+  readonly outcomes: readonly GatewayRoundOutcome[];
+}
+
+/**
+ * Builds the gateway service on a chain signer (the role's `create` connects one from the env; a
+ * test may pass an in-process one). Throws `ServiceConfigError` on bad key material.
+ */
+export async function gatewayService(
+  env: ServiceEnv & { readonly config: BbnpRoleConfig },
+  signer: Signer,
+): Promise<GatewayService> {
+  const cfg = env.config;
+  const secret = scalarFromBytes(env.secret("gateway-key"), "gateway-key");
+  const blinding = env.secret("ta-blinding");
+  if (blinding.length !== 32 * cfg.rounds) {
+    throw new ServiceConfigError(`gateway: ta-blinding: expected ${cfg.rounds} × 32 bytes`);
+  }
+  const adapter = await AggregationLedgerAdapter.connect(signer, ledgerAddress(env, "gateway"));
+  const logger = env.logger;
+  const agent = new GatewayAgent(
+    {
+      params: cfg.params,
+      secret,
+      domain: adapter.domain,
+      mode: cfg.mode,
+      nodes: cfg.nodeKeys.map((_, j) => `node-${j}`),
+      nodeKeys: cfg.nodeKeys,
+      windowMs: cfg.windowMs,
+      revealWindowMs: cfg.revealWindowMs,
+      commitTimeoutMs: cfg.commitTimeoutMs,
+    },
+    {
+      transport: env.transport("gateway"),
+      clock: env.clock,
+      ledger: gatewayLedgerClient(adapter, signer),
+      ta: {
+        blinding(round) {
+          if (round < 1n || round > BigInt(cfg.rounds)) {
+            throw new RangeError(`no β_g for round ${round} (set up for ${cfg.rounds} rounds)`);
+          }
+          const k = Number(round - 1n) * 32;
+          return BigInt("0x" + bytesToHex(blinding.subarray(k, k + 32))) % BBNP_ORDER;
+        },
+        correction() {
+          // The TA is an offline set-up tool here: no correction, the round aborts cleanly.
+          throw new Error("no online trusted authority for a dropout correction");
+        },
+      },
+      logger,
+    },
+  );
+  let store: Store | undefined;
+  const outcomes: GatewayRoundOutcome[] = [];
+  let stopping = false;
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => {}); // observed through `done`; not an unhandled rejection meanwhile
+
+  const run = async (next: bigint) => {
+    for (let t = next; t <= BigInt(cfg.rounds) && !stopping; t++) {
+      // Durable before the announcement: a restart never reopens (or re-signs) this round.
+      store!.put(NS, OPENED, new TextEncoder().encode(t.toString()));
+      const outcome = await agent.runRound(t);
+      outcomes.push(outcome);
+      logger.info("round done", {
+        round: Number(t),
+        ...(outcome.aborted ? { aborted: outcome.aborted } : { sum: String(outcome.signed?.sum) }),
+      });
+    }
+  };
+
+  return {
+    outcomes,
+    done,
+    async start() {
+      store = env.openStore("gateway");
+      const stored = store.get(NS, OPENED);
+      const opened = stored ? BigInt(new TextDecoder().decode(stored)) : 0n;
+      const onChain = await adapter.lastRound();
+      const last = opened > onChain ? opened : onChain;
+      if (opened > onChain) {
+        logger.warn("round open at the last stop is not redone (aborted)", {
+          round: Number(opened),
+        });
+      }
+      await agent.start();
+      run(last + 1n).then(resolveDone, rejectDone);
+    },
+    async stop() {
+      stopping = true;
+      await agent.stop();
+    },
+    status: () => agent.status(),
+  };
+}
+
+export const gatewayRole: RoleDefinition<BbnpRoleConfig> = {
+  role: "gateway",
+  description:
+    "BBNP gateway: collects masked reports, signs each round's sum, records or hands it to the consensus nodes",
+  parseConfig: (raw) => parseBbnpConfig(raw, "gateway"),
+  async create(env) {
+    return gatewayService(env, await roleSigner(env, "gateway"));
+  },
+};
