@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { oksuzScheme } from "../../node/devnet-schemes.ts";
+import { oksuzDevnetScheme as oksuzScheme } from "../../node/devnet-oksuz.ts";
 import type { BenchContext } from "../harness.ts";
 
 const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
