@@ -75,10 +75,15 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
       "--smoke-interval-ms",
       "800",
     ];
-    const [killed, plain] = await Promise.all([
-      devnet([...common, "--kill", "ping2@2", "--json", join(dir, "killed.json")]),
-      devnet([...common, "--json", join(dir, "plain.json")]),
+    // One after the other (two devnets drawing ports at once can draw the same one).
+    const killed = await devnet([
+      ...common,
+      "--kill",
+      "ping2@2",
+      "--json",
+      join(dir, "killed.json"),
     ]);
+    const plain = await devnet([...common, "--json", join(dir, "plain.json")]);
     expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
     expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
     const k = JSON.parse(readFileSync(join(dir, "killed.json"), "utf8")) as DevnetJson;
@@ -243,10 +248,16 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       "--timeout",
       "240",
     ];
-    const [killed, plain] = await Promise.all([
-      devnet([...common, "--kill", "node1@2", "--json", join(dir, "killed.json")]),
-      devnet([...common, "--json", join(dir, "plain.json")]),
+    // One after the other: two devnets drawing address-book ports at the same time can pick the
+    // same port (each checks only that it is free when drawn): EADDRINUSE at start.
+    const killed = await devnet([
+      ...common,
+      "--kill",
+      "node1@2",
+      "--json",
+      join(dir, "killed.json"),
     ]);
+    const plain = await devnet([...common, "--json", join(dir, "plain.json")]);
     expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
     expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
     const k = JSON.parse(readFileSync(join(dir, "killed.json"), "utf8")) as DevnetJson;
