@@ -4,6 +4,7 @@
 // default reading source), the users' read-only chain client (chain/oksuz-clients.ts).
 import { connectBillingLedger } from "../../chain/billing.ts";
 import { userChainClient } from "../../chain/oksuz-clients.ts";
+import { sharedUserChainClient } from "../../user/chain-client.ts";
 import { hexToBytes } from "../../crypto/bytes.ts";
 import {
   identityOf,
@@ -53,6 +54,8 @@ export async function createMetersService(
   );
   const load = new LoadModel({ seed: c.seed });
   const ledger = connectBillingLedger(chain.ledger, chain.provider);
+  // One chain reader for the whole fleet: users share each interval's rebuild (user/chain-client.ts).
+  const usersChain = sharedUserChainClient(userChainClient(ledger));
   const spPublicKey = hexToBytes(c.spPublicKey);
   const meters: MeterAgent[] = [];
   const users: UserAgent[] = [];
@@ -119,7 +122,7 @@ export async function createMetersService(
         { meterAddress: `meter-${i}`, intervals: c.intervals, pollMs: 5 * c.roundMs },
         {
           user,
-          chain: userChainClient(ledger),
+          chain: usersChain,
           transport: env.transport(`user-${i}`),
           clock: env.clock,
           logger: env.logger.child(`user-${i}`),
