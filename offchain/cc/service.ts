@@ -28,6 +28,7 @@ import {
   type MeterRegistration,
 } from "../protocol/wire/index.ts";
 import type { ControlCenterAgent } from "./agent.ts";
+import type { Admission } from "./control-center.ts";
 import type { ControlCenterChainClient } from "./chain-client.ts";
 
 export interface ControlCenterServiceInit {
@@ -51,6 +52,13 @@ export interface ControlCenterServiceInit {
   readonly meterAddress?: (index: number) => string;
   /** SP's address (only SP's DAP entries and bill batches are taken), default "sp". */
   readonly spAddress?: string;
+  /**
+   * Batched admission (issue 14 "group commit"): onion packets arriving within this many ms on the
+   * clock are admitted together with `ControlCenterAgent.onPackets` — one store transaction, one
+   * fsync, acknowledged after it commits — instead of one durable append each (≈ 64 reports/s on a
+   * loaded disk at 200 meters in the devnet). Undefined: each packet at once (`onPacket`).
+   */
+  readonly admissionBatchMs?: number;
 }
 
 export interface ControlCenterServiceComponents {
@@ -207,6 +215,7 @@ export class ControlCenterService {
         this.#announce(j, window, deadline, (i) => (receipts.get(i)?.size ?? 0) < init.slots);
       }
       this.#phase = "posting";
+      await this.#admitting; // a batch in flight is admitted (and acknowledged) before the seal
       const { zeroSlots } = await this.#write(() => agent.postAndSeal(j));
       this.#sealed = j;
       this.#logger.info("interval sealed", { interval: j, markers: zeroSlots.markers });
@@ -278,6 +287,55 @@ export class ControlCenterService {
 
   // ---- messages -------------------------------------------------------------------------------
 
+  /** Receipt, resend request or repeated receipt for one admission (as CC's direct channel). */
+  #answer(admission: Admission | undefined): void {
+    if (!admission) return;
+    const { agent } = this.#c;
+    if (admission.accepted) {
+      const interval = admission.entry.interval;
+      const got = agent.receipts(interval).get(admission.meter);
+      if (got) this.#sendReceipt(admission.meter, interval, got);
+    } else if (admission.resend) {
+      const { meter, interval, counter } = admission.resend;
+      this.#c.transport.send(
+        this.#meterAddress(meter),
+        encodeWire({ type: "ccResendRequest", request: { meter, interval, counter } }),
+      );
+    } else if (admission.meter !== undefined && admission.reason === "replay") {
+      // A copy of an admitted report: its receipt was lost, send it again.
+      const interval = this.#interval;
+      const got = agent.receipts(interval).get(admission.meter);
+      if (got) this.#sendReceipt(admission.meter, interval, got);
+    }
+  }
+
+  #pendingPackets: Uint8Array[] = [];
+  #flushScheduled = false;
+  /** The batch being admitted: the next one waits for it, so admissions keep arrival order. */
+  #admitting: Promise<void> = Promise.resolve();
+
+  #queuePacket(packet: Uint8Array): void {
+    this.#pendingPackets.push(packet);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    this.#c.clock.setTimeout(() => {
+      this.#flushScheduled = false;
+      const batch = this.#pendingPackets;
+      this.#pendingPackets = [];
+      this.#admitting = this.#admitting.then(async () => {
+        try {
+          for (const { admission } of await this.#c.agent.onPackets(batch)) this.#answer(admission);
+        } catch (err) {
+          // Nothing of a failed batch was acknowledged; the meters resend (receipts tell them).
+          this.#logger.warn("admission batch failed", {
+            packets: batch.length,
+            error: describe(err),
+          });
+        }
+      });
+    }, this.#init.admissionBatchMs ?? 0);
+  }
+
   #onMessage(from: string, bytes: Uint8Array): void {
     let message;
     try {
@@ -302,24 +360,11 @@ export class ControlCenterService {
         return;
       }
       case "onionPacket": {
-        const { admission } = agent.onPacket(message.packet);
-        if (!admission) return;
-        if (admission.accepted) {
-          const interval = admission.entry.interval;
-          const got = agent.receipts(interval).get(admission.meter);
-          if (got) this.#sendReceipt(admission.meter, interval, got);
-        } else if (admission.resend) {
-          const { meter, interval, counter } = admission.resend;
-          this.#c.transport.send(
-            this.#meterAddress(meter),
-            encodeWire({ type: "ccResendRequest", request: { meter, interval, counter } }),
-          );
-        } else if (admission.meter !== undefined && admission.reason === "replay") {
-          // A copy of an admitted report: its receipt was lost, send it again.
-          const interval = this.#interval;
-          const got = agent.receipts(interval).get(admission.meter);
-          if (got) this.#sendReceipt(admission.meter, interval, got);
+        if (this.#init.admissionBatchMs !== undefined) {
+          this.#queuePacket(message.packet);
+          return;
         }
+        this.#answer(agent.onPacket(message.packet).admission);
         return;
       }
       case "dapEntries":

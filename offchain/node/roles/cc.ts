@@ -56,6 +56,8 @@ export async function createCcService(
       slots: c.slots,
       windowMs: c.windowMs,
       resendMs: 12 * c.roundMs,
+      // Group commit: the packets of one I/O turn are one store transaction (cc/service.ts).
+      admissionBatchMs: 0,
     },
     {
       agent,
