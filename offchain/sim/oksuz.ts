@@ -105,7 +105,11 @@ export interface OksuzScenario {
     readonly reorder?: number;
   };
   readonly attack?: AttackName;
-  /** Kill CC in `interval`: mid-admission (after half the reports) or mid-posting (after 1 batch). */
+  /**
+   * Kill CC in `interval`: mid-admission (inside the relay round in which half the interval's
+   * packets have reached CC: the round's first packets committed, the rest lost unacknowledged and
+   * resent by the meters) or mid-posting (after 1 batch).
+   */
   readonly crash?: { readonly interval: number; readonly phase: "admission" | "posting" };
   /** OCD entries per transaction, default 100. */
   readonly batchSize?: number;
@@ -514,8 +518,8 @@ export async function runOksuz(
     });
     return endpoint;
   });
-  let crashAfterReports: number | undefined;
-  let reportsSeen = 0;
+  let crashAfterPackets: number | undefined;
+  let packetsToCc = 0;
   const ccEndpoint = network.endpoint("cc");
   // What reached CC during a relay round, admitted as one batch at the round's end (group commit,
   // issue 14: one store transaction per round instead of one per report).
@@ -523,17 +527,26 @@ export async function runOksuz(
   ccEndpoint.handle((_from, bytes) => void ccInbox.push(bytes));
   const admitRound = async () => {
     if (ccInbox.length === 0) return;
+    const packets = ccInbox.splice(0);
+    // The admission crash: CC dies after committing the batch's first packets; the rest of the
+    // round reached a dead process and is lost unacknowledged (the meters resend it).
+    const cut =
+      crashAfterPackets !== undefined && packetsToCc + packets.length >= crashAfterPackets
+        ? crashAfterPackets - packetsToCc
+        : packets.length;
     // CC's exit peels the final layer; replays, bad HMACs and junk are counted there and never
     // reach admission. Receipts (read by the meters below) follow the batch's commit.
-    const results = await cc.agent.onPackets(ccInbox.splice(0));
-    reportsSeen += results.filter((r) => r.onion.accepted).length;
-    if (crashAfterReports !== undefined && reportsSeen >= crashAfterReports) {
-      // Kill CC between two batches and restart it from its store.
+    await cc.agent.onPackets(packets.slice(0, cut));
+    packetsToCc += cut;
+    if (cut < packets.length || packetsToCc === crashAfterPackets) {
+      // Kill CC inside the round and restart it from its store.
       await cc.close();
       cc = openCc();
       crashed = true;
-      crashAfterReports = undefined;
-      progress(`  CC killed after ${reportsSeen} reports and restarted from its store`);
+      crashAfterPackets = undefined;
+      progress(
+        `  CC killed after ${packetsToCc} packets (${packets.length - cut} of its last round unadmitted) and restarted from its store`,
+      );
     }
   };
   for (const endpoint of endpoints) endpoint.start();
@@ -690,7 +703,7 @@ export async function runOksuz(
       for (const entry of previousReport.ocd.slice(0, 5)) sendReport(nodes[0], entry);
     }
     if (scenario.crash?.interval === j && scenario.crash.phase === "admission") {
-      crashAfterReports = reportsSeen + Math.max(1, Math.floor(sent / 2));
+      crashAfterPackets = packetsToCc + Math.max(1, Math.floor(sent / 2));
     }
     for (const round of outbox) {
       for (const { node, entry } of round) sendReport(node, entry);
