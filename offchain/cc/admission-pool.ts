@@ -166,18 +166,26 @@ export class BatchAdmission {
   readonly #pool: AdmissionPool | undefined;
   readonly #admitOne: (report: Uint8Array, verdict: boolean | undefined) => Admission;
   readonly #onPoolError: (error: unknown) => void;
+  readonly #commit: (admitAll: () => Admission[]) => Admission[];
   #tail: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `commit` runs a whole batch's admissions (synchronous) and returns them only once they are
+   * durable: the CC agent passes its group commit (one store transaction per batch, issue 14);
+   * the default runs them as they are.
+   */
   constructor(
     center: ControlCenter,
     pool: AdmissionPool | undefined,
     admitOne: (report: Uint8Array, verdict: boolean | undefined) => Admission,
     onPoolError: (error: unknown) => void = () => {},
+    commit: (admitAll: () => Admission[]) => Admission[] = (admitAll) => admitAll(),
   ) {
     this.#center = center;
     this.#pool = pool;
     this.#admitOne = admitOne;
     this.#onPoolError = onPoolError;
+    this.#commit = commit;
   }
 
   /**
@@ -188,7 +196,7 @@ export class BatchAdmission {
     const verdicts = this.#verdicts(reports);
     const run = this.#tail.then(async () => {
       const v = await verdicts;
-      return reports.map((r, i) => this.#admitOne(r, v[i]));
+      return this.#commit(() => reports.map((r, i) => this.#admitOne(r, v[i])));
     });
     this.#tail = run.catch(() => undefined);
     return run;

@@ -75,6 +75,15 @@ interface StoredInterval {
   categories: string[];
 }
 
+/**
+ * A batch's store transaction failed to commit after its reports were admitted in memory
+ * (ControlCenterAgent's group commit): nothing of the batch was acknowledged, and the agent's
+ * state is ahead of its store. Drop the agent and restart it from the store.
+ */
+export class AdmissionCommitError extends Error {
+  override name = "AdmissionCommitError";
+}
+
 export class ControlCenterAgent {
   readonly center: ControlCenter;
   readonly #init: ControlCenterAgentInit;
@@ -114,7 +123,38 @@ export class ControlCenterAgent {
         this.#logger.warn("admission pool failed, checking inline", {
           error: err instanceof Error ? err.message : String(err),
         }),
+      (admitAll) => this.#groupCommit(admitAll),
     );
+  }
+
+  /**
+   * Group commit (issue 14: one SQLite transaction and one fsync per batch instead of per report):
+   * runs a batch's admissions inside one store transaction and returns them once it committed, so
+   * every acknowledgement still follows durability. If the transaction cannot begin (another
+   * connection holds the lock past the busy timeout), nothing was admitted yet: the batch is
+   * admitted report by report, each refused `not-stored` if its own write fails. If the COMMIT
+   * fails after the admissions ran, the in-memory admissions are ahead of the store: throws
+   * {@link AdmissionCommitError}; the agent must be dropped and restarted from its store (as after
+   * a crash), which acknowledges exactly what is durable.
+   */
+  #groupCommit(admitAll: () => Admission[]): Admission[] {
+    const { store } = this.#components;
+    let ran = false;
+    let admitted: Admission[] | undefined;
+    try {
+      return store.transaction(() => {
+        ran = true;
+        admitted = admitAll();
+        return admitted;
+      });
+    } catch (err) {
+      if (!ran) return admitAll();
+      if (admitted === undefined) throw err;
+      throw new AdmissionCommitError(
+        `ControlCenterAgent: a batch of ${admitted.length} admissions did not commit (${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); restart from the store`,
+        { cause: err },
+      );
+    }
   }
 
   /** Starts the agent, rebuilding its state from the store (empty store: a fresh CC). */

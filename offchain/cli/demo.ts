@@ -3,7 +3,7 @@
 //
 //   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE] [--report DIR]
 //                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting]
-//                   [--cover N] [--pseudonyms-out DIR] [--quiet]
+//                   [--cover N] [--cc-workers N] [--pseudonyms-out DIR] [--quiet]
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -56,6 +56,8 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
   --loss P          packet loss probability on every link (0 ≤ P < 1), default 0
   --crash J:PHASE   kill CC in interval J during "admission" or "posting" and restart it
   --cover N         cover traffic: every relay sends N loop packets per round (default 0)
+  --cc-workers N    CC's admission pool: N threads check a relay round's report signatures
+                    (default 1: inline, no thread; 2 on this 2-core machine uses both cores)
   --pseudonyms-out DIR
                     with --rpc: write DIR/meter-<i>.json, household i's pseudonym file (the
                     batches its meter delivered), for \`npx gridledger verify-bill --rpc URL
@@ -79,6 +81,7 @@ const values = parseOptions(c, USAGE, {
   loss: { type: "string" },
   crash: { type: "string" },
   cover: { type: "string" },
+  "cc-workers": { type: "string" },
   "pseudonyms-out": { type: "string" },
   quiet: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -115,6 +118,7 @@ if (values.deployment !== undefined) {
     );
 }
 const coverLoops = c.intOption(values.cover, "cover", 0, 0, 1_000);
+const ccWorkers = c.intOption(values["cc-workers"], "cc-workers", 1, 1, 64);
 let crash: { interval: number; phase: "admission" | "posting" } | undefined;
 if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
@@ -187,6 +191,7 @@ try {
       network: { loss },
       crash,
       cover: coverLoops > 0 ? { loopsPerRound: coverLoops } : undefined,
+      ccWorkers,
     },
     chain,
     {

@@ -108,9 +108,12 @@ export class MemoryNetwork {
   readonly #maxBytes: number;
 
   readonly #endpoints = new Map<string, EndpointState>();
-  /** Per link "from→to": latest in-order delivery time (FIFO). */
+  /** Per link "from→to" with a packet in flight: latest in-order delivery time (FIFO). */
   readonly #linkTail = new Map<string, number>();
-  /** Per link: packet size → count. */
+  /**
+   * Per sender: packet size → count. Keyed by sender, not by link (issue 14): a city's links grow
+   * with every distinct relay pair, its senders only with its nodes.
+   */
   readonly #sizes = new Map<string, Map<number, number>>();
   readonly #pending = new Set<TimerHandle>();
 
@@ -187,9 +190,8 @@ export class MemoryNetwork {
       return;
     }
     this.#bytesSent += bytes.length;
-    const link = `${from}→${to}`;
-    let sizes = this.#sizes.get(link);
-    if (sizes === undefined) this.#sizes.set(link, (sizes = new Map()));
+    let sizes = this.#sizes.get(from);
+    if (sizes === undefined) this.#sizes.set(from, (sizes = new Map()));
     sizes.set(bytes.length, (sizes.get(bytes.length) ?? 0) + 1);
 
     // Draw delay and reordering for every packet on the wire, before the loss decision, so each
@@ -207,6 +209,7 @@ export class MemoryNetwork {
       this.#reordered++;
       deliverAt += this.#reorderDelayMs;
     } else {
+      const link = `${from}→${to}`;
       deliverAt = Math.max(deliverAt, this.#linkTail.get(link) ?? deliverAt);
       this.#linkTail.set(link, deliverAt);
     }
@@ -214,6 +217,12 @@ export class MemoryNetwork {
     const copy = Uint8Array.from(bytes);
     const handle = this.#clock.setTimeout(() => {
       this.#pending.delete(handle);
+      // A link's tail matters only while a packet is in flight on it: forget it with its last
+      // packet, so the map holds the links in flight, not every link ever used (issue 14).
+      if (!reorder) {
+        const link = `${from}→${to}`;
+        if (this.#linkTail.get(link) === deliverAt) this.#linkTail.delete(link);
+      }
       this.#deliver(from, to, copy);
     }, deliverAt - now);
     this.#pending.add(handle);
@@ -292,9 +301,12 @@ export class MemoryNetwork {
     };
   }
 
-  /** For every link "from→to" that carried traffic: packet size → count (sizes on the wire). */
-  packetSizes(): Map<string, Map<number, number>> {
-    return new Map([...this.#sizes].map(([link, m]) => [link, new Map(m)]));
+  /**
+   * For every address that put packets on a link: packet size → count (sizes on the wire,
+   * including packets lost on the way). Memory O(senders × distinct sizes).
+   */
+  packetSizesBySender(): Map<string, Map<number, number>> {
+    return new Map([...this.#sizes].map(([from, m]) => [from, new Map(m)]));
   }
 
   /** Every distinct packet size seen on any link, ascending. */

@@ -65,12 +65,7 @@ import { SecretStore } from "../runtime/secret-box.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { LoadModel } from "./load-model.ts";
-import {
-  linkageAdversary,
-  originatedPackets,
-  type LinkRecord,
-  type LinkageResult,
-} from "./linkage.ts";
+import { OriginTally, linkageAdversary, type LinkageResult } from "./linkage.ts";
 
 export const ATTACKS = [
   "fake-meter",
@@ -110,7 +105,11 @@ export interface OksuzScenario {
     readonly reorder?: number;
   };
   readonly attack?: AttackName;
-  /** Kill CC in `interval`: mid-admission (after half the reports) or mid-posting (after 1 batch). */
+  /**
+   * Kill CC in `interval`: mid-admission (inside the relay round in which half the interval's
+   * packets have reached CC: the round's first packets committed, the rest lost unacknowledged and
+   * resent by the meters) or mid-posting (after 1 batch).
+   */
   readonly crash?: { readonly interval: number; readonly phase: "admission" | "posting" };
   /** OCD entries per transaction, default 100. */
   readonly batchSize?: number;
@@ -119,6 +118,11 @@ export interface OksuzScenario {
    * round and tops a round's output up to `minBatch` packets; off by default.
    */
   readonly cover?: { readonly loopsPerRound?: number; readonly minBatch?: number };
+  /**
+   * CC's admission pool (`ControlCenterAgentInit.admissionWorkers`): threads checking the
+   * signatures of a relay round's reports, default 1 (inline, no thread).
+   */
+  readonly ccWorkers?: number;
 }
 
 export interface ChainAccess {
@@ -418,11 +422,19 @@ export async function runOksuz(
         maxFailures: 3,
         batchSize: scenario.batchSize,
         epoch: onionEpoch,
+        admissionWorkers: scenario.ccWorkers,
       },
       { store, secrets, chain: ccChain, logger: logger.child("cc") },
     );
-    // "Killing" CC drops the agent and closes its database handle, as a process exit would.
-    return { agent, close: () => store.close() };
+    // "Killing" CC drops the agent, ends its admission threads and closes its database handle, as
+    // a process exit would.
+    return {
+      agent,
+      close: async () => {
+        await agent.close();
+        store.close();
+      },
+    };
   };
   let cc = openCc();
   let crashed = false;
@@ -489,11 +501,12 @@ export async function runOksuz(
 
   // Taps for the replaying outsider: it records what crosses the links into relays.
   const tapped: { to: string; bytes: Uint8Array }[] = [];
-  // The global passive observer's view: every packet put on a link (DESIGN §4.6).
-  const linkRecords: LinkRecord[] = [];
-  const intervalStartMs: number[] = [];
+  // The global passive observer's view of every packet put on a link (DESIGN §4.6), tallied as it
+  // happens: O(addresses × intervals), not a record per packet (issue 14).
+  const observer = new OriginTally();
+  let observedInterval = 0;
   const send = (from: string, to: string, bytes: Uint8Array) => {
-    linkRecords.push({ from, to, timeMs: clock.now(), size: bytes.length });
+    if (observedInterval > 0) observer.record(from, to, observedInterval);
     if (attack === "replaying-outsider" && to !== "cc" && tapped.length < 50)
       tapped.push({ to, bytes });
     network.send(from, to, bytes);
@@ -505,28 +518,42 @@ export async function runOksuz(
     });
     return endpoint;
   });
-  let crashAfterReports: number | undefined;
-  let reportsSeen = 0;
+  let crashAfterPackets: number | undefined;
+  let packetsToCc = 0;
   const ccEndpoint = network.endpoint("cc");
-  ccEndpoint.handle((_from, bytes) => {
+  // What reached CC during a relay round, admitted as one batch at the round's end (group commit,
+  // issue 14: one store transaction per round instead of one per report).
+  const ccInbox: Uint8Array[] = [];
+  ccEndpoint.handle((_from, bytes) => void ccInbox.push(bytes));
+  const admitRound = async () => {
+    if (ccInbox.length === 0) return;
+    const packets = ccInbox.splice(0);
+    // The admission crash: CC dies after committing the batch's first packets; the rest of the
+    // round reached a dead process and is lost unacknowledged (the meters resend it).
+    const cut =
+      crashAfterPackets !== undefined && packetsToCc + packets.length >= crashAfterPackets
+        ? crashAfterPackets - packetsToCc
+        : packets.length;
     // CC's exit peels the final layer; replays, bad HMACs and junk are counted there and never
-    // reach admission.
-    if (!cc.agent.onPacket(bytes).onion.accepted) return;
-    reportsSeen++;
-    if (crashAfterReports !== undefined && reportsSeen === crashAfterReports) {
-      // Kill CC between two messages and restart it from its store.
-      cc.close();
+    // reach admission. Receipts (read by the meters below) follow the batch's commit.
+    await cc.agent.onPackets(packets.slice(0, cut));
+    packetsToCc += cut;
+    if (cut < packets.length || packetsToCc === crashAfterPackets) {
+      // Kill CC inside the round and restart it from its store.
+      await cc.close();
       cc = openCc();
       crashed = true;
-      crashAfterReports = undefined;
-      progress(`  CC killed after ${reportsSeen} reports and restarted from its store`);
+      crashAfterPackets = undefined;
+      progress(
+        `  CC killed after ${packetsToCc} packets (${packets.length - cut} of its last round unadmitted) and restarted from its store`,
+      );
     }
-  });
+  };
   for (const endpoint of endpoints) endpoint.start();
   ccEndpoint.start();
   if (attack === "replaying-outsider") network.endpoint("outsider").start();
   const relayRng = rng.fork("relay-rounds");
-  const pump = (rounds: number) => {
+  const pump = async (rounds: number) => {
     for (let r = 0; r < rounds; r++) {
       for (const node of nodes) {
         for (const out of node.relay.endRound({ random: randomBytes(relayRng), directory })) {
@@ -535,6 +562,7 @@ export async function runOksuz(
         }
       }
       clock.advance(ROUND_MS);
+      await admitRound();
     }
   };
   const onionRng = rng.fork("onions");
@@ -615,7 +643,7 @@ export async function runOksuz(
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await readHead(chain.admin.provider!);
-    intervalStartMs.push(clock.now());
+    observedInterval = j;
     const tick = phaseTimer(now);
     if (j > onionEpoch) {
       onionEpoch = j;
@@ -675,16 +703,16 @@ export async function runOksuz(
       for (const entry of previousReport.ocd.slice(0, 5)) sendReport(nodes[0], entry);
     }
     if (scenario.crash?.interval === j && scenario.crash.phase === "admission") {
-      crashAfterReports = reportsSeen + Math.max(1, Math.floor(sent / 2));
+      crashAfterPackets = packetsToCc + Math.max(1, Math.floor(sent / 2));
     }
     for (const round of outbox) {
       for (const { node, entry } of round) sendReport(node, entry);
-      pump(1);
+      await pump(1);
     }
-    pump(pathLength + 4);
+    await pump(pathLength + 4);
     if (attack === "replaying-outsider") {
       for (const { to, bytes } of tapped.splice(0)) network.send("outsider", to, bytes);
-      pump(pathLength + 4);
+      await pump(pathLength + 4);
     }
 
     // Receipts and resends (lost on the way, or refused): until every counter's receipt is in,
@@ -707,7 +735,7 @@ export async function runOksuz(
         }
       }
       if (resent === 0) break;
-      pump(pathLength + 4);
+      await pump(pathLength + 4);
     }
     // What did not make it within the window (honest meters only: an attacker's refused reports
     // are the attack's business): reported as lost data, never hidden.
@@ -744,7 +772,7 @@ export async function runOksuz(
         await cc.agent.postAndSeal(j);
       } catch (err) {
         if (!(err instanceof ControlCenterCrash)) throw err;
-        cc.close();
+        await cc.close();
         cc = openCc();
         crashed = true;
         progress(`  CC killed after posting 1 batch and restarted from its store`);
@@ -858,7 +886,7 @@ export async function runOksuz(
     );
     step({ task: "intervals", done: j, total: scenario.intervals });
   }
-  cc.close();
+  await cc.close();
   rmSync(storeDir, { recursive: true, force: true });
 
   const finalCarry = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
@@ -884,14 +912,11 @@ export async function runOksuz(
     relays.epoch = Math.max(relays.epoch, node.relay.epoch);
     for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
   }
-  const sizesByLink = network.packetSizes();
+  // Per sender, O(nodes) (issue 14; it was nodes × links).
+  const sizesBySender = network.packetSizesBySender();
   const relayTraffic: RelayTraffic[] = nodes.map((node) => {
     const c = node.relay.counters();
-    const sizes = new Map<number, number>();
-    for (const [link, bySize] of sizesByLink) {
-      if (!link.startsWith(`${node.address}→`)) continue;
-      for (const [size, k] of bySize) sizes.set(size, (sizes.get(size) ?? 0) + k);
-    }
+    const sizes = sizesBySender.get(node.address) ?? new Map<number, number>();
     return {
       relay: node.address,
       received: c.received,
@@ -963,11 +988,7 @@ export async function runOksuz(
         chunks: f.chunks,
         reportedWh: BigInt(f.reportedWh),
       })),
-      originatedPackets(linkRecords, (t) => {
-        let j: number | undefined;
-        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k + 1;
-        return j;
-      }),
+      observer.originated(),
     ),
     wallTimeMs: now() - t0,
   };
@@ -1154,6 +1175,12 @@ function validateScenario(s: OksuzScenario): void {
   }
   if ((s.pathLength ?? 3) >= s.meters)
     throw new RangeError("runOksuz: pathLength must be below meters");
+  if (
+    s.ccWorkers !== undefined &&
+    (!Number.isSafeInteger(s.ccWorkers) || s.ccWorkers < 1 || s.ccWorkers > 64)
+  ) {
+    throw new RangeError(`runOksuz: ccWorkers must be an integer in [1, 64], got ${s.ccWorkers}`);
+  }
   for (const [k, v] of Object.entries(s.cover ?? {})) {
     if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000) {
       throw new RangeError(`runOksuz: cover.${k} must be an integer in [0, 1000], got ${v}`);

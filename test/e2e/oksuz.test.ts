@@ -70,6 +70,17 @@ describe("Oksuz end to end", function () {
     expect(report.perInterval.every((s) => s.minAnonymitySet >= 1)).to.equal(true);
   });
 
+  it("admits with CC's admission pool (ccWorkers 2): the same ledgers and report as inline admission", async () => {
+    const inline = await run();
+    const pooled = await run({ ccWorkers: 2 });
+    await reconcile(pooled);
+    const figures = (r: OksuzReport) =>
+      r.perInterval.map((s) => [s.ocdDigest, s.price, s.billedTotal, s.rejected]);
+    expect(figures(pooled)).to.deep.equal(figures(inline));
+    expect(pooled.network).to.deep.equal(inline.network);
+    expect(pooled.linkage).to.deep.equal(inline.linkage);
+  });
+
   it("reconciles in direct mode (paper §6: SP publishes per-user prices and bills)", async () => {
     const report = await run({ direct: true });
     expect(report.mode).to.equal("direct");
@@ -193,6 +204,9 @@ describe("Oksuz end to end", function () {
       throw new Error("expected the scenario to be refused");
     };
     expect(await failure(run({ meters: 3 }))).to.match(/meters must be an integer ≥ 5/);
+    expect(await failure(run({ ccWorkers: 0 }))).to.match(
+      /ccWorkers must be an integer in \[1, 64\]/,
+    );
     expect(await failure(run({ intervals: 0 }))).to.match(/intervals must be a positive integer/);
     expect(await failure(run({ cover: { loopsPerRound: -1 } }))).to.match(
       /cover.loopsPerRound must be an integer in \[0, 1000\]/,

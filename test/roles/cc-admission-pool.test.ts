@@ -12,7 +12,7 @@ import { join } from "node:path";
 
 import { AdmissionPool } from "../../offchain/cc/admission-pool.ts";
 import { signatureJobVerifies } from "../../offchain/cc/admission-verify.ts";
-import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
+import { AdmissionCommitError, ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
 import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
@@ -193,6 +193,45 @@ describe("CC admission pool (issue 14)", function () {
     expect(got.filter((g) => g.admission?.accepted).length).to.equal(11);
     expect(agent.exitCounters()).to.deep.equal(sequential.exitCounters());
     expect(agent.receipts(J)).to.deep.equal(sequential.receipts(J));
+  });
+
+  it("group commit: a batch is one store transaction, durable across a restart (issue 14)", async () => {
+    const { agent, path } = await freshAgent(1);
+    const store = toClose[toClose.length - 1].store;
+    const real = store.transaction.bind(store);
+    let transactions = 0;
+    store.transaction = <T>(fn: () => T): T => {
+      transactions++;
+      return real(fn);
+    };
+    const got = await agent.onReports(honest[1]);
+    expect(got.every((a) => a.accepted)).to.equal(true);
+    expect(transactions).to.equal(1);
+    const restarted = await startAgent(1, path);
+    expect([...(restarted.agent.receipts(J).get(1) ?? [])].sort()).to.deep.equal([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
+  });
+
+  it("group commit: a batch whose transaction fails after admission throws AdmissionCommitError, and a restart holds none of it", async () => {
+    const { agent, path } = await freshAgent(1);
+    const store = toClose[toClose.length - 1].store;
+    const real = store.transaction.bind(store);
+    // The admissions run inside the real transaction, then it fails as a COMMIT would: rolled back.
+    store.transaction = <T>(fn: () => T): T =>
+      real(() => {
+        fn();
+        throw new Error("disk gone");
+      });
+    let thrown: unknown;
+    try {
+      await agent.onReports(honest[1]);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).to.be.instanceOf(AdmissionCommitError);
+    const restarted = await startAgent(1, path);
+    expect(restarted.agent.receipts(J).get(1)).to.equal(undefined);
   });
 
   it("a batch is acknowledged only once durable: with the store locked nothing is kept, the resent batch is, across a restart", async () => {

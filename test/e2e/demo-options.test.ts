@@ -1,0 +1,31 @@
+// The Oksuz demo refuses a bad `--cc-workers` before any work (issue 14: CC's admission pool as a
+// demo option): one usage line, exit code 2, no chain started.
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function demo(args: readonly string[]) {
+  const r = spawnSync(
+    process.execPath,
+    ["--disable-warning=ExperimentalWarning", "offchain/cli/demo.ts", ...args],
+    { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("demo: --cc-workers", function () {
+  this.timeout(120_000);
+
+  for (const bad of ["0", "65", "two"]) {
+    it(`--cc-workers ${bad}: exit 2, one error line, nothing run`, () => {
+      const r = demo(["--cc-workers", bad, "--meters", "5", "--intervals", "1"]);
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split("\n")[0]).to.equal(
+        `demo: --cc-workers must be an integer in [1, 64], got "${bad}"`,
+      );
+      expect(r.stdout).to.not.match(/deployed/);
+    });
+  }
+});
