@@ -64,6 +64,7 @@ export const WIRE_TYPE = {
   bbnpReveal: 0x22,
   bbnpDropoutCorrection: 0x23,
   bbnpRoundOpen: 0x24,
+  bbnpCorrectionRequest: 0x25,
   consensusGateway: 0x30,
   consensusProposal: 0x31,
   consensusVote: 0x32,
@@ -121,12 +122,26 @@ export interface BbnpRevealRequest {
   readonly peers: readonly number[];
 }
 
-/** TA → gateway: Σ_{d∈D} s_d mod r for the missing users D of `round` (DESIGN §4.7 "Dropouts"). */
+/**
+ * TA → gateway: the round-t correction Σ_{d∈D} β_d(t) mod r for the users D not counted in `round`
+ * (DESIGN §4.7 "Dropouts"); the answer to a {@link BbnpCorrectionRequest}.
+ */
 export interface BbnpDropoutCorrection {
   readonly round: bigint;
   /** D, strictly ascending. */
   readonly missing: readonly number[];
   readonly correction: bigint;
+}
+
+/**
+ * Gateway → TA service: ask the round-t correction for the users D not counted in `round`
+ * (DESIGN §4.7 "Dropouts"). The TA answers with a {@link BbnpDropoutCorrection} or, when it
+ * refuses (too few reporters, a second request for the round, an unknown round), not at all.
+ */
+export interface BbnpCorrectionRequest {
+  readonly round: bigint;
+  /** D, strictly ascending. */
+  readonly missing: readonly number[];
 }
 
 /** Gateway → every BBNP user: round `round` is open, report now (DESIGN §4.7 step 1). */
@@ -163,6 +178,7 @@ export type WireMessage =
   | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
   | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
   | { readonly type: "bbnpDropoutCorrection"; readonly correction: BbnpDropoutCorrection }
+  | { readonly type: "bbnpCorrectionRequest"; readonly request: BbnpCorrectionRequest }
   | { readonly type: "consensus"; readonly message: ConsensusMessage }
   | { readonly type: "bbnpRoundOpen"; readonly open: BbnpRoundOpen }
   | { readonly type: "selectionOpen"; readonly open: SelectionOpen }
@@ -350,6 +366,14 @@ function encodeBody(m: WireMessage): Uint8Array {
         u256(c.correction),
       );
     }
+    case "bbnpCorrectionRequest": {
+      const what = "encodeWire: correction request";
+      checkAscending(m.request.missing, `${what}.missing`);
+      return concatBytes(
+        enc(what, () => u64(m.request.round)),
+        u32List(m.request.missing, `${what}.missing`),
+      );
+    }
     case "consensus":
       return encodeConsensus(m.message);
     case "bbnpRoundOpen":
@@ -421,6 +445,7 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   bbnpRevealRequest: WIRE_TYPE.bbnpRevealRequest,
   bbnpReveal: WIRE_TYPE.bbnpReveal,
   bbnpDropoutCorrection: WIRE_TYPE.bbnpDropoutCorrection,
+  bbnpCorrectionRequest: WIRE_TYPE.bbnpCorrectionRequest,
   consensus: 0, // per variant, below
   bbnpRoundOpen: WIRE_TYPE.bbnpRoundOpen,
   selectionOpen: WIRE_TYPE.selectionOpen,
@@ -530,6 +555,10 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       const missing = userList(r, "missing");
       const correction = r.u256Below(BBNP_ORDER, "correction");
       return { type: "bbnpDropoutCorrection", correction: { round, missing, correction } };
+    }
+    case WIRE_TYPE.bbnpCorrectionRequest: {
+      const round = r.u64("round");
+      return { type: "bbnpCorrectionRequest", request: { round, missing: userList(r, "missing") } };
     }
     case WIRE_TYPE.consensusGateway: {
       const round = r.u64("round");
