@@ -71,7 +71,11 @@ export const WIRE_TYPE = {
   consensusCommitted: 0x33,
   selectionOpen: 0x34,
   selectionReveal: 0x35,
+  blockRequest: 0x36,
 } as const;
+
+/** Most committed blocks one `blockRequest` may ask for (and a peer sends back per request). */
+export const MAX_BLOCK_REQUEST = 64;
 
 /** ECIES box of the 32-byte GGM key: ephemeral (33) ‖ ciphertext (32) ‖ GCM tag (16). */
 export const ENCRYPTED_GGM_KEY_BYTES = 33 + 32 + 16;
@@ -167,6 +171,18 @@ export interface SelectionReveal {
   readonly signature: Uint8Array;
 }
 
+/**
+ * Node → peer node: "send me the committed blocks of rounds after `after`" (at most `limit`, in
+ * round order; docs/CONSENSUS.md "Catch-up"). A restarted node that is behind the chain's head asks
+ * its peers; each answers with `consensus committed` messages (block, certificate, order), whose
+ * certificates the asker verifies before adopting them. `limit` in [1, MAX_BLOCK_REQUEST].
+ */
+export interface BlockRequest {
+  /** The asker's head round (0: none adopted). */
+  readonly after: bigint;
+  readonly limit: number;
+}
+
 export type WireMessage =
   | { readonly type: "onionPacket"; readonly packet: Uint8Array }
   | { readonly type: "meterReport"; readonly entry: LedgerEntry }
@@ -182,7 +198,8 @@ export type WireMessage =
   | { readonly type: "consensus"; readonly message: ConsensusMessage }
   | { readonly type: "bbnpRoundOpen"; readonly open: BbnpRoundOpen }
   | { readonly type: "selectionOpen"; readonly open: SelectionOpen }
-  | { readonly type: "selectionReveal"; readonly reveal: SelectionReveal };
+  | { readonly type: "selectionReveal"; readonly reveal: SelectionReveal }
+  | { readonly type: "blockRequest"; readonly request: BlockRequest };
 
 export type WireMessageType = WireMessage["type"];
 
@@ -397,6 +414,17 @@ function encodeBody(m: WireMessage): Uint8Array {
         signature(m.reveal.signature, `${what}.signature`),
       );
     }
+    case "blockRequest": {
+      const what = "encodeWire: block request";
+      const { limit } = m.request;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BLOCK_REQUEST) {
+        throw new WireEncodeError(`${what}.limit: not in [1, ${MAX_BLOCK_REQUEST}]`);
+      }
+      return concatBytes(
+        enc(what, () => u64(m.request.after)),
+        enc(what, () => u16(limit)),
+      );
+    }
   }
 }
 
@@ -450,6 +478,7 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   bbnpRoundOpen: WIRE_TYPE.bbnpRoundOpen,
   selectionOpen: WIRE_TYPE.selectionOpen,
   selectionReveal: WIRE_TYPE.selectionReveal,
+  blockRequest: WIRE_TYPE.blockRequest,
 };
 
 const CONSENSUS_TYPE: Readonly<Record<ConsensusMessage["type"], number>> = {
@@ -607,6 +636,14 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       if (from >= MAX_CONSENSUS_NODES) r.fail(`from: node index ${from} ≥ ${MAX_CONSENSUS_NODES}`);
       const signature = r.bytes(BLS_SIGNATURE_LENGTH, "signature");
       return { type: "selectionReveal", reveal: { round, from, signature } };
+    }
+    case WIRE_TYPE.blockRequest: {
+      const after = r.u64("after");
+      const limit = r.u16("limit");
+      if (limit < 1 || limit > MAX_BLOCK_REQUEST) {
+        r.fail(`limit: ${limit} not in [1, ${MAX_BLOCK_REQUEST}]`);
+      }
+      return { type: "blockRequest", request: { after, limit } };
     }
     default:
       throw new WireUnknownTypeError(type);
