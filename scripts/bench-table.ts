@@ -13,6 +13,7 @@ const GOALS: Record<
   "gas.ocd_entry": { op: "<=", value: 10_000, issue: "#3" },
   "gas.bc_entry": { op: "<=", value: 6_000, issue: "#3" },
   "cc.admit_per_s": { op: ">=", value: 10_000, issue: "#4" },
+  "cc.admit_speedup_pool": { op: ">=", value: 1.7, issue: "#14" },
   "e2e.interval_s_1000": { op: "<=", value: 10, issue: "#4" },
   "gw.aggregate_us_per_user": { op: "<=", value: 4, issue: "#5" },
   "gw.speedup_vs_paillier": { op: ">=", value: 20, issue: "#5" },

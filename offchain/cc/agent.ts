@@ -1,4 +1,5 @@
-// Control-center agent: the ControlCenter state machine plus persistence and chain access.
+// Control-center agent: the ControlCenter state machine plus persistence and chain access (through
+// the injected ControlCenterChainClient, cc/chain-client.ts).
 //
 // Crash safety (issue "Oksuz end to end": a restart mid-interval loses nothing and double-posts
 // nothing; issue 16: acknowledged ⇒ durable, whatever the store does):
@@ -17,16 +18,10 @@
 //   - posting resumes from the chain's own progress: the ledger stores the last posted pseudonym of
 //     the interval, and entries are posted sorted by pseudonym, so everything at or below it is
 //     already on-chain. The chain is the source of truth; no local "posted" flag can drift from it.
-import { bytesToHex, hexToBytes } from "../crypto/bytes.ts";
+import { bytesToHex } from "../crypto/bytes.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
-import {
-  INTERVAL_STATE,
-  openInterval as chainOpenInterval,
-  postOcdBatch,
-  publicKeyStruct,
-  sealInterval,
-  type BillingLedger,
-} from "../chain/billing.ts";
+import { INTERVAL_STATE } from "../protocol/billing.ts";
+import type { ControlCenterChainClient } from "./chain-client.ts";
 import { OnionExit, type ExitReceipt } from "../onion/relay.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
@@ -38,6 +33,7 @@ import {
   type IntervalWindow,
   type ZeroSlots,
 } from "./control-center.ts";
+import { AdmissionPool, BatchAdmission } from "./admission-pool.ts";
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
@@ -50,13 +46,18 @@ export interface ControlCenterAgentInit {
   readonly epoch?: number;
   /** Cap on the exit's replay cache per epoch (default 65,536 tags). */
   readonly maxTagsPerEpoch?: number;
+  /**
+   * Threads checking signatures in {@link ControlCenterAgent.onReports} (issue 14,
+   * admission-pool.ts): 1 (default) checks inline, today's path; n ≥ 2 starts n worker threads.
+   */
+  readonly admissionWorkers?: number;
 }
 
 export interface ControlCenterAgentComponents {
   readonly store: Store;
   readonly secrets: SecretStore;
-  /** The ledger connected with CC's signer (CC_ROLE). */
-  readonly ledger: BillingLedger;
+  /** The billing ledger as CC's signer (CC_ROLE) sees it (implemented in chain/oksuz-clients.ts). */
+  readonly chain: ControlCenterChainClient;
   readonly logger?: Logger;
 }
 
@@ -84,6 +85,8 @@ export class ControlCenterAgent {
   readonly #unsavedExclusions = new Set<number>();
   #batchesPosted = 0;
   #crashAtBatch?: number;
+  readonly #pool?: AdmissionPool;
+  readonly #batches: BatchAdmission;
 
   private constructor(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
     this.#init = init;
@@ -101,6 +104,17 @@ export class ControlCenterAgent {
       epoch: init.epoch ?? 0,
       maxTagsPerEpoch: init.maxTagsPerEpoch,
     });
+    const workers = init.admissionWorkers ?? 1;
+    if (workers !== 1) this.#pool = AdmissionPool.start({ domain: init.domain, workers });
+    this.#batches = new BatchAdmission(
+      this.center,
+      this.#pool,
+      (report, verdict) => this.#admitReport(report, verdict),
+      (err) =>
+        this.#logger.warn("admission pool failed, checking inline", {
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    );
   }
 
   /** Starts the agent, rebuilding its state from the store (empty store: a fresh CC). */
@@ -159,8 +173,8 @@ export class ControlCenterAgent {
       basePublicKey: Uint8Array;
     }[],
   ): Promise<void> {
-    const { store, secrets, ledger } = this.#components;
-    const onChain = Number(await ledger.meterCount());
+    const { store, secrets, chain } = this.#components;
+    const onChain = await chain.meterCount();
     for (const r of registrations) {
       const ggmKey = this.center.registerMeter(
         r.index,
@@ -177,10 +191,7 @@ export class ControlCenterAgent {
     }
     // The on-chain directory (the onion directory) lists meters by index, in registration order.
     const fresh = registrations.filter((r) => r.index >= onChain);
-    for (let i = 0; i < fresh.length; i += 200) {
-      const slice = fresh.slice(i, i + 200).map((r) => publicKeyStruct(r.publicKey));
-      await (await ledger.registerMeters(slice)).wait();
-    }
+    if (fresh.length > 0) await chain.registerMeters(fresh.map((r) => r.publicKey));
   }
 
   /** Opens interval `interval` on-chain (if not yet) and for admission. */
@@ -189,18 +200,17 @@ export class ControlCenterAgent {
     window: IntervalWindow,
     categories: readonly bigint[],
   ): Promise<void> {
-    const { store, ledger } = this.#components;
-    const record = await ledger.intervalRecord(interval);
-    if (Number(record.state) === INTERVAL_STATE.None) {
-      await chainOpenInterval(ledger, interval, window.start, window.end);
-    }
+    const { store, chain } = this.#components;
+    const { state } = await chain.intervalProgress(interval);
+    if (state === INTERVAL_STATE.None) await chain.openInterval(interval, window.start, window.end);
     const stored: StoredInterval = {
       start: window.start.toString(),
       end: window.end.toString(),
       categories: categories.map(String),
     };
     store.put(NS_INTERVAL, String(interval), new TextEncoder().encode(JSON.stringify(stored)));
-    this.center.openInterval(interval, window, categories);
+    // Idempotent: after a restart the interval is already open from the store.
+    if (!this.center.hasInterval(interval)) this.center.openInterval(interval, window, categories);
   }
 
   /**
@@ -209,8 +219,13 @@ export class ControlCenterAgent {
    * report is refused with reason `not-stored` and a resend request, and nothing of it is kept.
    */
   onReport(report: Uint8Array): Admission {
+    return this.#admitReport(report, undefined);
+  }
+
+  #admitReport(report: Uint8Array, signatureVerdict: boolean | undefined): Admission {
     const { store } = this.#components;
     const admission = this.center.admit(report, {
+      signatureVerdict,
       persist: (entry, bytes) => store.append(reportsLog(entry.interval), bytes),
       onPersistError: (err) =>
         this.#logger.warn("report not stored", {
@@ -232,6 +247,43 @@ export class ControlCenterAgent {
     const onion = this.#exit.receive(packet);
     if (!onion.accepted) return { onion };
     return { onion, admission: this.onReport(onion.message) };
+  }
+
+  /** CC's exit's onion epoch (= the last interval opened; DESIGN §4.6). */
+  get epoch(): number {
+    return this.#exit.epoch;
+  }
+
+  /**
+   * Admits a batch of reports; resolves to their admissions in order. The signatures are checked
+   * on the admission pool (`admissionWorkers`), then each report goes through {@link onReport}'s
+   * path in the batch's order, batches in the order of the calls: the same admissions, durable
+   * appends and acknowledgements as calling `onReport` on each (admission-pool.ts). If the pool
+   * fails, the batch is checked inline.
+   */
+  onReports(reports: readonly Uint8Array[]): Promise<Admission[]> {
+    return this.#batches.submit(reports);
+  }
+
+  /**
+   * {@link onPacket} for a batch: peels every packet in order (the exit's replay cache), then
+   * admits the delivered reports with {@link onReports}.
+   */
+  async onPackets(
+    packets: readonly Uint8Array[],
+  ): Promise<{ readonly onion: ExitReceipt; readonly admission?: Admission }[]> {
+    const onions = packets.map((p) => this.#exit.receive(p));
+    const delivered = onions.flatMap((o) => (o.accepted ? [o.message] : []));
+    const admissions = await this.onReports(delivered);
+    let n = 0;
+    return onions.map((onion) =>
+      onion.accepted ? { onion, admission: admissions[n++] } : { onion },
+    );
+  }
+
+  /** Ends the admission pool's threads (none with `admissionWorkers` 1). Idempotent. */
+  async close(): Promise<void> {
+    await this.#pool?.close();
   }
 
   /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */
@@ -296,14 +348,12 @@ export class ControlCenterAgent {
   async postAndSeal(
     interval: number,
   ): Promise<{ posted: number; entries: LedgerEntry[]; zeroSlots: ZeroSlots }> {
-    const { ledger } = this.#components;
+    const { chain } = this.#components;
     const entries = this.center.closeInterval(interval);
     const zeroSlots = this.center.zeroSlots(interval);
-    const record = await ledger.intervalRecord(interval);
-    if (Number(record.state) !== INTERVAL_STATE.Open) {
-      return { posted: 0, entries, zeroSlots };
-    }
-    const lastId = bytesToHex(hexToBytes(record.lastId));
+    const progress = await chain.intervalProgress(interval);
+    if (progress.state !== INTERVAL_STATE.Open) return { posted: 0, entries, zeroSlots };
+    const lastId = bytesToHex(progress.lastId);
     const pending = entries.filter((e) => bytesToHex(e.id) > lastId);
     const pendingZero = zeroSlots.ids.filter((id) => bytesToHex(id) > lastId);
     // A batch holds `size` real entries; a zero slot costs about a tenth of one (no signature).
@@ -327,10 +377,16 @@ export class ControlCenterAgent {
         if (takeReal) real.push(pending[i++]);
         else zero.push(pendingZero[z++]);
       }
-      await postOcdBatch(ledger, interval, real, zero);
+      await chain.postOcdBatch(interval, real, zero);
       this.#batchesPosted++;
     }
-    await sealInterval(ledger, interval);
+    // The crash point also lies between the last batch and the seal, so `crashAfterBatches(n)`
+    // fires inside the interval whatever its number of batches (issue 11: at one batch it did not).
+    if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
+      this.#crashAtBatch = undefined;
+      throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
+    }
+    await chain.sealInterval(interval);
     // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
     this.#components.store.delete(NS_INTERVAL, String(interval));
     // A quiet moment: fold the WAL into the database and truncate it (it is bounded anyway).

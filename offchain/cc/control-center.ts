@@ -7,6 +7,12 @@
 // and `sigPk == B_i + t·G` is implied by it together with the chain's check (B_i + t·G is
 // computed only to name the reason of a refusal). Admitted entries are released sorted by
 // pseudonym, because the ledger enforces strictly increasing pseudonyms per interval (DESIGN §2).
+// The pseudonym look-up, the per-meter keys and the admitted reports live in typed arrays
+// (admission-table.ts: ≈ 129 bytes per meter, ≈ 45 bytes per pseudonym and 138 per admitted
+// report; docs/SCALE.md "Memory per role"); the signature check is a pure function of the report
+// and the table (admission-verify.ts), so a caller may run it on worker threads and pass the
+// verdict in (`signatureJob` → `AdmitOptions.signatureVerdict`, admission-pool.ts): admission
+// itself, its order and its state stay here.
 //
 // Admission rules, in the order they are checked (docs/PROTOCOL.md "Admission"):
 //   malformed → interval-not-open → unknown-pseudonym → meter-excluded → replay →
@@ -19,17 +25,29 @@
 // meter's batch at interval end) can send unsigned garbage under it, and that must not exclude
 // the meter. A failed signature is refused and answered with a resend request, never counted.
 // Faults are counted once per message (pseudonym), so replaying one faulty report counts once.
-import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
+import { equalBytes } from "../crypto/bytes.ts";
 import { eciesDecrypt } from "../crypto/ecies.ts";
-import { MessageKeyDeriver, messagePublicKey } from "../crypto/ggm.ts";
+import { intervalMessageTweak, messagePublicKey } from "../crypto/ggm.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
-import { schnorrVerifyTweaked } from "../crypto/schnorr.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
-import { entryDigest, type LedgerEntry } from "../protocol/entry.ts";
-import { decodeMeterReport, MeterReportDecodeError } from "../protocol/meter-report.ts";
-import { ControlCenterPseudonyms } from "../protocol/pseudonym.ts";
+import { type LedgerEntry } from "../protocol/entry.ts";
+import {
+  decodeMeterReport,
+  METER_REPORT_PSEUDONYM_OFFSET,
+  METER_REPORT_SIZE,
+  MeterReportDecodeError,
+  peekMeterReportInterval,
+} from "../protocol/meter-report.ts";
 import { DEFAULT_REPORT_SLOTS, validateCategories } from "../protocol/splitting.ts";
 import { registrationContext } from "../protocol/registration.ts";
+import {
+  ENTRY_ADMITTED,
+  ENTRY_FAULTED,
+  IntervalTable,
+  MeterDirectory,
+  ReportArena,
+} from "./admission-table.ts";
+import { entrySignatureVerifies, type SignatureJob } from "./admission-verify.ts";
 
 export const REJECT_REASONS = [
   "malformed",
@@ -94,6 +112,12 @@ export interface AdmitOptions {
    */
   readonly persist?: (entry: LedgerEntry, report: Uint8Array) => void;
   readonly onPersistError?: (error: unknown) => void;
+  /**
+   * The verdict of this very report's signature check, computed off this thread from
+   * {@link ControlCenter.signatureJob} (admission-pool.ts). Trusted input: a caller that passes it
+   * vouches that it is `signatureJobVerifies` of that job. Absent: CC checks inline.
+   */
+  readonly signatureVerdict?: boolean;
 }
 
 export interface IntervalWindow {
@@ -122,24 +146,23 @@ export class ControlCenterError extends Error {
   override name = "ControlCenterError";
 }
 
-interface RegisteredMeter {
-  readonly index: number;
-  readonly publicKey: Uint8Array;
-  readonly ggmKey: Uint8Array;
-  /** `B_i`, the meter's signing base key (33 bytes, validated at registration). */
-  readonly basePublicKey: Uint8Array;
-  readonly keys: MessageKeyDeriver;
-}
-
 interface IntervalState {
   readonly window: IntervalWindow;
   readonly categories: ReadonlySet<bigint>;
-  readonly admitted: Map<string, { entry: LedgerEntry; meter: number; counter: number }>;
+  /** Pseudonyms, seeds and per-entry flags (admitted; faulted: a replayed fault counts once). */
+  readonly table: IntervalTable;
+  /** Admitted reports in admission order. */
+  readonly admitted: ReportArena;
   readonly rejected: Map<RejectReason, number>;
+  /** Faults per meter index (only meters that faulted). */
   readonly failures: Map<number, number>;
-  /** Pseudonyms (hex) already counted as a fault: a replayed faulty report counts once. */
-  readonly faulted: Set<string>;
   closed: boolean;
+}
+
+/** Byte order of two equal-length byte strings (= hex order). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 export interface IntervalStats {
@@ -165,8 +188,7 @@ export class ControlCenter {
   readonly #backend: Secp256k1Backend;
   readonly #maxMessages: number;
   readonly #maxFailures: number;
-  readonly #pseudonyms: ControlCenterPseudonyms<number>;
-  readonly #meters = new Map<number, RegisteredMeter>();
+  readonly #directory = new MeterDirectory();
   readonly #excluded = new Set<number>();
   readonly #intervals = new Map<number, IntervalState>();
   /** Rejections that name no open interval (malformed, or for an interval not open). */
@@ -185,7 +207,6 @@ export class ControlCenter {
     ) {
       throw new ControlCenterError("ControlCenter: maxMessagesPerMeter must be in [1, 65535]");
     }
-    this.#pseudonyms = new ControlCenterPseudonyms<number>(init.keys.secretKey, this.#backend);
   }
 
   get publicKey(): Uint8Array {
@@ -193,7 +214,14 @@ export class ControlCenter {
   }
 
   get meterCount(): number {
-    return this.#meters.size;
+    return this.#directory.count;
+  }
+
+  /** Bytes CC's typed-array state holds (directory, interval tables, admitted reports). */
+  get stateBytes(): number {
+    let n = this.#directory.byteLength;
+    for (const s of this.#intervals.values()) n += s.table.byteLength + s.admitted.byteLength;
+    return n;
   }
 
   /**
@@ -223,14 +251,19 @@ export class ControlCenter {
     return ggmKey;
   }
 
-  /** Registers a meter from already-decrypted key material (restart from the encrypted store). */
+  /**
+   * Registers a meter from already-decrypted key material (restart from the encrypted store):
+   * one row of the typed-array directory (admission-table.ts). Throws ControlCenterError if the
+   * index is taken or `B_i` is not a compressed point, AdmissionTableError if the index is not a
+   * u32, RangeError if `K_i` is not 32 bytes. Intervals opened before do not admit this meter.
+   */
   restoreMeter(
     index: number,
     publicKey: Uint8Array,
     ggmKey: Uint8Array,
     basePublicKey: Uint8Array,
   ): void {
-    if (this.#meters.has(index)) {
+    if (this.#directory.rowOf(index) !== -1) {
       throw new ControlCenterError(
         `ControlCenter.registerMeter: meter ${index} already registered`,
       );
@@ -244,23 +277,31 @@ export class ControlCenter {
         `ControlCenter.registerMeter: meter ${index}: B_i is not a compressed secp256k1 point`,
       );
     }
-    this.#pseudonyms.registerMeter(index, publicKey);
-    this.#meters.set(index, {
+    this.#directory.add(
       index,
       publicKey,
-      ggmKey: Uint8Array.from(ggmKey),
-      basePublicKey: Uint8Array.from(basePublicKey),
-      keys: new MessageKeyDeriver(ggmKey, this.#backend),
-    });
+      ggmKey,
+      basePublicKey,
+      this.#keys.secretKey,
+      this.#backend,
+    );
   }
 
   /** `B_i` of a registered meter (a copy), or undefined. */
   basePublicKeyOf(index: number): Uint8Array | undefined {
-    const m = this.#meters.get(index);
-    return m ? Uint8Array.from(m.basePublicKey) : undefined;
+    const row = this.#directory.rowOf(index);
+    return row === -1 ? undefined : Uint8Array.from(this.#directory.basePublicKeyAt(row));
   }
 
-  /** Opens an interval: precomputes every registered meter's pseudonyms for it. */
+  /** True once `openInterval(interval)` ran (also for a closed interval). */
+  hasInterval(interval: number): boolean {
+    return this.#intervals.has(interval);
+  }
+
+  /**
+   * Opens an interval: precomputes every registered meter's pseudonyms and interval seed for it
+   * (K HMACs and 32 GGM steps per meter). Meters registered later are not admitted in it.
+   */
   openInterval(interval: number, window: IntervalWindow, categories: readonly bigint[]): void {
     if (this.#intervals.has(interval)) {
       throw new ControlCenterError(`ControlCenter.openInterval: interval ${interval} already open`);
@@ -268,14 +309,14 @@ export class ControlCenter {
     if (window.end <= window.start) {
       throw new ControlCenterError("ControlCenter.openInterval: window end must follow start");
     }
-    this.#pseudonyms.indexInterval(interval, this.#maxMessages);
+    const cats = new Set(validateCategories(categories));
     this.#intervals.set(interval, {
       window,
-      categories: new Set(validateCategories(categories)),
-      admitted: new Map(),
+      categories: cats,
+      table: IntervalTable.build(this.#directory, interval, this.#maxMessages),
+      admitted: new ReportArena(METER_REPORT_SIZE),
       rejected: new Map(),
       failures: new Map(),
-      faulted: new Set(),
       closed: false,
     });
   }
@@ -295,26 +336,26 @@ export class ControlCenter {
     }
     const state = this.#intervals.get(entry.interval);
     if (state === undefined || state.closed) return this.#reject(undefined, "interval-not-open");
-    const origin = this.#pseudonyms.lookup(entry.id);
-    if (origin === undefined || origin.interval !== entry.interval) {
-      return this.#reject(state, "unknown-pseudonym");
-    }
-    const meter = origin.meter;
-    const counter = origin.counter;
+    const { table } = state;
+    const e = table.find(entry.id);
+    if (e === -1) return this.#reject(state, "unknown-pseudonym");
+    const row = table.rowOf(e);
+    const meter = this.#directory.indexAt(row);
+    const counter = table.counterOf(e);
     if (this.#excluded.has(meter)) return this.#reject(state, "meter-excluded", meter, counter);
-    const key = bytesToHex(entry.id);
-    if (state.admitted.has(key)) return this.#reject(state, "replay", meter, counter);
-    const registered = this.#meters.get(meter);
-    if (registered === undefined) throw new ControlCenterError("ControlCenter: index out of sync");
-    const tweak = registered.keys.tweak(entry.interval, counter);
-    const digest = entryDigest(this.#domain, entry);
+    if (table.has(e, ENTRY_ADMITTED)) return this.#reject(state, "replay", meter, counter);
     // One double multiplication on the accept path: the signature verifies under B_i + t·G.
     // That implies the chain's check under entry.sigPk passes too, unless sigPk ≠ B_i + t·G and
     // two distinct points share a 20-byte address with c = H(rAddr ‖ sigPk ‖ m) binding them: a
     // 160-bit coincidence a meter cannot search for faster than ≈ 2^160 hashes (docs/PROTOCOL.md
     // "Admission"). So B_i + t·G is computed only to name the reason of a refusal.
-    const base = registered.basePublicKey;
-    if (!schnorrVerifyTweaked(base, tweak, entry.sigPk, digest, entry.signature, this.#backend)) {
+    const base = this.#directory.basePublicKeyAt(row);
+    const seed = table.seedAt(row);
+    const verifies =
+      options.signatureVerdict ??
+      entrySignatureVerifies(this.#domain, entry, base, seed, counter, this.#backend);
+    if (!verifies) {
+      const tweak = intervalMessageTweak(seed, counter);
       const reason = equalBytes(messagePublicKey(base, tweak, this.#backend), entry.sigPk)
         ? "bad-signature"
         : "key-mismatch";
@@ -322,11 +363,11 @@ export class ControlCenter {
     }
     // From here on the meter's own message key signed the report: a bad field is its fault.
     if (entry.timestamp !== state.window.end - 1n) {
-      return this.#fault(state, "wrong-timestamp", meter, entry.interval, counter, key);
+      return this.#fault(state, "wrong-timestamp", meter, entry.interval, counter, e);
     }
     // A category value, or 0: a meter's dummy for an unused slot (DESIGN §7).
     if (entry.value !== 0n && !state.categories.has(entry.value)) {
-      return this.#fault(state, "not-a-category", meter, entry.interval, counter, key);
+      return this.#fault(state, "not-a-category", meter, entry.interval, counter, e);
     }
     if (options.persist !== undefined) {
       try {
@@ -336,8 +377,37 @@ export class ControlCenter {
         return this.#uncounted(state, "not-stored", meter, entry.interval, counter);
       }
     }
-    state.admitted.set(key, { entry, meter, counter });
+    table.set(e, ENTRY_ADMITTED);
+    state.admitted.push(report);
     return { accepted: true, entry, meter, counter };
+  }
+
+  /**
+   * The signature check `admit(report)` would run now, as a self-contained job (report, `B_i`,
+   * `K_{i,j}`, k) for another thread, or undefined when admission would end before it (wrong size
+   * or version, interval not open, unknown pseudonym, excluded meter, replay). Reads state,
+   * changes nothing.
+   * Its verdict (`signatureJobVerifies`, admission-verify.ts) is the `signatureVerdict` of that
+   * report's `admit` whenever it is applied, since it depends only on the report's bytes and on
+   * keys fixed at registration and interval opening.
+   */
+  signatureJob(report: Uint8Array): SignatureJob | undefined {
+    // Only the interval and the pseudonym are read here; a report malformed further on gets a job
+    // whose verdict is false and is refused as malformed by `admit` before the verdict is used.
+    const interval = peekMeterReportInterval(report);
+    if (interval === undefined) return undefined;
+    const state = this.#intervals.get(interval);
+    if (state === undefined || state.closed) return undefined;
+    const e = state.table.find(report, METER_REPORT_PSEUDONYM_OFFSET);
+    if (e === -1 || state.table.has(e, ENTRY_ADMITTED)) return undefined;
+    const row = state.table.rowOf(e);
+    if (this.#excluded.has(this.#directory.indexAt(row))) return undefined;
+    return {
+      report,
+      basePublicKey: this.#directory.basePublicKeyAt(row),
+      intervalSeed: state.table.seedAt(row),
+      counter: state.table.counterOf(e),
+    };
   }
 
   #reject(
@@ -369,14 +439,14 @@ export class ControlCenter {
     meter: number,
     interval: number,
     counter: number,
-    pseudonymHex: string,
+    entryNumber: number,
   ): Admission {
     if (!METER_FAULTS.has(reason)) throw new ControlCenterError(`not a meter fault: ${reason}`);
     state.rejected.set(reason, (state.rejected.get(reason) ?? 0) + 1);
     // One fault per message: a replay of the same signed faulty report (or the meter resending it
     // unchanged) does not count again.
-    if (!state.faulted.has(pseudonymHex)) {
-      state.faulted.add(pseudonymHex);
+    if (!state.table.has(entryNumber, ENTRY_FAULTED)) {
+      state.table.set(entryNumber, ENTRY_FAULTED);
       const failures = (state.failures.get(meter) ?? 0) + 1;
       state.failures.set(meter, failures);
       if (failures >= this.#maxFailures) {
@@ -399,7 +469,7 @@ export class ControlCenter {
 
   /** Excludes `meter` (restoring a persisted exclusion after a restart). */
   exclude(meter: number): void {
-    if (!this.#meters.has(meter)) {
+    if (this.#directory.rowOf(meter) === -1) {
       throw new ControlCenterError(`ControlCenter.exclude: meter ${meter} not registered`);
     }
     this.#excluded.add(meter);
@@ -414,9 +484,11 @@ export class ControlCenter {
   admittedEntries(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (state === undefined) return [];
-    return [...state.admitted.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, v]) => v.entry);
+    const entries: LedgerEntry[] = [];
+    for (let i = 0; i < state.admitted.count; i++) {
+      entries.push(decodeMeterReport(state.admitted.at(i)));
+    }
+    return entries.sort((a, b) => compareBytes(a.id, b.id));
   }
 
   /**
@@ -431,31 +503,39 @@ export class ControlCenter {
     if (state === undefined) {
       throw new ControlCenterError(`ControlCenter.zeroSlots: interval ${interval} not open`);
     }
-    const filled = new Map<number, number>();
+    const { table } = state;
+    const K = this.#maxMessages;
     let dummies = 0;
-    const ids: { key: string; id: Uint8Array }[] = [];
-    for (const [key, v] of state.admitted) {
-      filled.set(v.meter, (filled.get(v.meter) ?? 0) + 1);
-      if (v.entry.value === 0n) {
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < state.admitted.count; i++) {
+      const entry = decodeMeterReport(state.admitted.at(i));
+      if (entry.value === 0n) {
         dummies++;
-        ids.push({ key, id: v.entry.id });
+        ids.push(entry.id);
       }
     }
     let markers = 0;
     let missingMeters = 0;
-    for (const meter of this.#meters.keys()) {
-      if ((filled.get(meter) ?? 0) === this.#maxMessages) continue;
-      if (!filled.has(meter)) missingMeters++;
-      const ps = this.#pseudonyms.intervalPseudonyms(meter, interval, 1, this.#maxMessages);
-      for (const id of ps) {
-        const key = bytesToHex(id);
-        if (state.admitted.has(key)) continue;
+    for (let row = 0; row < table.meters; row++) {
+      const filled = table.admittedOfRow(row);
+      if (filled === K) continue;
+      if (filled === 0) missingMeters++;
+      for (let e = row * K; e < (row + 1) * K; e++) {
+        if (table.has(e, ENTRY_ADMITTED)) continue;
         markers++;
-        ids.push({ key, id });
+        ids.push(table.pseudonymAt(e));
       }
     }
-    ids.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return { ids: ids.map((x) => x.id), dummies, markers, missingMeters };
+    // Meters registered after the interval opened: none of their slots could be admitted.
+    const scratch = new Uint8Array(32 * K);
+    for (let row = table.meters; row < this.#directory.count; row++) {
+      missingMeters++;
+      this.#directory.writePseudonyms(row, interval, K, scratch, 0);
+      for (let k = 0; k < K; k++) ids.push(scratch.slice(32 * k, 32 * k + 32));
+      markers += K;
+    }
+    ids.sort(compareBytes);
+    return { ids, dummies, markers, missingMeters };
   }
 
   /** Which meter and counter an admitted pseudonym came from (CC's private link). */
@@ -463,12 +543,17 @@ export class ControlCenter {
     interval: number,
     pseudonym: Uint8Array,
   ): { meter: number; counter: number } | undefined {
-    const hit = this.#intervals.get(interval)?.admitted.get(bytesToHex(pseudonym));
-    return hit ? { meter: hit.meter, counter: hit.counter } : undefined;
+    const table = this.#intervals.get(interval)?.table;
+    if (table === undefined || !(pseudonym instanceof Uint8Array) || pseudonym.length !== 32) {
+      return undefined;
+    }
+    const e = table.find(pseudonym);
+    if (e === -1 || !table.has(e, ENTRY_ADMITTED)) return undefined;
+    return { meter: this.#directory.indexAt(table.rowOf(e)), counter: table.counterOf(e) };
   }
 
   /**
-   * Stops admission for the interval and frees its pseudonym index. Returns the real (billed)
+   * Stops admission for the interval and wipes its interval seeds. Returns the real (billed)
    * entries sorted by pseudonym; the zero-value slots come from {@link zeroSlots}.
    */
   closeInterval(interval: number): LedgerEntry[] {
@@ -477,7 +562,8 @@ export class ControlCenter {
       throw new ControlCenterError(`ControlCenter.closeInterval: interval ${interval} not open`);
     }
     state.closed = true;
-    this.#pseudonyms.forgetInterval(interval);
+    // No more signature checks in this interval; its pseudonyms stay for zeroSlots and originOf.
+    state.table.wipeSeeds();
     return this.admittedEntries(interval).filter((e) => e.value !== 0n);
   }
 
@@ -493,6 +579,6 @@ export class ControlCenter {
       number
     >;
     for (const [reason, n] of state?.rejected ?? []) rejected[reason] = n;
-    return { admitted: state?.admitted.size ?? 0, rejected };
+    return { admitted: state?.admitted.count ?? 0, rejected };
   }
 }

@@ -8,7 +8,7 @@ import { connectBillingLedger, publicKeyStruct, type BillingLedger } from "./bil
 import { ChainError, chainCall } from "./errors.ts";
 import { noteWrite } from "./provider.ts";
 import { mined } from "./tx.ts";
-import type { TariffSchedule } from "./tariff.ts";
+import type { TariffSchedule } from "../protocol/tariff.ts";
 
 /** An existing deployment is not what the caller needs (no code, missing role, used ledger…). */
 export class DeploymentMismatchError extends ChainError {}

@@ -120,8 +120,10 @@ if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
   if (!m) fail(`--crash must look like 1:admission or 2:posting, got "${values.crash}"`);
   crash = { interval: Number(m[1]), phase: m[2] as "admission" | "posting" };
-  if (crash.interval >= intervals)
-    fail(`--crash interval ${crash.interval} is past the last interval`);
+  if (crash.interval < 1 || crash.interval > intervals)
+    fail(
+      `--crash interval ${crash.interval} is not in 1…${intervals} (intervals are numbered from 1)`,
+    );
 }
 
 async function chainAccess(): Promise<{
@@ -206,6 +208,10 @@ if (values.report) await writeHtmlReport(values.report, report);
 if (pseudonymsOut !== undefined) writePseudonymFiles(pseudonymsOut);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
+if (!report.delivery.complete) {
+  console.error(`demo: data lost: ${report.delivery.reason}`);
+  process.exitCode = 1;
+}
 if (
   report.attack &&
   (report.attack.outcome === "undetected" || !report.attack.honestBillsUnaffected)
@@ -262,7 +268,11 @@ function printSummary(r: OksuzReport): void {
   );
   console.log(
     `onion packets: ${r.network.packetsSent} sent, all of ${r.network.packetSizes.join("/")} bytes; ` +
-      `relays dropped ${
+      `lost on links ${r.network.dropped.lost ?? 0}` +
+      (r.network.dropped["destination-down"]
+        ? `, undeliverable ${r.network.dropped["destination-down"]}`
+        : "") +
+      `; relays dropped ${
         Object.entries(r.relays)
           .filter(([k, v]) => k.startsWith("dropped.") && v > 0)
           .map(([k, v]) => `${k.slice(8)} ${v}`)

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Option, type Command } from "commander";
 import { HDNodeWallet } from "ethers";
 
+import { connectJsonRpc } from "../chain/provider.ts";
 import { makeDirectory } from "../runtime/fs.ts";
 import {
   DevnetError,
@@ -37,6 +38,7 @@ import { checkOutputPaths, cli, printTable, writeJsonReport, type Cli } from "./
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const HARDHAT_DEV_MNEMONIC = "test test test test test test test test test test test junk";
+const HARDHAT_CHAIN_ID = 31337n;
 const PROG = "gridledger devnet";
 
 interface RawOptions {
@@ -244,6 +246,15 @@ async function devnet(s: Settings): Promise<number> {
       print(`starting hardhat node on 127.0.0.1:${port}`);
       hardhat = await startHardhatNode(port);
       rpcUrl = `http://127.0.0.1:${port}`;
+    } else if (rpcUrl !== undefined) {
+      // The devnet signs with Hardhat's funded development accounts: only on a development chain.
+      const { provider, chainId } = await connectJsonRpc(rpcUrl);
+      provider.destroy();
+      if (chainId !== HARDHAT_CHAIN_ID) {
+        throw new DevnetError(
+          `--rpc ${rpcUrl} is chain ${chainId}; the devnet needs a Hardhat development chain (31337, \`npx hardhat node\`) whose funded accounts it uses`,
+        );
+      }
     }
     const fundedKey = (i: number): string =>
       HDNodeWallet.fromPhrase(HARDHAT_DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
@@ -291,7 +302,9 @@ async function devnet(s: Settings): Promise<number> {
         `\nconfigs and sealed key files written to ${s.dir}; start the services in this order`,
       );
       console.log(`(each in its own terminal, with ${OPERATOR_KEY_ENV} set as now):\n`);
-      for (const spec of written.specs) {
+      const group = new Map(plan.processes.map((p) => [p.name, p.group ?? 0]));
+      const ordered = [...written.specs].sort((a, b) => group.get(a.name)! - group.get(b.name)!);
+      for (const spec of ordered) {
         console.log(
           `npx gridledger ${spec.role} --config ${written.configs[spec.name]} --data-dir ${spec.dataDir}   # health: ${written.healthUrls[spec.name]}`,
         );

@@ -129,6 +129,64 @@ export class GgmPrf {
   }
 }
 
+/**
+ * Walks `bits` levels (1…48) of the GGM tree from `seed` (32 bytes), taking the bits of `path`
+ * (an unsigned integer < 2^bits) from the most significant down: `G_{b_1}(…G_{b_bits}(seed))` in
+ * the notation of DESIGN §4.2. Allocation-free steps, as in {@link GgmPrf}. Returns a fresh 32-byte
+ * node (the caller may wipe it).
+ */
+function ggmDescend(seed: Uint8Array, path: number, bits: number): Uint8Array {
+  const state = new Int32Array(16);
+  const block = new Int32Array(16);
+  bytesToWords(seed, state, 0);
+  for (let d = 0; d < bits; d++) {
+    const bit = Math.floor(path / 2 ** (bits - 1 - d)) & 1;
+    const s = (d & 1) * 8;
+    const o = 8 - s;
+    block[0] = (bit << 24) | (state[s] >>> 8);
+    for (let i = 1; i < 8; i++) block[i] = (state[s + i - 1] << 24) | (state[s + i] >>> 8);
+    block[8] = (state[s + 7] << 24) | 0x800000;
+    for (let i = 9; i < 15; i++) block[i] = 0;
+    block[15] = (64 + 33) * 8;
+    for (let i = 0; i < 8; i++) state[o + i] = GGM_PREFIX[i];
+    compress(state, o, block, 0);
+  }
+  const out = wordsToBytes(state, (bits & 1) * 8, 8);
+  state.fill(0);
+  block.fill(0);
+  return out;
+}
+
+/**
+ * `K_{i,j}`: the GGM node after the 32 bits of interval `j` (index `x = j·2^16 + k`, DESIGN §4.2),
+ * the root of the 16-level subtree holding every message tweak of that interval and nothing else.
+ * The control center keeps it per meter while interval `j` is open (32 bytes instead of `K_i`'s
+ * whole cached path) and hands it, not `K_i`, to its admission workers. Throws RangeError on a bad
+ * key or interval.
+ */
+export function ggmIntervalSeed(ggmKey: Uint8Array, interval: number): Uint8Array {
+  expectBytes(ggmKey, 32, "ggmIntervalSeed: ggmKey");
+  if (!Number.isInteger(interval) || interval < 0 || interval > MAX_INTERVAL) {
+    throw new RangeError(`ggmIntervalSeed: interval ${interval} is not a u32`);
+  }
+  return ggmDescend(ggmKey, interval, 32);
+}
+
+/**
+ * `t_{i,j,k} = H3(f_{K_i}(j·2^16 + k))` from the interval seed `K_{i,j}` of {@link ggmIntervalSeed}:
+ * 16 PRG steps. Equals {@link messageTweak}`(K_i, j, k)` (property-tested).
+ */
+export function intervalMessageTweak(intervalSeed: Uint8Array, counter: number): bigint {
+  expectBytes(intervalSeed, 32, "intervalMessageTweak: intervalSeed");
+  if (!Number.isInteger(counter) || counter < 1 || counter > MAX_COUNTER) {
+    throw new RangeError(`intervalMessageTweak: counter ${counter} outside [1, 65535] (1-based)`);
+  }
+  const leaf = ggmDescend(intervalSeed, counter, 16);
+  const t = h3(leaf);
+  wipe(leaf);
+  return t;
+}
+
 /** A per-message Schnorr key pair (DESIGN §4.2). */
 export interface MessageKey {
   readonly interval: number;

@@ -5,6 +5,8 @@
 // ./roles/index.ts; the devnet says which schemes it runs and which roles are missing.
 import { sha256 } from "@noble/hashes/sha2.js";
 
+import { bbnpDevnetScheme } from "./devnet-bbnp.ts";
+import { oksuzDevnetScheme } from "./devnet-oksuz.ts";
 import { findRole } from "./roles/index.ts";
 import type { DevnetProcess, DevnetScheme, HealthMap } from "./devnet.ts";
 
@@ -170,43 +172,8 @@ export const smokeScheme: DevnetSchemeDefinition = {
   },
 };
 
-/** Oksuz metering and billing: CC, SP, the meter fleet in `--meter-processes` processes. */
-export const oksuzScheme: DevnetSchemeDefinition = {
-  name: "oksuz",
-  title: "Oksuz metering and billing (cc, sp, meters)",
-  roles: ["cc", "sp", "meters"],
-  needsChain: true,
-  processNames: (o) => [
-    "cc",
-    "sp",
-    ...Array.from({ length: o.meterProcesses }, (_, i) => `meters-${i}`),
-  ],
-  steps: (o) => ({ stepName: "interval", steps: o.intervals }),
-  unavailable: () =>
-    missingRoles(["cc", "sp", "meters"]) ?? "oksuzSetup has not landed on main yet",
-  prepare() {
-    return Promise.reject(new Error("oksuz: the set-up (oksuzSetup) is not wired yet"));
-  },
-};
-
-/** BBNP masked aggregation and consensus: the gateway, the user fleet, `--nodes` nodes. */
-export const bbnpScheme: DevnetSchemeDefinition = {
-  name: "bbnp",
-  title: "BBNP aggregation and consensus (gateway, bbnp-users, node)",
-  roles: ["gateway", "node", "bbnp-users"],
-  needsChain: true,
-  processNames: (o) => [
-    "gateway",
-    "bbnp-users-0",
-    ...Array.from({ length: o.nodes }, (_, j) => `node-${j}`),
-  ],
-  steps: (o) => ({ stepName: "round", steps: o.rounds }),
-  unavailable: () =>
-    missingRoles(["gateway", "node", "bbnp-users"]) ?? "bbnpSetup has not landed on main yet",
-  prepare() {
-    return Promise.reject(new Error("bbnp: the set-up (bbnpSetup) is not wired yet"));
-  },
-};
-
 /** The protocol schemes `gridledger devnet` runs (when available), in order. */
-export const DEVNET_SCHEMES: readonly DevnetSchemeDefinition[] = [oksuzScheme, bbnpScheme];
+export const DEVNET_SCHEMES: readonly DevnetSchemeDefinition[] = [
+  oksuzDevnetScheme,
+  bbnpDevnetScheme,
+];

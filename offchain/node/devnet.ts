@@ -258,14 +258,6 @@ export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
   const t0 = Date.now();
   let exited: ProcessInfo | undefined;
   const sup = init.supervisor;
-  print(`starting ${specs.length} processes: ${specs.map((s) => s.name).join(", ")}`);
-  const groups = [...new Set(init.processes.map((p) => p.group ?? 0))].sort((a, b) => a - b);
-  for (const g of groups) {
-    const names = new Set(init.processes.filter((p) => (p.group ?? 0) === g).map((p) => p.name));
-    await Promise.all(specs.filter((s) => names.has(s.name)).map((s) => sup.start(s)));
-  }
-  print(`all ${specs.length} processes healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
   const schemeOf = new Map(
     init.processes.map((p) => [p.name, init.schemes.find((s) => s.name === p.scheme)!]),
   );
@@ -276,37 +268,64 @@ export async function runDevnet(init: DevnetRunInit): Promise<DevnetRunResult> {
   );
   const lastStep = new Map(init.schemes.map((s) => [s.name, 0]));
   const restarting = new Set<string>();
-  const deadline = Date.now() + init.timeoutMs;
   let health = new Map<string, HealthDocument | undefined>();
   let lastLine = "";
   let finishedAt: number | undefined;
 
-  const poll = async (): Promise<void> => {
+  /** Polls every started process's /health; notes and prints the steps reached. */
+  const observe = async (): Promise<void> => {
+    const started = sup.list().map((i) => i.name);
     const docs = await Promise.all(
-      specs.map(async (s) => [s.name, await sup.health(s.name, 2_000)] as const),
+      started.map(async (name) => [name, await sup.health(name, 2_000)] as const),
     );
     health = new Map(docs);
-    for (const s of specs) {
-      const i = sup.info(s.name);
-      if (!restarting.has(s.name) && (i.exitCode !== null || i.signal !== null)) exited = i;
-    }
-  };
-
-  while (true) {
-    await poll();
-    if (exited !== undefined) {
-      throw new DevnetProcessExitedError(
-        `${exited.name} (pid ${exited.pid}) exited on its own (code ${exited.exitCode}, signal ${exited.signal}); see ${join(init.dir, exited.name)}/console.log`,
-      );
+    for (const name of started) {
+      const i = sup.info(name);
+      if (!restarting.has(name) && (i.exitCode !== null || i.signal !== null)) exited = i;
     }
     for (const s of init.schemes) {
       const step = s.step(health);
       if (step > lastStep.get(s.name)!) {
-        for (let j = lastStep.get(s.name)! + 1; j <= step; j++)
+        // Steps passed between two polls are named too.
+        for (let j = lastStep.get(s.name)! + 1; j < step; j++) {
           stepStartedMs[s.name][j - 1] = Date.now() - t0;
+          print(`[${s.name}] ${s.stepName} ${j}/${s.steps} (passed between two polls)`);
+        }
+        stepStartedMs[s.name][step - 1] = Date.now() - t0;
         lastStep.set(s.name, step);
         print(`[${s.name}] ${s.stepName} ${step}/${s.steps} · ${s.progress(health)}`);
       }
+    }
+  };
+
+  print(`starting ${specs.length} processes: ${specs.map((s) => s.name).join(", ")}`);
+  // Steps are followed from the first process on (a scheme may start while others still load).
+  let starting = true;
+  const observer = (async () => {
+    while (starting) {
+      await observe();
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  })();
+  try {
+    const groups = [...new Set(init.processes.map((p) => p.group ?? 0))].sort((a, b) => a - b);
+    for (const g of groups) {
+      const names = new Set(init.processes.filter((p) => (p.group ?? 0) === g).map((p) => p.name));
+      await Promise.all(specs.filter((s) => names.has(s.name)).map((s) => sup.start(s)));
+    }
+  } finally {
+    starting = false;
+    await observer;
+  }
+  print(`all ${specs.length} processes healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const deadline = Date.now() + init.timeoutMs;
+
+  while (true) {
+    await observe();
+    if (exited !== undefined) {
+      throw new DevnetProcessExitedError(
+        `${exited.name} (pid ${exited.pid}) exited on its own (code ${exited.exitCode}, signal ${exited.signal}); see ${join(init.dir, exited.name)}/console.log`,
+      );
     }
     // Kills due: the process's scheme is in (or past) the step asked for.
     for (const k of [...pending]) {

@@ -39,6 +39,20 @@ export function encodeMeterReport(entry: LedgerEntry): Uint8Array {
   return out;
 }
 
+/** Byte offset of the pseudonym in a report (after u8 version ‖ u32 interval). */
+export const METER_REPORT_PSEUDONYM_OFFSET = 5;
+
+/**
+ * The interval of a report without decoding the rest (a look-up key for the control center's
+ * admission pool), or undefined unless it has the report's size and version. A report it accepts
+ * may still be malformed: {@link decodeMeterReport} decides.
+ */
+export function peekMeterReportInterval(bytes: Uint8Array): number | undefined {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== METER_REPORT_SIZE) return undefined;
+  if (bytes[0] !== METER_REPORT_VERSION) return undefined;
+  return ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0;
+}
+
 /** Decodes a report; throws {@link MeterReportDecodeError} on any malformed field. */
 export function decodeMeterReport(bytes: Uint8Array): LedgerEntry {
   if (!(bytes instanceof Uint8Array) || bytes.length !== METER_REPORT_SIZE) {

@@ -2,7 +2,7 @@
 // regulator asks of a billing run. Every function here is pure: the run's JSON in, a Chart (spec
 // with inline data, caption, table) out. Units: energy in Wh, price in price units per Wh, bills
 // in price units, gas in gas units (DESIGN §2, §7; offchain/sim/oksuz.ts `OksuzReport`).
-import { tariffPrice, type TariffSchedule } from "../chain/tariff.ts";
+import { tariffPrice, type TariffSchedule } from "../protocol/tariff.ts";
 import { INTEGER_AXIS, PLOT, fmtInt, type Chart, type Datum } from "./chart.ts";
 import type { OksuzRun } from "./run.ts";
 

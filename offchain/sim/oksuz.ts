@@ -40,8 +40,9 @@ import {
 } from "../chain/deploy.ts";
 import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
 import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
+import { controlCenterChainClient } from "../chain/oksuz-clients.ts";
 import { readHead } from "../chain/provider.ts";
-import type { TariffSchedule } from "../chain/tariff.ts";
+import type { TariffSchedule } from "../protocol/tariff.ts";
 import { ControlCenterAgent, ControlCenterCrash } from "../cc/agent.ts";
 import type { RejectReason } from "../cc/control-center.ts";
 import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
@@ -88,11 +89,11 @@ export interface OksuzScenario {
   /** Interval length in seconds, default 3600. */
   readonly intervalSeconds?: number;
   /**
-   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 0 not
+   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 1 not
    * yet opened) instead of deploying one; the run's admin configures it.
    */
   readonly ledger?: string;
-  /** Unix time of interval 0's start, default 2026-01-05T00:00:00Z. */
+  /** Unix time of interval 1's start, default 2026-01-05T00:00:00Z. */
   readonly startTime?: bigint;
   /** Relays per onion, default 3 (DESIGN §4.6). */
   readonly pathLength?: number;
@@ -214,6 +215,19 @@ export interface OksuzReport {
     readonly packetSizes: readonly number[];
   };
   readonly relays: Readonly<Record<string, number>>;
+  /**
+   * Did every honest meter's report reach CC within its interval's resend window? `lost` lists
+   * those that did not (they became absence markers on-chain); `reason` says why in one line.
+   */
+  readonly delivery: {
+    readonly complete: boolean;
+    readonly lost: readonly {
+      readonly interval: number;
+      readonly meter: number;
+      readonly missing: number;
+    }[];
+    readonly reason?: string;
+  };
   /** Per relay (= meter address): its counters and the packets it put on links, by size. */
   readonly relayTraffic: readonly RelayTraffic[];
   /** The region's public category values (Wh, decimal, ascending; DESIGN §7). */
@@ -224,7 +238,7 @@ export interface OksuzReport {
     readonly values: readonly string[];
     readonly cap: string;
   };
-  /** Gas of deployment and meter registration (before interval 0), by ledger function. */
+  /** Gas of deployment and meter registration (before interval 1), by ledger function. */
   readonly setupGasByOperation: Readonly<Record<string, string>>;
   /** CC rejections that named no open interval (malformed, or for a closed interval). */
   readonly unattributedRejections: Readonly<Partial<Record<RejectReason, number>>>;
@@ -304,6 +318,8 @@ const DEFAULT_TARIFF: TariffSchedule = {
   cap: 10n,
 };
 const ROUND_MS = 200;
+/** How long meters keep resending what CC has not acknowledged, per interval (virtual ms). */
+const RESEND_WINDOW_MS = 60_000;
 /** Relay rounds over which meters spread their K onions (random round per onion). */
 const SEND_ROUNDS = 8;
 
@@ -372,6 +388,7 @@ export async function runOksuz(
     slotsPerMeter: slots,
   });
   const ccLedger = connectBillingLedger(address, chain.controlCenter);
+  const ccChain = controlCenterChainClient(ccLedger);
   const spLedger = connectBillingLedger(address, chain.serviceProvider);
   const domain = await readDomain(adminLedger);
   progress(
@@ -402,7 +419,7 @@ export async function runOksuz(
         batchSize: scenario.batchSize,
         epoch: onionEpoch,
       },
-      { store, secrets, ledger: ccLedger, logger: logger.child("cc") },
+      { store, secrets, chain: ccChain, logger: logger.child("cc") },
     );
     // "Killing" CC drops the agent and closes its database handle, as a process exit would.
     return { agent, close: () => store.close() };
@@ -590,9 +607,11 @@ export async function runOksuz(
   let totalMeasured = 0n;
   let totalReported = 0n;
   let previousReport: IntervalReport | undefined;
+  const undelivered: { interval: number; meter: number; missing: number }[] = [];
 
-  for (let j = 0; j < scenario.intervals; j++) {
-    const start = startTime + BigInt(j * intervalSeconds);
+  // Intervals are numbered 1…n everywhere: progress, tables, options, JSON and on-chain.
+  for (let j = 1; j <= scenario.intervals; j++) {
+    const start = startTime + BigInt((j - 1) * intervalSeconds);
     const end = start + BigInt(intervalSeconds);
     const timestamp = end - 1n;
     const blockBefore = await readHead(chain.admin.provider!);
@@ -620,7 +639,8 @@ export async function runOksuz(
         node.meter.index,
         Number(start),
         intervalSeconds,
-        loadRng.fork(`${node.meter.index}/${j}`),
+        // Labelled by the 0-based index as before intervals became 1-based: same seed, same load.
+        loadRng.fork(`${node.meter.index}/${j - 1}`),
       );
       measured += wh;
       node.last = node.meter.reportInterval(j, wh, timestamp);
@@ -667,8 +687,10 @@ export async function runOksuz(
       pump(pathLength + 4);
     }
 
-    // Receipts and resends (lost on the way, or refused): at most 3 attempts per interval.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // Receipts and resends (lost on the way, or refused): until every counter's receipt is in,
+    // bounded by the interval's resend window (issue 11: not by a fixed number of attempts).
+    const windowEndMs = clock.now() + RESEND_WINDOW_MS;
+    while (clock.now() < windowEndMs) {
       const receipts = cc.agent.receipts(j);
       let resent = 0;
       for (const node of nodes) {
@@ -686,6 +708,17 @@ export async function runOksuz(
       }
       if (resent === 0) break;
       pump(pathLength + 4);
+    }
+    // What did not make it within the window (honest meters only: an attacker's refused reports
+    // are the attack's business): reported as lost data, never hidden.
+    {
+      const receipts = cc.agent.receipts(j);
+      for (const node of nodes) {
+        if (!honest(node.meter.index) || cc.agent.center.isExcluded(node.meter.index)) continue;
+        const got = receipts.get(node.meter.index)?.size ?? 0;
+        const missing = (node.last?.entries.length ?? 0) - got;
+        if (missing > 0) undelivered.push({ interval: j, meter: node.meter.index, missing });
+      }
     }
     // The user batch: all K signed slots in one fixed-size message, after the interval.
     for (const node of nodes) {
@@ -739,7 +772,7 @@ export async function runOksuz(
       for (let i = 0; i < dap.length; i += 100) await postDap(publisher, j, dap.slice(i, i + 100));
       return price;
     };
-    if (attack === "sp-wrong-price" && j === 0) {
+    if (attack === "sp-wrong-price" && j === 1) {
       sp.faults = { priceOffset: 1n };
       await expectRevert(postPrice, "PriceMismatch", ENTRY_PROBLEM.PriceMismatch, attackState);
       sp.faults = {};
@@ -757,7 +790,7 @@ export async function runOksuz(
       }
       await closeBilling(publisher, j);
     };
-    if (attack === "sp-wrong-bill" && j === 0 && sealed.ocd.length > 0) {
+    if (attack === "sp-wrong-bill" && j === 1 && sealed.ocd.length > 0) {
       sp.faults = { billOffset: { index: 0, delta: 1n } };
       await expectRevert(postAllBills, "BillMismatch", ENTRY_PROBLEM.BillMismatch, attackState);
       sp.faults = {};
@@ -820,10 +853,10 @@ export async function runOksuz(
       },
     });
     progress(
-      `interval ${j + 1}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
+      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
         `price ${finalReport.price ?? "?"}, bills verified ${verified}/${nodes.length}`,
     );
-    step({ task: "intervals", done: j + 1, total: scenario.intervals });
+    step({ task: "intervals", done: j, total: scenario.intervals });
   }
   cc.close();
   rmSync(storeDir, { recursive: true, force: true });
@@ -900,6 +933,7 @@ export async function runOksuz(
       packetSizes: network.distinctPacketSizes(),
     },
     relays,
+    delivery: deliveryVerdict(undelivered, netStats.dropped.lost, relays),
     relayTraffic,
     categories: categories.map(String),
     tariff: {
@@ -931,11 +965,35 @@ export async function runOksuz(
       })),
       originatedPackets(linkRecords, (t) => {
         let j: number | undefined;
-        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k;
+        for (let k = 0; k < intervalStartMs.length && intervalStartMs[k] <= t; k++) j = k + 1;
         return j;
       }),
     ),
     wallTimeMs: now() - t0,
+  };
+}
+
+/** The run's delivery verdict: complete, or what was lost and why, in one line. */
+function deliveryVerdict(
+  lost: readonly { interval: number; meter: number; missing: number }[],
+  lostOnLinks: number,
+  relays: Readonly<Record<string, number>>,
+): OksuzReport["delivery"] {
+  if (lost.length === 0) return { complete: true, lost };
+  const reports = lost.reduce((n, u) => n + u.missing, 0);
+  const meters = new Set(lost.map((u) => u.meter)).size;
+  const relayDrops =
+    Object.entries(relays)
+      .filter(([k, v]) => k.startsWith("dropped.") && v > 0)
+      .map(([k, v]) => `${k.slice(8)} ${v}`)
+      .join(", ") || "none";
+  return {
+    complete: false,
+    lost,
+    reason:
+      `${reports} reports of ${meters} meters did not reach CC within the ` +
+      `${RESEND_WINDOW_MS / 1000} s resend window (${lostOnLinks} packets lost on links; ` +
+      `dropped by relays: ${relayDrops})`,
   };
 }
 
@@ -1007,7 +1065,7 @@ async function expectRevert(
 }
 
 /**
- * A run numbers its intervals from 0, so an attached ledger must not hold interval 0 yet (a
+ * A run numbers its intervals from 1, so an attached ledger must not hold interval 1 yet (a
  * ledger deployed by `gridledger deploy` and not used by another run). Throws
  * `DeploymentMismatchError`.
  */
@@ -1015,10 +1073,10 @@ async function checkUnusedLedger(address: string, admin: Signer): Promise<void> 
   if ((await chainCall(() => admin.provider!.getCode(address))) === "0x") {
     throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
   }
-  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(0));
+  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(1));
   if (Number(record.state) !== 0) {
     throw new DeploymentMismatchError(
-      `the BillingLedger at ${address} already holds interval 0 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
+      `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
     );
   }
 }
@@ -1082,6 +1140,14 @@ function validateScenario(s: OksuzScenario): void {
   }
   if (!Number.isInteger(s.intervals) || s.intervals < 1) {
     throw new RangeError(`runOksuz: intervals must be a positive integer, got ${s.intervals}`);
+  }
+  if (
+    s.crash !== undefined &&
+    (!Number.isInteger(s.crash.interval) || s.crash.interval < 1 || s.crash.interval > s.intervals)
+  ) {
+    throw new RangeError(
+      `runOksuz: crash interval must be in 1…${s.intervals} (intervals are 1-based), got ${s.crash.interval}`,
+    );
   }
   if (s.attack !== undefined && !ATTACKS.includes(s.attack)) {
     throw new RangeError(`runOksuz: unknown attack ${s.attack} (one of ${ATTACKS.join(", ")})`);

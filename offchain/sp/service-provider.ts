@@ -4,8 +4,8 @@
 // or bill (DESIGN §2); SP still checks the OCD ledger it bills against, as the paper requires.
 import type { ServiceProviderKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
-import { signBillBatch, type BillFields, type SignedBillBatch } from "../chain/billing.ts";
-import { tariffPrice, type TariffSchedule } from "../chain/tariff.ts";
+import { signBillBatch, type BillFields, type SignedBillBatch } from "../protocol/billing.ts";
+import { tariffPrice, type TariffSchedule } from "../protocol/tariff.ts";
 import { ENTRY_KIND, signEntry, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 

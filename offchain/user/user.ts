@@ -8,9 +8,9 @@
 // from the public tariff and the ledger's aggregate, and its bill `Σ_k p_j·c_{i,j,k}`. Anything
 // that does not match is a dispute, named.
 import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
-import type { BillFields } from "../chain/billing.ts";
+import type { BillFields } from "../protocol/billing.ts";
 import type { KeyPair } from "../crypto/keys.ts";
-import type { IntervalReport } from "../chain/ledgerReader.ts";
+import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 import { slotDisagreement, type LedgerSlot, type SlotDispute } from "../protocol/dispute.ts";
@@ -72,7 +72,7 @@ export class User {
     return (this.#batches.get(interval) ?? []).map((s) => s.entry.id);
   }
 
-  /** Verifies interval `report.interval` as rebuilt from chain events (offchain/chain/ledgerReader). */
+  /** Verifies interval `report.interval` as rebuilt from chain events (offchain/protocol/ledger-audit.ts). */
   verifyInterval(report: IntervalReport): UserIntervalCheck {
     const { domain, spSigPk } = this.#init;
     const interval = report.interval;

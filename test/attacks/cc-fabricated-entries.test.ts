@@ -21,7 +21,7 @@ import {
   makeOcdEntries,
   testKey,
 } from "../ledger/fixtures.ts";
-import { tariffPrice } from "../../offchain/chain/tariff.ts";
+import { tariffPrice } from "../../offchain/protocol/tariff.ts";
 import { INTERVAL, K, slotSetting } from "./slots-fixture.ts";
 
 const { ethers } = await network.create();

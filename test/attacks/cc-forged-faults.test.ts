@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
-import { INTERVAL_STATE, type BillingLedger } from "../../offchain/chain/billing.ts";
+import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
+import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
 import { buildOnion } from "../../offchain/onion/sphinx.ts";
 import { signEntry } from "../../offchain/protocol/entry.ts";
@@ -69,13 +70,13 @@ describe("attack: getting an honest meter excluded with reports it did not sign"
     });
     try {
       const meter = makeMeter(0, cc);
-      const ledger = {
-        meterCount: async () => 1_000_000n,
-        intervalRecord: async () => ({ state: BigInt(INTERVAL_STATE.Open) }),
-      } as unknown as BillingLedger;
+      const chain = {
+        meterCount: async () => 1_000_000,
+        intervalProgress: async () => ({ state: INTERVAL_STATE.Open, lastId: new Uint8Array(32) }),
+      } as unknown as ControlCenterChainClient;
       const agent = ControlCenterAgent.start(
         { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 32, maxFailures: 3, epoch: 5 },
-        { store, secrets, ledger },
+        { store, secrets, chain },
       );
       await agent.registerMeters([meter.registration(seedScalar("eph-0"))]);
       await agent.openInterval(J, WINDOW, CATEGORIES);

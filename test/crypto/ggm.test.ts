@@ -8,9 +8,12 @@ import {
   ggmEvaluate,
   GgmPrf,
   ggmPrg,
+  ggmIntervalSeed,
   GGM_MAX_INDEX,
+  intervalMessageTweak,
   MessageKeyDeriver,
   messageIndex,
+  messageTweak,
 } from "../../offchain/crypto/ggm.ts";
 import { h3, taggedHash } from "../../offchain/crypto/hash.ts";
 import { backends, CURVE_ORDER } from "../../offchain/crypto/secp256k1.ts";
@@ -139,5 +142,30 @@ describe("GGM PRF (DESIGN §4.2)", () => {
     expect(K).to.deep.equal(new Uint8Array(32).fill(1)); // the caller's key is copied, not wiped
     prf.wipe();
     expect(() => prf.evaluate(10n)).to.throw(/^GgmPrf.evaluate: key material was wiped/);
+  });
+
+  it("interval seed K_{i,j}: 16 steps from it give messageTweak(K, j, k) for random (j, k)", () => {
+    const intervalArb = fc.oneof(fc.constant(0), fc.constant(0xffffffff), fc.nat());
+    const counterArb = fc.oneof(
+      fc.constant(1),
+      fc.constant(65535),
+      fc.integer({ min: 1, max: 65535 }),
+    );
+    fc.assert(
+      fc.property(keyArb, intervalArb, counterArb, (key, j, k) => {
+        const seed = ggmIntervalSeed(key, j);
+        expect(intervalMessageTweak(seed, k)).to.equal(messageTweak(key, j, k));
+      }),
+      { numRuns: 60 },
+    );
+    // The seed is the node after the 32 interval bits: one level per bit, bit 47 first.
+    const K = new Uint8Array(32).fill(7);
+    let s: Uint8Array = K;
+    for (let i = 31; i >= 0; i--) s = ggmPrg(((5 >>> i) & 1) as 0 | 1, s);
+    expect(ggmIntervalSeed(K, 5)).to.deep.equal(s);
+    expect(() => ggmIntervalSeed(K, -1)).to.throw(/^ggmIntervalSeed: interval -1/);
+    expect(() => ggmIntervalSeed(K, 2 ** 32)).to.throw(/^ggmIntervalSeed: interval/);
+    expect(() => intervalMessageTweak(s, 0)).to.throw(/^intervalMessageTweak: counter 0/);
+    expect(() => intervalMessageTweak(new Uint8Array(31), 1)).to.throw(/^intervalMessageTweak/);
   });
 });

@@ -83,6 +83,23 @@ describe("Oksuz end to end", function () {
     expect(lost, "the network did drop packets").to.be.greaterThan(0);
   });
 
+  it("at 5 % and 20 % loss every report arrives (resends until the receipt, within the window)", async () => {
+    for (const loss of [0.05, 0.2]) {
+      const report = await run({ seed: `loss-${loss}`, network: { loss } });
+      expect(report.delivery, `loss ${loss}`).to.deep.equal({ complete: true, lost: [] });
+      expect(report.perInterval.every((s) => s.absenceMarkers === 0)).to.equal(true);
+      expect(report.network.dropped.lost, "the network did lose packets").to.be.greaterThan(0);
+      await reconcile(report);
+    }
+  });
+
+  it("a run that loses data says so and why (regression: lost reports were silent)", async () => {
+    const report = await run({ intervals: 1, network: { loss: 0.9 } });
+    expect(report.delivery.complete).to.equal(false);
+    expect(report.delivery.lost.length).to.be.greaterThan(0);
+    expect(report.delivery.reason).to.match(/did not reach CC within .* packets lost on links/);
+  });
+
   it("with cover traffic: same ledgers, same packet size, loops come back", async () => {
     const plain = await run();
     const covered = await run({ cover: { loopsPerRound: 2 } });
@@ -138,6 +155,18 @@ describe("Oksuz end to end", function () {
       });
       expect(crashed.crash?.restarted).to.equal(true);
       expect(digests(crashed)).to.deep.equal(digests(baseline));
+      await reconcile(crashed);
+    });
+
+    it("--crash J:posting fires at the default batch size too (one batch: crash before the seal)", async () => {
+      const plain = await run({ meters: 8, intervals: 2 });
+      const crashed = await run({
+        meters: 8,
+        intervals: 2,
+        crash: { interval: 1, phase: "posting" },
+      });
+      expect(crashed.crash?.restarted, "the crash fired").to.equal(true);
+      expect(digests(crashed)).to.deep.equal(digests(plain));
       await reconcile(crashed);
     });
 

@@ -136,7 +136,7 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
       expect(json).to.not.have.property("direct");
       const file = readPseudonymFile(household(i));
       expect(file.meterIndex).to.equal(i);
-      expect([...file.intervals.keys()]).to.deep.equal([0, 1]);
+      expect([...file.intervals.keys()]).to.deep.equal([1, 2]); // 1-based (issue 11)
       for (const slots of file.intervals.values()) {
         expect(slots).to.have.length(DEFAULT_REPORT_SLOTS);
       }
@@ -156,7 +156,7 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
         ledger: relayed.ledger,
         file: readPseudonymFile(household(i)),
       });
-      expect(checks.map((c) => c.interval)).to.deep.equal([0, 1]);
+      expect(checks.map((c) => c.interval)).to.deep.equal([1, 2]);
       for (const c of checks) {
         expect(c.disputes, `meter ${i} interval ${c.interval}`).to.deep.equal([]);
         expect(c).to.deep.include({ meterIndex: i, missing: 0, verified: true });
@@ -175,9 +175,9 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
       expect(r.stdout.match(/ verified$/gm), r.stdout).to.have.length(INTERVALS);
       expect(r.stdout).to.not.match(/DISPUTED/);
     }
-    const one = await gridledger(verifyArgs(relayed.ledger, household(0), ["--interval", "1"]));
+    const one = await gridledger(verifyArgs(relayed.ledger, household(0), ["--interval", "2"]));
     expect(one.code, one.stderr).to.equal(0);
-    expect(one.stdout).to.match(/\n\s*1\s+\d+\s+0\s+.*verified/);
+    expect(one.stdout).to.match(/\n\s*2\s+\d+\s+0\s+.*verified/);
     expect(one.stdout.match(/ verified$/gm)).to.have.length(1);
   });
 
@@ -187,7 +187,7 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
   // slot no longer carries the meter's signature under B_i + t·G, so no third party believes it.
   it("a slot value edited in the file: value-altered dispute whose evidence does not hold, exit 1", async () => {
     const file = readPseudonymFile(household(2));
-    const slots = file.intervals.get(0)!;
+    const slots = file.intervals.get(1)!;
     const k = slots.findIndex((s) => s.entry.value > 0n);
     expect(k).to.be.at.least(0);
     const edited: UserBatchSlot[] = slots.map((s, n) =>
@@ -195,14 +195,14 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     );
     const tampered: PseudonymFile = {
       ...file,
-      intervals: new Map([...file.intervals, [0, edited]]),
+      intervals: new Map([...file.intervals, [1, edited]]),
     };
-    const honest = (await verifyBills({ rpc: url, ledger: relayed.ledger, file, interval: 0 }))[0];
+    const honest = (await verifyBills({ rpc: url, ledger: relayed.ledger, file, interval: 1 }))[0];
     const [check] = await verifyBills({
       rpc: url,
       ledger: relayed.ledger,
       file: tampered,
-      interval: 0,
+      interval: 1,
     });
     const pseudonym = bytesToHex(slots[k].entry.id);
     expect(check.verified).to.equal(false);
@@ -217,12 +217,12 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     expect(check.postedBill).to.equal(check.expectedBill);
 
     const path = writeFile("edited.json", formatPseudonymFile(tampered));
-    const r = await gridledger(verifyArgs(relayed.ledger, path, ["--interval", "0"]));
+    const r = await gridledger(verifyArgs(relayed.ledger, path, ["--interval", "1"]));
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stdout).to.match(/DISPUTED/);
-    expect(r.stdout).to.include(`interval 0: slot ${pseudonym.slice(0, 12)}…: value-altered`);
+    expect(r.stdout).to.include(`interval 1: slot ${pseudonym.slice(0, 12)}…: value-altered`);
     expect(r.stdout).to.include(
-      `interval 0: slot ${pseudonym.slice(0, 12)}… value-altered: evidence does NOT hold`,
+      `interval 1: slot ${pseudonym.slice(0, 12)}… value-altered: evidence does NOT hold`,
     );
   });
 
@@ -234,8 +234,8 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
     const r = await gridledger(verifyArgs(relayed.ledger, path));
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stdout.match(/DISPUTED$/gm)).to.have.length(INTERVALS);
-    expect(r.stdout).to.match(/interval 0: DAP entry not signed by the registered SP key/);
     expect(r.stdout).to.match(/interval 1: DAP entry not signed by the registered SP key/);
+    expect(r.stdout).to.match(/interval 2: DAP entry not signed by the registered SP key/);
   });
 
   it("direct mode: the file carries pk_SP, the user's key comes from GRIDLEDGER_USER_KEY", async () => {
@@ -273,9 +273,9 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
 
   it("bad input: one named line, exit 2", async () => {
     const good = jsonOf(0);
-    const batch0 = (good.intervals as Record<string, string>)["0"];
+    const batch0 = (good.intervals as Record<string, string>)["1"];
     const withBatch = (name: string, hex: string) =>
-      writeFile(name, { ...good, intervals: { 0: hex } });
+      writeFile(name, { ...good, intervals: { 1: hex } });
     const cases: [string[], RegExp][] = [
       [["--ledger", "0x1234"], /VerifyBillOptionError: --ledger must be an address/],
       // Well-formed addresses that hold no BillingLedger (newcomer trial: an ethers stack trace).
@@ -303,21 +303,21 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
       [
         ["--pseudonyms", withBatch("short.json", batch0.slice(0, -2))],
         new RegExp(
-          `PseudonymFileError: .*intervals\\.0 must be 0x \\+ a user batch of K × ${USER_BATCH_SLOT_SIZE} bytes`,
+          `PseudonymFileError: .*intervals\\.1 must be 0x \\+ a user batch of K × ${USER_BATCH_SLOT_SIZE} bytes`,
         ),
       ],
       [
         ["--pseudonyms", withBatch("nothex.json", "0x" + "zz".repeat(USER_BATCH_SLOT_SIZE))],
-        /PseudonymFileError: .*intervals\.0 must be 0x \+ 340 hex digits/,
+        /PseudonymFileError: .*intervals\.1 must be 0x \+ 340 hex digits/,
       ],
       [
         // A well-sized batch whose first slot has report version 0x09.
         ["--pseudonyms", withBatch("version.json", "0x09" + batch0.slice(4))],
-        /PseudonymFileError: .*intervals\.0: decodeMeterReport: unknown version 9/,
+        /PseudonymFileError: .*intervals\.1: decodeMeterReport: unknown version 9/,
       ],
       [
-        ["--pseudonyms", writeFile("moved.json", { ...good, intervals: { 1: batch0 } })],
-        /PseudonymFileError: .*intervals\.1 holds an entry of interval 0/,
+        ["--pseudonyms", writeFile("moved.json", { ...good, intervals: { 2: batch0 } })],
+        /PseudonymFileError: .*intervals\.2 holds an entry of interval 1/,
       ],
     ];
     for (const [override, expected] of cases) {
@@ -381,9 +381,9 @@ describe("gridledger verify-bill on the files of `demo --pseudonyms-out` (hardha
 
   it("parsePseudonymFile refuses a pseudonym listed twice and a non-u32 interval", () => {
     const good = jsonOf(0);
-    const batch0 = (good.intervals as Record<string, string>)["0"];
+    const batch0 = (good.intervals as Record<string, string>)["1"];
     expect(() =>
-      parsePseudonymFile({ ...good, intervals: { 0: batch0 + batch0.slice(2) } }),
+      parsePseudonymFile({ ...good, intervals: { 1: batch0 + batch0.slice(2) } }),
     ).to.throw(PseudonymFileError, /listed twice/);
     expect(() => parsePseudonymFile({ ...good, intervals: { "-1": batch0 } })).to.throw(
       PseudonymFileError,

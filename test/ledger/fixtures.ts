@@ -17,7 +17,7 @@ import {
   deployBillingLedger as deployChainLedger,
   type BillingLedgerConfig,
 } from "../../offchain/chain/deploy.ts";
-import { tariffPrice, type TariffSchedule } from "../../offchain/chain/tariff.ts";
+import { tariffPrice, type TariffSchedule } from "../../offchain/protocol/tariff.ts";
 import { bytesToBigInt, hexToBytes, toHex0x, u32 } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
 import { CURVE_ORDER, secp } from "../../offchain/crypto/secp256k1.ts";

@@ -13,6 +13,7 @@ import { BBNP_ORDER } from "../../offchain/protocol/bbnp/params.ts";
 import { encodeReport, encodeReveal } from "../../offchain/protocol/bbnp/report.ts";
 import { ENTRY_KIND, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { encodeUserBatch } from "../../offchain/protocol/user-batch.ts";
 import {
   decodeWire,
   encodeWire,
@@ -41,6 +42,24 @@ const compressedKey = fc
   .map(([p, x]) => Uint8Array.from([p, ...x]));
 const belowR = fc.bigInt({ min: 0n, max: BBNP_ORDER - 1n });
 const sig = bytes(96);
+
+const scalarArb = fc.bigInt({ min: 1n, max: CURVE_ORDER - 1n });
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+/** A DAP entry's fields but id and interval (set by the message). */
+const dapFields = fc.record({
+  kind: fc.constant(ENTRY_KIND.DAP),
+  timestamp: u64,
+  value: u64,
+  sigPk: compressedKey,
+  signature: fc.record({ rAddr: bytes(20), y: scalarArb }),
+});
+const DAP_DEFAULT = {
+  kind: ENTRY_KIND.DAP,
+  timestamp: 1n,
+  value: 2n,
+  sigPk: Uint8Array.from([2, ...new Uint8Array(32).fill(7)]),
+  signature: { rAddr: new Uint8Array(20), y: 1n },
+};
 
 const entry: fc.Arbitrary<LedgerEntry> = fc.record({
   kind: fc.constant(ENTRY_KIND.OCD),
@@ -84,11 +103,59 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
       encryptedGgmKey: fc
         .tuple(compressedKey, bytes(ENCRYPTED_GGM_KEY_BYTES - 33))
         .map(([e, rest]) => Uint8Array.from([...e, ...rest])),
+      basePublicKey: compressedKey,
     })
     .map((registration) => ({ type: "meterRegistration", registration }) as const),
   fc
     .record({ interval: u32, pseudonyms: fc.array(bytes(32), { maxLength: 20 }) })
     .map((batch) => ({ type: "pseudonymBatch", batch }) as const),
+  fc
+    .record({ interval: u32, start: u64, length: u64, windowMs: u32 })
+    .filter(({ start, length }) => length > 0n && start + length < 1n << 64n)
+    .map(
+      ({ interval, start, length, windowMs }) =>
+        ({
+          type: "intervalAnnouncement",
+          announcement: { interval, start, end: start + length, windowMs },
+        }) as const,
+    ),
+  fc
+    .tuple(u32, fc.uniqueArray(bytes(32), { maxLength: 8, selector: hexOf }), fc.array(dapFields))
+    .map(([interval, ids, fields]) => ({
+      type: "dapEntries" as const,
+      dap: {
+        interval,
+        entries: ids
+          .sort((a, b) => hexOf(a).localeCompare(hexOf(b)))
+          .map((id, i) => ({ ...(fields[i] ?? fields[0] ?? DAP_DEFAULT), id, interval })),
+      },
+    })),
+  fc
+    .record({
+      interval: u32,
+      firstIndex: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      bills: fc.array(fc.record({ id: bytes(32), timestamp: u64, bill: u64, consumptionWh: u64 }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      signature: fc.record({ rAddr: bytes(20), y: scalarArb }),
+    })
+    .map(
+      (b) =>
+        ({
+          type: "billBatch",
+          batch: { ...b, bills: b.bills.map((x) => ({ interval: b.interval, ...x })) },
+        }) as const,
+    ),
+  fc.tuple(u32, fc.array(fc.record({ entry, tweak: scalarArb }), { maxLength: 8 })).map(
+    ([interval, slots]) =>
+      ({
+        type: "userBatch",
+        interval,
+        slots: slots.map((slot) => ({ ...slot, entry: { ...slot.entry, interval } })),
+      }) as const,
+  ),
+  u32.map((interval) => ({ type: "userBatchReceipt", interval }) as const),
   fc
     .record({ userId: u32, round: u64, masked: belowR.map((x) => u256(x)), tag: bytes(32) })
     .map((report) => ({ type: "bbnpReport", report }) as const),
@@ -251,6 +318,97 @@ describe("wire codecs", () => {
     });
     rev.set(u256(BBNP_ORDER), 2 + 16);
     expect(() => decodeWire(rev)).to.throw(WireFieldError, /mask/);
+  });
+
+  it("Oksuz service messages: named errors for every field the decoder refuses", () => {
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval: 1, start: 100n, end: 200n, windowMs: 5_000 },
+    });
+    const swapped = Uint8Array.from(announcement);
+    swapped.set(announcement.subarray(6, 14), 14); // end := start
+    expect(() => decodeWire(swapped)).to.throw(WireFieldError, /end not after start/);
+
+    const sigPk = Uint8Array.from([3, ...new Uint8Array(32).fill(9)]);
+    const dapEntry = (idByte: number): LedgerEntry => ({
+      kind: ENTRY_KIND.DAP,
+      interval: 4,
+      id: new Uint8Array(32).fill(idByte),
+      timestamp: 7n,
+      value: 5n,
+      sigPk,
+      signature: { rAddr: new Uint8Array(20).fill(1), y: 3n },
+    });
+    const dap = encodeWire({
+      type: "dapEntries",
+      dap: { interval: 4, entries: [dapEntry(1), dapEntry(2)] },
+    });
+    const unordered = Uint8Array.from(dap);
+    unordered.set(new Uint8Array(32).fill(1), 2 + 4 + 2 + 133); // second id := first id
+    expect(() => decodeWire(unordered)).to.throw(WireFieldError, /ascending/);
+    const zeroY = Uint8Array.from(dap);
+    zeroY.set(new Uint8Array(32), 2 + 4 + 2 + 101); // first entry's y := 0
+    expect(() => decodeWire(zeroY)).to.throw(WireFieldError, /dap\.y/);
+    const badPrefix = Uint8Array.from(dap);
+    badPrefix[2 + 4 + 2 + 48] = 4;
+    expect(() => decodeWire(badPrefix)).to.throw(WireFieldError, /sigPk prefix/);
+    expect(() =>
+      encodeWire({ type: "dapEntries", dap: { interval: 5, entries: [dapEntry(1)] } }),
+    ).to.throw(WireEncodeError, /another interval/);
+
+    const bill = {
+      interval: 4,
+      id: new Uint8Array(32),
+      timestamp: 1n,
+      bill: 6n,
+      consumptionWh: 3n,
+    };
+    const batch = encodeWire({
+      type: "billBatch",
+      batch: {
+        interval: 4,
+        firstIndex: 0,
+        bills: [bill],
+        signature: { rAddr: new Uint8Array(20), y: 1n },
+      },
+    });
+    const empty = Uint8Array.from([...batch.subarray(0, 14), 0, 0, ...batch.subarray(16 + 56)]);
+    expect(() => decodeWire(empty)).to.throw(WireFieldError, /empty batch/);
+    const hugeIndex = Uint8Array.from(batch);
+    hugeIndex.fill(0xff, 6, 14);
+    expect(() => decodeWire(hugeIndex)).to.throw(WireFieldError, /firstIndex/);
+    expect(() =>
+      encodeWire({
+        type: "billBatch",
+        batch: {
+          interval: 4,
+          firstIndex: 0,
+          bills: [],
+          signature: { rAddr: new Uint8Array(20), y: 1n },
+        },
+      }),
+    ).to.throw(WireEncodeError, /empty/);
+
+    const slot = {
+      entry: {
+        kind: ENTRY_KIND.OCD,
+        interval: 4,
+        id: new Uint8Array(32).fill(5),
+        timestamp: 9n,
+        value: 50n,
+        sigPk,
+        signature: { rAddr: new Uint8Array(20), y: 2n },
+      },
+      tweak: 11n,
+    };
+    const userBatch = encodeWire({ type: "userBatch", interval: 4, slots: [slot] });
+    expect(userBatch.subarray(8)).to.deep.equal(encodeUserBatch([slot]));
+    const otherInterval = Uint8Array.from(userBatch);
+    otherInterval[5] = 5; // the batch says interval 5, its slot 4
+    expect(() => decodeWire(otherInterval)).to.throw(WireFieldError, /another interval/);
+    const zeroTweak = Uint8Array.from(userBatch);
+    zeroTweak.fill(0, userBatch.length - 32);
+    expect(() => decodeWire(zeroTweak)).to.throw(WireFieldError, /tweak/);
   });
 
   it("encoders refuse values the wire cannot carry", () => {

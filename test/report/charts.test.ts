@@ -5,7 +5,7 @@
 // the interval's entries).
 import { expect } from "chai";
 
-import { tariffPrice } from "../../offchain/chain/tariff.ts";
+import { tariffPrice } from "../../offchain/protocol/tariff.ts";
 import {
   bbnpCharts,
   certificateChart,

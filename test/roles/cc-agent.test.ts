@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
-import { INTERVAL_STATE, type BillingLedger } from "../../offchain/chain/billing.ts";
+import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
+import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
@@ -30,9 +31,9 @@ const FAST_SCRYPT = { N: 1 << 10, r: 8, p: 1 };
 
 /** The two ledger reads the agent makes off the posting path; anything else would throw. */
 const stubLedger = {
-  meterCount: async () => 1_000_000n,
-  intervalRecord: async () => ({ state: BigInt(INTERVAL_STATE.Open) }),
-} as unknown as BillingLedger;
+  meterCount: async () => 1_000_000,
+  intervalProgress: async () => ({ state: INTERVAL_STATE.Open, lastId: new Uint8Array(32) }),
+} as unknown as ControlCenterChainClient;
 
 describe("control-center agent (store-backed)", function () {
   const cc = ccKeys();
@@ -47,7 +48,7 @@ describe("control-center agent (store-backed)", function () {
     open.push({ store, secrets });
     return ControlCenterAgent.start(
       { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 32, maxFailures },
-      { store, secrets, ledger: stubLedger },
+      { store, secrets, chain: stubLedger },
     );
   }
 

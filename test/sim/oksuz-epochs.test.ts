@@ -22,7 +22,8 @@ describe("Oksuz simulation drives onion epochs", function () {
   it("rotates every relay once per interval; caches keep only the live epochs", async () => {
     const intervals = 4;
     const report = await runOksuz({ meters: 6, intervals, seed: "epochs" }, chain);
-    expect(report.relays.epoch).to.equal(intervals - 1); // before the fix: 0 for ever
+    // Epoch = interval number, intervals numbered 1…n (issue 11).
+    expect(report.relays.epoch).to.equal(intervals); // before the fix: 0 for ever
     // Every meter sends K onions per interval (its chunks and dummies, DESIGN §7), each across 3
     // relays: the caches hold at most the last two intervals' tags, never the whole run's.
     const meters = 6;

@@ -32,7 +32,7 @@ import {
   type BillFields,
   type BillingLedger,
 } from "../../chain/billing.ts";
-import { tariffPrice } from "../../chain/tariff.ts";
+import { tariffPrice } from "../../protocol/tariff.ts";
 import { bytesToBigInt, hexToBytes, toHex0x, u32 } from "../../crypto/bytes.ts";
 import { keccak256 } from "../../crypto/hash.ts";
 import { CURVE_ORDER, secp } from "../../crypto/secp256k1.ts";

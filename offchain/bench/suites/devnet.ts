@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { oksuzScheme } from "../../node/devnet-schemes.ts";
+import { oksuzDevnetScheme as oksuzScheme } from "../../node/devnet-oksuz.ts";
 import type { BenchContext } from "../harness.ts";
 
 const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
@@ -53,6 +53,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     return;
   }
   const n = ctx.quick ? 20 : 200;
+  // 8 meter processes: one process of 100 meters runs out of file descriptors (EMFILE, 2026-11-29).
   const r = await devnet([
     "--scheme",
     "oksuz",
@@ -60,6 +61,10 @@ export async function run(ctx: BenchContext): Promise<void> {
     String(n),
     "--intervals",
     "1",
+    "--meter-processes",
+    "8",
+    "--window-ms",
+    "30000",
     "--seed",
     "bench",
   ]);

@@ -2,10 +2,22 @@
 // exists for every `RoleDefinition` listed here (offchain/cli/services.ts). Each role module is
 // written by its owner (offchain/node/roles/<role>.ts); a role appears here once it has landed.
 import type { RoleDefinition } from "../service.ts";
+import { bbnpUsersRole } from "./bbnp-users.ts";
+import { ccRole } from "./cc.ts";
+import { gatewayRole } from "./gateway.ts";
+import { metersRole } from "./meters.ts";
+import { nodeRole } from "./node.ts";
 import { pingRole } from "./ping.ts";
+import { spRole } from "./sp.ts";
 
 /** Every role that can run as a process, in the order `gridledger --help` lists them. */
 export const ROLES: readonly RoleDefinition<unknown>[] = [
+  ccRole as RoleDefinition<unknown>,
+  spRole as RoleDefinition<unknown>,
+  metersRole as RoleDefinition<unknown>,
+  gatewayRole as RoleDefinition<unknown>,
+  nodeRole as RoleDefinition<unknown>,
+  bbnpUsersRole as RoleDefinition<unknown>,
   // Diagnostic (no protocol): checks the address book and restarts (`gridledger devnet --smoke`).
   pingRole,
 ];

@@ -27,8 +27,16 @@ import {
   type MaskReveal,
 } from "../bbnp/report.ts";
 import { BBNP_ORDER } from "../bbnp/params.ts";
-import type { LedgerEntry } from "../entry.ts";
+import type { BillFields, SignedBillBatch } from "../billing.ts";
+import { ENTRY_KIND, type LedgerEntry } from "../entry.ts";
 import { decodeMeterReport, encodeMeterReport, METER_REPORT_SIZE } from "../meter-report.ts";
+import {
+  decodeUserBatch,
+  encodeUserBatch,
+  USER_BATCH_SLOT_SIZE,
+  type UserBatchSlot,
+} from "../user-batch.ts";
+import { CURVE_ORDER } from "../../crypto/secp256k1.ts";
 import {
   checkAscending,
   checkLength,
@@ -59,6 +67,11 @@ export const WIRE_TYPE = {
   ccResendRequest: 0x13,
   meterRegistration: 0x14,
   pseudonymBatch: 0x15,
+  intervalAnnouncement: 0x16,
+  dapEntries: 0x17,
+  billBatch: 0x18,
+  userBatch: 0x19,
+  userBatchReceipt: 0x1a,
   bbnpReport: 0x20,
   bbnpRevealRequest: 0x21,
   bbnpReveal: 0x22,
@@ -94,13 +107,39 @@ export interface ResendRequest {
   readonly counter: number;
 }
 
-/** Meter → CC at set-up: `K_i` ECIES-encrypted to `pk_CC`, bound to `pk_i` (meter/meter.ts). */
+/**
+ * Meter → CC at set-up: `K_i` ECIES-encrypted to `pk_CC`, bound to `pk_i` and `B_i`
+ * (meter/meter.ts `registration`; DESIGN §4.2).
+ */
 export interface MeterRegistration {
   readonly index: number;
-  /** Compressed secp256k1, 33 bytes. */
+  /** `pk_i`, compressed secp256k1, 33 bytes. */
   readonly publicKey: Uint8Array;
   /** `ENCRYPTED_GGM_KEY_BYTES` bytes. */
   readonly encryptedGgmKey: Uint8Array;
+  /** `B_i`, the meter's signing base key, compressed, 33 bytes. */
+  readonly basePublicKey: Uint8Array;
+}
+
+/**
+ * CC → every meter: interval `interval` is open on-chain with window `[start, end)` (Unix seconds;
+ * every OCD timestamp is `end − 1`, DESIGN §4.4) and admits onions for `windowMs` from now; relays
+ * and meters move to onion epoch `interval` (DESIGN §4.6).
+ */
+export interface IntervalAnnouncement {
+  readonly interval: number;
+  readonly start: bigint;
+  /** Strictly after `start`. */
+  readonly end: bigint;
+  /** The admission window on the receiver's clock (ms, u32). */
+  readonly windowMs: number;
+}
+
+/** SP → CC (relayed mode): SP-signed DAP entries of `interval` for CC to post (Oksuz §5). */
+export interface DapEntries {
+  readonly interval: number;
+  /** Kind-1 entries of `interval`, ids strictly ascending (the ledger's order). */
+  readonly entries: readonly LedgerEntry[];
 }
 
 /** CC → meter over the direct channel: the counters of `interval` CC admitted from `meter`. */
@@ -190,6 +229,17 @@ export type WireMessage =
   | { readonly type: "ccResendRequest"; readonly request: ResendRequest }
   | { readonly type: "meterRegistration"; readonly registration: MeterRegistration }
   | { readonly type: "pseudonymBatch"; readonly batch: PseudonymBatch }
+  | { readonly type: "intervalAnnouncement"; readonly announcement: IntervalAnnouncement }
+  | { readonly type: "dapEntries"; readonly dap: DapEntries }
+  | { readonly type: "billBatch"; readonly batch: SignedBillBatch }
+  | {
+      readonly type: "userBatch";
+      readonly interval: number;
+      /** The K slots in counter order (empty when the meter produced nothing). */
+      readonly slots: readonly UserBatchSlot[];
+    }
+  /** User → its meter: the user batch of `interval` arrived (the meter stops resending it). */
+  | { readonly type: "userBatchReceipt"; readonly interval: number }
   | { readonly type: "bbnpReport"; readonly report: BbnpReport }
   | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
   | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
@@ -303,6 +353,71 @@ function framed<T>(r: WireReader, size: number, field: string, decode: (b: Uint8
   }
 }
 
+function compareIds(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** A Schnorr `y` (DESIGN §4.3): in [1, n − 1]. */
+function encodeScalar(y: bigint, what: string): Uint8Array {
+  if (y < 1n || y >= CURVE_ORDER) throw new WireEncodeError(`${what} not in [1, n − 1]`);
+  return u256(y);
+}
+
+function scalar(r: WireReader, field: string): bigint {
+  const y = r.u256(field);
+  if (y === 0n || y >= CURVE_ORDER) r.fail(`${field} not in [1, n − 1]`);
+  return y;
+}
+
+function compressedKey(r: WireReader, field: string): Uint8Array {
+  const key = r.bytes(33, field);
+  if (key[0] !== 2 && key[0] !== 3) r.fail(`${field} prefix is not 2 or 3`);
+  return key;
+}
+
+/** DAP entry: bytes32 id ‖ u64 timestamp ‖ u64 price ‖ bytes33 sigPk ‖ bytes20 addr(R) ‖ u256 y. */
+function encodeDapEntry(e: LedgerEntry, interval: number, what: string): Uint8Array {
+  if (e.kind !== ENTRY_KIND.DAP) throw new WireEncodeError(`${what}: entry is not a DAP entry`);
+  if (e.interval !== interval) throw new WireEncodeError(`${what}: entry of another interval`);
+  if (e.sigPk[0] !== 2 && e.sigPk[0] !== 3) throw new WireEncodeError(`${what}: sigPk prefix`);
+  return concatBytes(
+    checkLength(e.id, 32, `${what}.id`),
+    enc(what, () => u64(e.timestamp)),
+    enc(what, () => u64(e.value)),
+    checkLength(e.sigPk, 33, `${what}.sigPk`),
+    checkLength(e.signature.rAddr, 20, `${what}.rAddr`),
+    encodeScalar(e.signature.y, `${what}.y`),
+  );
+}
+
+function decodeDapEntry(r: WireReader, interval: number): LedgerEntry {
+  const id = r.bytes(32, "dap.id");
+  const timestamp = r.u64("dap.timestamp");
+  const value = r.u64("dap.price");
+  const sigPk = compressedKey(r, "dap.sigPk");
+  const rAddr = r.bytes(20, "dap.rAddr");
+  const y = scalar(r, "dap.y");
+  return { kind: ENTRY_KIND.DAP, interval, id, timestamp, value, sigPk, signature: { rAddr, y } };
+}
+
+/** Bill: bytes32 id ‖ u64 consumptionWh ‖ u64 timestamp ‖ u64 bill (the `BillBatchPosted` record). */
+function encodeBill(b: BillFields, interval: number, what: string): Uint8Array {
+  if (b.interval !== interval) throw new WireEncodeError(`${what}: bill of another interval`);
+  return concatBytes(
+    checkLength(b.id, 32, `${what}.id`),
+    enc(what, () => concatBytes(u64(b.consumptionWh), u64(b.timestamp), u64(b.bill))),
+  );
+}
+
+function decodeBill(r: WireReader, interval: number): BillFields {
+  const id = r.bytes(32, "bill.id");
+  const consumptionWh = r.u64("bill.consumptionWh");
+  const timestamp = r.u64("bill.timestamp");
+  const bill = r.u64("bill.bill");
+  return { interval, id, timestamp, bill, consumptionWh };
+}
+
 // ---- bodies ------------------------------------------------------------------------------------
 
 function encodeBody(m: WireMessage): Uint8Array {
@@ -338,6 +453,7 @@ function encodeBody(m: WireMessage): Uint8Array {
         enc(what, () => u32(g.index)),
         checkLength(g.publicKey, 33, `${what}.publicKey`),
         checkLength(g.encryptedGgmKey, ENCRYPTED_GGM_KEY_BYTES, `${what}.encryptedGgmKey`),
+        checkLength(g.basePublicKey, 33, `${what}.basePublicKey`),
       );
     }
     case "pseudonymBatch": {
@@ -349,6 +465,53 @@ function encodeBody(m: WireMessage): Uint8Array {
         ),
       );
     }
+    case "intervalAnnouncement": {
+      const a = m.announcement;
+      const what = "encodeWire: interval announcement";
+      if (a.end <= a.start) throw new WireEncodeError(`${what}: end not after start`);
+      return enc(what, () =>
+        concatBytes(u32(a.interval), u64(a.start), u64(a.end), u32(a.windowMs)),
+      );
+    }
+    case "dapEntries": {
+      const what = "encodeWire: DAP entries";
+      const { interval, entries } = m.dap;
+      for (let i = 1; i < entries.length; i++) {
+        if (compareIds(entries[i].id, entries[i - 1].id) <= 0) {
+          throw new WireEncodeError(`${what}: ids must be strictly ascending`);
+        }
+      }
+      return concatBytes(
+        enc(what, () => u32(interval)),
+        encodeList(entries, MAX_LIST, `${what}.entries`, (e) => encodeDapEntry(e, interval, what)),
+      );
+    }
+    case "billBatch": {
+      const what = "encodeWire: bill batch";
+      const { interval, firstIndex, bills, signature } = m.batch;
+      if (bills.length === 0) throw new WireEncodeError(`${what}: empty batch`);
+      return concatBytes(
+        enc(what, () => u32(interval)),
+        enc(what, () => u64(BigInt(firstIndex))),
+        encodeList(bills, MAX_LIST, `${what}.bills`, (b) => encodeBill(b, interval, what)),
+        checkLength(signature.rAddr, 20, `${what}.rAddr`),
+        encodeScalar(signature.y, `${what}.y`),
+      );
+    }
+    case "userBatch": {
+      const what = "encodeWire: user batch";
+      if (m.slots.some((slot) => slot.entry.interval !== m.interval)) {
+        throw new WireEncodeError(`${what}: a slot of another interval`);
+      }
+      if (m.slots.length > MAX_COUNTER) throw new WireEncodeError(`${what}: too many slots`);
+      return concatBytes(
+        enc(what, () => u32(m.interval)),
+        u16(m.slots.length),
+        enc(what, () => encodeUserBatch(m.slots)),
+      );
+    }
+    case "userBatchReceipt":
+      return enc("encodeWire: user batch receipt", () => u32(m.interval));
     case "bbnpReport": {
       const masked = checkLength(m.report.masked, 32, "encodeWire: report.masked");
       if (bytesToBigInt(masked) >= BBNP_ORDER) {
@@ -469,6 +632,11 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   ccResendRequest: WIRE_TYPE.ccResendRequest,
   meterRegistration: WIRE_TYPE.meterRegistration,
   pseudonymBatch: WIRE_TYPE.pseudonymBatch,
+  intervalAnnouncement: WIRE_TYPE.intervalAnnouncement,
+  dapEntries: WIRE_TYPE.dapEntries,
+  billBatch: WIRE_TYPE.billBatch,
+  userBatch: WIRE_TYPE.userBatch,
+  userBatchReceipt: WIRE_TYPE.userBatchReceipt,
   bbnpReport: WIRE_TYPE.bbnpReport,
   bbnpRevealRequest: WIRE_TYPE.bbnpRevealRequest,
   bbnpReveal: WIRE_TYPE.bbnpReveal,
@@ -549,19 +717,64 @@ function decodeBody(type: number, r: WireReader): WireMessage {
     }
     case WIRE_TYPE.meterRegistration: {
       const index = r.u32("index");
-      const publicKey = r.bytes(33, "publicKey");
-      if (publicKey[0] !== 2 && publicKey[0] !== 3) r.fail("publicKey prefix is not 2 or 3");
+      const publicKey = compressedKey(r, "publicKey");
       const encryptedGgmKey = r.bytes(ENCRYPTED_GGM_KEY_BYTES, "encryptedGgmKey");
       if (encryptedGgmKey[0] !== 2 && encryptedGgmKey[0] !== 3) {
         r.fail("encryptedGgmKey ephemeral key prefix is not 2 or 3");
       }
-      return { type: "meterRegistration", registration: { index, publicKey, encryptedGgmKey } };
+      const basePublicKey = compressedKey(r, "basePublicKey");
+      return {
+        type: "meterRegistration",
+        registration: { index, publicKey, encryptedGgmKey, basePublicKey },
+      };
     }
     case WIRE_TYPE.pseudonymBatch: {
       const interval = r.u32("interval");
       const pseudonyms = r.list("pseudonyms", MAX_COUNTER, (rr) => rr.bytes(32, "pseudonym"));
       return { type: "pseudonymBatch", batch: { interval, pseudonyms } };
     }
+    case WIRE_TYPE.intervalAnnouncement: {
+      const interval = r.u32("interval");
+      const start = r.u64("start");
+      const end = r.u64("end");
+      if (end <= start) r.fail("end not after start");
+      const windowMs = r.u32("windowMs");
+      return { type: "intervalAnnouncement", announcement: { interval, start, end, windowMs } };
+    }
+    case WIRE_TYPE.dapEntries: {
+      const interval = r.u32("interval");
+      const entries = r.list("entries", MAX_LIST, (rr) => decodeDapEntry(rr, interval));
+      for (let i = 1; i < entries.length; i++) {
+        if (compareIds(entries[i].id, entries[i - 1].id) <= 0) {
+          r.fail("entries: ids must be strictly ascending");
+        }
+      }
+      return { type: "dapEntries", dap: { interval, entries } };
+    }
+    case WIRE_TYPE.billBatch: {
+      const interval = r.u32("interval");
+      const first = r.u64("firstIndex");
+      if (first > BigInt(Number.MAX_SAFE_INTEGER)) r.fail("firstIndex above 2^53 − 1");
+      const bills = r.list("bills", MAX_LIST, (rr) => decodeBill(rr, interval));
+      if (bills.length === 0) r.fail("bills: empty batch");
+      const rAddr = r.bytes(20, "rAddr");
+      const y = scalar(r, "y");
+      return {
+        type: "billBatch",
+        batch: { interval, firstIndex: Number(first), bills, signature: { rAddr, y } },
+      };
+    }
+    case WIRE_TYPE.userBatch: {
+      const interval = r.u32("interval");
+      const k = r.u16("slots count");
+      const slots = framed(r, k * USER_BATCH_SLOT_SIZE, "slots", (b) => decodeUserBatch(b, k));
+      if (slots.some((slot) => slot.entry.interval !== interval)) {
+        r.fail("slots: a slot of another interval");
+      }
+      return { type: "userBatch", interval, slots };
+    }
+    case WIRE_TYPE.userBatchReceipt:
+      return { type: "userBatchReceipt", interval: r.u32("interval") };
     case WIRE_TYPE.bbnpReport: {
       const report = framed(r, REPORT_BYTES, "report", decodeReport);
       if (bytesToBigInt(report.masked) >= BBNP_ORDER) {

@@ -1,6 +1,7 @@
-// Reference implementation of the billing ledger's public tariff (DESIGN §2 "Price",
-// contracts/libraries/Tariff.sol): an integer piecewise-linear, non-decreasing, capped price per Wh
-// of an interval's aggregate Σc. Used by the ledger reader and as the fuzz tests' reference.
+// The billing ledger's public tariff (DESIGN §2 "Price", contracts/libraries/Tariff.sol): an integer
+// piecewise-linear, non-decreasing, capped price per Wh of an interval's aggregate Σc. The rule
+// itself, owned by the protocol: SP prices by it, users and the ledger audit re-check with it, and
+// the contract fuzz tests use it as their reference.
 
 /** One tariff version as published by `TariffSet` / returned by `tariff(version)`. */
 export interface TariffSchedule {

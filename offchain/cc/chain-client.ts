@@ -1,0 +1,46 @@
+// What the control center needs of the billing ledger (DESIGN §2; docs/PROTOCOL.md "Interval life
+// cycle"), declared by the role and implemented in `chain/` (offchain/chain/oksuz-clients.ts) or by
+// a test double. The agent never sees ABIs, providers or signers: it works on protocol types.
+import type { IntervalStateValue, SignedBillBatch } from "../protocol/billing.ts";
+import type { LedgerEntry } from "../protocol/entry.ts";
+
+/** The ledger's progress on one interval, as far as CC's posting needs it. */
+export interface IntervalProgress {
+  /** The stored `IntervalState` (INTERVAL_STATE.None before it is opened). */
+  readonly state: IntervalStateValue;
+  /** The last pseudonym posted in the interval (32 zero bytes when none): posting resumes after it. */
+  readonly lastId: Uint8Array;
+  /** Real OCD entries on the ledger (what the bills must cover once sealed). */
+  readonly ocdCount: number;
+  /** Bills in force (after the last `BillingRestarted`). */
+  readonly billCount: number;
+  /** DAP entries posted. */
+  readonly dapCount: number;
+}
+
+/**
+ * CC's access to the billing ledger, connected with CC's key (CC_ROLE). Every write resolves once
+ * mined and throws the chain's typed error (chain/errors.ts) when it reverts.
+ */
+export interface ControlCenterChainClient {
+  /** Meters in the on-chain directory. */
+  meterCount(): Promise<number>;
+  /** Appends `publicKeys` (33-byte compressed `pk_i`, in index order) to the on-chain directory. */
+  registerMeters(publicKeys: readonly Uint8Array[]): Promise<void>;
+  intervalProgress(interval: number): Promise<IntervalProgress>;
+  /** Opens `interval` with window `[start, end)` (Unix seconds). */
+  openInterval(interval: number, start: bigint, end: bigint): Promise<void>;
+  /** Posts one batch of real OCD entries and zero slots, whose merge increases by pseudonym. */
+  postOcdBatch(
+    interval: number,
+    entries: readonly LedgerEntry[],
+    zeroIds: readonly Uint8Array[],
+  ): Promise<void>;
+  sealInterval(interval: number): Promise<void>;
+  /** Relayed mode (Oksuz §5): posts SP-signed DAP entries (the first one prices the interval). */
+  postDap(interval: number, entries: readonly LedgerEntry[]): Promise<void>;
+  /** Relayed mode: posts one SP-signed bill batch. */
+  postBills(batch: SignedBillBatch): Promise<void>;
+  /** Relayed mode: finalizes the interval once the bills cover the OCD ledger. */
+  closeBilling(interval: number): Promise<void>;
+}

@@ -1,0 +1,382 @@
+// The control center on the wire (issue 11; docs/briefs PLAN "Who drives time": CC drives): the
+// store-backed `ControlCenterAgent` (agent.ts) driven by wire messages on a `Transport` and by the
+// interval schedule on a `Clock`. The same service runs on the VirtualClock + MemoryNetwork
+// (simulator) and on the SystemClock + SocketTransport (gridledger cc).
+//
+// Schedule (DESIGN §3, Oksuz §5; 1-based interval numbers):
+//   1. registration: waits for `meterRegistration` from `meters` meters (or finds them in its
+//      store after a restart) and registers them on-chain once (agent.registerMeters);
+//   2. for j = first…last: opens j on-chain and for admission (agent.openInterval; the onion epoch
+//      is j), announces it to every meter, then admits onions for `windowMs`: each admission is
+//      answered with the meter's cumulative receipt, each refusal that names a meter with its
+//      receipt or a resend request; every `resendMs` meters with reports still missing get the
+//      announcement and their receipt again (lost on a lossy link). The window ends early once
+//      every slot of every meter is in;
+//   3. posts and seals j (agent.postAndSeal: resumes after the chain's last entry);
+//   4. relayed mode (Oksuz §5): SP sends DAP entries and bill batches; CC posts what the chain
+//      does not hold yet and closes billing once the bills cover the OCD ledger. Posting is
+//      idempotent against the chain, so SP may resend and CC may restart.
+import { sleep, type Clock } from "../runtime/clock.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { Transport } from "../runtime/network.ts";
+import { INTERVAL_STATE, type SignedBillBatch } from "../protocol/billing.ts";
+import type { LedgerEntry } from "../protocol/entry.ts";
+import {
+  decodeWire,
+  encodeWire,
+  WireDecodeError,
+  type MeterRegistration,
+} from "../protocol/wire/index.ts";
+import type { ControlCenterAgent } from "./agent.ts";
+import type { ControlCenterChainClient } from "./chain-client.ts";
+
+export interface ControlCenterServiceInit {
+  /** Meters to wait for before registering them on-chain. */
+  readonly meters: number;
+  /** Intervals to run: `firstInterval … firstInterval + intervals − 1`. */
+  readonly intervals: number;
+  /** Default 1 (interval numbers are 1-based). */
+  readonly firstInterval?: number;
+  /** Unix time (s) of interval `firstInterval`'s start. */
+  readonly startTime: bigint;
+  readonly intervalSeconds: number;
+  readonly categories: readonly bigint[];
+  /** `K`, slots per meter per interval (DESIGN §7). */
+  readonly slots: number;
+  /** Admission window per interval on the clock (ms). */
+  readonly windowMs: number;
+  /** Period of repeated announcements and receipts (ms), default 2400. */
+  readonly resendMs?: number;
+  /** Transport address of meter i, default `meter-${i}`. */
+  readonly meterAddress?: (index: number) => string;
+  /** SP's address (only SP's DAP entries and bill batches are taken), default "sp". */
+  readonly spAddress?: string;
+}
+
+export interface ControlCenterServiceComponents {
+  readonly agent: ControlCenterAgent;
+  readonly chain: ControlCenterChainClient;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+}
+
+export type ControlCenterPhase =
+  "idle" | "registration" | "admission" | "posting" | "done" | "stopped" | "failed";
+
+export interface ControlCenterStatus {
+  readonly interval: number;
+  readonly phase: ControlCenterPhase;
+  readonly registered: number;
+  /** Reports admitted in the current interval. */
+  readonly admitted: number;
+  /** The last interval sealed by this service (0 before the first). */
+  readonly sealed: number;
+  /** Wire messages that did not decode or came from a sender not allowed to send them. */
+  readonly refused: number;
+}
+
+export class ControlCenterServiceError extends Error {
+  override name = "ControlCenterServiceError";
+}
+
+/** Thrown inside the schedule when `stop()` interrupts it (not an error of the run). */
+class Stopped extends Error {}
+
+export class ControlCenterService {
+  readonly #init: ControlCenterServiceInit;
+  readonly #c: ControlCenterServiceComponents;
+  readonly #logger: Logger;
+  readonly #registrations = new Map<number, MeterRegistration>();
+  #registrationArrived?: () => void;
+  #phase: ControlCenterPhase = "idle";
+  #interval = 0;
+  #sealed = 0;
+  #refused = 0;
+  #running = false;
+  /** Chain writes one at a time, in arrival order (nonces; DAP before bills). */
+  #writes: Promise<unknown> = Promise.resolve();
+  #done?: Promise<void>;
+  /** Relayed mode: SP's DAP entries and bill batches the chain refused, in order (the evidence). */
+  readonly refusedPosts: {
+    readonly interval: number;
+    readonly what: "dap" | "bills";
+    readonly error: string;
+  }[] = [];
+
+  constructor(init: ControlCenterServiceInit, components: ControlCenterServiceComponents) {
+    if (!Number.isInteger(init.meters) || init.meters < 1) {
+      throw new ControlCenterServiceError("ControlCenterService: meters must be ≥ 1");
+    }
+    if (!Number.isInteger(init.intervals) || init.intervals < 1) {
+      throw new ControlCenterServiceError("ControlCenterService: intervals must be ≥ 1");
+    }
+    if (!(init.windowMs > 0)) {
+      throw new ControlCenterServiceError("ControlCenterService: windowMs must be positive");
+    }
+    this.#init = init;
+    this.#c = components;
+    this.#logger = components.logger ?? silentLogger;
+  }
+
+  get agent(): ControlCenterAgent {
+    return this.#c.agent;
+  }
+
+  /** Resolves when the last interval is sealed; rejects when the schedule failed. */
+  get done(): Promise<void> {
+    if (!this.#done) throw new ControlCenterServiceError("ControlCenterService: not started");
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const { transport } = this.#c;
+    transport.handle((from, bytes) => this.#onMessage(from, bytes));
+    transport.start();
+    this.#done = this.#run().catch((err) => {
+      if (err instanceof Stopped) return;
+      this.#phase = "failed";
+      throw err;
+    });
+    // Surfaced through `done`; keep an unobserved rejection from crashing the process.
+    this.#done.catch(() => {});
+  }
+
+  /** Stops the schedule and the transport; the store stays as it is (the agent's owner closes it). */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#c.transport.stop();
+    this.#registrationArrived?.();
+    if (this.#phase !== "done") this.#phase = "stopped";
+    await this.#writes.catch(() => {});
+  }
+
+  status(): ControlCenterStatus {
+    return {
+      interval: this.#interval,
+      phase: this.#phase,
+      registered: this.#c.agent.center.meterCount,
+      admitted: this.#interval > 0 ? this.#c.agent.center.stats(this.#interval).admitted : 0,
+      sealed: this.#sealed,
+      refused: this.#refused,
+    };
+  }
+
+  // ---- schedule -------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    const { agent, chain, clock } = this.#c;
+    const init = this.#init;
+    this.#phase = "registration";
+    while (this.#registeredOrHeard() < init.meters) {
+      await new Promise<void>((resolve) => (this.#registrationArrived = resolve));
+      this.#checkRunning();
+    }
+    const fresh = [...this.#registrations.values()]
+      .filter((r) => agent.center.basePublicKeyOf(r.index) === undefined)
+      .sort((a, b) => a.index - b.index);
+    await this.#write(() => agent.registerMeters(fresh));
+    this.#logger.info("meters registered", { meters: agent.center.meterCount });
+
+    const first = init.firstInterval ?? 1;
+    for (let j = first; j < first + init.intervals; j++) {
+      this.#checkRunning();
+      this.#interval = j;
+      const progress = await chain.intervalProgress(j);
+      if (progress.state >= INTERVAL_STATE.OcdSealed) {
+        this.#sealed = j; // sealed before a restart: nothing left to admit
+        continue;
+      }
+      const start = init.startTime + BigInt((j - first) * init.intervalSeconds);
+      const window = { start, end: start + BigInt(init.intervalSeconds) };
+      if (agent.epoch < j) agent.rotateEpoch(j);
+      await this.#write(() => agent.openInterval(j, window, init.categories));
+      this.#phase = "admission";
+      const deadline = clock.now() + init.windowMs;
+      const resendMs = init.resendMs ?? 2_400;
+      this.#announce(j, window, deadline, () => true);
+      while (clock.now() < deadline && !this.#allIn(j)) {
+        await sleep(clock, Math.min(resendMs, deadline - clock.now()));
+        this.#checkRunning();
+        if (this.#allIn(j) || clock.now() >= deadline) break;
+        // Meters still missing reports: the announcement or a receipt may have been lost.
+        const receipts = agent.receipts(j);
+        this.#announce(j, window, deadline, (i) => (receipts.get(i)?.size ?? 0) < init.slots);
+      }
+      this.#phase = "posting";
+      const { zeroSlots } = await this.#write(() => agent.postAndSeal(j));
+      this.#sealed = j;
+      this.#logger.info("interval sealed", { interval: j, markers: zeroSlots.markers });
+    }
+    this.#phase = "done";
+  }
+
+  #registeredOrHeard(): number {
+    const { center } = this.#c.agent;
+    let n = center.meterCount;
+    for (const r of this.#registrations.keys()) if (center.basePublicKeyOf(r) === undefined) n++;
+    return n;
+  }
+
+  #allIn(interval: number): boolean {
+    const receipts = this.#c.agent.receipts(interval);
+    const { center } = this.#c.agent;
+    let complete = 0;
+    for (const set of receipts.values()) if (set.size === this.#init.slots) complete++;
+    return complete + center.excludedMeters().length >= center.meterCount;
+  }
+
+  #announce(
+    interval: number,
+    window: { start: bigint; end: bigint },
+    deadline: number,
+    which: (meter: number) => boolean,
+  ): void {
+    const { agent, clock } = this.#c;
+    const windowMs = Math.max(0, Math.round(deadline - clock.now()));
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval, start: window.start, end: window.end, windowMs },
+    });
+    const receipts = agent.receipts(interval);
+    for (let i = 0; i < agent.center.meterCount; i++) {
+      if (!which(i) || agent.center.isExcluded(i)) continue;
+      const to = this.#meterAddress(i);
+      this.#c.transport.send(to, announcement);
+      const got = receipts.get(i);
+      if (got && got.size > 0) this.#sendReceipt(i, interval, got);
+    }
+  }
+
+  #meterAddress(i: number): string {
+    return this.#init.meterAddress?.(i) ?? `meter-${i}`;
+  }
+
+  #sendReceipt(meter: number, interval: number, counters: ReadonlySet<number>): void {
+    this.#c.transport.send(
+      this.#meterAddress(meter),
+      encodeWire({
+        type: "ccReceipt",
+        receipt: { interval, meter, counters: [...counters].sort((a, b) => a - b) },
+      }),
+    );
+  }
+
+  #checkRunning(): void {
+    if (!this.#running) throw new Stopped();
+  }
+
+  /** Runs a chain write after the previous ones (one signer: one nonce sequence). */
+  #write<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.#writes.then(op, op);
+    this.#writes = next.catch(() => {});
+    return next;
+  }
+
+  // ---- messages -------------------------------------------------------------------------------
+
+  #onMessage(from: string, bytes: Uint8Array): void {
+    let message;
+    try {
+      message = decodeWire(bytes);
+    } catch (err) {
+      if (!(err instanceof WireDecodeError)) throw err;
+      this.#refused++;
+      this.#logger.debug("wire message refused", { from, error: err.message });
+      return;
+    }
+    const { agent } = this.#c;
+    switch (message.type) {
+      case "meterRegistration": {
+        const r = message.registration;
+        // A meter registers from its own address; CC checks the box opens under pk_i ‖ B_i later.
+        if (from !== this.#meterAddress(r.index) || r.index >= this.#init.meters) {
+          this.#refused++;
+          return;
+        }
+        if (!this.#registrations.has(r.index)) this.#registrations.set(r.index, r);
+        this.#registrationArrived?.();
+        return;
+      }
+      case "onionPacket": {
+        const { admission } = agent.onPacket(message.packet);
+        if (!admission) return;
+        if (admission.accepted) {
+          const interval = admission.entry.interval;
+          const got = agent.receipts(interval).get(admission.meter);
+          if (got) this.#sendReceipt(admission.meter, interval, got);
+        } else if (admission.resend) {
+          const { meter, interval, counter } = admission.resend;
+          this.#c.transport.send(
+            this.#meterAddress(meter),
+            encodeWire({ type: "ccResendRequest", request: { meter, interval, counter } }),
+          );
+        } else if (admission.meter !== undefined && admission.reason === "replay") {
+          // A copy of an admitted report: its receipt was lost, send it again.
+          const interval = this.#interval;
+          const got = agent.receipts(interval).get(admission.meter);
+          if (got) this.#sendReceipt(admission.meter, interval, got);
+        }
+        return;
+      }
+      case "dapEntries":
+        if (from !== (this.#init.spAddress ?? "sp")) break;
+        void this.#write(() => this.#postDap(message.dap.interval, message.dap.entries)).catch(
+          (err) => {
+            this.refusedPosts.push({
+              interval: message.dap.interval,
+              what: "dap",
+              error: describe(err),
+            });
+            this.#logger.warn("DAP not posted", { error: describe(err) });
+          },
+        );
+        return;
+      case "billBatch":
+        if (from !== (this.#init.spAddress ?? "sp")) break;
+        void this.#write(() => this.#postBills(message.batch)).catch((err) => {
+          this.refusedPosts.push({
+            interval: message.batch.interval,
+            what: "bills",
+            error: describe(err),
+          });
+          this.#logger.warn("bill batch not posted", { error: describe(err) });
+        });
+        return;
+    }
+    this.#refused++;
+  }
+
+  /** Posts SP's DAP entries unless the chain has them (a resend, or a restart). */
+  async #postDap(interval: number, entries: readonly LedgerEntry[]): Promise<void> {
+    const p = await this.#c.chain.intervalProgress(interval);
+    if (p.state !== INTERVAL_STATE.OcdSealed || p.dapCount > 0) return;
+    await this.#c.chain.postDap(interval, entries);
+    // Nothing to bill (no real entry): the interval is final once priced.
+    if (p.ocdCount === 0) await this.#c.chain.closeBilling(interval);
+  }
+
+  /** Posts a bill batch at the chain's bill count, and closes billing once they cover the OCD. */
+  async #postBills(batch: SignedBillBatch): Promise<void> {
+    const { chain } = this.#c;
+    let p = await chain.intervalProgress(batch.interval);
+    const billing = p.state === INTERVAL_STATE.Priced || p.state === INTERVAL_STATE.Billing;
+    if (billing && p.billCount === batch.firstIndex) {
+      await chain.postBills(batch);
+      p = await chain.intervalProgress(batch.interval);
+    }
+    if (
+      (p.state === INTERVAL_STATE.Priced || p.state === INTERVAL_STATE.Billing) &&
+      p.billCount === p.ocdCount
+    ) {
+      await chain.closeBilling(batch.interval);
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,77 @@
+// The chain clients the Oksuz roles declare (offchain/cc/chain-client.ts), implemented over a typed
+// BillingLedger connected with the role's signer. Composition roots (offchain/sim/, offchain/node/)
+// build them and inject them into the agents; the agents never import this module.
+import { hexToBytes } from "../crypto/bytes.ts";
+import type { ControlCenterChainClient } from "../cc/chain-client.ts";
+import type { ServiceProviderChainClient } from "../sp/chain-client.ts";
+import type { UserChainClient } from "../user/chain-client.ts";
+import type { IntervalStateValue } from "../protocol/billing.ts";
+import {
+  closeBilling,
+  openInterval,
+  postBills,
+  postDap,
+  postOcdBatch,
+  publicKeyStruct,
+  sealInterval,
+  type BillingLedger,
+} from "./billing.ts";
+import { readInterval, type ReadIntervalOptions } from "./ledgerReader.ts";
+import { readTariff } from "./deploy.ts";
+import { mined } from "./tx.ts";
+
+/** Meters per `registerMeters` transaction (stays well under the block gas limit). */
+const REGISTER_BATCH = 200;
+
+/** CC's client over `ledger` (connected with CC's signer). */
+export function controlCenterChainClient(ledger: BillingLedger): ControlCenterChainClient {
+  return {
+    meterCount: async () => Number(await ledger.meterCount()),
+    async registerMeters(publicKeys) {
+      for (let i = 0; i < publicKeys.length; i += REGISTER_BATCH) {
+        const slice = publicKeys.slice(i, i + REGISTER_BATCH).map(publicKeyStruct);
+        await mined(ledger.registerMeters(slice));
+      }
+    },
+    async intervalProgress(interval) {
+      const record = await ledger.intervalRecord(interval);
+      return {
+        state: Number(record.state) as IntervalStateValue,
+        lastId: hexToBytes(record.lastId),
+        ocdCount: Number(record.ocdCount),
+        billCount: Number(record.billCount),
+        dapCount: Number(record.dapCount),
+      };
+    },
+    openInterval: async (interval, start, end) =>
+      void (await openInterval(ledger, interval, start, end)),
+    postOcdBatch: async (interval, entries, zeroIds) =>
+      void (await postOcdBatch(ledger, interval, entries, zeroIds)),
+    sealInterval: async (interval) => void (await sealInterval(ledger, interval)),
+    postDap: async (interval, entries) => void (await postDap(ledger, interval, entries)),
+    postBills: async (batch) => void (await postBills(ledger, batch)),
+    closeBilling: async (interval) => void (await closeBilling(ledger, interval)),
+  };
+}
+
+/** SP's client over `ledger` (connected with SP's signer; reads through the same provider). */
+export function serviceProviderChainClient(
+  ledger: BillingLedger,
+  readOptions: ReadIntervalOptions = {},
+): ServiceProviderChainClient {
+  return {
+    readInterval: (interval) => readInterval(ledger, interval, readOptions),
+    readTariff: (version) => readTariff(ledger, version),
+    postDap: async (interval, entries) => void (await postDap(ledger, interval, entries)),
+    postBills: async (batch) => void (await postBills(ledger, batch)),
+    closeBilling: async (interval) => void (await closeBilling(ledger, interval)),
+  };
+}
+
+/** A user's read-only client over `ledger` (connected with any provider). */
+export function userChainClient(
+  ledger: BillingLedger,
+  readOptions: ReadIntervalOptions = {},
+): UserChainClient {
+  return { readInterval: (interval) => readInterval(ledger, interval, readOptions) };
+}

@@ -1,0 +1,406 @@
+// Meter agent (issue 11 "One agent per role"; Oksuz 2020 §5; DESIGN §4.2, §4.6, §7): the pure
+// `Meter` state machine and its `OnionRelay`, driven by messages on a `Transport` and timers on a
+// `Clock`, so the same agent runs on the VirtualClock + MemoryNetwork (simulator) and on the
+// SystemClock + SocketTransport (services). Every message is a wire message (protocol/wire/).
+//
+//   - start: sends its registration (`K_i` sealed to `pk_CC`, `pk_i`, `B_i`) to CC, again every
+//     `resendMs` until CC's first interval announcement shows it was heard;
+//   - relay: every `roundMs` it ends a relay round (batch, shuffle, cover) and forwards what the
+//     round releases; onion packets from anyone go into the relay;
+//   - interval announcement (from CC only): reads the interval's consumption from its reading
+//     source, signs K slots, sends each in its own onion at a random round of the first
+//     `sendRounds` rounds (DESIGN §4.6: spread out, not a burst);
+//   - delivery: every `resendMs` until the window closes it resends, in a fresh onion, each counter
+//     CC's cumulative receipt does not list yet; a resend request from CC is answered at once. So a
+//     lossy link loses nothing as long as one copy and one receipt cross within the window;
+//   - window close: the interval's user batch (K slots with tweaks, DESIGN §7) goes to its user in
+//     one fixed-size message, again every `resendMs` until the user's receipt arrives (bounded:
+//     a batch is dropped four intervals later).
+import type { Clock, TimerHandle } from "../runtime/clock.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { Transport } from "../runtime/network.ts";
+import type { Rng } from "../runtime/rng.ts";
+import { bytesToHex } from "../crypto/bytes.ts";
+import type { OnionRelay } from "../onion/relay.ts";
+import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion/report.ts";
+import { sessionKeyFrom } from "../onion/random.ts";
+import type { LedgerEntry } from "../protocol/entry.ts";
+import { encodeMeterReport } from "../protocol/meter-report.ts";
+import { decodeWire, encodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import type { ReadingSource } from "./source/source.ts";
+import type { Meter, MeterIntervalReport } from "./meter.ts";
+
+/** The onion directory: relays' node ids (= meters' `pk_i`, on-chain) and their addresses. */
+export interface RelayDirectory {
+  readonly publicKeys: readonly Uint8Array[];
+  /** Transport address of a relay (or CC) by node id; undefined for an unknown id. */
+  addressOf(nodeId: Uint8Array): string | undefined;
+}
+
+export interface MeterAgentInit {
+  /** This meter's transport address ("meter-<i>"). */
+  readonly address: string;
+  /** Its user's address ("user-<i>"). */
+  readonly userAddress: string;
+  /** CC's address, default "cc". */
+  readonly ccAddress?: string;
+  /** `pk_CC` (the onion's exit). */
+  readonly ccPublicKey: Uint8Array;
+  readonly domain: Uint8Array;
+  /** Relays per onion, default 3 (DESIGN §4.6). */
+  readonly pathLength?: number;
+  /** Relay round length, default 200 ms. */
+  readonly roundMs?: number;
+  /** Rounds over which the K onions of an interval are spread, default 8. */
+  readonly sendRounds?: number;
+  /** Wait for a receipt before resending (and between registration attempts); default 12 rounds. */
+  readonly resendMs?: number;
+  /** The ephemeral secret of the registration's ECIES box (injected randomness). */
+  readonly registrationSecret: bigint;
+}
+
+export interface MeterAgentComponents {
+  readonly meter: Meter;
+  readonly relay: OnionRelay;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** Paths, session keys, send rounds and relay shuffles. */
+  readonly rng: Rng;
+  readonly readings: ReadingSource;
+  readonly directory: RelayDirectory;
+  readonly logger?: Logger;
+}
+
+/** What the meter did in one interval (the simulator's per-meter figures). */
+export interface MeterIntervalRecord {
+  readonly report: MeterIntervalReport;
+  /** Onions this meter originated for the interval (first copies and resends). */
+  readonly onionsSent: number;
+  readonly acked: ReadonlySet<number>;
+  readonly userBatchSent: boolean;
+  /** The user confirmed the batch. */
+  readonly userBatchAcked: boolean;
+}
+
+export interface MeterAgentStatus {
+  readonly address: string;
+  /** The last interval announced (0 before the first). */
+  readonly interval: number;
+  readonly registered: boolean;
+  /** Counters of the current interval CC's receipts list. */
+  readonly reportsAcked: number;
+  readonly onionsSent: number;
+  readonly resent: number;
+  /** Wire messages that did not decode, or came from the wrong sender. */
+  readonly refused: number;
+}
+
+interface IntervalState {
+  report: MeterIntervalReport;
+  acked: Set<number>;
+  onionsSent: number;
+  timers: TimerHandle[];
+  open: boolean;
+  userBatchSent: boolean;
+  userBatchAcked: boolean;
+  userBatchTimer?: TimerHandle;
+}
+
+export class MeterAgentError extends Error {
+  override name = "MeterAgentError";
+}
+
+export class MeterAgent {
+  readonly address: string;
+  readonly #init: MeterAgentInit;
+  readonly #c: MeterAgentComponents;
+  readonly #logger: Logger;
+  readonly #cc: string;
+  readonly #roundMs: number;
+  readonly #resendMs: number;
+  readonly #intervals = new Map<number, IntervalState>();
+  #current = 0;
+  #registered = false;
+  #running = false;
+  #roundTimer?: TimerHandle;
+  #registrationTimer?: TimerHandle;
+  #onionsSent = 0;
+  #resent = 0;
+  #refused = 0;
+  /** Measurement in progress (awaited by `idle()` in tests and by `stop()`). */
+  #pending: Promise<void> = Promise.resolve();
+  /** Called once per interval when the user batch left (the simulator's hook). */
+  onUserBatch?: (interval: number, report: MeterIntervalReport) => void;
+
+  constructor(init: MeterAgentInit, components: MeterAgentComponents) {
+    this.#init = init;
+    this.#c = components;
+    this.address = init.address;
+    this.#logger = components.logger ?? silentLogger;
+    this.#cc = init.ccAddress ?? "cc";
+    this.#roundMs = init.roundMs ?? 200;
+    const rounds = init.sendRounds ?? 8;
+    if (!Number.isInteger(rounds) || rounds < 1) {
+      throw new MeterAgentError("MeterAgent: sendRounds must be a positive integer");
+    }
+    this.#resendMs = init.resendMs ?? 12 * this.#roundMs;
+    if (!(this.#roundMs > 0) || !(this.#resendMs > 0)) {
+      throw new MeterAgentError("MeterAgent: roundMs and resendMs must be positive");
+    }
+  }
+
+  /** Starts receiving, the relay rounds and the registration attempts. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const { transport } = this.#c;
+    transport.handle((from, bytes) => this.#onMessage(from, bytes));
+    transport.start();
+    this.#scheduleRound();
+    this.#register();
+  }
+
+  /** Stops timers and the transport; idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    const { clock, transport } = this.#c;
+    if (this.#roundTimer) clock.clearTimeout(this.#roundTimer);
+    if (this.#registrationTimer) clock.clearTimeout(this.#registrationTimer);
+    for (const state of this.#intervals.values()) {
+      for (const t of state.timers) clock.clearTimeout(t);
+      if (state.userBatchTimer) clock.clearTimeout(state.userBatchTimer);
+    }
+    transport.stop();
+    await this.#pending.catch(() => {});
+  }
+
+  /** Resolves once the measurement started by the last announcement is done. */
+  idle(): Promise<void> {
+    return this.#pending;
+  }
+
+  status(): MeterAgentStatus {
+    return {
+      address: this.address,
+      interval: this.#current,
+      registered: this.#registered,
+      reportsAcked: this.#intervals.get(this.#current)?.acked.size ?? 0,
+      onionsSent: this.#onionsSent,
+      resent: this.#resent,
+      refused: this.#refused,
+    };
+  }
+
+  /** What the meter did in `interval` (undefined before its announcement). */
+  interval(interval: number): MeterIntervalRecord | undefined {
+    const s = this.#intervals.get(interval);
+    return s && { ...s, acked: new Set(s.acked) };
+  }
+
+  // ---- timers ---------------------------------------------------------------------------------
+
+  #register(): void {
+    if (!this.#running || this.#registered) return;
+    const registration = this.#c.meter.registration(this.#init.registrationSecret);
+    this.#send(this.#cc, encodeWire({ type: "meterRegistration", registration }));
+    this.#registrationTimer = this.#c.clock.setTimeout(() => this.#register(), this.#resendMs);
+  }
+
+  #scheduleRound(): void {
+    this.#roundTimer = this.#c.clock.setTimeout(() => {
+      if (!this.#running) return;
+      this.#endRound();
+      this.#scheduleRound();
+    }, this.#roundMs);
+  }
+
+  #endRound(): void {
+    const { relay, directory, rng } = this.#c;
+    const random = (n: number) => rng.bytes(n);
+    for (const out of relay.endRound({ random, directory: directory.publicKeys })) {
+      const to = directory.addressOf(out.nextNodeId);
+      if (to !== undefined) this.#send(to, encodeWire({ type: "onionPacket", packet: out.packet }));
+    }
+  }
+
+  // ---- messages -------------------------------------------------------------------------------
+
+  #onMessage(from: string, bytes: Uint8Array): void {
+    let message;
+    try {
+      message = decodeWire(bytes);
+    } catch (err) {
+      if (!(err instanceof WireDecodeError)) throw err;
+      this.#refused++;
+      this.#logger.debug("wire message refused", { from, error: err.message });
+      return;
+    }
+    if (message.type === "onionPacket") {
+      this.#c.relay.receive(message.packet);
+      return;
+    }
+    if (message.type === "userBatchReceipt" && from === this.#init.userAddress) {
+      const state = this.#intervals.get(message.interval);
+      if (state) {
+        state.userBatchAcked = true;
+        if (state.userBatchTimer) this.#c.clock.clearTimeout(state.userBatchTimer);
+      }
+      return;
+    }
+    // Everything else is CC's, on its direct channel (DESIGN §4.6: CC knows the link anyway).
+    if (from !== this.#cc) {
+      this.#refused++;
+      return;
+    }
+    switch (message.type) {
+      case "intervalAnnouncement": {
+        this.#registered = true;
+        if (this.#registrationTimer) this.#c.clock.clearTimeout(this.#registrationTimer);
+        const a = message.announcement;
+        if (a.interval <= this.#current) return; // a repeated announcement: already under way
+        this.#current = a.interval;
+        this.#pending = this.#openInterval(a.interval, a.start, a.end, a.windowMs).catch((err) =>
+          this.#logger.error("interval not reported", {
+            interval: a.interval,
+            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          }),
+        );
+        return;
+      }
+      case "ccReceipt": {
+        const { interval, meter, counters } = message.receipt;
+        const state = this.#intervals.get(interval);
+        if (meter !== this.#c.meter.index || !state) return;
+        for (const k of counters)
+          if (k >= 1 && k <= state.report.entries.length) state.acked.add(k);
+        return;
+      }
+      case "ccResendRequest": {
+        const { interval, meter, counter } = message.request;
+        const state = this.#intervals.get(interval);
+        if (meter !== this.#c.meter.index || !state?.open) return;
+        const entry = this.#c.meter.resend(interval, counter);
+        if (entry) {
+          this.#resent++;
+          this.#sendOnion(state, entry);
+        }
+        return;
+      }
+      default:
+        this.#refused++;
+    }
+  }
+
+  async #openInterval(interval: number, start: bigint, end: bigint, windowMs: number) {
+    const { meter, relay, readings, clock, rng } = this.#c;
+    // Onion epoch = interval number: every hop rotates at each announcement (DESIGN §4.6).
+    if (interval > relay.epoch) relay.rotateEpoch(interval);
+    const wh = await readings.consumptionWh(Number(start), Number(end));
+    if (!this.#running) return;
+    const report = meter.reportInterval(interval, wh, end - 1n);
+    const state: IntervalState = {
+      report,
+      acked: new Set(),
+      onionsSent: 0,
+      timers: [],
+      open: true,
+      userBatchSent: false,
+      userBatchAcked: false,
+    };
+    this.#intervals.set(interval, state);
+    for (const [j, old] of this.#intervals) {
+      if (j >= interval - 4) continue;
+      if (old.userBatchTimer) clock.clearTimeout(old.userBatchTimer);
+      this.#intervals.delete(j);
+    }
+    const rounds = this.#init.sendRounds ?? 8;
+    // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
+    // (and its epoch) by then on any link faster than a round.
+    for (const entry of report.entries) {
+      const round = rng.nextInt(rounds);
+      state.timers.push(
+        clock.setTimeout(() => this.#sendOnion(state, entry), (round + 1) * this.#roundMs),
+      );
+    }
+    const resendLoop = (): void => {
+      if (!this.#running || !state.open) return;
+      for (const [i, entry] of report.entries.entries()) {
+        if (state.acked.has(i + 1)) continue;
+        this.#resent++;
+        this.#sendOnion(state, entry);
+      }
+      state.timers.push(clock.setTimeout(resendLoop, this.#resendMs));
+    };
+    state.timers.push(clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs));
+    state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
+  }
+
+  #closeInterval(interval: number): void {
+    const state = this.#intervals.get(interval);
+    if (!state || !state.open) return;
+    state.open = false;
+    for (const t of state.timers) this.#c.clock.clearTimeout(t);
+    state.timers = [];
+    // The user batch: all K signed slots in one fixed-size message, after the window (DESIGN §7),
+    // again until the user confirms it.
+    const batch = encodeWire({ type: "userBatch", interval, slots: state.report.userBatch });
+    const deliver = (): void => {
+      if (!this.#running || state.userBatchAcked) return;
+      this.#send(this.#init.userAddress, batch);
+      state.userBatchTimer = this.#c.clock.setTimeout(deliver, this.#resendMs);
+    };
+    deliver();
+    state.userBatchSent = true;
+    this.onUserBatch?.(interval, state.report);
+    if (state.acked.size < state.report.entries.length) {
+      this.#logger.warn("window closed with reports unacknowledged", {
+        interval,
+        acked: state.acked.size,
+        slots: state.report.entries.length,
+      });
+    }
+  }
+
+  #sendOnion(state: IntervalState, entry: LedgerEntry): void {
+    if (!this.#running || !state.open) return;
+    const { meter, directory, rng } = this.#c;
+    const random = (n: number) => rng.bytes(n);
+    const path = selectRelayPath(directory.publicKeys, this.#init.pathLength ?? 3, random, [
+      meter.publicKey,
+    ]);
+    const onion = buildReportOnion(
+      path,
+      this.#init.ccPublicKey,
+      encodeMeterReport(entry),
+      sessionKeyFrom(random),
+      onionAssociatedData(this.#init.domain, this.#c.relay.epoch),
+    );
+    const to = directory.addressOf(onion.firstHop);
+    if (to === undefined) {
+      throw new MeterAgentError(`MeterAgent: no address for relay ${bytesToHex(onion.firstHop)}`);
+    }
+    state.onionsSent++;
+    this.#onionsSent++;
+    this.#send(to, encodeWire({ type: "onionPacket", packet: onion.packet }));
+  }
+
+  #send(to: string, bytes: Uint8Array): void {
+    this.#c.transport.send(to, bytes);
+  }
+}
+
+/** A directory over `publicKeys[i]` ↔ `addresses[i]`, plus CC's key → "cc". */
+export function relayDirectory(
+  publicKeys: readonly Uint8Array[],
+  addresses: readonly string[],
+  cc?: { readonly publicKey: Uint8Array; readonly address: string },
+): RelayDirectory {
+  const byKey = new Map<string, string>();
+  publicKeys.forEach((pk, i) => byKey.set(bytesToHex(pk), addresses[i]));
+  if (cc) byKey.set(bytesToHex(cc.publicKey), cc.address);
+  return {
+    publicKeys,
+    addressOf: (nodeId) => byKey.get(bytesToHex(nodeId)),
+  };
+}

@@ -1,0 +1,159 @@
+// `gridledger meters`: a fleet of meters in one process (issue 11), each with its onion relay and
+// its household's user verifier, each on its own transport address ("meter-<i>", "user-<i>").
+// Composition root: keys from the fleet's secrets, readings from the synthetic load model (the
+// default reading source), the users' read-only chain client (chain/oksuz-clients.ts).
+import { connectBillingLedger } from "../../chain/billing.ts";
+import { userChainClient } from "../../chain/oksuz-clients.ts";
+import { sharedUserChainClient } from "../../user/chain-client.ts";
+import { hexToBytes } from "../../crypto/bytes.ts";
+import {
+  identityOf,
+  keyPairFromSecret,
+  meterKeysFromSecret,
+  randomSecretKey,
+} from "../../crypto/keys.ts";
+import { Meter } from "../../meter/meter.ts";
+import { MeterAgent, relayDirectory } from "../../meter/agent.ts";
+import { LoadModelSource } from "../../meter/source/load-model-source.ts";
+import { OnionRelay } from "../../onion/relay.ts";
+import { LoadModel } from "../../sim/load-model.ts";
+import { User } from "../../user/user.ts";
+import { UserAgent } from "../../user/agent.ts";
+import {
+  ServiceConfigError,
+  type RoleDefinition,
+  type Service,
+  type ServiceEnv,
+} from "../service.ts";
+import { oksuzChainFromEnv, oksuzDomain, type OksuzChainAccess } from "./oksuz-chain.ts";
+import { parseMetersConfig, secretScalar, type MetersConfig } from "./oksuz-setup.ts";
+
+export const metersRole: RoleDefinition<MetersConfig> = {
+  role: "meters",
+  description: "Oksuz meter fleet: meters with their onion relays and their users' bill checks",
+  parseConfig: parseMetersConfig,
+  async create(env) {
+    return createMetersService(env, await oksuzChainFromEnv(env, false));
+  },
+};
+
+export async function createMetersService(
+  env: ServiceEnv & { readonly config: MetersConfig },
+  chain: OksuzChainAccess,
+): Promise<
+  Service & { readonly meters: readonly MeterAgent[]; readonly users: readonly UserAgent[] }
+> {
+  const c = env.config;
+  const domain = oksuzDomain(chain);
+  const ccPublicKey = hexToBytes(c.ccPublicKey);
+  const categories = c.categories.map(BigInt);
+  const directory = relayDirectory(
+    c.directory.map(hexToBytes),
+    c.directory.map((_, i) => `meter-${i}`),
+    { publicKey: ccPublicKey, address: "cc" },
+  );
+  const load = new LoadModel({ seed: c.seed });
+  const ledger = connectBillingLedger(chain.ledger, chain.provider);
+  // One chain reader for the whole fleet: users share each interval's rebuild (user/chain-client.ts).
+  const usersChain = sharedUserChainClient(userChainClient(ledger));
+  const spPublicKey = hexToBytes(c.spPublicKey);
+  const meters: MeterAgent[] = [];
+  const users: UserAgent[] = [];
+  for (let i = c.first; i < c.first + c.count; i++) {
+    const secret = env.secret(`meter-${i}`);
+    if (secret.length !== 64)
+      throw new ServiceConfigError(`secret "meter-${i}": expected 64 bytes`);
+    const keys = meterKeysFromSecret(
+      secretScalar(secret.subarray(0, 32), `meter-${i}`),
+      secret.slice(32),
+    );
+    if (c.directory[i].toLowerCase() !== Buffer.from(keys.publicKey).toString("hex")) {
+      throw new ServiceConfigError(`directory[${i}]: not the public key of secret "meter-${i}"`);
+    }
+    const rng = env.rng.fork(`meter-${i}`);
+    const meter = new Meter({ index: i, keys, ccPublicKey, domain, categories, slots: c.slots });
+    meters.push(
+      new MeterAgent(
+        {
+          address: `meter-${i}`,
+          userAddress: `user-${i}`,
+          ccPublicKey,
+          domain,
+          pathLength: c.pathLength,
+          roundMs: c.roundMs,
+          registrationSecret: randomSecretKey(
+            (
+              (r) => (n: number) =>
+                r.bytes(n)
+            )(rng.fork("registration")),
+          ),
+        },
+        {
+          meter,
+          relay: new OnionRelay({ privateKey: keys.secretKey, domain, epoch: 0 }),
+          transport: env.transport(`meter-${i}`),
+          clock: env.clock,
+          rng,
+          readings: new LoadModelSource(
+            { meterIndex: i },
+            { model: load, rng: env.rng.fork("load") },
+          ),
+          directory,
+          logger: env.logger.child(`meter-${i}`),
+        },
+      ),
+    );
+    const user = new User({
+      meterIndex: i,
+      domain,
+      meterBasePublicKey: keys.basePublicKey,
+      spSigPk: hexToBytes(c.spSigPublicKey),
+      direct:
+        c.mode === "direct"
+          ? {
+              keys: keyPairFromSecret(secretScalar(env.secret(`user-${i}`), `user-${i}`)),
+              spPublicKey,
+              spId: identityOf(spPublicKey),
+            }
+          : undefined,
+    });
+    users.push(
+      new UserAgent(
+        { meterAddress: `meter-${i}`, intervals: c.intervals, pollMs: 5 * c.roundMs },
+        {
+          user,
+          chain: usersChain,
+          transport: env.transport(`user-${i}`),
+          clock: env.clock,
+          logger: env.logger.child(`user-${i}`),
+        },
+      ),
+    );
+  }
+  let done: Promise<void> | undefined;
+  return {
+    meters,
+    users,
+    async start() {
+      for (const a of [...users, ...meters]) await a.start();
+      done = Promise.all(users.map((u) => u.done)).then(() => {});
+    },
+    async stop() {
+      for (const a of [...meters, ...users]) await a.stop();
+    },
+    status() {
+      const ms = meters.map((m) => m.status());
+      const us = users.map((u) => u.status());
+      return {
+        meters: meters.length,
+        interval: Math.max(0, ...ms.map((s) => s.interval)),
+        reportsAcked: ms.reduce((n, s) => n + s.reportsAcked, 0),
+        billsVerified: us.reduce((n, s) => n + s.billsVerified, 0),
+        billsDisputed: us.reduce((n, s) => n + s.billsDisputed, 0),
+      };
+    },
+    get done() {
+      return done;
+    },
+  };
+}

@@ -1,0 +1,511 @@
+// The pure audit of one interval of the billing ledger (DESIGN §2, §4.4, §7; docs/PROTOCOL.md
+// "Billing ledger events", "Interval life cycle"): given the interval's events already decoded (in
+// log order) and the contract's stored record, it replays the life cycle and re-checks everything
+// the contract checked — every signature (meters' per-message Schnorr signatures, SP's DAP and
+// bill-batch signatures), category values, the fixed timestamp, pseudonym order, Σc, the running
+// digests, the tariff price and every bill — and returns the rebuilt ledgers with the mismatches.
+// No I/O: `chain/ledgerReader.ts` fetches and decodes the logs and storage and calls this; users
+// (`user/user.ts`) and SP check their own bills on the `IntervalReport` it returns.
+import { concatBytes, equalBytes, toHex0x, u64 } from "../crypto/bytes.ts";
+import { keccak256 } from "../crypto/hash.ts";
+import {
+  INTERVAL_STATE,
+  verifyBillBatch,
+  type BillFields,
+  type DeliveryModeValue,
+  type IntervalStateValue,
+} from "./billing.ts";
+import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "./entry.ts";
+import { tariffPrice, type TariffSchedule } from "./tariff.ts";
+
+/** One bill batch as emitted by `BillBatchPosted`. */
+export interface BillBatchRecord {
+  readonly firstIndex: number;
+  readonly bills: readonly BillFields[];
+  readonly rAddr: Uint8Array;
+  readonly y: bigint;
+  readonly signatureValid: boolean;
+}
+
+/** One interval rebuilt from the ledger's events and audited against its storage. */
+export interface IntervalReport {
+  readonly interval: number;
+  /** State in contract storage now. */
+  readonly state: IntervalStateValue;
+  readonly window?: { readonly start: bigint; readonly end: bigint };
+  readonly tariffVersion?: number;
+  readonly categoryValues?: readonly bigint[];
+  readonly mode?: DeliveryModeValue;
+  /** OCD ledger (kind 0 entries) in posting order. */
+  readonly ocd: readonly LedgerEntry[];
+  /**
+   * Zero-value slots (meters' dummies and CC's absence markers, DESIGN §7) in posting order: their
+   * pseudonyms only (no signature on-chain, not billed).
+   */
+  readonly zeroSlots: readonly Uint8Array[];
+  /** `K × (registered meters)` at opening (stored): the slots a sealed interval holds. */
+  readonly expectedSlots: number;
+  /** DAP ledger (kind 1 entries, `sigPk` = SP's key at posting time). */
+  readonly dap: readonly LedgerEntry[];
+  /** BC ledger: bills in force (after the last `BillingRestarted`), in posting order. */
+  readonly bills: readonly BillFields[];
+  readonly billBatches: readonly BillBatchRecord[];
+  /** Recomputed from the events. */
+  readonly sumWh: bigint;
+  readonly ocdDigest: Uint8Array;
+  readonly billDigest: Uint8Array;
+  readonly billedTotal: bigint;
+  /** `tariff(Σc)` under the interval's tariff version (undefined before the interval opened). */
+  readonly expectedPrice?: bigint;
+  /** The price recorded on-chain (`IntervalPriced`), if any. */
+  readonly price?: bigint;
+  /** Human-readable mismatches; empty for an honest chain. */
+  readonly mismatches: readonly string[];
+}
+
+/**
+ * One decoded ledger event (BillingLedger's events, docs/PROTOCOL.md "Billing ledger events"),
+ * with `where` naming its log position ("block B index I"). `interval` is the event's first
+ * indexed topic; `IntervalOpened` carries the tariff schedule stored for its version.
+ */
+export type LedgerEvent = { readonly where: string } & (
+  | { readonly name: "ServiceProviderKeysSet"; readonly sigPk: Uint8Array }
+  | {
+      readonly name: "IntervalOpened";
+      readonly interval: number;
+      readonly start: bigint;
+      readonly end: bigint;
+      readonly tariffVersion: number;
+      readonly categoryValues: readonly bigint[];
+      readonly mode: DeliveryModeValue;
+      readonly schedule: TariffSchedule;
+    }
+  | {
+      readonly name: "OcdBatchPosted";
+      readonly interval: number;
+      readonly firstIndex: number;
+      readonly count: number;
+      readonly entries: readonly LedgerEntry[];
+    }
+  | {
+      readonly name: "OcdZeroSlotsPosted";
+      readonly interval: number;
+      readonly firstIndex: number;
+      readonly count: number;
+      readonly ids: readonly Uint8Array[];
+    }
+  | {
+      readonly name: "OcdSealed";
+      readonly interval: number;
+      readonly count: number;
+      readonly sumWh: bigint;
+      readonly ocdDigest: Uint8Array;
+    }
+  | {
+      readonly name: "DapPosted";
+      readonly interval: number;
+      readonly id: Uint8Array;
+      readonly timestamp: bigint;
+      readonly price: bigint;
+      readonly rAddr: Uint8Array;
+      readonly y: bigint;
+    }
+  | {
+      readonly name: "IntervalPriced";
+      readonly interval: number;
+      readonly price: bigint;
+      readonly sumWh: bigint;
+      readonly tariffVersion: number;
+    }
+  | {
+      readonly name: "BillBatchPosted";
+      readonly interval: number;
+      readonly firstIndex: number;
+      readonly bills: readonly BillFields[];
+      readonly rAddr: Uint8Array;
+      readonly y: bigint;
+    }
+  | { readonly name: "BillingRestarted"; readonly interval: number; readonly discarded: number }
+  | {
+      readonly name: "IntervalFinalized";
+      readonly interval: number;
+      readonly count: number;
+      readonly billedTotal: bigint;
+      readonly billDigest: Uint8Array;
+    }
+);
+
+/** The interval events of {@link LedgerEvent} (all but `ServiceProviderKeysSet`). */
+export const INTERVAL_EVENTS = [
+  "IntervalOpened",
+  "OcdBatchPosted",
+  "OcdZeroSlotsPosted",
+  "OcdSealed",
+  "DapPosted",
+  "IntervalPriced",
+  "BillBatchPosted",
+  "BillingRestarted",
+  "IntervalFinalized",
+] as const;
+export type IntervalEventName = (typeof INTERVAL_EVENTS)[number];
+
+/** The contract's `IntervalRecord` as stored (read at the scan's last block). */
+export interface StoredIntervalRecord {
+  readonly state: IntervalStateValue;
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly tariffVersion: number;
+  readonly mode: number;
+  readonly categoryValues: readonly bigint[];
+  readonly ocdCount: number;
+  readonly zeroCount: number;
+  readonly expectedSlots: number;
+  readonly sumWh: bigint;
+  readonly ocdDigest: Uint8Array;
+  readonly billCount: number;
+  readonly billDigest: Uint8Array;
+  readonly dapCount: number;
+  /** 0 when not priced. */
+  readonly price: bigint;
+  readonly billedTotal: bigint;
+}
+
+/**
+ * What {@link auditInterval} audits: the log items in log order (a decoded event, or a problem
+ * the reader found with a log — foreign, duplicated, unrequested, undecodable), the storage it
+ * read at the scan's last block, and the domain it computed itself (DESIGN §4.4).
+ */
+export interface IntervalAuditInput {
+  readonly interval: number;
+  /** keccak256(chainId ‖ ledger), computed by the auditor, not taken from the endpoint. */
+  readonly domain: Uint8Array;
+  /** What `domainSeparator()` returned. */
+  readonly storedDomainSeparator: Uint8Array;
+  readonly items: readonly ({ readonly event: LedgerEvent } | { readonly problem: string })[];
+  readonly stored: StoredIntervalRecord;
+  /** `sigPk_SP` stored at the end (undefined when none is set). */
+  readonly storedSpSigPk?: Uint8Array;
+  /**
+   * SP's signing key in force at the scan's first block: undefined for a scan from block 0 (the
+   * contract refuses DAP and bills before SP's key is set, DESIGN §2, so a scan from genesis sees
+   * `ServiceProviderKeysSet` first); for a later start, the key stored at the end.
+   */
+  readonly spSigPkAtStart?: Uint8Array;
+}
+
+const ZERO32 = new Uint8Array(32);
+
+/** `acc_k = keccak256(acc_{k−1} ‖ id ‖ u64 c)` (the ledger's running OCD and bill digests). */
+export function chainDigest(acc: Uint8Array, id: Uint8Array, consumptionWh: bigint): Uint8Array {
+  return keccak256(concatBytes(acc, id, u64(consumptionWh)));
+}
+
+/** Lexicographic order of byte strings (pseudonyms compare as big-endian u256). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+const hex = toHex0x;
+
+const sameKey = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : equalBytes(a, b);
+
+const { None, Open, OcdSealed, Priced, Billing, Final } = INTERVAL_STATE;
+
+/**
+ * The life cycle the contract enforces (DESIGN §2; docs/PROTOCOL.md "Interval life cycle"): the
+ * states in which each event can be emitted and the state it leaves. Replaying it names a log that
+ * an endpoint dropped, replayed or moved even when its values are harmless (e.g. a second
+ * `IntervalPriced` with the same price).
+ */
+export const INTERVAL_LIFECYCLE: Readonly<
+  Record<
+    IntervalEventName,
+    { readonly from: readonly IntervalStateValue[]; readonly to?: IntervalStateValue }
+  >
+> = {
+  IntervalOpened: { from: [None], to: Open },
+  OcdBatchPosted: { from: [Open] },
+  OcdZeroSlotsPosted: { from: [Open] },
+  OcdSealed: { from: [Open], to: OcdSealed },
+  DapPosted: { from: [OcdSealed, Priced] },
+  IntervalPriced: { from: [OcdSealed], to: Priced },
+  BillBatchPosted: { from: [Priced, Billing], to: Billing },
+  BillingRestarted: { from: [Billing], to: Priced },
+  IntervalFinalized: { from: [Priced, Billing], to: Final },
+};
+
+/** The name of an `IntervalState` value ("Open", "Final"…). */
+export const INTERVAL_STATE_NAME = Object.fromEntries(
+  Object.entries(INTERVAL_STATE).map(([name, value]) => [value, name]),
+) as Record<IntervalStateValue, string>;
+
+/**
+ * Rebuilds interval `input.interval` from its decoded events and audits it against the stored
+ * record. Pure and deterministic; never throws on hostile input (every problem is a mismatch).
+ */
+export function auditInterval(input: IntervalAuditInput): IntervalReport {
+  const { interval, domain, stored: rec, storedSpSigPk } = input;
+  const mismatches: string[] = [];
+  const bad = (m: string): void => void mismatches.push(m);
+
+  if (!equalBytes(input.storedDomainSeparator, domain)) {
+    bad("domainSeparator() ≠ keccak256(chainId ‖ ledger) (DESIGN §4.4)");
+  }
+  let spSigPk = input.spSigPkAtStart;
+
+  let window: { start: bigint; end: bigint } | undefined;
+  let tariffVersion: number | undefined;
+  let categories: bigint[] | undefined;
+  let mode: DeliveryModeValue | undefined;
+  let schedule: TariffSchedule | undefined;
+  const ocd: LedgerEntry[] = [];
+  const zeroSlots: Uint8Array[] = [];
+  const slotIds = new Set<string>();
+  let lastZeroId: Uint8Array = ZERO32;
+  const dap: LedgerEntry[] = [];
+  let bills: BillFields[] = [];
+  let batches: BillBatchRecord[] = [];
+  let sumWh = 0n;
+  let ocdDigest: Uint8Array = ZERO32;
+  let billDigest: Uint8Array = ZERO32;
+  let billedTotal = 0n;
+  let price: bigint | undefined;
+  let expectedPrice: bigint | undefined;
+  let eventState: IntervalStateValue = None;
+  let lastId: Uint8Array = ZERO32;
+  let lastDapId: Uint8Array = ZERO32;
+  let dapClosed = false;
+
+  for (const item of input.items) {
+    if ("problem" in item) {
+      bad(item.problem);
+      continue;
+    }
+    const e = item.event;
+    if (e.name !== "ServiceProviderKeysSet") {
+      if (e.interval !== interval) {
+        bad(`${e.name} of interval ${e.interval} at ${e.where}`);
+        continue;
+      }
+      const step = INTERVAL_LIFECYCLE[e.name];
+      if (!step.from.includes(eventState)) {
+        bad(`${e.name} at ${e.where} out of order (state ${INTERVAL_STATE_NAME[eventState]})`);
+      }
+      if (step.to !== undefined) eventState = step.to;
+    }
+    switch (e.name) {
+      case "ServiceProviderKeysSet":
+        spSigPk = e.sigPk;
+        break;
+      case "IntervalOpened":
+        window = { start: e.start, end: e.end };
+        tariffVersion = e.tariffVersion;
+        categories = [...e.categoryValues];
+        mode = e.mode;
+        schedule = e.schedule;
+        break;
+      case "OcdBatchPosted":
+        if (e.firstIndex !== ocd.length) {
+          bad(`OCD batch firstIndex ${e.firstIndex} but ${ocd.length} entries so far`);
+        }
+        if (e.count !== e.entries.length) bad(`OCD batch count ${e.count} ≠ ${e.entries.length}`);
+        for (const entry of e.entries) {
+          const idx = ocd.length;
+          if (!verifyEntry(domain, entry)) bad(`OCD ${idx}: signature does not verify`);
+          if (categories && !categories.includes(entry.value)) {
+            bad(`OCD ${idx}: ${entry.value} Wh is not a category value`);
+          }
+          // DESIGN §4.4: an OCD timestamp is fixed by protocol to the interval's last second.
+          if (window && entry.timestamp !== window.end - 1n) {
+            bad(`OCD ${idx}: timestamp ${entry.timestamp} is not the interval's last second`);
+          }
+          if (compareBytes(entry.id, lastId) <= 0) bad(`OCD ${idx}: pseudonym not increasing`);
+          lastId = entry.id;
+          const key = hex(entry.id);
+          if (slotIds.has(key)) bad(`OCD ${idx}: pseudonym already holds a slot`);
+          slotIds.add(key);
+          sumWh += entry.value;
+          ocdDigest = chainDigest(ocdDigest, entry.id, entry.value);
+          ocd.push(entry);
+        }
+        break;
+      case "OcdZeroSlotsPosted":
+        // One transaction merges real entries and zero slots in one increasing order; across
+        // the two events, each kind increases on its own and no pseudonym holds two slots.
+        if (e.firstIndex !== zeroSlots.length) {
+          bad(`zero slots firstIndex ${e.firstIndex} but ${zeroSlots.length} so far`);
+        }
+        if (e.count !== e.ids.length) bad(`zero slots count ${e.count} ≠ records`);
+        for (const id of e.ids) {
+          const key = hex(id);
+          if (compareBytes(id, lastZeroId) <= 0) bad(`zero slot ${key}: not increasing`);
+          if (slotIds.has(key)) bad(`zero slot ${key}: pseudonym already holds a slot`);
+          slotIds.add(key);
+          lastZeroId = id;
+          zeroSlots.push(id);
+        }
+        break;
+      case "OcdSealed":
+        if (e.count !== ocd.length) bad(`OcdSealed count ${e.count} ≠ ${ocd.length}`);
+        if (e.sumWh !== sumWh) bad(`OcdSealed Σc ${e.sumWh} ≠ ${sumWh}`);
+        if (!equalBytes(e.ocdDigest, ocdDigest)) {
+          bad("OcdSealed digest ≠ recomputed OCD digest");
+        }
+        if (schedule) expectedPrice = tariffPrice(schedule, sumWh);
+        break;
+      case "DapPosted": {
+        const entry: LedgerEntry = {
+          kind: ENTRY_KIND.DAP,
+          interval,
+          id: e.id,
+          timestamp: e.timestamp,
+          value: e.price,
+          sigPk: spSigPk ?? new Uint8Array(33),
+          signature: { rAddr: e.rAddr, y: e.y },
+        };
+        // The contract's DAP rules: ids strictly increase; none after the first bill batch.
+        if (compareBytes(entry.id, lastDapId) <= 0) bad(`DAP ${dap.length}: id not increasing`);
+        if (dapClosed) bad(`DAP ${dap.length}: posted after the first bill batch`);
+        lastDapId = entry.id;
+        if (!spSigPk) bad(`DAP ${dap.length}: no ServiceProviderKeysSet before it`);
+        else if (!verifyEntry(domain, entry)) bad(`DAP ${dap.length}: SP signature invalid`);
+        if (expectedPrice !== undefined && entry.value !== expectedPrice) {
+          bad(`DAP ${dap.length}: price ${entry.value} ≠ tariff ${expectedPrice}`);
+        }
+        dap.push(entry);
+        break;
+      }
+      case "IntervalPriced":
+        price = e.price;
+        if (expectedPrice !== undefined && price !== expectedPrice) {
+          bad(`IntervalPriced ${price} ≠ tariff(Σc) ${expectedPrice}`);
+        }
+        if (e.sumWh !== sumWh) bad(`IntervalPriced Σc ${e.sumWh} ≠ ${sumWh}`);
+        if (e.tariffVersion !== tariffVersion) {
+          bad(`IntervalPriced tariff version ${e.tariffVersion} ≠ ${tariffVersion} at opening`);
+        }
+        break;
+      case "BillBatchPosted": {
+        const record: BillBatchRecord = {
+          firstIndex: e.firstIndex,
+          bills: e.bills,
+          rAddr: e.rAddr,
+          y: e.y,
+          signatureValid:
+            spSigPk !== undefined &&
+            verifyBillBatch(
+              domain,
+              {
+                interval,
+                firstIndex: e.firstIndex,
+                bills: e.bills,
+                signature: { rAddr: e.rAddr, y: e.y },
+              },
+              spSigPk,
+            ),
+        };
+        if (e.firstIndex !== bills.length) {
+          bad(`bill batch firstIndex ${e.firstIndex} but ${bills.length} bills so far`);
+        }
+        if (!spSigPk) bad(`bill batch at ${e.firstIndex}: no ServiceProviderKeysSet before it`);
+        else if (!record.signatureValid) bad(`bill batch at ${e.firstIndex}: SP signature invalid`);
+        for (const b of e.bills) {
+          const idx = bills.length;
+          if (price === undefined || b.bill !== price * b.consumptionWh) {
+            bad(`bill ${idx}: ${b.bill} ≠ p_j × c`);
+          }
+          billDigest = chainDigest(billDigest, b.id, b.consumptionWh);
+          billedTotal += b.bill;
+          bills.push(b);
+        }
+        batches.push(record);
+        dapClosed = true;
+        break;
+      }
+      case "BillingRestarted":
+        if (e.discarded !== bills.length) {
+          bad(`BillingRestarted discarded ${e.discarded} ≠ ${bills.length} bills posted`);
+        }
+        bills = [];
+        batches = [];
+        billDigest = ZERO32;
+        billedTotal = 0n;
+        break;
+      case "IntervalFinalized":
+        if (e.count !== bills.length) bad(`IntervalFinalized count ≠ ${bills.length}`);
+        if (e.billedTotal !== billedTotal) bad("IntervalFinalized total ≠ Σ bills");
+        if (!equalBytes(e.billDigest, billDigest)) bad("IntervalFinalized digest ≠ recomputed");
+        break;
+    }
+  }
+
+  // Cross-check against contract storage and, for a final interval, bill-for-bill against OCD.
+  const state = rec.state;
+  if (state !== eventState) {
+    bad(
+      `stored state ${INTERVAL_STATE_NAME[state]} ≠ ${INTERVAL_STATE_NAME[eventState]} from the events`,
+    );
+  }
+  if (
+    state !== None &&
+    (window?.start !== rec.start ||
+      window?.end !== rec.end ||
+      tariffVersion !== rec.tariffVersion ||
+      mode !== rec.mode ||
+      rec.categoryValues.some((v, i) => categories?.[i] !== v))
+  ) {
+    bad("stored window, tariff version, category values or mode ≠ IntervalOpened");
+  }
+  if (rec.ocdCount !== ocd.length) bad(`stored OCD count ${rec.ocdCount} ≠ ${ocd.length}`);
+  if (rec.zeroCount !== zeroSlots.length) {
+    bad(`stored zero-slot count ${rec.zeroCount} ≠ ${zeroSlots.length}`);
+  }
+  const expectedSlots = rec.expectedSlots;
+  if (state >= OcdSealed && ocd.length + zeroSlots.length !== expectedSlots) {
+    bad(`sealed with ${ocd.length + zeroSlots.length} slots, not K × meters = ${expectedSlots}`);
+  }
+  if (rec.sumWh !== sumWh) bad(`stored Σc ${rec.sumWh} ≠ ${sumWh}`);
+  if (!equalBytes(rec.ocdDigest, ocdDigest)) bad("stored OCD digest ≠ recomputed");
+  if (rec.billCount !== bills.length) bad(`stored bill count ≠ ${bills.length}`);
+  if (!equalBytes(rec.billDigest, billDigest)) bad("stored bill digest ≠ recomputed");
+  if (rec.dapCount !== dap.length) bad(`stored DAP count ≠ ${dap.length}`);
+  if (rec.price !== (price ?? 0n)) bad(`stored price ${rec.price} ≠ ${price ?? "none"}`);
+  if (rec.billedTotal !== billedTotal)
+    bad(`stored billed total ${rec.billedTotal} ≠ ${billedTotal}`);
+  if (!sameKey(spSigPk, storedSpSigPk)) {
+    bad("stored sigPk_SP ≠ the key of the last ServiceProviderKeysSet");
+  }
+  if (state === Final || eventState === Final) {
+    if (bills.length !== ocd.length) bad("final interval: bills do not cover the OCD ledger");
+    for (let i = 0; i < Math.min(bills.length, ocd.length); i++) {
+      if (compareBytes(bills[i].id, ocd[i].id) !== 0 || bills[i].consumptionWh !== ocd[i].value) {
+        bad(`final interval: bill ${i} does not match OCD entry ${i}`);
+      }
+    }
+    if (price !== undefined && billedTotal !== price * sumWh) bad("final: Σ bills ≠ p_j × Σc");
+  }
+
+  return {
+    interval,
+    state,
+    window,
+    tariffVersion,
+    categoryValues: categories,
+    mode,
+    ocd,
+    zeroSlots,
+    expectedSlots,
+    dap,
+    bills,
+    billBatches: batches,
+    sumWh,
+    ocdDigest,
+    billDigest,
+    billedTotal,
+    expectedPrice,
+    price,
+    mismatches,
+  };
+}

@@ -1,0 +1,226 @@
+// Service-provider agent (issue 11 "One agent per role"; Oksuz 2020 §5 "Data aggregation and
+// dynamic pricing", "Bill calculation", §6): the pure `ServiceProvider` driven by the chain. It
+// watches the ledger (injected ServiceProviderChainClient, polled on the injected clock) for the
+// next sealed interval, checks every OCD signature, prices the interval by its tariff version and
+// bills every entry, then:
+//   - relayed mode (§5): sends the signed DAP entries and bill batches to CC over the wire (CC
+//     posts them) and sends again, every `resendMs`, whatever the chain does not hold yet;
+//   - direct mode (§6): posts them itself, resuming after what the chain holds.
+// The chain is the source of truth for what is posted, so a restarted SP resumes where it was.
+import { sleep, type Clock } from "../runtime/clock.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { Transport } from "../runtime/network.ts";
+import { INTERVAL_STATE } from "../protocol/billing.ts";
+import type { IntervalReport } from "../protocol/ledger-audit.ts";
+import { encodeWire } from "../protocol/wire/index.ts";
+import type { ServiceProviderChainClient } from "./chain-client.ts";
+import type { ServiceProvider } from "./service-provider.ts";
+
+export interface ServiceProviderAgentInit {
+  /** Intervals to bill: `firstInterval … firstInterval + intervals − 1`. */
+  readonly intervals: number;
+  /** Default 1 (1-based interval numbers). */
+  readonly firstInterval?: number;
+  readonly mode: "relayed" | "direct";
+  /** Direct mode: every user's `pk` (DAP entry per user, DESIGN §4.5). */
+  readonly userPublicKeys?: readonly Uint8Array[];
+  /** Chain polling period on the clock (ms), default 1000. */
+  readonly pollMs?: number;
+  /** Relayed mode: resend period of what CC has not posted yet (ms), default 5000. */
+  readonly resendMs?: number;
+  /** CC's address, default "cc". */
+  readonly ccAddress?: string;
+  /** DAP entries per transaction (direct mode), default 100. */
+  readonly dapBatchSize?: number;
+}
+
+export interface ServiceProviderAgentComponents {
+  readonly sp: ServiceProvider;
+  readonly chain: ServiceProviderChainClient;
+  readonly clock: Clock;
+  /** Relayed mode only. */
+  readonly transport?: Transport;
+  readonly logger?: Logger;
+}
+
+export interface ServiceProviderAgentStatus {
+  /** The last interval final on-chain (0 before the first). */
+  readonly billedThrough: number;
+  /** The interval being billed, if any. */
+  readonly billing?: number;
+  readonly phase: "idle" | "waiting" | "billing" | "done" | "stopped" | "failed";
+}
+
+/** SP refuses to bill a ledger whose OCD entries do not verify (Oksuz §5: SP checks the OCD). */
+export class ServiceProviderAgentError extends Error {
+  override name = "ServiceProviderAgentError";
+}
+
+class Stopped extends Error {}
+
+export class ServiceProviderAgent {
+  readonly #init: ServiceProviderAgentInit;
+  readonly #c: ServiceProviderAgentComponents;
+  readonly #logger: Logger;
+  #running = false;
+  #billedThrough = 0;
+  #billing?: number;
+  #phase: ServiceProviderAgentStatus["phase"] = "idle";
+  #done?: Promise<void>;
+  /** The price SP computed per interval (what the simulator reconciles). */
+  readonly prices = new Map<number, bigint>();
+  /** Direct mode: its own posts the chain refused (e.g. a price off the tariff), in order. */
+  readonly refusedPosts: { readonly interval: number; readonly error: string }[] = [];
+
+  constructor(init: ServiceProviderAgentInit, components: ServiceProviderAgentComponents) {
+    if (!Number.isInteger(init.intervals) || init.intervals < 1) {
+      throw new ServiceProviderAgentError("ServiceProviderAgent: intervals must be ≥ 1");
+    }
+    if (init.mode === "relayed" && !components.transport) {
+      throw new ServiceProviderAgentError("ServiceProviderAgent: relayed mode needs a transport");
+    }
+    if (init.mode === "direct" && !init.userPublicKeys) {
+      throw new ServiceProviderAgentError("ServiceProviderAgent: direct mode needs userPublicKeys");
+    }
+    this.#init = init;
+    this.#c = components;
+    this.#logger = components.logger ?? silentLogger;
+  }
+
+  /** Resolves when the last interval is final; rejects when billing failed. */
+  get done(): Promise<void> {
+    if (!this.#done) throw new ServiceProviderAgentError("ServiceProviderAgent: not started");
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#c.transport?.start();
+    this.#done = this.#run().catch((err) => {
+      if (err instanceof Stopped) return;
+      this.#phase = "failed";
+      throw err;
+    });
+    this.#done.catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#c.transport?.stop();
+    if (this.#phase !== "done") this.#phase = "stopped";
+  }
+
+  status(): ServiceProviderAgentStatus {
+    return { billedThrough: this.#billedThrough, billing: this.#billing, phase: this.#phase };
+  }
+
+  async #run(): Promise<void> {
+    const first = this.#init.firstInterval ?? 1;
+    for (let j = first; j < first + this.#init.intervals; j++) {
+      this.#billing = j;
+      this.#phase = "waiting";
+      let report = await this.#poll(j, (r) => r.state >= INTERVAL_STATE.OcdSealed);
+      if (report.state !== INTERVAL_STATE.Final) {
+        this.#phase = "billing";
+        report = await this.#bill(report);
+      }
+      this.#billedThrough = j;
+      this.#logger.info("interval billed", { interval: j, price: String(report.price ?? 0n) });
+    }
+    this.#billing = undefined;
+    this.#phase = "done";
+  }
+
+  /** Reads interval `j` every `pollMs` until `ready`. */
+  async #poll(j: number, ready: (r: IntervalReport) => boolean): Promise<IntervalReport> {
+    for (;;) {
+      if (!this.#running) throw new Stopped();
+      const report = await this.#c.chain.readInterval(j);
+      if (ready(report)) return report;
+      await sleep(this.#c.clock, this.#init.pollMs ?? 1_000);
+    }
+  }
+
+  /** Prices and bills a sealed interval; resolves with the final interval. */
+  async #bill(sealed: IntervalReport): Promise<IntervalReport> {
+    const { sp, chain } = this.#c;
+    const j = sealed.interval;
+    const bad = sp.checkOcd(sealed.ocd);
+    if (bad.length > 0) {
+      throw new ServiceProviderAgentError(
+        `ServiceProviderAgent: ${bad.length} OCD entries of interval ${j} do not verify (first at ${bad[0]})`,
+      );
+    }
+    if (sealed.window === undefined || sealed.tariffVersion === undefined) {
+      throw new ServiceProviderAgentError(`ServiceProviderAgent: interval ${j} has no opening`);
+    }
+    const schedule = await chain.readTariff(sealed.tariffVersion);
+    // DESIGN §4.4: DAP and bill timestamps are the interval's last second, like the OCD's.
+    const timestamp = sealed.window.end - 1n;
+    const direct = this.#init.mode === "direct";
+    // Priced and billed afresh at every attempt: what the chain refused is never sent again as is.
+    const priceAndBill = () => {
+      const price = sp.price(schedule, sp.aggregate(sealed.ocd));
+      this.prices.set(j, price);
+      const users = direct ? this.#init.userPublicKeys : undefined;
+      return {
+        dap: sp.dapEntries(j, price, timestamp, users),
+        batches: sp.billBatches(j, sealed.ocd, price, timestamp),
+      };
+    };
+    if (direct) {
+      const size = this.#init.dapBatchSize ?? 100;
+      let report = sealed;
+      for (let attempt = 1; ; attempt++) {
+        const { dap, batches } = priceAndBill();
+        try {
+          for (let i = report.dap.length; i < dap.length; i += size) {
+            await chain.postDap(j, dap.slice(i, i + size));
+          }
+          for (const batch of batches) {
+            if (batch.firstIndex + batch.bills.length <= report.bills.length) continue;
+            await chain.postBills(batch);
+          }
+          await chain.closeBilling(j);
+          return chain.readInterval(j);
+        } catch (err) {
+          this.refusedPosts.push({ interval: j, error: describe(err) });
+          this.#logger.warn("post refused", { interval: j, error: describe(err) });
+          if (attempt >= MAX_DIRECT_ATTEMPTS) throw err;
+          await sleep(this.#c.clock, this.#init.pollMs ?? 1_000);
+          report = await chain.readInterval(j);
+          if (report.state === INTERVAL_STATE.Final) return report;
+        }
+      }
+    }
+    // Relayed: CC posts; send what the chain lacks until the interval is final.
+    const transport = this.#c.transport!;
+    const cc = this.#init.ccAddress ?? "cc";
+    let report = sealed;
+    for (;;) {
+      const { dap, batches } = priceAndBill();
+      if (report.dap.length === 0) {
+        transport.send(cc, encodeWire({ type: "dapEntries", dap: { interval: j, entries: dap } }));
+      }
+      for (const batch of batches) {
+        if (batch.firstIndex + batch.bills.length <= report.bills.length) continue;
+        transport.send(cc, encodeWire({ type: "billBatch", batch }));
+      }
+      const deadline = this.#c.clock.now() + (this.#init.resendMs ?? 5_000);
+      report = await this.#poll(
+        j,
+        (r) => r.state === INTERVAL_STATE.Final || this.#c.clock.now() >= deadline,
+      );
+      if (report.state === INTERVAL_STATE.Final) return report;
+    }
+  }
+}
+
+/** Direct mode: refused posts of one interval before SP gives up (and fails). */
+const MAX_DIRECT_ATTEMPTS = 5;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

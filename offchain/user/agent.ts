@@ -1,0 +1,158 @@
+// User agent (issue 11 "One agent per role"; Oksuz 2020 §5 "Bill calculation", Remark 5; DESIGN
+// §7): the household's pure `User` verifier fed by its meter's user batch over the wire (pairing
+// channel) and by the chain (injected UserChainClient, polled on the injected clock). Once an
+// interval is final on-chain and its batch has arrived, the user verifies its bill and keeps the
+// check; a missing batch or a dispute is reported, never hidden.
+import { sleep, type Clock } from "../runtime/clock.ts";
+import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { Transport } from "../runtime/network.ts";
+import { INTERVAL_STATE } from "../protocol/billing.ts";
+import { decodeWire, encodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
+import type { UserChainClient } from "./chain-client.ts";
+import type { User, UserIntervalCheck } from "./user.ts";
+
+export interface UserAgentInit {
+  /** The meter's address: only its user batches are taken ("meter-<i>"). */
+  readonly meterAddress: string;
+  /** Intervals to verify: `firstInterval … firstInterval + intervals − 1`. */
+  readonly intervals: number;
+  /** Default 1. */
+  readonly firstInterval?: number;
+  /** Chain polling period on the clock (ms), default 1000. */
+  readonly pollMs?: number;
+}
+
+export interface UserAgentComponents {
+  readonly user: User;
+  readonly chain: UserChainClient;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+}
+
+export interface UserAgentStatus {
+  /** The last interval checked (0 before the first). */
+  readonly interval: number;
+  readonly billsVerified: number;
+  readonly billsDisputed: number;
+  readonly batchesReceived: number;
+  readonly refused: number;
+}
+
+export class UserAgentError extends Error {
+  override name = "UserAgentError";
+}
+
+class Stopped extends Error {}
+
+export class UserAgent {
+  readonly #init: UserAgentInit;
+  readonly #c: UserAgentComponents;
+  readonly #logger: Logger;
+  readonly #batches = new Map<number, readonly UserBatchSlot[]>();
+  readonly #checks: UserIntervalCheck[] = [];
+  #interval = 0;
+  #refused = 0;
+  #running = false;
+  #done?: Promise<void>;
+  /** Called with every batch as it arrives (the simulator's pseudonym file hook). */
+  onBatch?: (interval: number, slots: readonly UserBatchSlot[]) => void;
+
+  constructor(init: UserAgentInit, components: UserAgentComponents) {
+    if (!Number.isInteger(init.intervals) || init.intervals < 1) {
+      throw new UserAgentError("UserAgent: intervals must be ≥ 1");
+    }
+    this.#init = init;
+    this.#c = components;
+    this.#logger = components.logger ?? silentLogger;
+  }
+
+  /** The checks so far, one per interval in order. */
+  get checks(): readonly UserIntervalCheck[] {
+    return this.#checks;
+  }
+
+  /** Resolves when every interval is checked. */
+  get done(): Promise<void> {
+    if (!this.#done) throw new UserAgentError("UserAgent: not started");
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const { transport } = this.#c;
+    transport.handle((from, bytes) => this.#onMessage(from, bytes));
+    transport.start();
+    this.#done = this.#run().catch((err) => {
+      if (!(err instanceof Stopped)) throw err;
+    });
+    this.#done.catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#c.transport.stop();
+  }
+
+  status(): UserAgentStatus {
+    return {
+      interval: this.#interval,
+      billsVerified: this.#checks.filter((c) => c.verified).length,
+      billsDisputed: this.#checks.filter((c) => !c.verified).length,
+      batchesReceived: this.#batches.size,
+      refused: this.#refused,
+    };
+  }
+
+  #onMessage(from: string, bytes: Uint8Array): void {
+    let message;
+    try {
+      message = decodeWire(bytes);
+    } catch (err) {
+      if (!(err instanceof WireDecodeError)) throw err;
+      this.#refused++;
+      return;
+    }
+    // The pairing channel: only this household's meter, only user batches.
+    if (from !== this.#init.meterAddress || message.type !== "userBatch") {
+      this.#refused++;
+      return;
+    }
+    // Confirmed every time (the previous confirmation may have been lost); kept once.
+    this.#c.transport.send(
+      from,
+      encodeWire({ type: "userBatchReceipt", interval: message.interval }),
+    );
+    if (this.#batches.has(message.interval)) return;
+    this.#batches.set(message.interval, message.slots);
+    this.#c.user.receiveBatch(message.interval, message.slots);
+    this.onBatch?.(message.interval, message.slots);
+  }
+
+  async #run(): Promise<void> {
+    const { chain, clock, user } = this.#c;
+    const first = this.#init.firstInterval ?? 1;
+    const pollMs = this.#init.pollMs ?? 1_000;
+    for (let j = first; j < first + this.#init.intervals; j++) {
+      for (;;) {
+        if (!this.#running) throw new Stopped();
+        if (this.#batches.has(j)) {
+          const report = await chain.readInterval(j);
+          if (report.state === INTERVAL_STATE.Final) {
+            const check = user.verifyInterval(report);
+            this.#checks.push(check);
+            this.#interval = j;
+            if (!check.verified) {
+              this.#logger.warn("bill disputed", { interval: j, disputes: check.disputes });
+            }
+            break;
+          }
+        }
+        await sleep(clock, pollMs);
+      }
+    }
+  }
+}

@@ -1,0 +1,503 @@
+// One agent at a time (issue 11 "an agent-level test per role"): each Oksuz agent on a
+// MemoryNetwork and a VirtualClock, its peers played by the test over the wire, its chain client a
+// stub. What each must do on its own: the meter spreads, resends and stops; the user takes only its
+// meter's batch and verifies only final intervals; SP bills what is sealed and resends what the
+// chain lacks; CC waits for registrations, announces, answers with receipts and ends early.
+import { expect } from "chai";
+
+import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
+import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
+import { ControlCenterService } from "../../offchain/cc/service.ts";
+import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
+import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
+import type { ReadingSource } from "../../offchain/meter/source/source.ts";
+import { OnionExit, OnionRelay } from "../../offchain/onion/relay.ts";
+import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
+import { buildOnion } from "../../offchain/onion/sphinx.ts";
+import { INTERVAL_STATE, verifyBillBatch } from "../../offchain/protocol/billing.ts";
+import type { IntervalReport } from "../../offchain/protocol/ledger-audit.ts";
+import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { decodeWire, encodeWire, type WireMessage } from "../../offchain/protocol/wire/index.ts";
+import { VirtualClock } from "../../offchain/runtime/clock.ts";
+import { MemoryNetwork } from "../../offchain/runtime/network.ts";
+import { createRng } from "../../offchain/runtime/rng.ts";
+import { SecretStore } from "../../offchain/runtime/secret-box.ts";
+import { Store } from "../../offchain/runtime/store.ts";
+import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
+import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
+import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import { UserAgent } from "../../offchain/user/agent.ts";
+import { User } from "../../offchain/user/user.ts";
+import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+
+const T = WINDOW.end - 1n;
+const ROUND = 200;
+const TARIFF = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
+
+function net(seed: string) {
+  const clock = new VirtualClock({ startMs: 0 });
+  const network = new MemoryNetwork(
+    { latency: { baseMs: 20, jitterMs: 10 } },
+    { clock, rng: createRng(seed) },
+  );
+  return { clock, network };
+}
+
+/** An endpoint the test plays, recording every wire message it receives with its time. */
+function peer(network: MemoryNetwork, clock: VirtualClock, address: string) {
+  const got: { from: string; at: number; message: WireMessage }[] = [];
+  const endpoint = network.endpoint(address);
+  endpoint.handle(
+    (from, bytes) => void got.push({ from, at: clock.now(), message: decodeWire(bytes) }),
+  );
+  endpoint.start();
+  return { endpoint, got, send: (to: string, m: WireMessage) => endpoint.send(to, encodeWire(m)) };
+}
+
+const constantReadings = (wh: bigint): ReadingSource => ({
+  consumptionWh: async () => wh,
+  close: async () => {},
+});
+
+describe("Oksuz agents, one at a time", function () {
+  describe("MeterAgent", function () {
+    /** meter-0 under test; meter-1 relays (path length 1); the test plays CC and user-0. */
+    async function setup(seed = "meter") {
+      const { clock, network } = net(seed);
+      const cc = ccKeys();
+      const meters = [0, 1].map((i) => makeMeter(i, cc));
+      const exit = new OnionExit({ privateKey: cc.secretKey, domain: DOMAIN, epoch: 0 });
+      const ccPeer = peer(network, clock, "cc");
+      const reports: { at: number; counter: number }[] = [];
+      const userPeer = peer(network, clock, "user-0");
+      const directory = relayDirectory(
+        meters.map((m) => m.publicKey),
+        ["meter-0", "meter-1"],
+        { publicKey: cc.publicKey, address: "cc" },
+      );
+      const agents = meters.map(
+        (meter, i) =>
+          new MeterAgent(
+            {
+              address: `meter-${i}`,
+              userAddress: `user-${i}`,
+              ccPublicKey: cc.publicKey,
+              domain: DOMAIN,
+              pathLength: 1,
+              roundMs: ROUND,
+              registrationSecret: seedScalar(`eph-${i}`),
+            },
+            {
+              meter,
+              relay: new OnionRelay({
+                privateKey: seedScalar(`meter-${i}`),
+                domain: DOMAIN,
+                epoch: 0,
+              }),
+              transport: network.endpoint(`meter-${i}`),
+              clock,
+              rng: createRng(`${seed}/${i}`),
+              readings: constantReadings(1_850n),
+              directory,
+            },
+          ),
+      );
+      for (const a of agents) await a.start();
+      // CC announces to both meters (every relay moves to the interval's onion epoch) and its
+      // exit rotates with them.
+      const announce = (interval: number, windowMs: number) => {
+        exit.rotateEpoch(interval);
+        for (const to of ["meter-0", "meter-1"]) {
+          ccPeer.send(to, {
+            type: "intervalAnnouncement",
+            announcement: { interval, start: WINDOW.start, end: WINDOW.end, windowMs },
+          });
+        }
+      };
+      // CC's side: peel what reaches it and note which counter it was.
+      const pseudonyms = new Map<string, number>();
+      const onCc = () => {
+        for (const { message, at } of ccPeer.got.splice(0)) {
+          if (message.type !== "onionPacket") continue;
+          const r = exit.receive(message.packet);
+          if (!r.accepted) continue;
+          const entry = decodeMeterReport(r.message);
+          const key = Buffer.from(entry.id).toString("hex");
+          const counter = pseudonyms.get(key);
+          if (counter !== undefined) reports.push({ at, counter }); // meter-1's own: not ours
+        }
+      };
+      return {
+        clock,
+        network,
+        agents,
+        meters,
+        ccPeer,
+        userPeer,
+        announce,
+        onCc,
+        reports,
+        pseudonyms,
+      };
+    }
+
+    it("registers until announced, spreads its K onions over the send rounds, resends until the window closes, then hands its user the batch until confirmed", async function () {
+      const s = await setup();
+      await s.clock.advanceAsync(5 * ROUND);
+      const registrations = s.ccPeer.got.filter((g) => g.message.type === "meterRegistration");
+      expect(
+        registrations.length,
+        "registration sent, and again without an announcement",
+      ).to.be.at.least(1);
+      s.ccPeer.got.splice(0);
+      s.announce(1, 20_000);
+      await s.clock.advanceAsync(10 * ROUND);
+      await s.agents[0].idle();
+      const record = s.agents[0].interval(1)!;
+      record.report.entries.forEach((e, i) =>
+        s.pseudonyms.set(Buffer.from(e.id).toString("hex"), i + 1),
+      );
+      s.onCc();
+      expect(s.reports.map((r) => r.counter).sort((a, b) => a - b)).to.deep.equal([
+        1, 2, 3, 4, 5, 6, 7, 8,
+      ]);
+      expect(new Set(s.reports.map((r) => r.at)).size, "not one burst").to.be.greaterThan(1);
+      expect(s.agents[0].status()).to.deep.include({ interval: 1, registered: true });
+      // No receipt: resends every 12 rounds while the window is open.
+      await s.clock.advanceAsync(20_000);
+      s.onCc();
+      expect(s.reports.length).to.be.greaterThan(8);
+      const afterWindow = s.reports.length;
+      const batches = s.userPeer.got.filter((g) => g.message.type === "userBatch");
+      expect(batches.length).to.be.at.least(1);
+      const batch = batches[0].message as Extract<WireMessage, { type: "userBatch" }>;
+      expect(batch.interval).to.equal(1);
+      expect(batch.slots.length).to.equal(8);
+      // Window closed: no more onions; the batch comes again until the user confirms it.
+      await s.clock.advanceAsync(30 * ROUND);
+      s.onCc();
+      expect(s.reports.length).to.equal(afterWindow);
+      expect(s.userPeer.got.filter((g) => g.message.type === "userBatch").length).to.be.greaterThan(
+        1,
+      );
+      s.userPeer.send("meter-0", { type: "userBatchReceipt", interval: 1 });
+      await s.clock.advanceAsync(ROUND);
+      s.userPeer.got.splice(0);
+      await s.clock.advanceAsync(30 * ROUND);
+      expect(s.userPeer.got).to.deep.equal([]);
+      expect(s.agents[0].interval(1)!.userBatchAcked).to.equal(true);
+      for (const a of s.agents) await a.stop();
+    });
+
+    it("a full receipt stops the resends; a resend request is answered at once; strangers are refused", async function () {
+      const s = await setup("meter-2");
+      // An announcement from anyone but CC is refused: no interval, no onion.
+      peer(s.network, s.clock, "x").send("meter-0", {
+        type: "intervalAnnouncement",
+        announcement: { interval: 1, start: WINDOW.start, end: WINDOW.end, windowMs: 20_000 },
+      });
+      await s.clock.advanceAsync(10 * ROUND);
+      expect(s.agents[0].status()).to.deep.include({ interval: 0, onionsSent: 0, refused: 1 });
+      s.announce(1, 20_000);
+      await s.clock.advanceAsync(10 * ROUND);
+      s.ccPeer.send("meter-0", {
+        type: "ccReceipt",
+        receipt: { interval: 1, meter: 0, counters: [1, 2, 3, 4, 5, 6, 7, 8] },
+      });
+      await s.clock.advanceAsync(ROUND);
+      const sent = s.agents[0].status().onionsSent;
+      await s.clock.advanceAsync(50 * ROUND);
+      expect(s.agents[0].status().onionsSent, "no resend after a full receipt").to.equal(sent);
+      expect(s.agents[0].status().reportsAcked).to.equal(8);
+      s.ccPeer.send("meter-0", {
+        type: "ccResendRequest",
+        request: { interval: 1, meter: 0, counter: 3 },
+      });
+      await s.clock.advanceAsync(ROUND);
+      expect(s.agents[0].status()).to.deep.include({ onionsSent: sent + 1, resent: 1 });
+      for (const a of s.agents) await a.stop();
+    });
+  });
+
+  describe("UserAgent", function () {
+    it("takes only its meter's batch, confirms it, and verifies only a final interval", async function () {
+      const { clock, network } = net("user");
+      const cc = ccKeys();
+      const meter = makeMeter(0, cc);
+      const report = meter.reportInterval(3, 1_850n, T);
+      const ocd = [...report.entries]
+        .filter((e) => e.value !== 0n)
+        .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
+      const sp = new ServiceProvider({
+        keys: keyPairFromSecret(seedScalar("sp")),
+        signingKey: seedScalar("sp/sig"),
+        ccPublicKey: cc.publicKey,
+        domain: DOMAIN,
+      });
+      const price = sp.price(TARIFF, sp.aggregate(ocd));
+      const batches = sp.billBatches(3, ocd, price, T);
+      let state: number = INTERVAL_STATE.Billing;
+      const onChain = (): IntervalReport => ({
+        interval: 3,
+        state: state as IntervalReport["state"],
+        ocd,
+        zeroSlots: report.entries.filter((e) => e.value === 0n).map((e) => e.id),
+        expectedSlots: 8,
+        dap: sp.dapEntries(3, price, T),
+        bills: batches.flatMap((b) => b.bills),
+        billBatches: batches.map((b) => ({
+          firstIndex: b.firstIndex,
+          bills: b.bills,
+          rAddr: b.signature.rAddr,
+          y: b.signature.y,
+          signatureValid: verifyBillBatch(DOMAIN, b, sp.sigPk),
+        })),
+        sumWh: sp.aggregate(ocd),
+        ocdDigest: new Uint8Array(32),
+        billDigest: new Uint8Array(32),
+        billedTotal: 0n,
+        expectedPrice: price,
+        price,
+        mismatches: [],
+      });
+      let reads = 0;
+      const agent = new UserAgent(
+        { meterAddress: "meter-0", intervals: 1, firstInterval: 3, pollMs: ROUND },
+        {
+          user: new User({
+            meterIndex: 0,
+            domain: DOMAIN,
+            meterBasePublicKey: meter.basePublicKey,
+            spSigPk: sp.sigPk,
+          }),
+          chain: { readInterval: async () => (reads++, onChain()) },
+          transport: network.endpoint("user-0"),
+          clock,
+        },
+      );
+      await agent.start();
+      const meterPeer = peer(network, clock, "meter-0");
+      const other = peer(network, clock, "meter-1");
+      other.send("user-0", { type: "userBatch", interval: 3, slots: report.userBatch });
+      await clock.advanceAsync(5 * ROUND);
+      expect(agent.status()).to.deep.include({ batchesReceived: 0, refused: 1 });
+      expect(reads, "no chain read before the batch").to.equal(0);
+      meterPeer.send("user-0", { type: "userBatch", interval: 3, slots: report.userBatch });
+      await clock.advanceAsync(5 * ROUND);
+      expect(meterPeer.got.map((g) => g.message)).to.deep.include({
+        type: "userBatchReceipt",
+        interval: 3,
+      });
+      expect(agent.checks, "not final yet").to.deep.equal([]);
+      state = INTERVAL_STATE.Final;
+      await clock.advanceAsync(2 * ROUND);
+      await agent.done;
+      expect(agent.checks.map((c) => [c.interval, c.verified])).to.deep.equal([[3, true]]);
+      expect(agent.status()).to.deep.include({ billsVerified: 1, billsDisputed: 0 });
+      await agent.stop();
+    });
+  });
+
+  describe("ServiceProviderAgent", function () {
+    function sealedInterval(tamper = false) {
+      const cc = ccKeys();
+      const meters = [0, 1].map((i) => makeMeter(i, cc));
+      const ocd = meters
+        .flatMap((m) => m.reportInterval(1, 900n, T).entries)
+        .filter((e) => e.value !== 0n)
+        .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
+        .map((e, i) => (tamper && i === 0 ? { ...e, value: e.value + 1n } : e));
+      const sp = new ServiceProvider({
+        keys: keyPairFromSecret(seedScalar("sp")),
+        signingKey: seedScalar("sp/sig"),
+        ccPublicKey: cc.publicKey,
+        domain: DOMAIN,
+        billBatchSize: 2,
+      });
+      return { ocd, sp };
+    }
+
+    it("relayed: sends DAP and bill batches to CC, again for what the chain lacks, until final", async function () {
+      const { clock, network } = net("sp");
+      const { ocd, sp } = sealedInterval();
+      const chainState = { state: INTERVAL_STATE.OcdSealed as number, dap: 0, bills: 0 };
+      const chain: ServiceProviderChainClient = {
+        readInterval: async (j) =>
+          ({
+            interval: j,
+            state: chainState.state,
+            window: WINDOW,
+            tariffVersion: 1,
+            ocd,
+            dap: Array(chainState.dap).fill(undefined),
+            bills: Array(chainState.bills).fill(undefined),
+          }) as unknown as IntervalReport,
+        readTariff: async () => TARIFF,
+        postDap: async () => expect.fail("relayed SP never posts"),
+        postBills: async () => expect.fail("relayed SP never posts"),
+        closeBilling: async () => expect.fail("relayed SP never posts"),
+      };
+      const agent = new ServiceProviderAgent(
+        { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
+        { sp, chain, clock, transport: network.endpoint("sp") },
+      );
+      const ccPeer = peer(network, clock, "cc");
+      await agent.start();
+      await clock.advanceAsync(2 * ROUND);
+      const first = ccPeer.got.splice(0).map((g) => g.message.type);
+      const batches = Math.ceil(ocd.length / 2);
+      expect(first).to.deep.equal(["dapEntries", ...Array(batches).fill("billBatch")]);
+      // CC posted the DAP and the first batch only: SP resends the rest, not the DAP.
+      chainState.state = INTERVAL_STATE.Billing;
+      chainState.dap = 1;
+      chainState.bills = 2;
+      await clock.advanceAsync(11 * ROUND);
+      expect(ccPeer.got.splice(0).map((g) => g.message.type)).to.deep.equal(
+        Array(batches - 1).fill("billBatch"),
+      );
+      chainState.state = INTERVAL_STATE.Final;
+      await clock.advanceAsync(12 * ROUND);
+      await agent.done;
+      expect(agent.status()).to.deep.include({ billedThrough: 1, phase: "done" });
+      expect(agent.prices.get(1)).to.equal(sp.price(TARIFF, sp.aggregate(ocd)));
+    });
+
+    it("refuses to bill a sealed ledger whose OCD entries do not verify", async function () {
+      const { clock } = net("sp-bad");
+      const { ocd, sp } = sealedInterval(true);
+      const agent = new ServiceProviderAgent(
+        { intervals: 1, mode: "direct", userPublicKeys: [] },
+        {
+          sp,
+          clock,
+          chain: {
+            readInterval: async () =>
+              ({
+                interval: 1,
+                state: INTERVAL_STATE.OcdSealed,
+                window: WINDOW,
+                tariffVersion: 1,
+                ocd,
+                dap: [],
+                bills: [],
+              }) as unknown as IntervalReport,
+            readTariff: async () => TARIFF,
+            postDap: async () => expect.fail("must not post"),
+            postBills: async () => expect.fail("must not post"),
+            closeBilling: async () => expect.fail("must not post"),
+          },
+        },
+      );
+      await agent.start();
+      let error: unknown;
+      await agent.done.catch((e) => (error = e));
+      expect((error as Error).name).to.equal("ServiceProviderAgentError");
+      expect(agent.status().phase).to.equal("failed");
+    });
+  });
+
+  describe("ControlCenterService", function () {
+    it("waits for every registration, announces, answers with receipts, ends the window early and seals", async function () {
+      const { clock, network } = net("cc");
+      const cc = ccKeys();
+      const meters = [0, 1].map((i) => makeMeter(i, cc));
+      const store = Store.open({ path: ":memory:" });
+      const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
+      const calls: string[] = [];
+      let state: number = INTERVAL_STATE.None;
+      const chain: ControlCenterChainClient = {
+        meterCount: async () => 0,
+        registerMeters: async (pks) => void calls.push(`register ${pks.length}`),
+        intervalProgress: async () => ({
+          state: state as never,
+          lastId: new Uint8Array(32),
+          ocdCount: 0,
+          billCount: 0,
+          dapCount: 0,
+        }),
+        openInterval: async (j) => void (calls.push(`open ${j}`), (state = INTERVAL_STATE.Open)),
+        postOcdBatch: async (j, real, zero) =>
+          void calls.push(`post ${j} ${real.length}+${zero.length}`),
+        sealInterval: async (j) =>
+          void (calls.push(`seal ${j}`), (state = INTERVAL_STATE.OcdSealed)),
+        postDap: async () => {},
+        postBills: async () => {},
+        closeBilling: async () => {},
+      };
+      const agent = ControlCenterAgent.start(
+        { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
+        { store, secrets, chain },
+      );
+      const service = new ControlCenterService(
+        {
+          meters: 2,
+          intervals: 1,
+          startTime: WINDOW.start,
+          intervalSeconds: Number(WINDOW.end - WINDOW.start),
+          categories: CATEGORIES,
+          slots: 8,
+          windowMs: 600_000,
+        },
+        { agent, chain, transport: network.endpoint("cc"), clock },
+      );
+      await service.start();
+      const m = meters.map((_, i) => peer(network, clock, `meter-${i}`));
+      m[0].send("cc", {
+        type: "meterRegistration",
+        registration: meters[0].registration(seedScalar("eph-0")),
+      });
+      // A registration from another address than the meter's own is refused.
+      m[0].send("cc", {
+        type: "meterRegistration",
+        registration: meters[1].registration(seedScalar("eph-1")),
+      });
+      await clock.advanceAsync(5 * ROUND);
+      expect(service.status()).to.deep.include({ phase: "registration", refused: 1 });
+      m[1].send("cc", {
+        type: "meterRegistration",
+        registration: meters[1].registration(seedScalar("eph-1")),
+      });
+      for (let i = 0; i < 10 && service.status().phase !== "admission"; i++)
+        await clock.advanceAsync(ROUND);
+      expect(calls.slice(0, 2)).to.deep.equal(["register 2", "open 1"]);
+      const announced = m.map((p) => p.got.find((g) => g.message.type === "intervalAnnouncement"));
+      expect(announced.every((a) => a !== undefined)).to.equal(true);
+      // Both meters' K reports as the last relay hands them to CC: receipts come back, cumulative.
+      const ad = onionAssociatedData(DOMAIN, 1);
+      let real = 0; // chunks go to the OCD ledger, dummies to the zero slots
+      for (const [i, meter] of meters.entries()) {
+        for (const [k, entry] of meter.reportInterval(1, 1_000n, T).entries.entries()) {
+          if (entry.value !== 0n) real++;
+          const packet = buildOnion({
+            sessionKey: seedScalar(`session-${i}-${k}`),
+            hops: [
+              {
+                pubkey: cc.publicKey,
+                payload: encodeHopPayload({ kind: "deliver", message: encodeMeterReport(entry) }),
+              },
+            ],
+            associatedData: ad,
+          });
+          m[1 - i].send("cc", { type: "onionPacket", packet });
+        }
+      }
+      for (let i = 0; i < 20 && service.status().phase !== "done"; i++)
+        await clock.advanceAsync(ROUND);
+      await service.done;
+      const receipts = m[0].got
+        .map((g) => g.message)
+        .filter((x): x is Extract<WireMessage, { type: "ccReceipt" }> => x.type === "ccReceipt");
+      expect(receipts.at(-1)!.receipt).to.deep.equal({
+        interval: 1,
+        meter: 0,
+        counters: [1, 2, 3, 4, 5, 6, 7, 8],
+      });
+      // Every slot in long before the 600 s window: CC posts and seals at once.
+      expect(clock.now()).to.be.below(60_000);
+      expect(calls.slice(2)).to.deep.equal([`post 1 ${real}+${16 - real}`, "seal 1"]);
+      expect(service.status()).to.deep.include({ phase: "done", sealed: 1, registered: 2 });
+      await service.stop();
+      store.close();
+    });
+  });
+});

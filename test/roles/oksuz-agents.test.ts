@@ -1,0 +1,169 @@
+// The Oksuz roles as agents over the wire (issue 11): MeterAgent, ControlCenterService,
+// ServiceProviderAgent and UserAgent on one MemoryNetwork and VirtualClock, against the in-process
+// chain. Every interval ends final on-chain, every user verifies its bill, and what the agents
+// computed reconciles with the chain's events.
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import { connectBillingLedger } from "../../offchain/chain/billing.ts";
+import { readInterval } from "../../offchain/chain/ledgerReader.ts";
+import { runOksuzAgents, type OksuzAgentsChain } from "../../offchain/sim/oksuz-agents.ts";
+
+describe("Oksuz agents over the wire", function () {
+  this.timeout(300_000);
+  let chain: OksuzAgentsChain;
+  let close: () => Promise<void>;
+
+  before(async () => {
+    const connection = await network.create();
+    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
+    chain = { admin, controlCenter, serviceProvider };
+    close = () => connection.close();
+  });
+  after(async () => close());
+
+  async function reconcile(run: Awaited<ReturnType<typeof runOksuzAgents>>, intervals: number) {
+    const ledger = connectBillingLedger(run.ledger, chain.admin);
+    for (let j = 1; j <= intervals; j++) {
+      const onChain = await readInterval(ledger, j);
+      expect(onChain.mismatches, `interval ${j}`).to.deep.equal([]);
+      expect(onChain.state, `interval ${j} final`).to.equal(5);
+      const reports = run.meters.map((m) => m.interval(j)!.report);
+      const reported = reports.reduce(
+        (s, r) => s + r.entries.reduce((t, e) => t + e.value, 0n),
+        0n,
+      );
+      expect(onChain.sumWh, "Σc on-chain = Σ the meters reported").to.equal(reported);
+      expect(onChain.ocd.length).to.equal(reports.reduce((s, r) => s + r.chunks, 0));
+      expect(onChain.price).to.equal(run.sp.prices.get(j));
+      for (const user of run.users) {
+        const check = user.checks.find((c) => c.interval === j)!;
+        expect(check.verified, check.disputes.join("; ")).to.equal(true);
+        expect(check.postedBill).to.equal(onChain.price! * check.consumptionWh);
+      }
+    }
+  }
+
+  it("relayed mode: 6 meters, 2 intervals, every slot admitted, every bill verified", async function () {
+    const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "agents" }, chain);
+    await reconcile(run, 2);
+    for (const m of run.meters) expect(m.interval(2)!.acked.size).to.equal(8);
+    for (const j of [1, 2]) {
+      for (const set of run.cc.agent.receipts(j).values()) expect(set.size).to.equal(8);
+    }
+    expect(run.cc.status()).to.deep.include({ phase: "done", sealed: 2 });
+    expect(run.sp.status()).to.deep.include({ phase: "done", billedThrough: 2 });
+  });
+
+  it("direct mode: SP posts per-user prices and bills itself", async function () {
+    const run = await runOksuzAgents(
+      { meters: 6, intervals: 1, seed: "agents-direct", direct: true },
+      chain,
+    );
+    await reconcile(run, 1);
+  });
+
+  it("loses nothing at 20% loss: resends until the receipt arrives, within the window", async function () {
+    const run = await runOksuzAgents(
+      { meters: 6, intervals: 2, seed: "agents-loss", network: { loss: 0.2 } },
+      chain,
+    );
+    await reconcile(run, 2);
+    expect(run.network.dropped.lost, "the network did lose packets").to.be.greaterThan(0);
+    // Every slot of every meter reached CC (a meter may miss the last receipt: CC stops
+    // admitting once all slots are in, and the meter's resends end with its window).
+    for (const j of [1, 2]) {
+      const receipts = run.cc.agent.receipts(j);
+      for (let i = 0; i < 6; i++)
+        expect(receipts.get(i)?.size, `meter ${i}, interval ${j}`).to.equal(8);
+    }
+  });
+
+  describe("a crashing CC (offchain/adversary/crashing-cc.ts)", function () {
+    const ledgers = async (run: Awaited<ReturnType<typeof runOksuzAgents>>) => {
+      const ledger = connectBillingLedger(run.ledger, chain.admin);
+      const out: string[] = [];
+      for (let j = 1; j <= 3; j++) {
+        const r = await readInterval(ledger, j);
+        expect(r.mismatches).to.deep.equal([]);
+        out.push(
+          `${Buffer.from(r.ocdDigest).toString("hex")}/${r.zeroSlots.length}/${r.price}/${r.billedTotal}`,
+        );
+      }
+      return out;
+    };
+    let baseline: string[];
+    before(async function () {
+      baseline = await ledgers(
+        await runOksuzAgents({ meters: 6, intervals: 3, seed: "crash" }, chain),
+      );
+    });
+
+    for (const phase of ["admission", "posting"] as const) {
+      it(`killed in interval 2 (${phase}) and restarted from its store: the same final ledgers`, async function () {
+        const run = await runOksuzAgents(
+          {
+            meters: 6,
+            intervals: 3,
+            seed: "crash",
+            crash: { interval: 2, phase, afterReports: 10 },
+          },
+          chain,
+        );
+        expect(run.ccRestarted, "the crash fired").to.equal(true);
+        expect(await ledgers(run)).to.deep.equal(baseline);
+        await reconcile(run, 3);
+      });
+    }
+  });
+
+  describe("meter-side adversaries (offchain/adversary/meters.ts, Oksuz §3.1)", function () {
+    const cases = [
+      { attack: "fake-meter", reason: "unknown-pseudonym", attacker: undefined },
+      { attack: "tampering-user", reason: "bad-signature", attacker: 0 },
+      { attack: "corrupted-meter", reason: "key-mismatch", attacker: 1 },
+    ] as const;
+    for (const { attack, reason, attacker } of cases) {
+      it(`${attack}: CC refuses it (${reason}), every honest household's bill verifies`, async function () {
+        const run = await runOksuzAgents(
+          { meters: 6, intervals: 1, seed: `attack-${attack}`, attack, windowMs: 20_000 },
+          chain,
+        );
+        expect(run.cc.agent.center.stats(1).rejected[reason]).to.be.greaterThan(0);
+        const ledger = connectBillingLedger(run.ledger, chain.admin);
+        expect((await readInterval(ledger, 1)).mismatches).to.deep.equal([]);
+        run.users.forEach((u, i) => {
+          if (i === attacker) return;
+          const check = u.checks[0];
+          expect(check.verified, `household ${i}: ${check.disputes.join("; ")}`).to.equal(true);
+        });
+        const receipts = run.cc.agent.receipts(1);
+        for (let i = 0; i < 6; i++) {
+          if (i !== attacker) expect(receipts.get(i)?.size, `meter ${i}`).to.equal(8);
+        }
+      });
+    }
+  });
+
+  describe("a malicious SP (offchain/adversary/service-provider.ts, Oksuz §3.1)", function () {
+    for (const [attack, problem] of [
+      ["sp-wrong-price", 4], // ENTRY_PROBLEM.PriceMismatch
+      ["sp-wrong-bill", 5], // ENTRY_PROBLEM.BillMismatch
+    ] as const) {
+      for (const direct of [false, true]) {
+        it(`${attack} (${direct ? "direct" : "relayed"}): the ledger refuses it, honest bills follow`, async function () {
+          const run = await runOksuzAgents(
+            { meters: 6, intervals: 1, seed: `sp-${attack}`, attack, direct },
+            chain,
+          );
+          const refused = direct ? run.sp.refusedPosts : run.cc.refusedPosts;
+          expect(refused.length, "the cheat was refused").to.be.greaterThan(0);
+          expect(refused[0].error).to.match(
+            new RegExp(`BillingLedgerInvalidEntry\\(.*, ${problem}\\)`),
+          );
+          await reconcile(run, 1);
+        });
+      }
+    }
+  });
+});
