@@ -84,6 +84,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       ...extra,
       // Generous for a loaded CI machine: a user's first report costs its h DH pair keys.
       windowMs: 4_000,
+      revealWindowMs: 3_000,
       viewTimeoutMs: 3_000,
       revealTimeoutMs: 400,
       commitTimeoutMs: 30_000,
