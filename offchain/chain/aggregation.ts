@@ -122,19 +122,20 @@ export class AggregationLedgerAdapter {
   }
 
   /**
-   * Deploys the ledger with `S_g` and, in consensus mode, a registry with the nodes (keys with
+   * Deploys the ledger with `S_g` (48-byte compressed G1, the TA's `params.gatewayPublicKey`:
+   * the deployer never holds s_g) and, in consensus mode, a registry with the nodes (keys with
    * proofs of possession, initial reputations). Checks the ledger's domain against ours.
    */
   static async deploy(
     chain: AggregationChainAccess,
-    gatewaySecret: bigint,
+    gatewayPublicKey: Uint8Array,
     minReporters: number,
     nodes?: { readonly secretKeys: readonly bigint[]; readonly reputations: readonly bigint[] },
     attach?: BbnpDeployment,
   ): Promise<AggregationLedgerAdapter> {
     return AggregationLedgerAdapter.deployPublic(
       chain,
-      blsPublicKey(gatewaySecret),
+      gatewayPublicKey,
       minReporters,
       nodes && {
         publicKeys: nodes.secretKeys.map(blsPublicKey),

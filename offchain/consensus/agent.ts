@@ -30,8 +30,8 @@ import {
   WireDecodeError,
   type WireMessage,
 } from "../protocol/wire/index.ts";
-import type { SelectionOpen } from "../protocol/wire/messages.ts";
-import type { Clock } from "../runtime/clock.ts";
+import { MAX_BLOCK_REQUEST, type SelectionOpen } from "../protocol/wire/messages.ts";
+import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import type { Store } from "../runtime/store.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import { stopTransport, type Transport } from "../runtime/network.ts";
@@ -74,6 +74,11 @@ export interface ConsensusNodeAgentInit extends Omit<ConsensusNodeInit, "behavio
   readonly nodeAddress?: (node: number) => string;
   /** The gateway's address (default "gateway"). */
   readonly gateway?: string;
+  /**
+   * Catch-up (docs/CONSENSUS.md "Catch-up"): while behind the chain's head, ask the peers for the
+   * missing committed blocks (`blockRequest`) every this many ms (default 1,000).
+   */
+  readonly catchUpRetryMs?: number;
 }
 
 export interface ConsensusNodeAgentComponents {
@@ -138,6 +143,12 @@ export class ConsensusNodeAgent {
   readonly #rounds = new Map<bigint, RoundState>();
   #running = false;
   #behind = false;
+  /** Catching up: asking peers for blocks until the chain's head is ours. */
+  #catchingUp = false;
+  /** Pending catch-up retry. */
+  #catchUp: TimerHandle | undefined;
+  /** A selection open refused because its seed was not (yet) our head: retried after catch-up. */
+  #deferredOpen: SelectionOpen | undefined;
   #current = 0n;
   #signed = 0;
   /** Every commit this node learnt of, by round. */
@@ -164,7 +175,9 @@ export class ConsensusNodeAgent {
 
   /**
    * Replays the stored blocks (if a store is given), checks the head against the chain's (a node
-   * behind the chain is reported in {@link status} as `behind`), then starts receiving.
+   * behind the chain is reported in {@link status} as `behind`), then starts receiving; while
+   * behind it asks its peers for the missing blocks (`blockRequest`), adopts each whose
+   * certificate verifies under the registry keys, in round order, until its head is the chain's.
    */
   async start(): Promise<void> {
     if (this.#running) return;
@@ -185,11 +198,63 @@ export class ConsensusNodeAgent {
     this.#c.transport.handle((from, bytes) => this.#onMessage(from, bytes));
     this.#c.transport.start();
     this.#running = true;
+    if (this.#behind) {
+      this.#catchingUp = true;
+      this.#requestBlocks();
+    }
+  }
+
+  /** One catch-up step: ask every peer for the blocks after our head, check again later. */
+  #requestBlocks(): void {
+    if (!this.#running) return;
+    const after = this.node.head().round ?? 0n;
+    this.#logger.info("catching up", { after: Number(after) });
+    for (let j = 0; j < this.#addresses.length; j++) {
+      if (j !== this.index) {
+        this.#send(j, { type: "blockRequest", request: { after, limit: MAX_BLOCK_REQUEST } });
+      }
+    }
+    this.#catchUp = this.#c.clock.setTimeout(() => {
+      this.#catchUp = undefined;
+      this.#guard(this.#checkCaughtUp());
+    }, this.#init.catchUpRetryMs ?? 1_000);
+  }
+
+  /** Compares our head with the chain's: caught up, or ask again. */
+  async #checkCaughtUp(): Promise<void> {
+    if (!this.#running) return;
+    const chainHead = await this.#c.ledger.headDigest();
+    if (equalBytes(chainHead, this.node.head().digest)) {
+      this.#behind = false;
+      this.#catchingUp = false;
+      this.#logger.info("caught up", { head: Number(this.node.head().round ?? 0n) });
+      return;
+    }
+    this.#requestBlocks();
+  }
+
+  /** A peer's catch-up request: our committed blocks after `after`, in round order. */
+  #onBlockRequest(to: number, after: bigint, limit: number): void {
+    let sent = 0;
+    for (let r = after + 1n; sent < limit; r++) {
+      const c = this.commits.get(r);
+      if (!c) break;
+      const message: ConsensusMessage = {
+        type: "committed",
+        block: c.block,
+        certificate: c.certificate,
+        order: c.order,
+      };
+      this.#send(to, { type: "consensus", message });
+      sent++;
+    }
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    if (this.#catchUp !== undefined) this.#c.clock.clearTimeout(this.#catchUp);
+    this.#catchUp = undefined;
     await stopTransport(this.#c.transport);
   }
 
@@ -243,6 +308,11 @@ export class ConsensusNodeAgent {
       if (from !== this.#gateway) return void this.refused++;
       return this.#onOpen(m.open);
     }
+    if (m.type === "blockRequest") {
+      const j = this.#addresses.indexOf(from);
+      if (j < 0 || j === this.index) return void this.refused++;
+      return this.#onBlockRequest(j, m.request.after, m.request.limit);
+    }
     if (m.type === "selectionReveal") {
       if (this.#addresses[m.reveal.from] !== from) return void this.refused++;
       return this.#onReveal(m.reveal.round, m.reveal.from, m.reveal.signature);
@@ -281,6 +351,8 @@ export class ConsensusNodeAgent {
     }
     if (!equalBytes(open.seed, this.node.head().digest)) {
       this.#logger.warn("selection seed is not our head", { round: Number(open.round) });
+      // Perhaps we are behind: kept (unverified) and retried once a caught-up block is adopted.
+      if (this.#catchingUp) this.#deferredOpen = open;
       return void this.refused++;
     }
     const message = this.#randomMessage(open.round);
@@ -418,9 +490,15 @@ export class ConsensusNodeAgent {
     this.node.receive(m, this.#c.clock.now());
     const adopted = this.node.head().round !== before && this.node.head().round === m.block.round;
     if (adopted) {
-      this.#behind = false;
+      // While catching up, only the chain's head says when we are level (`#checkCaughtUp`).
+      if (!this.#catchingUp) this.#behind = false;
       if (persist && this.#c.store) {
         this.#c.store.append(COMMITTED_LOG, encodeWire({ type: "consensus", message: m }));
+      }
+      const open = this.#deferredOpen;
+      if (open && equalBytes(open.seed, this.node.head().digest)) {
+        this.#deferredOpen = undefined;
+        this.#guard(Promise.resolve(this.#onOpen(open)));
       }
     }
     if (!this.commits.has(m.block.round) && this.node.adopted.get(m.block.round) === m.block) {

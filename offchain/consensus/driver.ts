@@ -2,11 +2,12 @@
 // an injected in-memory transport with a virtual clock (discrete events, no real time). One call
 // of `runRound` runs the reveal phase (primary selection), the gateway's delivery, proposals,
 // votes, view changes and the primary's submission, and delivers the chain's commit to every node.
-import { bbnpSignRound } from "../protocol/aggregation.ts";
+// The driver holds no secret key (issue 11): the gateway's signed statement (t, Σ, |R|, σ_GW) is
+// its input and Θ comes from the gateway port; each node signs its own reveal
+// (`ConsensusNode.revealSignature`).
 import {
   preselect,
   randomFromSignature,
-  roundRandomMessage,
   selectPrimary,
   type PrimarySelection,
 } from "../protocol/primary-selection.ts";
@@ -43,9 +44,28 @@ export type ChainPort = {
   recordSelection?(round: bigint, reveals: SelectionReveals): Promise<boolean>;
 };
 
+/**
+ * The gateway's signed statement for a round (DESIGN §4.8): `gatewaySignature` is σ_GW =
+ * `bbnpSignRound(s_g, domain, round, sum, reporters)` (96 bytes), made by the gateway with its own
+ * key (e.g. `SignedRoundSum` of `BbnpGateway.finalize`); the nodes verify it.
+ */
+export type GatewayStatement = {
+  readonly round: bigint;
+  readonly sum: bigint;
+  readonly reporters: number;
+  readonly gatewaySignature: Uint8Array;
+};
+
+/** The gateway as the driver sees it: it signs with s_g, the driver only relays. */
+export type GatewayPort = {
+  /**
+   * Θ of DESIGN §5.4: the gateway's 96-byte BLS signature on `roundRandomMessage(domain, round,
+   * seed)`, seed the head digest (32 bytes).
+   */
+  selectionSignature(round: bigint, seed: Uint8Array): Uint8Array;
+};
+
 export type RoundDriverInit = {
-  readonly gatewaySecretKey: bigint;
-  readonly domain: Uint8Array;
   /** One-way delay of a message from `from` to `to` (ms); `from` −1 is the gateway or the chain. */
   readonly latency: (from: number, to: number, message: ConsensusMessage) => number;
   /** Extra delay of a slow node's votes (ms). */
@@ -57,9 +77,8 @@ export type RoundDriverInit = {
 export type RoundDriverComponents = {
   readonly nodes: readonly ConsensusNode[];
   readonly chain: ChainPort;
-  readonly sign: (sk: bigint, msg: Uint8Array) => Uint8Array;
-  /** Node secret keys, for the reveal phase (each node signs its own random). */
-  readonly secretKeys: readonly bigint[];
+  /** Θ for the reveal phase (the gateway's own signature). */
+  readonly gateway: GatewayPort;
 };
 
 export type RoundOutcome = {
@@ -90,7 +109,10 @@ export class RoundDriver {
     this.c = components;
   }
 
-  /** Reveal phase of DESIGN §5.4: live pre-selected nodes and GW sign roundRandomMessage(domain, t, seed). */
+  /**
+   * Reveal phase of DESIGN §5.4: live pre-selected nodes (each with its own key) and GW (through
+   * the gateway port) sign roundRandomMessage(domain, t, seed).
+   */
   selection(round: bigint, seed: Uint8Array, reputations: readonly bigint[]): PrimarySelection {
     return this.reveal(round, seed, reputations).selection;
   }
@@ -101,17 +123,16 @@ export class RoundDriver {
     seed: Uint8Array,
     reputations: readonly bigint[],
   ): { selection: PrimarySelection; reveals: SelectionReveals } {
-    const message = roundRandomMessage(this.init.domain, round, seed);
     const randoms = new Map<number, bigint>();
     const signatures = new Map<number, Uint8Array>();
     const preselected = preselect(reputations);
     for (const q of preselected) {
       if (this.c.nodes[q].behaviour === "crashed") continue;
-      const sig = this.c.sign(this.c.secretKeys[q], message);
+      const sig = this.c.nodes[q].revealSignature(round, seed);
       signatures.set(q, sig);
       randoms.set(q, randomFromSignature(sig));
     }
-    const gatewaySignature = this.c.sign(this.init.gatewaySecretKey, message);
+    const gatewaySignature = this.c.gateway.selectionSignature(round, seed);
     const threshold = randomFromSignature(gatewaySignature);
     return {
       selection: selectPrimary({ reputations, randoms, threshold }),
@@ -125,10 +146,12 @@ export class RoundDriver {
   }
 
   /**
-   * Runs round `round` on the aggregate `sum` over `reporters` counted users (GW signs both,
-   * `bbnpSignRound`); resolves with the outcome (never rejects on a refused submission).
+   * Runs the round of the gateway's signed `statement` (the aggregate Σ over |R| counted users and
+   * σ_GW, relayed unchanged to every node, which verify it); resolves with the outcome (never
+   * rejects on a refused submission).
    */
-  async runRound(round: bigint, sum: bigint, reporters: number): Promise<RoundOutcome> {
+  async runRound(statement: GatewayStatement): Promise<RoundOutcome> {
+    const { round, sum, reporters, gatewaySignature } = statement;
     const nodes = this.c.nodes;
     const reference = nodes.find((n) => n.behaviour === "honest") ?? nodes[0];
     const { digest: seed } = reference.head();
@@ -183,13 +206,6 @@ export class RoundDriver {
       }
     };
 
-    const gatewaySignature = bbnpSignRound(
-      this.init.gatewaySecretKey,
-      this.init.domain,
-      round,
-      sum,
-      reporters,
-    );
     for (let j = 0; j < nodes.length; j++) {
       await handle(j, nodes[j].startRound(round, selection.order, 0));
       deliver(-1, j, { type: "gateway", round, sum, reporters, gatewaySignature });

@@ -4,6 +4,7 @@
 import { blsAggregatePublicKeys, blsAggregateSignatures } from "../crypto/bls.ts";
 import { equalBytes } from "../crypto/bytes.ts";
 import { bbnpRoundMessage } from "../protocol/aggregation.ts";
+import { roundRandomMessage } from "../protocol/primary-selection.ts";
 import {
   DEFAULT_REPUTATION_PARAMS,
   toFixed18,
@@ -153,6 +154,15 @@ export class ConsensusNode {
 
   head(): { round: bigint | undefined; digest: Uint8Array } {
     return { round: this.headRound, digest: this.headDigest };
+  }
+
+  /**
+   * This node's reveal for round `round` (DESIGN §5.4): its own 96-byte BLS signature on
+   * `roundRandomMessage(domain, round, seed)`, seed the head digest (32 bytes). Signed with the
+   * node's own key, so that a driver wiring M nodes never holds their keys.
+   */
+  revealSignature(round: bigint, seed: Uint8Array): Uint8Array {
+    return this.crypto.sign(this.init.secretKey, roundRandomMessage(this.init.domain, round, seed));
   }
 
   /** Round start: the selection order is known (reveals are public and verifiable). */

@@ -368,7 +368,7 @@ export async function runBbnp(
     }));
   const adapter = await AggregationLedgerAdapter.deploy(
     chain,
-    keys.gatewaySecret,
+    keys.params.gatewayPublicKey,
     keys.params.minReporters,
     mode === "consensus"
       ? { secretKeys: nodeSecretKeys, reputations: initialFloats.map(toFixed18) }
@@ -531,7 +531,7 @@ export async function runBbnp(
         index: j,
         secretKey: nodeSecretKeys[j],
         keys: nodeKeys,
-        gatewayKey: blsPublicKey(keys.gatewaySecret),
+        gatewayKey: keys.params.gatewayPublicKey,
         domain,
         epoch: membershipEpoch,
         initialState,

@@ -48,7 +48,13 @@ export interface EpochKeys {
 export class CorrectionRefusedError extends BbnpStateError {
   override name = "CorrectionRefusedError";
   readonly round: bigint;
-  readonly reason: "wrong-epoch" | "already-issued" | "too-few-reporters" | "bad-set";
+  readonly reason:
+    | "wrong-epoch"
+    | "already-issued"
+    | "too-few-reporters"
+    | "bad-set"
+    /** The TA service holds no material for this round (offchain/ta/service.ts). */
+    | "unknown-round";
 
   constructor(round: bigint, reason: CorrectionRefusedError["reason"], detail: string) {
     super(`TrustedAuthority.dropoutCorrection: round ${round}: ${reason}: ${detail}`);
@@ -119,6 +125,25 @@ export class TrustedAuthority {
     let sum = 0n;
     for (let i = 0; i < keys.params.userCount; i++) sum += this.#blinding(i, block);
     return mod(-sum);
+  }
+
+  /**
+   * `β_i(t)` for every user i < N at `round` (DESIGN §4.7): the round-specific material an online
+   * TA service needs to answer round t's dropout correction without holding any b_i or s_i (a
+   * β_i(t) opens round t of user i only). N one-block HMACs. Throws `BbnpStateError` for another
+   * epoch, `BbnpInputError` for a round outside u64.
+   */
+  roundBlindings(epoch: number, round: bigint): bigint[] {
+    const fn = "TrustedAuthority.roundBlindings";
+    const keys = this.current;
+    if (epoch !== keys.params.epoch) {
+      throw new BbnpStateError(
+        `${fn}: epoch ${epoch} is not the current epoch ${keys.params.epoch}`,
+      );
+    }
+    checkRound(fn, round);
+    const block = blindBlock(round);
+    return Array.from({ length: keys.params.userCount }, (_, i) => this.#blinding(i, block));
   }
 
   /**

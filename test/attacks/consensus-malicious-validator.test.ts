@@ -51,7 +51,7 @@ describe("attack: a malicious node remains a validator", () => {
       }),
     });
     for (let t = 1n; t <= 3n; t++) {
-      expect((await net.driver.runRound(t, 100n + t, 10)).committed).to.not.equal(undefined);
+      expect((await net.runRound(t, 100n + t, 10)).committed).to.not.equal(undefined);
     }
     const validators = await d.registry.getValidators();
     expect(validators).to.not.include(d.accounts[malicious]);

@@ -17,7 +17,7 @@ import {
 import { behaviours } from "../../offchain/consensus/driver.ts";
 import type { NodeBehaviour } from "../../offchain/consensus/faults.ts";
 import { aggregationDomain } from "../../offchain/protocol/aggregation.ts";
-import { makeNetwork } from "./setup.ts";
+import { GATEWAY_SK, makeNetwork, testGateway } from "./setup.ts";
 
 const DOMAIN = aggregationDomain(31337n, "0x" + "ab".repeat(20));
 
@@ -26,7 +26,7 @@ async function runAndCheck(m: number, faulty: Map<number, NodeBehaviour>, rounds
   const net = makeNetwork({ m, behaviours: behaviours(m, faulty), domain: DOMAIN });
   const outcomes = [];
   for (let t = 1n; t <= BigInt(rounds); t++) {
-    const outcome = await net.driver.runRound(t, 1_000n * t, 10);
+    const outcome = await net.runRound(t, 1_000n * t, 10);
     outcomes.push(outcome);
     // Safety: every certified block of the round has the same content, and the chain holds one.
     for (const c of outcome.certified) {
@@ -69,6 +69,22 @@ describe("consensus driver", () => {
     expect(() => unpackReputations(Uint8Array.of(0x3b, 0x9a, 0xca, 0x01))).to.throw(
       RangeError,
       /above 1.0/,
+    );
+  });
+
+  it("the driver relays the gateway's statement unchanged: a σ_GW not made with s_g commits nothing", async () => {
+    // Regression (issue 11): the driver used to re-sign (t, Σ, |R|) with a copy of s_g, so any
+    // statement committed. It now holds no key; a statement signed with another key is refused
+    // by every honest node and the chain.
+    const net = makeNetwork({ m: 4, behaviours: behaviours(4, new Map()), domain: DOMAIN });
+    const forged = testGateway(GATEWAY_SK + 1n, DOMAIN).statement(1n, 1_000n, 10);
+    const o = await net.driver.runRound(forged);
+    expect(o.committed).to.equal(undefined);
+    expect(net.memory.blocks.length).to.equal(0);
+    const good = await net.driver.runRound(net.gateway.statement(1n, 1_000n, 10));
+    expect(good.committed?.block.sum).to.equal(1_000n);
+    expect(equalBytes(good.committed!.block.gatewaySignature, forged.gatewaySignature)).to.equal(
+      false,
     );
   });
 

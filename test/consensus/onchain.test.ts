@@ -197,7 +197,7 @@ describe("consensus on-chain", () => {
     });
     const produced: ConsensusBlock[] = [];
     for (let t = 1n; t <= 3n; t++) {
-      const o = await net.driver.runRound(t, 500n + t, 10);
+      const o = await net.runRound(t, 500n + t, 10);
       expect(o.committed).to.not.equal(undefined);
       produced.push(o.committed!.block);
     }

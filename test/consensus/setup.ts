@@ -10,13 +10,36 @@ import {
   type ConsensusBlock,
   type QuorumCertificate,
 } from "../../offchain/consensus/block.ts";
-import { RoundDriver, type ChainPort } from "../../offchain/consensus/driver.ts";
+import {
+  RoundDriver,
+  type ChainPort,
+  type GatewayPort,
+  type GatewayStatement,
+} from "../../offchain/consensus/driver.ts";
 import type { NodeBehaviour } from "../../offchain/consensus/faults.ts";
 import { ConsensusNode, type ConsensusCrypto } from "../../offchain/consensus/node.ts";
-import { bbnpVerifyRound } from "../../offchain/protocol/aggregation.ts";
+import { bbnpSignRound, bbnpVerifyRound } from "../../offchain/protocol/aggregation.ts";
+import { roundRandomMessage } from "../../offchain/protocol/primary-selection.ts";
 import { initialReputationState } from "../../offchain/protocol/reputation.ts";
 
 export const GATEWAY_SK = 0x5eed_6a7e_3a7en;
+
+/**
+ * The test's gateway: the only holder of its key `sk` here (the driver never sees it). `statement`
+ * is its signed (t, Σ, |R|, σ_GW); `port` gives Θ for the reveal phase.
+ */
+export function testGateway(sk: bigint, domain: Uint8Array) {
+  const port: GatewayPort = {
+    selectionSignature: (round, seed) => blsSign(sk, roundRandomMessage(domain, round, seed)),
+  };
+  const statement = (round: bigint, sum: bigint, reporters: number): GatewayStatement => ({
+    round,
+    sum,
+    reporters,
+    gatewaySignature: bbnpSignRound(sk, domain, round, sum, reporters),
+  });
+  return { port, statement };
+}
 
 /** Deterministic node secret keys. */
 export function nodeSecretKeys(m: number, label = "cn"): bigint[] {
@@ -121,16 +144,18 @@ export function makeNetwork(opts: {
   );
   const memory = new MemoryChain(keys, domain, blsPublicKey(GATEWAY_SK));
   const chain = opts.chain ? opts.chain(keys) : memory;
+  const gateway = testGateway(GATEWAY_SK, domain);
   const driver = new RoundDriver(
     {
-      gatewaySecretKey: GATEWAY_SK,
-      domain,
       // Deterministic jitter: 5–24 ms per link.
       latency: (from, to) => 5 + ((from * 7 + to * 13 + 100) % 20),
       slowDelayMs: 400,
       roundDeadlineMs: 60_000,
     },
-    { nodes, chain, sign: crypto.sign, secretKeys: sks },
+    { nodes, chain, gateway: gateway.port },
   );
-  return { sks, keys, nodes, driver, memory, chain };
+  /** Round t on the gateway's statement for (sum, reporters). */
+  const runRound = (round: bigint, sum: bigint, reporters: number) =>
+    driver.runRound(gateway.statement(round, sum, reporters));
+  return { sks, keys, nodes, driver, memory, chain, gateway, runRound };
 }

@@ -5,6 +5,10 @@
 // from its data directory (store + chain); the chain's committed sums are reconciled with the users'
 // true readings, and the restarted node holds the same head as the others. A second case restarts
 // the gateway mid-round from its store: the open round is not redone and nothing is committed twice.
+// A third runs the TA service (offchain/node/roles/ta.ts) with 2 of the 12 users stopped: every round
+// recovers and commits the 10 counted users' true sum with the TA service's correction. A fourth stops
+// a node during round 2 (which commits without it): restarted, it is behind the chain, catches up
+// from its peers (`blockRequest`, certificates verified) and signs round 3.
 import { expect } from "chai";
 import { network } from "hardhat";
 import { Contract, type InterfaceAbi, type Signer } from "ethers";
@@ -22,6 +26,7 @@ import {
 import { bbnpReadings, bbnpUsersService } from "../../offchain/node/roles/bbnp-users.ts";
 import { gatewayService, type GatewayService } from "../../offchain/node/roles/gateway.ts";
 import { nodeService, type NodeService } from "../../offchain/node/roles/node.ts";
+import { TA_ADDRESS, taService } from "../../offchain/node/roles/ta.ts";
 import type { ServiceEnv } from "../../offchain/node/service.ts";
 import { toFixed18 } from "../../offchain/protocol/reputation.ts";
 import { SystemClock } from "../../offchain/runtime/clock.ts";
@@ -66,13 +71,20 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function deployment(seed: string, rounds: number) {
+  async function deployment(
+    seed: string,
+    rounds: number,
+    extra: { fleets?: number; taService?: boolean; collectWindowMs?: number } = {},
+  ) {
     const setup = bbnpSetup({
       seed,
       users: 12,
       nodes: 4,
       rounds,
-      windowMs: 2_000,
+      ...extra,
+      // Generous for a loaded CI machine: a user's first report costs its h DH pair keys.
+      windowMs: 4_000,
+      revealWindowMs: 3_000,
       viewTimeoutMs: 3_000,
       revealTimeoutMs: 400,
       commitTimeoutMs: 30_000,
@@ -91,6 +103,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     const book = new AddressBook();
     const addresses = [
       "gateway",
+      ...(extra.taService ? [TA_ADDRESS] : []),
       ...setup.processes.filter((p) => p.role === "node").map((p) => p.name),
       ...Array.from({ length: 12 }, (_, i) => `bbnp-user-${i}`),
     ];
@@ -265,6 +278,165 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
         const truth = bbnpReadings(cfg, e.round).reduce((a, w) => a + w, 0n);
         expect(e.sum).to.equal(truth);
       }
+    } finally {
+      await gateway.stop();
+      for (const n of nodes) await n.stop();
+      await users.stop();
+      for (const o of opened.values()) await closeAll(o);
+    }
+  });
+  it("2 of 12 users stopped: every round commits the counted users' true sum through the TA service", async () => {
+    // 6 fleets of 2 users (fleet k runs users k and k + 6); fleet 5 (users 5 and 11) never starts.
+    const d = await deployment("svc-ta", 2, { fleets: 6, taService: true });
+    const cfg = d.env("gateway", { transports: [], stores: [] }).config;
+    expect(cfg.ta).to.equal(TA_ADDRESS);
+    const opened = new Map<string, Opened>();
+    const open = (name: string) => {
+      const o: Opened = { transports: [], stores: [] };
+      opened.set(name, o);
+      return o;
+    };
+    const stopped = [5, 11];
+    const fleets = [0, 1, 2, 3, 4].map((k) =>
+      bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
+    );
+    const ta = taService(d.env("ta", open("ta")));
+    const nodes: NodeService[] = [];
+    for (let j = 0; j < 4; j++) {
+      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
+    }
+    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    try {
+      for (const f of fleets) await f.start();
+      await ta.start();
+      for (const n of nodes) await n.start();
+      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await gateway.start();
+      await listening(opened.get("gateway")!);
+      await gateway.done;
+      expect(gateway.outcomes.map((o) => o.aborted)).to.deep.equal([undefined, undefined]);
+      for (const o of gateway.outcomes) {
+        expect(o.signed!.missing).to.deep.equal(stopped);
+        expect(o.signed!.reporters).to.equal(10);
+      }
+      const events = await committedEvents(d.adapter.address);
+      expect(events.map((e) => e.round)).to.deep.equal([1n, 2n]);
+      for (const e of events) {
+        const truth = bbnpReadings(cfg, e.round)
+          .filter((_, i) => !stopped.includes(i))
+          .reduce((a, w) => a + w, 0n);
+        expect(e.sum).to.equal(truth);
+      }
+      expect(ta.status()).to.deep.include({ lastRound: 2, refused: 0 });
+      expect((ta.status() as { corrected: number }).corrected).to.be.at.least(2);
+    } finally {
+      await gateway.stop();
+      for (const n of nodes) await n.stop();
+      await ta.stop();
+      for (const f of fleets) await f.stop();
+      for (const o of opened.values()) await closeAll(o);
+    }
+  });
+
+  it("without the TA service the same dropouts abort every round cleanly (nothing committed)", async () => {
+    const d = await deployment("svc-nota", 1, { fleets: 6 });
+    const opened = new Map<string, Opened>();
+    const open = (name: string) => {
+      const o: Opened = { transports: [], stores: [] };
+      opened.set(name, o);
+      return o;
+    };
+    const fleets = [0, 1, 2, 3, 4].map((k) =>
+      bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
+    );
+    const nodes: NodeService[] = [];
+    for (let j = 0; j < 4; j++) {
+      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
+    }
+    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    try {
+      for (const f of fleets) await f.start();
+      for (const n of nodes) await n.start();
+      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await gateway.start();
+      await listening(opened.get("gateway")!);
+      await gateway.done;
+      expect(gateway.outcomes.map((o) => o.aborted !== undefined)).to.deep.equal([true]);
+      expect(await committedEvents(d.adapter.address)).to.have.length(0);
+    } finally {
+      await gateway.stop();
+      for (const n of nodes) await n.stop();
+      for (const f of fleets) await f.stop();
+      for (const o of opened.values()) await closeAll(o);
+    }
+  });
+  it("a node stopped during round 2 catches up from its peers after the restart and signs round 3", async () => {
+    // A generous collect window: the primary waits for every vote, so round 3's certificate
+    // shows whether the restarted node voted.
+    const d = await deployment("svc-catchup", 3, { collectWindowMs: 1_500 });
+    const cfg = d.env("gateway", { transports: [], stores: [] }).config;
+    const opened = new Map<string, Opened>();
+    const open = (name: string) => {
+      const o: Opened = { transports: [], stores: [] };
+      opened.set(name, o);
+      return o;
+    };
+    const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
+    const nodes: NodeService[] = [];
+    for (let j = 0; j < 4; j++) {
+      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
+    }
+    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const down = 2;
+    try {
+      await users.start();
+      for (const n of nodes) await n.start();
+      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await gateway.start();
+      await listening(opened.get("gateway")!);
+      // Round 2 open: stop node 2; round 2 commits with the other three.
+      await until(() => gateway.status().round === 2, "round 2 open");
+      await nodes[down].stop();
+      await closeAll(opened.get(`node-${down}`)!);
+      await until(() => gateway.outcomes.length >= 2, "round 2 done");
+      expect(gateway.outcomes[1].aborted).to.equal(undefined);
+      expect(nodes[down].agent.node.head().round).to.equal(1n);
+      // Restart from its data directory: its store holds round 1 only; the chain is at round 2.
+      nodes[down] = await nodeService(
+        d.env(`node-${down}`, open(`node-${down}`)),
+        d.nodeSigners[down],
+      );
+      await nodes[down].start();
+      await listening(opened.get(`node-${down}`)!);
+      await until(
+        () => nodes[down].agent.node.head().round === 2n,
+        "the restarted node adopts round 2",
+      );
+      await gateway.done;
+      expect(gateway.outcomes.map((o) => o.aborted)).to.deep.equal([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      await until(() => nodes.every((n) => n.agent.node.head().round === 3n), "every head at 3");
+      const heads = nodes.map((n) => Buffer.from(n.agent.node.head().digest).toString("hex"));
+      expect(new Set(heads).size).to.equal(1);
+      expect(nodes[down].status()).to.not.have.property("behind");
+      // Round 2's certificate lacks it (it was down); round 3's carries its signature.
+      const c2 = nodes[0].agent.commits.get(2n)!.certificate.signers;
+      const c3 = nodes[0].agent.commits.get(3n)!.certificate.signers;
+      expect((c2 >> BigInt(down)) & 1n).to.equal(0n);
+      expect((c3 >> BigInt(down)) & 1n, "the restarted node signs round 3").to.equal(1n);
+      // The same reputation state as its peers (the caught-up block's order fed its evidence).
+      expect(nodes[down].agent.node.expectedReputations()).to.deep.equal(
+        nodes[0].agent.node.expectedReputations(),
+      );
+      const events = await committedEvents(d.adapter.address);
+      expect(events.map((e) => e.round)).to.deep.equal([1n, 2n, 3n]);
+      for (const e of events) {
+        expect(e.sum).to.equal(bbnpReadings(cfg, e.round).reduce((a, w) => a + w, 0n));
+      }
+      expect(nodes.every((n) => n.agent.failures.length === 0)).to.equal(true);
     } finally {
       await gateway.stop();
       for (const n of nodes) await n.stop();

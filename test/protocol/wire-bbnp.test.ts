@@ -8,6 +8,7 @@ import fc from "fast-check";
 import {
   decodeWire,
   encodeWire,
+  MAX_BLOCK_REQUEST,
   MAX_CONSENSUS_NODES,
   WIRE_TYPE,
   WIRE_VERSION,
@@ -34,6 +35,9 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
       signature: bytes(96),
     })
     .map((reveal) => ({ type: "selectionReveal", reveal }) as const),
+  fc
+    .record({ after: u64, limit: fc.integer({ min: 1, max: MAX_BLOCK_REQUEST }) })
+    .map((request) => ({ type: "blockRequest", request }) as const),
 );
 
 function decodeOrNamedError(b: Uint8Array): WireMessage | WireDecodeError {
@@ -45,7 +49,7 @@ function decodeOrNamedError(b: Uint8Array): WireMessage | WireDecodeError {
   }
 }
 
-describe("wire codecs: BBNP agent messages (round open, selection reveal phase)", () => {
+describe("wire codecs: BBNP agent messages (round open, selection reveal phase, block request)", () => {
   it("decode(encode(x)) = x, with the version and the type byte", () => {
     fc.assert(
       fc.property(message, (m) => {
@@ -74,7 +78,12 @@ describe("wire codecs: BBNP agent messages (round open, selection reveal phase)"
   });
 
   it("random bodies under these type bytes raise only WireDecodeError; what decodes re-encodes", () => {
-    const types = [WIRE_TYPE.bbnpRoundOpen, WIRE_TYPE.selectionOpen, WIRE_TYPE.selectionReveal];
+    const types = [
+      WIRE_TYPE.bbnpRoundOpen,
+      WIRE_TYPE.selectionOpen,
+      WIRE_TYPE.selectionReveal,
+      WIRE_TYPE.blockRequest,
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...types), fc.uint8Array({ maxLength: 200 }), (type, body) => {
         const b = Uint8Array.from([WIRE_VERSION, type, ...body]);
@@ -106,6 +115,18 @@ describe("wire codecs: BBNP agent messages (round open, selection reveal phase)"
     const bad = Uint8Array.from(ok);
     bad[2 + 8] = 0x01; // from = 0x0101 = 257
     expect(() => decodeWire(bad)).to.throw(WireFieldError, /from/);
+    // Catch-up requests: a limit of 0 or above MAX_BLOCK_REQUEST is refused both ways.
+    const req = encodeWire({ type: "blockRequest", request: { after: 2n, limit: 1 } });
+    for (const limit of [0, MAX_BLOCK_REQUEST + 1]) {
+      const b = Uint8Array.from(req);
+      b[b.length - 2] = limit >> 8;
+      b[b.length - 1] = limit & 0xff;
+      expect(() => decodeWire(b)).to.throw(WireFieldError, /limit/);
+      expect(() => encodeWire({ type: "blockRequest", request: { after: 2n, limit } })).to.throw(
+        WireEncodeError,
+        /limit/,
+      );
+    }
     expect(() =>
       encodeWire({
         type: "selectionReveal",

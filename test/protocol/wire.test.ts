@@ -169,6 +169,9 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
     .record({ round: u64, missing: ascending(u32, 20), correction: belowR })
     .map((correction) => ({ type: "bbnpDropoutCorrection", correction }) as const),
   fc
+    .record({ round: u64, missing: ascending(u32, 20) })
+    .map((request) => ({ type: "bbnpCorrectionRequest", request }) as const),
+  fc
     .record({
       type: fc.constant("gateway" as const),
       round: u64,
@@ -438,5 +441,16 @@ describe("wire codecs", () => {
         correction: { round: 1n, missing: [], correction: BBNP_ORDER },
       }),
     ).to.throw(WireEncodeError);
+    expect(() =>
+      encodeWire({ type: "bbnpCorrectionRequest", request: { round: 1n, missing: [2, 1] } }),
+    ).to.throw(WireEncodeError, /ascending/);
+    // Strict decoding: a request whose D is not strictly ascending is refused with the named error.
+    const ok = encodeWire({
+      type: "bbnpCorrectionRequest",
+      request: { round: 1n, missing: [1, 2] },
+    });
+    const swapped = Uint8Array.from(ok);
+    swapped[swapped.length - 1] = 1; // D = [1, 1]
+    expect(() => decodeWire(swapped)).to.throw(WireDecodeError, /ascending/);
   });
 });

@@ -8,8 +8,10 @@
 //
 // The TA stays offline: it hands the gateway β_g(t) for the configured rounds ahead of time
 // (secret "ta-blinding", DESIGN §4.7: a sum of round-t PRF outputs that opens no other round).
-// A dropout correction needs the TA online; with no TA service a round with missing users is
-// aborted cleanly by the gateway (docs/BBNP.md "Services").
+// A dropout correction needs the TA online: with `taService` the set-up also writes the TA service's
+// process (role "ta", offchain/node/roles/ta.ts) holding round material only (β_i(t) for t ≤ R, secret
+// "ta-round-blindings"), and the gateway asks it; without, a round with missing users is aborted
+// cleanly by the gateway (docs/BBNP.md "Services").
 import { blsProvePossession, blsPublicKey } from "../../crypto/bls.ts";
 import { bytesToHex, hexToBytes } from "../../crypto/bytes.ts";
 import { BBNP_ORDER, type BbnpPublicParams } from "../../protocol/bbnp/params.ts";
@@ -40,6 +42,10 @@ export interface BbnpRoleConfig {
   readonly users?: readonly number[];
   /** node: this node's index. */
   readonly index?: number;
+  /** The TA service's address (gateway: ask it for dropout corrections); absent: no TA online. */
+  readonly ta?: string;
+  /** Gateway: longest wait for the TA's correction (ms). */
+  readonly correctionTimeoutMs: number;
 }
 
 export interface BbnpSetupOptions {
@@ -62,11 +68,14 @@ export interface BbnpSetupOptions {
   readonly revealTimeoutMs?: number;
   readonly startTime?: number;
   readonly intervalSeconds?: number;
+  /** Also set up the online TA service for dropout corrections (process "ta"; default false). */
+  readonly taService?: boolean;
+  readonly correctionTimeoutMs?: number;
 }
 
 /** One process to run: its role, its name, its config and its named secrets. */
 export interface BbnpProcess {
-  readonly role: "gateway" | "node" | "bbnp-users";
+  readonly role: "gateway" | "node" | "bbnp-users" | "ta";
   readonly name: string;
   /** JSON-serialisable; the runner's fields (addressBook, chain, ...) are added by the devnet. */
   readonly config: { readonly bbnp: Record<string, unknown> };
@@ -146,6 +155,8 @@ export function bbnpSetup(o: BbnpSetupOptions): BbnpSetup {
     revealTimeoutMs: o.revealTimeoutMs ?? 500,
     startTime: o.startTime ?? DEFAULT_START,
     intervalSeconds: o.intervalSeconds ?? 900,
+    correctionTimeoutMs: o.correctionTimeoutMs ?? 5_000,
+    ...(o.taService ? { ta: "ta" } : {}),
   };
   const blinding = new Uint8Array(32 * o.rounds);
   for (let t = 1; t <= o.rounds; t++) {
@@ -159,6 +170,21 @@ export function bbnpSetup(o: BbnpSetupOptions): BbnpSetup {
       secrets: { "gateway-key": scalarBytes(keys.gatewaySecret), "ta-blinding": blinding },
     },
   ];
+  if (o.taService) {
+    // Round material only: β_i(t) for t = 1..R (round-major), no s_i, b_i or s_g.
+    const material = new Uint8Array(32 * o.users * o.rounds);
+    for (let t = 1; t <= o.rounds; t++) {
+      ta.roundBlindings(keys.params.epoch, BigInt(t)).forEach((b, i) => {
+        material.set(scalarBytes(b), 32 * ((t - 1) * o.users + i));
+      });
+    }
+    processes.push({
+      role: "ta",
+      name: "ta",
+      config: { bbnp: common },
+      secrets: { "ta-round-blindings": material },
+    });
+  }
   nodeSecrets.forEach((sk, j) => {
     processes.push({
       role: "node",
@@ -245,6 +271,11 @@ export function parseBbnpConfig(raw: unknown, role: string): BbnpRoleConfig {
     if (length !== undefined && bytes.length !== length) fail(field, `${length} bytes`);
     return bytes;
   };
+  const str = (field: string): string => {
+    const v = c[field];
+    if (typeof v !== "string" || v.length === 0) fail(field, "a non-empty string");
+    return v as string;
+  };
   const seed = c.seed;
   if (typeof seed !== "string") fail("seed", "a string");
   const mode = c.mode;
@@ -305,5 +336,8 @@ export function parseBbnpConfig(raw: unknown, role: string): BbnpRoleConfig {
     intervalSeconds: int("intervalSeconds", 1),
     ...(users === undefined ? {} : { users: users as number[] }),
     ...(c.index === undefined ? {} : { index: int("index", 0) }),
+    ...(c.ta === undefined ? {} : { ta: str("ta") }),
+    correctionTimeoutMs:
+      c.correctionTimeoutMs === undefined ? 5_000 : int("correctionTimeoutMs", 1),
   };
 }

@@ -1,7 +1,8 @@
 // The BBNP gateway as a service (issue 11; PLAN "BBNP: the gateway drives"): composition root of the
 // `GatewayAgent`. Keys from the data directory's key files (secret "gateway-key" = s_g, written by
 // `bbnpSetup`; "ta-blinding" = β_g(1..R); "chain-key" = its own chain account), the ledger client
-// from offchain/chain/aggregation.ts, the transport at address "gateway". It runs rounds
+// from offchain/chain/aggregation.ts, the transport at address "gateway"; with config `bbnp.ta`
+// (the TA service's address) dropout corrections are asked of the TA service over the wire. It runs rounds
 // t = next..R, where next follows both the chain's last round and the last round it opened (kept in
 // its store before the announcement): a round open when the process died is not redone (its users
 // have reported it once already; BbnpUser refuses a second report under the same masks) but counted
@@ -13,6 +14,7 @@ import { AggregationLedgerAdapter, gatewayLedgerClient } from "../../chain/aggre
 import { connectJsonRpc } from "../../chain/provider.ts";
 import { bytesToHex } from "../../crypto/bytes.ts";
 import { GatewayAgent, type GatewayRoundOutcome } from "../../gateway/agent.ts";
+import { wireTaClient } from "../../gateway/ta-client.ts";
 import { BBNP_ORDER } from "../../protocol/bbnp/params.ts";
 import type { Store } from "../../runtime/store.ts";
 import {
@@ -62,6 +64,22 @@ export async function gatewayService(
   }
   const adapter = await AggregationLedgerAdapter.connect(signer, ledgerAddress(env, "gateway"));
   const logger = env.logger;
+  const blindingOf = (round: bigint): bigint => {
+    if (round < 1n || round > BigInt(cfg.rounds)) {
+      throw new RangeError(`no β_g for round ${round} (set up for ${cfg.rounds} rounds)`);
+    }
+    const k = Number(round - 1n) * 32;
+    return BigInt("0x" + bytesToHex(blinding.subarray(k, k + 32))) % BBNP_ORDER;
+  };
+  const transport = env.transport("gateway");
+  // With a TA service configured, dropout corrections are asked over the wire (offchain/ta/
+  // service.ts); without, the TA is offline and a round with missing users aborts cleanly.
+  const online = cfg.ta
+    ? wireTaClient(
+        { address: cfg.ta, blinding: blindingOf, timeoutMs: cfg.correctionTimeoutMs },
+        { transport, clock: env.clock },
+      )
+    : undefined;
   const agent = new GatewayAgent(
     {
       params: cfg.params,
@@ -75,19 +93,13 @@ export async function gatewayService(
       commitTimeoutMs: cfg.commitTimeoutMs,
     },
     {
-      transport: env.transport("gateway"),
+      transport: online?.transport ?? transport,
       clock: env.clock,
       ledger: gatewayLedgerClient(adapter, signer),
-      ta: {
-        blinding(round) {
-          if (round < 1n || round > BigInt(cfg.rounds)) {
-            throw new RangeError(`no β_g for round ${round} (set up for ${cfg.rounds} rounds)`);
-          }
-          const k = Number(round - 1n) * 32;
-          return BigInt("0x" + bytesToHex(blinding.subarray(k, k + 32))) % BBNP_ORDER;
-        },
+      ta: online?.ta ?? {
+        blinding: blindingOf,
         correction() {
-          // The TA is an offline set-up tool here: no correction, the round aborts cleanly.
+          // No TA service configured: no correction, the round aborts cleanly.
           throw new Error("no online trusted authority for a dropout correction");
         },
       },

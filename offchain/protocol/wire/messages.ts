@@ -77,13 +77,18 @@ export const WIRE_TYPE = {
   bbnpReveal: 0x22,
   bbnpDropoutCorrection: 0x23,
   bbnpRoundOpen: 0x24,
+  bbnpCorrectionRequest: 0x25,
   consensusGateway: 0x30,
   consensusProposal: 0x31,
   consensusVote: 0x32,
   consensusCommitted: 0x33,
   selectionOpen: 0x34,
   selectionReveal: 0x35,
+  blockRequest: 0x36,
 } as const;
+
+/** Most committed blocks one `blockRequest` may ask for (and a peer sends back per request). */
+export const MAX_BLOCK_REQUEST = 64;
 
 /** ECIES box of the 32-byte GGM key: ephemeral (33) ‖ ciphertext (32) ‖ GCM tag (16). */
 export const ENCRYPTED_GGM_KEY_BYTES = 33 + 32 + 16;
@@ -160,12 +165,26 @@ export interface BbnpRevealRequest {
   readonly peers: readonly number[];
 }
 
-/** TA → gateway: Σ_{d∈D} s_d mod r for the missing users D of `round` (DESIGN §4.7 "Dropouts"). */
+/**
+ * TA → gateway: the round-t correction Σ_{d∈D} β_d(t) mod r for the users D not counted in `round`
+ * (DESIGN §4.7 "Dropouts"); the answer to a {@link BbnpCorrectionRequest}.
+ */
 export interface BbnpDropoutCorrection {
   readonly round: bigint;
   /** D, strictly ascending. */
   readonly missing: readonly number[];
   readonly correction: bigint;
+}
+
+/**
+ * Gateway → TA service: ask the round-t correction for the users D not counted in `round`
+ * (DESIGN §4.7 "Dropouts"). The TA answers with a {@link BbnpDropoutCorrection} or, when it
+ * refuses (too few reporters, a second request for the round, an unknown round), not at all.
+ */
+export interface BbnpCorrectionRequest {
+  readonly round: bigint;
+  /** D, strictly ascending. */
+  readonly missing: readonly number[];
 }
 
 /** Gateway → every BBNP user: round `round` is open, report now (DESIGN §4.7 step 1). */
@@ -191,6 +210,18 @@ export interface SelectionReveal {
   readonly signature: Uint8Array;
 }
 
+/**
+ * Node → peer node: "send me the committed blocks of rounds after `after`" (at most `limit`, in
+ * round order; docs/CONSENSUS.md "Catch-up"). A restarted node that is behind the chain's head asks
+ * its peers; each answers with `consensus committed` messages (block, certificate, order), whose
+ * certificates the asker verifies before adopting them. `limit` in [1, MAX_BLOCK_REQUEST].
+ */
+export interface BlockRequest {
+  /** The asker's head round (0: none adopted). */
+  readonly after: bigint;
+  readonly limit: number;
+}
+
 export type WireMessage =
   | { readonly type: "onionPacket"; readonly packet: Uint8Array }
   | { readonly type: "meterReport"; readonly entry: LedgerEntry }
@@ -213,10 +244,12 @@ export type WireMessage =
   | { readonly type: "bbnpRevealRequest"; readonly request: BbnpRevealRequest }
   | { readonly type: "bbnpReveal"; readonly reveal: MaskReveal }
   | { readonly type: "bbnpDropoutCorrection"; readonly correction: BbnpDropoutCorrection }
+  | { readonly type: "bbnpCorrectionRequest"; readonly request: BbnpCorrectionRequest }
   | { readonly type: "consensus"; readonly message: ConsensusMessage }
   | { readonly type: "bbnpRoundOpen"; readonly open: BbnpRoundOpen }
   | { readonly type: "selectionOpen"; readonly open: SelectionOpen }
-  | { readonly type: "selectionReveal"; readonly reveal: SelectionReveal };
+  | { readonly type: "selectionReveal"; readonly reveal: SelectionReveal }
+  | { readonly type: "blockRequest"; readonly request: BlockRequest };
 
 export type WireMessageType = WireMessage["type"];
 
@@ -513,6 +546,14 @@ function encodeBody(m: WireMessage): Uint8Array {
         u256(c.correction),
       );
     }
+    case "bbnpCorrectionRequest": {
+      const what = "encodeWire: correction request";
+      checkAscending(m.request.missing, `${what}.missing`);
+      return concatBytes(
+        enc(what, () => u64(m.request.round)),
+        u32List(m.request.missing, `${what}.missing`),
+      );
+    }
     case "consensus":
       return encodeConsensus(m.message);
     case "bbnpRoundOpen":
@@ -534,6 +575,17 @@ function encodeBody(m: WireMessage): Uint8Array {
         enc(what, () => u64(m.reveal.round)),
         enc(what, () => u16(m.reveal.from)),
         signature(m.reveal.signature, `${what}.signature`),
+      );
+    }
+    case "blockRequest": {
+      const what = "encodeWire: block request";
+      const { limit } = m.request;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BLOCK_REQUEST) {
+        throw new WireEncodeError(`${what}.limit: not in [1, ${MAX_BLOCK_REQUEST}]`);
+      }
+      return concatBytes(
+        enc(what, () => u64(m.request.after)),
+        enc(what, () => u16(limit)),
       );
     }
   }
@@ -589,10 +641,12 @@ const TYPE_OF: Readonly<Record<WireMessageType, number>> = {
   bbnpRevealRequest: WIRE_TYPE.bbnpRevealRequest,
   bbnpReveal: WIRE_TYPE.bbnpReveal,
   bbnpDropoutCorrection: WIRE_TYPE.bbnpDropoutCorrection,
+  bbnpCorrectionRequest: WIRE_TYPE.bbnpCorrectionRequest,
   consensus: 0, // per variant, below
   bbnpRoundOpen: WIRE_TYPE.bbnpRoundOpen,
   selectionOpen: WIRE_TYPE.selectionOpen,
   selectionReveal: WIRE_TYPE.selectionReveal,
+  blockRequest: WIRE_TYPE.blockRequest,
 };
 
 const CONSENSUS_TYPE: Readonly<Record<ConsensusMessage["type"], number>> = {
@@ -744,6 +798,10 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       const correction = r.u256Below(BBNP_ORDER, "correction");
       return { type: "bbnpDropoutCorrection", correction: { round, missing, correction } };
     }
+    case WIRE_TYPE.bbnpCorrectionRequest: {
+      const round = r.u64("round");
+      return { type: "bbnpCorrectionRequest", request: { round, missing: userList(r, "missing") } };
+    }
     case WIRE_TYPE.consensusGateway: {
       const round = r.u64("round");
       const sum = r.u256Below(BLS_R, "sum");
@@ -791,6 +849,14 @@ function decodeBody(type: number, r: WireReader): WireMessage {
       if (from >= MAX_CONSENSUS_NODES) r.fail(`from: node index ${from} ≥ ${MAX_CONSENSUS_NODES}`);
       const signature = r.bytes(BLS_SIGNATURE_LENGTH, "signature");
       return { type: "selectionReveal", reveal: { round, from, signature } };
+    }
+    case WIRE_TYPE.blockRequest: {
+      const after = r.u64("after");
+      const limit = r.u16("limit");
+      if (limit < 1 || limit > MAX_BLOCK_REQUEST) {
+        r.fail(`limit: ${limit} not in [1, ${MAX_BLOCK_REQUEST}]`);
+      }
+      return { type: "blockRequest", request: { after, limit } };
     }
     default:
       throw new WireUnknownTypeError(type);
