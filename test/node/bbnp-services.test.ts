@@ -319,6 +319,9 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
         expect(o.signed!.missing).to.deep.equal(stopped);
         expect(o.signed!.reporters).to.equal(10);
       }
+      // The gateway is done when it has sent round 2's sum; the primary commits after that (the
+      // other cases wait for the heads too; without it this failed once under load).
+      await until(() => nodes.every((n) => n.agent.node.head().round === 2n), "every head at 2");
       const events = await committedEvents(d.adapter.address);
       expect(events.map((e) => e.round)).to.deep.equal([1n, 2n]);
       for (const e of events) {
