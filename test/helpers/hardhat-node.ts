@@ -3,6 +3,7 @@
 export {
   ROOT,
   freePort,
+  reservePorts,
   startHardhatNode,
   stopHardhatNode,
   HardhatNodeError,

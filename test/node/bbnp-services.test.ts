@@ -34,7 +34,7 @@ import { silentLogger } from "../../offchain/runtime/log.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { AddressBook, SocketTransport } from "../../offchain/runtime/socket-transport.ts";
 import { Store } from "../../offchain/runtime/store.ts";
-import { freePort } from "../helpers/hardhat-node.ts";
+import { reservePorts } from "../helpers/hardhat-node.ts";
 
 /** What a process opened, closed when it stops (the runner's job in a real process). */
 interface Opened {
@@ -107,7 +107,10 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       ...setup.processes.filter((p) => p.role === "node").map((p) => p.name),
       ...Array.from({ length: 12 }, (_, i) => `bbnp-user-${i}`),
     ];
-    for (const a of addresses) book.set(a, { host: "127.0.0.1", port: await freePort() });
+    // Ports below the ephemeral range (reservePorts): a service stopped and restarted on its
+    // port must not find it taken by an outbound connection meanwhile (EADDRINUSE in CI).
+    const ports = await reservePorts(addresses.length);
+    addresses.forEach((a, k) => book.set(a, { host: "127.0.0.1", port: ports[k] }));
     const clock = new SystemClock();
     /** A ServiceEnv as the runner builds it (SystemClock, SocketTransport, stores, key files). */
     const env = (name: string, opened: Opened): ServiceEnv & { config: BbnpRoleConfig } => {

@@ -24,7 +24,7 @@ import { silentLogger } from "../../offchain/runtime/log.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { AddressBook, SocketTransport } from "../../offchain/runtime/socket-transport.ts";
 import { Store } from "../../offchain/runtime/store.ts";
-import { freePort } from "../helpers/hardhat-node.ts";
+import { reservePorts } from "../helpers/hardhat-node.ts";
 
 describe("Oksuz role services over sockets", function () {
   this.timeout(180_000);
@@ -78,7 +78,10 @@ describe("Oksuz role services over sockets", function () {
         "sp",
         ...[0, 1, 2, 3, 4, 5].flatMap((i) => [`meter-${i}`, `user-${i}`]),
       ];
-      for (const a of addresses) book.set(a, { host: "127.0.0.1", port: await freePort() });
+      // Ports below the ephemeral range (reservePorts): a service stopped and restarted on its
+      // port must not find it taken by an outbound connection meanwhile (EADDRINUSE in CI).
+      const ports = await reservePorts(addresses.length);
+      addresses.forEach((a, k) => book.set(a, { host: "127.0.0.1", port: ports[k] }));
       const clock = new SystemClock();
       const envOf = <C>(p: OksuzProcessSetup<C>): ServiceEnv & { readonly config: C } => {
         const dataDir = mkdtempSync(join(tmpdir(), `gridledger-${p.name}-`));
