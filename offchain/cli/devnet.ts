@@ -242,6 +242,13 @@ async function devnet(s: Settings): Promise<number> {
   };
   process.on("exit", killHardhat);
   const removeHandlers = supervisor.installExitHandlers();
+  // An interrupted run (Ctrl-C, SIGTERM: the supervisor stops every child, then exits) removes its
+  // own temporary directory too; registered after the supervisor's handlers, so it runs after
+  // every child group was killed.
+  const removeOwnDir = (): void => {
+    if (s.ownDir && !s.keep) rmSync(s.dir, { recursive: true, force: true });
+  };
+  process.on("exit", removeOwnDir);
   const operatorKey = s.prepareOnly?.operatorKey ?? randomBytes(32).toString("hex");
   let code = 0;
   try {
@@ -394,7 +401,8 @@ async function devnet(s: Settings): Promise<number> {
     await supervisor.stopAll();
     await stopHardhatNode(hardhat);
     removeHandlers();
-    if (s.ownDir && !s.keep) rmSync(s.dir, { recursive: true, force: true });
+    process.off("exit", removeOwnDir);
+    if (s.ownDir && !s.keep) removeOwnDir();
     else console.log(`data directories kept in ${s.dir}`);
   }
   return code;

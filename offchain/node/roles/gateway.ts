@@ -183,6 +183,7 @@ export const gatewayRole: RoleDefinition<BbnpRoleConfig> = {
   description:
     "BBNP gateway: collects masked reports, signs each round's sum, records or hands it to the consensus nodes",
   parseConfig: (raw) => parseBbnpConfig(raw, "gateway"),
+  chain: { rpcUrl: true, contracts: ["AggregationLedger"] },
   async create(env) {
     return gatewayService(env, await roleSigner(env, "gateway"));
   },

@@ -32,6 +32,7 @@ export const metersRole: RoleDefinition<MetersConfig> = {
   role: "meters",
   description: "Oksuz meter fleet: meters with their onion relays and their users' bill checks",
   parseConfig: parseMetersConfig,
+  chain: { rpcUrl: true, contracts: ["BillingLedger"] },
   async create(env) {
     return createMetersService(env, await oksuzChainFromEnv(env, false));
   },
