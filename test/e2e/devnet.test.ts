@@ -333,4 +333,43 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       }
     }
   });
+
+  it("a meter fleet killed in interval 2 resumes from its data dir (carry, batches): same Oksuz digest, every bill verified", async () => {
+    // Regression: a restarted fleet started from carry 0 and had lost its users' batches, so the
+    // killed fleet's users never verified their bills (the devnet timed out).
+    const common = [
+      "--scheme",
+      "oksuz",
+      "--meters",
+      "12",
+      "--intervals",
+      "2",
+      "--meter-processes",
+      "2",
+      "--window-ms",
+      "12000",
+      "--seed",
+      "fleet",
+      "--timeout",
+      "180",
+    ];
+    const killed = await devnet([
+      ...common,
+      "--kill",
+      "meters-0@2",
+      "--json",
+      join(dir, "fleet-killed.json"),
+    ]);
+    const plain = await devnet([...common, "--json", join(dir, "fleet-plain.json")]);
+    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
+    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
+    const k = JSON.parse(readFileSync(join(dir, "fleet-killed.json"), "utf8")) as DevnetJson;
+    const p = JSON.parse(readFileSync(join(dir, "fleet-plain.json"), "utf8")) as DevnetJson;
+    expect(k.processes.find((q) => q.name === "meters-0")!.restarts).to.equal(1);
+    expect(k.kills[0]).to.include({ process: "meters-0", step: 2, killedInStep: 2 });
+    expect(k.schemes.oksuz.ok).to.equal(true);
+    expect(k.schemes.oksuz.digest).to.equal(p.schemes.oksuz.digest);
+    expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
+    expect(k.leftRunning).to.deep.equal([]);
+  });
 });

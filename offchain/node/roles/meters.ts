@@ -3,10 +3,13 @@
 // Composition root: keys from the fleet's secrets, readings from the synthetic load model (the
 // default reading source), the users' read-only chain client (chain/oksuz-clients.ts).
 // Durable state (store "fleet" in the data directory), so a killed fleet resumes exactly: per meter
-// and interval the carry into and out of the interval, written before the interval's entries leave
-// (a restarted meter re-signs the same entries for the interval under way, or continues from the
-// last carry), and per user the batches received from its meter (a restarted user still checks
-// the bills of intervals whose batch arrived before the restart).
+// and interval the carry into and out of the interval and the interval's user batch, written before
+// the interval's entries leave (a restarted meter re-signs the same entries for the interval under
+// way, or continues from the last carry), and per user the batches received from its meter (a
+// restarted user still checks the bills of intervals whose batch arrived before the restart). A
+// batch its user lacks after a restart (the meter died before its window closed) is handed over
+// inside the process one window after the restart: never before the window it belongs to closed
+// (DESIGN §7, batches at interval end).
 import { connectBillingLedger } from "../../chain/billing.ts";
 import { userChainClient } from "../../chain/oksuz-clients.ts";
 import { sharedUserChainClient } from "../../user/chain-client.ts";
@@ -87,6 +90,11 @@ export class DurableMeter extends Meter {
         ),
       );
       this.#store.put(FLEET_NS, `last/${i}`, enc.encode(String(interval)));
+      this.#store.put(
+        FLEET_NS,
+        `batch/${i}/${interval}`,
+        encodeWire({ type: "userBatch", interval, slots: report.userBatch }),
+      );
     });
     return report;
   }
@@ -203,14 +211,39 @@ export async function createMetersService(
     users.push(userAgent);
   }
   let done: Promise<void> | undefined;
+  let handOver: ReturnType<typeof env.clock.setTimeout> | undefined;
+  /**
+   * The stored batches, up to the last interval each meter reported before this start, that its
+   * user lacks (a fleet restarted inside a window); later intervals' batches go at their own
+   * window's close.
+   */
+  const handOverBatches = (before: readonly number[]): void => {
+    meters.forEach((_, k) => {
+      const i = c.first + k;
+      for (const { value } of store.list(FLEET_NS, { prefix: `batch/${i}/` })) {
+        const m = decodeWire(value);
+        if (m.type === "userBatch" && m.interval <= before[k]) {
+          users[k].restoreBatch(m.interval, m.slots);
+        }
+      }
+    });
+  };
   return {
     meters,
     users,
     async start() {
       for (const a of [...users, ...meters]) await a.start();
       done = Promise.all(users.map((u) => u.done)).then(() => {});
+      const before = meters.map((_, k) => {
+        const b = store.get(FLEET_NS, `last/${c.first + k}`);
+        return b ? Number(dec.decode(b)) : 0;
+      });
+      if (before.some((j) => j > 0)) {
+        handOver = env.clock.setTimeout(() => handOverBatches(before), c.windowMs);
+      }
     },
     async stop() {
+      if (handOver !== undefined) env.clock.clearTimeout(handOver);
       for (const a of [...meters, ...users]) await a.stop();
     },
     status() {
