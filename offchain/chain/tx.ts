@@ -22,3 +22,41 @@ export async function mined(
     return receipt;
   });
 }
+
+/**
+ * Sends (awaits `tx`) without waiting for it to be mined: resolves with the response once the node
+ * accepted the transaction. Throws the same named `ChainError`s as {@link mined} (a node that
+ * refuses it at once: `NonceConflictError`, a revert in automine, …).
+ */
+export function sent(
+  tx: Promise<ContractTransactionResponse> | (() => Promise<ContractTransactionResponse>),
+): Promise<ContractTransactionResponse> {
+  return chainCall(() => (typeof tx === "function" ? tx() : tx));
+}
+
+/**
+ * The successful receipt of a sent transaction (see {@link sent}), recorded in the read fence.
+ * Throws as {@link mined}; `TransactionDroppedError` as well when no receipt arrived within
+ * `timeoutMs` (default: wait as long as it takes).
+ */
+export function receiptOf(
+  response: ContractTransactionResponse,
+  timeoutMs?: number,
+): Promise<ContractTransactionReceipt> {
+  return chainCall(async () => {
+    let receipt: ContractTransactionReceipt | null;
+    try {
+      receipt = await response.wait(1, timeoutMs);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "TIMEOUT") {
+        throw new TransactionDroppedError(
+          `transaction ${response.hash} (nonce ${response.nonce}) not mined within ${timeoutMs} ms`,
+        );
+      }
+      throw err;
+    }
+    if (!receipt) throw new TransactionDroppedError(`transaction ${response.hash} was dropped`);
+    noteWrite(response.provider, receipt);
+    return receipt;
+  });
+}
