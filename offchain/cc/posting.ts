@@ -213,7 +213,8 @@ export async function postOcdPipeline(
     beforeSend(k); // throws past the catch below: a killed CC does not wait for its batches
     try {
       while (inFlight.length >= window) {
-        await inFlight.shift()!.mined;
+        await inFlight[0].mined; // a failed batch stays at the head (not confirmed)
+        inFlight.shift();
         confirmed++;
       }
       const b = batches[k];
@@ -225,7 +226,8 @@ export async function postOcdPipeline(
   }
   try {
     while (inFlight.length > 0) {
-      await inFlight.shift()!.mined;
+      await inFlight[0].mined;
+      inFlight.shift();
       confirmed++;
     }
   } catch (err) {
@@ -239,6 +241,12 @@ async function stopped(
   confirmed: number,
   err: unknown,
 ): Promise<OcdPipelineError> {
-  await Promise.allSettled(inFlight.map((p) => p.mined));
-  return new OcdPipelineError(confirmed, err);
+  const settled = await Promise.allSettled(inFlight.map((p) => p.mined));
+  // The batches in flight that succeeded right after the confirmed prefix extend it.
+  let prefix = confirmed;
+  for (const s of settled) {
+    if (s.status !== "fulfilled") break;
+    prefix++;
+  }
+  return new OcdPipelineError(prefix, err);
 }
