@@ -367,6 +367,15 @@ export class ControlCenterAgent {
     this.#crashAtBatch = this.#batchesPosted + batches;
   }
 
+  /**
+   * `meter`'s receipt for `interval`: its admitted counters, ascending (empty when none), in O(K)
+   * from the interval table (`ControlCenter.admittedCounters`). The service answers each admission
+   * with it; {@link receipts} rebuilds every meter's at once (O(admitted), for tests and audits).
+   */
+  receiptOf(interval: number, meter: number): number[] {
+    return this.center.admittedCounters(interval, meter);
+  }
+
   /** Counters admitted per meter (CC's receipts to meters over its direct channel). */
   receipts(interval: number): Map<number, Set<number>> {
     const out = new Map<number, Set<number>>();
