@@ -9,7 +9,7 @@
 // object (`CityRunResult`) on stdout instead, which is how the `city` bench suite reads a run made
 // in a child process (a fresh process per size: peak RSS is per process). Progress goes to stderr.
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
-// `--heap-prof`.
+// `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr).
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 
@@ -135,6 +135,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       intervals: { type: "string", default: "1" },
       seed: { type: "string", default: "city" },
       json: { type: "boolean", default: false },
+      "trace-memory": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -149,6 +150,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     console.error("city-run: --meters and --intervals must be positive integers");
     process.exit(2);
   }
+  const tracer = values["trace-memory"]
+    ? setInterval(() => {
+        const m = process.memoryUsage();
+        const mb = (x: number) => (x / 2 ** 20).toFixed(0);
+        console.error(
+          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+        );
+      }, 5_000)
+    : undefined;
   let lastStep = 0;
   const finished = new Set<string>();
   const result = await cityRun(meters, {
@@ -165,6 +175,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       }
     },
   });
+  if (tracer) clearInterval(tracer);
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(

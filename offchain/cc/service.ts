@@ -70,7 +70,8 @@ export interface ControlCenterServiceComponents {
   readonly logger?: Logger;
   /**
    * Counted progress (issue 14: a city's phases last minutes): "registrations heard" as they
-   * arrive, then "reports admitted" of meters × K per interval (both restart every interval).
+   * arrive, "reports admitted" of meters × K per interval, and in relayed mode "bills posted" of
+   * the interval's OCD entries (each restarts every interval).
    */
   readonly step?: ProgressSink;
 }
@@ -429,6 +430,7 @@ export class ControlCenterService {
     if (billing && p.billCount === batch.firstIndex) {
       await chain.postBills(batch);
       p = await chain.intervalProgress(batch.interval);
+      this.#c.step?.({ task: "bills posted", done: p.billCount, total: p.ocdCount });
     }
     if (
       (p.state === INTERVAL_STATE.Priced || p.state === INTERVAL_STATE.Billing) &&

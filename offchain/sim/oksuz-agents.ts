@@ -303,6 +303,7 @@ export async function runOksuzAgents(
   const meters: MeterAgent[] = [];
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
+    hooks.step?.({ task: "meters prepared", done: i + 1, total: scenario.meters });
     const keys = meterKeys[i];
     const honestMeter = new Meter({
       index: i,
@@ -373,7 +374,12 @@ export async function runOksuzAgents(
     fake?.start();
     let finished = false;
     let failure: unknown;
-    const all = Promise.all([ccNode.done, spAgent.done, ...users.map((u) => u.done)]).then(
+    let usersDone = 0;
+    const checked = (u: UserAgent) =>
+      u.done.then(() =>
+        hooks.step?.({ task: "bills checked", done: ++usersDone, total: users.length }),
+      );
+    const all = Promise.all([ccNode.done, spAgent.done, ...users.map(checked)]).then(
       () => void (finished = true),
       (err) => {
         failure = err;
