@@ -9,8 +9,11 @@
 // object (`CityRunResult`) on stdout instead, which is how the `city` bench suite reads a run made
 // in a child process (a fresh process per size: peak RSS is per process). Progress goes to stderr.
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
-// `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr).
+// `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
+// `--heap-snapshot PHASE` writes a V8 heap snapshot when the phase ends ("registration",
+// "admission+seal 1", "billing 1").
 import { parseArgs } from "node:util";
+import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
 
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
@@ -136,6 +139,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       seed: { type: "string", default: "city" },
       json: { type: "boolean", default: false },
       "trace-memory": { type: "boolean", default: false },
+      "heap-snapshot": { type: "string" },
     },
     strict: true,
   });
@@ -164,7 +168,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const result = await cityRun(meters, {
     intervals,
     seed: values.seed,
-    onProgress: (line) => console.error(line),
+    onProgress: (line) => {
+      console.error(line);
+      // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).
+      const want = values["heap-snapshot"];
+      if (want !== undefined && line.includes(`] ${want}`)) {
+        console.error(`  heap snapshot: ${writeHeapSnapshot()}`);
+      }
+    },
     step: (s) => {
       const now = performance.now();
       const complete = s.done === s.total;
