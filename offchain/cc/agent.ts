@@ -27,6 +27,8 @@ import type { ControlCenterKeys } from "../crypto/keys.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { ControlCenterChainClient } from "./chain-client.ts";
 import { OnionExit, type ExitReceipt } from "../onion/relay.ts";
+import { DEFAULT_MAX_TAGS_PER_EPOCH } from "../onion/replay.ts";
+import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
 import type { Store } from "../runtime/store.ts";
@@ -81,7 +83,10 @@ export interface ControlCenterAgentInit {
   readonly posting?: OcdPostingOptions;
   /** Onion epoch CC's exit starts in (default 0); see {@link ControlCenterAgent.rotateEpoch}. */
   readonly epoch?: number;
-  /** Cap on the exit's replay cache per epoch (default 65,536 tags). */
+  /**
+   * Cap on the exit's replay cache per epoch. Default: {@link exitReplayCap} of the registered
+   * meters at each epoch rotation (at least 65,536 tags); a given value is kept for every epoch.
+   */
   readonly maxTagsPerEpoch?: number;
   /**
    * Threads checking signatures in {@link ControlCenterAgent.onReports} (issue 14,
@@ -105,6 +110,24 @@ const NS_METER_B = "cc/meter-b";
 const NS_INTERVAL = "cc/interval";
 const NS_EXCLUDED = "cc/excluded";
 const reportsLog = (interval: number) => `cc/reports/${interval}`;
+
+/** Onions CC's exit may see per report slot in an epoch: the first copy and resends (issue 14). */
+export const EXIT_TAGS_PER_SLOT = 4;
+
+/**
+ * The exit's replay cap for an epoch of `meters` meters with `slots` reports each: room for
+ * {@link EXIT_TAGS_PER_SLOT} onions per slot, at least the relay default (65,536) and at most
+ * 2^24. The cache grows as tags arrive (onion/replay.ts), so a high cap costs memory only when
+ * used (16 B per tag at load ≤ ½: 800,000 reports ≈ 32 MiB). Before issue 14 the exit kept the
+ * default 65,536 for any city, and from 8,192 meters × 8 slots on it refused the rest of an
+ * interval's reports as "overload" (10,000 meters: 65,536 of 80,000 admitted).
+ */
+export function exitReplayCap(meters: number, slots: number): number {
+  return Math.min(
+    2 ** 24,
+    Math.max(DEFAULT_MAX_TAGS_PER_EPOCH, EXIT_TAGS_PER_SLOT * meters * slots),
+  );
+}
 
 interface StoredInterval {
   start: string;
@@ -363,9 +386,25 @@ export class ControlCenterAgent {
     await this.#pool?.close();
   }
 
-  /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */
+  /**
+   * Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). Without an explicit
+   * `maxTagsPerEpoch`, the new epoch's replay cap follows the city: {@link exitReplayCap} of the
+   * meters registered now.
+   */
   rotateEpoch(epoch: number): void {
-    this.#exit.rotateEpoch(epoch);
+    const cap =
+      this.#init.maxTagsPerEpoch === undefined
+        ? exitReplayCap(
+            this.center.meterCount,
+            this.#init.maxMessagesPerMeter ?? DEFAULT_REPORT_SLOTS,
+          )
+        : undefined;
+    this.#exit.rotateEpoch(epoch, cap);
+  }
+
+  /** The exit's replay cap for the current epoch (tags). */
+  get exitMaxTagsPerEpoch(): number {
+    return this.#exit.maxTagsPerEpoch;
   }
 
   /** The exit's counters: packets received, delivered, dropped by reason. */
@@ -402,6 +441,15 @@ export class ControlCenterAgent {
    */
   crashAfterBatches(batches: number): void {
     this.#crashAtBatch = this.#batchesPosted + batches;
+  }
+
+  /**
+   * `meter`'s receipt for `interval`: its admitted counters, ascending (empty when none), in O(K)
+   * from the interval table (`ControlCenter.admittedCounters`). The service answers each admission
+   * with it; {@link receipts} rebuilds every meter's at once (O(admitted), for tests and audits).
+   */
+  receiptOf(interval: number, meter: number): number[] {
+    return this.center.admittedCounters(interval, meter);
   }
 
   /** Counters admitted per meter (CC's receipts to meters over its direct channel). */

@@ -6,7 +6,7 @@ import type { Signer } from "ethers";
 import { hexToBytes } from "../crypto/bytes.ts";
 import type { ControlCenterChainClient, OcdBatchSender } from "../cc/chain-client.ts";
 import type { ServiceProviderChainClient } from "../sp/chain-client.ts";
-import type { UserChainClient } from "../user/chain-client.ts";
+import { sharedUserChainClient, type UserChainClient } from "../user/chain-client.ts";
 import type { IntervalStateValue } from "../protocol/billing.ts";
 import {
   closeBilling,
@@ -140,10 +140,26 @@ export function serviceProviderChainClient(
   };
 }
 
-/** A user's read-only client over `ledger` (connected with any provider). */
+/** Per ledger object: the reader its default-option user clients share (issue 14). */
+const sharedReaders = new WeakMap<BillingLedger, UserChainClient>();
+
+/**
+ * A user's read-only client over `ledger` (connected with any provider). Clients made over the same
+ * `ledger` object with the default read options share one reader (`sharedUserChainClient`:
+ * concurrent reads coalesced, final intervals kept), so a simulation's N users, built over one
+ * ledger connection, rebuild an interval from events once per poll instead of N times (issue 14:
+ * at 500 meters the separate reads were 133 s of a 181 s run and 2.1 GB of peak memory). Each
+ * user still audits the report itself; explicit `readOptions` get a reader of their own.
+ */
 export function userChainClient(
   ledger: BillingLedger,
   readOptions: ReadIntervalOptions = {},
 ): UserChainClient {
-  return { readInterval: (interval) => readInterval(ledger, interval, readOptions) };
+  const own: UserChainClient = {
+    readInterval: (interval) => readInterval(ledger, interval, readOptions),
+  };
+  if (Object.keys(readOptions).length > 0) return own;
+  let shared = sharedReaders.get(ledger);
+  if (shared === undefined) sharedReaders.set(ledger, (shared = sharedUserChainClient(own)));
+  return shared;
 }
