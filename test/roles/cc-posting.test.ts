@@ -40,6 +40,8 @@ import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { oksuzSetup, parseCcConfig } from "../../offchain/node/roles/oksuz-setup.ts";
+import { ServiceConfigError } from "../../offchain/node/service.ts";
 import { SecretStore } from "../../offchain/runtime/secret-box.ts";
 import { Store } from "../../offchain/runtime/store.ts";
 import { postingRig, SLOTS, T } from "./cc-posting-fixture.ts";
@@ -166,6 +168,30 @@ describe("posting at chain speed (issue 14)", function () {
         ).to.throw(PostingConfigError);
       }
       expect(() => planFixedBatches(entries, [], 0)).to.throw(PostingConfigError);
+    });
+  });
+
+  describe("the `gridledger cc` config", function () {
+    it("takes postWindow, postMaxTxGas or postBatchSize, optional, and refuses bad values by name", function () {
+      const base = JSON.parse(JSON.stringify(oksuzSetup("posting", 4).cc.config)) as Record<
+        string,
+        unknown
+      >;
+      expect(parseCcConfig(base)).to.not.have.property("postWindow");
+      expect(parseCcConfig({ ...base, postWindow: 8, postMaxTxGas: 30_000_000 })).to.include({
+        postWindow: 8,
+        postMaxTxGas: 30_000_000,
+      });
+      expect(parseCcConfig({ ...base, postBatchSize: 100 })).to.include({ postBatchSize: 100 });
+      for (const [bad, name] of [
+        [{ postWindow: 0 }, /postWindow/],
+        [{ postWindow: "4" }, /postWindow/],
+        [{ postMaxTxGas: 1_000 }, /postMaxTxGas/],
+        [{ postBatchSize: 1.5 }, /postBatchSize/],
+        [{ postBatchSize: 100, postWindow: 2 }, /postBatchSize/],
+      ] as const) {
+        expect(() => parseCcConfig({ ...base, ...bad })).to.throw(ServiceConfigError, name);
+      }
     });
   });
 
