@@ -126,16 +126,18 @@ describe("posting at chain speed (issue 14)", function () {
       );
     });
 
-    it("fills a 30M block with ≈ 1,900 real entries under EIP-7825's 2^24 cap, ≈ 3,100 without it", function () {
+    it("fills a 30M block: two transactions of ≈ 1,650 real entries under EIP-7825's 2^24 cap, one of ≈ 3,200 without it", function () {
       const { entries } = slots(10_000, 0, 1);
       const capped = planOcdBatches(entries, [], { blockGasLimit: 30_000_000n });
       const uncapped = planOcdBatches(entries, [], {
         blockGasLimit: 30_000_000n,
         maxTxGas: 30_000_000,
       });
-      expect(capped[0].entries.length).to.be.within(1_800, 2_000);
-      expect(uncapped[0].entries.length).to.be.within(2_900, 3_300);
-      expect(Number(uncapped[0].gasLimit)).to.be.at.most(27_000_000);
+      expect(capped[0].entries.length).to.be.within(1_550, 1_750);
+      expect(2 * Number(capped[0].gasLimit)).to.be.at.most(28_500_000);
+      expect(Number(capped[0].gasLimit)).to.be.at.most(2 ** 24);
+      expect(uncapped[0].entries.length).to.be.within(3_000, 3_400);
+      expect(Number(uncapped[0].gasLimit)).to.be.at.most(28_500_000);
     });
 
     it("the fixed-count plan keeps the behaviour before issue 14: ≤ size entries and ≤ 10·size zero slots, maximal", function () {
