@@ -553,6 +553,63 @@ describe("posting at chain speed (issue 14)", function () {
       }
     });
 
+    it("property: postOcdAfter applies iff its predecessor is the ledger's lastId (random predecessors)", async function () {
+      const { ethers } = await network.create();
+      const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
+      const rig = await postingRig({ admin, controlCenter, serviceProvider }, 8);
+      try {
+        const ledger = rig.ledger;
+        const keys = [1, 2].map((i) => publicKeyStruct(secp.mulBase(seedScalar(`p/${i}`), true)));
+        await (await ledger.registerMeters(keys)).wait(); // K = 8: 16 slots per interval
+        let j = 10;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(
+              fc.record({
+                pick: fc.constantFrom("last", "zero", "earlier", "random"),
+                random: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+              }),
+              { minLength: 1, maxLength: 6 },
+            ),
+            async (attempts) => {
+              j++;
+              await (await ledger.openInterval(j, WINDOW.start, WINDOW.end)).wait();
+              const posted: Uint8Array[] = [];
+              let rank = 0;
+              for (const a of attempts) {
+                const last = posted.at(-1) ?? new Uint8Array(32);
+                const predecessor =
+                  a.pick === "last"
+                    ? last
+                    : a.pick === "zero"
+                      ? new Uint8Array(32)
+                      : a.pick === "earlier" && posted.length > 1
+                        ? posted[posted.length - 2]
+                        : a.random;
+                const id = idOf(++rank, j);
+                const applies = compareIds(predecessor, last) === 0;
+                const tx = ledger.postOcdAfter(j, toHex0x(predecessor), "0x", [toHex0x(id)]);
+                if (applies) {
+                  await (await tx).wait();
+                  posted.push(id);
+                } else {
+                  await expect(tx)
+                    .to.be.revertedWithCustomError(ledger, "BillingLedgerPredecessorMismatch")
+                    .withArgs(j, toHex0x(predecessor), toHex0x(last));
+                }
+                const rec = await ledger.intervalRecord(j);
+                expect(rec.lastId).to.equal(toHex0x(posted.at(-1) ?? new Uint8Array(32)));
+                expect(Number(rec.zeroCount)).to.equal(posted.length);
+              }
+            },
+          ),
+          { numRuns: 12 },
+        );
+      } finally {
+        rig.dispose();
+      }
+    });
+
     it("a ContractRevertError names the predecessor mismatch (chain/errors.ts decodes it)", async function () {
       const { ethers } = await network.create();
       const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
