@@ -52,7 +52,7 @@ export function ocdBatchGas(n: number, z: number, model: OcdGasModel = OCD_GAS_M
 export interface OcdBatchLimits {
   /** The chain's block gas limit (`eth_getBlock("latest").gasLimit`). */
   readonly blockGasLimit: bigint;
-  /** Share of the block one transaction may take, default 0.9 (room for others' transactions). */
+  /** Share of the block CC's transactions may take, default 0.95 (room for others'). */
   readonly blockShare?: number;
   /**
    * Upper bound on one transaction's gas, default 2^24 = 16,777,216 (EIP-7825's per-transaction
@@ -78,15 +78,20 @@ export function compareIds(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** The per-transaction gas budget of `limits`: min(block × share, maxTxGas). */
+/**
+ * The per-transaction gas budget of `limits`: the block's share `blockGasLimit × blockShare`
+ * split into `k = ⌈share / maxTxGas⌉` equal parts, so that `k` full transactions fit one block
+ * (with the 2^24 cap, two per 30M block instead of one at 16.7M and 13M left empty).
+ */
 export function ocdTxGasBudget(limits: OcdBatchLimits): number {
-  const share = limits.blockShare ?? 0.9;
+  const share = limits.blockShare ?? 0.95;
   const maxTxGas = limits.maxTxGas ?? 2 ** 24;
   const margin = limits.margin ?? 1.1;
   if (!(share > 0 && share <= 1)) throw new PostingConfigError("blockShare must be in (0, 1]");
   if (!(maxTxGas > 0)) throw new PostingConfigError("maxTxGas must be positive");
   if (!(margin >= 1)) throw new PostingConfigError("margin must be ≥ 1");
-  return Math.min(Number(limits.blockGasLimit) * share, maxTxGas);
+  const block = Number(limits.blockGasLimit) * share;
+  return block / Math.ceil(block / maxTxGas);
 }
 
 /**

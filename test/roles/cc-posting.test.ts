@@ -40,6 +40,8 @@ import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { oksuzSetup, parseCcConfig } from "../../offchain/node/roles/oksuz-setup.ts";
+import { ServiceConfigError } from "../../offchain/node/service.ts";
 import { SecretStore } from "../../offchain/runtime/secret-box.ts";
 import { Store } from "../../offchain/runtime/store.ts";
 import { postingRig, SLOTS, T } from "./cc-posting-fixture.ts";
@@ -124,16 +126,18 @@ describe("posting at chain speed (issue 14)", function () {
       );
     });
 
-    it("fills a 30M block with ≈ 1,900 real entries under EIP-7825's 2^24 cap, ≈ 3,100 without it", function () {
+    it("fills a 30M block: two transactions of ≈ 1,650 real entries under EIP-7825's 2^24 cap, one of ≈ 3,200 without it", function () {
       const { entries } = slots(10_000, 0, 1);
       const capped = planOcdBatches(entries, [], { blockGasLimit: 30_000_000n });
       const uncapped = planOcdBatches(entries, [], {
         blockGasLimit: 30_000_000n,
         maxTxGas: 30_000_000,
       });
-      expect(capped[0].entries.length).to.be.within(1_800, 2_000);
-      expect(uncapped[0].entries.length).to.be.within(2_900, 3_300);
-      expect(Number(uncapped[0].gasLimit)).to.be.at.most(27_000_000);
+      expect(capped[0].entries.length).to.be.within(1_550, 1_750);
+      expect(2 * Number(capped[0].gasLimit)).to.be.at.most(28_500_000);
+      expect(Number(capped[0].gasLimit)).to.be.at.most(2 ** 24);
+      expect(uncapped[0].entries.length).to.be.within(3_000, 3_400);
+      expect(Number(uncapped[0].gasLimit)).to.be.at.most(28_500_000);
     });
 
     it("the fixed-count plan keeps the behaviour before issue 14: ≤ size entries and ≤ 10·size zero slots, maximal", function () {
@@ -166,6 +170,30 @@ describe("posting at chain speed (issue 14)", function () {
         ).to.throw(PostingConfigError);
       }
       expect(() => planFixedBatches(entries, [], 0)).to.throw(PostingConfigError);
+    });
+  });
+
+  describe("the `gridledger cc` config", function () {
+    it("takes postWindow, postMaxTxGas or postBatchSize, optional, and refuses bad values by name", function () {
+      const base = JSON.parse(JSON.stringify(oksuzSetup("posting", 4).cc.config)) as Record<
+        string,
+        unknown
+      >;
+      expect(parseCcConfig(base)).to.not.have.property("postWindow");
+      expect(parseCcConfig({ ...base, postWindow: 8, postMaxTxGas: 30_000_000 })).to.include({
+        postWindow: 8,
+        postMaxTxGas: 30_000_000,
+      });
+      expect(parseCcConfig({ ...base, postBatchSize: 100 })).to.include({ postBatchSize: 100 });
+      for (const [bad, name] of [
+        [{ postWindow: 0 }, /postWindow/],
+        [{ postWindow: "4" }, /postWindow/],
+        [{ postMaxTxGas: 1_000 }, /postMaxTxGas/],
+        [{ postBatchSize: 1.5 }, /postBatchSize/],
+        [{ postBatchSize: 100, postWindow: 2 }, /postBatchSize/],
+      ] as const) {
+        expect(() => parseCcConfig({ ...base, ...bad })).to.throw(ServiceConfigError, name);
+      }
     });
   });
 
@@ -520,6 +548,63 @@ describe("posting at chain speed (issue 14)", function () {
         await expect(
           rig.ledger.postOcd(2, encodeOcdPacked([one]), []),
         ).to.be.revertedWithCustomError(rig.ledger, "BillingLedgerInvalidEntry");
+      } finally {
+        rig.dispose();
+      }
+    });
+
+    it("property: postOcdAfter applies iff its predecessor is the ledger's lastId (random predecessors)", async function () {
+      const { ethers } = await network.create();
+      const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
+      const rig = await postingRig({ admin, controlCenter, serviceProvider }, 8);
+      try {
+        const ledger = rig.ledger;
+        const keys = [1, 2].map((i) => publicKeyStruct(secp.mulBase(seedScalar(`p/${i}`), true)));
+        await (await ledger.registerMeters(keys)).wait(); // K = 8: 16 slots per interval
+        let j = 10;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(
+              fc.record({
+                pick: fc.constantFrom("last", "zero", "earlier", "random"),
+                random: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+              }),
+              { minLength: 1, maxLength: 6 },
+            ),
+            async (attempts) => {
+              j++;
+              await (await ledger.openInterval(j, WINDOW.start, WINDOW.end)).wait();
+              const posted: Uint8Array[] = [];
+              let rank = 0;
+              for (const a of attempts) {
+                const last = posted.at(-1) ?? new Uint8Array(32);
+                const predecessor =
+                  a.pick === "last"
+                    ? last
+                    : a.pick === "zero"
+                      ? new Uint8Array(32)
+                      : a.pick === "earlier" && posted.length > 1
+                        ? posted[posted.length - 2]
+                        : a.random;
+                const id = idOf(++rank, j);
+                const applies = compareIds(predecessor, last) === 0;
+                const tx = ledger.postOcdAfter(j, toHex0x(predecessor), "0x", [toHex0x(id)]);
+                if (applies) {
+                  await (await tx).wait();
+                  posted.push(id);
+                } else {
+                  await expect(tx)
+                    .to.be.revertedWithCustomError(ledger, "BillingLedgerPredecessorMismatch")
+                    .withArgs(j, toHex0x(predecessor), toHex0x(last));
+                }
+                const rec = await ledger.intervalRecord(j);
+                expect(rec.lastId).to.equal(toHex0x(posted.at(-1) ?? new Uint8Array(32)));
+                expect(Number(rec.zeroCount)).to.equal(posted.length);
+              }
+            },
+          ),
+          { numRuns: 12 },
+        );
       } finally {
         rig.dispose();
       }

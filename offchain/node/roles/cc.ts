@@ -43,8 +43,21 @@ export async function createCcService(
   const client = controlCenterChainClient(
     connectBillingLedger(chain.ledger, requireSigner(chain, "cc")),
   );
+  // Posting at chain speed (issue 14): gas-sized OCD batches, `postWindow` in flight (default 4),
+  // unless the config asks for the fixed batches of before (`postBatchSize`).
+  const posting =
+    c.postBatchSize === undefined
+      ? { window: c.postWindow ?? 4, ...(c.postMaxTxGas ? { maxTxGas: c.postMaxTxGas } : {}) }
+      : undefined;
   const agent = ControlCenterAgent.start(
-    { keys, domain: oksuzDomain(chain), maxMessagesPerMeter: c.slots, maxFailures: 3 },
+    {
+      keys,
+      domain: oksuzDomain(chain),
+      maxMessagesPerMeter: c.slots,
+      maxFailures: 3,
+      batchSize: c.postBatchSize,
+      posting,
+    },
     { store, secrets, chain: client, logger: env.logger.child("cc") },
   );
   const cc = new ControlCenterService(

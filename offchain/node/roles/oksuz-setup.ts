@@ -66,6 +66,18 @@ export interface OksuzCommonConfig {
 
 export interface CcConfig extends OksuzCommonConfig {
   readonly address: string;
+  /**
+   * Posting at chain speed (issue 14; docs/SCALE.md): OCD transactions in flight, default 4,
+   * batches sized from the block gas limit. Optional in the config file.
+   */
+  readonly postWindow?: number;
+  /** Upper bound on one OCD transaction's gas, default 2^24 (EIP-7825). Optional. */
+  readonly postMaxTxGas?: number;
+  /**
+   * Optional: a fixed count of real entries per OCD transaction, one in flight (the posting
+   * before issue 14); when set, `postWindow` and `postMaxTxGas` are refused.
+   */
+  readonly postBatchSize?: number;
 }
 export interface SpConfig extends OksuzCommonConfig {
   readonly address: string;
@@ -291,9 +303,22 @@ export function parseCommonConfig(raw: unknown): OksuzCommonConfig {
 }
 
 export function parseCcConfig(raw: unknown): CcConfig {
+  const common = parseCommonConfig(raw);
+  const r = raw as Raw;
+  const optional = (name: string, min: number): Record<string, number> =>
+    r[name] === undefined ? {} : { [name]: field(r, name, isInt(min), `an integer ≥ ${min}`) };
+  const posting = { ...optional("postWindow", 1), ...optional("postMaxTxGas", 200_000) };
+  const fixed = optional("postBatchSize", 1);
+  if (fixed.postBatchSize !== undefined && Object.keys(posting).length > 0) {
+    throw new ServiceConfigError(
+      "postBatchSize: fixed batches exclude postWindow and postMaxTxGas (gas-sized posting)",
+    );
+  }
   return {
-    ...parseCommonConfig(raw),
-    address: field(raw as Raw, "address", isString, "an address"),
+    ...common,
+    address: field(r, "address", isString, "an address"),
+    ...posting,
+    ...fixed,
   };
 }
 
