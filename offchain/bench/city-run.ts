@@ -12,6 +12,7 @@
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
 // `--heap-snapshot PHASE` writes a V8 heap snapshot when the phase ends ("registration",
 // "admission+seal 1", "billing 1").
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
@@ -29,6 +30,13 @@ export interface CityRunResult {
   readonly wallS: number;
   /** Seconds spent in each phase, in order (`registration` includes key derivation and set-up). */
   readonly phasesS: Readonly<Record<string, number>>;
+  /**
+   * CPU seconds of the process over the run (user + system, every thread): on a shared machine
+   * the wall time measures the load too, this does not.
+   */
+  readonly cpuS: number;
+  /** Load average (1 min) at the start and at the end of the run. */
+  readonly loadavg: readonly [number, number];
   /** Peak resident set size of the process (MB = 2^20 bytes). */
   readonly peakRssMb: number;
   readonly virtualMs: number;
@@ -95,6 +103,8 @@ export async function cityRun(
   const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
   const marks: { name: string; atMs: number }[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const load0 = loadavg()[0];
   const logger = new PhaseLogger("", marks, (name) =>
     say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${name} done`),
   );
@@ -104,6 +114,7 @@ export async function cityRun(
     { logger, ...(options.step ? { step: options.step } : {}) },
   );
   const end = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   const phasesS: Record<string, number> = {};
   let last = t0;
   for (const m of marks) {
@@ -122,6 +133,8 @@ export async function cityRun(
     meters,
     intervals,
     wallS: (end - t0) / 1000,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    loadavg: [load0, loadavg()[0]],
     phasesS,
     peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
     virtualMs: run.virtualMs,
@@ -190,7 +203,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(
-      `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
+      `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, ${result.cpuS.toFixed(1)} s CPU, load ${result.loadavg.map((l) => l.toFixed(1)).join("→")}, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
         `${result.messages} messages, ${result.billsVerified} bills verified, ${result.billsDisputed} disputed`,
     );
     for (const [name, s] of Object.entries(result.phasesS))
