@@ -10,9 +10,10 @@
 // in a child process (a fresh process per size: peak RSS is per process). Progress goes to stderr.
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
-// `--heap-snapshot PHASE` writes a V8 heap snapshot when the phase ends ("registration",
-// "admission+seal 1", "billing 1").
-import { loadavg } from "node:os";
+// `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
+// ("registration", "admission+seal 1", "billing 1").
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
@@ -186,7 +187,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).
       const want = values["heap-snapshot"];
       if (want !== undefined && line.includes(`] ${want}`)) {
-        console.error(`  heap snapshot: ${writeHeapSnapshot()}`);
+        const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+        console.error(`  heap snapshot: ${writeHeapSnapshot(file)}`);
       }
     },
     step: (s) => {
