@@ -11,8 +11,10 @@
 import { ControlCenterCrash, type ControlCenterAgent } from "../cc/agent.ts";
 import type { ControlCenterService, ControlCenterStatus } from "../cc/service.ts";
 import type { Clock } from "../runtime/clock.ts";
-import type { MessageHandler, Transport } from "../runtime/network.ts";
-import { decodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import type { Transport } from "../runtime/network.ts";
+import { TransportTap } from "../runtime/transport-tap.ts";
+import { WIRE_TYPE } from "../protocol/wire/index.ts";
+import { WIRE_HEADER_BYTES } from "../protocol/wire/codec.ts";
 
 /** One incarnation of CC, as the composition root builds it (store opened, agent restored). */
 export interface ControlCenterIncarnation {
@@ -30,48 +32,6 @@ export interface CrashPlan {
 }
 
 /**
- * A `Transport` in front of CC's: counts the onion packets delivered to CC and calls `onPacket`
- * after each (the kill switch). Everything else passes through.
- */
-export class TappedTransport implements Transport {
-  readonly #inner: Transport;
-  readonly #onPacket: () => void;
-
-  constructor(inner: Transport, onPacket: () => void) {
-    this.#inner = inner;
-    this.#onPacket = onPacket;
-  }
-
-  get address(): string {
-    return this.#inner.address;
-  }
-
-  start(): void {
-    this.#inner.start();
-  }
-
-  stop(): void {
-    this.#inner.stop();
-  }
-
-  send(to: string, bytes: Uint8Array): void {
-    this.#inner.send(to, bytes);
-  }
-
-  handle(handler: MessageHandler): void {
-    this.#inner.handle((from, bytes) => {
-      const result = handler(from, bytes);
-      try {
-        if (decodeWire(bytes).type === "onionPacket") this.#onPacket();
-      } catch (err) {
-        if (!(err instanceof WireDecodeError)) throw err;
-      }
-      return result;
-    });
-  }
-}
-
-/**
  * Runs CC incarnations from `open` (each over the tapped transport it is given) and kills the
  * current one once, as `plan` says. `done` resolves when the last incarnation has sealed every
  * interval; `restarted` says whether the crash fired.
@@ -79,7 +39,8 @@ export class TappedTransport implements Transport {
 export class CrashingControlCenter {
   readonly #open: (transport: Transport) => ControlCenterIncarnation;
   readonly #plan: CrashPlan;
-  readonly #transport: TappedTransport;
+  /** CC's link with a tap counting the onion packets CC handled (outside the agent). */
+  readonly #transport: TransportTap;
   readonly #clock: Clock;
   #current: ControlCenterIncarnation;
   #packets = 0;
@@ -96,7 +57,11 @@ export class CrashingControlCenter {
     this.#open = open;
     this.#plan = plan;
     this.#clock = components.clock;
-    this.#transport = new TappedTransport(components.transport, () => this.#onPacket());
+    this.#transport = new TransportTap(components.transport, {
+      afterHandle: (_from, bytes) => {
+        if (isOnionMessage(bytes)) this.#onPacket();
+      },
+    });
     this.#current = open(this.#transport);
     this.#finished = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -186,4 +151,9 @@ export class CrashingControlCenter {
       this.#reject(err);
     }
   }
+}
+
+/** A wire message carrying an onion packet (type byte only; its body is the relay's business). */
+function isOnionMessage(bytes: Uint8Array): boolean {
+  return bytes.length > WIRE_HEADER_BYTES && bytes[1] === WIRE_TYPE.onionPacket;
 }

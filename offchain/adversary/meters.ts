@@ -9,7 +9,8 @@
 //     shares with a real meter) and sends signed reports under pseudonyms CC never issued; CC
 //     refuses them ("unknown-pseudonym").
 import type { Clock } from "../runtime/clock.ts";
-import type { MessageHandler, Transport } from "../runtime/network.ts";
+import type { Transport } from "../runtime/network.ts";
+import { TransportTap } from "../runtime/transport-tap.ts";
 import type { Rng } from "../runtime/rng.ts";
 import type { Meter, MeterIntervalReport } from "../meter/meter.ts";
 import type { RelayDirectory } from "../meter/agent.ts";
@@ -17,7 +18,7 @@ import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion
 import { sessionKeyFrom } from "../onion/random.ts";
 import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { encodeMeterReport } from "../protocol/meter-report.ts";
-import { decodeWire, encodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import { decodeWire, encodeWire, WIRE_TYPE, WireDecodeError } from "../protocol/wire/index.ts";
 
 /** A `Meter` whose outgoing entries pass through `rewrite` (the user batch stays genuine). */
 function rewritingMeter(meter: Meter, rewrite: (entry: LedgerEntry) => LedgerEntry): Meter {
@@ -54,43 +55,6 @@ export function tamperingUser(meter: Meter, categories: readonly bigint[]): Mete
 /** Oksuz §3.1 corrupted meter: signs every entry with `rogueKey` instead of its message key. */
 export function corruptedMeter(meter: Meter, domain: Uint8Array, rogueKey: bigint): Meter {
   return rewritingMeter(meter, (e) => signEntry(domain, e, rogueKey + BigInt(e.id[0])));
-}
-
-/**
- * A `Transport` that shows every message it delivers to `observe` first (a passive tap on a link;
- * the wrapped agent sees the same traffic).
- */
-export class ObservedTransport implements Transport {
-  readonly #inner: Transport;
-  readonly #observe: (from: string, bytes: Uint8Array) => void;
-
-  constructor(inner: Transport, observe: (from: string, bytes: Uint8Array) => void) {
-    this.#inner = inner;
-    this.#observe = observe;
-  }
-
-  get address(): string {
-    return this.#inner.address;
-  }
-
-  start(): void {
-    this.#inner.start();
-  }
-
-  stop(): void {
-    this.#inner.stop();
-  }
-
-  send(to: string, bytes: Uint8Array): void {
-    this.#inner.send(to, bytes);
-  }
-
-  handle(handler: MessageHandler): void {
-    this.#inner.handle((from, bytes) => {
-      this.#observe(from, bytes);
-      return handler(from, bytes);
-    });
-  }
 }
 
 export interface FakeMeterComponents {
@@ -131,39 +95,71 @@ export class FakeMeter {
 
   /** The real meter's link with the fake meter listening on it. */
   tap(transport: Transport): Transport {
-    return new ObservedTransport(transport, (from, bytes) => {
-      let message;
-      try {
-        message = decodeWire(bytes);
-      } catch (err) {
-        if (err instanceof WireDecodeError) return;
-        throw err;
-      }
-      if (message.type !== "intervalAnnouncement" || from !== "cc") return;
-      const a = message.announcement;
-      if (a.interval <= this.#last) return;
-      this.#last = a.interval;
-      // After the honest meters' first round, like any meter.
-      this.#c.clock.setTimeout(() => this.#report(a.interval, a.end - 1n), 400);
+    return new TransportTap(transport, {
+      beforeHandle: (from, bytes) => this.#observe(from, bytes),
     });
   }
 
+  #observe(from: string, bytes: Uint8Array): void {
+    const a = announcementOf(from, bytes);
+    if (a === undefined || a.interval <= this.#last) return;
+    this.#last = a.interval;
+    // After the honest meters' first round, like any meter.
+    this.#c.clock.setTimeout(() => this.#report(a.interval, a.end - 1n), 400);
+  }
+
   #report(interval: number, timestamp: bigint): void {
-    const { meter, directory, rng, ccPublicKey, domain, transport } = this.#c;
-    const random = (n: number) => rng.bytes(n);
+    const { meter, transport } = this.#c;
     for (const entry of meter.reportInterval(interval, this.#wh, timestamp).entries) {
-      const path = selectRelayPath(directory.publicKeys, 3, random);
-      const onion = buildReportOnion(
-        path,
-        ccPublicKey,
-        encodeMeterReport(entry),
-        sessionKeyFrom(random),
-        onionAssociatedData(domain, interval),
-      );
-      const to = directory.addressOf(onion.firstHop);
-      if (to === undefined) continue;
-      transport.send(to, encodeWire({ type: "onionPacket", packet: onion.packet }));
+      const onion = reportOnion(entry, interval, this.#c);
+      if (onion === undefined) continue;
+      transport.send(onion.to, onion.bytes);
       this.sent++;
     }
   }
+}
+
+/** CC's interval announcement in a message on a meter's link (undefined for anything else). */
+export function announcementOf(
+  from: string,
+  bytes: Uint8Array,
+): { readonly interval: number; readonly end: bigint } | undefined {
+  if (from !== "cc" || bytes[1] !== WIRE_TYPE.intervalAnnouncement) return undefined;
+  let message;
+  try {
+    message = decodeWire(bytes);
+  } catch (err) {
+    if (err instanceof WireDecodeError) return undefined;
+    throw err;
+  }
+  return message.type === "intervalAnnouncement" ? message.announcement : undefined;
+}
+
+/**
+ * `entry` in a fresh onion to CC through 3 relays of `directory` (epoch = `interval`, DESIGN
+ * §4.6), as a wire message and its first hop; undefined when the first hop has no address.
+ */
+export function reportOnion(
+  entry: LedgerEntry,
+  interval: number,
+  c: {
+    readonly directory: RelayDirectory;
+    readonly rng: Rng;
+    readonly ccPublicKey: Uint8Array;
+    readonly domain: Uint8Array;
+  },
+): { readonly to: string; readonly bytes: Uint8Array } | undefined {
+  const random = (n: number) => c.rng.bytes(n);
+  const path = selectRelayPath(c.directory.publicKeys, 3, random);
+  const onion = buildReportOnion(
+    path,
+    c.ccPublicKey,
+    encodeMeterReport(entry),
+    sessionKeyFrom(random),
+    onionAssociatedData(c.domain, interval),
+  );
+  const to = c.directory.addressOf(onion.firstHop);
+  return to === undefined
+    ? undefined
+    : { to, bytes: encodeWire({ type: "onionPacket", packet: onion.packet }) };
 }

@@ -11,7 +11,8 @@
 //      answered with the meter's cumulative receipt, each refusal that names a meter with its
 //      receipt or a resend request; every `resendMs` meters with reports still missing get the
 //      announcement and their receipt again (lost on a lossy link). The window ends early once
-//      every slot of every meter is in;
+//      every slot of every meter is in: CC announces j again with a window of 0 ms, so meters
+//      hand their users the batch now;
 //   3. posts and seals j (agent.postAndSeal: resumes after the chain's last entry);
 //   4. relayed mode (Oksuz §5): SP sends DAP entries and bill batches; CC posts what the chain
 //      does not hold yet and closes billing once the bills cover the OCD ledger. Posting is
@@ -223,6 +224,9 @@ export class ControlCenterService {
         // Meters still missing reports: the announcement or a receipt may have been lost.
         this.#announce(j, window, deadline, (i) => agent.receiptOf(j, i).length < init.slots);
       }
+      // The window ends for every meter at once (DESIGN §7: batches to users at interval end):
+      // when every slot is in before the deadline, CC says so, so no meter waits for the deadline.
+      if (clock.now() < deadline) this.#announce(j, window, clock.now(), () => true);
       this.#phase = "posting";
       await this.#admitting; // a batch in flight is admitted (and acknowledged) before the seal
       const { zeroSlots } = await this.#write(() => agent.postAndSeal(j));

@@ -273,7 +273,7 @@ function printSummary(r: OksuzReport): void {
   );
   console.log(
     `onion packets: ${r.network.packetsSent} sent, all of ${r.network.packetSizes.join("/")} bytes; ` +
-      `lost on links ${r.network.dropped.lost ?? 0}` +
+      `wire messages ${r.network.messagesSent} sent, lost on links ${r.network.dropped.lost ?? 0}` +
       (r.network.dropped["destination-down"]
         ? `, undeliverable ${r.network.dropped["destination-down"]}`
         : "") +

@@ -13,7 +13,8 @@
 //   - delivery: every `resendMs` until the window closes it resends, in a fresh onion, each counter
 //     CC's cumulative receipt does not list yet; a resend request from CC is answered at once. So a
 //     lossy link loses nothing as long as one copy and one receipt cross within the window;
-//   - window close: the interval's user batch (K slots with tweaks, DESIGN §7) goes to its user in
+//   - window close (the announced window, or earlier when CC announces the interval again with a
+//     shorter one: every slot is in): the interval's user batch (K slots with tweaks, DESIGN §7) goes to its user in
 //     one fixed-size message, again every `resendMs` until the user's receipt arrives (bounded:
 //     a batch is dropped four intervals later).
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
@@ -119,6 +120,8 @@ export class MeterAgent {
   readonly #roundMs: number;
   readonly #resendMs: number;
   readonly #intervals = new Map<number, IntervalState>();
+  /** When each interval's window closes (clock ms): the announcement's, or CC's earlier end. */
+  readonly #windowEnd = new Map<number, number>();
   #current = 0;
   #registered = false;
   #running = false;
@@ -258,9 +261,15 @@ export class MeterAgent {
         this.#registered = true;
         if (this.#registrationTimer) this.#c.clock.clearTimeout(this.#registrationTimer);
         const a = message.announcement;
-        if (a.interval <= this.#current) return; // a repeated announcement: already under way
+        if (a.interval < this.#current) return;
+        if (a.interval === this.#current) {
+          // A repeated announcement: already under way; it may end the window earlier.
+          this.#shortenWindow(a.interval, a.windowMs);
+          return;
+        }
         this.#current = a.interval;
-        this.#pending = this.#openInterval(a.interval, a.start, a.end, a.windowMs).catch((err) =>
+        this.#windowEnd.set(a.interval, this.#c.clock.now() + a.windowMs);
+        this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
           this.#logger.error("interval not reported", {
             interval: a.interval,
             error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
@@ -292,7 +301,23 @@ export class MeterAgent {
     }
   }
 
-  async #openInterval(interval: number, start: bigint, end: bigint, windowMs: number) {
+  /**
+   * CC ended interval `interval`'s window early (every slot in, DESIGN §7 "at interval end"): the
+   * window now closes `windowMs` from now, but not before a round has passed (the receipts CC sent
+   * with the announcement arrive first on a FIFO link). Never lengthens a window.
+   */
+  #shortenWindow(interval: number, windowMs: number): void {
+    const { clock } = this.#c;
+    const end = clock.now() + Math.max(windowMs, this.#roundMs);
+    if (end >= (this.#windowEnd.get(interval) ?? Infinity)) return;
+    this.#windowEnd.set(interval, end);
+    const state = this.#intervals.get(interval);
+    if (state?.open) {
+      state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()));
+    }
+  }
+
+  async #openInterval(interval: number, start: bigint, end: bigint) {
     const { meter, relay, readings, clock, rng } = this.#c;
     // Onion epoch = interval number: every hop rotates at each announcement (DESIGN §4.6).
     if (interval > relay.epoch) relay.rotateEpoch(interval);
@@ -313,6 +338,7 @@ export class MeterAgent {
       if (j >= interval - 4) continue;
       if (old.userBatchTimer) clock.clearTimeout(old.userBatchTimer);
       this.#intervals.delete(j);
+      this.#windowEnd.delete(j);
     }
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
@@ -333,6 +359,7 @@ export class MeterAgent {
       state.timers.push(clock.setTimeout(resendLoop, this.#resendMs));
     };
     state.timers.push(clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs));
+    const windowMs = Math.max(0, (this.#windowEnd.get(interval) ?? clock.now()) - clock.now());
     state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
   }
 

@@ -6,7 +6,10 @@
 // stands still while a chain call is in flight (the driver advances the clock only when no agent
 // waits for the chain), so a slow chain changes wall time, never the run.
 //
-// Keys are derived from the seed exactly as `runOksuz` (offchain/sim/oksuz.ts) derives them.
+// This is the only Oksuz runner: `runOksuz` (offchain/sim/oksuz.ts) is this wiring plus the
+// measurements of its report. Adversaries are wrappers from offchain/adversary/ around the honest
+// agents' parts; the wiring itself holds no role logic. Keys are derived from the seed as
+// `oksuzSetup` (offchain/node/roles/oksuz-setup.ts) derives them.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,26 +18,38 @@ import type { Signer } from "ethers";
 
 import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
 import { connectBillingLedger, readDomain } from "../chain/billing.ts";
-import { deployBillingLedger } from "../chain/deploy.ts";
+import {
+  DeploymentMismatchError,
+  attachBillingLedger,
+  deployBillingLedger,
+} from "../chain/deploy.ts";
+import { chainCall, toChainError } from "../chain/errors.ts";
 import {
   controlCenterChainClient,
   serviceProviderChainClient,
   userChainClient,
 } from "../chain/oksuz-clients.ts";
+import { readHead } from "../chain/provider.ts";
 import { ControlCenterAgent } from "../cc/agent.ts";
 import { ControlCenterService } from "../cc/service.ts";
-import { Meter } from "../meter/meter.ts";
+import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
 import { MeterAgent, relayDirectory } from "../meter/agent.ts";
 import { LoadModelSource } from "../meter/source/load-model-source.ts";
+import type { ReadingSource } from "../meter/source/source.ts";
 import { OnionRelay } from "../onion/relay.ts";
 import { ServiceProvider } from "../sp/service-provider.ts";
 import { ServiceProviderAgent } from "../sp/agent.ts";
 import { User } from "../user/user.ts";
 import { UserAgent } from "../user/agent.ts";
+import { sharedUserChainClient } from "../user/chain-client.ts";
+import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import type { TariffSchedule } from "../protocol/tariff.ts";
+import type { UserBatchSlot } from "../protocol/user-batch.ts";
+import { WIRE_TYPE } from "../protocol/wire/index.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork, type NetworkStats, type Transport } from "../runtime/network.ts";
+import { TransportTap } from "../runtime/transport-tap.ts";
 import {
   CrashingControlCenter,
   type ControlCenterIncarnation,
@@ -47,34 +62,66 @@ import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { LoadModel } from "./load-model.ts";
 import { FakeMeter, corruptedMeter, tamperingUser } from "../adversary/meters.ts";
+import { ReplayingOutsider } from "../adversary/outsider.ts";
 import { cheatingOnce } from "../adversary/service-provider.ts";
 
+/** The adversaries of Oksuz §3.1 a run can inject (offchain/adversary/). */
+export const ATTACKS = [
+  "fake-meter",
+  "tampering-user",
+  "corrupted-meter",
+  "replaying-outsider",
+  "sp-wrong-price",
+  "sp-wrong-bill",
+] as const;
+export type AttackName = (typeof ATTACKS)[number];
+
 export interface OksuzAgentsScenario {
+  /** Meters (each also an onion relay), ≥ 5 (3 other relays per path). */
   readonly meters: number;
   readonly intervals: number;
   readonly seed: string;
-  readonly direct?: boolean;
-  /** `K` (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
-  readonly slots?: number;
-  readonly pathLength?: number;
+  /** Interval length in seconds, default 3600. */
   readonly intervalSeconds?: number;
+  /**
+   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 1 not
+   * yet opened) instead of deploying one; the run's admin configures it.
+   */
+  readonly ledger?: string;
   /** Unix time of interval 1's start, default 2026-01-05T00:00:00Z. */
   readonly startTime?: bigint;
+  /** Relays per onion, default 3 (DESIGN §4.6). */
+  readonly pathLength?: number;
+  /** `K`, report slots per meter per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
+  readonly slots?: number;
+  /** Paper §6: SP publishes prices and bills itself. */
+  readonly direct?: boolean;
   readonly categories?: readonly bigint[];
   readonly tariff?: TariffSchedule;
-  /** CC's admission window per interval (virtual ms), default 60 s. */
+  /** CC's admission window per interval (virtual ms), default 60 s: meters resend until then. */
   readonly windowMs?: number;
-  /** A meter-side adversary of Oksuz §3.1 (offchain/adversary/meters.ts). */
-  readonly attack?:
-    "fake-meter" | "tampering-user" | "corrupted-meter" | "sp-wrong-price" | "sp-wrong-bill";
-  /** Kill CC in interval J (admission or posting) and restart it from its store. */
-  readonly crash?: CrashPlan;
   readonly network?: {
     readonly latencyMs?: number;
     readonly jitterMs?: number;
     readonly loss?: number;
     readonly reorder?: number;
   };
+  readonly attack?: AttackName;
+  /**
+   * Kill CC in interval J (admission: after `afterReports` onion packets of J reached it, default
+   * half of J's meters × K; posting: after its first OCD batch or before the seal) and restart it
+   * from its store (offchain/adversary/crashing-cc.ts).
+   */
+  readonly crash?: CrashPlan;
+  /** OCD entries per transaction, default 100. */
+  readonly batchSize?: number;
+  /**
+   * Loopix-style cover traffic (docs/ONION.md): every relay sends `loopsPerRound` loops each
+   * round and tops a round's output up to `minBatch` packets; off by default.
+   */
+  readonly cover?: { readonly loopsPerRound?: number; readonly minBatch?: number };
+  /** CC's admission pool (`ControlCenterAgentInit.admissionWorkers`), default 1 (inline). */
+  readonly ccWorkers?: number;
 }
 
 export interface OksuzAgentsChain {
@@ -83,60 +130,138 @@ export interface OksuzAgentsChain {
   readonly serviceProvider: Signer;
 }
 
-/** What the wiring returns: the agents (to inspect) and the network's counters. */
+/**
+ * One meter → user batch as the user received it, with the keys the user holds from pairing and
+ * its contract (DESIGN §4.2, §6, §7; docs/PROTOCOL.md "Pseudonym file").
+ */
+export interface UserBatchDelivery {
+  readonly meterIndex: number;
+  readonly interval: number;
+  /** The K slots (counter order). */
+  readonly slots: readonly UserBatchSlot[];
+  /** `B_i`, 33 bytes compressed. */
+  readonly meterBasePublicKey: Uint8Array;
+  /** `sigPk_SP`, 33 bytes compressed. */
+  readonly spSigPk: Uint8Array;
+  /**
+   * Direct mode (paper §6): SP's `pk_SP` and the simulated household's secret key (derived from
+   * the run's seed, so no secret of anyone real; it finds the user's DAP entry).
+   */
+  readonly direct?: { readonly spPublicKey: Uint8Array; readonly userSecretKey: bigint };
+}
+
+/** A chain write an agent made that the chain refused (decoded with chain/errors.ts). */
+export interface ChainRefusal {
+  readonly role: "cc" | "sp";
+  readonly method: string;
+  /** The refusal as `toChainError` decoded it (a `ContractRevertError` for a revert). */
+  readonly error: unknown;
+}
+
+/** What the wiring holds while it runs and returns at the end: the agents, to inspect. */
 export interface OksuzAgentsRun {
   readonly ledger: string;
-  /** The CC running at the end (after a restart, the restarted one). */
+  /** First block after the set-up's first transaction (deployment or configuration). */
+  readonly setupBlock: number;
+  /** The CC running now (after a restart, the restarted one). */
   readonly cc: ControlCenterService;
+  /** Every CC incarnation in order (one, or two when the crash fired). */
+  readonly ccIncarnations: readonly ControlCenterIncarnation[];
   /** True when the crash adversary killed CC and it restarted from its store. */
   readonly ccRestarted: boolean;
   readonly sp: ServiceProviderAgent;
   readonly meters: readonly MeterAgent[];
+  /** Each meter's onion relay (`relays[i]` is meter i's). */
+  readonly relays: readonly OnionRelay[];
   readonly users: readonly UserAgent[];
+  /** Meters whose reading of interval j is done (j → count). */
+  readonly metersMeasured: ReadonlyMap<number, number>;
+  /** The interval CC announced last (0 before the first). */
+  readonly announced: number;
+  /** Chain writes refused (SP's cheats end up here). */
+  readonly chainRefusals: readonly ChainRefusal[];
+  /** The run's reader of the public ledger (shared by SP and users; final intervals cached). */
+  readInterval(interval: number): Promise<IntervalReport>;
+  readonly outsider?: ReplayingOutsider;
+  readonly fakeMeter?: FakeMeter;
   readonly network: NetworkStats;
-  /** Virtual time the run took (ms). */
+  /** Virtual time so far (ms). */
   readonly virtualMs: number;
+}
+
+export interface OksuzAgentsHooks {
+  readonly logger?: Logger;
+  /** Counted progress: "meters prepared" (restarts every interval) and "intervals". */
+  readonly step?: ProgressSink;
+  /** One line per milestone (deployment, registration, each interval sealed and final). */
+  readonly progress?: (message: string) => void;
+  /**
+   * The global passive observer's tap: every message a meter, CC, the fake meter or the outsider
+   * puts on a link, with the interval CC announced last (0 before the first).
+   */
+  readonly observe?: (from: string, to: string, bytes: Uint8Array, interval: number) => void;
+  /** Every message delivered to a meter or to CC (the same observer, receiving side). */
+  readonly delivered?: (bytes: Uint8Array) => void;
+  /** Called between clock steps and while the driver waits for the chain (measurements). */
+  readonly watch?: (run: OksuzAgentsRun) => void;
+  /** Every user batch as its user receives it (what `gridledger verify-bill` reads). */
+  readonly userBatch?: (delivery: UserBatchDelivery) => void;
+  /** Every meter's interval report, when its window closes and the batch goes to its user. */
+  readonly meterReport?: (meterIndex: number, report: MeterIntervalReport) => void;
 }
 
 export class OksuzAgentsTimeoutError extends Error {
   override name = "OksuzAgentsTimeoutError";
 }
 
-const DEFAULT_CATEGORIES = [50n, 100n, 250n, 500n, 1000n] as const;
-const DEFAULT_TARIFF: TariffSchedule = {
+export const DEFAULT_CATEGORIES: readonly bigint[] = [50n, 100n, 250n, 500n, 1000n];
+/** Price units per Wh, rising with the regional load (a 50-household feeder ≈ 20 kWh/hour). */
+export const DEFAULT_TARIFF: TariffSchedule = {
   breakpointsWh: [0n, 10_000n, 25_000n, 100_000n],
   values: [2n, 3n, 5n, 8n],
   cap: 10n,
 };
+export const DEFAULT_START_TIME = 1_767_571_200n; // 2026-01-05T00:00:00Z
+export const DEFAULT_WINDOW_MS = 60_000;
 const ROUND_MS = 200;
 
 /**
- * Deploys a BillingLedger, wires every Oksuz agent over a MemoryNetwork on a VirtualClock, runs
- * `scenario.intervals` intervals (1-based) to the end (every interval final on-chain, every user
- * check done) and stops every agent. Throws `OksuzAgentsTimeoutError` when the run has not ended
- * after (intervals + 2) × 10 windows of virtual time, and whatever an agent failed with.
+ * Deploys (or attaches to) a BillingLedger, wires every Oksuz agent over a MemoryNetwork on a
+ * VirtualClock, runs `scenario.intervals` intervals (1-based) to the end (every interval final
+ * on-chain, every user check done) and stops every agent. Throws `OksuzAgentsTimeoutError` when
+ * the run has not ended after (intervals + 2) × 10 windows of virtual time,
+ * `DeploymentMismatchError` for an attached ledger already used, and whatever an agent failed with.
  */
 export async function runOksuzAgents(
   scenario: OksuzAgentsScenario,
   chain: OksuzAgentsChain,
-  hooks: { readonly logger?: Logger; readonly step?: ProgressSink } = {},
+  hooks: OksuzAgentsHooks = {},
 ): Promise<OksuzAgentsRun> {
   const logger = hooks.logger ?? silentLogger;
+  const progress = hooks.progress ?? (() => {});
   const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
   const randomBytes = (r: Rng) => (n: number) => r.bytes(n);
   const slots = scenario.slots ?? DEFAULT_REPORT_SLOTS;
   const categories = scenario.categories ?? DEFAULT_CATEGORIES;
   const direct = scenario.direct ?? false;
   const intervalSeconds = scenario.intervalSeconds ?? 3600;
-  const windowMs = scenario.windowMs ?? 60_000;
+  const startTime = scenario.startTime ?? DEFAULT_START_TIME;
+  const windowMs = scenario.windowMs ?? DEFAULT_WINDOW_MS;
+  const attack = scenario.attack;
 
-  // ---- keys (as runOksuz) and deployment -------------------------------------------------------
+  // ---- keys and deployment -----------------------------------------------------------------------
   const keyRng = rng.fork("keys");
   const ccKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc"))));
   const ccSigKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc/sig"))));
   const spKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("sp"))));
   const spSigSk = randomSecretKey(randomBytes(keyRng.fork("sp/sig")));
-  const { address } = await deployBillingLedger(chain, {
+  if (scenario.ledger !== undefined) await checkUnusedLedger(scenario.ledger, chain.admin);
+  const setupBlock = (await readHead(chain.admin.provider!)) + 1;
+  const { address } = await (
+    scenario.ledger === undefined
+      ? deployBillingLedger
+      : attachBillingLedger.bind(undefined, scenario.ledger)
+  )(chain, {
     tariff: scenario.tariff ?? DEFAULT_TARIFF,
     categories,
     controlCenter: { publicKey: ccKeys.publicKey, sigPublicKey: ccSigKeys.publicKey },
@@ -148,17 +273,31 @@ export async function runOksuzAgents(
     slotsPerMeter: slots,
   });
   const domain = await readDomain(connectBillingLedger(address, chain.admin));
+  progress(
+    `${scenario.ledger === undefined ? "deployed" : "attached to"} BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`,
+  );
 
-  // Virtual time stands still while any agent waits for the chain (see the header).
+  // Virtual time stands still while any agent waits for the chain, or for CC's admission of a
+  // batch (its signature checks may run on worker threads): so the run does not depend on how
+  // fast the machine or the chain is (see the header). Refused writes are kept (decoded) for the
+  // report: a cheating SP's refusal is its evidence.
   let chainCalls = 0;
-  const counted = <T extends object>(client: T): T =>
+  const chainRefusals: ChainRefusal[] = [];
+  const counted = <T extends object>(client: T, role?: "cc" | "sp"): T =>
     new Proxy(client, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver);
         if (typeof value !== "function") return value;
         return (...args: unknown[]) => {
           chainCalls++;
-          return Promise.resolve(value.apply(target, args)).finally(() => chainCalls--);
+          return Promise.resolve(value.apply(target, args))
+            .catch((err: unknown) => {
+              if (role && String(key).startsWith("post")) {
+                chainRefusals.push({ role, method: String(key), error: toChainError(err) });
+              }
+              throw err;
+            })
+            .finally(() => chainCalls--);
         };
       },
     });
@@ -175,6 +314,15 @@ export async function runOksuzAgents(
     },
     { clock, rng: rng.fork("network"), logger: logger.child("net") },
   );
+  // The link observer's tap (onion packets and announcements are told apart by their type byte).
+  let announced = 0;
+  const observed = (endpoint: Transport): Transport =>
+    hooks.observe === undefined
+      ? endpoint
+      : new TransportTap(endpoint, {
+          onSend: (to, bytes) => hooks.observe!(endpoint.address, to, bytes, announced),
+          beforeHandle: hooks.delivered && ((_from, bytes) => hooks.delivered!(bytes)),
+        });
 
   // ---- CC (killed and restarted from its store by the crash adversary, if asked) -------------
   const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
@@ -182,45 +330,91 @@ export async function runOksuzAgents(
   const operatorKey = rng.fork("cc/operator-key").bytes(32);
   const ccChain = counted(
     controlCenterChainClient(connectBillingLedger(address, chain.controlCenter)),
+    "cc",
   );
-  let incarnations = 0;
+  const incarnations: ControlCenterIncarnation[] = [];
   const openCc = (transport: Transport): ControlCenterIncarnation => {
     const store = Store.open({ path: storePath });
     const secrets = SecretStore.open(
       store,
       { key: operatorKey },
-      { randomBytes: randomBytes(rng.fork(`cc/box/${incarnations++}`)) },
+      { randomBytes: randomBytes(rng.fork(`cc/box/${incarnations.length}`)) },
     );
     const agent = ControlCenterAgent.start(
-      { keys: ccKeys, domain, maxMessagesPerMeter: slots, maxFailures: 3, epoch: 0 },
+      {
+        keys: ccKeys,
+        domain,
+        maxMessagesPerMeter: slots,
+        maxFailures: 3,
+        batchSize: scenario.batchSize,
+        epoch: 0,
+        admissionWorkers: scenario.ccWorkers,
+      },
       { store, secrets, chain: ccChain, logger: logger.child("cc") },
     );
+    // The admission of a batch, counted as work in flight like a chain call (see above).
+    const admitting = new Proxy(agent, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        if (key !== "onPackets") return value.bind(target);
+        return (...args: Parameters<ControlCenterAgent["onPackets"]>) => {
+          chainCalls++;
+          return target.onPackets(...args).finally(() => chainCalls--);
+        };
+      },
+    });
     const service = new ControlCenterService(
       {
         meters: scenario.meters,
         intervals: scenario.intervals,
-        startTime: scenario.startTime ?? 1_767_571_200n,
+        startTime,
         intervalSeconds,
         categories,
         slots,
         windowMs,
-        // Group commit (issue 14): one durable append per report was ≈ 30 % of a city's run.
+        // Group commit (issue 14): the packets of one relay round are admitted in one store
+        // transaction, acknowledged after it commits (one durable append per report was ≈ 30 %
+        // of a city's run).
         admissionBatchMs: ROUND_MS / 4,
       },
-      { agent, chain: ccChain, transport, clock, logger, step: hooks.step },
+      {
+        agent: admitting,
+        chain: ccChain,
+        transport,
+        clock,
+        logger: logger.child("cc"),
+        step: hooks.step,
+      },
     );
-    return {
+    const incarnation: ControlCenterIncarnation = {
       agent,
       service,
       close: () => {
+        // A process exit: admission threads end, the database handle closes.
+        void agent.close();
         secrets.close();
         store.close();
       },
     };
+    incarnations.push(incarnation);
+    return incarnation;
   };
-  const ccEndpoint = network.endpoint("cc");
-  const crashing = scenario.crash
-    ? new CrashingControlCenter(openCc, scenario.crash, { transport: ccEndpoint, clock })
+  const ccEndpoint = new TransportTap(observed(network.endpoint("cc")), {
+    onSend: (_to, bytes) => {
+      if (bytes[1] === WIRE_TYPE.intervalAnnouncement) {
+        const j = incarnations.at(-1)?.service.status().interval ?? 0;
+        if (j > announced) announced = j;
+      }
+    },
+  });
+  const crash = scenario.crash && {
+    ...scenario.crash,
+    afterReports:
+      scenario.crash.afterReports ?? Math.max(1, Math.floor((scenario.meters * slots) / 2)),
+  };
+  const crashing = crash
+    ? new CrashingControlCenter(openCc, crash, { transport: ccEndpoint, clock })
     : undefined;
   const single = crashing ? undefined : openCc(ccEndpoint);
   const ccNode = crashing ?? {
@@ -243,13 +437,22 @@ export async function runOksuzAgents(
     domain,
   });
   const sp =
-    scenario.attack === "sp-wrong-price"
+    attack === "sp-wrong-price"
       ? cheatingOnce(honestSp, "wrong-price")
-      : scenario.attack === "sp-wrong-bill"
+      : attack === "sp-wrong-bill"
         ? cheatingOnce(honestSp, "wrong-bill")
         : honestSp;
   const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
     keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
+  );
+  // One reader of the public ledger for SP and every user (a final interval is immutable and read
+  // once; concurrent reads share one rebuild): each still audits the report itself.
+  const reader = sharedUserChainClient(
+    counted(userChainClient(connectBillingLedger(address, chain.admin))),
+  );
+  const spChain = counted(
+    serviceProviderChainClient(connectBillingLedger(address, chain.serviceProvider)),
+    "sp",
   );
   const spAgent = new ServiceProviderAgent(
     {
@@ -259,16 +462,20 @@ export async function runOksuzAgents(
     },
     {
       sp,
-      chain: counted(
-        serviceProviderChainClient(connectBillingLedger(address, chain.serviceProvider)),
-      ),
+      chain: {
+        readInterval: (j) => reader.readInterval(j),
+        readTariff: (v) => spChain.readTariff(v),
+        postDap: (j, entries) => spChain.postDap(j, entries),
+        postBills: (batch) => spChain.postBills(batch),
+        closeBilling: (j) => spChain.closeBilling(j),
+      },
       clock,
       transport: direct ? undefined : network.endpoint("sp"),
       logger: logger.child("sp"),
     },
   );
 
-  // ---- meters, relays, users ----------------------------------------------------------------------
+  // ---- meters, relays, users, adversaries ----------------------------------------------------------
   const meterKeys = Array.from({ length: scenario.meters }, (_, i) => {
     const r = keyRng.fork(`meter/${i}`);
     return meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
@@ -279,9 +486,10 @@ export async function runOksuzAgents(
     { publicKey: ccKeys.publicKey, address: "cc" },
   );
   const load = new LoadModel({ seed: scenario.seed });
+  const loadRng = rng.fork("load");
   const fakeRng = keyRng.fork("fake-meter");
-  const fake =
-    scenario.attack === "fake-meter"
+  const fakeMeter =
+    attack === "fake-meter"
       ? new FakeMeter({
           meter: new Meter({
             index: scenario.meters,
@@ -291,7 +499,7 @@ export async function runOksuzAgents(
             categories,
             slots,
           }),
-          transport: network.endpoint("fake-meter"),
+          transport: observed(network.endpoint("fake-meter")),
           clock,
           rng: rng.fork("fake-meter"),
           directory,
@@ -299,11 +507,30 @@ export async function runOksuzAgents(
           domain,
         })
       : undefined;
-  const userLedger = connectBillingLedger(address, chain.admin);
+  let adversaryFailure: unknown;
+  const outsider =
+    attack === "replaying-outsider"
+      ? new ReplayingOutsider(
+          {},
+          {
+            transport: observed(network.endpoint("outsider")),
+            clock,
+            rng: rng.fork("outsider"),
+            directory,
+            ccPublicKey: ccKeys.publicKey,
+            domain,
+            readEntries: async (j) => (await reader.readInterval(j)).ocd,
+            onError: (err) => (adversaryFailure ??= err),
+          },
+        )
+      : undefined;
+  const metersMeasured = new Map<number, number>();
+  let measuredNow = 0;
   const meters: MeterAgent[] = [];
+  const relays: OnionRelay[] = [];
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
-    hooks.step?.({ task: "meters prepared", done: i + 1, total: scenario.meters });
+    hooks.step?.({ task: "meter agents built", done: i + 1, total: scenario.meters });
     const keys = meterKeys[i];
     const honestMeter = new Meter({
       index: i,
@@ -315,12 +542,21 @@ export async function runOksuzAgents(
     });
     // The adversaries wrap the parts they corrupt; the agents stay the honest ones.
     const meter =
-      scenario.attack === "tampering-user" && i === 0
+      attack === "tampering-user" && i === 0
         ? tamperingUser(honestMeter, categories)
-        : scenario.attack === "corrupted-meter" && i === 1
+        : attack === "corrupted-meter" && i === 1
           ? corruptedMeter(honestMeter, domain, 0xbad5eedn)
           : honestMeter;
-    const endpoint = network.endpoint(`meter-${i}`);
+    let transport = observed(network.endpoint(`meter-${i}`));
+    if (fakeMeter && i === 2) transport = fakeMeter.tap(transport);
+    if (outsider) transport = outsider.tap(transport);
+    const relay = new OnionRelay({
+      privateKey: keys.secretKey,
+      domain,
+      epoch: 0,
+      cover: scenario.cover,
+    });
+    relays.push(relay);
     meters.push(
       new MeterAgent(
         {
@@ -334,16 +570,40 @@ export async function runOksuzAgents(
         },
         {
           meter,
-          relay: new OnionRelay({ privateKey: keys.secretKey, domain, epoch: 0 }),
-          transport: fake && i === 2 ? fake.tap(endpoint) : endpoint,
+          relay,
+          transport,
           clock,
           rng: rng.fork(`meter-agent/${i}`),
-          readings: new LoadModelSource({ meterIndex: i }, { model: load, rng: rng.fork("load") }),
+          readings: counting(
+            new LoadModelSource(
+              // Labelled by the 0-based interval index, as the simulator always did: same seed,
+              // same consumption.
+              {
+                meterIndex: i,
+                noiseLabel: (startS) =>
+                  `${i}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`,
+              },
+              { model: load, rng: loadRng },
+            ),
+            (startS) => {
+              const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
+              const n = (metersMeasured.get(j) ?? 0) + 1;
+              metersMeasured.set(j, n);
+              if (j === measuredNow || n === 1) {
+                measuredNow = j;
+                hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
+              }
+            },
+          ),
           directory,
           logger: logger.child(`meter-${i}`),
         },
       ),
     );
+    if (hooks.meterReport) {
+      const onReport = hooks.meterReport;
+      meters[i].onUserBatch = (_interval, report) => onReport(i, report);
+    }
     const user = new User({
       meterIndex: i,
       domain,
@@ -353,25 +613,71 @@ export async function runOksuzAgents(
         ? { keys: userKeys[i], spPublicKey: spKeys.publicKey, spId: spKeys.id }
         : undefined,
     });
-    users.push(
-      new UserAgent(
-        { meterAddress: `meter-${i}`, intervals: scenario.intervals },
-        {
-          user,
-          chain: counted(userChainClient(userLedger)),
-          transport: network.endpoint(`user-${i}`),
-          clock,
-          logger: logger.child(`user-${i}`),
-        },
-      ),
+    const userAgent = new UserAgent(
+      // A meter that never heard of an interval has no batch to give: its user says so once the
+      // interval is final and a window has passed, instead of waiting for ever.
+      { meterAddress: `meter-${i}`, intervals: scenario.intervals, batchTimeoutMs: windowMs },
+      {
+        user,
+        chain: reader,
+        transport: network.endpoint(`user-${i}`),
+        clock,
+        logger: logger.child(`user-${i}`),
+      },
     );
+    if (hooks.userBatch) {
+      const deliver = hooks.userBatch;
+      userAgent.onBatch = (interval, batch) =>
+        deliver({
+          meterIndex: i,
+          interval,
+          slots: batch,
+          meterBasePublicKey: keys.basePublicKey,
+          spSigPk: sp.sigPk,
+          direct: direct
+            ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[i].secretKey }
+            : undefined,
+        });
+    }
+    users.push(userAgent);
   }
+
+  const live: OksuzAgentsRun = {
+    ledger: address,
+    setupBlock,
+    get cc() {
+      return currentCc();
+    },
+    ccIncarnations: incarnations,
+    get ccRestarted() {
+      return crashing?.restarted ?? false;
+    },
+    sp: spAgent,
+    meters,
+    relays,
+    users,
+    metersMeasured,
+    get announced() {
+      return announced;
+    },
+    chainRefusals,
+    readInterval: (j) => reader.readInterval(j),
+    outsider,
+    fakeMeter,
+    get network() {
+      return network.stats();
+    },
+    get virtualMs() {
+      return clock.now();
+    },
+  };
 
   // ---- run ----------------------------------------------------------------------------------------
   const services = [ccNode, spAgent, ...meters, ...users];
   try {
     for (const s of services) await s.start();
-    fake?.start();
+    fakeMeter?.start();
+    outsider?.start();
     let finished = false;
     let failure: unknown;
     let usersDone = 0;
@@ -387,7 +693,23 @@ export async function runOksuzAgents(
       },
     );
     const limitMs = (scenario.intervals + 2) * 10 * windowMs;
-    while (!finished) {
+    let registered = false;
+    let sealed = 0;
+    let billed = 0;
+    while (!finished && adversaryFailure === undefined) {
+      hooks.watch?.(live);
+      const cc = currentCc().status();
+      if (!registered && cc.interval > 0) {
+        registered = true;
+        progress(`registered ${cc.registered} meters`);
+      }
+      for (; sealed < cc.sealed; sealed++) {
+        progress(`interval ${sealed + 1}/${scenario.intervals}: sealed`);
+      }
+      for (; billed < spAgent.status().billedThrough; billed++) {
+        progress(`interval ${billed + 1}/${scenario.intervals}: priced and billed`);
+        hooks.step?.({ task: "intervals", done: billed + 1, total: scenario.intervals });
+      }
       if (chainCalls > 0) {
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
@@ -397,23 +719,48 @@ export async function runOksuzAgents(
           `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
         );
       }
-      await clock.advanceAsync(ROUND_MS);
+      // To the next timer only, so no timer runs while an agent waits for the chain.
+      const next = clock.nextDueMs;
+      await clock.advanceAsync(next === undefined ? ROUND_MS : Math.max(0, next - clock.now()));
     }
     await all;
     if (failure !== undefined) throw failure;
-    return {
-      ledger: address,
-      cc: currentCc(),
-      ccRestarted: crashing?.restarted ?? false,
-      sp: spAgent,
-      meters,
-      users,
-      network: network.stats(),
-      virtualMs: clock.now(),
-    };
+    if (adversaryFailure !== undefined) throw adversaryFailure;
+    hooks.watch?.(live);
+    return live;
   } finally {
     for (const s of services) await s.stop();
-    fake?.stop();
+    fakeMeter?.stop();
+    outsider?.stop();
     rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+/** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */
+function counting(source: ReadingSource, measured: (startS: number) => void): ReadingSource {
+  return {
+    async consumptionWh(startS, endS) {
+      const wh = await source.consumptionWh(startS, endS);
+      measured(startS);
+      return wh;
+    },
+    close: () => source.close(),
+  };
+}
+
+/**
+ * A run numbers its intervals from 1, so an attached ledger must not hold interval 1 yet (a
+ * ledger deployed by `gridledger deploy` and not used by another run). Throws
+ * `DeploymentMismatchError`.
+ */
+async function checkUnusedLedger(address: string, admin: Signer): Promise<void> {
+  if ((await chainCall(() => admin.provider!.getCode(address))) === "0x") {
+    throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
+  }
+  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(1));
+  if (Number(record.state) !== 0) {
+    throw new DeploymentMismatchError(
+      `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
+    );
   }
 }

@@ -1,135 +1,58 @@
-// Oksuz 2020 end to end (issue "Oksuz end to end"): N meters that are also onion relays, the
-// control center, the service provider and the users, over the in-memory network (latency, loss,
-// reordering; virtual clock; deterministic given the seed), against a real chain (Hardhat's
-// in-process network, `hardhat node`, or any JSON-RPC URL). Consumption comes from the synthetic
-// household load model (offchain/sim/load-model.ts).
+// Oksuz 2020 end to end (issue "Oksuz end to end"; issue 11 "the simulator is one wiring of real
+// agents"): N meters that are also onion relays, the control center, the service provider and the
+// users, over the in-memory network (latency, loss, reordering; virtual clock; deterministic given
+// the seed), against a real chain (Hardhat's in-process network, `hardhat node`, or any JSON-RPC
+// URL). Consumption comes from the synthetic household load model (offchain/sim/load-model.ts).
 //
-// One interval j:
-//   1. CC opens j on-chain and for admission (pseudonyms precomputed).
-//   2. Every meter measures, splits into category chunks, signs one OCD entry per chunk and sends
-//      each in its own Sphinx onion through `pathLength` other meters; relays batch and shuffle per
-//      round. CC peels the last layer and admits.
-//   3. CC sends each meter a receipt of the counters it admitted (its direct channel: CC is trusted
-//      and knows the link anyway); meters resend what is missing (lost, or refused as damaged).
-//   4. Meters deliver the interval's pseudonyms to their users in one batch.
-//   5. CC posts the admitted entries sorted by pseudonym, resuming after what the chain holds, and
-//      seals. SP reads the sealed ledger from events, checks it, prices it by the public tariff,
-//      posts DAP and the bill batches (through CC in relayed mode, itself in direct mode).
-//   6. Every user rebuilds the interval from events and verifies its own bill.
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-
+// `runOksuz` runs the agents as `runOksuzAgents` wires them (offchain/sim/oksuz-agents.ts:
+// MeterAgent, ControlCenterService, ServiceProviderAgent, UserAgent; adversaries from
+// offchain/adversary/) and measures: this file holds no role logic, only what the report needs —
+// per-interval figures read back from the chain's events, gas by ledger function (from the
+// transactions' calldata), the link observer's tally (offchain/sim/linkage.ts), relay counters,
+// the delivery verdict and the attack verdict. One interval j, as the agents play it:
+//   1. CC opens j on-chain and announces it; every meter reads its consumption, splits it into
+//      K signed slots and sends each in its own Sphinx onion through `pathLength` other meters at
+//      a random relay round; relays batch and shuffle per round; CC peels the last layer, admits
+//      and answers with receipts; meters resend what the receipts do not list.
+//   2. Once every slot is in (or the window ends) CC posts the admitted entries sorted by
+//      pseudonym and seals; meters hand their users the interval's batch.
+//   3. SP reads the sealed ledger from events, checks it, prices it by the public tariff, posts
+//      DAP and the bill batches (through CC in relayed mode, itself in direct mode).
+//   4. Every user rebuilds the interval from events and verifies its own bill.
 import type { Interface, Signer } from "ethers";
 
 import { bytesToHex } from "../crypto/bytes.ts";
-import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
-import {
-  ENTRY_PROBLEM,
-  closeBilling,
-  connectBillingLedger,
-  postBills,
-  postDap,
-  readDomain,
-} from "../chain/billing.ts";
-import {
-  DeploymentMismatchError,
-  attachBillingLedger,
-  deployBillingLedger,
-  readTariff,
-} from "../chain/deploy.ts";
-import { ContractRevertError, chainCall, toChainError } from "../chain/errors.ts";
-import { readInterval, type IntervalReport } from "../chain/ledgerReader.ts";
-import { controlCenterChainClient } from "../chain/oksuz-clients.ts";
+import { ENTRY_PROBLEM, connectBillingLedger } from "../chain/billing.ts";
+import { ContractRevertError } from "../chain/errors.ts";
 import { readHead } from "../chain/provider.ts";
-import type { TariffSchedule } from "../protocol/tariff.ts";
-import { ControlCenterAgent, ControlCenterCrash } from "../cc/agent.ts";
-import type { RejectReason } from "../cc/control-center.ts";
-import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
-import { ServiceProvider } from "../sp/service-provider.ts";
-import { User, type UserIntervalCheck } from "../user/user.ts";
-import { OnionRelay } from "../onion/relay.ts";
-import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion/report.ts";
-import { sessionKeyFrom } from "../onion/random.ts";
+import type { ControlCenter, RejectReason } from "../cc/control-center.ts";
+import type { MeterIntervalReport } from "../meter/meter.ts";
+import type { UserIntervalCheck } from "../user/user.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
-import { signEntry, type LedgerEntry } from "../protocol/entry.ts";
-import { encodeMeterReport } from "../protocol/meter-report.ts";
-import type { UserBatchSlot } from "../protocol/user-batch.ts";
 import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
+import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
-import { VirtualClock } from "../runtime/clock.ts";
-import { MemoryNetwork } from "../runtime/network.ts";
-import { createRng, type Rng } from "../runtime/rng.ts";
-import { Store } from "../runtime/store.ts";
-import { SecretStore } from "../runtime/secret-box.ts";
-import { silentLogger, type Logger } from "../runtime/log.ts";
+import { WIRE_HEADER_BYTES, WIRE_TYPE } from "../protocol/wire/index.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
-import { LoadModel } from "./load-model.ts";
 import { OriginTally, linkageAdversary, type LinkageResult } from "./linkage.ts";
+import {
+  ATTACKS,
+  DEFAULT_CATEGORIES,
+  DEFAULT_TARIFF,
+  DEFAULT_WINDOW_MS,
+  runOksuzAgents,
+  type AttackName,
+  type OksuzAgentsChain,
+  type OksuzAgentsRun,
+  type OksuzAgentsScenario,
+  type UserBatchDelivery,
+} from "./oksuz-agents.ts";
 
-export const ATTACKS = [
-  "fake-meter",
-  "tampering-user",
-  "corrupted-meter",
-  "replaying-outsider",
-  "sp-wrong-price",
-  "sp-wrong-bill",
-] as const;
-export type AttackName = (typeof ATTACKS)[number];
-
-export interface OksuzScenario {
-  readonly meters: number;
-  readonly intervals: number;
-  readonly seed: string;
-  /** Interval length in seconds, default 3600. */
-  readonly intervalSeconds?: number;
-  /**
-   * Attach to the BillingLedger at this address (deployed by `gridledger deploy`, interval 1 not
-   * yet opened) instead of deploying one; the run's admin configures it.
-   */
-  readonly ledger?: string;
-  /** Unix time of interval 1's start, default 2026-01-05T00:00:00Z. */
-  readonly startTime?: bigint;
-  /** Relays per onion, default 3 (DESIGN §4.6). */
-  readonly pathLength?: number;
-  /** `K`, report slots per meter per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
-  readonly slots?: number;
-  /** Paper §6: SP publishes prices and bills itself. */
-  readonly direct?: boolean;
-  readonly categories?: readonly bigint[];
-  readonly tariff?: TariffSchedule;
-  readonly network?: {
-    readonly latencyMs?: number;
-    readonly jitterMs?: number;
-    readonly loss?: number;
-    readonly reorder?: number;
-  };
-  readonly attack?: AttackName;
-  /**
-   * Kill CC in `interval`: mid-admission (inside the relay round in which half the interval's
-   * packets have reached CC: the round's first packets committed, the rest lost unacknowledged and
-   * resent by the meters) or mid-posting (after 1 batch).
-   */
-  readonly crash?: { readonly interval: number; readonly phase: "admission" | "posting" };
-  /** OCD entries per transaction, default 100. */
-  readonly batchSize?: number;
-  /**
-   * Loopix-style cover traffic (docs/ONION.md): every relay sends `loopsPerRound` loops each
-   * round and tops a round's output up to `minBatch` packets; off by default.
-   */
-  readonly cover?: { readonly loopsPerRound?: number; readonly minBatch?: number };
-  /**
-   * CC's admission pool (`ControlCenterAgentInit.admissionWorkers`): threads checking the
-   * signatures of a relay round's reports, default 1 (inline, no thread).
-   */
-  readonly ccWorkers?: number;
-}
-
-export interface ChainAccess {
-  readonly admin: Signer;
-  readonly controlCenter: Signer;
-  readonly serviceProvider: Signer;
-}
+export { ATTACKS, type AttackName, type UserBatchDelivery };
+/** A run's scenario (the agent wiring's, offchain/sim/oksuz-agents.ts). */
+export type OksuzScenario = OksuzAgentsScenario;
+export type ChainAccess = OksuzAgentsChain;
 
 export interface IntervalSummary {
   readonly interval: number;
@@ -212,10 +135,16 @@ export interface OksuzReport {
     readonly conserved: boolean;
   };
   readonly network: {
+    /** Onion packets put on links (meters' reports, forwarded layers, cover loops, attackers'). */
     readonly packetsSent: number;
+    /** Onion packets handed to a relay or to CC. */
     readonly packetsDelivered: number;
+    /** Every wire message on the network (onions, announcements, receipts, batches, …). */
+    readonly messagesSent: number;
+    readonly messagesDelivered: number;
+    /** Wire messages the network dropped, by reason (loss counts every kind of message). */
     readonly dropped: Readonly<Record<string, number>>;
-    /** Every packet on every link had this many bytes (DESIGN §4.6). */
+    /** Every onion packet on every link had this many bytes (DESIGN §4.6), wire header aside. */
     readonly packetSizes: readonly number[];
   };
   readonly relays: Readonly<Record<string, number>>;
@@ -281,65 +210,27 @@ export interface RelayTraffic {
 
 export interface OksuzHooks {
   readonly logger?: Logger;
-  /** Called as the run progresses ("interval 2/4: 131 reports admitted"). */
+  /** Called as the run progresses ("interval 2/4: sealed"). */
   readonly progress?: (message: string) => void;
-  /** Counted progress: "meters prepared" and "bill batches posted" (both restart every interval), "intervals". */
+  /** Counted progress: "meters prepared" (restarts every interval), "intervals". */
   readonly step?: ProgressSink;
   /** Wall clock for the report (injected: protocol code reads no clock itself). */
   readonly now?: () => number;
   /**
-   * Called once per meter and interval when the meter hands its user the interval's batch
-   * (DESIGN §7): what the household keeps to check its bill later (`gridledger verify-bill`).
+   * Called once per meter and interval when the user receives the interval's batch from its
+   * meter (DESIGN §7): what the household keeps to check its bill later (`gridledger verify-bill`).
    */
   readonly userBatch?: (delivery: UserBatchDelivery) => void;
 }
 
+/** Phase boundaries of one interval, in order (wall time of the first watch that saw each). */
+const PHASE_MARKS = ["start", "open", "meters", "network", "post", "sp", "users"] as const;
+
 /**
- * One meter → user batch as the user received it, with the keys the user holds from pairing and
- * its contract (DESIGN §4.2, §6, §7; docs/PROTOCOL.md "Pseudonym file").
+ * Runs a scenario over the agents (deploying its own ledger on the given chain, or attaching to
+ * `scenario.ledger`) and measures it. Throws `RangeError` for an impossible scenario (before any
+ * work), and what `runOksuzAgents` throws.
  */
-export interface UserBatchDelivery {
-  readonly meterIndex: number;
-  readonly interval: number;
-  /** The K slots (counter order); empty when the meter produced nothing this interval. */
-  readonly slots: readonly UserBatchSlot[];
-  /** `B_i`, 33 bytes compressed. */
-  readonly meterBasePublicKey: Uint8Array;
-  /** `sigPk_SP`, 33 bytes compressed. */
-  readonly spSigPk: Uint8Array;
-  /**
-   * Direct mode (paper §6): SP's `pk_SP` and the simulated household's secret key (derived from
-   * the run's seed, so no secret of anyone real; it finds the user's DAP entry).
-   */
-  readonly direct?: { readonly spPublicKey: Uint8Array; readonly userSecretKey: bigint };
-}
-
-const DEFAULT_CATEGORIES = [50n, 100n, 250n, 500n, 1000n] as const;
-/** Price units per Wh, rising with the regional load (a 50-household feeder ≈ 20 kWh/hour). */
-const DEFAULT_TARIFF: TariffSchedule = {
-  breakpointsWh: [0n, 10_000n, 25_000n, 100_000n],
-  values: [2n, 3n, 5n, 8n],
-  cap: 10n,
-};
-const ROUND_MS = 200;
-/** How long meters keep resending what CC has not acknowledged, per interval (virtual ms). */
-const RESEND_WINDOW_MS = 60_000;
-/** Relay rounds over which meters spread their K onions (random round per onion). */
-const SEND_ROUNDS = 8;
-
-interface MeterNode {
-  readonly meter: Meter;
-  readonly relay: OnionRelay;
-  readonly address: string;
-  readonly user: User;
-  /** Secret key of the meter (also its relay key: the on-chain directory lists pk_i). */
-  readonly secretKey: bigint;
-  last?: MeterIntervalReport;
-}
-
-class RevertExpected extends Error {}
-
-/** Runs a scenario; deploys its own ledger on the given chain. */
 export async function runOksuz(
   scenario: OksuzScenario,
   chain: ChainAccess,
@@ -347,550 +238,165 @@ export async function runOksuz(
 ): Promise<OksuzReport> {
   const now = hooks.now ?? (() => 0);
   const t0 = now();
-  const progress = hooks.progress ?? (() => {});
-  const step = hooks.step ?? (() => {});
-  const logger = hooks.logger ?? silentLogger;
   validateScenario(scenario);
-  const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
-  const randomBytes = (r: Rng) => (n: number) => r.bytes(n);
-  const intervalSeconds = scenario.intervalSeconds ?? 3600;
-  const startTime = scenario.startTime ?? 1_767_571_200n; // 2026-01-05T00:00:00Z
-  const pathLength = scenario.pathLength ?? 3;
+  const slots = scenario.slots ?? DEFAULT_REPORT_SLOTS;
   const categories = scenario.categories ?? DEFAULT_CATEGORIES;
   const tariff = scenario.tariff ?? DEFAULT_TARIFF;
   const attack = scenario.attack;
-  const cover = scenario.cover;
-  const slots = scenario.slots ?? DEFAULT_REPORT_SLOTS;
+  const n = scenario.meters;
 
-  // ---- keys and deployment ------------------------------------------------------------------
-  const keyRng = rng.fork("keys");
-  const ccKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc"))));
-  const ccSigKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("cc/sig"))));
-  const spKeys = keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork("sp"))));
-  const spSigSk = randomSecretKey(randomBytes(keyRng.fork("sp/sig")));
-  const direct = scenario.direct ?? false;
-  const signers = {
-    admin: chain.admin,
-    controlCenter: chain.controlCenter,
-    serviceProvider: chain.serviceProvider,
-  };
-  if (scenario.ledger !== undefined) await checkUnusedLedger(scenario.ledger, chain.admin);
-  const setupBlock = (await readHead(chain.admin.provider!)) + 1;
-  const { ledger: adminLedger, address } = await (
-    scenario.ledger === undefined
-      ? deployBillingLedger
-      : attachBillingLedger.bind(undefined, scenario.ledger)
-  )(signers, {
-    tariff,
-    categories,
-    controlCenter: { publicKey: ccKeys.publicKey, sigPublicKey: ccSigKeys.publicKey },
-    serviceProvider: {
-      publicKey: spKeys.publicKey,
-      sigPublicKey: keyPairFromSecret(spSigSk).publicKey,
-    },
-    direct,
-    slotsPerMeter: slots,
-  });
-  const ccLedger = connectBillingLedger(address, chain.controlCenter);
-  const ccChain = controlCenterChainClient(ccLedger);
-  const spLedger = connectBillingLedger(address, chain.serviceProvider);
-  const domain = await readDomain(adminLedger);
-  progress(
-    `${scenario.ledger === undefined ? "deployed" : "attached to"} BillingLedger at ${address} (${direct ? "direct" : "relayed"} mode)`,
-  );
-
-  // ---- CC with persistence --------------------------------------------------------------------
-  const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
-  const storePath = join(storeDir, "cc.sqlite");
-  const operatorKey = rng.fork("cc/operator-key").bytes(32);
-  let ccStarts = 0;
-  // Onion epoch = interval number: every hop rotates at each interval open, so replay caches are
-  // emptied as DESIGN §4.6 requires (issue 16: nothing drove the rotation before).
-  let onionEpoch = 0;
-  const openCc = () => {
-    const store = Store.open({ path: storePath });
-    const secrets = SecretStore.open(
-      store,
-      { key: operatorKey },
-      { randomBytes: randomBytes(rng.fork(`cc/box/${ccStarts++}`)) },
-    );
-    const agent = ControlCenterAgent.start(
-      {
-        keys: ccKeys,
-        domain,
-        maxMessagesPerMeter: slots,
-        maxFailures: 3,
-        batchSize: scenario.batchSize,
-        epoch: onionEpoch,
-        admissionWorkers: scenario.ccWorkers,
-      },
-      { store, secrets, chain: ccChain, logger: logger.child("cc") },
-    );
-    // "Killing" CC drops the agent, ends its admission threads and closes its database handle, as
-    // a process exit would.
-    return {
-      agent,
-      close: async () => {
-        await agent.close();
-        store.close();
-      },
-    };
-  };
-  let cc = openCc();
-  let crashed = false;
-
-  const sp = new ServiceProvider({
-    keys: spKeys,
-    signingKey: spSigSk,
-    ccPublicKey: ccKeys.publicKey,
-    domain,
-  });
-
-  // ---- network, meters, relays, users ---------------------------------------------------------
-  const clock = new VirtualClock({ startMs: 0 });
-  const network = new MemoryNetwork(
-    {
-      latency: {
-        baseMs: scenario.network?.latencyMs ?? 20,
-        jitterMs: scenario.network?.jitterMs ?? 10,
-      },
-      lossProbability: scenario.network?.loss ?? 0,
-      reorderProbability: scenario.network?.reorder ?? 0,
-    },
-    { clock, rng: rng.fork("network"), logger: logger.child("net") },
-  );
-  let ad = onionAssociatedData(domain, onionEpoch);
-  const nodes: MeterNode[] = [];
-  const addressOf = new Map<string, string>();
-  const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
-    keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
-  );
-  for (let i = 0; i < scenario.meters; i++) {
-    const r = keyRng.fork(`meter/${i}`);
-    const keys = meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
-    const meter = new Meter({
-      index: i,
-      keys,
-      ccPublicKey: ccKeys.publicKey,
-      domain,
-      categories,
-      slots,
-    });
-    const relay = new OnionRelay({ privateKey: keys.secretKey, domain, epoch: onionEpoch, cover });
-    const user = new User({
-      meterIndex: i,
-      domain,
-      meterBasePublicKey: keys.basePublicKey,
-      spSigPk: sp.sigPk,
-      direct: direct
-        ? { keys: userKeys[i], spPublicKey: spKeys.publicKey, spId: spKeys.id }
-        : undefined,
-    });
-    const node: MeterNode = {
-      meter,
-      relay,
-      address: `meter-${i}`,
-      user,
-      secretKey: keys.secretKey,
-    };
-    nodes.push(node);
-    addressOf.set(bytesToHex(keys.publicKey), node.address);
-  }
-  addressOf.set(bytesToHex(ccKeys.publicKey), "cc");
-  const directory = nodes.map((n) => n.meter.publicKey);
-
-  // Taps for the replaying outsider: it records what crosses the links into relays.
-  const tapped: { to: string; bytes: Uint8Array }[] = [];
-  // The global passive observer's view of every packet put on a link (DESIGN §4.6), tallied as it
-  // happens: O(addresses × intervals), not a record per packet (issue 14).
+  // The global passive observer's view of every onion packet put on a link (DESIGN §4.6), tallied
+  // as it happens (issue 14), and the sizes each sender put on links.
   const observer = new OriginTally();
-  let observedInterval = 0;
-  const send = (from: string, to: string, bytes: Uint8Array) => {
-    if (observedInterval > 0) observer.record(from, to, observedInterval);
-    if (attack === "replaying-outsider" && to !== "cc" && tapped.length < 50)
-      tapped.push({ to, bytes });
-    network.send(from, to, bytes);
+  const onionSizes = new Map<string, Map<number, number>>();
+  let onionPackets = 0;
+  let onionsDelivered = 0;
+  const delivered = (bytes: Uint8Array): void => {
+    if (bytes[1] === WIRE_TYPE.onionPacket) onionsDelivered++;
   };
-  const endpoints = nodes.map((node) => {
-    const endpoint = network.endpoint(node.address);
-    endpoint.handle((_from, bytes) => {
-      node.relay.receive(bytes);
+  const observe = (from: string, to: string, bytes: Uint8Array, interval: number): void => {
+    if (bytes[1] !== WIRE_TYPE.onionPacket) return;
+    onionPackets++;
+    if (interval > 0) observer.record(from, to, interval);
+    const size = bytes.length - WIRE_HEADER_BYTES;
+    let sizes = onionSizes.get(from);
+    if (!sizes) onionSizes.set(from, (sizes = new Map()));
+    sizes.set(size, (sizes.get(size) ?? 0) + 1);
+  };
+  // What each meter did per interval (its report, as it handed the batch to its user).
+  const figures = new Map<string, MeterIntervalFigures>();
+  const meterReport = (meter: number, report: MeterIntervalReport): void => {
+    figures.set(`${report.interval}/${meter}`, {
+      meter,
+      interval: report.interval,
+      measuredWh: report.measuredWh.toString(),
+      reportedWh: report.entries.reduce((sum, e) => sum + e.value, 0n).toString(),
+      carryInWh: report.carryInWh.toString(),
+      carryOutWh: report.carryOutWh.toString(),
+      chunks: report.chunks,
     });
-    return endpoint;
+  };
+  // Wall time of each interval's phase boundaries, seen from the agents' status between steps.
+  const marks = new Map<number, number[]>();
+  const watch = (run: OksuzAgentsRun): void => {
+    const cc = run.cc.status();
+    const billed = run.sp.status().billedThrough;
+    for (let j = 1; j <= scenario.intervals; j++) {
+      const m = marks.get(j) ?? [];
+      if (m.length === PHASE_MARKS.length) continue;
+      const reached = [
+        () => cc.interval >= j,
+        () => cc.sealed >= j || cc.interval > j || (cc.interval === j && cc.phase !== "idle"),
+        () => (run.metersMeasured.get(j) ?? 0) >= n || cc.sealed >= j,
+        () => cc.sealed >= j || cc.interval > j || (cc.interval === j && cc.phase === "posting"),
+        () => cc.sealed >= j,
+        () => billed >= j,
+        () => run.users.every((u) => u.checks.length >= j),
+      ];
+      while (m.length < PHASE_MARKS.length && reached[m.length]()) m.push(now());
+      marks.set(j, m);
+      if (m.length < 2) break; // later intervals have not started
+    }
+  };
+
+  const run = await runOksuzAgents(scenario, chain, {
+    logger: hooks.logger,
+    step: hooks.step,
+    progress: hooks.progress,
+    userBatch: hooks.userBatch,
+    observe,
+    delivered,
+    watch,
+    meterReport,
   });
-  let crashAfterPackets: number | undefined;
-  let packetsToCc = 0;
-  const ccEndpoint = network.endpoint("cc");
-  // What reached CC during a relay round, admitted as one batch at the round's end (group commit,
-  // issue 14: one store transaction per round instead of one per report).
-  const ccInbox: Uint8Array[] = [];
-  ccEndpoint.handle((_from, bytes) => void ccInbox.push(bytes));
-  const admitRound = async () => {
-    if (ccInbox.length === 0) return;
-    const packets = ccInbox.splice(0);
-    // The admission crash: CC dies after committing the batch's first packets; the rest of the
-    // round reached a dead process and is lost unacknowledged (the meters resend it).
-    const cut =
-      crashAfterPackets !== undefined && packetsToCc + packets.length >= crashAfterPackets
-        ? crashAfterPackets - packetsToCc
-        : packets.length;
-    // CC's exit peels the final layer; replays, bad HMACs and junk are counted there and never
-    // reach admission. Receipts (read by the meters below) follow the batch's commit.
-    await cc.agent.onPackets(packets.slice(0, cut));
-    packetsToCc += cut;
-    if (cut < packets.length || packetsToCc === crashAfterPackets) {
-      // Kill CC inside the round and restart it from its store.
-      await cc.close();
-      cc = openCc();
-      crashed = true;
-      crashAfterPackets = undefined;
-      progress(
-        `  CC killed after ${packetsToCc} packets (${packets.length - cut} of its last round unadmitted) and restarted from its store`,
-      );
-    }
-  };
-  for (const endpoint of endpoints) endpoint.start();
-  ccEndpoint.start();
-  if (attack === "replaying-outsider") network.endpoint("outsider").start();
-  const relayRng = rng.fork("relay-rounds");
-  const pump = async (rounds: number) => {
-    for (let r = 0; r < rounds; r++) {
-      for (const node of nodes) {
-        for (const out of node.relay.endRound({ random: randomBytes(relayRng), directory })) {
-          const to = addressOf.get(bytesToHex(out.nextNodeId));
-          if (to !== undefined) send(node.address, to, out.packet);
-        }
-      }
-      clock.advance(ROUND_MS);
-      await admitRound();
-    }
-  };
-  const onionRng = rng.fork("onions");
-  const sendRng = rng.fork("send-times");
-  const sendReport = (node: MeterNode, entry: LedgerEntry) => {
-    const path = selectRelayPath(directory, pathLength, randomBytes(onionRng), [
-      node.meter.publicKey,
-    ]);
-    const onion = buildReportOnion(
-      path,
-      ccKeys.publicKey,
-      encodeMeterReport(entry),
-      sessionKeyFrom(randomBytes(onionRng)),
-      ad,
-    );
-    send(node.address, addressOf.get(bytesToHex(onion.firstHop))!, onion.packet);
-  };
+  const progress = hooks.progress ?? (() => {});
 
-  // Registration: K_i sealed to pk_CC; the directory goes on-chain.
-  await cc.agent.registerMeters(
-    nodes.map((n) =>
-      n.meter.registration(randomSecretKey(randomBytes(keyRng.fork(`eph/${n.meter.index}`)))),
-    ),
-  );
-  progress(
-    `registered ${nodes.length} meters (on-chain directory: ${await adminLedger.meterCount()})`,
-  );
-  const setupGasByOperation = await gasByOperation(
-    chain.admin,
-    setupBlock,
-    await readHead(chain.admin.provider!),
-    adminLedger.interface,
-    address,
-  );
-
-  // ---- adversaries ----------------------------------------------------------------------------
-  const attackState = { evidence: [] as string[], prevented: false, detected: false };
-  const fakeRng = keyRng.fork("fake-meter");
-  const fakeMeter =
-    attack === "fake-meter"
-      ? new Meter({
-          index: scenario.meters,
-          keys: meterKeysFromSecret(randomSecretKey(randomBytes(fakeRng)), fakeRng.bytes(32)),
-          ccPublicKey: ccKeys.publicKey,
-          domain,
-          categories,
-          slots,
-        })
-      : undefined;
-  const tamper = (node: MeterNode, entry: LedgerEntry): LedgerEntry => {
-    if (attack === "tampering-user" && node.meter.index === 0) {
-      // The household lowers its reported chunk to the smallest category; it cannot re-sign.
-      return { ...entry, value: categories[0] === entry.value ? categories[1] : categories[0] };
-    }
-    if (attack === "corrupted-meter" && node.meter.index === 1) {
-      // Compromised firmware signs with a key of its own instead of the GGM message key.
-      return signEntry(domain, entry, 0xbad5eedn + BigInt(entry.id[0]));
-    }
-    return entry;
-  };
+  // ---- per interval, from the chain and the agents -----------------------------------------------
+  const admin = chain.admin;
+  const adminLedger = connectBillingLedger(run.ledger, admin);
+  const gas = await gasByInterval(admin, run.setupBlock, adminLedger.interface, run.ledger);
   const honest = (i: number) =>
     !((attack === "tampering-user" && i === 0) || (attack === "corrupted-meter" && i === 1));
-
-  // ---- intervals ------------------------------------------------------------------------------
-  const load = new LoadModel({ seed: scenario.seed });
-  const loadRng = rng.fork("load");
+  const centers = run.ccIncarnations.map((c) => c.agent.center);
+  const lastCenter = centers[centers.length - 1];
   const perInterval: IntervalSummary[] = [];
   const userChecks: UserIntervalCheck[] = [];
   const meterFigures: MeterIntervalFigures[] = [];
+  const undelivered: { interval: number; meter: number; missing: number }[] = [];
   let totalMeasured = 0n;
   let totalReported = 0n;
-  let previousReport: IntervalReport | undefined;
-  const undelivered: { interval: number; meter: number; missing: number }[] = [];
-
-  // Intervals are numbered 1…n everywhere: progress, tables, options, JSON and on-chain.
   for (let j = 1; j <= scenario.intervals; j++) {
-    const start = startTime + BigInt((j - 1) * intervalSeconds);
-    const end = start + BigInt(intervalSeconds);
-    const timestamp = end - 1n;
-    const blockBefore = await readHead(chain.admin.provider!);
-    observedInterval = j;
-    const tick = phaseTimer(now);
-    if (j > onionEpoch) {
-      onionEpoch = j;
-      ad = onionAssociatedData(domain, onionEpoch);
-      for (const node of nodes) node.relay.rotateEpoch(onionEpoch);
-      cc.agent.rotateEpoch(onionEpoch);
-    }
-    await cc.agent.openInterval(j, { start, end }, categories);
-    const openMs = tick();
-
-    let measured = 0n;
-    let sent = 0;
-    // Every meter's K onions leave at random rounds over the interval's send window (DESIGN §4.6),
-    // not in one burst: a link observer sees each meter originate K packets, spread out.
-    const outbox: { node: MeterNode; entry: LedgerEntry }[][] = Array.from(
-      { length: SEND_ROUNDS },
-      () => [],
-    );
-    for (const node of nodes) {
-      const wh = load.consumptionWh(
-        node.meter.index,
-        Number(start),
-        intervalSeconds,
-        // Labelled by the 0-based index as before intervals became 1-based: same seed, same load.
-        loadRng.fork(`${node.meter.index}/${j - 1}`),
-      );
-      measured += wh;
-      node.last = node.meter.reportInterval(j, wh, timestamp);
-      meterFigures.push({
-        meter: node.meter.index,
-        interval: j,
-        measuredWh: wh.toString(),
-        reportedWh: node.last.entries.reduce((sum, e) => sum + e.value, 0n).toString(),
-        carryInWh: node.last.carryInWh.toString(),
-        carryOutWh: node.last.carryOutWh.toString(),
-        chunks: node.last.chunks,
-      });
-      for (const entry of node.last.entries) {
-        outbox[sendRng.nextInt(SEND_ROUNDS)].push({ node, entry: tamper(node, entry) });
-        sent++;
-      }
-      step({
-        task: "meters prepared",
-        done: node.meter.index + 1,
-        total: nodes.length,
-      });
-    }
+    const finalReport = await run.readInterval(j);
+    const ofInterval = Array.from({ length: n }, (_, i) => figures.get(`${j}/${i}`));
+    for (const f of ofInterval) if (f) meterFigures.push(f);
+    const measured = ofInterval.reduce((s, f) => s + BigInt(f?.measuredWh ?? 0), 0n);
+    const carried = ofInterval.reduce((s, f) => s + BigInt(f?.carryOutWh ?? 0), 0n);
     totalMeasured += measured;
-    const metersMs = tick();
-    if (fakeMeter) {
-      for (const entry of fakeMeter.reportInterval(j, 2_000n, timestamp).entries) {
-        sendReport(nodes[j % nodes.length], entry);
-      }
+    totalReported += finalReport.sumWh;
+    // The CC that sealed j (after a crash in j, the restarted one) knows what it admitted.
+    const sealer = [...centers].reverse().find((c) => knowsInterval(c, j)) ?? lastCenter;
+    const zero = sealer.zeroSlots(j);
+    const receipts = run.ccIncarnations[centers.indexOf(sealer)].agent.receipts(j);
+    for (let i = 0; i < n; i++) {
+      if (!honest(i) || lastCenter.isExcluded(i)) continue;
+      const missing = slots - (receipts.get(i)?.size ?? 0);
+      if (missing > 0) undelivered.push({ interval: j, meter: i, missing });
     }
-    if (attack === "replaying-outsider" && previousReport) {
-      // Public entries of the previous interval, re-sent to CC inside fresh onions.
-      for (const entry of previousReport.ocd.slice(0, 5)) sendReport(nodes[0], entry);
-    }
-    if (scenario.crash?.interval === j && scenario.crash.phase === "admission") {
-      crashAfterPackets = packetsToCc + Math.max(1, Math.floor(sent / 2));
-    }
-    for (const round of outbox) {
-      for (const { node, entry } of round) sendReport(node, entry);
-      await pump(1);
-    }
-    await pump(pathLength + 4);
-    if (attack === "replaying-outsider") {
-      for (const { to, bytes } of tapped.splice(0)) network.send("outsider", to, bytes);
-      await pump(pathLength + 4);
-    }
-
-    // Receipts and resends (lost on the way, or refused): until every counter's receipt is in,
-    // bounded by the interval's resend window (issue 11: not by a fixed number of attempts).
-    const windowEndMs = clock.now() + RESEND_WINDOW_MS;
-    while (clock.now() < windowEndMs) {
-      const receipts = cc.agent.receipts(j);
-      let resent = 0;
-      for (const node of nodes) {
-        if (cc.agent.center.isExcluded(node.meter.index)) continue;
-        const got = receipts.get(node.meter.index) ?? new Set<number>();
-        for (const entry of node.last?.entries ?? []) {
-          const counter = node.last!.entries.indexOf(entry) + 1;
-          if (got.has(counter)) continue;
-          const again = node.meter.resend(j, counter);
-          if (again) {
-            sendReport(node, tamper(node, again));
-            resent++;
-          }
-        }
-      }
-      if (resent === 0) break;
-      await pump(pathLength + 4);
-    }
-    // What did not make it within the window (honest meters only: an attacker's refused reports
-    // are the attack's business): reported as lost data, never hidden.
-    {
-      const receipts = cc.agent.receipts(j);
-      for (const node of nodes) {
-        if (!honest(node.meter.index) || cc.agent.center.isExcluded(node.meter.index)) continue;
-        const got = receipts.get(node.meter.index)?.size ?? 0;
-        const missing = (node.last?.entries.length ?? 0) - got;
-        if (missing > 0) undelivered.push({ interval: j, meter: node.meter.index, missing });
-      }
-    }
-    // The user batch: all K signed slots in one fixed-size message, after the interval.
-    for (const node of nodes) {
-      const slotsOfUser = node.last?.userBatch ?? [];
-      node.user.receiveBatch(j, slotsOfUser);
-      hooks.userBatch?.({
-        meterIndex: node.meter.index,
-        interval: j,
-        slots: slotsOfUser,
-        meterBasePublicKey: node.meter.basePublicKey,
-        spSigPk: sp.sigPk,
-        direct: direct
-          ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[node.meter.index].secretKey }
-          : undefined,
-      });
-    }
-    const networkMs = tick();
-
-    // CC posts and seals (with the posting crash, if configured).
-    if (scenario.crash?.interval === j && scenario.crash.phase === "posting") {
-      cc.agent.crashAfterBatches(1);
-      try {
-        await cc.agent.postAndSeal(j);
-      } catch (err) {
-        if (!(err instanceof ControlCenterCrash)) throw err;
-        await cc.close();
-        cc = openCc();
-        crashed = true;
-        progress(`  CC killed after posting 1 batch and restarted from its store`);
-      }
-    }
-    const stats = cc.agent.center.stats(j);
-    const { zeroSlots } = await cc.agent.postAndSeal(j);
-    const postMs = tick();
-
-    // SP: read the sealed ledger from events, check, price, bill.
-    const sealed = await readInterval(spLedger, j);
-    const bad = sp.checkOcd(sealed.ocd);
-    if (bad.length > 0)
-      throw new Error(`SP: ${bad.length} OCD entries with bad signatures in interval ${j}`);
-    const schedule = await readTariff(spLedger, sealed.tariffVersion ?? 0);
-    const publisher = direct ? spLedger : ccLedger;
-    const postPrice = async () => {
-      const price = sp.price(schedule, sp.aggregate(sealed.ocd));
-      const dap = sp.dapEntries(
-        j,
-        price,
-        timestamp,
-        direct ? userKeys.map((k) => k.publicKey) : undefined,
-      );
-      for (let i = 0; i < dap.length; i += 100) await postDap(publisher, j, dap.slice(i, i + 100));
-      return price;
-    };
-    if (attack === "sp-wrong-price" && j === 1) {
-      sp.faults = { priceOffset: 1n };
-      await expectRevert(postPrice, "PriceMismatch", ENTRY_PROBLEM.PriceMismatch, attackState);
-      sp.faults = {};
-    }
-    const price = await postPrice();
-    const postAllBills = async () => {
-      const batches = [...sp.billBatches(j, sealed.ocd, price, timestamp)];
-      for (const [b, batch] of batches.entries()) {
-        await postBills(publisher, batch);
-        step({
-          task: "bill batches posted",
-          done: b + 1,
-          total: batches.length,
-        });
-      }
-      await closeBilling(publisher, j);
-    };
-    if (attack === "sp-wrong-bill" && j === 1 && sealed.ocd.length > 0) {
-      sp.faults = { billOffset: { index: 0, delta: 1n } };
-      await expectRevert(postAllBills, "BillMismatch", ENTRY_PROBLEM.BillMismatch, attackState);
-      sp.faults = {};
-    }
-    await postAllBills();
-    const spMs = tick();
-
-    // Users verify from the ledgers alone.
-    const finalReport = await readInterval(adminLedger, j);
-    previousReport = finalReport;
     let verified = 0;
     let disputed = 0;
-    for (const node of nodes) {
-      const check = node.user.verifyInterval(finalReport);
+    for (const user of run.users) {
+      const check = user.checks.find((c) => c.interval === j);
+      if (!check) continue;
       userChecks.push(check);
       if (check.verified) verified++;
       else disputed++;
     }
-    const usersMs = tick();
-    const blockAfter = await readHead(chain.admin.provider!);
-    const gasUsed = await gasBetween(chain.admin, blockBefore + 1, blockAfter);
-    const gasByOp = await gasByOperation(
-      chain.admin,
-      blockBefore + 1,
-      blockAfter,
-      adminLedger.interface,
-      address,
-    );
-    totalReported += finalReport.sumWh;
-    const carried = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
+    const m = marks.get(j) ?? [];
+    const at = (k: number) => m[Math.min(k, m.length - 1)] ?? t0;
+    const phase = (k: number) => Math.round(at(k) - at(k - 1));
+    const phaseMs = {
+      open: phase(1),
+      meters: phase(2),
+      network: phase(3),
+      post: phase(4),
+      sp: phase(5),
+      users: phase(6),
+      total: Math.round(at(6) - at(0)),
+    };
+    const ofJ = gas.byInterval.get(j) ?? new Map<string, bigint>();
     perInterval.push({
       interval: j,
       entries: finalReport.ocd.length,
       zeroSlots: finalReport.zeroSlots.length,
-      absenceMarkers: zeroSlots.markers,
-      missingMeters: zeroSlots.missingMeters,
+      absenceMarkers: zero.markers,
+      missingMeters: zero.missingMeters,
       aggregateWh: finalReport.sumWh.toString(),
       measuredWh: measured.toString(),
       carriedWh: carried.toString(),
       price: String(finalReport.price ?? 0n),
       billsVerified: verified,
       billsDisputed: disputed,
-      rejected: stats.rejected,
+      rejected: sumRejections(centers.map((c) => c.stats(j).rejected)),
       minAnonymitySet: minAnonymitySet(finalReport.ocd.map((e) => e.value)),
       entriesPerValue: Object.fromEntries(
         [...valueHistogram(finalReport.ocd.map((e) => e.value))].map(([v, k]) => [String(v), k]),
       ),
       ocdDigest: bytesToHex(finalReport.ocdDigest),
       billedTotal: finalReport.billedTotal.toString(),
-      gasUsed: gasUsed.toString(),
-      gasByOperation: gasByOp,
-      phaseMs: {
-        open: openMs,
-        meters: metersMs,
-        network: networkMs,
-        post: postMs,
-        sp: spMs,
-        users: usersMs,
-        total: openMs + metersMs + networkMs + postMs + spMs + usersMs,
-      },
+      gasUsed: [...ofJ.values()].reduce((a, b) => a + b, 0n).toString(),
+      gasByOperation: decimal(ofJ),
+      phaseMs,
     });
     progress(
       `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
-        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${nodes.length}`,
+        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${n}`,
     );
-    step({ task: "intervals", done: j, total: scenario.intervals });
   }
-  await cc.close();
-  rmSync(storeDir, { recursive: true, force: true });
+  const lastFigures = meterFigures.filter((f) => f.interval === scenario.intervals);
+  const finalCarry = lastFigures.reduce((s, f) => s + BigInt(f.carryOutWh), 0n);
 
-  const finalCarry = nodes.reduce((s, n) => s + n.meter.carryWh, 0n);
-  const netStats = network.stats();
+  // ---- relays and the network ---------------------------------------------------------------------
+  const netStats = run.network;
   const relays: Record<string, number> = {
     received: 0,
     forwarded: 0,
@@ -902,23 +408,19 @@ export async function runOksuz(
     epoch: 0,
   };
   for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] = 0;
-  for (const node of nodes) {
-    const c = node.relay.counters();
+  const relayTraffic: RelayTraffic[] = run.relays.map((relay, i) => {
+    const c = relay.counters();
     relays.received += c.received;
     relays.forwarded += c.forwarded;
     relays.coverSent += c.coverSent;
     relays.loopsReturned += c.loopsReturned;
     relays.replayTags += c.replayTags;
-    relays.epoch = Math.max(relays.epoch, node.relay.epoch);
+    relays.epoch = Math.max(relays.epoch, relay.epoch);
     for (const reason of ONION_DROP_REASONS) relays[`dropped.${reason}`] += c.dropped[reason];
-  }
-  // Per sender, O(nodes) (issue 14; it was nodes × links).
-  const sizesBySender = network.packetSizesBySender();
-  const relayTraffic: RelayTraffic[] = nodes.map((node) => {
-    const c = node.relay.counters();
-    const sizes = sizesBySender.get(node.address) ?? new Map<number, number>();
+    const address = `meter-${i}`;
+    const sizes = onionSizes.get(address) ?? new Map<number, number>();
     return {
-      relay: node.address,
+      relay: address,
       received: c.received,
       forwarded: c.forwarded,
       coverSent: c.coverSent,
@@ -929,18 +431,22 @@ export async function runOksuz(
       ),
     };
   });
-  const excludedHonest = nodes.some(
-    (n) => honest(n.meter.index) && cc.agent.center.isExcluded(n.meter.index),
+  const packetSizes = new Set<number>();
+  for (const sizes of onionSizes.values()) for (const s of sizes.keys()) packetSizes.add(s);
+
+  const unattributed = sumRejections(centers.map((c) => c.unattributedRejections()));
+  const excludedHonest = Array.from({ length: n }, (_, i) => i).some(
+    (i) => honest(i) && lastCenter.isExcluded(i),
   );
   const honestUnaffected =
     !excludedHonest && userChecks.filter((c) => honest(c.meterIndex)).every((c) => c.verified);
   return {
     scenario: attack ?? (scenario.crash ? `crash-${scenario.crash.phase}` : "honest"),
     seed: scenario.seed,
-    mode: direct ? "direct" : "relayed",
-    meters: scenario.meters,
+    mode: scenario.direct ? "direct" : "relayed",
+    meters: n,
     intervals: scenario.intervals,
-    ledger: address,
+    ledger: run.ledger,
     perInterval,
     totals: {
       measuredWh: totalMeasured.toString(),
@@ -952,13 +458,20 @@ export async function runOksuz(
           : totalReported <= totalMeasured,
     },
     network: {
-      packetsSent: netStats.sent,
-      packetsDelivered: netStats.delivered,
+      packetsSent: onionPackets,
+      packetsDelivered: onionsDelivered,
+      messagesSent: netStats.sent,
+      messagesDelivered: netStats.delivered,
       dropped: { ...netStats.dropped },
-      packetSizes: network.distinctPacketSizes(),
+      packetSizes: [...packetSizes].sort((a, b) => a - b),
     },
     relays,
-    delivery: deliveryVerdict(undelivered, netStats.dropped.lost, relays),
+    delivery: deliveryVerdict(
+      scenario.windowMs ?? DEFAULT_WINDOW_MS,
+      undelivered,
+      netStats.dropped.lost,
+      relays,
+    ),
     relayTraffic,
     categories: categories.map(String),
     tariff: {
@@ -966,18 +479,17 @@ export async function runOksuz(
       values: tariff.values.map(String),
       cap: String(tariff.cap),
     },
-    setupGasByOperation,
-    unattributedRejections: cc.agent.center.unattributedRejections(),
-    crash: scenario.crash ? { ...scenario.crash, restarted: crashed } : undefined,
+    setupGasByOperation: decimal(gas.setup),
+    unattributedRejections: unattributed,
+    crash: scenario.crash
+      ? {
+          interval: scenario.crash.interval,
+          phase: scenario.crash.phase,
+          restarted: run.ccRestarted,
+        }
+      : undefined,
     attack: attack
-      ? judgeAttack(
-          attack,
-          perInterval,
-          relays,
-          cc.agent.center.unattributedRejections(),
-          attackState,
-          honestUnaffected,
-        )
+      ? judgeAttack(attack, perInterval, relays, unattributed, run, honestUnaffected)
       : undefined,
     meterFigures,
     userChecks,
@@ -994,8 +506,34 @@ export async function runOksuz(
   };
 }
 
+/** Does `center` hold interval `j` (opened by it, or restored from its store)? */
+function knowsInterval(center: ControlCenter, j: number): boolean {
+  try {
+    center.zeroSlots(j);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sum of rejection counts by reason (several CC incarnations, one interval or none). */
+function sumRejections<T extends Partial<Record<RejectReason, number>>>(parts: readonly T[]): T {
+  const out: Partial<Record<RejectReason, number>> = {};
+  for (const part of parts) {
+    for (const [reason, k] of Object.entries(part) as [RejectReason, number][]) {
+      out[reason] = (out[reason] ?? 0) + k;
+    }
+  }
+  return out as T;
+}
+
+function decimal(gas: ReadonlyMap<string, bigint>): Record<string, string> {
+  return Object.fromEntries([...gas].map(([k, v]) => [k, v.toString()]));
+}
+
 /** The run's delivery verdict: complete, or what was lost and why, in one line. */
 function deliveryVerdict(
+  windowMs: number,
   lost: readonly { interval: number; meter: number; missing: number }[],
   lostOnLinks: number,
   relays: Readonly<Record<string, number>>,
@@ -1013,17 +551,18 @@ function deliveryVerdict(
     lost,
     reason:
       `${reports} reports of ${meters} meters did not reach CC within the ` +
-      `${RESEND_WINDOW_MS / 1000} s resend window (${lostOnLinks} packets lost on links; ` +
+      `${windowMs / 1000} s resend window (${lostOnLinks} packets lost on links; ` +
       `dropped by relays: ${relayDrops})`,
   };
 }
 
+/** The attack verdict from what CC, the relays and the chain refused. */
 function judgeAttack(
   name: AttackName,
   perInterval: readonly IntervalSummary[],
   relays: Readonly<Record<string, number>>,
   unattributed: Readonly<Partial<Record<RejectReason, number>>>,
-  state: { evidence: string[]; prevented: boolean },
+  run: OksuzAgentsRun,
   honestBillsUnaffected: boolean,
 ): AttackOutcome {
   const rejected = (reason: RejectReason) =>
@@ -1051,106 +590,92 @@ function judgeAttack(
       break;
     }
     case "sp-wrong-price":
-    case "sp-wrong-bill":
-      if (state.prevented) outcome = "prevented";
-      evidence = state.evidence.join("; ");
+    case "sp-wrong-bill": {
+      // The cheat must be refused by the ledger itself, with the problem code it committed
+      // (decoded from the revert data with the contracts' ABI, chain/errors.ts): any node, any text.
+      const code =
+        name === "sp-wrong-price" ? ENTRY_PROBLEM.PriceMismatch : ENTRY_PROBLEM.BillMismatch;
+      const problem = name === "sp-wrong-price" ? "PriceMismatch" : "BillMismatch";
+      const refusals = run.chainRefusals.filter(
+        (r) =>
+          r.error instanceof ContractRevertError &&
+          r.error.errorName === "BillingLedgerInvalidEntry" &&
+          String(r.error.args[2]) === String(code),
+      );
+      if (refusals.length > 0) outcome = "prevented";
+      evidence =
+        refusals.length > 0
+          ? refusals
+              .map(
+                (r) =>
+                  `the ledger reverted the malicious transaction (${problem}, ${r.role} ${r.method}): ${(r.error as Error).message}`,
+              )
+              .join("; ")
+          : `the ledger accepted every transaction (no ${problem} revert)`;
       break;
+    }
   }
   return { name, outcome, evidence, honestBillsUnaffected };
 }
 
-/** Runs a malicious action and requires the ledger to refuse it with `BillingLedgerInvalidEntry(…, code)`. */
-async function expectRevert(
-  action: () => Promise<unknown>,
-  problem: string,
-  code: number,
-  state: { evidence: string[]; prevented: boolean },
-): Promise<void> {
-  try {
-    await action();
-  } catch (err) {
-    // Decoded from the revert data with the contracts' ABI (chain/errors.ts), so detection works
-    // on any node, whatever text its client puts in the message.
-    const revert = toChainError(err);
-    if (revert instanceof ContractRevertError && revert.errorName === "BillingLedgerInvalidEntry") {
-      if (String(revert.args[2]) !== String(code)) throw revert;
-      state.prevented = true;
-      state.evidence.push(
-        `the ledger reverted the malicious transaction (${problem}): ${revert.message}`,
-      );
-      return;
-    }
-    throw revert;
-  }
-  throw new RevertExpected(`expected the ledger to refuse a ${problem}, but it accepted it`);
-}
-
 /**
- * A run numbers its intervals from 1, so an attached ledger must not hold interval 1 yet (a
- * ledger deployed by `gridledger deploy` and not used by another run). Throws
- * `DeploymentMismatchError`.
+ * Gas of the ledger's transactions from block `from` to the head, by interval and ledger function
+ * (decoded from the calldata with `iface`: the interval is the call's `interval` argument, or its
+ * batch's; "deploy" for the contract creation). Calls that name no interval (deployment,
+ * configuration, meter registration) are the set-up. Agents of several intervals overlap in time
+ * (SP bills j while CC admits j + 1), so block ranges cannot tell intervals apart.
  */
-async function checkUnusedLedger(address: string, admin: Signer): Promise<void> {
-  if ((await chainCall(() => admin.provider!.getCode(address))) === "0x") {
-    throw new DeploymentMismatchError(`no contract at ${address} on this chain`);
-  }
-  const record = await chainCall(() => connectBillingLedger(address, admin).intervalRecord(1));
-  if (Number(record.state) !== 0) {
-    throw new DeploymentMismatchError(
-      `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
-    );
-  }
-}
-
-/** Returns a function giving the time since its previous call (phase durations). */
-function phaseTimer(now: () => number): () => number {
-  let last = now();
-  return () => {
-    const t = now();
-    const elapsed = t - last;
-    last = t;
-    return Math.round(elapsed);
-  };
-}
-
-async function gasBetween(signer: Signer, from: number, to: number): Promise<bigint> {
-  const provider = signer.provider!;
-  let gas = 0n;
-  for (let b = from; b <= to; b++) {
-    const block = await provider.getBlock(b);
-    if (block) gas += block.gasUsed;
-  }
-  return gas;
-}
-
-/**
- * Gas of the transactions in blocks `from..to` sent to `ledger`, summed by the ledger function
- * each one called (decoded from its selector with `iface`; "deploy" for the contract creation,
- * "other" for a selector `iface` does not know). Decimal strings.
- */
-async function gasByOperation(
+async function gasByInterval(
   signer: Signer,
   from: number,
-  to: number,
   iface: Interface,
   ledger: string,
-): Promise<Record<string, string>> {
+): Promise<{ setup: Map<string, bigint>; byInterval: Map<number, Map<string, bigint>> }> {
   const provider = signer.provider!;
-  const gas = new Map<string, bigint>();
+  const setup = new Map<string, bigint>();
+  const byInterval = new Map<number, Map<string, bigint>>();
+  const to = await readHead(provider);
   for (let b = from; b <= to; b++) {
     const block = await provider.getBlock(b, true);
     for (const tx of block?.prefetchedTransactions ?? []) {
       let name: string;
+      let interval: number | undefined;
       if (tx.to === null) name = "deploy";
       else if (tx.to.toLowerCase() !== ledger.toLowerCase()) continue;
-      else name = iface.getFunction(tx.data.slice(0, 10))?.name ?? "other";
+      else {
+        const call = iface.parseTransaction({ data: tx.data, value: tx.value });
+        name = call?.name ?? "other";
+        interval = call ? intervalArgument(call.fragment.inputs, call.args) : undefined;
+      }
       const receipt = await provider.getTransactionReceipt(tx.hash);
       if (name === "deploy" && receipt?.contractAddress?.toLowerCase() !== ledger.toLowerCase())
         continue;
+      let gas = setup;
+      if (interval !== undefined) {
+        gas = byInterval.get(interval) ?? new Map();
+        byInterval.set(interval, gas);
+      }
       gas.set(name, (gas.get(name) ?? 0n) + (receipt?.gasUsed ?? 0n));
     }
   }
-  return Object.fromEntries([...gas].map(([k, v]) => [k, v.toString()]));
+  return { setup, byInterval };
+}
+
+/** The `interval` argument of a ledger call, at the top or inside a struct argument. */
+function intervalArgument(
+  inputs: readonly {
+    readonly name: string;
+    readonly components?: readonly { name: string }[] | null;
+  }[],
+  args: readonly unknown[],
+): number | undefined {
+  for (const [k, input] of inputs.entries()) {
+    if (input.name === "interval") return Number(args[k]);
+    const fields = input.components;
+    const i = fields?.findIndex((f) => f.name === "interval") ?? -1;
+    if (i >= 0) return Number((args[k] as readonly unknown[])[i]);
+  }
+  return undefined;
 }
 
 function validateScenario(s: OksuzScenario): void {

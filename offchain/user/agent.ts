@@ -21,6 +21,12 @@ export interface UserAgentInit {
   readonly firstInterval?: number;
   /** Chain polling period on the clock (ms), default 1000. */
   readonly pollMs?: number;
+  /**
+   * How long after an interval is final on-chain the user still waits for its meter's batch
+   * (ms); then it records the interval as disputed ("no batch from the meter") and goes on.
+   * Default: waits for ever (a service keeps waiting for its meter).
+   */
+  readonly batchTimeoutMs?: number;
 }
 
 export interface UserAgentComponents {
@@ -107,6 +113,16 @@ export class UserAgent {
     };
   }
 
+  /**
+   * A batch this household received before a restart (its service's store): kept as if it had
+   * just arrived from the meter (no receipt is sent). Ignored if the interval already has one.
+   */
+  restoreBatch(interval: number, slots: readonly UserBatchSlot[]): void {
+    if (this.#batches.has(interval)) return;
+    this.#batches.set(interval, slots);
+    this.#c.user.receiveBatch(interval, slots);
+  }
+
   #onMessage(from: string, bytes: Uint8Array): void {
     let message;
     try {
@@ -132,23 +148,47 @@ export class UserAgent {
     this.onBatch?.(message.interval, message.slots);
   }
 
+  /** Keeps interval `j`'s check; without a batch the interval is disputed, never verified. */
+  #record(j: number, check: UserIntervalCheck, noBatch: boolean): void {
+    const kept: UserIntervalCheck = noBatch
+      ? {
+          ...check,
+          verified: false,
+          disputes: [...check.disputes, `no batch from the meter for interval ${j}`],
+        }
+      : check;
+    this.#checks.push(kept);
+    this.#interval = j;
+    if (!kept.verified) {
+      this.#logger.warn("bill disputed", { interval: j, disputes: kept.disputes });
+    }
+  }
+
   async #run(): Promise<void> {
     const { chain, clock, user } = this.#c;
     const first = this.#init.firstInterval ?? 1;
     const pollMs = this.#init.pollMs ?? 1_000;
+    const timeoutMs = this.#init.batchTimeoutMs;
     for (let j = first; j < first + this.#init.intervals; j++) {
+      let finalSince: number | undefined;
       for (;;) {
         if (!this.#running) throw new Stopped();
-        if (this.#batches.has(j)) {
+        const waitedOut =
+          timeoutMs !== undefined &&
+          finalSince !== undefined &&
+          clock.now() - finalSince >= timeoutMs;
+        if (
+          this.#batches.has(j) ||
+          waitedOut ||
+          (timeoutMs !== undefined && finalSince === undefined)
+        ) {
           const report = await chain.readInterval(j);
           if (report.state === INTERVAL_STATE.Final) {
-            const check = user.verifyInterval(report);
-            this.#checks.push(check);
-            this.#interval = j;
-            if (!check.verified) {
-              this.#logger.warn("bill disputed", { interval: j, disputes: check.disputes });
+            finalSince ??= clock.now();
+            if (this.#batches.has(j) || waitedOut) {
+              this.#record(j, user.verifyInterval(report), !this.#batches.has(j));
+              break;
             }
-            break;
           }
         }
         await sleep(clock, pollMs);

@@ -64,6 +64,7 @@ describe("Oksuz agents over the wire", function () {
     // One bill per real (OCD) entry: as many as the chain's OCD ledger holds.
     const ocd = (await readInterval(connectBillingLedger(run.ledger, chain.admin), 1)).ocd.length;
     expect(Object.fromEntries(last)).to.deep.equal({
+      "meter agents built": "4/4",
       "meters prepared": "4/4",
       "registrations heard": "4/4",
       "reports admitted": "32/32",

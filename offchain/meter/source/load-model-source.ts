@@ -8,11 +8,17 @@ import { checkInterval, ReadingSourceInputError, type ReadingSource } from "./so
 
 export interface LoadModelSourceInit {
   readonly meterIndex: number;
+  /**
+   * Label of the noise fork for the interval starting at `startS`, default
+   * `${meterIndex}/${startS}`. The simulator labels by interval number, as its runs always did, so
+   * the same seed keeps the same consumption (offchain/sim/oksuz-agents.ts).
+   */
+  readonly noiseLabel?: (startS: number) => string;
 }
 
 export interface LoadModelSourceComponents {
   readonly model: LoadModel;
-  /** Noise stream; forked per interval as `${meterIndex}/${startS}`. */
+  /** Noise stream; forked per interval (`LoadModelSourceInit.noiseLabel`). */
   readonly rng: Rng;
 }
 
@@ -20,6 +26,7 @@ export class LoadModelSource implements ReadingSource {
   readonly #meter: number;
   readonly #model: LoadModel;
   readonly #rng: Rng;
+  readonly #label: (startS: number) => string;
 
   /** Throws `ReadingSourceInputError` for a negative or non-integer meter index. */
   constructor(init: LoadModelSourceInit, components: LoadModelSourceComponents) {
@@ -29,6 +36,7 @@ export class LoadModelSource implements ReadingSource {
     this.#meter = init.meterIndex;
     this.#model = components.model;
     this.#rng = components.rng;
+    this.#label = init.noiseLabel ?? ((startS) => `${this.#meter}/${startS}`);
   }
 
   /** `LoadModel.consumptionWh` over [startS, endS) (Wh, ≥ 0). */
@@ -38,7 +46,7 @@ export class LoadModelSource implements ReadingSource {
       this.#meter,
       startS,
       endS - startS,
-      this.#rng.fork(`${this.#meter}/${startS}`),
+      this.#rng.fork(this.#label(startS)),
     );
   }
 
