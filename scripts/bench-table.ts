@@ -15,6 +15,8 @@ const GOALS: Record<
   "cc.admit_per_s": { op: ">=", value: 10_000, issue: "#4" },
   "cc.admit_speedup_pool": { op: ">=", value: 1.7, issue: "#14" },
   "e2e.interval_s_1000": { op: "<=", value: 10, issue: "#4" },
+  "e2e.interval_s_10000": { op: "<=", value: 40, issue: "#14" },
+  "sim.peak_rss_mb_100000": { op: "<=", value: 2_048, issue: "#14" },
   "gw.aggregate_us_per_user": { op: "<=", value: 4, issue: "#5" },
   "gw.speedup_vs_paillier": { op: ">=", value: 20, issue: "#5" },
   "user.speedup_vs_paillier": { op: ">=", value: 1_000, issue: "#5" },

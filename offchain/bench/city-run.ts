@@ -10,8 +10,10 @@
 // in a child process (a fresh process per size: peak RSS is per process). Progress goes to stderr.
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
-// `--heap-snapshot PHASE` writes a V8 heap snapshot when the phase ends ("registration",
-// "admission+seal 1", "billing 1").
+// `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
+// ("registration", "admission+seal 1", "billing 1").
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
@@ -29,6 +31,13 @@ export interface CityRunResult {
   readonly wallS: number;
   /** Seconds spent in each phase, in order (`registration` includes key derivation and set-up). */
   readonly phasesS: Readonly<Record<string, number>>;
+  /**
+   * CPU seconds of the process over the run (user + system, every thread): on a shared machine
+   * the wall time measures the load too, this does not.
+   */
+  readonly cpuS: number;
+  /** Load average (1 min) at the start and at the end of the run. */
+  readonly loadavg: readonly [number, number];
   /** Peak resident set size of the process (MB = 2^20 bytes). */
   readonly peakRssMb: number;
   readonly virtualMs: number;
@@ -95,6 +104,8 @@ export async function cityRun(
   const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
   const marks: { name: string; atMs: number }[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const load0 = loadavg()[0];
   const logger = new PhaseLogger("", marks, (name) =>
     say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${name} done`),
   );
@@ -104,6 +115,7 @@ export async function cityRun(
     { logger, ...(options.step ? { step: options.step } : {}) },
   );
   const end = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   const phasesS: Record<string, number> = {};
   let last = t0;
   for (const m of marks) {
@@ -122,6 +134,8 @@ export async function cityRun(
     meters,
     intervals,
     wallS: (end - t0) / 1000,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    loadavg: [load0, loadavg()[0]],
     phasesS,
     peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
     virtualMs: run.virtualMs,
@@ -173,7 +187,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).
       const want = values["heap-snapshot"];
       if (want !== undefined && line.includes(`] ${want}`)) {
-        console.error(`  heap snapshot: ${writeHeapSnapshot()}`);
+        const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+        console.error(`  heap snapshot: ${writeHeapSnapshot(file)}`);
       }
     },
     step: (s) => {
@@ -190,7 +205,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(
-      `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
+      `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, ${result.cpuS.toFixed(1)} s CPU, load ${result.loadavg.map((l) => l.toFixed(1)).join("→")}, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
         `${result.messages} messages, ${result.billsVerified} bills verified, ${result.billsDisputed} disputed`,
     );
     for (const [name, s] of Object.entries(result.phasesS))

@@ -6,7 +6,8 @@
 //
 // Metrics, per size N: `e2e.interval_s_N` (wall time of the whole run: keys, deployment, agents,
 // registration, admission, posting, billing, every user's check), `sim.peak_rss_mb_N` (the child's
-// `maxRSS`), `e2e.phase_*_s_N` (the phases of city-run.ts), `sim.bills_verified_N`.
+// `maxRSS`), `e2e.interval_cpu_s_N` (the child's CPU time: the machine is shared), `sim.loadavg_N`
+// (at the end), `e2e.phase_*_s_N` (the phases of city-run.ts), `sim.bills_verified_N`.
 // `GRIDLEDGER_CITY_SIZES=500,1000` picks other sizes (a comma-separated list); `--quick` runs 500.
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -64,6 +65,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     const r = await runChild(n, (m) => ctx.log(m));
     ctx.record(`e2e.interval_s_${n}`, r.wallS, "s");
     ctx.record(`sim.peak_rss_mb_${n}`, r.peakRssMb, "MB");
+    ctx.record(`e2e.interval_cpu_s_${n}`, r.cpuS, "s");
+    ctx.record(`sim.loadavg_${n}`, r.loadavg[1], "load");
     for (const [phase, s] of Object.entries(r.phasesS)) {
       const name = phase.replace(/ \d+$/, "").replace(/[^a-z]+/g, "_");
       ctx.record(`e2e.phase_${name}_s_${n}`, s, "s");
