@@ -9,7 +9,7 @@
 // `--dropout`) and 4 consensus nodes, node-1 and the gateway SIGKILLed in round 2 and restarted
 // (the gateway resumes the open round from its journal); both audits from chain events pass and
 // equal the run without the kills.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,47 +17,14 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { pidAlive } from "../../offchain/node/runner.ts";
+import {
+  devnet,
+  devnetPair,
+  expectNothingLeft,
+  MAIN,
+  type DevnetJson,
+} from "../helpers/devnet-run.ts";
 import { ROOT } from "../helpers/hardhat-node.ts";
-
-const MAIN = join(ROOT, "offchain", "cli", "main.ts");
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function devnet(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--disable-warning=ExperimentalWarning", MAIN, "devnet", ...args],
-      { cwd: ROOT, timeout: 120_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-interface DevnetJson {
-  schemes: Record<string, { digest: string; ok: boolean }>;
-  processes: {
-    name: string;
-    role: string;
-    pid: number;
-    pids: number[];
-    restarts: number;
-    exitCode: number | null;
-  }[];
-  kills: {
-    process: string;
-    step: number;
-    killedInStep: number;
-    killedPid: number;
-    restartedPid: number;
-  }[];
-  leftRunning: number[];
-}
 
 describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function () {
   this.timeout(180_000);
@@ -77,19 +44,7 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
       "--smoke-interval-ms",
       "800",
     ];
-    // One after the other (two devnets drawing ports at once can draw the same one).
-    const killed = await devnet([
-      ...common,
-      "--kill",
-      "ping2@2",
-      "--json",
-      join(dir, "killed.json"),
-    ]);
-    const plain = await devnet([...common, "--json", join(dir, "plain.json")]);
-    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
-    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
-    const k = JSON.parse(readFileSync(join(dir, "killed.json"), "utf8")) as DevnetJson;
-    const p = JSON.parse(readFileSync(join(dir, "plain.json"), "utf8")) as DevnetJson;
+    const { killed, k, p } = await devnetPair(dir, "smoke", common, ["ping2@2"]);
     expect(k.processes.map((q) => [q.name, q.role])).to.deep.equal([
       ["ping-0", "ping"],
       ["ping-1", "ping"],
@@ -111,13 +66,8 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
     expect(k.schemes.smoke.digest).to.equal(p.schemes.smoke.digest);
     expect(killed.stdout).to.match(/--kill ping-2@2: SIGKILL pid \d+ in step 2, restarted/);
     // No process left behind: every pid any process ever had is gone.
-    for (const run of [k, p]) {
-      expect(run.leftRunning).to.deep.equal([]);
-      for (const q of run.processes) {
-        expect(q.exitCode, q.name).to.equal(0);
-        for (const pid of q.pids) expect(pidAlive(pid), `${q.name} pid ${pid}`).to.equal(false);
-      }
-    }
+    expectNothingLeft([k, p]);
+    for (const q of [...k.processes, ...p.processes]) expect(q.exitCode, q.name).to.equal(0);
     expect(killed.stdout).to.match(/left running: none/);
   });
 
@@ -284,22 +234,8 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       "--dropout",
       "0.17",
     ];
-    // One after the other: two devnets drawing address-book ports at the same time can pick the
-    // same port (each checks only that it is free when drawn): EADDRINUSE at start.
-    const killed = await devnet([
-      ...common,
-      "--kill",
-      "node1@2",
-      "--kill",
-      "gateway@2",
-      "--json",
-      join(dir, "killed.json"),
-    ]);
-    const plain = await devnet([...common, "--json", join(dir, "plain.json")]);
-    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
-    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
-    const k = JSON.parse(readFileSync(join(dir, "killed.json"), "utf8")) as DevnetJson;
-    const p = JSON.parse(readFileSync(join(dir, "plain.json"), "utf8")) as DevnetJson;
+    // One after the other: the machine is shared and the windows are wall-clock.
+    const { killed, k, p } = await devnetPair(dir, "protocol", common, ["node1@2", "gateway@2"]);
     expect(k.processes.map((q) => q.role).sort()).to.deep.equal([
       "bbnp-users",
       "cc",
@@ -326,12 +262,7 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
     const bbnp = (k.schemes.bbnp as unknown as { audit: { reporters: string }[] }).audit;
     expect(bbnp.map((r) => Number(r.reporters))).to.deep.equal([10, 10]);
     expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
-    for (const run of [k, p]) {
-      expect(run.leftRunning).to.deep.equal([]);
-      for (const q of run.processes) {
-        for (const pid of q.pids) expect(pidAlive(pid), `${q.name} pid ${pid}`).to.equal(false);
-      }
-    }
+    expectNothingLeft([k, p]);
   });
 
   it("a meter fleet killed in interval 2 resumes from its data dir (carry, batches): same Oksuz digest, every bill verified", async () => {
@@ -353,23 +284,12 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       "--timeout",
       "180",
     ];
-    const killed = await devnet([
-      ...common,
-      "--kill",
-      "meters-0@2",
-      "--json",
-      join(dir, "fleet-killed.json"),
-    ]);
-    const plain = await devnet([...common, "--json", join(dir, "fleet-plain.json")]);
-    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
-    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
-    const k = JSON.parse(readFileSync(join(dir, "fleet-killed.json"), "utf8")) as DevnetJson;
-    const p = JSON.parse(readFileSync(join(dir, "fleet-plain.json"), "utf8")) as DevnetJson;
+    const { killed, k, p } = await devnetPair(dir, "fleet", common, ["meters-0@2"]);
     expect(k.processes.find((q) => q.name === "meters-0")!.restarts).to.equal(1);
     expect(k.kills[0]).to.include({ process: "meters-0", step: 2, killedInStep: 2 });
     expect(k.schemes.oksuz.ok).to.equal(true);
     expect(k.schemes.oksuz.digest).to.equal(p.schemes.oksuz.digest);
     expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
-    expect(k.leftRunning).to.deep.equal([]);
+    expectNothingLeft([k, p]);
   });
 });

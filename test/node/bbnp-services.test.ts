@@ -35,24 +35,7 @@ import { createRng } from "../../offchain/runtime/rng.ts";
 import { AddressBook, SocketTransport } from "../../offchain/runtime/socket-transport.ts";
 import { Store } from "../../offchain/runtime/store.ts";
 import { reservePorts } from "../helpers/hardhat-node.ts";
-
-/** What a process opened, closed when it stops (the runner's job in a real process). */
-interface Opened {
-  transports: SocketTransport[];
-  stores: Store[];
-}
-
-/** As the runner does after `start()`: every transport the service started is listening. */
-async function listening(o: Opened): Promise<void> {
-  for (const t of o.transports) await t.listening();
-}
-
-async function closeAll(o: Opened): Promise<void> {
-  for (const t of o.transports) await t.close();
-  for (const s of o.stores) s.close();
-  o.transports.length = 0;
-  o.stores.length = 0;
-}
+import { ProcessTable, type Opened } from "../helpers/service-processes.ts";
 
 describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)", function () {
   this.timeout(300_000);
@@ -86,7 +69,9 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       windowMs: 4_000,
       revealWindowMs: 3_000,
       viewTimeoutMs: 3_000,
-      revealTimeoutMs: 400,
+      // The reveal phase over sockets: 400 ms was too short at load 7 on 2 cores (node 0 selected
+      // with no reveal in, "selectPrimary: no pre-selected node revealed a random").
+      revealTimeoutMs: 1_500,
       commitTimeoutMs: 30_000,
     });
     const [admin, gateway, ...nodes] = signers;
@@ -170,12 +155,8 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
   it("2 rounds commit the users' true sums; a node stopped between rounds rejoins from its store", async () => {
     const d = await deployment("svc", 2);
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const opened = new Map<string, Opened>();
-    const open = (name: string) => {
-      const o: Opened = { transports: [], stores: [] };
-      opened.set(name, o);
-      return o;
-    };
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
     const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
     const nodes: NodeService[] = [];
     for (let j = 0; j < 4; j++) {
@@ -188,23 +169,23 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     try {
       await users.start();
       for (const n of nodes) await n.start();
-      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await procs.listening({ except: "gateway" });
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       // Round 1 commits; stop node 1 before round 2's statement reaches the nodes.
       await until(() => gateway.outcomes.length >= 1, "round 1");
       expect(gateway.outcomes[0].aborted).to.equal(undefined);
       const restarted = 1;
       await until(() => nodes[restarted].agent.node.head().round === 1n, "node 1 adopts round 1");
       await nodes[restarted].stop();
-      await closeAll(opened.get(`node-${restarted}`)!);
+      await procs.close(`node-${restarted}`);
       expect(nodes[restarted].agent.node.head().round).to.equal(1n);
       nodes[restarted] = await nodeService(
         d.env(`node-${restarted}`, open(`node-${restarted}`)),
         d.nodeSigners[restarted],
       );
       await nodes[restarted].start();
-      await listening(opened.get(`node-${restarted}`)!);
+      await procs.listening({ only: `node-${restarted}` });
       // Rejoined from its store: the same head as before the stop, not behind the chain.
       expect(nodes[restarted].agent.node.head().round).to.equal(1n);
       expect(nodes[restarted].status()).to.not.have.property("behind");
@@ -229,19 +210,15 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       await gateway.stop();
       for (const n of nodes) await n.stop();
       await users.stop();
-      for (const o of opened.values()) await closeAll(o);
+      await procs.closeAll();
     }
   });
 
   it("a gateway restarted mid-round resumes the open round from its journal: every round committed once, true sums", async () => {
     const d = await deployment("svc-gw", 3);
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const opened = new Map<string, Opened>();
-    const open = (name: string) => {
-      const o: Opened = { transports: [], stores: [] };
-      opened.set(name, o);
-      return o;
-    };
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
     const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
     const nodes: NodeService[] = [];
     for (let j = 0; j < 4; j++) {
@@ -251,14 +228,14 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     try {
       await users.start();
       for (const n of nodes) await n.start();
-      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await procs.listening({ except: "gateway" });
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       await until(() => gateway.outcomes.length >= 1, "round 1");
       // Round 2 is open (collecting): kill the gateway now.
       await until(() => gateway.status().round === 2, "round 2 open");
       await gateway.stop();
-      await closeAll(opened.get("gateway")!);
+      await procs.close("gateway");
       await gateway.done?.catch(() => {});
       const first = gateway.outcomes.map((o) => [Number(o.round), o.aborted ?? "committed"]);
       expect(first).to.deep.equal([
@@ -267,7 +244,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       ]);
       gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       await gateway.done;
       // This process resumed round 2 (open at the stop: re-announced, the users resent their
       // identical reports) and ran round 3.
@@ -291,7 +268,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       await gateway.stop();
       for (const n of nodes) await n.stop();
       await users.stop();
-      for (const o of opened.values()) await closeAll(o);
+      await procs.closeAll();
     }
   });
   it("2 of 12 users stopped: every round commits the counted users' true sum through the TA service", async () => {
@@ -299,12 +276,8 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     const d = await deployment("svc-ta", 2, { fleets: 6, taService: true });
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
     expect(cfg.ta).to.equal(TA_ADDRESS);
-    const opened = new Map<string, Opened>();
-    const open = (name: string) => {
-      const o: Opened = { transports: [], stores: [] };
-      opened.set(name, o);
-      return o;
-    };
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
     const stopped = [5, 11];
     const fleets = [0, 1, 2, 3, 4].map((k) =>
       bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
@@ -319,9 +292,9 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       for (const f of fleets) await f.start();
       await ta.start();
       for (const n of nodes) await n.start();
-      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await procs.listening({ except: "gateway" });
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       await gateway.done;
       expect(gateway.outcomes.map((o) => o.aborted)).to.deep.equal([undefined, undefined]);
       for (const o of gateway.outcomes) {
@@ -346,18 +319,14 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       for (const n of nodes) await n.stop();
       await ta.stop();
       for (const f of fleets) await f.stop();
-      for (const o of opened.values()) await closeAll(o);
+      await procs.closeAll();
     }
   });
 
   it("without the TA service the same dropouts abort every round cleanly (nothing committed)", async () => {
     const d = await deployment("svc-nota", 1, { fleets: 6 });
-    const opened = new Map<string, Opened>();
-    const open = (name: string) => {
-      const o: Opened = { transports: [], stores: [] };
-      opened.set(name, o);
-      return o;
-    };
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
     const fleets = [0, 1, 2, 3, 4].map((k) =>
       bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
     );
@@ -369,9 +338,9 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     try {
       for (const f of fleets) await f.start();
       for (const n of nodes) await n.start();
-      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await procs.listening({ except: "gateway" });
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       await gateway.done;
       expect(gateway.outcomes.map((o) => o.aborted !== undefined)).to.deep.equal([true]);
       expect(await committedEvents(d.adapter.address)).to.have.length(0);
@@ -379,7 +348,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       await gateway.stop();
       for (const n of nodes) await n.stop();
       for (const f of fleets) await f.stop();
-      for (const o of opened.values()) await closeAll(o);
+      await procs.closeAll();
     }
   });
   it("a node stopped during round 2 catches up from its peers after the restart and signs round 3", async () => {
@@ -387,12 +356,8 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     // shows whether the restarted node voted.
     const d = await deployment("svc-catchup", 3, { collectWindowMs: 1_500 });
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const opened = new Map<string, Opened>();
-    const open = (name: string) => {
-      const o: Opened = { transports: [], stores: [] };
-      opened.set(name, o);
-      return o;
-    };
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
     const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
     const nodes: NodeService[] = [];
     for (let j = 0; j < 4; j++) {
@@ -403,13 +368,13 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     try {
       await users.start();
       for (const n of nodes) await n.start();
-      for (const [name, o] of opened) if (name !== "gateway") await listening(o);
+      await procs.listening({ except: "gateway" });
       await gateway.start();
-      await listening(opened.get("gateway")!);
+      await procs.listening({ only: "gateway" });
       // Round 2 open: stop node 2; round 2 commits with the other three.
       await until(() => gateway.status().round === 2, "round 2 open");
       await nodes[down].stop();
-      await closeAll(opened.get(`node-${down}`)!);
+      await procs.close(`node-${down}`);
       await until(() => gateway.outcomes.length >= 2, "round 2 done");
       expect(gateway.outcomes[1].aborted).to.equal(undefined);
       expect(nodes[down].agent.node.head().round).to.equal(1n);
@@ -419,7 +384,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
         d.nodeSigners[down],
       );
       await nodes[down].start();
-      await listening(opened.get(`node-${down}`)!);
+      await procs.listening({ only: `node-${down}` });
       await until(
         () => nodes[down].agent.node.head().round === 2n,
         "the restarted node adopts round 2",
@@ -453,7 +418,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       await gateway.stop();
       for (const n of nodes) await n.stop();
       await users.stop();
-      for (const o of opened.values()) await closeAll(o);
+      await procs.closeAll();
     }
   });
 });
