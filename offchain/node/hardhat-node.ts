@@ -3,7 +3,7 @@
 // test/helpers/hardhat-node.ts). Started in its own process group and stopped by pid, so the node
 // and anything it forks go together.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,39 +64,70 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Takes the reservation lock of `port` (exclusive create of `<port>.lock` with our pid); a lock
- * whose holder is dead (SIGKILL) is taken over. False if a live process holds it.
+ * Creates `file` holding our pid, atomically: the content is written to a private temporary file
+ * first and hard-linked into place (link fails with EEXIST if `file` exists). A plain exclusive
+ * create left a moment in which the file existed but was empty; a process reading it then saw no
+ * live owner, took it over, and two processes held one port (seen in the two-process test).
+ */
+function createLock(file: string): boolean {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${process.pid}\n`);
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    return false;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** The pid a lock file names; NaN if it is gone. */
+function lockOwner(file: string): number {
+  try {
+    return Number(readFileSync(file, "utf8").trim());
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Takes the reservation lock of `port` (`<port>.lock` holding our pid, created atomically); a lock
+ * whose holder is dead (SIGKILL) is taken over under a `<port>.lock.takeover` guard (exclusive
+ * create), re-checked inside it, so two processes judging one lock stale never both take it.
+ * False if a live process holds it or another process is taking it over.
  */
 function lockPort(port: number): boolean {
   const dir = portLockDir();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${port}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
-      held.add(port);
-      if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        process.on("exit", () => releasePorts([...held]));
-      }
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  const hold = (): boolean => {
+    held.add(port);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on("exit", () => releasePorts([...held]));
     }
-    let owner = NaN;
-    try {
-      owner = Number(readFileSync(file, "utf8").trim());
-    } catch {
-      // removed meanwhile: try again
-    }
-    if (owner === process.pid || alive(owner)) return false;
-    try {
-      unlinkSync(file); // stale: its holder is gone
-    } catch {
-      // another process took it over first
-    }
+    return true;
+  };
+  if (createLock(file)) return hold();
+  const owner = lockOwner(file);
+  if (owner === process.pid || alive(owner)) return false;
+  const guard = `${file}.takeover`;
+  try {
+    writeFileSync(guard, `${process.pid}\n`, { flag: "wx" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    return false; // another process is taking it over: draw another port
   }
-  return false;
+  try {
+    const now = lockOwner(file);
+    if (now === process.pid || alive(now)) return false; // taken over meanwhile
+    if (!Number.isNaN(now)) unlinkSync(file); // stale: its holder is gone
+    return createLock(file) ? hold() : false;
+  } finally {
+    rmSync(guard, { force: true });
+  }
 }
 
 /** Releases this process's reservation locks of `ports` (others' locks are left alone). */
