@@ -30,7 +30,6 @@ import type { MeterIntervalReport } from "../meter/meter.ts";
 import type { UserIntervalCheck } from "../user/user.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
-import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import { WIRE_HEADER_BYTES, WIRE_TYPE } from "../protocol/wire/index.ts";
 import type { Logger } from "../runtime/log.ts";
