@@ -682,7 +682,11 @@ export async function runOksuzAgents(
     let registered = false;
     let sealed = 0;
     let billed = 0;
-    while (!finished && adversaryFailure === undefined) {
+    // Milestones and the watch hook: while waiting for the chain, and at most every quarter round
+    // of virtual time otherwise (the driver steps from timer to timer: per message, not per round).
+    let watchedAtMs = -Infinity;
+    const look = (): void => {
+      watchedAtMs = clock.now();
       hooks.watch?.(live);
       const cc = currentCc().status();
       if (!registered && cc.interval > 0) {
@@ -696,10 +700,14 @@ export async function runOksuzAgents(
         progress(`interval ${billed + 1}/${scenario.intervals}: priced and billed`);
         hooks.step?.({ task: "intervals", done: billed + 1, total: scenario.intervals });
       }
+    };
+    while (!finished && adversaryFailure === undefined) {
       if (chainCalls > 0) {
+        look();
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
+      if (clock.now() - watchedAtMs >= ROUND_MS / 4) look();
       if (clock.now() > limitMs) {
         throw new OksuzAgentsTimeoutError(
           `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
@@ -712,7 +720,7 @@ export async function runOksuzAgents(
     await all;
     if (failure !== undefined) throw failure;
     if (adversaryFailure !== undefined) throw adversaryFailure;
-    hooks.watch?.(live);
+    look();
     return live;
   } finally {
     for (const s of services) await s.stop();
