@@ -694,10 +694,16 @@ export async function runOksuzAgents(
         progress(`registered ${cc.registered} meters`);
       }
       for (; sealed < cc.sealed; sealed++) {
-        progress(`interval ${sealed + 1}/${scenario.intervals}: sealed`);
+        const { admitted } = currentCc().agent.center.stats(sealed + 1);
+        progress(
+          `interval ${sealed + 1}/${scenario.intervals}: sealed, ${admitted} of ${scenario.meters * slots} slots admitted`,
+        );
       }
       for (; billed < spAgent.status().billedThrough; billed++) {
-        progress(`interval ${billed + 1}/${scenario.intervals}: priced and billed`);
+        const price = spAgent.prices.get(billed + 1);
+        progress(
+          `interval ${billed + 1}/${scenario.intervals}: final, price ${price ?? "?"} per Wh`,
+        );
         hooks.step?.({ task: "intervals", done: billed + 1, total: scenario.intervals });
       }
     };

@@ -308,7 +308,6 @@ export async function runOksuz(
     watch,
     meterReport,
   });
-  const progress = hooks.progress ?? (() => {});
 
   // ---- per interval, from the chain and the agents -----------------------------------------------
   const admin = chain.admin;
@@ -386,10 +385,6 @@ export async function runOksuz(
       gasByOperation: decimal(ofJ),
       phaseMs,
     });
-    progress(
-      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
-        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${n}`,
-    );
   }
   const lastFigures = meterFigures.filter((f) => f.interval === scenario.intervals);
   const finalCarry = lastFigures.reduce((s, f) => s + BigInt(f.carryOutWh), 0n);

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
-import { MemoryNetwork } from "../../offchain/runtime/network.ts";
+import { MemoryNetwork, type Transport } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { TransportTap } from "../../offchain/runtime/transport-tap.ts";
 
@@ -66,11 +66,15 @@ describe("TransportTap", () => {
   });
 
   it("without delivery taps hands the agent's handler over unwrapped", () => {
-    const { b } = pair();
     const handler = () => {};
     let installed: unknown;
-    const inner = { ...b, address: "b", start() {}, stop() {}, send() {} } as typeof b;
-    inner.handle = (h) => void (installed = h);
+    const inner: Transport = {
+      address: "b",
+      start() {},
+      stop() {},
+      send() {},
+      handle: (h) => void (installed = h),
+    };
     new TransportTap(inner, { onSend: () => {} }).handle(handler);
     expect(installed).to.equal(handler);
   });
