@@ -152,6 +152,13 @@ interface IBillingLedger is IParticipantDirectory {
     /// `encodeOcdPacked` (offchain/chain/billing.ts; docs/PROTOCOL.md "Packed OCD calldata").
     error BillingLedgerPackedLength(uint32 interval, uint256 length);
 
+    /// @notice {postOcdAfter}: the batch was built to follow pseudonym `expected`, but the
+    /// interval's last posted pseudonym is `lastId` (an earlier batch of the same pipeline was not
+    /// mined, or reverted, or this batch was already posted). Nothing was posted. Fix (CC): read
+    /// `intervalRecord(interval).lastId` and post what follows it (docs/SCALE.md "Posting at chain
+    /// speed").
+    error BillingLedgerPredecessorMismatch(uint32 interval, bytes32 expected, bytes32 lastId);
+
     /// @notice The batch is empty. Fix: post at least one entry.
     error BillingLedgerEmptyBatch(uint32 interval);
 
@@ -325,6 +332,20 @@ interface IBillingLedger is IParticipantDirectory {
     /// {postSlots}. Reverts {BillingLedgerPackedLength} if `entries.length` is not a multiple of
     /// 121, then as {postSlots}; `OcdBatchPosted` carries the same 133-byte records.
     function postOcd(uint32 interval, bytes calldata entries, bytes32[] calldata zeroIds) external;
+
+    /// @notice {postOcd} that only applies right after pseudonym `predecessor`: reverts
+    /// {BillingLedgerPredecessorMismatch} unless the interval's last posted pseudonym
+    /// (`intervalRecord(interval).lastId`, zero before the first slot) equals `predecessor`, then
+    /// behaves exactly as {postOcd}. With several transactions in flight (issue 14 "Posting at
+    /// chain speed"), each batch names the last pseudonym of the batch before it, so a batch whose
+    /// predecessor failed or was dropped cannot land after the gap: the ledger never skips a slot,
+    /// and a batch already posted reverts instead of being posted twice.
+    function postOcdAfter(
+        uint32 interval,
+        bytes32 predecessor,
+        bytes calldata entries,
+        bytes32[] calldata zeroIds
+    ) external;
 
     /// @notice CC posts OCD entries (state Open). Each entry's Schnorr signature is verified over
     /// its §4.4 digest (kind 0, this deployment's domain), its consumption must be a category

@@ -129,6 +129,23 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
     }
 
     /// @inheritdoc IBillingLedger
+    function postOcdAfter(
+        uint32 interval,
+        bytes32 predecessor,
+        bytes calldata entries,
+        bytes32[] calldata zeroIds
+    ) external onlyRole(CC_ROLE) {
+        (IntervalRecord storage rec, OcdBatch.Context memory ctx) = _ocdContext(interval);
+        if (ctx.lastId != predecessor) {
+            revert BillingLedgerPredecessorMismatch(interval, predecessor, ctx.lastId);
+        }
+        uint256 n = OcdBatch.packedCount(interval, entries);
+        bytes memory records = new bytes(n * OcdBatch.OCD_PACKED_SIZE);
+        OcdBatch.unpackOcd(records, entries, n, ctx.timestamp);
+        _postRecords(rec, ctx, records, n, zeroIds);
+    }
+
+    /// @inheritdoc IBillingLedger
     function postOcdBatch(uint32 interval, OcdEntry[] calldata entries) external onlyRole(CC_ROLE) {
         bytes32[] calldata none;
         // An empty calldata array (offset 0, length 0): never read.

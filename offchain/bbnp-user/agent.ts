@@ -7,6 +7,7 @@
 // user only answers.
 import { BbnpUser, type BbnpUserComponents } from "./user.ts";
 import type { BbnpPublicParams } from "../protocol/bbnp/params.ts";
+import type { BbnpReport, MaskReveal } from "../protocol/bbnp/report.ts";
 import {
   decodeWire,
   encodeWire,
@@ -59,6 +60,10 @@ export class BbnpUserAgent {
   readonly #logger: Logger;
   readonly #now: () => number;
   #stats: BbnpUserRoundStats | undefined;
+  /** The last round's report, resent as is when the gateway announces that round again. */
+  #lastReport: BbnpReport | undefined;
+  /** The last round's reveals by peer, resent as is when asked again (a restarted gateway). */
+  #sentReveals = new Map<number, MaskReveal>();
   #running = false;
   /** Messages that failed to decode or that this role does not take. */
   refused = 0;
@@ -131,7 +136,14 @@ export class BbnpUserAgent {
   }
 
   #onRoundOpen(round: bigint): void {
-    // Rounds strictly increase (BbnpUser refuses a second report for a round): ignore a repeat.
+    // Rounds strictly increase (BbnpUser refuses a second report for a round). The same round
+    // announced again (a gateway restarted before it closed collection: offchain/gateway/
+    // journal.ts) gets the SAME report again, byte for byte: it tells the gateway nothing new,
+    // whereas a second report under the same masks would hand it m − m'.
+    if (round === this.#user.lastRound && this.#lastReport) {
+      this.#send({ type: "bbnpReport", report: this.#lastReport });
+      return;
+    }
     if (round <= this.#user.lastRound) return;
     const stats: BbnpUserRoundStats = {
       round,
@@ -148,6 +160,8 @@ export class BbnpUserAgent {
     stats.prepareMs = this.#now() - mark;
     mark = this.#now();
     const report = this.#user.report(round, reading);
+    this.#lastReport = report;
+    this.#sentReveals = new Map();
     stats.reportMs = this.#now() - mark;
     stats.reported = true;
     this.#send({ type: "bbnpReport", report });
@@ -158,9 +172,21 @@ export class BbnpUserAgent {
       this.refused++;
       return;
     }
+    // A mask already revealed for this round is resent as it was (a restarted gateway asking its
+    // open recovery pass again): the same value reveals nothing new. Only new peers go to BbnpUser,
+    // whose checks (last reported round, neighbours only, each once) stay in force.
+    const again: MaskReveal[] = [];
+    const fresh: number[] = [];
+    for (const d of request.peers) {
+      const sent = request.round === this.#user.lastRound ? this.#sentReveals.get(d) : undefined;
+      if (sent) again.push(sent);
+      else fresh.push(d);
+    }
+    for (const reveal of again) this.#send({ type: "bbnpReveal", reveal });
+    if (fresh.length === 0) return;
     let reveals;
     try {
-      reveals = this.#user.revealMasks(request.round, request.peers);
+      reveals = this.#user.revealMasks(request.round, fresh);
     } catch (e) {
       // Not our round, a peer that is not our neighbour, or a second request for the same mask:
       // refused by BbnpUser (its checks keep a recovery from opening another round).
@@ -171,7 +197,10 @@ export class BbnpUserAgent {
       });
       return;
     }
-    for (const reveal of reveals) this.#send({ type: "bbnpReveal", reveal });
+    for (const reveal of reveals) {
+      this.#sentReveals.set(reveal.peer, reveal);
+      this.#send({ type: "bbnpReveal", reveal });
+    }
     if (this.#stats && this.#stats.round === request.round) this.#stats.revealed += reveals.length;
   }
 }

@@ -30,6 +30,8 @@ export interface BenchContext {
 
 export interface BenchSuite {
   run(ctx: BenchContext): Promise<void>;
+  /** Runs only when `--only` names it (long suites: city scale). */
+  readonly optIn?: boolean;
 }
 
 export function median(values: readonly number[]): number {

@@ -22,7 +22,8 @@ if (values.help) {
     "usage: npm run bench -- [--json FILE] [--quick] [--only SUITE ...]\n" +
       '  --json FILE   write {"metrics": {name: {value, unit}}} to FILE\n' +
       "  --quick       fewer iterations and smaller sizes (smoke run)\n" +
-      "  --only SUITE  run only suites whose file name starts with SUITE (repeatable)",
+      "  --only SUITE  run only suites whose file name starts with SUITE (repeatable;\n" +
+      "                opt-in suites such as city run only when named)",
   );
   process.exit(0);
 }
@@ -45,6 +46,11 @@ for (const file of files) {
   const t0 = performance.now();
   try {
     const suite = (await import(pathToFileURL(join(suitesDir, file)).href)) as BenchSuite;
+    // Opt-in suites (city scale: many minutes) run only when --only names them.
+    if (suite.optIn === true && !values.only?.some((p) => file.startsWith(p))) {
+      console.log(`[bench] ${name} skipped (opt-in: --only ${name})`);
+      continue;
+    }
     await suite.run(ctx);
   } catch (err) {
     failures.push(name);

@@ -18,11 +18,17 @@
 //   - posting resumes from the chain's own progress: the ledger stores the last posted pseudonym of
 //     the interval, and entries are posted sorted by pseudonym, so everything at or below it is
 //     already on-chain. The chain is the source of truth; no local "posted" flag can drift from it.
-import { bytesToHex } from "../crypto/bytes.ts";
+//     With `posting` (issue 14 "Posting at chain speed", cc/posting.ts) batches are sized from the
+//     block gas limit and up to `window` are in flight with explicit nonces; each names its
+//     predecessor pseudonym (`postOcdAfter`), so a batch whose predecessor failed reverts instead
+//     of leaving a gap, and after any failure CC waits for its transactions in flight, reads the
+//     chain again and posts what follows its last pseudonym.
 import type { ControlCenterKeys } from "../crypto/keys.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { ControlCenterChainClient } from "./chain-client.ts";
 import { OnionExit, type ExitReceipt } from "../onion/relay.ts";
+import { DEFAULT_MAX_TAGS_PER_EPOCH } from "../onion/replay.ts";
+import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import type { SecretStore } from "../runtime/secret-box.ts";
 import type { Store } from "../runtime/store.ts";
@@ -34,17 +40,53 @@ import {
   type ZeroSlots,
 } from "./control-center.ts";
 import { AdmissionPool, BatchAdmission } from "./admission-pool.ts";
+import {
+  compareIds,
+  planFixedBatches,
+  planOcdBatches,
+  postOcdPipeline,
+  PostingConfigError,
+  type OcdBatchLimits,
+  type PlannedOcdBatch,
+} from "./posting.ts";
+
+/**
+ * Posting at chain speed (issue 14; cc/posting.ts, docs/SCALE.md): batches sized from the chain's
+ * block gas limit, several in flight. The batch limits as in {@link OcdBatchLimits}.
+ */
+export interface OcdPostingOptions extends Omit<OcdBatchLimits, "blockGasLimit"> {
+  /** OCD transactions in flight (sent, receipt not yet seen), default 1. */
+  readonly window?: number;
+  /**
+   * Before reading where posting resumes: how long to wait for CC's transactions still pending
+   * (a CC killed with batches in flight; `ControlCenterChainClient.settle`), default 60,000 ms.
+   */
+  readonly settleMs?: number;
+  /** Failed rounds in a row that moved the chain's last pseudonym nowhere before giving up, default 3. */
+  readonly maxStalls?: number;
+}
 
 export interface ControlCenterAgentInit {
   readonly keys: ControlCenterKeys;
   readonly domain: Uint8Array;
   readonly maxMessagesPerMeter?: number;
   readonly maxFailures?: number;
-  /** OCD entries per transaction, default 100. */
+  /**
+   * OCD entries per transaction, default 100 (with at most 10 × as many zero slots). Ignored with
+   * `posting`, which sizes batches from the block gas limit.
+   */
   readonly batchSize?: number;
+  /**
+   * Posting at chain speed (issue 14): undefined (default) posts `batchSize` entries per
+   * transaction one at a time, as before; set, see {@link OcdPostingOptions}.
+   */
+  readonly posting?: OcdPostingOptions;
   /** Onion epoch CC's exit starts in (default 0); see {@link ControlCenterAgent.rotateEpoch}. */
   readonly epoch?: number;
-  /** Cap on the exit's replay cache per epoch (default 65,536 tags). */
+  /**
+   * Cap on the exit's replay cache per epoch. Default: {@link exitReplayCap} of the registered
+   * meters at each epoch rotation (at least 65,536 tags); a given value is kept for every epoch.
+   */
   readonly maxTagsPerEpoch?: number;
   /**
    * Threads checking signatures in {@link ControlCenterAgent.onReports} (issue 14,
@@ -68,6 +110,24 @@ const NS_METER_B = "cc/meter-b";
 const NS_INTERVAL = "cc/interval";
 const NS_EXCLUDED = "cc/excluded";
 const reportsLog = (interval: number) => `cc/reports/${interval}`;
+
+/** Onions CC's exit may see per report slot in an epoch: the first copy and resends (issue 14). */
+export const EXIT_TAGS_PER_SLOT = 4;
+
+/**
+ * The exit's replay cap for an epoch of `meters` meters with `slots` reports each: room for
+ * {@link EXIT_TAGS_PER_SLOT} onions per slot, at least the relay default (65,536) and at most
+ * 2^24. The cache grows as tags arrive (onion/replay.ts), so a high cap costs memory only when
+ * used (16 B per tag at load ≤ ½: 800,000 reports ≈ 32 MiB). Before issue 14 the exit kept the
+ * default 65,536 for any city, and from 8,192 meters × 8 slots on it refused the rest of an
+ * interval's reports as "overload" (10,000 meters: 65,536 of 80,000 admitted).
+ */
+export function exitReplayCap(meters: number, slots: number): number {
+  return Math.min(
+    2 ** 24,
+    Math.max(DEFAULT_MAX_TAGS_PER_EPOCH, EXIT_TAGS_PER_SLOT * meters * slots),
+  );
+}
 
 interface StoredInterval {
   start: string;
@@ -326,9 +386,25 @@ export class ControlCenterAgent {
     await this.#pool?.close();
   }
 
-  /** Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). */
+  /**
+   * Moves CC's exit to a later onion epoch (with the relays; DESIGN §4.6). Without an explicit
+   * `maxTagsPerEpoch`, the new epoch's replay cap follows the city: {@link exitReplayCap} of the
+   * meters registered now.
+   */
   rotateEpoch(epoch: number): void {
-    this.#exit.rotateEpoch(epoch);
+    const cap =
+      this.#init.maxTagsPerEpoch === undefined
+        ? exitReplayCap(
+            this.center.meterCount,
+            this.#init.maxMessagesPerMeter ?? DEFAULT_REPORT_SLOTS,
+          )
+        : undefined;
+    this.#exit.rotateEpoch(epoch, cap);
+  }
+
+  /** The exit's replay cap for the current epoch (tags). */
+  get exitMaxTagsPerEpoch(): number {
+    return this.#exit.maxTagsPerEpoch;
   }
 
   /** The exit's counters: packets received, delivered, dropped by reason. */
@@ -367,6 +443,15 @@ export class ControlCenterAgent {
     this.#crashAtBatch = this.#batchesPosted + batches;
   }
 
+  /**
+   * `meter`'s receipt for `interval`: its admitted counters, ascending (empty when none), in O(K)
+   * from the interval table (`ControlCenter.admittedCounters`). The service answers each admission
+   * with it; {@link receipts} rebuilds every meter's at once (O(admitted), for tests and audits).
+   */
+  receiptOf(interval: number, meter: number): number[] {
+    return this.center.admittedCounters(interval, meter);
+  }
+
   /** Counters admitted per meter (CC's receipts to meters over its direct channel). */
   receipts(interval: number): Map<number, Set<number>> {
     const out = new Map<number, Set<number>>();
@@ -384,6 +469,11 @@ export class ControlCenterAgent {
    * Posts the interval's K × (registered meters) slots — admitted real entries, and zero slots
    * (admitted dummies, absence markers; DESIGN §7) — merged in pseudonym order, resuming after
    * what the chain already holds, then seals. Returns the real entries and the zero slots.
+   * With `posting` the batches are sized from the block gas limit and sent up to `window` at a
+   * time (cc/posting.ts); a failed round is followed by a fresh read of the chain and a new plan,
+   * until `maxStalls` rounds in a row moved nothing (then the last failure is thrown, an
+   * `OcdPipelineError` whose cause is the chain's typed error). Throws {@link ControlCenterCrash}
+   * at the injected crash point, and `PostingConfigError` for posting options out of range.
    */
   async postAndSeal(
     interval: number,
@@ -391,34 +481,61 @@ export class ControlCenterAgent {
     const { chain } = this.#components;
     const entries = this.center.closeInterval(interval);
     const zeroSlots = this.center.zeroSlots(interval);
-    const progress = await chain.intervalProgress(interval);
+    const posting = this.#init.posting;
+    if (posting?.settleMs !== undefined && !(posting.settleMs >= 0)) {
+      throw new PostingConfigError("settleMs must be ≥ 0");
+    }
+    // Transactions a killed CC left in flight land before we read where to resume.
+    if (posting && chain.settle) await chain.settle(posting.settleMs ?? 60_000);
+    let progress = await chain.intervalProgress(interval);
     if (progress.state !== INTERVAL_STATE.Open) return { posted: 0, entries, zeroSlots };
-    const lastId = bytesToHex(progress.lastId);
-    const pending = entries.filter((e) => bytesToHex(e.id) > lastId);
-    const pendingZero = zeroSlots.ids.filter((id) => bytesToHex(id) > lastId);
-    // A batch holds `size` real entries; a zero slot costs about a tenth of one (no signature).
-    const size = this.#init.batchSize ?? 100;
-    let i = 0;
-    let z = 0;
-    while (i < pending.length || z < pendingZero.length) {
-      if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
-        throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
+    const firstLastId = progress.lastId;
+    const blockGasLimit = posting && chain.blockGasLimit ? await chain.blockGasLimit() : undefined;
+    const plan = (after: Uint8Array): PlannedOcdBatch[] => {
+      const pending = entries.filter((e) => compareIds(e.id, after) > 0);
+      const pendingZero = zeroSlots.ids.filter((id) => compareIds(id, after) > 0);
+      return posting && blockGasLimit !== undefined
+        ? planOcdBatches(pending, pendingZero, { ...posting, blockGasLimit })
+        : planFixedBatches(pending, pendingZero, this.#init.batchSize ?? 100);
+    };
+    const window = posting?.window ?? 1;
+    if (posting && chain.ocdSender) {
+      // Pipelined: rounds of plan → send with explicit nonces → confirm, the chain read between.
+      const maxStalls = posting.maxStalls ?? 3;
+      let stalls = 0;
+      for (;;) {
+        const batches = plan(progress.lastId);
+        if (batches.length === 0) break;
+        const sender = await chain.ocdSender();
+        try {
+          await postOcdPipeline(interval, progress.lastId, batches, sender, window, () => {
+            this.#crashPoint();
+            this.#batchesPosted++;
+          });
+        } catch (err) {
+          if (err instanceof ControlCenterCrash) throw err;
+          if (chain.settle) await chain.settle(posting.settleMs ?? 60_000);
+          const after = await chain.intervalProgress(interval);
+          const moved = compareIds(after.lastId, progress.lastId) !== 0;
+          stalls = moved ? 0 : stalls + 1;
+          this.#logger.warn("OCD posting round failed; reading the chain again", {
+            interval,
+            moved,
+            stalls,
+            error: err instanceof Error ? err.message : String(err),
+          });
+          if (stalls >= maxStalls || after.state !== INTERVAL_STATE.Open) throw err;
+          progress = after;
+          continue;
+        }
+        progress = await chain.intervalProgress(interval);
       }
-      const real: LedgerEntry[] = [];
-      const zero: Uint8Array[] = [];
-      while (
-        (i < pending.length || z < pendingZero.length) &&
-        real.length < size &&
-        zero.length < 10 * size
-      ) {
-        const takeReal =
-          z === pendingZero.length ||
-          (i < pending.length && bytesToHex(pending[i].id) < bytesToHex(pendingZero[z]));
-        if (takeReal) real.push(pending[i++]);
-        else zero.push(pendingZero[z++]);
+    } else {
+      for (const b of plan(progress.lastId)) {
+        this.#crashPoint();
+        await chain.postOcdBatch(interval, b.entries, b.zeroIds);
+        this.#batchesPosted++;
       }
-      await chain.postOcdBatch(interval, real, zero);
-      this.#batchesPosted++;
     }
     // The crash point also lies between the last batch and the seal, so `crashAfterBatches(n)`
     // fires inside the interval whatever its number of batches (issue 11: at one batch it did not).
@@ -427,6 +544,7 @@ export class ControlCenterAgent {
       throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
     }
     await chain.sealInterval(interval);
+    const posted = entries.filter((e) => compareIds(e.id, firstLastId) > 0).length;
     // Sealed: a restart must not reopen it for admission (its reports log stays for audit).
     this.#components.store.delete(NS_INTERVAL, String(interval));
     // A quiet moment: fold the WAL into the database and truncate it (it is bounded anyway).
@@ -434,12 +552,19 @@ export class ControlCenterAgent {
     this.#logger.info("sealed", {
       interval,
       entries: entries.length,
-      posted: pending.length,
+      posted,
       dummies: zeroSlots.dummies,
       markers: zeroSlots.markers,
       missingMeters: zeroSlots.missingMeters,
     });
-    return { posted: pending.length, entries, zeroSlots };
+    return { posted, entries, zeroSlots };
+  }
+
+  /** Throws {@link ControlCenterCrash} once `crashAfterBatches` batches were sent. */
+  #crashPoint(): void {
+    if (this.#crashAtBatch !== undefined && this.#batchesPosted >= this.#crashAtBatch) {
+      throw new ControlCenterCrash(`simulated crash after ${this.#batchesPosted} batches`);
+    }
   }
 }
 

@@ -18,6 +18,32 @@ export interface IntervalProgress {
   readonly dapCount: number;
 }
 
+/** One OCD batch sent and not yet known to be mined (issue 14 "Posting at chain speed"). */
+export interface PendingOcdBatch {
+  /**
+   * Resolves once the batch is mined and succeeded; rejects with the chain's typed error when it
+   * reverted (e.g. `BillingLedgerPredecessorMismatch`), was replaced or dropped, or no receipt came.
+   */
+  readonly mined: Promise<void>;
+}
+
+/** Sends OCD batches with explicit, consecutive nonces of CC's chain key. */
+export interface OcdBatchSender {
+  /**
+   * Sends `postOcdAfter(interval, predecessor, entries, zeroIds)` with the sequence's next nonce
+   * and gas limit `gasLimit`, without waiting for it to be mined; resolves once the node accepted
+   * it. `predecessor` is the 32-byte pseudonym the batch must follow on the ledger (zero before the
+   * interval's first slot). Throws the chain's typed error when the node refuses it at once.
+   */
+  send(
+    interval: number,
+    predecessor: Uint8Array,
+    entries: readonly LedgerEntry[],
+    zeroIds: readonly Uint8Array[],
+    gasLimit: bigint,
+  ): Promise<PendingOcdBatch>;
+}
+
 /**
  * CC's access to the billing ledger, connected with CC's key (CC_ROLE). Every write resolves once
  * mined and throws the chain's typed error (chain/errors.ts) when it reverts.
@@ -37,6 +63,23 @@ export interface ControlCenterChainClient {
     zeroIds: readonly Uint8Array[],
   ): Promise<void>;
   sealInterval(interval: number): Promise<void>;
+  /**
+   * Optional (issue 14 "Posting at chain speed"): the gas limit of the chain's latest block
+   * (`eth_getBlockByNumber("latest").gasLimit`), from which CC sizes its OCD batches.
+   */
+  blockGasLimit?(): Promise<bigint>;
+  /**
+   * Optional: a sender of OCD batches whose nonces start at CC's key's `pending` transaction count,
+   * read once here. A new sender re-reads it (after a failure, the chain is read again).
+   */
+  ocdSender?(): Promise<OcdBatchSender>;
+  /**
+   * Optional: waits until no transaction of CC's key is pending (its `pending` and `latest`
+   * transaction counts agree), at most `timeoutMs`; resolves `true` if so, `false` on timeout.
+   * CC calls it before reading where posting resumes, so that transactions a killed CC left in
+   * flight land first.
+   */
+  settle?(timeoutMs: number): Promise<boolean>;
   /** Relayed mode (Oksuz §5): posts SP-signed DAP entries (the first one prices the interval). */
   postDap(interval: number, entries: readonly LedgerEntry[]): Promise<void>;
   /** Relayed mode: posts one SP-signed bill batch. */

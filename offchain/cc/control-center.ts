@@ -572,6 +572,37 @@ export class ControlCenter {
     return Object.fromEntries(this.#unattributed);
   }
 
+  /**
+   * Counters (1…K, ascending) of `meter`'s slots admitted in `interval`: its receipt (Oksuz §5,
+   * CC's cumulative acknowledgement), read from the interval table's flags in O(K) (issue 14: the
+   * service rebuilt every meter's receipt from every admitted report per admission, O(N²) per
+   * interval). Empty for an unknown interval or meter, or one registered after the interval opened.
+   */
+  admittedCounters(interval: number, meter: number): number[] {
+    const table = this.#intervals.get(interval)?.table;
+    const row = this.#directory.rowOf(meter);
+    if (table === undefined || row === -1 || row >= table.meters) return [];
+    const out: number[] = [];
+    for (let k = 1; k <= table.slots; k++) {
+      if (table.has(row * table.slots + k - 1, ENTRY_ADMITTED)) out.push(k);
+    }
+    return out;
+  }
+
+  /**
+   * Meters of `interval` with all K slots admitted (O(meters × K) over the flags, no decoding):
+   * what CC's admission window waits for.
+   */
+  completeMeters(interval: number): number {
+    const table = this.#intervals.get(interval)?.table;
+    if (table === undefined) return 0;
+    let n = 0;
+    for (let row = 0; row < table.meters; row++) {
+      if (table.admittedOfRow(row) === table.slots) n++;
+    }
+    return n;
+  }
+
   stats(interval: number): IntervalStats {
     const state = this.#intervals.get(interval);
     const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<

@@ -20,6 +20,7 @@
 import { sleep, type Clock } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import { INTERVAL_STATE, type SignedBillBatch } from "../protocol/billing.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import {
@@ -68,6 +69,12 @@ export interface ControlCenterServiceComponents {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly logger?: Logger;
+  /**
+   * Counted progress (issue 14: a city's phases last minutes): "registrations heard" as they
+   * arrive, "reports admitted" of meters × K per interval, and in relayed mode "bills posted" of
+   * the interval's OCD entries (each restarts every interval).
+   */
+  readonly step?: ProgressSink;
 }
 
 export type ControlCenterPhase =
@@ -97,6 +104,8 @@ export class ControlCenterService {
   readonly #c: ControlCenterServiceComponents;
   readonly #logger: Logger;
   readonly #registrations = new Map<number, MeterRegistration>();
+  /** Registrations heard from meters not registered in CC's store (counted as they arrive). */
+  #heardUnregistered = 0;
   #registrationArrived?: () => void;
   #phase: ControlCenterPhase = "idle";
   #interval = 0;
@@ -188,6 +197,7 @@ export class ControlCenterService {
       .filter((r) => agent.center.basePublicKeyOf(r.index) === undefined)
       .sort((a, b) => a.index - b.index);
     await this.#write(() => agent.registerMeters(fresh));
+    this.#registrations.clear(); // registered: the store holds them now (bounded memory, issue 14)
     this.#logger.info("meters registered", { meters: agent.center.meterCount });
 
     const first = init.firstInterval ?? 1;
@@ -212,8 +222,7 @@ export class ControlCenterService {
         this.#checkRunning();
         if (this.#allIn(j) || clock.now() >= deadline) break;
         // Meters still missing reports: the announcement or a receipt may have been lost.
-        const receipts = agent.receipts(j);
-        this.#announce(j, window, deadline, (i) => (receipts.get(i)?.size ?? 0) < init.slots);
+        this.#announce(j, window, deadline, (i) => agent.receiptOf(j, i).length < init.slots);
       }
       // The window ends for every meter at once (DESIGN §7: batches to users at interval end):
       // when every slot is in before the deadline, CC says so, so no meter waits for the deadline.
@@ -227,19 +236,18 @@ export class ControlCenterService {
     this.#phase = "done";
   }
 
+  /**
+   * Meters registered in the store plus those heard since, in O(1) (issue 14: it counted over every
+   * registration heard at each arrival, O(N²) for a city). Valid while waiting for registrations:
+   * the store registers no meter before the wait ends.
+   */
   #registeredOrHeard(): number {
-    const { center } = this.#c.agent;
-    let n = center.meterCount;
-    for (const r of this.#registrations.keys()) if (center.basePublicKeyOf(r) === undefined) n++;
-    return n;
+    return this.#c.agent.center.meterCount + this.#heardUnregistered;
   }
 
   #allIn(interval: number): boolean {
-    const receipts = this.#c.agent.receipts(interval);
     const { center } = this.#c.agent;
-    let complete = 0;
-    for (const set of receipts.values()) if (set.size === this.#init.slots) complete++;
-    return complete + center.excludedMeters().length >= center.meterCount;
+    return center.completeMeters(interval) + center.excludedMeters().length >= center.meterCount;
   }
 
   #announce(
@@ -254,13 +262,12 @@ export class ControlCenterService {
       type: "intervalAnnouncement",
       announcement: { interval, start: window.start, end: window.end, windowMs },
     });
-    const receipts = agent.receipts(interval);
     for (let i = 0; i < agent.center.meterCount; i++) {
       if (!which(i) || agent.center.isExcluded(i)) continue;
       const to = this.#meterAddress(i);
       this.#c.transport.send(to, announcement);
-      const got = receipts.get(i);
-      if (got && got.size > 0) this.#sendReceipt(i, interval, got);
+      const got = agent.receiptOf(interval, i);
+      if (got.length > 0) this.#sendReceipt(i, interval, got);
     }
   }
 
@@ -268,13 +275,11 @@ export class ControlCenterService {
     return this.#init.meterAddress?.(i) ?? `meter-${i}`;
   }
 
-  #sendReceipt(meter: number, interval: number, counters: ReadonlySet<number>): void {
+  /** CC's cumulative receipt: `counters` ascending (`ControlCenterAgent.receiptOf`). */
+  #sendReceipt(meter: number, interval: number, counters: readonly number[]): void {
     this.#c.transport.send(
       this.#meterAddress(meter),
-      encodeWire({
-        type: "ccReceipt",
-        receipt: { interval, meter, counters: [...counters].sort((a, b) => a - b) },
-      }),
+      encodeWire({ type: "ccReceipt", receipt: { interval, meter, counters } }),
     );
   }
 
@@ -297,8 +302,13 @@ export class ControlCenterService {
     const { agent } = this.#c;
     if (admission.accepted) {
       const interval = admission.entry.interval;
-      const got = agent.receipts(interval).get(admission.meter);
-      if (got) this.#sendReceipt(admission.meter, interval, got);
+      this.#c.step?.({
+        task: "reports admitted",
+        done: agent.center.stats(interval).admitted,
+        total: agent.center.meterCount * this.#init.slots,
+      });
+      const got = agent.receiptOf(interval, admission.meter);
+      if (got.length > 0) this.#sendReceipt(admission.meter, interval, got);
     } else if (admission.resend) {
       const { meter, interval, counter } = admission.resend;
       this.#c.transport.send(
@@ -308,8 +318,8 @@ export class ControlCenterService {
     } else if (admission.meter !== undefined && admission.reason === "replay") {
       // A copy of an admitted report: its receipt was lost, send it again.
       const interval = this.#interval;
-      const got = agent.receipts(interval).get(admission.meter);
-      if (got) this.#sendReceipt(admission.meter, interval, got);
+      const got = agent.receiptOf(interval, admission.meter);
+      if (got.length > 0) this.#sendReceipt(admission.meter, interval, got);
     }
   }
 
@@ -359,7 +369,15 @@ export class ControlCenterService {
           this.#refused++;
           return;
         }
-        if (!this.#registrations.has(r.index)) this.#registrations.set(r.index, r);
+        if (!this.#registrations.has(r.index)) {
+          this.#registrations.set(r.index, r);
+          if (agent.center.basePublicKeyOf(r.index) === undefined) this.#heardUnregistered++;
+          this.#c.step?.({
+            task: "registrations heard",
+            done: this.#registeredOrHeard(),
+            total: this.#init.meters,
+          });
+        }
         this.#registrationArrived?.();
         return;
       }
@@ -416,6 +434,7 @@ export class ControlCenterService {
     if (billing && p.billCount === batch.firstIndex) {
       await chain.postBills(batch);
       p = await chain.intervalProgress(batch.interval);
+      this.#c.step?.({ task: "bills posted", done: p.billCount, total: p.ocdCount });
     }
     if (
       (p.state === INTERVAL_STATE.Priced || p.state === INTERVAL_STATE.Billing) &&

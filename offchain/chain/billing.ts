@@ -8,6 +8,7 @@ import {
   Contract,
   type ContractRunner,
   type ContractTransactionReceipt,
+  type ContractTransactionResponse,
   type InterfaceAbi,
 } from "ethers";
 
@@ -27,7 +28,7 @@ import {
 } from "../crypto/bytes.ts";
 import { INTERVAL_STATE, type BillFields, type SignedBillBatch } from "../protocol/billing.ts";
 import { ENTRY_KIND, type LedgerEntry } from "../protocol/entry.ts";
-import { mined } from "./tx.ts";
+import { mined, sent } from "./tx.ts";
 
 export type { BillingLedger };
 
@@ -252,6 +253,48 @@ export async function postOcdBatch(
   }
   // Real entries and zero slots (dummies, absence markers; DESIGN §7) in one merged order.
   return mined(ledger.postOcd(interval, encodeOcdPacked(entries), ids));
+}
+
+/**
+ * Sends one OCD batch with `postOcdAfter` (issue 14 "Posting at chain speed"): the ledger applies
+ * it only right after pseudonym `predecessor` (32 bytes; zero before the interval's first slot),
+ * else reverts `BillingLedgerPredecessorMismatch`. `overrides` fixes the nonce and gas limit (no
+ * gas estimation: with batches in flight, the chain's state is not yet the one the batch follows).
+ * Resolves with the response once the node accepted the transaction (`receiptOf` in tx.ts waits
+ * for it). Throws `RangeError` for an entry of another interval or with a timestamp that is not
+ * the interval's last second (the packed form has none), and for an interval never opened.
+ */
+export async function sendOcdAfter(
+  ledger: BillingLedger,
+  interval: number,
+  predecessor: Uint8Array,
+  entries: readonly LedgerEntry[],
+  zeroIds: readonly Uint8Array[],
+  overrides: { readonly nonce: number; readonly gasLimit: bigint },
+): Promise<ContractTransactionResponse> {
+  expectBytes(predecessor, 32, "sendOcdAfter: predecessor");
+  for (const e of entries) {
+    if (e.interval !== interval) throw new RangeError("sendOcdAfter: entry of another interval");
+  }
+  if (entries.length > 0) {
+    const last = await intervalLastSecond(ledger, interval);
+    if (last === undefined) throw new RangeError(`sendOcdAfter: interval ${interval} not open`);
+    if (entries.some((e) => e.timestamp !== last)) {
+      throw new RangeError("sendOcdAfter: an entry's timestamp is not the interval's last second");
+    }
+  }
+  return sent(
+    ledger.postOcdAfter(
+      interval,
+      toHex0x(predecessor),
+      encodeOcdPacked(entries),
+      zeroIds.map(toHex0x),
+      {
+        nonce: overrides.nonce,
+        gasLimit: overrides.gasLimit,
+      },
+    ),
+  );
 }
 
 /** CC opens an interval with window `[start, end)`. */

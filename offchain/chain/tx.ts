@@ -22,3 +22,56 @@ export async function mined(
     return receipt;
   });
 }
+
+/**
+ * Sends (awaits `tx`) without waiting for it to be mined: resolves with the response once the node
+ * accepted the transaction. Throws the same named `ChainError`s as {@link mined} (a node that
+ * refuses it at once: `NonceConflictError`, a revert in automine, …).
+ */
+export function sent(
+  tx: Promise<ContractTransactionResponse> | (() => Promise<ContractTransactionResponse>),
+): Promise<ContractTransactionResponse> {
+  return chainCall(() => (typeof tx === "function" ? tx() : tx));
+}
+
+/**
+ * The successful receipt of a sent transaction (see {@link sent}), recorded in the read fence.
+ * Polls the node every `pollMs` (default 100 ms) for the receipt and for the sender's mined
+ * transaction count. Throws as {@link mined} (a reverted receipt: `ContractRevertError`, through
+ * ethers' `wait`); `TransactionDroppedError` when the count passed the transaction's nonce without
+ * it on two polls in a row (replaced: another transaction took its nonce), or when no receipt
+ * arrived within `timeoutMs` (default: no limit). Holds no timer once settled.
+ */
+export function receiptOf(
+  response: ContractTransactionResponse,
+  timeoutMs?: number,
+  pollMs = 100,
+): Promise<ContractTransactionReceipt> {
+  return chainCall(async () => {
+    const { provider } = response;
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    let passed = 0;
+    for (;;) {
+      if (await provider.getTransactionReceipt(response.hash)) {
+        // Mined: ethers' wait returns the receipt at once, or throws its revert.
+        const receipt = await response.wait(1);
+        if (!receipt) throw new TransactionDroppedError(`transaction ${response.hash} was dropped`);
+        noteWrite(provider, receipt);
+        return receipt;
+      }
+      if ((await provider.getTransactionCount(response.from, "latest")) > response.nonce) {
+        if (++passed >= 2) {
+          throw new TransactionDroppedError(
+            `transaction ${response.hash} (nonce ${response.nonce}) was replaced: its nonce is used by another transaction`,
+          );
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new TransactionDroppedError(
+          `transaction ${response.hash} (nonce ${response.nonce}) not mined within ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  });
+}

@@ -51,6 +51,7 @@ interface RawOptions {
   rounds: string;
   seed: string;
   loss: string;
+  dropout: string;
   kill: string[];
   json?: string;
   dataDir?: string;
@@ -93,7 +94,11 @@ function validate(raw: RawOptions): Settings {
     loss: c.fractionOption(raw.loss, "loss"),
     smokeIntervalMs: c.intOption(raw.smokeIntervalMs, "smoke-interval-ms", 1_000, 50, 60_000),
     windowMs: c.intOption(raw.windowMs, "window-ms", 10_000, 500, 3_600_000),
+    dropout: c.fractionOption(raw.dropout, "dropout"),
   };
+  if (Math.round((options.dropout ?? 0) * options.users) >= options.users) {
+    c.fail("--dropout leaves nobody reporting");
+  }
   if (options.meterProcesses > options.meters) {
     c.fail(`--meter-processes ${options.meterProcesses} exceeds --meters ${options.meters}`);
   }
@@ -237,6 +242,13 @@ async function devnet(s: Settings): Promise<number> {
   };
   process.on("exit", killHardhat);
   const removeHandlers = supervisor.installExitHandlers();
+  // An interrupted run (Ctrl-C, SIGTERM: the supervisor stops every child, then exits) removes its
+  // own temporary directory too; registered after the supervisor's handlers, so it runs after
+  // every child group was killed.
+  const removeOwnDir = (): void => {
+    if (s.ownDir && !s.keep) rmSync(s.dir, { recursive: true, force: true });
+  };
+  process.on("exit", removeOwnDir);
   const operatorKey = s.prepareOnly?.operatorKey ?? randomBytes(32).toString("hex");
   let code = 0;
   try {
@@ -389,7 +401,8 @@ async function devnet(s: Settings): Promise<number> {
     await supervisor.stopAll();
     await stopHardhatNode(hardhat);
     removeHandlers();
-    if (s.ownDir && !s.keep) rmSync(s.dir, { recursive: true, force: true });
+    process.off("exit", removeOwnDir);
+    if (s.ownDir && !s.keep) removeOwnDir();
     else console.log(`data directories kept in ${s.dir}`);
   }
   return code;
@@ -410,6 +423,11 @@ export function registerDevnet(program: Command, hooks: { ensureBuilt: () => voi
     .option("--rounds <r>", "BBNP rounds", "2")
     .option("--seed <s>", "seed of every key, reading and pseudonym", "devnet")
     .option("--loss <p>", "probability in [0, 1) that a message is dropped on the way out", "0")
+    .option(
+      "--dropout <p>",
+      "BBNP: fraction in [0, 1) of users silent in each round (seeded); the TA service corrects",
+      "0",
+    )
     .option("--rpc <url>", "use this JSON-RPC node instead of starting hardhat node")
     .addOption(
       new Option(

@@ -149,6 +149,16 @@ export class ConsensusNodeAgent {
   #catchUp: TimerHandle | undefined;
   /** A selection open refused because its seed was not (yet) our head: retried after catch-up. */
   #deferredOpen: SelectionOpen | undefined;
+  /**
+   * While catching up: the committed blocks peers sent, by round, then by (block digest, order),
+   * with the peers that sent that pair. The certificate proves the block, not its selection order
+   * (which feeds the reputations, DESIGN §5.3–5.4): a block is adopted once f + 1 peers sent the
+   * same block with the same order, so at least one honest node vouches for the order.
+   */
+  readonly #vouches = new Map<
+    bigint,
+    Map<string, { message: Extract<ConsensusMessage, { type: "committed" }>; peers: Set<number> }>
+  >();
   #current = 0n;
   #signed = 0;
   /** Every commit this node learnt of, by round. */
@@ -227,6 +237,7 @@ export class ConsensusNodeAgent {
     if (equalBytes(chainHead, this.node.head().digest)) {
       this.#behind = false;
       this.#catchingUp = false;
+      this.#vouches.clear();
       this.#logger.info("caught up", { head: Number(this.node.head().round ?? 0n) });
       return;
     }
@@ -327,6 +338,7 @@ export class ConsensusNodeAgent {
       if (!this.#addresses.includes(from)) return void this.refused++;
       const digest = blockDigest(this.#init.domain, msg.block);
       if (!verifyCertificate(this.#init.keys, digest, msg.certificate)) return void this.refused++;
+      if (this.#catchingUp) return this.#vouch(this.#addresses.indexOf(from), digest, msg);
       return this.#adopt(msg);
     }
     const round = msg.round;
@@ -482,6 +494,48 @@ export class ConsensusNodeAgent {
       round: Number(block.round),
       signers: bitmapIndices(certificate.signers).length,
     });
+  }
+
+  /**
+   * Catch-up: counts peer `from`'s vouch for (block, order) and adopts, in round order, every next
+   * block that f + 1 distinct peers sent with the same order (f = ⌊(M − 1)/3⌋). A lying peer's
+   * order is never adopted alone; its block (certificate verified) is the same as the others'.
+   */
+  #vouch(
+    from: number,
+    digest: Uint8Array,
+    m: Extract<ConsensusMessage, { type: "committed" }>,
+  ): void {
+    const head = this.node.head().round;
+    if (head !== undefined && m.block.round <= head) return;
+    let byKey = this.#vouches.get(m.block.round);
+    if (!byKey) {
+      if (this.#vouches.size >= 4 * MAX_BLOCK_REQUEST) return; // bounded memory
+      byKey = new Map();
+      this.#vouches.set(m.block.round, byKey);
+    }
+    const key = `${Buffer.from(digest).toString("hex")}|${m.order.join(",")}`;
+    let entry = byKey.get(key);
+    if (!entry) {
+      if (byKey.size >= this.#addresses.length) return; // at most one pair per peer
+      entry = { message: m, peers: new Set() };
+      byKey.set(key, entry);
+    }
+    entry.peers.add(from);
+    const need = Math.floor((this.#addresses.length - 1) / 3) + 1;
+    for (;;) {
+      const next = (this.node.head().round ?? 0n) + 1n;
+      const candidates = this.#vouches.get(next);
+      const agreed = candidates && [...candidates.values()].find((e) => e.peers.size >= need);
+      if (!agreed) break;
+      this.#vouches.delete(next);
+      const before = this.node.head().round;
+      this.#adopt(agreed.message);
+      if (this.node.head().round === before) break; // not adoptable (does not extend our head)
+    }
+    for (const r of this.#vouches.keys()) {
+      if (r <= (this.node.head().round ?? 0n)) this.#vouches.delete(r);
+    }
   }
 
   /** Adopts a block the chain accepted (forwarded by the node that committed it). */

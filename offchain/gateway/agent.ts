@@ -40,6 +40,12 @@ import {
   type ReportRejection,
 } from "./errors.ts";
 import { BbnpGateway, type SignedRoundSum } from "./gateway.ts";
+import {
+  GatewayJournalError,
+  type GatewayJournalEntry,
+  type GatewayRoundJournal,
+} from "./journal.ts";
+import type { BbnpReport, MaskReveal } from "../protocol/bbnp/report.ts";
 
 /** The ledger as the gateway sees it (implemented in chain/aggregation.ts, injected). */
 export interface GatewayLedgerClient {
@@ -103,6 +109,12 @@ export interface GatewayAgentComponents {
   readonly logger?: Logger;
   /** Wall-clock milliseconds for the round timings (default: none, all zero). */
   readonly stopwatch?: () => number;
+  /**
+   * Where the round's decisions are made durable before they are acted on (offchain/gateway/
+   * journal.ts), so that a restarted gateway resumes the open round ({@link GatewayAgent.runRound}
+   * with the entries) instead of redoing it. Default: none (the simulator's in-memory gateway).
+   */
+  readonly journal?: GatewayRoundJournal;
 }
 
 /** Wall-clock time spent in the gateway's own work in one round (ms of the stopwatch). */
@@ -188,6 +200,10 @@ export class GatewayAgent {
   #commitWait: Wait | undefined;
   #committed: GatewayRoundOutcome["committed"];
   #signed: SignedRoundSum | undefined;
+  /** The open round's accepted reports (for the journal's `closed` entry). */
+  #accepted: BbnpReport[] = [];
+  /** The reveals accepted in the open recovery pass (for the journal's `pass` entry). */
+  #passReveals: MaskReveal[] = [];
   /** Messages that failed to decode or that this role does not take. */
   refused = 0;
 
@@ -246,8 +262,20 @@ export class GatewayAgent {
    * Runs round `round` (1-based, strictly increasing) to its end: committed/recorded, or aborted
    * cleanly (too few reporters, recovery exhausted, the TA's correction refused: nothing signed,
    * nothing published). Rejects only on an unexpected failure (e.g. the chain unreachable).
+   *
+   * `replay`: the round's journal entries from a previous process of this gateway (offchain/gateway/
+   * journal.ts). They are applied first, in order, rebuilding exactly the decisions already taken
+   * (counted reports, closed recovery passes, the TA's correction, the signed statement); the round
+   * then continues from there: collection is re-announced only if it had not closed (to the users
+   * whose reports are not in), an open recovery pass is asked again, a signed statement is
+   * published again. No decision in the journal is ever taken differently, so one round never has
+   * two different recoveries. Throws {@link GatewayJournalError} if the entries do not replay (a
+   * corrupt journal, or one written under other keys).
    */
-  async runRound(round: bigint): Promise<GatewayRoundOutcome> {
+  async runRound(
+    round: bigint,
+    replay: readonly GatewayJournalEntry[] = [],
+  ): Promise<GatewayRoundOutcome> {
     if (!this.#running) throw new Error("GatewayAgent.runRound: not started");
     if (this.#phase !== "idle") throw new Error(`GatewayAgent.runRound: round ${this.#round} open`);
     const { clock } = this.#c;
@@ -258,44 +286,131 @@ export class GatewayAgent {
     this.#timings = zeroTimings();
     this.#committed = undefined;
     this.#signed = undefined;
+    this.#accepted = [];
+    this.#passReveals = [];
     let mark = this.#now();
     gw.openRound(round);
     this.#timings.gatewayMs += this.#now() - mark;
-    this.#phase = "collecting";
-    this.#logger.info("round open", { round: Number(round) });
-    const open = encodeWire({ type: "bbnpRoundOpen", open: { round } });
-    for (const u of this.#users) this.#c.transport.send(u, open);
-    // The whole window: a report repeated within the round is still seen (and refused).
-    await new Wait(clock, this.#init.windowMs ?? 1_000).promise;
 
     let aborted: AbortReason | undefined;
     let correction: bigint | undefined;
+    let journalled: SignedRoundSum | undefined;
+    let closed = false;
+    let plan: RecoveryPlan | undefined;
     try {
-      this.#abortIfStopped();
-      if (gw.missing.length > 0) {
-        this.#phase = "recovery";
-        mark = this.#now();
-        let plan: RecoveryPlan | undefined = gw.beginRecovery();
-        this.#timings.recoveryMs += this.#now() - mark;
+      for (const e of replay) {
+        if (e.kind === "closed") {
+          for (const r of e.reports) {
+            const rejected = gw.submitBatch([r]);
+            if (rejected.length > 0) {
+              throw new GatewayJournalError(
+                `round ${round}: journalled report of user ${r.userId} refused (${rejected[0].reason})`,
+              );
+            }
+            this.#accepted.push(r);
+          }
+          closed = true;
+          if (gw.missing.length > 0) plan = gw.beginRecovery();
+        } else if (e.kind === "pass") {
+          if (!plan) throw new GatewayJournalError(`round ${round}: a pass without recovery`);
+          for (const r of e.reveals) {
+            try {
+              gw.acceptReveal(r);
+            } catch (err) {
+              if (!(err instanceof RevealRejectedError)) throw err;
+              throw new GatewayJournalError(
+                `round ${round}: journalled reveal refused (${err.reason})`,
+              );
+            }
+            this.#revealed++;
+          }
+          plan = gw.closeRecoveryPass();
+        } else if (e.kind === "correction") correction = e.value;
+        else if (e.kind === "signed") journalled = e.signed;
+        else {
+          if (gw.phase !== "idle") {
+            try {
+              gw.abortRound("aborted before the restart");
+            } catch (err) {
+              if (!(err instanceof RoundAbortedError)) throw err;
+            }
+          }
+          aborted = e.reason;
+          break;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof RoundAbortedError)) {
+        if (gw.phase !== "idle") {
+          try {
+            gw.abortRound("journal replay failed");
+          } catch {
+            // closed above; the journal error is what the caller needs
+          }
+        }
+        this.#phase = "idle";
+        throw e;
+      }
+      aborted = e.reason;
+    }
+    if (replay.length > 0) {
+      this.#logger.info("round resumed from the journal", {
+        round: Number(round),
+        entries: replay.length,
+        ...(aborted ? { aborted } : {}),
+      });
+    }
+
+    try {
+      if (aborted === undefined && !closed) {
+        this.#phase = "collecting";
+        this.#logger.info("round open", { round: Number(round) });
+        const open = encodeWire({ type: "bbnpRoundOpen", open: { round } });
+        for (const u of gw.missing) this.#c.transport.send(this.#users[u], open);
+        // The whole window: a report repeated within the round is still seen (and refused).
+        await new Wait(clock, this.#init.windowMs ?? 1_000).promise;
+        this.#abortIfStopped();
+        // Durable before any reveal is asked or anything signed: the counted set is now fixed.
+        this.#journal({ kind: "closed", reports: this.#accepted });
+        closed = true;
+        if (gw.missing.length > 0) {
+          mark = this.#now();
+          this.#phase = "recovery";
+          plan = gw.beginRecovery();
+          this.#timings.recoveryMs += this.#now() - mark;
+        }
+      }
+      if (aborted === undefined) {
         while (plan) {
+          this.#phase = "recovery";
           await this.#recoveryPass(plan);
           this.#abortIfStopped();
+          // The pass's reveals, durable before its close decides who is silent and the next
+          // pass's requests go out.
+          this.#journal({ kind: "pass", reveals: this.#passReveals });
           mark = this.#now();
           plan = gw.closeRecoveryPass();
           this.#timings.recoveryMs += this.#now() - mark;
         }
-        // Only now, with the round able to complete, is the TA asked (round t's β only).
-        mark = this.#now();
-        try {
-          correction = await this.#c.ta.correction(round, gw.dropped);
-        } catch (e) {
-          gw.abortRound(`the TA refused the correction: ${e instanceof Error ? e.message : e}`);
+        if (gw.dropped.length > 0 && correction === undefined) {
+          // Only now, with the round able to complete, is the TA asked (round t's β only).
+          mark = this.#now();
+          try {
+            correction = await this.#c.ta.correction(round, gw.dropped);
+          } catch (e) {
+            this.#abortIfStopped();
+            gw.abortRound(`the TA refused the correction: ${e instanceof Error ? e.message : e}`);
+          }
+          this.#abortIfStopped();
+          this.#journal({ kind: "correction", value: correction! });
+          this.#timings.recoveryMs += this.#now() - mark;
         }
-        this.#timings.recoveryMs += this.#now() - mark;
       }
     } catch (e) {
       if (!(e instanceof RoundAbortedError)) throw e;
       aborted = e.reason;
+      // A stop is not a decision: the journal keeps the round open for the next process.
+      if (this.#running) this.#journal({ kind: "aborted", reason: e.reason });
       this.#logger.warn("round aborted", { round: Number(round), reason: e.reason });
     }
     let outcome: GatewayRoundOutcome;
@@ -312,6 +427,19 @@ export class GatewayAgent {
       mark = this.#now();
       const signed = gw.finalize(correction);
       this.#timings.finalizeMs = this.#now() - mark;
+      if (journalled) {
+        // BLS signatures are deterministic: the same decisions give the same statement.
+        if (
+          journalled.sum !== signed.sum ||
+          journalled.reporters !== signed.reporters ||
+          !equalBytes(journalled.signature, signed.signature)
+        ) {
+          this.#phase = "idle";
+          throw new GatewayJournalError(`round ${round}: replay signs another statement`);
+        }
+      } else {
+        this.#journal({ kind: "signed", signed });
+      }
       this.#signed = signed;
       this.#phase = "committing";
       mark = this.#now();
@@ -336,6 +464,11 @@ export class GatewayAgent {
     return outcome;
   }
 
+  /** Appends to the injected journal (if any); durable when it returns. */
+  #journal(entry: GatewayJournalEntry): void {
+    this.#c.journal?.append(this.#round, entry);
+  }
+
   /** A stopped gateway signs nothing: the open round aborts cleanly (reason `caller`). */
   #abortIfStopped(): void {
     if (!this.#running) this.#gateway.abortRound("the gateway was stopped");
@@ -346,6 +479,7 @@ export class GatewayAgent {
     this.#passWait = wait;
     this.#passOf = plan;
     this.#passRevealed = 0;
+    this.#passReveals = [];
     for (const [userId, peers] of plan.requests) {
       this.#c.transport.send(
         this.#users[userId],
@@ -437,6 +571,7 @@ export class GatewayAgent {
     const mark = this.#now();
     const rejections = this.#gateway.submitBatch([report]);
     this.#timings.gatewayMs += this.#now() - mark;
+    if (rejections.length === 0) this.#accepted.push(report);
     for (const r of rejections) {
       this.#rejections.push(r);
       this.#logger.info("report rejected", { user: r.userId, reason: r.reason });
@@ -452,6 +587,7 @@ export class GatewayAgent {
     const mark = this.#now();
     try {
       this.#gateway.acceptReveal(reveal);
+      this.#passReveals.push(reveal);
       this.#revealed++;
       this.#passRevealed++;
     } catch (e) {

@@ -153,6 +153,24 @@ export class Meter {
     };
   }
 
+  /**
+   * Restores the state before reporting `interval` (a restarted meter, from its store): the carry
+   * into `interval` (Wh, ≥ 0) and "last reported = interval − 1", so `reportInterval(interval, …)`
+   * with the same reading signs exactly the entries it signed before the restart (pseudonyms,
+   * message keys and Schnorr nonces are deterministic), or continues with the next interval.
+   * Throws {@link MeterError} on a non-integer interval (< 1) or a negative carry.
+   */
+  resumeAt(interval: number, carryWh: bigint): void {
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new MeterError(`Meter.resumeAt: interval ${interval} must be an integer ≥ 1`);
+    }
+    if (typeof carryWh !== "bigint" || carryWh < 0n) {
+      throw new MeterError("Meter.resumeAt: carry must be a non-negative bigint");
+    }
+    this.#lastInterval = interval - 1;
+    this.#carryWh = carryWh;
+  }
+
   /** New category values (a region may publish new ones between intervals). */
   setCategories(categories: readonly bigint[]): void {
     this.#categories = validateCategories(categories);

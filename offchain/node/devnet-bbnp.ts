@@ -2,9 +2,11 @@
 // authority offline, ./roles/bbnp-setup.ts) gives every key and each process's config and secrets;
 // the devnet deploys the AggregationLedger and the ReputationRegistry from its public output
 // (chain/aggregation.ts `deployPublic`; the gateway and node j sign with funded accounts 3 and
-// 4 + j, their "chain-key"), runs the user fleet and the M consensus nodes, then the gateway,
-// follows the gateway's round from its /health and audits every round from the chain's
-// `BlockCommitted` events alone against the users' true readings.
+// 4 + j, their "chain-key"), runs the online TA (its own process "ta", dropout corrections from
+// round material only: `bbnpSetup({ taService: true })`), the user fleet and the M consensus
+// nodes, then the gateway, follows the gateway's round from its /health and audits every round
+// from the chain's `BlockCommitted` events alone against the true readings of the users that
+// reported (`--dropout P`: round(P·N) users silent per round, drawn from the seed as the demo does).
 import { sha256 } from "@noble/hashes/sha2.js";
 import { Contract, Wallet, type InterfaceAbi } from "ethers";
 
@@ -15,7 +17,7 @@ import { toFixed18 } from "../protocol/reputation.ts";
 import type { DevnetProcess, HealthMap } from "./devnet.ts";
 import type { DevnetSchemeDefinition, SchemeAudit } from "./devnet-schemes.ts";
 import { bbnpSetup, parseBbnpConfig } from "./roles/bbnp-setup.ts";
-import { bbnpReadings } from "./roles/bbnp-users.ts";
+import { bbnpDropouts, bbnpReadings } from "./roles/bbnp-users.ts";
 import { findRole } from "./roles/index.ts";
 
 const enc = new TextEncoder();
@@ -25,17 +27,20 @@ const GATEWAY_ACCOUNT = 3;
 
 export const bbnpDevnetScheme: DevnetSchemeDefinition = {
   name: "bbnp",
-  title: "BBNP aggregation and consensus (gateway, bbnp-users, node)",
-  roles: ["gateway", "node", "bbnp-users"],
+  title: "BBNP aggregation and consensus (gateway, ta, bbnp-users, node)",
+  roles: ["gateway", "ta", "node", "bbnp-users"],
   needsChain: true,
   processNames: (o) => [
     "gateway",
+    "ta",
     "bbnp-users-0",
     ...Array.from({ length: o.nodes }, (_, j) => `node-${j}`),
   ],
   steps: (o) => ({ stepName: "round", steps: o.rounds }),
   unavailable: () => {
-    const missing = ["gateway", "node", "bbnp-users"].filter((r) => findRole(r) === undefined);
+    const missing = ["gateway", "ta", "node", "bbnp-users"].filter(
+      (r) => findRole(r) === undefined,
+    );
     return missing.length === 0 ? undefined : `roles not registered yet: ${missing.join(", ")}`;
   },
   async prepare(ctx) {
@@ -47,6 +52,8 @@ export const bbnpDevnetScheme: DevnetSchemeDefinition = {
       nodes: o.nodes,
       rounds: o.rounds,
       windowMs: o.windowMs,
+      taService: true,
+      dropout: o.dropout ?? 0,
     });
     const provider = jsonRpcProvider(ctx.rpcUrl);
     const gatewayKey = ctx.fundedKey(GATEWAY_ACCOUNT);
@@ -92,6 +99,17 @@ export const bbnpDevnetScheme: DevnetSchemeDefinition = {
           config,
           secrets: { ...p.secrets, "chain-key": chainKey(gatewayKey) },
           addresses: ["gateway"],
+        };
+      }
+      if (p.role === "ta") {
+        // No chain access: round material only, talking to the gateway.
+        return {
+          name: p.name,
+          role: p.role,
+          scheme: "bbnp",
+          config,
+          secrets: p.secrets,
+          addresses: ["ta"],
         };
       }
       if (p.role === "node") {
@@ -182,12 +200,19 @@ export const bbnpDevnetScheme: DevnetSchemeDefinition = {
         const rows: string[][] = [];
         const problems: string[] = [];
         for (let t = 1; t <= o.rounds; t++) {
-          const truth = bbnpReadings(gatewayConfig, BigInt(t)).reduce((s, x) => s + x, 0n);
+          const silent = bbnpDropouts(gatewayConfig, BigInt(t));
+          const truth = bbnpReadings(gatewayConfig, BigInt(t)).reduce(
+            (s, x, i) => (silent.has(i) ? s : s + x),
+            0n,
+          );
           const c = committed.filter((x) => x.round === BigInt(t));
           if (c.length > 1) problems.push(`round ${t} committed ${c.length} times`);
           const ok = c.length === 1 && c[0].sum === truth;
           if (c.length === 1 && !ok)
             problems.push(`round ${t}: on-chain sum ${c[0].sum} ≠ Σ readings ${truth}`);
+          const reporters = BigInt(o.users - silent.size);
+          if (c.length === 1 && c[0].reporters !== reporters)
+            problems.push(`round ${t}: ${c[0].reporters} reporters on-chain ≠ ${reporters}`);
           rows.push([
             String(t),
             c.length === 0 ? "not committed" : "committed",

@@ -24,6 +24,11 @@ export interface DevnetOptions {
   readonly smokeIntervalMs: number;
   /** CC's admission window per interval, the gateway's report window per round (ms). */
   readonly windowMs: number;
+  /**
+   * BBNP: fraction of users silent in each round, in [0, 1) (the demo's `--dropout`; drawn from
+   * the seed); the gateway recovers around them with the TA service (default 0).
+   */
+  readonly dropout?: number;
 }
 
 /** What a scheme's set-up gets. */

@@ -3,7 +3,9 @@
 // test/helpers/hardhat-node.ts). Started in its own process group and stopped by pid, so the node
 // and anything it forks go together.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -42,12 +44,84 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
+/** Where port reservations are held: one `<port>.lock` file per port, holding the owner's pid. */
+export function portLockDir(): string {
+  return join(tmpdir(), "gridledger-ports");
+}
+
+/** Ports this process holds a reservation lock for (released at exit or by `releasePorts`). */
+const held = new Set<number>();
+let exitHookInstalled = false;
+
+function alive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes the reservation lock of `port` (exclusive create of `<port>.lock` with our pid); a lock
+ * whose holder is dead (SIGKILL) is taken over. False if a live process holds it.
+ */
+function lockPort(port: number): boolean {
+  const dir = portLockDir();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${port}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      held.add(port);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on("exit", () => releasePorts([...held]));
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(file, "utf8").trim());
+    } catch {
+      // removed meanwhile: try again
+    }
+    if (owner === process.pid || alive(owner)) return false;
+    try {
+      unlinkSync(file); // stale: its holder is gone
+    } catch {
+      // another process took it over first
+    }
+  }
+  return false;
+}
+
+/** Releases this process's reservation locks of `ports` (others' locks are left alone). */
+export function releasePorts(ports: readonly number[]): void {
+  for (const port of ports) {
+    if (!held.delete(port)) continue;
+    const file = join(portLockDir(), `${port}.lock`);
+    try {
+      if (Number(readFileSync(file, "utf8").trim()) === process.pid) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
  * `count` distinct loopback ports for services that must be told their port in advance (an address
  * book), drawn at random from [10000, 32768) — below Linux's default ephemeral range (32768–60999),
  * so a socket bound to port 0 (health endpoints, outbound connections, `freePort`) never takes one
- * between this call and the service's bind. Each was bindable when drawn. `random` defaults to
- * Math.random (port choice is not protocol logic). Throws after 50 × count failed draws.
+ * between this call and the service's bind. Each was bindable when drawn AND is reserved for this
+ * process by a lock file (`portLockDir()/<port>.lock`, exclusive create, holding our pid) until
+ * `releasePorts` or this process's exit: two devnets (or tests) drawing at the same moment never
+ * get the same port, and a port stays ours while a service restarts on it. A lock left by a dead
+ * process is taken over. `random` defaults to Math.random (port choice is not protocol logic).
+ * Throws after 50 × count failed draws.
  */
 export async function reservePorts(
   count: number,
@@ -55,10 +129,14 @@ export async function reservePorts(
 ): Promise<number[]> {
   const ports = new Set<number>();
   for (let tries = 0; ports.size < count; tries++) {
-    if (tries > 50 * count + 50)
+    if (tries > 50 * count + 50) {
+      releasePorts([...ports]);
       throw new Error(`reservePorts: no ${count} free ports in [10000, 32768)`);
+    }
     const port = 10_000 + Math.floor(random() * 22_768);
-    if (!ports.has(port) && (await canBind(port))) ports.add(port);
+    if (ports.has(port) || !lockPort(port)) continue;
+    if (await canBind(port)) ports.add(port);
+    else releasePorts([port]);
   }
   return [...ports];
 }

@@ -371,6 +371,23 @@ export class LossyTransport implements Transport {
 }
 
 /**
+ * The role's declared chain needs (`RoleDefinition.chain`) against the config's `chain` table;
+ * throws `ServiceConfigError` naming the missing field.
+ */
+export function checkChainNeeds(def: RoleDefinition<unknown>, chain: ChainEnv): void {
+  const needs = def.chain;
+  if (!needs) return;
+  if (chain.rpcUrl === undefined) {
+    throw new ServiceConfigError(`chain.rpcUrl: required by the ${def.role} role`);
+  }
+  for (const name of needs.contracts) {
+    if (chain.contracts[name] === undefined) {
+      throw new ServiceConfigError(`chain.contracts.${name}: required by the ${def.role} role`);
+    }
+  }
+}
+
+/**
  * Validates the config, prepares the data directory and starts `def` (steps 1–4 of the header).
  * Throws `ServiceConfigError` (bad config; nothing was created), `DataDirLockedError`,
  * `ServiceSecretError`, or whatever the role's `create`/`start` throws (everything opened so far is
@@ -387,6 +404,7 @@ export async function startService<C>(
   try {
     runner = parseRunnerConfig(raw, def.role);
     config = def.parseConfig(raw);
+    checkChainNeeds(def, runner.chain);
   } catch (e) {
     if (e instanceof ServiceConfigError)
       throw new ServiceConfigError(`${options.configPath}: ${e.message}`);

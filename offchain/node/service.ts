@@ -75,6 +75,12 @@ export interface RoleDefinition<Config = unknown> {
   readonly description: string;
   /** Validates a parsed config file; throws `ServiceConfigError` naming the bad field. */
   parseConfig(raw: unknown): Config;
+  /**
+   * What the role needs of the config's `chain` table: `rpcUrl` and these contract names. The
+   * runner checks it with the rest of the config, before the data directory is created, so a
+   * config without them is one line naming the file and the field (exit 2) and creates nothing.
+   */
+  readonly chain?: { readonly rpcUrl: true; readonly contracts: readonly string[] };
   create(env: ServiceEnv & { readonly config: Config }): Promise<Service>;
 }
 

@@ -147,8 +147,8 @@ class EpochGate {
     }
   }
 
-  rotate(epoch: number): void {
-    this.replay.rotate(epoch);
+  rotate(epoch: number, maxTagsPerEpoch?: number): void {
+    this.replay.rotate(epoch, maxTagsPerEpoch);
     this.epoch = epoch;
     this.adCurrent = onionAssociatedData(this.#domain, epoch);
     this.adPrevious = onionAssociatedData(this.#domain, epoch - 1);
@@ -421,8 +421,16 @@ export class OnionExit {
     }
   }
 
-  /** Moves to a later epoch (see {@link OnionRelay.rotateEpoch}). */
-  rotateEpoch(epoch: number): void {
-    this.#gate.rotate(epoch);
+  /**
+   * Moves to a later epoch (see {@link OnionRelay.rotateEpoch}); `maxTagsPerEpoch` re-caps the
+   * replay cache from the new epoch on (`ReplayCache.rotate`).
+   */
+  rotateEpoch(epoch: number, maxTagsPerEpoch?: number): void {
+    this.#gate.rotate(epoch, maxTagsPerEpoch);
+  }
+
+  /** The replay cache's cap per epoch (tags). */
+  get maxTagsPerEpoch(): number {
+    return this.#gate.replay.maxTagsPerEpoch;
   }
 }

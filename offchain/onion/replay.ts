@@ -159,7 +159,7 @@ export interface ReplayCacheInit {
 
 export class ReplayCache {
   #epoch: number;
-  readonly #maxTags: number;
+  #maxTags: number;
   readonly #tables = new Map<number, TagTable>();
 
   /** `new ReplayCache(epoch)` or `new ReplayCache({ epoch, maxTagsPerEpoch })`. */
@@ -220,10 +220,25 @@ export class ReplayCache {
     return this.#table(epoch, "ReplayCache.checkAndInsert").insert(words(sharedSecret));
   }
 
-  /** Moves to a later epoch; forgets every tag older than the new previous epoch. */
-  rotate(epoch: number): void {
+  /**
+   * Moves to a later epoch; forgets every tag older than the new previous epoch. With
+   * `maxTagsPerEpoch`, the new epoch (and later ones) hold up to that many tags (issue 14: CC's
+   * exit sees every report of the city in an epoch, more than the default cap at 8,192 meters);
+   * the previous epoch keeps its cap. RangeError outside [1, 2^24].
+   */
+  rotate(epoch: number, maxTagsPerEpoch?: number): void {
     checkEpoch(epoch, "ReplayCache.rotate");
     if (epoch <= this.#epoch) throw new RangeError("ReplayCache.rotate: epochs only move forward");
+    if (maxTagsPerEpoch !== undefined) {
+      if (
+        !Number.isSafeInteger(maxTagsPerEpoch) ||
+        maxTagsPerEpoch < 1 ||
+        maxTagsPerEpoch > 2 ** 24
+      ) {
+        throw new RangeError("ReplayCache.rotate: maxTagsPerEpoch must be in [1, 2^24]");
+      }
+      this.#maxTags = maxTagsPerEpoch;
+    }
     this.#epoch = epoch;
     for (const e of [...this.#tables.keys()]) if (e < epoch - 1) this.#tables.delete(e);
     if (!this.#tables.has(epoch)) this.#tables.set(epoch, new TagTable(this.#maxTags));

@@ -64,20 +64,34 @@ interface VirtualTimer {
   readonly id: number;
   readonly dueMs: number;
   readonly callback: () => void;
+  cancelled: boolean;
+}
+
+/** Heap order: earlier due time first; equal due times in scheduling order (smaller id). */
+function before(a: VirtualTimer, b: VirtualTimer): boolean {
+  return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.id < b.id);
 }
 
 /**
  * Simulated time. Timers run only inside `advance`/`runUntilIdle`, in order of due time and, for
  * equal due times, in the order they were scheduled (FIFO) — so the interleaving is deterministic.
  * While a timer runs, `now()` equals its due time.
+ *
+ * Pending timers are a binary min-heap on (due time, id): `setTimeout` and running a timer cost
+ * O(log n) and `clearTimeout` O(1) (the timer is marked and skipped when it reaches the top; the
+ * heap is rebuilt without the cancelled ones when they are more than half of it). A city-scale
+ * simulation holds hundreds of thousands of timers (every packet in flight is one): the sorted
+ * array this replaces cost O(n) per insertion, run and cancellation (issue 14).
  */
 export class VirtualClock implements Clock {
   #nowMs: number;
   #nextId = 1;
-  // Kept sorted by (dueMs, id); simulations hold at most thousands of timers, and binary-search
-  // insertion keeps this simple and deterministic.
-  readonly #queue: VirtualTimer[] = [];
+  readonly #heap: VirtualTimer[] = [];
+  /** Pending (scheduled, not run, not cancelled) timers by id. */
+  readonly #live = new Map<number, VirtualTimer>();
   #running = false;
+  /** Heap comparisons so far: the cost measure of the complexity tests (no effect on the run). */
+  #comparisons = 0;
 
   constructor(init: VirtualClockInit = {}) {
     const start = init.startMs ?? 0;
@@ -89,14 +103,19 @@ export class VirtualClock implements Clock {
     return this.#nowMs;
   }
 
-  /** Number of timers not yet run. */
+  /** Number of timers not yet run (cancelled ones excluded). */
   get pending(): number {
-    return this.#queue.length;
+    return this.#live.size;
+  }
+
+  /** Heap comparisons made so far (a deterministic cost count for complexity tests). */
+  get comparisons(): number {
+    return this.#comparisons;
   }
 
   /** Due time of the earliest pending timer (undefined when none): where `advanceTo` goes next. */
   get nextDueMs(): number | undefined {
-    return this.#queue[0]?.dueMs;
+    return this.#top()?.dueMs;
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
@@ -104,22 +123,24 @@ export class VirtualClock implements Clock {
     if (typeof callback !== "function") {
       throw new ClockError("VirtualClock.setTimeout: callback must be a function");
     }
-    const timer: VirtualTimer = { id: this.#nextId++, dueMs: this.#nowMs + delayMs, callback };
-    let lo = 0;
-    let hi = this.#queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      // Equal due times: the new timer (larger id) goes after existing ones.
-      if (this.#queue[mid].dueMs <= timer.dueMs) lo = mid + 1;
-      else hi = mid;
-    }
-    this.#queue.splice(lo, 0, timer);
+    const timer: VirtualTimer = {
+      id: this.#nextId++,
+      dueMs: this.#nowMs + delayMs,
+      callback,
+      cancelled: false,
+    };
+    this.#live.set(timer.id, timer);
+    this.#push(timer);
     return { id: timer.id };
   }
 
   clearTimeout(handle: TimerHandle): void {
-    const i = this.#queue.findIndex((t) => t.id === handle.id);
-    if (i >= 0) this.#queue.splice(i, 1);
+    const timer = this.#live.get(handle?.id);
+    if (timer === undefined) return;
+    timer.cancelled = true;
+    this.#live.delete(timer.id);
+    // Cancelled timers wait in the heap until they reach the top; keep them under half of it.
+    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#live.size) this.#rebuild();
   }
 
   /**
@@ -145,11 +166,11 @@ export class VirtualClock implements Clock {
    */
   runUntilIdle(maxTimers = 1_000_000): number {
     let ran = 0;
-    while (this.#queue.length > 0) {
+    for (let top = this.#top(); top !== undefined; top = this.#top()) {
       if (ran >= maxTimers) {
         throw new ClockError(`VirtualClock.runUntilIdle: more than ${maxTimers} timers`);
       }
-      ran += this.#runUntil(this.#queue[0].dueMs, 1);
+      ran += this.#runUntil(top.dueMs, 1);
     }
     return ran;
   }
@@ -163,8 +184,8 @@ export class VirtualClock implements Clock {
     const target = this.#nowMs + ms;
     let ran = 0;
     await settle();
-    while (this.#queue.length > 0 && this.#queue[0].dueMs <= target) {
-      ran += this.#runUntil(this.#queue[0].dueMs, 1);
+    for (let top = this.#top(); top !== undefined && top.dueMs <= target; top = this.#top()) {
+      ran += this.#runUntil(top.dueMs, 1);
       await settle();
     }
     this.#nowMs = target;
@@ -176,19 +197,78 @@ export class VirtualClock implements Clock {
     this.#running = true;
     let ran = 0;
     try {
-      while (ran < limit && this.#queue.length > 0 && this.#queue[0].dueMs <= target) {
-        const timer = this.#queue.shift() as VirtualTimer;
-        this.#nowMs = timer.dueMs;
+      for (let top = this.#top(); ran < limit && top !== undefined && top.dueMs <= target;) {
+        this.#pop();
+        this.#live.delete(top.id);
+        this.#nowMs = top.dueMs;
         ran++;
-        timer.callback();
+        top.callback();
+        top = this.#top();
       }
-      if (ran < limit || this.#queue.length === 0 || this.#queue[0].dueMs > target) {
+      const next = this.#top();
+      if (ran < limit || next === undefined || next.dueMs > target) {
         this.#nowMs = Math.max(this.#nowMs, target);
       }
     } finally {
       this.#running = false;
     }
     return ran;
+  }
+
+  // ---- the heap ---------------------------------------------------------------------------------
+
+  /** The earliest live timer, dropping cancelled ones from the top. */
+  #top(): VirtualTimer | undefined {
+    while (this.#heap.length > 0 && this.#heap[0].cancelled) this.#pop();
+    return this.#heap[0];
+  }
+
+  #less(a: VirtualTimer, b: VirtualTimer): boolean {
+    this.#comparisons++;
+    return before(a, b);
+  }
+
+  #push(timer: VirtualTimer): void {
+    const heap = this.#heap;
+    let i = heap.length;
+    heap.push(timer);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(timer, heap[parent])) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = timer;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop() as VirtualTimer;
+    if (heap.length > 0) this.#siftDown(0, last);
+  }
+
+  #siftDown(start: number, timer: VirtualTimer): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    let i = start;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.#less(heap[child + 1], heap[child])) child++;
+      if (!this.#less(heap[child], timer)) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = timer;
+  }
+
+  /** Drops cancelled timers and restores the heap order (O(n), Floyd's construction). */
+  #rebuild(): void {
+    const heap = this.#heap;
+    let w = 0;
+    for (const t of heap) if (!t.cancelled) heap[w++] = t;
+    heap.length = w;
+    for (let i = (w >> 1) - 1; i >= 0; i--) this.#siftDown(i, heap[i]);
   }
 }
 

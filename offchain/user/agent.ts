@@ -113,6 +113,16 @@ export class UserAgent {
     };
   }
 
+  /**
+   * A batch this household received before a restart (its service's store): kept as if it had
+   * just arrived from the meter (no receipt is sent). Ignored if the interval already has one.
+   */
+  restoreBatch(interval: number, slots: readonly UserBatchSlot[]): void {
+    if (this.#batches.has(interval)) return;
+    this.#batches.set(interval, slots);
+    this.#c.user.receiveBatch(interval, slots);
+  }
+
   #onMessage(from: string, bytes: Uint8Array): void {
     let message;
     try {

@@ -7,6 +7,7 @@
 // with a named reason; CC's exit keeps its own replay cache.
 import { expect } from "chai";
 
+import { EXIT_TAGS_PER_SLOT, exitReplayCap } from "../../offchain/cc/agent.ts";
 import { seededRandom } from "../../offchain/onion/random.ts";
 import { OnionExit, OnionRelay } from "../../offchain/onion/relay.ts";
 import {
@@ -176,6 +177,33 @@ describe("attack: flooding a relay or CC's exit", function () {
     ss[1] = 5;
     ss[2] = 0;
     expect(cache.checkAndInsert(ss, 3)).to.equal(false);
+  });
+
+  it("CC's exit cap follows the city: rotated with a larger cap, the new epoch takes more (issue 14)", function () {
+    // Regression: CC's exit kept 65,536 tags per epoch for any city, so from 8,192 meters × 8
+    // slots on it refused the rest of an interval as "overload" (10,000 meters: 65,536 of 80,000).
+    const exit = new OnionExit({
+      privateKey: cc.privateKey,
+      domain: TEST_DOMAIN,
+      epoch: EPOCH,
+      maxTagsPerEpoch: 2,
+    });
+    const deliver = (i: number, epoch: number) =>
+      exit.receive(finalHop(Uint8Array.of(i), BigInt(1000 + i), epoch));
+    expect(deliver(1, EPOCH).accepted).to.equal(true);
+    expect(deliver(2, EPOCH).accepted).to.equal(true);
+    expect(deliver(3, EPOCH)).to.deep.equal({ accepted: false, reason: "overload" });
+    exit.rotateEpoch(EPOCH + 1, 5);
+    expect(exit.maxTagsPerEpoch).to.equal(5);
+    for (let i = 10; i < 15; i++) expect(deliver(i, EPOCH + 1).accepted).to.equal(true);
+    expect(deliver(15, EPOCH + 1)).to.deep.equal({ accepted: false, reason: "overload" });
+    // The previous epoch keeps the cap it had.
+    expect(deliver(4, EPOCH)).to.deep.equal({ accepted: false, reason: "overload" });
+    expect(() => exit.rotateEpoch(EPOCH + 2, 0)).to.throw(RangeError);
+    // CC's default: room for 4 onions per slot, at least the relay default, at most 2^24.
+    expect(exitReplayCap(10, 8)).to.equal(DEFAULT_MAX_TAGS_PER_EPOCH);
+    expect(exitReplayCap(10_000, 8)).to.equal(EXIT_TAGS_PER_SLOT * 80_000);
+    expect(exitReplayCap(10_000_000, 8)).to.equal(2 ** 24);
   });
 
   it("an idle hop's replay cache holds no memory, a quiet one 1 KiB an epoch (city scale)", function () {

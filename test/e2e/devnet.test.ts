@@ -5,8 +5,10 @@
 // end and after the devnet itself is interrupted — and that bad options fail before any work.
 //
 // Then the protocol devnet of issue 11 "Tests and benchmarks": 12 meters over 2 meter processes, 2
-// intervals, CC, SP, the BBNP gateway, a 12-user fleet and 4 consensus nodes, node-1 SIGKILLed in
-// round 2 and restarted; both audits from chain events pass and equal the run without the kill.
+// intervals, CC, SP, the BBNP gateway, the TA service, a 12-user fleet (2 users silent per round,
+// `--dropout`) and 4 consensus nodes, node-1 and the gateway SIGKILLed in round 2 and restarted
+// (the gateway resumes the open round from its journal); both audits from chain events pass and
+// equal the run without the kills.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -199,6 +201,38 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
     expect(existsSync(join(data, "ping-0", "LOCK"))).to.equal(false);
   });
 
+  it("SIGTERM to a devnet on its own temporary directory removes that directory (no --keep)", async () => {
+    // TMPDIR scopes os.tmpdir() in the child: its "gridledger-devnet-*" directory lands here.
+    const tmp = mkdtempSync(join(dir, "tmp-"));
+    const child = spawn(
+      process.execPath,
+      [
+        "--disable-warning=ExperimentalWarning",
+        MAIN,
+        "devnet",
+        "--smoke",
+        "--nodes",
+        "2",
+        "--intervals",
+        "1000",
+        "--smoke-interval-ms",
+        "200",
+      ],
+      { cwd: ROOT, stdio: "ignore", env: { ...process.env, TMPDIR: tmp } },
+    );
+    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const deadline = Date.now() + 60_000;
+    const running = () => {
+      const d = readdirSync(tmp).find((n) => n.startsWith("gridledger-devnet-"));
+      return d !== undefined && existsSync(join(tmp, d, "ping-1", "process.json"));
+    };
+    while (!running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(running(), "the devnet's processes are up").to.equal(true);
+    process.kill(child.pid!, "SIGTERM");
+    expect(await exit).to.equal(143);
+    expect(readdirSync(tmp).filter((n) => n.startsWith("gridledger-devnet-"))).to.deep.equal([]);
+  });
+
   it("bad options fail in one line before any work (exit 2)", async () => {
     const cases: [string[], RegExp][] = [
       [["--smoke", "--kill", "ping9@2"], /--kill ping9@2: no process "ping-9"/],
@@ -227,7 +261,7 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
   before(() => (dir = mkdtempSync(join(tmpdir(), "gl-devnet-protocol-"))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("a consensus node killed in round 2 and restarted: audits pass, same digests as without the kill, nothing left", async () => {
+  it("a consensus node and the gateway killed in round 2 and restarted, 2 of 12 users silent per round (TA process): audits pass, same digests as without the kills, nothing left", async () => {
     const common = [
       "--meters",
       "12",
@@ -247,6 +281,8 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       "ci",
       "--timeout",
       "240",
+      "--dropout",
+      "0.17",
     ];
     // One after the other: two devnets drawing address-book ports at the same time can pick the
     // same port (each checks only that it is free when drawn): EADDRINUSE at start.
@@ -254,6 +290,8 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       ...common,
       "--kill",
       "node1@2",
+      "--kill",
+      "gateway@2",
       "--json",
       join(dir, "killed.json"),
     ]);
@@ -273,15 +311,20 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
       "node",
       "node",
       "sp",
+      "ta",
     ]);
     expect(k.processes.find((q) => q.name === "node-1")!.restarts).to.equal(1);
-    expect(k.kills).to.have.length(1);
-    expect(k.kills[0]).to.include({ process: "node-1", step: 2, killedInStep: 2 });
+    expect(k.processes.find((q) => q.name === "gateway")!.restarts).to.equal(1);
+    expect(k.kills.map((x) => x.process).sort()).to.deep.equal(["gateway", "node-1"]);
+    for (const x of k.kills) expect(x).to.include({ step: 2, killedInStep: 2 });
     for (const scheme of ["oksuz", "bbnp"]) {
       expect(k.schemes[scheme].ok, scheme).to.equal(true);
       expect(k.schemes[scheme].digest, scheme).to.equal(p.schemes[scheme].digest);
     }
     expect(killed.stdout).to.match(/ledger audit from events alone .*: no mismatch/);
+    // round(0.17 · 12) = 2 users silent per round: every round commits 10 reporters.
+    const bbnp = (k.schemes.bbnp as unknown as { audit: { reporters: string }[] }).audit;
+    expect(bbnp.map((r) => Number(r.reporters))).to.deep.equal([10, 10]);
     expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
     for (const run of [k, p]) {
       expect(run.leftRunning).to.deep.equal([]);
@@ -289,5 +332,44 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
         for (const pid of q.pids) expect(pidAlive(pid), `${q.name} pid ${pid}`).to.equal(false);
       }
     }
+  });
+
+  it("a meter fleet killed in interval 2 resumes from its data dir (carry, batches): same Oksuz digest, every bill verified", async () => {
+    // Regression: a restarted fleet started from carry 0 and had lost its users' batches, so the
+    // killed fleet's users never verified their bills (the devnet timed out).
+    const common = [
+      "--scheme",
+      "oksuz",
+      "--meters",
+      "12",
+      "--intervals",
+      "2",
+      "--meter-processes",
+      "2",
+      "--window-ms",
+      "12000",
+      "--seed",
+      "fleet",
+      "--timeout",
+      "180",
+    ];
+    const killed = await devnet([
+      ...common,
+      "--kill",
+      "meters-0@2",
+      "--json",
+      join(dir, "fleet-killed.json"),
+    ]);
+    const plain = await devnet([...common, "--json", join(dir, "fleet-plain.json")]);
+    expect(killed.code, killed.stderr + killed.stdout).to.equal(0);
+    expect(plain.code, plain.stderr + plain.stdout).to.equal(0);
+    const k = JSON.parse(readFileSync(join(dir, "fleet-killed.json"), "utf8")) as DevnetJson;
+    const p = JSON.parse(readFileSync(join(dir, "fleet-plain.json"), "utf8")) as DevnetJson;
+    expect(k.processes.find((q) => q.name === "meters-0")!.restarts).to.equal(1);
+    expect(k.kills[0]).to.include({ process: "meters-0", step: 2, killedInStep: 2 });
+    expect(k.schemes.oksuz.ok).to.equal(true);
+    expect(k.schemes.oksuz.digest).to.equal(p.schemes.oksuz.digest);
+    expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
+    expect(k.leftRunning).to.deep.equal([]);
   });
 });

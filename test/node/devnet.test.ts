@@ -1,6 +1,9 @@
 // Pure parts of the devnet engine (offchain/node/devnet.ts): --kill parsing, plan checks, and the
 // address book's port reservation (offchain/node/hardhat-node.ts reservePorts).
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 
 import { expect } from "chai";
 
@@ -11,7 +14,8 @@ import {
   type DevnetProcess,
   type DevnetScheme,
 } from "../../offchain/node/devnet.ts";
-import { reservePorts } from "../../offchain/node/hardhat-node.ts";
+import { portLockDir, releasePorts, reservePorts } from "../../offchain/node/hardhat-node.ts";
+import { ROOT } from "../helpers/hardhat-node.ts";
 
 const scheme = (name: string, steps: number): DevnetScheme => ({
   name,
@@ -73,6 +77,7 @@ describe("node/devnet", () => {
     const ports = await reservePorts(200);
     expect(new Set(ports).size).to.equal(200);
     for (const p of ports) expect(p).to.be.within(10_000, 32_767);
+    releasePorts(ports);
     // A port in use is never returned: make the first draw hit it.
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(ports[0], "127.0.0.1", () => r()));
@@ -81,8 +86,56 @@ describe("node/devnet", () => {
       let i = 0;
       const got = await reservePorts(1, () => draws[Math.min(i++, 1)] + 1e-9);
       expect(got).to.deep.equal([ports[1]]);
+      releasePorts(got);
     } finally {
       busy.close();
+    }
+  });
+
+  it("reservePorts: a port reserved by another live process is skipped, a dead holder's is taken over", async () => {
+    const [p, q] = await reservePorts(2);
+    releasePorts([p, q]);
+    const lock = join(portLockDir(), `${p}.lock`);
+    const at = (...ports: number[]) => {
+      let i = 0;
+      return () => (ports[Math.min(i++, ports.length - 1)] - 10_000) / 22_768 + 1e-9;
+    };
+    // Another live process (our parent) holds p: q is drawn next.
+    writeFileSync(lock, `${process.ppid}\n`);
+    const got = await reservePorts(1, at(p, q));
+    expect(got).to.deep.equal([q]);
+    releasePorts(got);
+    expect(readFileSync(lock, "utf8").trim(), "another's lock left alone").to.equal(
+      String(process.ppid),
+    );
+    // Its holder died (SIGKILL leaves the file): taken over.
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    writeFileSync(lock, `${dead}\n`);
+    expect(await reservePorts(1, at(p))).to.deep.equal([p]);
+    expect(readFileSync(lock, "utf8").trim()).to.equal(String(process.pid));
+    releasePorts([p]);
+    expect(existsSync(lock)).to.equal(false);
+  });
+
+  it("reservePorts: two processes drawing the same candidates at the same moment get disjoint ports", async () => {
+    // Regression: each checked only that a port was free when drawn; two devnets started at once
+    // could both draw it (EADDRINUSE at start).
+    const run = () =>
+      new Promise<number[]>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [join(ROOT, "test", "helpers", "reserve-ports-main.ts"), "12345", "40", "1500"],
+          { cwd: ROOT, timeout: 30_000 },
+          (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as number[])),
+        );
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    expect(a).to.have.length(40);
+    expect(b).to.have.length(40);
+    expect(a.filter((x) => b.includes(x))).to.deep.equal([]);
+    // Released at exit.
+    for (const x of [...a, ...b]) {
+      expect(existsSync(join(portLockDir(), `${x}.lock`)), `lock ${x}`).to.equal(false);
     }
   });
 });

@@ -19,6 +19,7 @@ import {
   writeSecrets,
 } from "../../offchain/node/runner.ts";
 import { ServiceConfigError } from "../../offchain/node/service.ts";
+import { bbnpSetup } from "../../offchain/node/roles/bbnp-setup.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
@@ -163,6 +164,47 @@ describe("node/runner", function () {
     writeFileSync(cfg, "address = \n");
     expect(runSync(cfg, data).stderr).to.match(/bad\.toml: not valid TOML/);
     expect(runSync(join(dir, "none.toml"), data).status).to.equal(2);
+  });
+
+  it("a role config without the chain it needs names the file and the field, exit 2, creates nothing", () => {
+    // Regression: the gateway failed in `create` ("gateway: chain.rpcUrl is required", no file
+    // named) after the data directory had been created.
+    const setup = bbnpSetup({ seed: "no-chain", users: 4, nodes: 0, rounds: 1 });
+    const gateway = setup.processes.find((p) => p.role === "gateway")!;
+    const cfg = join(dir, "gateway.json");
+    writeFileSync(cfg, JSON.stringify({ ...gateway.config, name: "gateway" }));
+    const data = join(dir, "gw-data");
+    const main = join(ROOT, "offchain", "cli", "main.ts");
+    const run = (file: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          "--disable-warning=ExperimentalWarning",
+          main,
+          "gateway",
+          "--config",
+          file,
+          "--data-dir",
+          data,
+        ],
+        { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+      );
+    const r = run(cfg);
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stderr.trim().split("\n")).to.have.length(1);
+    expect(r.stderr).to.match(/gateway\.json: chain\.rpcUrl: required by the gateway role/);
+    expect(existsSync(data)).to.equal(false);
+    // With the URL but not the contract: the contract's field.
+    writeFileSync(
+      cfg,
+      JSON.stringify({ ...gateway.config, chain: { rpcUrl: "http://127.0.0.1:1" } }),
+    );
+    const r2 = run(cfg);
+    expect(r2.status, r2.stderr).to.equal(2);
+    expect(r2.stderr).to.match(
+      /gateway\.json: chain\.contracts\.AggregationLedger: required by the gateway role/,
+    );
+    expect(existsSync(data)).to.equal(false);
   });
 
   it("a start failure is one line and exit 1; the lock is released", async () => {

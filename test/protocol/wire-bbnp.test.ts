@@ -1,9 +1,11 @@
 // The BBNP agents' wire messages added for issue 11 (offchain/protocol/wire/messages.ts): the
 // round announcement (gateway → users) and the primary-selection reveal phase (gateway → nodes,
-// node → nodes). Same properties as test/protocol/wire.test.ts: round trip, strictness (prefix /
-// extension), random and mutated bytes raise only the named WireDecodeError, named field errors.
+// node → nodes). The same property harness as test/protocol/wire.test.ts (test/helpers/wire-fuzz.ts:
+// round trip, strictness, random and mutated bytes raise only WireDecodeError), named field errors.
 import { expect } from "chai";
 import fc from "fast-check";
+
+import { wireFuzzSuite } from "../helpers/wire-fuzz.ts";
 
 import {
   decodeWire,
@@ -40,71 +42,17 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
     .map((request) => ({ type: "blockRequest", request }) as const),
 );
 
-function decodeOrNamedError(b: Uint8Array): WireMessage | WireDecodeError {
-  try {
-    return decodeWire(b);
-  } catch (e) {
-    if (e instanceof WireDecodeError) return e;
-    throw e;
-  }
-}
-
 describe("wire codecs: BBNP agent messages (round open, selection reveal phase, block request)", () => {
-  it("decode(encode(x)) = x, with the version and the type byte", () => {
-    fc.assert(
-      fc.property(message, (m) => {
-        const b = encodeWire(m);
-        expect(b[0]).to.equal(WIRE_VERSION);
-        expect(b[1]).to.equal(WIRE_TYPE[m.type as keyof typeof WIRE_TYPE]);
-        expect(decodeWire(b)).to.deep.equal(m);
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it("strict: every prefix is truncated, every extension has trailing bytes", () => {
-    fc.assert(
-      fc.property(message, fc.uint8Array({ minLength: 1, maxLength: 8 }), (m, extra) => {
-        const b = encodeWire(m);
-        for (let k = 0; k < b.length; k++) {
-          expect(() => decodeWire(b.subarray(0, k))).to.throw(WireTruncatedError);
-        }
-        expect(() => decodeWire(Uint8Array.from([...b, ...extra]))).to.throw(
-          WireTrailingBytesError,
-        );
-      }),
-      { numRuns: 200 },
-    );
-  });
-
-  it("random bodies under these type bytes raise only WireDecodeError; what decodes re-encodes", () => {
-    const types = [
+  wireFuzzSuite(message, {
+    types: [
       WIRE_TYPE.bbnpRoundOpen,
       WIRE_TYPE.selectionOpen,
       WIRE_TYPE.selectionReveal,
       WIRE_TYPE.blockRequest,
-    ];
-    fc.assert(
-      fc.property(fc.constantFrom(...types), fc.uint8Array({ maxLength: 200 }), (type, body) => {
-        const b = Uint8Array.from([WIRE_VERSION, type, ...body]);
-        const r = decodeOrNamedError(b);
-        if (!(r instanceof WireDecodeError)) expect(encodeWire(r)).to.deep.equal(b);
-      }),
-      { numRuns: 3000 },
-    );
-  });
-
-  it("mutated valid messages decode canonically or fail with the named error", () => {
-    fc.assert(
-      fc.property(message, fc.nat(), fc.integer({ min: 1, max: 255 }), (m, at, x) => {
-        const b = encodeWire(m);
-        const mutated = Uint8Array.from(b);
-        mutated[at % b.length] ^= x;
-        const r = decodeOrNamedError(mutated);
-        if (!(r instanceof WireDecodeError)) expect(encodeWire(r)).to.deep.equal(mutated);
-      }),
-      { numRuns: 2000 },
-    );
+    ],
+    maxBody: 200,
+    prefixes: "all",
+    runs: { roundTrip: 1000, strict: 200, random: 3000, mutated: 2000 },
   });
 
   it("named errors: a node index beyond the bitmap; encoders refuse what the wire cannot carry", () => {

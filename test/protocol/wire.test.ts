@@ -14,6 +14,7 @@ import { encodeReport, encodeReveal } from "../../offchain/protocol/bbnp/report.
 import { ENTRY_KIND, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { encodeUserBatch } from "../../offchain/protocol/user-batch.ts";
+import { wireFuzzSuite } from "../helpers/wire-fuzz.ts";
 import {
   decodeWire,
   encodeWire,
@@ -206,69 +207,13 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
     .map((message) => ({ type: "consensus", message }) as const),
 );
 
-/** Only the named error may escape a decoder. */
-function decodeOrNamedError(b: Uint8Array): WireMessage | WireDecodeError {
-  try {
-    return decodeWire(b);
-  } catch (e) {
-    if (e instanceof WireDecodeError) return e;
-    throw e;
-  }
-}
-
 describe("wire codecs", () => {
-  it("decode(encode(x)) = x for every message type, with version and type bytes", () => {
-    fc.assert(
-      fc.property(message, (m) => {
-        const b = encodeWire(m);
-        expect(b[0]).to.equal(WIRE_VERSION);
-        expect(decodeWire(b)).to.deep.equal(m);
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it("strict: any prefix is truncated, any extension has trailing bytes", () => {
-    fc.assert(
-      fc.property(message, fc.nat(), bytes(1), (m, cut, extra) => {
-        const b = encodeWire(m);
-        const prefix = b.subarray(0, cut % b.length);
-        expect(() => decodeWire(prefix)).to.throw(WireTruncatedError);
-        expect(() => decodeWire(Uint8Array.from([...b, ...extra]))).to.throw(
-          WireTrailingBytesError,
-        );
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it("random bytes never throw anything but WireDecodeError; whatever decodes re-encodes to itself", () => {
-    const typed = fc
-      .tuple(fc.constantFrom(...Object.values(WIRE_TYPE)), fc.uint8Array({ maxLength: 1500 }))
-      .map(([t, body]) => Uint8Array.from([WIRE_VERSION, t, ...body]));
-    fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), typed), (b) => {
-        const r = decodeOrNamedError(b);
-        if (!(r instanceof WireDecodeError)) {
-          expect(Buffer.from(encodeWire(r)).equals(Buffer.from(b))).to.equal(true);
-        }
-      }),
-      { numRuns: 5000 },
-    );
-  });
-
-  it("mutated valid messages decode to a canonical message or fail with the named error", () => {
-    fc.assert(
-      fc.property(message, fc.nat(), fc.integer({ min: 1, max: 255 }), (m, at, x) => {
-        const b = encodeWire(m);
-        b[at % b.length] ^= x;
-        const r = decodeOrNamedError(b);
-        if (!(r instanceof WireDecodeError)) {
-          expect(Buffer.from(encodeWire(r)).equals(Buffer.from(b))).to.equal(true);
-        }
-      }),
-      { numRuns: 3000 },
-    );
+  wireFuzzSuite(message, {
+    types: Object.values(WIRE_TYPE),
+    maxBody: 1500,
+    rawBytes: true,
+    prefixes: "one",
+    runs: { roundTrip: 2000, strict: 500, random: 5000, mutated: 3000 },
   });
 
   it("frames the existing encoders byte for byte (no twin encodings)", () => {

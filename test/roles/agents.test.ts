@@ -428,6 +428,12 @@ describe("Oksuz agents, one at a time", function () {
         { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
         { store, secrets, chain },
       );
+      // Issue 14: the service answers from the interval table in O(K) per admission; it rebuilt
+      // every receipt from every admitted report (`receipts`, O(admitted)) each time, O(N²).
+      let rebuilds = 0;
+      const rebuildAll = agent.receipts.bind(agent);
+      agent.receipts = (j: number) => (rebuilds++, rebuildAll(j));
+      const steps: string[] = [];
       const service = new ControlCenterService(
         {
           meters: 2,
@@ -438,7 +444,13 @@ describe("Oksuz agents, one at a time", function () {
           slots: 8,
           windowMs: 600_000,
         },
-        { agent, chain, transport: network.endpoint("cc"), clock },
+        {
+          agent,
+          chain,
+          transport: network.endpoint("cc"),
+          clock,
+          step: (s) => steps.push(`${s.task} ${s.done}/${s.total}`),
+        },
       );
       await service.start();
       const m = meters.map((_, i) => peer(network, clock, `meter-${i}`));
@@ -496,6 +508,19 @@ describe("Oksuz agents, one at a time", function () {
       expect(clock.now()).to.be.below(60_000);
       expect(calls.slice(2)).to.deep.equal([`post 1 ${real}+${16 - real}`, "seal 1"]);
       expect(service.status()).to.deep.include({ phase: "done", sealed: 1, registered: 2 });
+      expect(rebuilds, "no whole-interval receipt rebuild by the service").to.equal(0);
+      const all = rebuildAll(1);
+      for (const i of [0, 1]) {
+        expect(agent.receiptOf(1, i)).to.deep.equal([...all.get(i)!].sort((a, b) => a - b));
+      }
+      expect(agent.receiptOf(1, 7), "unknown meter").to.deep.equal([]);
+      expect(agent.center.completeMeters(1)).to.equal(2);
+      // Counted progress: registrations as they are heard, then admissions out of N × K.
+      expect(steps.slice(0, 2)).to.deep.equal([
+        "registrations heard 1/2",
+        "registrations heard 2/2",
+      ]);
+      expect(steps.at(-1)).to.equal("reports admitted 16/16");
       await service.stop();
       store.close();
     });

@@ -1,6 +1,7 @@
 // Agent-level tests of the BBNP roles (issue 11 "an agent-level test per role"): each agent on a
 // MemoryNetwork with a VirtualClock and an in-memory fake of its ledger client (no chain), so that
-// what is checked is the agent's own behaviour: the user answers only its gateway, once per round;
+// what is checked is the agent's own behaviour: the user answers only its gateway, once per round
+// (a repeated announcement or reveal request gets the same bytes again, for a restarted gateway);
 // the gateway signs with its own key the exact Σ of the counted users (recovery included) and
 // publishes nothing for an aborted round; consensus nodes run the reveal phase and the round over
 // the wire, the primary records the selection and commits a block certified by a quorum, and every
@@ -8,6 +9,7 @@
 import { expect } from "chai";
 
 import { BbnpUserAgent } from "../../offchain/bbnp-user/agent.ts";
+import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
 import { ConsensusNodeAgent, type ConsensusLedgerClient } from "../../offchain/consensus/agent.ts";
 import {
   aggregateCertificate,
@@ -86,9 +88,11 @@ describe("BBNP agents", function () {
       expect(got).to.deep.equal([]);
       expect(agent.refused).to.equal(1);
       gw.send("bbnp-user-2", open);
-      gw.send("bbnp-user-2", open); // a repeated announcement: no second report
+      // A repeated announcement (a restarted gateway): the same report again, never a second one.
+      gw.send("bbnp-user-2", open);
       clock.advance(100);
-      expect(got.length).to.equal(1);
+      expect(got.length).to.equal(2);
+      expect(got[1].m).to.deep.equal(got[0].m);
       const m = got[0].m;
       expect(m.type).to.equal("bbnpReport");
       if (m.type !== "bbnpReport") return;
@@ -101,7 +105,58 @@ describe("BBNP agents", function () {
         encodeWire({ type: "bbnpRevealRequest", request: { round: 1n, userId: 3, peers: [1] } }),
       );
       clock.advance(100);
-      expect(got.length).to.equal(1);
+      expect(got.length).to.equal(2);
+      expect(agent.refused).to.equal(2);
+      await agent.stop();
+    });
+  });
+
+  describe("BbnpUserAgent resend path (a restarted gateway)", () => {
+    it("a repeated reveal request gets the same reveal again; new peers still go through BbnpUser's checks", async () => {
+      const { keys, clock, network } = setup(6);
+      const agent = new BbnpUserAgent(
+        { params: keys.params, userId: 2, secret: keys.userSecrets[2] },
+        { transport: network.endpoint("bbnp-user-2"), reading: () => 77n },
+      );
+      await agent.start();
+      const got: WireMessage[] = [];
+      const gw = network.endpoint("gateway");
+      gw.handle((_f, b) => void got.push(decodeWire(b)));
+      gw.start();
+      gw.send("bbnp-user-2", encodeWire({ type: "bbnpRoundOpen", open: { round: 1n } }));
+      clock.advance(100);
+      const graph = new BbnpUser({
+        params: keys.params,
+        userId: 2,
+        secret: keys.userSecrets[2],
+      }).graph(1n);
+      const [n0, n1] = graph.neighboursOf(2);
+      const ask = (peers: number[]) =>
+        gw.send(
+          "bbnp-user-2",
+          encodeWire({ type: "bbnpRevealRequest", request: { round: 1n, userId: 2, peers } }),
+        );
+      ask([n0]);
+      clock.advance(100);
+      ask([n0, n1]); // n0 again (resent as is), n1 new
+      clock.advance(100);
+      const reveals = got.filter((m) => m.type === "bbnpReveal");
+      expect(reveals.map((m) => (m.type === "bbnpReveal" ? m.reveal.peer : -1))).to.deep.equal([
+        n0,
+        n0,
+        n1,
+      ]);
+      expect(reveals[1]).to.deep.equal(reveals[0]);
+      expect(agent.status()).to.deep.include({ revealed: 2 });
+      // A peer that is not a neighbour is still refused, and so is another round.
+      const stranger = [0, 1, 3, 4, 5].find((u) => u !== n0 && u !== n1)!;
+      ask([stranger]);
+      gw.send(
+        "bbnp-user-2",
+        encodeWire({ type: "bbnpRevealRequest", request: { round: 2n, userId: 2, peers: [n0] } }),
+      );
+      clock.advance(100);
+      expect(got.filter((m) => m.type === "bbnpReveal").length).to.equal(3);
       expect(agent.refused).to.equal(2);
       await agent.stop();
     });

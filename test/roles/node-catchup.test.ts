@@ -8,6 +8,7 @@ import { expect } from "chai";
 
 import { ConsensusNodeAgent, type ConsensusLedgerClient } from "../../offchain/consensus/agent.ts";
 import {
+  aggregateCertificate,
   blockDigest,
   verifyCertificate,
   type ConsensusBlock,
@@ -229,6 +230,144 @@ describe("consensus node catch-up after a restart", function () {
       expect(node.node.head().round).to.equal(undefined);
       expect(node.status()).to.deep.include({ behind: true });
       expect(node.refused).to.be.at.least(1);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("a lying peer's selection order is not adopted: a caught-up block needs f + 1 peers with the same order", async () => {
+    // The certificate proves the block, not the order (which feeds the reputations): node 3
+    // answers the block with a quorum certificate and a forged order that blames nodes 2 and 0
+    // for stalling. With the liar and one honest peer nothing is adopted (one vouch each); once a
+    // second honest peer answers, the block is adopted with the honest order.
+    const rng = createRng("node-catchup-liar");
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: rng.fork("net") });
+    const sks = Array.from({ length: 4 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
+    const keys = sks.map(blsPublicKey);
+    const gatewaySecret = rng.nextBigInt(BBNP_ORDER - 1n) + 1n;
+    const state = initialReputationState([0.5, 0.55, 0.6, 0.52]);
+    const block: ConsensusBlock = {
+      round: 1n,
+      previousDigest: new Uint8Array(32),
+      sum: 5n,
+      gatewaySignature: bbnpSignRound(gatewaySecret, DOMAIN, 1n, 5n, 12),
+      primary: 1,
+      reputations: state.reputations.map(() => 0n),
+      epoch: 1,
+      reporters: 12,
+    };
+    const digest = blockDigest(DOMAIN, block);
+    const certificate = aggregateCertificate(
+      new Map([1, 2, 3].map((j) => [j, blsSign(sks[j], digest)] as const)),
+    );
+    const honest = [1, 0, 2, 3];
+    const forged = [2, 0, 1, 3];
+    const node = new ConsensusNodeAgent(
+      {
+        index: 0,
+        secretKey: sks[0],
+        keys,
+        gatewayKey: blsPublicKey(gatewaySecret),
+        domain: DOMAIN,
+        epoch: 1,
+        initialState: state,
+        viewTimeoutMs: 1_000,
+        collectWindowMs: 50,
+        catchUpRetryMs: 300,
+      },
+      {
+        transport: network.endpoint("node-0"),
+        clock,
+        ledger: {
+          recordSelection: async () => null,
+          commitBlock: async () => null,
+          selectionWindowLeft: async () => 0n,
+          advanceBlocks: async () => {},
+          headDigest: async () => digest,
+        },
+      },
+    );
+    const answering = new Set<number>([1, 3]);
+    for (const j of [1, 2, 3]) {
+      const peer = network.endpoint(`node-${j}`);
+      peer.handle((from) => {
+        if (!answering.has(j)) return;
+        peer.send(
+          from,
+          encodeWire({
+            type: "consensus",
+            message: { type: "committed", block, certificate, order: j === 3 ? forged : honest },
+          }),
+        );
+      });
+      peer.start();
+    }
+    await node.start();
+    try {
+      await run(clock, 1_000);
+      expect(node.node.head().round, "one vouch per order: not adopted").to.equal(undefined);
+      expect(node.status()).to.deep.include({ behind: true });
+      answering.add(2);
+      await run(clock, 1_000);
+      expect(node.node.head().round).to.equal(1n);
+      expect(node.commits.get(1n)?.order).to.deep.equal(honest);
+      expect(node.status()).to.not.have.property("behind");
+      // The reputations follow the honest order: nobody was skipped before primary 1.
+      const reference = new ConsensusNodeAgent(
+        {
+          index: 2,
+          secretKey: sks[2],
+          keys,
+          gatewayKey: blsPublicKey(gatewaySecret),
+          domain: DOMAIN,
+          epoch: 1,
+          initialState: state,
+          viewTimeoutMs: 1_000,
+          collectWindowMs: 50,
+        },
+        {
+          transport: network.endpoint("reference"),
+          clock,
+          ledger: {
+            recordSelection: async () => null,
+            commitBlock: async () => null,
+            selectionWindowLeft: async () => 0n,
+            advanceBlocks: async () => {},
+            headDigest: async () => digest,
+          },
+        },
+      );
+      reference.node.receive({ type: "committed", block, certificate, order: honest }, 0);
+      expect(node.node.expectedReputations()).to.deep.equal(reference.node.expectedReputations());
+      const liar = new ConsensusNodeAgent(
+        {
+          index: 3,
+          secretKey: sks[3],
+          keys,
+          gatewayKey: blsPublicKey(gatewaySecret),
+          domain: DOMAIN,
+          epoch: 1,
+          initialState: state,
+          viewTimeoutMs: 1_000,
+          collectWindowMs: 50,
+        },
+        {
+          transport: network.endpoint("reference-liar"),
+          clock,
+          ledger: {
+            recordSelection: async () => null,
+            commitBlock: async () => null,
+            selectionWindowLeft: async () => 0n,
+            advanceBlocks: async () => {},
+            headDigest: async () => digest,
+          },
+        },
+      );
+      liar.node.receive({ type: "committed", block, certificate, order: forged }, 0);
+      expect(liar.node.expectedReputations(), "the forged order would change Γ").to.not.deep.equal(
+        reference.node.expectedReputations(),
+      );
     } finally {
       await node.stop();
     }

@@ -67,6 +67,25 @@ describe("Oksuz agents over the wire", function () {
     }
   });
 
+  it("reports counted progress through every long phase (issue 14)", async function () {
+    const last = new Map<string, string>();
+    const run = await runOksuzAgents({ meters: 4, intervals: 1, seed: "agents-progress" }, chain, {
+      step: (s) => void last.set(s.task, `${s.done}/${s.total}`),
+    });
+    await reconcile(run, 1);
+    // One bill per real (OCD) entry: as many as the chain's OCD ledger holds.
+    const ocd = (await readInterval(connectBillingLedger(run.ledger, chain.admin), 1)).ocd.length;
+    expect(Object.fromEntries(last)).to.deep.equal({
+      "meter agents built": "4/4",
+      "meters prepared": "4/4",
+      "registrations heard": "4/4",
+      "reports admitted": "32/32",
+      "bills posted": `${ocd}/${ocd}`,
+      "bills checked": "4/4",
+      intervals: "1/1",
+    });
+  });
+
   it("direct mode: SP posts per-user prices and bills itself", async function () {
     const run = await runOksuzAgents(
       { meters: 6, intervals: 1, seed: "agents-direct", direct: true },

@@ -46,6 +46,11 @@ export interface BbnpRoleConfig {
   readonly ta?: string;
   /** Gateway: longest wait for the TA's correction (ms). */
   readonly correctionTimeoutMs: number;
+  /**
+   * Fraction of users that stay silent in each round (0 ≤ p < 1; default 0), drawn from the seed
+   * as the demo draws them (`bbnpDropouts`, offchain/node/roles/bbnp-users.ts).
+   */
+  readonly dropout: number;
 }
 
 export interface BbnpSetupOptions {
@@ -71,6 +76,8 @@ export interface BbnpSetupOptions {
   /** Also set up the online TA service for dropout corrections (process "ta"; default false). */
   readonly taService?: boolean;
   readonly correctionTimeoutMs?: number;
+  /** Fraction of users silent in each round, in [0, 1) (default 0; the demo's `--dropout`). */
+  readonly dropout?: number;
 }
 
 /** One process to run: its role, its name, its config and its named secrets. */
@@ -117,6 +124,8 @@ export function bbnpSetup(o: BbnpSetupOptions): BbnpSetup {
   const fleets = o.fleets ?? 1;
   check(Number.isInteger(fleets) && fleets >= 1 && fleets <= o.users, "fleets in [1, users]");
   const h = o.neighbours ?? 8;
+  const dropout = o.dropout ?? 0;
+  check(Number.isFinite(dropout) && dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
   // The simulator's draws (offchain/sim/bbnp.ts): the same seed, the same keys.
   const rng = createRng(`bbnp/${o.seed}`);
   const taRng = rng.fork("ta");
@@ -157,6 +166,7 @@ export function bbnpSetup(o: BbnpSetupOptions): BbnpSetup {
     intervalSeconds: o.intervalSeconds ?? 900,
     correctionTimeoutMs: o.correctionTimeoutMs ?? 5_000,
     ...(o.taService ? { ta: "ta" } : {}),
+    ...(dropout > 0 ? { dropout } : {}),
   };
   const blinding = new Uint8Array(32 * o.rounds);
   for (let t = 1; t <= o.rounds; t++) {
@@ -276,6 +286,11 @@ export function parseBbnpConfig(raw: unknown, role: string): BbnpRoleConfig {
     if (typeof v !== "string" || v.length === 0) fail(field, "a non-empty string");
     return v as string;
   };
+  const fraction = (field: string): number => {
+    const v = c[field] ?? 0;
+    if (typeof v !== "number" || !(v >= 0 && v < 1)) fail(field, "a number in [0, 1)");
+    return v as number;
+  };
   const seed = c.seed;
   if (typeof seed !== "string") fail("seed", "a string");
   const mode = c.mode;
@@ -339,5 +354,6 @@ export function parseBbnpConfig(raw: unknown, role: string): BbnpRoleConfig {
     ...(c.ta === undefined ? {} : { ta: str("ta") }),
     correctionTimeoutMs:
       c.correctionTimeoutMs === undefined ? 5_000 : int("correctionTimeoutMs", 1),
+    dropout: fraction("dropout"),
   };
 }

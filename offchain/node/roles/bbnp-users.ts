@@ -2,7 +2,9 @@
 // id in `bbnp.users`, each with its own s_i (secret "user-<i>", written by `bbnpSetup`) and its
 // transport at "bbnp-user-<i>". Readings come from the synthetic household load model, drawn
 // exactly as the simulator draws them (seed `bbnp/<seed>`, fork `round/<t>` then `load`, users in
-// id order), so a devnet and a simulation of the same seed read the same energies. No chain access.
+// id order), so a devnet and a simulation of the same seed read the same energies; with
+// `bbnp.dropout` = p, round(p·N) users drawn from the seed as the demo draws them send nothing in a
+// round (`bbnpDropouts`). No chain access.
 // Status: {users, round, reported, revealed}.
 import { BbnpUserAgent } from "../../bbnp-user/agent.ts";
 import { createRng } from "../../runtime/rng.ts";
@@ -26,6 +28,23 @@ export function bbnpReadings(cfg: BbnpRoleConfig, round: bigint): bigint[] {
   return out;
 }
 
+/**
+ * The users silent in round t (config `bbnp.dropout` = p): round(p·N) users, drawn as
+ * offchain/sim/bbnp.ts draws its dropouts (seed `bbnp/<seed>`, fork `round/<t>` then `dropout`, a
+ * shuffle of 0..N−1, the first ones). Empty when p = 0. A silent user sends nothing in that round
+ * (no report, so it is never asked to reveal); the gateway recovers around it with the TA service.
+ */
+export function bbnpDropouts(cfg: BbnpRoleConfig, round: bigint): Set<number> {
+  const n = cfg.params.userCount;
+  const count = Math.round(cfg.dropout * n);
+  if (count === 0) return new Set();
+  const ids = createRng(`bbnp/${cfg.seed}`)
+    .fork(`round/${round}`)
+    .fork("dropout")
+    .shuffle(Array.from({ length: n }, (_, i) => i));
+  return new Set(ids.slice(0, count));
+}
+
 /** A fleet service and its agents (for inspection). */
 export interface BbnpUsersService extends Service {
   readonly agents: readonly BbnpUserAgent[];
@@ -37,11 +56,12 @@ export function bbnpUsersService(
 ): BbnpUsersService {
   const cfg = env.config;
   const ids = cfg.users ?? Array.from({ length: cfg.params.userCount }, (_, i) => i);
-  const cache = new Map<bigint, bigint[]>();
-  const readings = (round: bigint): bigint[] => {
+  const cache = new Map<bigint, (bigint | undefined)[]>();
+  const readings = (round: bigint): (bigint | undefined)[] => {
     let r = cache.get(round);
     if (!r) {
-      r = bbnpReadings(cfg, round);
+      const silent = bbnpDropouts(cfg, round);
+      r = bbnpReadings(cfg, round).map((w, i) => (silent.has(i) ? undefined : w));
       cache.clear();
       cache.set(round, r);
     }

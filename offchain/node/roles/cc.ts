@@ -21,6 +21,7 @@ export const ccRole: RoleDefinition<CcConfig> = {
   role: "cc",
   description: "Oksuz control center: admits onion reports, posts and seals each interval",
   parseConfig: parseCcConfig,
+  chain: { rpcUrl: true, contracts: ["BillingLedger"] },
   async create(env) {
     return createCcService(env, await oksuzChainFromEnv(env, true));
   },

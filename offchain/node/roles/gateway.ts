@@ -2,18 +2,23 @@
 // `GatewayAgent`. Keys from the data directory's key files (secret "gateway-key" = s_g, written by
 // `bbnpSetup`; "ta-blinding" = β_g(1..R); "chain-key" = its own chain account), the ledger client
 // from offchain/chain/aggregation.ts, the transport at address "gateway"; with config `bbnp.ta`
-// (the TA service's address) dropout corrections are asked of the TA service over the wire. It runs rounds
-// t = next..R, where next follows both the chain's last round and the last round it opened (kept in
-// its store before the announcement): a round open when the process died is not redone (its users
-// have reported it once already; BbnpUser refuses a second report under the same masks) but counted
-// as aborted, and a round is never signed twice, so never double-committed; the chain's own
-// `lastRound` is the source of truth for what is published. Status: {round, phase, committed}.
+// (the TA service's address) dropout corrections are asked of the TA service over the wire. It runs
+// rounds t = next..R. The round it opens is recorded in its store before the announcement, and the
+// agent journals each decision of the round there (offchain/gateway/journal.ts: the counted
+// reports when collection closes, each recovery pass, the TA's answer, the signed statement, an
+// abort) before acting on it. A restarted gateway RESUMES the round that was open (above the
+// chain's `lastRound`) by replaying that journal: collection re-announced if it had not closed
+// (the users resend their identical reports), an open recovery pass asked again (the users resend
+// their identical reveals), a signed statement published again; a journalled abort is final. No
+// decision is taken twice, so one round never has two different recoveries and is never signed
+// with two sums (docs/BBNP.md "Services", SECURITY.md). Status: {round, phase, committed}.
 import { Wallet, type Signer } from "ethers";
 
 import { AggregationLedgerAdapter, gatewayLedgerClient } from "../../chain/aggregation.ts";
 import { connectJsonRpc } from "../../chain/provider.ts";
 import { bytesToHex } from "../../crypto/bytes.ts";
 import { GatewayAgent, type GatewayRoundOutcome } from "../../gateway/agent.ts";
+import { StoreGatewayJournal, type GatewayJournalEntry } from "../../gateway/journal.ts";
 import { wireTaClient } from "../../gateway/ta-client.ts";
 import { BBNP_ORDER } from "../../protocol/bbnp/params.ts";
 import type { Store } from "../../runtime/store.ts";
@@ -80,6 +85,8 @@ export async function gatewayService(
         { transport, clock: env.clock },
       )
     : undefined;
+  let store: Store | undefined;
+  let journal: StoreGatewayJournal | undefined;
   const agent = new GatewayAgent(
     {
       params: cfg.params,
@@ -104,9 +111,13 @@ export async function gatewayService(
         },
       },
       logger,
+      journal: {
+        append(round, entry) {
+          journal!.append(round, entry);
+        },
+      },
     },
   );
-  let store: Store | undefined;
   const outcomes: GatewayRoundOutcome[] = [];
   let stopping = false;
   let resolveDone!: () => void;
@@ -117,12 +128,13 @@ export async function gatewayService(
   });
   done.catch(() => {}); // observed through `done`; not an unhandled rejection meanwhile
 
-  const run = async (next: bigint) => {
+  const run = async (next: bigint, replay: readonly GatewayJournalEntry[]) => {
     for (let t = next; t <= BigInt(cfg.rounds) && !stopping; t++) {
-      // Durable before the announcement: a restart never reopens (or re-signs) this round.
+      // Durable before the announcement: a restart resumes this round from its journal.
       store!.put(NS, OPENED, new TextEncoder().encode(t.toString()));
-      const outcome = await agent.runRound(t);
+      const outcome = await agent.runRound(t, t === next ? replay : []);
       outcomes.push(outcome);
+      if (stopping && outcome.aborted === "caller") break; // left open for the next process
       logger.info("round done", {
         round: Number(t),
         ...(outcome.aborted ? { aborted: outcome.aborted } : { sum: String(outcome.signed?.sum) }),
@@ -135,17 +147,28 @@ export async function gatewayService(
     done,
     async start() {
       store = env.openStore("gateway");
+      journal = new StoreGatewayJournal(store);
       const stored = store.get(NS, OPENED);
       const opened = stored ? BigInt(new TextDecoder().decode(stored)) : 0n;
       const onChain = await adapter.lastRound();
-      const last = opened > onChain ? opened : onChain;
+      let next = onChain + 1n;
+      let replay: GatewayJournalEntry[] = [];
       if (opened > onChain) {
-        logger.warn("round open at the last stop is not redone (aborted)", {
-          round: Number(opened),
-        });
+        // The round open at the last stop: resumed from its journal (a journalled abort is final).
+        replay = journal.entries(opened);
+        if (replay.some((e) => e.kind === "aborted")) {
+          next = opened + 1n;
+          replay = [];
+        } else {
+          next = opened;
+          logger.info("resuming the round open at the last stop", {
+            round: Number(opened),
+            entries: replay.map((e) => e.kind).join(",") || "none",
+          });
+        }
       }
       await agent.start();
-      run(last + 1n).then(resolveDone, rejectDone);
+      run(next, replay).then(resolveDone, rejectDone);
     },
     async stop() {
       stopping = true;
@@ -160,6 +183,7 @@ export const gatewayRole: RoleDefinition<BbnpRoleConfig> = {
   description:
     "BBNP gateway: collects masked reports, signs each round's sum, records or hands it to the consensus nodes",
   parseConfig: (raw) => parseBbnpConfig(raw, "gateway"),
+  chain: { rpcUrl: true, contracts: ["AggregationLedger"] },
   async create(env) {
     return gatewayService(env, await roleSigner(env, "gateway"));
   },

@@ -9,6 +9,7 @@ import { metersRole } from "./meters.ts";
 import { nodeRole } from "./node.ts";
 import { pingRole } from "./ping.ts";
 import { spRole } from "./sp.ts";
+import { taRole } from "./ta.ts";
 
 /** Every role that can run as a process, in the order `gridledger --help` lists them. */
 export const ROLES: readonly RoleDefinition<unknown>[] = [
@@ -18,6 +19,7 @@ export const ROLES: readonly RoleDefinition<unknown>[] = [
   gatewayRole as RoleDefinition<unknown>,
   nodeRole as RoleDefinition<unknown>,
   bbnpUsersRole as RoleDefinition<unknown>,
+  taRole as RoleDefinition<unknown>,
   // Diagnostic (no protocol): checks the address book and restarts (`gridledger devnet --smoke`).
   pingRole,
 ];
@@ -30,6 +32,7 @@ export const PLANNED_ROLES: readonly string[] = [
   "gateway",
   "node",
   "bbnp-users",
+  "ta",
 ];
 
 /** The registered role named `role`, or undefined. */

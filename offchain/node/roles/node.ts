@@ -78,6 +78,7 @@ export const nodeRole: RoleDefinition<BbnpRoleConfig> = {
   description:
     "BBNP consensus node: selection reveal, votes, and as primary the quorum-certified commit",
   parseConfig: (raw) => parseBbnpConfig(raw, "node"),
+  chain: { rpcUrl: true, contracts: ["AggregationLedger"] },
   async create(env) {
     return nodeService(env, await roleSigner(env, "node"));
   },

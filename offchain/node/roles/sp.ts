@@ -20,6 +20,7 @@ export const spRole: RoleDefinition<SpConfig> = {
   role: "sp",
   description: "Oksuz service provider: prices and bills every sealed interval",
   parseConfig: parseSpConfig,
+  chain: { rpcUrl: true, contracts: ["BillingLedger"] },
   async create(env) {
     return createSpService(env, await oksuzChainFromEnv(env, env.config.mode === "direct"));
   },

@@ -1,0 +1,200 @@
+// One city-scale run of the agent wiring (issue 14): `runOksuzAgents` (offchain/sim/oksuz-agents.ts:
+// MeterAgents, ControlCenterService, ServiceProviderAgent and UserAgents over one MemoryNetwork and
+// VirtualClock) against the in-process Hardhat chain, N meters, one interval, timed per phase.
+//
+//   node offchain/bench/city-run.ts --meters N [--intervals 1] [--seed S] [--json]
+//
+// Prints the phase times and the process's peak resident memory (`process.resourceUsage().maxRSS`,
+// the kernel's high-water mark, so nothing between samples is missed); `--json` prints one JSON
+// object (`CityRunResult`) on stdout instead, which is how the `city` bench suite reads a run made
+// in a child process (a fresh process per size: peak RSS is per process). Progress goes to stderr.
+// Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
+// `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
+// `--heap-snapshot PHASE` writes a V8 heap snapshot when the phase ends ("registration",
+// "admission+seal 1", "billing 1").
+import { parseArgs } from "node:util";
+import { writeHeapSnapshot } from "node:v8";
+import { pathToFileURL } from "node:url";
+
+import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
+import type { ProgressStep } from "../runtime/progress.ts";
+import { runOksuzAgents } from "../sim/oksuz-agents.ts";
+import { benchEthers } from "./chain.ts";
+
+/** Wall-clock phase boundaries of one run, in seconds from the call. */
+export interface CityRunResult {
+  readonly meters: number;
+  readonly intervals: number;
+  /** Whole run: keys, deployment, agents, registration, every interval final, every bill checked. */
+  readonly wallS: number;
+  /** Seconds spent in each phase, in order (`registration` includes key derivation and set-up). */
+  readonly phasesS: Readonly<Record<string, number>>;
+  /** Peak resident set size of the process (MB = 2^20 bytes). */
+  readonly peakRssMb: number;
+  readonly virtualMs: number;
+  readonly messages: number;
+  readonly billsVerified: number;
+  readonly billsDisputed: number;
+}
+
+/**
+ * Marks phase boundaries from the agents' own info lines: CC's "meters registered" and "interval
+ * sealed", SP's "interval billed". Cheap: every other record is dropped at once.
+ */
+class PhaseLogger implements Logger {
+  readonly component: string;
+  readonly #marks: { name: string; atMs: number }[];
+  readonly #onMark: (name: string) => void;
+  constructor(
+    component: string,
+    marks: { name: string; atMs: number }[],
+    onMark: (n: string) => void,
+  ) {
+    this.component = component;
+    this.#marks = marks;
+    this.#onMark = onMark;
+  }
+  log(level: LogLevel, message: string, fields: LogFields = {}): void {
+    if (level === "debug") return;
+    let name: string | undefined;
+    if (message === "meters registered") name = "registration";
+    else if (message === "interval sealed") name = `admission+seal ${String(fields.interval)}`;
+    else if (message === "interval billed") name = `billing ${String(fields.interval)}`;
+    if (name === undefined) return;
+    this.#marks.push({ name, atMs: performance.now() });
+    this.#onMark(name);
+  }
+  debug(): void {}
+  info(message: string, fields?: LogFields): void {
+    this.log("info", message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.log("warn", message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.log("error", message, fields);
+  }
+  child(component: string): Logger {
+    return new PhaseLogger(`${this.component}:${component}`, this.#marks, this.#onMark);
+  }
+}
+
+/** Runs `meters` meters for `intervals` intervals in this process; see the header. */
+export async function cityRun(
+  meters: number,
+  options: {
+    readonly intervals?: number;
+    readonly seed?: string;
+    readonly onProgress?: (line: string) => void;
+    readonly step?: (step: ProgressStep) => void;
+  } = {},
+): Promise<CityRunResult> {
+  const intervals = options.intervals ?? 1;
+  const say = options.onProgress ?? (() => {});
+  const ethers = await benchEthers();
+  const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
+  const marks: { name: string; atMs: number }[] = [];
+  const t0 = performance.now();
+  const logger = new PhaseLogger("", marks, (name) =>
+    say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${name} done`),
+  );
+  const run = await runOksuzAgents(
+    { meters, intervals, seed: options.seed ?? "city" },
+    { admin, controlCenter, serviceProvider },
+    { logger, ...(options.step ? { step: options.step } : {}) },
+  );
+  const end = performance.now();
+  const phasesS: Record<string, number> = {};
+  let last = t0;
+  for (const m of marks) {
+    phasesS[m.name] = (m.atMs - last) / 1000;
+    last = m.atMs;
+  }
+  phasesS["users"] = (end - last) / 1000;
+  let verified = 0;
+  let disputed = 0;
+  for (const u of run.users) {
+    const s = u.status();
+    verified += s.billsVerified;
+    disputed += s.billsDisputed;
+  }
+  return {
+    meters,
+    intervals,
+    wallS: (end - t0) / 1000,
+    phasesS,
+    peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+    virtualMs: run.virtualMs,
+    messages: run.network.sent,
+    billsVerified: verified,
+    billsDisputed: disputed,
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({
+    options: {
+      meters: { type: "string", default: "1000" },
+      intervals: { type: "string", default: "1" },
+      seed: { type: "string", default: "city" },
+      json: { type: "boolean", default: false },
+      "trace-memory": { type: "boolean", default: false },
+      "heap-snapshot": { type: "string" },
+    },
+    strict: true,
+  });
+  const meters = Number(values.meters);
+  const intervals = Number(values.intervals);
+  if (
+    !Number.isSafeInteger(meters) ||
+    meters < 1 ||
+    !Number.isSafeInteger(intervals) ||
+    intervals < 1
+  ) {
+    console.error("city-run: --meters and --intervals must be positive integers");
+    process.exit(2);
+  }
+  const tracer = values["trace-memory"]
+    ? setInterval(() => {
+        const m = process.memoryUsage();
+        const mb = (x: number) => (x / 2 ** 20).toFixed(0);
+        console.error(
+          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+        );
+      }, 5_000)
+    : undefined;
+  let lastStep = 0;
+  const finished = new Set<string>();
+  const result = await cityRun(meters, {
+    intervals,
+    seed: values.seed,
+    onProgress: (line) => {
+      console.error(line);
+      // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).
+      const want = values["heap-snapshot"];
+      if (want !== undefined && line.includes(`] ${want}`)) {
+        console.error(`  heap snapshot: ${writeHeapSnapshot()}`);
+      }
+    },
+    step: (s) => {
+      const now = performance.now();
+      const complete = s.done === s.total;
+      if (complete ? !finished.has(s.task) : now - lastStep > 2_000) {
+        if (complete) finished.add(s.task);
+        lastStep = now;
+        console.error(`  ${s.task}: ${s.done}/${s.total}`);
+      }
+    },
+  });
+  if (tracer) clearInterval(tracer);
+  if (values.json) console.log(JSON.stringify(result));
+  else {
+    console.log(
+      `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
+        `${result.messages} messages, ${result.billsVerified} bills verified, ${result.billsDisputed} disputed`,
+    );
+    for (const [name, s] of Object.entries(result.phasesS))
+      console.log(`  ${name}: ${s.toFixed(2)} s`);
+  }
+  process.exit(0);
+}
