@@ -81,18 +81,23 @@ export interface IntervalSummary {
   readonly gasUsed: string;
   /** Gas of this interval's transactions by ledger function (openInterval, postOcd, …), decimal. */
   readonly gasByOperation: Readonly<Record<string, string>>;
-  /** Wall time of the interval's phases (ms, from the injected clock; 0 when none is given). */
+  /**
+   * Wall time of the interval's phases (ms, from the injected clock; 0 when none is given), as the
+   * agents' status shows them between clock steps. The agents run concurrently (SP bills j while
+   * CC admits j + 1), so the phases are the consecutive moments interval j reached, not work done.
+   */
   readonly phaseMs: {
+    /** CC began j → CC opened it on-chain and announced it. */
     readonly open: number;
-    /** Splitting, keys, signatures and onions at the meters. */
+    /** → every meter read its consumption and signed its K slots. */
     readonly meters: number;
-    /** Relaying, admission, receipts and resends. */
+    /** → CC's window ended (every slot in, or the deadline): relaying, admission, receipts, resends. */
     readonly network: number;
-    /** CC's OCD batches and seal. */
+    /** → CC posted the OCD batches and sealed. */
     readonly post: number;
-    /** SP: read, check, price, DAP, bills, close. */
+    /** → SP read, checked, priced and billed; j final on-chain. */
     readonly sp: number;
-    /** Users: read and verify. */
+    /** → every user verified j. */
     readonly users: number;
     readonly total: number;
   };
