@@ -697,7 +697,7 @@ export async function runOksuzAgents(
     let sealed = 0;
     let billed = 0;
     // Milestones and the watch hook: while waiting for the chain, and at most every quarter round
-    // of virtual time otherwise (the driver steps from timer to timer: per message, not per round).
+    // of virtual time otherwise.
     let watchedAtMs = -Infinity;
     const look = (): void => {
       watchedAtMs = clock.now();
@@ -733,9 +733,9 @@ export async function runOksuzAgents(
           `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
         );
       }
-      // To the next timer only, so no timer runs while an agent waits for the chain.
-      const next = clock.nextDueMs;
-      await clock.advanceAsync(next === undefined ? ROUND_MS : Math.max(0, next - clock.now()));
+      // A round at a time, stopping after any timer that made an agent wait for the chain (or for
+      // CC's admission): no timer runs while one waits.
+      await clock.advanceAsync(ROUND_MS, () => chainCalls > 0);
     }
     await all;
     if (failure !== undefined) throw failure;
