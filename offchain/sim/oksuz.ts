@@ -354,6 +354,11 @@ export async function runOksuz(
       if (check.verified) verified++;
       else disputed++;
     }
+    // The interval's line as the demo always printed it (scripts and tests read it).
+    hooks.progress?.(
+      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
+        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${n}`,
+    );
     const m = marks.get(j) ?? [];
     const at = (k: number) => m[Math.min(k, m.length - 1)] ?? t0;
     const phase = (k: number) => Math.round(at(k) - at(k - 1));
