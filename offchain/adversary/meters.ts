@@ -57,16 +57,21 @@ export function corruptedMeter(meter: Meter, domain: Uint8Array, rogueKey: bigin
   return rewritingMeter(meter, (e) => signEntry(domain, e, rogueKey + BigInt(e.id[0])));
 }
 
-export interface FakeMeterComponents {
-  /** An unregistered meter (keys CC never saw). */
-  readonly meter: Meter;
-  /** The fake device's own link. */
+/** What an adversary needs to wrap an entry in an onion of its own (`reportOnion`). */
+export interface OnionSenderComponents {
+  /** Its own link. */
   readonly transport: Transport;
   readonly clock: Clock;
+  /** Paths and session keys. */
   readonly rng: Rng;
   readonly directory: RelayDirectory;
   readonly ccPublicKey: Uint8Array;
   readonly domain: Uint8Array;
+}
+
+export interface FakeMeterComponents extends OnionSenderComponents {
+  /** An unregistered meter (keys CC never saw). */
+  readonly meter: Meter;
 }
 
 /**
@@ -142,12 +147,7 @@ export function announcementOf(
 export function reportOnion(
   entry: LedgerEntry,
   interval: number,
-  c: {
-    readonly directory: RelayDirectory;
-    readonly rng: Rng;
-    readonly ccPublicKey: Uint8Array;
-    readonly domain: Uint8Array;
-  },
+  c: Omit<OnionSenderComponents, "transport" | "clock">,
 ): { readonly to: string; readonly bytes: Uint8Array } | undefined {
   const random = (n: number) => c.rng.bytes(n);
   const path = selectRelayPath(c.directory.publicKeys, 3, random);

@@ -7,14 +7,11 @@
 //   - from interval 2 on, takes the first `ledgerReplays` public OCD entries of the previous
 //     interval from the ledger and sends them to CC again, each in a fresh onion it builds itself:
 //     CC must refuse them (the interval is closed, or the pseudonym was already admitted).
-import type { Clock } from "../runtime/clock.ts";
 import type { Transport } from "../runtime/network.ts";
-import type { Rng } from "../runtime/rng.ts";
 import { TransportTap } from "../runtime/transport-tap.ts";
-import type { RelayDirectory } from "../meter/agent.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import { WIRE_TYPE } from "../protocol/wire/index.ts";
-import { announcementOf, reportOnion } from "./meters.ts";
+import { announcementOf, reportOnion, type OnionSenderComponents } from "./meters.ts";
 
 export interface ReplayingOutsiderInit {
   /** Onion packets recorded per interval, default 50. */
@@ -25,14 +22,7 @@ export interface ReplayingOutsiderInit {
   readonly replayAfterMs?: number;
 }
 
-export interface ReplayingOutsiderComponents {
-  /** The outsider's own link. */
-  readonly transport: Transport;
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly directory: RelayDirectory;
-  readonly ccPublicKey: Uint8Array;
-  readonly domain: Uint8Array;
+export interface ReplayingOutsiderComponents extends OnionSenderComponents {
   /** The public ledger's OCD entries of an interval (any RPC endpoint). */
   readonly readEntries: (interval: number) => Promise<readonly LedgerEntry[]>;
   /** Called when an asynchronous step failed (the wiring decides; default: rethrown). */

@@ -9,7 +9,7 @@
 //    than the new previous epoch. This is Sphinx's "replay cache until key rotation" (Danezis &
 //    Goldberg 2009 §4; Lightning rotates node keys, Loopix mixes rotate per epoch) with the epoch in
 //    the AD instead of a new relay key, so the directory need not change every epoch. Someone must
-//    drive it: the simulation rotates every hop at each interval (`sim/oksuz.ts`).
+//    drive it: the agents rotate every hop at each interval (`meter/agent.ts`, `cc/service.ts`).
 //  - Compact tags. 16 bytes each in an open-addressing table of `Uint32Array` words (linear probing,
 //    load ≤ 1/2), not hex strings in a `Set` (≈ 378 bytes a tag before).
 //  - A hard cap per epoch: at `maxTagsPerEpoch` tags the table is full and `insert` throws

@@ -178,8 +178,12 @@ export class VirtualClock implements Clock {
   /**
    * Like `advance`, but yields to the event loop after each timer so promise continuations started
    * by a timer (async handlers) settle before the next timer runs, in a deterministic order.
+   * With `pause`, checked once the timers due at one instant have run and settled: when it holds,
+   * returns with time at that instant (the rest of `ms` not advanced) — a driver stops the clock
+   * while an agent waits for something outside it (a chain call), whatever the step. Timers due at
+   * the same instant always run together (simultaneous polls still share one chain read).
    */
-  async advanceAsync(ms: number): Promise<number> {
+  async advanceAsync(ms: number, pause?: () => boolean): Promise<number> {
     checkDelay(ms, "VirtualClock.advanceAsync");
     const target = this.#nowMs + ms;
     let ran = 0;
@@ -187,6 +191,9 @@ export class VirtualClock implements Clock {
     for (let top = this.#top(); top !== undefined && top.dueMs <= target; top = this.#top()) {
       ran += this.#runUntil(top.dueMs, 1);
       await settle();
+      if (pause !== undefined && (this.#top()?.dueMs ?? Infinity) > this.#nowMs && pause()) {
+        return ran;
+      }
     }
     this.#nowMs = target;
     return ran;

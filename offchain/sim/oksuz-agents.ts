@@ -696,7 +696,11 @@ export async function runOksuzAgents(
     let registered = false;
     let sealed = 0;
     let billed = 0;
-    while (!finished && adversaryFailure === undefined) {
+    // Milestones and the watch hook: while waiting for the chain, and at most every quarter round
+    // of virtual time otherwise.
+    let watchedAtMs = -Infinity;
+    const look = (): void => {
+      watchedAtMs = clock.now();
       hooks.watch?.(live);
       const cc = currentCc().status();
       if (!registered && cc.interval > 0) {
@@ -704,29 +708,39 @@ export async function runOksuzAgents(
         progress(`registered ${cc.registered} meters`);
       }
       for (; sealed < cc.sealed; sealed++) {
-        progress(`interval ${sealed + 1}/${scenario.intervals}: sealed`);
+        const { admitted } = currentCc().agent.center.stats(sealed + 1);
+        progress(
+          `interval ${sealed + 1}/${scenario.intervals}: sealed, ${admitted} of ${scenario.meters * slots} slots admitted`,
+        );
       }
       for (; billed < spAgent.status().billedThrough; billed++) {
-        progress(`interval ${billed + 1}/${scenario.intervals}: priced and billed`);
+        const price = spAgent.prices.get(billed + 1);
+        progress(
+          `interval ${billed + 1}/${scenario.intervals}: final, price ${price ?? "?"} per Wh`,
+        );
         hooks.step?.({ task: "intervals", done: billed + 1, total: scenario.intervals });
       }
+    };
+    while (!finished && adversaryFailure === undefined) {
       if (chainCalls > 0) {
+        look();
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
+      if (clock.now() - watchedAtMs >= ROUND_MS / 4) look();
       if (clock.now() > limitMs) {
         throw new OksuzAgentsTimeoutError(
           `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
         );
       }
-      // To the next timer only, so no timer runs while an agent waits for the chain.
-      const next = clock.nextDueMs;
-      await clock.advanceAsync(next === undefined ? ROUND_MS : Math.max(0, next - clock.now()));
+      // A round at a time, stopping after any timer that made an agent wait for the chain (or for
+      // CC's admission): no timer runs while one waits.
+      await clock.advanceAsync(ROUND_MS, () => chainCalls > 0);
     }
     await all;
     if (failure !== undefined) throw failure;
     if (adversaryFailure !== undefined) throw adversaryFailure;
-    hooks.watch?.(live);
+    look();
     return live;
   } finally {
     for (const s of services) await s.stop();

@@ -30,7 +30,6 @@ import type { MeterIntervalReport } from "../meter/meter.ts";
 import type { UserIntervalCheck } from "../user/user.ts";
 import { ONION_DROP_REASONS } from "../onion/errors.ts";
 import { minAnonymitySet, valueHistogram } from "../protocol/anonymity.ts";
-import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import { WIRE_HEADER_BYTES, WIRE_TYPE } from "../protocol/wire/index.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -82,18 +81,23 @@ export interface IntervalSummary {
   readonly gasUsed: string;
   /** Gas of this interval's transactions by ledger function (openInterval, postOcd, …), decimal. */
   readonly gasByOperation: Readonly<Record<string, string>>;
-  /** Wall time of the interval's phases (ms, from the injected clock; 0 when none is given). */
+  /**
+   * Wall time of the interval's phases (ms, from the injected clock; 0 when none is given), as the
+   * agents' status shows them between clock steps. The agents run concurrently (SP bills j while
+   * CC admits j + 1), so the phases are the consecutive moments interval j reached, not work done.
+   */
   readonly phaseMs: {
+    /** CC began j → CC opened it on-chain and announced it. */
     readonly open: number;
-    /** Splitting, keys, signatures and onions at the meters. */
+    /** → every meter read its consumption and signed its K slots. */
     readonly meters: number;
-    /** Relaying, admission, receipts and resends. */
+    /** → CC's window ended (every slot in, or the deadline): relaying, admission, receipts, resends. */
     readonly network: number;
-    /** CC's OCD batches and seal. */
+    /** → CC posted the OCD batches and sealed. */
     readonly post: number;
-    /** SP: read, check, price, DAP, bills, close. */
+    /** → SP read, checked, priced and billed; j final on-chain. */
     readonly sp: number;
-    /** Users: read and verify. */
+    /** → every user verified j. */
     readonly users: number;
     readonly total: number;
   };
@@ -309,7 +313,6 @@ export async function runOksuz(
     watch,
     meterReport,
   });
-  const progress = hooks.progress ?? (() => {});
 
   // ---- per interval, from the chain and the agents -----------------------------------------------
   const admin = chain.admin;
@@ -351,6 +354,11 @@ export async function runOksuz(
       if (check.verified) verified++;
       else disputed++;
     }
+    // The interval's line as the demo always printed it (scripts and tests read it).
+    hooks.progress?.(
+      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
+        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${n}`,
+    );
     const m = marks.get(j) ?? [];
     const at = (k: number) => m[Math.min(k, m.length - 1)] ?? t0;
     const phase = (k: number) => Math.round(at(k) - at(k - 1));
@@ -387,10 +395,6 @@ export async function runOksuz(
       gasByOperation: decimal(ofJ),
       phaseMs,
     });
-    progress(
-      `interval ${j}/${scenario.intervals}: ${finalReport.ocd.length} entries, Σ ${finalReport.sumWh} Wh, ` +
-        `price ${finalReport.price ?? "?"}, bills verified ${verified}/${n}`,
-    );
   }
   const lastFigures = meterFigures.filter((f) => f.interval === scenario.intervals);
   const finalCarry = lastFigures.reduce((s, f) => s + BigInt(f.carryOutWh), 0n);

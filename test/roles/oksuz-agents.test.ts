@@ -55,6 +55,18 @@ describe("Oksuz agents over the wire", function () {
     expect(run.sp.status()).to.deep.include({ phase: "done", billedThrough: 2 });
   });
 
+  it("CC ends the window for every meter once every slot is in: batches go out then, not at the deadline", async function () {
+    const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "agents" }, chain);
+    await reconcile(run, 2);
+    // Regression: meters closed at the announced 60 s deadline only, so users waited a whole
+    // window for their batches (two intervals took > 120 s of virtual time).
+    expect(run.virtualMs, "two intervals within one window").to.be.below(60_000);
+    for (const m of run.meters) {
+      for (const j of [1, 2])
+        expect(m.interval(j)!.userBatchAcked, `${m.address} j=${j}`).to.equal(true);
+    }
+  });
+
   it("reports counted progress through every long phase (issue 14)", async function () {
     const last = new Map<string, string>();
     const run = await runOksuzAgents({ meters: 4, intervals: 1, seed: "agents-progress" }, chain, {
@@ -70,6 +82,7 @@ describe("Oksuz agents over the wire", function () {
       "reports admitted": "32/32",
       "bills posted": `${ocd}/${ocd}`,
       "bills checked": "4/4",
+      intervals: "1/1",
     });
   });
 

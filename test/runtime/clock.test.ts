@@ -81,6 +81,27 @@ describe("VirtualClock", () => {
     expect(clock.now()).to.equal(5);
   });
 
+  it("advanceAsync with pause stops after the instant whose timers made it hold, time at that instant", async () => {
+    const clock = new VirtualClock();
+    let waiting = false;
+    const ran: number[] = [];
+    clock.setTimeout(() => ran.push(clock.now()), 10);
+    clock.setTimeout(() => {
+      ran.push(clock.now());
+      waiting = true; // e.g. an agent now waits for a chain call
+    }, 20);
+    clock.setTimeout(() => ran.push(clock.now()), 20);
+    clock.setTimeout(() => ran.push(clock.now()), 30);
+    // The two timers due at 20 are simultaneous: both run (e.g. polls sharing one chain read).
+    expect(await clock.advanceAsync(100, () => waiting)).to.equal(3);
+    expect(ran).to.deep.equal([10, 20, 20]);
+    expect(clock.now(), "the rest of the step not advanced").to.equal(20);
+    waiting = false;
+    expect(await clock.advanceAsync(100, () => waiting)).to.equal(1);
+    expect(ran).to.deep.equal([10, 20, 20, 30]);
+    expect(clock.now()).to.equal(120);
+  });
+
   it("rejects negative delays and advancing from inside a timer", () => {
     const clock = new VirtualClock();
     expect(() => clock.setTimeout(() => {}, -1)).to.throw(ClockError, /delayMs/);

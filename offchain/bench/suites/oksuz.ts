@@ -122,7 +122,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   const userSamples: number[] = [];
   for (let s = 0; s < 3; s++) {
     const t1 = performance.now();
-    const onChain = await readInterval(ledger, 0);
+    // Intervals are numbered from 1 (issue 11); interval 0 is never opened.
+    const onChain = await readInterval(ledger, 1);
     const user = new User({
       meterIndex: 0,
       domain: ledgerDomainBytes,
@@ -131,7 +132,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       spSigPk: onChain.dap[0].sigPk,
     });
     user.receiveBatch(
-      0,
+      1,
       onChain.ocd.slice(0, 2).map((entry) => ({ entry, tweak: 1n })),
     );
     const check = user.verifyInterval(onChain);

@@ -1,6 +1,6 @@
 // Deterministic set-up of an Oksuz deployment (docs/briefs PLAN "Each set-up owner exports a
 // deterministic set-up function"): from a seed and the number of meters, every key of CC, SP, the
-// meters and the users (derived exactly as the simulator derives them, offchain/sim/oksuz.ts), the
+// meters and the users (derived exactly as the simulator derives them, offchain/sim/oksuz-agents.ts), the
 // ledger configuration to deploy with, and for each process ("cc", "sp", "meters-<k>") its config
 // (JSON-serialisable) and its named secrets. The devnet writes them to the data directories (the
 // secrets sealed with the operator key) and adds the runner's fields (addressBook, chain, name).
@@ -127,7 +127,7 @@ export const DEFAULT_TARIFF: TariffSchedule = {
 const scalarBytes = (k: bigint): Uint8Array => u256(k);
 
 /**
- * Keys of a seeded Oksuz deployment, as `runOksuz` derives them (same seed ⇒ same keys, same
+ * Keys of a seeded Oksuz deployment, as `runOksuzAgents` derives them (same seed ⇒ same keys, same
  * pseudonyms, same ledgers).
  */
 export function oksuzKeys(seed: string, meters: number) {
