@@ -123,6 +123,9 @@ describe("bls (off-chain)", () => {
     it("aggregate of n signatures verifies against the n keys and not against n−1", () => {
       fc.assert(
         fc.property(fc.uniqueArray(arbSk, { minLength: 2, maxLength: 4 }), arbMsg, (sks, m) => {
+          // Keys summing to 0 mod r sign to the identity, which aggregation refuses (next test);
+          // fast-check found {1, r − 1}.
+          fc.pre(sks.reduce((a, b) => a + b, 0n) % BLS_R !== 0n);
           const pks = sks.map(blsPublicKey);
           const agg = blsAggregateSignatures(sks.map((sk) => blsSign(sk, m)));
           return (
@@ -131,6 +134,22 @@ describe("bls (off-chain)", () => {
           );
         }),
         { numRuns: 4 },
+      );
+    });
+
+    it("keys summing to 0 mod r: their signatures and keys aggregate to the identity and are refused by name", () => {
+      const sks = [1n, BLS_R - 1n];
+      const m = new TextEncoder().encode("identity");
+      expect(() => blsAggregateSignatures(sks.map((sk) => blsSign(sk, m)))).to.throw(
+        RangeError,
+        "signatures sum to the identity",
+      );
+      expect(() => blsAggregatePublicKeys(sks.map(blsPublicKey))).to.throw(
+        RangeError,
+        "keys sum to the identity",
+      );
+      expect(blsVerifyAggregateSameMessage(sks.map(blsPublicKey), m, blsSign(1n, m))).to.equal(
+        false,
       );
     });
 
