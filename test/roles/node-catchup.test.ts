@@ -39,6 +39,60 @@ async function run(clock: VirtualClock, ms: number): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Node 0 of four, with an empty store, behind a chain whose head is round 1's block (primary 1):
+ * the set-up of the catch-up tests below (the peers are the tests' own endpoints).
+ */
+function laggingNodeFixture(seed: string) {
+  const rng = createRng(seed);
+  const clock = new VirtualClock();
+  const network = new MemoryNetwork({}, { clock, rng: rng.fork("net") });
+  const sks = Array.from({ length: 4 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
+  const keys = sks.map(blsPublicKey);
+  const gatewaySecret = rng.nextBigInt(BBNP_ORDER - 1n) + 1n;
+  const state = initialReputationState([0.5, 0.55, 0.6, 0.52]);
+  const block: ConsensusBlock = {
+    round: 1n,
+    previousDigest: new Uint8Array(32),
+    sum: 5n,
+    gatewaySignature: bbnpSignRound(gatewaySecret, DOMAIN, 1n, 5n, 12),
+    primary: 1,
+    reputations: state.reputations.map(() => 0n),
+    epoch: 1,
+    reporters: 12,
+  };
+  const digest = blockDigest(DOMAIN, block);
+  /** Node `index` on `endpoint`, at the same chain head (catch-up retries only when given). */
+  const agent = (index: number, endpoint: string, catchUpRetryMs?: number) =>
+    new ConsensusNodeAgent(
+      {
+        index,
+        secretKey: sks[index],
+        keys,
+        gatewayKey: blsPublicKey(gatewaySecret),
+        domain: DOMAIN,
+        epoch: 1,
+        initialState: state,
+        viewTimeoutMs: 1_000,
+        collectWindowMs: 50,
+        ...(catchUpRetryMs === undefined ? {} : { catchUpRetryMs }),
+      },
+      {
+        transport: network.endpoint(endpoint),
+        clock,
+        ledger: {
+          recordSelection: async () => null,
+          commitBlock: async () => null,
+          selectionWindowLeft: async () => 0n,
+          advanceBlocks: async () => {},
+          headDigest: async () => digest,
+        },
+      },
+    );
+  const node = agent(0, "node-0", 300);
+  return { network, clock, sks, state, block, digest, node, agent };
+}
+
 describe("consensus node catch-up after a restart", function () {
   this.timeout(120_000);
 
@@ -160,48 +214,7 @@ describe("consensus node catch-up after a restart", function () {
   it("a peer's block whose certificate does not verify is not adopted during catch-up", async () => {
     // Covered by the agent's committed-message path (certificate checked before adoption); here a
     // forged answer to a blockRequest: the right block with a certificate by too few signers.
-    const rng = createRng("node-catchup-forged");
-    const clock = new VirtualClock();
-    const network = new MemoryNetwork({}, { clock, rng: rng.fork("net") });
-    const sks = Array.from({ length: 4 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
-    const keys = sks.map(blsPublicKey);
-    const gatewaySecret = rng.nextBigInt(BBNP_ORDER - 1n) + 1n;
-    const block: ConsensusBlock = {
-      round: 1n,
-      previousDigest: new Uint8Array(32),
-      sum: 5n,
-      gatewaySignature: bbnpSignRound(gatewaySecret, DOMAIN, 1n, 5n, 12),
-      primary: 1,
-      reputations: initialReputationState([0.5, 0.55, 0.6, 0.52]).reputations.map(() => 0n),
-      epoch: 1,
-      reporters: 12,
-    };
-    const chainHead = blockDigest(DOMAIN, block);
-    const node = new ConsensusNodeAgent(
-      {
-        index: 0,
-        secretKey: sks[0],
-        keys,
-        gatewayKey: blsPublicKey(gatewaySecret),
-        domain: DOMAIN,
-        epoch: 1,
-        initialState: initialReputationState([0.5, 0.55, 0.6, 0.52]),
-        viewTimeoutMs: 1_000,
-        collectWindowMs: 50,
-        catchUpRetryMs: 300,
-      },
-      {
-        transport: network.endpoint("node-0"),
-        clock,
-        ledger: {
-          recordSelection: async () => null,
-          commitBlock: async () => null,
-          selectionWindowLeft: async () => 0n,
-          advanceBlocks: async () => {},
-          headDigest: async () => chainHead,
-        },
-      },
-    );
+    const { network, clock, sks, block, node } = laggingNodeFixture("node-catchup-forged");
     const peer = network.endpoint("node-1");
     const requests: string[] = [];
     peer.handle((from) => {
@@ -240,54 +253,13 @@ describe("consensus node catch-up after a restart", function () {
     // answers the block with a quorum certificate and a forged order that blames nodes 2 and 0
     // for stalling. With the liar and one honest peer nothing is adopted (one vouch each); once a
     // second honest peer answers, the block is adopted with the honest order.
-    const rng = createRng("node-catchup-liar");
-    const clock = new VirtualClock();
-    const network = new MemoryNetwork({}, { clock, rng: rng.fork("net") });
-    const sks = Array.from({ length: 4 }, () => rng.nextBigInt(BBNP_ORDER - 1n) + 1n);
-    const keys = sks.map(blsPublicKey);
-    const gatewaySecret = rng.nextBigInt(BBNP_ORDER - 1n) + 1n;
-    const state = initialReputationState([0.5, 0.55, 0.6, 0.52]);
-    const block: ConsensusBlock = {
-      round: 1n,
-      previousDigest: new Uint8Array(32),
-      sum: 5n,
-      gatewaySignature: bbnpSignRound(gatewaySecret, DOMAIN, 1n, 5n, 12),
-      primary: 1,
-      reputations: state.reputations.map(() => 0n),
-      epoch: 1,
-      reporters: 12,
-    };
-    const digest = blockDigest(DOMAIN, block);
+    const { network, clock, sks, block, digest, node, agent } =
+      laggingNodeFixture("node-catchup-liar");
     const certificate = aggregateCertificate(
       new Map([1, 2, 3].map((j) => [j, blsSign(sks[j], digest)] as const)),
     );
     const honest = [1, 0, 2, 3];
     const forged = [2, 0, 1, 3];
-    const node = new ConsensusNodeAgent(
-      {
-        index: 0,
-        secretKey: sks[0],
-        keys,
-        gatewayKey: blsPublicKey(gatewaySecret),
-        domain: DOMAIN,
-        epoch: 1,
-        initialState: state,
-        viewTimeoutMs: 1_000,
-        collectWindowMs: 50,
-        catchUpRetryMs: 300,
-      },
-      {
-        transport: network.endpoint("node-0"),
-        clock,
-        ledger: {
-          recordSelection: async () => null,
-          commitBlock: async () => null,
-          selectionWindowLeft: async () => 0n,
-          advanceBlocks: async () => {},
-          headDigest: async () => digest,
-        },
-      },
-    );
     const answering = new Set<number>([1, 3]);
     for (const j of [1, 2, 3]) {
       const peer = network.endpoint(`node-${j}`);
@@ -314,56 +286,10 @@ describe("consensus node catch-up after a restart", function () {
       expect(node.commits.get(1n)?.order).to.deep.equal(honest);
       expect(node.status()).to.not.have.property("behind");
       // The reputations follow the honest order: nobody was skipped before primary 1.
-      const reference = new ConsensusNodeAgent(
-        {
-          index: 2,
-          secretKey: sks[2],
-          keys,
-          gatewayKey: blsPublicKey(gatewaySecret),
-          domain: DOMAIN,
-          epoch: 1,
-          initialState: state,
-          viewTimeoutMs: 1_000,
-          collectWindowMs: 50,
-        },
-        {
-          transport: network.endpoint("reference"),
-          clock,
-          ledger: {
-            recordSelection: async () => null,
-            commitBlock: async () => null,
-            selectionWindowLeft: async () => 0n,
-            advanceBlocks: async () => {},
-            headDigest: async () => digest,
-          },
-        },
-      );
+      const reference = agent(2, "reference");
       reference.node.receive({ type: "committed", block, certificate, order: honest }, 0);
       expect(node.node.expectedReputations()).to.deep.equal(reference.node.expectedReputations());
-      const liar = new ConsensusNodeAgent(
-        {
-          index: 3,
-          secretKey: sks[3],
-          keys,
-          gatewayKey: blsPublicKey(gatewaySecret),
-          domain: DOMAIN,
-          epoch: 1,
-          initialState: state,
-          viewTimeoutMs: 1_000,
-          collectWindowMs: 50,
-        },
-        {
-          transport: network.endpoint("reference-liar"),
-          clock,
-          ledger: {
-            recordSelection: async () => null,
-            commitBlock: async () => null,
-            selectionWindowLeft: async () => 0n,
-            advanceBlocks: async () => {},
-            headDigest: async () => digest,
-          },
-        },
-      );
+      const liar = agent(3, "reference-liar");
       liar.node.receive({ type: "committed", block, certificate, order: forged }, 0);
       expect(liar.node.expectedReputations(), "the forged order would change Γ").to.not.deep.equal(
         reference.node.expectedReputations(),
