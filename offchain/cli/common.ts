@@ -44,7 +44,7 @@ export interface Cli {
 
 export function cli(program: string, usage: string): Cli {
   const fail = (message: string): never => {
-    console.error(`${program}: ${message}\n(run with --help for usage)`);
+    console.error(`${program}: ${message}`);
     process.exit(2);
   };
   return {

@@ -45,7 +45,6 @@ const program = new Command("gridledger")
     "Privacy-preserving smart-meter aggregation and dynamic billing on a permissioned EVM chain",
   )
   // One line and exit 2 for a usage error (as the demos), the usage only on --help.
-  .showHelpAfterError("(run with --help for usage)")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .enablePositionalOptions();
 

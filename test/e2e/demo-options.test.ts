@@ -22,6 +22,7 @@ describe("demo: --cc-workers", function () {
     it(`--cc-workers ${bad}: exit 2, one error line, nothing run`, () => {
       const r = demo(["--cc-workers", bad, "--meters", "5", "--intervals", "1"]);
       expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split("\n")).to.have.length(1);
       expect(r.stderr.trim().split("\n")[0]).to.equal(
         `demo: --cc-workers must be an integer in [1, 64], got "${bad}"`,
       );

@@ -199,6 +199,7 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
     for (const [i, [args, re]] of cases.entries()) {
       const r = runs[i];
       expect(r.code, args.join(" ")).to.equal(2);
+      expect(r.stderr.trim().split("\n"), args.join(" ")).to.have.length(1);
       expect(r.stderr.split("\n")[0], args.join(" ")).to.match(re);
       expect(r.stdout).to.equal("");
     }
