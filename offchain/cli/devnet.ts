@@ -241,13 +241,22 @@ async function devnet(s: Settings): Promise<number> {
     }
   };
   process.on("exit", killHardhat);
-  const removeHandlers = supervisor.installExitHandlers();
   // An interrupted run (Ctrl-C, SIGTERM: the supervisor stops every child, then exits) removes its
   // own temporary directory too; registered after the supervisor's handlers, so it runs after
   // every child group was killed.
   const removeOwnDir = (): void => {
     if (s.ownDir && !s.keep) rmSync(s.dir, { recursive: true, force: true });
   };
+  // The closing line of an interrupted run, as a finished one prints it (newcomer trial: after
+  // Ctrl-C nothing said whether the clean-up worked).
+  const removeHandlers = supervisor.installExitHandlers((signal) => {
+    killHardhat();
+    removeOwnDir();
+    const left = [...supervisor.allPids()].filter(pidAlive);
+    console.log(
+      `${signal}: ${supervisor.list().length} role processes${hardhat ? " + hardhat node" : ""} stopped; left running: ${left.length === 0 ? "none" : left.join(", ")}${s.ownDir && !s.keep ? `; removed ${s.dir}` : ""}`,
+    );
+  });
   process.on("exit", removeOwnDir);
   const operatorKey = s.prepareOnly?.operatorKey ?? randomBytes(32).toString("hex");
   let code = 0;

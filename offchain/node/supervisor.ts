@@ -224,9 +224,11 @@ export class Supervisor {
   /**
    * Tears the children down when this process is interrupted (SIGINT/SIGTERM: stopAll, then exit
    * 130/143; a second signal SIGKILLs everything and exits at once), on an uncaught error (stopAll,
-   * exit 1) and, synchronously, on any exit. Returns a function that removes the handlers.
+   * exit 1) and, synchronously, on any exit. `onInterrupted(signal)` runs after the children
+   * are stopped and before the exit (the caller's closing summary). Returns a function that
+   * removes the handlers.
    */
-  installExitHandlers(): () => void {
+  installExitHandlers(onInterrupted?: (signal: NodeJS.Signals) => void): () => void {
     if (this.#handlersInstalled) return () => undefined;
     this.#handlersInstalled = true;
     let interrupted = false;
@@ -238,7 +240,9 @@ export class Supervisor {
       }
       interrupted = true;
       this.#logger.warn(`${signal}: stopping every process`);
-      void this.stopAll().finally(() => process.exit(code));
+      void this.stopAll()
+        .then(() => onInterrupted?.(signal))
+        .finally(() => process.exit(code));
     };
     const onError = (e: unknown): void => {
       this.#logger.error("uncaught error: stopping every process", {

@@ -123,8 +123,10 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
         "--data-dir",
         data,
       ],
-      { cwd: ROOT, stdio: "ignore" },
+      { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] },
     );
+    let stdout = "";
+    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString()));
     const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     const pids: number[] = [];
     const deadline = Date.now() + 60_000;
@@ -146,6 +148,8 @@ describe("e2e: gridledger devnet (separate processes on 127.0.0.1)", function ()
     process.kill(child.pid!, "SIGINT");
     expect(await exit).to.equal(130);
     for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).to.equal(false);
+    // It says so, as a finished run does.
+    expect(stdout).to.match(/^SIGINT: 3 role processes stopped; left running: none$/m);
     // Its data directories stay (given with --data-dir), unlocked.
     expect(readdirSync(data).sort()).to.include.members(["ping-0", "ping-1", "ping-2"]);
     expect(existsSync(join(data, "ping-0", "LOCK"))).to.equal(false);
