@@ -224,6 +224,15 @@ export const bbnpDevnetScheme: DevnetSchemeDefinition = {
           ]);
         }
         const missing = rows.filter((r) => r[1] !== "committed").map((r) => r[0]);
+        // What the TA process did (its last /health): the dropout corrections behind the rounds
+        // with silent users (newcomer trial: the output never showed the TA at work).
+        const ta = h.get("ta")?.status as { corrected?: number; refused?: number } | undefined;
+        const taLine =
+          ta === undefined
+            ? []
+            : [
+                `TA service: ${ta.corrected ?? 0} dropout correction(s) revealed, ${ta.refused ?? 0} refused`,
+              ];
         const digest = hex(
           sha256(
             enc.encode(
@@ -253,6 +262,7 @@ export const bbnpDevnetScheme: DevnetSchemeDefinition = {
           lines: [
             `ledger audit from events alone (${address}): ${problems.length === 0 ? "no mismatch" : problems.join("; ")}`,
             ...(missing.length > 0 ? [`rounds not committed on-chain: ${missing.join(", ")}`] : []),
+            ...taLine,
           ],
           digest,
           ok: problems.length === 0 && missing.length === 0,

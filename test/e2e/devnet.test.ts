@@ -266,6 +266,8 @@ describe("e2e: gridledger devnet, the protocol roles (12 meters, 2 intervals, 4 
     // round(0.17 · 12) = 2 users silent per round: every round commits 10 reporters.
     const bbnp = (k.schemes.bbnp as unknown as { audit: { reporters: string }[] }).audit;
     expect(bbnp.map((r) => Number(r.reporters))).to.deep.equal([10, 10]);
+    // The TA process answered the dropout corrections (its /health, printed by the audit).
+    expect(killed.stdout).to.match(/TA service: [12] dropout correction\(s\) revealed/);
     expect(killed.stdout).to.match(/users: bills verified 24, disputed 0/);
     expectNothingLeft([k, p]);
   });
