@@ -127,6 +127,36 @@ describe("postOcd (packed OCD calldata)", () => {
       ).to.be.revertedWithCustomError(cc, "AccessControlUnauthorizedAccount");
     });
 
+    it("postOcdAfter: CC only, and the same packed-length, empty-batch and state checks as postOcd", async () => {
+      // The pipelined variant (issue 14) is a second entry point to the OCD ledger: it must refuse
+      // exactly what postOcd refuses, whoever calls it, with the right predecessor.
+      const { d, cc } = await opened();
+      const zero = toHex0x(new Uint8Array(32));
+      const packed = encodeOcdPacked(makeOcdEntries(d.domain, 1, 2));
+      for (const caller of [d.outsider, d.sp, d.admin]) {
+        await expect(
+          (d.ledger.connect(caller) as BillingLedger).postOcdAfter(1, zero, packed, []),
+        ).to.be.revertedWithCustomError(cc, "AccessControlUnauthorizedAccount");
+      }
+      for (const bad of [packed.subarray(0, 120), concatBytes(packed, new Uint8Array([0]))]) {
+        await expect(cc.postOcdAfter(1, zero, bad, []))
+          .to.be.revertedWithCustomError(cc, "BillingLedgerPackedLength")
+          .withArgs(1, bad.length);
+      }
+      await expect(cc.postOcdAfter(1, zero, "0x", []))
+        .to.be.revertedWithCustomError(cc, "BillingLedgerEmptyBatch")
+        .withArgs(1);
+      await expect(cc.postOcdAfter(2, zero, packed, []))
+        .to.be.revertedWithCustomError(cc, "BillingLedgerIntervalState")
+        .withArgs(2, INTERVAL_STATE.None);
+      // With the right predecessor it posts; the same batch again is refused by name.
+      await (await cc.postOcdAfter(1, zero, packed, [])).wait();
+      const last = (await cc.intervalRecord(1)).lastId;
+      await expect(cc.postOcdAfter(1, zero, packed, []))
+        .to.be.revertedWithCustomError(cc, "BillingLedgerPredecessorMismatch")
+        .withArgs(1, zero, last);
+    });
+
     it("names the index and problem of a bad entry", async () => {
       const { d, cc } = await opened();
       const good = makeOcdEntries(d.domain, 1, 3);
