@@ -8,12 +8,7 @@
 import { BbnpUser, type BbnpUserComponents } from "./user.ts";
 import type { BbnpPublicParams } from "../protocol/bbnp/params.ts";
 import type { BbnpReport, MaskReveal } from "../protocol/bbnp/report.ts";
-import {
-  decodeWire,
-  encodeWire,
-  WireDecodeError,
-  type WireMessage,
-} from "../protocol/wire/index.ts";
+import { decodeWireOr, encodeWire, type WireMessage } from "../protocol/wire/index.ts";
 import { stopTransport, type Transport } from "../runtime/network.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 
@@ -116,15 +111,11 @@ export class BbnpUserAgent {
   }
 
   #onMessage(from: string, bytes: Uint8Array): void {
-    let m: WireMessage;
-    try {
-      m = decodeWire(bytes);
-    } catch (e) {
-      if (!(e instanceof WireDecodeError)) throw e;
+    const m = decodeWireOr(bytes, (e) => {
       this.refused++;
       this.#logger.warn("undecodable message", { from, error: e.message });
-      return;
-    }
+    });
+    if (m === undefined) return;
     // Only the gateway speaks to users; anything else is dropped.
     if (from !== this.#gateway) {
       this.refused++;

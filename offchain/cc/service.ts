@@ -23,12 +23,7 @@ import type { Transport } from "../runtime/network.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { INTERVAL_STATE, type SignedBillBatch } from "../protocol/billing.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
-import {
-  decodeWire,
-  encodeWire,
-  WireDecodeError,
-  type MeterRegistration,
-} from "../protocol/wire/index.ts";
+import { decodeWireOr, encodeWire, type MeterRegistration } from "../protocol/wire/index.ts";
 import type { ControlCenterAgent } from "./agent.ts";
 import type { Admission } from "./control-center.ts";
 import type { ControlCenterChainClient } from "./chain-client.ts";
@@ -351,15 +346,11 @@ export class ControlCenterService {
   }
 
   #onMessage(from: string, bytes: Uint8Array): void {
-    let message;
-    try {
-      message = decodeWire(bytes);
-    } catch (err) {
-      if (!(err instanceof WireDecodeError)) throw err;
+    const message = decodeWireOr(bytes, (err) => {
       this.#refused++;
       this.#logger.debug("wire message refused", { from, error: err.message });
-      return;
-    }
+    });
+    if (message === undefined) return;
     const { agent } = this.#c;
     switch (message.type) {
       case "meterRegistration": {

@@ -24,12 +24,7 @@ import {
   roundRandomMessage,
   selectPrimary,
 } from "../protocol/primary-selection.ts";
-import {
-  decodeWire,
-  encodeWire,
-  WireDecodeError,
-  type WireMessage,
-} from "../protocol/wire/index.ts";
+import { decodeWire, decodeWireOr, encodeWire, type WireMessage } from "../protocol/wire/index.ts";
 import { MAX_BLOCK_REQUEST, type SelectionOpen } from "../protocol/wire/messages.ts";
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import type { Store } from "../runtime/store.ts";
@@ -306,15 +301,11 @@ export class ConsensusNodeAgent {
   }
 
   #onMessage(from: string, bytes: Uint8Array): void | Promise<void> {
-    let m: WireMessage;
-    try {
-      m = decodeWire(bytes);
-    } catch (e) {
-      if (!(e instanceof WireDecodeError)) throw e;
+    const m = decodeWireOr(bytes, (e) => {
       this.refused++;
       this.#logger.warn("undecodable message", { from, error: e.message });
-      return;
-    }
+    });
+    if (m === undefined) return;
     if (m.type === "selectionOpen") {
       if (from !== this.#gateway) return void this.refused++;
       return this.#onOpen(m.open);

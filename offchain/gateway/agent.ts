@@ -17,12 +17,7 @@ import { bbnpSignRound } from "../protocol/aggregation.ts";
 import type { BbnpPublicParams } from "../protocol/bbnp/params.ts";
 import type { RecoveryPlan } from "../protocol/bbnp/recovery.ts";
 import { roundRandomMessage } from "../protocol/primary-selection.ts";
-import {
-  decodeWire,
-  encodeWire,
-  WireDecodeError,
-  type WireMessage,
-} from "../protocol/wire/index.ts";
+import { decodeWireOr, encodeWire, type WireMessage } from "../protocol/wire/index.ts";
 import {
   blockDigest,
   verifyCertificate,
@@ -539,15 +534,11 @@ export class GatewayAgent {
   }
 
   #onMessage(from: string, bytes: Uint8Array): void {
-    let m: WireMessage;
-    try {
-      m = decodeWire(bytes);
-    } catch (e) {
-      if (!(e instanceof WireDecodeError)) throw e;
+    const m = decodeWireOr(bytes, (e) => {
       this.refused++;
       this.#logger.warn("undecodable message", { from, error: e.message });
-      return;
-    }
+    });
+    if (m === undefined) return;
     switch (m.type) {
       case "bbnpReport":
         return this.#onReport(m.report);

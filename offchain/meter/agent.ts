@@ -27,7 +27,7 @@ import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion
 import { sessionKeyFrom } from "../onion/random.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import { encodeMeterReport } from "../protocol/meter-report.ts";
-import { decodeWire, encodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import { decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
 import type { ReadingSource } from "./source/source.ts";
 import type { Meter, MeterIntervalReport } from "./meter.ts";
 
@@ -230,15 +230,11 @@ export class MeterAgent {
   // ---- messages -------------------------------------------------------------------------------
 
   #onMessage(from: string, bytes: Uint8Array): void {
-    let message;
-    try {
-      message = decodeWire(bytes);
-    } catch (err) {
-      if (!(err instanceof WireDecodeError)) throw err;
+    const message = decodeWireOr(bytes, (err) => {
       this.#refused++;
       this.#logger.debug("wire message refused", { from, error: err.message });
-      return;
-    }
+    });
+    if (message === undefined) return;
     if (message.type === "onionPacket") {
       this.#c.relay.receive(message.packet);
       return;

@@ -7,7 +7,7 @@ import { sleep, type Clock } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
-import { decodeWire, encodeWire, WireDecodeError } from "../protocol/wire/index.ts";
+import { decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
 import type { UserBatchSlot } from "../protocol/user-batch.ts";
 import type { UserChainClient } from "./chain-client.ts";
 import type { User, UserIntervalCheck } from "./user.ts";
@@ -124,14 +124,8 @@ export class UserAgent {
   }
 
   #onMessage(from: string, bytes: Uint8Array): void {
-    let message;
-    try {
-      message = decodeWire(bytes);
-    } catch (err) {
-      if (!(err instanceof WireDecodeError)) throw err;
-      this.#refused++;
-      return;
-    }
+    const message = decodeWireOr(bytes, () => this.#refused++);
+    if (message === undefined) return;
     // The pairing channel: only this household's meter, only user batches.
     if (from !== this.#init.meterAddress || message.type !== "userBatch") {
       this.#refused++;

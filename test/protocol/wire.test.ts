@@ -17,6 +17,7 @@ import { encodeUserBatch } from "../../offchain/protocol/user-batch.ts";
 import { wireFuzzSuite } from "../helpers/wire-fuzz.ts";
 import {
   decodeWire,
+  decodeWireOr,
   encodeWire,
   ENCRYPTED_GGM_KEY_BYTES,
   WIRE_TYPE,
@@ -214,6 +215,22 @@ describe("wire codecs", () => {
     rawBytes: true,
     prefixes: "one",
     runs: { roundTrip: 2000, strict: 500, random: 5000, mutated: 3000 },
+  });
+
+  it("decodeWireOr: the message when it decodes; otherwise refuse(the named error) and undefined", () => {
+    // The receive path of every role (cc, meter, user, gateway, consensus node, BBNP user).
+    fc.assert(
+      fc.property(message, fc.uint8Array({ minLength: 1, maxLength: 64 }), (m, junk) => {
+        const refused: WireDecodeError[] = [];
+        const ok = decodeWireOr(encodeWire(m), (e) => refused.push(e));
+        expect(ok).to.deep.equal(decodeWire(encodeWire(m)));
+        const bad = new Uint8Array([WIRE_VERSION + 1, ...junk]);
+        expect(decodeWireOr(bad, (e) => refused.push(e))).to.equal(undefined);
+        expect(refused).to.have.length(1);
+        expect(refused[0]).to.be.instanceOf(WireVersionError);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("frames the existing encoders byte for byte (no twin encodings)", () => {

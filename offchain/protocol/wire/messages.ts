@@ -688,6 +688,23 @@ export function decodeWire(bytes: Uint8Array): WireMessage {
   }
 }
 
+/**
+ * {@link decodeWire} for a role's receive path: a message that does not decode is handed to
+ * `refuse` (the role counts and logs it) and gives `undefined`; any other error is rethrown.
+ */
+export function decodeWireOr(
+  bytes: Uint8Array,
+  refuse: (error: WireDecodeError) => void,
+): WireMessage | undefined {
+  try {
+    return decodeWire(bytes);
+  } catch (e) {
+    if (!(e instanceof WireDecodeError)) throw e;
+    refuse(e);
+    return undefined;
+  }
+}
+
 function decodeBody(type: number, r: WireReader): WireMessage {
   switch (type) {
     case WIRE_TYPE.onionPacket: {
