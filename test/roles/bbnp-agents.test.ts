@@ -29,6 +29,7 @@ import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { TrustedAuthority } from "../../offchain/ta/authority.ts";
+import { drive } from "../helpers/drive.ts";
 
 const DOMAIN = new Uint8Array(32).fill(7);
 
@@ -48,21 +49,6 @@ function setup(users: number, minReporters = 3) {
     { clock, rng: rng.fork("net") },
   );
   return { ta, keys, clock, network, rng };
-}
-
-/** Runs `work` to completion, moving virtual time whenever nothing else can progress. */
-async function drive<T>(clock: VirtualClock, work: Promise<T>): Promise<T> {
-  let done = false;
-  work.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  for (let i = 0; i < 100_000 && !done; i++) {
-    await new Promise((r) => setImmediate(r));
-    const next = clock.nextDueMs;
-    if (!done && next !== undefined) clock.advanceTo(next);
-  }
-  return work;
 }
 
 describe("BBNP agents", function () {

@@ -22,25 +22,11 @@ import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork, type MemoryEndpoint } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { TrustedAuthority } from "../../offchain/ta/authority.ts";
+import { drive } from "../helpers/drive.ts";
 
 const DOMAIN = new Uint8Array(32).fill(9);
 const USERS = 10;
 const ABSENT = 3;
-
-/** Runs `work` to completion, moving virtual time whenever nothing else can progress. */
-async function drive<T>(clock: VirtualClock, work: Promise<T>): Promise<T> {
-  let done = false;
-  work.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  for (let i = 0; i < 100_000 && !done; i++) {
-    await new Promise((r) => setImmediate(r));
-    const next = clock.nextDueMs;
-    if (!done && next !== undefined) clock.advanceTo(next);
-  }
-  return work;
-}
 
 function world() {
   const rng = createRng("gateway-journal-test");
