@@ -113,17 +113,10 @@ export class TrustedAuthority {
    * out ahead of time for a window of rounds. Cost: N one-block HMACs (≈ 0.6 µs each).
    */
   gatewayBlinding(epoch: number, round: bigint): bigint {
-    const fn = "TrustedAuthority.gatewayBlinding";
-    const keys = this.current;
-    if (epoch !== keys.params.epoch) {
-      throw new BbnpStateError(
-        `${fn}: epoch ${epoch} is not the current epoch ${keys.params.epoch}`,
-      );
-    }
-    checkRound(fn, round);
-    const block = blindBlock(round);
-    let sum = 0n;
-    for (let i = 0; i < keys.params.userCount; i++) sum += this.#blinding(i, block);
+    const sum = this.#roundBlindings("TrustedAuthority.gatewayBlinding", epoch, round).reduce(
+      (a, b) => a + b,
+      0n,
+    );
     return mod(-sum);
   }
 
@@ -134,7 +127,11 @@ export class TrustedAuthority {
    * epoch, `BbnpInputError` for a round outside u64.
    */
   roundBlindings(epoch: number, round: bigint): bigint[] {
-    const fn = "TrustedAuthority.roundBlindings";
+    return this.#roundBlindings("TrustedAuthority.roundBlindings", epoch, round);
+  }
+
+  /** `β_i(t)` for i < N, after the epoch and round checks `fn`'s errors name. */
+  #roundBlindings(fn: string, epoch: number, round: bigint): bigint[] {
     const keys = this.current;
     if (epoch !== keys.params.epoch) {
       throw new BbnpStateError(
