@@ -133,6 +133,71 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     return { setup, adapter, env, gatewaySigner: gateway, nodeSigners: nodes };
   }
 
+  /**
+   * The services of one deployment, built as the runner builds them: user fleets `fleets` (by
+   * index; default the one fleet 0), the TA service when `ta`, 4 nodes and the gateway. `start()`
+   * starts them in the devnet's order (everyone listening before the gateway announces);
+   * `stop()` stops everything whatever happened. `restartNode(j)` / `restartGateway()` stop
+   * one process and start a new one from the same data directory.
+   */
+  async function services(
+    d: Awaited<ReturnType<typeof deployment>>,
+    opts: { fleets?: readonly number[]; ta?: boolean } = {},
+  ) {
+    const procs = new ProcessTable();
+    const open = (name: string) => procs.open(name);
+    const fleets = (opts.fleets ?? [0]).map((k) =>
+      bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
+    );
+    const ta = opts.ta ? taService(d.env("ta", open("ta"))) : undefined;
+    const newNode = (j: number) =>
+      nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]);
+    const newGateway = () => gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const nodes: NodeService[] = [];
+    for (let j = 0; j < 4; j++) nodes.push(await newNode(j));
+    const s = {
+      fleets,
+      ta,
+      nodes,
+      gateway: (await newGateway()) as GatewayService,
+      async start() {
+        for (const f of fleets) await f.start();
+        await ta?.start();
+        for (const n of nodes) await n.start();
+        await procs.listening({ except: "gateway" });
+        await s.gateway.start();
+        await procs.listening({ only: "gateway" });
+      },
+      async stopNode(j: number) {
+        await nodes[j].stop();
+        await procs.close(`node-${j}`);
+      },
+      async restartNode(j: number) {
+        nodes[j] = await newNode(j);
+        await nodes[j].start();
+        await procs.listening({ only: `node-${j}` });
+      },
+      async stopGateway() {
+        await s.gateway.stop();
+        await procs.close("gateway");
+        await s.gateway.done?.catch(() => {});
+      },
+      async restartGateway() {
+        s.gateway = await newGateway();
+        await s.gateway.start();
+        await procs.listening({ only: "gateway" });
+      },
+      async stop() {
+        await s.gateway.stop();
+        for (const n of nodes) await n.stop();
+        await ta?.stop();
+        for (const f of fleets) await f.stop();
+        await procs.closeAll();
+      },
+    };
+    return s;
+  }
+
   function ledgerAt(address: string): Contract {
     const { abi } = readArtifact("ledger/AggregationLedger.sol", "AggregationLedger");
     return new Contract(address, abi as InterfaceAbi, signers[0]);
@@ -155,37 +220,19 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
   it("2 rounds commit the users' true sums; a node stopped between rounds rejoins from its store", async () => {
     const d = await deployment("svc", 2);
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const procs = new ProcessTable();
-    const open = (name: string) => procs.open(name);
-    const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
-    const nodes: NodeService[] = [];
-    for (let j = 0; j < 4; j++) {
-      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
-    }
-    const gateway: GatewayService = await gatewayService(
-      d.env("gateway", open("gateway")),
-      d.gatewaySigner,
-    );
+    const svc = await services(d);
+    const { nodes } = svc;
     try {
-      await users.start();
-      for (const n of nodes) await n.start();
-      await procs.listening({ except: "gateway" });
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.start();
+      const { gateway } = svc;
       // Round 1 commits; stop node 1 before round 2's statement reaches the nodes.
       await until(() => gateway.outcomes.length >= 1, "round 1");
       expect(gateway.outcomes[0].aborted).to.equal(undefined);
       const restarted = 1;
       await until(() => nodes[restarted].agent.node.head().round === 1n, "node 1 adopts round 1");
-      await nodes[restarted].stop();
-      await procs.close(`node-${restarted}`);
+      await svc.stopNode(restarted);
       expect(nodes[restarted].agent.node.head().round).to.equal(1n);
-      nodes[restarted] = await nodeService(
-        d.env(`node-${restarted}`, open(`node-${restarted}`)),
-        d.nodeSigners[restarted],
-      );
-      await nodes[restarted].start();
-      await procs.listening({ only: `node-${restarted}` });
+      await svc.restartNode(restarted);
       // Rejoined from its store: the same head as before the stop, not behind the chain.
       expect(nodes[restarted].agent.node.head().round).to.equal(1n);
       expect(nodes[restarted].status()).to.not.have.property("behind");
@@ -202,49 +249,34 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
         const truth = bbnpReadings(cfg, e.round).reduce((a, w) => a + w, 0n);
         expect(e.sum).to.equal(truth);
       }
-      const statuses = users.status();
+      const statuses = svc.fleets[0].status();
       expect(statuses).to.deep.include({ users: 12, round: 2, reported: 12 });
       expect(gateway.status()).to.deep.equal({ round: 2, phase: "idle", committed: 2 });
       expect(nodes.every((n) => n.agent.failures.length === 0)).to.equal(true);
     } finally {
-      await gateway.stop();
-      for (const n of nodes) await n.stop();
-      await users.stop();
-      await procs.closeAll();
+      await svc.stop();
     }
   });
 
   it("a gateway restarted mid-round resumes the open round from its journal: every round committed once, true sums", async () => {
     const d = await deployment("svc-gw", 3);
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const procs = new ProcessTable();
-    const open = (name: string) => procs.open(name);
-    const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
-    const nodes: NodeService[] = [];
-    for (let j = 0; j < 4; j++) {
-      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
-    }
-    let gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const svc = await services(d);
+    const { nodes } = svc;
     try {
-      await users.start();
-      for (const n of nodes) await n.start();
-      await procs.listening({ except: "gateway" });
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.start();
+      let { gateway } = svc;
       await until(() => gateway.outcomes.length >= 1, "round 1");
       // Round 2 is open (collecting): kill the gateway now.
       await until(() => gateway.status().round === 2, "round 2 open");
-      await gateway.stop();
-      await procs.close("gateway");
-      await gateway.done?.catch(() => {});
+      await svc.stopGateway();
       const first = gateway.outcomes.map((o) => [Number(o.round), o.aborted ?? "committed"]);
       expect(first).to.deep.equal([
         [1, "committed"],
         [2, "caller"],
       ]);
-      gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.restartGateway();
+      gateway = svc.gateway;
       await gateway.done;
       // This process resumed round 2 (open at the stop: re-announced, the users resent their
       // identical reports) and ran round 3.
@@ -265,10 +297,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
         expect(e.sum).to.equal(truth);
       }
     } finally {
-      await gateway.stop();
-      for (const n of nodes) await n.stop();
-      await users.stop();
-      await procs.closeAll();
+      await svc.stop();
     }
   });
   it("2 of 12 users stopped: every round commits the counted users' true sum through the TA service", async () => {
@@ -276,25 +305,12 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     const d = await deployment("svc-ta", 2, { fleets: 6, taService: true });
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
     expect(cfg.ta).to.equal(TA_ADDRESS);
-    const procs = new ProcessTable();
-    const open = (name: string) => procs.open(name);
     const stopped = [5, 11];
-    const fleets = [0, 1, 2, 3, 4].map((k) =>
-      bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
-    );
-    const ta = taService(d.env("ta", open("ta")));
-    const nodes: NodeService[] = [];
-    for (let j = 0; j < 4; j++) {
-      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
-    }
-    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const svc = await services(d, { fleets: [0, 1, 2, 3, 4], ta: true });
+    const { nodes, gateway } = svc;
+    const ta = svc.ta!;
     try {
-      for (const f of fleets) await f.start();
-      await ta.start();
-      for (const n of nodes) await n.start();
-      await procs.listening({ except: "gateway" });
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.start();
       await gateway.done;
       expect(gateway.outcomes.map((o) => o.aborted)).to.deep.equal([undefined, undefined]);
       for (const o of gateway.outcomes) {
@@ -315,40 +331,21 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       expect(ta.status()).to.deep.include({ lastRound: 2, refused: 0 });
       expect((ta.status() as { corrected: number }).corrected).to.be.at.least(2);
     } finally {
-      await gateway.stop();
-      for (const n of nodes) await n.stop();
-      await ta.stop();
-      for (const f of fleets) await f.stop();
-      await procs.closeAll();
+      await svc.stop();
     }
   });
 
   it("without the TA service the same dropouts abort every round cleanly (nothing committed)", async () => {
     const d = await deployment("svc-nota", 1, { fleets: 6 });
-    const procs = new ProcessTable();
-    const open = (name: string) => procs.open(name);
-    const fleets = [0, 1, 2, 3, 4].map((k) =>
-      bbnpUsersService(d.env(`bbnp-users-${k}`, open(`bbnp-users-${k}`))),
-    );
-    const nodes: NodeService[] = [];
-    for (let j = 0; j < 4; j++) {
-      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
-    }
-    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const svc = await services(d, { fleets: [0, 1, 2, 3, 4] });
+    const { gateway } = svc;
     try {
-      for (const f of fleets) await f.start();
-      for (const n of nodes) await n.start();
-      await procs.listening({ except: "gateway" });
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.start();
       await gateway.done;
       expect(gateway.outcomes.map((o) => o.aborted !== undefined)).to.deep.equal([true]);
       expect(await committedEvents(d.adapter.address)).to.have.length(0);
     } finally {
-      await gateway.stop();
-      for (const n of nodes) await n.stop();
-      for (const f of fleets) await f.stop();
-      await procs.closeAll();
+      await svc.stop();
     }
   });
   it("a node stopped during round 2 catches up from its peers after the restart and signs round 3", async () => {
@@ -356,35 +353,19 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     // shows whether the restarted node voted.
     const d = await deployment("svc-catchup", 3, { collectWindowMs: 1_500 });
     const cfg = d.env("gateway", { transports: [], stores: [] }).config;
-    const procs = new ProcessTable();
-    const open = (name: string) => procs.open(name);
-    const users = bbnpUsersService(d.env("bbnp-users-0", open("bbnp-users-0")));
-    const nodes: NodeService[] = [];
-    for (let j = 0; j < 4; j++) {
-      nodes.push(await nodeService(d.env(`node-${j}`, open(`node-${j}`)), d.nodeSigners[j]));
-    }
-    const gateway = await gatewayService(d.env("gateway", open("gateway")), d.gatewaySigner);
+    const svc = await services(d);
+    const { nodes, gateway } = svc;
     const down = 2;
     try {
-      await users.start();
-      for (const n of nodes) await n.start();
-      await procs.listening({ except: "gateway" });
-      await gateway.start();
-      await procs.listening({ only: "gateway" });
+      await svc.start();
       // Round 2 open: stop node 2; round 2 commits with the other three.
       await until(() => gateway.status().round === 2, "round 2 open");
-      await nodes[down].stop();
-      await procs.close(`node-${down}`);
+      await svc.stopNode(down);
       await until(() => gateway.outcomes.length >= 2, "round 2 done");
       expect(gateway.outcomes[1].aborted).to.equal(undefined);
       expect(nodes[down].agent.node.head().round).to.equal(1n);
       // Restart from its data directory: its store holds round 1 only; the chain is at round 2.
-      nodes[down] = await nodeService(
-        d.env(`node-${down}`, open(`node-${down}`)),
-        d.nodeSigners[down],
-      );
-      await nodes[down].start();
-      await procs.listening({ only: `node-${down}` });
+      await svc.restartNode(down);
       await until(
         () => nodes[down].agent.node.head().round === 2n,
         "the restarted node adopts round 2",
@@ -415,10 +396,7 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
       }
       expect(nodes.every((n) => n.agent.failures.length === 0)).to.equal(true);
     } finally {
-      await gateway.stop();
-      for (const n of nodes) await n.stop();
-      await users.stop();
-      await procs.closeAll();
+      await svc.stop();
     }
   });
 });
