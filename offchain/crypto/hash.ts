@@ -44,8 +44,9 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /**
- * `HMAC-SHA256(key, first ‖ second)` without building the concatenation (Sphinx's
- * `HMAC(mu, hop_payloads ‖ associated_data)`, BOLT #4): two updates of one node:crypto HMAC.
+ * `HMAC-SHA256(key, first ‖ second)` (RFC 2104) without building the concatenation (Sphinx's
+ * `HMAC(mu, hop_payloads ‖ associated_data)`, BOLT #4, DESIGN §4.6): two updates of one
+ * node:crypto HMAC. Returns a fresh 32-byte array; throws TypeError on non-byte inputs.
  */
 export function hmacSha256Concat(
   key: Uint8Array,
