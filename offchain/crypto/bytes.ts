@@ -40,14 +40,22 @@ export function uintToBytes(
     }
     return out;
   }
-  // One hex conversion instead of `width` BigInt shifts (hot in signing and the digests).
+  // One hex conversion instead of `width` BigInt shifts (hot in signing, the digests and every
+  // scalar handed to the native secp256k1 backend), read back two characters at a time by char
+  // code: no substring or parseInt per byte.
   const hex = v.toString(16);
-  const digits = hex.length;
-  for (let i = 0; i < digits; i += 2) {
-    const end = digits - i;
-    out[width - 1 - (i >> 1)] = parseInt(hex.slice(Math.max(0, end - 2), end), 16);
+  let i = hex.length;
+  let o = width - 1;
+  for (; i >= 2; i -= 2) {
+    out[o--] = (hexValue(hex.charCodeAt(i - 2)) << 4) | hexValue(hex.charCodeAt(i - 1));
   }
+  if (i === 1) out[o] = hexValue(hex.charCodeAt(0));
   return out;
+}
+
+/** Value of one lowercase hex digit's char code (`bigint.toString(16)` emits 0-9 and a-f only). */
+function hexValue(code: number): number {
+  return code <= 57 ? code - 48 : code - 87;
 }
 
 export const u8 = (v: bigint | number, what = "u8"): Uint8Array => uintToBytes(v, 1, what);

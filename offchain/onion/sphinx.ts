@@ -14,7 +14,7 @@
 import { createCipheriv } from "node:crypto";
 
 import { bytesToBigInt, concatBytes, equalBytes, u256, wipe } from "../crypto/bytes.ts";
-import { hmacSha256, sha256 } from "../crypto/hash.ts";
+import { hmacSha256Concat, hmacSha256Keyed, sha256 } from "../crypto/hash.ts";
 import { CURVE_ORDER, secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import {
   OnionError,
@@ -38,9 +38,12 @@ const PAYLOADS_OFFSET = KEY_OFFSET + EPHEMERAL_KEY_SIZE;
 const HMAC_OFFSET = PAYLOADS_OFFSET + HOP_PAYLOADS_SIZE;
 const ZERO_IV = new Uint8Array(16);
 const ENCODER = new TextEncoder();
-const KEY_RHO = ENCODER.encode("rho");
-const KEY_MU = ENCODER.encode("mu");
-const KEY_PAD = ENCODER.encode("pad");
+// BOLT #4 `generate_key` for each key type: HMAC-SHA256 keyed with the ASCII key type, its pad
+// states computed once (a 32-byte secret is then one word-level block per side: no node:crypto
+// object per call; the compressions' running time does not depend on the secret).
+const KEY_RHO = hmacSha256Keyed(ENCODER.encode("rho"));
+const KEY_MU = hmacSha256Keyed(ENCODER.encode("mu"));
+const KEY_PAD = hmacSha256Keyed(ENCODER.encode("pad"));
 
 export interface OnionHop {
   /** The hop's 33-byte compressed secp256k1 public key. */
@@ -77,18 +80,34 @@ export interface PeeledOnion {
  * test/onion/sphinx.test.ts checks it against @noble/ciphers.
  */
 export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const out = createCipheriv("chacha20", key, ZERO_IV).update(data);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return asBytes(createCipheriv("chacha20", key, ZERO_IV).update(data));
 }
 
-/** BOLT #4 `generate_key`: HMAC-SHA256 keyed with the ASCII key type ("rho", "mu", "pad"). */
-function generateKey(keyType: Uint8Array, secret: Uint8Array): Uint8Array {
-  return hmacSha256(keyType, secret);
+/**
+ * Bytes [start, start + length) of the ChaCha20 keystream of `key` (zero nonce): starts the
+ * cipher at block ⌊start / 64⌋ through the IV's 32-bit little-endian counter (RFC 8439 §2.4)
+ * instead of generating and discarding the first `start` bytes.
+ */
+function chacha20Stream(key: Uint8Array, start: number, length: number): Uint8Array {
+  const iv = new Uint8Array(16);
+  new DataView(iv.buffer).setUint32(0, Math.floor(start / 64), true);
+  const skip = start % 64;
+  return asBytes(
+    createCipheriv("chacha20", key, iv).update(new Uint8Array(skip + length)),
+  ).subarray(skip);
+}
+
+function asBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** b = SHA256(E ‖ ss) read as a scalar (reduced mod n: multiplying by b or b mod n is the same). */
 function blindingFactor(ephemeralKey: Uint8Array, sharedSecret: Uint8Array): bigint {
-  const b = bytesToBigInt(sha256(concatBytes(ephemeralKey, sharedSecret))) % CURVE_ORDER;
+  const input = new Uint8Array(EPHEMERAL_KEY_SIZE + HMAC_SIZE);
+  input.set(ephemeralKey, 0);
+  input.set(sharedSecret, EPHEMERAL_KEY_SIZE);
+  const b = bytesToBigInt(sha256(input)) % CURVE_ORDER;
+  wipe(input);
   // Probability 2^-256; refusing is better than producing a point at infinity.
   if (b === 0n) throw new OnionKeyError("blindingFactor: zero blinding factor");
   return b;
@@ -157,25 +176,34 @@ export function buildOnion(input: BuildOnionInput, options: OnionOptions = {}): 
 
   const filler = generateFiller(framed, sharedSecrets);
 
-  const padKey = generateKey(KEY_PAD, u256(sessionKey));
-  let mixHeader = chacha20Xor(padKey, new Uint8Array(HOP_PAYLOADS_SIZE));
+  const sessionBytes = u256(sessionKey);
+  const padKey = KEY_PAD(sessionBytes);
+  wipe(sessionBytes);
+  let mixHeader = chacha20Stream(padKey, 0, HOP_PAYLOADS_SIZE);
   let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE);
+  // One scratch layer, rewritten per hop: framed payload ‖ next HMAC ‖ the previous layer's head.
+  const shifted = new Uint8Array(HOP_PAYLOADS_SIZE);
   for (let i = hops.length - 1; i >= 0; i--) {
     const shift = framed[i].length + HMAC_SIZE;
-    const shifted = new Uint8Array(HOP_PAYLOADS_SIZE);
+    shifted.set(mixHeader.subarray(0, HOP_PAYLOADS_SIZE - shift), shift);
     shifted.set(framed[i], 0);
     shifted.set(nextHmac, framed[i].length);
-    shifted.set(mixHeader.subarray(0, HOP_PAYLOADS_SIZE - shift), shift);
-    mixHeader = chacha20Xor(generateKey(KEY_RHO, sharedSecrets[i]), shifted);
+    const rho = KEY_RHO(sharedSecrets[i]);
+    mixHeader = chacha20Xor(rho, shifted);
+    wipe(rho);
     if (i === hops.length - 1) mixHeader.set(filler, HOP_PAYLOADS_SIZE - filler.length);
-    nextHmac = hmacSha256(
-      generateKey(KEY_MU, sharedSecrets[i]),
-      concatBytes(mixHeader, associatedData),
-    );
+    const mu = KEY_MU(sharedSecrets[i]);
+    nextHmac = hmacSha256Concat(mu, mixHeader, associatedData);
+    wipe(mu);
   }
   for (const ss of sharedSecrets) wipe(ss);
   wipe(padKey);
-  return concatBytes(Uint8Array.of(ONION_VERSION), firstEphemeral, mixHeader, nextHmac);
+  const packet = new Uint8Array(ONION_PACKET_SIZE);
+  packet[0] = ONION_VERSION;
+  packet.set(firstEphemeral, KEY_OFFSET);
+  packet.set(mixHeader, PAYLOADS_OFFSET);
+  packet.set(nextHmac, HMAC_OFFSET);
+  return packet;
 }
 
 /**
@@ -185,18 +213,22 @@ export function buildOnion(input: BuildOnionInput, options: OnionOptions = {}): 
  * hop's layer so that the HMACs it computes match what each hop will really receive.
  */
 function generateFiller(framed: readonly Uint8Array[], sharedSecrets: readonly Uint8Array[]) {
-  let filler = new Uint8Array(0);
+  let total = 0;
+  for (let i = 0; i < framed.length - 1; i++) total += framed[i].length + HMAC_SIZE;
+  // The filler grows by shift_i per hop; it lives at the head of one buffer of its final length.
+  const filler = new Uint8Array(total);
+  let length = 0;
   for (let i = 0; i < framed.length - 1; i++) {
-    const shift = framed[i].length + HMAC_SIZE;
-    const extended = new Uint8Array(filler.length + shift);
-    extended.set(filler, 0);
-    const stream = chacha20Xor(
-      generateKey(KEY_RHO, sharedSecrets[i]),
-      new Uint8Array(HOP_PAYLOADS_SIZE + shift),
+    length += framed[i].length + HMAC_SIZE;
+    const rho = KEY_RHO(sharedSecrets[i]);
+    // Only the last `length` bytes of the 1300 + shift_i bytes of stream are used.
+    const stream = chacha20Stream(
+      rho,
+      HOP_PAYLOADS_SIZE + framed[i].length + HMAC_SIZE - length,
+      length,
     );
-    const start = HOP_PAYLOADS_SIZE + shift - extended.length;
-    for (let k = 0; k < extended.length; k++) extended[k] ^= stream[start + k];
-    filler = extended;
+    wipe(rho);
+    for (let k = 0; k < length; k++) filler[k] ^= stream[k];
   }
   return filler;
 }
@@ -224,10 +256,20 @@ export function deriveSharedSecret(
   checkPacket(packet, "deriveSharedSecret");
   checkScalar(privateKey, "deriveSharedSecret: privateKey");
   const ephemeral = packet.subarray(KEY_OFFSET, PAYLOADS_OFFSET);
-  if ((ephemeral[0] !== 2 && ephemeral[0] !== 3) || !backend.isValidPoint(ephemeral)) {
+  if (ephemeral[0] !== 2 && ephemeral[0] !== 3) {
     throw new OnionKeyError("deriveSharedSecret: ephemeral key is not a valid compressed point");
   }
-  return sha256(backend.mul(ephemeral, privateKey, true));
+  // `mul` parses the point and refuses one off the curve (both backends): no separate
+  // isValidPoint (one decompression fewer per hop). Refusing depends only on the public key.
+  let point: Uint8Array;
+  try {
+    point = backend.mul(ephemeral, privateKey, true);
+  } catch {
+    throw new OnionKeyError("deriveSharedSecret: ephemeral key is not a valid compressed point");
+  }
+  const ss = sha256(point);
+  wipe(point);
+  return ss;
 }
 
 /** True iff the packet's HMAC is right for shared secret `ss` and `associatedData`. */
@@ -237,11 +279,14 @@ export function verifyOnionHmac(
   associatedData: Uint8Array,
 ): boolean {
   checkPacket(packet, "verifyOnionHmac");
-  const mu = generateKey(KEY_MU, sharedSecret);
-  const expected = hmacSha256(
+  const mu = KEY_MU(sharedSecret);
+  const expected = hmacSha256Concat(
     mu,
-    concatBytes(packet.subarray(PAYLOADS_OFFSET, HMAC_OFFSET), associatedData),
+    packet.subarray(PAYLOADS_OFFSET, HMAC_OFFSET),
+    associatedData,
   );
+  wipe(mu);
+  // equalBytes runs in time independent of where the bytes differ.
   return equalBytes(expected, packet.subarray(HMAC_OFFSET));
 }
 
@@ -259,11 +304,13 @@ export function peelWithSharedSecret(
   if (!verifyOnionHmac(packet, sharedSecret, associatedData)) {
     throw new OnionHmacError("peelOnion: HMAC mismatch");
   }
-  const rho = generateKey(KEY_RHO, sharedSecret);
-  const extended = new Uint8Array(2 * HOP_PAYLOADS_SIZE);
-  extended.set(packet.subarray(PAYLOADS_OFFSET, HMAC_OFFSET), 0);
-  const plain = chacha20Xor(rho, extended);
+  // BOLT #4 decrypts hop_payloads ‖ 1300 zeros; only the first 1300 + shift bytes are ever read
+  // (shift ≤ 1300), so the stream is drawn in two parts: the packet's 1300 bytes now, the zeros'
+  // `shift` bytes once the payload length is known.
+  const rho = KEY_RHO(sharedSecret);
+  const cipher = createCipheriv("chacha20", rho, ZERO_IV);
   wipe(rho);
+  const plain = asBytes(cipher.update(packet.subarray(PAYLOADS_OFFSET, HMAC_OFFSET)));
 
   let length: { value: bigint; length: number };
   try {
@@ -277,9 +324,11 @@ export function peelWithSharedSecret(
     throw new OnionPayloadError("peelOnion: payload length exceeds hop_payloads");
   }
   const payload = plain.slice(length.length, payloadEnd);
-  const nextHmac = plain.slice(payloadEnd, payloadEnd + HMAC_SIZE);
+  const nextHmac = plain.subarray(payloadEnd, payloadEnd + HMAC_SIZE);
   const shift = payloadEnd + HMAC_SIZE;
-  if (nextHmac.every((b) => b === 0)) {
+  let nonZero = 0;
+  for (let k = 0; k < HMAC_SIZE; k++) nonZero |= nextHmac[k];
+  if (nonZero === 0) {
     return { payload, next: null, sharedSecret };
   }
   const ephemeral = packet.subarray(KEY_OFFSET, PAYLOADS_OFFSET);
@@ -290,12 +339,12 @@ export function peelWithSharedSecret(
     if (err instanceof OnionError) throw err;
     throw new OnionKeyError(`peelOnion: blinding failed (${(err as Error).message})`);
   }
-  const next = concatBytes(
-    Uint8Array.of(ONION_VERSION),
-    nextEphemeral,
-    plain.subarray(shift, shift + HOP_PAYLOADS_SIZE),
-    nextHmac,
-  );
+  const next = new Uint8Array(ONION_PACKET_SIZE);
+  next[0] = ONION_VERSION;
+  next.set(nextEphemeral, KEY_OFFSET);
+  next.set(plain.subarray(shift), PAYLOADS_OFFSET);
+  next.set(cipher.update(new Uint8Array(shift)), PAYLOADS_OFFSET + HOP_PAYLOADS_SIZE - shift);
+  next.set(nextHmac, HMAC_OFFSET);
   return { payload, next, sharedSecret };
 }
 

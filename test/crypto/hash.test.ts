@@ -1,11 +1,17 @@
-// The one-block word-level paths of taggedHash and hmacSha256Keyed (inputs ≤ 55 bytes) and their
-// node:crypto paths (longer inputs) against @noble/hashes, across the 55/56-byte boundary.
+// The word-level paths of sha256 (≤ 119 bytes), taggedHash and hmacSha256Keyed (≤ 55 bytes) and
+// their node:crypto paths (longer inputs) against @noble/hashes, across the block boundaries.
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { expect } from "chai";
 import fc from "fast-check";
 
-import { hmacSha256Keyed, taggedHash } from "../../offchain/crypto/hash.ts";
+import {
+  hmacSha256Concat,
+  hmacSha256Keyed,
+  sha256 as gridSha256,
+  SHA256_SHORT_MAX,
+  taggedHash,
+} from "../../offchain/crypto/hash.ts";
 
 const referenceTagged = (tag: string, x: Uint8Array): Uint8Array => {
   const t = sha256(new TextEncoder().encode(tag));
@@ -53,5 +59,42 @@ describe("hash: one-block word-level paths", () => {
     const copy = Uint8Array.from(first);
     first.fill(0);
     expect(taggedHash("GridLedger/H3", new Uint8Array(32))).to.deep.equal(copy);
+  });
+
+  it("sha256 equals the reference at every length 0..300 (one, two and node:crypto blocks)", () => {
+    expect(SHA256_SHORT_MAX).to.equal(119);
+    for (let n = 0; n <= 300; n++) {
+      const x = Uint8Array.from({ length: n }, (_, i) => (i * 29 + 7 * n) & 0xff);
+      expect(gridSha256(x), `length ${n}`).to.deep.equal(sha256(x));
+      expect(gridSha256(x.fill(0xff)), `length ${n}, 0xff`).to.deep.equal(sha256(x));
+    }
+  });
+
+  it("property: sha256 equals the reference, and calls do not share a result array", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), (x, y) => {
+        const hx = gridSha256(x);
+        const hy = gridSha256(y);
+        expect(hx).to.deep.equal(sha256(x));
+        expect(hy).to.deep.equal(sha256(y));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("hmacSha256Concat(key, a, b) equals HMAC-SHA256(key, a ‖ b), empty parts included", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 1400 }),
+        fc.uint8Array({ maxLength: 40 }),
+        (key, a, b) => {
+          expect(hmacSha256Concat(key, a, b)).to.deep.equal(
+            hmac(sha256, key, new Uint8Array([...a, ...b])),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

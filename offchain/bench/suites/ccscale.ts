@@ -6,6 +6,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 import { AdmissionPool, BatchAdmission } from "../../cc/admission-pool.ts";
+import { packSignatureJobs } from "../../cc/admission-verify.ts";
 import { ControlCenter } from "../../cc/control-center.ts";
 import { bytesToBigInt } from "../../crypto/bytes.ts";
 import { sha256 } from "../../crypto/hash.ts";
@@ -84,6 +85,10 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cpuPool: number[] = [];
   const coresOne: number[] = [];
   const coresPool: number[] = [];
+  /** CPU µs per report: CC's thread in pool mode, the checks on one worker, on every worker. */
+  const ccThread: number[] = [];
+  const checksOne: number[] = [];
+  const checksAll: number[] = [];
   const cpuMicros = (since: NodeJS.CpuUsage) => {
     const d = process.cpuUsage(since);
     return d.user + d.system;
@@ -125,9 +130,36 @@ export async function run(ctx: BenchContext): Promise<void> {
       onPool.push(pooled);
       ratios.push(pooled / inline);
     }
+    // Where the pool's CPU goes (issue 14): CC's own thread (signatureJob, packing, admit with the
+    // verdict given) against the checks alone on one worker and on every worker, same jobs. If the
+    // checks cost more CPU each with every worker busy than with one, the difference is the cores
+    // slowing each other down (shared caches, the host's sibling threads), not the pool's code.
+    const pool1 = AdmissionPool.start({ domain, workers: 1 });
+    try {
+      await pool1.verify(reports.slice(0, 64).map((r) => freshCenter().signatureJob(r)!));
+      for (let s = 0; s < (ctx.quick ? 3 : 5); s++) {
+        const center = freshCenter();
+        let cpu0 = process.cpuUsage();
+        const jobs = reports.map((r) => center.signatureJob(r)!);
+        packSignatureJobs(jobs);
+        for (const r of reports) center.admit(r, { signatureVerdict: true });
+        ccThread.push(cpuMicros(cpu0) / reports.length);
+        cpu0 = process.cpuUsage();
+        await pool1.verify(jobs);
+        checksOne.push(cpuMicros(cpu0) / reports.length);
+        cpu0 = process.cpuUsage();
+        await pool.verify(jobs);
+        checksAll.push(cpuMicros(cpu0) / reports.length);
+      }
+    } finally {
+      await pool1.close();
+    }
   } finally {
     await pool.close();
   }
+  ctx.record("cc.admit_cpu_us_cc_thread", median(ccThread), "us");
+  ctx.record("cc.verify_cpu_us_pool_one_worker", median(checksOne), "us");
+  ctx.record("cc.verify_cpu_us_pool_all_workers", median(checksAll), "us");
   ctx.record("cc.admit_per_s_one_core", median(oneCore), "1/s");
   ctx.record("cc.admit_per_s_pool", median(onPool), "1/s");
   ctx.record("cc.admit_speedup_pool", median(ratios), "x");

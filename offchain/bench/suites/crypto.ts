@@ -3,6 +3,7 @@
 // pseudonyms with A_i cached (§4.5), the control center's verification with the secret key, and
 // the gas of one on-chain verification. Medians of repeated samples (harness.ts).
 import { bytesToBigInt, toHex0x, u256 } from "../../crypto/bytes.ts";
+import { hmacSha256Concat, sha256 } from "../../crypto/hash.ts";
 import { MessageKeyDeriver } from "../../crypto/ggm.ts";
 import {
   schnorrSign,
@@ -19,6 +20,35 @@ import type { BenchContext } from "../harness.ts";
 
 export async function run(ctx: BenchContext): Promise<void> {
   ctx.log(`  secp256k1 backend: ${secp.name}`);
+  // The short-input primitives of the onion path (issue 14, docs/BENCHMARKS.md "CPU per meter"):
+  // SHA-256 of a 33-byte ECDH point (word-level path), HMAC(mu, hop_payloads ‖ associated data)
+  // as Sphinx computes it (1,300 + 32 bytes, two updates), a scalar to 32 bytes.
+  const point = Uint8Array.from({ length: 33 }, (_, i) => (i * 37 + 2) & 0xff);
+  ctx.record(
+    "crypto.sha256_33_us",
+    ctx.measureUs((i) => {
+      point[1] = i & 0xff;
+      return sha256(point);
+    }),
+    "us",
+  );
+  const hopPayloads = new Uint8Array(1300).fill(0x61);
+  const associatedData = new Uint8Array(32).fill(0x62);
+  ctx.record(
+    "crypto.hmac_onion_us",
+    ctx.measureUs((i) => {
+      point[2] = i & 0xff;
+      return hmacSha256Concat(point.subarray(1), hopPayloads, associatedData);
+    }),
+    "us",
+  );
+  ctx.record(
+    "crypto.u256_us",
+    ctx.measureUs((i) =>
+      u256(0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364n - BigInt(i)),
+    ),
+    "us",
+  );
   const count = 64;
   const keys = Array.from({ length: count }, (_, i) =>
     keyPairFromSecret(0x1000n + BigInt(i) * 7919n),

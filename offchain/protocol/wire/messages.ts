@@ -48,7 +48,6 @@ import {
   u256,
   u32,
   u64,
-  u8,
   WIRE_HEADER_BYTES,
   WIRE_VERSION,
   WireDecodeError,
@@ -665,7 +664,13 @@ export function encodeWire(message: WireMessage): Uint8Array {
   const type =
     message.type === "consensus" ? CONSENSUS_TYPE[message.message.type] : TYPE_OF[message.type];
   if (type === undefined) throw new WireEncodeError(`encodeWire: unknown message type`);
-  return concatBytes(u8(WIRE_VERSION), u8(type), encodeBody(message));
+  const body = encodeBody(message);
+  // Header and body in one allocation (a relay forwards ≈ 40 packets of 1,368 bytes per meter).
+  const out = new Uint8Array(WIRE_HEADER_BYTES + body.length);
+  out[0] = WIRE_VERSION;
+  out[1] = type;
+  out.set(body, WIRE_HEADER_BYTES);
+  return out;
 }
 
 /** Decodes one message; throws only `WireDecodeError` subclasses (see codec.ts). */
