@@ -11,7 +11,8 @@
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
 // `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
-// ("registration", "admission+seal 1", "billing 1").
+// ("registration", "admission+seal 1", "billing 1") or half-way through a counted step ("reports
+// admitted", "bills posted", "bills checked").
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -173,11 +174,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         const m = process.memoryUsage();
         const mb = (x: number) => (x / 2 ** 20).toFixed(0);
         console.error(
-          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB, rest ${mb(m.rss - m.heapTotal - m.external)} MB`,
         );
       }, 5_000)
     : undefined;
   let lastStep = 0;
+  let snapped = false;
   const finished = new Set<string>();
   const result = await cityRun(meters, {
     intervals,
@@ -192,6 +194,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       }
     },
     step: (s) => {
+      // `--heap-snapshot TASK`: also a counted step, half-way through (e.g. "bills posted").
+      if (values["heap-snapshot"] === s.task && !snapped && s.done * 2 >= s.total) {
+        snapped = true;
+        const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+        console.error(`  heap snapshot: ${writeHeapSnapshot(file)}`);
+      }
       const now = performance.now();
       const complete = s.done === s.total;
       if (complete ? !finished.has(s.task) : now - lastStep > 2_000) {
