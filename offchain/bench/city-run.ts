@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
 
+import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
@@ -41,10 +42,25 @@ export interface CityRunResult {
   readonly loadavg: readonly [number, number];
   /** Peak resident set size of the process (MB = 2^20 bytes). */
   readonly peakRssMb: number;
+  /**
+   * The peak resident set size at the end of each phase (same keys as `phasesS`): the high-water
+   * mark is monotonic, so the phase whose figure rises is the one that set it.
+   */
+  readonly peakRssMbByPhase: Readonly<Record<string, number>>;
   readonly virtualMs: number;
   readonly messages: number;
   readonly billsVerified: number;
   readonly billsDisputed: number;
+  /**
+   * Each interval's outcome on the ledger (OCD digest, bill digest as hex, price per Wh): equal
+   * for equal seeds whatever the code's speed or memory, so a change is checked against them.
+   */
+  readonly ledger: readonly {
+    readonly interval: number;
+    readonly ocdDigest: string;
+    readonly billDigest: string;
+    readonly price: string;
+  }[];
 }
 
 /**
@@ -53,11 +69,11 @@ export interface CityRunResult {
  */
 class PhaseLogger implements Logger {
   readonly component: string;
-  readonly #marks: { name: string; atMs: number }[];
+  readonly #marks: { name: string; atMs: number; maxRssMb: number }[];
   readonly #onMark: (name: string) => void;
   constructor(
     component: string,
-    marks: { name: string; atMs: number }[],
+    marks: { name: string; atMs: number; maxRssMb: number }[],
     onMark: (n: string) => void,
   ) {
     this.component = component;
@@ -71,7 +87,7 @@ class PhaseLogger implements Logger {
     else if (message === "interval sealed") name = `admission+seal ${String(fields.interval)}`;
     else if (message === "interval billed") name = `billing ${String(fields.interval)}`;
     if (name === undefined) return;
-    this.#marks.push({ name, atMs: performance.now() });
+    this.#marks.push({ name, atMs: performance.now(), maxRssMb: maxRssMb() });
     this.#onMark(name);
   }
   debug(): void {}
@@ -89,6 +105,11 @@ class PhaseLogger implements Logger {
   }
 }
 
+/** The process's peak resident set size so far (MB). */
+function maxRssMb(): number {
+  return (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
+}
+
 /** Runs `meters` meters for `intervals` intervals in this process; see the header. */
 export async function cityRun(
   meters: number,
@@ -103,7 +124,7 @@ export async function cityRun(
   const say = options.onProgress ?? (() => {});
   const ethers = await benchEthers();
   const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
-  const marks: { name: string; atMs: number }[] = [];
+  const marks: { name: string; atMs: number; maxRssMb: number }[] = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const load0 = loadavg()[0];
@@ -118,12 +139,25 @@ export async function cityRun(
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const phasesS: Record<string, number> = {};
+  const peakRssMbByPhase: Record<string, number> = {};
   let last = t0;
   for (const m of marks) {
     phasesS[m.name] = (m.atMs - last) / 1000;
+    peakRssMbByPhase[m.name] = m.maxRssMb;
     last = m.atMs;
   }
   phasesS["users"] = (end - last) / 1000;
+  peakRssMbByPhase["users"] = maxRssMb();
+  const ledger: CityRunResult["ledger"][number][] = [];
+  for (let j = 1; j <= intervals; j++) {
+    const report = await run.readInterval(j);
+    ledger.push({
+      interval: j,
+      ocdDigest: bytesToHex(report.ocdDigest),
+      billDigest: bytesToHex(report.billDigest),
+      price: String(report.price ?? 0n),
+    });
+  }
   let verified = 0;
   let disputed = 0;
   for (const u of run.users) {
@@ -138,11 +172,13 @@ export async function cityRun(
     cpuS: (cpu.user + cpu.system) / 1e6,
     loadavg: [load0, loadavg()[0]],
     phasesS,
-    peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+    peakRssMb: maxRssMb(),
+    peakRssMbByPhase,
     virtualMs: run.virtualMs,
     messages: run.network.sent,
     billsVerified: verified,
     billsDisputed: disputed,
+    ledger,
   };
 }
 
@@ -216,8 +252,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, ${result.cpuS.toFixed(1)} s CPU, load ${result.loadavg.map((l) => l.toFixed(1)).join("→")}, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
         `${result.messages} messages, ${result.billsVerified} bills verified, ${result.billsDisputed} disputed`,
     );
+    for (const l of result.ledger) {
+      console.log(
+        `  interval ${l.interval}: OCD digest ${l.ocdDigest}, bill digest ${l.billDigest}, price ${l.price}`,
+      );
+    }
     for (const [name, s] of Object.entries(result.phasesS))
-      console.log(`  ${name}: ${s.toFixed(2)} s`);
+      console.log(
+        `  ${name}: ${s.toFixed(2)} s, peak RSS by its end ${result.peakRssMbByPhase[name].toFixed(0)} MB`,
+      );
   }
   process.exit(0);
 }

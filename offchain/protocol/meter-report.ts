@@ -41,6 +41,8 @@ export function encodeMeterReport(entry: LedgerEntry): Uint8Array {
 
 /** Byte offset of the pseudonym in a report (after u8 version ‖ u32 interval). */
 export const METER_REPORT_PSEUDONYM_OFFSET = 5;
+/** Byte offset of the u64 consumption in a report (after the pseudonym and the u64 timestamp). */
+export const METER_REPORT_VALUE_OFFSET = 45;
 
 /**
  * The interval of a report without decoding the rest (a look-up key for the control center's
