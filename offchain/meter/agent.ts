@@ -107,8 +107,14 @@ export interface MeterAgentStatus {
  * simulation). The report is decoded again only for `interval()` and `onUserBatch`.
  */
 interface IntervalState {
-  /** The K onion payloads (encoded meter reports, offchain/protocol/meter-report.ts), K × 138 bytes. */
-  payloads: Uint8Array;
+  /**
+   * The K onion payloads (encoded meter reports, offchain/protocol/meter-report.ts), K × 138
+   * bytes, while the window is open; dropped when it closes (the meter keeps its entries for
+   * `resend`, and signs deterministically, so `interval()` reads them there).
+   */
+  payloads?: Uint8Array;
+  /** K. */
+  slots: number;
   /** The user batch wire message (K × 170 bytes of slots), sent after the window. */
   userBatch: Uint8Array;
   /** The report's figures besides its entries. */
@@ -218,7 +224,7 @@ export class MeterAgent {
     const s = this.#intervals.get(interval);
     return (
       s && {
-        report: intervalReport(s),
+        report: this.#report(s),
         onionsSent: s.onionsSent,
         acked: new Set(s.acked),
         userBatchSent: s.userBatchSent,
@@ -303,8 +309,7 @@ export class MeterAgent {
         const { interval, meter, counters } = message.receipt;
         const state = this.#intervals.get(interval);
         if (meter !== this.#c.meter.index || !state) return;
-        const slots = state.payloads.length / METER_REPORT_SIZE;
-        for (const k of counters) if (k >= 1 && k <= slots) state.acked.add(k);
+        for (const k of counters) if (k >= 1 && k <= state.slots) state.acked.add(k);
         return;
       }
       case "ccResendRequest": {
@@ -349,6 +354,7 @@ export class MeterAgent {
     const payloads = concatBytes(...report.entries.map(encodeMeterReport));
     const state: IntervalState = {
       payloads,
+      slots: report.entries.length,
       userBatch: encodeWire({ type: "userBatch", interval, slots: report.userBatch }),
       figures: {
         interval: report.interval,
@@ -375,12 +381,16 @@ export class MeterAgent {
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
     // (and its epoch) by then on any link faster than a round.
     const slots = report.entries.length;
+    // The payloads exist while the window is open (and only then is anything sent).
     const payload = (k: number) =>
-      payloads.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE);
+      state.payloads!.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE);
     for (let k = 0; k < slots; k++) {
       const round = rng.nextInt(rounds);
       state.timers.push(
-        clock.setTimeout(() => this.#sendOnion(state, payload(k)), (round + 1) * this.#roundMs),
+        clock.setTimeout(
+          () => state.open && this.#sendOnion(state, payload(k)),
+          (round + 1) * this.#roundMs,
+        ),
       );
     }
     const resendLoop = (): void => {
@@ -413,8 +423,9 @@ export class MeterAgent {
     };
     deliver();
     state.userBatchSent = true;
-    this.onUserBatch?.(interval, intervalReport(state));
-    const slots = state.payloads.length / METER_REPORT_SIZE;
+    if (this.onUserBatch) this.onUserBatch(interval, this.#report(state));
+    state.payloads = undefined;
+    const slots = state.slots;
     if (state.acked.size < slots) {
       this.#logger.warn("window closed with reports unacknowledged", {
         interval,
@@ -451,14 +462,32 @@ export class MeterAgent {
   #send(to: string, bytes: Uint8Array): void {
     this.#c.transport.send(to, bytes);
   }
+  /**
+   * The interval's report again, from the agent's compact state (identical fields): the entries
+   * from the payloads while the window is open, then from the meter's own copy (`resend`: the
+   * same entries, signatures being deterministic).
+   */
+  #report(state: IntervalState): MeterIntervalReport {
+    const entries: LedgerEntry[] = [];
+    for (let k = 0; k < state.slots; k++) {
+      const entry = state.payloads
+        ? decodeMeterReport(
+            state.payloads.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE),
+          )
+        : this.#c.meter.resend(state.figures.interval, k + 1);
+      if (entry === undefined) {
+        throw new MeterAgentError(
+          `MeterAgent: the meter no longer holds interval ${state.figures.interval}`,
+        );
+      }
+      entries.push(entry);
+    }
+    return userBatchReport(state, entries);
+  }
 }
 
-/** The interval's report decoded again from the agent's compact state (identical fields). */
-function intervalReport(state: IntervalState): MeterIntervalReport {
-  const entries: LedgerEntry[] = [];
-  for (let o = 0; o < state.payloads.length; o += METER_REPORT_SIZE) {
-    entries.push(decodeMeterReport(state.payloads.subarray(o, o + METER_REPORT_SIZE)));
-  }
+/** The report of `state` with its `entries`, its user batch decoded again. */
+function userBatchReport(state: IntervalState, entries: LedgerEntry[]): MeterIntervalReport {
   const batch = decodeWire(state.userBatch);
   if (batch.type !== "userBatch") throw new MeterAgentError("MeterAgent: corrupt user batch");
   return {
