@@ -559,7 +559,8 @@ export class ControlCenter {
 
   /**
    * Stops admission for the interval and wipes its interval seeds. Returns the real (billed)
-   * entries sorted by pseudonym; the zero-value slots come from {@link zeroSlots}.
+   * entries sorted by pseudonym (byte fields are views of CC's report arena: read, never modify);
+   * the zero-value slots come from {@link zeroSlots}.
    */
   closeInterval(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
@@ -569,12 +570,13 @@ export class ControlCenter {
     state.closed = true;
     // No more signature checks in this interval; its pseudonyms stay for zeroSlots and originOf.
     state.table.wipeSeeds();
-    // The real entries only are decoded (a dummy is told by its bytes; issue 14): the same list
-    // as admittedEntries(interval) without its value-0 entries.
+    // The real entries only are decoded (a dummy is told by its bytes; issue 14), their byte
+    // fields views of the report arena (append-only): the same list as admittedEntries(interval)
+    // without its value-0 entries.
     const entries: LedgerEntry[] = [];
     for (let i = 0; i < state.admitted.count; i++) {
       const report = state.admitted.at(i);
-      if (!isDummyReport(report)) entries.push(decodeMeterReport(report));
+      if (!isDummyReport(report)) entries.push(decodeMeterReport(report, { views: true }));
     }
     return entries.sort((a, b) => compareBytes(a.id, b.id));
   }
