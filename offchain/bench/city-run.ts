@@ -12,7 +12,8 @@
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
 // `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
 // ("registration", "admission+seal 1", "billing 1") or half-way through a counted step ("reports
-// admitted", "bills posted", "bills checked").
+// admitted", "bills posted", "bills checked"); `--heap-snapshot-above MB` when the V8 heap in use
+// first exceeds MB.
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -191,6 +192,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       json: { type: "boolean", default: false },
       "trace-memory": { type: "boolean", default: false },
       "heap-snapshot": { type: "string" },
+      "heap-snapshot-above": { type: "string" },
     },
     strict: true,
   });
@@ -216,6 +218,18 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     : undefined;
   let lastStep = 0;
   let snapped = false;
+  // `--heap-snapshot-above MB`: one snapshot the first time the V8 heap in use exceeds MB (a
+  // sample every 250 ms; the snapshot collects garbage first, so it shows what is retained).
+  const above = values["heap-snapshot-above"];
+  const watcher =
+    above === undefined
+      ? undefined
+      : setInterval(() => {
+          if (snapped || process.memoryUsage().heapUsed < Number(above) * 2 ** 20) return;
+          snapped = true;
+          const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+          console.error(`  heap snapshot (heap above ${above} MB): ${writeHeapSnapshot(file)}`);
+        }, 250);
   const finished = new Set<string>();
   const result = await cityRun(meters, {
     intervals,
@@ -246,6 +260,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     },
   });
   if (tracer) clearInterval(tracer);
+  if (watcher) clearInterval(watcher);
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(
