@@ -8,6 +8,8 @@ import { expect } from "chai";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
+import { decodeBillRecords, decodeOcdRecords } from "../../offchain/chain/ledgerReader.ts";
+import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { decodeUserBatch, encodeUserBatch } from "../../offchain/protocol/user-batch.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { User } from "../../offchain/user/user.ts";
@@ -89,5 +91,29 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(meter.resend(1, 0)).to.equal(undefined);
     expect(meter.resend(1, report.entries.length + 1)).to.equal(undefined);
     expect(meter.resend(2, 1)).to.equal(undefined);
+  });
+
+  it("decoded records share one buffer per log (the ledger reader) or their report (CC's views), and never alias the caller's bytes", function () {
+    const packed = new Uint8Array(3 * 133).map((_, i) => (i * 7 + 1) & 0xff);
+    const entries = decodeOcdRecords(1, packed);
+    const buffers = new Set(
+      entries.flatMap((e) => [e.id.buffer, e.sigPk.buffer, e.signature.rAddr.buffer]),
+    );
+    // Before: 9 buffers (one per field); now 1, a copy of `packed`.
+    expect(buffers.size).to.equal(1);
+    expect([...buffers][0]).to.not.equal(packed.buffer);
+    const id = entries[1].id.slice();
+    packed.fill(0);
+    expect(entries[1].id).to.deep.equal(id);
+    const bills = decodeBillRecords(1, new Uint8Array(2 * 56).fill(9));
+    expect(bills[0].id.buffer).to.equal(bills[1].id.buffer);
+
+    const cc = ccKeys();
+    const report = makeMeter(0, cc).reportInterval(1, 1_850n, T);
+    const bytes = encodeMeterReport(report.entries[0]);
+    const view = decodeMeterReport(bytes, { views: true });
+    expect(view).to.deep.equal(decodeMeterReport(bytes));
+    expect(view.id.buffer).to.equal(bytes.buffer);
+    expect(decodeMeterReport(bytes).id.buffer).to.not.equal(bytes.buffer);
   });
 });
