@@ -11,13 +11,16 @@
 // Profile with `node --cpu-prof --cpu-prof-dir=DIR offchain/bench/city-run.ts --meters N` or
 // `--heap-prof`; `--trace-memory` prints the process's memory every 5 s (stderr), and
 // `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
-// ("registration", "admission+seal 1", "billing 1").
+// ("registration", "admission+seal 1", "billing 1") or half-way through a counted step ("reports
+// admitted", "bills posted", "bills checked"); `--heap-snapshot-above MB` when the V8 heap in use
+// first exceeds MB.
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
 
+import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
@@ -40,10 +43,25 @@ export interface CityRunResult {
   readonly loadavg: readonly [number, number];
   /** Peak resident set size of the process (MB = 2^20 bytes). */
   readonly peakRssMb: number;
+  /**
+   * The peak resident set size at the end of each phase (same keys as `phasesS`): the high-water
+   * mark is monotonic, so the phase whose figure rises is the one that set it.
+   */
+  readonly peakRssMbByPhase: Readonly<Record<string, number>>;
   readonly virtualMs: number;
   readonly messages: number;
   readonly billsVerified: number;
   readonly billsDisputed: number;
+  /**
+   * Each interval's outcome on the ledger (OCD digest, bill digest as hex, price per Wh): equal
+   * for equal seeds whatever the code's speed or memory, so a change is checked against them.
+   */
+  readonly ledger: readonly {
+    readonly interval: number;
+    readonly ocdDigest: string;
+    readonly billDigest: string;
+    readonly price: string;
+  }[];
 }
 
 /**
@@ -52,11 +70,11 @@ export interface CityRunResult {
  */
 class PhaseLogger implements Logger {
   readonly component: string;
-  readonly #marks: { name: string; atMs: number }[];
+  readonly #marks: { name: string; atMs: number; maxRssMb: number }[];
   readonly #onMark: (name: string) => void;
   constructor(
     component: string,
-    marks: { name: string; atMs: number }[],
+    marks: { name: string; atMs: number; maxRssMb: number }[],
     onMark: (n: string) => void,
   ) {
     this.component = component;
@@ -70,7 +88,7 @@ class PhaseLogger implements Logger {
     else if (message === "interval sealed") name = `admission+seal ${String(fields.interval)}`;
     else if (message === "interval billed") name = `billing ${String(fields.interval)}`;
     if (name === undefined) return;
-    this.#marks.push({ name, atMs: performance.now() });
+    this.#marks.push({ name, atMs: performance.now(), maxRssMb: maxRssMb() });
     this.#onMark(name);
   }
   debug(): void {}
@@ -88,6 +106,11 @@ class PhaseLogger implements Logger {
   }
 }
 
+/** The process's peak resident set size so far (MB). */
+function maxRssMb(): number {
+  return (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
+}
+
 /** Runs `meters` meters for `intervals` intervals in this process; see the header. */
 export async function cityRun(
   meters: number,
@@ -102,7 +125,7 @@ export async function cityRun(
   const say = options.onProgress ?? (() => {});
   const ethers = await benchEthers();
   const [admin, controlCenter, serviceProvider] = await ethers.getSigners();
-  const marks: { name: string; atMs: number }[] = [];
+  const marks: { name: string; atMs: number; maxRssMb: number }[] = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const load0 = loadavg()[0];
@@ -117,12 +140,25 @@ export async function cityRun(
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const phasesS: Record<string, number> = {};
+  const peakRssMbByPhase: Record<string, number> = {};
   let last = t0;
   for (const m of marks) {
     phasesS[m.name] = (m.atMs - last) / 1000;
+    peakRssMbByPhase[m.name] = m.maxRssMb;
     last = m.atMs;
   }
   phasesS["users"] = (end - last) / 1000;
+  peakRssMbByPhase["users"] = maxRssMb();
+  const ledger: CityRunResult["ledger"][number][] = [];
+  for (let j = 1; j <= intervals; j++) {
+    const report = await run.readInterval(j);
+    ledger.push({
+      interval: j,
+      ocdDigest: bytesToHex(report.ocdDigest),
+      billDigest: bytesToHex(report.billDigest),
+      price: String(report.price ?? 0n),
+    });
+  }
   let verified = 0;
   let disputed = 0;
   for (const u of run.users) {
@@ -137,11 +173,13 @@ export async function cityRun(
     cpuS: (cpu.user + cpu.system) / 1e6,
     loadavg: [load0, loadavg()[0]],
     phasesS,
-    peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+    peakRssMb: maxRssMb(),
+    peakRssMbByPhase,
     virtualMs: run.virtualMs,
     messages: run.network.sent,
     billsVerified: verified,
     billsDisputed: disputed,
+    ledger,
   };
 }
 
@@ -154,6 +192,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       json: { type: "boolean", default: false },
       "trace-memory": { type: "boolean", default: false },
       "heap-snapshot": { type: "string" },
+      "heap-snapshot-above": { type: "string" },
     },
     strict: true,
   });
@@ -173,11 +212,24 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         const m = process.memoryUsage();
         const mb = (x: number) => (x / 2 ** 20).toFixed(0);
         console.error(
-          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+          `  memory: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB, rest ${mb(m.rss - m.heapTotal - m.external)} MB`,
         );
       }, 5_000)
     : undefined;
   let lastStep = 0;
+  let snapped = false;
+  // `--heap-snapshot-above MB`: one snapshot the first time the V8 heap in use exceeds MB (a
+  // sample every 250 ms; the snapshot collects garbage first, so it shows what is retained).
+  const above = values["heap-snapshot-above"];
+  const watcher =
+    above === undefined
+      ? undefined
+      : setInterval(() => {
+          if (snapped || process.memoryUsage().heapUsed < Number(above) * 2 ** 20) return;
+          snapped = true;
+          const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+          console.error(`  heap snapshot (heap above ${above} MB): ${writeHeapSnapshot(file)}`);
+        }, 250);
   const finished = new Set<string>();
   const result = await cityRun(meters, {
     intervals,
@@ -192,6 +244,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       }
     },
     step: (s) => {
+      // `--heap-snapshot TASK`: also a counted step, half-way through (e.g. "bills posted").
+      if (values["heap-snapshot"] === s.task && !snapped && s.done * 2 >= s.total) {
+        snapped = true;
+        const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
+        console.error(`  heap snapshot: ${writeHeapSnapshot(file)}`);
+      }
       const now = performance.now();
       const complete = s.done === s.total;
       if (complete ? !finished.has(s.task) : now - lastStep > 2_000) {
@@ -202,14 +260,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     },
   });
   if (tracer) clearInterval(tracer);
+  if (watcher) clearInterval(watcher);
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(
       `${meters} meters, ${intervals} interval(s): ${result.wallS.toFixed(1)} s wall, ${result.cpuS.toFixed(1)} s CPU, load ${result.loadavg.map((l) => l.toFixed(1)).join("→")}, peak RSS ${result.peakRssMb.toFixed(0)} MB, ` +
         `${result.messages} messages, ${result.billsVerified} bills verified, ${result.billsDisputed} disputed`,
     );
+    for (const l of result.ledger) {
+      console.log(
+        `  interval ${l.interval}: OCD digest ${l.ocdDigest}, bill digest ${l.billDigest}, price ${l.price}`,
+      );
+    }
     for (const [name, s] of Object.entries(result.phasesS))
-      console.log(`  ${name}: ${s.toFixed(2)} s`);
+      console.log(
+        `  ${name}: ${s.toFixed(2)} s, peak RSS by its end ${result.peakRssMbByPhase[name].toFixed(0)} MB`,
+      );
   }
   process.exit(0);
 }

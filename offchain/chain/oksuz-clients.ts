@@ -5,7 +5,7 @@ import type { Signer } from "ethers";
 
 import { hexToBytes } from "../crypto/bytes.ts";
 import type { ControlCenterChainClient, OcdBatchSender } from "../cc/chain-client.ts";
-import type { ServiceProviderChainClient } from "../sp/chain-client.ts";
+import type { IntervalCounts, ServiceProviderChainClient } from "../sp/chain-client.ts";
 import { sharedUserChainClient, type UserChainClient } from "../user/chain-client.ts";
 import type { IntervalStateValue } from "../protocol/billing.ts";
 import {
@@ -133,6 +133,7 @@ export function serviceProviderChainClient(
 ): ServiceProviderChainClient {
   return {
     readInterval: (interval) => readInterval(ledger, interval, readOptions),
+    intervalCounts: (interval) => intervalCounts(ledger, interval),
     readTariff: (version) => readTariff(ledger, version),
     postDap: async (interval, entries) => void (await postDap(ledger, interval, entries)),
     postBills: async (batch) => void (await postBills(ledger, batch)),
@@ -157,9 +158,20 @@ export function userChainClient(
 ): UserChainClient {
   const own: UserChainClient = {
     readInterval: (interval) => readInterval(ledger, interval, readOptions),
+    intervalState: async (interval) => (await intervalCounts(ledger, interval)).state,
   };
   if (Object.keys(readOptions).length > 0) return own;
   let shared = sharedReaders.get(ledger);
   if (shared === undefined) sharedReaders.set(ledger, (shared = sharedUserChainClient(own)));
   return shared;
+}
+
+/** Interval `interval`'s state and DAP and bill counts, from one `intervalRecord` storage read. */
+async function intervalCounts(ledger: BillingLedger, interval: number): Promise<IntervalCounts> {
+  const record = await ledger.intervalRecord(interval);
+  return {
+    state: Number(record.state) as IntervalStateValue,
+    dapCount: Number(record.dapCount),
+    billCount: Number(record.billCount),
+  };
 }

@@ -21,13 +21,17 @@ import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
 import type { Rng } from "../runtime/rng.ts";
-import { bytesToHex } from "../crypto/bytes.ts";
+import { bytesToHex, concatBytes } from "../crypto/bytes.ts";
 import type { OnionRelay } from "../onion/relay.ts";
 import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion/report.ts";
 import { sessionKeyFrom } from "../onion/random.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
-import { encodeMeterReport } from "../protocol/meter-report.ts";
-import { decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
+import {
+  METER_REPORT_SIZE,
+  decodeMeterReport,
+  encodeMeterReport,
+} from "../protocol/meter-report.ts";
+import { decodeWire, decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
 import type { ReadingSource } from "./source/source.ts";
 import type { Meter, MeterIntervalReport } from "./meter.ts";
 
@@ -96,8 +100,28 @@ export interface MeterAgentStatus {
   readonly refused: number;
 }
 
+/**
+ * One interval as the agent keeps it until the user confirms its batch (and four intervals on):
+ * compact, as bytes (issue 14: the decoded report — K entries of three small byte arrays and
+ * bigints each, twice with the user batch — was ≈ 5 kB per meter, 500 MB in a 100,000-meter
+ * simulation). The report is decoded again only for `interval()` and `onUserBatch`.
+ */
 interface IntervalState {
-  report: MeterIntervalReport;
+  /**
+   * The K onion payloads (encoded meter reports, offchain/protocol/meter-report.ts), K × 138
+   * bytes, while the window is open; dropped when it closes (the meter keeps its entries for
+   * `resend`, and signs deterministically, so `interval()` reads them there).
+   */
+  payloads?: Uint8Array;
+  /** K. */
+  slots: number;
+  /** The user batch wire message (K × 170 bytes of slots), sent after the window. */
+  userBatch: Uint8Array;
+  /** The report's figures besides its entries. */
+  figures: Pick<
+    MeterIntervalReport,
+    "interval" | "measuredWh" | "carryInWh" | "carryOutWh" | "chunks"
+  >;
   acked: Set<number>;
   onionsSent: number;
   timers: TimerHandle[];
@@ -198,7 +222,15 @@ export class MeterAgent {
   /** What the meter did in `interval` (undefined before its announcement). */
   interval(interval: number): MeterIntervalRecord | undefined {
     const s = this.#intervals.get(interval);
-    return s && { ...s, acked: new Set(s.acked) };
+    return (
+      s && {
+        report: this.#report(s),
+        onionsSent: s.onionsSent,
+        acked: new Set(s.acked),
+        userBatchSent: s.userBatchSent,
+        userBatchAcked: s.userBatchAcked,
+      }
+    );
   }
 
   // ---- timers ---------------------------------------------------------------------------------
@@ -277,8 +309,7 @@ export class MeterAgent {
         const { interval, meter, counters } = message.receipt;
         const state = this.#intervals.get(interval);
         if (meter !== this.#c.meter.index || !state) return;
-        for (const k of counters)
-          if (k >= 1 && k <= state.report.entries.length) state.acked.add(k);
+        for (const k of counters) if (k >= 1 && k <= state.slots) state.acked.add(k);
         return;
       }
       case "ccResendRequest": {
@@ -288,7 +319,7 @@ export class MeterAgent {
         const entry = this.#c.meter.resend(interval, counter);
         if (entry) {
           this.#resent++;
-          this.#sendOnion(state, entry);
+          this.#sendOnion(state, encodeMeterReport(entry));
         }
         return;
       }
@@ -320,8 +351,18 @@ export class MeterAgent {
     const wh = await readings.consumptionWh(Number(start), Number(end));
     if (!this.#running) return;
     const report = meter.reportInterval(interval, wh, end - 1n);
+    const payloads = concatBytes(...report.entries.map(encodeMeterReport));
     const state: IntervalState = {
-      report,
+      payloads,
+      slots: report.entries.length,
+      userBatch: encodeWire({ type: "userBatch", interval, slots: report.userBatch }),
+      figures: {
+        interval: report.interval,
+        measuredWh: report.measuredWh,
+        carryInWh: report.carryInWh,
+        carryOutWh: report.carryOutWh,
+        chunks: report.chunks,
+      },
       acked: new Set(),
       onionsSent: 0,
       timers: [],
@@ -339,18 +380,25 @@ export class MeterAgent {
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
     // (and its epoch) by then on any link faster than a round.
-    for (const entry of report.entries) {
+    const slots = report.entries.length;
+    // The payloads exist while the window is open (and only then is anything sent).
+    const payload = (k: number) =>
+      state.payloads!.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE);
+    for (let k = 0; k < slots; k++) {
       const round = rng.nextInt(rounds);
       state.timers.push(
-        clock.setTimeout(() => this.#sendOnion(state, entry), (round + 1) * this.#roundMs),
+        clock.setTimeout(
+          () => state.open && this.#sendOnion(state, payload(k)),
+          (round + 1) * this.#roundMs,
+        ),
       );
     }
     const resendLoop = (): void => {
       if (!this.#running || !state.open) return;
-      for (const [i, entry] of report.entries.entries()) {
-        if (state.acked.has(i + 1)) continue;
+      for (let k = 0; k < slots; k++) {
+        if (state.acked.has(k + 1)) continue;
         this.#resent++;
-        this.#sendOnion(state, entry);
+        this.#sendOnion(state, payload(k));
       }
       state.timers.push(clock.setTimeout(resendLoop, this.#resendMs));
     };
@@ -367,7 +415,7 @@ export class MeterAgent {
     state.timers = [];
     // The user batch: all K signed slots in one fixed-size message, after the window (DESIGN §7),
     // again until the user confirms it.
-    const batch = encodeWire({ type: "userBatch", interval, slots: state.report.userBatch });
+    const batch = state.userBatch;
     const deliver = (): void => {
       if (!this.#running || state.userBatchAcked) return;
       this.#send(this.#init.userAddress, batch);
@@ -375,17 +423,20 @@ export class MeterAgent {
     };
     deliver();
     state.userBatchSent = true;
-    this.onUserBatch?.(interval, state.report);
-    if (state.acked.size < state.report.entries.length) {
+    if (this.onUserBatch) this.onUserBatch(interval, this.#report(state));
+    state.payloads = undefined;
+    const slots = state.slots;
+    if (state.acked.size < slots) {
       this.#logger.warn("window closed with reports unacknowledged", {
         interval,
         acked: state.acked.size,
-        slots: state.report.entries.length,
+        slots,
       });
     }
   }
 
-  #sendOnion(state: IntervalState, entry: LedgerEntry): void {
+  /** Sends one report (`payload`, an encoded meter report) in a fresh onion. */
+  #sendOnion(state: IntervalState, payload: Uint8Array): void {
     if (!this.#running || !state.open) return;
     const { meter, directory, rng } = this.#c;
     const random = (n: number) => rng.bytes(n);
@@ -395,7 +446,7 @@ export class MeterAgent {
     const onion = buildReportOnion(
       path,
       this.#init.ccPublicKey,
-      encodeMeterReport(entry),
+      payload,
       sessionKeyFrom(random),
       onionAssociatedData(this.#init.domain, this.#c.relay.epoch),
     );
@@ -411,6 +462,40 @@ export class MeterAgent {
   #send(to: string, bytes: Uint8Array): void {
     this.#c.transport.send(to, bytes);
   }
+  /**
+   * The interval's report again, from the agent's compact state (identical fields): the entries
+   * from the payloads while the window is open, then from the meter's own copy (`resend`: the
+   * same entries, signatures being deterministic).
+   */
+  #report(state: IntervalState): MeterIntervalReport {
+    const entries: LedgerEntry[] = [];
+    for (let k = 0; k < state.slots; k++) {
+      const entry = state.payloads
+        ? decodeMeterReport(
+            state.payloads.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE),
+          )
+        : this.#c.meter.resend(state.figures.interval, k + 1);
+      if (entry === undefined) {
+        throw new MeterAgentError(
+          `MeterAgent: the meter no longer holds interval ${state.figures.interval}`,
+        );
+      }
+      entries.push(entry);
+    }
+    return userBatchReport(state, entries);
+  }
+}
+
+/** The report of `state` with its `entries`, its user batch decoded again. */
+function userBatchReport(state: IntervalState, entries: LedgerEntry[]): MeterIntervalReport {
+  const batch = decodeWire(state.userBatch);
+  if (batch.type !== "userBatch") throw new MeterAgentError("MeterAgent: corrupt user batch");
+  return {
+    ...state.figures,
+    entries,
+    pseudonyms: batch.slots.map((s) => s.entry.id),
+    userBatch: batch.slots,
+  };
 }
 
 /** A directory over `publicKeys[i]` ↔ `addresses[i]`, plus CC's key → "cc". */

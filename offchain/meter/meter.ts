@@ -5,11 +5,17 @@
 // checks the key but cannot sign). The interval's pseudonyms go to the user in ONE batch at interval end (DESIGN §6:
 // per-message delivery would let the pairing channel's timing link reports to the household).
 // Wrapping reports in onions and sending them is the agent's job (offchain/meter/agent.ts).
+import { concatBytes } from "../crypto/bytes.ts";
 import { eciesEncrypt } from "../crypto/ecies.ts";
 import { MessageKeyDeriver } from "../crypto/ggm.ts";
 import type { MeterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
+import {
+  METER_REPORT_SIZE,
+  decodeMeterReport,
+  encodeMeterReport,
+} from "../protocol/meter-report.ts";
 import { MeterPseudonyms } from "../protocol/pseudonym.ts";
 import { registrationContext } from "../protocol/registration.ts";
 import type { UserBatchSlot } from "../protocol/user-batch.ts";
@@ -87,13 +93,16 @@ export class Meter {
   readonly #domain: Uint8Array;
   readonly #backend: Secp256k1Backend;
   readonly #pseudonyms: MeterPseudonyms;
-  readonly #messageKeys: MessageKeyDeriver;
   #categories: UsageCategories;
   readonly #slots: number;
   #carryWh: bigint;
   #lastInterval = -1;
-  /** Entries of recent intervals, kept for CC's resend requests. */
-  readonly #sent = new Map<number, readonly LedgerEntry[]>();
+  /**
+   * Entries of recent intervals, kept for CC's resend requests: encoded (K × 138 bytes in one
+   * buffer, offchain/protocol/meter-report.ts), not as K decoded entries (≈ 3.5 kB per meter at
+   * K = 8; issue 14), decoded again on a resend.
+   */
+  readonly #sent = new Map<number, Uint8Array>();
 
   constructor(init: MeterInit) {
     if (!Number.isInteger(init.index) || init.index < 0) {
@@ -118,7 +127,6 @@ export class Meter {
       init.ccPublicKey,
       this.#backend,
     );
-    this.#messageKeys = new MessageKeyDeriver(init.keys.ggmKey, this.#backend);
   }
 
   /** `K`, the report slots this meter fills per interval. */
@@ -202,10 +210,15 @@ export class Meter {
     const entries: LedgerEntry[] = [];
     const pseudonyms: Uint8Array[] = [];
     const userBatch: UserBatchSlot[] = [];
+    // A deriver per interval, dropped after it: its cached GGM path (≈ 1.7 kB) is not kept per
+    // meter between intervals (issue 14: 170 MB in a 100,000-meter simulation). The first key
+    // of an interval derives the whole path (48 steps, a few per cent of the interval's
+    // signing), the next K − 1 reuse it.
+    const messageKeys = new MessageKeyDeriver(this.#keys.ggmKey, this.#backend);
     values.forEach((value, i) => {
       const counter = i + 1;
       const id = this.#pseudonyms.pseudonym(interval, counter);
-      const key = this.#messageKeys.messageKey(this.#keys.baseKey, interval, counter);
+      const key = messageKeys.messageKey(this.#keys.baseKey, interval, counter);
       entries.push(
         signEntry(
           this.#domain,
@@ -217,9 +230,10 @@ export class Meter {
       userBatch.push({ entry: entries[entries.length - 1], tweak: key.tweak });
       pseudonyms.push(id);
     });
+    messageKeys.wipe();
     this.#lastInterval = interval;
     this.#carryWh = carryOutWh;
-    this.#sent.set(interval, entries);
+    this.#sent.set(interval, concatBytes(...entries.map(encodeMeterReport)));
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
     for (const j of this.#sent.keys()) if (j < interval - 4) this.#sent.delete(j);
     return {
@@ -236,6 +250,11 @@ export class Meter {
 
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */
   resend(interval: number, counter: number): LedgerEntry | undefined {
-    return this.#sent.get(interval)?.[counter - 1];
+    const sent = this.#sent.get(interval);
+    if (sent === undefined || !Number.isInteger(counter) || counter < 1) return undefined;
+    if (counter * METER_REPORT_SIZE > sent.length) return undefined;
+    return decodeMeterReport(
+      sent.subarray((counter - 1) * METER_REPORT_SIZE, counter * METER_REPORT_SIZE),
+    );
   }
 }

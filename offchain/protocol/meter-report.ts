@@ -41,6 +41,8 @@ export function encodeMeterReport(entry: LedgerEntry): Uint8Array {
 
 /** Byte offset of the pseudonym in a report (after u8 version ‖ u32 interval). */
 export const METER_REPORT_PSEUDONYM_OFFSET = 5;
+/** Byte offset of the u64 consumption in a report (after the pseudonym and the u64 timestamp). */
+export const METER_REPORT_VALUE_OFFSET = 45;
 
 /**
  * The interval of a report without decoding the rest (a look-up key for the control center's
@@ -53,8 +55,15 @@ export function peekMeterReportInterval(bytes: Uint8Array): number | undefined {
   return ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0;
 }
 
-/** Decodes a report; throws {@link MeterReportDecodeError} on any malformed field. */
-export function decodeMeterReport(bytes: Uint8Array): LedgerEntry {
+/**
+ * Decodes a report; throws {@link MeterReportDecodeError} on any malformed field. The byte fields
+ * are copies, or with `views` views of `bytes` (no buffer of their own, ≈ 200 bytes less each:
+ * for a holder of many reports that never modifies `bytes`, such as CC's report arena).
+ */
+export function decodeMeterReport(
+  bytes: Uint8Array,
+  options: { readonly views?: boolean } = {},
+): LedgerEntry {
   if (!(bytes instanceof Uint8Array) || bytes.length !== METER_REPORT_SIZE) {
     throw new MeterReportDecodeError(
       `decodeMeterReport: expected ${METER_REPORT_SIZE} bytes, got ${bytes?.length ?? "none"}`,
@@ -65,11 +74,13 @@ export function decodeMeterReport(bytes: Uint8Array): LedgerEntry {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const interval = view.getUint32(1);
-  const id = bytes.slice(5, 37);
+  const field = (from: number, to: number) =>
+    options.views ? bytes.subarray(from, to) : bytes.slice(from, to);
+  const id = field(5, 37);
   const timestamp = view.getBigUint64(37);
   const value = view.getBigUint64(45);
-  const sigPk = bytes.slice(53, 86);
-  const rAddr = bytes.slice(86, 106);
+  const sigPk = field(53, 86);
+  const rAddr = field(86, 106);
   const y = bytesToBigInt(bytes.subarray(106, 138));
   if (sigPk[0] !== 2 && sigPk[0] !== 3) {
     throw new MeterReportDecodeError(`decodeMeterReport: sigPk prefix ${sigPk[0]} is not 2 or 3`);

@@ -464,6 +464,9 @@ export async function runOksuzAgents(
       sp,
       chain: {
         readInterval: (j) => reader.readInterval(j),
+        // Polls read the interval's record only; the interval is read in full when sealed and
+        // when final (issue 14).
+        intervalCounts: (j) => spChain.intervalCounts!(j),
         readTariff: (v) => spChain.readTariff(v),
         postDap: (j, entries) => spChain.postDap(j, entries),
         postBills: (batch) => spChain.postBills(batch),

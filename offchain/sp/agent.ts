@@ -13,7 +13,8 @@ import type { Transport } from "../runtime/network.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { encodeWire } from "../protocol/wire/index.ts";
-import type { ServiceProviderChainClient } from "./chain-client.ts";
+import type { LedgerEntry } from "../protocol/entry.ts";
+import type { IntervalCounts, ServiceProviderChainClient } from "./chain-client.ts";
 import type { ServiceProvider } from "./service-provider.ts";
 
 export interface ServiceProviderAgentInit {
@@ -121,11 +122,12 @@ export class ServiceProviderAgent {
     for (let j = first; j < first + this.#init.intervals; j++) {
       this.#billing = j;
       this.#phase = "waiting";
-      let report = await this.#poll(j, (r) => r.state >= INTERVAL_STATE.OcdSealed);
-      if (report.state !== INTERVAL_STATE.Final) {
+      const counts = await this.#poll(j, (c) => c.state >= INTERVAL_STATE.OcdSealed);
+      let report: IntervalReport;
+      if (counts.state !== INTERVAL_STATE.Final) {
         this.#phase = "billing";
-        report = await this.#bill(report);
-      }
+        report = await this.#bill(j);
+      } else report = await this.#c.chain.readInterval(j);
       this.#billedThrough = j;
       this.#logger.info("interval billed", { interval: j, price: String(report.price ?? 0n) });
     }
@@ -133,21 +135,35 @@ export class ServiceProviderAgent {
     this.#phase = "done";
   }
 
-  /** Reads interval `j` every `pollMs` until `ready`. */
-  async #poll(j: number, ready: (r: IntervalReport) => boolean): Promise<IntervalReport> {
+  /**
+   * Reads interval `j`'s state every `pollMs` until `ready`: one storage read per poll when the
+   * client has `intervalCounts`, else the whole interval.
+   */
+  async #poll(j: number, ready: (c: IntervalCounts) => boolean): Promise<IntervalCounts> {
+    const { chain } = this.#c;
     for (;;) {
       if (!this.#running) throw new Stopped();
-      const report = await this.#c.chain.readInterval(j);
-      if (ready(report)) return report;
+      const counts = chain.intervalCounts
+        ? await chain.intervalCounts(j)
+        : countsOf(await chain.readInterval(j));
+      if (ready(counts)) return counts;
       await sleep(this.#c.clock, this.#init.pollMs ?? 1_000);
     }
   }
 
-  /** Prices and bills a sealed interval; resolves with the final interval. */
-  async #bill(sealed: IntervalReport): Promise<IntervalReport> {
-    const { sp, chain } = this.#c;
-    const j = sealed.interval;
-    const bad = sp.checkOcd(sealed.ocd);
+  /**
+   * The sealed interval `j`, read and checked (every OCD signature), reduced to what billing
+   * needs: the rest of the report (zero slots, the ledger's other records) is not kept while SP
+   * bills (issue 14: each copy of a 100,000-meter interval is hundreds of MB).
+   */
+  async #readSealed(j: number): Promise<{
+    readonly ocd: readonly LedgerEntry[];
+    readonly end: bigint;
+    readonly tariffVersion: number;
+    readonly counts: IntervalCounts;
+  }> {
+    const sealed = await this.#c.chain.readInterval(j);
+    const bad = this.#c.sp.checkOcd(sealed.ocd);
     if (bad.length > 0) {
       throw new ServiceProviderAgentError(
         `ServiceProviderAgent: ${bad.length} OCD entries of interval ${j} do not verify (first at ${bad[0]})`,
@@ -156,9 +172,21 @@ export class ServiceProviderAgent {
     if (sealed.window === undefined || sealed.tariffVersion === undefined) {
       throw new ServiceProviderAgentError(`ServiceProviderAgent: interval ${j} has no opening`);
     }
+    return {
+      ocd: sealed.ocd,
+      end: sealed.window.end,
+      tariffVersion: sealed.tariffVersion,
+      counts: countsOf(sealed),
+    };
+  }
+
+  /** Prices and bills sealed interval `j`; resolves with the final interval. */
+  async #bill(j: number): Promise<IntervalReport> {
+    const { sp, chain } = this.#c;
+    const sealed = await this.#readSealed(j);
     const schedule = await chain.readTariff(sealed.tariffVersion);
     // DESIGN §4.4: DAP and bill timestamps are the interval's last second, like the OCD's.
-    const timestamp = sealed.window.end - 1n;
+    const timestamp = sealed.end - 1n;
     const direct = this.#init.mode === "direct";
     // Priced and billed afresh at every attempt: what the chain refused is never sent again as is.
     const priceAndBill = () => {
@@ -172,15 +200,15 @@ export class ServiceProviderAgent {
     };
     if (direct) {
       const size = this.#init.dapBatchSize ?? 100;
-      let report = sealed;
+      let counts = sealed.counts;
       for (let attempt = 1; ; attempt++) {
         const { dap, batches } = priceAndBill();
         try {
-          for (let i = report.dap.length; i < dap.length; i += size) {
+          for (let i = counts.dapCount; i < dap.length; i += size) {
             await chain.postDap(j, dap.slice(i, i + size));
           }
           for (const batch of batches) {
-            if (batch.firstIndex + batch.bills.length <= report.bills.length) continue;
+            if (batch.firstIndex + batch.bills.length <= counts.billCount) continue;
             await chain.postBills(batch);
           }
           await chain.closeBilling(j);
@@ -190,32 +218,38 @@ export class ServiceProviderAgent {
           this.#logger.warn("post refused", { interval: j, error: describe(err) });
           if (attempt >= MAX_DIRECT_ATTEMPTS) throw err;
           await sleep(this.#c.clock, this.#init.pollMs ?? 1_000);
-          report = await chain.readInterval(j);
+          const report = await chain.readInterval(j);
           if (report.state === INTERVAL_STATE.Final) return report;
+          counts = countsOf(report);
         }
       }
     }
     // Relayed: CC posts; send what the chain lacks until the interval is final.
     const transport = this.#c.transport!;
     const cc = this.#init.ccAddress ?? "cc";
-    let report = sealed;
+    let counts = sealed.counts;
     for (;;) {
       const { dap, batches } = priceAndBill();
-      if (report.dap.length === 0) {
+      if (counts.dapCount === 0) {
         transport.send(cc, encodeWire({ type: "dapEntries", dap: { interval: j, entries: dap } }));
       }
       for (const batch of batches) {
-        if (batch.firstIndex + batch.bills.length <= report.bills.length) continue;
+        if (batch.firstIndex + batch.bills.length <= counts.billCount) continue;
         transport.send(cc, encodeWire({ type: "billBatch", batch }));
       }
       const deadline = this.#c.clock.now() + (this.#init.resendMs ?? 5_000);
-      report = await this.#poll(
+      counts = await this.#poll(
         j,
-        (r) => r.state === INTERVAL_STATE.Final || this.#c.clock.now() >= deadline,
+        (c) => c.state === INTERVAL_STATE.Final || this.#c.clock.now() >= deadline,
       );
-      if (report.state === INTERVAL_STATE.Final) return report;
+      if (counts.state === INTERVAL_STATE.Final) return chain.readInterval(j);
     }
   }
+}
+
+/** A report's state and counts (what `intervalCounts` reads from storage). */
+function countsOf(report: IntervalReport): IntervalCounts {
+  return { state: report.state, dapCount: report.dap.length, billCount: report.bills.length };
 }
 
 /** Direct mode: refused posts of one interval before SP gives up (and fails). */

@@ -56,7 +56,8 @@ export class UserAgent {
   readonly #init: UserAgentInit;
   readonly #c: UserAgentComponents;
   readonly #logger: Logger;
-  readonly #batches = new Map<number, readonly UserBatchSlot[]>();
+  /** Intervals whose batch arrived (the batch itself is kept, compact, by `User`). */
+  readonly #batches = new Set<number>();
   readonly #checks: UserIntervalCheck[] = [];
   #interval = 0;
   #refused = 0;
@@ -119,7 +120,7 @@ export class UserAgent {
    */
   restoreBatch(interval: number, slots: readonly UserBatchSlot[]): void {
     if (this.#batches.has(interval)) return;
-    this.#batches.set(interval, slots);
+    this.#batches.add(interval);
     this.#c.user.receiveBatch(interval, slots);
   }
 
@@ -137,7 +138,7 @@ export class UserAgent {
       encodeWire({ type: "userBatchReceipt", interval: message.interval }),
     );
     if (this.#batches.has(message.interval)) return;
-    this.#batches.set(message.interval, message.slots);
+    this.#batches.add(message.interval);
     this.#c.user.receiveBatch(message.interval, message.slots);
     this.onBatch?.(message.interval, message.slots);
   }
@@ -176,8 +177,14 @@ export class UserAgent {
           waitedOut ||
           (timeoutMs !== undefined && finalSince === undefined)
         ) {
-          const report = await chain.readInterval(j);
-          if (report.state === INTERVAL_STATE.Final) {
+          // A storage read while the interval is not final (when the client has it); the interval
+          // in full once it is.
+          const state = chain.intervalState && (await chain.intervalState(j));
+          const report =
+            state === undefined || state === INTERVAL_STATE.Final
+              ? await chain.readInterval(j)
+              : undefined;
+          if (report?.state === INTERVAL_STATE.Final) {
             finalSince ??= clock.now();
             if (this.#batches.has(j) || waitedOut) {
               this.#record(j, user.verifyInterval(report), !this.#batches.has(j));

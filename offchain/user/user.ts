@@ -14,7 +14,12 @@ import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 import { slotDisagreement, type LedgerSlot, type SlotDispute } from "../protocol/dispute.ts";
-import type { UserBatchSlot } from "../protocol/user-batch.ts";
+import {
+  USER_BATCH_SLOT_SIZE,
+  decodeUserBatch,
+  encodeUserBatch,
+  type UserBatchSlot,
+} from "../protocol/user-batch.ts";
 
 export interface UserInit {
   /** The household's meter (for reports only; the user never reveals it). */
@@ -55,7 +60,8 @@ export interface UserIntervalCheck {
 export class User {
   readonly meterIndex: number;
   readonly #init: UserInit;
-  readonly #batches = new Map<number, readonly UserBatchSlot[]>();
+  /** Each interval's batch, compact (see {@link compactBatch}). */
+  readonly #batches = new Map<number, Uint8Array | readonly UserBatchSlot[]>();
 
   constructor(init: UserInit) {
     this.#init = init;
@@ -64,12 +70,21 @@ export class User {
 
   /** The meter's K-slot batch for an interval (pairing channel, fixed offset after its end). */
   receiveBatch(interval: number, slots: readonly UserBatchSlot[]): void {
-    this.#batches.set(interval, [...slots]);
+    this.#batches.set(interval, compactBatch(slots));
   }
 
   /** The pseudonyms of the interval's slots, in counter order. */
   pseudonyms(interval: number): readonly Uint8Array[] {
-    return (this.#batches.get(interval) ?? []).map((s) => s.entry.id);
+    return this.#slots(interval).map((s) => s.entry.id);
+  }
+
+  /** Interval `interval`'s slots as received (none when no batch came). */
+  #slots(interval: number): readonly UserBatchSlot[] {
+    const kept = this.#batches.get(interval);
+    if (kept === undefined) return [];
+    return kept instanceof Uint8Array
+      ? decodeUserBatch(kept, kept.length / USER_BATCH_SLOT_SIZE)
+      : kept;
   }
 
   /** Verifies interval `report.interval` as rebuilt from chain events (offchain/protocol/ledger-audit.ts). */
@@ -77,7 +92,7 @@ export class User {
     const { domain, spSigPk } = this.#init;
     const interval = report.interval;
     const disputes: string[] = [];
-    const slots = this.#batches.get(interval) ?? [];
+    const slots = this.#slots(interval);
     const index = indexOf(report);
 
     // Every slot: the ledger must hold exactly what the meter signed (DESIGN §2, §7).
@@ -188,6 +203,25 @@ export class User {
     );
     return report.dap.filter((d) => equalBytes(d.id, id));
   }
+}
+
+/**
+ * A batch as a household keeps it until its interval is checked: its wire encoding (K × 170
+ * bytes in one buffer, offchain/protocol/user-batch.ts: ≈ 1.4 kB at K = 8) instead of K decoded
+ * slots (three small byte arrays and four bigints each, ≈ 7.6 kB at K = 8: 760 MB for a
+ * 100,000-household simulation, issue 14), decoded again when needed. Exact: kept encoded only
+ * when the encoding decodes to the same fields; a batch that does not encode or decode (a test's
+ * malformed slots) is kept as given.
+ */
+function compactBatch(slots: readonly UserBatchSlot[]): Uint8Array | readonly UserBatchSlot[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeUserBatch(slots);
+    decodeUserBatch(bytes, slots.length);
+  } catch {
+    return [...slots];
+  }
+  return bytes;
 }
 
 interface ReportIndex {

@@ -220,8 +220,8 @@ describe("Oksuz agents, one at a time", function () {
   });
 
   describe("UserAgent", function () {
-    it("takes only its meter's batch, confirms it, and verifies only a final interval", async function () {
-      const { clock, network } = net("user");
+    /** A meter's interval 3 on a chain whose state the test sets (`chain.state`). */
+    function userFixture() {
       const cc = ccKeys();
       const meter = makeMeter(0, cc);
       const report = meter.reportInterval(3, 1_850n, T);
@@ -236,10 +236,10 @@ describe("Oksuz agents, one at a time", function () {
       });
       const price = sp.price(TARIFF, sp.aggregate(ocd));
       const batches = sp.billBatches(3, ocd, price, T);
-      let state: number = INTERVAL_STATE.Billing;
+      const chain = { state: INTERVAL_STATE.Billing as number };
       const onChain = (): IntervalReport => ({
         interval: 3,
-        state: state as IntervalReport["state"],
+        state: chain.state as IntervalReport["state"],
         ocd,
         zeroSlots: report.entries.filter((e) => e.value === 0n).map((e) => e.id),
         expectedSlots: 8,
@@ -260,6 +260,12 @@ describe("Oksuz agents, one at a time", function () {
         price,
         mismatches: [],
       });
+      return { meter, report, sp, chain, onChain };
+    }
+
+    it("takes only its meter's batch, confirms it, and verifies only a final interval", async function () {
+      const { clock, network } = net("user");
+      const { meter, report, sp, chain: ledger, onChain } = userFixture();
       let reads = 0;
       const agent = new UserAgent(
         { meterAddress: "meter-0", intervals: 1, firstInterval: 3, pollMs: ROUND },
@@ -289,11 +295,57 @@ describe("Oksuz agents, one at a time", function () {
         interval: 3,
       });
       expect(agent.checks, "not final yet").to.deep.equal([]);
-      state = INTERVAL_STATE.Final;
+      ledger.state = INTERVAL_STATE.Final;
       await clock.advanceAsync(2 * ROUND);
       await agent.done;
       expect(agent.checks.map((c) => [c.interval, c.verified])).to.deep.equal([[3, true]]);
       expect(agent.status()).to.deep.include({ billsVerified: 1, billsDisputed: 0 });
+      await agent.stop();
+    });
+
+    it("with intervalState, polls read the interval's state only and the whole interval once final; the kept batch checks the same (issue 14)", async function () {
+      const { clock, network } = net("user-state");
+      const { meter, report, sp, chain: ledger, onChain } = userFixture();
+      const calls = { full: 0, state: 0 };
+      const agent = new UserAgent(
+        {
+          meterAddress: "meter-0",
+          intervals: 1,
+          firstInterval: 3,
+          pollMs: ROUND,
+          batchTimeoutMs: 50 * ROUND,
+        },
+        {
+          user: new User({
+            meterIndex: 0,
+            domain: DOMAIN,
+            meterBasePublicKey: meter.basePublicKey,
+            spSigPk: sp.sigPk,
+          }),
+          chain: {
+            readInterval: async () => (calls.full++, onChain()),
+            intervalState: async () => (calls.state++, ledger.state as never),
+          },
+          transport: network.endpoint("user-0"),
+          clock,
+        },
+      );
+      await agent.start();
+      peer(network, clock, "meter-0").send("user-0", {
+        type: "userBatch",
+        interval: 3,
+        slots: report.userBatch,
+      });
+      await clock.advanceAsync(5 * ROUND);
+      expect(calls.full, "not final: no full read").to.equal(0);
+      expect(calls.state).to.be.at.least(4);
+      ledger.state = INTERVAL_STATE.Final;
+      await clock.advanceAsync(2 * ROUND);
+      await agent.done;
+      expect(calls.full).to.equal(1);
+      expect(agent.checks.map((c) => [c.interval, c.verified, c.entries])).to.deep.equal([
+        [3, true, report.chunks],
+      ]);
       await agent.stop();
     });
   });
@@ -360,6 +412,70 @@ describe("Oksuz agents, one at a time", function () {
       await agent.done;
       expect(agent.status()).to.deep.include({ billedThrough: 1, phase: "done" });
       expect(agent.prices.get(1)).to.equal(sp.price(TARIFF, sp.aggregate(ocd)));
+    });
+
+    it("with intervalCounts, polls read the interval's record only: the whole interval is read when sealed and when final (issue 14)", async function () {
+      const { clock, network } = net("sp-counts");
+      const { ocd, sp } = sealedInterval();
+      const chainState = { state: INTERVAL_STATE.Open as number, dap: 0, bills: 0 };
+      const calls = { full: 0, counts: 0 };
+      const chain: ServiceProviderChainClient = {
+        readInterval: async (j) => {
+          calls.full++;
+          return {
+            interval: j,
+            state: chainState.state,
+            window: WINDOW,
+            tariffVersion: 1,
+            ocd,
+            dap: Array(chainState.dap).fill(undefined),
+            bills: Array(chainState.bills).fill(undefined),
+          } as unknown as IntervalReport;
+        },
+        intervalCounts: async () => {
+          calls.counts++;
+          return {
+            state: chainState.state as never,
+            dapCount: chainState.dap,
+            billCount: chainState.bills,
+          };
+        },
+        readTariff: async () => TARIFF,
+        postDap: async () => expect.fail("relayed SP never posts"),
+        postBills: async () => expect.fail("relayed SP never posts"),
+        closeBilling: async () => expect.fail("relayed SP never posts"),
+      };
+      const agent = new ServiceProviderAgent(
+        { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
+        { sp, chain, clock, transport: network.endpoint("sp") },
+      );
+      const ccPeer = peer(network, clock, "cc");
+      await agent.start();
+      await clock.advanceAsync(5 * ROUND);
+      expect(calls.full, "open: no full read").to.equal(0);
+      expect(calls.counts).to.be.at.least(5);
+      chainState.state = INTERVAL_STATE.OcdSealed;
+      await clock.advanceAsync(2 * ROUND);
+      expect(calls.full, "sealed: one full read").to.equal(1);
+      const batches = Math.ceil(ocd.length / 2);
+      expect(ccPeer.got.splice(0).map((g) => g.message.type)).to.deep.equal([
+        "dapEntries",
+        ...Array(batches).fill("billBatch"),
+      ]);
+      // The resend follows the stored counts: the DAP and the first batch are on-chain.
+      chainState.state = INTERVAL_STATE.Billing;
+      chainState.dap = 1;
+      chainState.bills = 2;
+      await clock.advanceAsync(11 * ROUND);
+      expect(ccPeer.got.splice(0).map((g) => g.message.type)).to.deep.equal(
+        Array(batches - 1).fill("billBatch"),
+      );
+      expect(calls.full, "billing: still one full read").to.equal(1);
+      chainState.state = INTERVAL_STATE.Final;
+      await clock.advanceAsync(2 * ROUND);
+      await agent.done;
+      expect(calls.full, "final: read once more").to.equal(2);
+      expect(agent.status()).to.deep.include({ billedThrough: 1, phase: "done" });
     });
 
     it("refuses to bill a sealed ledger whose OCD entries do not verify", async function () {

@@ -7,7 +7,8 @@
 // Metrics, per size N: `e2e.interval_s_N` (wall time of the whole run: keys, deployment, agents,
 // registration, admission, posting, billing, every user's check), `sim.peak_rss_mb_N` (the child's
 // `maxRSS`), `e2e.interval_cpu_s_N` (the child's CPU time: the machine is shared), `sim.loadavg_N`
-// (at the end), `e2e.phase_*_s_N` (the phases of city-run.ts), `sim.bills_verified_N`.
+// (at the end), `e2e.phase_*_s_N` (the phases of city-run.ts), `sim.peak_rss_mb_*_N` (the peak
+// RSS by the end of each phase: the phase that set the peak), `sim.bills_verified_N`.
 // `GRIDLEDGER_CITY_SIZES=500,1000` picks other sizes (a comma-separated list); `--quick` runs 500.
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -70,6 +71,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     for (const [phase, s] of Object.entries(r.phasesS)) {
       const name = phase.replace(/ \d+$/, "").replace(/[^a-z]+/g, "_");
       ctx.record(`e2e.phase_${name}_s_${n}`, s, "s");
+      const rss = r.peakRssMbByPhase?.[phase];
+      if (rss !== undefined) ctx.record(`sim.peak_rss_mb_${name}_${n}`, rss, "MB");
     }
     ctx.record(`sim.bills_verified_${n}`, r.billsVerified, "bills");
     if (r.billsDisputed > 0 || r.billsVerified !== n) {

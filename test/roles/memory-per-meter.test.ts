@@ -1,0 +1,119 @@
+// Bytes each simulated household and meter keeps after an interval (issue 14: a 100,000-meter
+// run must fit in 2 GB, ≈ 15 kB per meter for everything). Measured as the bench's `mem.*`
+// figures are (offchain/bench/suites/ccscale.ts): V8 heap plus array buffers after full
+// collections, at two sizes, and the slope between them — so what is asserted is the growth per
+// meter, not the process's fixed part. Bounds are about half of what the state was before the
+// fix, so the test fails if the decoded copies come back, not on noise.
+import { expect } from "chai";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+import { decodeBillRecords, decodeOcdRecords } from "../../offchain/chain/ledgerReader.ts";
+import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { decodeUserBatch, encodeUserBatch } from "../../offchain/protocol/user-batch.ts";
+import type { Meter } from "../../offchain/meter/meter.ts";
+import { User } from "../../offchain/user/user.ts";
+import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
+
+const T = WINDOW.end - 1n;
+
+function gcFunction(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+function bytesInUse(gc: () => void): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** Bytes per item between `small` and `large` items made by `make` (kept alive in `keep`). */
+function slope<T>(gc: () => void, small: number, large: number, make: (i: number) => T): number {
+  const keep: T[] = [];
+  for (let i = 0; i < small; i++) keep.push(make(i));
+  const atSmall = bytesInUse(gc);
+  for (let i = small; i < large; i++) keep.push(make(i));
+  const atLarge = bytesInUse(gc);
+  if (keep.length !== large) throw new Error("unreachable");
+  return (atLarge - atSmall) / (large - small);
+}
+
+describe("memory per simulated meter (issue 14)", function () {
+  this.timeout(120_000);
+  const gc = gcFunction();
+
+  it("a user keeps a received K = 8 batch encoded (< 3 kB per user), not as decoded slots", function () {
+    const cc = ccKeys();
+    const report = makeMeter(0, cc).reportInterval(1, 1_850n, T);
+    const bytes = encodeUserBatch(report.userBatch);
+    const perUser = slope(gc, 200, 1_200, (i) => {
+      const user = new User({
+        meterIndex: i,
+        domain: DOMAIN,
+        meterBasePublicKey: cc.publicKey,
+        spSigPk: cc.publicKey,
+      });
+      // A fresh decoding per user, as each user's wire message gives it.
+      user.receiveBatch(1, decodeUserBatch(bytes, report.userBatch.length));
+      return user;
+    });
+    // Measured: 8,423 B before (K decoded slots), 1,883 B after.
+    expect(perUser).to.be.below(3_000);
+    // And the batch it kept is the one it received.
+    const user = new User({
+      meterIndex: 0,
+      domain: DOMAIN,
+      meterBasePublicKey: cc.publicKey,
+      spSigPk: cc.publicKey,
+    });
+    user.receiveBatch(1, report.userBatch);
+    expect(user.pseudonyms(1)).to.deep.equal(report.pseudonyms);
+  });
+
+  it("a meter keeps an interval's K = 8 entries for resends as bytes and no GGM path (< 4.5 kB per meter)", function () {
+    const cc = ccKeys();
+    const perMeter = slope(gc, 40, 200, (i): Meter => {
+      const meter = makeMeter(i, cc);
+      meter.reportInterval(1, 1_850n, T);
+      return meter;
+    });
+    // Measured: 11,695 B before (K decoded entries kept for resends, the deriver's cached GGM
+    // path), 3,679 B after.
+    expect(perMeter).to.be.below(4_500);
+    // Resends decode the kept bytes to the entry that was signed.
+    const meter = makeMeter(7, cc);
+    const report = meter.reportInterval(1, 1_850n, T);
+    for (let k = 1; k <= report.entries.length; k++) {
+      expect(meter.resend(1, k)).to.deep.equal(report.entries[k - 1]);
+    }
+    expect(meter.resend(1, 0)).to.equal(undefined);
+    expect(meter.resend(1, report.entries.length + 1)).to.equal(undefined);
+    expect(meter.resend(2, 1)).to.equal(undefined);
+  });
+
+  it("decoded records share one buffer per log (the ledger reader) or their report (CC's views), and never alias the caller's bytes", function () {
+    const packed = new Uint8Array(3 * 133).map((_, i) => (i * 7 + 1) & 0xff);
+    const entries = decodeOcdRecords(1, packed);
+    const buffers = new Set(
+      entries.flatMap((e) => [e.id.buffer, e.sigPk.buffer, e.signature.rAddr.buffer]),
+    );
+    // Before: 9 buffers (one per field); now 1, a copy of `packed`.
+    expect(buffers.size).to.equal(1);
+    expect([...buffers][0]).to.not.equal(packed.buffer);
+    const id = entries[1].id.slice();
+    packed.fill(0);
+    expect(entries[1].id).to.deep.equal(id);
+    const bills = decodeBillRecords(1, new Uint8Array(2 * 56).fill(9));
+    expect(bills[0].id.buffer).to.equal(bills[1].id.buffer);
+
+    const cc = ccKeys();
+    const report = makeMeter(0, cc).reportInterval(1, 1_850n, T);
+    const bytes = encodeMeterReport(report.entries[0]);
+    const view = decodeMeterReport(bytes, { views: true });
+    expect(view).to.deep.equal(decodeMeterReport(bytes));
+    expect(view.id.buffer).to.equal(bytes.buffer);
+    expect(decodeMeterReport(bytes).id.buffer).to.not.equal(bytes.buffer);
+  });
+});
