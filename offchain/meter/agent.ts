@@ -23,7 +23,12 @@ import type { Transport } from "../runtime/network.ts";
 import type { Rng } from "../runtime/rng.ts";
 import { bytesToHex, concatBytes } from "../crypto/bytes.ts";
 import type { OnionRelay } from "../onion/relay.ts";
-import { buildReportOnion, onionAssociatedData, selectRelayPath } from "../onion/report.ts";
+import {
+  buildReportOnion,
+  DEFAULT_PATH_LENGTH,
+  onionAssociatedData,
+  selectRelayPath,
+} from "../onion/report.ts";
 import { sessionKeyFrom } from "../onion/random.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import {
@@ -440,9 +445,12 @@ export class MeterAgent {
     if (!this.#running || !state.open) return;
     const { meter, directory, rng } = this.#c;
     const random = (n: number) => rng.bytes(n);
-    const path = selectRelayPath(directory.publicKeys, this.#init.pathLength ?? 3, random, [
-      meter.publicKey,
-    ]);
+    const path = selectRelayPath(
+      directory.publicKeys,
+      this.#init.pathLength ?? DEFAULT_PATH_LENGTH,
+      random,
+      [meter.publicKey],
+    );
     const onion = buildReportOnion(
       path,
       this.#init.ccPublicKey,

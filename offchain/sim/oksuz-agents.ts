@@ -37,6 +37,7 @@ import { MeterAgent, relayDirectory } from "../meter/agent.ts";
 import { LoadModelSource } from "../meter/source/load-model-source.ts";
 import type { ReadingSource } from "../meter/source/source.ts";
 import { OnionRelay } from "../onion/relay.ts";
+import { DEFAULT_PATH_LENGTH } from "../onion/report.ts";
 import { ServiceProvider } from "../sp/service-provider.ts";
 import { ServiceProviderAgent } from "../sp/agent.ts";
 import { User } from "../user/user.ts";
@@ -724,21 +725,58 @@ export async function runOksuzAgents(
         hooks.step?.({ task: "intervals", done: billed + 1, total: scenario.intervals });
       }
     };
-    while (!finished && adversaryFailure === undefined) {
-      if (chainCalls > 0) {
-        look();
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        continue;
+    // Counted progress of the onion phase (issue 14: at 100,000 meters it ran for many minutes
+    // with no line): the meters' report onions (first copies, not resends) until all are sent,
+    // then the hops the relays forwarded (cover loops included, so with `--cover` the count stops
+    // at its total early). One step per tick, and only when it moved: the plain-line printer shows
+    // one step per 2 s. Wall-clock sampled: a virtual round at city scale is minutes of CPU, and
+    // `advanceAsync` yields to the event loop after every timer.
+    const hops = scenario.pathLength ?? DEFAULT_PATH_LENGTH;
+    const onionTotal = scenario.meters * slots * scenario.intervals;
+    let lastOnionStep = "";
+    const onionTicker =
+      hooks.step &&
+      setInterval(() => {
+        let sent = 0;
+        for (const m of meters) {
+          const st = m.status();
+          sent += st.onionsSent - st.resent;
+        }
+        let forwarded = 0;
+        if (sent >= onionTotal) for (const r of relays) forwarded += r.counters().forwarded;
+        const step =
+          sent < onionTotal
+            ? { task: "onions sent", done: sent, total: onionTotal }
+            : {
+                task: "onion hops relayed",
+                done: Math.min(forwarded, onionTotal * hops),
+                total: onionTotal * hops,
+              };
+        const key = `${step.task}/${step.done}`;
+        if (key === lastOnionStep) return;
+        lastOnionStep = key;
+        hooks.step?.(step);
+      }, 2_000);
+    onionTicker?.unref();
+    try {
+      while (!finished && adversaryFailure === undefined) {
+        if (chainCalls > 0) {
+          look();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          continue;
+        }
+        if (clock.now() - watchedAtMs >= ROUND_MS / 4) look();
+        if (clock.now() > limitMs) {
+          throw new OksuzAgentsTimeoutError(
+            `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
+          );
+        }
+        // A round at a time, stopping after any timer that made an agent wait for the chain (or for
+        // CC's admission): no timer runs while one waits.
+        await clock.advanceAsync(ROUND_MS, () => chainCalls > 0);
       }
-      if (clock.now() - watchedAtMs >= ROUND_MS / 4) look();
-      if (clock.now() > limitMs) {
-        throw new OksuzAgentsTimeoutError(
-          `runOksuzAgents: not done after ${limitMs} virtual ms (cc ${JSON.stringify(currentCc().status())}, sp ${JSON.stringify(spAgent.status())})`,
-        );
-      }
-      // A round at a time, stopping after any timer that made an agent wait for the chain (or for
-      // CC's admission): no timer runs while one waits.
-      await clock.advanceAsync(ROUND_MS, () => chainCalls > 0);
+    } finally {
+      clearInterval(onionTicker);
     }
     await all;
     if (failure !== undefined) throw failure;
