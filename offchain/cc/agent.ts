@@ -85,7 +85,8 @@ export interface ControlCenterAgentInit {
   readonly epoch?: number;
   /**
    * Cap on the exit's replay cache per epoch. Default: {@link exitReplayCap} of the registered
-   * meters at each epoch rotation (at least 65,536 tags); a given value is kept for every epoch.
+   * meters (at least 65,536 tags), raised at start, on registration and at each epoch rotation; a
+   * given value is kept for every epoch.
    */
   readonly maxTagsPerEpoch?: number;
   /**
@@ -221,7 +222,21 @@ export class ControlCenterAgent {
   static start(init: ControlCenterAgentInit, components: ControlCenterAgentComponents) {
     const agent = new ControlCenterAgent(init, components);
     agent.#restore();
+    agent.#followCity();
     return agent;
+  }
+
+  /**
+   * Without an explicit `maxTagsPerEpoch`, raises the exit's replay cap to
+   * {@link exitReplayCap} of the meters registered now, for the current epoch too (not only from
+   * the next rotation): a CC restored, or started at a later `epoch`, with a city registered must
+   * not refuse reports past the 65,536-tag default as "overload" in the epoch it is in.
+   */
+  #followCity(): void {
+    if (this.#init.maxTagsPerEpoch !== undefined) return;
+    this.#exit.raiseReplayCap(
+      exitReplayCap(this.center.meterCount, this.#init.maxMessagesPerMeter ?? DEFAULT_REPORT_SLOTS),
+    );
   }
 
   #restore(): void {
@@ -289,6 +304,7 @@ export class ControlCenterAgent {
       });
       ggmKey.fill(0);
     }
+    this.#followCity();
     // The on-chain directory (the onion directory) lists meters by index, in registration order.
     const fresh = registrations.filter((r) => r.index >= onChain);
     if (fresh.length > 0) await chain.registerMeters(fresh.map((r) => r.publicKey));

@@ -433,4 +433,9 @@ export class OnionExit {
   get maxTagsPerEpoch(): number {
     return this.#gate.replay.maxTagsPerEpoch;
   }
+
+  /** Raises the replay cap from the current epoch on (`ReplayCache.raiseCap`); never lowers it. */
+  raiseReplayCap(maxTagsPerEpoch: number): void {
+    this.#gate.replay.raiseCap(maxTagsPerEpoch);
+  }
 }

@@ -65,10 +65,15 @@ class TagTable {
   #words: Uint32Array = EMPTY;
   #mask = -1;
   #count = 0;
-  readonly #maxTags: number;
+  #maxTags: number;
 
   constructor(maxTags: number) {
     this.#maxTags = maxTags;
+  }
+
+  /** Raises the cap to `maxTags` (never lowers it: tags held stay held). */
+  raiseCap(maxTags: number): void {
+    this.#maxTags = Math.max(this.#maxTags, maxTags);
   }
 
   get size(): number {
@@ -181,6 +186,24 @@ export class ReplayCache {
 
   get maxTagsPerEpoch(): number {
     return this.#maxTags;
+  }
+
+  /**
+   * Raises the cap per epoch to `maxTagsPerEpoch`, for the current epoch's table and every later
+   * one; never lowers it (a lower value changes nothing). For a holder whose population grew
+   * within an epoch (CC's exit when meters register, issue 14). Throws RangeError outside [1, 2^24].
+   */
+  raiseCap(maxTagsPerEpoch: number): void {
+    if (
+      !Number.isSafeInteger(maxTagsPerEpoch) ||
+      maxTagsPerEpoch < 1 ||
+      maxTagsPerEpoch > 2 ** 24
+    ) {
+      throw new RangeError("ReplayCache.raiseCap: maxTagsPerEpoch must be in [1, 2^24]");
+    }
+    if (maxTagsPerEpoch <= this.#maxTags) return;
+    this.#maxTags = maxTagsPerEpoch;
+    this.#tables.get(this.#epoch)?.raiseCap(maxTagsPerEpoch);
   }
 
   /** Tags held (current + previous epoch). */

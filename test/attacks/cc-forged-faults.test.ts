@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
+import { ControlCenterAgent, exitReplayCap } from "../../offchain/cc/agent.ts";
+import { DEFAULT_MAX_TAGS_PER_EPOCH } from "../../offchain/onion/replay.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
 import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
@@ -59,6 +60,43 @@ describe("attack: getting an honest meter excluded with reports it did not sign"
     // Before the fix the first three excluded meter 0 for every later interval.
     expect(center.isExcluded(0)).to.equal(false);
     expect(center.admit(encodeMeterReport(lost)).accepted).to.equal(true);
+  });
+
+  it("CC started at a later epoch: its exit's replay cap follows the registered city at once, and after a restart", async function () {
+    // Regression (issue 14): the city-sized cap (exitReplayCap) was applied only at an epoch
+    // rotation, so a CC started at epoch 5 kept 65,536 tags for epoch 5 whatever it registered.
+    const dir = mkdtempSync(join(tmpdir(), "gridledger-exitcap-"));
+    const store = Store.open({ path: join(dir, "cc.sqlite") });
+    const secrets = SecretStore.open(store, {
+      passphrase: "p",
+      scrypt: { N: 1 << 10, r: 8, p: 1 },
+    });
+    try {
+      const chain = {
+        meterCount: async () => 0,
+        registerMeters: async () => {},
+      } as unknown as ControlCenterChainClient;
+      // 20,000 slots per meter: one meter's city-sized cap (80,000) is above the 65,536 default.
+      const init = { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 20_000, epoch: 5 };
+      const agent = ControlCenterAgent.start(init, { store, secrets, chain });
+      expect(agent.exitMaxTagsPerEpoch).to.equal(DEFAULT_MAX_TAGS_PER_EPOCH);
+      await agent.registerMeters([makeMeter(0, cc).registration(seedScalar("eph-cap"))]);
+      expect(agent.exitMaxTagsPerEpoch).to.equal(exitReplayCap(1, 20_000));
+      expect(exitReplayCap(1, 20_000)).to.be.greaterThan(DEFAULT_MAX_TAGS_PER_EPOCH);
+      // Restarted from its store at the same epoch: the cap is the city's from the start.
+      const again = ControlCenterAgent.start(init, { store, secrets, chain });
+      expect(again.exitMaxTagsPerEpoch).to.equal(exitReplayCap(1, 20_000));
+      // An explicit cap is kept.
+      const fixed = ControlCenterAgent.start(
+        { ...init, maxTagsPerEpoch: 10 },
+        { store, secrets, chain },
+      );
+      expect(fixed.exitMaxTagsPerEpoch).to.equal(10);
+    } finally {
+      secrets.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("one faulty final-hop packet replayed to CC counts once, not three times", async function () {

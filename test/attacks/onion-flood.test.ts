@@ -206,6 +206,34 @@ describe("attack: flooding a relay or CC's exit", function () {
     expect(exitReplayCap(10_000_000, 8)).to.equal(2 ** 24);
   });
 
+  it("CC's exit cap is raised within an epoch, never lowered (meters registered mid-epoch, issue 14)", function () {
+    const exit = new OnionExit({
+      privateKey: cc.privateKey,
+      domain: TEST_DOMAIN,
+      epoch: EPOCH,
+      maxTagsPerEpoch: 2,
+    });
+    const deliver = (i: number) =>
+      exit.receive(finalHop(Uint8Array.of(i), BigInt(2000 + i), EPOCH));
+    expect(deliver(1).accepted).to.equal(true);
+    expect(deliver(2).accepted).to.equal(true);
+    expect(deliver(3)).to.deep.equal({ accepted: false, reason: "overload" });
+    // Before the fix the cap of the epoch CC was in stayed until the next rotation.
+    exit.raiseReplayCap(4);
+    expect(exit.maxTagsPerEpoch).to.equal(4);
+    expect(deliver(3).accepted).to.equal(true);
+    expect(deliver(4).accepted).to.equal(true);
+    expect(deliver(5)).to.deep.equal({ accepted: false, reason: "overload" });
+    exit.raiseReplayCap(1); // lower: nothing changes, the tags held stay held
+    expect(exit.maxTagsPerEpoch).to.equal(4);
+    expect(deliver(1)).to.deep.equal({ accepted: false, reason: "replay" });
+    expect(() => exit.raiseReplayCap(0)).to.throw(RangeError);
+    expect(() => exit.raiseReplayCap(2 ** 24 + 1)).to.throw(RangeError);
+    // Later epochs start with the raised cap.
+    exit.rotateEpoch(EPOCH + 1);
+    expect(exit.maxTagsPerEpoch).to.equal(4);
+  });
+
   it("an idle hop's replay cache holds no memory, a quiet one 1 KiB an epoch (city scale)", function () {
     // Regression (issue 14): every table started at 16 KiB, so 100,000 relays held 3.2 GB of empty
     // replay tables before a packet flowed.
