@@ -51,8 +51,15 @@ export interface OcdBatchSender {
 export interface ControlCenterChainClient {
   /** Meters in the on-chain directory. */
   meterCount(): Promise<number>;
-  /** Appends `publicKeys` (33-byte compressed `pk_i`, in index order) to the on-chain directory. */
-  registerMeters(publicKeys: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Appends `publicKeys` (33-byte compressed `pk_i`, in index order) to the on-chain directory,
+   * in as many transactions as the block allows; `progress(done)` after each mined one (keys
+   * registered so far), if given.
+   */
+  registerMeters(
+    publicKeys: readonly Uint8Array[],
+    progress?: (done: number) => void,
+  ): Promise<void>;
   intervalProgress(interval: number): Promise<IntervalProgress>;
   /** Opens `interval` with window `[start, end)` (Unix seconds). */
   openInterval(interval: number, start: bigint, end: bigint): Promise<void>;

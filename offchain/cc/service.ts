@@ -66,7 +66,8 @@ export interface ControlCenterServiceComponents {
   readonly logger?: Logger;
   /**
    * Counted progress (issue 14: a city's phases last minutes): "registrations heard" as they
-   * arrive, "reports admitted" of meters × K per interval, and in relayed mode "bills posted" of
+   * arrive, "registrations stored" and "meters registered on-chain" (agent.registerMeters),
+   * "reports admitted" of meters × K per interval, and in relayed mode "bills posted" of
    * the interval's OCD entries (each restarts every interval).
    */
   readonly step?: ProgressSink;
@@ -191,7 +192,9 @@ export class ControlCenterService {
     const fresh = [...this.#registrations.values()]
       .filter((r) => agent.center.basePublicKeyOf(r.index) === undefined)
       .sort((a, b) => a.index - b.index);
-    await this.#write(() => agent.registerMeters(fresh));
+    await this.#write(() =>
+      agent.registerMeters(fresh, (task, done, total) => this.#c.step?.({ task, done, total })),
+    );
     this.#registrations.clear(); // registered: the store holds them now (bounded memory, issue 14)
     this.#logger.info("meters registered", { meters: agent.center.meterCount });
 

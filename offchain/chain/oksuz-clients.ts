@@ -99,10 +99,11 @@ export function controlCenterChainClient(
       }
     },
     meterCount: async () => Number(await ledger.meterCount()),
-    async registerMeters(publicKeys) {
+    async registerMeters(publicKeys, progress) {
       for (let i = 0; i < publicKeys.length; i += REGISTER_BATCH) {
         const slice = publicKeys.slice(i, i + REGISTER_BATCH).map(publicKeyStruct);
         await mined(ledger.registerMeters(slice));
+        progress?.(i + slice.length);
       }
     },
     async intervalProgress(interval) {

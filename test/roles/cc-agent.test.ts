@@ -77,6 +77,46 @@ describe("control-center agent (store-backed)", function () {
     return agent;
   }
 
+  it("registers a batch in one store transaction: all of it survives a restart, a bad registration stores none; progress counted", async function () {
+    // Issue 14: 100,000 registrations were 100,000 commits and the phase printed nothing.
+    const three = [0, 1, 2].map((i) => makeMeter(i, cc));
+    const regs = three.map((m) => m.registration(seedScalar(`eph-${m.index}`)));
+    const bad = { ...regs[2], encryptedGgmKey: new Uint8Array(regs[2].encryptedGgmKey.length) };
+    const agent = startAgent();
+    let failed: unknown;
+    try {
+      await agent.registerMeters([regs[0], regs[1], bad]);
+    } catch (err) {
+      failed = err;
+    }
+    expect(failed, "a registration whose K_i does not open is refused").to.be.instanceOf(Error);
+    stopAgents();
+    // Nothing of the failed batch reached the store (before: meters 0 and 1 did).
+    expect(startAgent().center.meterCount).to.equal(0);
+    stopAgents();
+    const steps: string[] = [];
+    const chainCalls: number[] = [];
+    const store = Store.open({ path, busyTimeoutMs: 20 });
+    const secrets = SecretStore.open(store, { passphrase: "test pass", scrypt: FAST_SCRYPT });
+    open.push({ store, secrets });
+    const counting = {
+      meterCount: async () => 0,
+      registerMeters: async (pks: readonly Uint8Array[], progress?: (done: number) => void) => {
+        chainCalls.push(pks.length);
+        progress?.(pks.length);
+      },
+    } as unknown as ControlCenterChainClient;
+    const good = ControlCenterAgent.start(
+      { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 32 },
+      { store, secrets, chain: counting },
+    );
+    await good.registerMeters(regs, (task, done, total) => steps.push(`${task} ${done}/${total}`));
+    expect(steps).to.deep.equal(["registrations stored 3/3", "meters registered on-chain 3/3"]);
+    expect(chainCalls).to.deep.equal([3]);
+    stopAgents();
+    expect(startAgent().center.meterCount).to.equal(3);
+  });
+
   it("a report arriving while another connection holds the write lock is not acknowledged, and its resend is admitted and survives a restart", async function () {
     const agent = await freshAgent();
     const [first, second] = meters[0].reportInterval(J, 1_000n + 500n, T).entries;
