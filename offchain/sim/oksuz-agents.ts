@@ -243,6 +243,11 @@ export async function runOksuzAgents(
   const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
   const randomBytes = (r: Rng) => (n: number) => r.bytes(n);
   const slots = scenario.slots ?? DEFAULT_REPORT_SLOTS;
+  // Never more than half the window: the resends and the window's close come after the rounds.
+  const sendRounds = Math.min(
+    citySendRounds(scenario.meters, slots),
+    Math.max(8, Math.floor((scenario.windowMs ?? DEFAULT_WINDOW_MS) / (2 * ROUND_MS))),
+  );
   const categories = scenario.categories ?? DEFAULT_CATEGORIES;
   const direct = scenario.direct ?? false;
   const intervalSeconds = scenario.intervalSeconds ?? 3600;
@@ -570,6 +575,7 @@ export async function runOksuzAgents(
           domain,
           pathLength: scenario.pathLength,
           roundMs: ROUND_MS,
+          sendRounds,
           registrationSecret: randomSecretKey(randomBytes(keyRng.fork(`eph/${i}`))),
         },
         {
@@ -734,29 +740,35 @@ export async function runOksuzAgents(
     const hops = scenario.pathLength ?? DEFAULT_PATH_LENGTH;
     const onionTotal = scenario.meters * slots * scenario.intervals;
     let lastOnionStep = "";
-    const onionTicker =
-      hooks.step &&
-      setInterval(() => {
-        let sent = 0;
-        for (const m of meters) {
-          const st = m.status();
-          sent += st.onionsSent - st.resent;
-        }
-        let forwarded = 0;
-        if (sent >= onionTotal) for (const r of relays) forwarded += r.counters().forwarded;
-        const step =
-          sent < onionTotal
-            ? { task: "onions sent", done: sent, total: onionTotal }
-            : {
-                task: "onion hops relayed",
-                done: Math.min(forwarded, onionTotal * hops),
-                total: onionTotal * hops,
-              };
-        const key = `${step.task}/${step.done}`;
-        if (key === lastOnionStep) return;
-        lastOnionStep = key;
-        hooks.step?.(step);
-      }, 2_000);
+    /** The onion phase's step now (both steps when `final`: the run's end, whatever the ticks). */
+    const onionProgress = (final: boolean): void => {
+      let sent = 0;
+      for (const m of meters) {
+        const st = m.status();
+        sent += st.onionsSent - st.resent;
+      }
+      const sentStep = { task: "onions sent", done: Math.min(sent, onionTotal), total: onionTotal };
+      let forwarded = 0;
+      if (final || sent >= onionTotal) {
+        for (const r of relays) forwarded += r.counters().forwarded;
+      }
+      const hopsStep = {
+        task: "onion hops relayed",
+        done: Math.min(forwarded, onionTotal * hops),
+        total: onionTotal * hops,
+      };
+      if (final) {
+        hooks.step?.(sentStep);
+        hooks.step?.(hopsStep);
+        return;
+      }
+      const step = sent < onionTotal ? sentStep : hopsStep;
+      const key = `${step.task}/${step.done}`;
+      if (key === lastOnionStep) return;
+      lastOnionStep = key;
+      hooks.step?.(step);
+    };
+    const onionTicker = hooks.step && setInterval(() => onionProgress(false), 2_000);
     onionTicker?.unref();
     try {
       while (!finished && adversaryFailure === undefined) {
@@ -778,6 +790,7 @@ export async function runOksuzAgents(
     } finally {
       clearInterval(onionTicker);
     }
+    if (hooks.step) onionProgress(true);
     await all;
     if (failure !== undefined) throw failure;
     if (adversaryFailure !== undefined) throw adversaryFailure;
@@ -789,6 +802,22 @@ export async function runOksuzAgents(
     outsider?.stop();
     rmSync(storeDir, { recursive: true, force: true });
   }
+}
+
+/** Report onions a simulated city puts on the network per relay round, at most (issue 14). */
+export const MAX_ONIONS_PER_ROUND = 25_000;
+
+/**
+ * Rounds over which each meter spreads its K report onions (`MeterAgentInit.sendRounds`): the
+ * agent's default 8, or more for a city whose meters × K onions would exceed
+ * {@link MAX_ONIONS_PER_ROUND} per round — ⌈meters·K / 25,000⌉, so 8 up to 25,000 meters at
+ * K = 8 (runs of that size are unchanged) and 32 at 100,000. Why: one process holds every onion
+ * in flight (1,366 bytes each); with 8 rounds a 100,000-meter interval had ≈ 800,000 onions,
+ * 1.1 GB, alive at once. A real city spreads its reports over its interval (DESIGN §4.6: spread
+ * out, not a burst); 32 rounds are 6.4 s of a 60 s window.
+ */
+export function citySendRounds(meters: number, slots: number): number {
+  return Math.max(8, Math.ceil((meters * slots) / MAX_ONIONS_PER_ROUND));
 }
 
 /** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */

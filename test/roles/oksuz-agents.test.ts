@@ -7,7 +7,12 @@ import { network } from "hardhat";
 
 import { connectBillingLedger } from "../../offchain/chain/billing.ts";
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
-import { runOksuzAgents, type OksuzAgentsChain } from "../../offchain/sim/oksuz-agents.ts";
+import {
+  citySendRounds,
+  MAX_ONIONS_PER_ROUND,
+  runOksuzAgents,
+  type OksuzAgentsChain,
+} from "../../offchain/sim/oksuz-agents.ts";
 
 describe("Oksuz agents over the wire", function () {
   this.timeout(300_000);
@@ -79,11 +84,25 @@ describe("Oksuz agents over the wire", function () {
       "meter agents built": "4/4",
       "meters prepared": "4/4",
       "registrations heard": "4/4",
+      "registrations stored": "4/4",
+      "meters registered on-chain": "4/4",
+      "onions sent": "32/32",
+      "onion hops relayed": "96/96",
       "reports admitted": "32/32",
       "bills posted": `${ocd}/${ocd}`,
       "bills checked": "4/4",
       intervals: "1/1",
     });
+  });
+
+  it("spreads a city's report onions over more rounds only past 25,000 onions per round (issue 14)", function () {
+    // 8 rounds (the agent's default) up to 25,000 meters at K = 8: those runs are unchanged.
+    expect(citySendRounds(4, 8)).to.equal(8);
+    expect(citySendRounds(25_000, 8)).to.equal(8);
+    expect(citySendRounds(25_001, 8)).to.equal(9);
+    // 100,000 meters: 800,000 onions over 32 rounds, ≤ 25,000 per round.
+    expect(citySendRounds(100_000, 8)).to.equal(32);
+    expect((100_000 * 8) / citySendRounds(100_000, 8)).to.be.at.most(MAX_ONIONS_PER_ROUND);
   });
 
   it("direct mode: SP posts per-user prices and bills itself", async function () {
