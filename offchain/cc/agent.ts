@@ -508,9 +508,13 @@ export class ControlCenterAgent {
    * until `maxStalls` rounds in a row moved nothing (then the last failure is thrown, an
    * `OcdPipelineError` whose cause is the chain's typed error). Throws {@link ControlCenterCrash}
    * at the injected crash point, and `PostingConfigError` for posting options out of range.
+   * `progress(done, total)`, if given, counts the slots of this call's batches as each is sent
+   * (fixed batches: once mined), of the slots the chain did not hold yet (issue 14: a city's OCD
+   * posting is minutes of transactions).
    */
   async postAndSeal(
     interval: number,
+    progress?: (done: number, total: number) => void,
   ): Promise<{ posted: number; entries: LedgerEntry[]; zeroSlots: ZeroSlots }> {
     const { chain } = this.#components;
     const entries = this.center.closeInterval(interval);
@@ -521,9 +525,9 @@ export class ControlCenterAgent {
     }
     // Transactions a killed CC left in flight land before we read where to resume.
     if (posting && chain.settle) await chain.settle(posting.settleMs ?? 60_000);
-    let progress = await chain.intervalProgress(interval);
-    if (progress.state !== INTERVAL_STATE.Open) return { posted: 0, entries, zeroSlots };
-    const firstLastId = progress.lastId;
+    let chainAt = await chain.intervalProgress(interval);
+    if (chainAt.state !== INTERVAL_STATE.Open) return { posted: 0, entries, zeroSlots };
+    const firstLastId = chainAt.lastId;
     const blockGasLimit = posting && chain.blockGasLimit ? await chain.blockGasLimit() : undefined;
     const plan = (after: Uint8Array): PlannedOcdBatch[] => {
       const pending = entries.filter((e) => compareIds(e.id, after) > 0);
@@ -532,25 +536,33 @@ export class ControlCenterAgent {
         ? planOcdBatches(pending, pendingZero, { ...posting, blockGasLimit })
         : planFixedBatches(pending, pendingZero, this.#init.batchSize ?? 100);
     };
+    const slotsOf = (b: PlannedOcdBatch) => b.entries.length + b.zeroIds.length;
+    const total = plan(firstLastId).reduce((n, b) => n + slotsOf(b), 0);
+    let sent = 0;
+    const count = (b: PlannedOcdBatch): void => {
+      sent += slotsOf(b);
+      progress?.(Math.min(sent, total), total);
+    };
     const window = posting?.window ?? 1;
     if (posting && chain.ocdSender) {
       // Pipelined: rounds of plan → send with explicit nonces → confirm, the chain read between.
       const maxStalls = posting.maxStalls ?? 3;
       let stalls = 0;
       for (;;) {
-        const batches = plan(progress.lastId);
+        const batches = plan(chainAt.lastId);
         if (batches.length === 0) break;
         const sender = await chain.ocdSender();
         try {
-          await postOcdPipeline(interval, progress.lastId, batches, sender, window, () => {
+          await postOcdPipeline(interval, chainAt.lastId, batches, sender, window, (k) => {
             this.#crashPoint();
             this.#batchesPosted++;
+            count(batches[k]);
           });
         } catch (err) {
           if (err instanceof ControlCenterCrash) throw err;
           if (chain.settle) await chain.settle(posting.settleMs ?? 60_000);
           const after = await chain.intervalProgress(interval);
-          const moved = compareIds(after.lastId, progress.lastId) !== 0;
+          const moved = compareIds(after.lastId, chainAt.lastId) !== 0;
           stalls = moved ? 0 : stalls + 1;
           this.#logger.warn("OCD posting round failed; reading the chain again", {
             interval,
@@ -559,16 +571,17 @@ export class ControlCenterAgent {
             error: err instanceof Error ? err.message : String(err),
           });
           if (stalls >= maxStalls || after.state !== INTERVAL_STATE.Open) throw err;
-          progress = after;
+          chainAt = after;
           continue;
         }
-        progress = await chain.intervalProgress(interval);
+        chainAt = await chain.intervalProgress(interval);
       }
     } else {
-      for (const b of plan(progress.lastId)) {
+      for (const b of plan(chainAt.lastId)) {
         this.#crashPoint();
         await chain.postOcdBatch(interval, b.entries, b.zeroIds);
         this.#batchesPosted++;
+        count(b);
       }
     }
     // The crash point also lies between the last batch and the seal, so `crashAfterBatches(n)`

@@ -67,7 +67,8 @@ export interface ControlCenterServiceComponents {
   /**
    * Counted progress (issue 14: a city's phases last minutes): "registrations heard" as they
    * arrive, "registrations stored" and "meters registered on-chain" (agent.registerMeters),
-   * "reports admitted" of meters × K per interval, and in relayed mode "bills posted" of
+   * "reports admitted" of meters × K per interval, "OCD slots posted" (agent.postAndSeal), and in
+   * relayed mode "bills posted" of
    * the interval's OCD entries (each restarts every interval).
    */
   readonly step?: ProgressSink;
@@ -227,7 +228,11 @@ export class ControlCenterService {
       if (clock.now() < deadline) this.#announce(j, window, clock.now(), () => true);
       this.#phase = "posting";
       await this.#admitting; // a batch in flight is admitted (and acknowledged) before the seal
-      const { zeroSlots } = await this.#write(() => agent.postAndSeal(j));
+      const { zeroSlots } = await this.#write(() =>
+        agent.postAndSeal(j, (done, total) =>
+          this.#c.step?.({ task: "OCD slots posted", done, total }),
+        ),
+      );
       this.#sealed = j;
       this.#logger.info("interval sealed", { interval: j, markers: zeroSlots.markers });
     }

@@ -89,6 +89,7 @@ describe("Oksuz agents over the wire", function () {
       "onions sent": "32/32",
       "onion hops relayed": "96/96",
       "reports admitted": "32/32",
+      "OCD slots posted": "32/32",
       "bills posted": `${ocd}/${ocd}`,
       "bills checked": "4/4",
       intervals: "1/1",
