@@ -5,8 +5,6 @@
 // meter, not the process's fixed part. Bounds are about half of what the state was before the
 // fix, so the test fails if the decoded copies come back, not on noise.
 import { expect } from "chai";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 
 import { decodeBillRecords, decodeOcdRecords } from "../../offchain/chain/ledgerReader.ts";
 import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
@@ -14,20 +12,9 @@ import { decodeUserBatch, encodeUserBatch } from "../../offchain/protocol/user-b
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
+import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
 
 const T = WINDOW.end - 1n;
-
-function gcFunction(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
-
-function bytesInUse(gc: () => void): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 /** Bytes per item between `small` and `large` items made by `make` (kept alive in `keep`). */
 function slope<T>(gc: () => void, small: number, large: number, make: (i: number) => T): number {

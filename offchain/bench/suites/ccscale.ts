@@ -2,8 +2,6 @@
 // pool of worker threads, offchain/cc/admission-pool.ts) against one core in the same run, and the
 // memory each role keeps per meter (docs/SCALE.md "Memory per role").
 import { availableParallelism, loadavg } from "node:os";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 
 import { AdmissionPool, BatchAdmission } from "../../cc/admission-pool.ts";
 import { packSignatureJobs } from "../../cc/admission-verify.ts";
@@ -19,6 +17,7 @@ import { encodeMeterReport } from "../../protocol/meter-report.ts";
 import { DEFAULT_REPORT_SLOTS } from "../../protocol/splitting.ts";
 import { User } from "../../user/user.ts";
 import { median, type BenchContext } from "../harness.ts";
+import { bytesInUse, gcFunction } from "../heap.ts";
 
 const CATEGORIES = [50n, 100n, 250n, 500n, 1000n];
 const enc = new TextEncoder();
@@ -28,20 +27,6 @@ const ggmKeyOf = (i: number) => sha256(enc.encode(`bench/K/${i}`));
 
 /** Reports submitted per `BatchAdmission.submit` call in the pool measurement. */
 const BATCH = 256;
-
-/** A collectable heap: `gc()` through V8's flag, for the memory figures only. */
-function gcFunction(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
-
-/** Heap and array-buffer bytes in use after two full collections. */
-function bytesInUse(gc: () => void): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 export async function run(ctx: BenchContext): Promise<void> {
   const domain = ledgerDomain(31337n, "0x" + "11".repeat(20));
