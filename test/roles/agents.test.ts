@@ -16,6 +16,7 @@ import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/repo
 import { buildOnion } from "../../offchain/onion/sphinx.ts";
 import { INTERVAL_STATE, verifyBillBatch } from "../../offchain/protocol/billing.ts";
 import type { IntervalReport } from "../../offchain/protocol/ledger-audit.ts";
+import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { decodeWire, encodeWire, type WireMessage } from "../../offchain/protocol/wire/index.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
@@ -369,13 +370,20 @@ describe("Oksuz agents, one at a time", function () {
       return { ocd, sp };
     }
 
-    it("relayed: sends DAP and bill batches to CC, again for what the chain lacks, until final", async function () {
-      const { clock, network } = net("sp");
-      const { ocd, sp } = sealedInterval();
-      const chainState = { state: INTERVAL_STATE.OcdSealed as number, dap: 0, bills: 0 };
+    /**
+     * A relayed SP's chain: the interval as `chainState` says (its OCD fixed), counted reads in
+     * `calls`, `intervalCounts` only when `withCounts`; any write fails the test.
+     */
+    function relayedSpChain(
+      ocd: LedgerEntry[],
+      chainState: { state: number; dap: number; bills: number },
+      withCounts: boolean,
+    ) {
+      const calls = { full: 0, counts: 0 };
       const chain: ServiceProviderChainClient = {
-        readInterval: async (j) =>
-          ({
+        readInterval: async (j) => {
+          calls.full++;
+          return {
             interval: j,
             state: chainState.state,
             window: WINDOW,
@@ -383,12 +391,31 @@ describe("Oksuz agents, one at a time", function () {
             ocd,
             dap: Array(chainState.dap).fill(undefined),
             bills: Array(chainState.bills).fill(undefined),
-          }) as unknown as IntervalReport,
+          } as unknown as IntervalReport;
+        },
+        ...(withCounts && {
+          intervalCounts: async () => {
+            calls.counts++;
+            return {
+              state: chainState.state as never,
+              dapCount: chainState.dap,
+              billCount: chainState.bills,
+            };
+          },
+        }),
         readTariff: async () => TARIFF,
         postDap: async () => expect.fail("relayed SP never posts"),
         postBills: async () => expect.fail("relayed SP never posts"),
         closeBilling: async () => expect.fail("relayed SP never posts"),
       };
+      return { chain, calls };
+    }
+
+    it("relayed: sends DAP and bill batches to CC, again for what the chain lacks, until final", async function () {
+      const { clock, network } = net("sp");
+      const { ocd, sp } = sealedInterval();
+      const chainState = { state: INTERVAL_STATE.OcdSealed as number, dap: 0, bills: 0 };
+      const { chain } = relayedSpChain(ocd, chainState, false);
       const agent = new ServiceProviderAgent(
         { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
         { sp, chain, clock, transport: network.endpoint("sp") },
@@ -418,33 +445,7 @@ describe("Oksuz agents, one at a time", function () {
       const { clock, network } = net("sp-counts");
       const { ocd, sp } = sealedInterval();
       const chainState = { state: INTERVAL_STATE.Open as number, dap: 0, bills: 0 };
-      const calls = { full: 0, counts: 0 };
-      const chain: ServiceProviderChainClient = {
-        readInterval: async (j) => {
-          calls.full++;
-          return {
-            interval: j,
-            state: chainState.state,
-            window: WINDOW,
-            tariffVersion: 1,
-            ocd,
-            dap: Array(chainState.dap).fill(undefined),
-            bills: Array(chainState.bills).fill(undefined),
-          } as unknown as IntervalReport;
-        },
-        intervalCounts: async () => {
-          calls.counts++;
-          return {
-            state: chainState.state as never,
-            dapCount: chainState.dap,
-            billCount: chainState.bills,
-          };
-        },
-        readTariff: async () => TARIFF,
-        postDap: async () => expect.fail("relayed SP never posts"),
-        postBills: async () => expect.fail("relayed SP never posts"),
-        closeBilling: async () => expect.fail("relayed SP never posts"),
-      };
+      const { chain, calls } = relayedSpChain(ocd, chainState, true);
       const agent = new ServiceProviderAgent(
         { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
         { sp, chain, clock, transport: network.endpoint("sp") },
