@@ -411,17 +411,28 @@ describe("Oksuz agents, one at a time", function () {
       return { chain, calls };
     }
 
-    it("relayed: sends DAP and bill batches to CC, again for what the chain lacks, until final", async function () {
-      const { clock, network } = net("sp");
-      const { ocd, sp } = sealedInterval();
-      const chainState = { state: INTERVAL_STATE.OcdSealed as number, dap: 0, bills: 0 };
-      const { chain } = relayedSpChain(ocd, chainState, false);
+    /** A relayed SP agent over `chain` on network endpoint "sp", started, and CC's peer. */
+    async function startRelayedSp(
+      sp: ServiceProvider,
+      chain: ServiceProviderChainClient,
+      clock: ReturnType<typeof net>["clock"],
+      network: ReturnType<typeof net>["network"],
+    ) {
       const agent = new ServiceProviderAgent(
         { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
         { sp, chain, clock, transport: network.endpoint("sp") },
       );
       const ccPeer = peer(network, clock, "cc");
       await agent.start();
+      return { agent, ccPeer };
+    }
+
+    it("relayed: sends DAP and bill batches to CC, again for what the chain lacks, until final", async function () {
+      const { clock, network } = net("sp");
+      const { ocd, sp } = sealedInterval();
+      const chainState = { state: INTERVAL_STATE.OcdSealed as number, dap: 0, bills: 0 };
+      const { chain } = relayedSpChain(ocd, chainState, false);
+      const { agent, ccPeer } = await startRelayedSp(sp, chain, clock, network);
       await clock.advanceAsync(2 * ROUND);
       const first = ccPeer.got.splice(0).map((g) => g.message.type);
       const batches = Math.ceil(ocd.length / 2);
@@ -446,12 +457,7 @@ describe("Oksuz agents, one at a time", function () {
       const { ocd, sp } = sealedInterval();
       const chainState = { state: INTERVAL_STATE.Open as number, dap: 0, bills: 0 };
       const { chain, calls } = relayedSpChain(ocd, chainState, true);
-      const agent = new ServiceProviderAgent(
-        { intervals: 1, mode: "relayed", pollMs: ROUND, resendMs: 10 * ROUND },
-        { sp, chain, clock, transport: network.endpoint("sp") },
-      );
-      const ccPeer = peer(network, clock, "cc");
-      await agent.start();
+      const { agent, ccPeer } = await startRelayedSp(sp, chain, clock, network);
       await clock.advanceAsync(5 * ROUND);
       expect(calls.full, "open: no full read").to.equal(0);
       expect(calls.counts).to.be.at.least(5);
