@@ -3,7 +3,7 @@
 //
 //   npm run demo -- [--meters N] [--intervals J] [--seed S] [--rpc URL] [--json FILE] [--report DIR]
 //                   [--direct] [--attack NAME] [--loss P] [--crash J:admission|J:posting]
-//                   [--cover N] [--cc-workers N] [--pseudonyms-out DIR] [--quiet]
+//                   [--cover N] [--cc-workers N] [--posting MODE] [--pseudonyms-out DIR] [--quiet]
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -58,6 +58,9 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
   --cover N         cover traffic: every relay sends N loop packets per round (default 0)
   --cc-workers N    CC's admission pool: N threads check a relay round's report signatures
                     (default 1: inline, no thread; 2 on this 2-core machine uses both cores)
+  --posting MODE    how CC posts OCD: "fixed" (100 entries per transaction, one at a time) or
+                    "chain-speed" (batches sized from the block gas limit, 4 in flight); default
+                    fixed up to 25,000 meters, chain-speed above (docs/SCALE.md)
   --pseudonyms-out DIR
                     with --rpc: write DIR/meter-<i>.json, household i's pseudonym file (the
                     batches its meter delivered), for \`npx gridledger verify-bill --rpc URL
@@ -81,6 +84,7 @@ const values = parseOptions(c, USAGE, {
   loss: { type: "string" },
   crash: { type: "string" },
   cover: { type: "string" },
+  posting: { type: "string" },
   "cc-workers": { type: "string" },
   "pseudonyms-out": { type: "string" },
   quiet: { type: "boolean", default: false },
@@ -119,6 +123,10 @@ if (values.deployment !== undefined) {
 }
 const coverLoops = c.intOption(values.cover, "cover", 0, 0, 1_000);
 const ccWorkers = c.intOption(values["cc-workers"], "cc-workers", 1, 1, 64);
+const posting = values.posting;
+if (posting !== undefined && posting !== "fixed" && posting !== "chain-speed") {
+  fail(`--posting must be "fixed" or "chain-speed", got "${posting}"`);
+}
 let crash: { interval: number; phase: "admission" | "posting" } | undefined;
 if (values.crash !== undefined) {
   const m = /^(\d+):(admission|posting)$/.exec(values.crash);
@@ -192,6 +200,7 @@ try {
       crash,
       cover: coverLoops > 0 ? { loopsPerRound: coverLoops } : undefined,
       ccWorkers,
+      posting,
     },
     chain,
     {

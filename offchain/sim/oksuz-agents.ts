@@ -114,8 +114,16 @@ export interface OksuzAgentsScenario {
    * from its store (offchain/adversary/crashing-cc.ts).
    */
   readonly crash?: CrashPlan;
-  /** OCD entries per transaction, default 100. */
+  /** OCD entries per transaction with fixed posting, default 100. */
   readonly batchSize?: number;
+  /**
+   * How CC posts OCD (issue 14): "fixed" sends `batchSize` entries per transaction, one at a time;
+   * "chain-speed" sizes batches from the block gas limit with {@link CITY_POSTING_WINDOW} in flight
+   * (`ControlCenterAgentInit.posting`, cc/posting.ts, as the `gridledger cc` service does). Default
+   * {@link postingMode}: fixed when `batchSize` is set, else {@link cityPosting} (fixed for runs up
+   * to 25,000 meters at K = 8, so their transactions and gas figures are unchanged).
+   */
+  readonly posting?: OcdPostingMode;
   /**
    * Loopix-style cover traffic (docs/ONION.md): every relay sends `loopsPerRound` loops each
    * round and tops a round's output up to `minBatch` packets; off by default.
@@ -353,6 +361,8 @@ export async function runOksuzAgents(
         maxMessagesPerMeter: slots,
         maxFailures: 3,
         batchSize: scenario.batchSize,
+        posting:
+          postingMode(scenario) === "chain-speed" ? { window: CITY_POSTING_WINDOW } : undefined,
         epoch: 0,
         admissionWorkers: scenario.ccWorkers,
       },
@@ -818,6 +828,34 @@ export const MAX_ONIONS_PER_ROUND = 25_000;
  */
 export function citySendRounds(meters: number, slots: number): number {
   return Math.max(8, Math.ceil((meters * slots) / MAX_ONIONS_PER_ROUND));
+}
+
+/** How the simulated CC posts OCD: {@link OksuzAgentsScenario.posting}. */
+export type OcdPostingMode = "fixed" | "chain-speed";
+
+/** OCD transactions in flight when the simulator posts at chain speed (the `cc` service's default). */
+export const CITY_POSTING_WINDOW = 4;
+
+/** Slots (meters × K) of an interval above which the simulator posts at chain speed by default. */
+export const CITY_POSTING_SLOTS = 200_000;
+
+/**
+ * The simulator's default OCD posting for a city of `meters` with K = `slots` (issue 14 "Posting
+ * at chain speed"): "chain-speed" above {@link CITY_POSTING_SLOTS} slots — a 100,000-meter
+ * interval is 800,000 slots, 8,000 fixed transactions of 100 but ≈ 270 sized from a 30M block —,
+ * "fixed" below, so that runs up to 25,000 meters at K = 8 keep their transactions and gas figures.
+ */
+export function cityPosting(meters: number, slots: number): OcdPostingMode {
+  return meters * slots > CITY_POSTING_SLOTS ? "chain-speed" : "fixed";
+}
+
+/** The scenario's posting: as given, else fixed when it sets `batchSize`, else {@link cityPosting}. */
+export function postingMode(
+  scenario: Pick<OksuzAgentsScenario, "meters" | "slots" | "batchSize" | "posting">,
+): OcdPostingMode {
+  if (scenario.posting) return scenario.posting;
+  if (scenario.batchSize !== undefined) return "fixed";
+  return cityPosting(scenario.meters, scenario.slots ?? DEFAULT_REPORT_SLOTS);
 }
 
 /** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */

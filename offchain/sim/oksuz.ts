@@ -710,6 +710,14 @@ function validateScenario(s: OksuzScenario): void {
   ) {
     throw new RangeError(`runOksuz: ccWorkers must be an integer in [1, 64], got ${s.ccWorkers}`);
   }
+  if (s.posting !== undefined && s.posting !== "fixed" && s.posting !== "chain-speed") {
+    throw new RangeError(`runOksuz: posting must be "fixed" or "chain-speed", got ${s.posting}`);
+  }
+  if (s.posting === "chain-speed" && s.batchSize !== undefined) {
+    throw new RangeError(
+      "runOksuz: batchSize sets fixed posting; chain-speed posting sizes batches from the block gas limit",
+    );
+  }
   for (const [k, v] of Object.entries(s.cover ?? {})) {
     if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000) {
       throw new RangeError(`runOksuz: cover.${k} must be an integer in [0, 1000], got ${v}`);

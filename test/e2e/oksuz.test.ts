@@ -194,6 +194,32 @@ describe("Oksuz end to end", function () {
     });
   });
 
+  describe("OCD posting at chain speed (issue 14)", () => {
+    const ledgers = (r: OksuzReport) =>
+      r.perInterval.map((s) => [s.ocdDigest, s.price, s.billedTotal, s.entries, s.zeroSlots]);
+
+    it("gives the ledgers of fixed batches, in fewer transactions, and survives a crash mid-posting", async () => {
+      const fixed = await run({ meters: 10, intervals: 2, batchSize: 5 });
+      const fast = await run({ meters: 10, intervals: 2, posting: "chain-speed" });
+      expect(ledgers(fast)).to.deep.equal(ledgers(fixed));
+      for (const s of fast.perInterval) {
+        // Sized from the block: the whole interval (80 slots) in one postOcdAfter transaction.
+        expect(Object.keys(s.gasByOperation)).to.include("postOcdAfter");
+        expect(Object.keys(s.gasByOperation)).to.not.include("postOcd");
+      }
+      await reconcile(fast);
+      const crashed = await run({
+        meters: 10,
+        intervals: 2,
+        posting: "chain-speed",
+        crash: { interval: 1, phase: "posting" },
+      });
+      expect(crashed.crash?.restarted, "the crash fired").to.equal(true);
+      expect(ledgers(crashed)).to.deep.equal(ledgers(fixed));
+      await reconcile(crashed);
+    });
+  });
+
   it("refuses impossible scenarios with clear errors", async () => {
     const failure = async (p: Promise<unknown>) => {
       try {
@@ -208,6 +234,12 @@ describe("Oksuz end to end", function () {
       /ccWorkers must be an integer in \[1, 64\]/,
     );
     expect(await failure(run({ intervals: 0 }))).to.match(/intervals must be a positive integer/);
+    expect(
+      await failure(run({ posting: "bogus" as unknown as OksuzScenario["posting"] })),
+    ).to.match(/posting must be "fixed" or "chain-speed"/);
+    expect(await failure(run({ posting: "chain-speed", batchSize: 5 }))).to.match(
+      /batchSize sets fixed posting/,
+    );
     expect(await failure(run({ cover: { loopsPerRound: -1 } }))).to.match(
       /cover.loopsPerRound must be an integer in \[0, 1000\]/,
     );

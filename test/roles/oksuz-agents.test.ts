@@ -9,6 +9,8 @@ import { connectBillingLedger } from "../../offchain/chain/billing.ts";
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
 import {
   citySendRounds,
+  cityPosting,
+  postingMode,
   MAX_ONIONS_PER_ROUND,
   runOksuzAgents,
   type OksuzAgentsChain,
@@ -104,6 +106,17 @@ describe("Oksuz agents over the wire", function () {
     // 100,000 meters: 800,000 onions over 32 rounds, ≤ 25,000 per round.
     expect(citySendRounds(100_000, 8)).to.equal(32);
     expect((100_000 * 8) / citySendRounds(100_000, 8)).to.be.at.most(MAX_ONIONS_PER_ROUND);
+  });
+
+  it("posts OCD at chain speed past 200,000 slots per interval, or as the scenario says (issue 14)", function () {
+    expect(cityPosting(25_000, 8)).to.equal("fixed");
+    expect(cityPosting(25_001, 8)).to.equal("chain-speed");
+    expect(cityPosting(100_000, 8)).to.equal("chain-speed");
+    expect(postingMode({ meters: 100_000 })).to.equal("chain-speed");
+    expect(postingMode({ meters: 100_000, slots: 2 })).to.equal("fixed");
+    // An explicit batch size means fixed batches; an explicit mode wins.
+    expect(postingMode({ meters: 100_000, batchSize: 100 })).to.equal("fixed");
+    expect(postingMode({ meters: 12, posting: "chain-speed" })).to.equal("chain-speed");
   });
 
   it("direct mode: SP posts per-user prices and bills itself", async function () {
