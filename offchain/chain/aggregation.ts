@@ -10,6 +10,7 @@ import {
   ContractFactory,
   ZeroAddress,
   getAddress,
+  keccak256,
   type ContractTransactionReceipt,
   type InterfaceAbi,
   type Signer,
@@ -29,7 +30,7 @@ import { aggregationDomain } from "../protocol/aggregation.ts";
 import { DeploymentMismatchError, readArtifact } from "./deploy.ts";
 import { ContractRevertError, chainCall, toChainError } from "./errors.ts";
 import { noteWrite } from "./provider.ts";
-import { mined } from "./tx.ts";
+import { mined, settled } from "./tx.ts";
 
 /** Accounts: admin (deploys, grants, rotates keys), the gateway, one per consensus node. */
 export interface AggregationChainAccess {
@@ -46,6 +47,9 @@ export interface RoundOnChain {
   readonly sum: bigint;
   readonly gasUsed: bigint;
 }
+
+/** How long `recordRound` waits for the gateway's pending transactions before reading the ledger. */
+export const RECORD_SETTLE_MS = 60_000;
 
 /** The devnet's selection timeouts (blocks; one block per transaction): reveal, primary window. */
 const SIM_REVEAL_TIMEOUT_BLOCKS = 1;
@@ -347,7 +351,17 @@ export class AggregationLedgerAdapter {
     await this.#advanceTo(BigInt(await provider.getBlockNumber()) + 1n + blocks);
   }
 
-  /** Gateway mode: `recordRound`, the sum read back from the `RoundRecorded` event. */
+  /**
+   * Gateway mode: `recordRound`, the sum read back from the `RoundRecorded` event. Idempotent for
+   * the same statement (the chain is the source of truth, DESIGN §3 "Persistence"): a gateway
+   * killed after sending the transaction replays the same deterministic BLS statement from its
+   * journal on restart. This first waits (at most {@link RECORD_SETTLE_MS}) for the gateway's
+   * transactions still in the node's pool; if round `round` is then on the ledger under this exact
+   * signature — mined before the restart, or while this call's own transaction was refused as a
+   * repeat — it returns that record and its transaction's gas instead of failing. Any other
+   * refusal (another statement for the round, a bad signature) propagates as the named
+   * `ContractRevertError` (chain/errors.ts).
+   */
   async recordRound(
     gateway: Signer,
     round: bigint,
@@ -356,11 +370,33 @@ export class AggregationLedgerAdapter {
     signature: Uint8Array,
   ): Promise<RoundOnChain> {
     const ledger = this.ledger.connect(gateway) as AggregationLedger;
-    const receipt = await (
-      await ledger.recordRound(round, sum, reporters, hex(g2ToEip2537(signature)))
-    ).wait();
-    if (!receipt) throw new Error("recordRound: no receipt");
-    return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
+    const encoded = hex(g2ToEip2537(signature));
+    // A transaction a killed gateway sent may still be in the node's pool: let it be mined first.
+    await settled(gateway, RECORD_SETTLE_MS);
+    const already = await this.#recordedAs(round, encoded);
+    if (already) return already;
+    try {
+      const receipt = await mined(() => ledger.recordRound(round, sum, reporters, encoded));
+      return { sum: this.#eventSum(receipt, "RoundRecorded", round), gasUsed: receipt.gasUsed };
+    } catch (err) {
+      const raced = await this.#recordedAs(round, encoded);
+      if (raced) return raced;
+      throw err;
+    }
+  }
+
+  /**
+   * Round `round` as the ledger holds it if it was recorded with exactly `encodedSignature`
+   * (EIP-2537 G2, hex), with the gas of the transaction that recorded it; else undefined.
+   */
+  async #recordedAs(round: bigint, encodedSignature: string): Promise<RoundOnChain | undefined> {
+    const record = await chainCall(() => this.ledger.roundRecord(round));
+    if (record.gatewaySignatureHash !== keccak256(encodedSignature)) return undefined;
+    const [event] = await chainCall(() =>
+      this.ledger.queryFilter(this.ledger.filters.RoundRecorded(round)),
+    );
+    const receipt = event ? await chainCall(() => event.getTransactionReceipt()) : null;
+    return { sum: BigInt(record.sum), gasUsed: receipt?.gasUsed ?? 0n };
   }
 
   /** Consensus mode: `commitBlock` by the submitting node; null if the ledger refuses it. */

@@ -22,7 +22,7 @@ import {
 import { chainCall } from "./errors.ts";
 import { readInterval, type ReadIntervalOptions } from "./ledgerReader.ts";
 import { readTariff } from "./deploy.ts";
-import { mined, receiptOf } from "./tx.ts";
+import { mined, receiptOf, settled } from "./tx.ts";
 
 /** Meters per `registerMeters` transaction (stays well under the block gas limit). */
 const REGISTER_BATCH = 200;
@@ -82,22 +82,7 @@ export function controlCenterChainClient(
         },
       };
     },
-    async settle(timeoutMs) {
-      const signer = signerOf(ledger);
-      const address = await signer.getAddress();
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const [latest, pending] = await chainCall(() =>
-          Promise.all([
-            signer.provider.getTransactionCount(address, "latest"),
-            signer.provider.getTransactionCount(address, "pending"),
-          ]),
-        );
-        if (pending <= latest) return true;
-        if (Date.now() >= deadline) return false;
-        await new Promise((resolve) => setTimeout(resolve, settlePollMs));
-      }
-    },
+    settle: (timeoutMs) => settled(signerOf(ledger), timeoutMs, settlePollMs),
     meterCount: async () => Number(await ledger.meterCount()),
     async registerMeters(publicKeys, progress) {
       for (let i = 0; i < publicKeys.length; i += REGISTER_BATCH) {

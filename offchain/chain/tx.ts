@@ -1,7 +1,7 @@
 // The one way `chain/` sends a transaction: wait for its receipt, record the receipt's block in
 // the provider's read fence (provider.ts: later reads see this write), and turn every failure
 // into a named `ChainError` (errors.ts).
-import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
+import type { ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
 
 import { TransactionDroppedError, chainCall } from "./errors.ts";
 import { noteWrite } from "./provider.ts";
@@ -74,4 +74,30 @@ export function receiptOf(
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   });
+}
+
+/**
+ * Waits until every transaction `signer` has sent is mined — its `pending` transaction count no
+ * longer above its `latest` one — polling every `pollMs` (default 100 ms). A restarted role calls
+ * it before reading what the chain holds, so that a transaction its killed predecessor sent and the
+ * node still holds is seen as mined, not missed (the chain is the source of truth). Resolves true
+ * once settled, false when `timeoutMs` passed first (a transaction stuck in the pool). Throws the
+ * named `ChainError`s of {@link chainCall}; a signer without a provider is a TypeError.
+ */
+export async function settled(signer: Signer, timeoutMs: number, pollMs = 100): Promise<boolean> {
+  const provider = signer.provider;
+  if (!provider) throw new TypeError("settled: the signer needs a provider");
+  const address = await signer.getAddress();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [latest, pending] = await chainCall(() =>
+      Promise.all([
+        provider.getTransactionCount(address, "latest"),
+        provider.getTransactionCount(address, "pending"),
+      ]),
+    );
+    if (pending <= latest) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }

@@ -20,6 +20,9 @@ import {
   bbnpVerifyRound,
 } from "../../offchain/protocol/aggregation.ts";
 
+import { AggregationLedgerAdapter } from "../../offchain/chain/aggregation.ts";
+import { ContractRevertError } from "../../offchain/chain/errors.ts";
+
 const { ethers } = await network.create();
 const h = (x: Uint8Array): string => "0x" + bytesToHex(x);
 
@@ -260,6 +263,62 @@ describe("AggregationLedger", () => {
         expect(stored.sum).to.equal(r.sum);
         expect(stored.gatewaySignatureHash).to.equal(ethers.keccak256(r.sig));
       }
+    });
+  });
+
+  describe("a gateway restarted after sending recordRound (AggregationLedgerAdapter)", () => {
+    const statement = (sk: bigint, domain: Uint8Array, round: bigint, sum: bigint) =>
+      bbnpSignRound(sk, domain, round, sum, 10);
+
+    it("replaying the same statement returns the recorded round without a second transaction", async () => {
+      const { ledger, gateway, domain } = await deployLedger();
+      const adapter = await AggregationLedgerAdapter.connect(gateway, await ledger.getAddress());
+      const sig = statement(GATEWAY_SK, domain, 1n, 42n);
+      const first = await adapter.recordRound(gateway, 1n, 42n, 10, sig);
+      expect(first.sum).to.equal(42n);
+      expect(first.gasUsed > 0n).to.equal(true);
+      const nonce = await ethers.provider.getTransactionCount(gateway.address);
+      // The restarted gateway signs the same statement again (BLS is deterministic).
+      expect(await adapter.recordRound(gateway, 1n, 42n, 10, sig)).to.deep.equal(first);
+      expect(await ethers.provider.getTransactionCount(gateway.address)).to.equal(nonce);
+    });
+
+    it("a transaction of the killed gateway still in the pool is mined, not sent twice or refused", async () => {
+      const { ledger, gateway, domain } = await deployLedger();
+      const adapter = await AggregationLedgerAdapter.connect(gateway, await ledger.getAddress());
+      const sig = statement(GATEWAY_SK, domain, 2n, 77n);
+      const before = await ethers.provider.getTransactionCount(gateway.address);
+      await ethers.provider.send("evm_setAutomine", [false]);
+      try {
+        // The killed process's transaction: sent, not mined.
+        await ledger.connect(gateway).recordRound(2n, 77n, 10, h(g2ToEip2537(sig)));
+        const replay = adapter.recordRound(gateway, 2n, 77n, 10, sig);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await ethers.provider.send("evm_mine", []);
+        const recorded = await replay;
+        expect(recorded.sum).to.equal(77n);
+        expect(recorded.gasUsed > 0n).to.equal(true);
+      } finally {
+        await ethers.provider.send("evm_setAutomine", [true]);
+      }
+      // One transaction only: the replay waited for it and sent nothing.
+      expect(await ethers.provider.getTransactionCount(gateway.address)).to.equal(before + 1);
+      expect((await ledger.roundRecord(2n)).sum).to.equal(77n);
+    });
+
+    it("another statement for a recorded round is still refused (named revert)", async () => {
+      const { ledger, gateway, domain } = await deployLedger();
+      const adapter = await AggregationLedgerAdapter.connect(gateway, await ledger.getAddress());
+      await adapter.recordRound(gateway, 3n, 5n, 10, statement(GATEWAY_SK, domain, 3n, 5n));
+      let refused: unknown;
+      try {
+        await adapter.recordRound(gateway, 3n, 6n, 10, statement(GATEWAY_SK, domain, 3n, 6n));
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused).to.be.instanceOf(ContractRevertError);
+      expect((refused as ContractRevertError).message).to.match(/RoundNotIncreasing/);
+      expect((await ledger.roundRecord(3n)).sum).to.equal(5n);
     });
   });
 });
