@@ -488,6 +488,7 @@ export async function runOksuzAgents(
       clock,
       transport: direct ? undefined : network.endpoint("sp"),
       logger: logger.child("sp"),
+      progress: hooks.step,
     },
   );
 

@@ -9,6 +9,7 @@
 // The chain is the source of truth for what is posted, so a restarted SP resumes where it was.
 import { sleep, type Clock } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import type { Transport } from "../runtime/network.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
@@ -42,6 +43,8 @@ export interface ServiceProviderAgentComponents {
   /** Relayed mode only. */
   readonly transport?: Transport;
   readonly logger?: Logger;
+  /** Counted progress: "OCD signatures checked by SP" when a sealed interval is read. */
+  readonly progress?: ProgressSink;
 }
 
 export interface ServiceProviderAgentStatus {
@@ -163,7 +166,11 @@ export class ServiceProviderAgent {
     readonly counts: IntervalCounts;
   }> {
     const sealed = await this.#c.chain.readInterval(j);
-    const bad = this.#c.sp.checkOcd(sealed.ocd);
+    const step = this.#c.progress;
+    const bad = this.#c.sp.checkOcd(
+      sealed.ocd,
+      step && ((done, total) => step({ task: "OCD signatures checked by SP", done, total })),
+    );
     if (bad.length > 0) {
       throw new ServiceProviderAgentError(
         `ServiceProviderAgent: ${bad.length} OCD entries of interval ${j} do not verify (first at ${bad[0]})`,
