@@ -54,6 +54,13 @@ export class PseudonymIndex {
     this.#mask = this.#slots.length - 1;
   }
 
+  /** An index of `keys` (32 bytes each) inserted in order. */
+  static of(keys: readonly Uint8Array[]): PseudonymIndex {
+    const index = new PseudonymIndex(keys.length);
+    for (const key of keys) index.insert(key);
+    return index;
+  }
+
   /** Entries inserted (shadowed duplicates included). */
   get size(): number {
     return this.#size;
@@ -127,6 +134,16 @@ export class PseudonymIndex {
       if (this.#equalsEntry(at - 1, bytes, offset)) return at - 1;
       s = (s + 1) & this.#mask;
     }
+  }
+
+  /** Whether `key` is present: false for anything but 32 bytes (no pseudonym). */
+  has(key: Uint8Array): boolean {
+    return key instanceof Uint8Array && key.length === 32 && this.find(key) >= 0;
+  }
+
+  /** Every entry's key in insertion order (copies), shadowed duplicates included. */
+  *[Symbol.iterator](): IterableIterator<Uint8Array> {
+    for (let e = 0; e < this.#size; e++) yield this.keyAt(e);
   }
 
   /** Entry `e`'s key (a copy). */

@@ -108,7 +108,7 @@ export class User {
       const ledger: LedgerSlot =
         e !== undefined
           ? { kind: "entry", entry: e }
-          : is32(slot.entry.id) && index.zero.find(slot.entry.id) >= 0
+          : report.zeroSlots.has(slot.entry.id)
             ? { kind: "zero" }
             : { kind: "none" };
       if (e !== undefined) {
@@ -227,7 +227,8 @@ function compactBatch(slots: readonly UserBatchSlot[]): Uint8Array | readonly Us
 }
 
 /**
- * A report indexed by pseudonym: one {@link PseudonymIndex} per ledger (32 bytes per key in one
+ * A report indexed by pseudonym (its zero slots are one already, `report.zeroSlots`): one
+ * {@link PseudonymIndex} per ledger (32 bytes per key in one
  * buffer, no hex string or Map entry per slot: issue 14, where the hex-keyed maps over a
  * 100,000-meter interval's 800,000 slots were ≈ 150 MB). Entry numbers are positions: `ocd` entry
  * `e` is `report.ocd[ocdAt[e]]`; a bill id's first bill is at flat position `billAt[e]` (bills
@@ -236,8 +237,6 @@ function compactBatch(slots: readonly UserBatchSlot[]): Uint8Array | readonly Us
 interface ReportIndex {
   readonly ocd: PseudonymIndex;
   readonly ocdAt: Int32Array;
-  /** Pseudonyms of zero slots (dummies and absence markers). */
-  readonly zero: PseudonymIndex;
   readonly bills: PseudonymIndex;
   readonly billAt: Int32Array;
   readonly moreBills: ReadonlyMap<number, readonly number[]>;
@@ -265,8 +264,6 @@ function indexOf(report: IntervalReport): ReportIndex {
     report.ocd.forEach((e, i) => {
       if (is32(e.id)) ocdAt[ocd.insert(e.id)] = i;
     });
-    const zero = new PseudonymIndex((report.zeroSlots ?? []).length);
-    for (const id of report.zeroSlots ?? []) if (is32(id)) zero.insert(id);
     let total = 0;
     for (const batch of report.billBatches) total += batch.bills.length;
     const bills = new PseudonymIndex(total);
@@ -291,7 +288,7 @@ function indexOf(report: IntervalReport): ReportIndex {
         g++;
       });
     });
-    index = { ocd, ocdAt, zero, bills, billAt, moreBills, batchOf, placeIn };
+    index = { ocd, ocdAt, bills, billAt, moreBills, batchOf, placeIn };
     indexes.set(report, index);
   }
   return index;

@@ -145,7 +145,7 @@ describe("Oksuz agents over the wire", function () {
         const r = await readInterval(ledger, j);
         expect(r.mismatches).to.deep.equal([]);
         out.push(
-          `${Buffer.from(r.ocdDigest).toString("hex")}/${r.zeroSlots.length}/${r.price}/${r.billedTotal}`,
+          `${Buffer.from(r.ocdDigest).toString("hex")}/${r.zeroSlots.size}/${r.price}/${r.billedTotal}`,
         );
       }
       return out;
