@@ -8,7 +8,8 @@
 //   - IntervalTable: one per open interval, entries numbered `e = ordinal·K + (k − 1)` so meter and
 //     counter are arithmetic on `e`: the pseudonyms (32 bytes each, dense), a flag byte (admitted,
 //     faulted) each, the interval seed `K_{i,j}` of every meter (32 bytes, ggm.ts) and the hash index;
-//   - PseudonymIndex: open addressing with linear probing over 32-byte keys stored densely. A
+//   - PseudonymIndex (offchain/protocol/pseudonym-index.ts, shared with the ledger audit and the
+//     users' check): open addressing with linear probing over 32-byte keys stored densely. A
 //     pseudonym is an HMAC output, uniform, so its first four bytes are the hash; the load factor
 //     stays ≤ 1/2, so a look-up probes ≈ 1.5 slots on average (O(1)); a key only CC can compute
 //     is never inserted by a sender, so no one can aim at a long probe run.
