@@ -4,9 +4,10 @@
 // rebuilt interval (offchain/user/user.ts). Open addressing with linear probing over keys stored
 // densely in one buffer; the hash is a key's first four bytes (pseudonyms are HMAC or keccak
 // outputs, uniform) and the load factor stays ≤ 1/2, so a look-up probes ≈ 1.5 slots on average.
-// A hostile source that chose keys sharing their first four bytes would make look-ups linear: CC
-// only inserts keys it computes; a ledger's keys are checked against the contract's storage
-// (counts, digests), so such an interval is refused, slowly.
+// A hostile source that chose keys sharing their first four bytes would make look-ups linear (a
+// slower audit, never a different answer): CC only inserts keys it computes; a dishonest RPC
+// endpoint could serve such zero-slot ids (docs/SECURITY.md "Dishonest RPC endpoint"), at the
+// cost of O(n²) time for that one read — not mitigated (a keyed hash would be).
 import { expectBytes } from "../crypto/bytes.ts";
 
 export class PseudonymIndexError extends Error {
