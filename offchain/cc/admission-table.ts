@@ -8,7 +8,8 @@
 //   - IntervalTable: one per open interval, entries numbered `e = ordinal·K + (k − 1)` so meter and
 //     counter are arithmetic on `e`: the pseudonyms (32 bytes each, dense), a flag byte (admitted,
 //     faulted) each, the interval seed `K_{i,j}` of every meter (32 bytes, ggm.ts) and the hash index;
-//   - PseudonymIndex: open addressing with linear probing over 32-byte keys stored densely. A
+//   - PseudonymIndex (offchain/protocol/pseudonym-index.ts, shared with the ledger audit and the
+//     users' check): open addressing with linear probing over 32-byte keys stored densely. A
 //     pseudonym is an HMAC output, uniform, so its first four bytes are the hash; the load factor
 //     stays ≤ 1/2, so a look-up probes ≈ 1.5 slots on average (O(1)); a key only CC can compute
 //     is never inserted by a sender, so no one can aim at a long probe run.
@@ -21,135 +22,16 @@ import { hmacSha256Keyed } from "../crypto/hash.ts";
 import { identityOf } from "../crypto/keys.ts";
 import { type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { controlCenterPseudonymKey, PSEUDONYM_LABEL } from "../protocol/pseudonym.ts";
+import { PseudonymIndex } from "../protocol/pseudonym-index.ts";
+
+// The index is shared with the ledger audit and the users' check (issue 14); its home is protocol/.
+export { PseudonymIndex, PseudonymIndexError } from "../protocol/pseudonym-index.ts";
 
 export class AdmissionTableError extends Error {
   override name = "AdmissionTableError";
 }
 
 const MIN_CAPACITY = 16;
-
-function capacityFor(entries: number): number {
-  let c = MIN_CAPACITY;
-  while (c < 2 * entries) c *= 2;
-  return c;
-}
-
-/** First four bytes of a 32-byte key at `offset` of `bytes`, as an unsigned 32-bit hash. */
-function hashAt(bytes: Uint8Array, offset: number): number {
-  return (
-    ((bytes[offset] << 24) |
-      (bytes[offset + 1] << 16) |
-      (bytes[offset + 2] << 8) |
-      bytes[offset + 3]) >>>
-    0
-  );
-}
-
-/**
- * An insertion-ordered set of 32-byte keys (pseudonyms) with O(1) look-up: entry `e` is the e-th
- * key inserted, stored at bytes `32e…32e+31` of one buffer, and the hash slots hold `e + 1` (0 =
- * empty). Re-inserting a present key makes the slot name the new entry (a later registration of
- * the same key wins, as `Map.set` did); the old entry keeps its bytes but is no longer found.
- */
-export class PseudonymIndex {
-  #keys: Uint8Array;
-  #slots: Uint32Array;
-  #mask: number;
-  #size = 0;
-
-  /** `expected`: entries to size for without growing (the buffer doubles beyond it). */
-  constructor(expected = 0) {
-    if (!Number.isInteger(expected) || expected < 0) {
-      throw new AdmissionTableError(`PseudonymIndex: expected ${expected} is not a count`);
-    }
-    this.#keys = new Uint8Array(32 * Math.max(expected, 8));
-    this.#slots = new Uint32Array(capacityFor(expected));
-    this.#mask = this.#slots.length - 1;
-  }
-
-  /** Entries inserted (shadowed duplicates included). */
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Bytes held (keys buffer and hash slots), for the memory figures of docs/SCALE.md. */
-  get byteLength(): number {
-    return this.#keys.byteLength + this.#slots.byteLength;
-  }
-
-  /** Appends `key` (32 bytes) as entry `size`, returns its entry number. */
-  insert(key: Uint8Array): number {
-    expectBytes(key, 32, "PseudonymIndex.insert: key");
-    const e = this.#size;
-    if (32 * (e + 1) > this.#keys.length) {
-      const grown = new Uint8Array(this.#keys.length * 2);
-      grown.set(this.#keys);
-      this.#keys = grown;
-    }
-    this.#keys.set(key, 32 * e);
-    this.#size++;
-    if (2 * this.#size > this.#slots.length) this.#rehash(this.#slots.length * 2);
-    else this.#place(e);
-    return e;
-  }
-
-  #place(e: number): void {
-    const keys = this.#keys;
-    const slots = this.#slots;
-    let s = hashAt(keys, 32 * e) & this.#mask;
-    for (;;) {
-      const at = slots[s];
-      if (at === 0) {
-        slots[s] = e + 1;
-        return;
-      }
-      if (this.#equalsEntry(at - 1, keys, 32 * e)) {
-        slots[s] = e + 1; // a duplicate: the later entry wins
-        return;
-      }
-      s = (s + 1) & this.#mask;
-    }
-  }
-
-  #rehash(capacity: number): void {
-    this.#slots = new Uint32Array(capacity);
-    this.#mask = capacity - 1;
-    for (let e = 0; e < this.#size; e++) this.#place(e);
-  }
-
-  #equalsEntry(e: number, bytes: Uint8Array, offset: number): boolean {
-    const keys = this.#keys;
-    const o = 32 * e;
-    for (let i = 0; i < 32; i++) if (keys[o + i] !== bytes[offset + i]) return false;
-    return true;
-  }
-
-  /**
-   * The entry of the 32 bytes at `offset` of `bytes`, or −1. No copy: the report's pseudonym is
-   * read in place.
-   */
-  find(bytes: Uint8Array, offset = 0): number {
-    if (!(bytes instanceof Uint8Array) || offset < 0 || offset + 32 > bytes.length) {
-      throw new AdmissionTableError("PseudonymIndex.find: need 32 bytes at offset");
-    }
-    const slots = this.#slots;
-    let s = hashAt(bytes, offset) & this.#mask;
-    for (;;) {
-      const at = slots[s];
-      if (at === 0) return -1;
-      if (this.#equalsEntry(at - 1, bytes, offset)) return at - 1;
-      s = (s + 1) & this.#mask;
-    }
-  }
-
-  /** Entry `e`'s key (a copy). */
-  keyAt(e: number): Uint8Array {
-    if (!Number.isInteger(e) || e < 0 || e >= this.#size) {
-      throw new AdmissionTableError(`PseudonymIndex.keyAt: no entry ${e}`);
-    }
-    return this.#keys.slice(32 * e, 32 * e + 32);
-  }
-}
 
 /** u32 → ordinal, open addressing (meter index → row of the {@link MeterDirectory}). */
 class U32Index {

@@ -19,6 +19,7 @@ import {
   type LedgerEvent,
 } from "../protocol/ledger-audit.ts";
 import { connectBillingLedger, publicKeyBytes, type BillingLedger } from "./billing.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import { jsonRpcProvider, readHead } from "./provider.ts";
 
 // The audit and the report it returns are the protocol's (offchain/protocol/ledger-audit.ts).
@@ -36,9 +37,21 @@ export interface ReadIntervalOptions {
   toBlock?: number;
   /** The scan ends at or after this block (e.g. the receipt block of another process's write). */
   minBlock?: number;
-  /** Blocks per `eth_getLogs` query (default 10,000; providers cap ranges). */
+  /**
+   * Blocks per `eth_getLogs` query (default 1,000; providers cap ranges). Each page is decoded
+   * and dropped before the next is fetched, so this bounds the raw logs held at once.
+   */
   blockRange?: number;
+  /**
+   * Counted progress (issue 14): "interval blocks read" (blocks scanned of the range) while the
+   * logs are fetched and decoded, then "interval slots audited" (OCD entries and zero slots of
+   * the stored record) while the audit replays them.
+   */
+  progress?: ProgressSink;
 }
+
+/** Default blocks per `eth_getLogs` query. */
+export const DEFAULT_BLOCK_RANGE = 1_000;
 
 /**
  * Decodes the 133-byte OCD records of `OcdBatchPosted`. The byte fields are views into one copy
@@ -83,8 +96,14 @@ export function decodeBillRecords(interval: number, input: Uint8Array): BillFiel
   return out;
 }
 
-/** Logs of `ledger` whose first indexed topic is `interval`, or of the SP key event, in order. */
-async function fetchLogs(
+/**
+ * Logs of `ledger` whose first indexed topic is `interval`, or of the SP key event, one page of
+ * `blockRange` blocks at a time, each page in log order (pages follow each other in block order).
+ * Paged so that a caller decodes and drops a page before the next is fetched: at 100,000 meters an
+ * interval's logs are ≈ 90 MB of hex in the JSON-RPC response, again as ethers `Log` objects and
+ * again as `parseLog` results (issue 14).
+ */
+async function* fetchLogPages(
   provider: Provider,
   address: string,
   intervalTopics: readonly string[],
@@ -92,13 +111,11 @@ async function fetchLogs(
   interval: number,
   from: number,
   to: number,
-  blockRange: number | undefined,
-): Promise<Log[]> {
+  blockRange: number,
+): AsyncGenerator<{ readonly logs: Log[]; readonly end: number }> {
   const intervalTopic = "0x" + interval.toString(16).padStart(64, "0");
-  const range = Math.max(1, blockRange ?? 10_000);
-  const logs: Log[] = [];
-  for (let start = from; start <= to; start += range) {
-    const end = Math.min(to, start + range - 1);
+  for (let start = from; start <= to; start += blockRange) {
+    const end = Math.min(to, start + blockRange - 1);
     const [ours, keys] = await Promise.all([
       provider.getLogs({
         address,
@@ -108,9 +125,9 @@ async function fetchLogs(
       }),
       provider.getLogs({ address, fromBlock: start, toBlock: end, topics: [keyTopic] }),
     ]);
-    logs.push(...ours, ...keys);
+    const logs = [...ours, ...keys];
+    yield { logs: logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index), end };
   }
-  return logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
 }
 
 /**
@@ -140,7 +157,14 @@ export async function readInterval(
   // `domainSeparator()`, which only the endpoint vouches for.
   const domain = ledgerDomain((await provider.getNetwork()).chainId, address);
   const storedDomainSeparator = hexToBytes(await ledger.domainSeparator(atEnd));
-  const logs = await fetchLogs(
+  const blockRange = Math.max(1, Math.floor(options.blockRange ?? DEFAULT_BLOCK_RANGE));
+  const blocks = to - from + 1;
+  const progress = options.progress;
+
+  const items: IntervalAuditInput["items"][number][] = [];
+  // Log positions seen ("block B index I"): one short string per log (≈ 8,000 at 100,000 meters).
+  const positions = new Set<string>();
+  const pages = fetchLogPages(
     provider,
     address,
     intervalTopics,
@@ -148,34 +172,36 @@ export async function readInterval(
     interval,
     from,
     to,
-    options.blockRange,
+    blockRange,
   );
-
-  const items: IntervalAuditInput["items"][number][] = [];
-  const positions = new Set<string>();
-  for (const log of logs) {
-    const where = `block ${log.blockNumber} index ${log.index}`;
-    // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
-    // requested interval, each log once. Anything else is refused before it can touch the ledgers.
-    if (log.address.toLowerCase() !== address.toLowerCase()) {
-      items.push({ problem: `log at ${where} from ${log.address}, not the ledger` });
-      continue;
+  for await (const page of pages) {
+    for (const log of page.logs) {
+      const where = `block ${log.blockNumber} index ${log.index}`;
+      // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
+      // requested interval, each log once. Anything else is refused before it can touch the ledgers.
+      if (log.address.toLowerCase() !== address.toLowerCase()) {
+        items.push({ problem: `log at ${where} from ${log.address}, not the ledger` });
+        continue;
+      }
+      if (positions.has(where)) {
+        items.push({ problem: `duplicate log at ${where}` });
+        continue;
+      }
+      positions.add(where);
+      if (!requestedTopics.has(log.topics[0])) {
+        items.push({ problem: `unexpected log ${log.topics[0]} at ${where}` });
+        continue;
+      }
+      try {
+        items.push({ event: await decodeLedgerEvent(ledger, log, where, atEnd) });
+      } catch (err) {
+        // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
+        items.push({
+          problem: `log at ${where} could not be processed: ${(err as Error).message}`,
+        });
+      }
     }
-    if (positions.has(where)) {
-      items.push({ problem: `duplicate log at ${where}` });
-      continue;
-    }
-    positions.add(where);
-    if (!requestedTopics.has(log.topics[0])) {
-      items.push({ problem: `unexpected log ${log.topics[0]} at ${where}` });
-      continue;
-    }
-    try {
-      items.push({ event: await decodeLedgerEvent(ledger, log, where, atEnd) });
-    } catch (err) {
-      // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
-      items.push({ problem: `log at ${where} could not be processed: ${(err as Error).message}` });
-    }
+    progress?.({ task: "interval blocks read", done: page.end - from + 1, total: blocks });
   }
 
   const rec = await ledger.intervalRecord(interval, atEnd);
@@ -208,6 +234,8 @@ export async function readInterval(
     },
     storedSpSigPk,
     spSigPkAtStart: from === 0 ? undefined : storedSpSigPk,
+    progress:
+      progress && ((done, total) => progress({ task: "interval slots audited", done, total })),
   });
 }
 

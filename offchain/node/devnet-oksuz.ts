@@ -22,7 +22,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 /** Interval `j`'s ledgers in a form independent of arrival order (sorted), for the digest. */
 function canonical(r: IntervalReport): string {
   const ocd = r.ocd.map((e) => `${hex(e.id)}:${e.value}`).sort();
-  const zero = r.zeroSlots.map(hex).sort();
+  const zero = [...r.zeroSlots].map(hex).sort();
   const dap = r.dap.map((e) => `${hex(e.id)}:${e.value}`).sort();
   const bills = r.bills.map((b) => `${hex(b.id)}:${b.consumptionWh}:${b.bill}`).sort();
   return JSON.stringify({
@@ -147,7 +147,7 @@ export const oksuzDevnetScheme: DevnetSchemeDefinition = {
           String(r.interval),
           INTERVAL_STATE_NAME[r.state] ?? String(r.state),
           `${r.ocd.length}/${r.expectedSlots}`,
-          String(r.zeroSlots.length),
+          String(r.zeroSlots.size),
           String(r.sumWh),
           String(r.price ?? "-"),
           String(r.bills.length),

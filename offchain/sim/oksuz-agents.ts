@@ -464,7 +464,14 @@ export async function runOksuzAgents(
   // One reader of the public ledger for SP and every user (a final interval is immutable and read
   // once; concurrent reads share one rebuild): each still audits the report itself.
   const reader = sharedUserChainClient(
-    counted(userChainClient(connectBillingLedger(address, chain.admin))),
+    // Counted progress of each read (issue 14: minutes at 100,000 meters): blocks read, then slots
+    // audited. Explicit options give the run a reader of its own, shared here by SP and users.
+    counted(
+      userChainClient(
+        connectBillingLedger(address, chain.admin),
+        hooks.step ? { progress: hooks.step } : {},
+      ),
+    ),
   );
   const spChain = counted(
     serviceProviderChainClient(connectBillingLedger(address, chain.serviceProvider)),
@@ -491,6 +498,7 @@ export async function runOksuzAgents(
       clock,
       transport: direct ? undefined : network.endpoint("sp"),
       logger: logger.child("sp"),
+      progress: hooks.step,
     },
   );
 

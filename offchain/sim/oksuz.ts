@@ -375,7 +375,7 @@ export async function runOksuz(
     perInterval.push({
       interval: j,
       entries: finalReport.ocd.length,
-      zeroSlots: finalReport.zeroSlots.length,
+      zeroSlots: finalReport.zeroSlots.size,
       absenceMarkers: zero.markers,
       missingMeters: zero.missingMeters,
       aggregateWh: finalReport.sumWh.toString(),

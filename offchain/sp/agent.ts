@@ -9,6 +9,7 @@
 // The chain is the source of truth for what is posted, so a restarted SP resumes where it was.
 import { sleep, type Clock } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
+import type { ProgressSink } from "../runtime/progress.ts";
 import type { Transport } from "../runtime/network.ts";
 import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
@@ -42,6 +43,8 @@ export interface ServiceProviderAgentComponents {
   /** Relayed mode only. */
   readonly transport?: Transport;
   readonly logger?: Logger;
+  /** Counted progress: "OCD signatures checked by SP" when a sealed interval is read. */
+  readonly progress?: ProgressSink;
 }
 
 export interface ServiceProviderAgentStatus {
@@ -123,11 +126,14 @@ export class ServiceProviderAgent {
       this.#billing = j;
       this.#phase = "waiting";
       const counts = await this.#poll(j, (c) => c.state >= INTERVAL_STATE.OcdSealed);
-      let report: IntervalReport;
+      let report: IntervalReport | undefined;
       if (counts.state !== INTERVAL_STATE.Final) {
         this.#phase = "billing";
         report = await this.#bill(j);
-      } else report = await this.#c.chain.readInterval(j);
+      }
+      // Read once billing is over, when the sealed interval `#bill` held is garbage: never two
+      // decoded copies of the interval at once (issue 14).
+      report ??= await this.#c.chain.readInterval(j);
       this.#billedThrough = j;
       this.#logger.info("interval billed", { interval: j, price: String(report.price ?? 0n) });
     }
@@ -163,7 +169,11 @@ export class ServiceProviderAgent {
     readonly counts: IntervalCounts;
   }> {
     const sealed = await this.#c.chain.readInterval(j);
-    const bad = this.#c.sp.checkOcd(sealed.ocd);
+    const step = this.#c.progress;
+    const bad = this.#c.sp.checkOcd(
+      sealed.ocd,
+      step && ((done, total) => step({ task: "OCD signatures checked by SP", done, total })),
+    );
     if (bad.length > 0) {
       throw new ServiceProviderAgentError(
         `ServiceProviderAgent: ${bad.length} OCD entries of interval ${j} do not verify (first at ${bad[0]})`,
@@ -180,8 +190,12 @@ export class ServiceProviderAgent {
     };
   }
 
-  /** Prices and bills sealed interval `j`; resolves with the final interval. */
-  async #bill(j: number): Promise<IntervalReport> {
+  /**
+   * Prices and bills sealed interval `j`; resolves once it is final, with the final interval if
+   * it was read on the way (else undefined: the caller reads it, after this frame's copy of the
+   * sealed interval is gone).
+   */
+  async #bill(j: number): Promise<IntervalReport | undefined> {
     const { sp, chain } = this.#c;
     const sealed = await this.#readSealed(j);
     const schedule = await chain.readTariff(sealed.tariffVersion);
@@ -212,7 +226,7 @@ export class ServiceProviderAgent {
             await chain.postBills(batch);
           }
           await chain.closeBilling(j);
-          return chain.readInterval(j);
+          return undefined;
         } catch (err) {
           this.refusedPosts.push({ interval: j, error: describe(err) });
           this.#logger.warn("post refused", { interval: j, error: describe(err) });
@@ -242,7 +256,7 @@ export class ServiceProviderAgent {
         j,
         (c) => c.state === INTERVAL_STATE.Final || this.#c.clock.now() >= deadline,
       );
-      if (counts.state === INTERVAL_STATE.Final) return chain.readInterval(j);
+      if (counts.state === INTERVAL_STATE.Final) return undefined;
     }
   }
 }

@@ -56,12 +56,20 @@ export class ServiceProvider {
     }
   }
 
-  /** Checks every OCD entry's signature; returns the indices of bad ones (empty when sound). */
-  checkOcd(ocd: readonly LedgerEntry[]): number[] {
+  /**
+   * Checks every OCD entry's signature; returns the indices of bad ones (empty when sound).
+   * `progress(checked, total)` is called every 1,000 entries and at the end (issue 14: ≈ 160,000
+   * signatures at 100,000 meters, a minute of CPU).
+   */
+  checkOcd(
+    ocd: readonly LedgerEntry[],
+    progress?: (checked: number, total: number) => void,
+  ): number[] {
     const bad: number[] = [];
     ocd.forEach((e, i) => {
       if (e.kind !== ENTRY_KIND.OCD || !verifyEntry(this.#init.domain, e, this.#backend))
         bad.push(i);
+      if (progress && ((i + 1) % 1_000 === 0 || i + 1 === ocd.length)) progress(i + 1, ocd.length);
     });
     return bad;
   }

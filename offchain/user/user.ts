@@ -11,7 +11,8 @@ import { bytesToHex, equalBytes } from "../crypto/bytes.ts";
 import type { BillFields } from "../protocol/billing.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
-import { ENTRY_KIND, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
+import { ENTRY_KIND, verifyEntry } from "../protocol/entry.ts";
+import { PseudonymIndex } from "../protocol/pseudonym-index.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 import { slotDisagreement, type LedgerSlot, type SlotDispute } from "../protocol/dispute.ts";
 import {
@@ -100,19 +101,19 @@ export class User {
     let missing = 0;
     let consumptionWh = 0n;
     const slotDisputes: SlotDispute[] = [];
-    const mine: string[] = [];
+    const mine: Uint8Array[] = [];
     for (const slot of slots) {
       const key = bytesToHex(slot.entry.id);
-      const e = index.ocd.get(key);
+      const e = ocdEntryOf(report, index, slot.entry.id);
       const ledger: LedgerSlot =
         e !== undefined
           ? { kind: "entry", entry: e }
-          : index.zero.has(key)
+          : report.zeroSlots.has(slot.entry.id)
             ? { kind: "zero" }
             : { kind: "none" };
       if (e !== undefined) {
         // Billed whatever it says: the user's bill follows the ledger, disputes name the rest.
-        mine.push(key);
+        mine.push(slot.entry.id);
         consumptionWh += e.value;
         if (!verifyEntry(domain, e)) {
           disputes.push(`OCD entry ${key.slice(0, 12)}… has a bad signature`);
@@ -158,8 +159,9 @@ export class User {
 
     // Bills: every own pseudonym billed exactly once, B = p·c, in a batch SP signed.
     let postedBill = 0n;
-    for (const key of mine) {
-      const bills = index.bills.get(key) ?? [];
+    for (const id of mine) {
+      const key = bytesToHex(id);
+      const bills = billsOf(report, index, id);
       if (bills.length !== 1 && report.state >= 4) {
         disputes.push(`pseudonym ${key.slice(0, 12)}… billed ${bills.length} times`);
       }
@@ -224,11 +226,23 @@ function compactBatch(slots: readonly UserBatchSlot[]): Uint8Array | readonly Us
   return bytes;
 }
 
+/**
+ * A report indexed by pseudonym (its zero slots are one already, `report.zeroSlots`): one
+ * {@link PseudonymIndex} per ledger (32 bytes per key in one
+ * buffer, no hex string or Map entry per slot: issue 14, where the hex-keyed maps over a
+ * 100,000-meter interval's 800,000 slots were ≈ 150 MB). Entry numbers are positions: `ocd` entry
+ * `e` is `report.ocd[ocdAt[e]]`; a bill id's first bill is at flat position `billAt[e]` (bills
+ * numbered across `report.billBatches` in order) and any later bills of the same id in `moreBills`.
+ */
 interface ReportIndex {
-  readonly ocd: ReadonlyMap<string, LedgerEntry>;
-  /** Pseudonyms of zero slots (dummies and absence markers). */
-  readonly zero: ReadonlySet<string>;
-  readonly bills: ReadonlyMap<string, readonly { bill: BillFields; signedBySp: boolean }[]>;
+  readonly ocd: PseudonymIndex;
+  readonly ocdAt: Int32Array;
+  readonly bills: PseudonymIndex;
+  readonly billAt: Int32Array;
+  readonly moreBills: ReadonlyMap<number, readonly number[]>;
+  /** Flat bill position → its batch (`report.billBatches[batchOf[g]]`) and place in it. */
+  readonly batchOf: Int32Array;
+  readonly placeIn: Int32Array;
 }
 
 /**
@@ -238,23 +252,66 @@ interface ReportIndex {
  */
 const indexes = new WeakMap<IntervalReport, ReportIndex>();
 
+/** Ids that are not 32 bytes (never on a real ledger; a test's report) are left out of the index. */
+const is32 = (id: Uint8Array): boolean => id.length === 32;
+
 function indexOf(report: IntervalReport): ReportIndex {
   let index = indexes.get(report);
   if (index === undefined) {
-    const ocd = new Map<string, LedgerEntry>();
-    for (const e of report.ocd) ocd.set(bytesToHex(e.id), e);
-    const bills = new Map<string, { bill: BillFields; signedBySp: boolean }[]>();
-    for (const batch of report.billBatches) {
-      for (const bill of batch.bills) {
-        const key = bytesToHex(bill.id);
-        let list = bills.get(key);
-        if (!list) bills.set(key, (list = []));
-        list.push({ bill, signedBySp: batch.signatureValid });
-      }
-    }
-    const zero = new Set((report.zeroSlots ?? []).map(bytesToHex));
-    index = { ocd, zero, bills };
+    // A later entry with the same id shadows the earlier one, as `Map.set` did.
+    const ocd = new PseudonymIndex(report.ocd.length);
+    const ocdAt = new Int32Array(report.ocd.length);
+    report.ocd.forEach((e, i) => {
+      if (is32(e.id)) ocdAt[ocd.insert(e.id)] = i;
+    });
+    let total = 0;
+    for (const batch of report.billBatches) total += batch.bills.length;
+    const bills = new PseudonymIndex(total);
+    const billAt = new Int32Array(total);
+    const batchOf = new Int32Array(total);
+    const placeIn = new Int32Array(total);
+    const moreBills = new Map<number, number[]>();
+    let g = 0;
+    report.billBatches.forEach((batch, b) => {
+      batch.bills.forEach((bill, k) => {
+        batchOf[g] = b;
+        placeIn[g] = k;
+        if (is32(bill.id)) {
+          const e = bills.find(bill.id);
+          if (e < 0) billAt[bills.insert(bill.id)] = g;
+          else {
+            let more = moreBills.get(e);
+            if (!more) moreBills.set(e, (more = []));
+            more.push(g);
+          }
+        }
+        g++;
+      });
+    });
+    index = { ocd, ocdAt, bills, billAt, moreBills, batchOf, placeIn };
     indexes.set(report, index);
   }
   return index;
+}
+
+/** The OCD entry of pseudonym `id` in the report, if any. */
+function ocdEntryOf(report: IntervalReport, index: ReportIndex, id: Uint8Array) {
+  if (!is32(id)) return undefined;
+  const e = index.ocd.find(id);
+  return e < 0 ? undefined : report.ocd[index.ocdAt[e]];
+}
+
+/** Every bill of pseudonym `id` in posting order, with whether SP's batch signature holds. */
+function billsOf(
+  report: IntervalReport,
+  index: ReportIndex,
+  id: Uint8Array,
+): { bill: BillFields; signedBySp: boolean }[] {
+  if (!is32(id)) return [];
+  const e = index.bills.find(id);
+  if (e < 0) return [];
+  return [index.billAt[e], ...(index.moreBills.get(e) ?? [])].map((g) => {
+    const batch = report.billBatches[index.batchOf[g]];
+    return { bill: batch.bills[index.placeIn[g]], signedBySp: batch.signatureValid };
+  });
 }

@@ -137,7 +137,7 @@ describe("Oksuz role services over sockets", function () {
         );
         expect(onChain.sumWh).to.equal(reported);
         expect(onChain.price).to.equal(sp.sp.prices.get(j));
-        expect(onChain.zeroSlots.length + onChain.ocd.length).to.equal(6 * 8);
+        expect(onChain.zeroSlots.size + onChain.ocd.length).to.equal(6 * 8);
         for (const u of fleet.users) {
           const check = u.checks.find((c) => c.interval === j)!;
           expect(check.verified, check.disputes.join("; ")).to.equal(true);

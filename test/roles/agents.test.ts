@@ -3,6 +3,7 @@
 // stub. What each must do on its own: the meter spreads, resends and stops; the user takes only its
 // meter's batch and verifies only final intervals; SP bills what is sealed and resends what the
 // chain lacks; CC waits for registrations, announces, answers with receipts and ends early.
+import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
 import { expect } from "chai";
 
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
@@ -242,7 +243,7 @@ describe("Oksuz agents, one at a time", function () {
         interval: 3,
         state: chain.state as IntervalReport["state"],
         ocd,
-        zeroSlots: report.entries.filter((e) => e.value === 0n).map((e) => e.id),
+        zeroSlots: PseudonymIndex.of(report.entries.filter((e) => e.value === 0n).map((e) => e.id)),
         expectedSlots: 8,
         dap: sp.dapEntries(3, price, T),
         bills: batches.flatMap((b) => b.bills),

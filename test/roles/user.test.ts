@@ -1,5 +1,6 @@
 // The user's own check (Oksuz §5 Remark 5): it must flag every way its bill can be wrong, from
 // the ledgers alone. The chain refuses most of these already; users must not rely on that.
+import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
 import { expect } from "chai";
 
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
@@ -21,7 +22,7 @@ function setting() {
     .flatMap((r) => r.entries)
     .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
   const ocd = all.filter((e) => e.value !== 0n);
-  const zeroSlots = all.filter((e) => e.value === 0n).map((e) => e.id);
+  const zeroSlots = PseudonymIndex.of(all.filter((e) => e.value === 0n).map((e) => e.id));
   const sp = new ServiceProvider({
     keys: keyPairFromSecret(seedScalar("sp")),
     signingKey: seedScalar("sp/sig"),
