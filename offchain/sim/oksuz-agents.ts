@@ -448,9 +448,14 @@ export async function runOksuzAgents(
       : attack === "sp-wrong-bill"
         ? cheatingOnce(honestSp, "wrong-bill")
         : honestSp;
-  const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
-    keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
-  );
+  // Households' key pairs serve direct mode only (relayed users sign nothing): not derived, nor
+  // held, in relayed mode (issue 14). Forks depend on their labels only, so the other keys are the
+  // same either way.
+  const userKeys = direct
+    ? Array.from({ length: scenario.meters }, (_, i) =>
+        keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
+      )
+    : [];
   // One reader of the public ledger for SP and every user (a final interval is immutable and read
   // once; concurrent reads share one rebuild): each still audits the report itself.
   const reader = sharedUserChainClient(
@@ -561,6 +566,7 @@ export async function runOksuzAgents(
     if (outsider) transport = outsider.tap(transport);
     const relay = new OnionRelay({
       privateKey: keys.secretKey,
+      nodeId: keys.publicKey, // the directory's array, not a copy per relay (issue 14)
       domain,
       epoch: 0,
       cover: scenario.cover,
