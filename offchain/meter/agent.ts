@@ -398,14 +398,19 @@ export class MeterAgent {
     // The payloads exist while the window is open (and only then is anything sent).
     const payload = (k: number) =>
       state.payloads!.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE);
+    // One callback for the K send timers, not a closure per slot (issue 14): the clock runs
+    // timers in (due time, creation) order, so they fire in (round, k) order and each firing
+    // sends the next slot of that order — what a closure per slot sent.
+    const roundOf: number[] = [];
+    for (let k = 0; k < slots; k++) roundOf.push(rng.nextInt(rounds));
+    const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+    let next = 0;
+    const sendNext = (): void => {
+      const k = order[next++];
+      if (state.open) this.#sendOnion(state, payload(k));
+    };
     for (let k = 0; k < slots; k++) {
-      const round = rng.nextInt(rounds);
-      state.timers.push(
-        clock.setTimeout(
-          () => state.open && this.#sendOnion(state, payload(k)),
-          (round + 1) * this.#roundMs,
-        ),
-      );
+      state.timers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
     }
     const resendLoop = (): void => {
       if (!this.#running || !state.open) return;

@@ -16,7 +16,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 
 import type { Signer } from "ethers";
 
-import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
+import {
+  keyPairFromSecret,
+  meterKeysFromSecret,
+  randomSecretKey,
+  type MeterKeys,
+} from "../crypto/keys.ts";
 import { connectBillingLedger, readDomain } from "../chain/billing.ts";
 import {
   DeploymentMismatchError,
@@ -492,7 +497,7 @@ export async function runOksuzAgents(
   // ---- meters, relays, users, adversaries ----------------------------------------------------------
   const meterKeys = Array.from({ length: scenario.meters }, (_, i) => {
     const r = keyRng.fork(`meter/${i}`);
-    return meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
+    return packedMeterKeys(meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32)));
   });
   const directory = relayDirectory(
     meterKeys.map((k) => k.publicKey),
@@ -853,4 +858,28 @@ async function checkUnusedLedger(address: string, admin: Signer): Promise<void> 
       `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
     );
   }
+}
+
+/**
+ * The same keys with the three public byte strings (`pk_i`, `B_i`, `ID_i`: 98 bytes) in one
+ * buffer instead of three, and the object in one fixed shape (issue 14: the simulator holds one
+ * per meter). Only public values share the buffer: the secret `K_i` keeps its own, so a holder of
+ * a public key (the relay directory, every meter) cannot reach it through `.buffer` (DESIGN §2:
+ * each role holds only its own secrets).
+ */
+function packedMeterKeys(keys: MeterKeys): MeterKeys {
+  const pk = keys.publicKey.length;
+  const base = keys.basePublicKey.length;
+  const packed = new Uint8Array(pk + base + keys.id.length);
+  packed.set(keys.publicKey, 0);
+  packed.set(keys.basePublicKey, pk);
+  packed.set(keys.id, pk + base);
+  return {
+    secretKey: keys.secretKey,
+    publicKey: packed.subarray(0, pk),
+    id: packed.subarray(pk + base),
+    ggmKey: keys.ggmKey,
+    baseKey: keys.baseKey,
+    basePublicKey: packed.subarray(pk, pk + base),
+  };
 }
