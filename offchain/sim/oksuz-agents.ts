@@ -545,6 +545,20 @@ export async function runOksuzAgents(
       : undefined;
   const metersMeasured = new Map<number, number>();
   let measuredNow = 0;
+  // One labelling function and one counting callback for every meter (issue 14: no closures per
+  // simulated meter). Labelled by the 0-based interval index, as the simulator always did: same
+  // seed, same consumption.
+  const noiseLabel = (startS: number, meterIndex: number): string =>
+    `${meterIndex}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`;
+  const measured = (startS: number): void => {
+    const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
+    const n = (metersMeasured.get(j) ?? 0) + 1;
+    metersMeasured.set(j, n);
+    if (j === measuredNow || n === 1) {
+      measuredNow = j;
+      hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
+    }
+  };
   const meters: MeterAgent[] = [];
   const relays: OnionRelay[] = [];
   const users: UserAgent[] = [];
@@ -595,26 +609,9 @@ export async function runOksuzAgents(
           transport,
           clock,
           rng: rng.fork(`meter-agent/${i}`),
-          readings: counting(
-            new LoadModelSource(
-              // Labelled by the 0-based interval index, as the simulator always did: same seed,
-              // same consumption.
-              {
-                meterIndex: i,
-                noiseLabel: (startS) =>
-                  `${i}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`,
-              },
-              { model: load, rng: loadRng },
-            ),
-            (startS) => {
-              const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
-              const n = (metersMeasured.get(j) ?? 0) + 1;
-              metersMeasured.set(j, n);
-              if (j === measuredNow || n === 1) {
-                measuredNow = j;
-                hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
-              }
-            },
+          readings: new CountingSource(
+            new LoadModelSource({ meterIndex: i, noiseLabel }, { model: load, rng: loadRng }),
+            measured,
           ),
           directory,
           logger: logger.child(`meter-${i}`),
@@ -832,15 +829,25 @@ export function citySendRounds(meters: number, slots: number): number {
 }
 
 /** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */
-function counting(source: ReadingSource, measured: (startS: number) => void): ReadingSource {
-  return {
-    async consumptionWh(startS, endS) {
-      const wh = await source.consumptionWh(startS, endS);
-      measured(startS);
-      return wh;
-    },
-    close: () => source.close(),
-  };
+/** `source`, calling `measured(startS)` after each reading (the "meters prepared" progress). */
+class CountingSource implements ReadingSource {
+  readonly #source: ReadingSource;
+  readonly #measured: (startS: number) => void;
+
+  constructor(source: ReadingSource, measured: (startS: number) => void) {
+    this.#source = source;
+    this.#measured = measured;
+  }
+
+  async consumptionWh(startS: number, endS: number): Promise<bigint> {
+    const wh = await this.#source.consumptionWh(startS, endS);
+    this.#measured(startS);
+    return wh;
+  }
+
+  close(): Promise<void> {
+    return this.#source.close();
+  }
 }
 
 /**
