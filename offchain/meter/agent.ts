@@ -21,7 +21,7 @@ import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
 import type { Rng } from "../runtime/rng.ts";
-import { bytesToHex, concatBytes } from "../crypto/bytes.ts";
+import { bytesToHex, concatBytes, equalBytes } from "../crypto/bytes.ts";
 import type { OnionRelay } from "../onion/relay.ts";
 import {
   buildReportOnion,
@@ -363,7 +363,12 @@ export class MeterAgent {
     const wh = await readings.consumptionWh(Number(start), Number(end));
     if (!this.#running) return;
     const report = meter.reportInterval(interval, wh, end - 1n);
-    const payloads = concatBytes(...report.entries.map(encodeMeterReport));
+    const encoded = concatBytes(...report.entries.map(encodeMeterReport));
+    // The meter keeps these very bytes for resends: send from its copy rather than hold a second
+    // one (issue 14: K × 138 bytes per meter while the window is open). A meter whose report
+    // differs from what it keeps (the adversary wrappers rewrite entries) keeps its own copy here.
+    const kept = meter.reportsSent?.(interval);
+    const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,

@@ -250,6 +250,15 @@ export class Meter {
     };
   }
 
+  /**
+   * Interval `interval`'s K entries as kept for resends (`encodeMeterReport` each, K × 138 bytes in
+   * counter order), if still held: the meter's own buffer, not a copy — read it, never write it.
+   * Its agent sends from it instead of keeping a second copy while the window is open (issue 14).
+   */
+  reportsSent(interval: number): Uint8Array | undefined {
+    return this.#sent.find((s) => s.interval === interval)?.bytes;
+  }
+
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */
   resend(interval: number, counter: number): LedgerEntry | undefined {
     const sent = this.#sent.find((s) => s.interval === interval)?.bytes;
