@@ -14,6 +14,9 @@ import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
 import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
+import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
+import type { ReadingSource } from "../../offchain/meter/source/source.ts";
+import { encodeWire } from "../../offchain/protocol/wire/index.ts";
 import { OnionRelay } from "../../offchain/onion/relay.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
@@ -171,5 +174,70 @@ describe("memory per simulated meter (issue 14)", function () {
     // Measured: 442 B before (an operations object and three closures each), 177 B after (the
     // endpoint, the network's record and map entry, the address string).
     expect(perEndpoint).to.be.below(250);
+  });
+
+  it("a meter agent with its window open sends from the meter's kept report bytes (< 12.4 kB per meter, all parts)", async function () {
+    // Meter, agent, relay, generator and endpoint, after CC's announcement opened interval 1 and
+    // before the first round: the agent holds the K payloads only as the meter's own buffer.
+    const cc = ccKeys();
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: createRng(3) });
+    const ccEnd = network.endpoint("cc");
+    ccEnd.start();
+    const directory = relayDirectory([], [], { publicKey: cc.publicKey, address: "cc" });
+    const readings: ReadingSource = { consumptionWh: async () => 1_850n, close: async () => {} };
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval: 1, start: WINDOW.start, end: WINDOW.end, windowMs: 60_000 },
+    });
+    const agents: MeterAgent[] = [];
+    const add = async (upTo: number): Promise<void> => {
+      for (let i = agents.length; i < upTo; i++) {
+        const meter = makeMeter(i, cc);
+        const agent = new MeterAgent(
+          {
+            address: `meter-${i}`,
+            userAddress: `user-${i}`,
+            ccPublicKey: cc.publicKey,
+            domain: DOMAIN,
+            roundMs: 200,
+            registrationSecret: seedScalar(`eph-${i}`),
+          },
+          {
+            meter,
+            relay: new OnionRelay({
+              privateKey: seedScalar(`meter-${i}`),
+              nodeId: meter.publicKey,
+              domain: DOMAIN,
+              epoch: 0,
+            }),
+            transport: network.endpoint(`meter-${i}`),
+            clock,
+            rng: createRng(`agent-${i}`),
+            readings,
+            directory,
+          },
+        );
+        await agent.start();
+        ccEnd.send(`meter-${i}`, announcement);
+        agents.push(agent);
+      }
+      await clock.advanceAsync(50); // delivered and opened; no round has ended
+      for (const agent of agents) await agent.idle();
+    };
+    await add(40);
+    const atSmall = bytesInUse(gc);
+    await add(200);
+    const perMeter = (bytesInUse(gc) - atSmall) / 160;
+    expect(agents.every((a) => a.status().interval === 1 && a.status().onionsSent === 0)).to.equal(
+      true,
+    );
+    expect(agents[7].interval(1)!.report.entries).to.deep.equal(
+      makeMeter(7, cc).reportInterval(1, 1_850n, T).entries,
+    );
+    // Measured: 17,095 B before this session's changes, 13,051–13,100 B with every change but
+    // this one (the agent's own K × 138-byte copy), 11,698–11,792 B now.
+    expect(perMeter).to.be.below(12_400);
+    for (const agent of agents) await agent.stop();
   });
 });
