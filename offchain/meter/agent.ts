@@ -21,7 +21,7 @@ import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
 import type { Rng } from "../runtime/rng.ts";
-import { bytesToHex, concatBytes } from "../crypto/bytes.ts";
+import { bytesToHex, concatBytes, equalBytes } from "../crypto/bytes.ts";
 import type { OnionRelay } from "../onion/relay.ts";
 import {
   buildReportOnion,
@@ -127,7 +127,13 @@ interface IntervalState {
     MeterIntervalReport,
     "interval" | "measuredWh" | "carryInWh" | "carryOutWh" | "chunks"
   >;
-  acked: Set<number>;
+  /**
+   * Counters CC's receipts list: bit k − 1 of `ackedLo` for k ≤ 32, bit k − 33 of `ackedHi`
+   * above (K ≤ 64, `Meter`), and how many — two numbers, not a Set per interval (issue 14).
+   */
+  ackedLo: number;
+  ackedHi: number;
+  ackedCount: number;
   onionsSent: number;
   timers: TimerHandle[];
   open: boolean;
@@ -217,7 +223,7 @@ export class MeterAgent {
       address: this.address,
       interval: this.#current,
       registered: this.#registered,
-      reportsAcked: this.#intervals.get(this.#current)?.acked.size ?? 0,
+      reportsAcked: this.#intervals.get(this.#current)?.ackedCount ?? 0,
       onionsSent: this.#onionsSent,
       resent: this.#resent,
       refused: this.#refused,
@@ -231,7 +237,7 @@ export class MeterAgent {
       s && {
         report: this.#report(s),
         onionsSent: s.onionsSent,
-        acked: new Set(s.acked),
+        acked: ackedSet(s),
         userBatchSent: s.userBatchSent,
         userBatchAcked: s.userBatchAcked,
       }
@@ -314,7 +320,8 @@ export class MeterAgent {
         const { interval, meter, counters } = message.receipt;
         const state = this.#intervals.get(interval);
         if (meter !== this.#c.meter.index || !state) return;
-        for (const k of counters) if (k >= 1 && k <= state.slots) state.acked.add(k);
+        for (const k of counters)
+          if (Number.isInteger(k) && k >= 1 && k <= state.slots) ack(state, k);
         return;
       }
       case "ccResendRequest": {
@@ -356,7 +363,12 @@ export class MeterAgent {
     const wh = await readings.consumptionWh(Number(start), Number(end));
     if (!this.#running) return;
     const report = meter.reportInterval(interval, wh, end - 1n);
-    const payloads = concatBytes(...report.entries.map(encodeMeterReport));
+    const encoded = concatBytes(...report.entries.map(encodeMeterReport));
+    // The meter keeps these very bytes for resends: send from its copy rather than hold a second
+    // one (issue 14: K × 138 bytes per meter while the window is open). A meter whose report
+    // differs from what it keeps (the adversary wrappers rewrite entries) keeps its own copy here.
+    const kept = meter.reportsSent?.(interval);
+    const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,
@@ -368,7 +380,9 @@ export class MeterAgent {
         carryOutWh: report.carryOutWh,
         chunks: report.chunks,
       },
-      acked: new Set(),
+      ackedLo: 0,
+      ackedHi: 0,
+      ackedCount: 0,
       onionsSent: 0,
       timers: [],
       open: true,
@@ -389,19 +403,24 @@ export class MeterAgent {
     // The payloads exist while the window is open (and only then is anything sent).
     const payload = (k: number) =>
       state.payloads!.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE);
+    // One callback for the K send timers, not a closure per slot (issue 14): the clock runs
+    // timers in (due time, creation) order, so they fire in (round, k) order and each firing
+    // sends the next slot of that order — what a closure per slot sent.
+    const roundOf: number[] = [];
+    for (let k = 0; k < slots; k++) roundOf.push(rng.nextInt(rounds));
+    const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+    let next = 0;
+    const sendNext = (): void => {
+      const k = order[next++];
+      if (state.open) this.#sendOnion(state, payload(k));
+    };
     for (let k = 0; k < slots; k++) {
-      const round = rng.nextInt(rounds);
-      state.timers.push(
-        clock.setTimeout(
-          () => state.open && this.#sendOnion(state, payload(k)),
-          (round + 1) * this.#roundMs,
-        ),
-      );
+      state.timers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
     }
     const resendLoop = (): void => {
       if (!this.#running || !state.open) return;
       for (let k = 0; k < slots; k++) {
-        if (state.acked.has(k + 1)) continue;
+        if (isAcked(state, k + 1)) continue;
         this.#resent++;
         this.#sendOnion(state, payload(k));
       }
@@ -431,10 +450,10 @@ export class MeterAgent {
     if (this.onUserBatch) this.onUserBatch(interval, this.#report(state));
     state.payloads = undefined;
     const slots = state.slots;
-    if (state.acked.size < slots) {
+    if (state.ackedCount < slots) {
       this.#logger.warn("window closed with reports unacknowledged", {
         interval,
-        acked: state.acked.size,
+        acked: state.ackedCount,
         slots,
       });
     }
@@ -495,6 +514,28 @@ export class MeterAgent {
 }
 
 /** The report of `state` with its `entries`, its user batch decoded again. */
+/** Whether counter `k` (1..64) is acknowledged. */
+function isAcked(state: IntervalState, k: number): boolean {
+  return k <= 32
+    ? ((state.ackedLo >>> (k - 1)) & 1) === 1
+    : ((state.ackedHi >>> (k - 33)) & 1) === 1;
+}
+
+/** Marks counter `k` (1..64) acknowledged (once). */
+function ack(state: IntervalState, k: number): void {
+  if (isAcked(state, k)) return;
+  if (k <= 32) state.ackedLo |= 1 << (k - 1);
+  else state.ackedHi |= 1 << (k - 33);
+  state.ackedCount++;
+}
+
+/** The acknowledged counters as a fresh Set (for `interval()`). */
+function ackedSet(state: IntervalState): Set<number> {
+  const set = new Set<number>();
+  for (let k = 1; k <= state.slots; k++) if (isAcked(state, k)) set.add(k);
+  return set;
+}
+
 function userBatchReport(state: IntervalState, entries: LedgerEntry[]): MeterIntervalReport {
   const batch = decodeWire(state.userBatch);
   if (batch.type !== "userBatch") throw new MeterAgentError("MeterAgent: corrupt user batch");

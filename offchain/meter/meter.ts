@@ -100,9 +100,10 @@ export class Meter {
   /**
    * Entries of recent intervals, kept for CC's resend requests: encoded (K × 138 bytes in one
    * buffer, offchain/protocol/meter-report.ts), not as K decoded entries (≈ 3.5 kB per meter at
-   * K = 8; issue 14), decoded again on a resend.
+   * K = 8; issue 14), decoded again on a resend. A short list (at most five intervals), not a
+   * Map per meter.
    */
-  readonly #sent = new Map<number, Uint8Array>();
+  #sent: { readonly interval: number; readonly bytes: Uint8Array }[] = [];
 
   constructor(init: MeterInit) {
     if (!Number.isInteger(init.index) || init.index < 0) {
@@ -233,9 +234,10 @@ export class Meter {
     messageKeys.wipe();
     this.#lastInterval = interval;
     this.#carryWh = carryOutWh;
-    this.#sent.set(interval, concatBytes(...entries.map(encodeMeterReport)));
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
-    for (const j of this.#sent.keys()) if (j < interval - 4) this.#sent.delete(j);
+    // (A meter resumed at an interval it had reported replaces that interval's entries.)
+    this.#sent = this.#sent.filter((s) => s.interval >= interval - 4 && s.interval !== interval);
+    this.#sent.push({ interval, bytes: concatBytes(...entries.map(encodeMeterReport)) });
     return {
       interval,
       measuredWh,
@@ -248,9 +250,18 @@ export class Meter {
     };
   }
 
+  /**
+   * Interval `interval`'s K entries as kept for resends (`encodeMeterReport` each, K × 138 bytes in
+   * counter order), if still held: the meter's own buffer, not a copy — read it, never write it.
+   * Its agent sends from it instead of keeping a second copy while the window is open (issue 14).
+   */
+  reportsSent(interval: number): Uint8Array | undefined {
+    return this.#sent.find((s) => s.interval === interval)?.bytes;
+  }
+
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */
   resend(interval: number, counter: number): LedgerEntry | undefined {
-    const sent = this.#sent.get(interval);
+    const sent = this.#sent.find((s) => s.interval === interval)?.bytes;
     if (sent === undefined || !Number.isInteger(counter) || counter < 1) return undefined;
     if (counter * METER_REPORT_SIZE > sent.length) return undefined;
     return decodeMeterReport(

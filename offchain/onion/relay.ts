@@ -11,7 +11,7 @@
 //   endRound: the queued forwards plus cover loops (Loopix-style), shuffled together with the
 //            injected randomness, so the output order says nothing about the input order and a
 //            quiet round looks like a busy one.
-import { bytesToHex, wipe } from "../crypto/bytes.ts";
+import { bytesToHex, equalBytes, wipe } from "../crypto/bytes.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import {
   ONION_DROP_REASONS,
@@ -48,6 +48,12 @@ export interface RelayCoverInit {
 export interface RelayInit {
   /** The relay's (meter's) secret key; its node id is the compressed public key. */
   readonly privateKey: bigint;
+  /**
+   * The caller's copy of the node id (`privateKey·G`, 33-byte compressed), kept instead of a
+   * copy of its own (issue 14: the simulator's meters already hold it). Checked: a different
+   * value throws a TypeError.
+   */
+  readonly nodeId?: Uint8Array;
   /** 32-byte deployment domain bound into the associated data. */
   readonly domain: Uint8Array;
   /** Current epoch (u32). */
@@ -97,6 +103,53 @@ export interface RelayCounters {
 }
 
 /** Associated data of the current and the previous epoch, and the replay cache over both. */
+/**
+ * Public values every hop of one deployment computes alike — the domain and the associated data of
+ * an epoch (DESIGN §4.6) — are shared between hops instead of copied per hop (issue 14: five
+ * 32-byte arrays per simulated meter). Only public bytes go here; nothing reads them mutably
+ * (HMAC checks and peels read the associated data, nothing writes it). The table keeps the last
+ * {@link SHARED_AD_MAX} (domain, epoch) pairs.
+ */
+const SHARED_AD_MAX = 16;
+const sharedAds = new Map<string, Uint8Array>();
+let sharedDomain: Uint8Array | undefined;
+
+/** A copy of `domain` shared by every hop given equal bytes (the caller's array is not kept). */
+function shareDomain(domain: Uint8Array): Uint8Array {
+  if (sharedDomain === undefined || !equalBytes(sharedDomain, domain)) {
+    sharedDomain = domain.slice();
+  }
+  return sharedDomain;
+}
+
+/** `onionAssociatedData(domain, epoch)`, one array per (domain, epoch) for all hops. */
+function sharedAd(domain: Uint8Array, epoch: number): Uint8Array {
+  const key = `${bytesToHex(domain)}:${epoch}`;
+  let ad = sharedAds.get(key);
+  if (ad === undefined) {
+    if (sharedAds.size >= SHARED_AD_MAX) sharedAds.delete(sharedAds.keys().next().value!);
+    ad = onionAssociatedData(domain, epoch);
+    sharedAds.set(key, ad);
+  }
+  return ad;
+}
+
+let sharedCover: Required<RelayCoverInit> | undefined;
+
+/** One frozen cover setting shared by hops that have equal ones (the usual case: all hops). */
+function shareCover(cover: Required<RelayCoverInit>): Required<RelayCoverInit> {
+  const last = sharedCover;
+  if (
+    last === undefined ||
+    last.loopsPerRound !== cover.loopsPerRound ||
+    last.minBatch !== cover.minBatch ||
+    last.pathLength !== cover.pathLength
+  ) {
+    sharedCover = Object.freeze({ ...cover });
+  }
+  return sharedCover!;
+}
+
 class EpochGate {
   readonly replay: ReplayCache;
   readonly #domain: Uint8Array;
@@ -108,8 +161,8 @@ class EpochGate {
     this.replay = new ReplayCache({ epoch, maxTagsPerEpoch });
     this.#domain = domain;
     this.epoch = epoch;
-    this.adCurrent = onionAssociatedData(domain, epoch);
-    this.adPrevious = epoch > 0 ? onionAssociatedData(domain, epoch - 1) : null;
+    this.adCurrent = sharedAd(domain, epoch);
+    this.adPrevious = epoch > 0 ? sharedAd(domain, epoch - 1) : null;
   }
 
   /**
@@ -150,8 +203,8 @@ class EpochGate {
   rotate(epoch: number, maxTagsPerEpoch?: number): void {
     this.replay.rotate(epoch, maxTagsPerEpoch);
     this.epoch = epoch;
-    this.adCurrent = onionAssociatedData(this.#domain, epoch);
-    this.adPrevious = onionAssociatedData(this.#domain, epoch - 1);
+    this.adCurrent = sharedAd(this.#domain, epoch);
+    this.adPrevious = sharedAd(this.#domain, epoch - 1);
   }
 }
 
@@ -177,22 +230,28 @@ export class OnionRelay {
   readonly #gate: EpochGate;
   readonly #maxQueued: number;
   #queue: OutgoingPacket[] = [];
-  readonly #pendingLoops = new Map<string, number>();
+  /** Own cover loops in flight (hex loop tag → epoch sent); created by the first loop. */
+  #pendingLoops?: Map<string, number>;
   #received = 0;
   #forwarded = 0;
   #coverSent = 0;
   #loopsReturned = 0;
   #loopsLost = 0;
-  readonly #dropped: Record<OnionDropReason, number>;
+  /** Drops by reason; created by the first drop (most hops never drop anything). */
+  #dropped?: Record<OnionDropReason, number>;
 
   constructor(init: RelayInit) {
     this.#backend = init.backend ?? secp;
-    this.nodeId = this.#backend.mulBase(init.privateKey, true);
+    const nodeId = this.#backend.mulBase(init.privateKey, true);
+    if (init.nodeId !== undefined && !equalBytes(init.nodeId, nodeId)) {
+      throw new TypeError("OnionRelay: nodeId is not privateKey·G");
+    }
+    this.nodeId = init.nodeId ?? nodeId;
     this.#privateKey = init.privateKey;
     if (!(init.domain instanceof Uint8Array) || init.domain.length !== 32) {
       throw new TypeError("OnionRelay: domain must be 32 bytes");
     }
-    this.#domain = init.domain.slice();
+    this.#domain = shareDomain(init.domain);
     const cover = init.cover ?? {};
     this.#cover = {
       loopsPerRound: cover.loopsPerRound ?? 0,
@@ -203,12 +262,12 @@ export class OnionRelay {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`OnionRelay: cover.${k} < 0`);
     }
     if (this.#cover.pathLength < 1) throw new RangeError("OnionRelay: cover.pathLength < 1");
+    this.#cover = shareCover(this.#cover);
     this.#gate = new EpochGate(this.#domain, init.epoch, init.maxTagsPerEpoch);
     this.#maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED;
     if (!Number.isSafeInteger(this.#maxQueued) || this.#maxQueued < 1) {
       throw new RangeError("OnionRelay: maxQueued must be a positive integer");
     }
-    this.#dropped = dropCounters();
   }
 
   get epoch(): number {
@@ -221,7 +280,7 @@ export class OnionRelay {
   }
 
   get pendingLoops(): number {
-    return this.#pendingLoops.size;
+    return this.#pendingLoops?.size ?? 0;
   }
 
   counters(): RelayCounters {
@@ -231,7 +290,7 @@ export class OnionRelay {
       coverSent: this.#coverSent,
       loopsReturned: this.#loopsReturned,
       loopsLost: this.#loopsLost,
-      dropped: { ...this.#dropped },
+      dropped: { ...(this.#dropped ?? dropCounters()) },
       replayTags: this.#gate.replay.size,
       replayBytes: this.#gate.replay.bytes,
     };
@@ -261,16 +320,16 @@ export class OnionRelay {
         return { accepted: true, kind: "forward" };
       }
       const tag = bytesToHex(layer.loopTag);
-      if (!this.#pendingLoops.has(tag)) {
+      if (this.#pendingLoops?.has(tag) !== true) {
         throw new OnionPayloadError("OnionRelay.receive: loop tag not sent by this relay");
       }
       gate.replay.checkAndInsert(sharedSecret, auth.epoch);
-      this.#pendingLoops.delete(tag);
+      this.#pendingLoops!.delete(tag);
       this.#loopsReturned++;
       return { accepted: true, kind: "loop" };
     } catch (err) {
       if (err instanceof OnionError) {
-        this.#dropped[err.reason]++;
+        (this.#dropped ??= dropCounters())[err.reason]++;
         return { accepted: false, reason: err.reason };
       }
       throw err;
@@ -315,7 +374,7 @@ export class OnionRelay {
       this.#gate.adCurrent,
       { backend: this.#backend },
     );
-    this.#pendingLoops.set(bytesToHex(loopTag), this.#gate.epoch);
+    (this.#pendingLoops ??= new Map()).set(bytesToHex(loopTag), this.#gate.epoch);
     return { nextNodeId: firstHop, packet, cover: true };
   }
 
@@ -326,9 +385,9 @@ export class OnionRelay {
    */
   rotateEpoch(epoch: number): void {
     this.#gate.rotate(epoch);
-    for (const [tag, sent] of this.#pendingLoops) {
+    for (const [tag, sent] of this.#pendingLoops ?? []) {
       if (sent < epoch - 1) {
-        this.#pendingLoops.delete(tag);
+        this.#pendingLoops!.delete(tag);
         this.#loopsLost++;
       }
     }
@@ -371,7 +430,7 @@ export class OnionExit {
     if (!(init.domain instanceof Uint8Array) || init.domain.length !== 32) {
       throw new TypeError("OnionExit: domain must be 32 bytes");
     }
-    this.#gate = new EpochGate(init.domain.slice(), init.epoch, init.maxTagsPerEpoch);
+    this.#gate = new EpochGate(shareDomain(init.domain), init.epoch, init.maxTagsPerEpoch);
   }
 
   get epoch(): number {

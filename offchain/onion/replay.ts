@@ -165,7 +165,10 @@ export interface ReplayCacheInit {
 export class ReplayCache {
   #epoch: number;
   #maxTags: number;
-  readonly #tables = new Map<number, TagTable>();
+  // The current epoch's table and the previous one's (made on demand): two fields, not
+  // a Map per hop (issue 14: every simulated meter is a hop).
+  #current: TagTable;
+  #previous: TagTable | undefined;
 
   /** `new ReplayCache(epoch)` or `new ReplayCache({ epoch, maxTagsPerEpoch })`. */
   constructor(init: number | ReplayCacheInit) {
@@ -177,7 +180,7 @@ export class ReplayCache {
     }
     this.#maxTags = max;
     this.#epoch = options.epoch;
-    this.#tables.set(options.epoch, new TagTable(max));
+    this.#current = new TagTable(max);
   }
 
   get epoch(): number {
@@ -203,20 +206,20 @@ export class ReplayCache {
     }
     if (maxTagsPerEpoch <= this.#maxTags) return;
     this.#maxTags = maxTagsPerEpoch;
-    this.#tables.get(this.#epoch)?.raiseCap(maxTagsPerEpoch);
+    this.#current.raiseCap(maxTagsPerEpoch);
   }
 
   /** Tags held (current + previous epoch). */
   get size(): number {
     let n = 0;
-    for (const t of this.#tables.values()) n += t.size;
+    for (const t of [this.#current, this.#previous]) n += t?.size ?? 0;
     return n;
   }
 
   /** Bytes the tables occupy now (at most {@link replayCacheMaxBytes}). */
   get bytes(): number {
     let n = 0;
-    for (const t of this.#tables.values()) n += t.bytes;
+    for (const t of [this.#current, this.#previous]) n += t?.bytes ?? 0;
     return n;
   }
 
@@ -224,9 +227,8 @@ export class ReplayCache {
     if (epoch !== this.#epoch && epoch !== this.#epoch - 1) {
       throw new RangeError(`${fn}: epoch ${epoch} is not live`);
     }
-    let table = this.#tables.get(epoch);
-    if (table === undefined) this.#tables.set(epoch, (table = new TagTable(this.#maxTags)));
-    return table;
+    if (epoch === this.#epoch) return this.#current;
+    return (this.#previous ??= new TagTable(this.#maxTags));
   }
 
   /** True if a packet with this shared secret was recorded under `epoch` (current or previous). */
@@ -262,9 +264,11 @@ export class ReplayCache {
       }
       this.#maxTags = maxTagsPerEpoch;
     }
+    // The old current table becomes the previous one if it is epoch − 1 (keeping its cap);
+    // older tables are forgotten.
+    this.#previous = this.#epoch === epoch - 1 ? this.#current : undefined;
     this.#epoch = epoch;
-    for (const e of [...this.#tables.keys()]) if (e < epoch - 1) this.#tables.delete(e);
-    if (!this.#tables.has(epoch)) this.#tables.set(epoch, new TagTable(this.#maxTags));
+    this.#current = new TagTable(this.#maxTags);
   }
 }
 

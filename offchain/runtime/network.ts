@@ -88,7 +88,8 @@ function checkNonNegative(x: number, what: string): number {
   return x;
 }
 
-interface EndpointState {
+/** The network's record of one endpoint (shared with the `MemoryEndpoint` object). */
+export interface EndpointState {
   handler: MessageHandler | undefined;
   started: boolean;
   crashed: boolean;
@@ -164,11 +165,7 @@ export class MemoryNetwork {
     }
     const state: EndpointState = { handler: undefined, started: false, crashed: false };
     this.#endpoints.set(address, state);
-    return new MemoryEndpoint(address, {
-      send: (to, bytes) => this.send(address, to, bytes),
-      setStarted: (started) => (state.started = started),
-      setHandler: (handler) => (state.handler = handler),
-    });
+    return new MemoryEndpoint(address, this, state);
   }
 
   /** Sends `bytes` from `from` to `to` under the network model (see header). */
@@ -317,38 +314,37 @@ export class MemoryNetwork {
   }
 }
 
-/** A node's attachment to a `MemoryNetwork`. */
-/** The network-side operations an endpoint is wired to (built by `MemoryNetwork.endpoint`). */
-export interface MemoryEndpointOps {
-  send(to: string, bytes: Uint8Array): void;
-  setStarted(started: boolean): void;
-  setHandler(handler: MessageHandler): void;
-}
-
+/**
+ * A node's attachment to a `MemoryNetwork` (made by `MemoryNetwork.endpoint`): its address, the
+ * network and the network's record of it — no closures or operation object per endpoint (issue
+ * 14: two endpoints per simulated meter).
+ */
 export class MemoryEndpoint implements Transport {
   readonly address: string;
-  readonly #ops: MemoryEndpointOps;
+  readonly #network: MemoryNetwork;
+  readonly #state: EndpointState;
 
-  constructor(address: string, ops: MemoryEndpointOps) {
+  constructor(address: string, network: MemoryNetwork, state: EndpointState) {
     this.address = address;
-    this.#ops = ops;
+    this.#network = network;
+    this.#state = state;
   }
 
   start(): void {
-    this.#ops.setStarted(true);
+    this.#state.started = true;
   }
 
   stop(): void {
-    this.#ops.setStarted(false);
+    this.#state.started = false;
   }
 
   send(to: string, bytes: Uint8Array): void {
-    this.#ops.send(to, bytes);
+    this.#network.send(this.address, to, bytes);
   }
 
   handle(handler: MessageHandler): void {
     if (typeof handler !== "function") throw new NetworkError("handle: handler must be a function");
-    this.#ops.setHandler(handler);
+    this.#state.handler = handler;
   }
 }
 

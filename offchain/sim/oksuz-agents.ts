@@ -16,7 +16,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 
 import type { Signer } from "ethers";
 
-import { keyPairFromSecret, meterKeysFromSecret, randomSecretKey } from "../crypto/keys.ts";
+import {
+  keyPairFromSecret,
+  meterKeysFromSecret,
+  randomSecretKey,
+  type MeterKeys,
+} from "../crypto/keys.ts";
 import { connectBillingLedger, readDomain } from "../chain/billing.ts";
 import {
   DeploymentMismatchError,
@@ -458,9 +463,14 @@ export async function runOksuzAgents(
       : attack === "sp-wrong-bill"
         ? cheatingOnce(honestSp, "wrong-bill")
         : honestSp;
-  const userKeys = Array.from({ length: scenario.meters }, (_, i) =>
-    keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
-  );
+  // Households' key pairs serve direct mode only (relayed users sign nothing): not derived, nor
+  // held, in relayed mode (issue 14). Forks depend on their labels only, so the other keys are the
+  // same either way.
+  const userKeys = direct
+    ? Array.from({ length: scenario.meters }, (_, i) =>
+        keyPairFromSecret(randomSecretKey(randomBytes(keyRng.fork(`user/${i}`)))),
+      )
+    : [];
   // One reader of the public ledger for SP and every user (a final interval is immutable and read
   // once; concurrent reads share one rebuild): each still audits the report itself.
   const reader = sharedUserChainClient(
@@ -505,7 +515,7 @@ export async function runOksuzAgents(
   // ---- meters, relays, users, adversaries ----------------------------------------------------------
   const meterKeys = Array.from({ length: scenario.meters }, (_, i) => {
     const r = keyRng.fork(`meter/${i}`);
-    return meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32));
+    return packedMeterKeys(meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32)));
   });
   const directory = relayDirectory(
     meterKeys.map((k) => k.publicKey),
@@ -553,6 +563,20 @@ export async function runOksuzAgents(
       : undefined;
   const metersMeasured = new Map<number, number>();
   let measuredNow = 0;
+  // One labelling function and one counting callback for every meter (issue 14: no closures per
+  // simulated meter). Labelled by the 0-based interval index, as the simulator always did: same
+  // seed, same consumption.
+  const noiseLabel = (startS: number, meterIndex: number): string =>
+    `${meterIndex}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`;
+  const measured = (startS: number): void => {
+    const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
+    const n = (metersMeasured.get(j) ?? 0) + 1;
+    metersMeasured.set(j, n);
+    if (j === measuredNow || n === 1) {
+      measuredNow = j;
+      hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
+    }
+  };
   const meters: MeterAgent[] = [];
   const relays: OnionRelay[] = [];
   const users: UserAgent[] = [];
@@ -579,6 +603,7 @@ export async function runOksuzAgents(
     if (outsider) transport = outsider.tap(transport);
     const relay = new OnionRelay({
       privateKey: keys.secretKey,
+      nodeId: keys.publicKey, // the directory's array, not a copy per relay (issue 14)
       domain,
       epoch: 0,
       cover: scenario.cover,
@@ -602,26 +627,9 @@ export async function runOksuzAgents(
           transport,
           clock,
           rng: rng.fork(`meter-agent/${i}`),
-          readings: counting(
-            new LoadModelSource(
-              // Labelled by the 0-based interval index, as the simulator always did: same seed,
-              // same consumption.
-              {
-                meterIndex: i,
-                noiseLabel: (startS) =>
-                  `${i}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`,
-              },
-              { model: load, rng: loadRng },
-            ),
-            (startS) => {
-              const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
-              const n = (metersMeasured.get(j) ?? 0) + 1;
-              metersMeasured.set(j, n);
-              if (j === measuredNow || n === 1) {
-                measuredNow = j;
-                hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
-              }
-            },
+          readings: new CountingSource(
+            new LoadModelSource({ meterIndex: i, noiseLabel }, { model: load, rng: loadRng }),
+            measured,
           ),
           directory,
           logger: logger.child(`meter-${i}`),
@@ -867,15 +875,25 @@ export function postingMode(
 }
 
 /** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */
-function counting(source: ReadingSource, measured: (startS: number) => void): ReadingSource {
-  return {
-    async consumptionWh(startS, endS) {
-      const wh = await source.consumptionWh(startS, endS);
-      measured(startS);
-      return wh;
-    },
-    close: () => source.close(),
-  };
+/** `source`, calling `measured(startS)` after each reading (the "meters prepared" progress). */
+class CountingSource implements ReadingSource {
+  readonly #source: ReadingSource;
+  readonly #measured: (startS: number) => void;
+
+  constructor(source: ReadingSource, measured: (startS: number) => void) {
+    this.#source = source;
+    this.#measured = measured;
+  }
+
+  async consumptionWh(startS: number, endS: number): Promise<bigint> {
+    const wh = await this.#source.consumptionWh(startS, endS);
+    this.#measured(startS);
+    return wh;
+  }
+
+  close(): Promise<void> {
+    return this.#source.close();
+  }
 }
 
 /**
@@ -893,4 +911,28 @@ async function checkUnusedLedger(address: string, admin: Signer): Promise<void> 
       `the BillingLedger at ${address} already holds interval 1 (a previous run): attach a fresh deployment (npx gridledger deploy)`,
     );
   }
+}
+
+/**
+ * The same keys with the three public byte strings (`pk_i`, `B_i`, `ID_i`: 98 bytes) in one
+ * buffer instead of three, and the object in one fixed shape (issue 14: the simulator holds one
+ * per meter). Only public values share the buffer: the secret `K_i` keeps its own, so a holder of
+ * a public key (the relay directory, every meter) cannot reach it through `.buffer` (DESIGN §2:
+ * each role holds only its own secrets).
+ */
+function packedMeterKeys(keys: MeterKeys): MeterKeys {
+  const pk = keys.publicKey.length;
+  const base = keys.basePublicKey.length;
+  const packed = new Uint8Array(pk + base + keys.id.length);
+  packed.set(keys.publicKey, 0);
+  packed.set(keys.basePublicKey, pk);
+  packed.set(keys.id, pk + base);
+  return {
+    secretKey: keys.secretKey,
+    publicKey: packed.subarray(0, pk),
+    id: packed.subarray(pk + base),
+    ggmKey: keys.ggmKey,
+    baseKey: keys.baseKey,
+    basePublicKey: packed.subarray(pk, pk + base),
+  };
 }

@@ -61,8 +61,11 @@ export interface UserIntervalCheck {
 export class User {
   readonly meterIndex: number;
   readonly #init: UserInit;
-  /** Each interval's batch, compact (see {@link compactBatch}). */
-  readonly #batches = new Map<number, Uint8Array | readonly UserBatchSlot[]>();
+  /**
+   * Each interval's batch, compact (see {@link compactBatch}); made by the first batch, so a
+   * household that has received nothing yet holds no table (issue 14).
+   */
+  #batches?: Map<number, Uint8Array | readonly UserBatchSlot[]>;
 
   constructor(init: UserInit) {
     this.#init = init;
@@ -71,7 +74,7 @@ export class User {
 
   /** The meter's K-slot batch for an interval (pairing channel, fixed offset after its end). */
   receiveBatch(interval: number, slots: readonly UserBatchSlot[]): void {
-    this.#batches.set(interval, compactBatch(slots));
+    (this.#batches ??= new Map()).set(interval, compactBatch(slots));
   }
 
   /** The pseudonyms of the interval's slots, in counter order. */
@@ -81,7 +84,7 @@ export class User {
 
   /** Interval `interval`'s slots as received (none when no batch came). */
   #slots(interval: number): readonly UserBatchSlot[] {
-    const kept = this.#batches.get(interval);
+    const kept = this.#batches?.get(interval);
     if (kept === undefined) return [];
     return kept instanceof Uint8Array
       ? decodeUserBatch(kept, kept.length / USER_BATCH_SLOT_SIZE)

@@ -3,6 +3,8 @@ import { expect } from "chai";
 import { expectClose } from "../helpers/approx.ts";
 import fc from "fast-check";
 
+import { createHash } from "node:crypto";
+
 import { ChaChaRng, createRng, nextGaussian, RngError } from "../../offchain/runtime/rng.ts";
 
 /** Pearson χ² statistic of observed counts against a uniform expectation. */
@@ -34,6 +36,33 @@ describe("rng", () => {
     for (let i = 0; i < 1250; i++) words.push(b.nextU32());
     const view = new DataView(big.buffer);
     for (let i = 0; i < 1250; i++) expect(view.getUint32(4 * i)).to.equal(words[i]);
+  });
+
+  it("the stream is the one the 1 KiB-buffer generator produced, for draws of any size (issue 14)", () => {
+    // Odd-sized byte draws (a nextU32 then straddles two 64-byte blocks), large draws (whole
+    // blocks written straight into the output), nextU32s at buffer ends (skip to the next 1 KiB
+    // buffer), floats, bigints and forks. The digest was computed with the generator before
+    // issue 14's one-block state (commit baa1d2e): same seeds, same numbers.
+    const h = createHash("sha256");
+    for (let seed = 0; seed < 40; seed++) {
+      const rng = createRng(`seed-${seed}`);
+      let x = seed * 7919;
+      for (let i = 0; i < 3000; i++) {
+        x = (x * 1103515245 + 12345) & 0x7fffffff;
+        const op = x % 7;
+        if (op === 0) h.update(rng.bytes(x % 97));
+        else if (op === 1) h.update(rng.bytes((x % 5) * 64 + (x % 3)));
+        else if (op === 2) h.update(String(rng.nextU32()));
+        else if (op === 3) h.update(String(rng.nextInt(1 + (x % 1000))));
+        else if (op === 4) h.update(String(rng.nextBigInt(2n ** 255n - 19n)));
+        else if (op === 5) h.update(rng.bytes(1500 + (x % 700)));
+        else h.update(String(rng.nextFloat()));
+        if (i % 500 === 0) h.update(rng.fork(`f${i}`).bytes(33));
+      }
+    }
+    expect(h.digest("hex")).to.equal(
+      "b64f19a7465b90d1504db8723a57db46a94ee43feff907e096863d4f3f85edcd",
+    );
   });
 
   it("fork(label) depends only on seed and label, not on parent consumption", () => {

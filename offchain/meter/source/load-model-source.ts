@@ -11,9 +11,10 @@ export interface LoadModelSourceInit {
   /**
    * Label of the noise fork for the interval starting at `startS`, default
    * `${meterIndex}/${startS}`. The simulator labels by interval number, as its runs always did, so
-   * the same seed keeps the same consumption (offchain/sim/oksuz-agents.ts).
+   * the same seed keeps the same consumption (offchain/sim/oksuz-agents.ts). Given the meter
+   * index too, so one function serves every meter (issue 14: no closure per simulated meter).
    */
-  readonly noiseLabel?: (startS: number) => string;
+  readonly noiseLabel?: (startS: number, meterIndex: number) => string;
 }
 
 export interface LoadModelSourceComponents {
@@ -22,11 +23,16 @@ export interface LoadModelSourceComponents {
   readonly rng: Rng;
 }
 
+/** `${meterIndex}/${startS}`: the default noise label. */
+function defaultNoiseLabel(startS: number, meterIndex: number): string {
+  return `${meterIndex}/${startS}`;
+}
+
 export class LoadModelSource implements ReadingSource {
   readonly #meter: number;
   readonly #model: LoadModel;
   readonly #rng: Rng;
-  readonly #label: (startS: number) => string;
+  readonly #label: (startS: number, meterIndex: number) => string;
 
   /** Throws `ReadingSourceInputError` for a negative or non-integer meter index. */
   constructor(init: LoadModelSourceInit, components: LoadModelSourceComponents) {
@@ -36,7 +42,7 @@ export class LoadModelSource implements ReadingSource {
     this.#meter = init.meterIndex;
     this.#model = components.model;
     this.#rng = components.rng;
-    this.#label = init.noiseLabel ?? ((startS) => `${this.#meter}/${startS}`);
+    this.#label = init.noiseLabel ?? defaultNoiseLabel;
   }
 
   /** `LoadModel.consumptionWh` over [startS, endS) (Wh, ≥ 0). */
@@ -46,7 +52,7 @@ export class LoadModelSource implements ReadingSource {
       this.#meter,
       startS,
       endS - startS,
-      this.#rng.fork(this.#label(startS)),
+      this.#rng.fork(this.#label(startS, this.#meter)),
     );
   }
 
