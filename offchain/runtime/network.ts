@@ -15,7 +15,7 @@
 //     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
 // Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
 // wire, so turning loss on does not change the delays of the messages that survive.
-import type { Clock, TimerHandle } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { silentLogger } from "./log.ts";
 import type { Rng } from "./rng.ts";
@@ -115,7 +115,11 @@ export class MemoryNetwork {
    * with every distinct relay pair, its senders only with its nodes.
    */
   readonly #sizes = new Map<string, Map<number, number>>();
-  readonly #pending = new Set<TimerHandle>();
+  /**
+   * Packets scheduled and not yet delivered or dropped: a count, not a set of their timer handles
+   * (nothing reads them; one set entry per packet in flight was heap the GC traced, issue 14).
+   */
+  #inFlight = 0;
 
   #sent = 0;
   #bytesSent = 0;
@@ -205,27 +209,25 @@ export class MemoryNetwork {
     }
     const now = this.#clock.now();
     let deliverAt = now + this.#baseMs + jitter;
-    if (reorder) {
+    const link = reorder ? undefined : `${from}→${to}`;
+    if (link === undefined) {
       this.#reordered++;
       deliverAt += this.#reorderDelayMs;
     } else {
-      const link = `${from}→${to}`;
       deliverAt = Math.max(deliverAt, this.#linkTail.get(link) ?? deliverAt);
       this.#linkTail.set(link, deliverAt);
     }
     // Copy now: the sender may reuse its buffer; the receiver gets bytes as they were sent.
-    const copy = Uint8Array.from(bytes);
-    const handle = this.#clock.setTimeout(() => {
-      this.#pending.delete(handle);
+    // (`new Uint8Array(typedArray)` copies at once, also for a Buffer, whose `slice` is a view.)
+    const copy = new Uint8Array(bytes);
+    this.#inFlight++;
+    this.#clock.setTimeout(() => {
+      this.#inFlight--;
       // A link's tail matters only while a packet is in flight on it: forget it with its last
       // packet, so the map holds the links in flight, not every link ever used (issue 14).
-      if (!reorder) {
-        const link = `${from}→${to}`;
-        if (this.#linkTail.get(link) === deliverAt) this.#linkTail.delete(link);
-      }
+      if (link !== undefined && this.#linkTail.get(link) === deliverAt) this.#linkTail.delete(link);
       this.#deliver(from, to, copy);
     }, deliverAt - now);
-    this.#pending.add(handle);
   }
 
   #deliver(from: string, to: string, bytes: Uint8Array): void {
@@ -297,7 +299,7 @@ export class MemoryNetwork {
       dropped: { ...this.#dropped },
       reordered: this.#reordered,
       handlerErrors: this.#handlerErrors,
-      inFlight: this.#pending.size,
+      inFlight: this.#inFlight,
     };
   }
 

@@ -10,6 +10,8 @@ import { readInterval } from "../../offchain/chain/ledgerReader.ts";
 import {
   citySendRounds,
   MAX_ONIONS_PER_ROUND,
+  PROGRESS_TICK_MS,
+  progressTickMs,
   runOksuzAgents,
   type OksuzAgentsChain,
 } from "../../offchain/sim/oksuz-agents.ts";
@@ -104,6 +106,18 @@ describe("Oksuz agents over the wire", function () {
     // 100,000 meters: 800,000 onions over 32 rounds, ≤ 25,000 per round.
     expect(citySendRounds(100_000, 8)).to.equal(32);
     expect((100_000 * 8) / citySendRounds(100_000, 8)).to.be.at.most(MAX_ONIONS_PER_ROUND);
+  });
+
+  it("keeps the onion progress ticker's O(N) scan under 2 % of the run whatever N (issue 14)", function () {
+    // A fixed 2 s period made the scans O(N) per 2 s of a run whose length grows with N: O(N²).
+    expect(progressTickMs(0)).to.equal(PROGRESS_TICK_MS);
+    expect(progressTickMs(40)).to.equal(PROGRESS_TICK_MS); // 10,000 meters: ≈ 5 ms a scan
+    expect(progressTickMs(100)).to.equal(5_000); // a scan of 100 ms waits 5 s
+    for (const scanMs of [0.5, 7, 41, 99.5, 1_000, 12_345.6]) {
+      expect(scanMs / (scanMs + progressTickMs(scanMs))).to.be.at.most(0.02);
+    }
+    expect(() => progressTickMs(-1)).to.throw(RangeError);
+    expect(() => progressTickMs(Number.NaN)).to.throw(RangeError);
   });
 
   it("direct mode: SP posts per-user prices and bills itself", async function () {
