@@ -60,11 +60,24 @@ export interface VirtualClockInit {
   readonly startMs?: number;
 }
 
-interface VirtualTimer {
+/**
+ * A pending timer; also the handle `setTimeout` returns (no separate handle object or id map per
+ * timer: a city holds hundreds of thousands). `callback` is dropped once the timer ran or was
+ * cancelled, so a caller keeping its handles keeps nothing the callback captured.
+ */
+class VirtualTimer implements TimerHandle {
   readonly id: number;
   readonly dueMs: number;
-  readonly callback: () => void;
-  cancelled: boolean;
+  callback: (() => void) | undefined;
+  cancelled = false;
+  readonly clock: VirtualClock;
+
+  constructor(clock: VirtualClock, id: number, dueMs: number, callback: () => void) {
+    this.clock = clock;
+    this.id = id;
+    this.dueMs = dueMs;
+    this.callback = callback;
+  }
 }
 
 /** Heap order: earlier due time first; equal due times in scheduling order (smaller id). */
@@ -81,14 +94,15 @@ function before(a: VirtualTimer, b: VirtualTimer): boolean {
  * O(log n) and `clearTimeout` O(1) (the timer is marked and skipped when it reaches the top; the
  * heap is rebuilt without the cancelled ones when they are more than half of it). A city-scale
  * simulation holds hundreds of thousands of timers (every packet in flight is one): the sorted
- * array this replaces cost O(n) per insertion, run and cancellation (issue 14).
+ * array this replaces cost O(n) per insertion, run and cancellation (issue 14). The handle is the
+ * heap entry itself, so a timer is one object (no handle object, no entry in an id → timer map).
  */
 export class VirtualClock implements Clock {
   #nowMs: number;
   #nextId = 1;
   readonly #heap: VirtualTimer[] = [];
-  /** Pending (scheduled, not run, not cancelled) timers by id. */
-  readonly #live = new Map<number, VirtualTimer>();
+  /** Pending (scheduled, not run, not cancelled) timers. */
+  #live = 0;
   #running = false;
   /** Heap comparisons so far: the cost measure of the complexity tests (no effect on the run). */
   #comparisons = 0;
@@ -105,7 +119,7 @@ export class VirtualClock implements Clock {
 
   /** Number of timers not yet run (cancelled ones excluded). */
   get pending(): number {
-    return this.#live.size;
+    return this.#live;
   }
 
   /** Heap comparisons made so far (a deterministic cost count for complexity tests). */
@@ -123,24 +137,21 @@ export class VirtualClock implements Clock {
     if (typeof callback !== "function") {
       throw new ClockError("VirtualClock.setTimeout: callback must be a function");
     }
-    const timer: VirtualTimer = {
-      id: this.#nextId++,
-      dueMs: this.#nowMs + delayMs,
-      callback,
-      cancelled: false,
-    };
-    this.#live.set(timer.id, timer);
+    const timer = new VirtualTimer(this, this.#nextId++, this.#nowMs + delayMs, callback);
+    this.#live++;
     this.#push(timer);
-    return { id: timer.id };
+    return timer;
   }
 
+  /** Cancels `handle` if it is a pending timer of this clock; otherwise does nothing. */
   clearTimeout(handle: TimerHandle): void {
-    const timer = this.#live.get(handle?.id);
-    if (timer === undefined) return;
-    timer.cancelled = true;
-    this.#live.delete(timer.id);
+    if (!(handle instanceof VirtualTimer) || handle.clock !== this) return;
+    if (handle.cancelled || handle.callback === undefined) return; // cancelled, or already ran
+    handle.cancelled = true;
+    handle.callback = undefined;
+    this.#live--;
     // Cancelled timers wait in the heap until they reach the top; keep them under half of it.
-    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#live.size) this.#rebuild();
+    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#live) this.#rebuild();
   }
 
   /**
@@ -206,10 +217,12 @@ export class VirtualClock implements Clock {
     try {
       for (let top = this.#top(); ran < limit && top !== undefined && top.dueMs <= target;) {
         this.#pop();
-        this.#live.delete(top.id);
+        this.#live--;
         this.#nowMs = top.dueMs;
         ran++;
-        top.callback();
+        const callback = top.callback as () => void;
+        top.callback = undefined;
+        callback();
         top = this.#top();
       }
       const next = this.#top();

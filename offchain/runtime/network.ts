@@ -15,7 +15,7 @@
 //     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
 // Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
 // wire, so turning loss on does not change the delays of the messages that survive.
-import type { Clock, TimerHandle } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { silentLogger } from "./log.ts";
 import type { Rng } from "./rng.ts";
@@ -109,14 +109,21 @@ export class MemoryNetwork {
   readonly #maxBytes: number;
 
   readonly #endpoints = new Map<string, EndpointState>();
-  /** Per link "from→to" with a packet in flight: latest in-order delivery time (FIFO). */
-  readonly #linkTail = new Map<string, number>();
+  /**
+   * Per link with a packet in flight, sender → receiver → latest in-order delivery time (FIFO).
+   * Nested maps, not one map keyed by a "from→to" string: no string built per packet (issue 14).
+   */
+  readonly #linkTail = new Map<string, Map<string, number>>();
   /**
    * Per sender: packet size → count. Keyed by sender, not by link (issue 14): a city's links grow
    * with every distinct relay pair, its senders only with its nodes.
    */
   readonly #sizes = new Map<string, Map<number, number>>();
-  readonly #pending = new Set<TimerHandle>();
+  /**
+   * Packets scheduled and not yet delivered or dropped: a count, not a set of their timer handles
+   * (nothing reads them; one set entry per packet in flight was heap the GC traced, issue 14).
+   */
+  #inFlight = 0;
 
   #sent = 0;
   #bytesSent = 0;
@@ -202,27 +209,30 @@ export class MemoryNetwork {
     }
     const now = this.#clock.now();
     let deliverAt = now + this.#baseMs + jitter;
+    let tails: Map<string, number> | undefined;
     if (reorder) {
       this.#reordered++;
       deliverAt += this.#reorderDelayMs;
     } else {
-      const link = `${from}→${to}`;
-      deliverAt = Math.max(deliverAt, this.#linkTail.get(link) ?? deliverAt);
-      this.#linkTail.set(link, deliverAt);
+      tails = this.#linkTail.get(from);
+      if (tails === undefined) this.#linkTail.set(from, (tails = new Map()));
+      deliverAt = Math.max(deliverAt, tails.get(to) ?? deliverAt);
+      tails.set(to, deliverAt);
     }
     // Copy now: the sender may reuse its buffer; the receiver gets bytes as they were sent.
-    const copy = Uint8Array.from(bytes);
-    const handle = this.#clock.setTimeout(() => {
-      this.#pending.delete(handle);
+    // (`new Uint8Array(typedArray)` copies at once, also for a Buffer, whose `slice` is a view.)
+    const copy = new Uint8Array(bytes);
+    this.#inFlight++;
+    this.#clock.setTimeout(() => {
+      this.#inFlight--;
       // A link's tail matters only while a packet is in flight on it: forget it with its last
       // packet, so the map holds the links in flight, not every link ever used (issue 14).
-      if (!reorder) {
-        const link = `${from}→${to}`;
-        if (this.#linkTail.get(link) === deliverAt) this.#linkTail.delete(link);
+      if (tails !== undefined && tails.get(to) === deliverAt) {
+        tails.delete(to);
+        if (tails.size === 0 && this.#linkTail.get(from) === tails) this.#linkTail.delete(from);
       }
       this.#deliver(from, to, copy);
     }, deliverAt - now);
-    this.#pending.add(handle);
   }
 
   #deliver(from: string, to: string, bytes: Uint8Array): void {
@@ -233,18 +243,19 @@ export class MemoryNetwork {
     }
     this.#delivered++;
     this.#bytesDelivered += bytes.length;
-    const onError = (e: unknown): void => {
-      this.#handlerErrors++;
-      this.#logger.warn("handler failed", { from, to, error: e instanceof Error ? e : String(e) });
-    };
     try {
       const r = dest.handler(from, bytes);
       if (r !== undefined && typeof (r as Promise<void>).then === "function") {
-        (r as Promise<void>).then(undefined, onError);
+        (r as Promise<void>).then(undefined, (e: unknown) => this.#handlerFailed(from, to, e));
       }
     } catch (e) {
-      onError(e);
+      this.#handlerFailed(from, to, e);
     }
+  }
+
+  #handlerFailed(from: string, to: string, e: unknown): void {
+    this.#handlerErrors++;
+    this.#logger.warn("handler failed", { from, to, error: e instanceof Error ? e : String(e) });
   }
 
   #drop(reason: DropReason, from: string, to: string): void {
@@ -294,7 +305,7 @@ export class MemoryNetwork {
       dropped: { ...this.#dropped },
       reordered: this.#reordered,
       handlerErrors: this.#handlerErrors,
-      inFlight: this.#pending.size,
+      inFlight: this.#inFlight,
     };
   }
 

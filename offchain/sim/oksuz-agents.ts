@@ -794,8 +794,20 @@ export async function runOksuzAgents(
       lastOnionStep = key;
       hooks.step?.(step);
     };
-    const onionTicker = hooks.step && setInterval(() => onionProgress(false), 2_000);
-    onionTicker?.unref();
+    // Each tick scans every meter (and relay), O(N): at a fixed 2 s period that was O(N) per 2 s
+    // of wall time, O(N²) over a run whose wall time grows with N (issue 14). The next tick waits
+    // `progressTickMs` of the scan's own cost, so the ticker never takes more than 2 % of the run.
+    let onionTicker: ReturnType<typeof setTimeout> | undefined;
+    const tick = (): void => {
+      const t0 = performance.now();
+      onionProgress(false);
+      onionTicker = setTimeout(tick, progressTickMs(performance.now() - t0));
+      onionTicker.unref();
+    };
+    if (hooks.step) {
+      onionTicker = setTimeout(tick, PROGRESS_TICK_MS);
+      onionTicker.unref();
+    }
     try {
       while (!finished && adversaryFailure === undefined) {
         if (chainCalls > 0) {
@@ -814,7 +826,7 @@ export async function runOksuzAgents(
         await clock.advanceAsync(ROUND_MS, () => chainCalls > 0);
       }
     } finally {
-      clearInterval(onionTicker);
+      clearTimeout(onionTicker);
     }
     if (hooks.step) onionProgress(true);
     await all;
@@ -828,6 +840,22 @@ export async function runOksuzAgents(
     outsider?.stop();
     rmSync(storeDir, { recursive: true, force: true });
   }
+}
+
+/** Shortest period of the onion phase's progress ticker (wall-clock ms). */
+export const PROGRESS_TICK_MS = 2_000;
+
+/**
+ * Wall-clock ms until the next progress tick after a tick whose scan over the meters took
+ * `scanMs`: {@link PROGRESS_TICK_MS}, or 50 × `scanMs` when longer, so the O(N) scan costs at most
+ * 2 % of the run whatever N (issue 14: at a fixed period its total grew as N²). Throws RangeError
+ * for a negative or non-finite `scanMs`.
+ */
+export function progressTickMs(scanMs: number): number {
+  if (!Number.isFinite(scanMs) || scanMs < 0) {
+    throw new RangeError("progressTickMs: scanMs must be a finite number ≥ 0");
+  }
+  return Math.max(PROGRESS_TICK_MS, Math.ceil(50 * scanMs));
 }
 
 /** Report onions a simulated city puts on the network per relay round, at most (issue 14). */

@@ -12,6 +12,8 @@ import {
   cityPosting,
   postingMode,
   MAX_ONIONS_PER_ROUND,
+  PROGRESS_TICK_MS,
+  progressTickMs,
   runOksuzAgents,
   type OksuzAgentsChain,
 } from "../../offchain/sim/oksuz-agents.ts";
@@ -124,6 +126,18 @@ describe("Oksuz agents over the wire", function () {
     // An explicit batch size means fixed batches; an explicit mode wins.
     expect(postingMode({ meters: 100_000, batchSize: 100 })).to.equal("fixed");
     expect(postingMode({ meters: 12, posting: "chain-speed" })).to.equal("chain-speed");
+  });
+
+  it("keeps the onion progress ticker's O(N) scan under 2 % of the run whatever N (issue 14)", function () {
+    // A fixed 2 s period made the scans O(N) per 2 s of a run whose length grows with N: O(N²).
+    expect(progressTickMs(0)).to.equal(PROGRESS_TICK_MS);
+    expect(progressTickMs(40)).to.equal(PROGRESS_TICK_MS); // 10,000 meters: ≈ 5 ms a scan
+    expect(progressTickMs(100)).to.equal(5_000); // a scan of 100 ms waits 5 s
+    for (const scanMs of [0.5, 7, 41, 99.5, 1_000, 12_345.6]) {
+      expect(scanMs / (scanMs + progressTickMs(scanMs))).to.be.at.most(0.02);
+    }
+    expect(() => progressTickMs(-1)).to.throw(RangeError);
+    expect(() => progressTickMs(Number.NaN)).to.throw(RangeError);
   });
 
   it("direct mode: SP posts per-user prices and bills itself", async function () {

@@ -182,6 +182,44 @@ describe("VirtualClock at city scale (issue 14: a timer heap)", () => {
   });
 });
 
+describe("VirtualClock handles (issue 14: the timer is its own handle, no id map)", () => {
+  it("clearTimeout ignores handles of another clock, forged handles, and timers that ran", () => {
+    const a = new VirtualClock();
+    const b = new VirtualClock();
+    const seen: string[] = [];
+    const ha = a.setTimeout(() => seen.push("a"), 10);
+    b.setTimeout(() => seen.push("b"), 10);
+    b.clearTimeout(ha); // a's timer 1 is not b's timer 1
+    b.clearTimeout({ id: ha.id }); // an id alone names no timer
+    expect(b.pending).to.equal(1);
+    b.advance(10);
+    expect(seen).to.deep.equal(["b"]);
+    const ran = b.setTimeout(() => seen.push("b2"), 0);
+    b.advance(0);
+    b.clearTimeout(ran); // already ran: no effect, the count stays right
+    b.clearTimeout(ran);
+    expect(b.pending).to.equal(0);
+    a.clearTimeout(ha);
+    a.clearTimeout(ha); // twice: counted once
+    expect(a.pending).to.equal(0);
+    a.advance(10);
+    expect(seen).to.deep.equal(["b", "b2"]);
+  });
+
+  it("a kept handle no longer holds its callback once the timer ran or was cancelled", () => {
+    // A caller may keep its handles (MeterAgent keeps an interval's timers until the window
+    // closes): the handle must not keep what the callback captured alive.
+    const clock = new VirtualClock();
+    const ran = clock.setTimeout(() => {}, 1);
+    const cancelled = clock.setTimeout(() => {}, 5);
+    clock.clearTimeout(cancelled);
+    clock.advance(5);
+    for (const h of [ran, cancelled]) {
+      expect((h as unknown as { callback?: unknown }).callback).to.equal(undefined);
+    }
+  });
+});
+
 describe("SystemClock", () => {
   it("SystemClock runs and cancels real timers", async () => {
     const clock = new SystemClock();

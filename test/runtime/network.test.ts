@@ -222,6 +222,14 @@ describe("MemoryNetwork", () => {
     buf[0] = 9;
     clock.advance(0);
     expect([...got!]).to.deep.equal([1, 2, 3]);
+    // A Buffer too (its `slice` is a view, not a copy): the receiver gets a copy of its bytes.
+    const nodeBuf = Buffer.from([4, 5, 6]);
+    a.send("b", nodeBuf);
+    nodeBuf[0] = 9;
+    expect(net.stats().inFlight).to.equal(1);
+    clock.advance(0);
+    expect([...got!]).to.deep.equal([4, 5, 6]);
+    expect(net.stats().inFlight).to.equal(0);
   });
 
   it("records packet sizes per sender so uniform-size traffic can be asserted", () => {

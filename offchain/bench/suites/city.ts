@@ -8,7 +8,11 @@
 // registration, admission, posting, billing, every user's check), `sim.peak_rss_mb_N` (the child's
 // `maxRSS`), `e2e.interval_cpu_s_N` (the child's CPU time: the machine is shared), `sim.loadavg_N`
 // (at the end), `e2e.phase_*_s_N` (the phases of city-run.ts), `sim.peak_rss_mb_*_N` (the peak
-// RSS by the end of each phase: the phase that set the peak), `sim.bills_verified_N`.
+// RSS by the end of each phase: the phase that set the peak), `sim.bills_verified_N`,
+// `sim.cpu_ms_per_meter_N` (CPU ms per meter) and, for two sizes or more,
+// `sim.cpu_per_meter_ratio_<largest>_<smallest>`: CPU per meter at the largest size over the
+// smallest, 1.0 when the cost is linear in N (issue 14 measured 38 / 24 ≈ 1.6 for 100,000 / 10,000).
+// A ratio of CPU times, not a wall time: the load changes it much less.
 // `GRIDLEDGER_CITY_SIZES=500,1000` picks other sizes (a comma-separated list); `--quick` runs 500.
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -60,13 +64,30 @@ function sizes(quick: boolean): number[] {
   return quick ? [500] : [10_000, 100_000];
 }
 
+/**
+ * CPU per meter at the largest size over the smallest (`perMeterMs`: size → CPU ms per meter), or
+ * undefined for fewer than two distinct sizes: 1.0 when the run's CPU is linear in N.
+ */
+export function cpuPerMeterRatio(
+  perMeterMs: ReadonlyMap<number, number>,
+): { readonly small: number; readonly large: number; readonly ratio: number } | undefined {
+  const ns = [...perMeterMs.keys()].sort((a, b) => a - b);
+  if (ns.length < 2) return undefined;
+  const small = ns[0];
+  const large = ns.at(-1)!;
+  return { small, large, ratio: perMeterMs.get(large)! / perMeterMs.get(small)! };
+}
+
 export async function run(ctx: BenchContext): Promise<void> {
+  const perMeterMs = new Map<number, number>();
   for (const n of sizes(ctx.quick)) {
     ctx.log(`  city: ${n} meters, 1 interval (load average ${loadavg()[0].toFixed(1)})`);
     const r = await runChild(n, (m) => ctx.log(m));
     ctx.record(`e2e.interval_s_${n}`, r.wallS, "s");
     ctx.record(`sim.peak_rss_mb_${n}`, r.peakRssMb, "MB");
     ctx.record(`e2e.interval_cpu_s_${n}`, r.cpuS, "s");
+    perMeterMs.set(n, (1000 * r.cpuS) / n);
+    ctx.record(`sim.cpu_ms_per_meter_${n}`, (1000 * r.cpuS) / n, "ms");
     ctx.record(`sim.loadavg_${n}`, r.loadavg[1], "load");
     for (const [phase, s] of Object.entries(r.phasesS)) {
       const name = phase.replace(/ \d+$/, "").replace(/[^a-z]+/g, "_");
@@ -78,5 +99,9 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (r.billsDisputed > 0 || r.billsVerified !== n) {
       throw new Error(`city ${n}: ${r.billsVerified} bills verified, ${r.billsDisputed} disputed`);
     }
+  }
+  const growth = cpuPerMeterRatio(perMeterMs);
+  if (growth !== undefined) {
+    ctx.record(`sim.cpu_per_meter_ratio_${growth.large}_${growth.small}`, growth.ratio, "ratio");
   }
 }
