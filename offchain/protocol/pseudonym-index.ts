@@ -4,11 +4,14 @@
 // rebuilt interval (offchain/user/user.ts). Open addressing with linear probing over keys stored
 // densely in one buffer; the hash is a key's first four bytes (pseudonyms are HMAC or keccak
 // outputs, uniform) and the load factor stays ≤ 1/2, so a look-up probes ≈ 1.5 slots on average.
-// A hostile source that chose keys sharing their first four bytes would make look-ups linear (a
-// slower audit, never a different answer): CC only inserts keys it computes; a dishonest RPC
-// endpoint could serve such zero-slot ids (docs/SECURITY.md "Dishonest RPC endpoint"), at the
-// cost of O(n²) time for that one read — not mitigated (a keyed hash would be).
+// Hostile keys: a dishonest RPC endpoint (docs/SECURITY.md "Dishonest RPC endpoint") could serve
+// zero-slot ids that share their first four bytes, which would make every look-up linear and one
+// interval's audit O(n²). An insertion that probes more than MAX_PROBES slots (which uniform keys
+// practically never do) therefore switches the index, once, to a keyed hash — SHA-256 of a secret
+// random salt and the key — that the source cannot aim at, and rehashes: at most O(MAX_PROBES²)
+// extra work before the switch, O(1) look-ups after.
 import { expectBytes } from "../crypto/bytes.ts";
+import { sha256 } from "../crypto/hash.ts";
 
 export class PseudonymIndexError extends Error {
   override name = "PseudonymIndexError";
@@ -22,6 +25,15 @@ function capacityFor(entries: number): number {
   return c;
 }
 
+/**
+ * Probes past which an insertion switches the index to its keyed hash. With uniform keys at load
+ * ≤ 1/2 a probe run this long has probability far below 2^-40 per insertion.
+ */
+export const MAX_PROBES = 128;
+
+/** Bytes of the keyed hash's secret salt. */
+const SALT_BYTES = 16;
+
 /** First four bytes of a 32-byte key at `offset` of `bytes`, as an unsigned 32-bit hash. */
 function hashAt(bytes: Uint8Array, offset: number): number {
   return (
@@ -32,6 +44,11 @@ function hashAt(bytes: Uint8Array, offset: number): number {
     0
   );
 }
+
+/** Injected randomness for the keyed hash's salt (default: Web Crypto's `getRandomValues`). */
+export type SaltSource = (length: number) => Uint8Array;
+
+const webCryptoSalt: SaltSource = (length) => crypto.getRandomValues(new Uint8Array(length));
 
 /**
  * An insertion-ordered set of 32-byte keys (pseudonyms) with O(1) look-up: entry `e` is the e-th
@@ -44,22 +61,43 @@ export class PseudonymIndex {
   #slots: Uint32Array;
   #mask: number;
   #size = 0;
+  readonly #saltSource: SaltSource;
+  /** salt ‖ key, hashed in keyed mode (undefined: the plain prefix hash). */
+  #salted: Uint8Array | undefined;
 
-  /** `expected`: entries to size for without growing (the buffer doubles beyond it). */
-  constructor(expected = 0) {
+  /**
+   * `expected`: entries to size for without growing (the buffer doubles beyond it); `salt`: the
+   * keyed hash's randomness, drawn only if hostile keys force the switch (see the file comment).
+   * Throws PseudonymIndexError for an `expected` that is not a count.
+   */
+  constructor(expected = 0, salt: SaltSource = webCryptoSalt) {
     if (!Number.isInteger(expected) || expected < 0) {
       throw new PseudonymIndexError(`PseudonymIndex: expected ${expected} is not a count`);
     }
     this.#keys = new Uint8Array(32 * Math.max(expected, 8));
     this.#slots = new Uint32Array(capacityFor(expected));
     this.#mask = this.#slots.length - 1;
+    this.#saltSource = salt;
   }
 
   /** An index of `keys` (32 bytes each) inserted in order. */
-  static of(keys: readonly Uint8Array[]): PseudonymIndex {
-    const index = new PseudonymIndex(keys.length);
+  static of(keys: readonly Uint8Array[], salt?: SaltSource): PseudonymIndex {
+    const index = new PseudonymIndex(keys.length, salt);
     for (const key of keys) index.insert(key);
     return index;
+  }
+
+  /** Whether hostile keys switched the index to its keyed hash. */
+  get keyed(): boolean {
+    return this.#salted !== undefined;
+  }
+
+  /** The slot hash of the 32 bytes at `offset` of `bytes`, in the index's current mode. */
+  #hash(bytes: Uint8Array, offset: number): number {
+    const salted = this.#salted;
+    if (salted === undefined) return hashAt(bytes, offset);
+    salted.set(bytes.subarray(offset, offset + 32), SALT_BYTES);
+    return hashAt(sha256(salted), 0);
   }
 
   /** Entries inserted (shadowed duplicates included). */
@@ -91,8 +129,8 @@ export class PseudonymIndex {
   #place(e: number): void {
     const keys = this.#keys;
     const slots = this.#slots;
-    let s = hashAt(keys, 32 * e) & this.#mask;
-    for (;;) {
+    let s = this.#hash(keys, 32 * e) & this.#mask;
+    for (let probes = 0; ; probes++) {
       const at = slots[s];
       if (at === 0) {
         slots[s] = e + 1;
@@ -102,10 +140,24 @@ export class PseudonymIndex {
         slots[s] = e + 1; // a duplicate: the later entry wins
         return;
       }
+      if (probes >= MAX_PROBES && this.#salted === undefined) {
+        // Keys aimed at the prefix hash: switch to the keyed hash and place everything again.
+        const salt = this.#saltSource(SALT_BYTES);
+        if (!(salt instanceof Uint8Array) || salt.length !== SALT_BYTES) {
+          throw new PseudonymIndexError(
+            `PseudonymIndex: the salt source must give ${SALT_BYTES} bytes`,
+          );
+        }
+        this.#salted = new Uint8Array(SALT_BYTES + 32);
+        this.#salted.set(salt);
+        this.#rehash(slots.length);
+        return;
+      }
       s = (s + 1) & this.#mask;
     }
   }
 
+  /** Places entries 0 … size − 1 in a fresh table of `capacity` slots (e's own slot included). */
   #rehash(capacity: number): void {
     this.#slots = new Uint32Array(capacity);
     this.#mask = capacity - 1;
@@ -128,7 +180,7 @@ export class PseudonymIndex {
       throw new PseudonymIndexError("PseudonymIndex.find: need 32 bytes at offset");
     }
     const slots = this.#slots;
-    let s = hashAt(bytes, offset) & this.#mask;
+    let s = this.#hash(bytes, offset) & this.#mask;
     for (;;) {
       const at = slots[s];
       if (at === 0) return -1;
