@@ -60,7 +60,7 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
                     (default 1: inline, no thread; 2 on this 2-core machine uses both cores)
   --posting MODE    how CC posts OCD: "fixed" (100 entries per transaction, one at a time) or
                     "chain-speed" (batches sized from the block gas limit, 4 in flight); default
-                    fixed up to 25,000 meters, chain-speed above (docs/SCALE.md)
+                    fixed (the embedded chain pays block-sized transactions in memory: docs/SCALE.md)
   --pseudonyms-out DIR
                     with --rpc: write DIR/meter-<i>.json, household i's pseudonym file (the
                     batches its meter delivered), for \`npx gridledger verify-bill --rpc URL

@@ -125,8 +125,7 @@ export interface OksuzAgentsScenario {
    * How CC posts OCD (issue 14): "fixed" sends `batchSize` entries per transaction, one at a time;
    * "chain-speed" sizes batches from the block gas limit with {@link CITY_POSTING_WINDOW} in flight
    * (`ControlCenterAgentInit.posting`, cc/posting.ts, as the `gridledger cc` service does). Default
-   * {@link postingMode}: fixed when `batchSize` is set, else {@link cityPosting} (fixed for runs up
-   * to 25,000 meters at K = 8, so their transactions and gas figures are unchanged).
+   * "fixed" ({@link postingMode}: why).
    */
   readonly posting?: OcdPostingMode;
   /**
@@ -880,26 +879,16 @@ export type OcdPostingMode = "fixed" | "chain-speed";
 /** OCD transactions in flight when the simulator posts at chain speed (the `cc` service's default). */
 export const CITY_POSTING_WINDOW = 4;
 
-/** Slots (meters × K) of an interval above which the simulator posts at chain speed by default. */
-export const CITY_POSTING_SLOTS = 200_000;
-
 /**
- * The simulator's default OCD posting for a city of `meters` with K = `slots` (issue 14 "Posting
- * at chain speed"): "chain-speed" above {@link CITY_POSTING_SLOTS} slots — a 100,000-meter
- * interval is 800,000 slots, 8,000 fixed transactions of 100 but ≈ 270 sized from a 30M block —,
- * "fixed" below, so that runs up to 25,000 meters at K = 8 keep their transactions and gas figures.
+ * The scenario's OCD posting (issue 14): as given, else "fixed". Why fixed stays the simulator's
+ * default even for a city: in the in-process chain (Hardhat's EDR) a block-sized OCD transaction
+ * (≈ 16M gas, ≈ 3,000 slots) costs hundreds of MB of transient native memory while it executes —
+ * at 8,000 meters, 4 in flight, EDR went from 130 to 770 MB and the run's peak RSS from 983 to
+ * 1,600 MB (docs/SCALE.md "Posting at chain speed") — while 8,000 fixed transactions of 100 slots
+ * at 100,000 meters cost ≈ 50 s more. `--posting chain-speed` runs the deployment's mode.
  */
-export function cityPosting(meters: number, slots: number): OcdPostingMode {
-  return meters * slots > CITY_POSTING_SLOTS ? "chain-speed" : "fixed";
-}
-
-/** The scenario's posting: as given, else fixed when it sets `batchSize`, else {@link cityPosting}. */
-export function postingMode(
-  scenario: Pick<OksuzAgentsScenario, "meters" | "slots" | "batchSize" | "posting">,
-): OcdPostingMode {
-  if (scenario.posting) return scenario.posting;
-  if (scenario.batchSize !== undefined) return "fixed";
-  return cityPosting(scenario.meters, scenario.slots ?? DEFAULT_REPORT_SLOTS);
+export function postingMode(scenario: Pick<OksuzAgentsScenario, "posting">): OcdPostingMode {
+  return scenario.posting ?? "fixed";
 }
 
 /** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */
