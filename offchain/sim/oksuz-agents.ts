@@ -565,10 +565,12 @@ export async function runOksuzAgents(
   // One labelling function and one counting callback for every meter (issue 14: no closures per
   // simulated meter). Labelled by the 0-based interval index, as the simulator always did: same
   // seed, same consumption.
+  const intervalIndex = (startS: number): bigint =>
+    (BigInt(startS) - startTime) / BigInt(intervalSeconds);
   const noiseLabel = (startS: number, meterIndex: number): string =>
-    `${meterIndex}/${(BigInt(startS) - startTime) / BigInt(intervalSeconds)}`;
+    `${meterIndex}/${intervalIndex(startS)}`;
   const measured = (startS: number): void => {
-    const j = Number((BigInt(startS) - startTime) / BigInt(intervalSeconds)) + 1;
+    const j = Number(intervalIndex(startS)) + 1;
     const n = (metersMeasured.get(j) ?? 0) + 1;
     metersMeasured.set(j, n);
     if (j === measuredNow || n === 1) {
@@ -891,7 +893,6 @@ export function postingMode(scenario: Pick<OksuzAgentsScenario, "posting">): Ocd
   return scenario.posting ?? "fixed";
 }
 
-/** `source` telling `measured(startS)` each time a reading is done (the "meters prepared" count). */
 /** `source`, calling `measured(startS)` after each reading (the "meters prepared" progress). */
 class CountingSource implements ReadingSource {
   readonly #source: ReadingSource;
