@@ -20,11 +20,20 @@ import type { AggregationLedger, ReputationRegistry } from "../../types/ethers-c
 import {
   commitBlockArgs,
   packReputations,
+  unpackReputations,
   type ConsensusBlock,
   type QuorumCertificate,
 } from "../consensus/block.ts";
+import type { RecordedSelection } from "../consensus/agent.ts";
 import type { SelectionReveals } from "../consensus/driver.ts";
-import { blsProvePossession, blsPublicKey, g1ToEip2537, g2ToEip2537 } from "../crypto/bls.ts";
+import {
+  blsProvePossession,
+  blsPublicKey,
+  EIP2537_G2_LENGTH,
+  eip2537ToG2,
+  g1ToEip2537,
+  g2ToEip2537,
+} from "../crypto/bls.ts";
 import { concatBytes, hexToBytes, toHex0x } from "../crypto/bytes.ts";
 import { aggregationDomain } from "../protocol/aggregation.ts";
 import { DeploymentMismatchError, readArtifact } from "./deploy.ts";
@@ -312,6 +321,67 @@ export class AggregationLedgerAdapter {
   }
 
   /**
+   * Consensus mode: the selection the ledger recorded for round `round` — the last
+   * `PrimarySelectionRecorded(round)` at or before the round's `BlockCommitted` — as its
+   * `recordPrimarySelection` transaction sent it: the vector it was over (unpacked, multiples of
+   * 1e9 in 1e18 fixed point), the revealers' signatures (compressed G2, 96
+   * bytes, by node index, from the event's `revealers` bitmap) and Θ. The ledger verified them
+   * (`IReputationRegistry.selectedPrimary`), so every node reads the same selection order from
+   * the chain instead of taking the committer's word for it (docs/CONSENSUS.md "Evidence order").
+   * Null when none was recorded. Throws `ChainError` (chain/errors.ts) when the node cannot be
+   * read, and `DeploymentMismatchError` when the recording transaction is not a direct
+   * `recordPrimarySelection` call on this ledger (its calldata cannot be read).
+   */
+  async recordedSelection(round: bigint): Promise<RecordedSelection | null> {
+    const provider = this.#admin.provider;
+    if (!provider) throw new Error("AggregationLedgerAdapter: the admin signer needs a provider");
+    const committed = await chainCall(() =>
+      this.ledger.queryFilter(this.ledger.filters.BlockCommitted(round)),
+    );
+    const toBlock = committed.at(-1)?.blockNumber ?? "latest";
+    const records = await chainCall(() =>
+      this.ledger.queryFilter(this.ledger.filters.PrimarySelectionRecorded(round), 0, toBlock),
+    );
+    const record = records.at(-1);
+    if (record === undefined) return null;
+    const tx = await chainCall(() => provider.getTransaction(record.transactionHash));
+    const call =
+      tx && tx.to?.toLowerCase() === this.address.toLowerCase()
+        ? this.ledger.interface.parseTransaction({ data: tx.data, value: tx.value })
+        : null;
+    if (call?.name !== "recordPrimarySelection") {
+      throw new DeploymentMismatchError(
+        `AggregationLedgerAdapter.recordedSelection: round ${round}'s selection was not recorded ` +
+          `by a direct recordPrimarySelection call (${record.transactionHash})`,
+      );
+    }
+    const reveals = call.args[2] as {
+      revealers: bigint;
+      signatures: string;
+      gatewaySignature: string;
+    };
+    const revealers = BigInt(record.args.revealers);
+    if (BigInt(reveals.revealers) !== revealers) {
+      throw new DeploymentMismatchError(
+        `AggregationLedgerAdapter.recordedSelection: round ${round}: event and calldata disagree`,
+      );
+    }
+    const encoded = hexToBytes(reveals.signatures);
+    const signatures = new Map<number, Uint8Array>();
+    let at = 0;
+    for (let q = 0; revealers >> BigInt(q) !== 0n; q++) {
+      if (((revealers >> BigInt(q)) & 1n) === 0n) continue;
+      signatures.set(q, eip2537ToG2(encoded.subarray(at, at + EIP2537_G2_LENGTH)));
+      at += EIP2537_G2_LENGTH;
+    }
+    return {
+      reputations: unpackReputations(hexToBytes(call.args[1] as string)),
+      signatures,
+      gatewaySignature: eip2537ToG2(hexToBytes(reveals.gatewaySignature)),
+    };
+  }
+
+  /**
    * Consensus mode: the blocks left in the recorded selection's primary window for a block by
    * `primary` (0 when none is recorded, the window is over, or `primary` is the selected one).
    */
@@ -546,6 +616,7 @@ export function nodeLedgerClient(
     commitBlock: (block: ConsensusBlock, certificate: QuorumCertificate) =>
       adapter.commitBlock(signer, block, certificate, keys),
     selectionWindowLeft: (primary: number) => adapter.selectionWindowLeft(primary),
+    recordedSelection: (round: bigint) => adapter.recordedSelection(round),
     headDigest: async (): Promise<Uint8Array> =>
       hexToBytes(await chainCall(() => adapter.ledger.headDigest())),
     advanceBlocks: (blocks: bigint) => adapter.advanceBlocks(blocks),

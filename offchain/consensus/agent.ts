@@ -15,7 +15,11 @@
 //   4. a primary with a quorum certificate commits (`commitBlock`); a takeover primary refused
 //      during the selected one's window lets those blocks pass and submits again. The committing
 //      node forwards the accepted block (`consensus committed`) to every node and the gateway;
-//      each node adopts it (new head, reputations updated from its evidence).
+//      each node adopts it (new head, reputations updated from its evidence). The selection
+//      order that evidence is weighed by comes from the chain's recorded selection
+//      (`recordedSelection`), never from the forward: the certificate proves the block, not the
+//      order, and a Byzantine committer could otherwise make honest nodes blame innocent ones
+//      (docs/CONSENSUS.md "Evidence order").
 import { blsSign, blsVerify } from "../crypto/bls.ts";
 import { equalBytes } from "../crypto/bytes.ts";
 import {
@@ -41,6 +45,16 @@ import {
   type NodeOutput,
 } from "./node.ts";
 
+/** A round's selection as the ledger recorded it (`recordPrimarySelection`, which verified it). */
+export interface RecordedSelection {
+  /** Γ the selection was over (1e18 fixed point; the ledger checked it is its current vector). */
+  readonly reputations: readonly bigint[];
+  /** The revealers' signatures on `roundRandomMessage` (96-byte compressed G2), by node index. */
+  readonly signatures: ReadonlyMap<number, Uint8Array>;
+  /** Θ: GW's signature on the same message (96 bytes). */
+  readonly gatewaySignature: Uint8Array;
+}
+
 /** The ledger as a consensus node sees it (chain/aggregation.ts `nodeLedgerClient`, injected). */
 export interface ConsensusLedgerClient {
   /**
@@ -60,6 +74,12 @@ export interface ConsensusLedgerClient {
   advanceBlocks(blocks: bigint): Promise<void>;
   /** The ledger's head digest (32 bytes; zero before the first block). */
   headDigest(): Promise<Uint8Array>;
+  /**
+   * The selection recorded for round `round` before its commit (the last
+   * `PrimarySelectionRecorded`), or null when none was: the source of the selection order a
+   * committed block's evidence is weighed by.
+   */
+  recordedSelection(round: bigint): Promise<RecordedSelection | null>;
 }
 
 export interface ConsensusNodeAgentInit extends Omit<ConsensusNodeInit, "behaviour"> {
@@ -154,6 +174,10 @@ export class ConsensusNodeAgent {
     bigint,
     Map<string, { message: Extract<ConsensusMessage, { type: "committed" }>; peers: Set<number> }>
   >();
+  /** Adoptions run one after another (each reads its round's selection from the chain first). */
+  #adoptions: Promise<void> = Promise.resolve();
+  /** Adoptions queued or running: a selection open for the next round waits for them. */
+  #adopting = 0;
   #current = 0n;
   #signed = 0;
   /** Every commit this node learnt of, by round. */
@@ -192,7 +216,8 @@ export class ConsensusNodeAgent {
       for (const entry of store.readLog(COMMITTED_LOG)) {
         const m = decodeWire(entry.value);
         if (m.type !== "consensus" || m.message.type !== "committed") continue;
-        this.#adopt(m.message, false);
+        // Our own store: the order in it is the chain's, read when the block was adopted.
+        await this.#adopt(m.message, false);
         replayed++;
       }
       if (replayed > 0) this.#logger.info("restored", { blocks: replayed });
@@ -354,8 +379,9 @@ export class ConsensusNodeAgent {
     }
     if (!equalBytes(open.seed, this.node.head().digest)) {
       this.#logger.warn("selection seed is not our head", { round: Number(open.round) });
-      // Perhaps we are behind: kept (unverified) and retried once a caught-up block is adopted.
-      if (this.#catchingUp) this.#deferredOpen = open;
+      // Perhaps we are behind, or the forwarded block is still being adopted: kept (unverified)
+      // and retried once a block is adopted.
+      if (this.#catchingUp || this.#adopting > 0) this.#deferredOpen = open;
       return void this.refused++;
     }
     const message = this.#randomMessage(open.round);
@@ -467,16 +493,8 @@ export class ConsensusNodeAgent {
       return;
     }
     const order = this.#rounds.get(block.round)?.order ?? [];
-    this.commits.set(block.round, {
-      round: block.round,
-      block,
-      certificate,
-      order,
-      gasUsed: result.gasUsed,
-      submitted: true,
-    });
     const committed: ConsensusMessage = { type: "committed", block, certificate, order };
-    this.#adopt(committed);
+    await this.#adopt(committed, true, result.gasUsed);
     for (let j = 0; j < this.#addresses.length; j++) {
       if (j !== this.index) this.#send(j, { type: "consensus", message: committed });
     }
@@ -492,11 +510,11 @@ export class ConsensusNodeAgent {
    * block that f + 1 distinct peers sent with the same order (f = ⌊(M − 1)/3⌋). A lying peer's
    * order is never adopted alone; its block (certificate verified) is the same as the others'.
    */
-  #vouch(
+  async #vouch(
     from: number,
     digest: Uint8Array,
     m: Extract<ConsensusMessage, { type: "committed" }>,
-  ): void {
+  ): Promise<void> {
     const head = this.node.head().round;
     if (head !== undefined && m.block.round <= head) return;
     let byKey = this.#vouches.get(m.block.round);
@@ -521,7 +539,7 @@ export class ConsensusNodeAgent {
       if (!agreed) break;
       this.#vouches.delete(next);
       const before = this.node.head().round;
-      this.#adopt(agreed.message);
+      await this.#adopt(agreed.message);
       if (this.node.head().round === before) break; // not adoptable (does not extend our head)
     }
     for (const r of this.#vouches.keys()) {
@@ -529,32 +547,87 @@ export class ConsensusNodeAgent {
     }
   }
 
-  /** Adopts a block the chain accepted (forwarded by the node that committed it). */
-  #adopt(m: Extract<ConsensusMessage, { type: "committed" }>, persist = true): void {
-    const before = this.node.head().round;
+  /**
+   * Adopts a block the chain accepted (forwarded by the node that committed it, sent while
+   * catching up, or our own commit with its gas), one adoption after another. The order its
+   * evidence is weighed by is the chain's: `selectPrimary` over the recorded selection's vector,
+   * reveals and Θ, all read from the chain, so every node gets the same order; with none recorded,
+   * `[primary]` (no primary counts as skipped). A stored block (`persist` false, our own store)
+   * keeps the order it was stored with. The forward's own order is not used: a committer could
+   * name any order (docs/CONSENSUS.md "Evidence order").
+   */
+  #adopt(
+    m: Extract<ConsensusMessage, { type: "committed" }>,
+    persist = true,
+    submittedGas?: bigint,
+  ): Promise<void> {
+    this.#adopting++;
+    const run = this.#adoptions.then(async () => {
+      try {
+        await this.#adoptNow(m, persist, submittedGas);
+      } finally {
+        this.#adopting--;
+      }
+    });
+    this.#adoptions = run.catch(() => undefined);
+    return run;
+  }
+
+  async #adoptNow(
+    forwarded: Extract<ConsensusMessage, { type: "committed" }>,
+    persist: boolean,
+    submittedGas: bigint | undefined,
+  ): Promise<void> {
+    const before = this.node.head();
+    const extendsHead =
+      (before.round === undefined || forwarded.block.round > before.round) &&
+      equalBytes(forwarded.block.previousDigest, before.digest);
+    let m = forwarded;
+    if (extendsHead && persist) {
+      m = { ...forwarded, order: await this.#chainOrder(forwarded.block) };
+    }
     this.node.receive(m, this.#c.clock.now());
-    const adopted = this.node.head().round !== before && this.node.head().round === m.block.round;
+    const adopted =
+      this.node.head().round !== before.round && this.node.head().round === m.block.round;
     if (adopted) {
       // While catching up, only the chain's head says when we are level (`#checkCaughtUp`).
       if (!this.#catchingUp) this.#behind = false;
       if (persist && this.#c.store) {
         this.#c.store.append(COMMITTED_LOG, encodeWire({ type: "consensus", message: m }));
       }
-      const open = this.#deferredOpen;
-      if (open && equalBytes(open.seed, this.node.head().digest)) {
-        this.#deferredOpen = undefined;
-        this.#guard(Promise.resolve(this.#onOpen(open)));
+    }
+    const round = m.block.round;
+    if (this.node.adopted.get(round) === m.block) {
+      const known = this.commits.get(round);
+      if (known === undefined || (submittedGas !== undefined && !known.submitted)) {
+        this.commits.set(round, {
+          round,
+          block: m.block,
+          certificate: m.certificate,
+          order: adopted ? m.order : (known?.order ?? m.order),
+          gasUsed: submittedGas ?? 0n,
+          submitted: submittedGas !== undefined,
+        });
       }
     }
-    if (!this.commits.has(m.block.round) && this.node.adopted.get(m.block.round) === m.block) {
-      this.commits.set(m.block.round, {
-        round: m.block.round,
-        block: m.block,
-        certificate: m.certificate,
-        order: m.order,
-        gasUsed: 0n,
-        submitted: false,
-      });
+    const open = this.#deferredOpen;
+    if (open && equalBytes(open.seed, this.node.head().digest)) {
+      this.#deferredOpen = undefined;
+      this.#guard(Promise.resolve(this.#onOpen(open)));
     }
+  }
+
+  /** The selection order of `block`'s round as the chain recorded it (see {@link #adopt}). */
+  async #chainOrder(block: ConsensusBlock): Promise<readonly number[]> {
+    const recorded = await this.#c.ledger.recordedSelection(block.round);
+    if (recorded === null) return [block.primary];
+    const randoms = new Map<number, bigint>();
+    for (const [q, signature] of recorded.signatures)
+      randoms.set(q, randomFromSignature(signature));
+    return selectPrimary({
+      reputations: recorded.reputations,
+      randoms,
+      threshold: randomFromSignature(recorded.gatewaySignature),
+    }).order;
   }
 }

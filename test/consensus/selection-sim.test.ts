@@ -6,7 +6,9 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { Contract, type InterfaceAbi } from "ethers";
 
+import { AggregationLedgerAdapter } from "../../offchain/chain/aggregation.ts";
 import { readArtifact } from "../../offchain/chain/deploy.ts";
+import { randomFromSignature, selectPrimary } from "../../offchain/protocol/primary-selection.ts";
 import { runBbnp, type BbnpChainAccess, type BbnpScenario } from "../../offchain/sim/bbnp.ts";
 
 describe("consensus simulator: primary selection enforced on-chain", function () {
@@ -37,6 +39,26 @@ describe("consensus simulator: primary selection enforced on-chain", function ()
     );
   }
 
+  /** The selection order of each round as a node reads it from the chain (`recordedSelection`). */
+  async function chainOrders(ledger: string, rounds: number): Promise<number[][]> {
+    const adapter = await AggregationLedgerAdapter.connect(chain.admin, ledger);
+    const orders: number[][] = [];
+    for (let t = 1n; t <= BigInt(rounds); t++) {
+      const recorded = await adapter.recordedSelection(t);
+      if (recorded === null) throw new Error(`round ${t}: no selection recorded`);
+      const randoms = new Map(
+        [...recorded.signatures].map(([q, sig]) => [q, randomFromSignature(sig)] as const),
+      );
+      const { order } = selectPrimary({
+        reputations: recorded.reputations,
+        randoms,
+        threshold: randomFromSignature(recorded.gatewaySignature),
+      });
+      orders.push([...order]);
+    }
+    return orders;
+  }
+
   it("a stalled selected primary: the takeover commits after the primary window, every round", async () => {
     const report = await run({ consensusNodes: 4, faulty: 1, faultyBehaviours: ["stall"] });
     expect(report.perRound.every((s) => s.match && s.aborted === undefined)).to.equal(true);
@@ -44,6 +66,14 @@ describe("consensus simulator: primary selection enforced on-chain", function ()
     expect(report.perRound.map((s) => s.view)).to.deep.equal([1, 1, 0, 0]);
     expect(report.perRound.map((s) => s.primary)).to.deep.equal([0, 0, 0, 0]);
     expect(await afterTimeoutFlags(report.ledger)).to.deep.equal([false, false, false, false]);
+    // The order the nodes weigh evidence by, read back from the chain's records (calldata of
+    // recordPrimarySelection), is the order the agents ran the round with: the stalled node 3
+    // first in rounds 1 and 2, the committing primary at the view the agents reported.
+    const orders = await chainOrders(report.ledger, report.rounds);
+    expect(orders.map((o) => o[0])).to.deep.equal([3, 3, 0, 0]);
+    expect(report.perRound.map((s, i) => orders[i].indexOf(s.primary!))).to.deep.equal(
+      report.perRound.map((s) => s.view),
+    );
   });
 
   it("crashed pre-selected nodes: the selection over the revealers after the reveal timeout, every round", async () => {

@@ -11,6 +11,7 @@ import { expect } from "chai";
 import { BbnpUserAgent } from "../../offchain/bbnp-user/agent.ts";
 import { BbnpUser } from "../../offchain/bbnp-user/user.ts";
 import { ConsensusNodeAgent, type ConsensusLedgerClient } from "../../offchain/consensus/agent.ts";
+import type { SelectionReveals } from "../../offchain/consensus/driver.ts";
 import {
   aggregateCertificate,
   blockDigest,
@@ -316,12 +317,17 @@ describe("BBNP agents", function () {
       // The in-memory "chain": accepts the first block per round with a valid certificate.
       const chain = {
         selections: [] as { round: bigint; by: number; complete: boolean }[],
+        recorded: new Map<bigint, SelectionReveals>(),
         blocks: [] as { block: ConsensusBlock; by: number }[],
       };
       const client = (j: number): ConsensusLedgerClient => ({
         async recordSelection(round, reveals) {
           chain.selections.push({ round, by: j, complete: reveals.complete });
+          chain.recorded.set(round, reveals);
           return 10n;
+        },
+        async recordedSelection(round) {
+          return chain.recorded.get(round) ?? null;
         },
         async commitBlock(block, certificate) {
           if (chain.blocks.some((b) => b.block.round === block.round)) return null;

@@ -6,7 +6,12 @@
 // (which drops messages to a stopped endpoint) with a VirtualClock and an in-memory ledger.
 import { expect } from "chai";
 
-import { ConsensusNodeAgent, type ConsensusLedgerClient } from "../../offchain/consensus/agent.ts";
+import {
+  ConsensusNodeAgent,
+  type ConsensusLedgerClient,
+  type RecordedSelection,
+} from "../../offchain/consensus/agent.ts";
+import type { SelectionReveals } from "../../offchain/consensus/driver.ts";
 import {
   aggregateCertificate,
   blockDigest,
@@ -16,7 +21,12 @@ import {
 import { blsPublicKey, blsSign } from "../../offchain/crypto/bls.ts";
 import { bbnpSignRound } from "../../offchain/protocol/aggregation.ts";
 import { BBNP_ORDER } from "../../offchain/protocol/bbnp/params.ts";
-import { roundRandomMessage } from "../../offchain/protocol/primary-selection.ts";
+import {
+  preselect,
+  randomFromSignature,
+  roundRandomMessage,
+  selectPrimary,
+} from "../../offchain/protocol/primary-selection.ts";
 import { initialReputationState } from "../../offchain/protocol/reputation.ts";
 import { encodeWire } from "../../offchain/protocol/wire/index.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
@@ -41,9 +51,14 @@ async function run(clock: VirtualClock, ms: number): Promise<void> {
 
 /**
  * Node 0 of four, with an empty store, behind a chain whose head is round 1's block (primary 1):
- * the set-up of the catch-up tests below (the peers are the tests' own endpoints).
+ * the set-up of the catch-up tests below (the peers are the tests' own endpoints). `level`: the
+ * chain's head is still genesis (node 0 is level; round 1 arrives as a live forward). `recorded`:
+ * the selection the chain recorded for round 1 (none by default).
  */
-function laggingNodeFixture(seed: string) {
+function laggingNodeFixture(
+  seed: string,
+  options: { readonly level?: boolean; readonly recorded?: RecordedSelection } = {},
+) {
   const rng = createRng(seed);
   const clock = new VirtualClock();
   const network = new MemoryNetwork({}, { clock, rng: rng.fork("net") });
@@ -85,12 +100,13 @@ function laggingNodeFixture(seed: string) {
           commitBlock: async () => null,
           selectionWindowLeft: async () => 0n,
           advanceBlocks: async () => {},
-          headDigest: async () => digest,
+          headDigest: async () => (options.level ? new Uint8Array(32) : digest),
+          recordedSelection: async (round) => (round === 1n ? (options.recorded ?? null) : null),
         },
       },
     );
   const node = agent(0, "node-0", 300);
-  return { network, clock, sks, state, block, digest, node, agent };
+  return { network, clock, sks, gatewaySecret, state, block, digest, node, agent };
 }
 
 describe("consensus node catch-up after a restart", function () {
@@ -112,8 +128,13 @@ describe("consensus node catch-up after a restart", function () {
       const last = blocks.at(-1);
       return last ? blockDigest(DOMAIN, last.block) : new Uint8Array(32);
     };
+    const recorded = new Map<bigint, SelectionReveals>();
     const client: ConsensusLedgerClient = {
-      recordSelection: async () => 10n,
+      recordSelection: async (round, reveals) => {
+        recorded.set(round, reveals);
+        return 10n;
+      },
+      recordedSelection: async (round) => recorded.get(round) ?? null,
       async commitBlock(block, certificate) {
         if (blocks.some((b) => b.block.round === block.round)) return null;
         if (!verifyCertificate(keys, blockDigest(DOMAIN, block), certificate)) return null;
@@ -283,7 +304,8 @@ describe("consensus node catch-up after a restart", function () {
       answering.add(2);
       await run(clock, 1_000);
       expect(node.node.head().round).to.equal(1n);
-      expect(node.commits.get(1n)?.order).to.deep.equal(honest);
+      // The order kept is the chain's: none recorded, so the primary alone (nobody skipped).
+      expect(node.commits.get(1n)?.order).to.deep.equal([1]);
       expect(node.status()).to.not.have.property("behind");
       // The reputations follow the honest order: nobody was skipped before primary 1.
       const reference = agent(2, "reference");
@@ -294,6 +316,66 @@ describe("consensus node catch-up after a restart", function () {
       expect(liar.node.expectedReputations(), "the forged order would change Γ").to.not.deep.equal(
         reference.node.expectedReputations(),
       );
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("a committer's forwarded order is not used on the live path: the evidence follows the chain's recorded selection", async () => {
+    // Node 0 is level with the chain (genesis). The chain recorded round 1's selection (the
+    // pre-selected nodes' reveals and Θ). A Byzantine committer (node 3) forwards the certified
+    // block with a forged order that puts the primary last, blaming every other node as
+    // untimely. Node 0 adopts the block, with the chain's order: its reputations are those of
+    // the recorded selection, not of the forged order (before: the forward's order was used).
+    const base = laggingNodeFixture("node-live-order");
+    const message = roundRandomMessage(DOMAIN, 1n, new Uint8Array(32));
+    const reputations = base.node.node.committedReputations();
+    const preselected = preselect(reputations);
+    const recorded: RecordedSelection = {
+      reputations,
+      signatures: new Map(preselected.map((q) => [q, blsSign(base.sks[q], message)] as const)),
+      gatewaySignature: blsSign(base.gatewaySecret, message),
+    };
+    const { network, clock, sks, block, digest, node, agent } = laggingNodeFixture(
+      "node-live-order",
+      { level: true, recorded },
+    );
+    const chainOrder = selectPrimary({
+      reputations,
+      randoms: new Map(
+        [...recorded.signatures].map(([q, sig]) => [q, randomFromSignature(sig)] as const),
+      ),
+      threshold: randomFromSignature(recorded.gatewaySignature),
+    }).order;
+    const forged = [...chainOrder.filter((q) => q !== block.primary), block.primary];
+    const certificate = aggregateCertificate(
+      new Map([1, 2, 3].map((j) => [j, blsSign(sks[j], digest)] as const)),
+    );
+    const liar = network.endpoint("node-3");
+    liar.handle(() => {});
+    liar.start();
+    await node.start();
+    try {
+      expect(node.status()).to.not.have.property("behind");
+      liar.send(
+        "node-0",
+        encodeWire({
+          type: "consensus",
+          message: { type: "committed", block, certificate, order: forged },
+        }),
+      );
+      await run(clock, 1_000);
+      expect(node.node.head().round).to.equal(1n);
+      expect(node.commits.get(1n)?.order).to.deep.equal(chainOrder);
+      const reference = agent(2, "reference");
+      reference.node.receive({ type: "committed", block, certificate, order: chainOrder }, 0);
+      expect(node.node.expectedReputations()).to.deep.equal(reference.node.expectedReputations());
+      const fooled = agent(3, "reference-fooled");
+      fooled.node.receive({ type: "committed", block, certificate, order: forged }, 0);
+      expect(
+        fooled.node.expectedReputations(),
+        "the forged order would change Γ",
+      ).to.not.deep.equal(reference.node.expectedReputations());
     } finally {
       await node.stop();
     }
