@@ -36,6 +36,7 @@ import {
   decodeMeterReport,
   encodeMeterReport,
 } from "../protocol/meter-report.ts";
+import { USER_BATCH_SLOT_SIZE } from "../protocol/user-batch.ts";
 import { decodeWire, decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
 import type { ReadingSource } from "./source/source.ts";
 import type { Meter, MeterIntervalReport } from "./meter.ts";
@@ -120,8 +121,14 @@ interface IntervalState {
   payloads?: Uint8Array;
   /** K. */
   slots: number;
-  /** The user batch wire message (K × 170 bytes of slots), sent after the window. */
-  userBatch: Uint8Array;
+  /**
+   * The user batch wire message (K × 170 bytes of slots), sent after the window — as the part of
+   * it that is not the meter's kept reports: the message's head and the K 32-byte tweaks (issue
+   * 14: 8 + K × 32 bytes instead of a K × 170-byte copy of what the meter keeps anyway; see
+   * {@link compactUserBatch}). The whole message only for a meter whose kept reports differ from
+   * the batch's entries (the adversary wrappers rewrite entries).
+   */
+  userBatch: { readonly compact: Uint8Array } | { readonly message: Uint8Array };
   /** The report's figures besides its entries. */
   figures: Pick<
     MeterIntervalReport,
@@ -369,10 +376,12 @@ export class MeterAgent {
     // differs from what it keeps (the adversary wrappers rewrite entries) keeps its own copy here.
     const kept = meter.reportsSent?.(interval);
     const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
+    const userBatch = encodeWire({ type: "userBatch", interval, slots: report.userBatch });
+    const compact = kept === undefined ? undefined : compactUserBatch(userBatch, kept);
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,
-      userBatch: encodeWire({ type: "userBatch", interval, slots: report.userBatch }),
+      userBatch: compact === undefined ? { message: userBatch } : { compact },
       figures: {
         interval: report.interval,
         measuredWh: report.measuredWh,
@@ -438,11 +447,11 @@ export class MeterAgent {
     for (const t of state.timers) this.#c.clock.clearTimeout(t);
     state.timers = [];
     // The user batch: all K signed slots in one fixed-size message, after the window (DESIGN §7),
-    // again until the user confirms it.
-    const batch = state.userBatch;
+    // again until the user confirms it. Rebuilt at each send (from the meter's kept reports), not
+    // held between resends.
     const deliver = (): void => {
       if (!this.#running || state.userBatchAcked) return;
-      this.#send(this.#init.userAddress, batch);
+      this.#send(this.#init.userAddress, this.#userBatchMessage(state));
       state.userBatchTimer = this.#c.clock.setTimeout(deliver, this.#resendMs);
     };
     deliver();
@@ -509,11 +518,58 @@ export class MeterAgent {
       }
       entries.push(entry);
     }
-    return userBatchReport(state, entries);
+    return userBatchReport(state, this.#userBatchMessage(state), entries);
+  }
+
+  /** The interval's user batch wire message, from the meter's kept reports and the tweaks. */
+  #userBatchMessage(state: IntervalState): Uint8Array {
+    if ("message" in state.userBatch) return state.userBatch.message;
+    const kept = this.#c.meter.reportsSent?.(state.figures.interval);
+    if (kept === undefined) {
+      throw new MeterAgentError(
+        `MeterAgent: the meter no longer holds interval ${state.figures.interval}`,
+      );
+    }
+    return expandUserBatch(state.userBatch.compact, kept, state.slots);
   }
 }
 
-/** The report of `state` with its `entries`, its user batch decoded again. */
+/**
+ * The user batch wire message `message` without the K reports the meter keeps (`kept`, K × 138
+ * bytes, `Meter.reportsSent`): its head (wire header, interval, K) followed by the K 32-byte
+ * tweaks — or undefined when `message` is not its head followed by K slots of (`kept`'s report
+ * k ‖ tweak k), so that {@link expandUserBatch} gives these very bytes back (issue 14). Layout:
+ * offchain/protocol/user-batch.ts (each slot a 138-byte meter report ‖ u256 tweak), checked here
+ * on the bytes rather than assumed.
+ */
+export function compactUserBatch(message: Uint8Array, kept: Uint8Array): Uint8Array | undefined {
+  const slots = kept.length / METER_REPORT_SIZE;
+  const head = message.length - slots * USER_BATCH_SLOT_SIZE;
+  if (!Number.isInteger(slots) || head < 0) return undefined;
+  const tweak = USER_BATCH_SLOT_SIZE - METER_REPORT_SIZE;
+  const compact = new Uint8Array(head + slots * tweak);
+  compact.set(message.subarray(0, head), 0);
+  for (let k = 0; k < slots; k++) {
+    const at = head + k * USER_BATCH_SLOT_SIZE + METER_REPORT_SIZE;
+    compact.set(message.subarray(at, at + tweak), head + k * tweak);
+  }
+  return equalBytes(expandUserBatch(compact, kept, slots), message) ? compact : undefined;
+}
+
+/** The message {@link compactUserBatch} made `compact` from, given the same `kept` reports. */
+export function expandUserBatch(compact: Uint8Array, kept: Uint8Array, slots: number): Uint8Array {
+  const tweak = USER_BATCH_SLOT_SIZE - METER_REPORT_SIZE;
+  const head = compact.length - slots * tweak;
+  const message = new Uint8Array(head + slots * USER_BATCH_SLOT_SIZE);
+  message.set(compact.subarray(0, head), 0);
+  for (let k = 0; k < slots; k++) {
+    const at = head + k * USER_BATCH_SLOT_SIZE;
+    message.set(kept.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE), at);
+    message.set(compact.subarray(head + k * tweak, head + (k + 1) * tweak), at + METER_REPORT_SIZE);
+  }
+  return message;
+}
+
 /** Whether counter `k` (1..64) is acknowledged. */
 function isAcked(state: IntervalState, k: number): boolean {
   return k <= 32
@@ -536,8 +592,13 @@ function ackedSet(state: IntervalState): Set<number> {
   return set;
 }
 
-function userBatchReport(state: IntervalState, entries: LedgerEntry[]): MeterIntervalReport {
-  const batch = decodeWire(state.userBatch);
+/** The report of `state` with its `entries`, its user batch (`message`) decoded again. */
+function userBatchReport(
+  state: IntervalState,
+  message: Uint8Array,
+  entries: LedgerEntry[],
+): MeterIntervalReport {
+  const batch = decodeWire(message);
   if (batch.type !== "userBatch") throw new MeterAgentError("MeterAgent: corrupt user batch");
   return {
     ...state.figures,

@@ -14,7 +14,12 @@ import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
 import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
-import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
+import {
+  MeterAgent,
+  compactUserBatch,
+  expandUserBatch,
+  relayDirectory,
+} from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { encodeWire } from "../../offchain/protocol/wire/index.ts";
 import { OnionRelay } from "../../offchain/onion/relay.ts";
@@ -176,7 +181,7 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(perEndpoint).to.be.below(250);
   });
 
-  it("a meter agent with its window open sends from the meter's kept report bytes (< 12.4 kB per meter, all parts)", async function () {
+  it("a meter agent with its window open sends from the meter's kept report bytes and keeps its user batch as tweaks (< 10.4 kB per meter, all parts)", async function () {
     // Meter, agent, relay, generator and endpoint, after CC's announcement opened interval 1 and
     // before the first round: the agent holds the K payloads only as the meter's own buffer.
     const cc = ccKeys();
@@ -235,9 +240,29 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(agents[7].interval(1)!.report.entries).to.deep.equal(
       makeMeter(7, cc).reportInterval(1, 1_850n, T).entries,
     );
-    // Measured: 17,095 B before this session's changes, 13,051–13,100 B with every change but
-    // this one (the agent's own K × 138-byte copy), 11,698–11,792 B now.
-    expect(perMeter).to.be.below(12_400);
+    // Measured: 17,095 B before session 5's changes, 13,051–13,100 B with every change but
+    // one (the agent's own K × 138-byte copy), 11,698–11,792 B after them (10,892 B re-measured
+    // in session 6); 9,609–9,781 B with the user batch kept as its head and K tweaks (the meter
+    // keeps the K reports it is made of), not a K × 170-byte message.
+    expect(perMeter).to.be.below(10_400);
     for (const agent of agents) await agent.stop();
+  });
+
+  it("the agent's compact user batch gives back the very message, and is refused for reports the meter does not keep", function () {
+    const cc = ccKeys();
+    const meter = makeMeter(3, cc);
+    const report = meter.reportInterval(1, 1_850n, T);
+    const message = encodeWire({ type: "userBatch", interval: 1, slots: report.userBatch });
+    const kept = meter.reportsSent(1)!;
+    const compact = compactUserBatch(message, kept)!;
+    // Head (wire header, interval, K) and K 32-byte tweaks: 8 + 8 × 32 bytes, not 8 + 8 × 170.
+    expect(compact.length).to.equal(8 + 8 * 32);
+    expect(expandUserBatch(compact, kept, 8)).to.deep.equal(message);
+    // An entry rewritten after signing (the adversary wrappers): no compact form, the agent keeps
+    // the whole message.
+    const other = kept.slice();
+    other[5] ^= 1;
+    expect(compactUserBatch(message, other)).to.equal(undefined);
+    expect(compactUserBatch(message.subarray(0, 100), kept)).to.equal(undefined);
   });
 });
