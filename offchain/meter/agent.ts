@@ -142,7 +142,16 @@ interface IntervalState {
   ackedHi: number;
   ackedCount: number;
   onionsSent: number;
+  /**
+   * Pending timers to clear when the window closes (and at `stop`): the window's close (one, or
+   * two after CC shortened it) and the resend loop's next run. The K send timers are held only
+   * until each fires, and their array only until the last has (issue 14: every fired handle of
+   * the window — K sends and each resend run — was kept until the window closed, ≈ 1 kB per
+   * meter).
+   */
   timers: TimerHandle[];
+  sendTimers?: (TimerHandle | undefined)[];
+  resendTimer?: TimerHandle;
   open: boolean;
   userBatchSent: boolean;
   userBatchAcked: boolean;
@@ -213,7 +222,7 @@ export class MeterAgent {
     if (this.#roundTimer) clock.clearTimeout(this.#roundTimer);
     if (this.#registrationTimer) clock.clearTimeout(this.#registrationTimer);
     for (const state of this.#intervals.values()) {
-      for (const t of state.timers) clock.clearTimeout(t);
+      clearWindowTimers(clock, state);
       if (state.userBatchTimer) clock.clearTimeout(state.userBatchTimer);
     }
     transport.stop();
@@ -421,21 +430,27 @@ export class MeterAgent {
     let next = 0;
     const sendNext = (): void => {
       const k = order[next++];
+      // This timer (slot k's) has fired: forget its handle, and the array after the last one.
+      if (next === slots) state.sendTimers = undefined;
+      else if (state.sendTimers) state.sendTimers[k] = undefined;
       if (state.open) this.#sendOnion(state, payload(k));
     };
+    const sendTimers: (TimerHandle | undefined)[] = [];
     for (let k = 0; k < slots; k++) {
-      state.timers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
+      sendTimers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
     }
+    if (slots > 0) state.sendTimers = sendTimers;
     const resendLoop = (): void => {
+      state.resendTimer = undefined;
       if (!this.#running || !state.open) return;
       for (let k = 0; k < slots; k++) {
         if (isAcked(state, k + 1)) continue;
         this.#resent++;
         this.#sendOnion(state, payload(k));
       }
-      state.timers.push(clock.setTimeout(resendLoop, this.#resendMs));
+      state.resendTimer = clock.setTimeout(resendLoop, this.#resendMs);
     };
-    state.timers.push(clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs));
+    state.resendTimer = clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs);
     const windowMs = Math.max(0, (this.#windowEnd.get(interval) ?? clock.now()) - clock.now());
     state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
   }
@@ -444,8 +459,7 @@ export class MeterAgent {
     const state = this.#intervals.get(interval);
     if (!state || !state.open) return;
     state.open = false;
-    for (const t of state.timers) this.#c.clock.clearTimeout(t);
-    state.timers = [];
+    clearWindowTimers(this.#c.clock, state);
     // The user batch: all K signed slots in one fixed-size message, after the window (DESIGN §7),
     // again until the user confirms it. Rebuilt at each send (from the meter's kept reports), not
     // held between resends.
@@ -568,6 +582,16 @@ export function expandUserBatch(compact: Uint8Array, kept: Uint8Array, slots: nu
     message.set(compact.subarray(head + k * tweak, head + (k + 1) * tweak), at + METER_REPORT_SIZE);
   }
   return message;
+}
+
+/** Clears `state`'s pending window timers (close, sends, resend loop) and forgets them. */
+function clearWindowTimers(clock: Clock, state: IntervalState): void {
+  for (const t of state.timers) clock.clearTimeout(t);
+  state.timers = [];
+  for (const t of state.sendTimers ?? []) if (t) clock.clearTimeout(t);
+  state.sendTimers = undefined;
+  if (state.resendTimer) clock.clearTimeout(state.resendTimer);
+  state.resendTimer = undefined;
 }
 
 /** Whether counter `k` (1..64) is acknowledged. */

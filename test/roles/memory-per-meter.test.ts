@@ -265,4 +265,81 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(compactUserBatch(message, other)).to.equal(undefined);
     expect(compactUserBatch(message.subarray(0, 100), kept)).to.equal(undefined);
   });
+
+  it("a meter agent keeps no handle of a timer that has fired while its window is open (sends, resend runs)", async function () {
+    // Five agents relaying for each other (path length 1), CC silent: each sends its K onions in
+    // the first 8 rounds, then resends every 12 rounds. Every timer handle an agent made is
+    // watched through a WeakRef; after full collections only the pending ones may remain.
+    const cc = ccKeys();
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: createRng(5) });
+    const ccEnd = network.endpoint("cc");
+    ccEnd.start();
+    const meters = Array.from({ length: 5 }, (_, i) => makeMeter(i, cc));
+    const directory = relayDirectory(
+      meters.map((m) => m.publicKey),
+      meters.map((_, i) => `meter-${i}`),
+      { publicKey: cc.publicKey, address: "cc" },
+    );
+    const readings: ReadingSource = { consumptionWh: async () => 1_850n, close: async () => {} };
+    const handles: WeakRef<object>[] = [];
+    const watched = {
+      now: () => clock.now(),
+      setTimeout: (callback: () => void, delayMs: number) => {
+        const handle = clock.setTimeout(callback, delayMs);
+        handles.push(new WeakRef(handle));
+        return handle;
+      },
+      clearTimeout: (handle: Parameters<VirtualClock["clearTimeout"]>[0]) =>
+        clock.clearTimeout(handle),
+    };
+    const agents = meters.map(
+      (meter, i) =>
+        new MeterAgent(
+          {
+            address: `meter-${i}`,
+            userAddress: `user-${i}`,
+            ccPublicKey: cc.publicKey,
+            domain: DOMAIN,
+            pathLength: 1,
+            roundMs: 200,
+            registrationSecret: seedScalar(`eph-${i}`),
+          },
+          {
+            meter,
+            relay: new OnionRelay({
+              privateKey: seedScalar(`meter-${i}`),
+              nodeId: meter.publicKey,
+              domain: DOMAIN,
+              epoch: 0,
+            }),
+            transport: network.endpoint(`meter-${i}`),
+            clock: i === 0 ? watched : clock,
+            rng: createRng(`agent-${i}`),
+            readings,
+            directory,
+          },
+        ),
+    );
+    for (const agent of agents) await agent.start();
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval: 1, start: WINDOW.start, end: WINDOW.end, windowMs: 60_000 },
+    });
+    for (let i = 0; i < agents.length; i++) ccEnd.send(`meter-${i}`, announcement);
+    // Send rounds (8 × 200 ms), then three resend runs (every 2,400 ms); the window stays open.
+    await clock.advanceAsync(1_900 + 3 * 2_400 + 100);
+    const status = agents[0].status();
+    expect(status.onionsSent).to.equal(8 + 3 * 8);
+    expect(status.resent).to.equal(3 * 8);
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const alive = handles.filter((h) => h.deref() !== undefined).length;
+    // Pending: the relay round, the resend run, the window's close; and the last registration
+    // attempt's handle (fired). Before: also the K = 8 send timers and every resend run's (15).
+    expect(handles.length).to.be.above(40);
+    expect(alive).to.be.at.most(5);
+    for (const agent of agents) await agent.stop();
+  });
 });
