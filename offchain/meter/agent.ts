@@ -158,6 +158,14 @@ interface IntervalState {
   userBatchTimer?: TimerHandle;
 }
 
+/** An announced interval as the agent keeps it: its window's end, its state once measured. */
+interface IntervalRecord {
+  readonly interval: number;
+  /** When the window closes (clock ms): the announcement's, or CC's earlier end. */
+  windowEnd: number;
+  state?: IntervalState;
+}
+
 export class MeterAgentError extends Error {
   override name = "MeterAgentError";
 }
@@ -170,9 +178,13 @@ export class MeterAgent {
   readonly #cc: string;
   readonly #roundMs: number;
   readonly #resendMs: number;
-  readonly #intervals = new Map<number, IntervalState>();
-  /** When each interval's window closes (clock ms): the announcement's, or CC's earlier end. */
-  readonly #windowEnd = new Map<number, number>();
+  /**
+   * The announced intervals still kept (the last five), oldest first: when each one's window
+   * closes (clock ms: the announcement's, or CC's earlier end) and its state once measured. An
+   * array of records, not two Maps per meter (issue 14: ≈ 380 B per meter for one or two
+   * entries). Replaced, not pushed to: an array grown by `push` reserves 17 slots.
+   */
+  #intervals: readonly IntervalRecord[] = [];
   #current = 0;
   #registered = false;
   #running = false;
@@ -221,7 +233,8 @@ export class MeterAgent {
     const { clock, transport } = this.#c;
     if (this.#roundTimer) clock.clearTimeout(this.#roundTimer);
     if (this.#registrationTimer) clock.clearTimeout(this.#registrationTimer);
-    for (const state of this.#intervals.values()) {
+    for (const { state } of this.#intervals) {
+      if (!state) continue;
       clearWindowTimers(clock, state);
       if (state.userBatchTimer) clock.clearTimeout(state.userBatchTimer);
     }
@@ -239,7 +252,7 @@ export class MeterAgent {
       address: this.address,
       interval: this.#current,
       registered: this.#registered,
-      reportsAcked: this.#intervals.get(this.#current)?.ackedCount ?? 0,
+      reportsAcked: this.#state(this.#current)?.ackedCount ?? 0,
       onionsSent: this.#onionsSent,
       resent: this.#resent,
       refused: this.#refused,
@@ -248,7 +261,7 @@ export class MeterAgent {
 
   /** What the meter did in `interval` (undefined before its announcement). */
   interval(interval: number): MeterIntervalRecord | undefined {
-    const s = this.#intervals.get(interval);
+    const s = this.#state(interval);
     return (
       s && {
         report: this.#report(s),
@@ -299,7 +312,7 @@ export class MeterAgent {
       return;
     }
     if (message.type === "userBatchReceipt" && from === this.#init.userAddress) {
-      const state = this.#intervals.get(message.interval);
+      const state = this.#state(message.interval);
       if (state) {
         state.userBatchAcked = true;
         if (state.userBatchTimer) this.#c.clock.clearTimeout(state.userBatchTimer);
@@ -323,7 +336,10 @@ export class MeterAgent {
           return;
         }
         this.#current = a.interval;
-        this.#windowEnd.set(a.interval, this.#c.clock.now() + a.windowMs);
+        this.#intervals = [
+          ...this.#intervals,
+          { interval: a.interval, windowEnd: this.#c.clock.now() + a.windowMs },
+        ];
         this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
           this.#logger.error("interval not reported", {
             interval: a.interval,
@@ -334,7 +350,7 @@ export class MeterAgent {
       }
       case "ccReceipt": {
         const { interval, meter, counters } = message.receipt;
-        const state = this.#intervals.get(interval);
+        const state = this.#state(interval);
         if (meter !== this.#c.meter.index || !state) return;
         for (const k of counters)
           if (Number.isInteger(k) && k >= 1 && k <= state.slots) ack(state, k);
@@ -342,7 +358,7 @@ export class MeterAgent {
       }
       case "ccResendRequest": {
         const { interval, meter, counter } = message.request;
-        const state = this.#intervals.get(interval);
+        const state = this.#state(interval);
         if (meter !== this.#c.meter.index || !state?.open) return;
         const entry = this.#c.meter.resend(interval, counter);
         if (entry) {
@@ -364,9 +380,10 @@ export class MeterAgent {
   #shortenWindow(interval: number, windowMs: number): void {
     const { clock } = this.#c;
     const end = clock.now() + Math.max(windowMs, this.#roundMs);
-    if (end >= (this.#windowEnd.get(interval) ?? Infinity)) return;
-    this.#windowEnd.set(interval, end);
-    const state = this.#intervals.get(interval);
+    const kept = this.#intervals.find((r) => r.interval === interval);
+    if (kept === undefined || end >= kept.windowEnd) return;
+    kept.windowEnd = end;
+    const state = this.#state(interval);
     if (state?.open) {
       state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()));
     }
@@ -407,12 +424,19 @@ export class MeterAgent {
       userBatchSent: false,
       userBatchAcked: false,
     };
-    this.#intervals.set(interval, state);
-    for (const [j, old] of this.#intervals) {
-      if (j >= interval - 4) continue;
-      if (old.userBatchTimer) clock.clearTimeout(old.userBatchTimer);
-      this.#intervals.delete(j);
-      this.#windowEnd.delete(j);
+    let record = this.#intervals.find((r) => r.interval === interval);
+    if (record === undefined) {
+      record = { interval, windowEnd: clock.now() };
+      this.#intervals = [...this.#intervals, record];
+    }
+    record.state = state;
+    for (const old of this.#intervals) {
+      if (old.interval < interval - 4 && old.state?.userBatchTimer) {
+        clock.clearTimeout(old.state.userBatchTimer);
+      }
+    }
+    if (this.#intervals.some((old) => old.interval < interval - 4)) {
+      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4);
     }
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
@@ -451,12 +475,12 @@ export class MeterAgent {
       state.resendTimer = clock.setTimeout(resendLoop, this.#resendMs);
     };
     state.resendTimer = clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs);
-    const windowMs = Math.max(0, (this.#windowEnd.get(interval) ?? clock.now()) - clock.now());
+    const windowMs = Math.max(0, record.windowEnd - clock.now());
     state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
   }
 
   #closeInterval(interval: number): void {
-    const state = this.#intervals.get(interval);
+    const state = this.#state(interval);
     if (!state || !state.open) return;
     state.open = false;
     clearWindowTimers(this.#c.clock, state);
@@ -507,6 +531,12 @@ export class MeterAgent {
     state.onionsSent++;
     this.#onionsSent++;
     this.#send(to, encodeWire({ type: "onionPacket", packet: onion.packet }));
+  }
+
+  /** Interval `interval`'s state, once measured and while kept. */
+  #state(interval: number): IntervalState | undefined {
+    for (const r of this.#intervals) if (r.interval === interval) return r.state;
+    return undefined;
   }
 
   #send(to: string, bytes: Uint8Array): void {
