@@ -13,7 +13,9 @@ import type { Meter } from "../../offchain/meter/meter.ts";
 import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
 import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
-import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
+import { keyPairFromSecret, meterKeysFromSecret } from "../../offchain/crypto/keys.ts";
+import { secp } from "../../offchain/crypto/secp256k1.ts";
+import { MeterPseudonyms } from "../../offchain/protocol/pseudonym.ts";
 import {
   MeterAgent,
   compactUserBatch,
@@ -341,5 +343,32 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(handles.length).to.be.above(40);
     expect(alive).to.be.at.most(5);
     for (const agent of agents) await agent.stop();
+  });
+
+  it("a meter's pseudonym generator keeps the keys' ID_i, not a buffer of its own (checked)", function () {
+    const cc = ccKeys();
+    const keys = meterKeysFromSecret(seedScalar("meter-id"), new Uint8Array(32).fill(7));
+    const pseudonyms = new MeterPseudonyms(
+      keys.secretKey,
+      keys.publicKey,
+      cc.publicKey,
+      secp,
+      keys.id,
+    );
+    expect(pseudonyms.meterId).to.equal(keys.id);
+    // Same pseudonyms as a generator that computed ID_i itself.
+    const own = new MeterPseudonyms(keys.secretKey, keys.publicKey, cc.publicKey);
+    expect(own.meterId).to.not.equal(keys.id);
+    expect(pseudonyms.pseudonym(3, 2)).to.deep.equal(own.pseudonym(3, 2));
+    expect(
+      () =>
+        new MeterPseudonyms(
+          keys.secretKey,
+          keys.publicKey,
+          cc.publicKey,
+          secp,
+          cc.publicKey.subarray(1),
+        ),
+    ).to.throw(TypeError, /meterId/);
   });
 });
