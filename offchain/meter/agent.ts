@@ -146,8 +146,8 @@ interface IntervalState {
    * Pending timers to clear when the window closes (and at `stop`): the window's close (one, or
    * two after CC shortened it) and the resend loop's next run. The K send timers are held only
    * until each fires, and their array only until the last has (issue 14: every fired handle of
-   * the window — K sends and each resend run — was kept until the window closed, ≈ 1 kB per
-   * meter).
+   * the window — K sends and each resend run — was kept until the window closed, ≈ 0.5 kB per
+   * meter half-way through a city's onion phase, more with every resend run).
    */
   timers: TimerHandle[];
   sendTimers?: (TimerHandle | undefined)[];
@@ -181,8 +181,8 @@ export class MeterAgent {
   /**
    * The announced intervals still kept (the last five), oldest first: when each one's window
    * closes (clock ms: the announcement's, or CC's earlier end) and its state once measured. An
-   * array of records, not two Maps per meter (issue 14: ≈ 380 B per meter for one or two
-   * entries). Replaced, not pushed to: an array grown by `push` reserves 17 slots.
+   * array of records, not two Maps per meter for one or two entries (issue 14: ≈ 100 B less per
+   * meter). Replaced, not pushed to: an array grown by `push` reserves 17 slots.
    */
   #intervals: readonly IntervalRecord[] = [];
   #current = 0;
