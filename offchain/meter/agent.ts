@@ -36,6 +36,7 @@ import {
   decodeMeterReport,
   encodeMeterReport,
 } from "../protocol/meter-report.ts";
+import { USER_BATCH_SLOT_SIZE } from "../protocol/user-batch.ts";
 import { decodeWire, decodeWireOr, encodeWire } from "../protocol/wire/index.ts";
 import type { ReadingSource } from "./source/source.ts";
 import type { Meter, MeterIntervalReport } from "./meter.ts";
@@ -120,8 +121,14 @@ interface IntervalState {
   payloads?: Uint8Array;
   /** K. */
   slots: number;
-  /** The user batch wire message (K × 170 bytes of slots), sent after the window. */
-  userBatch: Uint8Array;
+  /**
+   * The user batch wire message (K × 170 bytes of slots), sent after the window — as the part of
+   * it that is not the meter's kept reports: the message's head and the K 32-byte tweaks (issue
+   * 14: 8 + K × 32 bytes instead of a K × 170-byte copy of what the meter keeps anyway; see
+   * {@link compactUserBatch}). The whole message only for a meter whose kept reports differ from
+   * the batch's entries (the adversary wrappers rewrite entries).
+   */
+  userBatch: { readonly compact: Uint8Array } | { readonly message: Uint8Array };
   /** The report's figures besides its entries. */
   figures: Pick<
     MeterIntervalReport,
@@ -135,11 +142,28 @@ interface IntervalState {
   ackedHi: number;
   ackedCount: number;
   onionsSent: number;
+  /**
+   * Pending timers to clear when the window closes (and at `stop`): the window's close (one, or
+   * two after CC shortened it) and the resend loop's next run. The K send timers are held only
+   * until each fires, and their array only until the last has (issue 14: every fired handle of
+   * the window — K sends and each resend run — was kept until the window closed, ≈ 0.5 kB per
+   * meter half-way through a city's onion phase, more with every resend run).
+   */
   timers: TimerHandle[];
+  sendTimers?: (TimerHandle | undefined)[];
+  resendTimer?: TimerHandle;
   open: boolean;
   userBatchSent: boolean;
   userBatchAcked: boolean;
   userBatchTimer?: TimerHandle;
+}
+
+/** An announced interval as the agent keeps it: its window's end, its state once measured. */
+interface IntervalRecord {
+  readonly interval: number;
+  /** When the window closes (clock ms): the announcement's, or CC's earlier end. */
+  windowEnd: number;
+  state?: IntervalState;
 }
 
 export class MeterAgentError extends Error {
@@ -154,9 +178,13 @@ export class MeterAgent {
   readonly #cc: string;
   readonly #roundMs: number;
   readonly #resendMs: number;
-  readonly #intervals = new Map<number, IntervalState>();
-  /** When each interval's window closes (clock ms): the announcement's, or CC's earlier end. */
-  readonly #windowEnd = new Map<number, number>();
+  /**
+   * The announced intervals still kept (the last five), oldest first: when each one's window
+   * closes (clock ms: the announcement's, or CC's earlier end) and its state once measured. An
+   * array of records, not two Maps per meter for one or two entries (issue 14: ≈ 100 B less per
+   * meter). Replaced, not pushed to: an array grown by `push` reserves 17 slots.
+   */
+  #intervals: readonly IntervalRecord[] = [];
   #current = 0;
   #registered = false;
   #running = false;
@@ -205,8 +233,9 @@ export class MeterAgent {
     const { clock, transport } = this.#c;
     if (this.#roundTimer) clock.clearTimeout(this.#roundTimer);
     if (this.#registrationTimer) clock.clearTimeout(this.#registrationTimer);
-    for (const state of this.#intervals.values()) {
-      for (const t of state.timers) clock.clearTimeout(t);
+    for (const { state } of this.#intervals) {
+      if (!state) continue;
+      clearWindowTimers(clock, state);
       if (state.userBatchTimer) clock.clearTimeout(state.userBatchTimer);
     }
     transport.stop();
@@ -223,7 +252,7 @@ export class MeterAgent {
       address: this.address,
       interval: this.#current,
       registered: this.#registered,
-      reportsAcked: this.#intervals.get(this.#current)?.ackedCount ?? 0,
+      reportsAcked: this.#state(this.#current)?.ackedCount ?? 0,
       onionsSent: this.#onionsSent,
       resent: this.#resent,
       refused: this.#refused,
@@ -232,7 +261,7 @@ export class MeterAgent {
 
   /** What the meter did in `interval` (undefined before its announcement). */
   interval(interval: number): MeterIntervalRecord | undefined {
-    const s = this.#intervals.get(interval);
+    const s = this.#state(interval);
     return (
       s && {
         report: this.#report(s),
@@ -283,7 +312,7 @@ export class MeterAgent {
       return;
     }
     if (message.type === "userBatchReceipt" && from === this.#init.userAddress) {
-      const state = this.#intervals.get(message.interval);
+      const state = this.#state(message.interval);
       if (state) {
         state.userBatchAcked = true;
         if (state.userBatchTimer) this.#c.clock.clearTimeout(state.userBatchTimer);
@@ -307,7 +336,10 @@ export class MeterAgent {
           return;
         }
         this.#current = a.interval;
-        this.#windowEnd.set(a.interval, this.#c.clock.now() + a.windowMs);
+        this.#intervals = [
+          ...this.#intervals,
+          { interval: a.interval, windowEnd: this.#c.clock.now() + a.windowMs },
+        ];
         this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
           this.#logger.error("interval not reported", {
             interval: a.interval,
@@ -318,7 +350,7 @@ export class MeterAgent {
       }
       case "ccReceipt": {
         const { interval, meter, counters } = message.receipt;
-        const state = this.#intervals.get(interval);
+        const state = this.#state(interval);
         if (meter !== this.#c.meter.index || !state) return;
         for (const k of counters)
           if (Number.isInteger(k) && k >= 1 && k <= state.slots) ack(state, k);
@@ -326,7 +358,7 @@ export class MeterAgent {
       }
       case "ccResendRequest": {
         const { interval, meter, counter } = message.request;
-        const state = this.#intervals.get(interval);
+        const state = this.#state(interval);
         if (meter !== this.#c.meter.index || !state?.open) return;
         const entry = this.#c.meter.resend(interval, counter);
         if (entry) {
@@ -348,9 +380,10 @@ export class MeterAgent {
   #shortenWindow(interval: number, windowMs: number): void {
     const { clock } = this.#c;
     const end = clock.now() + Math.max(windowMs, this.#roundMs);
-    if (end >= (this.#windowEnd.get(interval) ?? Infinity)) return;
-    this.#windowEnd.set(interval, end);
-    const state = this.#intervals.get(interval);
+    const kept = this.#intervals.find((r) => r.interval === interval);
+    if (kept === undefined || end >= kept.windowEnd) return;
+    kept.windowEnd = end;
+    const state = this.#state(interval);
     if (state?.open) {
       state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()));
     }
@@ -369,10 +402,12 @@ export class MeterAgent {
     // differs from what it keeps (the adversary wrappers rewrite entries) keeps its own copy here.
     const kept = meter.reportsSent?.(interval);
     const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
+    const userBatch = encodeWire({ type: "userBatch", interval, slots: report.userBatch });
+    const compact = kept === undefined ? undefined : compactUserBatch(userBatch, kept);
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,
-      userBatch: encodeWire({ type: "userBatch", interval, slots: report.userBatch }),
+      userBatch: compact === undefined ? { message: userBatch } : { compact },
       figures: {
         interval: report.interval,
         measuredWh: report.measuredWh,
@@ -389,12 +424,19 @@ export class MeterAgent {
       userBatchSent: false,
       userBatchAcked: false,
     };
-    this.#intervals.set(interval, state);
-    for (const [j, old] of this.#intervals) {
-      if (j >= interval - 4) continue;
-      if (old.userBatchTimer) clock.clearTimeout(old.userBatchTimer);
-      this.#intervals.delete(j);
-      this.#windowEnd.delete(j);
+    let record = this.#intervals.find((r) => r.interval === interval);
+    if (record === undefined) {
+      record = { interval, windowEnd: clock.now() };
+      this.#intervals = [...this.#intervals, record];
+    }
+    record.state = state;
+    for (const old of this.#intervals) {
+      if (old.interval < interval - 4 && old.state?.userBatchTimer) {
+        clock.clearTimeout(old.state.userBatchTimer);
+      }
+    }
+    if (this.#intervals.some((old) => old.interval < interval - 4)) {
+      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4);
     }
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
@@ -412,37 +454,42 @@ export class MeterAgent {
     let next = 0;
     const sendNext = (): void => {
       const k = order[next++];
+      // This timer (slot k's) has fired: forget its handle, and the array after the last one.
+      if (next === slots) state.sendTimers = undefined;
+      else if (state.sendTimers) state.sendTimers[k] = undefined;
       if (state.open) this.#sendOnion(state, payload(k));
     };
+    const sendTimers: (TimerHandle | undefined)[] = [];
     for (let k = 0; k < slots; k++) {
-      state.timers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
+      sendTimers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
     }
+    if (slots > 0) state.sendTimers = sendTimers;
     const resendLoop = (): void => {
+      state.resendTimer = undefined;
       if (!this.#running || !state.open) return;
       for (let k = 0; k < slots; k++) {
         if (isAcked(state, k + 1)) continue;
         this.#resent++;
         this.#sendOnion(state, payload(k));
       }
-      state.timers.push(clock.setTimeout(resendLoop, this.#resendMs));
+      state.resendTimer = clock.setTimeout(resendLoop, this.#resendMs);
     };
-    state.timers.push(clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs));
-    const windowMs = Math.max(0, (this.#windowEnd.get(interval) ?? clock.now()) - clock.now());
+    state.resendTimer = clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs);
+    const windowMs = Math.max(0, record.windowEnd - clock.now());
     state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
   }
 
   #closeInterval(interval: number): void {
-    const state = this.#intervals.get(interval);
+    const state = this.#state(interval);
     if (!state || !state.open) return;
     state.open = false;
-    for (const t of state.timers) this.#c.clock.clearTimeout(t);
-    state.timers = [];
+    clearWindowTimers(this.#c.clock, state);
     // The user batch: all K signed slots in one fixed-size message, after the window (DESIGN §7),
-    // again until the user confirms it.
-    const batch = state.userBatch;
+    // again until the user confirms it. Rebuilt at each send (from the meter's kept reports), not
+    // held between resends.
     const deliver = (): void => {
       if (!this.#running || state.userBatchAcked) return;
-      this.#send(this.#init.userAddress, batch);
+      this.#send(this.#init.userAddress, this.#userBatchMessage(state));
       state.userBatchTimer = this.#c.clock.setTimeout(deliver, this.#resendMs);
     };
     deliver();
@@ -486,6 +533,12 @@ export class MeterAgent {
     this.#send(to, encodeWire({ type: "onionPacket", packet: onion.packet }));
   }
 
+  /** Interval `interval`'s state, once measured and while kept. */
+  #state(interval: number): IntervalState | undefined {
+    for (const r of this.#intervals) if (r.interval === interval) return r.state;
+    return undefined;
+  }
+
   #send(to: string, bytes: Uint8Array): void {
     this.#c.transport.send(to, bytes);
   }
@@ -509,11 +562,68 @@ export class MeterAgent {
       }
       entries.push(entry);
     }
-    return userBatchReport(state, entries);
+    return userBatchReport(state, this.#userBatchMessage(state), entries);
+  }
+
+  /** The interval's user batch wire message, from the meter's kept reports and the tweaks. */
+  #userBatchMessage(state: IntervalState): Uint8Array {
+    if ("message" in state.userBatch) return state.userBatch.message;
+    const kept = this.#c.meter.reportsSent?.(state.figures.interval);
+    if (kept === undefined) {
+      throw new MeterAgentError(
+        `MeterAgent: the meter no longer holds interval ${state.figures.interval}`,
+      );
+    }
+    return expandUserBatch(state.userBatch.compact, kept, state.slots);
   }
 }
 
-/** The report of `state` with its `entries`, its user batch decoded again. */
+/**
+ * The user batch wire message `message` without the K reports the meter keeps (`kept`, K × 138
+ * bytes, `Meter.reportsSent`): its head (wire header, interval, K) followed by the K 32-byte
+ * tweaks — or undefined when `message` is not its head followed by K slots of (`kept`'s report
+ * k ‖ tweak k), so that {@link expandUserBatch} gives these very bytes back (issue 14). Layout:
+ * offchain/protocol/user-batch.ts (each slot a 138-byte meter report ‖ u256 tweak), checked here
+ * on the bytes rather than assumed.
+ */
+export function compactUserBatch(message: Uint8Array, kept: Uint8Array): Uint8Array | undefined {
+  const slots = kept.length / METER_REPORT_SIZE;
+  const head = message.length - slots * USER_BATCH_SLOT_SIZE;
+  if (!Number.isInteger(slots) || head < 0) return undefined;
+  const tweak = USER_BATCH_SLOT_SIZE - METER_REPORT_SIZE;
+  const compact = new Uint8Array(head + slots * tweak);
+  compact.set(message.subarray(0, head), 0);
+  for (let k = 0; k < slots; k++) {
+    const at = head + k * USER_BATCH_SLOT_SIZE + METER_REPORT_SIZE;
+    compact.set(message.subarray(at, at + tweak), head + k * tweak);
+  }
+  return equalBytes(expandUserBatch(compact, kept, slots), message) ? compact : undefined;
+}
+
+/** The message {@link compactUserBatch} made `compact` from, given the same `kept` reports. */
+export function expandUserBatch(compact: Uint8Array, kept: Uint8Array, slots: number): Uint8Array {
+  const tweak = USER_BATCH_SLOT_SIZE - METER_REPORT_SIZE;
+  const head = compact.length - slots * tweak;
+  const message = new Uint8Array(head + slots * USER_BATCH_SLOT_SIZE);
+  message.set(compact.subarray(0, head), 0);
+  for (let k = 0; k < slots; k++) {
+    const at = head + k * USER_BATCH_SLOT_SIZE;
+    message.set(kept.subarray(k * METER_REPORT_SIZE, (k + 1) * METER_REPORT_SIZE), at);
+    message.set(compact.subarray(head + k * tweak, head + (k + 1) * tweak), at + METER_REPORT_SIZE);
+  }
+  return message;
+}
+
+/** Clears `state`'s pending window timers (close, sends, resend loop) and forgets them. */
+function clearWindowTimers(clock: Clock, state: IntervalState): void {
+  for (const t of state.timers) clock.clearTimeout(t);
+  state.timers = [];
+  for (const t of state.sendTimers ?? []) if (t) clock.clearTimeout(t);
+  state.sendTimers = undefined;
+  if (state.resendTimer) clock.clearTimeout(state.resendTimer);
+  state.resendTimer = undefined;
+}
+
 /** Whether counter `k` (1..64) is acknowledged. */
 function isAcked(state: IntervalState, k: number): boolean {
   return k <= 32
@@ -536,8 +646,13 @@ function ackedSet(state: IntervalState): Set<number> {
   return set;
 }
 
-function userBatchReport(state: IntervalState, entries: LedgerEntry[]): MeterIntervalReport {
-  const batch = decodeWire(state.userBatch);
+/** The report of `state` with its `entries`, its user batch (`message`) decoded again. */
+function userBatchReport(
+  state: IntervalState,
+  message: Uint8Array,
+  entries: LedgerEntry[],
+): MeterIntervalReport {
+  const batch = decodeWire(message);
   if (batch.type !== "userBatch") throw new MeterAgentError("MeterAgent: corrupt user batch");
   return {
     ...state.figures,

@@ -127,6 +127,7 @@ export class Meter {
       init.keys.publicKey,
       init.ccPublicKey,
       this.#backend,
+      init.keys.id, // the keys' ID_i, not a copy per meter (issue 14)
     );
   }
 

@@ -17,8 +17,11 @@
 //    tag early would let its packet be replayed). Memory is at most
 //    `2 × tableSlots(maxTagsPerEpoch) × 16` bytes: with the default 65,536 tags per epoch, 131,072
 //    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. A table holds nothing until its
-//    first tag, then starts at 64 slots (1 KiB) and doubles as it fills: a city's relays each see a
-//    few dozen packets an epoch, and 100,000 relays × 2 eager 16 KiB tables were 3.2 GB (issue 14).
+//    first tag, then starts at 16 slots (256 B) and doubles as it fills — to load 3/4 while it has
+//    at most 64 slots (a probe of a table that small is a few cache lines whatever its load), to
+//    load 1/2 beyond: a city's relays each see a few dozen packets an epoch (3 hops × K = 8 on
+//    average), and 100,000 relays × 2 eager 16 KiB tables were 3.2 GB (issue 14); 1 KiB from the
+//    first tag was ≈ 100 MB, ≈ 1 kB a meter, where 24 tags need 512 B.
 //
 // Only packets that pass the HMAC and whose layer is well formed are inserted (relay.ts), so a
 // flood of garbage, or of packets anyone can build to a hop's public key with a junk payload, does
@@ -31,7 +34,10 @@ export const REPLAY_TAG_SIZE = 16;
 /** Default cap on the tags kept for one epoch. */
 export const DEFAULT_MAX_TAGS_PER_EPOCH = 65_536;
 const WORDS = REPLAY_TAG_SIZE / 4;
-const INITIAL_SLOTS = 64;
+/** Slots of a table at its first tag. */
+const INITIAL_SLOTS = 16;
+/** Tables of at most this many slots fill to load 3/4 before doubling; larger ones to 1/2. */
+const SMALL_TABLE_SLOTS = 64;
 const EMPTY = new Uint32Array(0);
 
 /**
@@ -45,9 +51,12 @@ export function replayTag(sharedSecret: Uint8Array): Uint8Array {
   return taggedHash("GridLedger/onion-replay", sharedSecret).slice(0, REPLAY_TAG_SIZE);
 }
 
-/** Slots of the table that holds `maxTags` tags at load ≤ 1/2 (a power of two ≥ 64). */
+/**
+ * Slots of the table that holds `maxTags` tags at load ≤ 1/2 (a power of two ≥ 64): a bound on
+ * the table's size (a table of at most 64 slots fills to 3/4, so holds no more slots than this).
+ */
 export function tableSlots(maxTags: number): number {
-  let slots = INITIAL_SLOTS;
+  let slots = SMALL_TABLE_SLOTS;
   while (slots < 2 * maxTags) slots *= 2;
   return slots;
 }
@@ -121,7 +130,10 @@ class TagTable {
       throw new OnionOverloadError(`ReplayCache: ${this.#maxTags} tags in this epoch (the cap)`);
     }
     let slot = -1 - at;
-    if (2 * (this.#count + 1) > this.#mask + 1) {
+    const slots = this.#mask + 1;
+    if (
+      slots <= SMALL_TABLE_SLOTS ? 4 * (this.#count + 1) > 3 * slots : 2 * (this.#count + 1) > slots
+    ) {
       this.#grow();
       slot = -1 - this.#find(this.#words, this.#mask, t);
     }

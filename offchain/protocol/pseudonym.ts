@@ -4,7 +4,15 @@
 //   SP→user: HMAC-SHA256(H1(sk_SP·pk_U), "GridLedger/SPU" ‖ ID_SP ‖ u32 j).
 // The meter computes its pseudonyms from (sk_i, pk_CC), the control center from (sk_CC, pk_i); both
 // give the same bytes (property-tested). The CC keeps a map P → (meter, j, k) for O(1) admission.
-import { bytesToHex, concatBytes, expectBytes, u16, u32, wipe } from "../crypto/bytes.ts";
+import {
+  bytesToHex,
+  concatBytes,
+  equalBytes,
+  expectBytes,
+  u16,
+  u32,
+  wipe,
+} from "../crypto/bytes.ts";
 import { h1, hmacSha256, hmacSha256Keyed } from "../crypto/hash.ts";
 import { MAX_COUNTER, MAX_INTERVAL } from "../crypto/ggm.ts";
 import { ecdh, identityOf } from "../crypto/keys.ts";
@@ -71,13 +79,23 @@ export class MeterPseudonyms {
   readonly meterId: Uint8Array;
   readonly #key: Uint8Array;
 
+  /**
+   * `meterId`, if given, is the caller's copy of `ID_i = identityOf(meterPublicKey)`, kept instead
+   * of a buffer of its own (issue 14: a simulator holds one generator per meter, and the meter's
+   * keys already hold `ID_i`). Checked: a different value throws a TypeError.
+   */
   constructor(
     meterSecretKey: bigint,
     meterPublicKey: Uint8Array,
     ccPublicKey: Uint8Array,
     backend: Secp256k1Backend = secp,
+    meterId?: Uint8Array,
   ) {
-    this.meterId = identityOf(meterPublicKey);
+    const id = identityOf(meterPublicKey);
+    if (meterId !== undefined && !equalBytes(meterId, id)) {
+      throw new TypeError("MeterPseudonyms: meterId is not identityOf(meterPublicKey)");
+    }
+    this.meterId = meterId ?? id;
     this.#key = meterPseudonymKey(meterSecretKey, ccPublicKey, backend);
   }
 

@@ -234,27 +234,37 @@ describe("attack: flooding a relay or CC's exit", function () {
     expect(exit.maxTagsPerEpoch).to.equal(4);
   });
 
-  it("an idle hop's replay cache holds no memory, a quiet one 1 KiB an epoch (city scale)", function () {
+  it("an idle hop's replay cache holds no memory, a quiet one 256–512 B an epoch (city scale)", function () {
     // Regression (issue 14): every table started at 16 KiB, so 100,000 relays held 3.2 GB of empty
-    // replay tables before a packet flowed.
+    // replay tables before a packet flowed; then at 1 KiB from the first tag (load ≤ 1/2), ≈ 1 kB
+    // per simulated meter for the 24 tags a relay sees an interval on average (3 hops × K = 8).
     const cache = new ReplayCache(1);
     expect(cache.bytes).to.equal(0);
     const ss = new Uint8Array(32);
     expect(cache.has(ss, 1)).to.equal(false);
     expect(cache.bytes).to.equal(0);
-    for (let i = 0; i < 32; i++) {
+    const insert = (i: number): void => {
       ss[0] = i;
       expect(cache.checkAndInsert(ss, 1)).to.equal(true);
-    }
-    expect(cache.bytes).to.equal(64 * 16); // 32 tags at load ≤ 1/2
-    ss[0] = 32;
-    expect(cache.checkAndInsert(ss, 1)).to.equal(true);
-    expect(cache.bytes).to.equal(128 * 16); // doubled
-    for (let i = 0; i <= 32; i++) {
+    };
+    for (let i = 0; i < 12; i++) insert(i);
+    expect(cache.bytes).to.equal(16 * 16); // 12 tags at load ≤ 3/4
+    insert(12);
+    expect(cache.bytes).to.equal(32 * 16);
+    for (let i = 13; i < 24; i++) insert(i);
+    expect(cache.bytes).to.equal(32 * 16); // 24 tags: 512 B (was 1 KiB)
+    insert(24);
+    expect(cache.bytes).to.equal(64 * 16);
+    for (let i = 25; i < 48; i++) insert(i);
+    expect(cache.bytes).to.equal(64 * 16);
+    insert(48);
+    expect(cache.bytes).to.equal(128 * 16); // beyond 64 slots, load ≤ 1/2 again
+    for (let i = 0; i <= 48; i++) {
       ss[0] = i;
       expect(cache.has(ss, 1), `tag ${i} after growth`).to.equal(true);
       expect(cache.checkAndInsert(ss, 1)).to.equal(false);
     }
+    expect(cache.bytes).to.be.at.most(replayCacheMaxBytes(49));
     cache.rotate(2);
     cache.rotate(3); // epoch 1 forgotten, 2 and 3 empty
     expect(cache.bytes).to.equal(0);

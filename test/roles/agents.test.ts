@@ -9,6 +9,7 @@ import { expect } from "chai";
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
 import { ControlCenterService } from "../../offchain/cc/service.ts";
+import { gcFunction } from "../../offchain/bench/heap.ts";
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
 import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
@@ -528,10 +529,14 @@ describe("Oksuz agents, one at a time", function () {
       const store = Store.open({ path: ":memory:" });
       const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
       const calls: string[] = [];
+      const registeredKeys: WeakRef<Uint8Array>[] = [];
       let state: number = INTERVAL_STATE.None;
       const chain: ControlCenterChainClient = {
         meterCount: async () => 0,
-        registerMeters: async (pks) => void calls.push(`register ${pks.length}`),
+        registerMeters: async (pks) => {
+          calls.push(`register ${pks.length}`);
+          for (const pk of pks) registeredKeys.push(new WeakRef(pk));
+        },
         intervalProgress: async () => ({
           state: state as never,
           lastId: new Uint8Array(32),
@@ -596,6 +601,14 @@ describe("Oksuz agents, one at a time", function () {
       for (let i = 0; i < 10 && service.status().phase !== "admission"; i++)
         await clock.advanceAsync(ROUND);
       expect(calls.slice(0, 2)).to.deep.equal(["register 2", "open 1"]);
+      // The heard registrations are dropped once stored (issue 14: `#run` kept them in its
+      // context for the whole run, ≈ 0.8 kB per meter).
+      const gc = gcFunction();
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      expect(registeredKeys).to.have.length(2);
+      expect(registeredKeys.filter((r) => r.deref() !== undefined)).to.have.length(0);
       const announced = m.map((p) => p.got.find((g) => g.message.type === "intervalAnnouncement"));
       expect(announced.every((a) => a !== undefined)).to.equal(true);
       // Both meters' K reports as the last relay hands them to CC: receipts come back, cumulative.

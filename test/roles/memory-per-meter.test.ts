@@ -13,8 +13,15 @@ import type { Meter } from "../../offchain/meter/meter.ts";
 import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
 import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
-import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
-import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
+import { keyPairFromSecret, meterKeysFromSecret } from "../../offchain/crypto/keys.ts";
+import { secp } from "../../offchain/crypto/secp256k1.ts";
+import { MeterPseudonyms } from "../../offchain/protocol/pseudonym.ts";
+import {
+  MeterAgent,
+  compactUserBatch,
+  expandUserBatch,
+  relayDirectory,
+} from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { encodeWire } from "../../offchain/protocol/wire/index.ts";
 import { OnionRelay } from "../../offchain/onion/relay.ts";
@@ -176,7 +183,7 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(perEndpoint).to.be.below(250);
   });
 
-  it("a meter agent with its window open sends from the meter's kept report bytes (< 12.4 kB per meter, all parts)", async function () {
+  it("a meter agent with its window open sends from the meter's kept report bytes and keeps its user batch as tweaks (< 10.4 kB per meter, all parts)", async function () {
     // Meter, agent, relay, generator and endpoint, after CC's announcement opened interval 1 and
     // before the first round: the agent holds the K payloads only as the meter's own buffer.
     const cc = ccKeys();
@@ -235,9 +242,133 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(agents[7].interval(1)!.report.entries).to.deep.equal(
       makeMeter(7, cc).reportInterval(1, 1_850n, T).entries,
     );
-    // Measured: 17,095 B before this session's changes, 13,051–13,100 B with every change but
-    // this one (the agent's own K × 138-byte copy), 11,698–11,792 B now.
-    expect(perMeter).to.be.below(12_400);
+    // Measured: 17,095 B before session 5's changes, 13,051–13,100 B with every change but
+    // one (the agent's own K × 138-byte copy), 11,698–11,792 B after them (10,892 B re-measured
+    // in session 6); 9,609–9,781 B with the user batch kept as its head and K tweaks (the meter
+    // keeps the K reports it is made of), not a K × 170-byte message.
+    expect(perMeter).to.be.below(10_400);
     for (const agent of agents) await agent.stop();
+  });
+
+  it("the agent's compact user batch gives back the very message, and is refused for reports the meter does not keep", function () {
+    const cc = ccKeys();
+    const meter = makeMeter(3, cc);
+    const report = meter.reportInterval(1, 1_850n, T);
+    const message = encodeWire({ type: "userBatch", interval: 1, slots: report.userBatch });
+    const kept = meter.reportsSent(1)!;
+    const compact = compactUserBatch(message, kept)!;
+    // Head (wire header, interval, K) and K 32-byte tweaks: 8 + 8 × 32 bytes, not 8 + 8 × 170.
+    expect(compact.length).to.equal(8 + 8 * 32);
+    expect(expandUserBatch(compact, kept, 8)).to.deep.equal(message);
+    // An entry rewritten after signing (the adversary wrappers): no compact form, the agent keeps
+    // the whole message.
+    const other = kept.slice();
+    other[5] ^= 1;
+    expect(compactUserBatch(message, other)).to.equal(undefined);
+    expect(compactUserBatch(message.subarray(0, 100), kept)).to.equal(undefined);
+  });
+
+  it("a meter agent keeps no handle of a timer that has fired while its window is open (sends, resend runs)", async function () {
+    // Five agents relaying for each other (path length 1), CC silent: each sends its K onions in
+    // the first 8 rounds, then resends every 12 rounds. Every timer handle an agent made is
+    // watched through a WeakRef; after full collections only the pending ones may remain.
+    const cc = ccKeys();
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: createRng(5) });
+    const ccEnd = network.endpoint("cc");
+    ccEnd.start();
+    const meters = Array.from({ length: 5 }, (_, i) => makeMeter(i, cc));
+    const directory = relayDirectory(
+      meters.map((m) => m.publicKey),
+      meters.map((_, i) => `meter-${i}`),
+      { publicKey: cc.publicKey, address: "cc" },
+    );
+    const readings: ReadingSource = { consumptionWh: async () => 1_850n, close: async () => {} };
+    const handles: WeakRef<object>[] = [];
+    const watched = {
+      now: () => clock.now(),
+      setTimeout: (callback: () => void, delayMs: number) => {
+        const handle = clock.setTimeout(callback, delayMs);
+        handles.push(new WeakRef(handle));
+        return handle;
+      },
+      clearTimeout: (handle: Parameters<VirtualClock["clearTimeout"]>[0]) =>
+        clock.clearTimeout(handle),
+    };
+    const agents = meters.map(
+      (meter, i) =>
+        new MeterAgent(
+          {
+            address: `meter-${i}`,
+            userAddress: `user-${i}`,
+            ccPublicKey: cc.publicKey,
+            domain: DOMAIN,
+            pathLength: 1,
+            roundMs: 200,
+            registrationSecret: seedScalar(`eph-${i}`),
+          },
+          {
+            meter,
+            relay: new OnionRelay({
+              privateKey: seedScalar(`meter-${i}`),
+              nodeId: meter.publicKey,
+              domain: DOMAIN,
+              epoch: 0,
+            }),
+            transport: network.endpoint(`meter-${i}`),
+            clock: i === 0 ? watched : clock,
+            rng: createRng(`agent-${i}`),
+            readings,
+            directory,
+          },
+        ),
+    );
+    for (const agent of agents) await agent.start();
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval: 1, start: WINDOW.start, end: WINDOW.end, windowMs: 60_000 },
+    });
+    for (let i = 0; i < agents.length; i++) ccEnd.send(`meter-${i}`, announcement);
+    // Send rounds (8 × 200 ms), then three resend runs (every 2,400 ms); the window stays open.
+    await clock.advanceAsync(1_900 + 3 * 2_400 + 100);
+    const status = agents[0].status();
+    expect(status.onionsSent).to.equal(8 + 3 * 8);
+    expect(status.resent).to.equal(3 * 8);
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const alive = handles.filter((h) => h.deref() !== undefined).length;
+    // Pending: the relay round, the resend run, the window's close; and the last registration
+    // attempt's handle (fired). Before: also the K = 8 send timers and every resend run's (15).
+    expect(handles.length).to.be.above(40);
+    expect(alive).to.be.at.most(5);
+    for (const agent of agents) await agent.stop();
+  });
+
+  it("a meter's pseudonym generator keeps the keys' ID_i, not a buffer of its own (checked)", function () {
+    const cc = ccKeys();
+    const keys = meterKeysFromSecret(seedScalar("meter-id"), new Uint8Array(32).fill(7));
+    const pseudonyms = new MeterPseudonyms(
+      keys.secretKey,
+      keys.publicKey,
+      cc.publicKey,
+      secp,
+      keys.id,
+    );
+    expect(pseudonyms.meterId).to.equal(keys.id);
+    // Same pseudonyms as a generator that computed ID_i itself.
+    const own = new MeterPseudonyms(keys.secretKey, keys.publicKey, cc.publicKey);
+    expect(own.meterId).to.not.equal(keys.id);
+    expect(pseudonyms.pseudonym(3, 2)).to.deep.equal(own.pseudonym(3, 2));
+    expect(
+      () =>
+        new MeterPseudonyms(
+          keys.secretKey,
+          keys.publicKey,
+          cc.publicKey,
+          secp,
+          cc.publicKey.subarray(1),
+        ),
+    ).to.throw(TypeError, /meterId/);
   });
 });
