@@ -3,8 +3,10 @@
 // mimalloc arenas, anonymous mappings of exactly 1 GiB; their resident size, summed from
 // /proc/self/smaps, is what this probe reports. Each kind runs in a fresh process.
 //
-//   node offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--json]
+//   node [--expose-gc] offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--trace] [--json]
 //
+// `--trace` prints the arenas' size every tenth of the run (stderr); with `--expose-gc` the probe
+// also prints what the JavaScript side (ethers' provider, Hardhat's EDR wrapper) kept per item.
 // Kinds (N items, M items per transaction, one transaction per block unless said):
 //   slots      N new storage slots (SSTORE 0 → 1), M per transaction
 //   rewrite    N new slots, then each rewritten once (1 → 2); reports the rewrite alone
@@ -14,6 +16,8 @@
 //   blocks     N empty blocks (`hardhat_mine`-style `evm_mine`, no transaction)
 //   txsblock   N empty transactions, M per block (automine off, then `evm_mine`)
 //   register   BillingLedger.registerMeters of N keys, M per transaction (the demo's path)
+//   calls      N eth_calls of a view at the latest block; oldcalls: at an older block
+//   receipts   N eth_getTransactionReceipt of one transaction
 // The probe contract is compiled here with the npm `solc` package (nothing written to artifacts/).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -40,6 +44,16 @@ export function edrArenaBytes(smaps = readFileSync("/proc/self/smaps", "utf8")):
     if (inArena && line.startsWith("Rss:")) total += Number(line.split(/\s+/)[1]) * 1024;
   }
   return total;
+}
+
+/** V8 heap used plus array buffers after two full collections; undefined without --expose-gc. */
+function jsHeapBytes(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return undefined;
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 const PROBE_SOURCE = `
@@ -129,6 +143,7 @@ async function main(): Promise<void> {
   await send(probe.noop());
 
   gasUsed = 0n;
+  const heapBefore = jsHeapBytes();
   const before = edrArenaBytes();
   const t0 = performance.now();
   let items = count;
@@ -179,6 +194,25 @@ async function main(): Promise<void> {
       await provider.send("evm_setAutomine", [true]);
       break;
     }
+    case "calls":
+    case "oldcalls": {
+      // N eth_calls of a view (meterIndexOf) at the latest block, or at the block before the
+      // probe's last N/100 transactions (EDR rebuilds that state from its per-block diffs).
+      const view = ccLedger.meterIndexOf.staticCall;
+      const key = publicKeyStruct(fakeKey(0));
+      let blockTag: number | undefined;
+      if (kind === "oldcalls") {
+        blockTag = await provider.getBlockNumber();
+        for (let i = 0; i < Math.max(1, count / 100); i++) await send(probe.store(i * 10, 10, 1));
+      }
+      for (let i = 0; i < count; i++) await view(key, { blockTag });
+      break;
+    }
+    case "receipts": {
+      const hash = (await (await probe.noop()).wait())!.hash;
+      for (let i = 0; i < count; i++) await provider.getTransactionReceipt(hash);
+      break;
+    }
     case "register":
       await chunks((s, n) =>
         send(
@@ -194,6 +228,10 @@ async function main(): Promise<void> {
   after = edrArenaBytes();
   items = count;
   report(kind, items, perTx, before, after, performance.now() - t0, values.json, gasUsed);
+  if (heapBefore !== undefined) {
+    const perItem = Math.round((jsHeapBytes()! - heapBefore) / items);
+    console.log(`  JS (V8 heap + array buffers, after full GCs): ${perItem} B each`);
+  }
 }
 
 function report(
