@@ -16,6 +16,7 @@
 //   blocks     N empty blocks (`hardhat_mine`-style `evm_mine`, no transaction)
 //   txsblock   N empty transactions, M per block (automine off, then `evm_mine`)
 //   register   BillingLedger.registerMeters of N keys, M per transaction (the demo's path)
+//   echo       N calldata bytes logged back in one log per transaction, M bytes per transaction
 //   calls      N eth_calls of a view at the latest block; oldcalls: at an older block
 //   receipts   N eth_getTransactionReceipt of one transaction
 // The probe contract is compiled here with the npm `solc` package (nothing written to artifacts/).
@@ -67,6 +68,12 @@ contract EdrProbe {
         assembly {
             mstore(0, not(0))
             for { let i := 0 } lt(i, n) { i := add(i, 1) } { log2(0, size, 0xfeed, i) }
+        }
+    }
+    function echo(bytes calldata data) external {
+        assembly {
+            calldatacopy(0, data.offset, data.length)
+            log1(0, data.length, 0xec40)
         }
     }
     function noop() external {}
@@ -211,6 +218,13 @@ async function main(): Promise<void> {
     case "receipts": {
       const hash = (await (await probe.noop()).wait())!.hash;
       for (let i = 0; i < count; i++) await provider.getTransactionReceipt(hash);
+      break;
+    }
+    case "echo": {
+      // N calldata bytes, logged back (an OCD batch's shape: the packed entries in calldata and
+      // in one log), M bytes per transaction.
+      const bytes = new Uint8Array(perTx).fill(0xab);
+      for (let done = 0; done < count; done += perTx) await send(probe.echo(bytes));
       break;
     }
     case "register":
