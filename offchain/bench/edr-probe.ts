@@ -57,6 +57,27 @@ function jsHeapBytes(): number | undefined {
   return m.heapUsed + m.arrayBuffers;
 }
 
+const KINDS = [
+  "slots",
+  "rewrite",
+  "logs",
+  "logbytes",
+  "txs",
+  "blocks",
+  "txsblock",
+  "register",
+  "echo",
+  "calls",
+  "oldcalls",
+  "receipts",
+];
+
+/** Bad command line: one line on stderr, exit status 2. */
+function usage(message: string): never {
+  console.error(`edr-probe: ${message}`);
+  process.exit(2);
+}
+
 const PROBE_SOURCE = `
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
@@ -128,6 +149,9 @@ async function main(): Promise<void> {
   const kind = values.kind ?? "slots";
   const count = Number(values.count ?? "20000");
   const perTx = Number(values["per-tx"] ?? "200");
+  if (!KINDS.includes(kind)) usage(`unknown --kind ${kind} (one of ${KINDS.join(", ")})`);
+  if (!Number.isSafeInteger(count) || count < 1) usage(`--count must be a positive integer`);
+  if (!Number.isSafeInteger(perTx) || perTx < 1) usage(`--per-tx must be a positive integer`);
   const ethers = await benchEthers();
   const provider = ethers.provider;
   const [admin, cc, sp] = await ethers.getSigners();
@@ -153,7 +177,6 @@ async function main(): Promise<void> {
   const heapBefore = jsHeapBytes();
   const before = edrArenaBytes();
   const t0 = performance.now();
-  let items = count;
   const chunks = (fn: (start: number, n: number) => Promise<unknown>) =>
     (async () => {
       let traced = 0;
@@ -236,14 +259,11 @@ async function main(): Promise<void> {
         ),
       );
       break;
-    default:
-      throw new Error(`edr-probe: unknown --kind ${kind}`);
   }
   after = edrArenaBytes();
-  items = count;
-  report(kind, items, perTx, before, after, performance.now() - t0, values.json, gasUsed);
+  report(kind, count, perTx, before, after, performance.now() - t0, values.json, gasUsed);
   if (heapBefore !== undefined) {
-    const perItem = Math.round((jsHeapBytes()! - heapBefore) / items);
+    const perItem = Math.round((jsHeapBytes()! - heapBefore) / count);
     console.log(`  JS (V8 heap + array buffers, after full GCs): ${perItem} B each`);
   }
 }
