@@ -9,6 +9,8 @@ import {SchnorrVerifier} from "../libraries/SchnorrVerifier.sol";
 /// @title ParticipantDirectory
 /// @notice Roles and the public key directory of a GridLedger billing deployment.
 /// @dev Admin (`DEFAULT_ADMIN_ROLE`, the regulator) sets CC's and SP's keys; CC registers meters.
+/// A meter costs one storage slot (`_meterSlot`, its key's hash → index + 1); its key itself is
+/// kept only in its {MeterRegistered} event (docs/SCALE.md "What the chain keeps per meter").
 abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
     /// @notice The control center's role (opens intervals, posts OCD, relays DAP/BC).
     bytes32 public constant CC_ROLE = keccak256("GridLedger.CC_ROLE");
@@ -21,8 +23,7 @@ abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
     PublicKey private _spSigPk;
 
     uint32 private _meterCount;
-    mapping(uint32 meterIndex => PublicKey) private _meterKeys;
-    /// @dev keccak256(prefix ‖ x) → meterIndex + 1 (0 = unregistered).
+    /// @dev keccak256(prefix ‖ x) (33 bytes, {_keyHash}) → meterIndex + 1 (0 = unregistered).
     mapping(bytes32 keyHash => uint32) private _meterSlot;
 
     constructor(address admin, address controlCenter, address serviceProvider) {
@@ -64,10 +65,9 @@ abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
         for (uint256 i = 0; i < keys.length; ++i) {
             PublicKey calldata key = keys[i];
             _checkKey(key);
-            bytes32 keyHash = keccak256(abi.encodePacked(key.prefix, key.x));
+            bytes32 keyHash = _keyHash(key);
             uint32 slot = _meterSlot[keyHash];
             if (slot != 0) revert ParticipantDirectoryMeterRegistered(key.prefix, key.x, slot - 1);
-            _meterKeys[index] = key;
             // Checked: reverts (panic) before the 2^32-th meter.
             _meterSlot[keyHash] = index + 1;
             emit MeterRegistered(index, key.prefix, key.x);
@@ -100,15 +100,10 @@ abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
     }
 
     /// @inheritdoc IParticipantDirectory
-    function meterKey(uint32 meterIndex) external view returns (PublicKey memory) {
-        return _meterKeys[meterIndex];
-    }
-
-    /// @inheritdoc IParticipantDirectory
     function meterIndexOf(
         PublicKey calldata key
     ) external view returns (bool registered, uint32 meterIndex) {
-        uint32 slot = _meterSlot[keccak256(abi.encodePacked(key.prefix, key.x))];
+        uint32 slot = _meterSlot[_keyHash(key)];
         if (slot == 0) return (false, 0);
         return (true, slot - 1);
     }
@@ -122,6 +117,19 @@ abstract contract ParticipantDirectory is AccessControl, IParticipantDirectory {
     /// @dev `sigPk_SP` as (prefix, x); prefix 0 when unset.
     function _serviceProviderSigKey() internal view returns (uint8 prefix, uint256 x) {
         return (_spSigPk.prefix, _spSigPk.x);
+    }
+
+    /// @dev keccak256(prefix ‖ x) over the key's 33 SEC1 bytes, the same as
+    /// `keccak256(abi.encodePacked(key.prefix, key.x))` without the memory copy: hashed in the
+    /// scratch space (bytes 0–63, free to use between statements).
+    function _keyHash(PublicKey calldata key) internal pure returns (bytes32 h) {
+        uint8 prefix = key.prefix;
+        uint256 x = key.x;
+        assembly ("memory-safe") {
+            mstore(0x00, shl(248, prefix))
+            mstore(0x01, x)
+            h := keccak256(0x00, 33)
+        }
     }
 
     /// @dev A key the Schnorr verifier accepts (DESIGN §4.3: x(Z) < n). Whether (prefix, x) is on

@@ -19,6 +19,8 @@
 //                            markers, DESIGN §7: pseudonym only, no on-chain signature) / 1,000
 //                            (a later batch; goal ≤ 2,000).
 //   gas.seal, gas.close_billing, gas.open_interval.
+//   gas.register_meter       tx gas of registerMeters in calls of 200 keys / 200 (one storage slot
+//                            per meter: its key's hash → index; the key is in its event).
 // The ledger runs with K = 1 slot for each of METERS registered meters, so an interval seals after
 // its real entries and METERS − real zero slots.
 import {
@@ -110,12 +112,14 @@ export async function run(ctx: BenchContext): Promise<void> {
   const ledger = asAdmin.connect(cc) as BillingLedger;
   const asSp = asAdmin.connect(sp) as BillingLedger;
   const domain = await readDomain(ledger);
+  let registerGas = 0;
   for (let i = 0; i < METERS; i += 200) {
     const keys = Array.from({ length: 200 }, (_, k) =>
       publicKeyStruct(secp.mulBase(key(`bench/meter/${i + k}`), true)),
     );
-    await (await ledger.registerMeters(keys)).wait();
+    registerGas += await gasOf(ledger.registerMeters(keys));
   }
+  ctx.record("gas.register_meter", registerGas / METERS, "gas/meter");
   /** Posts the interval's remaining slots as zero slots, 1,000 per transaction; their gas. */
   const fill = async (j: number, posted: number): Promise<number[]> => {
     const gas: number[] = [];
