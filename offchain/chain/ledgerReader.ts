@@ -12,9 +12,8 @@ import type { BillFields, DeliveryModeValue, IntervalStateValue } from "../proto
 import { ENTRY_KIND, ledgerDomain, type LedgerEntry } from "../protocol/entry.ts";
 import {
   INTERVAL_EVENTS,
-  auditInterval,
+  IntervalAuditor,
   chainDigest,
-  type IntervalAuditInput,
   type IntervalReport,
   type LedgerEvent,
 } from "../protocol/ledger-audit.ts";
@@ -133,8 +132,8 @@ async function* fetchLogPages(
 /**
  * Rebuilds and audits interval `interval` of `ledger` from events: fetches the interval's logs and
  * storage at one block, refuses logs the endpoint was not asked for, decodes the rest into
- * {@link LedgerEvent}s and hands them to the protocol's pure audit
- * (`auditInterval`, offchain/protocol/ledger-audit.ts). Throws only on transport errors.
+ * {@link LedgerEvent}s and hands them, page by page, to the protocol's pure audit
+ * (`IntervalAuditor`, offchain/protocol/ledger-audit.ts). Throws only on transport errors.
  */
 export async function readInterval(
   ledger: BillingLedger,
@@ -161,59 +160,19 @@ export async function readInterval(
   const blocks = to - from + 1;
   const progress = options.progress;
 
-  const items: IntervalAuditInput["items"][number][] = [];
-  // Log positions seen ("block B index I"): one short string per log (≈ 8,000 at 100,000 meters).
-  const positions = new Set<string>();
-  const pages = fetchLogPages(
-    provider,
-    address,
-    intervalTopics,
-    keyTopic,
-    interval,
-    from,
-    to,
-    blockRange,
-  );
-  for await (const page of pages) {
-    for (const log of page.logs) {
-      const where = `block ${log.blockNumber} index ${log.index}`;
-      // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
-      // requested interval, each log once. Anything else is refused before it can touch the ledgers.
-      if (log.address.toLowerCase() !== address.toLowerCase()) {
-        items.push({ problem: `log at ${where} from ${log.address}, not the ledger` });
-        continue;
-      }
-      if (positions.has(where)) {
-        items.push({ problem: `duplicate log at ${where}` });
-        continue;
-      }
-      positions.add(where);
-      if (!requestedTopics.has(log.topics[0])) {
-        items.push({ problem: `unexpected log ${log.topics[0]} at ${where}` });
-        continue;
-      }
-      try {
-        items.push({ event: await decodeLedgerEvent(ledger, log, where, atEnd) });
-      } catch (err) {
-        // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
-        items.push({
-          problem: `log at ${where} could not be processed: ${(err as Error).message}`,
-        });
-      }
-    }
-    progress?.({ task: "interval blocks read", done: page.end - from + 1, total: blocks });
-  }
-
+  // Storage first (read at the scan's last block, so logs and storage still describe the same
+  // chain state): it sizes the report's indexes, and the audit then takes each page of logs as it
+  // is decoded (issue 14: an interval's decoded events were all held until the audit ran, ≈ 160,000
+  // entries and 800,000 zero-slot ids per read at 100,000 meters).
   const rec = await ledger.intervalRecord(interval, atEnd);
   // SP's signing key at each point of the log (the contract checks the key in force).
   const [, storedSpSig] = await ledger.serviceProviderKeys(atEnd);
   const storedSpSigPk =
     storedSpSig.prefix === 0n ? undefined : publicKeyBytes(storedSpSig.prefix, storedSpSig.x);
-  return auditInterval({
+  const audit = new IntervalAuditor({
     interval,
     domain,
     storedDomainSeparator,
-    items,
     stored: {
       state: Number(rec.state) as IntervalStateValue,
       start: rec.start,
@@ -237,6 +196,52 @@ export async function readInterval(
     progress:
       progress && ((done, total) => progress({ task: "interval slots audited", done, total })),
   });
+
+  // Log positions seen ("block B index I"): one short string per log (≈ 8,000 at 100,000 meters).
+  const positions = new Set<string>();
+  const pages = fetchLogPages(
+    provider,
+    address,
+    intervalTopics,
+    keyTopic,
+    interval,
+    from,
+    to,
+    blockRange,
+  );
+  for await (const page of pages) {
+    for (const log of page.logs) {
+      const where = `block ${log.blockNumber} index ${log.index}`;
+      // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
+      // requested interval, each log once. Anything else is refused before it can touch the ledgers.
+      if (log.address.toLowerCase() !== address.toLowerCase()) {
+        audit.add({ problem: `log at ${where} from ${log.address}, not the ledger` });
+        continue;
+      }
+      if (positions.has(where)) {
+        audit.add({ problem: `duplicate log at ${where}` });
+        continue;
+      }
+      positions.add(where);
+      if (!requestedTopics.has(log.topics[0])) {
+        audit.add({ problem: `unexpected log ${log.topics[0]} at ${where}` });
+        continue;
+      }
+      let event: LedgerEvent;
+      try {
+        event = await decodeLedgerEvent(ledger, log, where, atEnd);
+      } catch (err) {
+        // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
+        audit.add({
+          problem: `log at ${where} could not be processed: ${(err as Error).message}`,
+        });
+        continue;
+      }
+      audit.add({ event });
+    }
+    progress?.({ task: "interval blocks read", done: page.end - from + 1, total: blocks });
+  }
+  return audit.finish();
 }
 
 /** Decodes one requested log of the ledger; throws on a log it cannot decode. */
