@@ -537,7 +537,11 @@ export class ControlCenterAgent {
         : planFixedBatches(pending, pendingZero, this.#init.batchSize ?? 100);
     };
     const slotsOf = (b: PlannedOcdBatch) => b.entries.length + b.zeroIds.length;
-    const total = plan(firstLastId).reduce((n, b) => n + slotsOf(b), 0);
+    // The plan's slots are exactly the pending ones (it partitions them): counted, not planned
+    // once more (issue 14: a whole second plan of a city's 800,000 slots, for its total).
+    let total = 0;
+    for (const e of entries) if (compareIds(e.id, firstLastId) > 0) total++;
+    for (const id of zeroSlots.ids) if (compareIds(id, firstLastId) > 0) total++;
     let sent = 0;
     const count = (b: PlannedOcdBatch): void => {
       sent += slotsOf(b);

@@ -12,9 +12,8 @@ import type { BillFields, DeliveryModeValue, IntervalStateValue } from "../proto
 import { ENTRY_KIND, ledgerDomain, type LedgerEntry } from "../protocol/entry.ts";
 import {
   INTERVAL_EVENTS,
-  auditInterval,
+  IntervalAuditor,
   chainDigest,
-  type IntervalAuditInput,
   type IntervalReport,
   type LedgerEvent,
 } from "../protocol/ledger-audit.ts";
@@ -133,8 +132,8 @@ async function* fetchLogPages(
 /**
  * Rebuilds and audits interval `interval` of `ledger` from events: fetches the interval's logs and
  * storage at one block, refuses logs the endpoint was not asked for, decodes the rest into
- * {@link LedgerEvent}s and hands them to the protocol's pure audit
- * (`auditInterval`, offchain/protocol/ledger-audit.ts). Throws only on transport errors.
+ * {@link LedgerEvent}s and hands them, page by page, to the protocol's pure audit
+ * (`IntervalAuditor`, offchain/protocol/ledger-audit.ts). Throws only on transport errors.
  */
 export async function readInterval(
   ledger: BillingLedger,
@@ -161,59 +160,19 @@ export async function readInterval(
   const blocks = to - from + 1;
   const progress = options.progress;
 
-  const items: IntervalAuditInput["items"][number][] = [];
-  // Log positions seen ("block B index I"): one short string per log (≈ 8,000 at 100,000 meters).
-  const positions = new Set<string>();
-  const pages = fetchLogPages(
-    provider,
-    address,
-    intervalTopics,
-    keyTopic,
-    interval,
-    from,
-    to,
-    blockRange,
-  );
-  for await (const page of pages) {
-    for (const log of page.logs) {
-      const where = `block ${log.blockNumber} index ${log.index}`;
-      // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
-      // requested interval, each log once. Anything else is refused before it can touch the ledgers.
-      if (log.address.toLowerCase() !== address.toLowerCase()) {
-        items.push({ problem: `log at ${where} from ${log.address}, not the ledger` });
-        continue;
-      }
-      if (positions.has(where)) {
-        items.push({ problem: `duplicate log at ${where}` });
-        continue;
-      }
-      positions.add(where);
-      if (!requestedTopics.has(log.topics[0])) {
-        items.push({ problem: `unexpected log ${log.topics[0]} at ${where}` });
-        continue;
-      }
-      try {
-        items.push({ event: await decodeLedgerEvent(ledger, log, where, atEnd) });
-      } catch (err) {
-        // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
-        items.push({
-          problem: `log at ${where} could not be processed: ${(err as Error).message}`,
-        });
-      }
-    }
-    progress?.({ task: "interval blocks read", done: page.end - from + 1, total: blocks });
-  }
-
+  // Storage first (read at the scan's last block, so logs and storage still describe the same
+  // chain state): it sizes the report's indexes, and the audit then takes each page of logs as it
+  // is decoded (issue 14: an interval's decoded events were all held until the audit ran, ≈ 160,000
+  // entries and 800,000 zero-slot ids per read at 100,000 meters).
   const rec = await ledger.intervalRecord(interval, atEnd);
   // SP's signing key at each point of the log (the contract checks the key in force).
   const [, storedSpSig] = await ledger.serviceProviderKeys(atEnd);
   const storedSpSigPk =
     storedSpSig.prefix === 0n ? undefined : publicKeyBytes(storedSpSig.prefix, storedSpSig.x);
-  return auditInterval({
+  const audit = new IntervalAuditor({
     interval,
     domain,
     storedDomainSeparator,
-    items,
     stored: {
       state: Number(rec.state) as IntervalStateValue,
       start: rec.start,
@@ -237,6 +196,158 @@ export async function readInterval(
     progress:
       progress && ((done, total) => progress({ task: "interval slots audited", done, total })),
   });
+
+  // Log positions seen ("block B index I"): one short string per log (≈ 8,000 at 100,000 meters).
+  const positions = new Set<string>();
+  const pages = fetchLogPages(
+    provider,
+    address,
+    intervalTopics,
+    keyTopic,
+    interval,
+    from,
+    to,
+    blockRange,
+  );
+  for await (const page of pages) {
+    for (const log of page.logs) {
+      const where = `block ${log.blockNumber} index ${log.index}`;
+      // An honest endpoint answers exactly the query: this ledger's logs, the requested topics, the
+      // requested interval, each log once. Anything else is refused before it can touch the ledgers.
+      if (log.address.toLowerCase() !== address.toLowerCase()) {
+        audit.add({ problem: `log at ${where} from ${log.address}, not the ledger` });
+        continue;
+      }
+      if (positions.has(where)) {
+        audit.add({ problem: `duplicate log at ${where}` });
+        continue;
+      }
+      positions.add(where);
+      if (!requestedTopics.has(log.topics[0])) {
+        audit.add({ problem: `unexpected log ${log.topics[0]} at ${where}` });
+        continue;
+      }
+      let event: LedgerEvent;
+      try {
+        event = await decodeLedgerEvent(ledger, log, where, atEnd);
+      } catch (err) {
+        // A malformed log (e.g. records not a multiple of their size) is the endpoint's doing.
+        audit.add({
+          problem: `log at ${where} could not be processed: ${(err as Error).message}`,
+        });
+        continue;
+      }
+      audit.add({ event });
+    }
+    progress?.({ task: "interval blocks read", done: page.end - from + 1, total: blocks });
+  }
+  return audit.finish();
+}
+
+/** The three events that carry an interval's records (`bytes` of packed records) by topic. */
+const PACKED_EVENTS = ["OcdBatchPosted", "OcdZeroSlotsPosted", "BillBatchPosted"] as const;
+type PackedEventName = (typeof PACKED_EVENTS)[number];
+const packedTopics = new WeakMap<object, ReadonlyMap<string, PackedEventName>>();
+
+/** Head words before the `bytes` field of each packed event's data (its ABI offset / 32). */
+const HEAD_WORDS: Readonly<Record<PackedEventName, number>> = {
+  OcdBatchPosted: 3, // firstIndex, count, offset
+  OcdZeroSlotsPosted: 3, // firstIndex, count, offset
+  BillBatchPosted: 5, // firstIndex, count, rAddr, y, offset
+};
+
+/** Word `w` of `data` as a number when its top `32 − bytes` bytes are zero, else undefined. */
+function smallWord(data: Uint8Array, w: number, bytes: number): number | undefined {
+  const o = 32 * w;
+  for (let i = o; i < o + 32 - bytes; i++) if (data[i] !== 0) return undefined;
+  let v = 0;
+  for (let i = o + 32 - bytes; i < o + 32; i++) v = v * 256 + data[i];
+  return v;
+}
+
+/**
+ * The interval's record-carrying events (`OcdBatchPosted`, `OcdZeroSlotsPosted`,
+ * `BillBatchPosted`) decoded straight from the log's bytes when their ABI encoding is the
+ * canonical one the contract emits (two topics, the `bytes` at its head offset, exact length,
+ * zero padding, numbers in range); undefined for anything else, which then goes through ethers'
+ * ABI decoder as every other event does (so a malformed log is named exactly as before). Issue
+ * 14: ethers decodes a `bytes` field by building its hex string one byte at a time and copying the
+ * data twice — at 1,000 meters ≈ 75 MB of garbage per read of an interval, ≈ 60 times its data.
+ * For a canonical encoding both decoders give the same values.
+ */
+export function decodePackedLog(
+  ledger: BillingLedger,
+  log: Log,
+  where: string,
+): LedgerEvent | undefined {
+  let byTopic = packedTopics.get(ledger.interface);
+  if (byTopic === undefined) {
+    byTopic = new Map(PACKED_EVENTS.map((n) => [ledger.interface.getEvent(n).topicHash, n]));
+    packedTopics.set(ledger.interface, byTopic);
+  }
+  const name = byTopic.get(log.topics[0]);
+  if (name === undefined || log.topics.length !== 2) return undefined;
+  let topic: Uint8Array;
+  let data: Uint8Array;
+  try {
+    topic = hexToBytes(log.topics[1]);
+    data = hexToBytes(log.data);
+  } catch {
+    return undefined; // not hex: ethers names it
+  }
+  const interval = topic.length === 32 ? smallWord(topic, 0, 4) : undefined;
+  const head = HEAD_WORDS[name];
+  if (interval === undefined || data.length < 32 * (head + 1) || data.length % 32 !== 0) {
+    return undefined;
+  }
+  const firstIndex = smallWord(data, 0, 4);
+  const count = smallWord(data, 1, 4);
+  const offset = smallWord(data, head - 1, 4);
+  const length = smallWord(data, head, 4);
+  if (
+    firstIndex === undefined ||
+    count === undefined ||
+    offset !== 32 * head ||
+    length === undefined ||
+    data.length !== 32 * (head + 1) + 32 * Math.ceil(length / 32)
+  ) {
+    return undefined;
+  }
+  const start = 32 * (head + 1);
+  for (let i = start + length; i < data.length; i++) if (data[i] !== 0) return undefined;
+  const records = data.subarray(start, start + length);
+  switch (name) {
+    case "OcdBatchPosted":
+      return {
+        name,
+        where,
+        interval,
+        firstIndex,
+        count,
+        entries: decodeOcdRecords(interval, records),
+      };
+    case "OcdZeroSlotsPosted": {
+      if (length % 32 !== 0) throw new Error("zero-slot ids not a multiple of 32 bytes");
+      // Views into one copy of the ids (see decodeOcdRecords), not into the whole log's data.
+      const raw = records.slice();
+      const ids: Uint8Array[] = [];
+      for (let o = 0; o < raw.length; o += 32) ids.push(raw.subarray(o, o + 32));
+      return { name, where, interval, firstIndex, count, ids };
+    }
+    case "BillBatchPosted": {
+      // rAddr: an address (20 bytes, the top 12 zero); y: a full word.
+      for (let i = 64; i < 76; i++) if (data[i] !== 0) return undefined;
+      return {
+        name,
+        where,
+        interval,
+        firstIndex,
+        bills: decodeBillRecords(interval, records),
+        rAddr: data.slice(76, 96),
+        y: bytesToBigInt(data.subarray(96, 128)),
+      };
+    }
+  }
 }
 
 /** Decodes one requested log of the ledger; throws on a log it cannot decode. */
@@ -246,6 +357,8 @@ async function decodeLedgerEvent(
   where: string,
   atEnd: { blockTag: number },
 ): Promise<LedgerEvent> {
+  const packed = decodePackedLog(ledger, log, where);
+  if (packed !== undefined) return packed;
   const parsed = ledger.interface.parseLog(log);
   if (!parsed) throw new Error("unknown event");
   const a = parsed.args;

@@ -274,8 +274,68 @@ export const INTERVAL_STATE_NAME = Object.fromEntries(
 /**
  * Rebuilds interval `input.interval` from its decoded events and audits it against the stored
  * record. Pure and deterministic; never throws on hostile input (every problem is a mismatch).
+ * The same audit as {@link IntervalAuditor}, given every item at once.
  */
 export function auditInterval(input: IntervalAuditInput): IntervalReport {
+  const auditor = new IntervalAuditor(input);
+  for (const item of input.items) auditor.add(item);
+  return auditor.finish();
+}
+
+/** What an {@link IntervalAuditor} needs before the first log item: all but the items. */
+export type IntervalAuditStart = Omit<IntervalAuditInput, "items">;
+
+/** One log item of {@link IntervalAuditInput}: a decoded event, or a problem with a log. */
+export type IntervalAuditItem = IntervalAuditInput["items"][number];
+
+/** Thrown by {@link IntervalAuditor} when used after `finish`. */
+export class IntervalAuditorError extends Error {
+  override name = "IntervalAuditorError";
+}
+
+/** The end of the items (what `finish` sends the replay). */
+const END: unique symbol = Symbol("end of items");
+
+/**
+ * {@link auditInterval} fed one log item at a time (issue 14): a reader hands each page of logs
+ * over as it decodes it and drops it, so an interval's decoded events are never all alive at once
+ * (at 100,000 meters ≈ 800,000 zero-slot ids and 160,000 entries per read). The storage record
+ * (read at the scan's last block) comes first: it sizes the report's indexes. Same report, same
+ * mismatches in the same order as `auditInterval` with the items in the same order. `add` after
+ * `finish`, or `finish` twice, throws {@link IntervalAuditorError}.
+ */
+export class IntervalAuditor {
+  readonly #replay: Generator<void, IntervalReport, IntervalAuditItem | typeof END>;
+  #finished = false;
+
+  constructor(start: IntervalAuditStart) {
+    this.#replay = replayInterval(start);
+    this.#replay.next(); // runs up to the first item
+  }
+
+  /** Audits the next log item (in log order). */
+  add(item: IntervalAuditItem): void {
+    if (this.#finished) throw new IntervalAuditorError("IntervalAuditor: add after finish");
+    this.#replay.next(item);
+  }
+
+  /** The report: the events replayed, then cross-checked against the stored record. */
+  finish(): IntervalReport {
+    if (this.#finished) throw new IntervalAuditorError("IntervalAuditor: finished already");
+    this.#finished = true;
+    const r = this.#replay.next(END);
+    if (!r.done) throw new IntervalAuditorError("IntervalAuditor: replay did not end");
+    return r.value;
+  }
+}
+
+/**
+ * The audit as a generator: set-up, then one item per `next(item)` until `next(END)`, then the
+ * cross-checks against storage and the report as its return value.
+ */
+function* replayInterval(
+  input: IntervalAuditStart,
+): Generator<void, IntervalReport, IntervalAuditItem | typeof END> {
   const { interval, domain, stored: rec, storedSpSigPk } = input;
   const mismatches: string[] = [];
   const bad = (m: string): void => void mismatches.push(m);
@@ -292,17 +352,16 @@ export function auditInterval(input: IntervalAuditInput): IntervalReport {
   let schedule: TariffSchedule | undefined;
   const ocd: LedgerEntry[] = [];
   const zeroSlots = new PseudonymIndex(sizingHint(input.stored.zeroCount));
-  // Every pseudonym that holds a slot, OCD entries and zero slots alike: 32 bytes each in one
-  // buffer (issue 14: a hex string and a Set entry per slot were ≈ 150 B × 800,000 at 100,000
-  // meters). Sized from the stored counts (the buffer grows past them if the events hold more).
+  // "One slot per pseudonym": the OCD entries' ids and the zero slots (the report's own index),
+  // 32 bytes each in one buffer (issue 14: a hex string and a Set entry per slot were ≈ 150 B ×
+  // 800,000 at 100,000 meters; a third index of every slot, ≈ 34 MB per read at 100,000 meters,
+  // is not needed beside these two). Sized from the stored counts (they grow past them if the
+  // events hold more).
   const slotsTotal = storedSlots(input.stored);
-  const slotIds = new PseudonymIndex(sizingHint(slotsTotal));
-  const holdsSlot = (id: Uint8Array): boolean => {
-    if (id.length !== 32) return false; // refused below as not 32 bytes
-    if (slotIds.find(id) >= 0) return true;
-    slotIds.insert(id);
-    return false;
-  };
+  const ocdIds = new PseudonymIndex(sizingHint(input.stored.ocdCount));
+  const holdsSlot = (id: Uint8Array): boolean =>
+    // An id that is not 32 bytes is refused below as such.
+    id.length === 32 && (ocdIds.find(id) >= 0 || zeroSlots.find(id) >= 0);
   let lastZeroId: Uint8Array = ZERO32;
   const dap: LedgerEntry[] = [];
   let bills: BillFields[] = [];
@@ -318,7 +377,7 @@ export function auditInterval(input: IntervalAuditInput): IntervalReport {
   let lastDapId: Uint8Array = ZERO32;
   let dapClosed = false;
 
-  for (const item of input.items) {
+  for (let item = yield; item !== END; item = yield) {
     if ("problem" in item) {
       bad(item.problem);
       continue;
@@ -365,6 +424,7 @@ export function auditInterval(input: IntervalAuditInput): IntervalReport {
           lastId = entry.id;
           if (entry.id.length !== 32) bad(`OCD ${idx}: pseudonym is not 32 bytes`);
           if (holdsSlot(entry.id)) bad(`OCD ${idx}: pseudonym already holds a slot`);
+          else if (entry.id.length === 32) ocdIds.insert(entry.id);
           sumWh += entry.value;
           ocdDigest = chainDigest(ocdDigest, entry.id, entry.value);
           ocd.push(entry);

@@ -35,8 +35,17 @@ export function encodeUserBatch(slots: readonly UserBatchSlot[]): Uint8Array {
   );
 }
 
-/** Decodes a batch of `slots` slots; throws {@link MeterReportDecodeError} on any bad field. */
-export function decodeUserBatch(bytes: Uint8Array, slots: number): UserBatchSlot[] {
+/**
+ * Decodes a batch of `slots` slots; throws {@link MeterReportDecodeError} on any bad field. The
+ * byte fields are copies, or with `views` views of `bytes` (`decodeMeterReport`'s option: one
+ * buffer for the batch instead of three per slot, for a caller that owns `bytes` and never
+ * modifies it).
+ */
+export function decodeUserBatch(
+  bytes: Uint8Array,
+  slots: number,
+  options: { readonly views?: boolean } = {},
+): UserBatchSlot[] {
   if (!(bytes instanceof Uint8Array) || bytes.length !== slots * USER_BATCH_SLOT_SIZE) {
     throw new MeterReportDecodeError(
       `decodeUserBatch: expected ${slots * USER_BATCH_SLOT_SIZE} bytes, got ${bytes?.length}`,
@@ -44,7 +53,7 @@ export function decodeUserBatch(bytes: Uint8Array, slots: number): UserBatchSlot
   }
   const out: UserBatchSlot[] = [];
   for (let o = 0; o < bytes.length; o += USER_BATCH_SLOT_SIZE) {
-    const entry = decodeMeterReport(bytes.subarray(o, o + METER_REPORT_SIZE));
+    const entry = decodeMeterReport(bytes.subarray(o, o + METER_REPORT_SIZE), options);
     const tweak = bytesToBigInt(bytes.subarray(o + METER_REPORT_SIZE, o + USER_BATCH_SLOT_SIZE));
     if (tweak === 0n || tweak >= CURVE_ORDER) {
       throw new MeterReportDecodeError("decodeUserBatch: tweak out of range");
