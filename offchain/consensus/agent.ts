@@ -140,6 +140,11 @@ interface RoundState {
   started: boolean;
   selecting: boolean;
   order?: readonly number[];
+  /**
+   * Γ when the open was accepted (the committed vector the selection is over): kept, because a
+   * block adopted during the reveal phase (a round that committed without us) changes the head.
+   */
+  reputations?: readonly bigint[];
 }
 
 const MAX_HELD = 1024;
@@ -389,8 +394,9 @@ export class ConsensusNodeAgent {
       return void this.refused++;
     }
     s.open = open;
+    s.reputations = this.node.committedReputations();
     this.#current = open.round;
-    const preselected = preselect(this.node.committedReputations());
+    const preselected = preselect(s.reputations);
     for (const e of s.early.splice(0)) this.#onReveal(open.round, e.from, e.signature);
     if (preselected.includes(this.index)) {
       const signature = this.#crypto.sign(this.#init.secretKey, message);
@@ -415,9 +421,10 @@ export class ConsensusNodeAgent {
       if (!s.early.some((e) => e.from === from)) s.early.push({ from, signature });
       return;
     }
-    const preselected = preselect(this.node.committedReputations());
+    const preselected = preselect(s.reputations ?? this.node.committedReputations());
     if (!preselected.includes(from) || s.reveals.has(from)) return void this.refused++;
-    if (!this.#crypto.verify(this.#init.keys[from], this.#randomMessage(round), signature)) {
+    const message = roundRandomMessage(this.#init.domain, round, s.open.seed);
+    if (!this.#crypto.verify(this.#init.keys[from], message, signature)) {
       return void this.refused++;
     }
     s.reveals.set(from, signature);
@@ -428,8 +435,16 @@ export class ConsensusNodeAgent {
   async #select(round: bigint): Promise<void> {
     const s = this.#state(round);
     if (!s.open || s.started || s.selecting) return;
+    const head = this.node.head().round;
+    if (head !== undefined && head >= round) {
+      // The round committed without us (its block was adopted during our reveal phase): there is
+      // nothing left to select or sign.
+      s.started = true;
+      s.held.length = 0;
+      return;
+    }
     s.selecting = true;
-    const reputations = this.node.committedReputations();
+    const reputations = s.reputations ?? this.node.committedReputations();
     const preselected = preselect(reputations);
     const randoms = new Map<number, bigint>();
     for (const [q, sig] of s.reveals) randoms.set(q, randomFromSignature(sig));

@@ -358,8 +358,10 @@ describe("BBNP services over SocketTransport (gateway, 4 nodes, 12-user fleet)",
     const down = 2;
     try {
       await svc.start();
-      // Round 2 open: stop node 2; round 2 commits with the other three.
-      await until(() => gateway.status().round === 2, "round 2 open");
+      // Round 1 adopted by node 2: stop it at once, long before round 2's votes (the users'
+      // reports come first); round 2 commits with the other three. (Waiting for round 2's open
+      // instead let a slow poll see node 2 vote in round 2 under load.)
+      await until(() => nodes[down].agent.node.head().round === 1n, "node 2 adopts round 1");
       await svc.stopNode(down);
       await until(() => gateway.outcomes.length >= 2, "round 2 done");
       expect(gateway.outcomes[1].aborted).to.equal(undefined);

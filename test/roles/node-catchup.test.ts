@@ -380,4 +380,48 @@ describe("consensus node catch-up after a restart", function () {
       await node.stop();
     }
   });
+
+  it("a round that commits without the node during its reveal phase: its selection timer ends quietly", async () => {
+    // Node 0 accepts round 1's open (it is not pre-selected: no reveal of its own) and hears no
+    // reveal; before its reveal timeout, the block of round 1 (committed by the others) arrives
+    // and is adopted. When the timer fires, the round is over: nothing to select. Before the fix
+    // the selection ran over the reputations of the adopted block (every node pre-selected) and
+    // failed: "selectPrimary: no pre-selected node revealed a random" (seen under load in
+    // test/node/bbnp-services.test.ts once adoption read the chain).
+    const { network, clock, sks, gatewaySecret, block, digest, node } = laggingNodeFixture(
+      "node-select-after-commit",
+      { level: true },
+    );
+    const seed = new Uint8Array(32);
+    const theta = blsSign(gatewaySecret, roundRandomMessage(DOMAIN, 1n, seed));
+    const certificate = aggregateCertificate(
+      new Map([1, 2, 3].map((j) => [j, blsSign(sks[j], digest)] as const)),
+    );
+    const gw = network.endpoint("gateway");
+    const peer = network.endpoint("node-1");
+    for (const e of [gw, peer]) {
+      e.handle(() => {});
+      e.start();
+    }
+    await node.start();
+    try {
+      gw.send(
+        "node-0",
+        encodeWire({ type: "selectionOpen", open: { round: 1n, seed, gatewaySignature: theta } }),
+      );
+      await run(clock, 50);
+      peer.send(
+        "node-0",
+        encodeWire({
+          type: "consensus",
+          message: { type: "committed", block, certificate, order: [1, 0, 2, 3] },
+        }),
+      );
+      await run(clock, 1_000);
+      expect(node.node.head().round).to.equal(1n);
+      expect(node.failures.map((f) => f.message)).to.deep.equal([]);
+    } finally {
+      await node.stop();
+    }
+  });
 });
