@@ -662,7 +662,39 @@ export async function runServiceMain<C>(
   options: RunOptions,
   prog: string,
 ): Promise<never> {
-  let running: RunningService;
+  let running: RunningService | undefined;
+  let stopping = false;
+  /** A signal that arrived while the service was starting: acted on once it has started. */
+  let early: "SIGINT" | "SIGTERM" | undefined;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const stopAndExit = async (code: number, why: string): Promise<never> => {
+    stopping = true;
+    const service = running as RunningService;
+    service.logger.info("shutting down", { reason: why });
+    const timer = setTimeout(() => {
+      service.logger.error("stop did not finish in time", { timeoutMs: stopTimeoutMs });
+      process.exit(1);
+    }, stopTimeoutMs);
+    timer.unref();
+    await service.shutdown();
+    process.exit(code);
+  };
+  // Installed before the service starts: `startService` writes process.json, and a supervisor
+  // that reads it may signal at once. Before, the handlers came after `startService` returned,
+  // so a signal in between took Node's default action (no clean stop); seen under load in
+  // test/node/runner.test.ts "a second signal exits at once when stop() hangs".
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      const atOnce = signal === "SIGINT" ? 130 : 143;
+      if (stopping) process.exit(atOnce); // second signal: at once
+      if (running === undefined) {
+        if (early !== undefined) process.exit(atOnce);
+        early = signal;
+        return;
+      }
+      void stopAndExit(0, signal);
+    });
+  }
   try {
     running = await startService(def, options);
   } catch (e) {
@@ -671,25 +703,7 @@ export async function runServiceMain<C>(
     process.exit(e instanceof ServiceConfigError ? 2 : 1);
   }
   const { logger } = running;
-  let stopping = false;
-  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-  const stopAndExit = async (code: number, why: string): Promise<never> => {
-    stopping = true;
-    logger.info("shutting down", { reason: why });
-    const timer = setTimeout(() => {
-      logger.error("stop did not finish in time", { timeoutMs: stopTimeoutMs });
-      process.exit(1);
-    }, stopTimeoutMs);
-    timer.unref();
-    await running.shutdown();
-    process.exit(code);
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      if (stopping) process.exit(signal === "SIGINT" ? 130 : 143); // second signal: at once
-      void stopAndExit(0, signal);
-    });
-  }
+  if (early !== undefined) void stopAndExit(0, early);
   process.on("uncaughtException", (e) => {
     logger.error("uncaught exception", { error: e });
     if (stopping) process.exit(1);

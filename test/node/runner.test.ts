@@ -332,6 +332,38 @@ describe("node/runner", function () {
     }
   });
 
+  it("a signal while the service starts stops it cleanly once started (exit 0), not by Node's default", async () => {
+    // The handlers are installed before the start: a supervisor may signal as soon as it sees
+    // the process (before the fix a SIGTERM during start killed it without a clean stop).
+    const book = { a: `127.0.0.1:${await freePort()}` };
+    const marker = join(dir, "starting-marker");
+    const cfg = writePingConfig(dir, "a", {
+      address: "a",
+      addressBook: book,
+      startMarker: marker,
+      startDelayMs: 1_500,
+    });
+    const data = join(dir, "data-early-signal");
+    const child = spawn(process.execPath, [...NODE_ARGS, "--config", cfg, "--data-dir", data], {
+      cwd: ROOT,
+      stdio: "ignore",
+    });
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.once("exit", (code, signal) => r({ code, signal })),
+    );
+    try {
+      await waitFor("the start marker", () => (existsSync(marker) ? true : undefined));
+      expect(existsSync(join(data, "process.json")), "still starting").to.equal(false);
+      process.kill(child.pid!, "SIGTERM");
+      expect(await exit).to.deep.equal({ code: 0, signal: null });
+      const log = readFileSync(join(data, "a.log"), "utf8");
+      expect(log).to.match(/shutting down.*SIGTERM/);
+      expect(existsSync(join(data, "process.json")), "removed by the clean stop").to.equal(false);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("a second signal exits at once when stop() hangs", async () => {
     const book = { a: `127.0.0.1:${await freePort()}` };
     const cfg = writePingConfig(dir, "a", { address: "a", addressBook: book, hangOnStop: true });
