@@ -61,6 +61,7 @@ import {
   type ControlCenterIncarnation,
   type CrashPlan,
 } from "../adversary/crashing-cc.ts";
+import { ByteSlab } from "../runtime/byte-slab.ts";
 import { createRng, type Rng } from "../runtime/rng.ts";
 import { Store } from "../runtime/store.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
@@ -580,6 +581,10 @@ export async function runOksuzAgents(
   };
   const meters: MeterAgent[] = [];
   const relays: OnionRelay[] = [];
+  // The fleet's relays queue their forwards in one slab (issue 14): a round's onions in shared
+  // 256 KiB chunks, freed together when the round has ended, instead of two buffers each. Only
+  // the relays hold it, and they hand out copies (RelayInit.queueSlab).
+  const relayQueueSlab = new ByteSlab();
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
     hooks.step?.({ task: "meter agents built", done: i + 1, total: scenario.meters });
@@ -608,6 +613,7 @@ export async function runOksuzAgents(
       domain,
       epoch: 0,
       cover: scenario.cover,
+      queueSlab: relayQueueSlab,
     });
     relays.push(relay);
     meters.push(
