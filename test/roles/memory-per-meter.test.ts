@@ -286,6 +286,35 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(perEndpoint).to.be.below(250);
   });
 
+  it("a network's packet-size counts are a column per size, not a Map per sender (< 280 B per sending endpoint)", function () {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: createRng(2) });
+    const sink = network.endpoint("sink");
+    sink.start();
+    sink.handle(() => {});
+    const [onion, registration] = [new Uint8Array(1_368), new Uint8Array(153)];
+    const perSender = slope(gc, 2_000, 12_000, (i) => {
+      const endpoint = network.endpoint(`meter-${i}`);
+      endpoint.start();
+      endpoint.send("sink", registration);
+      endpoint.send("sink", onion);
+      endpoint.send("sink", onion);
+      clock.advance(1_000); // delivered: nothing in flight at either measurement
+      return endpoint;
+    });
+    // Measured (this session, load ≈ 3): 405 B before (the endpoint and a Map of sizes per
+    // sender), 211 B after (the endpoint and its rows in two columns).
+    expect(perSender).to.be.below(280);
+    const sizes = network.packetSizesBySender();
+    expect(sizes.size).to.equal(12_000);
+    expect([...sizes.get("meter-11999")!].sort((a, b) => a[0] - b[0])).to.deep.equal([
+      [153, 1],
+      [1_368, 2],
+    ]);
+    expect(sizes.has("sink")).to.equal(false);
+    expect(network.distinctPacketSizes()).to.deep.equal([153, 1_368]);
+  });
+
   it("a meter agent with its window open sends from the meter's kept report bytes and keeps its user batch as tweaks (< 10.4 kB per meter, all parts)", async function () {
     // Meter, agent, relay, generator and endpoint, after CC's announcement opened interval 1 and
     // before the first round: the agent holds the K payloads only as the meter's own buffer.
