@@ -10,6 +10,7 @@ import { eciesEncrypt } from "../crypto/ecies.ts";
 import { MessageKeyDeriver } from "../crypto/ggm.ts";
 import type { MeterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import type { ByteSlab } from "../runtime/byte-slab.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../protocol/entry.ts";
 import {
   METER_REPORT_SIZE,
@@ -40,6 +41,13 @@ export interface MeterInit {
   readonly initialCarryWh?: bigint;
   /** `K`, the public report slots per interval (DESIGN §7), default {@link DEFAULT_REPORT_SLOTS}. */
   readonly slots?: number;
+  /**
+   * The fleet's slab for this meter's derived secret (the pseudonym key `A_i`, 32 bytes) instead
+   * of a buffer of its own (issue 14: the simulator's 100,000 meters). It must belong to the
+   * meters' side alone (the simulator's fleet, `offchain/sim/oksuz-agents.ts`): the meter never
+   * hands out a view of it. Default: none.
+   */
+  readonly secretStore?: ByteSlab;
   readonly backend?: Secp256k1Backend;
 }
 
@@ -128,6 +136,7 @@ export class Meter {
       init.ccPublicKey,
       this.#backend,
       init.keys.id, // the keys' ID_i, not a copy per meter (issue 14)
+      init.secretStore,
     );
   }
 

@@ -13,6 +13,7 @@
 //            quiet round looks like a busy one.
 import { bytesToHex, equalBytes, wipe } from "../crypto/bytes.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import { ByteSlab } from "../runtime/byte-slab.ts";
 import {
   ONION_DROP_REASONS,
   OnionError,
@@ -31,6 +32,7 @@ import {
   interpretRelayLayer,
   LOOP_TAG_SIZE,
   makeCoverPacket,
+  NODE_ID_SIZE,
   onionAssociatedData,
   selectRelayPath,
 } from "./report.ts";
@@ -66,6 +68,16 @@ export interface RelayInit {
    * packets are dropped as "overload" until `endRound` empties the queue.
    */
   readonly maxQueued?: number;
+  /**
+   * Where queued forwards wait for the end of the round: each one's next-hop id and packet copied
+   * into this slab (one 256 KiB chunk for ≈ 190 of them, freed together once their round has
+   * ended) instead of the two buffers the peel made (issue 14: ≈ 180 B of V8 heap and a malloc
+   * block each). The slab may be shared by the relays of one fleet (the simulator): the relay
+   * never hands out a view of it — `endRound` returns fresh copies —, so no caller can read
+   * another relay's queue (its arrival order would undo that relay's shuffle). Default: none,
+   * the peel's own buffers are queued.
+   */
+  readonly queueSlab?: ByteSlab;
   readonly backend?: Secp256k1Backend;
 }
 
@@ -137,6 +149,20 @@ function sharedAd(domain: Uint8Array, epoch: number): Uint8Array {
 let sharedCover: Required<RelayCoverInit> | undefined;
 
 /** One frozen cover setting shared by hops that have equal ones (the usual case: all hops). */
+/**
+ * A queued forward as it leaves the relay: as queued, or from a slab entry (`NODE_ID_SIZE`-byte
+ * next-hop id ‖ packet) a fresh copy of its own, so the slab's other entries stay unreachable.
+ */
+function outgoing(entry: OutgoingPacket | Uint8Array): OutgoingPacket {
+  if (!(entry instanceof Uint8Array)) return entry;
+  const own = entry.slice();
+  return {
+    nextNodeId: own.subarray(0, NODE_ID_SIZE),
+    packet: own.subarray(NODE_ID_SIZE),
+    cover: false,
+  };
+}
+
 function shareCover(cover: Required<RelayCoverInit>): Required<RelayCoverInit> {
   const last = sharedCover;
   if (
@@ -229,7 +255,9 @@ export class OnionRelay {
   readonly #cover: Required<RelayCoverInit>;
   readonly #gate: EpochGate;
   readonly #maxQueued: number;
-  #queue: OutgoingPacket[] = [];
+  /** Queued forwards: the peel's packet, or with a slab one view of (next-hop id ‖ packet). */
+  #queue: (OutgoingPacket | Uint8Array)[] = [];
+  readonly #queueSlab: ByteSlab | undefined;
   /** Own cover loops in flight (hex loop tag → epoch sent); created by the first loop. */
   #pendingLoops?: Map<string, number>;
   #received = 0;
@@ -268,6 +296,10 @@ export class OnionRelay {
     if (!Number.isSafeInteger(this.#maxQueued) || this.#maxQueued < 1) {
       throw new RangeError("OnionRelay: maxQueued must be a positive integer");
     }
+    if (init.queueSlab !== undefined && !(init.queueSlab instanceof ByteSlab)) {
+      throw new TypeError("OnionRelay: queueSlab must be a ByteSlab");
+    }
+    this.#queueSlab = init.queueSlab;
   }
 
   get epoch(): number {
@@ -316,7 +348,11 @@ export class OnionRelay {
           throw new OnionOverloadError(`OnionRelay.receive: ${this.#maxQueued} forwards queued`);
         }
         gate.replay.checkAndInsert(sharedSecret, auth.epoch);
-        this.#queue.push({ nextNodeId: layer.nextNodeId, packet: layer.packet, cover: false });
+        this.#queue.push(
+          this.#queueSlab === undefined
+            ? { nextNodeId: layer.nextNodeId, packet: layer.packet, cover: false }
+            : this.#queueSlab.copy(layer.nextNodeId, layer.packet),
+        );
         return { accepted: true, kind: "forward" };
       }
       const tag = bytesToHex(layer.loopTag);
@@ -346,7 +382,7 @@ export class OnionRelay {
     if (typeof input?.random !== "function") {
       throw new TypeError("OnionRelay.endRound: random must be a RandomBytes function");
     }
-    const real = this.#queue;
+    const real = this.#queue.map(outgoing);
     this.#queue = [];
     const coverCount =
       this.#cover.loopsPerRound +

@@ -17,6 +17,7 @@ import { h1, hmacSha256, hmacSha256Keyed } from "../crypto/hash.ts";
 import { MAX_COUNTER, MAX_INTERVAL } from "../crypto/ggm.ts";
 import { ecdh, identityOf } from "../crypto/keys.ts";
 import { CURVE_ORDER, secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
+import type { ByteSlab } from "../runtime/byte-slab.ts";
 
 const encoder = new TextEncoder();
 /** Domain label of meter pseudonyms. */
@@ -82,7 +83,9 @@ export class MeterPseudonyms {
   /**
    * `meterId`, if given, is the caller's copy of `ID_i = identityOf(meterPublicKey)`, kept instead
    * of a buffer of its own (issue 14: a simulator holds one generator per meter, and the meter's
-   * keys already hold `ID_i`). Checked: a different value throws a TypeError.
+   * keys already hold `ID_i`). Checked: a different value throws a TypeError. `store`, if given,
+   * holds the 32-byte pseudonym key `A_i` instead of a buffer of its own (issue 14): a slab of the
+   * fleet of meters, which no other role can reach (the key is never handed out).
    */
   constructor(
     meterSecretKey: bigint,
@@ -90,13 +93,20 @@ export class MeterPseudonyms {
     ccPublicKey: Uint8Array,
     backend: Secp256k1Backend = secp,
     meterId?: Uint8Array,
+    store?: ByteSlab,
   ) {
     const id = identityOf(meterPublicKey);
     if (meterId !== undefined && !equalBytes(meterId, id)) {
       throw new TypeError("MeterPseudonyms: meterId is not identityOf(meterPublicKey)");
     }
     this.meterId = meterId ?? id;
-    this.#key = meterPseudonymKey(meterSecretKey, ccPublicKey, backend);
+    const key = meterPseudonymKey(meterSecretKey, ccPublicKey, backend);
+    if (store === undefined) {
+      this.#key = key;
+    } else {
+      this.#key = store.copy(key);
+      wipe(key);
+    }
   }
 
   pseudonym(interval: number, counter: number): Uint8Array {

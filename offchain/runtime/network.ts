@@ -93,6 +93,8 @@ export interface EndpointState {
   handler: MessageHandler | undefined;
   started: boolean;
   crashed: boolean;
+  /** The endpoint's number in creation order (0, 1, …): its row in the packet-size counts. */
+  readonly row: number;
 }
 
 export class MemoryNetwork {
@@ -115,10 +117,12 @@ export class MemoryNetwork {
    */
   readonly #linkTail = new Map<string, Map<string, number>>();
   /**
-   * Per sender: packet size → count. Keyed by sender, not by link (issue 14): a city's links grow
-   * with every distinct relay pair, its senders only with its nodes.
+   * Packet size → count per sender, the sender's endpoint `row` the index: one counts array per
+   * distinct size, not a Map per sender (issue 14: ≈ 210 B per simulated meter; a city's traffic
+   * has a handful of sizes). Keyed by sender, not by link: a city's links grow with every distinct
+   * relay pair, its senders only with its nodes.
    */
-  readonly #sizes = new Map<string, Map<number, number>>();
+  readonly #sizes = new Map<number, Float64Array>();
   /**
    * Packets scheduled and not yet delivered or dropped: a count, not a set of their timer handles
    * (nothing reads them; one set entry per packet in flight was heap the GC traced, issue 14).
@@ -170,7 +174,12 @@ export class MemoryNetwork {
     if (this.#endpoints.has(address)) {
       throw new NetworkError(`endpoint: address ${address} already in use`);
     }
-    const state: EndpointState = { handler: undefined, started: false, crashed: false };
+    const state: EndpointState = {
+      handler: undefined,
+      started: false,
+      crashed: false,
+      row: this.#endpoints.size,
+    };
     this.#endpoints.set(address, state);
     return new MemoryEndpoint(address, this, state);
   }
@@ -194,9 +203,7 @@ export class MemoryNetwork {
       return;
     }
     this.#bytesSent += bytes.length;
-    let sizes = this.#sizes.get(from);
-    if (sizes === undefined) this.#sizes.set(from, (sizes = new Map()));
-    sizes.set(bytes.length, (sizes.get(bytes.length) ?? 0) + 1);
+    this.#countSize(sender.row, bytes.length);
 
     // Draw delay and reordering for every packet on the wire, before the loss decision, so each
     // stream's position depends only on the packet's index: enabling loss leaves the delays of the
@@ -314,14 +321,35 @@ export class MemoryNetwork {
    * including packets lost on the way). Memory O(senders × distinct sizes).
    */
   packetSizesBySender(): Map<string, Map<number, number>> {
-    return new Map([...this.#sizes].map(([from, m]) => [from, new Map(m)]));
+    const out = new Map<string, Map<number, number>>();
+    for (const [address, { row }] of this.#endpoints) {
+      for (const [size, counts] of this.#sizes) {
+        const count = row < counts.length ? counts[row] : 0;
+        if (count === 0) continue;
+        let m = out.get(address);
+        if (m === undefined) out.set(address, (m = new Map()));
+        m.set(size, count);
+      }
+    }
+    return out;
   }
 
   /** Every distinct packet size seen on any link, ascending. */
   distinctPacketSizes(): number[] {
-    const all = new Set<number>();
-    for (const m of this.#sizes.values()) for (const size of m.keys()) all.add(size);
-    return [...all].sort((a, b) => a - b);
+    return [...this.#sizes.keys()].sort((a, b) => a - b);
+  }
+
+  /** Counts one packet of `size` bytes sent by the endpoint of row `row`. */
+  #countSize(row: number, size: number): void {
+    let counts = this.#sizes.get(size);
+    if (counts === undefined || counts.length <= row) {
+      // Grown to this row (doubling): a size only CC sends stays short; one every meter sends
+      // ends within 2× the endpoints.
+      const grown = new Float64Array(Math.max(row + 1, 2 * (counts?.length ?? 0), 16));
+      if (counts !== undefined) grown.set(counts);
+      this.#sizes.set(size, (counts = grown));
+    }
+    counts[row]++;
   }
 }
 

@@ -15,6 +15,8 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { createHash } from "node:crypto";
 
+import type { ByteSlab } from "./byte-slab.ts";
+
 export class RngError extends Error {
   override name = "RngError";
 }
@@ -33,8 +35,13 @@ export interface Rng {
   chance(p: number): boolean;
   /** `n` fresh bytes. */
   bytes(n: number): Uint8Array;
-  /** Independent sub-stream named by `label`; a pure function of (seed, fork path, label). */
-  fork(label: string): Rng;
+  /**
+   * Independent sub-stream named by `label`; a pure function of (seed, fork path, label). With
+   * `store`, the child keeps its 96-byte state (key and current block) in that slab instead of
+   * a buffer of its own (issue 14: one per simulated meter); the stream is the same. The slab's
+   * owner must be the holder of every generator in it (the state is the stream's secret).
+   */
+  fork(label: string, store?: ByteSlab): Rng;
   /** Fisher–Yates shuffle in place; returns the same array. */
   shuffle<T>(array: T[]): T[];
 }
@@ -45,6 +52,8 @@ const BLOCKS_PER_BUFFER = BUFFER_BYTES / BLOCK_BYTES;
 const ZERO_BUFFER = new Uint8Array(BUFFER_BYTES);
 /** The nonce of epoch 0 (all zero), shared by every generator until its counter would wrap. */
 const ZERO_NONCE = new Uint8Array(12);
+/** A block's worth of zeros: the initial "current block" copied into a slab. */
+const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES);
 const textEncoder = new TextEncoder();
 
 function sha256(...parts: Uint8Array[]): Uint8Array {
@@ -65,9 +74,9 @@ function seedBytes(seed: string | Uint8Array | number | bigint): Uint8Array {
 }
 
 export class ChaChaRng implements Rng {
-  // Key (32 bytes) and the block being read (64 bytes) in one allocation (issue 14).
-  readonly #key: Uint8Array;
-  readonly #block: Uint8Array;
+  // Key (32 bytes) and the block being read (64 bytes) in one view (issue 14): of a buffer of its
+  // own, or of a slab shared with other generators (`fork(label, store)`). Never handed out.
+  readonly #state: Uint8Array;
   // 12-byte IETF nonce: bytes 0..7 hold an epoch that is bumped when the 32-bit block counter
   // would wrap (after 256 GiB), so the stream never repeats.
   #nonce = ZERO_NONCE;
@@ -78,18 +87,28 @@ export class ChaChaRng implements Rng {
   #base = 0;
   /** Read position in the current buffer; `BUFFER_BYTES` = exhausted (so also at the start). */
   #offset = BUFFER_BYTES;
-  /** Which block of the current buffer `#block` holds (−1: none). */
+  /** Which block of the current buffer the state's block holds (−1: none). */
   #loaded = -1;
 
-  /** `key` must be 32 bytes; use `createRng(seed)` to start from an arbitrary seed. */
-  constructor(key: Uint8Array) {
+  /**
+   * `key` must be 32 bytes; use `createRng(seed)` to start from an arbitrary seed. `store`: keep
+   * the state in this slab (see {@link Rng.fork}).
+   */
+  constructor(key: Uint8Array, store?: ByteSlab) {
     if (!(key instanceof Uint8Array) || key.length !== 32) {
       throw new RngError("ChaChaRng: key must be 32 bytes");
     }
-    const state = new Uint8Array(32 + BLOCK_BYTES);
-    state.set(key);
-    this.#key = state.subarray(0, 32);
-    this.#block = state.subarray(32);
+    if (store === undefined) {
+      this.#state = new Uint8Array(32 + BLOCK_BYTES);
+      this.#state.set(key);
+    } else {
+      this.#state = store.copy(key, ZERO_BLOCK);
+    }
+  }
+
+  /** The key: the state's first 32 bytes (a view made at use, not kept). */
+  get #key(): Uint8Array {
+    return this.#state.subarray(0, 32);
   }
 
   /** Starts the next 1 KiB buffer (nothing is generated until a block of it is read). */
@@ -107,19 +126,22 @@ export class ChaChaRng implements Rng {
     this.#loaded = -1;
   }
 
-  /** Block `index` (0..15) of the current buffer, generated into `#block` unless it is there. */
+  /**
+   * Block `index` (0..15) of the current buffer, generated into the state's bytes 32..95 unless it
+   * is there; returns the state (the block at offset 32).
+   */
   #load(index: number): Uint8Array {
     if (this.#loaded !== index) {
       chacha20(
         this.#key,
         this.#nonce,
         ZERO_BUFFER.subarray(0, BLOCK_BYTES),
-        this.#block,
+        this.#state.subarray(32),
         this.#base + index,
       );
       this.#loaded = index;
     }
-    return this.#block;
+    return this.#state;
   }
 
   /** Copies the current buffer's bytes [offset, offset + out.length) into `out`. */
@@ -146,7 +168,7 @@ export class ChaChaRng implements Rng {
         continue;
       }
       const take = Math.min(end - o, BLOCK_BYTES - inBlock);
-      out.set(this.#load(index).subarray(inBlock, inBlock + take), filled);
+      out.set(this.#load(index).subarray(32 + inBlock, 32 + inBlock + take), filled);
       o += take;
       filled += take;
     }
@@ -159,10 +181,9 @@ export class ChaChaRng implements Rng {
     const inBlock = o & (BLOCK_BYTES - 1);
     if (inBlock <= BLOCK_BYTES - 4) {
       const b = this.#load(o >>> 6);
+      const at = 32 + inBlock;
       this.#offset = o + 4;
-      return (
-        ((b[inBlock] << 24) | (b[inBlock + 1] << 16) | (b[inBlock + 2] << 8) | b[inBlock + 3]) >>> 0
-      );
+      return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
     }
     // Straddles two blocks of the buffer (after an odd-sized `bytes`).
     const b = new Uint8Array(4);
@@ -233,7 +254,7 @@ export class ChaChaRng implements Rng {
     return out;
   }
 
-  fork(label: string): Rng {
+  fork(label: string, store?: ByteSlab): Rng {
     if (typeof label !== "string") throw new RngError("fork: label must be a string");
     const labelBytes = textEncoder.encode(label);
     // Length-prefix the label so ("a","bc") and ("ab","c") fork paths cannot collide.
@@ -241,6 +262,7 @@ export class ChaChaRng implements Rng {
     new DataView(len.buffer).setUint32(0, labelBytes.length);
     return new ChaChaRng(
       sha256(textEncoder.encode("GridLedger/rng/fork"), this.#key, len, labelBytes),
+      store,
     );
   }
 

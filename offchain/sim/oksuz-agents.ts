@@ -61,6 +61,7 @@ import {
   type ControlCenterIncarnation,
   type CrashPlan,
 } from "../adversary/crashing-cc.ts";
+import { ByteSlab } from "../runtime/byte-slab.ts";
 import { createRng, type Rng } from "../runtime/rng.ts";
 import { Store } from "../runtime/store.ts";
 import { SecretStore } from "../runtime/secret-box.ts";
@@ -512,9 +513,17 @@ export async function runOksuzAgents(
   );
 
   // ---- meters, relays, users, adversaries ----------------------------------------------------------
+  // The fleet of meters' small secrets in one slab (issue 14: ≈ 136 B of buffer overhead each
+  // saved): `K_i`, the pseudonym keys and the agents' generator states. Only the meters' side
+  // holds it — each Meter, MeterAgent generator and key object keeps its views private —; CC,
+  // SP, users and relays never get a view (the public keys have their own buffers).
+  const meterSecrets = new ByteSlab(64 * 1024);
   const meterKeys = Array.from({ length: scenario.meters }, (_, i) => {
     const r = keyRng.fork(`meter/${i}`);
-    return packedMeterKeys(meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32)));
+    return packedMeterKeys(
+      meterKeysFromSecret(randomSecretKey(randomBytes(r)), r.bytes(32)),
+      meterSecrets,
+    );
   });
   const directory = relayDirectory(
     meterKeys.map((k) => k.publicKey),
@@ -580,6 +589,10 @@ export async function runOksuzAgents(
   };
   const meters: MeterAgent[] = [];
   const relays: OnionRelay[] = [];
+  // The fleet's relays queue their forwards in one slab (issue 14): a round's onions in shared
+  // 256 KiB chunks, freed together when the round has ended, instead of two buffers each. Only
+  // the relays hold it, and they hand out copies (RelayInit.queueSlab).
+  const relayQueueSlab = new ByteSlab();
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
     hooks.step?.({ task: "meter agents built", done: i + 1, total: scenario.meters });
@@ -591,6 +604,7 @@ export async function runOksuzAgents(
       domain,
       categories,
       slots,
+      secretStore: meterSecrets,
     });
     // The adversaries wrap the parts they corrupt; the agents stay the honest ones.
     const meter =
@@ -608,6 +622,7 @@ export async function runOksuzAgents(
       domain,
       epoch: 0,
       cover: scenario.cover,
+      queueSlab: relayQueueSlab,
     });
     relays.push(relay);
     meters.push(
@@ -627,7 +642,7 @@ export async function runOksuzAgents(
           relay,
           transport,
           clock,
-          rng: rng.fork(`meter-agent/${i}`),
+          rng: rng.fork(`meter-agent/${i}`, meterSecrets),
           readings: new CountingSource(
             new LoadModelSource({ meterIndex: i, noiseLabel }, { model: load, rng: loadRng }),
             measured,
@@ -936,9 +951,9 @@ async function checkUnusedLedger(address: string, admin: Signer): Promise<void> 
  * buffer instead of three, and the object in one fixed shape (issue 14: the simulator holds one
  * per meter). Only public values share the buffer: the secret `K_i` keeps its own, so a holder of
  * a public key (the relay directory, every meter) cannot reach it through `.buffer` (DESIGN §2:
- * each role holds only its own secrets).
+ * each role holds only its own secrets): it goes to `secrets`, the fleet of meters' slab.
  */
-function packedMeterKeys(keys: MeterKeys): MeterKeys {
+function packedMeterKeys(keys: MeterKeys, secrets: ByteSlab): MeterKeys {
   const pk = keys.publicKey.length;
   const base = keys.basePublicKey.length;
   const packed = new Uint8Array(pk + base + keys.id.length);
@@ -949,7 +964,7 @@ function packedMeterKeys(keys: MeterKeys): MeterKeys {
     secretKey: keys.secretKey,
     publicKey: packed.subarray(0, pk),
     id: packed.subarray(pk + base),
-    ggmKey: keys.ggmKey,
+    ggmKey: secrets.copy(keys.ggmKey),
     baseKey: keys.baseKey,
     basePublicKey: packed.subarray(pk, pk + base),
   };
