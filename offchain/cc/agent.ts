@@ -486,17 +486,13 @@ export class ControlCenterAgent {
     return this.center.admittedCounters(interval, meter);
   }
 
-  /** Counters admitted per meter (CC's receipts to meters over its direct channel). */
+  /**
+   * Counters admitted per meter (CC's receipts to meters over its direct channel), from the
+   * interval's slot flags (`ControlCenter.receipts`): also after the seal released the interval's
+   * tables.
+   */
   receipts(interval: number): Map<number, Set<number>> {
-    const out = new Map<number, Set<number>>();
-    for (const e of this.center.admittedEntries(interval)) {
-      const origin = this.center.originOf(interval, e.id);
-      if (origin === undefined) continue;
-      let set = out.get(origin.meter);
-      if (!set) out.set(origin.meter, (set = new Set()));
-      set.add(origin.counter);
-    }
-    return out;
+    return this.center.receipts(interval);
   }
 
   /**
@@ -510,13 +506,18 @@ export class ControlCenterAgent {
    * at the injected crash point, and `PostingConfigError` for posting options out of range.
    * `progress(done, total)`, if given, counts the slots of this call's batches as each is sent
    * (fixed batches: once mined), of the slots the chain did not hold yet (issue 14: a city's OCD
-   * posting is minutes of transactions).
+   * posting is minutes of transactions). Once sealed, the interval's tables are released
+   * (`ControlCenter.releaseInterval`); a later call returns no entries, only the zero slots.
    */
   async postAndSeal(
     interval: number,
     progress?: (done: number, total: number) => void,
   ): Promise<{ posted: number; entries: LedgerEntry[]; zeroSlots: ZeroSlots }> {
     const { chain } = this.#components;
+    // Sealed and released by an earlier call: nothing to post; CC no longer holds the entries.
+    if (this.center.isReleased(interval)) {
+      return { posted: 0, entries: [], zeroSlots: this.center.zeroSlots(interval) };
+    }
     const entries = this.center.closeInterval(interval);
     const zeroSlots = this.center.zeroSlots(interval);
     const posting = this.#init.posting;
@@ -600,6 +601,10 @@ export class ControlCenterAgent {
     this.#components.store.delete(NS_INTERVAL, String(interval));
     // A quiet moment: fold the WAL into the database and truncate it (it is bounded anyway).
     this.#components.store.checkpoint();
+    // Sealed on the chain and no longer in the store's open intervals: the pseudonym table and
+    // the admitted reports (≈ 1.6 kB per meter) are not needed again; one flag byte per slot stays
+    // for receipts and zero slots (issue 14, docs/SCALE.md).
+    this.center.releaseInterval(interval);
     this.#logger.info("sealed", {
       interval,
       entries: entries.length,

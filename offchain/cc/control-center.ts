@@ -147,6 +147,40 @@ export class ControlCenterError extends Error {
   override name = "ControlCenterError";
 }
 
+/**
+ * A read that needs an interval's pseudonym table or admitted reports (`admittedEntries`,
+ * `originOf`, `closeInterval`) after `releaseInterval` dropped them (the interval is sealed; the
+ * store and the chain hold what was posted).
+ */
+export class IntervalReleasedError extends ControlCenterError {
+  override name = "IntervalReleasedError";
+  readonly interval: number;
+  constructor(interval: number, what: string) {
+    super(`ControlCenter.${what}: interval ${interval} was sealed and released`);
+    this.interval = interval;
+  }
+}
+
+/** Per-slot flags of a released interval (`ReleasedInterval.slots`). */
+const SLOT_ADMITTED = 1;
+const SLOT_DUMMY = 2;
+
+/**
+ * What CC keeps of a sealed interval once `releaseInterval` dropped its table and reports (issue
+ * 14: ≈ 1.6 kB per meter): one byte per slot (admitted, dummy) — K bytes per meter — from which
+ * receipts, complete meters and the zero slots are read again, and the admission statistics.
+ */
+interface ReleasedInterval {
+  /** Meters (directory rows 0…meters−1) the interval's table indexed. */
+  readonly meters: number;
+  /** K. */
+  readonly slotCount: number;
+  /** Flags of slot `row·K + (k − 1)`: `SLOT_ADMITTED`, `SLOT_DUMMY`. */
+  readonly slots: Uint8Array;
+  readonly admitted: number;
+  readonly rejected: ReadonlyMap<RejectReason, number>;
+}
+
 interface IntervalState {
   readonly window: IntervalWindow;
   readonly categories: ReadonlySet<bigint>;
@@ -192,6 +226,8 @@ export class ControlCenter {
   readonly #directory = new MeterDirectory();
   readonly #excluded = new Set<number>();
   readonly #intervals = new Map<number, IntervalState>();
+  /** Sealed intervals whose tables were released (`releaseInterval`). */
+  readonly #released = new Map<number, ReleasedInterval>();
   /** Rejections that name no open interval (malformed, or for an interval not open). */
   readonly #unattributed = new Map<RejectReason, number>();
 
@@ -222,6 +258,7 @@ export class ControlCenter {
   get stateBytes(): number {
     let n = this.#directory.byteLength;
     for (const s of this.#intervals.values()) n += s.table.byteLength + s.admitted.byteLength;
+    for (const r of this.#released.values()) n += r.slots.byteLength;
     return n;
   }
 
@@ -296,7 +333,7 @@ export class ControlCenter {
 
   /** True once `openInterval(interval)` ran (also for a closed interval). */
   hasInterval(interval: number): boolean {
-    return this.#intervals.has(interval);
+    return this.#intervals.has(interval) || this.#released.has(interval);
   }
 
   /**
@@ -304,7 +341,7 @@ export class ControlCenter {
    * (K HMACs and 32 GGM steps per meter). Meters registered later are not admitted in it.
    */
   openInterval(interval: number, window: IntervalWindow, categories: readonly bigint[]): void {
-    if (this.#intervals.has(interval)) {
+    if (this.hasInterval(interval)) {
       throw new ControlCenterError(`ControlCenter.openInterval: interval ${interval} already open`);
     }
     if (window.end <= window.start) {
@@ -484,6 +521,7 @@ export class ControlCenter {
   /** The interval's admitted entries (real and dummies) sorted by pseudonym (the ledger's order). */
   admittedEntries(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
+    if (this.#released.has(interval)) throw new IntervalReleasedError(interval, "admittedEntries");
     if (state === undefined) return [];
     const entries: LedgerEntry[] = [];
     for (let i = 0; i < state.admitted.count; i++) {
@@ -500,6 +538,8 @@ export class ControlCenter {
    * user, who disputes it. Deterministic given the admitted set.
    */
   zeroSlots(interval: number): ZeroSlots {
+    const released = this.#released.get(interval);
+    if (released !== undefined) return this.#releasedZeroSlots(interval, released);
     const state = this.#intervals.get(interval);
     if (state === undefined) {
       throw new ControlCenterError(`ControlCenter.zeroSlots: interval ${interval} not open`);
@@ -543,11 +583,120 @@ export class ControlCenter {
     return { ids: pooled(ids), dummies, markers, missingMeters };
   }
 
+  /**
+   * The zero slots of a released interval, read again from its slot flags: the pseudonyms come
+   * from the directory (K HMACs per meter with a zero slot), so the result equals what
+   * {@link zeroSlots} gave before the release.
+   */
+  #releasedZeroSlots(interval: number, released: ReleasedInterval): ZeroSlots {
+    const K = released.slotCount;
+    const ids: Uint8Array[] = [];
+    let dummies = 0;
+    let markers = 0;
+    let missingMeters = 0;
+    const scratch = new Uint8Array(32 * K);
+    for (let row = 0; row < this.#directory.count; row++) {
+      const indexed = row < released.meters;
+      let filled = 0;
+      if (indexed) {
+        for (let k = 0; k < K; k++) if (released.slots[row * K + k] & SLOT_ADMITTED) filled++;
+      }
+      if (filled === 0) missingMeters++;
+      let derived = false;
+      for (let k = 0; k < K; k++) {
+        const flags = indexed ? released.slots[row * K + k] : 0;
+        const dummy = (flags & SLOT_DUMMY) !== 0;
+        if (flags & SLOT_ADMITTED && !dummy) continue;
+        if (dummy) dummies++;
+        else markers++;
+        if (!derived) {
+          this.#directory.writePseudonyms(row, interval, K, scratch, 0);
+          derived = true;
+        }
+        ids.push(scratch.slice(32 * k, 32 * k + 32));
+      }
+    }
+    ids.sort(compareBytes);
+    return { ids: pooled(ids), dummies, markers, missingMeters };
+  }
+
+  /**
+   * Drops a closed interval's pseudonym table, seeds and admitted reports (issue 14: ≈ 1.6 kB per
+   * meter held for the rest of the run), keeping one flag byte per slot (admitted, dummy) and the
+   * statistics: {@link admittedCounters}, {@link receipts}, {@link completeMeters},
+   * {@link zeroSlots} and {@link stats} answer as before; {@link admittedEntries},
+   * {@link originOf} and {@link closeInterval} throw {@link IntervalReleasedError}. The caller
+   * releases an interval once it is sealed on the chain and its store record is gone (agent.ts
+   * `postAndSeal`): the store's reports log and the chain stay the truth. Throws
+   * `ControlCenterError` for an interval not open or not closed; a second release is a no-op.
+   */
+  releaseInterval(interval: number): void {
+    if (this.#released.has(interval)) return;
+    const state = this.#intervals.get(interval);
+    if (state === undefined) {
+      throw new ControlCenterError(`ControlCenter.releaseInterval: interval ${interval} not open`);
+    }
+    if (!state.closed) {
+      throw new ControlCenterError(
+        `ControlCenter.releaseInterval: interval ${interval} is still admitting`,
+      );
+    }
+    const { table } = state;
+    const slots = new Uint8Array(table.meters * table.slots);
+    for (let e = 0; e < slots.length; e++)
+      if (table.has(e, ENTRY_ADMITTED)) slots[e] = SLOT_ADMITTED;
+    for (let i = 0; i < state.admitted.count; i++) {
+      const report = state.admitted.at(i);
+      if (!isDummyReport(report)) continue;
+      const e = table.find(report, METER_REPORT_PSEUDONYM_OFFSET);
+      if (e !== -1) slots[e] |= SLOT_DUMMY;
+    }
+    this.#released.set(interval, {
+      meters: table.meters,
+      slotCount: table.slots,
+      slots,
+      admitted: state.admitted.count,
+      rejected: state.rejected,
+    });
+    this.#intervals.delete(interval);
+  }
+
+  /** True once {@link releaseInterval} dropped the interval's tables. */
+  isReleased(interval: number): boolean {
+    return this.#released.has(interval);
+  }
+
+  /**
+   * Counters admitted per meter (CC's receipts, Oksuz §5), read from the slot flags: meters with
+   * none are absent. Works before and after {@link releaseInterval}; empty for an unknown interval.
+   */
+  receipts(interval: number): Map<number, Set<number>> {
+    const out = new Map<number, Set<number>>();
+    const released = this.#released.get(interval);
+    const table = this.#intervals.get(interval)?.table;
+    const meters = released?.meters ?? table?.meters ?? 0;
+    const K = released?.slotCount ?? table?.slots ?? 0;
+    for (let row = 0; row < meters; row++) {
+      let set: Set<number> | undefined;
+      for (let k = 0; k < K; k++) {
+        const e = row * K + k;
+        const admitted = released
+          ? (released.slots[e] & SLOT_ADMITTED) !== 0
+          : table!.has(e, ENTRY_ADMITTED);
+        if (!admitted) continue;
+        if (set === undefined) out.set(this.#directory.indexAt(row), (set = new Set()));
+        set.add(k + 1);
+      }
+    }
+    return out;
+  }
+
   /** Which meter and counter an admitted pseudonym came from (CC's private link). */
   originOf(
     interval: number,
     pseudonym: Uint8Array,
   ): { meter: number; counter: number } | undefined {
+    if (this.#released.has(interval)) throw new IntervalReleasedError(interval, "originOf");
     const table = this.#intervals.get(interval)?.table;
     if (table === undefined || !(pseudonym instanceof Uint8Array) || pseudonym.length !== 32) {
       return undefined;
@@ -563,6 +712,7 @@ export class ControlCenter {
    * the zero-value slots come from {@link zeroSlots}.
    */
   closeInterval(interval: number): LedgerEntry[] {
+    if (this.#released.has(interval)) throw new IntervalReleasedError(interval, "closeInterval");
     const state = this.#intervals.get(interval);
     if (state === undefined) {
       throw new ControlCenterError(`ControlCenter.closeInterval: interval ${interval} not open`);
@@ -593,8 +743,17 @@ export class ControlCenter {
    * interval). Empty for an unknown interval or meter, or one registered after the interval opened.
    */
   admittedCounters(interval: number, meter: number): number[] {
-    const table = this.#intervals.get(interval)?.table;
     const row = this.#directory.rowOf(meter);
+    const released = this.#released.get(interval);
+    if (released !== undefined) {
+      if (row === -1 || row >= released.meters) return [];
+      const out: number[] = [];
+      for (let k = 1; k <= released.slotCount; k++) {
+        if (released.slots[row * released.slotCount + k - 1] & SLOT_ADMITTED) out.push(k);
+      }
+      return out;
+    }
+    const table = this.#intervals.get(interval)?.table;
     if (table === undefined || row === -1 || row >= table.meters) return [];
     const out: number[] = [];
     for (let k = 1; k <= table.slots; k++) {
@@ -608,6 +767,18 @@ export class ControlCenter {
    * what CC's admission window waits for.
    */
   completeMeters(interval: number): number {
+    const released = this.#released.get(interval);
+    if (released !== undefined) {
+      let n = 0;
+      for (let row = 0; row < released.meters; row++) {
+        let filled = 0;
+        for (let k = 0; k < released.slotCount; k++) {
+          if (released.slots[row * released.slotCount + k] & SLOT_ADMITTED) filled++;
+        }
+        if (filled === released.slotCount) n++;
+      }
+      return n;
+    }
     const table = this.#intervals.get(interval)?.table;
     if (table === undefined) return 0;
     let n = 0;
@@ -623,8 +794,9 @@ export class ControlCenter {
       RejectReason,
       number
     >;
-    for (const [reason, n] of state?.rejected ?? []) rejected[reason] = n;
-    return { admitted: state?.admitted.count ?? 0, rejected };
+    const released = this.#released.get(interval);
+    for (const [reason, n] of released?.rejected ?? state?.rejected ?? []) rejected[reason] = n;
+    return { admitted: released?.admitted ?? state?.admitted.count ?? 0, rejected };
   }
 }
 

@@ -113,7 +113,9 @@ export function planOcdBatches(
   if (!Number.isInteger(maxSlots) || maxSlots < 1) {
     throw new PostingConfigError("maxSlots must be an integer ≥ 1");
   }
-  const fits = (n: number, z: number) => ocdBatchGas(n, z, model) * margin <= budget;
+  // The gas limit a batch is sent with (rounded up), not the unrounded model, must fit: else a
+  // batch within < 1 gas of the budget was planned and sent above it.
+  const fits = (n: number, z: number) => Math.ceil(ocdBatchGas(n, z, model) * margin) <= budget;
   if (!fits(1, 0)) {
     throw new PostingConfigError(
       `a transaction budget of ${Math.floor(budget)} gas does not hold one OCD entry`,

@@ -28,7 +28,14 @@ import {
 } from "../crypto/bytes.ts";
 import { INTERVAL_STATE, type BillFields, type SignedBillBatch } from "../protocol/billing.ts";
 import { ENTRY_KIND, type LedgerEntry } from "../protocol/entry.ts";
-import { mined, sent } from "./tx.ts";
+import {
+  minedCalldata,
+  postBillsCalldata,
+  postOcdAfterCalldata,
+  postOcdCalldata,
+  sentCalldata,
+} from "./calldata.ts";
+import { mined } from "./tx.ts";
 
 export type { BillingLedger };
 
@@ -244,15 +251,19 @@ export async function postOcdBatch(
   for (const e of entries) {
     if (e.interval !== interval) throw new RangeError("postOcdBatch: entry of another interval");
   }
-  const ids = zeroIds.map(toHex0x);
   if (entries.length > 0) {
     const last = await intervalLastSecond(ledger, interval);
     if (last === undefined || entries.some((e) => e.timestamp !== last)) {
+      const ids = zeroIds.map(toHex0x);
       return mined(ledger.postSlots(interval, entries.map(toOcdEntryStruct), ids));
     }
   }
-  // Real entries and zero slots (dummies, absence markers; DESIGN §7) in one merged order.
-  return mined(ledger.postOcd(interval, encodeOcdPacked(entries), ids));
+  // Real entries and zero slots (dummies, absence markers; DESIGN §7) in one merged order; the
+  // calldata encoded natively (calldata.ts: the bytes ethers' coder gives, without its garbage).
+  return minedCalldata(
+    ledger,
+    postOcdCalldata(ledger, interval, encodeOcdPacked(entries), zeroIds),
+  );
 }
 
 /**
@@ -283,17 +294,11 @@ export async function sendOcdAfter(
       throw new RangeError("sendOcdAfter: an entry's timestamp is not the interval's last second");
     }
   }
-  return sent(
-    ledger.postOcdAfter(
-      interval,
-      toHex0x(predecessor),
-      encodeOcdPacked(entries),
-      zeroIds.map(toHex0x),
-      {
-        nonce: overrides.nonce,
-        gasLimit: overrides.gasLimit,
-      },
-    ),
+  // Encoded natively (calldata.ts): ethers' coder was most of the posting phase's garbage.
+  return sentCalldata(
+    ledger,
+    postOcdAfterCalldata(ledger, interval, predecessor, encodeOcdPacked(entries), zeroIds),
+    { nonce: overrides.nonce, gasLimit: overrides.gasLimit },
   );
 }
 
@@ -327,16 +332,23 @@ export function postDap(
   return mined(ledger.postDap(interval, entries.map(toDapEntryStruct)));
 }
 
-/** Posts one SP-signed bill batch. */
+/**
+ * Posts one SP-signed bill batch (`postBills`; calldata encoded natively by `postBillsCalldata`,
+ * the bytes ethers' coder gives). Throws `RangeError` for a field past its ABI width, and the
+ * named `ChainError`s of `mined` (a refused batch: `ContractRevertError`, e.g.
+ * `BillingLedgerInvalidBatchSignature`).
+ */
 export function postBills(
   ledger: BillingLedger,
   batch: SignedBillBatch,
 ): Promise<ContractTransactionReceipt> {
-  return mined(
-    ledger.postBills(
+  return minedCalldata(
+    ledger,
+    postBillsCalldata(
+      ledger,
       batch.interval,
-      batch.bills.map(toBillItemStruct),
-      toHex0x(batch.signature.rAddr),
+      batch.bills,
+      batch.signature.rAddr,
       batch.signature.y,
     ),
   );

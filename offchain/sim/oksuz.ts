@@ -510,14 +510,12 @@ export async function runOksuz(
   };
 }
 
-/** Does `center` hold interval `j` (opened by it, or restored from its store)? */
+/**
+ * Does `center` hold interval `j` (opened by it, or restored from its store; also once sealed and
+ * released)? `zeroSlots(j)` throws exactly when it does not; this asks without deriving them.
+ */
 function knowsInterval(center: ControlCenter, j: number): boolean {
-  try {
-    center.zeroSlots(j);
-    return true;
-  } catch {
-    return false;
-  }
+  return center.hasInterval(j);
 }
 
 /** Sum of rejection counts by reason (several CC incarnations, one interval or none). */

@@ -1,0 +1,198 @@
+// Calldata of the ledger's bulk writes (`postOcd`, `postOcdAfter`, `postBills`), ABI-encoded
+// natively (issue 14, docs/SCALE.md "Calldata without ethers' encoder"): one zeroed buffer, the
+// words written in place and one native hex conversion. Byte for byte what ethers'
+// `interface.encodeFunctionData` gives (test/ledger/calldata.test.ts), so gas and the chain's
+// state do not change; ethers' coder builds the same bytes through a writer per tuple and array
+// and hex strings grown a byte at a time (≈ 800 bytes of garbage per calldata byte of a bill
+// batch), which was the largest garbage source left in the billing phase.
+// Encoding: Solidity ABI specification, "Formal Specification of the Encoding" (head/tail, one
+// 32-byte word per static value, dynamic values behind an offset).
+import {
+  ContractTransactionResponse,
+  type ContractTransactionReceipt,
+  type Signer,
+  type TransactionRequest,
+} from "ethers";
+
+import type { BillingLedger } from "../../types/ethers-contracts/index.ts";
+import { expectBytes } from "../crypto/bytes.ts";
+import type { BillFields } from "../protocol/billing.ts";
+import { mined, sent } from "./tx.ts";
+
+/** A 32-byte ABI word. */
+const WORD = 32;
+
+/** The 4-byte selector of `name` in `ledger`'s ABI, cached per interface. */
+const selectors = new WeakMap<object, Map<string, Buffer>>();
+function selector(ledger: BillingLedger, name: "postOcd" | "postOcdAfter" | "postBills"): Buffer {
+  let known = selectors.get(ledger.interface);
+  if (known === undefined) selectors.set(ledger.interface, (known = new Map()));
+  let sel = known.get(name);
+  if (sel === undefined) {
+    const fragment = ledger.interface.getFunction(name);
+    if (fragment === null) throw new TypeError(`calldata: the ledger ABI has no ${name}`);
+    sel = Buffer.from(fragment.selector.slice(2), "hex");
+    known.set(name, sel);
+  }
+  return sel;
+}
+
+/** Writes unsigned `value` (< 2^(8·bytes)) right-aligned in the word at `at`; RangeError if not. */
+function writeUint(out: Buffer, at: number, value: bigint | number, bytes: number, what: string) {
+  const v = typeof value === "number" ? BigInt(value) : value;
+  if (v < 0n || v >> BigInt(8 * bytes) !== 0n) {
+    throw new RangeError(`${what}: ${v} is not a uint${8 * bytes}`);
+  }
+  if (bytes <= 8) {
+    out.writeBigUInt64BE(v, at + WORD - 8);
+    return;
+  }
+  const hex = v.toString(16);
+  out.write(hex.length % 2 === 0 ? hex : "0" + hex, at + WORD - Math.ceil(hex.length / 2), "hex");
+}
+
+/** Writes the 32 bytes of `value` as a `bytes32` word at `at`. */
+function writeBytes32(out: Buffer, at: number, value: Uint8Array, what: string): void {
+  expectBytes(value, WORD, what);
+  out.set(value, at);
+}
+
+/** `0x` + lowercase hex of `out` (one native conversion). */
+function hex0x(out: Buffer): string {
+  return "0x" + out.toString("hex");
+}
+
+/** Words a `bytes` value of `length` bytes takes in the tail: its length word, then the padded data. */
+function bytesWords(length: number): number {
+  return 1 + Math.ceil(length / WORD);
+}
+
+/**
+ * Calldata of `postOcd(uint32 interval, bytes entries, bytes32[] zeroIds)` (packed entries as
+ * `encodeOcdPacked` gives them; zero-slot ids of 32 bytes), `0x`-hex. Throws `RangeError` for an
+ * interval not a uint32 or an id not 32 bytes; `TypeError` if the ABI lacks the function.
+ */
+export function postOcdCalldata(
+  ledger: BillingLedger,
+  interval: number,
+  packed: Uint8Array,
+  zeroIds: readonly Uint8Array[],
+): string {
+  return ocdCalldata(selector(ledger, "postOcd"), interval, undefined, packed, zeroIds);
+}
+
+/**
+ * Calldata of `postOcdAfter(uint32 interval, bytes32 predecessor, bytes entries, bytes32[]
+ * zeroIds)`, `0x`-hex. Throws as {@link postOcdCalldata}, and `RangeError` for a predecessor not
+ * 32 bytes.
+ */
+export function postOcdAfterCalldata(
+  ledger: BillingLedger,
+  interval: number,
+  predecessor: Uint8Array,
+  packed: Uint8Array,
+  zeroIds: readonly Uint8Array[],
+): string {
+  return ocdCalldata(selector(ledger, "postOcdAfter"), interval, predecessor, packed, zeroIds);
+}
+
+function ocdCalldata(
+  sel: Buffer,
+  interval: number,
+  predecessor: Uint8Array | undefined,
+  packed: Uint8Array,
+  zeroIds: readonly Uint8Array[],
+): string {
+  const headWords = predecessor === undefined ? 3 : 4;
+  const entriesAt = headWords * WORD;
+  const zeroAt = entriesAt + bytesWords(packed.length) * WORD;
+  const out = Buffer.alloc(4 + zeroAt + (1 + zeroIds.length) * WORD);
+  sel.copy(out, 0);
+  const h = 4;
+  writeUint(out, h, interval, 4, "calldata: interval");
+  let w = h + WORD;
+  if (predecessor !== undefined) {
+    writeBytes32(out, w, predecessor, "calldata: predecessor");
+    w += WORD;
+  }
+  writeUint(out, w, entriesAt, 8, "calldata: offset");
+  writeUint(out, w + WORD, zeroAt, 8, "calldata: offset");
+  writeUint(out, h + entriesAt, packed.length, 8, "calldata: length");
+  out.set(packed, h + entriesAt + WORD);
+  writeUint(out, h + zeroAt, zeroIds.length, 8, "calldata: length");
+  zeroIds.forEach((id, i) =>
+    writeBytes32(out, h + zeroAt + (1 + i) * WORD, id, "calldata: zeroId"),
+  );
+  return hex0x(out);
+}
+
+/**
+ * Calldata of `postBills(uint32 interval, BillItem[] items, address rAddr, uint256 y)` for one
+ * signed bill batch, each item `{bytes32 id, uint64 consumptionWh, uint64 timestamp, uint64 bill}`
+ * (a static tuple: four words in place), `0x`-hex. Throws `RangeError` for an id not 32 bytes, a
+ * field past its width or an `rAddr` not 20 bytes.
+ */
+export function postBillsCalldata(
+  ledger: BillingLedger,
+  interval: number,
+  bills: readonly BillFields[],
+  rAddr: Uint8Array,
+  y: bigint,
+): string {
+  expectBytes(rAddr, 20, "calldata: rAddr");
+  const itemsAt = 4 * WORD;
+  const out = Buffer.alloc(4 + itemsAt + (1 + 4 * bills.length) * WORD);
+  selector(ledger, "postBills").copy(out, 0);
+  const h = 4;
+  writeUint(out, h, interval, 4, "calldata: interval");
+  writeUint(out, h + WORD, itemsAt, 8, "calldata: offset");
+  out.set(rAddr, h + 2 * WORD + 12);
+  writeUint(out, h + 3 * WORD, y, 32, "calldata: y");
+  writeUint(out, h + itemsAt, bills.length, 8, "calldata: length");
+  bills.forEach((b, i) => {
+    const at = h + itemsAt + (1 + 4 * i) * WORD;
+    writeBytes32(out, at, b.id, "calldata: bill id");
+    writeUint(out, at + WORD, b.consumptionWh, 8, "calldata: consumptionWh");
+    writeUint(out, at + 2 * WORD, b.timestamp, 8, "calldata: timestamp");
+    writeUint(out, at + 3 * WORD, b.bill, 8, "calldata: bill");
+  });
+  return hex0x(out);
+}
+
+/**
+ * Sends pre-encoded calldata `data` to `ledger` through its signer, exactly as a typed contract
+ * call does (`runner.sendTransaction({to, data, ...overrides})`, the response wrapped with the
+ * ledger's interface so receipts parse its events). A revert comes back as the same error object
+ * (errors.ts decodes it from its revert data; the calldata's origin plays no part). `TypeError`
+ * if the ledger is not connected with a signer.
+ */
+export async function sendCalldata(
+  ledger: BillingLedger,
+  data: string,
+  overrides: Omit<TransactionRequest, "to" | "data"> = {},
+): Promise<ContractTransactionResponse> {
+  const runner = ledger.runner as Signer | null;
+  if (!runner || typeof runner.sendTransaction !== "function" || !runner.provider) {
+    throw new TypeError("sendCalldata: the ledger is not connected with a signer");
+  }
+  const to = await ledger.getAddress();
+  const tx = await runner.sendTransaction({ ...overrides, to, data });
+  return new ContractTransactionResponse(ledger.interface, runner.provider, tx);
+}
+
+/** {@link sendCalldata}, then its receipt (`mined` in tx.ts: named `ChainError`s). */
+export function minedCalldata(
+  ledger: BillingLedger,
+  data: string,
+): Promise<ContractTransactionReceipt> {
+  return mined(() => sendCalldata(ledger, data));
+}
+
+/** {@link sendCalldata} until the node accepted it (`sent` in tx.ts: named `ChainError`s). */
+export function sentCalldata(
+  ledger: BillingLedger,
+  data: string,
+  overrides: Omit<TransactionRequest, "to" | "data">,
+): Promise<ContractTransactionResponse> {
+  return sent(() => sendCalldata(ledger, data, overrides));
+}
