@@ -37,6 +37,49 @@ import { seedScalar } from "./fixtures.ts";
 const T = WINDOW.end - 1n;
 
 /** Bytes per item between `small` and `large` items made by `make` (kept alive in `keep`). */
+/**
+ * Meter agent i of the tests below on `network` (its own endpoint `meter-i`, relay and generator),
+ * 200 ms rounds; `pathLength` as given (the agent's default when undefined).
+ */
+function meterAgent(
+  i: number,
+  meter: Meter,
+  cc: { readonly publicKey: Uint8Array },
+  c: {
+    readonly network: MemoryNetwork;
+    readonly clock: Pick<VirtualClock, "now" | "setTimeout" | "clearTimeout">;
+    readonly readings: ReadingSource;
+    readonly directory: ReturnType<typeof relayDirectory>;
+  },
+  pathLength?: number,
+): MeterAgent {
+  return new MeterAgent(
+    {
+      address: `meter-${i}`,
+      userAddress: `user-${i}`,
+      ccPublicKey: cc.publicKey,
+      domain: DOMAIN,
+      ...(pathLength === undefined ? {} : { pathLength }),
+      roundMs: 200,
+      registrationSecret: seedScalar(`eph-${i}`),
+    },
+    {
+      meter,
+      relay: new OnionRelay({
+        privateKey: seedScalar(`meter-${i}`),
+        nodeId: meter.publicKey,
+        domain: DOMAIN,
+        epoch: 0,
+      }),
+      transport: c.network.endpoint(`meter-${i}`),
+      clock: c.clock,
+      rng: createRng(`agent-${i}`),
+      readings: c.readings,
+      directory: c.directory,
+    },
+  );
+}
+
 function slope<T>(gc: () => void, small: number, large: number, make: (i: number) => T): number {
   const keep: T[] = [];
   for (let i = 0; i < small; i++) keep.push(make(i));
@@ -333,30 +376,7 @@ describe("memory per simulated meter (issue 14)", function () {
     const add = async (upTo: number): Promise<void> => {
       for (let i = agents.length; i < upTo; i++) {
         const meter = makeMeter(i, cc);
-        const agent = new MeterAgent(
-          {
-            address: `meter-${i}`,
-            userAddress: `user-${i}`,
-            ccPublicKey: cc.publicKey,
-            domain: DOMAIN,
-            roundMs: 200,
-            registrationSecret: seedScalar(`eph-${i}`),
-          },
-          {
-            meter,
-            relay: new OnionRelay({
-              privateKey: seedScalar(`meter-${i}`),
-              nodeId: meter.publicKey,
-              domain: DOMAIN,
-              epoch: 0,
-            }),
-            transport: network.endpoint(`meter-${i}`),
-            clock,
-            rng: createRng(`agent-${i}`),
-            readings,
-            directory,
-          },
-        );
+        const agent = meterAgent(i, meter, cc, { network, clock, readings, directory });
         await agent.start();
         ccEnd.send(`meter-${i}`, announcement);
         agents.push(agent);
@@ -427,33 +447,14 @@ describe("memory per simulated meter (issue 14)", function () {
       clearTimeout: (handle: Parameters<VirtualClock["clearTimeout"]>[0]) =>
         clock.clearTimeout(handle),
     };
-    const agents = meters.map(
-      (meter, i) =>
-        new MeterAgent(
-          {
-            address: `meter-${i}`,
-            userAddress: `user-${i}`,
-            ccPublicKey: cc.publicKey,
-            domain: DOMAIN,
-            pathLength: 1,
-            roundMs: 200,
-            registrationSecret: seedScalar(`eph-${i}`),
-          },
-          {
-            meter,
-            relay: new OnionRelay({
-              privateKey: seedScalar(`meter-${i}`),
-              nodeId: meter.publicKey,
-              domain: DOMAIN,
-              epoch: 0,
-            }),
-            transport: network.endpoint(`meter-${i}`),
-            clock: i === 0 ? watched : clock,
-            rng: createRng(`agent-${i}`),
-            readings,
-            directory,
-          },
-        ),
+    const agents = meters.map((meter, i) =>
+      meterAgent(
+        i,
+        meter,
+        cc,
+        { network, clock: i === 0 ? watched : clock, readings, directory },
+        1,
+      ),
     );
     for (const agent of agents) await agent.start();
     const announcement = encodeWire({
