@@ -10,7 +10,9 @@ import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { AdmissionPool } from "../../offchain/cc/admission-pool.ts";
+import { AdmissionPool, BatchAdmission } from "../../offchain/cc/admission-pool.ts";
+import { gcFunction } from "../../offchain/bench/heap.ts";
+import type { Admission, ControlCenter } from "../../offchain/cc/control-center.ts";
 import { signatureJobVerifies } from "../../offchain/cc/admission-verify.ts";
 import { AdmissionCommitError, ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
@@ -268,6 +270,26 @@ describe("CC admission pool (issue 14)", function () {
       "replay",
       "accepted",
     ]);
+  });
+
+  it("a settled batch's admissions are not kept by the batch queue (issue 14: the last batch lived through billing)", async () => {
+    const gc = gcFunction();
+    // No pool: the center is never asked for a job; each admission is a fresh object.
+    const admission = new BatchAdmission(
+      undefined as unknown as ControlCenter,
+      undefined,
+      (): Admission => ({ accepted: false, reason: "malformed" }) as Admission,
+    );
+    // Submitted in a function of its own, so this frame holds no admission either.
+    const submitWatched = async (): Promise<WeakRef<object>[]> =>
+      (await admission.submit([new Uint8Array(1), new Uint8Array(1)])).map((a) => new WeakRef(a));
+    const refs: WeakRef<object>[] = [];
+    for (let b = 0; b < 3; b++) refs.push(...(await submitWatched()));
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // Before: the queue's tail resolved to the last batch's admissions (2 kept).
+    expect(refs.filter((r) => r.deref() !== undefined)).to.have.length(0);
   });
 
   it("signatureJob: a job exactly when admission would reach the signature check", async () => {
