@@ -24,6 +24,7 @@ import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
+import { limitHeapGrowth } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 
 /** Wall-clock phase boundaries of one run, in seconds from the call. */
@@ -207,6 +208,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     console.error("city-run: --meters and --intervals must be positive integers");
     process.exit(2);
   }
+  // The same garbage headroom as `npm run demo` (issue 14), so the figures compare.
+  limitHeapGrowth();
   const tracer = values["trace-memory"]
     ? setInterval(() => {
         const m = process.memoryUsage();

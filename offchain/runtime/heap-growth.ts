@@ -1,0 +1,34 @@
+// Bounded garbage headroom for the simulations that hold a whole city in one process (issue 14,
+// docs/SCALE.md "Garbage headroom"). After each full collection V8 sets the next collection's
+// limit at the live heap times a growing factor; with a heap limit of 2 GB or more (the default on
+// a machine with 16 GB or more of memory) that factor may reach 4, so a run with 300 MB live could
+// hold 600 MB of garbage before collecting it: at 20,000 meters the V8 heap reached 895 MB for
+// ≈ 280 MB retained. A fixed factor of 1.25 keeps it at 363 MB for ≈ 10 % more CPU (measured at
+// 20,000 meters, docs/BENCHMARKS.md).
+import { setFlagsFromString } from "node:v8";
+
+/** The simulators' growing percent: the next full collection at 1.25 × the live heap. */
+export const SIMULATOR_HEAP_GROWTH_PERCENT = 25;
+
+/**
+ * Fixes V8's old-generation growing factor at `1 + percent / 100` (V8's `--heap-growing-percent`,
+ * read at every full collection, so setting it after start-up takes effect from the next one).
+ * Leaves the process's own choice alone when it was started with `--heap-growing-percent` (in
+ * `process.execArgv`); returns the percent in force then, or undefined when it cannot be read.
+ * Throws RangeError for a `percent` that is not an integer in [1, 300].
+ */
+export function limitHeapGrowth(
+  percent: number = SIMULATOR_HEAP_GROWTH_PERCENT,
+  execArgv: readonly string[] = process.execArgv,
+): number | undefined {
+  if (!Number.isInteger(percent) || percent < 1 || percent > 300) {
+    throw new RangeError(`limitHeapGrowth: percent ${percent} is not an integer in [1, 300]`);
+  }
+  const own = execArgv.find((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a));
+  if (own !== undefined) {
+    const value = Number(own.split("=")[1]);
+    return Number.isInteger(value) ? value : undefined;
+  }
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  return percent;
+}
