@@ -15,11 +15,13 @@ export const SIMULATOR_HEAP_GROWTH_PERCENT = 25;
  * read at every full collection, so setting it after start-up takes effect from the next one).
  * Leaves the process's own choice alone when it was started with `--heap-growing-percent` (in
  * `process.execArgv`); returns the percent in force then, or undefined when it cannot be read.
- * Throws RangeError for a `percent` that is not an integer in [1, 300].
+ * Throws RangeError for a `percent` that is not an integer in [1, 300]. `setFlags` is V8's
+ * `setFlagsFromString` (injected for tests).
  */
 export function limitHeapGrowth(
   percent: number = SIMULATOR_HEAP_GROWTH_PERCENT,
   execArgv: readonly string[] = process.execArgv,
+  setFlags: (flags: string) => void = setFlagsFromString,
 ): number | undefined {
   if (!Number.isInteger(percent) || percent < 1 || percent > 300) {
     throw new RangeError(`limitHeapGrowth: percent ${percent} is not an integer in [1, 300]`);
@@ -29,6 +31,6 @@ export function limitHeapGrowth(
     const value = Number(own.split("=")[1]);
     return Number.isInteger(value) ? value : undefined;
   }
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  setFlags(`--heap-growing-percent=${percent}`);
   return percent;
 }

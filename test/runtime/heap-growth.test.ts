@@ -1,0 +1,42 @@
+// limitHeapGrowth (offchain/runtime/heap-growth.ts, issue 14): the simulators' bound on V8's
+// garbage headroom. What it changes in V8 is measured, not unit-tested (docs/SCALE.md "Garbage
+// headroom": 20,000 meters, 1,678 → 1,006 MB peak); here its contract: the range it accepts and
+// that a process started with its own `--heap-growing-percent` keeps it.
+import { expect } from "chai";
+
+import {
+  SIMULATOR_HEAP_GROWTH_PERCENT,
+  limitHeapGrowth,
+} from "../../offchain/runtime/heap-growth.ts";
+
+describe("limitHeapGrowth (issue 14)", function () {
+  // The flags V8 would be given (the test process's own heap is left alone).
+  let given: string[] = [];
+  const setFlags = (flags: string) => void given.push(flags);
+  beforeEach(() => (given = []));
+
+  it("sets the simulators' percent by default and returns it", () => {
+    expect(limitHeapGrowth(undefined, [], setFlags)).to.equal(SIMULATOR_HEAP_GROWTH_PERCENT);
+    expect(limitHeapGrowth(40, ["--disable-warning=ExperimentalWarning"], setFlags)).to.equal(40);
+    expect(given).to.deep.equal([
+      `--heap-growing-percent=${SIMULATOR_HEAP_GROWTH_PERCENT}`,
+      "--heap-growing-percent=40",
+    ]);
+  });
+
+  it("keeps the process's own --heap-growing-percent, in either spelling", () => {
+    expect(limitHeapGrowth(25, ["--heap-growing-percent=60"], setFlags)).to.equal(60);
+    expect(limitHeapGrowth(25, ["--heap_growing_percent=15"], setFlags)).to.equal(15);
+    expect(limitHeapGrowth(25, ["--heap-growing-percent"], setFlags)).to.equal(undefined);
+    expect(given).to.deep.equal([]);
+  });
+
+  it("refuses a percent that is not an integer in [1, 300]", () => {
+    for (const bad of [0, -5, 301, 2.5, Number.NaN]) {
+      expect(() => limitHeapGrowth(bad, [], setFlags)).to.throw(
+        RangeError,
+        /not an integer in \[1, 300\]/,
+      );
+    }
+  });
+});
