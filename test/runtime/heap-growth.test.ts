@@ -4,7 +4,10 @@
 // that a process started with its own `--heap-growing-percent` keeps it.
 import { expect } from "chai";
 
+import { readFileSync } from "node:fs";
+
 import {
+  SIMULATOR_GLIBC_TUNABLES,
   SIMULATOR_HEAP_GROWTH_PERCENT,
   limitHeapGrowth,
 } from "../../offchain/runtime/heap-growth.ts";
@@ -38,5 +41,10 @@ describe("limitHeapGrowth (issue 14)", function () {
         /not an integer in \[1, 300\]/,
       );
     }
+  });
+
+  it("npm run demo starts with the simulators' malloc settings", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(pkg.scripts.demo).to.include(`GLIBC_TUNABLES=${SIMULATOR_GLIBC_TUNABLES} node `);
   });
 });

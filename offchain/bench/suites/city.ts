@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 
 import type { BenchContext } from "../harness.ts";
 import type { CityRunResult } from "../city-run.ts";
+import { SIMULATOR_GLIBC_TUNABLES } from "../../runtime/heap-growth.ts";
 
 /** Not part of the default run: only with `--only city`. */
 export const optIn = true;
@@ -33,7 +34,11 @@ function runChild(meters: number, log: (m: string) => void): Promise<CityRunResu
     const child = spawn(
       process.execPath,
       ["--disable-warning=ExperimentalWarning", RUNNER, "--meters", String(meters), "--json"],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      // The demo's malloc settings (package.json), so the figures compare with `npm run demo`.
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, GLIBC_TUNABLES: SIMULATOR_GLIBC_TUNABLES },
+      },
     );
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
