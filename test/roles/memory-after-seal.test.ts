@@ -10,7 +10,18 @@ import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { concatBytes } from "../../offchain/crypto/bytes.ts";
-import { WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
+import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
+import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
+import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
+import type { IntervalReport } from "../../offchain/protocol/ledger-audit.ts";
+import { decodeWire } from "../../offchain/protocol/wire/index.ts";
+import { VirtualClock } from "../../offchain/runtime/clock.ts";
+import { MemoryNetwork } from "../../offchain/runtime/network.ts";
+import { createRng } from "../../offchain/runtime/rng.ts";
+import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
+import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
+import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import { DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
 
@@ -65,5 +76,87 @@ describe("memory per meter after the seal (issue 14)", function () {
     const again = meter.reportInterval(1, 1_850n, T);
     expect(again.entries).to.deep.equal(report.entries);
     expect(meter.reportsSent(1)).to.equal(meter.reportsSent(1));
+  });
+
+  it("SP keeps no decoded OCD entry of the sealed interval while it waits for the bills to be posted, and bills the same", async function () {
+    const cc = ccKeys();
+    const ocd = [0, 1, 2]
+      .flatMap((i) => makeMeter(i, cc).reportInterval(1, 1_850n, T).entries)
+      .filter((e) => e.value !== 0n)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
+    const sp = new ServiceProvider({
+      keys: keyPairFromSecret(seedScalar("sp")),
+      signingKey: seedScalar("sp/sig"),
+      ccPublicKey: cc.publicKey,
+      domain: DOMAIN,
+      billBatchSize: 2,
+    });
+    const tariff = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
+    // Every read hands out fresh copies of the entries (as the ledger reader decodes them), each
+    // watched by a WeakRef: SP holding one while it waits keeps it alive.
+    const handedOut: WeakRef<LedgerEntry>[] = [];
+    const chainState = { state: INTERVAL_STATE.OcdSealed as number };
+    const chain: ServiceProviderChainClient = {
+      readInterval: async (j) => {
+        const copies = ocd.map((e) => ({
+          ...e,
+          id: e.id.slice(),
+          sigPk: e.sigPk.slice(),
+          signature: { ...e.signature, rAddr: e.signature.rAddr.slice() },
+        }));
+        for (const e of copies) handedOut.push(new WeakRef(e));
+        return {
+          interval: j,
+          state: chainState.state,
+          window: WINDOW,
+          tariffVersion: 1,
+          ocd: copies,
+          dap: [],
+          bills: [],
+        } as unknown as IntervalReport;
+      },
+      intervalCounts: async () => ({
+        state: chainState.state as never,
+        dapCount: 0,
+        billCount: 0,
+      }),
+      readTariff: async () => tariff,
+      postDap: async () => expect.fail("relayed SP never posts"),
+      postBills: async () => expect.fail("relayed SP never posts"),
+      closeBilling: async () => expect.fail("relayed SP never posts"),
+    };
+    const clock = new VirtualClock({ startMs: 0 });
+    const network = new MemoryNetwork(
+      { latency: { baseMs: 20, jitterMs: 10 } },
+      { clock, rng: createRng("sp-memory") },
+    );
+    const got: ReturnType<typeof decodeWire>[] = [];
+    const ccEnd = network.endpoint("cc");
+    ccEnd.handle((_from, bytes) => void got.push(decodeWire(bytes)));
+    ccEnd.start();
+    const agent = new ServiceProviderAgent(
+      { intervals: 1, mode: "relayed", pollMs: 200, resendMs: 2_000 },
+      { sp, chain, clock, transport: network.endpoint("sp") },
+    );
+    await agent.start();
+    await clock.advanceAsync(400);
+    expect(agent.status().phase).to.equal("billing");
+    expect(handedOut.length, "the sealed interval was read").to.equal(ocd.length);
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // Before: every entry of the sealed read stayed alive until the interval was final.
+    expect(handedOut.filter((w) => w.deref() !== undefined).length).to.equal(0);
+    // What went to CC is what the decoded entries bill: the price of Σc, B = p·c per entry.
+    const price = sp.price(tariff, sp.aggregate(ocd));
+    const bills = got.flatMap((m) => (m.type === "billBatch" ? m.batch.bills : []));
+    expect(bills.map((b) => [b.id, b.consumptionWh, b.bill])).to.deep.equal(
+      ocd.map((e) => [e.id, e.value, price * e.value]),
+    );
+    expect(agent.prices.get(1)).to.equal(price);
+    chainState.state = INTERVAL_STATE.Final;
+    await clock.advanceAsync(400);
+    await agent.done;
+    expect(agent.status()).to.deep.include({ billedThrough: 1, phase: "done" });
   });
 });
