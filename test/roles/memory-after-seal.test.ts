@@ -11,17 +11,22 @@ import type { Meter } from "../../offchain/meter/meter.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { concatBytes } from "../../offchain/crypto/bytes.ts";
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
-import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
+import { INTERVAL_STATE, signBillBatch, type BillFields } from "../../offchain/protocol/billing.ts";
+import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
+import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
+import { ControlCenterService } from "../../offchain/cc/service.ts";
+import { SecretStore } from "../../offchain/runtime/secret-box.ts";
+import { Store } from "../../offchain/runtime/store.ts";
 import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
 import type { IntervalReport } from "../../offchain/protocol/ledger-audit.ts";
-import { decodeWire } from "../../offchain/protocol/wire/index.ts";
+import { decodeWire, encodeWire } from "../../offchain/protocol/wire/index.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
-import { DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
 
@@ -158,5 +163,100 @@ describe("memory per meter after the seal (issue 14)", function () {
     await clock.advanceAsync(400);
     await agent.done;
     expect(agent.status()).to.deep.include({ billedThrough: 1, phase: "done" });
+  });
+
+  it("CC holds the bill batches waiting for their turn to be posted as wire bytes (< 120 B per bill), and posts them as SP signed them", async function () {
+    const cc = ccKeys();
+    const store = Store.open({ path: ":memory:" });
+    const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
+    // The chain answers nothing until `release`: every batch waits in CC's write queue.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let billCount = 0;
+    const posted: BillFields[][] = [];
+    const chain: ControlCenterChainClient = {
+      meterCount: async () => 0,
+      registerMeters: async () => {},
+      intervalProgress: async () => {
+        await held;
+        return {
+          state: INTERVAL_STATE.Billing as never,
+          lastId: new Uint8Array(32),
+          ocdCount: 1_000_000,
+          billCount,
+          dapCount: 1,
+        };
+      },
+      openInterval: async () => {},
+      postOcdBatch: async () => {},
+      sealInterval: async () => {},
+      postDap: async () => {},
+      postBills: async (batch) => {
+        posted.push([...batch.bills]);
+        billCount += batch.bills.length;
+      },
+      closeBilling: async () => {},
+    };
+    const agent = ControlCenterAgent.start(
+      { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
+      { store, secrets, chain },
+    );
+    const clock = new VirtualClock({ startMs: 0 });
+    const network = new MemoryNetwork(
+      { latency: { baseMs: 20, jitterMs: 0 } },
+      { clock, rng: createRng("cc-bills") },
+    );
+    const service = new ControlCenterService(
+      {
+        meters: 1,
+        intervals: 1,
+        startTime: WINDOW.start,
+        intervalSeconds: Number(WINDOW.end - WINDOW.start),
+        categories: CATEGORIES,
+        slots: 8,
+        windowMs: 600_000,
+      },
+      { agent, chain, transport: network.endpoint("cc"), clock },
+    );
+    await service.start();
+    const sp = network.endpoint("sp");
+    sp.start();
+    const size = 100;
+    const batchAt = (b: number) =>
+      signBillBatch(
+        DOMAIN,
+        1,
+        b * size,
+        Array.from({ length: size }, (_, k) => {
+          const id = new Uint8Array(32);
+          new DataView(id.buffer).setUint32(0, b * size + k);
+          return { interval: 1, id, timestamp: T, bill: 8n * 1_000n, consumptionWh: 1_000n };
+        }),
+        seedScalar("sp/sig"),
+      );
+    const first = batchAt(0);
+    const wire = (b: number) =>
+      encodeWire({ type: "billBatch", batch: b === 0 ? first : batchAt(b) });
+    // Bytes per waiting bill between 20 and 120 batches sent (2,000 and 12,000 bills).
+    const gc = gcFunction();
+    const sendUpTo = async (from: number, to: number) => {
+      for (let b = from; b < to; b++) sp.send("cc", wire(b));
+      await clock.advanceAsync(100);
+    };
+    await sendUpTo(0, 20);
+    const atSmall = bytesInUse(gc);
+    await sendUpTo(20, 120);
+    const atLarge = bytesInUse(gc);
+    const perBill = (atLarge - atSmall) / (100 * size);
+    // Measured: 392 B before (the decoded message: an object, an id view and its buffer and
+    // bigints per bill), 66 B now.
+    expect(perBill).to.be.below(120);
+    release();
+    for (let i = 0; i < 50 && posted.length < 120; i++) await clock.advanceAsync(100);
+    expect(posted).to.have.length(120);
+    expect(posted[0]).to.deep.equal(first.bills);
+    expect(posted[119].map((b) => b.id)).to.deep.equal(batchAt(119).bills.map((b) => b.id));
+    await service.stop();
+    store.close();
   });
 });
