@@ -226,13 +226,18 @@ export class Meter {
     this.#carryWh = carryOutWh;
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
     // (A meter resumed at an interval it had reported replaces that interval's entries.)
-    this.#sent = this.#sent.filter((s) => s.interval >= interval - 4 && s.interval !== interval);
-    this.#sent.push({
-      interval,
-      timestamp,
-      chunks,
-      bytes: concatBytes(...entries.map(encodeMeterReport)),
-    });
+    // Both arrays exact (`concat` and `slice`: an array grown by `push`, or a literal spreading
+    // one, keeps room for more elements, ≈ 0.1 kB per meter each; issue 14).
+    this.#sent = this.#sent
+      .filter((s) => s.interval >= interval - 4 && s.interval !== interval)
+      .concat([
+        {
+          interval,
+          timestamp,
+          chunks: chunks.slice(),
+          bytes: concatBytes(...entries.map(encodeMeterReport)),
+        },
+      ]);
     return {
       interval,
       measuredWh,
