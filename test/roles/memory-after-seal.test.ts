@@ -24,6 +24,8 @@ import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
 import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
+import { UserAgent } from "../../offchain/user/agent.ts";
+import { User } from "../../offchain/user/user.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
@@ -265,5 +267,62 @@ describe("memory per meter after the seal (issue 14)", function () {
     expect(posted[119].map((b) => b.id)).to.deep.equal(batchAt(119).bills.map((b) => b.id));
     await service.stop();
     store.close();
+  });
+
+  it("a household agent waiting for its interval to be final holds a timer between polls, not a suspended loop (< 1,600 B per household, all parts)", async function () {
+    const cc = ccKeys();
+    const clock = new VirtualClock({ startMs: 0 });
+    const network = new MemoryNetwork(
+      { latency: { baseMs: 20, jitterMs: 0 } },
+      {
+        clock,
+        rng: createRng("users"),
+      },
+    );
+    // The chain says "billing" for ever: every household keeps polling.
+    let reads = 0;
+    const chain = {
+      intervalState: async () => (reads++, INTERVAL_STATE.Billing),
+      readInterval: async () => expect.fail("not final: no full read"),
+    } as never;
+    const agents: UserAgent[] = [];
+    const make = (i: number) => {
+      const agent = new UserAgent(
+        { meterAddress: `meter-${i}`, intervals: 1, pollMs: 1_000, batchTimeoutMs: 60_000 },
+        {
+          user: new User({
+            meterIndex: i,
+            domain: DOMAIN,
+            meterBasePublicKey: cc.publicKey,
+            spSigPk: cc.publicKey,
+          }),
+          chain,
+          transport: network.endpoint(`user-${i}`),
+          clock,
+        },
+      );
+      void agent.start();
+      agents.push(agent);
+    };
+    // Measured between polls: each household has read the state once and waits for its next poll.
+    for (let i = 0; i < 1_000; i++) make(i);
+    await clock.advanceAsync(100);
+    const atSmall = bytesInUse(gc);
+    for (let i = 1_000; i < 6_000; i++) make(i);
+    await clock.advanceAsync(100);
+    const atLarge = bytesInUse(gc);
+    const perHousehold = (atLarge - atSmall) / 5_000;
+    expect(reads).to.equal(6_000);
+    // Measured: 1,885 B before (an async loop suspended in `sleep`), 1,326 B now (the agent, its
+    // User, its endpoint, one timer).
+    expect(perHousehold).to.be.below(1_600);
+    // They do poll: one state read per household per second, and stop when told.
+    await clock.advanceAsync(1_000);
+    expect(reads).to.equal(2 * 6_000);
+    for (const a of agents) await a.stop();
+    await clock.advanceAsync(2_000);
+    await Promise.all(agents.map((a) => a.done));
+    expect(reads).to.equal(2 * 6_000);
+    expect(agents[0].status()).to.deep.include({ interval: 0, billsVerified: 0 });
   });
 });
