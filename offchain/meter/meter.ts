@@ -106,12 +106,15 @@ export class Meter {
   #carryWh: bigint;
   #lastInterval = -1;
   /**
-   * Entries of recent intervals, kept for CC's resend requests: encoded (K × 138 bytes in one
-   * buffer, offchain/protocol/meter-report.ts), not as K decoded entries (≈ 3.5 kB per meter at
-   * K = 8; issue 14), decoded again on a resend. A short list (at most five intervals), not a
-   * Map per meter.
+   * Entries of recent intervals, kept for CC's resend requests and the user batch: encoded (K ×
+   * 138 bytes in one buffer, offchain/protocol/meter-report.ts), not as K decoded entries (≈ 3.5 kB
+   * per meter at K = 8; issue 14), decoded again on a resend. Once {@link releaseSent} has been
+   * called for an interval only what signs its entries again is kept (the real chunks' values and
+   * the timestamp; dummies are zero): pseudonyms, message keys and Schnorr nonces are
+   * deterministic (DESIGN §4.2, §4.3), so the same bytes are re-signed on demand. A short list (at
+   * most five intervals), not a Map per meter.
    */
-  #sent: { readonly interval: number; readonly bytes: Uint8Array }[] = [];
+  #sent: SentInterval[] = [];
 
   constructor(init: MeterInit) {
     if (!Number.isInteger(init.index) || init.index < 0) {
@@ -217,37 +220,24 @@ export class Meter {
       this.#categories,
       this.#slots,
     );
-    const values = [...chunks, ...Array<bigint>(this.#slots - chunks.length).fill(0n)];
-    const entries: LedgerEntry[] = [];
-    const pseudonyms: Uint8Array[] = [];
-    const userBatch: UserBatchSlot[] = [];
-    // A deriver per interval, dropped after it: its cached GGM path (≈ 1.7 kB) is not kept per
-    // meter between intervals (issue 14: 170 MB in a 100,000-meter simulation). The first key
-    // of an interval derives the whole path (48 steps, a few per cent of the interval's
-    // signing), the next K − 1 reuse it.
-    const messageKeys = new MessageKeyDeriver(this.#keys.ggmKey, this.#backend);
-    values.forEach((value, i) => {
-      const counter = i + 1;
-      const id = this.#pseudonyms.pseudonym(interval, counter);
-      const key = messageKeys.messageKey(this.#keys.baseKey, interval, counter);
-      entries.push(
-        signEntry(
-          this.#domain,
-          { kind: ENTRY_KIND.OCD, interval, id, timestamp, value },
-          key.sigSk,
-          { sigPk: key.sigPk, backend: this.#backend },
-        ),
-      );
-      userBatch.push({ entry: entries[entries.length - 1], tweak: key.tweak });
-      pseudonyms.push(id);
-    });
-    messageKeys.wipe();
+    const { entries, userBatch } = this.#sign(interval, chunks, timestamp);
+    const pseudonyms = entries.map((e) => e.id);
     this.#lastInterval = interval;
     this.#carryWh = carryOutWh;
     // Keep only the last few intervals for resends; older ones are sealed on-chain already.
     // (A meter resumed at an interval it had reported replaces that interval's entries.)
-    this.#sent = this.#sent.filter((s) => s.interval >= interval - 4 && s.interval !== interval);
-    this.#sent.push({ interval, bytes: concatBytes(...entries.map(encodeMeterReport)) });
+    // Both arrays exact (`concat` and `slice`: an array grown by `push`, or a literal spreading
+    // one, keeps room for more elements, ≈ 0.1 kB per meter each; issue 14).
+    this.#sent = this.#sent
+      .filter((s) => s.interval >= interval - 4 && s.interval !== interval)
+      .concat([
+        {
+          interval,
+          timestamp,
+          chunks: chunks.slice(),
+          bytes: concatBytes(...entries.map(encodeMeterReport)),
+        },
+      ]);
     return {
       interval,
       measuredWh,
@@ -261,21 +251,91 @@ export class Meter {
   }
 
   /**
+   * Signs interval `interval`'s K slots: one OCD entry per chunk of `chunks` (category values),
+   * then zero-value dummies (DESIGN §7), each under its pseudonym `P_{i,j,k}` and message key
+   * `b_i + t_{i,j,k}` (DESIGN §4.2, §4.5). Deterministic: the same arguments give the same bytes.
+   */
+  #sign(
+    interval: number,
+    chunks: readonly bigint[],
+    timestamp: bigint,
+  ): { entries: LedgerEntry[]; userBatch: UserBatchSlot[] } {
+    const values = [...chunks, ...Array<bigint>(this.#slots - chunks.length).fill(0n)];
+    const entries: LedgerEntry[] = [];
+    const userBatch: UserBatchSlot[] = [];
+    // A deriver per interval, dropped after it: its cached GGM path (≈ 1.7 kB) is not kept per
+    // meter between intervals (issue 14: 170 MB in a 100,000-meter simulation). The first key
+    // of an interval derives the whole path (48 steps, a few per cent of the interval's
+    // signing), the next K − 1 reuse it.
+    const messageKeys = new MessageKeyDeriver(this.#keys.ggmKey, this.#backend);
+    values.forEach((value, i) => {
+      const counter = i + 1;
+      const id = this.#pseudonyms.pseudonym(interval, counter);
+      const key = messageKeys.messageKey(this.#keys.baseKey, interval, counter);
+      const entry = signEntry(
+        this.#domain,
+        { kind: ENTRY_KIND.OCD, interval, id, timestamp, value },
+        key.sigSk,
+        { sigPk: key.sigPk, backend: this.#backend },
+      );
+      entries.push(entry);
+      userBatch.push({ entry, tweak: key.tweak });
+    });
+    messageKeys.wipe();
+    return { entries, userBatch };
+  }
+
+  /**
    * Interval `interval`'s K entries as kept for resends (`encodeMeterReport` each, K × 138 bytes in
-   * counter order), if still held: the meter's own buffer, not a copy — read it, never write it.
-   * Its agent sends from it instead of keeping a second copy while the window is open (issue 14).
+   * counter order), if the meter still holds the interval: the meter's own buffer, not a copy —
+   * read it, never write it. Its agent sends from it instead of keeping a second copy while the
+   * window is open (issue 14). After {@link releaseSent} a fresh buffer each call, signed again
+   * (K signatures and a GGM path: for the rare call after the user has its batch).
    */
   reportsSent(interval: number): Uint8Array | undefined {
-    return this.#sent.find((s) => s.interval === interval)?.bytes;
+    const sent = this.#sent.find((s) => s.interval === interval);
+    if (sent === undefined) return undefined;
+    return (
+      sent.bytes ??
+      concatBytes(
+        ...this.#sign(interval, sent.chunks, sent.timestamp).entries.map(encodeMeterReport),
+      )
+    );
+  }
+
+  /**
+   * Interval `interval` needs no kept bytes any more (its user holds the batch and its window
+   * has closed: CC asks for no resend after the seal, DESIGN §7): drops its K × 138 bytes and
+   * keeps the chunk values and timestamp that sign them again (issue 14: ≈ 1.2 kB per meter
+   * after the seal, 120 MB in a 100,000-meter simulation). `reportsSent` and `resend` still
+   * answer, with the same bytes, re-signed. No effect for an interval not held.
+   */
+  releaseSent(interval: number): void {
+    const sent = this.#sent.find((s) => s.interval === interval);
+    if (sent !== undefined) sent.bytes = undefined;
   }
 
   /** The entry CC asked to be sent again (lost or damaged on the way), if still held. */
   resend(interval: number, counter: number): LedgerEntry | undefined {
-    const sent = this.#sent.find((s) => s.interval === interval)?.bytes;
-    if (sent === undefined || !Number.isInteger(counter) || counter < 1) return undefined;
-    if (counter * METER_REPORT_SIZE > sent.length) return undefined;
+    if (!Number.isInteger(counter) || counter < 1 || counter > this.#slots) return undefined;
+    const sent = this.reportsSent(interval);
+    if (sent === undefined || counter * METER_REPORT_SIZE > sent.length) return undefined;
     return decodeMeterReport(
       sent.subarray((counter - 1) * METER_REPORT_SIZE, counter * METER_REPORT_SIZE),
     );
   }
+}
+
+/**
+ * An interval a meter has reported, as it keeps it (`Meter.#sent`): the signed entries' bytes
+ * until released, and always what signs them again.
+ */
+interface SentInterval {
+  readonly interval: number;
+  /** The entries' `T` (DESIGN §4.4). */
+  readonly timestamp: bigint;
+  /** The real chunks' values in counter order (the K − chunks dummies are zero). */
+  readonly chunks: readonly bigint[];
+  /** `encodeMeterReport` of the K entries, until `releaseSent`. */
+  bytes?: Uint8Array;
 }

@@ -16,7 +16,7 @@ import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { encodeWire } from "../protocol/wire/index.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
 import type { IntervalCounts, ServiceProviderChainClient } from "./chain-client.ts";
-import type { ServiceProvider } from "./service-provider.ts";
+import type { BillableEntry, ServiceProvider } from "./service-provider.ts";
 
 export interface ServiceProviderAgentInit {
   /** Intervals to bill: `firstInterval … firstInterval + intervals − 1`. */
@@ -163,7 +163,7 @@ export class ServiceProviderAgent {
    * bills (issue 14: each copy of a 100,000-meter interval is hundreds of MB).
    */
   async #readSealed(j: number): Promise<{
-    readonly ocd: readonly LedgerEntry[];
+    readonly ocd: BillableOcd;
     readonly end: bigint;
     readonly tariffVersion: number;
     readonly counts: IntervalCounts;
@@ -183,7 +183,7 @@ export class ServiceProviderAgent {
       throw new ServiceProviderAgentError(`ServiceProviderAgent: interval ${j} has no opening`);
     }
     return {
-      ocd: sealed.ocd,
+      ocd: BillableOcd.of(sealed.ocd),
       end: sealed.window.end,
       tariffVersion: sealed.tariffVersion,
       counts: countsOf(sealed),
@@ -204,12 +204,13 @@ export class ServiceProviderAgent {
     const direct = this.#init.mode === "direct";
     // Priced and billed afresh at every attempt: what the chain refused is never sent again as is.
     const priceAndBill = () => {
-      const price = sp.price(schedule, sp.aggregate(sealed.ocd));
+      const ocd = sealed.ocd.entries();
+      const price = sp.price(schedule, sp.aggregate(ocd));
       this.prices.set(j, price);
       const users = direct ? this.#init.userPublicKeys : undefined;
       return {
         dap: sp.dapEntries(j, price, timestamp, users),
-        batches: sp.billBatches(j, sealed.ocd, price, timestamp),
+        batches: sp.billBatches(j, ocd, price, timestamp),
       };
     };
     if (direct) {
@@ -242,7 +243,9 @@ export class ServiceProviderAgent {
     const transport = this.#c.transport!;
     const cc = this.#init.ccAddress ?? "cc";
     let counts = sealed.counts;
-    for (;;) {
+    // Sent from a call of its own: the signed DAP entries and bill batches (an object per bill)
+    // are garbage once on the wire, not held while SP waits for the chain (issue 14).
+    const send = (counts: IntervalCounts): void => {
       const { dap, batches } = priceAndBill();
       if (counts.dapCount === 0) {
         transport.send(cc, encodeWire({ type: "dapEntries", dap: { interval: j, entries: dap } }));
@@ -251,6 +254,9 @@ export class ServiceProviderAgent {
         if (batch.firstIndex + batch.bills.length <= counts.billCount) continue;
         transport.send(cc, encodeWire({ type: "billBatch", batch }));
       }
+    };
+    for (;;) {
+      send(counts);
       const deadline = this.#c.clock.now() + (this.#init.resendMs ?? 5_000);
       counts = await this.#poll(
         j,
@@ -258,6 +264,48 @@ export class ServiceProviderAgent {
       );
       if (counts.state === INTERVAL_STATE.Final) return undefined;
     }
+  }
+}
+
+/**
+ * A sealed interval's OCD entries as SP keeps them while it bills, once their signatures are
+ * checked (issue 14): the pseudonyms in one buffer (32 bytes each) and the values (Wh, u64,
+ * DESIGN §4.4) in another, in ledger order — not the decoded entries (an object, three views,
+ * a signature and its bigints each, with the chain logs' bytes behind the views: ≈ 0.5 kB per
+ * entry, ≈ 1 kB per meter of a city). `entries()` gives them back for one pricing-and-billing
+ * attempt, as views of the kept pseudonyms.
+ */
+class BillableOcd {
+  readonly #ids: Uint8Array;
+  readonly #values: BigUint64Array;
+
+  private constructor(ids: Uint8Array, values: BigUint64Array) {
+    this.#ids = ids;
+    this.#values = values;
+  }
+
+  /** Copies `ocd`'s pseudonyms (32 bytes each, else a TypeError) and values (u64, else a RangeError). */
+  static of(ocd: readonly LedgerEntry[]): BillableOcd {
+    const ids = new Uint8Array(ocd.length * 32);
+    const values = new BigUint64Array(ocd.length);
+    ocd.forEach((e, i) => {
+      if (e.id.length !== 32) throw new TypeError(`BillableOcd: entry ${i} id is not 32 bytes`);
+      if (e.value < 0n || e.value >= 1n << 64n) {
+        throw new RangeError(`BillableOcd: entry ${i} value is not a u64`);
+      }
+      ids.set(e.id, i * 32);
+      values[i] = e.value;
+    });
+    return new BillableOcd(ids, values);
+  }
+
+  /** The entries in ledger order: views of the kept pseudonyms, never to be written. */
+  entries(): BillableEntry[] {
+    const out: BillableEntry[] = [];
+    for (let i = 0; i < this.#values.length; i++) {
+      out.push({ id: this.#ids.subarray(i * 32, (i + 1) * 32), value: this.#values[i] });
+    }
+    return out;
   }
 }
 

@@ -9,6 +9,12 @@ import { tariffPrice, type TariffSchedule } from "../protocol/tariff.ts";
 import { ENTRY_KIND, signEntry, verifyEntry, type LedgerEntry } from "../protocol/entry.ts";
 import { spUserPseudonym } from "../protocol/pseudonym.ts";
 
+/**
+ * What pricing and billing read of an OCD entry (DESIGN §4.4): its pseudonym (32 bytes) and its
+ * consumption `c` (Wh). A `LedgerEntry` is one; the SP agent keeps only these while it bills.
+ */
+export type BillableEntry = Pick<LedgerEntry, "id" | "value">;
+
 export interface ServiceProviderInit {
   readonly keys: ServiceProviderKeys;
   /** `sigSk_SP`: the long-term Schnorr key registered on-chain as `sigPk_SP`. */
@@ -74,8 +80,8 @@ export class ServiceProvider {
     return bad;
   }
 
-  /** `Σc` of the interval. */
-  aggregate(ocd: readonly LedgerEntry[]): bigint {
+  /** `Σc` of the interval (each OCD entry's `value`, Wh). */
+  aggregate(ocd: readonly BillableEntry[]): bigint {
     return ocd.reduce((sum, e) => sum + e.value, 0n);
   }
 
@@ -121,10 +127,13 @@ export class ServiceProvider {
     return entries.sort((a, b) => Buffer.compare(a.id, b.id));
   }
 
-  /** Bills `B = p·c` for the OCD entries in ledger order, in signed batches. */
+  /**
+   * Bills `B = p·c` for the OCD entries in ledger order, in signed batches (only each entry's
+   * pseudonym and value are read: the entries' signatures are checked before, `checkOcd`).
+   */
   billBatches(
     interval: number,
-    ocd: readonly LedgerEntry[],
+    ocd: readonly BillableEntry[],
     price: bigint,
     timestamp: bigint,
   ): SignedBillBatch[] {
