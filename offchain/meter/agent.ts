@@ -172,7 +172,13 @@ export class MeterAgentError extends Error {
 
 export class MeterAgent {
   readonly address: string;
-  readonly #init: MeterAgentInit;
+  readonly #init: Omit<MeterAgentInit, "registrationSecret">;
+  /**
+   * The registration box's ephemeral secret until CC's first announcement shows the registration
+   * was heard; then dropped (issue 14: a bigint per meter for the whole run, and an ephemeral
+   * secret kept no longer than it is needed).
+   */
+  #registrationSecret: bigint | undefined;
   readonly #c: MeterAgentComponents;
   readonly #logger: Logger;
   readonly #cc: string;
@@ -199,7 +205,9 @@ export class MeterAgent {
   onUserBatch?: (interval: number, report: MeterIntervalReport) => void;
 
   constructor(init: MeterAgentInit, components: MeterAgentComponents) {
-    this.#init = init;
+    const { registrationSecret, ...rest } = init;
+    this.#init = rest;
+    this.#registrationSecret = registrationSecret;
     this.#c = components;
     this.address = init.address;
     this.#logger = components.logger ?? silentLogger;
@@ -276,8 +284,8 @@ export class MeterAgent {
   // ---- timers ---------------------------------------------------------------------------------
 
   #register(): void {
-    if (!this.#running || this.#registered) return;
-    const registration = this.#c.meter.registration(this.#init.registrationSecret);
+    if (!this.#running || this.#registered || this.#registrationSecret === undefined) return;
+    const registration = this.#c.meter.registration(this.#registrationSecret);
     this.#send(this.#cc, encodeWire({ type: "meterRegistration", registration }));
     this.#registrationTimer = this.#c.clock.setTimeout(() => this.#register(), this.#resendMs);
   }
@@ -327,7 +335,10 @@ export class MeterAgent {
     switch (message.type) {
       case "intervalAnnouncement": {
         this.#registered = true;
+        this.#registrationSecret = undefined;
+        // Cleared and forgotten: a cancelled handle kept for the whole run is 64 B per meter.
         if (this.#registrationTimer) this.#c.clock.clearTimeout(this.#registrationTimer);
+        this.#registrationTimer = undefined;
         const a = message.announcement;
         if (a.interval < this.#current) return;
         if (a.interval === this.#current) {
@@ -336,10 +347,9 @@ export class MeterAgent {
           return;
         }
         this.#current = a.interval;
-        this.#intervals = [
-          ...this.#intervals,
+        this.#intervals = this.#intervals.concat([
           { interval: a.interval, windowEnd: this.#c.clock.now() + a.windowMs },
-        ];
+        ]);
         this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
           this.#logger.error("interval not reported", {
             interval: a.interval,
@@ -385,7 +395,9 @@ export class MeterAgent {
     kept.windowEnd = end;
     const state = this.#state(interval);
     if (state?.open) {
-      state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()));
+      state.timers = state.timers.concat([
+        clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()),
+      ]);
     }
   }
 
@@ -427,7 +439,7 @@ export class MeterAgent {
     let record = this.#intervals.find((r) => r.interval === interval);
     if (record === undefined) {
       record = { interval, windowEnd: clock.now() };
-      this.#intervals = [...this.#intervals, record];
+      this.#intervals = this.#intervals.concat([record]);
     }
     record.state = state;
     for (const old of this.#intervals) {
@@ -436,7 +448,7 @@ export class MeterAgent {
       }
     }
     if (this.#intervals.some((old) => old.interval < interval - 4)) {
-      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4);
+      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4).slice();
     }
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
@@ -448,9 +460,7 @@ export class MeterAgent {
     // One callback for the K send timers, not a closure per slot (issue 14): the clock runs
     // timers in (due time, creation) order, so they fire in (round, k) order and each firing
     // sends the next slot of that order — what a closure per slot sent.
-    const roundOf: number[] = [];
-    for (let k = 0; k < slots; k++) roundOf.push(rng.nextInt(rounds));
-    const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+    const { roundOf, order } = sendSchedule(rng, slots, rounds);
     let next = 0;
     const sendNext = (): void => {
       const k = order[next++];
@@ -459,10 +469,10 @@ export class MeterAgent {
       else if (state.sendTimers) state.sendTimers[k] = undefined;
       if (state.open) this.#sendOnion(state, payload(k));
     };
-    const sendTimers: (TimerHandle | undefined)[] = [];
-    for (let k = 0; k < slots; k++) {
-      sendTimers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
-    }
+    // `map`, not `push`: an array grown by `push` (or spread) reserves 17 slots (issue 14).
+    const sendTimers: (TimerHandle | undefined)[] = roundOf.map((r) =>
+      clock.setTimeout(sendNext, (r + 1) * this.#roundMs),
+    );
     if (slots > 0) state.sendTimers = sendTimers;
     const resendLoop = (): void => {
       state.resendTimer = undefined;
@@ -476,7 +486,8 @@ export class MeterAgent {
     };
     state.resendTimer = clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs);
     const windowMs = Math.max(0, record.windowEnd - clock.now());
-    state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
+    // An array literal of its one handle (`push` onto `[]` reserves 17 slots: 152 B, issue 14).
+    state.timers = [clock.setTimeout(() => this.#closeInterval(interval), windowMs)];
   }
 
   #closeInterval(interval: number): void {
@@ -612,6 +623,23 @@ export function expandUserBatch(compact: Uint8Array, kept: Uint8Array, slots: nu
     message.set(compact.subarray(head + k * tweak, head + (k + 1) * tweak), at + METER_REPORT_SIZE);
   }
   return message;
+}
+
+/**
+ * The K slots' send rounds (each drawn from `rng` in slot order, as before) and the slots in
+ * (round, slot) order, the order their timers fire. A function of its own so that no closure of
+ * the agent's window captures the rounds (issue 14: the comparator made `roundOf` a context
+ * variable, kept with its 17-slot backing store until the window closed).
+ */
+function sendSchedule(
+  rng: Rng,
+  slots: number,
+  rounds: number,
+): { readonly roundOf: number[]; readonly order: number[] } {
+  const roundOf = new Array<number>(slots);
+  for (let k = 0; k < slots; k++) roundOf[k] = rng.nextInt(rounds);
+  const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+  return { roundOf, order };
 }
 
 /** Clears `state`'s pending window timers (close, sends, resend loop) and forgets them. */
