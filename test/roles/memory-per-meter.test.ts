@@ -24,7 +24,9 @@ import {
 } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { encodeWire } from "../../offchain/protocol/wire/index.ts";
+import { OnionOverloadError } from "../../offchain/onion/errors.ts";
 import { OnionRelay } from "../../offchain/onion/relay.ts";
+import { ReplayCache } from "../../offchain/onion/replay.ts";
 import { seededRandom } from "../../offchain/onion/random.ts";
 import { buildReportOnion, onionAssociatedData } from "../../offchain/onion/report.ts";
 import { ONION_PACKET_SIZE } from "../../offchain/onion/sphinx.ts";
@@ -512,6 +514,42 @@ describe("memory per simulated meter (issue 14)", function () {
       expect(bytes.buffer.byteLength).to.equal(1_368);
     }
     expect(received[0].buffer).to.not.equal(received[1].buffer);
+  });
+
+  it("a replay cache forgets the empty table of the epoch before its first rotation (< 170 B per hop), and still refuses replays of either live epoch", function () {
+    const perCache = slope(gc, 10_000, 60_000, () => {
+      const cache = new ReplayCache(0);
+      cache.rotate(1); // every hop's first announcement, before any onion
+      return cache;
+    });
+    // Measured (session 7): 200 B before (the cache and two TagTable objects), 136 B after.
+    expect(perCache).to.be.below(170);
+    const secret = (n: number) => new Uint8Array(32).fill(n);
+    // An epoch with tags keeps them across the rotation: its replays stay refused.
+    const busy = new ReplayCache(0);
+    expect(busy.checkAndInsert(secret(1), 0)).to.equal(true);
+    busy.rotate(1);
+    expect(busy.has(secret(1), 0)).to.equal(true);
+    expect(busy.checkAndInsert(secret(1), 0)).to.equal(false);
+    // An empty previous epoch is made again on demand and refuses replays as before.
+    const quiet = new ReplayCache(0);
+    quiet.rotate(1);
+    expect(quiet.size).to.equal(0);
+    expect(quiet.checkAndInsert(secret(2), 0)).to.equal(true);
+    expect(quiet.checkAndInsert(secret(2), 0)).to.equal(false);
+    expect(quiet.checkAndInsert(secret(2), 1)).to.equal(true);
+    // A rotation that changes the cap keeps the empty previous table with its own (lower) cap.
+    const capped = new ReplayCache({ epoch: 0, maxTagsPerEpoch: 2 });
+    capped.rotate(1, 8);
+    capped.checkAndInsert(secret(3), 0);
+    capped.checkAndInsert(secret(4), 0);
+    expect(() => capped.checkAndInsert(secret(5), 0)).to.throw(OnionOverloadError);
+    // Without a cap change, the table made again has the same cap.
+    const same = new ReplayCache({ epoch: 0, maxTagsPerEpoch: 2 });
+    same.rotate(1);
+    same.checkAndInsert(secret(3), 0);
+    same.checkAndInsert(secret(4), 0);
+    expect(() => same.checkAndInsert(secret(5), 0)).to.throw(OnionOverloadError);
   });
 
   it("a meter's pseudonym generator keeps the keys' ID_i, not a buffer of its own (checked)", function () {
