@@ -166,6 +166,9 @@ interface IntervalRecord {
   state?: IntervalState;
 }
 
+/** The settled promise an idle agent's `idle()` returns (one for all agents). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 export class MeterAgentError extends Error {
   override name = "MeterAgentError";
 }
@@ -199,8 +202,12 @@ export class MeterAgent {
   #onionsSent = 0;
   #resent = 0;
   #refused = 0;
-  /** Measurement in progress (awaited by `idle()` in tests and by `stop()`). */
-  #pending: Promise<void> = Promise.resolve();
+  /**
+   * Measurement in progress (awaited by `idle()` in tests and by `stop()`); {@link SETTLED}, one
+   * promise shared by every agent, once it is done (issue 14: a settled promise per meter for the
+   * whole run).
+   */
+  #pending: Promise<void> = SETTLED;
   /** Called once per interval when the user batch left (the simulator's hook). */
   onUserBatch?: (interval: number, report: MeterIntervalReport) => void;
 
@@ -350,12 +357,17 @@ export class MeterAgent {
         this.#intervals = this.#intervals.concat([
           { interval: a.interval, windowEnd: this.#c.clock.now() + a.windowMs },
         ]);
-        this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
-          this.#logger.error("interval not reported", {
-            interval: a.interval,
-            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-          }),
-        );
+        const pending: Promise<void> = this.#openInterval(a.interval, a.start, a.end)
+          .catch((err) =>
+            this.#logger.error("interval not reported", {
+              interval: a.interval,
+              error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+            }),
+          )
+          .then(() => {
+            if (this.#pending === pending) this.#pending = SETTLED;
+          });
+        this.#pending = pending;
         return;
       }
       case "ccReceipt": {

@@ -552,6 +552,33 @@ describe("memory per simulated meter (issue 14)", function () {
     expect(() => same.checkAndInsert(secret(5), 0)).to.throw(OnionOverloadError);
   });
 
+  it("a meter agent keeps no promise of a measurement that is done (one settled promise for all agents)", async function () {
+    const cc = ccKeys();
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({}, { clock, rng: createRng(6) });
+    const ccEnd = network.endpoint("cc");
+    ccEnd.start();
+    const directory = relayDirectory([], [], { publicKey: cc.publicKey, address: "cc" });
+    const readings: ReadingSource = { consumptionWh: async () => 1_850n, close: async () => {} };
+    const agents = [0, 1].map((i) =>
+      meterAgent(i, makeMeter(i, cc), cc, { network, clock, readings, directory }),
+    );
+    for (const agent of agents) await agent.start();
+    const announcement = encodeWire({
+      type: "intervalAnnouncement",
+      announcement: { interval: 1, start: WINDOW.start, end: WINDOW.end, windowMs: 60_000 },
+    });
+    ccEnd.send("meter-0", announcement);
+    ccEnd.send("meter-1", announcement);
+    await clock.advanceAsync(50); // delivered, measured and signed (the readings resolve at once)
+    for (const agent of agents) await agent.idle();
+    expect(agents[0].interval(1)).to.not.equal(undefined);
+    // Done: both agents hold the one shared settled promise, not their measurement's (before:
+    // each kept its own until the next interval, 48 B per meter).
+    expect(agents[0].idle()).to.equal(agents[1].idle());
+    for (const agent of agents) await agent.stop();
+  });
+
   it("a meter's pseudonym generator keeps the keys' ID_i, not a buffer of its own (checked)", function () {
     const cc = ccKeys();
     const keys = meterKeysFromSecret(seedScalar("meter-id"), new Uint8Array(32).fill(7));
