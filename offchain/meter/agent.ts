@@ -17,6 +17,7 @@
 //     shorter one: every slot is in): the interval's user batch (K slots with tweaks, DESIGN §7) goes to its user in
 //     one fixed-size message, again every `resendMs` until the user's receipt arrives (bounded:
 //     a batch is dropped four intervals later).
+import { ByteSlab } from "../runtime/byte-slab.ts";
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
@@ -80,6 +81,14 @@ export interface MeterAgentComponents {
   readonly readings: ReadingSource;
   readonly directory: RelayDirectory;
   readonly logger?: Logger;
+  /**
+   * Where the agent keeps its intervals' compact user batches (head and K tweaks, 8 + K × 32
+   * bytes): copied into this slab instead of a buffer each (issue 14: an `ArrayBuffer` and a
+   * malloc block per meter and kept interval). One slab for the meters' agents of one process
+   * (the simulator); the agent keeps its view private and sends only the expanded message, a
+   * fresh buffer, so no user or other role gets a view of it. Default: none, a buffer each.
+   */
+  readonly batchSlab?: ByteSlab;
 }
 
 /** What the meter did in one interval (the simulator's per-meter figures). */
@@ -215,6 +224,9 @@ export class MeterAgent {
     const { registrationSecret, ...rest } = init;
     this.#init = rest;
     this.#registrationSecret = registrationSecret;
+    if (components.batchSlab !== undefined && !(components.batchSlab instanceof ByteSlab)) {
+      throw new MeterAgentError("MeterAgent: batchSlab must be a ByteSlab");
+    }
     this.#c = components;
     this.address = init.address;
     this.#logger = components.logger ?? silentLogger;
@@ -428,10 +440,14 @@ export class MeterAgent {
     const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
     const userBatch = encodeWire({ type: "userBatch", interval, slots: report.userBatch });
     const compact = kept === undefined ? undefined : compactUserBatch(userBatch, kept);
+    const batchSlab = this.#c.batchSlab;
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,
-      userBatch: compact === undefined ? { message: userBatch } : { compact },
+      userBatch:
+        compact === undefined
+          ? { message: userBatch }
+          : { compact: batchSlab === undefined ? compact : batchSlab.copy(compact) },
       figures: {
         interval: report.interval,
         measuredWh: report.measuredWh,
