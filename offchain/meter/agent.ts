@@ -67,7 +67,11 @@ export interface MeterAgentInit {
   readonly sendRounds?: number;
   /** Wait for a receipt before resending (and between registration attempts); default 12 rounds. */
   readonly resendMs?: number;
-  /** The ephemeral secret of the registration's ECIES box (injected randomness). */
+  /**
+   * The ephemeral secret of the registration's ECIES box (injected randomness). The agent keeps
+   * it only until CC's first announcement shows the registration was heard (it never registers
+   * again after that).
+   */
   readonly registrationSecret: bigint;
 }
 
