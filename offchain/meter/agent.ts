@@ -17,6 +17,7 @@
 //     shorter one: every slot is in): the interval's user batch (K slots with tweaks, DESIGN §7) goes to its user in
 //     one fixed-size message, again every `resendMs` until the user's receipt arrives (bounded:
 //     a batch is dropped four intervals later).
+import { ByteSlab } from "../runtime/byte-slab.ts";
 import type { Clock, TimerHandle } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";
@@ -66,7 +67,11 @@ export interface MeterAgentInit {
   readonly sendRounds?: number;
   /** Wait for a receipt before resending (and between registration attempts); default 12 rounds. */
   readonly resendMs?: number;
-  /** The ephemeral secret of the registration's ECIES box (injected randomness). */
+  /**
+   * The ephemeral secret of the registration's ECIES box (injected randomness). The agent keeps
+   * it only until CC's first announcement shows the registration was heard (it never registers
+   * again after that).
+   */
   readonly registrationSecret: bigint;
 }
 
@@ -80,6 +85,14 @@ export interface MeterAgentComponents {
   readonly readings: ReadingSource;
   readonly directory: RelayDirectory;
   readonly logger?: Logger;
+  /**
+   * Where the agent keeps its intervals' compact user batches (head and K tweaks, 8 + K × 32
+   * bytes): copied into this slab instead of a buffer each (issue 14: an `ArrayBuffer` and a
+   * malloc block per meter and kept interval). One slab for the meters' agents of one process
+   * (the simulator); the agent keeps its view private and sends only the expanded message, a
+   * fresh buffer, so no user or other role gets a view of it. Default: none, a buffer each.
+   */
+  readonly batchSlab?: ByteSlab;
 }
 
 /** What the meter did in one interval (the simulator's per-meter figures). */
@@ -166,13 +179,22 @@ interface IntervalRecord {
   state?: IntervalState;
 }
 
+/** The settled promise an idle agent's `idle()` returns (one for all agents). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 export class MeterAgentError extends Error {
   override name = "MeterAgentError";
 }
 
 export class MeterAgent {
   readonly address: string;
-  readonly #init: MeterAgentInit;
+  readonly #init: Omit<MeterAgentInit, "registrationSecret">;
+  /**
+   * The registration box's ephemeral secret until CC's first announcement shows the registration
+   * was heard; then dropped (issue 14: a bigint per meter for the whole run, and an ephemeral
+   * secret kept no longer than it is needed).
+   */
+  #registrationSecret: bigint | undefined;
   readonly #c: MeterAgentComponents;
   readonly #logger: Logger;
   readonly #cc: string;
@@ -193,13 +215,22 @@ export class MeterAgent {
   #onionsSent = 0;
   #resent = 0;
   #refused = 0;
-  /** Measurement in progress (awaited by `idle()` in tests and by `stop()`). */
-  #pending: Promise<void> = Promise.resolve();
+  /**
+   * Measurement in progress (awaited by `idle()` in tests and by `stop()`); {@link SETTLED}, one
+   * promise shared by every agent, once it is done (issue 14: a settled promise per meter for the
+   * whole run).
+   */
+  #pending: Promise<void> = SETTLED;
   /** Called once per interval when the user batch left (the simulator's hook). */
   onUserBatch?: (interval: number, report: MeterIntervalReport) => void;
 
   constructor(init: MeterAgentInit, components: MeterAgentComponents) {
-    this.#init = init;
+    const { registrationSecret, ...rest } = init;
+    this.#init = rest;
+    this.#registrationSecret = registrationSecret;
+    if (components.batchSlab !== undefined && !(components.batchSlab instanceof ByteSlab)) {
+      throw new MeterAgentError("MeterAgent: batchSlab must be a ByteSlab");
+    }
     this.#c = components;
     this.address = init.address;
     this.#logger = components.logger ?? silentLogger;
@@ -276,8 +307,8 @@ export class MeterAgent {
   // ---- timers ---------------------------------------------------------------------------------
 
   #register(): void {
-    if (!this.#running || this.#registered) return;
-    const registration = this.#c.meter.registration(this.#init.registrationSecret);
+    if (!this.#running || this.#registered || this.#registrationSecret === undefined) return;
+    const registration = this.#c.meter.registration(this.#registrationSecret);
     this.#send(this.#cc, encodeWire({ type: "meterRegistration", registration }));
     this.#registrationTimer = this.#c.clock.setTimeout(() => this.#register(), this.#resendMs);
   }
@@ -327,7 +358,10 @@ export class MeterAgent {
     switch (message.type) {
       case "intervalAnnouncement": {
         this.#registered = true;
+        this.#registrationSecret = undefined;
+        // Cleared and forgotten: a cancelled handle kept for the whole run is 64 B per meter.
         if (this.#registrationTimer) this.#c.clock.clearTimeout(this.#registrationTimer);
+        this.#registrationTimer = undefined;
         const a = message.announcement;
         if (a.interval < this.#current) return;
         if (a.interval === this.#current) {
@@ -336,16 +370,20 @@ export class MeterAgent {
           return;
         }
         this.#current = a.interval;
-        this.#intervals = [
-          ...this.#intervals,
+        this.#intervals = this.#intervals.concat([
           { interval: a.interval, windowEnd: this.#c.clock.now() + a.windowMs },
-        ];
-        this.#pending = this.#openInterval(a.interval, a.start, a.end).catch((err) =>
-          this.#logger.error("interval not reported", {
-            interval: a.interval,
-            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-          }),
-        );
+        ]);
+        const pending: Promise<void> = this.#openInterval(a.interval, a.start, a.end)
+          .catch((err) =>
+            this.#logger.error("interval not reported", {
+              interval: a.interval,
+              error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+            }),
+          )
+          .then(() => {
+            if (this.#pending === pending) this.#pending = SETTLED;
+          });
+        this.#pending = pending;
         return;
       }
       case "ccReceipt": {
@@ -385,7 +423,9 @@ export class MeterAgent {
     kept.windowEnd = end;
     const state = this.#state(interval);
     if (state?.open) {
-      state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()));
+      state.timers = state.timers.concat([
+        clock.setTimeout(() => this.#closeInterval(interval), end - clock.now()),
+      ]);
     }
   }
 
@@ -404,10 +444,14 @@ export class MeterAgent {
     const payloads = kept !== undefined && equalBytes(kept, encoded) ? kept : encoded;
     const userBatch = encodeWire({ type: "userBatch", interval, slots: report.userBatch });
     const compact = kept === undefined ? undefined : compactUserBatch(userBatch, kept);
+    const batchSlab = this.#c.batchSlab;
     const state: IntervalState = {
       payloads,
       slots: report.entries.length,
-      userBatch: compact === undefined ? { message: userBatch } : { compact },
+      userBatch:
+        compact === undefined
+          ? { message: userBatch }
+          : { compact: batchSlab === undefined ? compact : batchSlab.copy(compact) },
       figures: {
         interval: report.interval,
         measuredWh: report.measuredWh,
@@ -427,7 +471,7 @@ export class MeterAgent {
     let record = this.#intervals.find((r) => r.interval === interval);
     if (record === undefined) {
       record = { interval, windowEnd: clock.now() };
-      this.#intervals = [...this.#intervals, record];
+      this.#intervals = this.#intervals.concat([record]);
     }
     record.state = state;
     for (const old of this.#intervals) {
@@ -436,7 +480,7 @@ export class MeterAgent {
       }
     }
     if (this.#intervals.some((old) => old.interval < interval - 4)) {
-      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4);
+      this.#intervals = this.#intervals.filter((old) => old.interval >= interval - 4).slice();
     }
     const rounds = this.#init.sendRounds ?? 8;
     // Round r of the send window starts (r + 1) rounds from now: every relay has the announcement
@@ -448,9 +492,7 @@ export class MeterAgent {
     // One callback for the K send timers, not a closure per slot (issue 14): the clock runs
     // timers in (due time, creation) order, so they fire in (round, k) order and each firing
     // sends the next slot of that order — what a closure per slot sent.
-    const roundOf: number[] = [];
-    for (let k = 0; k < slots; k++) roundOf.push(rng.nextInt(rounds));
-    const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+    const { roundOf, order } = sendSchedule(rng, slots, rounds);
     let next = 0;
     const sendNext = (): void => {
       const k = order[next++];
@@ -459,10 +501,10 @@ export class MeterAgent {
       else if (state.sendTimers) state.sendTimers[k] = undefined;
       if (state.open) this.#sendOnion(state, payload(k));
     };
-    const sendTimers: (TimerHandle | undefined)[] = [];
-    for (let k = 0; k < slots; k++) {
-      sendTimers.push(clock.setTimeout(sendNext, (roundOf[k] + 1) * this.#roundMs));
-    }
+    // `map`, not `push`: an array grown by `push` (or spread) reserves 17 slots (issue 14).
+    const sendTimers: (TimerHandle | undefined)[] = roundOf.map((r) =>
+      clock.setTimeout(sendNext, (r + 1) * this.#roundMs),
+    );
     if (slots > 0) state.sendTimers = sendTimers;
     const resendLoop = (): void => {
       state.resendTimer = undefined;
@@ -476,7 +518,8 @@ export class MeterAgent {
     };
     state.resendTimer = clock.setTimeout(resendLoop, (rounds + 1) * this.#roundMs + this.#resendMs);
     const windowMs = Math.max(0, record.windowEnd - clock.now());
-    state.timers.push(clock.setTimeout(() => this.#closeInterval(interval), windowMs));
+    // An array literal of its one handle (`push` onto `[]` reserves 17 slots: 152 B, issue 14).
+    state.timers = [clock.setTimeout(() => this.#closeInterval(interval), windowMs)];
   }
 
   #closeInterval(interval: number): void {
@@ -612,6 +655,23 @@ export function expandUserBatch(compact: Uint8Array, kept: Uint8Array, slots: nu
     message.set(compact.subarray(head + k * tweak, head + (k + 1) * tweak), at + METER_REPORT_SIZE);
   }
   return message;
+}
+
+/**
+ * The K slots' send rounds (each drawn from `rng` in slot order, as before) and the slots in
+ * (round, slot) order, the order their timers fire. A function of its own so that no closure of
+ * the agent's window captures the rounds (issue 14: the comparator made `roundOf` a context
+ * variable, kept with its 17-slot backing store until the window closed).
+ */
+function sendSchedule(
+  rng: Rng,
+  slots: number,
+  rounds: number,
+): { readonly roundOf: number[]; readonly order: number[] } {
+  const roundOf = new Array<number>(slots);
+  for (let k = 0; k < slots; k++) roundOf[k] = rng.nextInt(rounds);
+  const order = roundOf.map((_, k) => k).sort((a, b) => roundOf[a] - roundOf[b] || a - b);
+  return { roundOf, order };
 }
 
 /** Clears `state`'s pending window timers (close, sends, resend loop) and forgets them. */

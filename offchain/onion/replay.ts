@@ -274,11 +274,17 @@ export class ReplayCache {
       ) {
         throw new RangeError("ReplayCache.rotate: maxTagsPerEpoch must be in [1, 2^24]");
       }
-      this.#maxTags = maxTagsPerEpoch;
     }
     // The old current table becomes the previous one if it is epoch − 1 (keeping its cap);
-    // older tables are forgotten.
-    this.#previous = this.#epoch === epoch - 1 ? this.#current : undefined;
+    // older tables are forgotten. An empty one is dropped too when the cap does not change
+    // (issue 14: a hop's epoch before its first announcement holds no tag — one TagTable object
+    // per simulated meter for nothing): `#table` makes it again on demand, with the same cap.
+    const keep =
+      this.#epoch === epoch - 1 &&
+      (this.#current.size > 0 ||
+        (maxTagsPerEpoch !== undefined && maxTagsPerEpoch !== this.#maxTags));
+    this.#previous = keep ? this.#current : undefined;
+    if (maxTagsPerEpoch !== undefined) this.#maxTags = maxTagsPerEpoch;
     this.#epoch = epoch;
     this.#current = new TagTable(this.#maxTags);
   }

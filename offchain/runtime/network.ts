@@ -15,6 +15,7 @@
 //     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
 // Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
 // wire, so turning loss on does not change the delays of the messages that survive.
+import { ByteSlab } from "./byte-slab.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { silentLogger } from "./log.ts";
@@ -128,6 +129,13 @@ export class MemoryNetwork {
    * (nothing reads them; one set entry per packet in flight was heap the GC traced, issue 14).
    */
   #inFlight = 0;
+  /**
+   * The packets in flight, copied into shared chunks (issue 14: a city holds about one packet in
+   * flight per meter; each its own buffer was an 88 B `ArrayBuffer` and a malloc block besides
+   * its bytes). Private to the network: every receiver gets a fresh copy at delivery, never a
+   * view of it, so no endpoint can read another link's packets through `.buffer`.
+   */
+  readonly #inFlightSlab = new ByteSlab();
 
   #sent = 0;
   #bytesSent = 0;
@@ -226,9 +234,9 @@ export class MemoryNetwork {
       deliverAt = Math.max(deliverAt, tails.get(to) ?? deliverAt);
       tails.set(to, deliverAt);
     }
-    // Copy now: the sender may reuse its buffer; the receiver gets bytes as they were sent.
-    // (`new Uint8Array(typedArray)` copies at once, also for a Buffer, whose `slice` is a view.)
-    const copy = new Uint8Array(bytes);
+    // Copy now: the sender may reuse its buffer; the receiver gets bytes as they were sent, in a
+    // buffer of its own (`slice` at delivery: a view of the slab would expose the other packets).
+    const copy = this.#inFlightSlab.copy(bytes);
     this.#inFlight++;
     this.#clock.setTimeout(() => {
       this.#inFlight--;
@@ -238,7 +246,7 @@ export class MemoryNetwork {
         tails.delete(to);
         if (tails.size === 0 && this.#linkTail.get(from) === tails) this.#linkTail.delete(from);
       }
-      this.#deliver(from, to, copy);
+      this.#deliver(from, to, copy.slice());
     }, deliverAt - now);
   }
 

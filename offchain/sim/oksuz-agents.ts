@@ -593,6 +593,10 @@ export async function runOksuzAgents(
   // 256 KiB chunks, freed together when the round has ended, instead of two buffers each. Only
   // the relays hold it, and they hand out copies (RelayInit.queueSlab).
   const relayQueueSlab = new ByteSlab();
+  // The meter agents' compact user batches (head and tweaks) in one slab of their own (issue 14;
+  // `MeterAgentComponents.batchSlab`): not the meters' secrets slab, whose chunks live for the
+  // whole run, since these go with their interval. Only the meter agents hold views of it.
+  const meterBatchSlab = new ByteSlab(64 * 1024);
   const users: UserAgent[] = [];
   for (let i = 0; i < scenario.meters; i++) {
     hooks.step?.({ task: "meter agents built", done: i + 1, total: scenario.meters });
@@ -649,6 +653,7 @@ export async function runOksuzAgents(
           ),
           directory,
           logger: logger.child(`meter-${i}`),
+          batchSlab: meterBatchSlab,
         },
       ),
     );
