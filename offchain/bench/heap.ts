@@ -16,3 +16,22 @@ export function bytesInUse(gc: () => void): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
+
+/**
+ * Bytes each item keeps: {@link bytesInUse} after `small` and after `large` items made by `make`
+ * (all kept alive until measured), divided by `large − small`, so the fixed part does not count.
+ */
+export function bytesPerItem<T>(
+  gc: () => void,
+  small: number,
+  large: number,
+  make: (i: number) => T,
+): number {
+  const keep: T[] = [];
+  for (let i = 0; i < small; i++) keep.push(make(i));
+  const atSmall = bytesInUse(gc);
+  for (let i = small; i < large; i++) keep.push(make(i));
+  const atLarge = bytesInUse(gc);
+  if (keep.length !== large) throw new Error("unreachable");
+  return (atLarge - atSmall) / (large - small);
+}

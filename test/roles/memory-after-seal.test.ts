@@ -6,7 +6,7 @@
 // fails if the old shape comes back, not on noise.
 import { expect } from "chai";
 
-import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
+import { bytesInUse, bytesPerItem, gcFunction } from "../../offchain/bench/heap.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { concatBytes } from "../../offchain/crypto/bytes.ts";
@@ -32,17 +32,6 @@ import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fix
 
 const T = WINDOW.end - 1n;
 
-/** Bytes per item between `small` and `large` items made by `make` (kept alive until measured). */
-function slope<T>(gc: () => void, small: number, large: number, make: (i: number) => T): number {
-  const keep: T[] = [];
-  for (let i = 0; i < small; i++) keep.push(make(i));
-  const atSmall = bytesInUse(gc);
-  for (let i = small; i < large; i++) keep.push(make(i));
-  const atLarge = bytesInUse(gc);
-  if (keep.length !== large) throw new Error("unreachable");
-  return (atLarge - atSmall) / (large - small);
-}
-
 describe("memory per meter after the seal (issue 14)", function () {
   this.timeout(120_000);
   const gc = gcFunction();
@@ -59,9 +48,9 @@ describe("memory per meter after the seal (issue 14)", function () {
       };
     // Warmed up first (the code paths compiled, the slabs' first chunks made), so that neither
     // slope carries the process's one-off allocations.
-    slope(gc, 10, 50, make(true));
-    const kept = slope(gc, 100, 400, make(false));
-    const released = slope(gc, 100, 400, make(true));
+    bytesPerItem(gc, 10, 50, make(true));
+    const kept = bytesPerItem(gc, 100, 400, make(false));
+    const released = bytesPerItem(gc, 100, 400, make(true));
     // Measured (100 → 400 meters, alone and after other test files): kept 3,076–3,485 B,
     // released 1,882–1,894 B (K = 8: the 1,104 bytes and their buffer); 40 → 200 meters gave
     // 3,902–3,937 B kept before this change (the kept list and the chunk values in arrays grown

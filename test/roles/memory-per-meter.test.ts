@@ -12,7 +12,7 @@ import { decodeUserBatch, encodeUserBatch } from "../../offchain/protocol/user-b
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { User } from "../../offchain/user/user.ts";
 import { DOMAIN, WINDOW, ccKeys, makeMeter } from "./fixtures.ts";
-import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
+import { bytesInUse, bytesPerItem, gcFunction } from "../../offchain/bench/heap.ts";
 import { keyPairFromSecret, meterKeysFromSecret } from "../../offchain/crypto/keys.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { MeterPseudonyms } from "../../offchain/protocol/pseudonym.ts";
@@ -84,16 +84,6 @@ function meterAgent(
   );
 }
 
-function slope<T>(gc: () => void, small: number, large: number, make: (i: number) => T): number {
-  const keep: T[] = [];
-  for (let i = 0; i < small; i++) keep.push(make(i));
-  const atSmall = bytesInUse(gc);
-  for (let i = small; i < large; i++) keep.push(make(i));
-  const atLarge = bytesInUse(gc);
-  if (keep.length !== large) throw new Error("unreachable");
-  return (atLarge - atSmall) / (large - small);
-}
-
 describe("memory per simulated meter (issue 14)", function () {
   this.timeout(120_000);
   const gc = gcFunction();
@@ -102,7 +92,7 @@ describe("memory per simulated meter (issue 14)", function () {
     const cc = ccKeys();
     const report = makeMeter(0, cc).reportInterval(1, 1_850n, T);
     const bytes = encodeUserBatch(report.userBatch);
-    const perUser = slope(gc, 200, 1_200, (i) => {
+    const perUser = bytesPerItem(gc, 200, 1_200, (i) => {
       const user = new User({
         meterIndex: i,
         domain: DOMAIN,
@@ -128,7 +118,7 @@ describe("memory per simulated meter (issue 14)", function () {
 
   it("a meter keeps an interval's K = 8 entries for resends as bytes and no GGM path (< 4.5 kB per meter)", function () {
     const cc = ccKeys();
-    const perMeter = slope(gc, 40, 200, (i): Meter => {
+    const perMeter = bytesPerItem(gc, 40, 200, (i): Meter => {
       const meter = makeMeter(i, cc);
       meter.reportInterval(1, 1_850n, T);
       return meter;
@@ -179,7 +169,7 @@ describe("memory per simulated meter (issue 14)", function () {
 
   it("a meter agent's random generator holds its key and one block in one buffer (< 850 B)", function () {
     const root = createRng("city");
-    const perRng = slope(gc, 1_000, 6_000, (i): Rng => {
+    const perRng = bytesPerItem(gc, 1_000, 6_000, (i): Rng => {
       const rng = root.fork(`meter-agent/${i}`);
       rng.bytes(33); // a session key, then a path choice: the buffer is live afterwards
       rng.nextU32();
@@ -199,8 +189,8 @@ describe("memory per simulated meter (issue 14)", function () {
         rng.nextU32();
         return rng;
       };
-    const own = slope(gc, 1_000, 6_000, make());
-    const slabbed = slope(gc, 1_000, 6_000, make(new ByteSlab(64 * 1024)));
+    const own = bytesPerItem(gc, 1_000, 6_000, make());
+    const slabbed = bytesPerItem(gc, 1_000, 6_000, make(new ByteSlab(64 * 1024)));
     // Measured (this session, load ≈ 3): 481 B before (key and block: two views of a buffer of
     // its own), now 385–395 B with a buffer of its own (one view), 282–286 B in the slab. The
     // figures count an ArrayBuffer's bytes, not its malloc block's header: the real saving is
@@ -231,8 +221,8 @@ describe("memory per simulated meter (issue 14)", function () {
         keys[i].id,
         store,
       );
-    const own = slope(gc, 300, 1_500, make());
-    const slabbed = slope(gc, 300, 1_500, make(new ByteSlab(64 * 1024)));
+    const own = bytesPerItem(gc, 300, 1_500, make());
+    const slabbed = bytesPerItem(gc, 300, 1_500, make(new ByteSlab(64 * 1024)));
     // Measured (this session, load ≈ 3): 66–151 B less per generator in the slab (the key's
     // ArrayBuffer; its malloc block not counted); noisy, so the bound is below the least.
     expect(own - slabbed).to.be.above(50);
@@ -245,7 +235,7 @@ describe("memory per simulated meter (issue 14)", function () {
     const keys = Array.from({ length: 1_200 }, (_, i) =>
       keyPairFromSecret(seedScalar(`relay-${i}`)),
     );
-    const perRelay = slope(gc, 200, 1_200, (i): OnionRelay => {
+    const perRelay = bytesPerItem(gc, 200, 1_200, (i): OnionRelay => {
       const relay = new OnionRelay({
         privateKey: keys[i].secretKey,
         nodeId: keys[i].publicKey,
@@ -298,7 +288,7 @@ describe("memory per simulated meter (issue 14)", function () {
     );
     const perForward = (queueSlab?: ByteSlab): number => {
       const relay = new OnionRelay({ privateKey: me, nodeId, domain: DOMAIN, epoch: 0, queueSlab });
-      const perItem = slope(gc, 200, count, (i) => relay.receive(packets[i]));
+      const perItem = bytesPerItem(gc, 200, count, (i) => relay.receive(packets[i]));
       expect(relay.queued).to.equal(count);
       return perItem;
     };
@@ -327,7 +317,7 @@ describe("memory per simulated meter (issue 14)", function () {
 
   it("a network endpoint is its address and the network's record (< 250 B)", function () {
     const network = new MemoryNetwork({}, { clock: new VirtualClock(), rng: createRng(1) });
-    const perEndpoint = slope(gc, 2_000, 12_000, (i) => network.endpoint(`meter-${i}`));
+    const perEndpoint = bytesPerItem(gc, 2_000, 12_000, (i) => network.endpoint(`meter-${i}`));
     // Measured: 442 B before (an operations object and three closures each), 177 B after (the
     // endpoint, the network's record and map entry, the address string).
     expect(perEndpoint).to.be.below(250);
@@ -340,7 +330,7 @@ describe("memory per simulated meter (issue 14)", function () {
     sink.start();
     sink.handle(() => {});
     const [onion, registration] = [new Uint8Array(1_368), new Uint8Array(153)];
-    const perSender = slope(gc, 2_000, 12_000, (i) => {
+    const perSender = bytesPerItem(gc, 2_000, 12_000, (i) => {
       const endpoint = network.endpoint(`meter-${i}`);
       endpoint.start();
       endpoint.send("sink", registration);
@@ -501,7 +491,7 @@ describe("memory per simulated meter (issue 14)", function () {
     const sender = network.endpoint("meter-0");
     sender.start();
     const onion = new Uint8Array(1_368).map((_, i) => i);
-    const perPacket = slope(gc, 2_000, 12_000, (i) => {
+    const perPacket = bytesPerItem(gc, 2_000, 12_000, (i) => {
       sender.send("sink", onion);
       return i;
     });
@@ -522,7 +512,7 @@ describe("memory per simulated meter (issue 14)", function () {
   });
 
   it("a replay cache forgets the empty table of the epoch before its first rotation (< 170 B per hop), and still refuses replays of either live epoch", function () {
-    const perCache = slope(gc, 10_000, 60_000, () => {
+    const perCache = bytesPerItem(gc, 10_000, 60_000, () => {
       const cache = new ReplayCache(0);
       cache.rotate(1); // every hop's first announcement, before any onion
       return cache;
