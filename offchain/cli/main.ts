@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072 node --disable-warning=ExperimentalWarning
 // `gridledger`: the one command line of GridLedger (package.json "bin"; `npx gridledger --help`).
 // Each subcommand lives in its own module under offchain/cli/ and registers itself here; the demos
 // (`simulate`, `simulate-bbnp`) keep their own option parsers and are handed the remaining

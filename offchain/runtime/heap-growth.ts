@@ -9,8 +9,8 @@ import { setFlagsFromString } from "node:v8";
 
 /**
  * glibc's malloc settings for the simulators (the `GLIBC_TUNABLES` environment variable, read when
- * the process starts, so `npm run demo` sets it in package.json and the city bench in its child's
- * environment): allocations of 128 KiB or more (the fleet's 256 KiB slab chunks) are mapped on
+ * the process starts, so `npm run demo` sets it in package.json, the `gridledger` command in its
+ * `#!` line and the city bench in its child's environment): allocations of 128 KiB or more (the fleet's 256 KiB slab chunks) are mapped on
  * their own and returned when freed. By default glibc raises that threshold after the first such
  * free, so later chunks come from the main heap, which can only shrink from its top: at 20,000
  * meters it grew 182 → 345 MB through the onion phase, against 193 MB with these settings.

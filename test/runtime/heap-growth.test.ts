@@ -43,8 +43,12 @@ describe("limitHeapGrowth (issue 14)", function () {
     }
   });
 
-  it("npm run demo starts with the simulators' malloc settings", () => {
+  it("npm run demo and the gridledger command start with the simulators' malloc settings", () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
     expect(pkg.scripts.demo).to.include(`GLIBC_TUNABLES=${SIMULATOR_GLIBC_TUNABLES} node `);
+    const main = readFileSync(new URL("../../offchain/cli/main.ts", import.meta.url), "utf8");
+    expect(main.split("\n")[0]).to.equal(
+      `#!/usr/bin/env -S GLIBC_TUNABLES=${SIMULATOR_GLIBC_TUNABLES} node --disable-warning=ExperimentalWarning`,
+    );
   });
 });
