@@ -347,6 +347,10 @@ export class MeterAgent {
       if (state) {
         state.userBatchAcked = true;
         if (state.userBatchTimer) this.#c.clock.clearTimeout(state.userBatchTimer);
+        // The household has the batch (sent after the window closed, so no onion needs the
+        // bytes): the meter keeps what re-signs the interval, not its K × 138 bytes (issue 14,
+        // `Meter.releaseSent`; the same bytes come back, re-signed, if ever asked for again).
+        this.#c.meter.releaseSent?.(message.interval);
       }
       return;
     }

@@ -682,24 +682,22 @@ export async function runOksuzAgents(
         logger: logger.child(`user-${i}`),
       },
     );
-    // The household has its batch (the meter's window closed before it was sent): the meter
-    // keeps what re-signs the interval, not its K × 138 bytes (`Meter.releaseSent`, issue 14: ≈ 1
-    // kB per meter from the seal on). A lost receipt makes its agent send the batch again,
-    // re-signed to the same bytes.
-    const deliver = hooks.userBatch;
-    userAgent.onBatch = (interval, batch) => {
-      honestMeter.releaseSent(interval);
-      deliver?.({
-        meterIndex: i,
-        interval,
-        slots: batch,
-        meterBasePublicKey: keys.basePublicKey,
-        spSigPk: sp.sigPk,
-        direct: direct
-          ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[i].secretKey }
-          : undefined,
-      });
-    };
+    // (The meter releases the interval's kept report bytes when the household's receipt of the
+    // batch reaches its agent: `MeterAgent`, `Meter.releaseSent`, issue 14.)
+    if (hooks.userBatch) {
+      const deliver = hooks.userBatch;
+      userAgent.onBatch = (interval, batch) =>
+        deliver({
+          meterIndex: i,
+          interval,
+          slots: batch,
+          meterBasePublicKey: keys.basePublicKey,
+          spSigPk: sp.sigPk,
+          direct: direct
+            ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[i].secretKey }
+            : undefined,
+        });
+    }
     users.push(userAgent);
   }
 

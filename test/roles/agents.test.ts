@@ -183,12 +183,20 @@ describe("Oksuz agents, one at a time", function () {
       expect(s.userPeer.got.filter((g) => g.message.type === "userBatch").length).to.be.greaterThan(
         1,
       );
+      // Until the household confirms, the meter keeps the K report bytes (one buffer) …
+      const kept = s.meters[0].reportsSent(1)!;
+      expect(s.meters[0].reportsSent(1)).to.equal(kept);
       s.userPeer.send("meter-0", { type: "userBatchReceipt", interval: 1 });
       await s.clock.advanceAsync(ROUND);
       s.userPeer.got.splice(0);
       await s.clock.advanceAsync(30 * ROUND);
       expect(s.userPeer.got).to.deep.equal([]);
       expect(s.agents[0].interval(1)!.userBatchAcked).to.equal(true);
+      // … and releases them at the receipt (issue 14, `Meter.releaseSent`): the same bytes,
+      // signed again on demand, in a fresh buffer.
+      const again = s.meters[0].reportsSent(1)!;
+      expect(again).to.not.equal(kept);
+      expect(again).to.deep.equal(kept);
       for (const a of s.agents) await a.stop();
     });
 
