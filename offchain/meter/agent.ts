@@ -304,6 +304,28 @@ export class MeterAgent {
     );
   }
 
+  /**
+   * Whether the household acknowledged interval `last`'s user batch and every other kept
+   * interval's (`MeterIntervalRecord.userBatchAcked`, without rebuilding a report): after that
+   * the meter sends its household nothing more. False when `last` was never measured.
+   */
+  userBatchesAcked(last: number): boolean {
+    if (this.#state(last)?.userBatchAcked !== true) return false;
+    for (const { state } of this.#intervals) if (state && !state.userBatchAcked) return false;
+    return true;
+  }
+
+  /**
+   * Whether a kept interval's window is still open, so that the agent may still send report
+   * onions (first copies, resends, answers to CC's resend requests); false once every window has
+   * closed and no measurement is in progress (one opens a window when it ends).
+   */
+  sending(): boolean {
+    if (this.#pending !== SETTLED) return true;
+    for (const { state } of this.#intervals) if (state?.open) return true;
+    return false;
+  }
+
   // ---- timers ---------------------------------------------------------------------------------
 
   #register(): void {

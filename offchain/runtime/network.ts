@@ -96,6 +96,8 @@ export interface EndpointState {
   crashed: boolean;
   /** The endpoint's number in creation order (0, 1, …): its row in the packet-size counts. */
   readonly row: number;
+  /** Packets scheduled for this endpoint and not yet delivered or dropped. */
+  inbound: number;
 }
 
 export class MemoryNetwork {
@@ -112,6 +114,12 @@ export class MemoryNetwork {
   readonly #maxBytes: number;
 
   readonly #endpoints = new Map<string, EndpointState>();
+  /**
+   * Retired endpoints (`MemoryEndpoint.retire`): address → row, so their packet-size counts stay
+   * reported and their address stays taken; nothing else of them (issue 14: a retired simulated
+   * meter's handler kept its whole agent alive).
+   */
+  readonly #retired = new Map<string, number>();
   /**
    * Per link with a packet in flight, sender → receiver → latest in-order delivery time (FIFO).
    * Nested maps, not one map keyed by a "from→to" string: no string built per packet (issue 14).
@@ -179,14 +187,15 @@ export class MemoryNetwork {
     if (typeof address !== "string" || address.length === 0) {
       throw new NetworkError("endpoint: address must be a non-empty string");
     }
-    if (this.#endpoints.has(address)) {
+    if (this.#endpoints.has(address) || this.#retired.has(address)) {
       throw new NetworkError(`endpoint: address ${address} already in use`);
     }
     const state: EndpointState = {
       handler: undefined,
       started: false,
       crashed: false,
-      row: this.#endpoints.size,
+      row: this.#endpoints.size + this.#retired.size,
+      inbound: 0,
     };
     this.#endpoints.set(address, state);
     return new MemoryEndpoint(address, this, state);
@@ -204,9 +213,11 @@ export class MemoryNetwork {
       throw new NetworkError("send: destination must be a non-empty string");
     }
     const sender = this.#endpoints.get(from);
-    if (sender === undefined) throw new NetworkError(`send: unknown sender ${from}`);
+    if (sender === undefined && !this.#retired.has(from)) {
+      throw new NetworkError(`send: unknown sender ${from}`);
+    }
     this.#sent++;
-    if (sender.crashed || !sender.started) {
+    if (sender === undefined || sender.crashed || !sender.started) {
       this.#drop("sender-down", from, to);
       return;
     }
@@ -238,8 +249,11 @@ export class MemoryNetwork {
     // buffer of its own (`slice` at delivery: a view of the slab would expose the other packets).
     const copy = this.#inFlightSlab.copy(bytes);
     this.#inFlight++;
+    const dest = this.#endpoints.get(to);
+    if (dest !== undefined) dest.inbound++;
     this.#clock.setTimeout(() => {
       this.#inFlight--;
+      if (dest !== undefined) dest.inbound--;
       // A link's tail matters only while a packet is in flight on it: forget it with its last
       // packet, so the map holds the links in flight, not every link ever used (issue 14).
       if (tails !== undefined && tails.get(to) === deliverAt) {
@@ -252,7 +266,11 @@ export class MemoryNetwork {
 
   #deliver(from: string, to: string, bytes: Uint8Array): void {
     const dest = this.#endpoints.get(to);
-    if (dest === undefined) return this.#drop("unknown-destination", from, to);
+    if (dest === undefined) {
+      // A retired endpoint is down for good, as a stopped one was.
+      if (this.#retired.has(to)) return this.#drop("destination-down", from, to);
+      return this.#drop("unknown-destination", from, to);
+    }
     if (dest.crashed || !dest.started || dest.handler === undefined) {
       return this.#drop("destination-down", from, to);
     }
@@ -295,6 +313,32 @@ export class MemoryNetwork {
     this.#logger.info("recovered", { address });
   }
 
+  /**
+   * Packets on their way to `address` (sent, neither delivered nor dropped yet); 0 for an unknown
+   * or retired address. A simulator retires a node only when nothing can still reach it.
+   */
+  inFlightTo(address: string): number {
+    return this.#endpoints.get(address)?.inbound ?? 0;
+  }
+
+  /**
+   * Closes `address`'s endpoint for good (`MemoryEndpoint.retire`): it stops, its handler is
+   * dropped and the network keeps only its address and packet-size row (issue 14: a retired
+   * simulated meter's handler kept its whole agent alive). Packets still on their way, or sent to
+   * it later, are dropped as "destination-down"; what it sends is dropped as "sender-down"; the
+   * address cannot be reused. Not named `close`: `stopTransport` closes a transport that has one,
+   * and a stopped memory endpoint may start again. No effect on a retired address; throws
+   * NetworkError for an unknown one.
+   */
+  retire(address: string): void {
+    if (this.#retired.has(address)) return;
+    const s = this.#state(address, "retire");
+    s.started = false;
+    s.handler = undefined;
+    this.#endpoints.delete(address);
+    this.#retired.set(address, s.row);
+  }
+
   isUp(address: string): boolean {
     const s = this.#endpoints.get(address);
     return s !== undefined && s.started && !s.crashed;
@@ -330,7 +374,10 @@ export class MemoryNetwork {
    */
   packetSizesBySender(): Map<string, Map<number, number>> {
     const out = new Map<string, Map<number, number>>();
-    for (const [address, { row }] of this.#endpoints) {
+    const rows: [string, number][] = [...this.#retired];
+    for (const [address, { row }] of this.#endpoints) rows.push([address, row]);
+    rows.sort((a, b) => a[1] - b[1]);
+    for (const [address, row] of rows) {
       for (const [size, counts] of this.#sizes) {
         const count = row < counts.length ? counts[row] : 0;
         if (count === 0) continue;
@@ -392,6 +439,11 @@ export class MemoryEndpoint implements Transport {
   handle(handler: MessageHandler): void {
     if (typeof handler !== "function") throw new NetworkError("handle: handler must be a function");
     this.#state.handler = handler;
+  }
+
+  /** Closes this endpoint for good: {@link MemoryNetwork.retire}. */
+  retire(): void {
+    this.#network.retire(this.address);
   }
 }
 

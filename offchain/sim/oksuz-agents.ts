@@ -41,12 +41,12 @@ import { Meter, type MeterIntervalReport } from "../meter/meter.ts";
 import { MeterAgent, relayDirectory } from "../meter/agent.ts";
 import { LoadModelSource } from "../meter/source/load-model-source.ts";
 import type { ReadingSource } from "../meter/source/source.ts";
-import { OnionRelay } from "../onion/relay.ts";
+import { OnionRelay, type RelayCounters } from "../onion/relay.ts";
 import { DEFAULT_PATH_LENGTH } from "../onion/report.ts";
 import { ServiceProvider } from "../sp/service-provider.ts";
 import { ServiceProviderAgent } from "../sp/agent.ts";
-import { User } from "../user/user.ts";
-import { UserAgent } from "../user/agent.ts";
+import { User, type UserIntervalCheck } from "../user/user.ts";
+import { UserAgent, type UserAgentStatus } from "../user/agent.ts";
 import { sharedUserChainClient } from "../user/chain-client.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
@@ -136,6 +136,19 @@ export interface OksuzAgentsScenario {
   readonly cover?: { readonly loopsPerRound?: number; readonly minBatch?: number };
   /** CC's admission pool (`ControlCenterAgentInit.admissionWorkers`), default 1 (inline). */
   readonly ccWorkers?: number;
+  /**
+   * Retire the fleet after the seal (issue 14, docs/SCALE.md "Retiring the fleet after the
+   * seal"): once CC has sealed the run's last interval, no report onion can still be made or be
+   * on its way, and meter i's household has acknowledged the last batch with nothing in flight
+   * to either of them, meter i's agent is stopped, its endpoint retired
+   * (`MemoryNetwork.retire`) and the run forgets it (`OksuzAgentsRun.meters[i]` becomes
+   * undefined, `relays[i]` a frozen snapshot of its figures); once household i has checked every
+   * interval, and its meter is retired, it goes too (`users[i]` becomes its figures). The run's
+   * outputs are the same (nothing can reach a retired node, so no message count changes).
+   * Ignored with `cover` (Loopix relays keep sending each round: a retired relay would change
+   * the traffic). Default false (`runOksuz` turns it on).
+   */
+  readonly retire?: boolean;
 }
 
 export interface OksuzAgentsChain {
@@ -172,6 +185,24 @@ export interface ChainRefusal {
   readonly error: unknown;
 }
 
+/**
+ * What the run's callers read of a relay (`OksuzAgentsRun.relays`): the `OnionRelay` itself, or,
+ * once its meter is retired, its figures frozen at retirement.
+ */
+export interface RelayFigures {
+  readonly epoch: number;
+  counters(): RelayCounters;
+}
+
+/**
+ * What the run's callers read of a household agent (`OksuzAgentsRun.users`): the `UserAgent`
+ * itself, or, once it is retired, its checks and status frozen at retirement.
+ */
+export interface UserFigures {
+  readonly checks: readonly UserIntervalCheck[];
+  status(): UserAgentStatus;
+}
+
 /** What the wiring holds while it runs and returns at the end: the agents, to inspect. */
 export interface OksuzAgentsRun {
   readonly ledger: string;
@@ -184,10 +215,14 @@ export interface OksuzAgentsRun {
   /** True when the crash adversary killed CC and it restarted from its store. */
   readonly ccRestarted: boolean;
   readonly sp: ServiceProviderAgent;
-  readonly meters: readonly MeterAgent[];
-  /** Each meter's onion relay (`relays[i]` is meter i's). */
-  readonly relays: readonly OnionRelay[];
-  readonly users: readonly UserAgent[];
+  /** Meter i's agent; undefined once retired (`OksuzAgentsScenario.retire`). */
+  readonly meters: readonly (MeterAgent | undefined)[];
+  /** Each meter's onion relay (`relays[i]` is meter i's), or its figures once retired. */
+  readonly relays: readonly RelayFigures[];
+  /** Household i's agent, or its figures once retired. */
+  readonly users: readonly UserFigures[];
+  /** Meters and households retired so far (`OksuzAgentsScenario.retire`). */
+  readonly retired: { readonly meters: number; readonly users: number };
   /** Meters whose reading of interval j is done (j → count). */
   readonly metersMeasured: ReadonlyMap<number, number>;
   /** The interval CC announced last (0 before the first). */
@@ -587,8 +622,8 @@ export async function runOksuzAgents(
       hooks.step?.({ task: "meters prepared", done: n, total: scenario.meters });
     }
   };
-  const meters: MeterAgent[] = [];
-  const relays: OnionRelay[] = [];
+  const meters: (MeterAgent | undefined)[] = [];
+  const relays: (OnionRelay | RelayFigures)[] = [];
   // The fleet's relays queue their forwards in one slab (issue 14): a round's onions in shared
   // 256 KiB chunks, freed together when the round has ended, instead of two buffers each. Only
   // the relays hold it, and they hand out copies (RelayInit.queueSlab).
@@ -597,7 +632,7 @@ export async function runOksuzAgents(
   // `MeterAgentComponents.batchSlab`): not the meters' secrets slab, whose chunks live for the
   // whole run, since these go with their interval. Only the meter agents hold views of it.
   const meterBatchSlab = new ByteSlab(64 * 1024);
-  const users: UserAgent[] = [];
+  const users: (UserAgent | UserFigures)[] = [];
   for (let i = 0; i < scenario.meters; i++) {
     hooks.step?.({ task: "meter agents built", done: i + 1, total: scenario.meters });
     const keys = meterKeys[i];
@@ -659,7 +694,7 @@ export async function runOksuzAgents(
     );
     if (hooks.meterReport) {
       const onReport = hooks.meterReport;
-      meters[i].onUserBatch = (_interval, report) => onReport(i, report);
+      meters[i]!.onUserBatch = (_interval, report) => onReport(i, report);
     }
     const user = new User({
       meterIndex: i,
@@ -700,6 +735,10 @@ export async function runOksuzAgents(
     }
     users.push(userAgent);
   }
+  // Every meter holds its keys from here on (and the directory the public ones): the array is
+  // not kept for the run, so a retired meter's keys go with it (issue 14).
+  meterKeys.length = 0;
+  const retirement = new Retirement(scenario, { meters, relays, users, network });
 
   const live: OksuzAgentsRun = {
     ledger: address,
@@ -719,6 +758,9 @@ export async function runOksuzAgents(
     get announced() {
       return announced;
     },
+    get retired() {
+      return { meters: retirement.meters, users: retirement.users };
+    },
     chainRefusals,
     readInterval: (j) => reader.readInterval(j),
     outsider,
@@ -732,9 +774,10 @@ export async function runOksuzAgents(
   };
 
   // ---- run ----------------------------------------------------------------------------------------
-  const services = [ccNode, spAgent, ...meters, ...users];
+  const agents = meters as MeterAgent[];
+  const households = users as UserAgent[];
   try {
-    for (const s of services) await s.start();
+    for (const s of [ccNode, spAgent, ...agents, ...households]) await s.start();
     fakeMeter?.start();
     outsider?.start();
     let finished = false;
@@ -744,7 +787,7 @@ export async function runOksuzAgents(
       u.done.then(() =>
         hooks.step?.({ task: "bills checked", done: ++usersDone, total: users.length }),
       );
-    const all = Promise.all([ccNode.done, spAgent.done, ...users.map(checked)]).then(
+    const all = Promise.all([ccNode.done, spAgent.done, ...households.map(checked)]).then(
       () => void (finished = true),
       (err) => {
         failure = err;
@@ -772,6 +815,7 @@ export async function runOksuzAgents(
           `interval ${sealed + 1}/${scenario.intervals}: sealed, ${admitted} of ${scenario.meters * slots} slots admitted`,
         );
       }
+      retirement.look(cc.sealed);
       for (; billed < spAgent.status().billedThrough; billed++) {
         const price = spAgent.prices.get(billed + 1);
         progress(
@@ -791,8 +835,9 @@ export async function runOksuzAgents(
     let lastOnionStep = "";
     /** The onion phase's step now (both steps when `final`: the run's end, whatever the ticks). */
     const onionProgress = (final: boolean): void => {
-      let sent = 0;
+      let sent = retirement.onionsSent;
       for (const m of meters) {
+        if (m === undefined) continue;
         const st = m.status();
         sent += st.onionsSent - st.resent;
       }
@@ -856,9 +901,13 @@ export async function runOksuzAgents(
     if (failure !== undefined) throw failure;
     if (adversaryFailure !== undefined) throw adversaryFailure;
     look();
+    retirement.look(currentCc().status().sealed, true);
     return live;
   } finally {
-    for (const s of services) await s.stop();
+    await ccNode.stop();
+    await spAgent.stop();
+    for (const m of meters) await m?.stop();
+    for (const u of users) if (u instanceof UserAgent) await u.stop();
     fakeMeter?.stop();
     outsider?.stop();
     rmSync(storeDir, { recursive: true, force: true });
@@ -913,6 +962,144 @@ export const CITY_POSTING_WINDOW = 4;
  */
 export function postingMode(scenario: Pick<OksuzAgentsScenario, "posting">): OcdPostingMode {
   return scenario.posting ?? "fixed";
+}
+
+/** A retired meter's relay: its figures at retirement (they can no longer change). */
+class RetiredRelay implements RelayFigures {
+  readonly epoch: number;
+  readonly #counters: RelayCounters;
+
+  constructor(relay: OnionRelay) {
+    this.epoch = relay.epoch;
+    this.#counters = relay.counters();
+  }
+
+  counters(): RelayCounters {
+    return { ...this.#counters, dropped: { ...this.#counters.dropped } };
+  }
+}
+
+/** A retired household agent: its checks and status at retirement (its last interval checked). */
+class RetiredUser implements UserFigures {
+  readonly checks: readonly UserIntervalCheck[];
+  readonly #status: UserAgentStatus;
+
+  constructor(agent: UserAgent) {
+    this.checks = agent.checks;
+    this.#status = agent.status();
+  }
+
+  status(): UserAgentStatus {
+    return { ...this.#status };
+  }
+}
+
+/** The simulator's arrays of agents and their network, as {@link Retirement} empties them. */
+interface Fleet {
+  readonly meters: (MeterAgent | undefined)[];
+  readonly relays: (OnionRelay | RelayFigures)[];
+  readonly users: (UserAgent | UserFigures)[];
+  readonly network: MemoryNetwork;
+}
+
+/**
+ * The fleet's retirement after the seal ({@link OksuzAgentsScenario.retire}, issue 14): the
+ * simulator's arrays of agents, emptied slot by slot as meters and households finish. Why it
+ * changes no output: a node is retired only when nothing can reach it again —
+ *   1. CC has sealed the run's last interval (it sends meters nothing after that);
+ *   2. the onion traffic is over, once and for all: no meter agent has a window open or a
+ *      measurement running (only those make report onions; without cover, relays only forward),
+ *      no relay has a packet queued and no packet is on its way to a meter's address (checked at
+ *      one instant over the whole fleet: after it no onion exists, and none can be made);
+ *   3. meter i's household acknowledged every kept batch (the meter sends it nothing more) and no
+ *      packet is on its way to meter i or household i (a late receipt, a late batch copy);
+ *   4. a household goes once it has checked every interval and its meter is retired (its meter is
+ *      the only node that sends to it).
+ * Scans are O(remaining meters), and run at most once per 50 × the last scan's wall time (≤ 2 %
+ * of the run, as the progress ticker), plus once at the end.
+ */
+class Retirement {
+  /** Meters and households retired. */
+  meters = 0;
+  users = 0;
+  /** First copies of report onions the retired meters sent (the onion progress counts them). */
+  onionsSent = 0;
+  readonly #on: boolean;
+  readonly #last: number;
+  readonly #fleet: Fleet;
+  /** Indices with a meter or household not retired yet (compacted at each scan). */
+  #waiting: number[];
+  /** The onion traffic is over (condition 2); it stays over. */
+  #quiet = false;
+  #nextScanAt = -Infinity;
+
+  constructor(
+    scenario: Pick<OksuzAgentsScenario, "retire" | "cover" | "intervals" | "meters">,
+    fleet: Fleet,
+  ) {
+    this.#on = scenario.retire === true && scenario.cover === undefined;
+    this.#last = scenario.intervals;
+    this.#fleet = fleet;
+    this.#waiting = this.#on ? Array.from({ length: scenario.meters }, (_, i) => i) : [];
+  }
+
+  /**
+   * Retires what can be retired, given CC's sealed count; a scan at most every 50 × the last
+   * scan's wall time unless `final` (the run's end).
+   */
+  look(sealed: number, final = false): void {
+    if (!this.#on || sealed < this.#last || this.#waiting.length === 0) return;
+    const t0 = performance.now();
+    if (!final && t0 < this.#nextScanAt) return;
+    const { meters, relays, users, network } = this.#fleet;
+    if (!this.#quiet) {
+      this.#quiet = this.#waiting.every((i) => {
+        const agent = meters[i];
+        const relay = relays[i];
+        return (
+          agent === undefined ||
+          (!agent.sending() &&
+            !(relay instanceof OnionRelay && relay.queued > 0) &&
+            network.inFlightTo(agent.address) === 0)
+        );
+      });
+    }
+    if (this.#quiet) {
+      this.#waiting = this.#waiting.filter((i) => {
+        const agent = meters[i];
+        const userAddress = `user-${i}`;
+        if (
+          agent !== undefined &&
+          agent.userBatchesAcked(this.#last) &&
+          network.inFlightTo(agent.address) === 0 &&
+          network.inFlightTo(userAddress) === 0
+        ) {
+          const st = agent.status();
+          this.onionsSent += st.onionsSent - st.resent;
+          relays[i] = new RetiredRelay(relays[i] as OnionRelay);
+          void agent.stop();
+          network.retire(agent.address);
+          meters[i] = undefined;
+          this.meters++;
+        }
+        const user = users[i];
+        if (
+          meters[i] === undefined &&
+          user instanceof UserAgent &&
+          user.checks.length >= this.#last &&
+          network.inFlightTo(userAddress) === 0
+        ) {
+          users[i] = new RetiredUser(user);
+          void user.stop();
+          network.retire(userAddress);
+          this.users++;
+        }
+        return meters[i] !== undefined || users[i] instanceof UserAgent;
+      });
+    }
+    const t1 = performance.now();
+    this.#nextScanAt = t1 + 50 * (t1 - t0);
+  }
 }
 
 /** `source`, calling `measured(startS)` after each reading (the "meters prepared" progress). */

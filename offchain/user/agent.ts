@@ -161,7 +161,11 @@ export class UserAgent {
     this.#interval = j;
     if (!kept.verified) {
       this.#logger.warn("bill disputed", { interval: j, disputes: kept.disputes });
+      return;
     }
+    // Verified: only the check is needed now; a disputed interval keeps its batch, the evidence
+    // (DESIGN §7; issue 14, `User.releaseBatch`).
+    this.#c.user.releaseBatch(j);
   }
 
   /**

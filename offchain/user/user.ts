@@ -77,6 +77,25 @@ export class User {
     (this.#batches ??= new Map()).set(interval, compactBatch(slots));
   }
 
+  /**
+   * Drops interval `interval`'s kept batch (no effect when none is kept), and the table with the
+   * last one. For a household agent once its check of the interval verified (issue 14: ≈ 1.7 kB
+   * per household kept until the end of a city's run): the batch is what the household verifies
+   * its bill with and builds dispute evidence from (DESIGN §7), so a disputed interval keeps it;
+   * a verified one needs only the check. After this the interval's `pseudonyms` are none and
+   * `verifyInterval` checks it as an interval without a batch.
+   */
+  releaseBatch(interval: number): void {
+    const batches = this.#batches;
+    if (batches === undefined || !batches.delete(interval)) return;
+    if (batches.size === 0) this.#batches = undefined;
+  }
+
+  /** Whether interval `interval`'s batch is kept (received and not released). */
+  keepsBatch(interval: number): boolean {
+    return this.#batches?.has(interval) ?? false;
+  }
+
   /** The pseudonyms of the interval's slots, in counter order. */
   pseudonyms(interval: number): readonly Uint8Array[] {
     return this.#slots(interval).map((s) => s.entry.id);

@@ -36,7 +36,7 @@ describe("Oksuz agents over the wire", function () {
       const onChain = await readInterval(ledger, j);
       expect(onChain.mismatches, `interval ${j}`).to.deep.equal([]);
       expect(onChain.state, `interval ${j} final`).to.equal(5);
-      const reports = run.meters.map((m) => m.interval(j)!.report);
+      const reports = run.meters.map((m) => m!.interval(j)!.report); // not retired (no `retire`)
       const reported = reports.reduce(
         (s, r) => s + r.entries.reduce((t, e) => t + e.value, 0n),
         0n,
@@ -55,7 +55,7 @@ describe("Oksuz agents over the wire", function () {
   it("relayed mode: 6 meters, 2 intervals, every slot admitted, every bill verified", async function () {
     const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "agents" }, chain);
     await reconcile(run, 2);
-    for (const m of run.meters) expect(m.interval(2)!.acked.size).to.equal(8);
+    for (const m of run.meters) expect(m!.interval(2)!.acked.size).to.equal(8);
     for (const j of [1, 2]) {
       for (const set of run.cc.agent.receipts(j).values()) expect(set.size).to.equal(8);
     }
@@ -71,7 +71,7 @@ describe("Oksuz agents over the wire", function () {
     expect(run.virtualMs, "two intervals within one window").to.be.below(60_000);
     for (const m of run.meters) {
       for (const j of [1, 2])
-        expect(m.interval(j)!.userBatchAcked, `${m.address} j=${j}`).to.equal(true);
+        expect(m!.interval(j)!.userBatchAcked, `${m!.address} j=${j}`).to.equal(true);
     }
   });
 
