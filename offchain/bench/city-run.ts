@@ -2,7 +2,7 @@
 // MeterAgents, ControlCenterService, ServiceProviderAgent and UserAgents over one MemoryNetwork and
 // VirtualClock) against the in-process Hardhat chain, N meters, one interval, timed per phase.
 //
-//   node offchain/bench/city-run.ts --meters N [--intervals 1] [--seed S] [--json]
+//   node offchain/bench/city-run.ts --meters N [--intervals 1] [--seed S] [--no-retire] [--json]
 //
 // Prints the phase times and the process's peak resident memory (`process.resourceUsage().maxRSS`,
 // the kernel's high-water mark, so nothing between samples is missed); `--json` prints one JSON
@@ -13,7 +13,8 @@
 // `--heap-snapshot PHASE` writes a V8 heap snapshot to the temporary directory when the phase ends
 // ("registration", "admission+seal 1", "billing 1") or half-way through a counted step ("reports
 // admitted", "bills posted", "bills checked"); `--heap-snapshot-above MB` when the V8 heap in use
-// first exceeds MB.
+// first exceeds MB. The fleet is retired after the seal (`OksuzAgentsScenario.retire`, as `runOksuz`
+// does); `--no-retire` keeps every agent to the end (the figures before issue 14's session 8).
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -120,6 +121,8 @@ export async function cityRun(
     readonly seed?: string;
     readonly onProgress?: (line: string) => void;
     readonly step?: (step: ProgressStep) => void;
+    /** `OksuzAgentsScenario.retire`, default true. */
+    readonly retire?: boolean;
   } = {},
 ): Promise<CityRunResult> {
   const intervals = options.intervals ?? 1;
@@ -134,7 +137,7 @@ export async function cityRun(
     say(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${name} done`),
   );
   const run = await runOksuzAgents(
-    { meters, intervals, seed: options.seed ?? "city" },
+    { meters, intervals, seed: options.seed ?? "city", retire: options.retire ?? true },
     { admin, controlCenter, serviceProvider },
     { logger, ...(options.step ? { step: options.step } : {}) },
   );
@@ -191,6 +194,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       intervals: { type: "string", default: "1" },
       seed: { type: "string", default: "city" },
       json: { type: "boolean", default: false },
+      "no-retire": { type: "boolean", default: false },
       "trace-memory": { type: "boolean", default: false },
       "heap-snapshot": { type: "string" },
       "heap-snapshot-above": { type: "string" },
@@ -237,6 +241,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const result = await cityRun(meters, {
     intervals,
     seed: values.seed,
+    retire: !values["no-retire"],
     onProgress: (line) => {
       console.error(line);
       // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).

@@ -5,6 +5,7 @@
 // the process's fixed part; each bound sits between the old and the new figure, so the test
 // fails if the old shape comes back, not on noise.
 import { expect } from "chai";
+import { network as hardhatNetwork } from "hardhat";
 
 import { bytesInUse, bytesPerItem, gcFunction } from "../../offchain/bench/heap.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
@@ -28,6 +29,15 @@ import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import { verifyBillBatch } from "../../offchain/chain/billing.ts";
+import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
+import {
+  runOksuzAgents,
+  type OksuzAgentsChain,
+  type OksuzAgentsRun,
+} from "../../offchain/sim/oksuz-agents.ts";
+import type { MeterAgent } from "../../offchain/meter/agent.ts";
+import type { OnionRelay } from "../../offchain/onion/relay.ts";
 import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
@@ -313,5 +323,178 @@ describe("memory per meter after the seal (issue 14)", function () {
     await Promise.all(agents.map((a) => a.done));
     expect(reads).to.equal(2 * 6_000);
     expect(agents[0].status()).to.deep.include({ interval: 0, billsVerified: 0 });
+  });
+
+  it("a household releases its kept batch once its check of the interval verified, and keeps it when the check disputes (≥ 1,000 B less per household)", async function () {
+    const cc = ccKeys();
+    const meters = [0, 1, 2].map((i) => makeMeter(i, cc));
+    const reports = meters.map((m, i) => m.reportInterval(1, 600n + BigInt(i) * 400n, T));
+    const all = reports
+      .flatMap((r) => r.entries)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
+    const ocd = all.filter((e) => e.value !== 0n);
+    const sp = new ServiceProvider({
+      keys: keyPairFromSecret(seedScalar("sp")),
+      signingKey: seedScalar("sp/sig"),
+      ccPublicKey: cc.publicKey,
+      domain: DOMAIN,
+      billBatchSize: 4,
+    });
+    const tariff = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
+    const price = sp.price(tariff, sp.aggregate(ocd));
+    const batches = sp.billBatches(1, ocd, price, T);
+    // The final interval as the ledger reader rebuilds it; `billOffset` makes SP's bill of one of
+    // household 1's entries one unit too high: its check disputes.
+    const finalReport = (bills = batches): IntervalReport =>
+      ({
+        interval: 1,
+        state: INTERVAL_STATE.Final,
+        window: WINDOW,
+        ocd,
+        zeroSlots: PseudonymIndex.of(all.filter((e) => e.value === 0n).map((e) => e.id)),
+        expectedSlots: all.length,
+        dap: sp.dapEntries(1, price, T),
+        bills: bills.flatMap((b) => b.bills),
+        billBatches: bills.map((b) => ({
+          firstIndex: b.firstIndex,
+          bills: b.bills,
+          rAddr: b.signature.rAddr,
+          y: b.signature.y,
+          signatureValid: verifyBillBatch(DOMAIN, b, sp.sigPk),
+        })),
+        sumWh: sp.aggregate(ocd),
+        ocdDigest: new Uint8Array(32),
+        billDigest: new Uint8Array(32),
+        billedTotal: 0n,
+        expectedPrice: price,
+        price,
+        mismatches: [],
+      }) as unknown as IntervalReport;
+    const mine = ocd.findIndex(
+      (e) => Buffer.compare(Buffer.from(e.id), Buffer.from(reports[1].pseudonyms[0])) === 0,
+    );
+    sp.faults = { billOffset: { index: mine, delta: 1n } };
+    const wrongBills = sp.billBatches(1, ocd, price, T);
+    const household = async (report: IntervalReport) => {
+      const clock = new VirtualClock({ startMs: 0 });
+      const network = new MemoryNetwork({}, { clock, rng: createRng("household") });
+      const user = new User({
+        meterIndex: 1,
+        domain: DOMAIN,
+        meterBasePublicKey: meters[1].basePublicKey,
+        spSigPk: sp.sigPk,
+      });
+      const agent = new UserAgent(
+        { meterAddress: "meter-1", intervals: 1, pollMs: 1_000 },
+        {
+          user,
+          chain: { readInterval: async () => report },
+          transport: network.endpoint("user-1"),
+          clock,
+        },
+      );
+      await agent.start();
+      agent.restoreBatch(1, reports[1].userBatch);
+      expect(user.keepsBatch(1), "kept until checked").to.equal(true);
+      for (let i = 0; i < 5 && agent.checks.length === 0; i++) await clock.advanceAsync(1_000);
+      await agent.done;
+      return { user, check: agent.checks[0] };
+    };
+    const verified = await household(finalReport());
+    expect(verified.check.verified, verified.check.disputes.join("; ")).to.equal(true);
+    expect(verified.user.keepsBatch(1), "released after a verified check").to.equal(false);
+    const disputed = await household(finalReport(wrongBills));
+    expect(disputed.check.verified).to.equal(false);
+    expect(disputed.check.disputes.join()).to.match(/expected/);
+    // The evidence stays: the batch, and its pseudonyms for a dispute (DESIGN §7).
+    expect(disputed.user.keepsBatch(1), "kept after a disputed check").to.equal(true);
+    expect(disputed.user.pseudonyms(1)).to.deep.equal(reports[1].pseudonyms);
+    // What releasing gives back, per household (K = 8: the 1,360-byte batch, its Map and buffer).
+    const make = (release: boolean) => (i: number) => {
+      const user = new User({
+        meterIndex: i,
+        domain: DOMAIN,
+        meterBasePublicKey: meters[1].basePublicKey,
+        spSigPk: sp.sigPk,
+      });
+      user.receiveBatch(1, reports[i % 3].userBatch);
+      if (release) user.releaseBatch(1);
+      return user;
+    };
+    bytesPerItem(gc, 10, 50, make(true));
+    const kept = bytesPerItem(gc, 200, 1_200, make(false));
+    const released = bytesPerItem(gc, 200, 1_200, make(true));
+    // Measured (200 → 1,200 households): kept ≈ 1.9 kB, released ≈ 0.2 kB.
+    expect(kept - released).to.be.above(1_000);
+  });
+
+  describe("retiring the fleet after the seal (issue 14, session 8)", function () {
+    let chain: OksuzAgentsChain;
+    let close: () => Promise<void>;
+
+    before(async () => {
+      const connection = await hardhatNetwork.create();
+      const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
+      chain = { admin, controlCenter, serviceProvider };
+      close = () => connection.close();
+    });
+    after(async () => close());
+
+    /** A 6-meter run, with WeakRefs to every meter agent, relay and household agent. */
+    async function watched(retire: boolean) {
+      const refs: WeakRef<object>[] = [];
+      const run = await runOksuzAgents(
+        { meters: 6, intervals: 2, seed: "retire", retire },
+        chain,
+        {
+          watch: (r: OksuzAgentsRun) => {
+            if (refs.length > 0) return;
+            for (const m of r.meters) refs.push(new WeakRef(m as MeterAgent));
+            for (const relay of r.relays) refs.push(new WeakRef(relay as OnionRelay));
+            for (const u of r.users) refs.push(new WeakRef(u));
+          },
+        },
+      );
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      return { run, alive: refs.filter((w) => w.deref() !== undefined).length, refs };
+    }
+
+    /** What the run's callers read of it (runOksuz: relays' figures, households' checks). */
+    const outcome = (run: OksuzAgentsRun) => ({
+      relays: run.relays.map((r) => ({ epoch: r.epoch, ...r.counters() })),
+      users: run.users.map((u) => ({ checks: u.checks, status: u.status() })),
+      network: run.network,
+      cc: run.cc.status(),
+      sp: run.sp.status(),
+      measured: [...run.metersMeasured],
+      virtualMs: run.virtualMs,
+    });
+
+    it("a retired meter's agent and relay, and its household's agent, are collectable once the run's last interval is sealed and checked; the run reads the same", async function () {
+      const kept = await watched(false);
+      const retired = await watched(true);
+      expect(kept.refs).to.have.length(18);
+      // Without retirement the run holds every agent (the control: the WeakRefs can fail).
+      expect(kept.alive).to.equal(18);
+      expect(kept.run.retired).to.deep.equal({ meters: 0, users: 0 });
+      expect(retired.run.retired).to.deep.equal({ meters: 6, users: 6 });
+      expect(retired.run.meters.every((m) => m === undefined)).to.equal(true);
+      expect(retired.alive, "agents, relays and households still reachable").to.equal(0);
+      // Same run: every figure the callers read, message counts included, and every bill verified.
+      expect(outcome(retired.run)).to.deep.equal(outcome(kept.run));
+      expect(retired.run.users.every((u) => u.checks.every((c) => c.verified))).to.equal(true);
+      expect(retired.run.relays.every((r) => r.epoch === 2)).to.equal(true);
+    });
+
+    it("with cover traffic nothing retires (relays keep sending every round)", async function () {
+      const run = await runOksuzAgents(
+        { meters: 5, intervals: 1, seed: "retire-cover", retire: true, cover: { loopsPerRound: 1 } },
+        chain,
+      );
+      expect(run.retired).to.deep.equal({ meters: 0, users: 0 });
+      expect(run.meters.every((m) => m !== undefined)).to.equal(true);
+    });
   });
 });
