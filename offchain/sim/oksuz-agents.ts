@@ -43,6 +43,7 @@ import { LoadModelSource } from "../meter/source/load-model-source.ts";
 import type { ReadingSource } from "../meter/source/source.ts";
 import { OnionRelay, type RelayCounters } from "../onion/relay.ts";
 import { DEFAULT_PATH_LENGTH } from "../onion/report.ts";
+import { ONION_DROP_REASONS, type OnionDropReason } from "../onion/errors.ts";
 import { ServiceProvider } from "../sp/service-provider.ts";
 import { ServiceProviderAgent } from "../sp/agent.ts";
 import { User, type UserIntervalCheck } from "../user/user.ts";
@@ -964,18 +965,76 @@ export function postingMode(scenario: Pick<OksuzAgentsScenario, "posting">): Ocd
   return scenario.posting ?? "fixed";
 }
 
-/** A retired meter's relay: its figures at retirement (they can no longer change). */
-class RetiredRelay implements RelayFigures {
-  readonly epoch: number;
-  readonly #counters: RelayCounters;
+/** The figures of one relay, in this order, then its drops by reason ({@link ONION_DROP_REASONS}). */
+const RELAY_FIELDS = [
+  "received",
+  "forwarded",
+  "coverSent",
+  "loopsReturned",
+  "loopsLost",
+  "replayTags",
+  "replayBytes",
+] as const;
+const RELAY_ROW = 1 + RELAY_FIELDS.length + ONION_DROP_REASONS.length;
 
-  constructor(relay: OnionRelay) {
-    this.epoch = relay.epoch;
-    this.#counters = relay.counters();
+/**
+ * The retired relays' figures at retirement (they can no longer change): one row of numbers each
+ * (epoch, {@link RELAY_FIELDS}, drops by reason) in one growing `Float64Array`, not a counters
+ * object and a drops object per relay (≈ 0.3 kB per meter for the rest of the run).
+ */
+class RetiredRelays {
+  #rows = new Float64Array(64 * RELAY_ROW);
+  #count = 0;
+
+  /** Keeps `relay`'s figures now; returns what reads them. */
+  add(relay: OnionRelay): RelayFigures {
+    const c = relay.counters();
+    const row = this.#count++;
+    if ((row + 1) * RELAY_ROW > this.#rows.length) {
+      const grown = new Float64Array(2 * this.#rows.length);
+      grown.set(this.#rows);
+      this.#rows = grown;
+    }
+    const at = row * RELAY_ROW;
+    this.#rows[at] = relay.epoch;
+    RELAY_FIELDS.forEach((f, k) => (this.#rows[at + 1 + k] = c[f]));
+    ONION_DROP_REASONS.forEach(
+      (r, k) => (this.#rows[at + 1 + RELAY_FIELDS.length + k] = c.dropped[r]),
+    );
+    return new RetiredRelay(this, row);
+  }
+
+  epoch(row: number): number {
+    return this.#rows[row * RELAY_ROW];
+  }
+
+  counters(row: number): RelayCounters {
+    const at = row * RELAY_ROW;
+    const field = (k: number) => this.#rows[at + 1 + k];
+    const dropped = {} as Record<OnionDropReason, number>;
+    ONION_DROP_REASONS.forEach((r, k) => (dropped[r] = field(RELAY_FIELDS.length + k)));
+    const counters = { dropped } as { -readonly [K in keyof RelayCounters]: RelayCounters[K] };
+    RELAY_FIELDS.forEach((f, k) => (counters[f] = field(k)));
+    return counters;
+  }
+}
+
+/** A retired meter's relay: its row of {@link RetiredRelays}. */
+class RetiredRelay implements RelayFigures {
+  readonly #table: RetiredRelays;
+  readonly #row: number;
+
+  constructor(table: RetiredRelays, row: number) {
+    this.#table = table;
+    this.#row = row;
+  }
+
+  get epoch(): number {
+    return this.#table.epoch(this.#row);
   }
 
   counters(): RelayCounters {
-    return { ...this.#counters, dropped: { ...this.#counters.dropped } };
+    return this.#table.counters(this.#row);
   }
 }
 
@@ -1029,6 +1088,7 @@ class Retirement {
   readonly #fleet: Fleet;
   /** Indices with a meter or household not retired yet (compacted at each scan). */
   #waiting: number[];
+  readonly #retiredRelays = new RetiredRelays();
   /** The onion traffic is over (condition 2); it stays over. */
   #quiet = false;
   #nextScanAt = -Infinity;
@@ -1076,7 +1136,7 @@ class Retirement {
         ) {
           const st = agent.status();
           this.onionsSent += st.onionsSent - st.resent;
-          relays[i] = new RetiredRelay(relays[i] as OnionRelay);
+          relays[i] = this.#retiredRelays.add(relays[i] as OnionRelay);
           void agent.stop();
           network.retire(agent.address);
           meters[i] = undefined;
