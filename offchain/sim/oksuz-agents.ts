@@ -278,7 +278,8 @@ const ROUND_MS = 200;
 /**
  * Deploys (or attaches to) a BillingLedger, wires every Oksuz agent over a MemoryNetwork on a
  * VirtualClock, runs `scenario.intervals` intervals (1-based) to the end (every interval final
- * on-chain, every user check done) and stops every agent. Throws `OksuzAgentsTimeoutError` when
+ * on-chain, every user check done) and stops every agent; with `scenario.retire`, meters and
+ * households are retired as their work ends (see {@link OksuzAgentsScenario.retire}). Throws `OksuzAgentsTimeoutError` when
  * the run has not ended after (intervals + 2) × 10 windows of virtual time,
  * `DeploymentMismatchError` for an attached ledger already used, and whatever an agent failed with.
  */

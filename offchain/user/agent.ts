@@ -2,7 +2,8 @@
 // §7): the household's pure `User` verifier fed by its meter's user batch over the wire (pairing
 // channel) and by the chain (injected UserChainClient, polled on the injected clock). Once an
 // interval is final on-chain and its batch has arrived, the user verifies its bill and keeps the
-// check; a missing batch or a dispute is reported, never hidden.
+// check; a missing batch or a dispute is reported, never hidden. A verified interval's batch is
+// released then (only the check is needed); a disputed one's stays, the evidence (issue 14).
 import type { Clock } from "../runtime/clock.ts";
 import { silentLogger, type Logger } from "../runtime/log.ts";
 import type { Transport } from "../runtime/network.ts";

@@ -443,18 +443,14 @@ describe("memory per meter after the seal (issue 14)", function () {
     /** A 6-meter run, with WeakRefs to every meter agent, relay and household agent. */
     async function watched(retire: boolean) {
       const refs: WeakRef<object>[] = [];
-      const run = await runOksuzAgents(
-        { meters: 6, intervals: 2, seed: "retire", retire },
-        chain,
-        {
-          watch: (r: OksuzAgentsRun) => {
-            if (refs.length > 0) return;
-            for (const m of r.meters) refs.push(new WeakRef(m as MeterAgent));
-            for (const relay of r.relays) refs.push(new WeakRef(relay as OnionRelay));
-            for (const u of r.users) refs.push(new WeakRef(u));
-          },
+      const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "retire", retire }, chain, {
+        watch: (r: OksuzAgentsRun) => {
+          if (refs.length > 0) return;
+          for (const m of r.meters) refs.push(new WeakRef(m as MeterAgent));
+          for (const relay of r.relays) refs.push(new WeakRef(relay as OnionRelay));
+          for (const u of r.users) refs.push(new WeakRef(u));
         },
-      );
+      });
       gc();
       await new Promise((resolve) => setImmediate(resolve));
       gc();
@@ -490,7 +486,13 @@ describe("memory per meter after the seal (issue 14)", function () {
 
     it("with cover traffic nothing retires (relays keep sending every round)", async function () {
       const run = await runOksuzAgents(
-        { meters: 5, intervals: 1, seed: "retire-cover", retire: true, cover: { loopsPerRound: 1 } },
+        {
+          meters: 5,
+          intervals: 1,
+          seed: "retire-cover",
+          retire: true,
+          cover: { loopsPerRound: 1 },
+        },
         chain,
       );
       expect(run.retired).to.deep.equal({ meters: 0, users: 0 });

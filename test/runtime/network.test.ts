@@ -11,6 +11,7 @@ import {
   type MemoryNetworkInit,
 } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
+import { gcFunction } from "../../offchain/bench/heap.ts";
 
 interface Delivery {
   at: number;
@@ -268,5 +269,62 @@ describe("MemoryNetwork", () => {
       /unknown sender/,
     );
     expect(() => net.crash("ghost")).to.throw(NetworkError, /crash: unknown address/);
+  });
+
+  it("retires an endpoint for good: its handler is dropped, what reaches it or leaves it is dropped, its sizes stay counted, its address stays taken (issue 14)", async () => {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork(
+      { latency: { baseMs: 10, jitterMs: 0 } },
+      { clock, rng: createRng(7) },
+    );
+    const a = net.endpoint("a");
+    const b = net.endpoint("b");
+    const got: string[] = [];
+    let handler: ((from: string) => void) | undefined = (from) => void got.push(from);
+    const ref = new WeakRef(handler);
+    b.handle(handler);
+    handler = undefined;
+    a.handle(() => {});
+    for (const ep of [a, b]) ep.start();
+    b.send("a", new Uint8Array(5));
+    a.send("b", new Uint8Array(3));
+    a.send("b", new Uint8Array(3));
+    expect(net.inFlightTo("b")).to.equal(2);
+    expect(net.inFlightTo("a")).to.equal(1);
+    expect(net.inFlightTo("nobody")).to.equal(0);
+    clock.advance(10);
+    expect(got).to.deep.equal(["a", "a"]);
+    expect(net.inFlightTo("b")).to.equal(0);
+    // One on its way when b retires: dropped at delivery as "destination-down".
+    a.send("b", new Uint8Array(3));
+    b.retire();
+    b.retire(); // no effect
+    expect(net.inFlightTo("b")).to.equal(0);
+    expect(net.isUp("b")).to.equal(false);
+    clock.advance(10);
+    a.send("b", new Uint8Array(3));
+    b.send("a", new Uint8Array(5)); // a retired endpoint's own sends: "sender-down"
+    clock.advance(10);
+    expect(got).to.have.length(2);
+    expect(net.stats().dropped).to.deep.include({ "destination-down": 2, "sender-down": 1 });
+    expect(net.stats().inFlight).to.equal(0);
+    // Its traffic stays in the per-sender counts, in creation order; the address is not reused.
+    expect([...net.packetSizesBySender()]).to.deep.equal([
+      ["a", new Map([[3, 4]])],
+      ["b", new Map([[5, 1]])],
+    ]);
+    expect(() => net.endpoint("b")).to.throw(NetworkError, /already in use/);
+    expect(() => net.retire("nobody")).to.throw(NetworkError, /unknown address/);
+    // A new endpoint after a retired one gets a row of its own.
+    const c = net.endpoint("c");
+    c.start();
+    c.send("a", new Uint8Array(7));
+    expect(net.packetSizesBySender().get("c")).to.deep.equal(new Map([[7, 1]]));
+    expect(net.packetSizesBySender().get("b")).to.deep.equal(new Map([[5, 1]]));
+    // The network keeps nothing of b's handler (what kept a retired simulated meter alive).
+    // (A WeakRef keeps its target until the job that made it ends.)
+    await new Promise((resolve) => setImmediate(resolve));
+    gcFunction()();
+    expect(ref.deref()).to.equal(undefined);
   });
 });
