@@ -3,9 +3,10 @@
 // timer fires and sends what it returns, and calls `rotateEpoch` at epoch boundaries.
 //
 //   receive: input type/size/version/key → ECDH → HMAC under the current or previous epoch's
-//            associated data, then (a relay only) the next epoch's → replay cache lookup → TLV payload → replay cache insert (only a
-//            well-formed layer is remembered). Forwards are queued, never sent at once: sending
-//            immediately would let a link observer match input to output by timing.
+//            associated data, then (a relay only) the next epoch's → replay cache lookup → TLV
+//            payload → replay cache insert (only a well-formed layer is remembered). Forwards
+//            are queued, never sent at once: sending immediately would let a link observer match
+//            input to output by timing.
 //            Never throws for any input: a non-`Uint8Array` is dropped as "input", a full replay
 //            cache or forward queue as "overload" (issue 16: bounded under floods).
 //   endRound: the queued forwards plus cover loops (Loopix-style), shuffled together with the
