@@ -62,7 +62,10 @@ export interface RelayInit {
   /** Current epoch (u32). */
   readonly epoch: number;
   readonly cover?: RelayCoverInit;
-  /** Cap on the replay cache per epoch (default 65,536 tags: ≤ 4 MiB, see replay.ts). */
+  /**
+   * Cap on the replay cache per epoch (default 65,536 tags: ≤ 6 MiB over the previous, current and
+   * next epochs, see replay.ts).
+   */
   readonly maxTagsPerEpoch?: number;
   /**
    * Forwards queued in one round at most (default 4096, ≈ 5.6 MiB of 1366-byte packets); beyond,

@@ -6,7 +6,9 @@
 //  - Expiry by epoch. The associated data binds every packet to an epoch (report.ts
 //    `onionAssociatedData`) and a hop accepts only the current and the previous epoch, so a packet
 //    of an older epoch fails its HMAC and its tag can be forgotten: `rotate` drops every table older
-//    than the new previous epoch. This is Sphinx's "replay cache until key rotation" (Danezis &
+//    than the new previous epoch. A relay also takes packets of the next epoch before its own
+//    rotation (relay.ts: its meter may have missed CC's announcement): those tags go to a third
+//    table, kept as that epoch's when the cache rotates to it. This is Sphinx's "replay cache until key rotation" (Danezis &
 //    Goldberg 2009 §4; Lightning rotates node keys, Loopix mixes rotate per epoch) with the epoch in
 //    the AD instead of a new relay key, so the directory need not change every epoch. Someone must
 //    drive it: the agents rotate every hop at each interval (`meter/agent.ts`, `cc/service.ts`).
@@ -16,7 +18,8 @@
 //    `OnionOverloadError`; the hop then drops new packets of that epoch (fail closed: forgetting a
 //    tag early would let its packet be replayed). Memory is at most
 //    `2 × tableSlots(maxTagsPerEpoch) × 16` bytes: with the default 65,536 tags per epoch, 131,072
-//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. A table holds nothing until its
+//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs (6 MiB for a relay's three,
+//    `replayCacheMaxBytes(cap, 3)`). A table holds nothing until its
 //    first tag, then starts at 16 slots (256 B) and doubles as it fills — to load 3/4 while it has
 //    at most 64 slots (a probe of a table that small is a few cache lines whatever its load), to
 //    load 1/2 beyond: a city's relays each see a few dozen packets an epoch (3 hops × K = 8 on
