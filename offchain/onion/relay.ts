@@ -3,9 +3,10 @@
 // timer fires and sends what it returns, and calls `rotateEpoch` at epoch boundaries.
 //
 //   receive: input type/size/version/key → ECDH → HMAC under the current or previous epoch's
-//            associated data → replay cache lookup → TLV payload → replay cache insert (only a
-//            well-formed layer is remembered). Forwards are queued, never sent at once: sending
-//            immediately would let a link observer match input to output by timing.
+//            associated data, then (a relay only) the next epoch's → replay cache lookup → TLV
+//            payload → replay cache insert (only a well-formed layer is remembered). Forwards
+//            are queued, never sent at once: sending immediately would let a link observer match
+//            input to output by timing.
 //            Never throws for any input: a non-`Uint8Array` is dropped as "input", a full replay
 //            cache or forward queue as "overload" (issue 16: bounded under floods).
 //   endRound: the queued forwards plus cover loops (Loopix-style), shuffled together with the
@@ -61,7 +62,10 @@ export interface RelayInit {
   /** Current epoch (u32). */
   readonly epoch: number;
   readonly cover?: RelayCoverInit;
-  /** Cap on the replay cache per epoch (default 65,536 tags: ≤ 4 MiB, see replay.ts). */
+  /**
+   * Cap on the replay cache per epoch (default 65,536 tags: ≤ 6 MiB over the previous, current and
+   * next epochs, see replay.ts).
+   */
   readonly maxTagsPerEpoch?: number;
   /**
    * Forwards queued in one round at most (default 4096, ≈ 5.6 MiB of 1366-byte packets); beyond,
@@ -108,13 +112,18 @@ export interface RelayCounters {
   readonly loopsReturned: number;
   /** Own loops not back by the end of the epoch after they were sent (possible n−1 attack). */
   readonly loopsLost: number;
+  /**
+   * Packets accepted under the next epoch's associated data, before this relay's own rotation to
+   * it (its meter had not heard CC's announcement yet, e.g. lost on a lossy link): see
+   * {@link OnionRelay.receive}.
+   */
+  readonly nextEpochAccepted: number;
   readonly dropped: Readonly<Record<OnionDropReason, number>>;
   /** Tags in the replay cache now, and the bytes its tables occupy. */
   readonly replayTags: number;
   readonly replayBytes: number;
 }
 
-/** Associated data of the current and the previous epoch, and the replay cache over both. */
 /**
  * Public values every hop of one deployment computes alike — the domain and the associated data of
  * an epoch (DESIGN §4.6) — are shared between hops instead of copied per hop (issue 14: five
@@ -176,6 +185,10 @@ function shareCover(cover: Required<RelayCoverInit>): Required<RelayCoverInit> {
   return sharedCover!;
 }
 
+/**
+ * Associated data of the current and the previous epoch, and the replay cache over the live
+ * epochs (previous, current, and for a relay the next one).
+ */
 class EpochGate {
   readonly replay: ReplayCache;
   readonly #domain: Uint8Array;
@@ -193,14 +206,18 @@ class EpochGate {
 
   /**
    * The packet's shared secret, epoch and associated data if its HMAC verifies under the current
-   * or (grace for packets built just before the rotation and still in flight) previous epoch and
-   * it is not a replay. The caller inserts the tag once the layer proved well formed.
+   * or (grace for packets built just before the rotation and still in flight) previous epoch —
+   * or, with `lookahead`, the next epoch (one more HMAC over the same shared secret, no EC work,
+   * tried only when the first two fail) — and it is not a replay. The gate's epoch does not move.
+   * The caller inserts the tag once the layer proved well formed. Throws OnionInputError,
+   * OnionHmacError, OnionReplayError (and the Sphinx input errors of `deriveSharedSecret`).
    */
   authenticate(
     packet: unknown,
     privateKey: bigint,
     backend: Secp256k1Backend,
     fn: string,
+    lookahead = false,
   ): { sharedSecret: Uint8Array; epoch: number; ad: Uint8Array } {
     if (!(packet instanceof Uint8Array)) {
       throw new OnionInputError(`${fn}: packet must be a Uint8Array, got ${describe(packet)}`);
@@ -210,11 +227,18 @@ class EpochGate {
       let epoch = this.epoch;
       let ad = this.adCurrent;
       if (!verifyOnionHmac(packet, sharedSecret, ad)) {
-        if (this.adPrevious === null || !verifyOnionHmac(packet, sharedSecret, this.adPrevious)) {
-          throw new OnionHmacError(`${fn}: HMAC mismatch`);
+        if (this.adPrevious !== null && verifyOnionHmac(packet, sharedSecret, this.adPrevious)) {
+          epoch = this.epoch - 1;
+          ad = this.adPrevious;
+        } else {
+          const adNext =
+            lookahead && this.epoch < MAX_EPOCH ? sharedAd(this.#domain, this.epoch + 1) : null;
+          if (adNext === null || !verifyOnionHmac(packet, sharedSecret, adNext)) {
+            throw new OnionHmacError(`${fn}: HMAC mismatch`);
+          }
+          epoch = this.epoch + 1;
+          ad = adNext;
         }
-        epoch = this.epoch - 1;
-        ad = this.adPrevious;
       }
       if (this.replay.has(sharedSecret, epoch)) {
         throw new OnionReplayError(`${fn}: replayed packet`);
@@ -233,6 +257,9 @@ class EpochGate {
     this.adPrevious = sharedAd(this.#domain, epoch - 1);
   }
 }
+
+/** The last u32 epoch: it has no next one. */
+const MAX_EPOCH = 0xffffffff;
 
 function describe(value: unknown): string {
   if (value === null) return "null";
@@ -265,6 +292,7 @@ export class OnionRelay {
   #coverSent = 0;
   #loopsReturned = 0;
   #loopsLost = 0;
+  #nextEpochAccepted = 0;
   /** Drops by reason; created by the first drop (most hops never drop anything). */
   #dropped?: Record<OnionDropReason, number>;
 
@@ -322,6 +350,7 @@ export class OnionRelay {
       coverSent: this.#coverSent,
       loopsReturned: this.#loopsReturned,
       loopsLost: this.#loopsLost,
+      nextEpochAccepted: this.#nextEpochAccepted,
       dropped: { ...(this.#dropped ?? dropCounters()) },
       replayTags: this.#gate.replay.size,
       replayBytes: this.#gate.replay.bytes,
@@ -331,13 +360,30 @@ export class OnionRelay {
   /**
    * Handles one incoming packet; never throws for a bad packet or a non-byte input, it counts and
    * drops it (reasons in errors.ts).
+   *
+   * Epochs (DESIGN §4.6, docs/ONION.md "Associated data and epochs"): a packet of the current or
+   * the previous epoch is accepted, and so is one of the next epoch — its meter's announcement of
+   * that interval may have been lost on the link while other meters already build onions for it.
+   * Such a packet is processed like any other, its tag recorded under the next epoch (so it stays
+   * refused as a replay while that epoch is live) and counted in `nextEpochAccepted`; the relay's
+   * own epoch does NOT move: only `rotateEpoch` (its meter's agent, on CC's announcement) moves
+   * it. The associated data is public (domain ‖ epoch), so anyone can build a next-epoch packet;
+   * had it moved the epoch, one such packet would make the relay refuse in-flight packets of the
+   * previous epoch, and a chain of them would move it any number of epochs ahead. A packet two or
+   * more epochs ahead fails its HMAC.
    */
   receive(packet: Uint8Array): RelayReceipt {
     this.#received++;
     let sharedSecret: Uint8Array | undefined;
     try {
       const gate = this.#gate;
-      const auth = gate.authenticate(packet, this.#privateKey, this.#backend, "OnionRelay.receive");
+      const auth = gate.authenticate(
+        packet,
+        this.#privateKey,
+        this.#backend,
+        "OnionRelay.receive",
+        true,
+      );
       sharedSecret = auth.sharedSecret;
       const { payload, next } = peelWithSharedSecret(packet, sharedSecret, auth.ad, {
         backend: this.#backend,
@@ -348,6 +394,7 @@ export class OnionRelay {
           throw new OnionOverloadError(`OnionRelay.receive: ${this.#maxQueued} forwards queued`);
         }
         gate.replay.checkAndInsert(sharedSecret, auth.epoch);
+        if (auth.epoch > gate.epoch) this.#nextEpochAccepted++;
         this.#queue.push(
           this.#queueSlab === undefined
             ? { nextNodeId: layer.nextNodeId, packet: layer.packet, cover: false }
@@ -360,6 +407,7 @@ export class OnionRelay {
         throw new OnionPayloadError("OnionRelay.receive: loop tag not sent by this relay");
       }
       gate.replay.checkAndInsert(sharedSecret, auth.epoch);
+      if (auth.epoch > gate.epoch) this.#nextEpochAccepted++;
       this.#pendingLoops!.delete(tag);
       this.#loopsReturned++;
       return { accepted: true, kind: "loop" };
@@ -416,8 +464,10 @@ export class OnionRelay {
 
   /**
    * Moves to a later epoch: packets of the new previous epoch stay acceptable (grace), older
-   * ones fail their HMAC, so their replay tags are forgotten; own loops sent before the previous
-   * epoch that never came back are counted as lost.
+   * ones fail their HMAC, so their replay tags are forgotten; tags of packets taken early under
+   * the next epoch are kept as that epoch's; own loops sent before the previous epoch that never
+   * came back are counted as lost. Throws RangeError for an epoch not above the current one (the
+   * meter agent rotates only to a later interval) or not a u32.
    */
   rotateEpoch(epoch: number): void {
     this.#gate.rotate(epoch);
@@ -450,7 +500,8 @@ export type ExitReceipt =
  * The final hop of a report onion (CC, DESIGN §4.6): peels its layer and returns the OCD message,
  * with the same epoch grace and replay cache as a relay. Without it, replaying one final-hop packet
  * three times made CC check (and count a fault for) the same report three times (issue 16). Never
- * throws for any input: bad packets are counted and dropped.
+ * throws for any input: bad packets are counted and dropped. Unlike a relay it takes no packet of
+ * the next epoch: CC announces the intervals, so its exit is never behind an honest sender.
  */
 export class OnionExit {
   readonly #privateKey: bigint;

@@ -6,7 +6,9 @@
 //  - Expiry by epoch. The associated data binds every packet to an epoch (report.ts
 //    `onionAssociatedData`) and a hop accepts only the current and the previous epoch, so a packet
 //    of an older epoch fails its HMAC and its tag can be forgotten: `rotate` drops every table older
-//    than the new previous epoch. This is Sphinx's "replay cache until key rotation" (Danezis &
+//    than the new previous epoch. A relay also takes packets of the next epoch before its own
+//    rotation (relay.ts: its meter may have missed CC's announcement): those tags go to a third
+//    table, kept as that epoch's when the cache rotates to it. This is Sphinx's "replay cache until key rotation" (Danezis &
 //    Goldberg 2009 §4; Lightning rotates node keys, Loopix mixes rotate per epoch) with the epoch in
 //    the AD instead of a new relay key, so the directory need not change every epoch. Someone must
 //    drive it: the agents rotate every hop at each interval (`meter/agent.ts`, `cc/service.ts`).
@@ -16,7 +18,8 @@
 //    `OnionOverloadError`; the hop then drops new packets of that epoch (fail closed: forgetting a
 //    tag early would let its packet be replayed). Memory is at most
 //    `2 × tableSlots(maxTagsPerEpoch) × 16` bytes: with the default 65,536 tags per epoch, 131,072
-//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs. A table holds nothing until its
+//    slots × 16 B = 2 MiB per epoch, 4 MiB for the two live epochs (6 MiB for a relay's three,
+//    `replayCacheMaxBytes(cap, 3)`). A table holds nothing until its
 //    first tag, then starts at 16 slots (256 B) and doubles as it fills — to load 3/4 while it has
 //    at most 64 slots (a probe of a table that small is a few cache lines whatever its load), to
 //    load 1/2 beyond: a city's relays each see a few dozen packets an epoch (3 hops × K = 8 on
@@ -61,9 +64,16 @@ export function tableSlots(maxTags: number): number {
   return slots;
 }
 
-/** Bytes the replay cache of one hop can occupy at most (two live epochs, full tables). */
-export function replayCacheMaxBytes(maxTagsPerEpoch: number = DEFAULT_MAX_TAGS_PER_EPOCH): number {
-  return 2 * tableSlots(maxTagsPerEpoch) * REPLAY_TAG_SIZE;
+/**
+ * Bytes the replay cache of one hop can occupy at most with `epochs` full tables: two live epochs
+ * (the default: CC's exit), three for a relay, which also records packets of the next epoch
+ * taken before its own rotation (relay.ts).
+ */
+export function replayCacheMaxBytes(
+  maxTagsPerEpoch: number = DEFAULT_MAX_TAGS_PER_EPOCH,
+  epochs: 2 | 3 = 2,
+): number {
+  return epochs * tableSlots(maxTagsPerEpoch) * REPLAY_TAG_SIZE;
 }
 
 /**
@@ -177,10 +187,12 @@ export interface ReplayCacheInit {
 export class ReplayCache {
   #epoch: number;
   #maxTags: number;
-  // The current epoch's table and the previous one's (made on demand): two fields, not
-  // a Map per hop (issue 14: every simulated meter is a hop).
+  // The current epoch's table, the previous one's and the next one's (both made on demand):
+  // fields, not a Map per hop (issue 14: every simulated meter is a hop). Only a relay that
+  // takes packets of the next epoch before its own rotation (relay.ts) makes the next table.
   #current: TagTable;
   #previous: TagTable | undefined;
+  #next: TagTable | undefined;
 
   /** `new ReplayCache(epoch)` or `new ReplayCache({ epoch, maxTagsPerEpoch })`. */
   constructor(init: number | ReplayCacheInit) {
@@ -219,38 +231,46 @@ export class ReplayCache {
     if (maxTagsPerEpoch <= this.#maxTags) return;
     this.#maxTags = maxTagsPerEpoch;
     this.#current.raiseCap(maxTagsPerEpoch);
+    this.#next?.raiseCap(maxTagsPerEpoch);
   }
 
-  /** Tags held (current + previous epoch). */
+  /** Tags held (previous + current + next epoch). */
   get size(): number {
     let n = 0;
-    for (const t of [this.#current, this.#previous]) n += t?.size ?? 0;
+    for (const t of [this.#current, this.#previous, this.#next]) n += t?.size ?? 0;
     return n;
   }
 
-  /** Bytes the tables occupy now (at most {@link replayCacheMaxBytes}). */
+  /**
+   * Bytes the tables occupy now: at most {@link replayCacheMaxBytes}`(cap)` while only two epochs
+   * hold tags (CC's exit, and a relay that took no packet of the next epoch), at most
+   * `replayCacheMaxBytes(cap, 3)` for a relay that did.
+   */
   get bytes(): number {
     let n = 0;
-    for (const t of [this.#current, this.#previous]) n += t?.bytes ?? 0;
+    for (const t of [this.#current, this.#previous, this.#next]) n += t?.bytes ?? 0;
     return n;
   }
 
   #table(epoch: number, fn: string): TagTable {
-    if (epoch !== this.#epoch && epoch !== this.#epoch - 1) {
-      throw new RangeError(`${fn}: epoch ${epoch} is not live`);
-    }
     if (epoch === this.#epoch) return this.#current;
-    return (this.#previous ??= new TagTable(this.#maxTags));
+    if (epoch === this.#epoch - 1) return (this.#previous ??= new TagTable(this.#maxTags));
+    if (epoch === this.#epoch + 1) return (this.#next ??= new TagTable(this.#maxTags));
+    throw new RangeError(`${fn}: epoch ${epoch} is not live`);
   }
 
-  /** True if a packet with this shared secret was recorded under `epoch` (current or previous). */
+  /**
+   * True if a packet with this shared secret was recorded under `epoch` (the previous, current or
+   * next epoch; RangeError for any other).
+   */
   has(sharedSecret: Uint8Array, epoch: number): boolean {
     return this.#table(epoch, "ReplayCache.has").has(words(sharedSecret));
   }
 
   /**
-   * Records the packet's tag under `epoch` (the current or the previous one) and returns true, or
-   * returns false if it was already there (a replay). Throws RangeError for any other epoch and
+   * Records the packet's tag under `epoch` (the previous, the current or — for a relay that takes
+   * packets of the next epoch before its own rotation, relay.ts — the next one) and returns true,
+   * or returns false if it was already there (a replay). Throws RangeError for any other epoch and
    * OnionOverloadError when the epoch's table is at its cap.
    */
   checkAndInsert(sharedSecret: Uint8Array, epoch: number): boolean {
@@ -258,7 +278,10 @@ export class ReplayCache {
   }
 
   /**
-   * Moves to a later epoch; forgets every tag older than the new previous epoch. With
+   * Moves to a later epoch; forgets every tag older than the new previous epoch. Tags recorded
+   * early under the next epoch stay that epoch's (the new current one's if the cache moves one
+   * epoch on, the new previous one's if it moves two): a packet stays refused as a replay for as
+   * long as its epoch is live. With
    * `maxTagsPerEpoch`, the new epoch (and later ones) hold up to that many tags (issue 14: CC's
    * exit sees every report of the city in an epoch, more than the default cap at 8,192 meters);
    * the previous epoch keeps its cap. RangeError outside [1, 2^24].
@@ -283,10 +306,22 @@ export class ReplayCache {
       this.#epoch === epoch - 1 &&
       (this.#current.size > 0 ||
         (maxTagsPerEpoch !== undefined && maxTagsPerEpoch !== this.#maxTags));
-    this.#previous = keep ? this.#current : undefined;
+    // The next epoch's table, if any, holds epoch `this.#epoch + 1`: it becomes the new current
+    // table (re-capped like a new one, but never below the tags it holds), the new previous one,
+    // or is too old to keep.
+    const next = this.#next;
+    const nextEpoch = this.#epoch + 1;
+    this.#next = undefined;
+    if (keep) this.#previous = this.#current;
+    else this.#previous = next !== undefined && nextEpoch === epoch - 1 ? next : undefined;
     if (maxTagsPerEpoch !== undefined) this.#maxTags = maxTagsPerEpoch;
     this.#epoch = epoch;
-    this.#current = new TagTable(this.#maxTags);
+    if (next !== undefined && nextEpoch === epoch) {
+      next.raiseCap(this.#maxTags);
+      this.#current = next;
+    } else {
+      this.#current = new TagTable(this.#maxTags);
+    }
   }
 }
 
