@@ -936,16 +936,20 @@ export function progressTickMs(scanMs: number): number {
 }
 
 /** Report onions a simulated city puts on the network per relay round, at most (issue 14). */
-export const MAX_ONIONS_PER_ROUND = 25_000;
+export const MAX_ONIONS_PER_ROUND = 6_250;
 
 /**
  * Rounds over which each meter spreads its K report onions (`MeterAgentInit.sendRounds`): the
  * agent's default 8, or more for a city whose meters × K onions would exceed
- * {@link MAX_ONIONS_PER_ROUND} per round — ⌈meters·K / 25,000⌉, so 8 up to 25,000 meters at
- * K = 8 (runs of that size are unchanged) and 32 at 100,000. Why: one process holds every onion
- * in flight (1,366 bytes each); with 8 rounds a 100,000-meter interval had ≈ 800,000 onions,
- * 1.1 GB, alive at once. A real city spreads its reports over its interval (DESIGN §4.6: spread
- * out, not a burst); 32 rounds are 6.4 s of a 60 s window.
+ * {@link MAX_ONIONS_PER_ROUND} per round — ⌈meters·K / 6,250⌉, so 8 up to 6,250 meters at K = 8
+ * (runs of that size are unchanged), 26 at 20,000 and 128 at 100,000 (the caller also caps them
+ * at half the window). Why: one process holds every onion in flight (1,366 bytes each, in a
+ * relay's queue, on the network, in CC's admission batch); with 8 rounds a 100,000-meter interval
+ * had ≈ 800,000 onions, 1.1 GB, alive at once. At 20,000 meters (session 8, same run otherwise) the
+ * onion phase's mean RSS was 737 MB at 25,000 onions per round, 664 MB at 12,500 and 625 MB at
+ * 6,250, for the same CPU (421, 424, 428 s): more rounds only lengthen the virtual send window. A
+ * real city spreads its reports over its interval (DESIGN §4.6: spread out, not a burst); 128
+ * rounds are 25.6 s of a 60 s window, leaving the rest for resends.
  */
 export function citySendRounds(meters: number, slots: number): number {
   return Math.max(8, Math.ceil((meters * slots) / MAX_ONIONS_PER_ROUND));
@@ -969,16 +973,28 @@ export function postingMode(scenario: Pick<OksuzAgentsScenario, "posting">): Ocd
   return scenario.posting ?? "fixed";
 }
 
-/** The figures of one relay, in this order, then its drops by reason ({@link ONION_DROP_REASONS}). */
+/** A relay's counters that are plain numbers (all but `dropped`). */
+type RelayNumberField = Exclude<keyof RelayCounters, "dropped">;
+
+/**
+ * The figures of one relay, in this order, then its drops by reason ({@link ONION_DROP_REASONS}).
+ * Every numeric counter of {@link RelayCounters}: the check below fails to compile when a counter
+ * is added to the relay and not here (a retired relay would report it as undefined).
+ */
 const RELAY_FIELDS = [
   "received",
   "forwarded",
   "coverSent",
   "loopsReturned",
   "loopsLost",
+  "nextEpochAccepted",
   "replayTags",
   "replayBytes",
-] as const;
+] as const satisfies readonly RelayNumberField[];
+const RELAY_FIELDS_COMPLETE: Exclude<RelayNumberField, (typeof RELAY_FIELDS)[number]> extends never
+  ? true
+  : never = true;
+void RELAY_FIELDS_COMPLETE;
 const RELAY_ROW = 1 + RELAY_FIELDS.length + ONION_DROP_REASONS.length;
 
 /**

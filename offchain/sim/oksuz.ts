@@ -408,7 +408,7 @@ export async function runOksuz(
     forwarded: 0,
     coverSent: 0,
     loopsReturned: 0,
-    /** Tags in every relay's replay cache at the end (two live epochs at most). */
+    /** Tags in every relay's replay cache at the end (three live epochs at most: previous, current, next). */
     replayTags: 0,
     /** The relays' onion epoch at the end (= the last interval). */
     epoch: 0,
