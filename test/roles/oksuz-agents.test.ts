@@ -106,13 +106,14 @@ describe("Oksuz agents over the wire", function () {
     });
   });
 
-  it("spreads a city's report onions over more rounds only past 25,000 onions per round (issue 14)", function () {
-    // 8 rounds (the agent's default) up to 25,000 meters at K = 8: those runs are unchanged.
+  it("spreads a city's report onions over more rounds only past 6,250 onions per round (issue 14)", function () {
+    // 8 rounds (the agent's default) up to 6,250 meters at K = 8: those runs are unchanged.
     expect(citySendRounds(4, 8)).to.equal(8);
-    expect(citySendRounds(25_000, 8)).to.equal(8);
-    expect(citySendRounds(25_001, 8)).to.equal(9);
-    // 100,000 meters: 800,000 onions over 32 rounds, ≤ 25,000 per round.
-    expect(citySendRounds(100_000, 8)).to.equal(32);
+    expect(citySendRounds(6_250, 8)).to.equal(8);
+    expect(citySendRounds(6_251, 8)).to.equal(9);
+    expect(citySendRounds(20_000, 8)).to.equal(26);
+    // 100,000 meters: 800,000 onions over 128 rounds, ≤ 6,250 per round.
+    expect(citySendRounds(100_000, 8)).to.equal(128);
     expect((100_000 * 8) / citySendRounds(100_000, 8)).to.be.at.most(MAX_ONIONS_PER_ROUND);
   });
 
