@@ -1,9 +1,8 @@
 // Byte helpers shared by every primitive: fixed-width big-endian integers (DESIGN §4 notation),
 // concatenation, hex at the edges.
-import {
-  bytesToHex as nobleBytesToHex,
-  hexToBytes as nobleHexToBytes,
-} from "@noble/hashes/utils.js";
+import { Buffer } from "node:buffer";
+
+import { hexToBytes as nobleHexToBytes } from "@noble/hashes/utils.js";
 
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
@@ -67,7 +66,7 @@ export const u256 = (v: bigint | number, what = "u256"): Uint8Array => uintToByt
 /** Big-endian bytes → non-negative bigint. */
 export function bytesToBigInt(bytes: Uint8Array): bigint {
   // One parse of the hex string instead of a BigInt shift per byte.
-  return bytes.length === 0 ? 0n : BigInt("0x" + nobleBytesToHex(bytes));
+  return bytes.length === 0 ? 0n : BigInt("0x" + bytesToHex(bytes));
 }
 
 /** Hex (with or without 0x) → bytes; throws on odd length or non-hex characters. */
@@ -75,14 +74,21 @@ export function hexToBytes(hex: string): Uint8Array {
   return nobleHexToBytes(hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex);
 }
 
-/** Bytes → lowercase hex without 0x (the vectors' form). */
+/**
+ * Bytes → lowercase hex without 0x (the vectors' form), as one flat string; throws TypeError for
+ * anything but a Uint8Array. Not noble's `bytesToHex`: on Node 22 it builds the string two
+ * characters at a time, which V8 keeps as a rope (a 32-byte cons node per step, plus the leaves),
+ * so a 33-byte key kept as a Map key cost ≈ 1 kB instead of ≈ 90 B — the relay directory's 100,000
+ * keys were ≈ 0.1 GB of the simulator's onion phase (issue 14, session 8). Same characters.
+ */
 export function bytesToHex(bytes: Uint8Array): string {
-  return nobleBytesToHex(bytes);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("bytesToHex: expected a Uint8Array");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /** Bytes → 0x-prefixed hex (the form ethers takes). */
 export function toHex0x(bytes: Uint8Array): string {
-  return "0x" + nobleBytesToHex(bytes);
+  return "0x" + bytesToHex(bytes);
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
