@@ -1,30 +1,20 @@
 // Oksuz end to end on the in-process chain: meters, onion relays, CC, SP and users, reconciled
 // against what the chain holds; every adversary of paper §3.1; CC crashes.
 import { expect } from "chai";
-import { network } from "hardhat";
 
 import {
   ATTACKS,
   runOksuz,
-  type ChainAccess,
   type OksuzReport,
   type OksuzScenario,
 } from "../../offchain/sim/oksuz.ts";
 import { connectBillingLedger } from "../../offchain/chain/billing.ts";
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
 
 describe("Oksuz end to end", function () {
   this.timeout(300_000);
-  let chain: ChainAccess;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    const connection = await network.create();
-    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-    chain = { admin, controlCenter, serviceProvider };
-    close = () => connection.close();
-  });
-  after(async () => close());
+  const chain = useSimChain();
 
   const run = (s: Partial<OksuzScenario> = {}): Promise<OksuzReport> =>
     runOksuz({ meters: 8, intervals: 2, seed: "e2e", ...s }, chain);

@@ -5,7 +5,6 @@
 // the process's fixed part; each bound sits between the old and the new figure, so the test
 // fails if the old shape comes back, not on noise.
 import { expect } from "chai";
-import { network as hardhatNetwork } from "hardhat";
 
 import { bytesInUse, bytesPerItem, gcFunction } from "../../offchain/bench/heap.ts";
 import type { Meter } from "../../offchain/meter/meter.ts";
@@ -31,14 +30,11 @@ import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { verifyBillBatch } from "../../offchain/chain/billing.ts";
 import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
-import {
-  runOksuzAgents,
-  type OksuzAgentsChain,
-  type OksuzAgentsRun,
-} from "../../offchain/sim/oksuz-agents.ts";
+import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
 import type { MeterAgent } from "../../offchain/meter/agent.ts";
 import type { OnionRelay } from "../../offchain/onion/relay.ts";
 import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
 
 const T = WINDOW.end - 1n;
 
@@ -429,16 +425,7 @@ describe("memory per meter after the seal (issue 14)", function () {
   });
 
   describe("retiring the fleet after the seal (issue 14, session 8)", function () {
-    let chain: OksuzAgentsChain;
-    let close: () => Promise<void>;
-
-    before(async () => {
-      const connection = await hardhatNetwork.create();
-      const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-      chain = { admin, controlCenter, serviceProvider };
-      close = () => connection.close();
-    });
-    after(async () => close());
+    const chain = useSimChain();
 
     /** A 6-meter run, with WeakRefs to every meter agent, relay and household agent. */
     async function watched(retire: boolean) {

@@ -3,7 +3,6 @@
 // chain. Every interval ends final on-chain, every user verifies its bill, and what the agents
 // computed reconciles with the chain's events.
 import { expect } from "chai";
-import { network } from "hardhat";
 
 import { connectBillingLedger } from "../../offchain/chain/billing.ts";
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
@@ -14,21 +13,12 @@ import {
   PROGRESS_TICK_MS,
   progressTickMs,
   runOksuzAgents,
-  type OksuzAgentsChain,
 } from "../../offchain/sim/oksuz-agents.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
 
 describe("Oksuz agents over the wire", function () {
   this.timeout(300_000);
-  let chain: OksuzAgentsChain;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    const connection = await network.create();
-    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-    chain = { admin, controlCenter, serviceProvider };
-    close = () => connection.close();
-  });
-  after(async () => close());
+  const chain = useSimChain();
 
   async function reconcile(run: Awaited<ReturnType<typeof runOksuzAgents>>, intervals: number) {
     const ledger = connectBillingLedger(run.ledger, chain.admin);

@@ -5,22 +5,13 @@
 // until CC's repeated announcement arrived, and the resends that cost made per-meter packet counts
 // vary. The agents over a MemoryNetwork that loses 20 % of messages, against the in-process chain.
 import { expect } from "chai";
-import { network } from "hardhat";
 
-import { runOksuzAgents, type OksuzAgentsChain } from "../../offchain/sim/oksuz-agents.ts";
+import { runOksuzAgents } from "../../offchain/sim/oksuz-agents.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
 
 describe("relays on a lossy link: onions of the next epoch", function () {
   this.timeout(300_000);
-  let chain: OksuzAgentsChain;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    const connection = await network.create();
-    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-    chain = { admin, controlCenter, serviceProvider };
-    close = () => connection.close();
-  });
-  after(async () => close());
+  const chain = useSimChain();
 
   it("relays whose meters missed an announcement still forward: no onion dropped as hmac", async function () {
     const meters = 12;

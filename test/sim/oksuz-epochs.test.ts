@@ -2,22 +2,13 @@
 // relays stayed in epoch 0 for ever). Epoch = interval number: every relay and CC's exit rotate
 // when an interval opens, and the relays' caches hold at most the last two epochs' tags.
 import { expect } from "chai";
-import { network } from "hardhat";
 
-import { runOksuz, type ChainAccess } from "../../offchain/sim/oksuz.ts";
+import { runOksuz } from "../../offchain/sim/oksuz.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
 
 describe("Oksuz simulation drives onion epochs", function () {
   this.timeout(300_000);
-  let chain: ChainAccess;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    const connection = await network.create();
-    const [admin, controlCenter, serviceProvider] = await connection.ethers.getSigners();
-    chain = { admin, controlCenter, serviceProvider };
-    close = () => connection.close();
-  });
-  after(async () => close());
+  const chain = useSimChain();
 
   it("rotates every relay once per interval; caches keep only the live epochs", async () => {
     const intervals = 4;
