@@ -16,7 +16,7 @@ import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { OnionExit, OnionRelay } from "../../offchain/onion/relay.ts";
 import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
 import { buildOnion } from "../../offchain/onion/sphinx.ts";
-import { INTERVAL_STATE, verifyBillBatch } from "../../offchain/protocol/billing.ts";
+import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import type { IntervalReport } from "../../offchain/protocol/ledger-audit.ts";
 import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { decodeMeterReport, encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
@@ -31,7 +31,15 @@ import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
-import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+import {
+  CATEGORIES,
+  DOMAIN,
+  WINDOW,
+  ccKeys,
+  makeMeter,
+  seedScalar,
+  reportFromSp,
+} from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
 const ROUND = 200;
@@ -248,29 +256,20 @@ describe("Oksuz agents, one at a time", function () {
       const price = sp.price(TARIFF, sp.aggregate(ocd));
       const batches = sp.billBatches(3, ocd, price, T);
       const chain = { state: INTERVAL_STATE.Billing as number };
-      const onChain = (): IntervalReport => ({
-        interval: 3,
-        state: chain.state as IntervalReport["state"],
-        ocd,
-        zeroSlots: PseudonymIndex.of(report.entries.filter((e) => e.value === 0n).map((e) => e.id)),
-        expectedSlots: 8,
-        dap: sp.dapEntries(3, price, T),
-        bills: batches.flatMap((b) => b.bills),
-        billBatches: batches.map((b) => ({
-          firstIndex: b.firstIndex,
-          bills: b.bills,
-          rAddr: b.signature.rAddr,
-          y: b.signature.y,
-          signatureValid: verifyBillBatch(DOMAIN, b, sp.sigPk),
-        })),
-        sumWh: sp.aggregate(ocd),
-        ocdDigest: new Uint8Array(32),
-        billDigest: new Uint8Array(32),
-        billedTotal: 0n,
-        expectedPrice: price,
-        price,
-        mismatches: [],
-      });
+      const onChain = (): IntervalReport =>
+        reportFromSp({
+          interval: 3,
+          state: chain.state as IntervalReport["state"],
+          sp,
+          ocd,
+          zeroSlots: PseudonymIndex.of(
+            report.entries.filter((e) => e.value === 0n).map((e) => e.id),
+          ),
+          expectedSlots: 8,
+          price,
+          timestamp: T,
+          batches,
+        });
       return { meter, report, sp, chain, onChain };
     }
 

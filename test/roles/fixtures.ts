@@ -9,6 +9,14 @@ import { ledgerDomain } from "../../offchain/protocol/entry.ts";
 import { Meter } from "../../offchain/meter/meter.ts";
 import { ControlCenter } from "../../offchain/cc/control-center.ts";
 import { deriveMessageKey } from "../../offchain/crypto/ggm.ts";
+import {
+  verifyBillBatch,
+  type IntervalStateValue,
+  type SignedBillBatch,
+} from "../../offchain/protocol/billing.ts";
+import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
+import type { IntervalReport, PseudonymList } from "../../offchain/protocol/ledger-audit.ts";
+import type { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 
 export const CATEGORIES = [100n, 250n, 500n, 1000n, 2000n] as const;
 export const WINDOW = { start: 1_700_000_000n, end: 1_700_003_600n };
@@ -62,4 +70,50 @@ export function messageSecret(index: number, interval: number, counter: number):
     sha256(new TextEncoder().encode(`K-${index}`)),
   );
   return deriveMessageKey(keys.ggmKey, keys.baseKey, interval, counter).sigSk;
+}
+
+/**
+ * An interval as a household reads it from the chain (`IntervalReport`), built from what SP
+ * computed: its DAP at `timestamp`, its signed bill `batches` (each batch's signature checked under
+ * SP's key), the OCD and zero slots; digests zero and no mismatches (the role tests' checks do not
+ * read them). `over` replaces any field.
+ */
+export function reportFromSp(
+  a: {
+    readonly interval: number;
+    readonly state: IntervalStateValue;
+    readonly sp: ServiceProvider;
+    readonly ocd: readonly LedgerEntry[];
+    readonly zeroSlots: PseudonymList;
+    readonly expectedSlots: number;
+    readonly price: bigint;
+    readonly timestamp: bigint;
+    readonly batches: readonly SignedBillBatch[];
+  },
+  over: Partial<IntervalReport> = {},
+): IntervalReport {
+  return {
+    interval: a.interval,
+    state: a.state,
+    ocd: a.ocd,
+    zeroSlots: a.zeroSlots,
+    expectedSlots: a.expectedSlots,
+    dap: a.sp.dapEntries(a.interval, a.price, a.timestamp),
+    bills: a.batches.flatMap((b) => b.bills),
+    billBatches: a.batches.map((b) => ({
+      firstIndex: b.firstIndex,
+      bills: b.bills,
+      rAddr: b.signature.rAddr,
+      y: b.signature.y,
+      signatureValid: verifyBillBatch(DOMAIN, b, a.sp.sigPk),
+    })),
+    sumWh: a.sp.aggregate(a.ocd),
+    ocdDigest: new Uint8Array(32),
+    billDigest: new Uint8Array(32),
+    billedTotal: 0n,
+    expectedPrice: a.price,
+    price: a.price,
+    mismatches: [],
+    ...over,
+  };
 }

@@ -28,12 +28,19 @@ import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
-import { verifyBillBatch } from "../../offchain/chain/billing.ts";
 import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
 import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
 import type { MeterAgent } from "../../offchain/meter/agent.ts";
 import type { OnionRelay } from "../../offchain/onion/relay.ts";
-import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+import {
+  CATEGORIES,
+  DOMAIN,
+  WINDOW,
+  ccKeys,
+  makeMeter,
+  seedScalar,
+  reportFromSp,
+} from "./fixtures.ts";
 import { useSimChain } from "../helpers/sim-chain.ts";
 
 const T = WINDOW.end - 1n;
@@ -342,30 +349,20 @@ describe("memory per meter after the seal (issue 14)", function () {
     // The final interval as the ledger reader rebuilds it; `billOffset` makes SP's bill of one of
     // household 1's entries one unit too high: its check disputes.
     const finalReport = (bills = batches): IntervalReport =>
-      ({
-        interval: 1,
-        state: INTERVAL_STATE.Final,
-        window: WINDOW,
-        ocd,
-        zeroSlots: PseudonymIndex.of(all.filter((e) => e.value === 0n).map((e) => e.id)),
-        expectedSlots: all.length,
-        dap: sp.dapEntries(1, price, T),
-        bills: bills.flatMap((b) => b.bills),
-        billBatches: bills.map((b) => ({
-          firstIndex: b.firstIndex,
-          bills: b.bills,
-          rAddr: b.signature.rAddr,
-          y: b.signature.y,
-          signatureValid: verifyBillBatch(DOMAIN, b, sp.sigPk),
-        })),
-        sumWh: sp.aggregate(ocd),
-        ocdDigest: new Uint8Array(32),
-        billDigest: new Uint8Array(32),
-        billedTotal: 0n,
-        expectedPrice: price,
-        price,
-        mismatches: [],
-      }) as unknown as IntervalReport;
+      reportFromSp(
+        {
+          interval: 1,
+          state: INTERVAL_STATE.Final,
+          sp,
+          ocd,
+          zeroSlots: PseudonymIndex.of(all.filter((e) => e.value === 0n).map((e) => e.id)),
+          expectedSlots: all.length,
+          price,
+          timestamp: T,
+          batches: bills,
+        },
+        { window: WINDOW },
+      );
     const mine = ocd.findIndex(
       (e) => Buffer.compare(Buffer.from(e.id), Buffer.from(reports[1].pseudonyms[0])) === 0,
     );

@@ -5,10 +5,19 @@ import { expect } from "chai";
 
 import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
 import type { IntervalReport } from "../../offchain/chain/ledgerReader.ts";
-import { signBillBatch, verifyBillBatch } from "../../offchain/chain/billing.ts";
+import { signBillBatch } from "../../offchain/chain/billing.ts";
+import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { User } from "../../offchain/user/user.ts";
-import { CATEGORIES, DOMAIN, WINDOW, ccKeys, makeMeter, seedScalar } from "./fixtures.ts";
+import {
+  CATEGORIES,
+  DOMAIN,
+  WINDOW,
+  ccKeys,
+  makeMeter,
+  seedScalar,
+  reportFromSp,
+} from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
 const TARIFF = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
@@ -30,34 +39,22 @@ function setting() {
     domain: DOMAIN,
     billBatchSize: 4,
   });
-  const sumWh = sp.aggregate(ocd);
-  const price = sp.price(TARIFF, sumWh);
-  const dap = sp.dapEntries(3, price, T);
+  const price = sp.price(TARIFF, sp.aggregate(ocd));
   const report = (batches = sp.billBatches(3, ocd, price, T), over: Partial<IntervalReport> = {}) =>
-    ({
-      interval: 3,
-      state: 5,
-      ocd,
-      zeroSlots,
-      expectedSlots: all.length,
-      dap,
-      bills: batches.flatMap((b) => b.bills),
-      billBatches: batches.map((b) => ({
-        firstIndex: b.firstIndex,
-        bills: b.bills,
-        rAddr: b.signature.rAddr,
-        y: b.signature.y,
-        signatureValid: verifyBillBatch(DOMAIN, b, sp.sigPk),
-      })),
-      sumWh,
-      ocdDigest: new Uint8Array(32),
-      billDigest: new Uint8Array(32),
-      billedTotal: 0n,
-      expectedPrice: price,
-      price,
-      mismatches: [],
-      ...over,
-    }) as IntervalReport;
+    reportFromSp(
+      {
+        interval: 3,
+        state: INTERVAL_STATE.Final,
+        sp,
+        ocd,
+        zeroSlots,
+        expectedSlots: all.length,
+        price,
+        timestamp: T,
+        batches,
+      },
+      over,
+    );
   const user = new User({
     meterIndex: 1,
     domain: DOMAIN,
