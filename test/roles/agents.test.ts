@@ -10,7 +10,6 @@ import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
 import { ControlCenterService } from "../../offchain/cc/service.ts";
 import { gcFunction } from "../../offchain/bench/heap.ts";
-import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
 import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { OnionExit, OnionRelay } from "../../offchain/onion/relay.ts";
@@ -28,7 +27,7 @@ import { SecretStore } from "../../offchain/runtime/secret-box.ts";
 import { Store } from "../../offchain/runtime/store.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
-import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import type { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
 import {
@@ -39,6 +38,7 @@ import {
   makeMeter,
   seedScalar,
   reportFromSp,
+  makeServiceProvider,
 } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
@@ -247,12 +247,7 @@ describe("Oksuz agents, one at a time", function () {
       const ocd = [...report.entries]
         .filter((e) => e.value !== 0n)
         .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
-      const sp = new ServiceProvider({
-        keys: keyPairFromSecret(seedScalar("sp")),
-        signingKey: seedScalar("sp/sig"),
-        ccPublicKey: cc.publicKey,
-        domain: DOMAIN,
-      });
+      const sp = makeServiceProvider(cc);
       const price = sp.price(TARIFF, sp.aggregate(ocd));
       const batches = sp.billBatches(3, ocd, price, T);
       const chain = { state: INTERVAL_STATE.Billing as number };
@@ -369,13 +364,7 @@ describe("Oksuz agents, one at a time", function () {
         .filter((e) => e.value !== 0n)
         .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
         .map((e, i) => (tamper && i === 0 ? { ...e, value: e.value + 1n } : e));
-      const sp = new ServiceProvider({
-        keys: keyPairFromSecret(seedScalar("sp")),
-        signingKey: seedScalar("sp/sig"),
-        ccPublicKey: cc.publicKey,
-        domain: DOMAIN,
-        billBatchSize: 2,
-      });
+      const sp = makeServiceProvider(cc, 2);
       return { ocd, sp };
     }
 

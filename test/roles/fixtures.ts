@@ -16,7 +16,7 @@ import {
 } from "../../offchain/protocol/billing.ts";
 import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
 import type { IntervalReport, PseudonymList } from "../../offchain/protocol/ledger-audit.ts";
-import type { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 
 export const CATEGORIES = [100n, 250n, 500n, 1000n, 2000n] as const;
 export const WINDOW = { start: 1_700_000_000n, end: 1_700_003_600n };
@@ -116,4 +116,18 @@ export function reportFromSp(
     mismatches: [],
     ...over,
   };
+}
+
+/**
+ * The role tests' service provider: its keys from the labels "sp" and "sp/sig", trusting `cc`'s
+ * public key, in {@link DOMAIN}; `billBatchSize` bills per signed batch (SP's default when absent).
+ */
+export function makeServiceProvider(cc: KeyPair, billBatchSize?: number): ServiceProvider {
+  return new ServiceProvider({
+    keys: keyPairFromSecret(seedScalar("sp")),
+    signingKey: seedScalar("sp/sig"),
+    ccPublicKey: cc.publicKey,
+    domain: DOMAIN,
+    ...(billBatchSize === undefined ? {} : { billBatchSize }),
+  });
 }

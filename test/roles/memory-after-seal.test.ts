@@ -10,7 +10,6 @@ import { bytesInUse, bytesPerItem, gcFunction } from "../../offchain/bench/heap.
 import type { Meter } from "../../offchain/meter/meter.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
 import { concatBytes } from "../../offchain/crypto/bytes.ts";
-import { keyPairFromSecret } from "../../offchain/crypto/keys.ts";
 import { INTERVAL_STATE, signBillBatch, type BillFields } from "../../offchain/protocol/billing.ts";
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
@@ -27,7 +26,6 @@ import { ServiceProviderAgent } from "../../offchain/sp/agent.ts";
 import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
-import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
 import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
 import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
 import type { MeterAgent } from "../../offchain/meter/agent.ts";
@@ -40,6 +38,7 @@ import {
   makeMeter,
   seedScalar,
   reportFromSp,
+  makeServiceProvider,
 } from "./fixtures.ts";
 import { useSimChain } from "../helpers/sim-chain.ts";
 
@@ -100,13 +99,7 @@ describe("memory per meter after the seal (issue 14)", function () {
       .flatMap((i) => makeMeter(i, cc).reportInterval(1, 1_850n, T).entries)
       .filter((e) => e.value !== 0n)
       .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
-    const sp = new ServiceProvider({
-      keys: keyPairFromSecret(seedScalar("sp")),
-      signingKey: seedScalar("sp/sig"),
-      ccPublicKey: cc.publicKey,
-      domain: DOMAIN,
-      billBatchSize: 2,
-    });
+    const sp = makeServiceProvider(cc, 2);
     const tariff = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
     // Every read hands out fresh copies of the entries (as the ledger reader decodes them), each
     // watched by a WeakRef: SP holding one while it waits keeps it alive.
@@ -336,13 +329,7 @@ describe("memory per meter after the seal (issue 14)", function () {
       .flatMap((r) => r.entries)
       .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
     const ocd = all.filter((e) => e.value !== 0n);
-    const sp = new ServiceProvider({
-      keys: keyPairFromSecret(seedScalar("sp")),
-      signingKey: seedScalar("sp/sig"),
-      ccPublicKey: cc.publicKey,
-      domain: DOMAIN,
-      billBatchSize: 4,
-    });
+    const sp = makeServiceProvider(cc, 4);
     const tariff = { breakpointsWh: [0n, 1_000n], values: [2n, 3n], cap: 5n };
     const price = sp.price(tariff, sp.aggregate(ocd));
     const batches = sp.billBatches(1, ocd, price, T);

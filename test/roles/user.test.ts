@@ -17,6 +17,7 @@ import {
   makeMeter,
   seedScalar,
   reportFromSp,
+  makeServiceProvider,
 } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
@@ -32,13 +33,7 @@ function setting() {
     .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
   const ocd = all.filter((e) => e.value !== 0n);
   const zeroSlots = PseudonymIndex.of(all.filter((e) => e.value === 0n).map((e) => e.id));
-  const sp = new ServiceProvider({
-    keys: keyPairFromSecret(seedScalar("sp")),
-    signingKey: seedScalar("sp/sig"),
-    ccPublicKey: cc.publicKey,
-    domain: DOMAIN,
-    billBatchSize: 4,
-  });
+  const sp = makeServiceProvider(cc, 4);
   const price = sp.price(TARIFF, sp.aggregate(ocd));
   const report = (batches = sp.billBatches(3, ocd, price, T), over: Partial<IntervalReport> = {}) =>
     reportFromSp(
