@@ -17,7 +17,6 @@
 // does); `--no-retire` keeps every agent to the end (the figures before issue 14's session 8).
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { writeHeapSnapshot } from "node:v8";
 import { pathToFileURL } from "node:url";
 
@@ -27,6 +26,7 @@ import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
 import { limitHeapGrowth } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
+import { cli, parseOptions } from "../cli/common.ts";
 
 /** Wall-clock phase boundaries of one run, in seconds from the call. */
 export interface CityRunResult {
@@ -187,31 +187,37 @@ export async function cityRun(
   };
 }
 
+const USAGE = `usage: node offchain/bench/city-run.ts [options]
+
+One city-scale run of the agent wiring (issue 14) on the in-process chain, timed per phase.
+
+  --meters N                meters (default 1000)
+  --intervals N             intervals (default 1)
+  --seed S                  the run's seed (default "city")
+  --json                    one JSON object (CityRunResult) on stdout; progress on stderr
+  --no-retire               keep every agent to the end (no retirement of the fleet)
+  --trace-memory            the process's memory every 5 s (stderr)
+  --heap-snapshot PHASE     a V8 heap snapshot when PHASE ends ("registration", "admission+seal 1",
+                            "billing 1") or half-way through a counted step ("reports admitted",
+                            "bills posted", "bills checked"), in the temporary directory
+  --heap-snapshot-above MB  a V8 heap snapshot when the V8 heap in use first exceeds MB
+  -h, --help                this text`;
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const { values } = parseArgs({
-    options: {
-      meters: { type: "string", default: "1000" },
-      intervals: { type: "string", default: "1" },
-      seed: { type: "string", default: "city" },
-      json: { type: "boolean", default: false },
-      "no-retire": { type: "boolean", default: false },
-      "trace-memory": { type: "boolean", default: false },
-      "heap-snapshot": { type: "string" },
-      "heap-snapshot-above": { type: "string" },
-    },
-    strict: true,
+  const c = cli("city-run", USAGE);
+  const values = parseOptions(c, USAGE, {
+    meters: { type: "string" },
+    intervals: { type: "string" },
+    seed: { type: "string", default: "city" },
+    json: { type: "boolean", default: false },
+    "no-retire": { type: "boolean", default: false },
+    "trace-memory": { type: "boolean", default: false },
+    "heap-snapshot": { type: "string" },
+    "heap-snapshot-above": { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  const meters = Number(values.meters);
-  const intervals = Number(values.intervals);
-  if (
-    !Number.isSafeInteger(meters) ||
-    meters < 1 ||
-    !Number.isSafeInteger(intervals) ||
-    intervals < 1
-  ) {
-    console.error("city-run: --meters and --intervals must be positive integers");
-    process.exit(2);
-  }
+  const meters = c.intOption(values.meters, "meters", 1000, 1);
+  const intervals = c.intOption(values.intervals, "intervals", 1, 1);
   // The same garbage headroom as `npm run demo` (issue 14), so the figures compare.
   limitHeapGrowth();
   const tracer = values["trace-memory"]
@@ -227,12 +233,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   let snapped = false;
   // `--heap-snapshot-above MB`: one snapshot the first time the V8 heap in use exceeds MB (a
   // sample every 250 ms; the snapshot collects garbage first, so it shows what is retained).
-  const above = values["heap-snapshot-above"];
+  const above =
+    values["heap-snapshot-above"] === undefined
+      ? undefined
+      : c.intOption(values["heap-snapshot-above"], "heap-snapshot-above", 0, 1);
   const watcher =
     above === undefined
       ? undefined
       : setInterval(() => {
-          if (snapped || process.memoryUsage().heapUsed < Number(above) * 2 ** 20) return;
+          if (snapped || process.memoryUsage().heapUsed < above * 2 ** 20) return;
           snapped = true;
           const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
           console.error(`  heap snapshot (heap above ${above} MB): ${writeHeapSnapshot(file)}`);

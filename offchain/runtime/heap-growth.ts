@@ -6,6 +6,7 @@
 // ≈ 280 MB retained. A fixed factor of 1.25 keeps it at 363 MB for ≈ 10 % more CPU (measured at
 // 20,000 meters, docs/BENCHMARKS.md).
 import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 /**
  * glibc's malloc settings for the simulators (the `GLIBC_TUNABLES` environment variable, read when
@@ -45,4 +46,33 @@ export function limitHeapGrowth(
   }
   setFlags(`--heap-growing-percent=${percent}`);
   return percent;
+}
+
+/** V8's `gc` extension function (with `--expose-gc`), as {@link releaseHeapPages} calls it. */
+type GcFunction = (options: {
+  readonly type: "major";
+  readonly execution: "sync";
+  readonly flavor: "last-resort";
+}) => void;
+
+let gcFunction: GcFunction | undefined;
+
+/**
+ * Returns to the OS the V8 heap pages the collector holds free (issue 14, docs/SCALE.md "V8's
+ * page pool"). V8 keeps the pages a collection frees in a pool for reuse, committed and resident
+ * (`node --trace-gc` prints it: "pooled: N MB"), so the V8 heap's resident size is the high-water
+ * mark of its committed size, whatever the live heap is now: at 20,000 meters 199 MB of the 319 MB
+ * of V8 pages at the run's end were pooled. A "last resort" full collection (what V8 runs before
+ * an out-of-memory error: several memory-reducing mark-compacts, then the pool released) gives
+ * them back. Synchronous: about one full collection of the live heap per call, so the simulators
+ * call it at phase boundaries only (when the fleet has retired), never per message.
+ * It turns on V8's `--expose-gc` for contexts created from then on, to reach the `gc` function
+ * from a fresh one (the process's own global gets none).
+ */
+export function releaseHeapPages(): void {
+  if (gcFunction === undefined) {
+    setFlagsFromString("--expose-gc");
+    gcFunction = runInNewContext("gc") as GcFunction;
+  }
+  gcFunction({ type: "major", execution: "sync", flavor: "last-resort" });
 }
