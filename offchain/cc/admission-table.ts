@@ -202,6 +202,11 @@ export class MeterDirectory {
 export const ENTRY_ADMITTED = 1;
 /** A signed faulty report under this pseudonym was already counted (faults count once). */
 export const ENTRY_FAULTED = 2;
+/**
+ * The admitted report was a meter's dummy (value 0, DESIGN §7): CC posts only its pseudonym, so
+ * it keeps the flag and not the report (issue 14: 80 % of a city's slots).
+ */
+export const ENTRY_DUMMY = 4;
 
 /**
  * One interval's pseudonyms of the meters registered when it opened, K slots each: entry

@@ -43,6 +43,7 @@ import { DEFAULT_REPORT_SLOTS, validateCategories } from "../protocol/splitting.
 import { registrationContext } from "../protocol/registration.ts";
 import {
   ENTRY_ADMITTED,
+  ENTRY_DUMMY,
   ENTRY_FAULTED,
   IntervalTable,
   MeterDirectory,
@@ -186,8 +187,14 @@ interface IntervalState {
   readonly categories: ReadonlySet<bigint>;
   /** Pseudonyms, seeds and per-entry flags (admitted; faulted: a replayed fault counts once). */
   readonly table: IntervalTable;
-  /** Admitted reports in admission order. */
+  /**
+   * Admitted real reports (value ≠ 0) in admission order; an admitted dummy is only its table
+   * entry's `ENTRY_DUMMY` flag (issue 14: its bytes are in the store's reports log, and CC posts
+   * only its pseudonym).
+   */
   readonly admitted: ReportArena;
+  /** Reports admitted, dummies included. */
+  admittedCount: number;
   readonly rejected: Map<RejectReason, number>;
   /** Faults per meter index (only meters that faulted). */
   readonly failures: Map<number, number>;
@@ -353,6 +360,7 @@ export class ControlCenter {
       categories: cats,
       table: IntervalTable.build(this.#directory, interval, this.#maxMessages),
       admitted: new ReportArena(METER_REPORT_SIZE),
+      admittedCount: 0,
       rejected: new Map(),
       failures: new Map(),
       closed: false,
@@ -415,8 +423,13 @@ export class ControlCenter {
         return this.#uncounted(state, "not-stored", meter, entry.interval, counter);
       }
     }
-    table.set(e, ENTRY_ADMITTED);
-    state.admitted.push(report);
+    if (entry.value === 0n) {
+      table.set(e, ENTRY_ADMITTED | ENTRY_DUMMY);
+    } else {
+      table.set(e, ENTRY_ADMITTED);
+      state.admitted.push(report);
+    }
+    state.admittedCount++;
     return { accepted: true, entry, meter, counter };
   }
 
@@ -518,7 +531,10 @@ export class ControlCenter {
     return [...this.#excluded].sort((a, b) => a - b);
   }
 
-  /** The interval's admitted entries (real and dummies) sorted by pseudonym (the ledger's order). */
+  /**
+   * The interval's admitted real entries (value ≠ 0) sorted by pseudonym (the ledger's order);
+   * admitted dummies are not kept as reports, only their pseudonyms ({@link zeroSlots}).
+   */
   admittedEntries(interval: number): LedgerEntry[] {
     const state = this.#intervals.get(interval);
     if (this.#released.has(interval)) throw new IntervalReleasedError(interval, "admittedEntries");
@@ -548,28 +564,24 @@ export class ControlCenter {
     const K = this.#maxMessages;
     let dummies = 0;
     const ids: Uint8Array[] = [];
-    // Dummies read from the reports' bytes, not decoded (issue 14: decoding every admitted report
-    // to find them was ≈ 1 kB of garbage per slot, 800 MB at 100,000 meters).
-    for (let i = 0; i < state.admitted.count; i++) {
-      const report = state.admitted.at(i);
-      if (isDummyReport(report)) {
-        dummies++;
-        ids.push(
-          report.subarray(METER_REPORT_PSEUDONYM_OFFSET, METER_REPORT_PSEUDONYM_OFFSET + 32),
-        );
-      }
-    }
     let markers = 0;
     let missingMeters = 0;
+    // Dummies and markers both from the table's flags: a dummy's report is not kept (ENTRY_DUMMY).
     for (let row = 0; row < table.meters; row++) {
-      const filled = table.admittedOfRow(row);
-      if (filled === K) continue;
-      if (filled === 0) missingMeters++;
+      let filled = 0;
       for (let e = row * K; e < (row + 1) * K; e++) {
-        if (table.has(e, ENTRY_ADMITTED)) continue;
-        markers++;
-        ids.push(table.pseudonymAt(e));
+        if (table.has(e, ENTRY_DUMMY)) {
+          dummies++;
+          filled++;
+          ids.push(table.pseudonymAt(e));
+        } else if (table.has(e, ENTRY_ADMITTED)) {
+          filled++;
+        } else {
+          markers++;
+          ids.push(table.pseudonymAt(e));
+        }
       }
+      if (filled === 0) missingMeters++;
     }
     // Meters registered after the interval opened: none of their slots could be admitted.
     const scratch = new Uint8Array(32 * K);
@@ -643,19 +655,15 @@ export class ControlCenter {
     }
     const { table } = state;
     const slots = new Uint8Array(table.meters * table.slots);
-    for (let e = 0; e < slots.length; e++)
+    for (let e = 0; e < slots.length; e++) {
       if (table.has(e, ENTRY_ADMITTED)) slots[e] = SLOT_ADMITTED;
-    for (let i = 0; i < state.admitted.count; i++) {
-      const report = state.admitted.at(i);
-      if (!isDummyReport(report)) continue;
-      const e = table.find(report, METER_REPORT_PSEUDONYM_OFFSET);
-      if (e !== -1) slots[e] |= SLOT_DUMMY;
+      if (table.has(e, ENTRY_DUMMY)) slots[e] |= SLOT_DUMMY;
     }
     this.#released.set(interval, {
       meters: table.meters,
       slotCount: table.slots,
       slots,
-      admitted: state.admitted.count,
+      admitted: state.admittedCount,
       rejected: state.rejected,
     });
     this.#intervals.delete(interval);
@@ -720,13 +728,11 @@ export class ControlCenter {
     state.closed = true;
     // No more signature checks in this interval; its pseudonyms stay for zeroSlots and originOf.
     state.table.wipeSeeds();
-    // The real entries only are decoded (a dummy is told by its bytes; issue 14), their byte
-    // fields views of the report arena (append-only): the same list as admittedEntries(interval)
-    // without its value-0 entries.
+    // The arena holds the real reports only (dummies are table flags; issue 14); their byte fields
+    // are views of it (append-only): the same list as admittedEntries(interval).
     const entries: LedgerEntry[] = [];
     for (let i = 0; i < state.admitted.count; i++) {
-      const report = state.admitted.at(i);
-      if (!isDummyReport(report)) entries.push(decodeMeterReport(report, { views: true }));
+      entries.push(decodeMeterReport(state.admitted.at(i), { views: true }));
     }
     return entries.sort((a, b) => compareBytes(a.id, b.id));
   }
@@ -796,16 +802,8 @@ export class ControlCenter {
     >;
     const released = this.#released.get(interval);
     for (const [reason, n] of released?.rejected ?? state?.rejected ?? []) rejected[reason] = n;
-    return { admitted: released?.admitted ?? state?.admitted.count ?? 0, rejected };
+    return { admitted: released?.admitted ?? state?.admittedCount ?? 0, rejected };
   }
-}
-
-/** True when an admitted report's consumption is 0 (a dummy, DESIGN §7), read from its bytes. */
-function isDummyReport(report: Uint8Array): boolean {
-  for (let o = METER_REPORT_VALUE_OFFSET; o < METER_REPORT_VALUE_OFFSET + 8; o++) {
-    if (report[o] !== 0) return false;
-  }
-  return true;
 }
 
 /**

@@ -91,6 +91,42 @@ describe("control center admission", () => {
     expect(center.originOf(7, reports[1].entries[0].id)).to.deep.equal({ meter: 1, counter: 1 });
   });
 
+  it("keeps an admitted dummy as a flag, not as a report: the zero slots and stats are the same (issue 14)", () => {
+    const center = freshCenter();
+    const reports = meters.map((m) => m.reportInterval(7, 1_000n, T));
+    const bytesAtOpen = center.stateBytes;
+    const dummyIds: string[] = [];
+    for (const r of reports) {
+      for (const e of r.entries) {
+        expect(center.admit(encodeMeterReport(e)).accepted).to.equal(true);
+        if (e.value === 0n) dummyIds.push(bytesToHex(e.id));
+      }
+    }
+    const real = reports.reduce((n, r) => n + r.chunks, 0);
+    expect(dummyIds.length)
+      .to.equal(3 * 8 - real)
+      .and.to.be.greaterThan(real);
+    // Admitted: every report, dummies included (and a dummy's replay is refused as one).
+    expect(center.stats(7).admitted).to.equal(3 * 8);
+    const dummy = reports[0].entries[reports[0].chunks];
+    expect(center.admit(encodeMeterReport(dummy)).reason).to.equal("replay");
+    // Kept: the real reports only (one arena chunk of 1,024 × 138 bytes holds them).
+    expect(center.admittedEntries(7).map((e) => e.value > 0n)).to.deep.equal(
+      new Array(real).fill(true),
+    );
+    expect(center.stateBytes - bytesAtOpen).to.equal(1024 * 138);
+    const zero = center.zeroSlots(7);
+    expect(zero.ids.map((id) => bytesToHex(id))).to.deep.equal([...dummyIds].sort());
+    expect([zero.dummies, zero.markers, zero.missingMeters]).to.deep.equal([dummyIds.length, 0, 0]);
+    // The same once the interval is released (its flags carry the dummies).
+    center.closeInterval(7);
+    center.releaseInterval(7);
+    const released = center.zeroSlots(7);
+    expect(released.ids.map((id) => bytesToHex(id))).to.deep.equal([...dummyIds].sort());
+    expect(released.dummies).to.equal(dummyIds.length);
+    expect(center.stats(7).admitted).to.equal(3 * 8);
+  });
+
   it("fills every slot no report filled with an absence marker and counts missing meters", () => {
     const center = freshCenter();
     const r0 = meters[0].reportInterval(7, 1_000n, T);
