@@ -24,7 +24,7 @@ import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
-import { limitHeapGrowth } from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 import { cli, parseOptions } from "../cli/common.ts";
 
@@ -220,6 +220,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const intervals = c.intOption(values.intervals, "intervals", 1, 1);
   // The same garbage headroom as `npm run demo` (issue 14), so the figures compare.
   limitHeapGrowth();
+  limitChainAllocator();
   const tracer = values["trace-memory"]
     ? setInterval(() => {
         const m = process.memoryUsage();

@@ -18,7 +18,7 @@ import {
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
-import { limitHeapGrowth } from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth } from "../runtime/heap-growth.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
@@ -70,8 +70,10 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
                     secret key: give it as GRIDLEDGER_USER_KEY=$(cat DIR/meter-<i>.key)
   --quiet           no progress lines`;
 
-// One process holds the whole simulated city: bound V8's garbage headroom (issue 14).
+// One process holds the whole simulated city: bound V8's garbage headroom and the in-process
+// chain's allocator (issue 14).
 limitHeapGrowth();
+limitChainAllocator();
 
 const c: Cli = cli("demo", USAGE);
 const values = parseOptions(c, USAGE, {

@@ -4,12 +4,14 @@
 // that a process started with its own `--heap-growing-percent` keeps it.
 import { expect } from "chai";
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 import {
   SIMULATOR_GLIBC_TUNABLES,
   SIMULATOR_HEAP_GROWTH_PERCENT,
+  SIMULATOR_MIMALLOC_OPTIONS,
+  limitChainAllocator,
   limitHeapGrowth,
   releaseHeapPages,
 } from "../../offchain/runtime/heap-growth.ts";
@@ -103,5 +105,43 @@ describe("releaseHeapPages (issue 14)", function () {
 
   it("runs in this process too (the simulators call it in theirs)", () => {
     expect(() => releaseHeapPages()).to.not.throw();
+  });
+});
+
+describe("limitChainAllocator (issue 14)", function () {
+  this.timeout(60_000);
+
+  it("sets the simulators' mimalloc options where the environment has none, and keeps its own", () => {
+    const env: NodeJS.ProcessEnv = { MIMALLOC_PURGE_DELAY: "250", PATH: "/bin" };
+    expect(limitChainAllocator(env)).to.deep.equal({
+      ...SIMULATOR_MIMALLOC_OPTIONS,
+      MIMALLOC_PURGE_DELAY: "250",
+    });
+    expect(env).to.deep.equal({
+      ...SIMULATOR_MIMALLOC_OPTIONS,
+      MIMALLOC_PURGE_DELAY: "250",
+      PATH: "/bin",
+    });
+  });
+
+  it("reaches the chain's allocator when set in-process before the chain loads", () => {
+    // mimalloc prints its options when MIMALLOC_VERBOSE is set; the child starts without ours.
+    const env = { ...process.env, MIMALLOC_VERBOSE: "1" };
+    for (const name of Object.keys(SIMULATOR_MIMALLOC_OPTIONS)) delete env[name];
+    const script = `
+      import { limitChainAllocator } from ${JSON.stringify(new URL("../../offchain/runtime/heap-growth.ts", import.meta.url).href)};
+      import { createRequire } from "node:module";
+      limitChainAllocator();
+      createRequire(${JSON.stringify(import.meta.url)})("@nomicfoundation/edr");
+    `;
+    // mimalloc writes them to stderr.
+    const { stderr: out, status } = spawnSync(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script],
+      { encoding: "utf8", env },
+    );
+    expect(status, out).to.equal(0);
+    expect(out).to.match(/option 'allow_thp': 0\b/);
+    expect(out).to.match(/option 'purge_delay': 0\b/);
   });
 });
