@@ -126,7 +126,7 @@ describe("limitChainAllocator (issue 14)", function () {
 
   it("reaches the chain's allocator when set in-process before the chain loads", () => {
     // mimalloc prints its options when MIMALLOC_VERBOSE is set; the child starts without ours.
-    const env = { ...process.env, MIMALLOC_VERBOSE: "1" };
+    const env: NodeJS.ProcessEnv = { ...process.env, MIMALLOC_VERBOSE: "1" };
     for (const name of Object.keys(SIMULATOR_MIMALLOC_OPTIONS)) delete env[name];
     const script = `
       import { limitChainAllocator } from ${JSON.stringify(new URL("../../offchain/runtime/heap-growth.ts", import.meta.url).href)};
