@@ -13,10 +13,10 @@
 //      announcement and their receipt again (lost on a lossy link). The window ends early once
 //      every slot of every meter is in: CC announces j again with a window of 0 ms, so meters
 //      hand their users the batch now;
-//      With a closing grace (`closingGraceMs`, issue 14), CC then stops admitting j (every report
-//      of j is refused, as once it posts) and waits that long on its clock, sending nothing to
-//      meters, before it posts: the meters close their windows and hand their users the batch
-//      meanwhile (the simulator retires its fleet then, before the posting);
+//      For the last interval, with a closing grace (`closingGraceMs`, issue 14), CC then stops
+//      admitting j (every report of j is refused, as once it posts) and waits that long on its
+//      clock, sending nothing to meters, before it posts: the meters close their windows and hand
+//      their users the batch meanwhile (the simulator retires its fleet then, before the posting);
 //   3. posts and seals j (agent.postAndSeal: resumes after the chain's last entry);
 //   4. relayed mode (Oksuz §5): SP sends DAP entries and bill batches; CC posts what the chain
 //      does not hold yet and closes billing once the bills cover the OCD ledger. Posting is
@@ -67,8 +67,11 @@ export interface ControlCenterServiceInit {
   readonly admissionBatchMs?: number;
   /**
    * Closing grace (issue 14, docs/SCALE.md "Retiring the fleet before the posting"): ms on the
-   * clock that CC waits, once an interval's window has ended for every meter (its final
-   * announcement, or the deadline), before it posts the interval's OCD. Admission of the interval
+   * clock that CC waits, once the window of the run's last interval (`firstInterval + intervals −
+   * 1`) has ended for every meter (its final announcement, or the deadline), before it posts that
+   * interval's OCD; earlier intervals post at once, as without a grace (their timeline, and so a
+   * lossy run's draws, stay as they were; after the last window nothing else follows, which is
+   * when a simulator can retire its fleet). Admission of the interval
    * ends when the grace begins: a report arriving during the grace is refused as one arriving
    * while CC posts (`ControlCenter.endAdmission`: `interval-not-open`, no receipt, no resend
    * request), so the grace changes no admission and no ledger; what was acknowledged was durable
@@ -199,8 +202,8 @@ export class ControlCenterService {
   /**
    * The last interval whose admission this service ended (0 before the first): it admits nothing
    * more of it and sends its meters nothing more about it. With a closing grace
-   * (`closingGraceMs` > 0) that is once the window has ended, before the posting; without, at the
-   * seal (= `status().sealed`).
+   * (`closingGraceMs` > 0), the run's last interval counts once its window has ended, before the
+   * posting; every other interval at its seal (= `status().sealed`).
    */
   get windowClosed(): number {
     return this.#windowClosed;
@@ -271,7 +274,7 @@ export class ControlCenterService {
       if (clock.now() < deadline) this.#announce(j, window, clock.now(), () => true);
       this.#phase = "posting";
       await this.#admitting; // a batch in flight is admitted (and acknowledged) before the seal
-      const graceMs = init.closingGraceMs ?? 0;
+      const graceMs = j === first + init.intervals - 1 ? (init.closingGraceMs ?? 0) : 0;
       if (graceMs > 0) {
         // Admission of j ends here (a report arriving now is refused as during the posting): the
         // grace changes no admission; the meters close their windows meanwhile.

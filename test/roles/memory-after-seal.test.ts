@@ -454,11 +454,11 @@ describe("memory per meter after the seal (issue 14)", function () {
       expect(retired.run.meters.every((m) => m === undefined)).to.equal(true);
       expect(retired.alive, "agents, relays and households still reachable").to.equal(0);
       // Same run: every figure the callers read, message counts included, and every bill verified;
-      // the closing grace (session 9) adds only virtual time, one grace per interval.
+      // the closing grace (session 9) adds only virtual time, one grace (the last interval's).
       const { virtualMs: retiredMs, ...retiredOutcome } = outcome(retired.run);
       const { virtualMs: keptMs, ...keptOutcome } = outcome(kept.run);
       expect(retiredOutcome).to.deep.equal(keptOutcome);
-      expect(retiredMs - keptMs).to.equal(2 * CLOSING_GRACE_MS);
+      expect(retiredMs - keptMs).to.equal(CLOSING_GRACE_MS);
       expect(retired.run.users.every((u) => u.checks.every((c) => c.verified))).to.equal(true);
       expect(retired.run.relays.every((r) => r.epoch === 2)).to.equal(true);
     });
