@@ -288,9 +288,9 @@ const ROUND_MS = 200;
  * CC's closing grace when the fleet retires (`ControlCenterServiceInit.closingGraceMs`, issue 14,
  * session 9), virtual ms: after CC's final announcement a meter closes its window one round later
  * (`MeterAgent`: max(window, round)), sends its household the batch and gets its acknowledgement
- * (three one-way latencies of ≤ 30 ms), and its relay empties its queue (≤ 1 round): ≈ 2 rounds
- * (session 9: every meter of a 12- and a 2,000-meter run retired within CLOSING_GRACE_MS), 5
- * rounds with margin — virtual time, no wall time. Below the meters' resend period (12 rounds),
+ * (three one-way latencies of ≤ 30 ms), and its relay empties its queue (≤ 1 round): measured in
+ * session 9, the whole fleet retired 1 round after CC closed the window at 12 meters, 2 rounds at
+ * 4,000 (offchain/bench/posting-heap.ts); 5 rounds with margin — virtual time, no wall time. Below the meters' resend period (12 rounds),
  * so a batch is not sent twice because of it.
  */
 export const CLOSING_GRACE_MS = 5 * ROUND_MS;
