@@ -71,9 +71,8 @@ export interface ControlCenterServiceInit {
    * 1`) has ended for every meter (its final announcement, or the deadline), before it posts that
    * interval's OCD; earlier intervals post at once, as without a grace (their timeline, and so a
    * lossy run's draws, stay as they were; after the last window nothing else follows, which is
-   * when a simulator can retire its fleet). Admission of the interval
-   * ends when the grace begins: a report arriving during the grace is refused as one arriving
-   * while CC posts (`ControlCenter.endAdmission`: `interval-not-open`, no receipt, no resend
+   * when a simulator can retire its fleet). Admission of the interval ends when the grace
+   * begins: a report arriving during the grace is refused as one arriving while CC posts (`ControlCenter.endAdmission`: `interval-not-open`, no receipt, no resend
    * request), so the grace changes no admission and no ledger; what was acknowledged was durable
    * before (a batch being admitted when the window ends is admitted, and acknowledged, first).
    * The phase is "posting" during the grace and {@link ControlCenterService.windowClosed} names

@@ -141,14 +141,13 @@ export interface OksuzAgentsScenario {
    * Retire the fleet (issue 14, docs/SCALE.md "Retiring the fleet after the seal" and "…before
    * the posting"): CC gets a closing grace ({@link CLOSING_GRACE_MS}) and, once it has closed the
    * run's last window (before it posts; with a `crash` plan, once it has sealed), no report onion
-   * can still be made or be
-   * on its way, and meter i's household has acknowledged the last batch with nothing in flight
-   * to either of them, meter i's agent is stopped, its endpoint retired
+   * can still be made or be on its way, and meter i's household has acknowledged the last batch
+   * with nothing in flight to either of them, meter i's agent is stopped, its endpoint retired
    * (`MemoryNetwork.retire`) and the run forgets it (`OksuzAgentsRun.meters[i]` becomes
    * undefined, `relays[i]` a frozen snapshot of its figures); once household i has checked every
    * interval, and its meter is retired, it goes too (`users[i]` becomes its figures). The run's
-   * outputs are the same (nothing can reach a retired node, so no message count changes).
-   * Ignored with `cover` (Loopix relays keep sending each round: a retired relay would change
+   * outputs are the same (nothing can reach a retired node, so no message count changes; the
+   * grace adds only virtual time). Ignored with `cover` (Loopix relays keep sending each round: a retired relay would change
    * the traffic). Default false (`runOksuz` turns it on).
    */
   readonly retire?: boolean;
@@ -290,8 +289,8 @@ const ROUND_MS = 200;
  * (`MeterAgent`: max(window, round)), sends its household the batch and gets its acknowledgement
  * (three one-way latencies of ≤ 30 ms), and its relay empties its queue (≤ 1 round): measured in
  * session 9, the whole fleet retired 1 round after CC closed the window at 12 meters, 2 rounds at
- * 4,000 (offchain/bench/posting-heap.ts); 5 rounds with margin — virtual time, no wall time. Below the meters' resend period (12 rounds),
- * so a batch is not sent twice because of it.
+ * 4,000 (offchain/bench/posting-heap.ts); 5 rounds with margin — virtual time, no wall time.
+ * Below the meters' resend period (12 rounds), so a batch is not sent twice because of it.
  */
 export const CLOSING_GRACE_MS = 5 * ROUND_MS;
 
