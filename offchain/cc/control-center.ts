@@ -715,6 +715,23 @@ export class ControlCenter {
   }
 
   /**
+   * Stops admission for the interval (its window has ended) without building its entries: every
+   * report of it is refused from here on (`interval-not-open`, as after {@link closeInterval},
+   * which still runs when CC posts). Used by the service's closing grace (issue 14,
+   * `ControlCenterServiceInit.closingGraceMs`) so the grace admits nothing. Idempotent; throws
+   * {@link IntervalReleasedError} after `releaseInterval`, `ControlCenterError` for an interval
+   * never opened.
+   */
+  endAdmission(interval: number): void {
+    if (this.#released.has(interval)) throw new IntervalReleasedError(interval, "endAdmission");
+    const state = this.#intervals.get(interval);
+    if (state === undefined) {
+      throw new ControlCenterError(`ControlCenter.endAdmission: interval ${interval} not open`);
+    }
+    state.closed = true;
+  }
+
+  /**
    * Stops admission for the interval and wipes its interval seeds. Returns the real (billed)
    * entries sorted by pseudonym (byte fields are views of CC's report arena: read, never modify);
    * the zero-value slots come from {@link zeroSlots}.

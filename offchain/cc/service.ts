@@ -13,6 +13,10 @@
 //      announcement and their receipt again (lost on a lossy link). The window ends early once
 //      every slot of every meter is in: CC announces j again with a window of 0 ms, so meters
 //      hand their users the batch now;
+//      For the last interval, with a closing grace (`closingGraceMs`, issue 14), CC then stops
+//      admitting j (every report of j is refused, as once it posts) and waits that long on its
+//      clock, sending nothing to meters, before it posts: the meters close their windows and hand
+//      their users the batch meanwhile (the simulator retires its fleet then, before the posting);
 //   3. posts and seals j (agent.postAndSeal: resumes after the chain's last entry);
 //   4. relayed mode (Oksuz §5): SP sends DAP entries and bill batches; CC posts what the chain
 //      does not hold yet and closes billing once the bills cover the OCD ledger. Posting is
@@ -61,6 +65,22 @@ export interface ControlCenterServiceInit {
    * loaded disk at 200 meters in the devnet). Undefined: each packet at once (`onPacket`).
    */
   readonly admissionBatchMs?: number;
+  /**
+   * Closing grace (issue 14, docs/SCALE.md "Retiring the fleet before the posting"): ms on the
+   * clock that CC waits, once the window of the run's last interval (`firstInterval + intervals −
+   * 1`) has ended for every meter (its final announcement, or the deadline), before it posts that
+   * interval's OCD; earlier intervals post at once, as without a grace (their timeline, and so a
+   * lossy run's draws, stay as they were; after the last window nothing else follows, which is
+   * when a simulator can retire its fleet). Admission of the interval ends when the grace
+   * begins: a report arriving during the grace is refused as one arriving while CC posts (`ControlCenter.endAdmission`: `interval-not-open`, no receipt, no resend
+   * request), so the grace changes no admission and no ledger; what was acknowledged was durable
+   * before (a batch being admitted when the window ends is admitted, and acknowledged, first).
+   * The phase is "posting" during the grace and {@link ControlCenterService.windowClosed} names
+   * the interval. CC sends meters nothing during it. A restart during the grace is a restart
+   * during the posting (the interval is announced again; the store holds every admission).
+   * Default 0: no grace (CC posts at once).
+   */
+  readonly closingGraceMs?: number;
 }
 
 export interface ControlCenterServiceComponents {
@@ -112,6 +132,7 @@ export class ControlCenterService {
   #phase: ControlCenterPhase = "idle";
   #interval = 0;
   #sealed = 0;
+  #windowClosed = 0;
   #refused = 0;
   #running = false;
   /** Chain writes one at a time, in arrival order (nonces; DAP before bills). */
@@ -133,6 +154,9 @@ export class ControlCenterService {
     }
     if (!(init.windowMs > 0)) {
       throw new ControlCenterServiceError("ControlCenterService: windowMs must be positive");
+    }
+    if (init.closingGraceMs !== undefined && !(init.closingGraceMs >= 0)) {
+      throw new ControlCenterServiceError("ControlCenterService: closingGraceMs must be ≥ 0");
     }
     this.#init = init;
     this.#c = components;
@@ -172,6 +196,16 @@ export class ControlCenterService {
     this.#registrationArrived?.();
     if (this.#phase !== "done") this.#phase = "stopped";
     await this.#writes.catch(() => {});
+  }
+
+  /**
+   * The last interval whose admission this service ended (0 before the first): it admits nothing
+   * more of it and sends its meters nothing more about it. With a closing grace
+   * (`closingGraceMs` > 0), the run's last interval counts once its window has ended, before the
+   * posting; every other interval at its seal (= `status().sealed`).
+   */
+  get windowClosed(): number {
+    return this.#windowClosed;
   }
 
   status(): ControlCenterStatus {
@@ -216,6 +250,7 @@ export class ControlCenterService {
       const progress = await chain.intervalProgress(j);
       if (progress.state >= INTERVAL_STATE.OcdSealed) {
         this.#sealed = j; // sealed before a restart: nothing left to admit
+        this.#windowClosed = j;
         continue;
       }
       const start = init.startTime + BigInt((j - first) * init.intervalSeconds);
@@ -238,12 +273,23 @@ export class ControlCenterService {
       if (clock.now() < deadline) this.#announce(j, window, clock.now(), () => true);
       this.#phase = "posting";
       await this.#admitting; // a batch in flight is admitted (and acknowledged) before the seal
+      const graceMs = j === first + init.intervals - 1 ? (init.closingGraceMs ?? 0) : 0;
+      if (graceMs > 0) {
+        // Admission of j ends here (a report arriving now is refused as during the posting): the
+        // grace changes no admission; the meters close their windows meanwhile.
+        agent.center.endAdmission(j);
+        this.#windowClosed = j;
+        await sleep(clock, graceMs);
+        this.#checkRunning();
+        await this.#admitting; // a batch that arrived during the grace: refused, nothing to ack
+      }
       const { zeroSlots } = await this.#write(() =>
         agent.postAndSeal(j, (done, total) =>
           this.#c.step?.({ task: "OCD slots posted", done, total }),
         ),
       );
       this.#sealed = j;
+      this.#windowClosed = j;
       this.#logger.info("interval sealed", { interval: j, markers: zeroSlots.markers });
     }
     this.#phase = "done";

@@ -138,15 +138,16 @@ export interface OksuzAgentsScenario {
   /** CC's admission pool (`ControlCenterAgentInit.admissionWorkers`), default 1 (inline). */
   readonly ccWorkers?: number;
   /**
-   * Retire the fleet after the seal (issue 14, docs/SCALE.md "Retiring the fleet after the
-   * seal"): once CC has sealed the run's last interval, no report onion can still be made or be
-   * on its way, and meter i's household has acknowledged the last batch with nothing in flight
-   * to either of them, meter i's agent is stopped, its endpoint retired
+   * Retire the fleet (issue 14, docs/SCALE.md "Retiring the fleet after the seal" and "…before
+   * the posting"): CC gets a closing grace ({@link CLOSING_GRACE_MS}) and, once it has closed the
+   * run's last window (before it posts; with a `crash` plan, once it has sealed), no report onion
+   * can still be made or be on its way, and meter i's household has acknowledged the last batch
+   * with nothing in flight to either of them, meter i's agent is stopped, its endpoint retired
    * (`MemoryNetwork.retire`) and the run forgets it (`OksuzAgentsRun.meters[i]` becomes
    * undefined, `relays[i]` a frozen snapshot of its figures); once household i has checked every
    * interval, and its meter is retired, it goes too (`users[i]` becomes its figures). The run's
-   * outputs are the same (nothing can reach a retired node, so no message count changes).
-   * Ignored with `cover` (Loopix relays keep sending each round: a retired relay would change
+   * outputs are the same (nothing can reach a retired node, so no message count changes; the
+   * grace adds only virtual time). Ignored with `cover` (Loopix relays keep sending each round: a retired relay would change
    * the traffic). Default false (`runOksuz` turns it on).
    */
   readonly retire?: boolean;
@@ -258,6 +259,14 @@ export interface OksuzAgentsHooks {
   readonly userBatch?: (delivery: UserBatchDelivery) => void;
   /** Every meter's interval report, when its window closes and the batch goes to its user. */
   readonly meterReport?: (meterIndex: number, report: MeterIntervalReport) => void;
+  /**
+   * Called once, when every meter agent and its relay has retired (`OksuzAgentsScenario.retire`;
+   * households retire later, once they have checked every interval): with the closing grace,
+   * while CC posts the last interval (the point where the V8 heap the fleet held can be given
+   * back, issue 14). Never called without retirement, with `cover`, or when a meter is still
+   * kept at the run's end.
+   */
+  readonly fleetRetired?: () => void;
 }
 
 export class OksuzAgentsTimeoutError extends Error {
@@ -274,6 +283,21 @@ export const DEFAULT_TARIFF: TariffSchedule = {
 export const DEFAULT_START_TIME = 1_767_571_200n; // 2026-01-05T00:00:00Z
 export const DEFAULT_WINDOW_MS = 60_000;
 const ROUND_MS = 200;
+/**
+ * CC's closing grace when the fleet retires (`ControlCenterServiceInit.closingGraceMs`, issue 14,
+ * session 9), virtual ms: after CC's final announcement a meter closes its window one round later
+ * (`MeterAgent`: max(window, round)), sends its household the batch and gets its acknowledgement
+ * (three one-way latencies of ≤ 30 ms), and its relay empties its queue (≤ 1 round): measured in
+ * session 9, the whole fleet retired 1 round after CC closed the window at 12 meters, 2 rounds at
+ * 4,000 (offchain/bench/posting-heap.ts); 5 rounds with margin — virtual time, no wall time.
+ * Below the meters' resend period (12 rounds), so a batch is not sent twice because of it.
+ */
+export const CLOSING_GRACE_MS = 5 * ROUND_MS;
+
+/** Whether the run retires its fleet (`OksuzAgentsScenario.retire`, not with cover traffic). */
+function retiring(scenario: Pick<OksuzAgentsScenario, "retire" | "cover">): boolean {
+  return scenario.retire === true && scenario.cover === undefined;
+}
 
 /**
  * Deploys (or attaches to) a BillingLedger, wires every Oksuz agent over a MemoryNetwork on a
@@ -381,6 +405,9 @@ export async function runOksuzAgents(
         });
 
   // ---- CC (killed and restarted from its store by the crash adversary, if asked) -------------
+  // The fleet retires once CC closed the last window (before it posts) when it can: not with a
+  // crash plan (the restarted CC announces the interval again, so the seal stays the point).
+  const retireEarly = retiring(scenario) && scenario.crash === undefined;
   const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
   const storePath = join(storeDir, "cc.sqlite");
   const operatorKey = rng.fork("cc/operator-key").bytes(32);
@@ -435,6 +462,9 @@ export async function runOksuzAgents(
         // transaction, acknowledged after it commits (one durable append per report was ≈ 30 %
         // of a city's run).
         admissionBatchMs: ROUND_MS / 4,
+        // Retiring before the posting (issue 14, session 9): virtual time for the meters to close
+        // their windows and hand their households the batch before CC posts (see Retirement).
+        closingGraceMs: retireEarly ? CLOSING_GRACE_MS : undefined,
       },
       {
         agent: admitting,
@@ -743,7 +773,12 @@ export async function runOksuzAgents(
   // public keys and the map of their hex to addresses, ≈ 0.4 kB per meter) with the last one.
   meterKeys.length = 0;
   directory = undefined;
-  const retirement = new Retirement(scenario, { meters, relays, users, network });
+  const retirement = new Retirement(scenario, { meters, relays, users, network }, () =>
+    hooks.fleetRetired?.(),
+  );
+  /** The last interval CC admits nothing more of: its window (early retirement), or its seal. */
+  const closedForMeters = (): number =>
+    retireEarly ? currentCc().windowClosed : currentCc().status().sealed;
 
   const live: OksuzAgentsRun = {
     ledger: address,
@@ -820,7 +855,7 @@ export async function runOksuzAgents(
           `interval ${sealed + 1}/${scenario.intervals}: sealed, ${admitted} of ${scenario.meters * slots} slots admitted`,
         );
       }
-      retirement.look(cc.sealed);
+      retirement.look(closedForMeters());
       for (; billed < spAgent.status().billedThrough; billed++) {
         const price = spAgent.prices.get(billed + 1);
         progress(
@@ -906,7 +941,7 @@ export async function runOksuzAgents(
     if (failure !== undefined) throw failure;
     if (adversaryFailure !== undefined) throw adversaryFailure;
     look();
-    retirement.look(currentCc().status().sealed, true);
+    retirement.look(closedForMeters(), true);
     return live;
   } finally {
     await ccNode.stop();
@@ -1082,10 +1117,13 @@ interface Fleet {
 }
 
 /**
- * The fleet's retirement after the seal ({@link OksuzAgentsScenario.retire}, issue 14): the
- * simulator's arrays of agents, emptied slot by slot as meters and households finish. Why it
- * changes no output: a node is retired only when nothing can reach it again —
- *   1. CC has sealed the run's last interval (it sends meters nothing after that);
+ * The fleet's retirement ({@link OksuzAgentsScenario.retire}, issue 14): the simulator's arrays
+ * of agents, emptied slot by slot as meters and households finish. Why it changes no output: a
+ * node is retired only when nothing can reach it again —
+ *   1. CC has closed the run's last interval for its meters: it ended the interval's admission
+ *      for its closing grace ({@link CLOSING_GRACE_MS}; session 9: so the fleet is garbage
+ *      before CC posts), or, with a crash plan (the restarted CC announces the interval again),
+ *      sealed it; it sends meters nothing after that;
  *   2. the onion traffic is over, once and for all: no meter agent has a window open or a
  *      measurement running (only those make report onions; without cover, relays only forward),
  *      no relay has a packet queued and no packet is on its way to a meter's address (checked at
@@ -1109,6 +1147,7 @@ class Retirement {
   /** Indices with a meter or household not retired yet (compacted at each scan). */
   #waiting: number[];
   readonly #retiredRelays = new RetiredRelays();
+  readonly #fleetRetired: () => void;
   /** The onion traffic is over (condition 2); it stays over. */
   #quiet = false;
   #nextScanAt = -Infinity;
@@ -1116,19 +1155,23 @@ class Retirement {
   constructor(
     scenario: Pick<OksuzAgentsScenario, "retire" | "cover" | "intervals" | "meters">,
     fleet: Fleet,
+    fleetRetired: () => void = () => {},
   ) {
-    this.#on = scenario.retire === true && scenario.cover === undefined;
+    this.#on = retiring(scenario);
+    this.#fleetRetired = fleetRetired;
     this.#last = scenario.intervals;
     this.#fleet = fleet;
     this.#waiting = this.#on ? Array.from({ length: scenario.meters }, (_, i) => i) : [];
   }
 
   /**
-   * Retires what can be retired, given CC's sealed count; a scan at most every 50 × the last
-   * scan's wall time unless `final` (the run's end).
+   * Retires what can be retired, given `closed`, the last interval CC admits nothing more of and
+   * sends meters nothing more about (its sealed count, or `ControlCenterService.windowClosed`
+   * with the closing grace); a scan at most every 50 × the last scan's wall time unless `final`
+   * (the run's end).
    */
-  look(sealed: number, final = false): void {
-    if (!this.#on || sealed < this.#last || this.#waiting.length === 0) return;
+  look(closed: number, final = false): void {
+    if (!this.#on || closed < this.#last || this.#waiting.length === 0) return;
     const t0 = performance.now();
     if (!final && t0 < this.#nextScanAt) return;
     const { meters, relays, users, network } = this.#fleet;
@@ -1161,6 +1204,7 @@ class Retirement {
           network.retire(agent.address);
           meters[i] = undefined;
           this.meters++;
+          if (this.meters === meters.length) this.#fleetRetired();
         }
         const user = users[i];
         if (

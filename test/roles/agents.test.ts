@@ -8,7 +8,7 @@ import { expect } from "chai";
 
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
-import { ControlCenterService } from "../../offchain/cc/service.ts";
+import { ControlCenterService, ControlCenterServiceError } from "../../offchain/cc/service.ts";
 import { gcFunction } from "../../offchain/bench/heap.ts";
 import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
@@ -660,6 +660,142 @@ describe("Oksuz agents, one at a time", function () {
       expect(steps.at(-1)).to.equal("OCD slots posted 16/16");
       await service.stop();
       store.close();
+    });
+
+    it("with a closing grace, admits nothing once the window has ended and posts only after the grace (issue 14, session 9)", async function () {
+      const { clock, network } = net("cc-grace");
+      const cc = ccKeys();
+      const meters = [0, 1].map((i) => makeMeter(i, cc));
+      const store = Store.open({ path: ":memory:" });
+      const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
+      const posted: { call: string; at: number }[] = [];
+      let state: number = INTERVAL_STATE.None;
+      const chain: ControlCenterChainClient = {
+        meterCount: async () => 0,
+        registerMeters: async () => {},
+        intervalProgress: async () => ({
+          state: state as never,
+          lastId: new Uint8Array(32),
+          ocdCount: 0,
+          billCount: 0,
+          dapCount: 0,
+        }),
+        openInterval: async () => void (state = INTERVAL_STATE.Open),
+        postOcdBatch: async (j, real, zero) =>
+          void posted.push({ call: `post ${j} ${real.length}+${zero.length}`, at: clock.now() }),
+        sealInterval: async (j) =>
+          void (
+            posted.push({ call: `seal ${j}`, at: clock.now() }),
+            (state = INTERVAL_STATE.OcdSealed)
+          ),
+        postDap: async () => {},
+        postBills: async () => {},
+        closeBilling: async () => {},
+      };
+      const agent = ControlCenterAgent.start(
+        { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
+        { store, secrets, chain },
+      );
+      const windowMs = 10_000;
+      const graceMs = 4_000;
+      const service = new ControlCenterService(
+        {
+          meters: 2,
+          intervals: 1,
+          startTime: WINDOW.start,
+          intervalSeconds: Number(WINDOW.end - WINDOW.start),
+          categories: CATEGORIES,
+          slots: 8,
+          windowMs,
+          closingGraceMs: graceMs,
+        },
+        { agent, chain, transport: network.endpoint("cc"), clock },
+      );
+      await service.start();
+      const m = meters.map((_, i) => peer(network, clock, `meter-${i}`));
+      for (const [i, meter] of meters.entries()) {
+        m[i].send("cc", {
+          type: "meterRegistration",
+          registration: meter.registration(seedScalar(`eph-${i}`)),
+        });
+      }
+      for (let i = 0; i < 10 && service.status().phase !== "admission"; i++)
+        await clock.advanceAsync(ROUND);
+      expect(service.status().phase).to.equal("admission");
+      const openedAt = clock.now();
+      const ad = onionAssociatedData(DOMAIN, 1);
+      const onions = meters.map((meter, i) =>
+        meter.reportInterval(1, 1_000n, T).entries.map((entry, k) =>
+          buildOnion({
+            sessionKey: seedScalar(`grace-${i}-${k}`),
+            hops: [
+              {
+                pubkey: cc.publicKey,
+                payload: encodeHopPayload({ kind: "deliver", message: encodeMeterReport(entry) }),
+              },
+            ],
+            associatedData: ad,
+          }),
+        ),
+      );
+      // 15 of the 16 reports in the window; meter 1's last one is held back, so the window runs
+      // to its deadline.
+      for (const [i, packets] of onions.entries()) {
+        for (const packet of i === 1 ? packets.slice(0, 7) : packets)
+          m[1 - i].send("cc", { type: "onionPacket", packet });
+      }
+      while (clock.now() < openedAt + windowMs + ROUND) await clock.advanceAsync(ROUND);
+      // The window has ended: CC is in its grace, nothing posted, admission over.
+      expect(service.status()).to.deep.include({ phase: "posting", sealed: 0, admitted: 15 });
+      expect(service.windowClosed).to.equal(1);
+      expect(posted).to.deep.equal([]);
+      const heardBefore = m[1].got.length;
+      // The held-back report arrives during the grace: refused, as one arriving while CC posts.
+      m[0].send("cc", { type: "onionPacket", packet: onions[1][7] });
+      for (let i = 0; i < 60 && service.status().phase !== "done"; i++)
+        await clock.advanceAsync(ROUND);
+      await service.done;
+      expect(agent.center.stats(1).admitted, "nothing admitted during the grace").to.equal(15);
+      expect(agent.receiptOf(1, 1)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
+      expect(
+        m[1].got.slice(heardBefore).map((g) => g.message.type),
+        "CC sends meters nothing during the grace",
+      ).to.deep.equal([]);
+      // Posted and sealed only once the grace has run out, after the deadline.
+      expect(posted.map((p) => p.call.split(" ")[0])).to.deep.equal(["post", "seal"]);
+      // CC's deadline: its announcement's send time (≤ 30 ms of latency before it arrived) + window.
+      const announcedAt = m[0].got.find((g) => g.message.type === "intervalAnnouncement")!.at;
+      const deadline = announcedAt - 30 + windowMs;
+      expect(posted[0].at).to.be.at.least(deadline + graceMs);
+      expect(posted[0].at).to.be.below(deadline + graceMs + 2 * ROUND);
+      expect(service.status()).to.deep.include({ phase: "done", sealed: 1 });
+      await service.stop();
+      store.close();
+    });
+
+    it("refuses a negative closing grace", function () {
+      const { clock, network } = net("cc-grace-bad");
+      expect(
+        () =>
+          new ControlCenterService(
+            {
+              meters: 1,
+              intervals: 1,
+              startTime: WINDOW.start,
+              intervalSeconds: 3600,
+              categories: CATEGORIES,
+              slots: 8,
+              windowMs: 1_000,
+              closingGraceMs: -1,
+            },
+            {
+              agent: {} as ControlCenterAgent,
+              chain: {} as ControlCenterChainClient,
+              transport: network.endpoint("cc"),
+              clock,
+            },
+          ),
+      ).to.throw(ControlCenterServiceError, /closingGraceMs/);
     });
   });
 });

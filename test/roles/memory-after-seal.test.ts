@@ -27,7 +27,11 @@ import { UserAgent } from "../../offchain/user/agent.ts";
 import { User } from "../../offchain/user/user.ts";
 import type { ServiceProviderChainClient } from "../../offchain/sp/chain-client.ts";
 import { PseudonymIndex } from "../../offchain/protocol/pseudonym-index.ts";
-import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
+import {
+  CLOSING_GRACE_MS,
+  runOksuzAgents,
+  type OksuzAgentsRun,
+} from "../../offchain/sim/oksuz-agents.ts";
 import type { MeterAgent } from "../../offchain/meter/agent.ts";
 import type { OnionRelay } from "../../offchain/onion/relay.ts";
 import {
@@ -449,13 +453,66 @@ describe("memory per meter after the seal (issue 14)", function () {
       expect(retired.run.retired).to.deep.equal({ meters: 6, users: 6 });
       expect(retired.run.meters.every((m) => m === undefined)).to.equal(true);
       expect(retired.alive, "agents, relays and households still reachable").to.equal(0);
-      // Same run: every figure the callers read, message counts included, and every bill verified.
-      expect(outcome(retired.run)).to.deep.equal(outcome(kept.run));
+      // Same run: every figure the callers read, message counts included, and every bill verified;
+      // the closing grace (session 9) adds only virtual time, one grace (the last interval's).
+      const { virtualMs: retiredMs, ...retiredOutcome } = outcome(retired.run);
+      const { virtualMs: keptMs, ...keptOutcome } = outcome(kept.run);
+      expect(retiredOutcome).to.deep.equal(keptOutcome);
+      expect(retiredMs - keptMs).to.equal(CLOSING_GRACE_MS);
       expect(retired.run.users.every((u) => u.checks.every((c) => c.verified))).to.equal(true);
       expect(retired.run.relays.every((r) => r.epoch === 2)).to.equal(true);
     });
 
+    /**
+     * A run with `retire`, recording at the `fleetRetired` hook CC's status, the retired count and
+     * how many "OCD slots posted" steps of the last interval came before it.
+     */
+    async function whenRetired(scenario: Omit<Parameters<typeof runOksuzAgents>[0], "seed">) {
+      let live: OksuzAgentsRun | undefined;
+      let postedSteps = 0;
+      const at: { cc: object; meters: number; postedSteps: number }[] = [];
+      const run = await runOksuzAgents({ seed: "retire-early", retire: true, ...scenario }, chain, {
+        watch: (r) => void (live ??= r),
+        step: (s) => {
+          if (s.task !== "OCD slots posted") return;
+          if (live?.cc.status().interval === scenario.intervals) postedSteps++;
+        },
+        fleetRetired: () =>
+          void at.push({
+            cc: live!.cc.status(),
+            meters: live!.retired.meters,
+            postedSteps,
+          }),
+      });
+      return { run, at };
+    }
+
+    it("with the closing grace every meter retires before CC posts the last interval (issue 14, session 9): fleetRetired once, phase posting, nothing posted yet", async function () {
+      const { run, at } = await whenRetired({ meters: 6, intervals: 2 });
+      expect(at, "fleetRetired called once").to.have.length(1);
+      // While CC is in its closing grace of interval 2: the fleet is garbage before any OCD
+      // transaction of it (session 8: no meter retired before the seal).
+      expect(at[0].cc).to.deep.include({ interval: 2, phase: "posting", sealed: 1 });
+      expect(at[0].meters).to.equal(6);
+      expect(at[0].postedSteps, "OCD batches of interval 2 posted before").to.equal(0);
+      expect(run.retired).to.deep.equal({ meters: 6, users: 6 });
+      expect(run.users.every((u) => u.checks.every((c) => c.verified))).to.equal(true);
+    });
+
+    it("with a CC crash plan the fleet still retires only after the seal (the restarted CC announces the interval again)", async function () {
+      const { run, at } = await whenRetired({
+        meters: 6,
+        intervals: 2,
+        crash: { interval: 2, phase: "posting" },
+      });
+      expect(run.ccRestarted, "the crash fired").to.equal(true);
+      expect(at, "fleetRetired called once").to.have.length(1);
+      expect(at[0].cc).to.deep.include({ sealed: 2 });
+      expect(run.retired).to.deep.equal({ meters: 6, users: 6 });
+    });
+
     it("with cover traffic nothing retires (relays keep sending every round)", async function () {
+      let fleetRetired = 0;
       const run = await runOksuzAgents(
         {
           meters: 5,
@@ -465,7 +522,9 @@ describe("memory per meter after the seal (issue 14)", function () {
           cover: { loopsPerRound: 1 },
         },
         chain,
+        { fleetRetired: () => void fleetRetired++ },
       );
+      expect(fleetRetired).to.equal(0);
       expect(run.retired).to.deep.equal({ meters: 0, users: 0 });
       expect(run.meters.every((m) => m !== undefined)).to.equal(true);
     });

@@ -149,6 +149,21 @@ describe("control center admission", () => {
     for (const e of r1.entries.slice(0, 2)) expect(hex).to.include(bytesToHex(e.id));
   });
 
+  it("ends admission at endAdmission (the closing grace): later reports refused, the entries and zero slots as before", () => {
+    const center = freshCenter();
+    const r0 = meters[0].reportInterval(7, 1_000n, T);
+    for (const e of r0.entries.slice(0, 5)) center.admit(encodeMeterReport(e));
+    center.endAdmission(7);
+    center.endAdmission(7); // idempotent
+    const late = center.admit(encodeMeterReport(r0.entries[5]));
+    expect(late.accepted ? undefined : late.reason).to.equal("interval-not-open");
+    expect(center.stats(7).admitted).to.equal(5);
+    // Posting still closes it as before: the five admitted reports, the rest as markers.
+    const real = center.closeInterval(7);
+    expect(real.length + center.zeroSlots(7).ids.length).to.equal(3 * 8);
+    expect(() => center.endAdmission(8)).to.throw(/not open/);
+  });
+
   it("rejects each kind of bad report with its reason", () => {
     const center = freshCenter(100);
     const meter = meters[0];
