@@ -24,7 +24,7 @@ import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { runOksuzAgents } from "../sim/oksuz-agents.ts";
-import { limitChainAllocator, limitHeapGrowth } from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth, releaseHeapPages } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 import { cli, parseOptions } from "../cli/common.ts";
 
@@ -139,7 +139,8 @@ export async function cityRun(
   const run = await runOksuzAgents(
     { meters, intervals, seed: options.seed ?? "city", retire: options.retire ?? true },
     { admin, controlCenter, serviceProvider },
-    { logger, ...(options.step ? { step: options.step } : {}) },
+    // As the demo: V8's pooled pages go back once the fleet has retired (issue 14).
+    { logger, fleetRetired: releaseHeapPages, ...(options.step ? { step: options.step } : {}) },
   );
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);

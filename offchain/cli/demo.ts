@@ -18,7 +18,7 @@ import {
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
-import { limitChainAllocator, limitHeapGrowth } from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth, releaseHeapPages } from "../runtime/heap-growth.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
@@ -214,6 +214,8 @@ try {
       step: log.step,
       now: () => performance.now(),
       userBatch: pseudonymsOut === undefined ? undefined : keepUserBatch,
+      // The fleet's heap is garbage before CC posts: give V8's pooled pages back (issue 14).
+      fleetRetired: releaseHeapPages,
     },
   );
 } catch (err) {

@@ -225,6 +225,12 @@ export interface OksuzHooks {
    * meter (DESIGN §7): what the household keeps to check its bill later (`gridledger verify-bill`).
    */
   readonly userBatch?: (delivery: UserBatchDelivery) => void;
+  /**
+   * Called once when every meter of the fleet has retired (`OksuzAgentsHooks.fleetRetired`:
+   * before CC posts the last interval): the process may give memory back then (the demo returns
+   * V8's pooled heap pages, `releaseHeapPages`; issue 14).
+   */
+  readonly fleetRetired?: () => void;
 }
 
 /** Phase boundaries of one interval, in order (wall time of the first watch that saw each). */
@@ -303,13 +309,14 @@ export async function runOksuz(
     }
   };
 
-  // The fleet retires after the seal (issue 14): nothing below reads a meter agent, and the
+  // The fleet retires once CC has closed the last window (issue 14): nothing below reads a meter agent, and the
   // relays' and households' figures stay (`OksuzAgentsRun.relays`, `users`). Not with cover.
   const run = await runOksuzAgents({ ...scenario, retire: scenario.retire ?? true }, chain, {
     logger: hooks.logger,
     step: hooks.step,
     progress: hooks.progress,
     userBatch: hooks.userBatch,
+    fleetRetired: hooks.fleetRetired,
     observe,
     delivered,
     watch,
