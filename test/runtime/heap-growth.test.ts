@@ -142,6 +142,6 @@ describe("limitChainAllocator (issue 14)", function () {
     );
     expect(status, out).to.equal(0);
     expect(out).to.match(/option 'allow_thp': 0\b/);
-    expect(out).to.match(/option 'purge_delay': 0\b/);
+    expect(out).to.match(/option 'purge_delay': 50\b/);
   });
 });
