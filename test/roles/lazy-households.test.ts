@@ -1,0 +1,136 @@
+// Households made on their first batch (issue 14, session 9; docs/SCALE.md "Households made on
+// their first batch"): the simulator builds household i (its `User`, `UserAgent`, endpoint `user-i`,
+// logger and timer) when the first packet to it goes on the wire — its meter's user batch at the
+// window's end (DESIGN §7) —, not at the start, so the onion phase does not hold N idle agents.
+// What a household does before its first batch (poll the chain for its first interval) is done by
+// one poll for all of them, on the same instants; a household whose meter never sends it anything
+// is built once its first interval is final, and records it disputed ("no batch") as before.
+import { expect } from "chai";
+
+import { bytesInUse, gcFunction } from "../../offchain/bench/heap.ts";
+import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
+import { UserAgent } from "../../offchain/user/agent.ts";
+import { useSimChain } from "../helpers/sim-chain.ts";
+
+describe("households made on their first batch (issue 14, session 9)", function () {
+  this.timeout(300_000);
+  const chain = useSimChain();
+
+  it("no household exists before its meter's first packet to it; each is built on that packet, and every bill verifies", async function () {
+    let live: OksuzAgentsRun | undefined;
+    let watchesBeforeBatches = 0;
+    let builtBeforeBatches = 0;
+    let batches = 0;
+    const unbuiltAtFirstPacket: boolean[] = [];
+    const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "lazy" }, chain, {
+      watch: (r) => {
+        live = r;
+        if (batches > 0) return;
+        watchesBeforeBatches++;
+        const agents = r.users.filter((u) => u instanceof UserAgent).length;
+        builtBeforeBatches = Math.max(builtBeforeBatches, r.householdsBuilt, agents);
+        expect(r.users).to.have.length(6);
+        for (const u of r.users) {
+          expect(u.checks).to.deep.equal([]);
+          expect(u.status()).to.deep.equal({
+            interval: 0,
+            billsVerified: 0,
+            billsDisputed: 0,
+            batchesReceived: 0,
+            refused: 0,
+          });
+        }
+      },
+      // A meter's packet to its household, seen as it is sent (before the network builds it).
+      observe: (from, to) => {
+        if (!to.startsWith("user-")) return;
+        batches++;
+        const i = Number(to.slice("user-".length));
+        expect(from).to.equal(`meter-${i}`);
+        if (unbuiltAtFirstPacket[i] === undefined) {
+          unbuiltAtFirstPacket[i] = !(live!.users[i] instanceof UserAgent);
+        }
+      },
+    });
+    expect(watchesBeforeBatches, "the run was watched through its onion phase").to.be.above(10);
+    expect(builtBeforeBatches, "households built before any batch").to.equal(0);
+    expect(unbuiltAtFirstPacket).to.deep.equal([true, true, true, true, true, true]);
+    expect(run.householdsBuilt).to.equal(6);
+    expect(run.users.every((u) => u instanceof UserAgent)).to.equal(true);
+    for (const u of run.users) {
+      expect(u.checks.map((c) => [c.interval, c.verified])).to.deep.equal([
+        [1, true],
+        [2, true],
+      ]);
+      expect(u.status().batchesReceived).to.equal(2);
+    }
+  });
+
+  it("a household whose meter never sends it anything is built once its first interval is final, and disputes every interval (no batch) at the same virtual times as before", async function () {
+    let stopped = false;
+    let builtAt: { virtualMs: number; sealed: number } | undefined;
+    const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "edge" }, chain, {
+      watch: (r) => {
+        // Meter 4 goes silent once interval 1 is announced: its onions and its batches are dropped
+        // as it sends them (sender down), so nothing ever reaches household 4.
+        if (!stopped && r.announced >= 1) {
+          stopped = true;
+          void r.meters[4]!.stop();
+        }
+        if (builtAt === undefined && r.users[4] instanceof UserAgent) {
+          builtAt = { virtualMs: r.virtualMs, sealed: r.cc.status().sealed };
+        }
+      },
+    });
+    expect(stopped).to.equal(true);
+    // Not built on the way (nothing was sent to it), only once interval 1 was sealed and final.
+    expect(builtAt).to.not.equal(undefined);
+    expect(builtAt!.sealed).to.be.at.least(1);
+    expect(builtAt!.virtualMs).to.be.at.least(60_000); // the window (60 s) had closed
+    expect(run.householdsBuilt).to.equal(6);
+    const silent = run.users[4];
+    expect(silent.checks.map((c) => [c.interval, c.verified, c.disputes])).to.deep.equal([
+      [1, false, ["no batch from the meter for interval 1"]],
+      [2, false, ["no batch from the meter for interval 2"]],
+    ]);
+    expect(silent.status()).to.include({ batchesReceived: 0, billsDisputed: 2, billsVerified: 0 });
+    for (const [i, u] of run.users.entries()) {
+      if (i !== 4)
+        expect(
+          u.checks.every((c) => c.verified),
+          `household ${i}`,
+        ).to.equal(true);
+    }
+    // The eager households of main (7e9c0c7) ended this run at 182,000 virtual ms with these
+    // network counts: the lazy household's polls keep the same instants, so the same end.
+    expect(run.virtualMs).to.equal(182_000);
+    expect(run.network).to.deep.include({ sent: 886, delivered: 702 });
+    expect(run.network.dropped).to.deep.equal({
+      "sender-down": 0,
+      lost: 0,
+      "unknown-destination": 0,
+      "destination-down": 184,
+    });
+  });
+
+  it("at the onion phase's end the run holds ≥ ~0.6 kB less per meter (no idle household: < 22,600 B per meter, main 23,200)", async function () {
+    const gc = gcFunction();
+    /** Bytes in use when the first household packet is sent (every report admitted by then). */
+    const atOnionEnd = async (meters: number): Promise<number> => {
+      let bytes = 0;
+      await runOksuzAgents({ meters, intervals: 1, seed: "heap" }, chain, {
+        observe: (_from, to) => {
+          if (bytes === 0 && to.startsWith("user-")) bytes = bytesInUse(gc);
+        },
+      });
+      return bytes;
+    };
+    await atOnionEnd(20); // warm-up: code and the chain's first blocks
+    const small = await atOnionEnd(20);
+    const large = await atOnionEnd(120);
+    const perMeter = (large - small) / 100;
+    // Measured (20 → 120 meters, the whole run's slope: meters, relays, onions, CC, households):
+    // main (eager households) 23,160–23,280 B; lazy 21,810–22,100 B.
+    expect(perMeter).to.be.below(22_600);
+  });
+});
