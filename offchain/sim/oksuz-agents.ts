@@ -151,6 +151,15 @@ export interface OksuzAgentsScenario {
    * the traffic). Default false (`runOksuz` turns it on).
    */
   readonly retire?: boolean;
+  /**
+   * When the households are built (issue 14, docs/SCALE.md "Households made on their first
+   * batch"): "on-first-packet" (default) builds household i when the first packet to `user-i`
+   * goes on the wire (its meter's user batch), or once its first interval is final if nothing
+   * ever reaches it; "at-start" builds every household before the run starts (the wiring before
+   * session 9: ≈ 1.4 kB more per meter through the onion phase). The run's outputs are the same
+   * either way; "at-start" is the control of the tests that say so.
+   */
+  readonly households?: "on-first-packet" | "at-start";
 }
 
 export interface OksuzAgentsChain {
@@ -768,7 +777,12 @@ export async function runOksuzAgents(
   const retirement = new Retirement(scenario, { meters, relays, users, network });
   let usersDone = 0;
   const households = new Households(
-    { users, pollMs: HOUSEHOLD_POLL_MS, firstInterval: 1 },
+    {
+      users,
+      pollMs: HOUSEHOLD_POLL_MS,
+      firstInterval: 1,
+      atStart: scenario.households === "at-start",
+    },
     {
       build: buildHousehold,
       chain: reader,
@@ -1130,6 +1144,8 @@ interface HouseholdsInit {
   readonly pollMs: number;
   /** Every household's first interval (`UserAgentInit.firstInterval`). */
   readonly firstInterval: number;
+  /** Build every household at `start` ({@link OksuzAgentsScenario.households} "at-start"). */
+  readonly atStart?: boolean;
 }
 
 interface HouseholdsComponents {
@@ -1188,10 +1204,16 @@ class Households {
     if (init.users.length === 0) this.#settle.resolve();
   }
 
-  /** Starts the unbuilt households' poll (its first read now, as each agent's `start` did). */
+  /**
+   * Starts the unbuilt households' poll (its first read now, as each agent's `start` did); with
+   * `atStart`, builds and starts every household instead (each polls at once).
+   */
   async start(): Promise<void> {
     if (this.#state !== "new") return;
     this.#state = "running";
+    if (this.#init.atStart) {
+      for (let i = 0; i < this.#init.users.length; i++) this.#build(i, 0);
+    }
     void this.#poll();
   }
 
