@@ -350,7 +350,7 @@ describe("MemoryNetwork.onDemand (issue 14: households made on their first batch
   }
 
   it("builds an endpoint when the first packet to it goes on the wire, and only then; it gets that packet and the next", () => {
-    const { clock, net, a, asked, received } = lazyPair({ latency: { baseMs: 5 } });
+    const { clock, net, a, asked, received } = lazyPair({ latency: { baseMs: 5, jitterMs: 0 } });
     clock.advance(100);
     expect(asked, "nothing sent yet: nothing built").to.deep.equal([]);
     expect(net.isUp("b")).to.equal(false);
