@@ -156,7 +156,7 @@ export interface OksuzAgentsScenario {
    * batch"): "on-first-packet" (default) builds household i when the first packet to `user-i`
    * goes on the wire (its meter's user batch), or once its first interval is final if nothing
    * ever reaches it; "at-start" builds every household before the run starts (the wiring before
-   * session 9: ≈ 1.4 kB more per meter through the onion phase). The run's outputs are the same
+   * session 9: ≈ 2 kB more per meter through the onion phase). The run's outputs are the same
    * either way; "at-start" is the control of the tests that say so.
    */
   readonly households?: "on-first-packet" | "at-start";
@@ -1162,7 +1162,7 @@ interface HouseholdsComponents {
  * The simulator's households, each built on its first packet (issue 14, docs/SCALE.md
  * "Households made on their first batch"; DESIGN §7: a household acts on its meter's user batch
  * at the window's end, then checks SP's bill). Until then a household is a slot holding
- * {@link UNBUILT_HOUSEHOLD} (no `User`, `UserAgent`, endpoint, logger or timer: ≈ 1.4 kB less per
+ * {@link UNBUILT_HOUSEHOLD} (no `User`, `UserAgent`, endpoint, logger or timer: ≈ 2 kB less per
  * meter through the onion phase). Why nothing observable changes:
  *  - what a `UserAgent` does before its first packet is poll the chain for its first interval's
  *    state, every `pollMs` from the start; every unbuilt household's history is the same (the
