@@ -13,6 +13,8 @@
 //     no earlier than the previous in-order message on A→B), so jitter alone never reorders;
 //  5. at delivery time: if B is unknown or down (crashed or stopped) → dropped
 //     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
+//     (An address with no endpoint may get one built when a packet to it goes on the wire:
+//     `onDemand`.)
 // Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
 // wire, so turning loss on does not change the delays of the messages that survive.
 import { ByteSlab } from "./byte-slab.ts";
@@ -133,6 +135,11 @@ export class MemoryNetwork {
    */
   readonly #sizes = new Map<number, Float64Array>();
   /**
+   * Builds an endpoint on demand ({@link MemoryNetwork.onDemand}): asked for an address with no
+   * endpoint when a packet is put on the wire to it.
+   */
+  #onDemand?: (address: string) => boolean;
+  /**
    * Packets scheduled and not yet delivered or dropped: a count, not a set of their timer handles
    * (nothing reads them; one set entry per packet in flight was heap the GC traced, issue 14).
    */
@@ -201,6 +208,24 @@ export class MemoryNetwork {
     return new MemoryEndpoint(address, this, state);
   }
 
+  /**
+   * Endpoints made on demand (issue 14, docs/SCALE.md "Households made on their first batch"):
+   * when a packet is put on the wire (not dropped as sender-down or lost) to an address that has
+   * no endpoint and was never retired, `build(address)` is called first, synchronously; it may
+   * create and start the endpoint (`endpoint(address)`, then `start`/`handle`) and returns true
+   * if it did. The packet then goes to that endpoint as to any other (its in-flight count, its
+   * delivery time, its handler), so a node built on its first packet receives exactly what it
+   * would have received had it existed from the start. A simulator reserves a city's households
+   * this way instead of holding an idle agent per household. One builder per network (a second
+   * call replaces the first); `build` must not send on this network.
+   */
+  onDemand(build: (address: string) => boolean): void {
+    if (typeof build !== "function") {
+      throw new NetworkError("onDemand: build must be a function");
+    }
+    this.#onDemand = build;
+  }
+
   /** Sends `bytes` from `from` to `to` under the network model (see header). */
   send(from: string, to: string, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new NetworkError("send: bytes must be a Uint8Array");
@@ -249,7 +274,10 @@ export class MemoryNetwork {
     // buffer of its own (`slice` at delivery: a view of the slab would expose the other packets).
     const copy = this.#inFlightSlab.copy(bytes);
     this.#inFlight++;
-    const dest = this.#endpoints.get(to);
+    let dest = this.#endpoints.get(to);
+    if (dest === undefined && this.#onDemand !== undefined && !this.#retired.has(to)) {
+      if (this.#onDemand(to)) dest = this.#endpoints.get(to);
+    }
     if (dest !== undefined) dest.inbound++;
     this.#clock.setTimeout(() => {
       this.#inFlight--;

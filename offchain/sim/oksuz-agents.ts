@@ -48,13 +48,14 @@ import { ServiceProvider } from "../sp/service-provider.ts";
 import { ServiceProviderAgent } from "../sp/agent.ts";
 import { User, type UserIntervalCheck } from "../user/user.ts";
 import { UserAgent, type UserAgentStatus } from "../user/agent.ts";
-import { sharedUserChainClient } from "../user/chain-client.ts";
+import { sharedUserChainClient, type UserChainClient } from "../user/chain-client.ts";
+import { INTERVAL_STATE } from "../protocol/billing.ts";
 import type { IntervalReport } from "../protocol/ledger-audit.ts";
 import { DEFAULT_REPORT_SLOTS } from "../protocol/splitting.ts";
 import type { TariffSchedule } from "../protocol/tariff.ts";
 import type { UserBatchSlot } from "../protocol/user-batch.ts";
 import { WIRE_TYPE } from "../protocol/wire/index.ts";
-import { VirtualClock } from "../runtime/clock.ts";
+import { VirtualClock, type Clock, type TimerHandle } from "../runtime/clock.ts";
 import { MemoryNetwork, type NetworkStats, type Transport } from "../runtime/network.ts";
 import { TransportTap } from "../runtime/transport-tap.ts";
 import {
@@ -151,6 +152,15 @@ export interface OksuzAgentsScenario {
    * the traffic). Default false (`runOksuz` turns it on).
    */
   readonly retire?: boolean;
+  /**
+   * When the households are built (issue 14, docs/SCALE.md "Households made on their first
+   * batch"): "on-first-packet" (default) builds household i when the first packet to `user-i`
+   * goes on the wire (its meter's user batch), or once its first interval is final if nothing
+   * ever reaches it; "at-start" builds every household before the run starts (the wiring before
+   * session 9: ≈ 2 kB more per meter through the onion phase). The run's outputs are the same
+   * either way; "at-start" is the control of the tests that say so.
+   */
+  readonly households?: "on-first-packet" | "at-start";
 }
 
 export interface OksuzAgentsChain {
@@ -223,6 +233,12 @@ export interface OksuzAgentsRun {
   readonly relays: readonly RelayFigures[];
   /** Household i's agent, or its figures once retired. */
   readonly users: readonly UserFigures[];
+  /**
+   * Households built so far: each is built when its first packet goes on the wire (issue 14,
+   * docs/SCALE.md "Households made on their first batch"); `users[i]` is an empty stand-in
+   * (no checks, every status count 0) until then.
+   */
+  readonly householdsBuilt: number;
   /** Meters and households retired so far (`OksuzAgentsScenario.retire`). */
   readonly retired: { readonly meters: number; readonly users: number };
   /** Meters whose reading of interval j is done (j → count). */
@@ -729,10 +745,20 @@ export async function runOksuzAgents(
       const onReport = hooks.meterReport;
       meters[i]!.onUserBatch = (_interval, report) => onReport(i, report);
     }
+    users.push(UNBUILT_HOUSEHOLD);
+  }
+  // Household i is built when its first packet goes on the wire (its meter's user batch at the
+  // window's end), not here (issue 14, docs/SCALE.md "Households made on their first batch"):
+  // until then it would only poll the chain, as every unbuilt household does in one poll of
+  // {@link Households}. It keeps `B_i` from here (a view the meter holds too), not the meter's keys.
+  const basePublicKeys = meterKeys.map((k): Uint8Array | undefined => k.basePublicKey);
+  const buildHousehold = (i: number): UserAgent => {
+    const meterBasePublicKey = basePublicKeys[i]!;
+    basePublicKeys[i] = undefined;
     const user = new User({
       meterIndex: i,
       domain,
-      meterBasePublicKey: keys.basePublicKey,
+      meterBasePublicKey,
       spSigPk: sp.sigPk,
       direct: direct
         ? { keys: userKeys[i], spPublicKey: spKeys.publicKey, spId: spKeys.id }
@@ -741,7 +767,12 @@ export async function runOksuzAgents(
     const userAgent = new UserAgent(
       // A meter that never heard of an interval has no batch to give: its user says so once the
       // interval is final and a window has passed, instead of waiting for ever.
-      { meterAddress: `meter-${i}`, intervals: scenario.intervals, batchTimeoutMs: windowMs },
+      {
+        meterAddress: `meter-${i}`,
+        intervals: scenario.intervals,
+        batchTimeoutMs: windowMs,
+        pollMs: HOUSEHOLD_POLL_MS,
+      },
       {
         user,
         chain: reader,
@@ -759,15 +790,15 @@ export async function runOksuzAgents(
           meterIndex: i,
           interval,
           slots: batch,
-          meterBasePublicKey: keys.basePublicKey,
+          meterBasePublicKey,
           spSigPk: sp.sigPk,
           direct: direct
             ? { spPublicKey: spKeys.publicKey, userSecretKey: userKeys[i].secretKey }
             : undefined,
         });
     }
-    users.push(userAgent);
-  }
+    return userAgent;
+  };
   // Every meter holds its keys from here on, and every meter agent the directory: neither is
   // kept for the run (issue 14), so a retired meter's keys go with it, and the directory (its
   // public keys and the map of their hex to addresses, ≈ 0.4 kB per meter) with the last one.
@@ -779,6 +810,23 @@ export async function runOksuzAgents(
   /** The last interval CC admits nothing more of: its window (early retirement), or its seal. */
   const closedForMeters = (): number =>
     retireEarly ? currentCc().windowClosed : currentCc().status().sealed;
+  let usersDone = 0;
+  const households = new Households(
+    {
+      users,
+      pollMs: HOUSEHOLD_POLL_MS,
+      firstInterval: 1,
+      atStart: scenario.households === "at-start",
+    },
+    {
+      build: buildHousehold,
+      chain: reader,
+      clock,
+      checked: () =>
+        hooks.step?.({ task: "bills checked", done: ++usersDone, total: users.length }),
+    },
+  );
+  network.onDemand((address) => households.buildFor(address));
 
   const live: OksuzAgentsRun = {
     ledger: address,
@@ -801,6 +849,9 @@ export async function runOksuzAgents(
     get retired() {
       return { meters: retirement.meters, users: retirement.users };
     },
+    get householdsBuilt() {
+      return households.built;
+    },
     chainRefusals,
     readInterval: (j) => reader.readInterval(j),
     outsider,
@@ -815,19 +866,13 @@ export async function runOksuzAgents(
 
   // ---- run ----------------------------------------------------------------------------------------
   const agents = meters as MeterAgent[];
-  const households = users as UserAgent[];
   try {
-    for (const s of [ccNode, spAgent, ...agents, ...households]) await s.start();
+    for (const s of [ccNode, spAgent, ...agents, households]) await s.start();
     fakeMeter?.start();
     outsider?.start();
     let finished = false;
     let failure: unknown;
-    let usersDone = 0;
-    const checked = (u: UserAgent) =>
-      u.done.then(() =>
-        hooks.step?.({ task: "bills checked", done: ++usersDone, total: users.length }),
-      );
-    const all = Promise.all([ccNode.done, spAgent.done, ...households.map(checked)]).then(
+    const all = Promise.all([ccNode.done, spAgent.done, households.done]).then(
       () => void (finished = true),
       (err) => {
         failure = err;
@@ -947,6 +992,7 @@ export async function runOksuzAgents(
     await ccNode.stop();
     await spAgent.stop();
     for (const m of meters) await m?.stop();
+    households.stop();
     for (const u of users) if (u instanceof UserAgent) await u.stop();
     fakeMeter?.stop();
     outsider?.stop();
@@ -1105,6 +1151,186 @@ class RetiredUser implements UserFigures {
 
   status(): UserAgentStatus {
     return { ...this.#status };
+  }
+}
+
+/**
+ * `users[i]` of a household not built yet ({@link Households}): what the household would show
+ * before its first batch — no check, every status count 0 (a household records a check only
+ * after an interval is final, and every unbuilt one is built by then). One object for the fleet.
+ */
+class UnbuiltHousehold implements UserFigures {
+  readonly checks: readonly UserIntervalCheck[] = Object.freeze([]);
+
+  status(): UserAgentStatus {
+    return { interval: 0, billsVerified: 0, billsDisputed: 0, batchesReceived: 0, refused: 0 };
+  }
+}
+
+const UNBUILT_HOUSEHOLD: UserFigures = new UnbuiltHousehold();
+
+/** A household's chain polling period in the simulator (ms; `UserAgentInit.pollMs`). */
+const HOUSEHOLD_POLL_MS = 1_000;
+
+interface HouseholdsInit {
+  /** The run's `users`: {@link UNBUILT_HOUSEHOLD} in every slot whose household is not built. */
+  readonly users: (UserAgent | UserFigures)[];
+  /** Every household's polling period (ms), as its `UserAgentInit.pollMs`. */
+  readonly pollMs: number;
+  /** Every household's first interval (`UserAgentInit.firstInterval`). */
+  readonly firstInterval: number;
+  /** Build every household at `start` ({@link OksuzAgentsScenario.households} "at-start"). */
+  readonly atStart?: boolean;
+}
+
+interface HouseholdsComponents {
+  /** Builds household i's agent (its `User`, its endpoint `user-<i>`), not started. */
+  build(i: number): UserAgent;
+  /** The households' shared chain reader (`sharedUserChainClient`). */
+  readonly chain: UserChainClient;
+  readonly clock: Clock;
+  /** Called as each household's `done` resolves (the "bills checked" progress). */
+  checked(): void;
+}
+
+/**
+ * The simulator's households, each built on its first packet (issue 14, docs/SCALE.md
+ * "Households made on their first batch"; DESIGN §7: a household acts on its meter's user batch
+ * at the window's end, then checks SP's bill). Until then a household is a slot holding
+ * {@link UNBUILT_HOUSEHOLD} (no `User`, `UserAgent`, endpoint, logger or timer: ≈ 2 kB less per
+ * meter through the onion phase). Why nothing observable changes:
+ *  - what a `UserAgent` does before its first packet is poll the chain for its first interval's
+ *    state, every `pollMs` from the start; every unbuilt household's history is the same (the
+ *    same reads of the same shared reader at the same instants), so one poll here stands for all
+ *    of them, at the same instants — the shared reader made their simultaneous reads one anyway;
+ *  - a household built on a packet ({@link buildFor}, from `MemoryNetwork.onDemand` as the packet
+ *    goes on the wire) starts polling at this poll's next instant, or at once while this poll's
+ *    read is in flight (it joins the read, as it would have): its polls stay on the same instants;
+ *  - once the first interval is seen final, an unbuilt household would read it and, a window
+ *    later, record it disputed ("no batch from the meter"): every unbuilt one is built then and
+ *    polls at once (the shared reader answers from its cache), from the state it would have had.
+ * `done` resolves once every household has checked every interval (rejects with the first
+ * household's or poll's error), as `Promise.all` over the eager agents' `done` did.
+ */
+class Households {
+  /** Households built so far. */
+  built = 0;
+  readonly done: Promise<void>;
+  readonly #init: HouseholdsInit;
+  readonly #c: HouseholdsComponents;
+  #unbuilt: number;
+  #checked = 0;
+  #state: "new" | "running" | "stopped" = "new";
+  /** This poll's chain read is in flight. */
+  #reading = false;
+  #timer?: TimerHandle;
+  /** When the pending poll runs (clock ms). */
+  #nextPollAt = 0;
+  readonly #settle: { resolve: () => void; reject: (err: unknown) => void };
+
+  constructor(init: HouseholdsInit, components: HouseholdsComponents) {
+    this.#init = init;
+    this.#c = components;
+    this.#unbuilt = init.users.length;
+    let settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+    this.done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.done.catch(() => {});
+    this.#settle = settle!;
+    if (init.users.length === 0) this.#settle.resolve();
+  }
+
+  /**
+   * Starts the unbuilt households' poll (its first read now, as each agent's `start` did); with
+   * `atStart`, builds and starts every household instead (each polls at once).
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") return;
+    this.#state = "running";
+    if (this.#init.atStart) {
+      for (let i = 0; i < this.#init.users.length; i++) this.#build(i, 0);
+    }
+    void this.#poll();
+  }
+
+  /** Stops the poll; a household built after this is built stopped (its packets are dropped). */
+  stop(): void {
+    this.#state = "stopped";
+    if (this.#timer !== undefined) this.#c.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * `MemoryNetwork.onDemand`'s builder: builds household i for `user-<i>` (an index of the run,
+   * not built yet) and returns true; false for any other address. Before `start` the household
+   * polls at once (as every agent would at the start); after `stop` it is built not started.
+   */
+  buildFor(address: string): boolean {
+    if (!address.startsWith("user-")) return false;
+    const i = Number(address.slice(5));
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.#init.users.length) return false;
+    if (`user-${i}` !== address || this.#init.users[i] !== UNBUILT_HOUSEHOLD) return false;
+    const onTime =
+      this.#state !== "running" || this.#reading || this.#timer === undefined
+        ? 0
+        : Math.max(0, this.#nextPollAt - this.#c.clock.now());
+    this.#build(i, onTime);
+    return true;
+  }
+
+  #build(i: number, firstPollInMs: number): void {
+    const { users } = this.#init;
+    const agent = this.#c.build(i);
+    users[i] = agent;
+    this.built++;
+    if (--this.#unbuilt === 0 && this.#timer !== undefined) {
+      this.#c.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#state === "stopped") return;
+    void agent.start({ firstPollInMs });
+    agent.done.then(
+      () => {
+        this.#c.checked();
+        if (++this.#checked === users.length) this.#settle.resolve();
+      },
+      (err: unknown) => this.#settle.reject(err),
+    );
+  }
+
+  /**
+   * The unbuilt households' poll (`UserAgent`'s before any batch): the first interval's state,
+   * or, with a reader that has no state read, the interval itself; final → every unbuilt
+   * household is built and polls at once; else again `pollMs` later.
+   */
+  async #poll(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#state !== "running" || this.#unbuilt === 0) return;
+    const { chain, clock } = this.#c;
+    const j = this.#init.firstInterval;
+    let final: boolean;
+    this.#reading = true;
+    try {
+      const state = chain.intervalState && (await chain.intervalState(j));
+      final =
+        state === undefined
+          ? (await chain.readInterval(j)).state === INTERVAL_STATE.Final
+          : state === INTERVAL_STATE.Final;
+    } catch (err) {
+      this.#settle.reject(err);
+      return;
+    } finally {
+      this.#reading = false;
+    }
+    if (this.#state !== "running" || this.#unbuilt === 0) return;
+    if (final) {
+      const { users } = this.#init;
+      for (let i = 0; i < users.length; i++) {
+        if (users[i] === UNBUILT_HOUSEHOLD) this.#build(i, 0);
+      }
+      return;
+    }
+    this.#nextPollAt = clock.now() + this.#init.pollMs;
+    this.#timer = clock.setTimeout(() => void this.#poll(), this.#init.pollMs);
   }
 }
 

@@ -92,7 +92,18 @@ export class UserAgent {
     return this.#done;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts receiving and polling the chain: the first poll now, or `firstPollInMs` later on the
+   * clock (a household built after the run's start — the simulator's households made on their
+   * first batch, issue 14 — joins the polls of the households that have polled since the start,
+   * on the same instants). Everything it does runs before the first `await`: when this returns
+   * its promise, the agent is started. Throws UserAgentError for a negative or non-finite delay.
+   */
+  async start(options: { readonly firstPollInMs?: number } = {}): Promise<void> {
+    const delay = options.firstPollInMs ?? 0;
+    if (!Number.isFinite(delay) || delay < 0) {
+      throw new UserAgentError("UserAgent: firstPollInMs must be a finite number ≥ 0");
+    }
     if (this.#running) return;
     this.#running = true;
     const { transport } = this.#c;
@@ -101,7 +112,8 @@ export class UserAgent {
     this.#j = this.#init.firstInterval ?? 1;
     this.#done = new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
     this.#done.catch(() => {});
-    void this.#poll();
+    if (delay === 0) void this.#poll();
+    else this.#c.clock.setTimeout(() => void this.#poll(), delay);
   }
 
   async stop(): Promise<void> {

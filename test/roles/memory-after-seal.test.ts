@@ -420,7 +420,8 @@ describe("memory per meter after the seal (issue 14)", function () {
       const refs: WeakRef<object>[] = [];
       const run = await runOksuzAgents({ meters: 6, intervals: 2, seed: "retire", retire }, chain, {
         watch: (r: OksuzAgentsRun) => {
-          if (refs.length > 0) return;
+          // Once every household is built (on its first batch: issue 14, session 9).
+          if (refs.length > 0 || r.householdsBuilt < r.users.length) return;
           for (const m of r.meters) refs.push(new WeakRef(m as MeterAgent));
           for (const relay of r.relays) refs.push(new WeakRef(relay as OnionRelay));
           for (const u of r.users) refs.push(new WeakRef(u));

@@ -328,3 +328,72 @@ describe("MemoryNetwork", () => {
     expect(ref.deref()).to.equal(undefined);
   });
 });
+
+describe("MemoryNetwork.onDemand (issue 14: households made on their first batch)", () => {
+  /** A network with `a` and a builder of `b`, which records its calls and what `b` receives. */
+  function lazyPair(init: MemoryNetworkInit = {}) {
+    const clock = new VirtualClock();
+    const net = new MemoryNetwork(init, { clock, rng: createRng("on-demand") });
+    const a = net.endpoint("a");
+    a.start();
+    const asked: string[] = [];
+    const received: { at: number; from: string; byte: number }[] = [];
+    net.onDemand((address) => {
+      asked.push(address);
+      if (address !== "b") return false;
+      const b = net.endpoint("b");
+      b.handle((from, bytes) => void received.push({ at: clock.now(), from, byte: bytes[0] }));
+      b.start();
+      return true;
+    });
+    return { clock, net, a, asked, received };
+  }
+
+  it("builds an endpoint when the first packet to it goes on the wire, and only then; it gets that packet and the next", () => {
+    const { clock, net, a, asked, received } = lazyPair({ latency: { baseMs: 5, jitterMs: 0 } });
+    clock.advance(100);
+    expect(asked, "nothing sent yet: nothing built").to.deep.equal([]);
+    expect(net.isUp("b")).to.equal(false);
+    a.send("b", Uint8Array.of(1));
+    expect(asked).to.deep.equal(["b"]);
+    expect(net.isUp("b")).to.equal(true);
+    expect(net.inFlightTo("b"), "the first packet counts as in flight to it").to.equal(1);
+    a.send("b", Uint8Array.of(2));
+    expect(asked, "built once").to.deep.equal(["b"]);
+    clock.runUntilIdle();
+    expect(received).to.deep.equal([
+      { at: 105, from: "a", byte: 1 },
+      { at: 105, from: "a", byte: 2 },
+    ]);
+    expect(net.stats().delivered).to.equal(2);
+    expect(net.stats().dropped["unknown-destination"]).to.equal(0);
+  });
+
+  it("an address the builder declines stays unknown (dropped as today); a lost packet or a down sender builds nothing", () => {
+    const { clock, net, a, asked } = lazyPair({ lossProbability: 1 });
+    a.send("b", Uint8Array.of(1));
+    expect(asked, "lost on the way: nothing asked").to.deep.equal([]);
+    const { clock: c2, net: n2, a: a2, asked: asked2 } = lazyPair();
+    a2.send("nobody", Uint8Array.of(1));
+    c2.runUntilIdle();
+    expect(asked2).to.deep.equal(["nobody"]);
+    expect(n2.stats().dropped["unknown-destination"]).to.equal(1);
+    a2.stop();
+    a2.send("b", Uint8Array.of(1));
+    expect(asked2, "sender down: nothing asked").to.deep.equal(["nobody"]);
+    clock.runUntilIdle();
+    expect(net.stats().dropped.lost).to.equal(1);
+  });
+
+  it("never rebuilds a retired address, and rejects a builder that is not a function", () => {
+    const { clock, net, a, asked } = lazyPair();
+    a.send("b", Uint8Array.of(1));
+    clock.runUntilIdle();
+    net.retire("b");
+    a.send("b", Uint8Array.of(2));
+    clock.runUntilIdle();
+    expect(asked).to.deep.equal(["b"]);
+    expect(net.stats().dropped["destination-down"]).to.equal(1);
+    expect(() => net.onDemand(undefined as unknown as () => boolean)).to.throw(NetworkError);
+  });
+});
