@@ -8,7 +8,11 @@ import { expect } from "chai";
 
 import { ControlCenterAgent } from "../../offchain/cc/agent.ts";
 import type { ControlCenterChainClient } from "../../offchain/cc/chain-client.ts";
-import { ControlCenterService, ControlCenterServiceError } from "../../offchain/cc/service.ts";
+import {
+  ControlCenterService,
+  ControlCenterServiceError,
+  type ControlCenterServiceInit,
+} from "../../offchain/cc/service.ts";
 import { gcFunction } from "../../offchain/bench/heap.ts";
 import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
@@ -517,6 +521,53 @@ describe("Oksuz agents, one at a time", function () {
     });
   });
 
+  /** CC's service settings of these tests: 2 meters, one interval of {@link WINDOW}, K = 8. */
+  function ccServiceInit(
+    init: Partial<ControlCenterServiceInit> & Pick<ControlCenterServiceInit, "windowMs">,
+  ): ControlCenterServiceInit {
+    return {
+      meters: 2,
+      intervals: 1,
+      startTime: WINDOW.start,
+      intervalSeconds: Number(WINDOW.end - WINDOW.start),
+      categories: CATEGORIES,
+      slots: 8,
+      ...init,
+    };
+  }
+
+  /**
+   * CC's chain as the service tests see it: an interval state machine (none → open → OCD sealed)
+   * that records each write as a line ("register N", "open j", "post j real+zero", "seal j");
+   * `registered` also gets the registered keys.
+   */
+  function recordingCcChain(
+    record: (call: string) => void,
+    hooks: { registered?: (keys: readonly Uint8Array[]) => void } = {},
+  ): ControlCenterChainClient {
+    let state: number = INTERVAL_STATE.None;
+    return {
+      meterCount: async () => 0,
+      registerMeters: async (pks) => {
+        record(`register ${pks.length}`);
+        hooks.registered?.(pks);
+      },
+      intervalProgress: async () => ({
+        state: state as never,
+        lastId: new Uint8Array(32),
+        ocdCount: 0,
+        billCount: 0,
+        dapCount: 0,
+      }),
+      openInterval: async (j) => void (record(`open ${j}`), (state = INTERVAL_STATE.Open)),
+      postOcdBatch: async (j, real, zero) => void record(`post ${j} ${real.length}+${zero.length}`),
+      sealInterval: async (j) => void (record(`seal ${j}`), (state = INTERVAL_STATE.OcdSealed)),
+      postDap: async () => {},
+      postBills: async () => {},
+      closeBilling: async () => {},
+    };
+  }
+
   describe("ControlCenterService", function () {
     it("waits for every registration, announces, answers with receipts, ends the window early and seals", async function () {
       const { clock, network } = net("cc");
@@ -526,29 +577,11 @@ describe("Oksuz agents, one at a time", function () {
       const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
       const calls: string[] = [];
       const registeredKeys: WeakRef<Uint8Array>[] = [];
-      let state: number = INTERVAL_STATE.None;
-      const chain: ControlCenterChainClient = {
-        meterCount: async () => 0,
-        registerMeters: async (pks) => {
-          calls.push(`register ${pks.length}`);
+      const chain = recordingCcChain((call) => calls.push(call), {
+        registered: (pks) => {
           for (const pk of pks) registeredKeys.push(new WeakRef(pk));
         },
-        intervalProgress: async () => ({
-          state: state as never,
-          lastId: new Uint8Array(32),
-          ocdCount: 0,
-          billCount: 0,
-          dapCount: 0,
-        }),
-        openInterval: async (j) => void (calls.push(`open ${j}`), (state = INTERVAL_STATE.Open)),
-        postOcdBatch: async (j, real, zero) =>
-          void calls.push(`post ${j} ${real.length}+${zero.length}`),
-        sealInterval: async (j) =>
-          void (calls.push(`seal ${j}`), (state = INTERVAL_STATE.OcdSealed)),
-        postDap: async () => {},
-        postBills: async () => {},
-        closeBilling: async () => {},
-      };
+      });
       const agent = ControlCenterAgent.start(
         { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
         { store, secrets, chain },
@@ -559,24 +592,13 @@ describe("Oksuz agents, one at a time", function () {
       const rebuildAll = agent.receipts.bind(agent);
       agent.receipts = (j: number) => (rebuilds++, rebuildAll(j));
       const steps: string[] = [];
-      const service = new ControlCenterService(
-        {
-          meters: 2,
-          intervals: 1,
-          startTime: WINDOW.start,
-          intervalSeconds: Number(WINDOW.end - WINDOW.start),
-          categories: CATEGORIES,
-          slots: 8,
-          windowMs: 600_000,
-        },
-        {
-          agent,
-          chain,
-          transport: network.endpoint("cc"),
-          clock,
-          step: (s) => steps.push(`${s.task} ${s.done}/${s.total}`),
-        },
-      );
+      const service = new ControlCenterService(ccServiceInit({ windowMs: 600_000 }), {
+        agent,
+        chain,
+        transport: network.endpoint("cc"),
+        clock,
+        step: (s) => steps.push(`${s.task} ${s.done}/${s.total}`),
+      });
       await service.start();
       const m = meters.map((_, i) => peer(network, clock, `meter-${i}`));
       m[0].send("cc", {
@@ -669,29 +691,10 @@ describe("Oksuz agents, one at a time", function () {
       const store = Store.open({ path: ":memory:" });
       const secrets = SecretStore.open(store, { key: new Uint8Array(32).fill(7) });
       const posted: { call: string; at: number }[] = [];
-      let state: number = INTERVAL_STATE.None;
-      const chain: ControlCenterChainClient = {
-        meterCount: async () => 0,
-        registerMeters: async () => {},
-        intervalProgress: async () => ({
-          state: state as never,
-          lastId: new Uint8Array(32),
-          ocdCount: 0,
-          billCount: 0,
-          dapCount: 0,
-        }),
-        openInterval: async () => void (state = INTERVAL_STATE.Open),
-        postOcdBatch: async (j, real, zero) =>
-          void posted.push({ call: `post ${j} ${real.length}+${zero.length}`, at: clock.now() }),
-        sealInterval: async (j) =>
-          void (
-            posted.push({ call: `seal ${j}`, at: clock.now() }),
-            (state = INTERVAL_STATE.OcdSealed)
-          ),
-        postDap: async () => {},
-        postBills: async () => {},
-        closeBilling: async () => {},
-      };
+      const chain = recordingCcChain((call) => {
+        if (call.startsWith("post") || call.startsWith("seal"))
+          posted.push({ call, at: clock.now() });
+      });
       const agent = ControlCenterAgent.start(
         { keys: cc, domain: DOMAIN, maxMessagesPerMeter: 8 },
         { store, secrets, chain },
@@ -699,16 +702,7 @@ describe("Oksuz agents, one at a time", function () {
       const windowMs = 10_000;
       const graceMs = 4_000;
       const service = new ControlCenterService(
-        {
-          meters: 2,
-          intervals: 1,
-          startTime: WINDOW.start,
-          intervalSeconds: Number(WINDOW.end - WINDOW.start),
-          categories: CATEGORIES,
-          slots: 8,
-          windowMs,
-          closingGraceMs: graceMs,
-        },
+        ccServiceInit({ windowMs, closingGraceMs: graceMs }),
         { agent, chain, transport: network.endpoint("cc"), clock },
       );
       await service.start();
@@ -778,16 +772,7 @@ describe("Oksuz agents, one at a time", function () {
       expect(
         () =>
           new ControlCenterService(
-            {
-              meters: 1,
-              intervals: 1,
-              startTime: WINDOW.start,
-              intervalSeconds: 3600,
-              categories: CATEGORIES,
-              slots: 8,
-              windowMs: 1_000,
-              closingGraceMs: -1,
-            },
+            ccServiceInit({ meters: 1, windowMs: 1_000, closingGraceMs: -1 }),
             {
               agent: {} as ControlCenterAgent,
               chain: {} as ControlCenterChainClient,

@@ -17,6 +17,9 @@ import {
 import type { LedgerEntry } from "../../offchain/protocol/entry.ts";
 import type { IntervalReport, PseudonymList } from "../../offchain/protocol/ledger-audit.ts";
 import { ServiceProvider } from "../../offchain/sp/service-provider.ts";
+import { UserAgent, type UserAgentComponents } from "../../offchain/user/agent.ts";
+import type { OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
+import { User } from "../../offchain/user/user.ts";
 
 export const CATEGORIES = [100n, 250n, 500n, 1000n, 2000n] as const;
 export const WINDOW = { start: 1_700_000_000n, end: 1_700_003_600n };
@@ -130,4 +133,41 @@ export function makeServiceProvider(cc: KeyPair, billBatchSize?: number): Servic
     domain: DOMAIN,
     ...(billBatchSize === undefined ? {} : { billBatchSize }),
   });
+}
+
+/**
+ * Household i's agent as the simulator wires it, waiting for its first interval (one interval,
+ * 1 s polls) on `transport`, and started: what an idle household holds (memory tests). `key` is
+ * both the meter's base key and SP's key (nothing is verified while it waits).
+ */
+export function idleUserAgent(
+  i: number,
+  key: Uint8Array,
+  components: Pick<UserAgentComponents, "chain" | "transport" | "clock">,
+): UserAgent {
+  const agent = new UserAgent(
+    { meterAddress: `meter-${i}`, intervals: 1, pollMs: 1_000, batchTimeoutMs: 60_000 },
+    {
+      user: new User({ meterIndex: i, domain: DOMAIN, meterBasePublicKey: key, spSigPk: key }),
+      ...components,
+    },
+  );
+  void agent.start();
+  return agent;
+}
+
+/**
+ * What a simulator run's callers read of it (`runOksuz`: the relays' figures and the households'
+ * checks; CC's, SP's and the network's status; the meters measured): to compare two runs that must
+ * not differ (retired against kept, lazy against eager households).
+ */
+export function runOutcome(run: OksuzAgentsRun) {
+  return {
+    relays: run.relays.map((r) => ({ epoch: r.epoch, ...r.counters() })),
+    users: run.users.map((u) => ({ checks: u.checks, status: u.status() })),
+    network: run.network,
+    cc: run.cc.status(),
+    sp: run.sp.status(),
+    measured: [...run.metersMeasured],
+  };
 }

@@ -12,8 +12,7 @@ import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import { MemoryNetwork } from "../../offchain/runtime/network.ts";
 import { createRng } from "../../offchain/runtime/rng.ts";
-import { User } from "../../offchain/user/user.ts";
-import { DOMAIN, ccKeys } from "./fixtures.ts";
+import { ccKeys, idleUserAgent, runOutcome } from "./fixtures.ts";
 import { runOksuzAgents, type OksuzAgentsRun } from "../../offchain/sim/oksuz-agents.ts";
 import { UserAgent } from "../../offchain/user/agent.ts";
 import { useSimChain } from "../helpers/sim-chain.ts";
@@ -22,18 +21,13 @@ describe("households made on their first batch (issue 14, session 9)", function 
   this.timeout(300_000);
   const chain = useSimChain();
 
-  /** What the run's callers read of it (as memory-after-seal.test.ts compares retired runs). */
-  const outcome = (run: OksuzAgentsRun) => ({
-    relays: run.relays.map((r) => ({ epoch: r.epoch, ...r.counters() })),
-    users: run.users.map((u) => ({ checks: u.checks, status: u.status() })),
-    network: run.network,
-    cc: run.cc.status(),
-    sp: run.sp.status(),
-    measured: [...run.metersMeasured],
-    // Not the virtual end: where the driver stops in its last rounds can depend on whether a
-    // chain call was still in flight when a timer settled (wall time): seen once in ≈ 15 runs of
-    // the silent-meter run under load (182,028 ms instead of 182,000), not investigated further.
-  });
+  /**
+   * What the run's callers read of it (`runOutcome`). Not the virtual end: where the driver stops
+   * in its last rounds can depend on whether a chain call was still in flight when a timer settled
+   * (wall time): seen once in ≈ 15 runs of the silent-meter run under load (182,028 ms instead of
+   * 182,000), not investigated further.
+   */
+  const outcome = runOutcome;
 
   it("no household exists before its meter's first packet to it; each is built on that packet, and every bill verifies", async function () {
     let live: OksuzAgentsRun | undefined;
@@ -173,24 +167,12 @@ describe("households made on their first batch (issue 14, session 9)", function 
     const network = new MemoryNetwork({}, { clock, rng: createRng("idle") });
     const cc = ccKeys();
     const chainStub = { intervalState: async () => INTERVAL_STATE.Billing } as never;
-    const idle = (i: number): UserAgent => {
-      const agent = new UserAgent(
-        { meterAddress: `meter-${i}`, intervals: 1, pollMs: 1_000, batchTimeoutMs: 60_000 },
-        {
-          user: new User({
-            meterIndex: i,
-            domain: DOMAIN,
-            meterBasePublicKey: cc.publicKey,
-            spSigPk: cc.publicKey,
-          }),
-          chain: chainStub,
-          transport: network.endpoint(`user-${i}`),
-          clock,
-        },
-      );
-      void agent.start();
-      return agent;
-    };
+    const idle = (i: number): UserAgent =>
+      idleUserAgent(i, cc.publicKey, {
+        chain: chainStub,
+        transport: network.endpoint(`user-${i}`),
+        clock,
+      });
     const perHousehold = bytesPerItem(gc, 1_000, 3_000, idle);
     expect(perHousehold).to.be.above(1_000);
     // The runs, at the onion phase's end (the first household packet: every report admitted).

@@ -43,6 +43,8 @@ import {
   seedScalar,
   reportFromSp,
   makeServiceProvider,
+  idleUserAgent,
+  runOutcome,
 } from "./fixtures.ts";
 import { useSimChain } from "../helpers/sim-chain.ts";
 
@@ -285,24 +287,14 @@ describe("memory per meter after the seal (issue 14)", function () {
       readInterval: async () => expect.fail("not final: no full read"),
     } as never;
     const agents: UserAgent[] = [];
-    const make = (i: number) => {
-      const agent = new UserAgent(
-        { meterAddress: `meter-${i}`, intervals: 1, pollMs: 1_000, batchTimeoutMs: 60_000 },
-        {
-          user: new User({
-            meterIndex: i,
-            domain: DOMAIN,
-            meterBasePublicKey: cc.publicKey,
-            spSigPk: cc.publicKey,
-          }),
+    const make = (i: number) =>
+      agents.push(
+        idleUserAgent(i, cc.publicKey, {
           chain,
           transport: network.endpoint(`user-${i}`),
           clock,
-        },
+        }),
       );
-      void agent.start();
-      agents.push(agent);
-    };
     // Measured between polls: each household has read the state once and waits for its next poll.
     for (let i = 0; i < 1_000; i++) make(i);
     await clock.advanceAsync(100);
@@ -434,15 +426,7 @@ describe("memory per meter after the seal (issue 14)", function () {
     }
 
     /** What the run's callers read of it (runOksuz: relays' figures, households' checks). */
-    const outcome = (run: OksuzAgentsRun) => ({
-      relays: run.relays.map((r) => ({ epoch: r.epoch, ...r.counters() })),
-      users: run.users.map((u) => ({ checks: u.checks, status: u.status() })),
-      network: run.network,
-      cc: run.cc.status(),
-      sp: run.sp.status(),
-      measured: [...run.metersMeasured],
-      virtualMs: run.virtualMs,
-    });
+    const outcome = (run: OksuzAgentsRun) => ({ ...runOutcome(run), virtualMs: run.virtualMs });
 
     it("a retired meter's agent and relay, and its household's agent, are collectable once the run's last interval is sealed and checked; the run reads the same", async function () {
       const kept = await watched(false);
