@@ -10,26 +10,25 @@
 // simulator, bench chain and heap settings, loaded from DIR. Prints one JSON object on stdout.
 import { getHeapStatistics } from "node:v8";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { cli, parseOptions } from "../cli/common.ts";
 
 type Sim = typeof import("../sim/oksuz-agents.ts");
 type Chain = typeof import("./chain.ts");
 type Growth = typeof import("../runtime/heap-growth.ts");
 
-const { values } = parseArgs({
-  options: { meters: { type: "string", default: "4000" }, root: { type: "string" } },
-  strict: true,
+const USAGE = `usage: node --expose-gc offchain/bench/posting-heap.ts [--meters N] [--root DIR]
+
+The V8 heap at CC's OCD posting of one city run (default 4,000 meters), as one JSON object.
+  --root DIR   run another checkout's code (e.g. main's, for the figure before a change)`;
+const c = cli("posting-heap", USAGE);
+const values = parseOptions(c, USAGE, {
+  meters: { type: "string" },
+  root: { type: "string" },
+  help: { type: "boolean", short: "h" },
 });
-const meters = Number(values.meters);
-if (!Number.isSafeInteger(meters) || meters < 1) {
-  console.error("posting-heap: --meters must be a positive integer");
-  process.exit(2);
-}
+const meters = c.intOption(values.meters, "meters", 4000, 1);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) {
-  console.error("posting-heap: run with node --expose-gc");
-  process.exit(2);
-}
+if (gc === undefined) c.fail("run with node --expose-gc");
 const root = resolve(values.root ?? new URL("../..", import.meta.url).pathname);
 const { runOksuzAgents } = (await import(`${root}/offchain/sim/oksuz-agents.ts`)) as Sim;
 const { benchEthers } = (await import(`${root}/offchain/bench/chain.ts`)) as Chain;
