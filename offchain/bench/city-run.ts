@@ -23,7 +23,7 @@ import { pathToFileURL } from "node:url";
 import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
-import { runOksuzAgents } from "../sim/oksuz-agents.ts";
+import { MAX_SIMULATED_METERS, runOksuzAgents } from "../sim/oksuz-agents.ts";
 import { limitChainAllocator, limitHeapGrowth, releaseHeapPages } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 import { cli, parseOptions } from "../cli/common.ts";
@@ -217,7 +217,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     "heap-snapshot-above": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
-  const meters = c.intOption(values.meters, "meters", 1000, 1);
+  const meters = c.intOption(values.meters, "meters", 1000, 1, MAX_SIMULATED_METERS);
   const intervals = c.intOption(values.intervals, "intervals", 1, 1);
   // The same garbage headroom as `npm run demo` (issue 14), so the figures compare.
   limitHeapGrowth();
@@ -258,6 +258,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       // `--heap-snapshot PHASE`: a V8 heap snapshot when PHASE ends (bytes per meter by type).
       const want = values["heap-snapshot"];
       if (want !== undefined && line.includes(`] ${want}`)) {
+        snapped = true;
         const file = join(tmpdir(), `city-${meters}-${process.pid}.heapsnapshot`);
         console.error(`  heap snapshot: ${writeHeapSnapshot(file)}`);
       }
@@ -280,6 +281,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   });
   if (tracer) clearInterval(tracer);
   if (watcher) clearInterval(watcher);
+  // A phase or step name the run never reached (a typo) wrote nothing: say so, not exit 0 quietly.
+  const wanted = values["heap-snapshot"];
+  if (wanted !== undefined && !snapped) {
+    console.error(
+      `city-run: no phase or counted step "${wanted}" in this run: no heap snapshot written`,
+    );
+    process.exitCode = 2;
+  }
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(
@@ -296,5 +305,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         `  ${name}: ${s.toFixed(2)} s, peak RSS by its end ${result.peakRssMbByPhase[name].toFixed(0)} MB`,
       );
   }
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }

@@ -137,15 +137,28 @@ function fakeKey(i: number): Uint8Array {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      kind: { type: "string" },
-      count: { type: "string" },
-      "per-tx": { type: "string" },
-      json: { type: "boolean" },
-      trace: { type: "boolean" },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        kind: { type: "string" },
+        count: { type: "string" },
+        "per-tx": { type: "string" },
+        json: { type: "boolean" },
+        trace: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    usage((err as Error).message.split("\n")[0]);
+  }
+  if (parsed.values.help) {
+    console.log(
+      `usage: node [--expose-gc] offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--trace] [--json]\n  kinds: ${KINDS.join(", ")}`,
+    );
+    process.exit(0);
+  }
+  const { values } = parsed;
   const kind = values.kind ?? "slots";
   const count = Number(values.count ?? "20000");
   const perTx = Number(values["per-tx"] ?? "200");

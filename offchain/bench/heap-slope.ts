@@ -146,19 +146,33 @@ export function slopeRows(
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      by: { type: "string", default: "constructor" },
-      depth: { type: "string", default: "4" },
-      top: { type: "string", default: "40" },
-      only: { type: "string" },
-    },
-  });
+  const usage =
+    "usage: heap-slope.ts SMALL.heapsnapshot N1 LARGE.heapsnapshot N2 [--by constructor|path] [--depth D] [--top T] [--only GROUPS]";
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        by: { type: "string", default: "constructor" },
+        depth: { type: "string", default: "4" },
+        top: { type: "string", default: "40" },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`heap-slope: ${(err as Error).message.split("\n")[0]}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const { values, positionals } = parsed;
   const [a, na, b, nb] = positionals;
   const by = values.by;
   if (b === undefined || !(Number(na) > 0) || !(Number(nb) > Number(na))) {
-    console.error("usage: heap-slope.ts SMALL.heapsnapshot N1 LARGE.heapsnapshot N2 [--by path]");
+    console.error(usage);
     process.exit(2);
   }
   if (by !== "constructor" && by !== "path") {

@@ -3,32 +3,32 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { checkOutputPaths, cli, parseOptions } from "../cli/common.ts";
 
 import { createContext, type BenchSuite } from "./harness.ts";
 
-const { values } = parseArgs({
-  options: {
-    json: { type: "string" },
-    quick: { type: "boolean", default: false },
-    only: { type: "string", multiple: true },
-    help: { type: "boolean", short: "h", default: false },
-  },
-  strict: true,
-});
-
-if (values.help) {
-  console.log(
-    "usage: npm run bench -- [--json FILE] [--quick] [--only SUITE ...]\n" +
-      '  --json FILE   write {"metrics": {name: {value, unit}}} to FILE\n' +
-      "  --quick       fewer iterations and smaller sizes (smoke run)\n" +
-      "  --only SUITE  run only suites whose file name starts with SUITE (repeatable;\n" +
-      "                opt-in suites such as city run only when named)",
-  );
-  process.exit(0);
-}
-
 const suitesDir = join(dirname(fileURLToPath(import.meta.url)), "suites");
+const suiteNames = readdirSync(suitesDir)
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => f.replace(/\.ts$/, ""))
+  .sort();
+const USAGE =
+  "usage: npm run bench -- [--json FILE] [--quick] [--only SUITE ...]\n" +
+  '  --json FILE   write {"metrics": {name: {value, unit}}} to FILE\n' +
+  "  --quick       fewer iterations and smaller sizes (smoke run)\n" +
+  "  --only SUITE  run only suites whose file name starts with SUITE (repeatable;\n" +
+  "                opt-in suites such as city run only when named)\n" +
+  `suites: ${suiteNames.join(", ")}`;
+const c = cli("bench", USAGE);
+const values = parseOptions(c, USAGE, {
+  json: { type: "string" },
+  quick: { type: "boolean", default: false },
+  only: { type: "string", multiple: true },
+  help: { type: "boolean", short: "h", default: false },
+});
+// Checked before the suites run (minutes), not after.
+checkOutputPaths(c, values.json, undefined);
+
 const files = readdirSync(suitesDir)
   .filter((f) => f.endsWith(".ts"))
   .filter((f) => !values.only || values.only.some((p) => f.startsWith(p)))

@@ -89,6 +89,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     }
   };
   if (read() === undefined) c.fail(`cannot read ${file} (no such process, or not ours)`);
+  if (values.out !== undefined) {
+    try {
+      appendFileSync(values.out, "");
+    } catch (err) {
+      c.fail(`--out ${values.out} is not writable: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
   const write = (line: string) =>
     values.out === undefined ? console.log(line) : appendFileSync(values.out, `${line}\n`);
   const sample = (): void => {

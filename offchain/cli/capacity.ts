@@ -124,12 +124,22 @@ export function registerCapacity(program: Command): void {
           process.exit(2);
         };
         const readMetrics = (file: string): Metrics => {
+          let metrics: unknown;
           try {
-            return (JSON.parse(readFileSync(file, "utf8")) as { metrics: Metrics }).metrics;
+            metrics = (JSON.parse(readFileSync(file, "utf8")) as { metrics?: unknown }).metrics;
           } catch {
             return fail(`cannot read bench run ${file} (npm run bench -- --json FILE)`);
           }
+          if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) {
+            return fail(
+              `${file} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
+            );
+          }
+          return metrics as Metrics;
         };
+        if (o.realChunks > o.slots) {
+          fail(`--real-chunks ${o.realChunks} exceeds --slots ${o.slots} (a meter has K slots)`);
+        }
         const metrics = gasOverlay(
           readMetrics(o.bench),
           o.gas === "none" ? {} : readMetrics(o.gas),
@@ -141,7 +151,7 @@ export function registerCapacity(program: Command): void {
           meters,
           intervalMinutes: o.intervalMinutes,
           slotsPerMeter: o.slots,
-          realChunksPerMeter: Math.min(o.realChunks, o.slots),
+          realChunksPerMeter: o.realChunks,
           blockGas: o.blockGas,
           blockSeconds: o.blockSeconds,
         });

@@ -84,7 +84,13 @@ export function parseOptions<const O extends ParseArgsOptionsConfig & { help: ob
   try {
     parsed = parseArgs(config);
   } catch (err) {
-    c.fail((err as Error).message);
+    // Node's message for `--meters -5` is three lines; one line, naming the way to give it.
+    const ambiguous = /^Option '(--[^']+)' argument is ambiguous/.exec((err as Error).message);
+    c.fail(
+      ambiguous
+        ? `${ambiguous[1]} takes a value: a value starting with "-" must be given as ${ambiguous[1]}=VALUE`
+        : (err as Error).message,
+    );
   }
   if ((parsed.values as { help?: boolean }).help) {
     console.log(usage);

@@ -15,6 +15,7 @@ import {
   type OksuzReport,
   type UserBatchDelivery,
 } from "../sim/oksuz.ts";
+import { MAX_SIMULATED_METERS } from "../sim/oksuz-agents.ts";
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
@@ -101,7 +102,8 @@ checkOutputPaths(c, values.json, values.report);
 const pseudonymsOut = values["pseudonyms-out"];
 if (pseudonymsOut !== undefined) checkOutputDir(c, "pseudonyms-out", pseudonymsOut);
 
-const meters = c.intOption(values.meters, "meters", 50, 5);
+// At most a million: ≈ 20 kB per simulated meter, one process (docs/SCALE.md).
+const meters = c.intOption(values.meters, "meters", 50, 5, MAX_SIMULATED_METERS);
 const intervals = c.intOption(values.intervals, "intervals", 4, 1);
 const seed = values.seed ?? "gridledger";
 if (values.attack !== undefined && !ATTACKS.includes(values.attack as AttackName)) {

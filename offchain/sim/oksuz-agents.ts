@@ -1016,6 +1016,13 @@ export function progressTickMs(scanMs: number): number {
   return Math.max(PROGRESS_TICK_MS, Math.ceil(50 * scanMs));
 }
 
+/**
+ * The most meters one simulated run takes (the demo's and city-run's `--meters` bound): the whole
+ * city lives in one process at ≈ 20 kB per meter (docs/SCALE.md), so a million needs ≈ 20 GB; a
+ * larger city is several regions (docs/SCALE.md "Scaling out").
+ */
+export const MAX_SIMULATED_METERS = 1_000_000;
+
 /** Report onions a simulated city puts on the network per relay round, at most (issue 14). */
 export const MAX_ONIONS_PER_ROUND = 6_250;
 
