@@ -30,3 +30,25 @@ describe("demo: --cc-workers", function () {
     });
   }
 });
+
+describe("demo: --meters (newcomer trial, issue 14)", function () {
+  this.timeout(120_000);
+
+  const cases: [string[], string][] = [
+    [
+      ["--meters", "-5"],
+      'demo: --meters takes a value: a value starting with "-" must be given as --meters=VALUE',
+    ],
+    [["--meters=-5"], 'demo: --meters must be an integer in [5, 1000000], got "-5"'],
+    [["--meters", "1e9"], 'demo: --meters must be an integer in [5, 1000000], got "1e9"'],
+    [["--meters", "1000001"], 'demo: --meters must be an integer in [5, 1000000], got "1000001"'],
+  ];
+  for (const [args, line] of cases) {
+    it(`${args.join(" ")}: exit 2, one error line, nothing run`, () => {
+      const r = demo([...args, "--intervals", "1"]);
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
+      expect(r.stdout).to.not.match(/deployed/);
+    });
+  }
+});

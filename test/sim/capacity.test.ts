@@ -1,6 +1,9 @@
 // The capacity model (offchain/sim/capacity.ts, docs/SCALE.md): a hand-computed case, the
 // boundary of the largest city, monotonicity, refusals, and the CLI over the committed bench run.
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
@@ -165,6 +168,47 @@ describe("capacity model", () => {
     };
     expect(out.estimate.entriesPerInterval).to.equal(8_000_000);
     expect(out.estimate.maxMeters).to.be.greaterThan(0);
+  });
+
+  it("`gridledger capacity` refuses more real chunks than slots and a bench file without metrics: one line, exit 2", () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), "capacity-"));
+    try {
+      const empty = join(dir, "empty.json");
+      writeFileSync(empty, "{}\n");
+      const cases: [string[], string][] = [
+        [
+          ["--real-chunks", "9"],
+          "gridledger capacity: --real-chunks 9 exceeds --slots 8 (a meter has K slots)",
+        ],
+        [
+          ["--gas", empty],
+          `gridledger capacity: ${empty} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
+        ],
+        [
+          ["--bench", empty, "--gas", "none"],
+          `gridledger capacity: ${empty} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
+        ],
+      ];
+      for (const [args, line] of cases) {
+        const r = spawnSync(
+          process.execPath,
+          [
+            "--disable-warning=ExperimentalWarning",
+            `${root}offchain/cli/main.ts`,
+            "capacity",
+            "--meters",
+            "1000",
+            ...args,
+          ],
+          { cwd: root, encoding: "utf8" },
+        );
+        expect(r.status, args.join(" ")).to.equal(2);
+        expect(r.stderr.trim().split("\n"), args.join(" ")).to.deep.equal([line]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the gas snapshot's gas.* figures override the full run's, nothing else", () => {

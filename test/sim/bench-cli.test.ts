@@ -1,0 +1,81 @@
+// The benchmark tools refuse bad input before any work, in one line with exit code 2 (newcomer
+// trial of issue 14: they printed Node's stack traces, and `--json` to an unwritable path failed
+// only after every suite had run).
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function tool(script: string, args: readonly string[]) {
+  const r = spawnSync(
+    process.execPath,
+    ["--disable-warning=ExperimentalWarning", script, ...args],
+    { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
+  );
+  return { status: r.status, stdout: r.stdout, lines: r.stderr.trim().split("\n") };
+}
+
+describe("bench tools: bad input (issue 14)", function () {
+  this.timeout(240_000);
+
+  it("npm run bench: unknown option, missing value, unwritable --json: one line, exit 2, no suite run", () => {
+    const cases: [string[], string][] = [
+      [["--bogus"], "bench: Unknown option '--bogus'"],
+      [["--only"], "bench: Option '--only <value>' argument missing"],
+      [
+        ["--json", "/nonexistent/x.json", "--only", "billing"],
+        "bench: --json /nonexistent/x.json is not writable: ENOENT",
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const r = tool("offchain/bench/main.ts", args);
+      expect(r.status, args.join(" ")).to.equal(2);
+      expect(r.lines, args.join(" ")).to.deep.equal([line]);
+      expect(r.stdout).to.not.match(/\[bench\]/);
+    }
+    const help = tool("offchain/bench/main.ts", ["--help"]);
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.match(/suites: .*billing.*city/);
+  });
+
+  it("heap-slope, edr-probe, rss-by-mapping: --help, and one line for a bad option", () => {
+    for (const script of [
+      "heap-slope.ts",
+      "edr-probe.ts",
+      "rss-by-mapping.ts",
+      "posting-heap.ts",
+      "city-run.ts",
+    ]) {
+      const file = `offchain/bench/${script}`;
+      expect(tool(file, ["--help"]).status, script).to.equal(0);
+      const bad = tool(file, ["--bogus"]);
+      expect(bad.status, script).to.equal(2);
+      expect(bad.lines, script).to.have.length(1);
+      expect(bad.lines[0], script).to.match(/^[a-z-]+: Unknown option '--bogus'/);
+    }
+    const out = tool("offchain/bench/rss-by-mapping.ts", [
+      "--pid",
+      String(process.pid),
+      "--out",
+      "/nonexistent/x",
+    ]);
+    expect(out.status).to.equal(2);
+    expect(out.lines).to.deep.equal([
+      "rss-by-mapping: --out /nonexistent/x is not writable: ENOENT",
+    ]);
+  });
+
+  it("city-run: a --heap-snapshot phase that no run reaches is an error, not a quiet exit 0", () => {
+    const r = tool("offchain/bench/city-run.ts", [
+      "--meters",
+      "12",
+      "--heap-snapshot",
+      "no such phase",
+    ]);
+    expect(r.status).to.equal(2);
+    expect(r.lines).to.include(
+      'city-run: no phase or counted step "no such phase" in this run: no heap snapshot written',
+    );
+  });
+});
