@@ -29,22 +29,14 @@ import { Contract, ContractFactory } from "ethers";
 import { deployBillingLedger } from "../chain/deploy.ts";
 import { publicKeyStruct } from "../chain/billing.ts";
 import { benchEthers } from "./chain.ts";
+import { residentByKind } from "./rss-by-mapping.ts";
 
-const GIB = 2 ** 30;
-
-/** Resident bytes of the anonymous 1 GiB mappings (EDR's mimalloc arenas) of this process. */
+/**
+ * Resident bytes of the anonymous 1 GiB mappings (EDR's mimalloc arenas) of this process: the
+ * "edr" kind of `residentByKind` (rss-by-mapping.ts).
+ */
 export function edrArenaBytes(smaps = readFileSync("/proc/self/smaps", "utf8")): number {
-  let total = 0;
-  let inArena = false;
-  for (const line of smaps.split("\n")) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head) {
-      inArena = head[3] === "" && parseInt(head[2], 16) - parseInt(head[1], 16) === GIB;
-      continue;
-    }
-    if (inArena && line.startsWith("Rss:")) total += Number(line.split(/\s+/)[1]) * 1024;
-  }
-  return total;
+  return residentByKind(smaps).edr * 1024;
 }
 
 /** V8 heap used plus array buffers after two full collections; undefined without --expose-gc. */

@@ -29,10 +29,9 @@ const values = parseOptions(c, USAGE, {
 // Checked before the suites run (minutes), not after.
 checkOutputPaths(c, values.json, undefined);
 
-const files = readdirSync(suitesDir)
-  .filter((f) => f.endsWith(".ts"))
-  .filter((f) => !values.only || values.only.some((p) => f.startsWith(p)))
-  .sort();
+const files = suiteNames
+  .map((name) => `${name}.ts`)
+  .filter((f) => !values.only || values.only.some((p) => f.startsWith(p)));
 if (files.length === 0) {
   console.error(`bench: no suite matches ${values.only?.join(", ") ?? "(all)"} in ${suitesDir}`);
   process.exit(2);

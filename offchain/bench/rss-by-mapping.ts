@@ -13,7 +13,7 @@
 //   anonS  the rest (thread stacks, small mappings)
 //   total  the sum (= the process's resident set size)
 // Linux only (/proc/PID/smaps). Exits 2 with one line for bad options or a process it cannot read.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 import { cli, parseOptions } from "../cli/common.ts";
@@ -100,7 +100,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     values.out === undefined ? console.log(line) : appendFileSync(values.out, `${line}\n`);
   const sample = (): void => {
     const text = read();
-    if (text === undefined || !existsSync(`/proc/${pid}`)) {
+    if (text === undefined) {
       clearInterval(timer);
       return;
     }
