@@ -68,6 +68,16 @@ export interface MeterAgentInit {
   /** Wait for a receipt before resending (and between registration attempts); default 12 rounds. */
   readonly resendMs?: number;
   /**
+   * The user batch leaves at a uniformly random whole number of ms in [0, userBatchDelayMs) after
+   * the window closes, not at its close; default 0 (at once). Drawn from a fork of the agent's
+   * generator labelled by the interval, which nothing else reads (paths and send rounds are as
+   * without it), and independent of the reports: the batch's time tells nothing about them
+   * (DESIGN §6, §7). A city's simulator spreads the fleet's batches so that each meter retires
+   * soon after its household confirms, instead of every household being built while the whole
+   * fleet is alive (issue 14). An integer ≥ 0, else {@link MeterAgentError}.
+   */
+  readonly userBatchDelayMs?: number;
+  /**
    * The ephemeral secret of the registration's ECIES box (injected randomness). The agent keeps
    * it only until CC's first announcement shows the registration was heard (it never registers
    * again after that).
@@ -200,6 +210,7 @@ export class MeterAgent {
   readonly #cc: string;
   readonly #roundMs: number;
   readonly #resendMs: number;
+  readonly #userBatchDelayMs: number;
   /**
    * The announced intervals still kept (the last five), oldest first: when each one's window
    * closes (clock ms: the announcement's, or CC's earlier end) and its state once measured. An
@@ -243,6 +254,10 @@ export class MeterAgent {
     this.#resendMs = init.resendMs ?? 12 * this.#roundMs;
     if (!(this.#roundMs > 0) || !(this.#resendMs > 0)) {
       throw new MeterAgentError("MeterAgent: roundMs and resendMs must be positive");
+    }
+    this.#userBatchDelayMs = init.userBatchDelayMs ?? 0;
+    if (!Number.isSafeInteger(this.#userBatchDelayMs) || this.#userBatchDelayMs < 0) {
+      throw new MeterAgentError("MeterAgent: userBatchDelayMs must be an integer ≥ 0");
     }
   }
 
@@ -561,9 +576,19 @@ export class MeterAgent {
       this.#send(this.#init.userAddress, this.#userBatchMessage(state));
       state.userBatchTimer = this.#c.clock.setTimeout(deliver, this.#resendMs);
     };
-    deliver();
-    state.userBatchSent = true;
-    if (this.onUserBatch) this.onUserBatch(interval, this.#report(state));
+    const first = (): void => {
+      state.userBatchTimer = undefined;
+      if (!this.#running) return;
+      deliver();
+      state.userBatchSent = true;
+      if (this.onUserBatch) this.onUserBatch(interval, this.#report(state));
+    };
+    const delayMs =
+      this.#userBatchDelayMs === 0
+        ? 0
+        : this.#c.rng.fork(`user-batch-delay/${interval}`).nextInt(this.#userBatchDelayMs);
+    if (delayMs === 0) first();
+    else state.userBatchTimer = this.#c.clock.setTimeout(first, delayMs);
     state.payloads = undefined;
     const slots = state.slots;
     if (state.ackedCount < slots) {

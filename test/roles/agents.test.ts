@@ -14,7 +14,7 @@ import {
   type ControlCenterServiceInit,
 } from "../../offchain/cc/service.ts";
 import { gcFunction } from "../../offchain/bench/heap.ts";
-import { MeterAgent, relayDirectory } from "../../offchain/meter/agent.ts";
+import { MeterAgent, MeterAgentError, relayDirectory } from "../../offchain/meter/agent.ts";
 import type { ReadingSource } from "../../offchain/meter/source/source.ts";
 import { OnionExit, OnionRelay } from "../../offchain/onion/relay.ts";
 import { encodeHopPayload, onionAssociatedData } from "../../offchain/onion/report.ts";
@@ -77,7 +77,7 @@ const constantReadings = (wh: bigint): ReadingSource => ({
 describe("Oksuz agents, one at a time", function () {
   describe("MeterAgent", function () {
     /** meter-0 under test; meter-1 relays (path length 1); the test plays CC and user-0. */
-    async function setup(seed = "meter") {
+    async function setup(seed = "meter", userBatchDelayMs?: number) {
       const { clock, network } = net(seed);
       const cc = ccKeys();
       const meters = [0, 1].map((i) => makeMeter(i, cc));
@@ -101,6 +101,7 @@ describe("Oksuz agents, one at a time", function () {
               pathLength: 1,
               roundMs: ROUND,
               registrationSecret: seedScalar(`eph-${i}`),
+              userBatchDelayMs,
             },
             {
               meter,
@@ -210,6 +211,55 @@ describe("Oksuz agents, one at a time", function () {
       expect(again).to.not.equal(kept);
       expect(again).to.deep.equal(kept);
       for (const a of s.agents) await a.stop();
+    });
+
+    it("with userBatchDelayMs the batch leaves within that delay after the close, drawn apart from every other choice: the onions go as without it (issue 14, session 10)", async function () {
+      const windowMs = 4_000;
+      const delayMs = 6 * ROUND;
+      const run = async (delay?: number) => {
+        const s = await setup("meter-delay", delay);
+        await s.clock.advanceAsync(5 * ROUND);
+        s.ccPeer.got.splice(0);
+        const announcedAt = s.clock.now();
+        s.announce(1, windowMs);
+        await s.clock.advanceAsync(windowMs + 2 * delayMs);
+        const onions = s.ccPeer.got
+          .filter((g) => g.message.type === "onionPacket")
+          .map((g) => [
+            g.at,
+            Buffer.from((g.message as { packet: Uint8Array }).packet).toString("hex"),
+          ]);
+        const batches = s.userPeer.got.filter((g) => g.message.type === "userBatch");
+        for (const a of s.agents) await a.stop();
+        return { announcedAt, onions, firstBatchAt: batches[0]?.at, batches: batches.length };
+      };
+      const plain = await run();
+      const spread = await run(delayMs);
+      expect(spread.onions, "the same onions at the same times").to.deep.equal(plain.onions);
+      expect(plain.onions.length).to.be.at.least(8);
+      expect(plain.firstBatchAt, "a batch without the delay").to.be.a("number");
+      expect(spread.firstBatchAt, "a batch with the delay").to.be.a("number");
+      // Both close the window at the same time; only the batch waits.
+      const waited = spread.firstBatchAt! - plain.firstBatchAt!;
+      expect(waited, "the batch left later, within the delay")
+        .to.be.greaterThan(0)
+        .and.below(delayMs);
+      expect(spread.batches, "resent until confirmed, as without the delay").to.be.at.least(1);
+      // The same draw every run (a fork of the agent's generator, labelled by the interval).
+      expect((await run(delayMs)).firstBatchAt).to.equal(spread.firstBatchAt);
+    });
+
+    it("refuses a userBatchDelayMs that is not an integer ≥ 0", async function () {
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        let caught: unknown;
+        try {
+          await setup("meter-bad-delay", bad);
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught, String(bad)).to.be.instanceOf(MeterAgentError);
+        expect((caught as Error).message).to.match(/userBatchDelayMs/);
+      }
     });
 
     it("a full receipt stops the resends; a resend request is answered at once; strangers are refused", async function () {

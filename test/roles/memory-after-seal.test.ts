@@ -484,6 +484,27 @@ describe("memory per meter after the seal (issue 14)", function () {
       expect(run.users.every((u) => u.checks.every((c) => c.verified))).to.equal(true);
     });
 
+    it("fleetRetired comes once every retired meter agent and relay is garbage: a full collection in the hook finds none (issue 14, session 10)", async function () {
+      // The hook is where the simulators give V8's pooled pages back (`releaseHeapPages`); called
+      // from the retirement scan itself, each stopped agent was still reachable from its own
+      // suspended `stop()` and the queued reactions (≈ 3.3 kB per meter at 4,000 meters).
+      const refs: WeakRef<object>[] = [];
+      let alive = -1;
+      await runOksuzAgents({ meters: 6, intervals: 2, seed: "retire-early", retire: true }, chain, {
+        watch: (r: OksuzAgentsRun) => {
+          if (refs.length > 0) return;
+          for (const m of r.meters) refs.push(new WeakRef(m as MeterAgent));
+          for (const relay of r.relays) refs.push(new WeakRef(relay as OnionRelay));
+        },
+        fleetRetired: () => {
+          gc();
+          alive = refs.filter((w) => w.deref() !== undefined).length;
+        },
+      });
+      expect(refs).to.have.length(12);
+      expect(alive, "meter agents and relays reachable at fleetRetired").to.equal(0);
+    });
+
     it("with a CC crash plan the fleet still retires only after the seal (the restarted CC announces the interval again)", async function () {
       const { run, at } = await whenRetired({
         meters: 6,
