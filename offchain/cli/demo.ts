@@ -19,7 +19,7 @@ import { MAX_SIMULATED_METERS } from "../sim/oksuz-agents.ts";
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
-import { limitChainAllocator, limitHeapGrowth, releaseHeapPages } from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth, releaseFreedMemory } from "../runtime/heap-growth.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
@@ -217,7 +217,7 @@ try {
       now: () => performance.now(),
       userBatch: pseudonymsOut === undefined ? undefined : keepUserBatch,
       // The fleet's heap is garbage before CC posts: give V8's pooled pages back (issue 14).
-      fleetRetired: releaseHeapPages,
+      fleetRetired: releaseFreedMemory,
     },
   );
 } catch (err) {

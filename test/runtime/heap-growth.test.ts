@@ -14,6 +14,7 @@ import {
   limitChainAllocator,
   limitHeapGrowth,
   releaseHeapPages,
+  releaseNativeHeap,
 } from "../../offchain/runtime/heap-growth.ts";
 
 describe("limitHeapGrowth (issue 14)", function () {
@@ -105,6 +106,62 @@ describe("releaseHeapPages (issue 14)", function () {
 
   it("runs in this process too (the simulators call it in theirs)", () => {
     expect(() => releaseHeapPages()).to.not.throw();
+  });
+});
+
+describe("releaseNativeHeap (issue 14, session 10)", function () {
+  this.timeout(60_000);
+
+  // In a child process started with the simulators' glibc settings: ≈ 200 MB of 1 kB array
+  // buffers in the C heap, 1 in 50 kept (the holes a retired fleet leaves below live buffers),
+  // the rest collected: glibc keeps the freed pages resident until malloc_trim gives them back.
+  const heapGrowth = new URL("../../offchain/runtime/heap-growth.ts", import.meta.url).href;
+  const rssByMapping = new URL("../../offchain/bench/rss-by-mapping.ts", import.meta.url).href;
+  const script = (trim: boolean) => `
+    import { releaseHeapPages, releaseNativeHeap } from ${JSON.stringify(heapGrowth)};
+    import { residentByKind } from ${JSON.stringify(rssByMapping)};
+    import { readFileSync } from "node:fs";
+    const heapMb = () => residentByKind(readFileSync("/proc/self/smaps", "utf8")).heap / 1024;
+    let all = [];
+    for (let i = 0; i < 200_000; i++) all.push(new Uint8Array(1000 + (i % 7)));
+    const kept = all.filter((_, i) => i % 50 === 0);
+    all = undefined;
+    releaseHeapPages(); // the buffers are garbage now: their C memory is freed
+    const freed = heapMb();
+    const t0 = performance.now();
+    const trimmed = ${trim} ? releaseNativeHeap() : false;
+    const ms = performance.now() - t0;
+    console.log(JSON.stringify({ freed, after: heapMb(), trimmed, ms, kept: kept.length }));
+  `;
+  const run = (trim: boolean) =>
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        ["--disable-warning=ExperimentalWarning", "--input-type=module", "-e", script(trim)],
+        {
+          encoding: "utf8",
+          env: { ...process.env, GLIBC_TUNABLES: SIMULATOR_GLIBC_TUNABLES },
+        },
+      ),
+    ) as { freed: number; after: number; trimmed: boolean; ms: number; kept: number };
+
+  it("gives back the free pages between live buffers that glibc keeps resident (the control: without it they stay)", function () {
+    const without = run(false);
+    const withTrim = run(true);
+    const m = JSON.stringify({ without, withTrim });
+    expect(without.kept, m).to.equal(4_000);
+    // Freed but resident: most of the ≈ 200 MB the buffers took.
+    expect(without.freed, m).to.be.greaterThan(150);
+    expect(without.after, m).to.be.greaterThan(150);
+    expect(withTrim.trimmed, m).to.equal(true);
+    // What stays is the 4,000 kept buffers' pages (one per 4 KiB page at most: ≤ 16 MB) and the
+    // process's own small allocations.
+    expect(withTrim.after, m).to.be.lessThan(withTrim.freed / 3);
+  });
+
+  it("runs in this process too (the simulators call it in theirs), and again", function () {
+    releaseNativeHeap();
+    expect(() => releaseNativeHeap()).to.not.throw();
   });
 });
 
