@@ -7,7 +7,9 @@
 import { expect } from "chai";
 
 import { bytesPerItem, gcFunction } from "../../offchain/bench/heap.ts";
+import { planFixedBatches, planOcdBatches } from "../../offchain/cc/posting.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { PackedPseudonyms } from "../../offchain/protocol/packed-pseudonyms.ts";
 import { CATEGORIES, WINDOW, ccKeys, makeControlCenter, makeMeter } from "./fixtures.ts";
 
 const T = WINDOW.end - 1n;
@@ -45,5 +47,20 @@ describe("memory of CC's posting state (issue 14, session 10)", function () {
     // (the packed bytes).
     expect(open, `open: ${open.toFixed(1)} B per zero slot`).to.be.below(40);
     expect(released, `released: ${released.toFixed(1)} B per zero slot`).to.be.below(40);
+  });
+
+  it("a posting plan keeps < 2 B per zero slot (ranges of the packed list; an array of views per batch was ≥ 8 B)", function () {
+    const ids = new Uint8Array(32 * 20_000);
+    for (let i = 0; i < 20_000; i++) ids.set([i >> 8, i & 255], 32 * i);
+    const zeros = new PackedPseudonyms(ids);
+    const perSlot = (plan: () => unknown) => bytesPerItem(gc, 2, 12, plan) / zeros.count;
+    const gas = () => planOcdBatches([], zeros, { blockGasLimit: 30_000_000n });
+    const fixed = () => planFixedBatches([], zeros, 100); // 20 batches of 1,000 zero slots
+    perSlot(gas);
+    const byGas = perSlot(gas);
+    const byCount = perSlot(fixed);
+    // Measured: 0.08 B (by gas, 2 batches) and 0.5 B (fixed, 20 batches) per zero slot.
+    expect(byGas, `by gas: ${byGas.toFixed(2)} B per zero slot`).to.be.below(1);
+    expect(byCount, `fixed: ${byCount.toFixed(2)} B per zero slot`).to.be.below(2);
   });
 });
