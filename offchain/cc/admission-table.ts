@@ -277,6 +277,11 @@ export class IntervalTable {
     return this.#index.keyAt(e);
   }
 
+  /** Writes entry `e`'s pseudonym into `out` at byte `offset` (32 bytes, no allocation). */
+  writePseudonymAt(e: number, out: Uint8Array, offset: number): void {
+    this.#index.writeKeyAt(e, out, offset);
+  }
+
   /** `K_{i,j}` of a row (a view: do not modify or keep). */
   seedAt(row: number): Uint8Array {
     return this.#seeds.subarray(32 * row, 32 * row + 32);

@@ -532,17 +532,18 @@ export class ControlCenterAgent {
     const blockGasLimit = posting && chain.blockGasLimit ? await chain.blockGasLimit() : undefined;
     const plan = (after: Uint8Array): PlannedOcdBatch[] => {
       const pending = entries.filter((e) => compareIds(e.id, after) > 0);
-      const pendingZero = zeroSlots.ids.filter((id) => compareIds(id, after) > 0);
+      // A range of the packed list (no view per zero slot; issue 14, session 10).
+      const pendingZero = zeroSlots.ids.slice(zeroSlots.ids.indexAfter(after));
       return posting && blockGasLimit !== undefined
         ? planOcdBatches(pending, pendingZero, { ...posting, blockGasLimit })
         : planFixedBatches(pending, pendingZero, this.#init.batchSize ?? 100);
     };
-    const slotsOf = (b: PlannedOcdBatch) => b.entries.length + b.zeroIds.length;
+    const slotsOf = (b: PlannedOcdBatch) => b.entries.length + b.zeroIds.count;
     // The plan's slots are exactly the pending ones (it partitions them): counted, not planned
     // once more (issue 14: a whole second plan of a city's 800,000 slots, for its total).
     let total = 0;
     for (const e of entries) if (compareIds(e.id, firstLastId) > 0) total++;
-    for (const id of zeroSlots.ids) if (compareIds(id, firstLastId) > 0) total++;
+    total += zeroSlots.ids.count - zeroSlots.ids.indexAfter(firstLastId);
     let sent = 0;
     const count = (b: PlannedOcdBatch): void => {
       sent += slotsOf(b);

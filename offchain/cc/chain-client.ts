@@ -3,6 +3,7 @@
 // a test double. The agent never sees ABIs, providers or signers: it works on protocol types.
 import type { IntervalStateValue, SignedBillBatch } from "../protocol/billing.ts";
 import type { LedgerEntry } from "../protocol/entry.ts";
+import type { PackedPseudonyms } from "../protocol/packed-pseudonyms.ts";
 
 /** The ledger's progress on one interval, as far as CC's posting needs it. */
 export interface IntervalProgress {
@@ -33,13 +34,14 @@ export interface OcdBatchSender {
    * Sends `postOcdAfter(interval, predecessor, entries, zeroIds)` with the sequence's next nonce
    * and gas limit `gasLimit`, without waiting for it to be mined; resolves once the node accepted
    * it. `predecessor` is the 32-byte pseudonym the batch must follow on the ledger (zero before the
-   * interval's first slot). Throws the chain's typed error when the node refuses it at once.
+   * interval's first slot). `zeroIds` is a range of CC's packed zero slots (its `bytes` go into the
+   * calldata in one copy). Throws the chain's typed error when the node refuses it at once.
    */
   send(
     interval: number,
     predecessor: Uint8Array,
     entries: readonly LedgerEntry[],
-    zeroIds: readonly Uint8Array[],
+    zeroIds: PackedPseudonyms,
     gasLimit: bigint,
   ): Promise<PendingOcdBatch>;
 }
@@ -67,7 +69,7 @@ export interface ControlCenterChainClient {
   postOcdBatch(
     interval: number,
     entries: readonly LedgerEntry[],
-    zeroIds: readonly Uint8Array[],
+    zeroIds: PackedPseudonyms,
   ): Promise<void>;
   sealInterval(interval: number): Promise<void>;
   /**

@@ -31,6 +31,7 @@ import { intervalMessageTweak, messagePublicKey } from "../crypto/ggm.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { type LedgerEntry } from "../protocol/entry.ts";
+import { PackedPseudonyms, sortPacked } from "../protocol/packed-pseudonyms.ts";
 import {
   decodeMeterReport,
   METER_REPORT_PSEUDONYM_OFFSET,
@@ -214,8 +215,11 @@ export interface IntervalStats {
 
 /** The zero-value slots CC posts for an interval (DESIGN §7), and who they stand for. */
 export interface ZeroSlots {
-  /** Pseudonyms of admitted dummies and of absence markers, sorted (hex order = byte order). */
-  readonly ids: readonly Uint8Array[];
+  /**
+   * Pseudonyms of admitted dummies and of absence markers, sorted (hex order = byte order), packed
+   * in one buffer (issue 14, session 10).
+   */
+  readonly ids: PackedPseudonyms;
   /** Meters' admitted dummies (value 0, meter-signed, checked off-chain). */
   readonly dummies: number;
   /** Absence markers: slots no admitted report filled (meter offline, onions lost, refused). */
@@ -563,36 +567,41 @@ export class ControlCenter {
     const { table } = state;
     const K = this.#maxMessages;
     let dummies = 0;
-    const ids: Uint8Array[] = [];
     let markers = 0;
     let missingMeters = 0;
     // Dummies and markers both from the table's flags: a dummy's report is not kept (ENTRY_DUMMY).
+    // Counted first, so the pseudonyms go straight into one buffer of the right size (issue 14,
+    // session 10: no view or copy per zero slot).
     for (let row = 0; row < table.meters; row++) {
       let filled = 0;
       for (let e = row * K; e < (row + 1) * K; e++) {
         if (table.has(e, ENTRY_DUMMY)) {
           dummies++;
           filled++;
-          ids.push(table.pseudonymAt(e));
         } else if (table.has(e, ENTRY_ADMITTED)) {
           filled++;
         } else {
           markers++;
-          ids.push(table.pseudonymAt(e));
         }
       }
       if (filled === 0) missingMeters++;
     }
     // Meters registered after the interval opened: none of their slots could be admitted.
-    const scratch = new Uint8Array(32 * K);
-    for (let row = table.meters; row < this.#directory.count; row++) {
-      missingMeters++;
-      this.#directory.writePseudonyms(row, interval, K, scratch, 0);
-      for (let k = 0; k < K; k++) ids.push(scratch.slice(32 * k, 32 * k + 32));
-      markers += K;
+    const late = this.#directory.count - table.meters;
+    missingMeters += late;
+    markers += late * K;
+    const packed = new Uint8Array(32 * (dummies + markers));
+    let n = 0;
+    for (let e = 0; e < table.meters * K; e++) {
+      if (table.has(e, ENTRY_DUMMY) || !table.has(e, ENTRY_ADMITTED)) {
+        table.writePseudonymAt(e, packed, 32 * n++);
+      }
     }
-    ids.sort(compareBytes);
-    return { ids: pooled(ids), dummies, markers, missingMeters };
+    for (let row = table.meters; row < this.#directory.count; row++) {
+      this.#directory.writePseudonyms(row, interval, K, packed, 32 * n);
+      n += K;
+    }
+    return { ids: new PackedPseudonyms(sortPacked(packed)), dummies, markers, missingMeters };
   }
 
   /**
@@ -602,34 +611,38 @@ export class ControlCenter {
    */
   #releasedZeroSlots(interval: number, released: ReleasedInterval): ZeroSlots {
     const K = released.slotCount;
-    const ids: Uint8Array[] = [];
     let dummies = 0;
     let markers = 0;
     let missingMeters = 0;
-    const scratch = new Uint8Array(32 * K);
+    // Counted first (one buffer of the right size), then written without a copy per pseudonym.
     for (let row = 0; row < this.#directory.count; row++) {
       const indexed = row < released.meters;
       let filled = 0;
-      if (indexed) {
-        for (let k = 0; k < K; k++) if (released.slots[row * K + k] & SLOT_ADMITTED) filled++;
+      for (let k = 0; k < K; k++) {
+        const flags = indexed ? released.slots[row * K + k] : 0;
+        if (flags & SLOT_ADMITTED) filled++;
+        if (flags & SLOT_DUMMY) dummies++;
+        else if (!(flags & SLOT_ADMITTED)) markers++;
       }
       if (filled === 0) missingMeters++;
+    }
+    const packed = new Uint8Array(32 * (dummies + markers));
+    const scratch = new Uint8Array(32 * K);
+    let n = 0;
+    for (let row = 0; row < this.#directory.count; row++) {
+      const indexed = row < released.meters;
       let derived = false;
       for (let k = 0; k < K; k++) {
         const flags = indexed ? released.slots[row * K + k] : 0;
-        const dummy = (flags & SLOT_DUMMY) !== 0;
-        if (flags & SLOT_ADMITTED && !dummy) continue;
-        if (dummy) dummies++;
-        else markers++;
+        if (flags & SLOT_ADMITTED && !(flags & SLOT_DUMMY)) continue;
         if (!derived) {
           this.#directory.writePseudonyms(row, interval, K, scratch, 0);
           derived = true;
         }
-        ids.push(scratch.slice(32 * k, 32 * k + 32));
+        packed.set(scratch.subarray(32 * k, 32 * k + 32), 32 * n++);
       }
     }
-    ids.sort(compareBytes);
-    return { ids: pooled(ids), dummies, markers, missingMeters };
+    return { ids: new PackedPseudonyms(sortPacked(packed)), dummies, markers, missingMeters };
   }
 
   /**
@@ -821,15 +834,4 @@ export class ControlCenter {
     for (const [reason, n] of released?.rejected ?? state?.rejected ?? []) rejected[reason] = n;
     return { admitted: released?.admitted ?? state?.admittedCount ?? 0, rejected };
   }
-}
-
-/**
- * `ids` (32 bytes each) copied into one buffer, as views of it in the same order: one allocation
- * instead of one `ArrayBuffer` per id (≈ 200 bytes each besides the data; 640,000 zero slots at
- * 100,000 meters), and no view into CC's own tables.
- */
-function pooled(ids: readonly Uint8Array[]): Uint8Array[] {
-  const pool = new Uint8Array(32 * ids.length);
-  ids.forEach((id, i) => pool.set(id, 32 * i));
-  return ids.map((_, i) => pool.subarray(32 * i, 32 * i + 32));
 }

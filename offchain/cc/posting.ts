@@ -10,12 +10,17 @@
 // behind a later one, and a batch already on-chain is never posted twice (DESIGN §7: every slot
 // once, in pseudonym order).
 import type { LedgerEntry } from "../protocol/entry.ts";
+import type { PackedPseudonyms } from "../protocol/packed-pseudonyms.ts";
 import type { OcdBatchSender, PendingOcdBatch } from "./chain-client.ts";
 
 /** One OCD transaction: real entries and zero slots whose merge increases by pseudonym. */
 export interface PlannedOcdBatch {
   readonly entries: readonly LedgerEntry[];
-  readonly zeroIds: readonly Uint8Array[];
+  /**
+   * The batch's zero slots: a range of the plan's packed list (`PackedPseudonyms.slice`, the same
+   * buffer, no copy; issue 14, session 10).
+   */
+  readonly zeroIds: PackedPseudonyms;
   /** The batch's first pseudonym (the smaller of its first entry and first zero slot). */
   readonly first: Uint8Array;
   /** The batch's last pseudonym: the predecessor of the next batch. */
@@ -103,7 +108,7 @@ export function ocdTxGasBudget(limits: OcdBatchLimits): number {
  */
 export function planOcdBatches(
   entries: readonly LedgerEntry[],
-  zeroIds: readonly Uint8Array[],
+  zeroIds: PackedPseudonyms,
   limits: OcdBatchLimits,
 ): PlannedOcdBatch[] {
   const budget = ocdTxGasBudget(limits);
@@ -127,7 +132,7 @@ export function planOcdBatches(
     (n, z, real) => n + z < maxSlots && (real ? fits(n + 1, z) : fits(n, z + 1)),
   ).map((b) => ({
     ...b,
-    gasLimit: BigInt(Math.ceil(ocdBatchGas(b.entries.length, b.zeroIds.length, model) * margin)),
+    gasLimit: BigInt(Math.ceil(ocdBatchGas(b.entries.length, b.zeroIds.count, model) * margin)),
   }));
 }
 
@@ -137,7 +142,7 @@ export function planOcdBatches(
  */
 export function planFixedBatches(
   entries: readonly LedgerEntry[],
-  zeroIds: readonly Uint8Array[],
+  zeroIds: PackedPseudonyms,
   size: number,
 ): PlannedOcdBatch[] {
   if (!Number.isInteger(size) || size < 1) {
@@ -152,29 +157,31 @@ export function planFixedBatches(
 /** Merges the two sorted lists; `room(n, z, real)` says whether the next slot joins the batch. */
 function mergeIntoBatches(
   entries: readonly LedgerEntry[],
-  zeroIds: readonly Uint8Array[],
+  zeroIds: PackedPseudonyms,
   room: (n: number, z: number, real: boolean) => boolean,
 ): Omit<PlannedOcdBatch, "gasLimit">[] {
   const out: Omit<PlannedOcdBatch, "gasLimit">[] = [];
   let i = 0;
   let k = 0;
-  while (i < entries.length || k < zeroIds.length) {
+  const zeros = zeroIds.count;
+  while (i < entries.length || k < zeros) {
     const real: LedgerEntry[] = [];
-    const zero: Uint8Array[] = [];
+    const zeroStart = k;
     let first: Uint8Array | undefined;
-    let last: Uint8Array | undefined;
-    while (i < entries.length || k < zeroIds.length) {
+    let lastReal = false;
+    while (i < entries.length || k < zeros) {
       const takeReal =
-        k === zeroIds.length || (i < entries.length && compareIds(entries[i].id, zeroIds[k]) < 0);
+        k === zeros || (i < entries.length && zeroIds.compareAt(k, entries[i].id) > 0);
       // The first slot always goes in (planOcdBatches checked that one entry fits).
-      if (real.length + zero.length > 0 && !room(real.length, zero.length, takeReal)) break;
-      const id = takeReal ? entries[i].id : zeroIds[k];
+      if (real.length + k > zeroStart && !room(real.length, k - zeroStart, takeReal)) break;
+      first ??= takeReal ? entries[i].id : zeroIds.at(k);
       if (takeReal) real.push(entries[i++]);
-      else zero.push(zeroIds[k++]);
-      first ??= id;
-      last = id;
+      else k++;
+      lastReal = takeReal;
     }
-    out.push({ entries: real, zeroIds: zero, first: first!, last: last! });
+    // The zero slots are a range of the packed list (no view per slot, issue 14, session 10).
+    const last = lastReal ? real[real.length - 1].id : zeroIds.at(k - 1);
+    out.push({ entries: real, zeroIds: zeroIds.slice(zeroStart, k), first: first!, last });
   }
   return out;
 }

@@ -33,6 +33,8 @@ import {
   postBillsCalldata,
   postOcdAfterCalldata,
   postOcdCalldata,
+  zeroIdCount,
+  type ZeroIdsArg,
   sentCalldata,
 } from "./calldata.ts";
 import { mined } from "./tx.ts";
@@ -234,7 +236,7 @@ async function intervalLastSecond(
 
 /**
  * CC posts signed OCD entries and, when given, zero-value slots (`zeroIds`: meters' dummies and
- * absence markers), both sorted, their merge increasing across the interval's batches. Sends the
+ * absence markers; packed `32 · z` bytes or a list, calldata.ts `ZeroIdsArg`), both sorted, their merge increasing across the interval's batches. Sends the
  * packed form (`postOcd`, `encodeOcdPacked`): the ledger's checks and events are those of the
  * ABI-struct `postSlots`, at less gas per entry (docs/BENCHMARKS.md). The packed form has no
  * timestamp (the ledger uses `end − 1`, DESIGN §4.4; read once per interval from storage), so a
@@ -246,7 +248,7 @@ export async function postOcdBatch(
   ledger: BillingLedger,
   interval: number,
   entries: readonly LedgerEntry[],
-  zeroIds: readonly Uint8Array[] = [],
+  zeroIds: ZeroIdsArg = [],
 ): Promise<ContractTransactionReceipt> {
   for (const e of entries) {
     if (e.interval !== interval) throw new RangeError("postOcdBatch: entry of another interval");
@@ -254,7 +256,12 @@ export async function postOcdBatch(
   if (entries.length > 0) {
     const last = await intervalLastSecond(ledger, interval);
     if (last === undefined || entries.some((e) => e.timestamp !== last)) {
-      const ids = zeroIds.map(toHex0x);
+      const ids =
+        zeroIds instanceof Uint8Array
+          ? Array.from({ length: zeroIdCount(zeroIds) }, (_, i) =>
+              toHex0x(zeroIds.subarray(32 * i, 32 * i + 32)),
+            )
+          : zeroIds.map(toHex0x);
       return mined(ledger.postSlots(interval, entries.map(toOcdEntryStruct), ids));
     }
   }
@@ -280,7 +287,7 @@ export async function sendOcdAfter(
   interval: number,
   predecessor: Uint8Array,
   entries: readonly LedgerEntry[],
-  zeroIds: readonly Uint8Array[],
+  zeroIds: ZeroIdsArg,
   overrides: { readonly nonce: number; readonly gasLimit: bigint },
 ): Promise<ContractTransactionResponse> {
   expectBytes(predecessor, 32, "sendOcdAfter: predecessor");

@@ -68,15 +68,31 @@ function bytesWords(length: number): number {
 }
 
 /**
+ * Zero-slot ids as a calldata argument: packed (`32 · z` bytes, CC's `PackedPseudonyms.bytes`;
+ * issue 14, session 10: copied into the calldata in one `set`) or a list of 32-byte ids.
+ */
+export type ZeroIdsArg = Uint8Array | readonly Uint8Array[];
+
+/** Number of ids in `zeroIds`; throws `RangeError` for packed bytes not a multiple of 32. */
+export function zeroIdCount(zeroIds: ZeroIdsArg): number {
+  if (!(zeroIds instanceof Uint8Array)) return zeroIds.length;
+  if (zeroIds.length % WORD !== 0) {
+    throw new RangeError("calldata: packed zeroIds not a multiple of 32 bytes");
+  }
+  return zeroIds.length / WORD;
+}
+
+/**
  * Calldata of `postOcd(uint32 interval, bytes entries, bytes32[] zeroIds)` (packed entries as
- * `encodeOcdPacked` gives them; zero-slot ids of 32 bytes), `0x`-hex. Throws `RangeError` for an
- * interval not a uint32 or an id not 32 bytes; `TypeError` if the ABI lacks the function.
+ * `encodeOcdPacked` gives them; zero-slot ids of 32 bytes, packed or as a list, {@link ZeroIdsArg}),
+ * `0x`-hex. Throws `RangeError` for an interval not a uint32, an id not 32 bytes or packed ids not
+ * a multiple of 32 bytes; `TypeError` if the ABI lacks the function.
  */
 export function postOcdCalldata(
   ledger: BillingLedger,
   interval: number,
   packed: Uint8Array,
-  zeroIds: readonly Uint8Array[],
+  zeroIds: ZeroIdsArg,
 ): string {
   return ocdCalldata(selector(ledger, "postOcd"), interval, undefined, packed, zeroIds);
 }
@@ -91,7 +107,7 @@ export function postOcdAfterCalldata(
   interval: number,
   predecessor: Uint8Array,
   packed: Uint8Array,
-  zeroIds: readonly Uint8Array[],
+  zeroIds: ZeroIdsArg,
 ): string {
   return ocdCalldata(selector(ledger, "postOcdAfter"), interval, predecessor, packed, zeroIds);
 }
@@ -101,12 +117,13 @@ function ocdCalldata(
   interval: number,
   predecessor: Uint8Array | undefined,
   packed: Uint8Array,
-  zeroIds: readonly Uint8Array[],
+  zeroIds: ZeroIdsArg,
 ): string {
   const headWords = predecessor === undefined ? 3 : 4;
   const entriesAt = headWords * WORD;
   const zeroAt = entriesAt + bytesWords(packed.length) * WORD;
-  const out = Buffer.alloc(4 + zeroAt + (1 + zeroIds.length) * WORD);
+  const zeros = zeroIdCount(zeroIds);
+  const out = Buffer.alloc(4 + zeroAt + (1 + zeros) * WORD);
   sel.copy(out, 0);
   const h = 4;
   writeUint(out, h, interval, 4, "calldata: interval");
@@ -119,10 +136,15 @@ function ocdCalldata(
   writeUint(out, w + WORD, zeroAt, 8, "calldata: offset");
   writeUint(out, h + entriesAt, packed.length, 8, "calldata: length");
   out.set(packed, h + entriesAt + WORD);
-  writeUint(out, h + zeroAt, zeroIds.length, 8, "calldata: length");
-  zeroIds.forEach((id, i) =>
-    writeBytes32(out, h + zeroAt + (1 + i) * WORD, id, "calldata: zeroId"),
-  );
+  writeUint(out, h + zeroAt, zeros, 8, "calldata: length");
+  if (zeroIds instanceof Uint8Array) {
+    // bytes32[] elements are the ids back to back: the packed list is the array's body.
+    out.set(zeroIds, h + zeroAt + WORD);
+  } else {
+    zeroIds.forEach((id, i) =>
+      writeBytes32(out, h + zeroAt + (1 + i) * WORD, id, "calldata: zeroId"),
+    );
+  }
   return hex0x(out);
 }
 

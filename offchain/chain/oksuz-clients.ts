@@ -71,10 +71,17 @@ export function controlCenterChainClient(
       let nonce = await chainCall(() => signer.provider.getTransactionCount(address, "pending"));
       return {
         async send(interval, predecessor, entries, zeroIds, gasLimit) {
-          const response = await sendOcdAfter(ledger, interval, predecessor, entries, zeroIds, {
-            nonce,
-            gasLimit,
-          });
+          const response = await sendOcdAfter(
+            ledger,
+            interval,
+            predecessor,
+            entries,
+            zeroIds.bytes,
+            {
+              nonce,
+              gasLimit,
+            },
+          );
           nonce++;
           const mined = receiptOf(response, receiptTimeoutMs).then(() => undefined);
           mined.catch(() => {}); // observed by the caller; never an unhandled rejection
@@ -104,7 +111,7 @@ export function controlCenterChainClient(
     openInterval: async (interval, start, end) =>
       void (await openInterval(ledger, interval, start, end)),
     postOcdBatch: async (interval, entries, zeroIds) =>
-      void (await postOcdBatch(ledger, interval, entries, zeroIds)),
+      void (await postOcdBatch(ledger, interval, entries, zeroIds.bytes)),
     sealInterval: async (interval) => void (await sealInterval(ledger, interval)),
     postDap: async (interval, entries) => void (await postDap(ledger, interval, entries)),
     postBills: async (batch) => void (await postBills(ledger, batch)),

@@ -206,4 +206,15 @@ export class PseudonymIndex {
     }
     return this.#keys.slice(32 * e, 32 * e + 32);
   }
+
+  /**
+   * Writes entry `e`'s key into `out` at byte `offset` (32 bytes; no allocation, issue 14).
+   * Throws `PseudonymIndexError` for no entry `e`, `RangeError` if `out` has no room.
+   */
+  writeKeyAt(e: number, out: Uint8Array, offset: number): void {
+    if (!Number.isInteger(e) || e < 0 || e >= this.#size) {
+      throw new PseudonymIndexError(`PseudonymIndex.writeKeyAt: no entry ${e}`);
+    }
+    out.set(this.#keys.subarray(32 * e, 32 * e + 32), offset);
+  }
 }

@@ -28,6 +28,7 @@ import {
 import { ContractRevertError } from "../../offchain/chain/errors.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
+import { PackedPseudonyms } from "../../offchain/protocol/packed-pseudonyms.ts";
 import {
   SP_SIG_SK,
   WINDOW_END,
@@ -139,6 +140,45 @@ describe("native calldata of postOcd, postOcdAfter and postBills (issue 14)", fu
         );
       }
     }
+  });
+
+  it("takes CC's packed zero slots (32·z bytes, a range of one buffer) in one copy: the same calldata as the list of ids (issue 14, session 10)", function () {
+    const iface = ledger.interface;
+    // A city interval's zero slots in one buffer; batches post ranges of it (byteOffset ≠ 0).
+    const all = PackedPseudonyms.fromIds(
+      Array.from({ length: 40 }, (_, i) => bytesOf(`packed-zero/${i}`, 32)),
+    );
+    for (const [start, end] of [
+      [0, 0],
+      [0, 1],
+      [3, 10],
+      [17, 40],
+      [0, 40],
+    ]) {
+      const range = all.slice(start, end);
+      const ids = [...range].map((id) => new Uint8Array(id)); // the old shape: one array per id
+      expect(range.bytes.byteOffset).to.equal(32 * start);
+      for (const entries of [0, 2]) {
+        const packed = bytesOf(`packed/${entries}`, entries * 121);
+        const abiIds = ids.map(toHex0x);
+        const pred = bytesOf(`pred/${start}`, 32);
+        expect(postOcdCalldata(ledger, 5, packed, range.bytes))
+          .to.equal(postOcdCalldata(ledger, 5, packed, ids))
+          .and.to.equal(iface.encodeFunctionData("postOcd", [5, packed, abiIds]));
+        expect(postOcdAfterCalldata(ledger, 5, pred, packed, range.bytes))
+          .to.equal(postOcdAfterCalldata(ledger, 5, pred, packed, ids))
+          .and.to.equal(
+            iface.encodeFunctionData("postOcdAfter", [5, toHex0x(pred), packed, abiIds]),
+          );
+      }
+    }
+    // Packed ids not a whole number of 32-byte words are refused, as a short id is.
+    expect(() => postOcdCalldata(ledger, 1, new Uint8Array(0), new Uint8Array(33))).to.throw(
+      RangeError,
+    );
+    expect(() =>
+      postOcdAfterCalldata(ledger, 1, new Uint8Array(32), new Uint8Array(0), new Uint8Array(31)),
+    ).to.throw(RangeError);
   });
 
   it("refuses values past their ABI width, as ethers' coder does", function () {

@@ -610,7 +610,7 @@ describe("Oksuz agents, one at a time", function () {
         dapCount: 0,
       }),
       openInterval: async (j) => void (record(`open ${j}`), (state = INTERVAL_STATE.Open)),
-      postOcdBatch: async (j, real, zero) => void record(`post ${j} ${real.length}+${zero.length}`),
+      postOcdBatch: async (j, real, zero) => void record(`post ${j} ${real.length}+${zero.count}`),
       sealInterval: async (j) => void (record(`seal ${j}`), (state = INTERVAL_STATE.OcdSealed)),
       postDap: async () => {},
       postBills: async () => {},

@@ -41,6 +41,7 @@ import { secp } from "../../offchain/crypto/secp256k1.ts";
 import { INTERVAL_STATE } from "../../offchain/protocol/billing.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../offchain/protocol/entry.ts";
 import { encodeMeterReport } from "../../offchain/protocol/meter-report.ts";
+import { PackedPseudonyms } from "../../offchain/protocol/packed-pseudonyms.ts";
 import { oksuzSetup, parseCcConfig } from "../../offchain/node/roles/oksuz-setup.ts";
 import { ServiceConfigError } from "../../offchain/node/service.ts";
 import { SecretStore } from "../../offchain/runtime/secret-box.ts";
@@ -63,7 +64,10 @@ function slots(real: number, zero: number, seed: number) {
   const entries = ranks
     .filter((_, k) => isReal[k])
     .map((r) => ({ id: idOf(r, seed) }) as unknown as LedgerEntry);
-  const zeroIds = ranks.filter((_, k) => !isReal[k]).map((r) => idOf(r, seed));
+  // Packed in one buffer, as CC's zero slots are (issue 14, session 10).
+  const zeroIds = PackedPseudonyms.fromIds(
+    ranks.filter((_, k) => !isReal[k]).map((r) => idOf(r, seed)),
+  );
   return { entries, zeroIds };
 }
 
@@ -72,11 +76,11 @@ function flatten(batches: readonly PlannedOcdBatch[]): Uint8Array[] {
   for (const b of batches) {
     let i = 0;
     let k = 0;
-    while (i < b.entries.length || k < b.zeroIds.length) {
+    while (i < b.entries.length || k < b.zeroIds.count) {
       const takeReal =
-        k === b.zeroIds.length ||
-        (i < b.entries.length && compareIds(b.entries[i].id, b.zeroIds[k]) < 0);
-      out.push(takeReal ? b.entries[i++].id : b.zeroIds[k++]);
+        k === b.zeroIds.count ||
+        (i < b.entries.length && compareIds(b.entries[i].id, b.zeroIds.at(k)) < 0);
+      out.push(takeReal ? b.entries[i++].id : b.zeroIds.at(k++));
     }
   }
   return out;
@@ -119,7 +123,7 @@ describe("posting at chain speed (issue 14)", function () {
               expect(compareIds(all[k - 1], all[k])).to.equal(-1);
             let at = 0;
             batches.forEach((b, n) => {
-              const size = b.entries.length + b.zeroIds.length;
+              const size = b.entries.length + b.zeroIds.count;
               expect(size).to.be.within(1, maxSlots);
               expect(Number(b.gasLimit)).to.be.at.most(budget);
               expect(bytesToHex(b.first)).to.equal(bytesToHex(all[at]));
@@ -131,7 +135,7 @@ describe("posting at chain speed (issue 14)", function () {
                 batches[n + 1].entries.length > 0 &&
                 compareIds(batches[n + 1].entries[0].id, batches[n + 1].first) === 0;
               const n1 = b.entries.length + (nextIsReal ? 1 : 0);
-              const z1 = b.zeroIds.length + (nextIsReal ? 0 : 1);
+              const z1 = b.zeroIds.count + (nextIsReal ? 0 : 1);
               expect(
                 size + 1 > maxSlots || ocdBatchGas(n1, z1) * 1.1 > budget,
                 `batch ${n} could take one more slot`,
@@ -145,8 +149,10 @@ describe("posting at chain speed (issue 14)", function () {
 
     it("fills a 30M block: two transactions of ≈ 1,650 real entries under EIP-7825's 2^24 cap, one of ≈ 3,200 without it", function () {
       const { entries } = slots(10_000, 0, 1);
-      const capped = planOcdBatches(entries, [], { blockGasLimit: 30_000_000n });
-      const uncapped = planOcdBatches(entries, [], {
+      const capped = planOcdBatches(entries, PackedPseudonyms.EMPTY, {
+        blockGasLimit: 30_000_000n,
+      });
+      const uncapped = planOcdBatches(entries, PackedPseudonyms.EMPTY, {
         blockGasLimit: 30_000_000n,
         maxTxGas: 30_000_000,
       });
@@ -163,9 +169,9 @@ describe("posting at chain speed (issue 14)", function () {
       expect(flatten(batches).length).to.equal(2_550);
       for (const [n, b] of batches.entries()) {
         expect(b.entries.length).to.be.at.most(100);
-        expect(b.zeroIds.length).to.be.at.most(1_000);
+        expect(b.zeroIds.count).to.be.at.most(1_000);
         if (n < batches.length - 1) {
-          expect(b.entries.length === 100 || b.zeroIds.length === 1_000).to.equal(true);
+          expect(b.entries.length === 100 || b.zeroIds.count === 1_000).to.equal(true);
         }
       }
     });
@@ -182,11 +188,13 @@ describe("posting at chain speed (issue 14)", function () {
       ];
       for (const limits of bad) {
         expect(
-          () => planOcdBatches(entries, [], limits),
+          () => planOcdBatches(entries, PackedPseudonyms.EMPTY, limits),
           JSON.stringify(limits, (_k, v) => (typeof v === "bigint" ? String(v) : v)),
         ).to.throw(PostingConfigError);
       }
-      expect(() => planFixedBatches(entries, [], 0)).to.throw(PostingConfigError);
+      expect(() => planFixedBatches(entries, PackedPseudonyms.EMPTY, 0)).to.throw(
+        PostingConfigError,
+      );
     });
   });
 
@@ -680,7 +688,7 @@ describe("posting at chain speed (issue 14)", function () {
         const sender = await controlCenterChainClient(rig.ledger).ocdSender!();
         const entry = rig.meters[0].reportInterval(1, 150n, T).entries[0];
         const err = await sender
-          .send(1, wrong, [entry], [], 500_000n)
+          .send(1, wrong, [entry], PackedPseudonyms.EMPTY, 500_000n)
           .then((p) => p.mined)
           .then(
             () => undefined,

@@ -25,6 +25,7 @@ import { keccak256 } from "../../crypto/hash.ts";
 import { CURVE_ORDER, secp } from "../../crypto/secp256k1.ts";
 import { freePort, startHardhatNode, stopHardhatNode } from "../../node/hardhat-node.ts";
 import { ENTRY_KIND, signEntry, type LedgerEntry } from "../../protocol/entry.ts";
+import { PackedPseudonyms } from "../../protocol/packed-pseudonyms.ts";
 import type { BenchContext } from "../harness.ts";
 
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -56,7 +57,7 @@ function intervalSlots(domain: Uint8Array, j: number, slots: number, realPct: nu
       zeroIds.push(id);
     }
   }
-  return { entries, zeroIds };
+  return { entries, zeroIds: PackedPseudonyms.fromIds(zeroIds) };
 }
 
 export async function run(ctx: BenchContext): Promise<void> {
