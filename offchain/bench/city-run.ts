@@ -24,7 +24,11 @@ import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { MAX_SIMULATED_METERS, runOksuzAgents } from "../sim/oksuz-agents.ts";
-import { limitChainAllocator, limitHeapGrowth, releaseFreedMemory } from "../runtime/heap-growth.ts";
+import {
+  limitChainAllocator,
+  limitHeapGrowth,
+  releaseFreedMemory,
+} from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 import { cli, parseOptions } from "../cli/common.ts";
 

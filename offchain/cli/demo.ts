@@ -19,7 +19,11 @@ import { MAX_SIMULATED_METERS } from "../sim/oksuz-agents.ts";
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
-import { limitChainAllocator, limitHeapGrowth, releaseFreedMemory } from "../runtime/heap-growth.ts";
+import {
+  limitChainAllocator,
+  limitHeapGrowth,
+  releaseFreedMemory,
+} from "../runtime/heap-growth.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
