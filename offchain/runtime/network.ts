@@ -15,8 +15,17 @@
 //     ("unknown-destination" / "destination-down"), else B's handler gets a private copy.
 //     (An address with no endpoint may get one built when a packet to it goes on the wire:
 //     `onDemand`.)
-// Loss, latency and reordering draw from separate forks of the rng, one draw each per packet on the
-// wire, so turning loss on does not change the delays of the messages that survive.
+// A packet's draws (jitter, reordering, loss) are a keyed hash (SHA-256 under a key from the
+// injected rng) of its sender's endpoint row and the sender's own count of packets put on the
+// wire — not the next numbers of streams shared by all senders (issue 14, session 10). So a
+// packet's fate depends only on its sender's own sends: two senders sending at the same virtual
+// instant in a wall-time-dependent order (a chain call's continuation settling before or after
+// the other timers of that instant) get the same outcomes either way, where with shared streams
+// they swapped draws and every later draw moved. Each packet on the wire gets all three draws,
+// from disjoint parts of one hash, before the loss decision, so turning loss on does not change
+// the delays of the messages that survive. Memory: one counter per endpoint.
+import { hash } from "node:crypto";
+
 import { ByteSlab } from "./byte-slab.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
@@ -100,13 +109,25 @@ export interface EndpointState {
   readonly row: number;
   /** Packets scheduled for this endpoint and not yet delivered or dropped. */
   inbound: number;
+  /** Packets this endpoint put on the wire: the index of its next packet's draws. */
+  onWire: number;
+}
+
+/** A uniform float in [0, 1) from the 53 low bits of `view`'s 8 bytes at `offset` (big-endian). */
+function unitFloat(view: DataView, offset: number): number {
+  const hi = view.getUint32(offset) >>> 11;
+  const lo = view.getUint32(offset + 4);
+  return (hi * 0x100000000 + lo) / 2 ** 53;
 }
 
 export class MemoryNetwork {
   readonly #clock: Clock;
-  readonly #lossRng: Rng;
-  readonly #latencyRng: Rng;
-  readonly #reorderRng: Rng;
+  /**
+   * The input of a packet's draws: the draw key (32 bytes), the sender's row (u32) and its packet
+   * index (u64), big-endian; reused for every packet (see the header).
+   */
+  readonly #drawInput = new Uint8Array(44);
+  readonly #drawView = new DataView(this.#drawInput.buffer);
   readonly #logger: Logger;
   readonly #baseMs: number;
   readonly #jitterMs: number;
@@ -170,9 +191,7 @@ export class MemoryNetwork {
       throw new NetworkError("MemoryNetwork: components.clock and components.rng are required");
     }
     this.#clock = components.clock;
-    this.#lossRng = components.rng.fork("network/loss");
-    this.#latencyRng = components.rng.fork("network/latency");
-    this.#reorderRng = components.rng.fork("network/reorder");
+    this.#drawInput.set(components.rng.fork("network/draws").bytes(32));
     this.#logger = (components.logger ?? silentLogger).child("network");
     this.#baseMs = checkNonNegative(init.latency?.baseMs ?? 0, "latency.baseMs");
     this.#jitterMs = checkNonNegative(init.latency?.jitterMs ?? 0, "latency.jitterMs");
@@ -203,6 +222,7 @@ export class MemoryNetwork {
       crashed: false,
       row: this.#endpoints.size + this.#retired.size,
       inbound: 0,
+      onWire: 0,
     };
     this.#endpoints.set(address, state);
     return new MemoryEndpoint(address, this, state);
@@ -249,12 +269,30 @@ export class MemoryNetwork {
     this.#bytesSent += bytes.length;
     this.#countSize(sender.row, bytes.length);
 
-    // Draw delay and reordering for every packet on the wire, before the loss decision, so each
-    // stream's position depends only on the packet's index: enabling loss leaves the delays of the
-    // surviving packets unchanged.
-    const jitter = this.#jitterMs > 0 ? this.#latencyRng.nextFloat() * this.#jitterMs : 0;
-    const reorder = this.#reorderRng.chance(this.#reorder);
-    if (this.#lossRng.chance(this.#loss)) {
+    // Every packet on the wire gets its draws, lost or not (see the header).
+    let jitter = 0;
+    let reorder = false;
+    let lost = false;
+    const index = sender.onWire++;
+    if (
+      this.#jitterMs > 0 ||
+      (this.#reorder > 0 && this.#reorder < 1) ||
+      (this.#loss > 0 && this.#loss < 1)
+    ) {
+      const input = this.#drawView;
+      input.setUint32(32, sender.row);
+      input.setUint32(36, Math.floor(index / 0x100000000));
+      input.setUint32(40, index >>> 0);
+      const digest = hash("sha256", this.#drawInput, "buffer");
+      const out = new DataView(digest.buffer, digest.byteOffset, 32);
+      jitter = unitFloat(out, 0) * this.#jitterMs;
+      reorder = unitFloat(out, 8) < this.#reorder;
+      lost = unitFloat(out, 16) < this.#loss;
+    } else {
+      reorder = this.#reorder === 1;
+      lost = this.#loss === 1;
+    }
+    if (lost) {
       this.#drop("lost", from, to);
       return;
     }

@@ -123,7 +123,7 @@ describe("MemoryNetwork", () => {
     expect([...seqs].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
   });
 
-  it("loss does not change the delay of surviving messages (separate rng streams)", () => {
+  it("loss does not change the delay of surviving messages (every packet on the wire gets its draws)", () => {
     // Sends 100 ms apart with at most 32 ms of delay: FIFO clamping never applies, so each
     // delivery time is exactly send time + drawn delay.
     const init = { latency: { baseMs: 2, jitterMs: 30 } };
@@ -133,6 +133,71 @@ describe("MemoryNetwork", () => {
     const baseAt = new Map(base.trace.map((d) => [key(d), d.at]));
     expect(lossy.trace.length).to.be.within(60, 140);
     for (const d of lossy.trace) expect(d.at, key(d)).to.equal(baseAt.get(key(d)));
+  });
+
+  describe("a packet's draws depend only on its sender's own sends (issue 14, session 10)", () => {
+    // Three senders each send `perSender` packets to one receiver, all at the same virtual
+    // instant, in an order given by `order` (sender indices): what each packet met (lost, or its
+    // delivery time) by sender and the sender's own sequence number.
+    const fates = (order: number[], init: MemoryNetworkInit, extraFirst = 0) => {
+      const clock = new VirtualClock();
+      const net = new MemoryNetwork(init, { clock, rng: createRng("draws") });
+      const rx = net.endpoint("rx");
+      const fate = new Map<string, number>();
+      rx.handle((from, bytes) => {
+        fate.set(`${from}/${new DataView(bytes.buffer).getUint32(0)}`, clock.now());
+      });
+      rx.start();
+      const eps = ["a", "b", "c"].map((name) => net.endpoint(name));
+      for (const ep of eps) ep.start();
+      // An unrelated sender's traffic first (another node's sends in the same instant).
+      const other = net.endpoint("other");
+      other.start();
+      for (let k = 0; k < extraFirst; k++) other.send("rx", new Uint8Array(4));
+      const next = [0, 0, 0];
+      for (const i of order) {
+        const bytes = new Uint8Array(4);
+        new DataView(bytes.buffer).setUint32(0, next[i]++);
+        eps[i].send("rx", bytes);
+      }
+      clock.advance(1_000);
+      const out: string[] = [];
+      for (const [i, ep] of eps.entries()) {
+        for (let seq = 0; seq < next[i]; seq++) {
+          out.push(`${ep.address}/${seq} ${fate.get(`${ep.address}/${seq}`) ?? "lost"}`);
+        }
+      }
+      return { out, stats: net.stats() };
+    };
+    const init: MemoryNetworkInit = {
+      latency: { baseMs: 5, jitterMs: 20 },
+      lossProbability: 0.3,
+      reorderProbability: 0.2,
+    };
+    const perSender = 40;
+    const blocks = [0, 1, 2].flatMap((i) => Array<number>(perSender).fill(i)); // a…, b…, c…
+    const interleaved = blocks.map((_, k) => k % 3); // a b c a b c …
+    const reversed = [2, 1, 0].flatMap((i) => Array<number>(perSender).fill(i)); // c…, b…, a…
+
+    it("senders sending at the same instant in either order meet the same fates (lost, delivery time)", () => {
+      const first = fates(blocks, init);
+      expect(first.stats.dropped.lost, "some packets are lost").to.be.within(15, 60);
+      expect(first.stats.reordered, "some packets are held back").to.be.greaterThan(5);
+      expect(fates(interleaved, init).out).to.deep.equal(first.out);
+      expect(fates(reversed, init).out).to.deep.equal(first.out);
+    });
+
+    it("another sender's extra packets in the same instant change no one else's fates", () => {
+      const first = fates(interleaved, init);
+      expect(fates(interleaved, init, 7).out).to.deep.equal(first.out);
+    });
+
+    it("loss-free jitter too: each delivery time depends only on the sender's own sends", () => {
+      const jitterOnly: MemoryNetworkInit = { latency: { baseMs: 5, jitterMs: 20 } };
+      const first = fates(blocks, jitterOnly);
+      expect(first.out.every((line) => !line.endsWith("lost"))).to.equal(true);
+      expect(fates(reversed, jitterOnly, 3).out).to.deep.equal(first.out);
+    });
   });
 
   it("crash injection drops messages to and from a crashed node, in flight too, until recovery", () => {
