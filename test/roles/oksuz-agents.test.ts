@@ -150,6 +150,49 @@ describe("Oksuz agents over the wire", function () {
     }
   });
 
+  it("a lossy run's realisation does not depend on wall time: the event loop slowed (as on a loaded machine) gives the same run (issue 14, session 10)", async function () {
+    // What a lossy run met: the network's counts, every relay's, every meter's receipts (the
+    // ledgers are checked by `reconcile`).
+    const fingerprint = (run: Awaited<ReturnType<typeof runOksuzAgents>>) =>
+      JSON.stringify({
+        network: run.network,
+        relays: run.relays.map((r) => r.counters()),
+        receipts: [1, 2, 3].map((j) =>
+          [...run.cc.agent.receipts(j)].map(([m, slots]) => `${m}:${[...slots].join(",")}`),
+        ),
+      }); // not `virtualMs`: when the run loop sees the end may move by a round (not a send)
+    const scenario = {
+      meters: 12,
+      intervals: 3,
+      seed: "gridledger",
+      network: { loss: 0.05 },
+    } as const;
+    const plain = fingerprint(await runOksuzAgents(scenario, chain));
+    // A loaded machine, imitated: every `setImmediate` (the virtual clock settles with one after
+    // each timer, while a chain call may be pending) waits 0–3 ms of real time, in a fixed
+    // pattern, so a chain call's continuation may now settle before the other timers of the same
+    // virtual instant, where it settled after them (or the other way round).
+    const realSetImmediate = globalThis.setImmediate;
+    let k = 0;
+    globalThis.setImmediate = ((callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+      const ms = [0, 3, 1, 2, 0, 0, 3][k++ % 7];
+      if (ms === 0) return realSetImmediate(callback, ...args);
+      setTimeout(() => callback(...args), ms);
+      return realSetImmediate(() => {}); // a handle of the right type, never used to cancel
+    }) as typeof setImmediate;
+    let slowed: string;
+    let lastRun: Awaited<ReturnType<typeof runOksuzAgents>> | undefined;
+    try {
+      lastRun = await runOksuzAgents(scenario, chain);
+      slowed = fingerprint(lastRun);
+    } finally {
+      globalThis.setImmediate = realSetImmediate;
+    }
+    expect(k, "the event loop was slowed").to.be.greaterThan(100);
+    expect(slowed).to.equal(plain);
+    await reconcile(lastRun!, 3);
+  });
+
   describe("a crashing CC (offchain/adversary/crashing-cc.ts)", function () {
     const ledgers = async (run: Awaited<ReturnType<typeof runOksuzAgents>>) => {
       const ledger = connectBillingLedger(run.ledger, chain.admin);
