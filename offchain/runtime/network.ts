@@ -113,7 +113,7 @@ export interface EndpointState {
   onWire: number;
 }
 
-/** A uniform float in [0, 1) from the 53 low bits of `view`'s 8 bytes at `offset` (big-endian). */
+/** Uniform float in [0, 1) from 53 of the 64 bits at `offset` (as `ChaChaRng.nextFloat`). */
 function unitFloat(view: DataView, offset: number): number {
   const hi = view.getUint32(offset) >>> 11;
   const lo = view.getUint32(offset + 4);
