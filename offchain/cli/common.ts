@@ -10,6 +10,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
@@ -22,7 +23,7 @@ import { connectJsonRpc } from "../chain/provider.ts";
 import { makeDirectory } from "../runtime/fs.ts";
 
 import { writeRunReport } from "../report/html.ts";
-import { runJsonText } from "../report/run.ts";
+import { runJsonPieces } from "../report/run.ts";
 import type { ProgressSink, ProgressStep } from "../runtime/progress.ts";
 
 export interface Cli {
@@ -237,9 +238,25 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
   for (const row of rows) console.log(line(row));
 }
 
-/** Writes `report` as indented JSON (bigints as decimal strings). */
+/**
+ * Writes `report` as indented JSON (bigints as decimal strings; `runJsonText`'s bytes), in pieces
+ * of ≈ 1 MB rather than one string (issue 14: a city's report is tens of MB of text).
+ */
 export function writeJsonReport(file: string, report: unknown): void {
-  writeFileSync(file, runJsonText(report));
+  const fd = openSync(file, "w");
+  try {
+    let buffered = "";
+    for (const piece of runJsonPieces(report)) {
+      buffered += piece;
+      if (buffered.length >= 1 << 20) {
+        writeSync(fd, buffered);
+        buffered = "";
+      }
+    }
+    writeSync(fd, buffered);
+  } finally {
+    closeSync(fd);
+  }
   console.log(`\nreport written to ${file}`);
 }
 

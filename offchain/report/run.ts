@@ -25,12 +25,57 @@ export class ReportInputError extends Error {
   override name = "ReportInputError";
 }
 
+/** Bigints as decimal strings: the one replacer of a run's JSON. */
+const bigintsAsStrings = (_key: string, v: unknown): unknown =>
+  typeof v === "bigint" ? v.toString() : v;
+
 /** The JSON text of a report: indented, bigints as decimal strings (what `--json` writes). */
 export function runJsonText(report: unknown): string {
-  return (
-    JSON.stringify(report, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) +
-    "\n"
-  );
+  return JSON.stringify(report, bigintsAsStrings, 2) + "\n";
+}
+
+/**
+ * {@link runJsonText}(report), byte for byte, as a sequence of pieces: the top-level fields and
+ * the elements of the arrays and objects directly under them are stringified one at a time
+ * (issue 14, session 10: a 100,000-meter run's report is 66 MB of text, and building it whole at
+ * the run's end took its size several times over in transient strings). Deeper values go through
+ * `JSON.stringify` whole, re-indented for their depth (a JSON string holds no raw newline).
+ */
+export function* runJsonPieces(report: unknown): Generator<string> {
+  yield* pieces(bigintsAsStrings("", toJson(report, "")), 0);
+  yield "\n";
+}
+
+/** `value` as `JSON.stringify` hands it to the replacer: after its `toJSON`, if it has one. */
+function toJson(value: unknown, key: string): unknown {
+  const withToJson = value as { toJSON?: (key: string) => unknown } | null;
+  return typeof withToJson?.toJSON === "function" ? withToJson.toJSON(key) : value;
+}
+
+function* pieces(value: unknown, depth: number): Generator<string> {
+  if (depth >= 2 || value === null || typeof value !== "object") {
+    // Depth 0: what `runJsonText` concatenates (also "undefined" for an undefined report).
+    const text: string = JSON.stringify(value, bigintsAsStrings, 2);
+    yield depth === 0 ? String(text) : text.replaceAll("\n", "\n" + "  ".repeat(depth));
+    return;
+  }
+  const pad = "\n" + "  ".repeat(depth + 1);
+  const isArray = Array.isArray(value);
+  const keys = isArray
+    ? Array.from({ length: value.length }, (_, i) => String(i)) // holes too: null, as JSON.stringify
+    : Object.keys(value);
+  let first = true;
+  for (const key of keys) {
+    const child = bigintsAsStrings(key, toJson((value as Record<string, unknown>)[key], key));
+    const serialisable =
+      child !== undefined && typeof child !== "function" && typeof child !== "symbol";
+    if (!serialisable && !isArray) continue; // JSON.stringify drops such fields, writes null in arrays
+    yield (first ? (isArray ? "[" : "{") : ",") + pad + (isArray ? "" : JSON.stringify(key) + ": ");
+    first = false;
+    if (serialisable) yield* pieces(child, depth + 1);
+    else yield "null";
+  }
+  yield first ? (isArray ? "[]" : "{}") : "\n" + "  ".repeat(depth) + (isArray ? "]" : "}");
 }
 
 const OKSUZ_FIELDS = [
