@@ -31,7 +31,7 @@ import { intervalMessageTweak, messagePublicKey } from "../crypto/ggm.ts";
 import type { ControlCenterKeys } from "../crypto/keys.ts";
 import { secp, type Secp256k1Backend } from "../crypto/secp256k1.ts";
 import { type LedgerEntry } from "../protocol/entry.ts";
-import { PackedPseudonyms, sortPacked } from "../protocol/packed-pseudonyms.ts";
+import { PackedPseudonyms } from "../protocol/packed-pseudonyms.ts";
 import {
   decodeMeterReport,
   METER_REPORT_PSEUDONYM_OFFSET,
@@ -601,7 +601,7 @@ export class ControlCenter {
       this.#directory.writePseudonyms(row, interval, K, packed, 32 * n);
       n += K;
     }
-    return { ids: new PackedPseudonyms(sortPacked(packed)), dummies, markers, missingMeters };
+    return { ids: PackedPseudonyms.sorted(packed), dummies, markers, missingMeters };
   }
 
   /**
@@ -642,7 +642,7 @@ export class ControlCenter {
         packed.set(scratch.subarray(32 * k, 32 * k + 32), 32 * n++);
       }
     }
-    return { ids: new PackedPseudonyms(sortPacked(packed)), dummies, markers, missingMeters };
+    return { ids: PackedPseudonyms.sorted(packed), dummies, markers, missingMeters };
   }
 
   /**

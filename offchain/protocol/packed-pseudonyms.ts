@@ -53,6 +53,15 @@ export class PackedPseudonyms {
   static readonly EMPTY = new PackedPseudonyms(new Uint8Array(0));
 
   /**
+   * `packed` (`32 · n` bytes of pseudonyms in any order) sorted into a new buffer
+   * ({@link sortPacked}), as a list: the sort's duplicate check already proves the order strict, so
+   * it is not checked again. Throws {@link PackedPseudonymsError} as {@link sortPacked}.
+   */
+  static sorted(packed: Uint8Array): PackedPseudonyms {
+    return trusted(sortPacked(packed));
+  }
+
+  /**
    * `ids` (32 bytes each, any order) copied into one buffer, sorted. Throws
    * {@link PackedPseudonymsError} for an id not 32 bytes or a duplicate. For callers holding views
    * (tests, fixtures); CC builds its lists from packed bytes ({@link sortPacked}).
@@ -66,7 +75,7 @@ export class PackedPseudonyms {
       }
       bytes.set(id, 32 * i);
     });
-    return new PackedPseudonyms(sortPacked(bytes));
+    return PackedPseudonyms.sorted(bytes);
   }
 
   /** Pseudonym `i` (a view of {@link bytes}). Throws {@link PackedPseudonymsError} out of range. */
@@ -117,16 +126,21 @@ export class PackedPseudonyms {
       );
     }
     if (start === 0 && end === this.count) return this;
-    return Object.create(PackedPseudonyms.prototype, {
-      bytes: { value: this.bytes.subarray(32 * start, 32 * end), enumerable: true },
-      count: { value: end - start, enumerable: true },
-    }) as PackedPseudonyms; // already sorted: no second check
+    return trusted(this.bytes.subarray(32 * start, 32 * end)); // a range of a sorted list
   }
 
   /** The pseudonyms in order, as views of {@link bytes}. */
   *[Symbol.iterator](): IterableIterator<Uint8Array> {
     for (let i = 0; i < this.count; i++) yield this.bytes.subarray(32 * i, 32 * i + 32);
   }
+}
+
+/** A list over `bytes` (`32 · n` bytes) known strictly increasing: the constructor's check skipped. */
+function trusted(bytes: Uint8Array): PackedPseudonyms {
+  return Object.create(PackedPseudonyms.prototype, {
+    bytes: { value: bytes, enumerable: true },
+    count: { value: bytes.length / 32, enumerable: true },
+  }) as PackedPseudonyms;
 }
 
 /**

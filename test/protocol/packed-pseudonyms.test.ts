@@ -35,6 +35,19 @@ describe("PackedPseudonyms (issue 14, session 10)", function () {
     }
   });
 
+  it("sorted: packed bytes in any order become a list equal to the checked one, in a new buffer", function () {
+    const packed = concat(id(9), id(1, 2), id(1), id(0, 0, 0, 1));
+    const list = PackedPseudonyms.sorted(packed);
+    expect(list).to.be.instanceOf(PackedPseudonyms);
+    expect(list.bytes.buffer).to.not.equal(packed.buffer);
+    // What the constructor's order check accepts, and the same as fromIds.
+    expect(hex(new PackedPseudonyms(list.bytes))).to.deep.equal(hex(list));
+    expect(hex(list)).to.deep.equal(
+      hex(PackedPseudonyms.fromIds([id(9), id(1, 2), id(1), id(0, 0, 0, 1)])),
+    );
+    expect(hex(list.slice(1, 3))).to.deep.equal(hex(list).slice(1, 3));
+  });
+
   it("finds the first pseudonym after an id by binary search, as a scan does", function () {
     fc.assert(
       fc.property(
@@ -83,6 +96,8 @@ describe("PackedPseudonyms (issue 14, session 10)", function () {
       ["a duplicate to sort", () => PackedPseudonyms.fromIds([id(4), id(1), id(4)])],
       ["an id not 32 bytes", () => PackedPseudonyms.fromIds([id(1), new Uint8Array(31)])],
       ["sortPacked of 31 bytes", () => sortPacked(new Uint8Array(31))],
+      ["sorted of 33 bytes", () => PackedPseudonyms.sorted(new Uint8Array(33))],
+      ["sorted with a duplicate", () => PackedPseudonyms.sorted(concat(id(3), id(1), id(3)))],
       ["at past the end", () => PackedPseudonyms.fromIds([id(1)]).at(1)],
       ["at −1", () => PackedPseudonyms.fromIds([id(1)]).at(-1)],
       ["at 0.5", () => PackedPseudonyms.fromIds([id(1)]).at(0.5)],
