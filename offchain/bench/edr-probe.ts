@@ -4,6 +4,7 @@
 // /proc/self/smaps, is what this probe reports. Each kind runs in a fresh process.
 //
 //   node [--expose-gc] offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--trace] [--json]
+//        [--page-blocks B --passes P]   (getlogs)
 //
 // `--trace` prints the arenas' size every tenth of the run (stderr); with `--expose-gc` the probe
 // also prints what the JavaScript side (ethers' provider, Hardhat's EDR wrapper) kept per item.
@@ -19,12 +20,15 @@
 //   echo       N calldata bytes logged back in one log per transaction, M bytes per transaction
 //   calls      N eth_calls of a view at the latest block; oldcalls: at an older block
 //   receipts   N eth_getTransactionReceipt of one transaction
+//   getlogs    P reads (default 10) of every log of N calldata bytes echoed M per transaction (as
+//              `echo`), in `eth_getLogs` pages of B blocks (default 100); reports the reads alone,
+//              per byte read
 // The probe contract is compiled here with the npm `solc` package (nothing written to artifacts/).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 
-import { Contract, ContractFactory } from "ethers";
+import { Contract, ContractFactory, toQuantity } from "ethers";
 
 import { deployBillingLedger } from "../chain/deploy.ts";
 import { publicKeyStruct } from "../chain/billing.ts";
@@ -59,6 +63,7 @@ const KINDS = [
   "txsblock",
   "register",
   "echo",
+  "getlogs",
   "calls",
   "oldcalls",
   "receipts",
@@ -136,6 +141,8 @@ async function main(): Promise<void> {
         kind: { type: "string" },
         count: { type: "string" },
         "per-tx": { type: "string" },
+        "page-blocks": { type: "string" },
+        passes: { type: "string" },
         json: { type: "boolean" },
         trace: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
   }
   if (parsed.values.help) {
     console.log(
-      `usage: node [--expose-gc] offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--trace] [--json]\n  kinds: ${KINDS.join(", ")}`,
+      `usage: node [--expose-gc] offchain/bench/edr-probe.ts --kind K --count N [--per-tx M] [--trace] [--json] [--page-blocks B --passes P]\n  kinds: ${KINDS.join(", ")}`,
     );
     process.exit(0);
   }
@@ -154,9 +161,15 @@ async function main(): Promise<void> {
   const kind = values.kind ?? "slots";
   const count = Number(values.count ?? "20000");
   const perTx = Number(values["per-tx"] ?? "200");
+  const pageBlocks = Number(values["page-blocks"] ?? "100");
+  const passes = Number(values.passes ?? "10");
   if (!KINDS.includes(kind)) usage(`unknown --kind ${kind} (one of ${KINDS.join(", ")})`);
   if (!Number.isSafeInteger(count) || count < 1) usage(`--count must be a positive integer`);
   if (!Number.isSafeInteger(perTx) || perTx < 1) usage(`--per-tx must be a positive integer`);
+  if (!Number.isSafeInteger(pageBlocks) || pageBlocks < 1) {
+    usage(`--page-blocks must be a positive integer`);
+  }
+  if (!Number.isSafeInteger(passes) || passes < 1) usage(`--passes must be a positive integer`);
   const ethers = await benchEthers();
   const provider = ethers.provider;
   const [admin, cc, sp] = await ethers.getSigners();
@@ -254,6 +267,26 @@ async function main(): Promise<void> {
       const bytes = new Uint8Array(perTx).fill(0xab);
       for (let done = 0; done < count; done += perTx) await send(probe.echo(bytes));
       break;
+    }
+    case "getlogs": {
+      const bytes = new Uint8Array(perTx).fill(0xab);
+      const first = await provider.getBlockNumber();
+      for (let done = 0; done < count; done += perTx) await send(probe.echo(bytes));
+      const last = await provider.getBlockNumber();
+      const address = await probe.getAddress();
+      const mid = edrArenaBytes();
+      const t1 = performance.now();
+      for (let pass = 0; pass < passes; pass++) {
+        for (let from = first + 1; from <= last; from += pageBlocks) {
+          const to = Math.min(last, from + pageBlocks - 1);
+          await provider.send("eth_getLogs", [
+            { address, fromBlock: toQuantity(from), toBlock: toQuantity(to) },
+          ]);
+        }
+      }
+      after = edrArenaBytes();
+      report(kind, count * passes, perTx, mid, after, performance.now() - t1, values.json);
+      return;
     }
     case "register":
       await chunks((s, n) =>

@@ -37,10 +37,16 @@ export interface ReadIntervalOptions {
   /** The scan ends at or after this block (e.g. the receipt block of another process's write). */
   minBlock?: number;
   /**
-   * Blocks per `eth_getLogs` query (default {@link DEFAULT_BLOCK_RANGE}; providers cap ranges). Each page is decoded
-   * and dropped before the next is fetched, so this bounds the raw logs held at once.
+   * At most this many blocks per `eth_getLogs` query (default {@link DEFAULT_BLOCK_RANGE};
+   * providers cap ranges). Each page is decoded and dropped before the next is fetched.
    */
   blockRange?: number;
+  /**
+   * Log data bytes a page aims at (default {@link DEFAULT_PAGE_BYTES}): the page after one of `b`
+   * bytes over `r` blocks spans `r · pageBytes / b` blocks (see {@link nextPageBlocks}), so what
+   * a response holds follows the logs' density, not a block count.
+   */
+  pageBytes?: number;
   /**
    * Counted progress (issue 14): "interval blocks read" (blocks scanned of the range) while the
    * logs are fetched and decoded, then "interval slots audited" (OCD entries and zero slots of
@@ -56,6 +62,45 @@ export interface ReadIntervalOptions {
  * of a 20,000-meter city at once (issue 14). A 15-minute interval of 2-second blocks is 5 pages.
  */
 export const DEFAULT_BLOCK_RANGE = 100;
+
+/**
+ * Default log data bytes per `eth_getLogs` page: 1 MiB (2 MiB of hex in the response). The
+ * in-process chain (Hardhat's EDR) keeps memory after answering a large `eth_getLogs`: reading
+ * 20 MB of logs three times in pages of 4.2 MB of data left its arenas 101 MB larger, in pages of
+ * 0.84 MB 6.5 MB (`PAGE=… PASSES=3 node offchain/bench/edr-probe.ts --kind getlogs`; docs/SCALE.md
+ * "Reading the ledger in pages of bytes", issue 14). At 100,000 meters an OCD block carries
+ * ≈ 420 kB of records, so 100 blocks were a 42 MB response.
+ */
+export const DEFAULT_PAGE_BYTES = 1 << 20;
+
+/**
+ * The span empty pages grow to (doubling): a page gives no density to size the next one by, so
+ * the first page after an empty run — registration blocks hold no interval logs, and a read starts
+ * at block 0 unless told otherwise — spans at most this many blocks (≈ 6.7 MB of logs at 100,000
+ * meters, once per read). Empty runs cost a request per 16 blocks where they cost one per
+ * `blockRange`.
+ */
+export const EMPTY_PAGE_BLOCKS_MAX = 16;
+
+/**
+ * The next `eth_getLogs` page's span in blocks, after a page of `blocks` blocks that returned
+ * `bytes` log data bytes: `blocks · pageBytes / bytes` rounded down, at least 1, at most twice
+ * `blocks` (densities change between blocks) and at most `maxBlocks`; after an empty page, twice
+ * `blocks` up to {@link EMPTY_PAGE_BLOCKS_MAX} (or `blocks` when already above). Pure.
+ */
+export function nextPageBlocks(
+  blocks: number,
+  bytes: number,
+  pageBytes: number,
+  maxBlocks: number,
+): number {
+  const grown = 2 * blocks;
+  const wanted =
+    bytes === 0
+      ? Math.max(blocks, Math.min(grown, EMPTY_PAGE_BLOCKS_MAX))
+      : Math.min(grown, Math.floor((blocks * pageBytes) / bytes));
+  return Math.max(1, Math.min(maxBlocks, wanted));
+}
 
 /**
  * Decodes the 133-byte OCD records of `OcdBatchPosted`. The byte fields are views into one copy
@@ -101,11 +146,12 @@ export function decodeBillRecords(interval: number, input: Uint8Array): BillFiel
 }
 
 /**
- * Logs of `ledger` whose first indexed topic is `interval`, or of the SP key event, one page of
- * `blockRange` blocks at a time, each page in log order (pages follow each other in block order).
- * Paged so that a caller decodes and drops a page before the next is fetched: at 100,000 meters an
- * interval's logs are ≈ 90 MB of hex in the JSON-RPC response, again as ethers `Log` objects and
- * again as `parseLog` results (issue 14).
+ * Logs of `ledger` whose first indexed topic is `interval`, or of the SP key event, one page at a
+ * time, each page in log order (pages follow each other in block order). Paged so that a caller
+ * decodes and drops a page before the next is fetched: at 100,000 meters an interval's logs are
+ * ≈ 90 MB of hex in the JSON-RPC response, again as ethers `Log` objects and again as `parseLog`
+ * results (issue 14). The first page is one block; each next page's span follows the log bytes of
+ * the last ({@link nextPageBlocks}), at most `blockRange` blocks.
  */
 async function* fetchLogPages(
   provider: Provider,
@@ -116,10 +162,12 @@ async function* fetchLogPages(
   from: number,
   to: number,
   blockRange: number,
+  pageBytes: number,
 ): AsyncGenerator<{ readonly logs: Log[]; readonly end: number }> {
   const intervalTopic = "0x" + interval.toString(16).padStart(64, "0");
-  for (let start = from; start <= to; start += blockRange) {
-    const end = Math.min(to, start + blockRange - 1);
+  let span = 1;
+  for (let start = from; start <= to;) {
+    const end = Math.min(to, start + span - 1);
     const [ours, keys] = await Promise.all([
       provider.getLogs({
         address,
@@ -130,6 +178,11 @@ async function* fetchLogPages(
       provider.getLogs({ address, fromBlock: start, toBlock: end, topics: [keyTopic] }),
     ]);
     const logs = [...ours, ...keys];
+    // Data bytes of the page: each log's `data` is 0x-prefixed hex.
+    let bytes = 0;
+    for (const log of logs) bytes += (log.data.length - 2) >>> 1;
+    span = nextPageBlocks(end - start + 1, bytes, pageBytes, blockRange);
+    start = end + 1;
     yield { logs: logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index), end };
   }
 }
@@ -162,6 +215,7 @@ export async function readInterval(
   const domain = ledgerDomain((await provider.getNetwork()).chainId, address);
   const storedDomainSeparator = hexToBytes(await ledger.domainSeparator(atEnd));
   const blockRange = Math.max(1, Math.floor(options.blockRange ?? DEFAULT_BLOCK_RANGE));
+  const pageBytes = Math.max(1, Math.floor(options.pageBytes ?? DEFAULT_PAGE_BYTES));
   const blocks = to - from + 1;
   const progress = options.progress;
 
@@ -213,6 +267,7 @@ export async function readInterval(
     from,
     to,
     blockRange,
+    pageBytes,
   );
   for await (const page of pages) {
     for (const log of page.logs) {
