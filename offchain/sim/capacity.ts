@@ -78,8 +78,10 @@ function positive(name: string, x: number): void {
 
 /**
  * Estimates what `scenario` needs under `costs`. Every interval posts N·K OCD entries (real chunks
- * at `ocdEntryGas`, dummies at `ocdDummyEntryGas`) in block-sized batches, N·K bills, one DAP
- * entry and the fixed open/seal/close; all of it must be mined within the interval. Throws
+ * at `ocdEntryGas`, dummies at `ocdDummyEntryGas`) in block-sized batches, one bill per real entry
+ * (N·R: the ledger bills exactly its OCD entries, `billCount == ocdCount`, and zero slots are not
+ * OCD entries; docs/PROTOCOL.md), one DAP entry and the fixed open/seal/close; all of it must be
+ * mined within the interval. Throws
  * `CapacityInputError` for non-positive sizes or more real chunks than slots.
  */
 export function estimateCapacity(
@@ -102,7 +104,7 @@ export function estimateCapacity(
     Math.floor((scenario.blockGas - costs.ocdBatchFixedGas) / costs.ocdEntryGas),
   );
   const ocdPerMeter = real * costs.ocdEntryGas + (k - real) * costs.ocdDummyEntryGas;
-  const bcPerMeter = k * costs.bcEntryGas;
+  const bcPerMeter = real * costs.bcEntryGas;
   const fixed = costs.intervalFixedGas + costs.dapGas;
   // Each batch pays its fixed gas in full, the last one too (hence the ceiling).
   const gasFor = (n: number) => {

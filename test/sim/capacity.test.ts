@@ -46,20 +46,23 @@ describe("capacity model", () => {
     expect(e.entriesPerBatch).to.equal(2_990);
     // OCD: 1,000 × (2 × 10,000 + 6 × 2,000) + 3 × 100,000 = 32,300,000.
     expect(e.gasPerInterval.ocd).to.equal(32_300_000);
-    expect(e.gasPerInterval.bc).to.equal(24_000_000); // 8,000 bills × 3,000
+    // One bill per real entry (the ledger bills its OCD entries; zero slots are not billed):
+    // 1,000 meters × 2 real chunks × 3,000 (the model billed all 8 slots before: 24,000,000).
+    expect(e.gasPerInterval.bc).to.equal(6_000_000);
     expect(e.gasPerInterval.fixed).to.equal(200_000);
-    expect(e.gasPerInterval.total).to.equal(56_500_000);
+    expect(e.gasPerInterval.total).to.equal(38_500_000);
     // Plain number comparisons: the ethers chai matchers override closeTo for integers only.
-    expect(Math.abs(e.gasPerSecond - 56_500_000 / 900)).to.be.lessThan(1e-6);
+    expect(Math.abs(e.gasPerSecond - 38_500_000 / 900)).to.be.lessThan(1e-6);
     expect(e.chainGasPerSecond).to.equal(15_000_000);
-    expect(Math.abs(e.blockSpaceShare - 56_500_000 / 900 / 15_000_000)).to.be.lessThan(1e-12);
+    expect(Math.abs(e.blockSpaceShare - 38_500_000 / 900 / 15_000_000)).to.be.lessThan(1e-12);
     expect(e.ccCores).to.equal(1); // 8.9 entries/s against 1,000/s per core
-    // Per meter: 32,000 + 24,000 + 8 × 100,000 / 2,990.
-    expect(Math.abs(e.gasPerMeter - (56_000 + 800_000 / 2_990))).to.be.lessThan(1e-9);
-    // ⌊(13.5e9 − 200,000) / 56,267.56⌋ = 239,921 meters: 1,919,368 entries in 642 batches,
-    // 239,921 × 56,000 + 642 × 100,000 + 200,000 = 13,499,976,000 ≤ 13.5e9 gas.
-    expect(e.maxMeters).to.equal(Math.floor((15_000_000 * 900 - 200_000) / e.gasPerMeter));
-    expect(e.maxMeters).to.equal(239_921);
+    // Per meter: 32,000 + 6,000 + 8 × 100,000 / 2,990.
+    expect(Math.abs(e.gasPerMeter - (38_000 + 800_000 / 2_990))).to.be.lessThan(1e-9);
+    // ⌊(13.5e9 − 200,000) / 38,267.56⌋ = 352,774 meters by the marginal cost, but with every
+    // batch's fixed gas paid in full that is 13,500,012,000 gas (944 batches): one meter less,
+    // 352,773 × 38,000 + 944 × 100,000 + 200,000 = 13,499,974,000 ≤ 13.5e9 gas.
+    expect(Math.floor((15_000_000 * 900 - 200_000) / e.gasPerMeter)).to.equal(352_774);
+    expect(e.maxMeters).to.equal(352_773);
   });
 
   it("the largest city fits and one meter more than it does not", () => {
