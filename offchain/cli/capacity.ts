@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
 
 import { renderSvg } from "../report/chart.ts";
+import { decimalNumber } from "./common.ts";
 import { CAPACITY_CHART_METERS, capacityChart } from "../report/capacity.ts";
 import { estimateCapacity, type CapacityCosts } from "../sim/capacity.ts";
 
@@ -66,13 +67,8 @@ export function costsFromBench(metrics: Metrics): { costs: CapacityCosts; notes:
 
 function number(min: number, integer = false) {
   return (value: string): number => {
-    const n = Number(value);
-    if (
-      value.trim() === "" ||
-      !Number.isFinite(n) ||
-      n < min ||
-      (integer && !Number.isInteger(n))
-    ) {
+    const n = decimalNumber(value, integer);
+    if (!Number.isFinite(n) || n < min || (integer && !Number.isSafeInteger(n))) {
       throw new InvalidArgumentError(`must be ${integer ? "an integer" : "a number"} ≥ ${min}`);
     }
     return n;

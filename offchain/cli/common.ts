@@ -43,6 +43,16 @@ export interface Cli {
   fractionOption(value: string | undefined, name: string): number;
 }
 
+/**
+ * A command-line number in plain decimal notation (`12`, `-3`, `0.25`; with `integer`, digits and
+ * an optional sign only), or NaN: `Number()` alone also takes `0x10`, `1e3`, `0b1`, `Infinity`
+ * and surrounding blanks, so `--meters 1e3` ran a thousand meters (issue 14's newcomer trial).
+ */
+export function decimalNumber(value: string, integer = false): number {
+  const pattern = integer ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)$/;
+  return pattern.test(value) ? Number(value) : NaN;
+}
+
 export function cli(program: string, usage: string): Cli {
   const fail = (message: string): never => {
     console.error(`${program}: ${message}`);
@@ -53,8 +63,8 @@ export function cli(program: string, usage: string): Cli {
     fail,
     intOption(value, name, fallback, min, max = Number.MAX_SAFE_INTEGER) {
       if (value === undefined) return fallback;
-      const n = Number(value);
-      if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+      const n = decimalNumber(value, true);
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
         const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`;
         fail(`--${name} must be an integer ${range}, got "${value}"`);
       }
@@ -62,8 +72,8 @@ export function cli(program: string, usage: string): Cli {
     },
     fractionOption(value, name) {
       if (value === undefined) return 0;
-      const x = Number(value);
-      if (value.trim() === "" || !(x >= 0 && x < 1)) {
+      const x = decimalNumber(value);
+      if (!(x >= 0 && x < 1)) {
         fail(`--${name} must be a fraction in [0, 1), got "${value}"`);
       }
       return x;

@@ -42,6 +42,11 @@ describe("demo: --meters (newcomer trial, issue 14)", function () {
     [["--meters=-5"], 'demo: --meters must be an integer in [5, 1000000], got "-5"'],
     [["--meters", "1e9"], 'demo: --meters must be an integer in [5, 1000000], got "1e9"'],
     [["--meters", "1000001"], 'demo: --meters must be an integer in [5, 1000000], got "1000001"'],
+    // Not decimal: Number() took them (16 and 1,000 meters ran; session 11's newcomer trial).
+    [["--meters", "0x10"], 'demo: --meters must be an integer in [5, 1000000], got "0x10"'],
+    [["--meters", "1e3"], 'demo: --meters must be an integer in [5, 1000000], got "1e3"'],
+    [["--meters", " 12"], 'demo: --meters must be an integer in [5, 1000000], got " 12"'],
+    [["--loss", "0x0"], 'demo: --loss must be a fraction in [0, 1), got "0x0"'],
   ];
   for (const [args, line] of cases) {
     it(`${args.join(" ")}: exit 2, one error line, nothing run`, () => {

@@ -173,13 +173,26 @@ describe("capacity model", () => {
     expect(out.estimate.maxMeters).to.be.greaterThan(0);
   });
 
-  it("`gridledger capacity` refuses more real chunks than slots and a bench file without metrics: one line, exit 2", () => {
+  it("`gridledger capacity` refuses numbers not in plain decimals, more real chunks than slots and a bench file without metrics: one line, exit 2", () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
     const dir = mkdtempSync(join(tmpdir(), "capacity-"));
     try {
       const empty = join(dir, "empty.json");
       writeFileSync(empty, "{}\n");
       const cases: [string[], string][] = [
+        // Plain decimals only: Number() took these (session 11's newcomer trial).
+        [
+          ["--meters", "1e6"],
+          "error: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
+        ],
+        [
+          ["--block-gas", "3e7"],
+          "error: option '--block-gas <gas>' argument '3e7' is invalid. must be an integer ≥ 1000000",
+        ],
+        [
+          ["--interval-minutes", "0x10"],
+          "error: option '--interval-minutes <m>' argument '0x10' is invalid. must be a number ≥ 1",
+        ],
         [
           ["--real-chunks", "9"],
           "gridledger capacity: --real-chunks 9 exceeds --slots 8 (a meter has K slots)",
