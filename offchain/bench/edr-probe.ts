@@ -285,7 +285,31 @@ async function main(): Promise<void> {
         }
       }
       after = edrArenaBytes();
-      report(kind, count * passes, perTx, mid, after, performance.now() - t1, values.json);
+      // Its own line: what was read, in which pages, and what the chain kept after the reads.
+      const blocks = last - first;
+      const pages = passes * Math.ceil(blocks / pageBlocks);
+      const mb = (b: number) => +(b / 2 ** 20).toFixed(1);
+      const result = {
+        kind,
+        logBytesPerBlock: perTx,
+        blocks,
+        passes,
+        pageBlocks,
+        pages,
+        responseMb: mb(Math.min(pageBlocks, blocks) * perTx),
+        readMb: mb(passes * blocks * perTx),
+        edrBeforeMb: mb(mid),
+        edrAfterMb: mb(after),
+        edrKeptMb: mb(after - mid),
+        seconds: +((performance.now() - t1) / 1000).toFixed(1),
+      };
+      if (values.json) console.log(JSON.stringify(result));
+      else
+        console.log(
+          `getlogs: read ${result.readMb} MB of logs (${blocks} blocks of ${perTx} B, ${passes}×) ` +
+            `in ${pages} pages of ${pageBlocks} blocks (${result.responseMb} MB of log data each): ` +
+            `EDR ${result.edrBeforeMb} → ${result.edrAfterMb} MB (+${result.edrKeptMb}), ${result.seconds} s`,
+        );
       return;
     }
     case "register":

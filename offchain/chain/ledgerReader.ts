@@ -56,10 +56,10 @@ export interface ReadIntervalOptions {
 }
 
 /**
- * Default blocks per `eth_getLogs` query. A block of OCD records carries up to ≈ 3,000 of them
- * (≈ 0.8 MB of hex in the response), and the endpoint, the JSON and ethers each hold a page's
- * copy while it is decoded: 100 blocks keep that near 100 MB where 1,000 held the whole interval
- * of a 20,000-meter city at once (issue 14). A 15-minute interval of 2-second blocks is 5 pages.
+ * The most blocks one `eth_getLogs` page spans by default (pages are sized by the bytes they
+ * return, {@link DEFAULT_PAGE_BYTES}; providers cap ranges). A block of OCD records carries up to
+ * ≈ 3,700 slots, and the endpoint, the JSON and ethers each hold a page's copy while it is
+ * decoded; 1,000 blocks held the whole interval of a 20,000-meter city at once (issue 14).
  */
 export const DEFAULT_BLOCK_RANGE = 100;
 
@@ -67,7 +67,7 @@ export const DEFAULT_BLOCK_RANGE = 100;
  * Default log data bytes per `eth_getLogs` page: 1 MiB (2 MiB of hex in the response). The
  * in-process chain (Hardhat's EDR) keeps memory after answering a large `eth_getLogs`: reading
  * 20 MB of logs three times in pages of 4.2 MB of data left its arenas 101 MB larger, in pages of
- * 0.84 MB 6.5 MB (`PAGE=… PASSES=3 node offchain/bench/edr-probe.ts --kind getlogs`; docs/SCALE.md
+ * 0.84 MB 6.5 MB (`node offchain/bench/edr-probe.ts --kind getlogs --page-blocks B --passes 3`; docs/SCALE.md
  * "Reading the ledger in pages of bytes", issue 14). At 100,000 meters an OCD block carries
  * ≈ 420 kB of records, so 100 blocks were a 42 MB response.
  */

@@ -185,7 +185,8 @@ export const PLAIN_STEP_INTERVAL_MS = 2_000;
  * `[12.3s] message` lines (or nothing with `quiet`). Counted steps (`log.step`) draw a cli-progress
  * bar per task when stderr is a terminal; otherwise (CI logs, pipes) they print as plain
  * `[12.3s] meters prepared 5000/100000` lines, at most one per {@link PLAIN_STEP_INTERVAL_MS}, so a
- * short run prints what it printed before and a long one shows it is alive.
+ * short run prints what it printed before and a long one shows it is alive; a task that printed a
+ * line also prints its last one (`N/N`) when it completes, so a log shows where each phase ended.
  */
 export function progressLog(
   quiet: boolean,
@@ -198,12 +199,17 @@ export function progressLog(
   const tty = options.tty ?? process.stderr.isTTY === true;
   if (!tty) {
     let lastPrinted = -Infinity;
+    // Tasks with a printed line, and the count printed last.
+    const printed = new Map<string, number>();
     const log = (m: string) => {
       lastPrinted = performance.now();
       write(`${stamp()} ${m}`);
     };
     const step = (s: ProgressStep) => {
-      if (performance.now() - lastPrinted < PLAIN_STEP_INTERVAL_MS) return;
+      const last = printed.get(s.task);
+      const completes = s.done === s.total && last !== undefined && last !== s.done;
+      if (!completes && performance.now() - lastPrinted < PLAIN_STEP_INTERVAL_MS) return;
+      printed.set(s.task, s.done);
       log(`${s.task} ${s.done}/${s.total}`);
     };
     return Object.assign(log, { step, done: () => {} });

@@ -149,5 +149,12 @@ describe("report: run JSON, page and CLI edges", function () {
     log.step({ task: "meters prepared", done: 513, total: 100_000 });
     expect(lines).to.have.length(2);
     expect(lines[1]).to.match(/^\[\d+\.\ds\] meters prepared 512\/100000$/);
+    // Its completion prints too, at once and once (newcomer trial: logs ended at "13996/16000");
+    // a task that never printed stays silent.
+    log.step({ task: "meters prepared", done: 100_000, total: 100_000 });
+    log.step({ task: "meters prepared", done: 100_000, total: 100_000 });
+    log.step({ task: "bills posted", done: 7, total: 7 });
+    expect(lines).to.have.length(3);
+    expect(lines[2]).to.match(/^\[\d+\.\ds\] meters prepared 100000\/100000$/);
   });
 });
