@@ -69,14 +69,14 @@ export const DEFAULT_BLOCK_RANGE = 100;
  * 20 MB of logs three times in pages of 4.2 MB of data left its arenas 101 MB larger, in pages of
  * 0.84 MB 6.5 MB (`node offchain/bench/edr-probe.ts --kind getlogs --page-blocks B --passes 3`; docs/SCALE.md
  * "Reading the ledger in pages of bytes", issue 14). At 100,000 meters an OCD block carries
- * ≈ 420 kB of records, so 100 blocks were a 42 MB response.
+ * ≈ 194 kB of records and zero-slot ids on average, so 100 blocks were a ≈ 19 MB response.
  */
 export const DEFAULT_PAGE_BYTES = 1 << 20;
 
 /**
  * The span empty pages grow to (doubling): a page gives no density to size the next one by, so
  * the first page after an empty run — registration blocks hold no interval logs, and a read starts
- * at block 0 unless told otherwise — spans at most this many blocks (≈ 6.7 MB of logs at 100,000
+ * at block 0 unless told otherwise — spans at most this many blocks (≈ 3 MB of logs at 100,000
  * meters, once per read). Empty runs cost a request per 16 blocks where they cost one per
  * `blockRange`.
  */
