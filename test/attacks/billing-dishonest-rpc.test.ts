@@ -72,17 +72,30 @@ interface Tampering {
 
 /**
  * The real provider behind a Proxy that rewrites `getLogs` and `call` answers: what an RPC node
- * or an indexer in the middle can do. Everything else passes through unchanged.
+ * or an indexer in the middle can do. Everything else passes through unchanged. A tampered query
+ * is tampered as a whole: the reader asks in pages sized by their bytes (issue 14), so with a log
+ * tampering its first pages get the (tampered) answers for every block from the page's first to
+ * the head (an endpoint may answer with logs outside the blocks asked for) and its later pages
+ * get nothing; without one, the queries are paged as asked.
  */
 function tamperingProvider(inner: Provider, tamper: Tampering): Provider {
+  const served = new Set<keyof Tampering>();
   const proxy: Provider = new Proxy(inner, {
     get(target, prop) {
       if (prop === "provider") return proxy;
       if (prop === "getLogs") {
         return async (filter: Filter | FilterByBlockHash) => {
-          const logs = await target.getLogs(filter);
           // The reader asks for (interval events, interval) or for SP's key event alone.
-          const change = filter.topics?.length === 2 ? tamper.logs : tamper.keyLogs;
+          const kind = filter.topics?.length === 2 ? "logs" : "keyLogs";
+          // Both queries whole when either is tampered: their pages must stay in step (SP's key
+          // event precedes the DAP and bills it signs only if both come in the first page).
+          if (tamper.logs === undefined && tamper.keyLogs === undefined) {
+            return target.getLogs(filter);
+          }
+          if (served.has(kind)) return [];
+          served.add(kind);
+          const logs = await target.getLogs({ ...filter, toBlock: "latest" });
+          const change = tamper[kind];
           return change ? change(logs) : logs;
         };
       }
