@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
 
 import { renderSvg } from "../report/chart.ts";
-import { decimalNumber } from "./common.ts";
 import { CAPACITY_CHART_METERS, capacityChart } from "../report/capacity.ts";
 import { estimateCapacity, type CapacityCosts } from "../sim/capacity.ts";
+import { decimalNumber } from "./common.ts";
 
 const DEFAULT_BENCH = fileURLToPath(new URL("../../reports/bench.json", import.meta.url));
 /** `npm run bench -- --only billing --json gas-snapshot.json`: the current ledger's gas. */
