@@ -32,6 +32,7 @@ import { Contract, ContractFactory, toQuantity } from "ethers";
 
 import { deployBillingLedger } from "../chain/deploy.ts";
 import { publicKeyStruct } from "../chain/billing.ts";
+import { decimalNumber } from "../cli/common.ts";
 import { benchEthers } from "./chain.ts";
 import { residentByKind } from "./rss-by-mapping.ts";
 
@@ -159,10 +160,11 @@ async function main(): Promise<void> {
   }
   const { values } = parsed;
   const kind = values.kind ?? "slots";
-  const count = Number(values.count ?? "20000");
-  const perTx = Number(values["per-tx"] ?? "200");
-  const pageBlocks = Number(values["page-blocks"] ?? "100");
-  const passes = Number(values.passes ?? "10");
+  // Plain decimal integers only (`decimalNumber`: `Number()` also takes `1e6` and `0x10`).
+  const count = decimalNumber(values.count ?? "20000", true);
+  const perTx = decimalNumber(values["per-tx"] ?? "200", true);
+  const pageBlocks = decimalNumber(values["page-blocks"] ?? "100", true);
+  const passes = decimalNumber(values.passes ?? "10", true);
   if (!KINDS.includes(kind)) usage(`unknown --kind ${kind} (one of ${KINDS.join(", ")})`);
   if (!Number.isSafeInteger(count) || count < 1) usage(`--count must be a positive integer`);
   if (!Number.isSafeInteger(perTx) || perTx < 1) usage(`--per-tx must be a positive integer`);
