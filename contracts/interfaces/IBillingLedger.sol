@@ -75,15 +75,6 @@ struct DapEntry {
     uint256 y;
 }
 
-/// @notice One bill (DESIGN §4.4, kind 2; Oksuz Table 3): pseudonym, consumption, time, bill.
-/// Bills are signed by SP per batch (see {IBillingLedger.postBills}).
-struct BillItem {
-    bytes32 id;
-    uint64 consumptionWh;
-    uint64 timestamp;
-    uint64 bill;
-}
-
 /// @notice The stored commitments of an interval (entries themselves live in events).
 struct IntervalRecord {
     IntervalState state;
@@ -147,9 +138,10 @@ interface IBillingLedger is IParticipantDirectory {
     /// Fix (CC): drop that entry and resubmit the rest (docs/PROTOCOL.md).
     error BillingLedgerInvalidEntry(uint32 interval, uint256 index, EntryProblem problem);
 
-    /// @notice The packed `entries` of {postOcd} are `length` bytes, not a whole number of
-    /// 121-byte entries (a truncated entry or trailing bytes). Fix (CC): encode with
-    /// `encodeOcdPacked` (offchain/chain/billing.ts; docs/PROTOCOL.md "Packed OCD calldata").
+    /// @notice The packed `entries` of {postOcd} or `bills` of {postBills} are `length` bytes, not
+    /// a whole number of 121-byte entries or 56-byte bills (a truncated entry or trailing bytes).
+    /// Fix: encode with `encodeOcdPacked` or `encodeBillsPacked` (offchain/chain/billing.ts;
+    /// docs/PROTOCOL.md "Packed OCD calldata", "Packed bill calldata").
     error BillingLedgerPackedLength(uint32 interval, uint256 length);
 
     /// @notice {postOcdAfter}: the batch was built to follow pseudonym `expected`, but the
@@ -267,8 +259,8 @@ interface IBillingLedger is IParticipantDirectory {
     );
 
     /// @notice Bills `firstIndex … firstIndex + count − 1` were accepted; `(rAddr, y)` is SP's
-    /// signature on the batch message (docs/PROTOCOL.md). `items` packs each bill in 56 bytes:
-    /// `id (32) ‖ u64 c ‖ u64 T ‖ u64 B`.
+    /// signature on the batch message (docs/PROTOCOL.md). `items` is the `bills` calldata of
+    /// {postBills} as checked: each bill in 56 bytes, `id (32) ‖ u64 c ‖ u64 T ‖ u64 B`.
     event BillBatchPosted(
         uint32 indexed interval,
         uint32 firstIndex,
@@ -378,15 +370,14 @@ interface IBillingLedger is IParticipantDirectory {
     function postDap(uint32 interval, DapEntry[] calldata entries) external;
 
     /// @notice Posts the next bills (state Priced or Billing; CC in relayed, SP in direct mode).
-    /// Checks `bill == p_j × c` for each and SP's one signature on the batch message
+    /// `bills` packs each bill (DESIGN §4.4, kind 2; Oksuz Table 3) in 56 bytes, `id (32) ‖ u64 c ‖
+    /// u64 T ‖ u64 B` (pseudonym, consumption in Wh, time, bill in price units), the layout of
+    /// {BillBatchPosted} (docs/PROTOCOL.md "Packed bill calldata"); a length that is not a whole
+    /// number of bills reverts {BillingLedgerPackedLength}. Checks `B == p_j × c` for each and SP's
+    /// one signature on the batch message
     /// `digest(domain, 3, j, keccak256(m_1 ‖ … ‖ m_n), u64 firstIndex, u64 n)` where `m_i` are the
-    /// bills' §4.4 digests (kind 2, value = bill).
-    function postBills(
-        uint32 interval,
-        BillItem[] calldata items,
-        address rAddr,
-        uint256 y
-    ) external;
+    /// bills' §4.4 digests (kind 2, value = B).
+    function postBills(uint32 interval, bytes calldata bills, address rAddr, uint256 y) external;
 
     /// @notice Discards the bills posted so far (state Billing → Priced), so a publisher who posted
     /// a wrong sequence can post the right one. The DAP ledger stays closed. Same role as

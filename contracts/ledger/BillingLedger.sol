@@ -9,7 +9,6 @@ import {
     EntryProblem,
     OcdEntry,
     DapEntry,
-    BillItem,
     IntervalRecord
 } from "../interfaces/IBillingLedger.sol";
 import {EntryDigest} from "../libraries/EntryDigest.sol";
@@ -328,19 +327,14 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
     }
 
     /// @inheritdoc IBillingLedger
-    function postBills(
-        uint32 interval,
-        BillItem[] calldata items,
-        address rAddr,
-        uint256 y
-    ) external {
+    function postBills(uint32 interval, bytes calldata bills, address rAddr, uint256 y) external {
         IntervalRecord storage rec = _intervals[interval];
         _checkPublisher(rec.mode);
         IntervalState state = rec.state;
         if (state != IntervalState.Priced && state != IntervalState.Billing) {
             revert BillingLedgerIntervalState(interval, state);
         }
-        uint256 n = items.length;
+        uint256 n = OcdBatch.billCount(interval, bills);
         if (n == 0) revert BillingLedgerEmptyBatch(interval);
         uint32 firstIndex = rec.billCount;
         uint32 ocdCount = rec.ocdCount;
@@ -355,18 +349,16 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
             acc: rec.billDigest,
             total: rec.billedTotal
         });
-        bytes memory digests = new bytes(n * 32);
-        bytes memory packed = new bytes(n * OcdBatch.BILL_PACKED_SIZE);
-        for (uint256 i = 0; i < n; ++i) {
-            BillItem calldata item = items[i];
-            bytes32 m = OcdBatch.acceptBill(ctx, item, i);
-            assembly ("memory-safe") {
-                mstore(add(add(digests, 32), shl(5, i)), m)
-            }
-            OcdBatch.packBill(packed, i, item);
-        }
         // SP signs the batch once (docs/PROTOCOL.md, "BC batch signature").
-        _verifyBillBatch(ctx.domain, interval, keccak256(digests), firstIndex, n, rAddr, y);
+        _verifyBillBatch(
+            ctx.domain,
+            interval,
+            _acceptBills(ctx, bills, n),
+            firstIndex,
+            n,
+            rAddr,
+            y
+        );
         // firstIndex + n ≤ ocdCount < 2^32 was checked above.
         rec.billCount = firstIndex + uint32(n);
         rec.billDigest = ctx.acc;
@@ -374,7 +366,26 @@ contract BillingLedger is ParticipantDirectory, IBillingLedger {
         // The first bill batch closes the DAP ledger for good (same slot as billedTotal).
         rec.dapClosed = true;
         if (state == IntervalState.Priced) rec.state = IntervalState.Billing;
-        emit BillBatchPosted(interval, firstIndex, uint32(n), rAddr, y, packed);
+        // The calldata layout is the event's (OcdBatch.BILL_PACKED_SIZE): the checked bytes as sent.
+        emit BillBatchPosted(interval, firstIndex, uint32(n), rAddr, y, bills);
+    }
+
+    /// @dev Checks the `n` packed bills of `bills` in order ({OcdBatch.acceptBill}, updating
+    /// `ctx`) and returns `keccak256(m_1 ‖ … ‖ m_n)` of their §4.4 digests, the batch message's
+    /// hash. A function of its own for the stack: `bills` takes two slots.
+    function _acceptBills(
+        OcdBatch.BillContext memory ctx,
+        bytes calldata bills,
+        uint256 n
+    ) private pure returns (bytes32) {
+        bytes memory digests = new bytes(n * 32);
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 m = OcdBatch.acceptBill(ctx, bills, i);
+            assembly ("memory-safe") {
+                mstore(add(add(digests, 32), shl(5, i)), m)
+            }
+        }
+        return keccak256(digests);
     }
 
     /// @inheritdoc IBillingLedger

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IBillingLedger, EntryProblem, OcdEntry, BillItem} from "../interfaces/IBillingLedger.sol";
+import {IBillingLedger, EntryProblem, OcdEntry} from "../interfaces/IBillingLedger.sol";
 import {EntryDigest} from "./EntryDigest.sol";
 import {SchnorrVerifier} from "./SchnorrVerifier.sol";
 
@@ -16,7 +16,10 @@ library OcdBatch {
     /// to the interval's last second, so the ledger supplies it (a meter that signed another one
     /// fails the signature check).
     uint256 internal constant OCD_CALLDATA_SIZE = 121;
-    /// @dev Bytes per bill in `BillBatchPosted`: 32 + 8 + 8 + 8.
+    /// @dev Bytes per bill in `BillBatchPosted` and in the packed calldata of
+    /// {IBillingLedger.postBills}: `id (32) ‖ u64 c ‖ u64 T ‖ u64 B` = 56. One layout for both, so
+    /// the event carries the calldata unchanged (issue 14: 56 calldata bytes per bill, not the
+    /// 128 of an ABI-encoded struct).
     uint256 internal constant BILL_PACKED_SIZE = 56;
 
     /// @notice What the checks of one OCD batch need, and the running commitments they update.
@@ -40,16 +43,30 @@ library OcdBatch {
         uint128 total;
     }
 
-    /// @notice Checks bill `index` (`B == p_j × c`), folds `(id, c)` into the running bill digest
-    /// and returns the bill's §4.4 digest (kind 2, value = B).
+    /// @notice Checks packed bill `index` of `bills` (`B == p_j × c`), folds `(id, c)` into the
+    /// running bill digest and returns the bill's §4.4 digest (kind 2, value = B). The caller got
+    /// `index < n` from {billCount}.
     function acceptBill(
         BillContext memory ctx,
-        BillItem calldata item,
+        bytes calldata bills,
         uint256 index
     ) internal pure returns (bytes32 m) {
-        bytes32 id = item.id;
-        uint64 c = item.consumptionWh;
-        uint64 bill = item.bill;
+        bytes32 id;
+        uint64 c;
+        uint64 ts;
+        uint64 bill;
+        // Reads only: bill `index` is bytes [56·index, 56·index + 56) of `bills`, inside it since
+        // index < length / 56. The second word's last 8 bytes lie past the bill (the next bill, the
+        // ABI padding or zeros past calldata's end) and are masked off; u64 fields read with
+        // shifts and masks cannot carry dirty bits.
+        assembly ("memory-safe") {
+            let p := add(bills.offset, mul(index, BILL_PACKED_SIZE))
+            id := calldataload(p)
+            let w := calldataload(add(p, 32))
+            c := shr(192, w)
+            ts := and(shr(128, w), 0xffffffffffffffff)
+            bill := and(shr(64, w), 0xffffffffffffffff)
+        }
         // price < 2^32 and c < 2^64: the product is computed in 256 bits and cannot overflow.
         if (bill != uint256(ctx.price) * c) {
             revert IBillingLedger.BillingLedgerInvalidEntry(
@@ -58,11 +75,22 @@ library OcdBatch {
                 EntryProblem.BillMismatch
             );
         }
-        m = digest(ctx.domain, EntryDigest.KIND_BC, ctx.interval, id, item.timestamp, bill);
+        m = digest(ctx.domain, EntryDigest.KIND_BC, ctx.interval, id, ts, bill);
         ctx.acc = chain(ctx.acc, id, c);
         // Each bill < 2^64 and fewer than 2^32 bills: the total stays below 2^96.
         unchecked {
             ctx.total += bill;
+        }
+    }
+
+    /// @notice The number of packed bills in `bills` (calldata of {IBillingLedger.postBills});
+    /// reverts {IBillingLedger.BillingLedgerPackedLength} unless its length is a whole multiple of
+    /// {BILL_PACKED_SIZE} (a truncated bill or trailing bytes).
+    function billCount(uint32 interval, bytes calldata bills) internal pure returns (uint256 n) {
+        uint256 length = bills.length;
+        n = length / BILL_PACKED_SIZE;
+        if (n * BILL_PACKED_SIZE != length) {
+            revert IBillingLedger.BillingLedgerPackedLength(interval, length);
         }
     }
 
@@ -292,17 +320,6 @@ library OcdBatch {
             mstore(add(p, 49), calldataload(add(e, 128)))
             mstore(add(p, 81), shl(96, rAddr))
             mstore(add(p, 101), calldataload(add(e, 192)))
-        }
-    }
-
-    /// @notice Writes bill `index` (already checked) as its 56-byte record into `packed`.
-    function packBill(bytes memory packed, uint256 index, BillItem calldata item) internal pure {
-        assembly ("memory-safe") {
-            let p := add(add(packed, 32), mul(index, BILL_PACKED_SIZE))
-            mstore(p, calldataload(item))
-            mstore(add(p, 32), shl(192, calldataload(add(item, 32))))
-            mstore(add(p, 40), shl(192, calldataload(add(item, 64))))
-            mstore(add(p, 48), shl(192, calldataload(add(item, 96))))
         }
     }
 

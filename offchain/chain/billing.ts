@@ -14,7 +14,6 @@ import {
 
 import type { BillingLedger } from "../../types/ethers-contracts/index.ts";
 import type {
-  BillItemStruct,
   DapEntryStruct,
   OcdEntryStruct,
 } from "../../types/ethers-contracts/ledger/BillingLedger.ts";
@@ -29,6 +28,7 @@ import {
 import { INTERVAL_STATE, type BillFields, type SignedBillBatch } from "../protocol/billing.ts";
 import { ENTRY_KIND, type LedgerEntry } from "../protocol/entry.ts";
 import {
+  BILL_PACKED_BYTES,
   minedCalldata,
   postBillsCalldata,
   postOcdAfterCalldata,
@@ -36,6 +36,7 @@ import {
   zeroIdCount,
   type ZeroIdsArg,
   sentCalldata,
+  writeBillsPacked,
 } from "./calldata.ts";
 import { mined } from "./tx.ts";
 
@@ -158,14 +159,16 @@ export function toDapEntryStruct(entry: LedgerEntry): DapEntryStruct {
   };
 }
 
-/** `BillItem` calldata struct of a bill. */
-export function toBillItemStruct(bill: BillFields): BillItemStruct {
-  return {
-    id: toHex0x(bill.id),
-    consumptionWh: bill.consumptionWh,
-    timestamp: bill.timestamp,
-    bill: bill.bill,
-  };
+/**
+ * The packed `bills` argument of `postBills`: `56 · bills.length` bytes, each bill
+ * `id (32) ‖ u64 consumptionWh ‖ u64 timestamp ‖ u64 bill` (docs/PROTOCOL.md "Packed bill
+ * calldata"), the layout of the `BillBatchPosted` records that `decodeBillRecords` (ledgerReader.ts)
+ * reads back. Throws `RangeError` for an id not 32 bytes or a field not a u64.
+ */
+export function encodeBillsPacked(bills: readonly BillFields[]): Uint8Array {
+  const out = new Uint8Array(bills.length * BILL_PACKED_BYTES);
+  writeBillsPacked(out, 0, bills);
+  return out;
 }
 
 /** 33-byte compressed key from the contract's (prefix, x) form. */

@@ -4,7 +4,8 @@
 // `interface.encodeFunctionData` gives (test/ledger/calldata.test.ts), so gas and the chain's
 // state do not change; ethers' coder builds the same bytes through a writer per tuple and array
 // and hex strings grown a byte at a time (≈ 800 bytes of garbage per calldata byte of a bill
-// batch), which was the largest garbage source left in the billing phase.
+// batch), which was the largest garbage source left in the billing phase. Bills go packed,
+// 56 bytes each, since issue 14's session 12 (docs/SCALE.md "Packed bill calldata").
 // Encoding: Solidity ABI specification, "Formal Specification of the Encoding" (head/tail, one
 // 32-byte word per static value, dynamic values behind an offset).
 import {
@@ -148,11 +149,38 @@ function ocdCalldata(
   return hex0x(out);
 }
 
+/** Bytes of one bill in the packed calldata of `postBills` (contracts: `OcdBatch.BILL_PACKED_SIZE`). */
+export const BILL_PACKED_BYTES = 56;
+
+/** Writes unsigned `value` (< 2^64) as 8 big-endian bytes at `at`; RangeError if not a u64. */
+function writeU64(view: DataView, at: number, value: bigint, what: string): void {
+  if (value < 0n || value >> 64n !== 0n) throw new RangeError(`${what}: ${value} is not a uint64`);
+  view.setBigUint64(at, value);
+}
+
 /**
- * Calldata of `postBills(uint32 interval, BillItem[] items, address rAddr, uint256 y)` for one
- * signed bill batch, each item `{bytes32 id, uint64 consumptionWh, uint64 timestamp, uint64 bill}`
- * (a static tuple: four words in place), `0x`-hex. Throws `RangeError` for an id not 32 bytes, a
- * field past its width or an `rAddr` not 20 bytes.
+ * Writes `bills` packed at `at` of `out`, 56 bytes each: `id (32) ‖ u64 consumptionWh ‖
+ * u64 timestamp ‖ u64 bill` (docs/PROTOCOL.md "Packed bill calldata"; the layout of the ledger's
+ * `BillBatchPosted` records, decoded by `decodeBillRecords` in ledgerReader.ts). `out` must have
+ * `56 · bills.length` bytes from `at`. Throws `RangeError` for an id not 32 bytes or a field not
+ * a u64.
+ */
+export function writeBillsPacked(out: Uint8Array, at: number, bills: readonly BillFields[]): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  bills.forEach((b, i) => {
+    const p = at + i * BILL_PACKED_BYTES;
+    expectBytes(b.id, WORD, "calldata: bill id");
+    out.set(b.id, p);
+    writeU64(view, p + 32, b.consumptionWh, "calldata: consumptionWh");
+    writeU64(view, p + 40, b.timestamp, "calldata: timestamp");
+    writeU64(view, p + 48, b.bill, "calldata: bill");
+  });
+}
+
+/**
+ * Calldata of `postBills(uint32 interval, bytes bills, address rAddr, uint256 y)` for one signed
+ * bill batch, the bills packed by {@link writeBillsPacked}, `0x`-hex. Throws `RangeError` for an
+ * id not 32 bytes, a field past its width or an `rAddr` not 20 bytes.
  */
 export function postBillsCalldata(
   ledger: BillingLedger,
@@ -162,22 +190,17 @@ export function postBillsCalldata(
   y: bigint,
 ): string {
   expectBytes(rAddr, 20, "calldata: rAddr");
-  const itemsAt = 4 * WORD;
-  const out = Buffer.alloc(4 + itemsAt + (1 + 4 * bills.length) * WORD);
+  const billsAt = 4 * WORD;
+  const length = bills.length * BILL_PACKED_BYTES;
+  const out = Buffer.alloc(4 + billsAt + bytesWords(length) * WORD);
   selector(ledger, "postBills").copy(out, 0);
   const h = 4;
   writeUint(out, h, interval, 4, "calldata: interval");
-  writeUint(out, h + WORD, itemsAt, 8, "calldata: offset");
+  writeUint(out, h + WORD, billsAt, 8, "calldata: offset");
   out.set(rAddr, h + 2 * WORD + 12);
   writeUint(out, h + 3 * WORD, y, 32, "calldata: y");
-  writeUint(out, h + itemsAt, bills.length, 8, "calldata: length");
-  bills.forEach((b, i) => {
-    const at = h + itemsAt + (1 + 4 * i) * WORD;
-    writeBytes32(out, at, b.id, "calldata: bill id");
-    writeUint(out, at + WORD, b.consumptionWh, 8, "calldata: consumptionWh");
-    writeUint(out, at + 2 * WORD, b.timestamp, 8, "calldata: timestamp");
-    writeUint(out, at + 3 * WORD, b.bill, 8, "calldata: bill");
-  });
+  writeUint(out, h + billsAt, length, 8, "calldata: length");
+  writeBillsPacked(out, h + billsAt + WORD, bills);
   return hex0x(out);
 }
 

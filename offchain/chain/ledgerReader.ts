@@ -18,6 +18,7 @@ import {
   type LedgerEvent,
 } from "../protocol/ledger-audit.ts";
 import { connectBillingLedger, publicKeyBytes, type BillingLedger } from "./billing.ts";
+import { BILL_PACKED_BYTES } from "./calldata.ts";
 import type { ProgressSink } from "../runtime/progress.ts";
 import { jsonRpcProvider, readHead } from "./provider.ts";
 
@@ -128,12 +129,17 @@ export function decodeOcdRecords(interval: number, input: Uint8Array): LedgerEnt
   return out;
 }
 
-/** Decodes the 56-byte bill records of `BillBatchPosted` (ids: views into one copy, as above). */
+/**
+ * Decodes the 56-byte bill records of `BillBatchPosted` (ids: views into one copy, as above), the
+ * packed `postBills` calldata as sent (inverse of `writeBillsPacked`, calldata.ts).
+ */
 export function decodeBillRecords(interval: number, input: Uint8Array): BillFields[] {
-  if (input.length % 56 !== 0) throw new RangeError("decodeBillRecords: length not k·56");
+  if (input.length % BILL_PACKED_BYTES !== 0) {
+    throw new RangeError(`decodeBillRecords: length not k·${BILL_PACKED_BYTES}`);
+  }
   const packed = input.slice();
   const out: BillFields[] = [];
-  for (let p = 0; p < packed.length; p += 56) {
+  for (let p = 0; p < packed.length; p += BILL_PACKED_BYTES) {
     out.push({
       interval,
       id: packed.subarray(p, p + 32),

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { ENTRY_PROBLEM, toBillItemStruct } from "../../offchain/chain/billing.ts";
+import { ENTRY_PROBLEM, encodeBillsPacked } from "../../offchain/chain/billing.ts";
 import { toHex0x } from "../../offchain/crypto/bytes.ts";
 import {
   CATEGORY_VALUES,
@@ -27,7 +27,7 @@ describe("attack: SP bill off by one unit", () => {
       await expect(
         cc.postBills(
           1,
-          batch.bills.map(toBillItemStruct),
+          encodeBillsPacked(batch.bills),
           toHex0x(batch.signature.rAddr),
           batch.signature.y,
         ),
@@ -43,7 +43,7 @@ describe("attack: SP bill off by one unit", () => {
     await (
       await cc.postBills(
         1,
-        batch.bills.map(toBillItemStruct),
+        encodeBillsPacked(batch.bills),
         toHex0x(batch.signature.rAddr),
         batch.signature.y,
       )

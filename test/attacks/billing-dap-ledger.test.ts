@@ -10,7 +10,7 @@ import { network } from "hardhat";
 
 import {
   ENTRY_PROBLEM,
-  toBillItemStruct,
+  encodeBillsPacked,
   toDapEntryStruct,
   toOcdEntryStruct,
   type BillingLedger,
@@ -53,7 +53,7 @@ describe("attack: direct-mode DAP ledger (prices after bills, two prices for one
     await (
       await sp.postBills(
         1,
-        batch.bills.map(toBillItemStruct),
+        encodeBillsPacked(batch.bills),
         toHex0x(batch.signature.rAddr),
         batch.signature.y,
       )

@@ -8,7 +8,7 @@ import { network } from "hardhat";
 
 import {
   INTERVAL_STATE,
-  toBillItemStruct,
+  encodeBillsPacked,
   toDapEntryStruct,
   toOcdEntryStruct,
   type BillingLedger,
@@ -39,7 +39,7 @@ describe("attack: out-of-order life cycle", () => {
     const bills = () =>
       cc.postBills(
         1,
-        batch.bills.map(toBillItemStruct),
+        encodeBillsPacked(batch.bills),
         toHex0x(batch.signature.rAddr),
         batch.signature.y,
       );

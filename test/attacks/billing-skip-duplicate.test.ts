@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 
 import {
-  toBillItemStruct,
+  encodeBillsPacked,
   type BillFields,
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
@@ -24,12 +24,7 @@ async function pricedInterval() {
 async function post(cc: BillingLedger, domain: Uint8Array, bills: BillFields[]) {
   for (const b of signBatches(domain, bills, 6)) {
     await (
-      await cc.postBills(
-        1,
-        b.bills.map(toBillItemStruct),
-        toHex0x(b.signature.rAddr),
-        b.signature.y,
-      )
+      await cc.postBills(1, encodeBillsPacked(b.bills), toHex0x(b.signature.rAddr), b.signature.y)
     ).wait();
   }
 }
@@ -69,7 +64,7 @@ describe("attack: SP skipping or duplicating a bill", () => {
     await expect(
       cc.postBills(
         1,
-        extra.bills.map(toBillItemStruct),
+        encodeBillsPacked(extra.bills),
         toHex0x(extra.signature.rAddr),
         extra.signature.y,
       ),

@@ -29,7 +29,7 @@ describe("attack: unauthorized writer", () => {
       [o.postSlots(1, [], []), cc],
       [o.sealInterval(1), cc],
       [o.postDap(1, []), cc],
-      [o.postBills(1, [], ethers.ZeroAddress, 0), cc],
+      [o.postBills(1, "0x", ethers.ZeroAddress, 0), cc],
       [o.restartBilling(1), cc],
       [o.closeBilling(1), cc],
       // Only the control center hands CC_ROLE on (its role admin is CC_ROLE itself).
@@ -49,7 +49,7 @@ describe("attack: unauthorized writer", () => {
     const c = d.ledger.connect(d.cc) as BillingLedger;
     for (const call of [
       c.postDap(1, []),
-      c.postBills(1, [], ethers.ZeroAddress, 0),
+      c.postBills(1, "0x", ethers.ZeroAddress, 0),
       c.closeBilling(1),
       c.restartBilling(1),
     ]) {

@@ -8,11 +8,12 @@ import {
   INTERVAL_STATE,
   publicKeyStruct,
   toDapEntryStruct,
-  toBillItemStruct,
+  encodeBillsPacked,
   toOcdEntryStruct,
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
-import { toHex0x } from "../../offchain/crypto/bytes.ts";
+import { decodeBillRecords } from "../../offchain/chain/ledgerReader.ts";
+import { concatBytes, hexToBytes, toHex0x } from "../../offchain/crypto/bytes.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import {
   fillAndSeal,
@@ -394,7 +395,7 @@ describe("BillingLedger", () => {
       const batches = signBatches(d.domain, billsFor(ocd, p), 4);
       for (const b of batches) {
         await expect(
-          cc.postBills(1, b.bills.map(toBillItemStruct), toHex0x(b.signature.rAddr), b.signature.y),
+          cc.postBills(1, encodeBillsPacked(b.bills), toHex0x(b.signature.rAddr), b.signature.y),
         ).to.emit(cc, "BillBatchPosted");
       }
       const sum = ocd.reduce((s, e) => s + e.value, 0n);
@@ -408,27 +409,47 @@ describe("BillingLedger", () => {
     it("refuses a wrong bill, a bad batch signature, too many bills and an empty batch", async () => {
       const { d, cc, ocd, p } = await priced(3);
       const [b] = signBatches(d.domain, billsFor(ocd, p), 3);
-      const items = b.bills.map(toBillItemStruct);
+      const items = encodeBillsPacked(b.bills);
       const sig = [toHex0x(b.signature.rAddr), b.signature.y] as const;
+      const [b0, b1, b2] = b.bills;
       await expect(
-        cc.postBills(
-          1,
-          [items[0], { ...items[1], bill: BigInt(items[1].bill) + 1n }, items[2]],
-          ...sig,
-        ),
+        cc.postBills(1, encodeBillsPacked([b0, { ...b1, bill: b1.bill + 1n }, b2]), ...sig),
       )
         .to.be.revertedWithCustomError(cc, "BillingLedgerInvalidEntry")
         .withArgs(1, 1, ENTRY_PROBLEM.BillMismatch);
       await expect(cc.postBills(1, items, sig[0], sig[1] ^ 1n))
         .to.be.revertedWithCustomError(cc, "BillingLedgerInvalidBatchSignature")
         .withArgs(1, 0);
-      await expect(cc.postBills(1, [...items, items[0]], ...sig))
+      await expect(cc.postBills(1, encodeBillsPacked([...b.bills, b0]), ...sig))
         .to.be.revertedWithCustomError(cc, "BillingLedgerTooManyBills")
         .withArgs(1, 4, 3);
-      await expect(cc.postBills(1, [], ...sig)).to.be.revertedWithCustomError(
+      await expect(cc.postBills(1, "0x", ...sig)).to.be.revertedWithCustomError(
         cc,
         "BillingLedgerEmptyBatch",
       );
+    });
+
+    it("refuses packed bills that are not whole 56-byte bills, and logs the bytes it checked", async () => {
+      const { d, cc, ocd, p } = await priced(3);
+      const [b] = signBatches(d.domain, billsFor(ocd, p), 3);
+      const items = encodeBillsPacked(b.bills);
+      const sig = [toHex0x(b.signature.rAddr), b.signature.y] as const;
+      // A truncated last bill, one trailing byte, less than one bill.
+      for (const bad of [
+        items.subarray(0, items.length - 1),
+        concatBytes(items, Uint8Array.of(0)),
+        items.subarray(0, 55),
+      ]) {
+        await expect(cc.postBills(1, bad, ...sig))
+          .to.be.revertedWithCustomError(cc, "BillingLedgerPackedLength")
+          .withArgs(1, bad.length);
+      }
+      const receipt = await (await cc.postBills(1, items, ...sig)).wait();
+      const [log] = receipt!.logs
+        .map((l) => cc.interface.parseLog(l))
+        .filter((l) => l?.name === "BillBatchPosted");
+      expect(log!.args.items).to.equal(toHex0x(items));
+      expect(decodeBillRecords(1, hexToBytes(log!.args.items.slice(2)))).to.deep.equal(b.bills);
     });
 
     it("closeBilling names incomplete and mismatched bills; restartBilling recovers", async () => {
@@ -438,7 +459,7 @@ describe("BillingLedger", () => {
       await (
         await cc.postBills(
           1,
-          partial.bills.map(toBillItemStruct),
+          encodeBillsPacked(partial.bills),
           toHex0x(partial.signature.rAddr),
           partial.signature.y,
         )
@@ -451,7 +472,7 @@ describe("BillingLedger", () => {
       await (
         await cc.postBills(
           1,
-          dup.bills.map(toBillItemStruct),
+          encodeBillsPacked(dup.bills),
           toHex0x(dup.signature.rAddr),
           dup.signature.y,
         )
@@ -468,7 +489,7 @@ describe("BillingLedger", () => {
       await (
         await cc.postBills(
           1,
-          full.bills.map(toBillItemStruct),
+          encodeBillsPacked(full.bills),
           toHex0x(full.signature.rAddr),
           full.signature.y,
         )

@@ -6,6 +6,7 @@
 import { Session } from "node:inspector/promises";
 
 import { expect } from "chai";
+import fc from "fast-check";
 import { network } from "hardhat";
 
 import {
@@ -16,7 +17,7 @@ import {
   postDap,
   postOcdBatch,
   signBillBatch,
-  toBillItemStruct,
+  encodeBillsPacked,
   type BillFields,
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
@@ -26,7 +27,8 @@ import {
   postOcdCalldata,
 } from "../../offchain/chain/calldata.ts";
 import { ContractRevertError } from "../../offchain/chain/errors.ts";
-import { toHex0x } from "../../offchain/crypto/bytes.ts";
+import { decodeBillRecords } from "../../offchain/chain/ledgerReader.ts";
+import { hexToBytes, toHex0x } from "../../offchain/crypto/bytes.ts";
 import { keccak256 } from "../../offchain/crypto/hash.ts";
 import { PackedPseudonyms } from "../../offchain/protocol/packed-pseudonyms.ts";
 import {
@@ -133,13 +135,49 @@ describe("native calldata of postOcd, postOcdAfter and postBills (issue 14)", fu
         expect(postBillsCalldata(ledger, 7, bills, rAddr, y)).to.equal(
           iface.encodeFunctionData("postBills", [
             7,
-            bills.map(toBillItemStruct),
+            encodeBillsPacked(bills),
             ethers.getAddress(toHex0x(rAddr)),
             y,
           ]),
         );
       }
     }
+  });
+
+  it("packs each bill in 56 bytes, the BillBatchPosted record: a known answer and a round trip through decodeBillRecords", function () {
+    const id = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const known = encodeBillsPacked([
+      { interval: 1, id, consumptionWh: 0x0102n, timestamp: 2n ** 64n - 1n, bill: 0x0a0b0c0dn },
+    ]);
+    expect(toHex0x(known)).to.equal(
+      "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+        "0000000000000102" +
+        "ffffffffffffffff" +
+        "000000000a0b0c0d",
+    );
+    const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+    const billArb = fc.record({
+      interval: fc.constant(5),
+      id: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      consumptionWh: u64,
+      timestamp: u64,
+      bill: u64,
+    });
+    fc.assert(
+      fc.property(fc.array(billArb, { maxLength: 20 }), (bills) => {
+        const packed = encodeBillsPacked(bills);
+        expect(packed.length).to.equal(56 * bills.length);
+        expect(decodeBillRecords(5, packed)).to.deep.equal(bills);
+        // The calldata carries exactly these bytes as its `bills` argument.
+        const data = hexToBytes(
+          postBillsCalldata(ledger, 5, bills, new Uint8Array(20), 1n).slice(2),
+        );
+        expect(toHex0x(data.subarray(4 + 5 * 32, 4 + 5 * 32 + packed.length))).to.equal(
+          toHex0x(packed),
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("takes CC's packed zero slots (32·z bytes, a range of one buffer) in one copy: the same calldata as the list of ids (issue 14, session 10)", function () {
@@ -201,6 +239,7 @@ describe("native calldata of postOcd, postOcdAfter and postBills (issue 14)", fu
     expect(() => postBillsCalldata(ledger, 1, bill({ consumptionWh: -1n }), r, 0n)).to.throw(
       RangeError,
     );
+    expect(() => encodeBillsPacked(bill({ timestamp: 2n ** 64n }))).to.throw(RangeError);
     expect(() => postBillsCalldata(ledger, 1, bill({ id: new Uint8Array(31) }), r, 0n)).to.throw(
       RangeError,
     );
@@ -271,11 +310,11 @@ describe("native calldata of postOcd, postOcdAfter and postBills (issue 14)", fu
     const nativeOcd = await allocatedBytes(() => {
       for (let k = 0; k < rounds; k++) postOcdCalldata(ledger, 1, packed, ids);
     });
-    const structs = bills.map(toBillItemStruct);
+    const packedBills = encodeBillsPacked(bills);
     const address = ethers.getAddress(toHex0x(rAddr));
     const viaEthers = await allocatedBytes(() => {
       for (let k = 0; k < rounds; k++) {
-        ledger.interface.encodeFunctionData("postBills", [1, structs, address, y]);
+        ledger.interface.encodeFunctionData("postBills", [1, packedBills, address, y]);
       }
     });
     const ocdViaEthers = await allocatedBytes(() => {

@@ -14,7 +14,7 @@ import {
   postDap,
   postOcdBatch,
   sealInterval,
-  toBillItemStruct,
+  encodeBillsPacked,
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
 import { readInterval } from "../../offchain/chain/ledgerReader.ts";
@@ -91,8 +91,8 @@ describe("billing ledger invariants (model-based)", () => {
             const chunk = bills.slice(posted, posted + size);
             const [batch] = signBatches(d.domain, chunk, chunk.length, posted);
             if (corruptBill) {
-              const items = batch.bills.map(toBillItemStruct);
-              items[0] = { ...items[0], bill: BigInt(items[0].bill) + 1n };
+              const [first, ...rest] = batch.bills;
+              const items = encodeBillsPacked([{ ...first, bill: first.bill + 1n }, ...rest]);
               await expect(
                 cc.postBills(j, items, toHex0x(batch.signature.rAddr), batch.signature.y),
               ).to.be.revertedWithCustomError(cc, "BillingLedgerInvalidEntry");

@@ -26,7 +26,7 @@
 import {
   publicKeyStruct,
   signBillBatch,
-  toBillItemStruct,
+  encodeBillsPacked,
   toDapEntryStruct,
   readDomain,
   toOcdEntryStruct,
@@ -174,12 +174,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     const b = signBillBatch(domain, 1, k, bills.slice(k, k + 100), SP_SIG_SK);
     billGas.push(
       await gasOf(
-        ledger.postBills(
-          1,
-          b.bills.map(toBillItemStruct),
-          toHex0x(b.signature.rAddr),
-          b.signature.y,
-        ),
+        ledger.postBills(1, encodeBillsPacked(b.bills), toHex0x(b.signature.rAddr), b.signature.y),
       ),
     );
   }
