@@ -82,6 +82,35 @@ export function cli(program: string, usage: string): Cli {
 }
 
 /**
+ * `args` with `--name -5` written `--name=-5` for every string option `name` of `options`: a
+ * negative number after an option that takes a value is that value (`parseArgs` would call it an
+ * ambiguous option), so the option's own check names its range (newcomer trial, issue 14). Any
+ * other value starting with "-" stays as it is.
+ */
+export function negativeValuesJoined(
+  args: readonly string[],
+  options: ParseArgsOptionsConfig,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    const next = args[i + 1];
+    if (
+      name !== undefined &&
+      options[name]?.type === "string" &&
+      next !== undefined &&
+      /^-(\d|\.\d)/.test(next)
+    ) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+/**
  * `parseArgs` (strict, no positionals); usage errors go to `fail`. `options` must declare
  * `help: { type: "boolean", short: "h" }`: `--help` prints the usage and exits 0.
  */
@@ -90,7 +119,12 @@ export function parseOptions<const O extends ParseArgsOptionsConfig & { help: ob
   usage: string,
   options: O,
 ) {
-  const config = { options, strict: true, allowPositionals: false } as const;
+  const config = {
+    options,
+    strict: true,
+    allowPositionals: false,
+    args: negativeValuesJoined(process.argv.slice(2), options),
+  } as const;
   let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
     parsed = parseArgs(config);

@@ -35,8 +35,12 @@ describe("demo: --meters (newcomer trial, issue 14)", function () {
   this.timeout(120_000);
 
   const cases: [string[], string][] = [
+    // A negative number is the option's value: its range is named (session 12).
+    [["--meters", "-5"], 'demo: --meters must be an integer in [5, 1000000], got "-5"'],
+    [["--loss", "-.5"], 'demo: --loss must be a fraction in [0, 1), got "-.5"'],
+    // Any other value starting with "-" is still an option to parseArgs.
     [
-      ["--meters", "-5"],
+      ["--meters", "-x"],
       'demo: --meters takes a value: a value starting with "-" must be given as --meters=VALUE',
     ],
     [["--meters=-5"], 'demo: --meters must be an integer in [5, 1000000], got "-5"'],
