@@ -190,7 +190,7 @@ export function registerCapacity(program: Command): void {
           ["gas per second", fmt(e.gasPerSecond)],
           ["network block space per second", fmt(e.chainGasPerSecond)],
           ["share of the network's block space", `${fmt(e.blockSpaceShare * 100, 1)} %`],
-          ["control-center cores (admission)", String(e.ccCores)],
+          ["control-center cores (admission)", fmt(e.ccCores)],
           ["gas per meter per interval", fmt(e.gasPerMeter)],
           ["largest city on this network", `${fmt(e.maxMeters)} meters`],
         ];
@@ -199,7 +199,7 @@ export function registerCapacity(program: Command): void {
         for (const n of notes) console.log(`note: ${n}`);
         if (e.blockSpaceShare > 1) {
           console.log(
-            `does not fit: split the city into ${Math.ceil(e.blockSpaceShare)} regions, each with its own CC and ledger (docs/SCALE.md)`,
+            `does not fit: split the city into ${fmt(Math.ceil(e.blockSpaceShare))} regions on as many networks, each with its own CC, ledger and chain (docs/SCALE.md "Scaling out")`,
           );
         }
       },

@@ -3,17 +3,34 @@
 // the way to the node: a byte changed, bills shifted against the 56-byte grid, or junk in the
 // ABI padding that a lax decoder would read into the last bill.
 // Defence: the ledger re-derives every bill's §4.4 digest from the bytes it received, so any
-// change to an id or time breaks SP's batch signature and any change to c or B breaks
-// `B == p_j × c`; a length that is not whole bills is refused by name; the padding is never read
-// into a field, and the event logs exactly the checked bytes.
+// change to an id, time or B breaks SP's batch signature or `B == p_j × c`, and a change to c
+// breaks `B == p_j × c` (or, at a price of 0, the running (id, c) digest at `closeBilling`); a
+// length that is not whole bills is refused by name; the padding is never read into a field, and
+// the event logs exactly the checked bytes.
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { ENTRY_PROBLEM, encodeBillsPacked } from "../../offchain/chain/billing.ts";
+import {
+  ENTRY_PROBLEM,
+  encodeBillsPacked,
+  toDapEntryStruct,
+  toOcdEntryStruct,
+  type BillingLedger,
+} from "../../offchain/chain/billing.ts";
 import { postBillsCalldata, sendCalldata } from "../../offchain/chain/calldata.ts";
 import { decodeBillRecords } from "../../offchain/chain/ledgerReader.ts";
 import { concatBytes, hexToBytes, toHex0x } from "../../offchain/crypto/bytes.ts";
-import { billsFor, deployBillingLedger, sealedInterval, signBatches } from "../ledger/fixtures.ts";
+import {
+  WINDOW_END,
+  WINDOW_START,
+  billsFor,
+  deployBillingLedger,
+  fillAndSeal,
+  makeDap,
+  makeOcdEntries,
+  sealedInterval,
+  signBatches,
+} from "../ledger/fixtures.ts";
 
 const { ethers } = await network.create();
 
@@ -57,6 +74,32 @@ describe("attack: packed bill calldata altered after SP signed it", () => {
     expect(seen).to.deep.equal({ signature: 3 * 40, mismatch: 3 * 16 });
     // The untouched bytes are accepted: the refusals above were the changes'.
     await expect(cc.postBills(1, packed, ...sig)).to.emit(cc, "BillBatchPosted");
+  });
+
+  it("at a price of 0 (every B is 0) a changed c passes B = p × c but not the close: the running (id, c) digest refuses it", async () => {
+    const d = await deployBillingLedger(ethers);
+    // A free tariff: published before the interval opens, so it is the interval's.
+    await (await d.ledger.setTariff([0n], [0n], 1n)).wait();
+    const cc = d.ledger.connect(d.cc) as BillingLedger;
+    await (await cc.openInterval(1, WINDOW_START, WINDOW_END)).wait();
+    const ocd = makeOcdEntries(d.domain, 1, 3);
+    await (await cc.postOcdBatch(1, ocd.map(toOcdEntryStruct))).wait();
+    await fillAndSeal(cc, 1);
+    await (await cc.postDap(1, [toDapEntryStruct(makeDap(d.domain, 1, 0n))])).wait();
+    expect((await cc.intervalRecord(1)).price).to.equal(0n);
+    const [batch] = signBatches(d.domain, billsFor(ocd, 0n), 3);
+    const sig = [toHex0x(batch.signature.rAddr), batch.signature.y] as const;
+    const altered = encodeBillsPacked(batch.bills);
+    altered[56 + 39] ^= 1; // bill 1's c, last byte: SP's signature covers (id, T, B), not c
+    await (await cc.postBills(1, altered, ...sig)).wait();
+    await expect(cc.closeBilling(1)).to.be.revertedWithCustomError(
+      cc,
+      "BillingLedgerBillDigestMismatch",
+    );
+    // The publisher's way back: restart and post the bills as signed.
+    await (await cc.restartBilling(1)).wait();
+    await (await cc.postBills(1, encodeBillsPacked(batch.bills), ...sig)).wait();
+    await expect(cc.closeBilling(1)).to.emit(cc, "IntervalFinalized");
   });
 
   it("bills shifted against the 56-byte grid are refused, whole or not", async () => {
