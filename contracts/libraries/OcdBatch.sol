@@ -57,7 +57,7 @@ library OcdBatch {
         uint64 bill;
         // Reads only: bill `index` is bytes [56·index, 56·index + 56) of `bills`, inside it since
         // index < length / 56. The second word's last 8 bytes lie past the bill (the next bill, the
-        // ABI padding or zeros past calldata's end) and are masked off; u64 fields read with
+        // ABI padding or zeros past calldata's end) and are shifted off; u64 fields read with
         // shifts and masks cannot carry dirty bits.
         assembly ("memory-safe") {
             let p := add(bills.offset, mul(index, BILL_PACKED_SIZE))
