@@ -23,6 +23,7 @@ import {
   deployedContract,
   embeddedChain,
   exitOnChainError,
+  scriptName,
   readDeployment,
   parseOptions,
   printTable,
@@ -62,7 +63,7 @@ const USAGE = `usage: npm run demo:bbnp -- [options]   (or: npx gridledger simul
   --report DIR      write DIR/index.html (charts, offline) and DIR/run.json
   --quiet           no progress lines`;
 
-const c: Cli = cli("bbnp-demo", USAGE);
+const c: Cli = cli(scriptName("bbnp-demo"), USAGE);
 const values = parseOptions(c, USAGE, {
   users: { type: "string" },
   rounds: { type: "string" },
@@ -213,7 +214,7 @@ try {
   );
 } catch (err) {
   await done();
-  if (!(err instanceof RangeError)) exitOnChainError("bbnp-demo", err);
+  if (!(err instanceof RangeError)) exitOnChainError(c.program, err);
   console.error(`bbnp-demo: ${err.message}`); // a scenario the runner refuses (runBbnp checks)
   process.exit(1);
 }

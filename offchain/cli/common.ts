@@ -53,6 +53,15 @@ export function decimalNumber(value: string, integer = false): number {
   return pattern.test(value) ? Number(value) : NaN;
 }
 
+/**
+ * The name a script's errors go under: `gridledger <command>` when `gridledger` runs it (`runScript`
+ * in main.ts sets `process.argv[1]` so), else `fallback` (the script's own name, `npm run demo`).
+ */
+export function scriptName(fallback: string): string {
+  const invoked = process.argv[1] ?? "";
+  return invoked.startsWith("gridledger ") ? invoked : fallback;
+}
+
 export function cli(program: string, usage: string): Cli {
   const fail = (message: string): never => {
     console.error(`${program}: ${message}`);

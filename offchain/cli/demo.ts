@@ -32,6 +32,7 @@ import {
   connectRpc,
   deployedContract,
   exitOnChainError,
+  scriptName,
   readDeployment,
   embeddedChain,
   parseOptions,
@@ -80,7 +81,7 @@ const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [
 limitHeapGrowth();
 limitChainAllocator();
 
-const c: Cli = cli("demo", USAGE);
+const c: Cli = cli(scriptName("demo"), USAGE);
 const values = parseOptions(c, USAGE, {
   meters: { type: "string" },
   intervals: { type: "string" },
@@ -226,7 +227,7 @@ try {
   );
 } catch (err) {
   await done();
-  exitOnChainError("demo", err);
+  exitOnChainError(c.program, err);
 }
 await done();
 

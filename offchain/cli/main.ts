@@ -83,4 +83,13 @@ program
   .argument("[options...]")
   .action((args: string[]) => runScript("../bench/main.ts", "gridledger bench", args));
 
+// Usage errors as the demos print them, `gridledger <command>: message`, not commander's
+// `error: message` (issue 14's newcomer trials: two styles side by side).
+for (const command of program.commands) {
+  command.configureOutput({
+    outputError: (message, write) =>
+      write(message.replace(/^error: /, `${program.name()} ${command.name()}: `)),
+  });
+}
+
 await program.parseAsync(process.argv);

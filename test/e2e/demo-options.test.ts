@@ -61,3 +61,41 @@ describe("demo: --meters (newcomer trial, issue 14)", function () {
     });
   }
 });
+
+describe("gridledger: one error style for every command (newcomer trials, issue 14)", function () {
+  this.timeout(120_000);
+
+  function gridledger(args: readonly string[]) {
+    const r = spawnSync(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", "offchain/cli/main.ts", ...args],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+    );
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  const cases: [string[], string][] = [
+    // The demos under `gridledger` name the command, not the script.
+    [
+      ["simulate", "--meters", "-5"],
+      'gridledger simulate: --meters must be an integer in [5, 1000000], got "-5"',
+    ],
+    [
+      ["simulate-bbnp", "--users", "abc"],
+      'gridledger simulate-bbnp: --users must be an integer in [2, 1048576], got "abc"',
+    ],
+    // Commander's own errors, as the demos print theirs (was `error: …`).
+    [
+      ["capacity", "--meters", "1e6"],
+      "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
+    ],
+    [["deploy", "--bogus"], "gridledger deploy: unknown option '--bogus'"],
+  ];
+  for (const [args, line] of cases) {
+    it(`gridledger ${args.join(" ")}: exit 2, one error line`, () => {
+      const r = gridledger(args);
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
+    });
+  }
+});

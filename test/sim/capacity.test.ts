@@ -183,15 +183,15 @@ describe("capacity model", () => {
         // Plain decimals only: Number() took these (session 11's newcomer trial).
         [
           ["--meters", "1e6"],
-          "error: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
+          "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
         ],
         [
           ["--block-gas", "3e7"],
-          "error: option '--block-gas <gas>' argument '3e7' is invalid. must be an integer ≥ 1000000",
+          "gridledger capacity: option '--block-gas <gas>' argument '3e7' is invalid. must be an integer ≥ 1000000",
         ],
         [
           ["--interval-minutes", "0x10"],
-          "error: option '--interval-minutes <m>' argument '0x10' is invalid. must be a number ≥ 1",
+          "gridledger capacity: option '--interval-minutes <m>' argument '0x10' is invalid. must be a number ≥ 1",
         ],
         [
           ["--real-chunks", "9"],
