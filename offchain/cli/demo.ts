@@ -45,7 +45,7 @@ import {
 } from "./common.ts";
 
 const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [options])
-  --meters N        smart meters (each also an onion relay), default 50, at least 5
+  --meters N        smart meters (each also an onion relay), default 50, 5 to ${MAX_SIMULATED_METERS}
   --intervals J     billing intervals of one hour, default 4
   --seed S          seed of every random choice (keys, load, network), default "gridledger"
   --rpc URL         a JSON-RPC chain instead of the embedded one (e.g. http://127.0.0.1:8545 for
