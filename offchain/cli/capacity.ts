@@ -119,17 +119,16 @@ export function registerCapacity(program: Command): void {
           console.error(`gridledger capacity: ${message}`);
           process.exit(2);
         };
-        const readMetrics = (file: string): Metrics => {
+        /** `what`: the option's file, named in errors ("--bench run", "--gas snapshot"). */
+        const readMetrics = (file: string, what: string, how: string): Metrics => {
           let metrics: unknown;
           try {
             metrics = (JSON.parse(readFileSync(file, "utf8")) as { metrics?: unknown }).metrics;
           } catch {
-            return fail(`cannot read bench run ${file} (npm run bench -- --json FILE)`);
+            return fail(`cannot read the ${what} ${file} (${how})`);
           }
           if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) {
-            return fail(
-              `${file} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
-            );
+            return fail(`${file} is not a ${what}: no "metrics" object (${how})`);
           }
           return metrics as Metrics;
         };
@@ -137,8 +136,14 @@ export function registerCapacity(program: Command): void {
           fail(`--real-chunks ${o.realChunks} exceeds --slots ${o.slots} (a meter has K slots)`);
         }
         const metrics = gasOverlay(
-          readMetrics(o.bench),
-          o.gas === "none" ? {} : readMetrics(o.gas),
+          readMetrics(o.bench, "--bench run", "npm run bench -- --json FILE"),
+          o.gas === "none"
+            ? {}
+            : readMetrics(
+                o.gas,
+                "--gas snapshot",
+                "npm run bench -- --only billing --json FILE, or --gas none",
+              ),
         );
         let estimate: ReturnType<typeof estimateCapacity>;
         let notes: string[];

@@ -197,13 +197,19 @@ describe("capacity model", () => {
           ["--real-chunks", "9"],
           "gridledger capacity: --real-chunks 9 exceeds --slots 8 (a meter has K slots)",
         ],
+        // Each file named by its option (the newcomer trial of session 12: a missing --gas file
+        // was called a "bench run").
         [
           ["--gas", empty],
-          `gridledger capacity: ${empty} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
+          `gridledger capacity: ${empty} is not a --gas snapshot: no "metrics" object (npm run bench -- --only billing --json FILE, or --gas none)`,
+        ],
+        [
+          ["--gas", join(dir, "missing.json")],
+          `gridledger capacity: cannot read the --gas snapshot ${join(dir, "missing.json")} (npm run bench -- --only billing --json FILE, or --gas none)`,
         ],
         [
           ["--bench", empty, "--gas", "none"],
-          `gridledger capacity: ${empty} is not a bench run: no "metrics" object (npm run bench -- --json FILE)`,
+          `gridledger capacity: ${empty} is not a --bench run: no "metrics" object (npm run bench -- --json FILE)`,
         ],
       ];
       for (const [args, line] of cases) {
