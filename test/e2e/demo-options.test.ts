@@ -6,14 +6,17 @@ import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
-function demo(args: readonly string[]) {
+/** Runs `script` (a path under the repository) with `args` in Node: its exit code and output. */
+function runScript(script: string, args: readonly string[]) {
   const r = spawnSync(
     process.execPath,
-    ["--disable-warning=ExperimentalWarning", "offchain/cli/demo.ts", ...args],
+    ["--disable-warning=ExperimentalWarning", script, ...args],
     { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+const demo = (args: readonly string[]) => runScript("offchain/cli/demo.ts", args);
 
 describe("demo: --cc-workers", function () {
   this.timeout(120_000);
@@ -65,14 +68,7 @@ describe("demo: --meters (newcomer trial, issue 14)", function () {
 describe("gridledger: one error style for every command (newcomer trials, issue 14)", function () {
   this.timeout(120_000);
 
-  function gridledger(args: readonly string[]) {
-    const r = spawnSync(
-      process.execPath,
-      ["--disable-warning=ExperimentalWarning", "offchain/cli/main.ts", ...args],
-      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
-    );
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  }
+  const gridledger = (args: readonly string[]) => runScript("offchain/cli/main.ts", args);
 
   const cases: [string[], string][] = [
     // The demos under `gridledger` name the command, not the script.
