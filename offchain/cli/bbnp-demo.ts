@@ -215,7 +215,7 @@ try {
 } catch (err) {
   await done();
   if (!(err instanceof RangeError)) exitOnChainError(c.program, err);
-  console.error(`bbnp-demo: ${err.message}`); // a scenario the runner refuses (runBbnp checks)
+  console.error(`${c.program}: ${err.message}`); // a scenario the runner refuses (runBbnp checks)
   process.exit(1);
 }
 await done();

@@ -238,7 +238,7 @@ if (pseudonymsOut !== undefined) writePseudonymFiles(pseudonymsOut);
 const allVerified = report.perInterval.every((s) => s.billsDisputed === 0);
 if (!report.attack && !allVerified) process.exitCode = 1;
 if (!report.delivery.complete) {
-  console.error(`demo: data lost: ${report.delivery.reason}`);
+  console.error(`${c.program}: data lost: ${report.delivery.reason}`);
   process.exitCode = 1;
 }
 if (
