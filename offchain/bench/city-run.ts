@@ -24,11 +24,7 @@ import { bytesToHex } from "../crypto/bytes.ts";
 import type { LogFields, LogLevel, Logger } from "../runtime/log.ts";
 import type { ProgressStep } from "../runtime/progress.ts";
 import { MAX_SIMULATED_METERS, runOksuzAgents } from "../sim/oksuz-agents.ts";
-import {
-  limitChainAllocator,
-  limitHeapGrowth,
-  releaseFreedMemory,
-} from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth, releaseAfterFleet } from "../runtime/heap-growth.ts";
 import { benchEthers } from "./chain.ts";
 import { cli, parseOptions } from "../cli/common.ts";
 
@@ -144,7 +140,7 @@ export async function cityRun(
     { meters, intervals, seed: options.seed ?? "city", retire: options.retire ?? true },
     { admin, controlCenter, serviceProvider },
     // As the demo: V8's pooled pages go back once the fleet has retired (issue 14).
-    { logger, fleetRetired: releaseFreedMemory, ...(options.step ? { step: options.step } : {}) },
+    { logger, fleetRetired: releaseAfterFleet, ...(options.step ? { step: options.step } : {}) },
   );
   const end = performance.now();
   const cpu = process.cpuUsage(cpu0);

@@ -19,11 +19,7 @@ import { MAX_SIMULATED_METERS } from "../sim/oksuz-agents.ts";
 import { toHex0x, u256 } from "../crypto/bytes.ts";
 import { keyPairFromSecret } from "../crypto/keys.ts";
 import { formatPseudonymFile, type PseudonymFile } from "./verify-bill.ts";
-import {
-  limitChainAllocator,
-  limitHeapGrowth,
-  releaseFreedMemory,
-} from "../runtime/heap-growth.ts";
+import { limitChainAllocator, limitHeapGrowth, releaseAfterFleet } from "../runtime/heap-growth.ts";
 import { REJECT_REASONS } from "../cc/control-center.ts";
 import {
   addressOption,
@@ -221,8 +217,9 @@ try {
       step: log.step,
       now: () => performance.now(),
       userBatch: pseudonymsOut === undefined ? undefined : keepUserBatch,
-      // The fleet's heap is garbage before CC posts: give V8's pooled pages back (issue 14).
-      fleetRetired: releaseFreedMemory,
+      // The fleet's heap is garbage before CC posts: give V8's pooled pages back, and keep the
+      // billing phase's V8 pages nearer its live heap (issue 14).
+      fleetRetired: releaseAfterFleet,
     },
   );
 } catch (err) {

@@ -10,9 +10,11 @@ import { readFileSync } from "node:fs";
 import {
   SIMULATOR_GLIBC_TUNABLES,
   SIMULATOR_HEAP_GROWTH_PERCENT,
+  SIMULATOR_LATE_HEAP_GROWTH_PERCENT,
   SIMULATOR_MIMALLOC_OPTIONS,
   limitChainAllocator,
   limitHeapGrowth,
+  releaseAfterFleet,
   releaseHeapPages,
   releaseNativeHeap,
 } from "../../offchain/runtime/heap-growth.ts";
@@ -37,6 +39,13 @@ describe("limitHeapGrowth (issue 14)", function () {
     expect(limitHeapGrowth(25, ["--heap_growing_percent=15"], setFlags)).to.equal(15);
     expect(limitHeapGrowth(25, ["--heap-growing-percent"], setFlags)).to.equal(undefined);
     expect(given).to.deep.equal([]);
+  });
+
+  it("releaseAfterFleet lowers it to the late percent, unless the process chose its own (session 12)", () => {
+    releaseAfterFleet([], setFlags);
+    releaseAfterFleet(["--heap-growing-percent=60"], setFlags);
+    expect(given).to.deep.equal([`--heap-growing-percent=${SIMULATOR_LATE_HEAP_GROWTH_PERCENT}`]);
+    expect(SIMULATOR_LATE_HEAP_GROWTH_PERCENT).to.be.below(SIMULATOR_HEAP_GROWTH_PERCENT);
   });
 
   it("refuses a percent that is not an integer in [1, 300]", () => {
