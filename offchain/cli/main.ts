@@ -83,12 +83,15 @@ program
   .argument("[options...]")
   .action((args: string[]) => runScript("../bench/main.ts", "gridledger bench", args));
 
-// Usage errors as the demos print them, `gridledger <command>: message`, not commander's
-// `error: message` (issue 14's newcomer trials: two styles side by side).
-for (const command of program.commands) {
+// Usage errors as the demos print them, `gridledger <command>: message` (`gridledger: message`
+// for the program's own, an unknown command), not commander's `error: message` (issue 14's
+// newcomer trials: two styles side by side).
+for (const [command, name] of [
+  [program, program.name()],
+  ...program.commands.map((c) => [c, `${program.name()} ${c.name()}`] as const),
+] as const) {
   command.configureOutput({
-    outputError: (message, write) =>
-      write(message.replace(/^error: /, `${program.name()} ${command.name()}: `)),
+    outputError: (message, write) => write(message.replace(/^error: /, `${name}: `)),
   });
 }
 

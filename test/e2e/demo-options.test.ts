@@ -86,6 +86,8 @@ describe("gridledger: one error style for every command (newcomer trials, issue 
       "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
     ],
     [["deploy", "--bogus"], "gridledger deploy: unknown option '--bogus'"],
+    // The program's own errors too.
+    [["nosuch"], "gridledger: unknown command 'nosuch'"],
   ];
   for (const [args, line] of cases) {
     it(`gridledger ${args.join(" ")}: exit 2, one error line`, () => {
