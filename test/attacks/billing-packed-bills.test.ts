@@ -27,6 +27,7 @@ import {
   deployBillingLedger,
   fillAndSeal,
   makeDap,
+  loggedBillItems,
   makeOcdEntries,
   sealedInterval,
   signBatches,
@@ -130,7 +131,7 @@ describe("attack: packed bill calldata altered after SP signed it", () => {
   });
 
   it("junk in the ABI padding after the last bill is never read into it; the event logs the checked bytes only", async () => {
-    const { d, cc, batch, packed } = await signedBatch();
+    const { cc, batch, packed } = await signedBatch();
     const data = hexToBytes(
       postBillsCalldata(cc, 1, batch.bills, batch.signature.rAddr, batch.signature.y).slice(2),
     );
@@ -138,14 +139,10 @@ describe("attack: packed bill calldata altered after SP signed it", () => {
     const billsAt = 4 + 5 * 32;
     expect(data.length).to.equal(billsAt + 192);
     data.fill(0xff, billsAt + packed.length);
-    const receipt = await (await sendCalldata(cc, toHex0x(data))).wait();
-    const [log] = receipt!.logs
-      .map((l) => cc.interface.parseLog(l))
-      .filter((l) => l?.name === "BillBatchPosted");
-    expect(log!.args.items).to.equal(toHex0x(packed));
-    expect(decodeBillRecords(1, hexToBytes(log!.args.items.slice(2)))).to.deep.equal(batch.bills);
+    const logged = loggedBillItems(cc, await (await sendCalldata(cc, toHex0x(data))).wait());
+    expect(toHex0x(logged)).to.equal(toHex0x(packed));
+    expect(decodeBillRecords(1, logged)).to.deep.equal(batch.bills);
     // The running commitments took the bills as signed: the interval closes.
     await expect(cc.closeBilling(1)).to.emit(cc, "IntervalFinalized");
-    expect(d.domain.length).to.equal(32);
   });
 });

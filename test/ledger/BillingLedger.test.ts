@@ -13,7 +13,7 @@ import {
   type BillingLedger,
 } from "../../offchain/chain/billing.ts";
 import { decodeBillRecords } from "../../offchain/chain/ledgerReader.ts";
-import { concatBytes, hexToBytes, toHex0x } from "../../offchain/crypto/bytes.ts";
+import { concatBytes, toHex0x } from "../../offchain/crypto/bytes.ts";
 import { secp } from "../../offchain/crypto/secp256k1.ts";
 import {
   fillAndSeal,
@@ -26,6 +26,7 @@ import {
   billsFor,
   deployBillingLedger,
   expectedPrice,
+  loggedBillItems,
   makeDap,
   makeOcdEntries,
   signBatches,
@@ -444,12 +445,9 @@ describe("BillingLedger", () => {
           .to.be.revertedWithCustomError(cc, "BillingLedgerPackedLength")
           .withArgs(1, bad.length);
       }
-      const receipt = await (await cc.postBills(1, items, ...sig)).wait();
-      const [log] = receipt!.logs
-        .map((l) => cc.interface.parseLog(l))
-        .filter((l) => l?.name === "BillBatchPosted");
-      expect(log!.args.items).to.equal(toHex0x(items));
-      expect(decodeBillRecords(1, hexToBytes(log!.args.items.slice(2)))).to.deep.equal(b.bills);
+      const logged = loggedBillItems(cc, await (await cc.postBills(1, items, ...sig)).wait());
+      expect(toHex0x(logged)).to.equal(toHex0x(items));
+      expect(decodeBillRecords(1, logged)).to.deep.equal(b.bills);
     });
 
     it("closeBilling names incomplete and mismatched bills; restartBilling recovers", async () => {

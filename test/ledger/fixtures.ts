@@ -2,6 +2,7 @@
 // .ts under test/). Keys and pseudonyms are deterministic so failures reproduce.
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { ContractTransactionReceipt } from "ethers";
 
 import {
   publicKeyStruct,
@@ -259,4 +260,19 @@ export async function sealedInterval(
     ).wait();
   }
   return { cc, ocd, price };
+}
+
+/**
+ * The `items` bytes of the one `BillBatchPosted` in `receipt`: the bills as the ledger logged them
+ * (56 bytes each). Throws unless the receipt carries exactly one such event.
+ */
+export function loggedBillItems(
+  ledger: BillingLedger,
+  receipt: ContractTransactionReceipt | null,
+): Uint8Array {
+  const logs = (receipt?.logs ?? [])
+    .map((l) => ledger.interface.parseLog(l))
+    .filter((l) => l?.name === "BillBatchPosted");
+  if (logs.length !== 1) throw new Error(`expected one BillBatchPosted, got ${logs.length}`);
+  return hexToBytes((logs[0]!.args.items as string).slice(2));
 }
