@@ -78,6 +78,17 @@ function number(min: number, integer = false) {
 const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/**
+ * A block-space share (1 = every block full) as a percentage to 0.1, rounded away from the line
+ * of 100 %: up when the city does not fit, down when it does, so "100.0 %" never stands beside
+ * "does not fit" (524,585 meters is 100.0002 %).
+ */
+export function shareText(share: number): string {
+  const tenths = share * 1000;
+  const rounded = share > 1 ? Math.ceil(tenths - 1e-9) : Math.floor(tenths + 1e-9);
+  return `${fmt(rounded / 10, 1)} %`;
+}
+
 /** Registers `gridledger capacity`. */
 export function registerCapacity(program: Command): void {
   program
@@ -194,9 +205,9 @@ export function registerCapacity(program: Command): void {
           ],
           ["gas per second", fmt(e.gasPerSecond)],
           ["network block space per second", fmt(e.chainGasPerSecond)],
-          ["share of the network's block space", `${fmt(e.blockSpaceShare * 100, 1)} %`],
+          ["share of the network's block space", shareText(e.blockSpaceShare)],
           ["control-center cores (admission)", fmt(e.ccCores)],
-          ["gas per meter per interval", fmt(e.gasPerMeter)],
+          ["marginal gas per meter per interval", fmt(e.gasPerMeter)],
           ["largest city on this network", `${fmt(e.maxMeters)} meters`],
         ];
         const w = Math.max(...rows.map(([k]) => k.length));

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { expect } from "chai";
 import fc from "fast-check";
 
-import { costsFromBench, gasOverlay } from "../../offchain/cli/capacity.ts";
+import { costsFromBench, gasOverlay, shareText } from "../../offchain/cli/capacity.ts";
 import { renderSvg } from "../../offchain/report/chart.ts";
 import { CAPACITY_CHART_METERS, capacityChart } from "../../offchain/report/capacity.ts";
 import {
@@ -171,6 +171,50 @@ describe("capacity model", () => {
     };
     expect(out.estimate.entriesPerInterval).to.equal(8_000_000);
     expect(out.estimate.maxMeters).to.be.greaterThan(0);
+  });
+
+  it("the share is rounded away from 100 %: up when the city does not fit, down when it does", () => {
+    expect(shareText(0.191)).to.equal("19.1 %");
+    expect(shareText(1)).to.equal("100.0 %");
+    expect(shareText(1.000002)).to.equal("100.1 %");
+    expect(shareText(0.99999)).to.equal("99.9 %");
+    expect(shareText(19.06)).to.equal("1,906.0 %");
+    const percent = (text: string) => Number(text.replace(/[ ,%]/g, ""));
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 50, noNaN: true }), (share) => {
+        const shown = percent(shareText(share));
+        if (share > 1) expect(shown, String(share)).to.be.greaterThan(100);
+        else expect(shown, String(share)).to.be.at.most(100);
+        expect(Math.abs(shown - share * 100), String(share)).to.be.at.most(0.1 + 1e-6);
+      }),
+    );
+  });
+
+  it("`gridledger capacity` at the largest city and one meter more: the share line agrees with the verdict", () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const run = (meters: number, json = false) =>
+      spawnSync(
+        process.execPath,
+        [
+          `${root}offchain/cli/main.ts`,
+          "capacity",
+          "--meters",
+          String(meters),
+          ...(json ? ["--json"] : []),
+        ],
+        { cwd: root, encoding: "utf8" },
+      );
+    const largest = (JSON.parse(run(1_000, true).stdout) as { estimate: { maxMeters: number } })
+      .estimate.maxMeters;
+    const shareLine = (out: string) => out.split("\n").find((l) => l.startsWith("share of"))!;
+    const fits = run(largest);
+    expect(fits.status).to.equal(0);
+    expect(shareLine(fits.stdout)).to.match(/ (100\.0|99\.\d) %$/);
+    expect(fits.stdout).to.not.include("does not fit");
+    const over = run(largest + 1);
+    expect(over.status).to.equal(0);
+    expect(shareLine(over.stdout)).to.match(/ 100\.1 %$/);
+    expect(over.stdout).to.include("does not fit: split the city into 2 regions");
   });
 
   it("`gridledger capacity` refuses numbers not in plain decimals, more real chunks than slots and a bench file without metrics: one line, exit 2", () => {
