@@ -32,6 +32,7 @@ import {
   checkOutputPaths,
   writeHtmlReport,
 } from "./common.ts";
+import { counted } from "../runtime/log.ts";
 
 const USAGE = `usage: npm run demo:bbnp -- [options]   (or: npx gridledger simulate-bbnp [options])
   --users N         smart meters, default 100, in [2, 1048576]
@@ -186,7 +187,7 @@ async function chainAccess(): Promise<{
 const { chain, label, done } = await chainAccess();
 const log = progressLog(values.quiet);
 log(
-  `GridLedger BBNP demo: ${users} users, ${rounds} rounds, seed "${seed}", ` +
+  `GridLedger BBNP demo: ${users} users, ${counted(rounds, "round")}, seed "${seed}", ` +
     (consensusNodes === undefined
       ? "gateway mode"
       : `consensus mode (M = ${consensusNodes}, faulty ${faulty})`) +

@@ -39,6 +39,7 @@ import {
   checkOutputPaths,
   writeHtmlReport,
 } from "./common.ts";
+import { counted } from "../runtime/log.ts";
 
 const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [options])
   --meters N        smart meters (each also an onion relay), default 50, 5 to ${MAX_SIMULATED_METERS}
@@ -194,7 +195,9 @@ const keepUserBatch = (d: UserBatchDelivery): void => {
   }
   (household.file.intervals as Map<number, typeof d.slots>).set(d.interval, d.slots);
 };
-log(`GridLedger demo: ${meters} meters, ${intervals} intervals, seed "${seed}", chain: ${label}`);
+log(
+  `GridLedger demo: ${meters} meters, ${counted(intervals, "interval")}, seed "${seed}", chain: ${label}`,
+);
 let report: OksuzReport;
 try {
   report = await runOksuz(

@@ -37,6 +37,7 @@ import {
   type RejectionReason,
   type ReportRejection,
 } from "./errors.ts";
+import { counted } from "../runtime/log.ts";
 
 /**
  * Default number of recovery passes (DESIGN §4.7 threshold). Pass 1 asks the neighbours of the
@@ -399,7 +400,7 @@ export class BbnpGateway {
     if (missing.length > 0) {
       if (this.#phase === "collecting") {
         throw new BbnpStateError(
-          `${fn}: ${missing.length} users missing; call beginRecovery() first`,
+          `${fn}: ${counted(missing.length, "user")} missing; call beginRecovery() first`,
         );
       }
       if (this.#phase === "recovery") {

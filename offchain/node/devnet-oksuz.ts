@@ -15,6 +15,7 @@ import type { DevnetProcess, HealthMap } from "./devnet.ts";
 import type { DevnetSchemeDefinition, SchemeAudit } from "./devnet-schemes.ts";
 import { findRole } from "./roles/index.ts";
 import { oksuzSetup } from "./roles/oksuz-setup.ts";
+import { counted } from "../runtime/log.ts";
 
 const enc = new TextEncoder();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -163,7 +164,7 @@ export const oksuzDevnetScheme: DevnetSchemeDefinition = {
         const lines = [
           `ledger audit from events alone (${address}): ${mismatches.length === 0 ? "no mismatch" : `${mismatches.length} MISMATCHES`}`,
           ...mismatches.slice(0, 10),
-          `users: bills verified ${verified}, disputed ${disputed} (of ${o.meters} households × ${o.intervals} intervals)`,
+          `users: bills verified ${verified}, disputed ${disputed} (of ${o.meters} households × ${counted(o.intervals, "interval")})`,
         ];
         return {
           tables: [

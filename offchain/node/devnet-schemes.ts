@@ -9,6 +9,7 @@ import { bbnpDevnetScheme } from "./devnet-bbnp.ts";
 import { oksuzDevnetScheme } from "./devnet-oksuz.ts";
 import { findRole } from "./roles/index.ts";
 import type { DevnetProcess, DevnetScheme, HealthMap } from "./devnet.ts";
+import { counted } from "../runtime/log.ts";
 
 /** The devnet's options, validated (offchain/cli/devnet.ts). */
 export interface DevnetOptions {
@@ -167,7 +168,9 @@ export const smokeScheme: DevnetSchemeDefinition = {
               rows,
             },
           ],
-          lines: [`every process completed ${o.intervals} intervals: ${complete ? "yes" : "NO"}`],
+          lines: [
+            `every process completed ${counted(o.intervals, "interval")}: ${complete ? "yes" : "NO"}`,
+          ],
           digest,
           ok: complete,
           json: Object.fromEntries(names.map((n) => [n, h.get(n)?.status ?? null])),

@@ -236,3 +236,12 @@ export class Progress {
 function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
+
+/**
+ * `n` and its noun in the number it takes: `counted(1, "interval")` is "1 interval",
+ * `counted(4, "interval")` "4 intervals" (`plural` defaults to the noun + "s"). For the run
+ * headers and summaries people read ("1 intervals" was printed, newcomer trial of session 12).
+ */
+export function counted(n: number | bigint, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 || n === 1n ? noun : plural}`;
+}

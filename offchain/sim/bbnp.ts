@@ -62,6 +62,7 @@ import type { ProgressSink } from "../runtime/progress.ts";
 import { createRng } from "../runtime/rng.ts";
 import { TrustedAuthority } from "../ta/authority.ts";
 import { LoadModel } from "./load-model.ts";
+import { counted } from "../runtime/log.ts";
 
 export { BBNP_ATTACKS, type BbnpAttackName, type BbnpDeployment };
 export { REJECTION_REASONS };
@@ -785,7 +786,7 @@ export async function runBbnp(
   const rejectedTotal = zeroRejections();
   for (const x of perRound) for (const k of REJECTION_REASONS) rejectedTotal[k] += x.rejected[k];
   return {
-    scenario: `BBNP ${mode} mode: ${n} users, ${scenario.rounds} rounds`,
+    scenario: `BBNP ${mode} mode: ${n} users, ${counted(scenario.rounds, "round")}`,
     seed: scenario.seed,
     mode,
     users: n,

@@ -284,6 +284,8 @@ export interface OksuzAgentsHooks {
    * kept at the run's end.
    */
   readonly fleetRetired?: () => void;
+  /** Shortest wall-clock period of the onion phase's `step` ticker, ms (default 2,000; tests). */
+  readonly progressTickMs?: number;
 }
 
 export class OksuzAgentsTimeoutError extends Error {
@@ -936,6 +938,7 @@ export async function runOksuzAgents(
     const hops = scenario.pathLength ?? DEFAULT_PATH_LENGTH;
     const onionTotal = scenario.meters * slots * scenario.intervals;
     let lastOnionStep = "";
+    let sentCompleted = false;
     /** The onion phase's step now (both steps when `final`: the run's end, whatever the ticks). */
     const onionProgress = (final: boolean): void => {
       let sent = retirement.onionsSent;
@@ -959,6 +962,12 @@ export async function runOksuzAgents(
         hooks.step?.(hopsStep);
         return;
       }
+      // The tick that finds every onion sent reports "onions sent N/N" first, so the log says the
+      // phase ended when it did, not after the seal (newcomer trial, session 12).
+      if (sent >= onionTotal && !sentCompleted) {
+        sentCompleted = true;
+        hooks.step?.(sentStep);
+      }
       const step = sent < onionTotal ? sentStep : hopsStep;
       const key = `${step.task}/${step.done}`;
       if (key === lastOnionStep) return;
@@ -972,11 +981,12 @@ export async function runOksuzAgents(
     const tick = (): void => {
       const t0 = performance.now();
       onionProgress(false);
-      onionTicker = setTimeout(tick, progressTickMs(performance.now() - t0));
+      onionTicker = setTimeout(tick, progressTickMs(performance.now() - t0, shortestTickMs));
       onionTicker.unref();
     };
+    const shortestTickMs = hooks.progressTickMs ?? PROGRESS_TICK_MS;
     if (hooks.step) {
-      onionTicker = setTimeout(tick, PROGRESS_TICK_MS);
+      onionTicker = setTimeout(tick, shortestTickMs);
       onionTicker.unref();
     }
     try {
@@ -1023,15 +1033,16 @@ export const PROGRESS_TICK_MS = 2_000;
 
 /**
  * Wall-clock ms until the next progress tick after a tick whose scan over the meters took
- * `scanMs`: {@link PROGRESS_TICK_MS}, or 50 × `scanMs` when longer, so the O(N) scan costs at most
+ * `scanMs`: `shortestMs` ({@link PROGRESS_TICK_MS} unless a test sets
+ * `OksuzAgentsHooks.progressTickMs`), or 50 × `scanMs` when longer, so the O(N) scan costs at most
  * 2 % of the run whatever N (issue 14: at a fixed period its total grew as N²). Throws RangeError
  * for a negative or non-finite `scanMs`.
  */
-export function progressTickMs(scanMs: number): number {
+export function progressTickMs(scanMs: number, shortestMs: number = PROGRESS_TICK_MS): number {
   if (!Number.isFinite(scanMs) || scanMs < 0) {
     throw new RangeError("progressTickMs: scanMs must be a finite number ≥ 0");
   }
-  return Math.max(PROGRESS_TICK_MS, Math.ceil(50 * scanMs));
+  return Math.max(shortestMs, Math.ceil(50 * scanMs));
 }
 
 /**

@@ -96,6 +96,22 @@ describe("Oksuz agents over the wire", function () {
     });
   });
 
+  it("says 'onions sent N/N' when the last onion is sent, before the interval's OCD is posted", async function () {
+    // Regression (newcomer trial, session 12): once every onion was sent the ticker went on to the
+    // relayed hops, and "onions sent N/N" came only at the run's end, after the seal.
+    const steps: string[] = [];
+    const run = await runOksuzAgents({ meters: 4, intervals: 1, seed: "agents-progress" }, chain, {
+      step: (s) => void steps.push(`${s.task} ${s.done}/${s.total}`),
+      progressTickMs: 1,
+    });
+    await reconcile(run, 1);
+    const sentAll = steps.indexOf("onions sent 32/32");
+    const posting = steps.findIndex((s) => s.startsWith("OCD slots posted"));
+    expect(sentAll, steps.join("\n")).to.be.greaterThan(-1);
+    expect(posting, steps.join("\n")).to.be.greaterThan(-1);
+    expect(sentAll, steps.join("\n")).to.be.below(posting);
+  });
+
   it("spreads a city's report onions over more rounds only past 6,250 onions per round (issue 14)", function () {
     // 8 rounds (the agent's default) up to 6,250 meters at K = 8: those runs are unchanged.
     expect(citySendRounds(4, 8)).to.equal(8);

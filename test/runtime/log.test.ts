@@ -3,6 +3,7 @@ import { expect } from "chai";
 
 import { VirtualClock } from "../../offchain/runtime/clock.ts";
 import {
+  counted,
   consoleLogger,
   LogError,
   MemoryLogger,
@@ -11,6 +12,15 @@ import {
 } from "../../offchain/runtime/log.ts";
 
 describe("log", () => {
+  it("counted: the noun in the number it takes", () => {
+    expect(counted(1, "interval")).to.equal("1 interval");
+    expect(counted(1n, "round")).to.equal("1 round");
+    expect(counted(0, "interval")).to.equal("0 intervals");
+    expect(counted(4, "interval")).to.equal("4 intervals");
+    expect(counted(2, "entry", "entries")).to.equal("2 entries");
+    expect(counted(1, "entry", "entries")).to.equal("1 entry");
+  });
+
   it("MemoryLogger records level, component, message, fields and clock time", () => {
     const clock = new VirtualClock({ startMs: 42 });
     const log = new MemoryLogger("cc", clock, "info");

@@ -29,6 +29,7 @@ import {
   type ServiceEnv,
 } from "../service.ts";
 import { parseBbnpConfig, scalarFromBytes, type BbnpRoleConfig } from "./bbnp-setup.ts";
+import { counted } from "../../runtime/log.ts";
 
 const NS = "gateway";
 const OPENED = "opened";
@@ -71,7 +72,9 @@ export async function gatewayService(
   const logger = env.logger;
   const blindingOf = (round: bigint): bigint => {
     if (round < 1n || round > BigInt(cfg.rounds)) {
-      throw new RangeError(`no β_g for round ${round} (set up for ${cfg.rounds} rounds)`);
+      throw new RangeError(
+        `no β_g for round ${round} (set up for ${counted(cfg.rounds, "round")})`,
+      );
     }
     const k = Number(round - 1n) * 32;
     return BigInt("0x" + bytesToHex(blinding.subarray(k, k + 32))) % BBNP_ORDER;

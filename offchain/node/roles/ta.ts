@@ -15,6 +15,7 @@ import {
   type ServiceEnv,
 } from "../service.ts";
 import { parseBbnpConfig, type BbnpRoleConfig } from "./bbnp-setup.ts";
+import { counted } from "../../runtime/log.ts";
 
 /** The TA service's transport address. */
 export const TA_ADDRESS = "ta";
@@ -35,7 +36,7 @@ export function taService(env: ServiceEnv & { readonly config: BbnpRoleConfig })
   const n = cfg.params.userCount;
   if (material.length !== 32 * n * cfg.rounds) {
     throw new ServiceConfigError(
-      `ta: ta-round-blindings: expected ${cfg.rounds} rounds × ${n} users × 32 bytes`,
+      `ta: ta-round-blindings: expected ${counted(cfg.rounds, "round")} × ${counted(n, "user")} × 32 bytes`,
     );
   }
   let agent: TaAgent | undefined;
