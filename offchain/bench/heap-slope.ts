@@ -16,6 +16,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 
+import { decimalNumber } from "../cli/common.ts";
+
 /** The parts of a `.heapsnapshot` this reads. */
 interface HeapSnapshot {
   readonly snapshot: {
@@ -169,10 +171,18 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const { values, positionals } = parsed;
-  const [a, na, b, nb] = positionals;
+  const [a, naText, b, nbText] = positionals;
   const by = values.by;
-  if (b === undefined || !(Number(na) > 0) || !(Number(nb) > Number(na))) {
+  const na = decimalNumber(naText ?? "", true);
+  const nb = decimalNumber(nbText ?? "", true);
+  if (b === undefined || !(na > 0) || !(nb > na)) {
     console.error(usage);
+    process.exit(2);
+  }
+  const depth = decimalNumber(values.depth, true);
+  const top = decimalNumber(values.top, true);
+  if (!(depth >= 1) || !(top >= 1)) {
+    console.error("heap-slope: --depth and --top must be integers ≥ 1");
     process.exit(2);
   }
   if (by !== "constructor" && by !== "path") {
@@ -181,16 +191,11 @@ async function main(): Promise<void> {
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(","));
   const group = (file: string) =>
-    groupHeap(
-      JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot,
-      by,
-      Number(values.depth),
-      only,
-    );
-  const rows = slopeRows(group(a), Number(na), group(b), Number(nb));
+    groupHeap(JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot, by, depth, only);
+  const rows = slopeRows(group(a), na, group(b), nb);
   const total = rows.reduce((s, r) => s + r.bytes, 0);
   console.log(`${total.toFixed(0)} B per meter in all`);
-  for (const r of rows.slice(0, Number(values.top))) {
+  for (const r of rows.slice(0, top)) {
     console.log(
       `${r.bytes.toFixed(0).padStart(7)} B ${r.nodes.toFixed(2).padStart(7)} /meter  ${r.group}`,
     );

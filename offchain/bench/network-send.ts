@@ -11,35 +11,63 @@
 // there (it only needs `MemoryNetwork`, `VirtualClock` and `createRng`).
 import { parseArgs } from "node:util";
 
+import { decimalNumber } from "../cli/common.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
 import { createRng } from "../runtime/rng.ts";
 
-const { values } = parseArgs({
-  options: {
-    sends: { type: "string", default: "1000000" },
-    endpoints: { type: "string", default: "2000" },
-    loss: { type: "string", default: "0.05" },
-    "jitter-ms": { type: "string", default: "10" },
-    reps: { type: "string", default: "3" },
-  },
-});
-const sends = Number(values.sends);
-const endpoints = Number(values.endpoints);
-const reps = Number(values.reps);
+const USAGE = `usage: network-send.ts [--sends N] [--endpoints E] [--loss P] [--jitter-ms MS] [--reps R]
+  --sends N        sends per repetition, default 1000000
+  --endpoints E    started endpoints, ≥ 2, default 2000
+  --loss P         loss probability in [0, 1), default 0.05
+  --jitter-ms MS   latency jitter, default 10
+  --reps R         repetitions, default 3`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      sends: { type: "string", default: "1000000" },
+      endpoints: { type: "string", default: "2000" },
+      loss: { type: "string", default: "0.05" },
+      "jitter-ms": { type: "string", default: "10" },
+      reps: { type: "string", default: "3" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+} catch (err) {
+  console.error(`network-send: ${(err as Error).message.split("\n")[0]}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const sends = decimalNumber(values.sends, true);
+const endpoints = decimalNumber(values.endpoints, true);
+const reps = decimalNumber(values.reps, true);
+const jitterMs = decimalNumber(values["jitter-ms"]);
+const loss = decimalNumber(values.loss);
 if (
   !Number.isSafeInteger(sends) ||
   sends < 1 ||
   !Number.isSafeInteger(endpoints) ||
-  endpoints < 2
+  endpoints < 2 ||
+  !Number.isSafeInteger(reps) ||
+  reps < 1 ||
+  !(jitterMs >= 0) ||
+  !(loss >= 0 && loss < 1)
 ) {
-  throw new RangeError("network-send: --sends ≥ 1 and --endpoints ≥ 2 must be integers");
+  console.error(
+    "network-send: --sends ≥ 1, --endpoints ≥ 2 and --reps ≥ 1 must be integers, --jitter-ms ≥ 0 and --loss in [0, 1) decimals",
+  );
+  process.exit(2);
 }
 const clock = new VirtualClock({ startMs: 0 });
 const net = new MemoryNetwork(
   {
-    latency: { baseMs: 20, jitterMs: Number(values["jitter-ms"]) },
-    lossProbability: Number(values.loss),
+    latency: { baseMs: 20, jitterMs },
+    lossProbability: loss,
   },
   { clock, rng: createRng("network-send") },
 );

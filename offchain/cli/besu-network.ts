@@ -15,6 +15,7 @@ import {
   type BesuKitInit,
 } from "../besu/kit.ts";
 import { checkOutputDir, writeKit } from "../besu/kit-writer.ts";
+import { decimalNumber } from "./common.ts";
 
 interface BesuNetworkFlags {
   validators: string;
@@ -32,7 +33,7 @@ interface BesuNetworkFlags {
 
 /** A decimal integer flag; anything else (e.g. "4.5", "", "0x10") is a named error. */
 function integerFlag(value: string, flag: string, isPort = false): number {
-  const n = /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  const n = decimalNumber(value, true);
   if (!Number.isSafeInteger(n)) {
     const Err = isPort ? BesuKitPortError : BesuKitOptionError;
     throw new Err(`${flag} must be an integer, got "${value}"`);

@@ -61,6 +61,8 @@ describe("besu: gridledger besu-network", function () {
     [["--validators", "3"], "BesuKitValidatorCountError"],
     [["--p2p-port", "70000"], "BesuKitPortError"],
     [["--rpc-port", "abc"], "BesuKitPortError"],
+    [["--validators", "4e0"], "BesuKitOptionError"],
+    [["--chain-id", " 777"], "BesuKitOptionError"],
     [["--besu-version", "24.12.0"], "BesuKitVersionError"],
     [["--host", "example.org"], "BesuKitOptionError"],
   ] as const) {

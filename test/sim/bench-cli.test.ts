@@ -46,6 +46,7 @@ describe("bench tools: bad input (issue 14)", function () {
       "rss-by-mapping.ts",
       "posting-heap.ts",
       "city-run.ts",
+      "network-send.ts",
     ]) {
       const file = `offchain/bench/${script}`;
       expect(tool(file, ["--help"]).status, script).to.equal(0);
@@ -64,6 +65,34 @@ describe("bench tools: bad input (issue 14)", function () {
     expect(out.lines).to.deep.equal([
       "rss-by-mapping: --out /nonexistent/x is not writable: ENOENT",
     ]);
+  });
+
+  it("heap-slope and network-send take plain decimals only: one line, exit 2, before any work", () => {
+    // Regression: both parsed with Number(), so `1e3` and `0x10` were numbers.
+    const slope = tool("offchain/bench/heap-slope.ts", [
+      "a.heapsnapshot",
+      "1e3",
+      "b.heapsnapshot",
+      "2000",
+    ]);
+    expect(slope.status).to.equal(2);
+    expect(slope.lines[0]).to.match(/^usage: heap-slope\.ts/);
+    const top = tool("offchain/bench/heap-slope.ts", ["a", "10", "b", "20", "--top", "0x10"]);
+    expect(top.status).to.equal(2);
+    expect(top.lines).to.deep.equal(["heap-slope: --depth and --top must be integers ≥ 1"]);
+    for (const args of [
+      ["--sends", "1e3"],
+      ["--endpoints", "0x10"],
+      ["--reps", "0"],
+      ["--loss", "1"],
+      ["--jitter-ms=-1"],
+    ]) {
+      const r = tool("offchain/bench/network-send.ts", args);
+      expect(r.status, args.join(" ")).to.equal(2);
+      expect(r.lines, args.join(" ")).to.have.length(1);
+      expect(r.lines[0], args.join(" ")).to.match(/^network-send: --sends ≥ 1/);
+      expect(r.stdout, args.join(" ")).to.equal("");
+    }
   });
 
   it("city-run: a --heap-snapshot phase that no run reaches is an error, not a quiet exit 0", () => {
