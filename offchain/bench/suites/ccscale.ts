@@ -4,7 +4,7 @@
 import { availableParallelism, loadavg } from "node:os";
 
 import { AdmissionPool, BatchAdmission } from "../../cc/admission-pool.ts";
-import { packSignatureJobs } from "../../cc/admission-verify.ts";
+import { packSignatureJobs, verifyPackedSignatureJobs } from "../../cc/admission-verify.ts";
 import { ControlCenter } from "../../cc/control-center.ts";
 import { bytesToBigInt } from "../../crypto/bytes.ts";
 import { sha256 } from "../../crypto/hash.ts";
@@ -70,8 +70,12 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cpuPool: number[] = [];
   const coresOne: number[] = [];
   const coresPool: number[] = [];
-  /** CPU µs per report: CC's thread in pool mode, the checks on one worker, on every worker. */
+  /**
+   * CPU µs per report: CC's thread in pool mode; the checks on CC's thread, on one worker, on
+   * every worker.
+   */
   const ccThread: number[] = [];
+  const checksHere: number[] = [];
   const checksOne: number[] = [];
   const checksAll: number[] = [];
   const cpuMicros = (since: NodeJS.CpuUsage) => {
@@ -129,6 +133,10 @@ export async function run(ctx: BenchContext): Promise<void> {
         packSignatureJobs(jobs);
         for (const r of reports) center.admit(r, { signatureVerdict: true });
         ccThread.push(cpuMicros(cpu0) / reports.length);
+        // The same checks on CC's own thread: a worker's extra cost per check is the difference.
+        cpu0 = process.cpuUsage();
+        verifyPackedSignatureJobs(domain, packSignatureJobs(jobs));
+        checksHere.push(cpuMicros(cpu0) / reports.length);
         cpu0 = process.cpuUsage();
         await pool1.verify(jobs);
         checksOne.push(cpuMicros(cpu0) / reports.length);
@@ -143,6 +151,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     await pool.close();
   }
   ctx.record("cc.admit_cpu_us_cc_thread", median(ccThread), "us");
+  ctx.record("cc.verify_cpu_us_cc_thread", median(checksHere), "us");
   ctx.record("cc.verify_cpu_us_pool_one_worker", median(checksOne), "us");
   ctx.record("cc.verify_cpu_us_pool_all_workers", median(checksAll), "us");
   ctx.record("cc.admit_per_s_one_core", median(oneCore), "1/s");
