@@ -27,7 +27,10 @@ export class BesuKitVersionError extends BesuKitError {
   override name = "BesuKitVersionError";
 }
 
-/** The output directory exists and is not empty, and `--force` was not given. */
+/**
+ * The output directory exists and is not empty, and `--force` was not given; or, with `--force`,
+ * it is not a kit written before or it holds the working directory.
+ */
 export class BesuKitOutputExistsError extends BesuKitError {
   override name = "BesuKitOutputExistsError";
 }

@@ -12,25 +12,45 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 
 import { makeDirectory } from "../runtime/fs.ts";
 import { BesuKitOutputError, BesuKitOutputExistsError } from "./errors.ts";
 import type { KitFile } from "./kit.ts";
 
+/** The file every kit has (`kit.json`): what `--force` looks for before it replaces a directory. */
+const KIT_MANIFEST = "kit.json";
+
 /**
- * Checks that `outDir` may be written: absent, an empty directory, or (with `force`) any directory.
- * Throws BesuKitOutputExistsError otherwise (also when it is a file).
+ * Checks that `outDir` may be written: absent, an empty directory, or (with `force`) a kit written
+ * before (a directory holding `kit.json`). Throws BesuKitOutputError for an empty path (Node
+ * resolves "" to the working directory: `--out "$UNSET" --force` replaced it), and
+ * BesuKitOutputExistsError for a file, a non-empty directory without `force`, and, even with
+ * `force`, a directory that is not a kit or that holds the working directory.
  */
 export function checkOutputDir(outDir: string, force: boolean): void {
+  if (outDir.trim() === "")
+    throw new BesuKitOutputError("--out is empty: give the kit's directory");
   const out = resolve(outDir);
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) {
     throw new BesuKitOutputExistsError(`--out ${outDir} exists and is not a directory`);
   }
-  if (!force && readdirSync(out).length > 0) {
+  if (readdirSync(out).length === 0) return;
+  if (!force) {
     throw new BesuKitOutputExistsError(
       `--out ${outDir} exists and is not empty (use --force to replace it)`,
+    );
+  }
+  const here = resolve(".");
+  if (here === out || here.startsWith(out.endsWith(sep) ? out : out + sep)) {
+    throw new BesuKitOutputExistsError(
+      `--out ${outDir} holds the working directory: --force will not replace it`,
+    );
+  }
+  if (!existsSync(join(out, KIT_MANIFEST))) {
+    throw new BesuKitOutputExistsError(
+      `--out ${outDir} is not a kit (no ${KIT_MANIFEST}): --force replaces only a kit written before`,
     );
   }
 }

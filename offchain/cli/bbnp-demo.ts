@@ -85,7 +85,6 @@ const values = parseOptions(c, USAGE, {
   help: { type: "boolean", short: "h", default: false },
 });
 const fail: Cli["fail"] = c.fail;
-checkOutputPaths(c, values.json, values.report);
 const intOption: Cli["intOption"] = c.intOption;
 
 const users = intOption(values.users, "users", 100, 2, 1 << 20);
@@ -138,6 +137,9 @@ if (values.deployment !== undefined) {
     );
   deployment = { ledger, registry: deployedContract(deployed, "ReputationRegistry") };
 }
+// Output paths last: checking a directory creates it, and a run refused for another option must
+// leave nothing behind (newcomer trial, session 13).
+checkOutputPaths(c, values.json, values.report);
 
 async function chainAccess(): Promise<{
   chain: BbnpChainAccess;

@@ -69,7 +69,7 @@ export function registerBesuNetwork(program: Command, deps: { ensureBuilt: () =>
     .description(
       "Write a private Besu QBFT network kit whose validators come from the reputation registry",
     )
-    .option("--validators <n>", "QBFT validators (≥ 4)", String(d.validators))
+    .option("--validators <n>", "QBFT validators (4 to 255)", String(d.validators))
     .option("--members <n>", "extra non-validating nodes for services", String(d.members))
     .option("--chain-id <id>", "chain id", String(d.chainId))
     .option(
@@ -95,7 +95,7 @@ export function registerBesuNetwork(program: Command, deps: { ensureBuilt: () =>
       String(d.contractBlock),
     )
     .option("--out <dir>", "output directory", "besu-net")
-    .option("--force", "replace a non-empty output directory")
+    .option("--force", "replace a non-empty output directory that holds a kit written before")
     .action((flags: BesuNetworkFlags) => {
       try {
         const init = besuKitInitFromFlags(flags);

@@ -382,6 +382,7 @@ export function checkOutputPaths(
   report: string | undefined,
 ): void {
   if (json !== undefined) {
+    if (json.trim() === "") c.fail("--json is empty: give a file");
     if (existsSync(json) && statSync(json).isDirectory()) c.fail(`--json ${json} is a directory`);
     const existed = existsSync(json);
     try {
@@ -401,6 +402,8 @@ export function checkOutputPaths(
  * exits through `c.fail` ("--OPTION DIR is not a writable directory: CODE") otherwise.
  */
 export function checkOutputDir(c: Cli, option: string, dir: string): void {
+  // "" would be the working directory: a typo or an unset variable, never meant.
+  if (dir.trim() === "") c.fail(`--${option} is empty: give a directory`);
   try {
     makeDirectory(dir); // not mkdirSync({ recursive }): it spins for ever under /proc
     const probe = join(dir, `.gridledger-probe-${process.pid}`);

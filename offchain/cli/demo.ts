@@ -100,9 +100,7 @@ const values = parseOptions(c, USAGE, {
   help: { type: "boolean", short: "h", default: false },
 });
 const fail: Cli["fail"] = c.fail;
-checkOutputPaths(c, values.json, values.report);
 const pseudonymsOut = values["pseudonyms-out"];
-if (pseudonymsOut !== undefined) checkOutputDir(c, "pseudonyms-out", pseudonymsOut);
 
 // At most a million: ≈ 20 kB per simulated meter, one process (docs/SCALE.md).
 const meters = c.intOption(values.meters, "meters", 50, 5, MAX_SIMULATED_METERS);
@@ -147,6 +145,10 @@ if (values.crash !== undefined) {
       `--crash interval ${crash.interval} is not in 1…${intervals} (intervals are numbered from 1)`,
     );
 }
+// Output paths last: checking a directory creates it, and a run refused for another option must
+// leave nothing behind (newcomer trial, session 13).
+checkOutputPaths(c, values.json, values.report);
+if (pseudonymsOut !== undefined) checkOutputDir(c, "pseudonyms-out", pseudonymsOut);
 
 async function chainAccess(): Promise<{
   chain: ChainAccess;

@@ -77,7 +77,7 @@ describe("besu: gridledger besu-network", function () {
     });
   }
 
-  it("refuses an existing non-empty --out and leaves it as it was; --force replaces it", () => {
+  it("refuses an existing non-empty --out and leaves it as it was; --force replaces a kit only", () => {
     const out = join(dir, "net");
     mkdirSync(out);
     writeFileSync(join(out, "mine.txt"), "keep me");
@@ -85,11 +85,58 @@ describe("besu: gridledger besu-network", function () {
     expect(r.status).to.equal(2);
     expect(r.stderr).to.match(/^gridledger besu-network: BesuKitOutputExistsError: .*--force/);
     expect(readdirSync(out)).to.deep.equal(["mine.txt"]);
-    const forced = gridledger("--out", out, "--force");
+    // Not a kit: --force refuses too (newcomer trial, session 13: it replaced any directory).
+    const notKit = gridledger("--out", out, "--force");
+    expect(notKit.status).to.equal(2);
+    expect(notKit.stderr.trimEnd().split("\n")).to.deep.equal([
+      `gridledger besu-network: BesuKitOutputExistsError: --out ${out} is not a kit (no kit.json): --force replaces only a kit written before`,
+    ]);
+    expect(readdirSync(out)).to.deep.equal(["mine.txt"]);
+    // A kit written before, with a file of the user's beside it: --force replaces it whole.
+    rmSync(join(out, "mine.txt"));
+    expect(gridledger("--out", out).status).to.equal(0);
+    writeFileSync(join(out, "mine.txt"), "stale");
+    const forced = gridledger("--out", out, "--force", "--chain-id", "778");
     expect(forced.status, forced.stderr).to.equal(0);
     expect(existsSync(join(out, "mine.txt"))).to.equal(false);
-    expect(existsSync(join(out, "genesis.json"))).to.equal(true);
+    expect(readFileSync(join(out, "genesis.json"), "utf8")).to.include('"chainId": 778');
     expect(readdirSync(dir)).to.deep.equal(["net"]);
+  });
+
+  it("--out '' is refused, and --force never replaces the working directory or one holding it", () => {
+    // Regression (newcomer trial, session 13): "" resolved to the working directory, and
+    // `--out '' --force` replaced it with a kit.
+    const here = join(dir, "here");
+    const inner = join(here, "sub");
+    mkdirSync(inner, { recursive: true });
+    writeFileSync(join(inner, "precious.txt"), "keep me");
+    const run = (cwd: string, ...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ["--disable-warning=ExperimentalWarning", MAIN, "besu-network", ...args],
+        { cwd, encoding: "utf8" },
+      );
+    for (const args of [
+      ["--out", ""],
+      ["--out", "", "--force"],
+      ["--out", " ", "--force"],
+    ]) {
+      const r = run(inner, ...args);
+      expect(r.status, JSON.stringify(args)).to.equal(2);
+      expect(r.stderr.trimEnd().split("\n"), JSON.stringify(args)).to.deep.equal([
+        "gridledger besu-network: BesuKitOutputError: --out is empty: give the kit's directory",
+      ]);
+    }
+    // Even a kit: not while it holds the working directory.
+    writeFileSync(join(inner, "kit.json"), "{}");
+    for (const out of [".", "..", inner]) {
+      const r = run(inner, "--out", out, "--force");
+      expect(r.status, out).to.equal(2);
+      expect(r.stderr, out).to.match(
+        /^gridledger besu-network: BesuKitOutputExistsError: --out .* holds the working directory: --force will not replace it\n$/,
+      );
+    }
+    expect(readdirSync(inner).sort()).to.deep.equal(["kit.json", "precious.txt"]);
   });
 
   it("an empty existing --out is used without --force", () => {
@@ -108,9 +155,9 @@ describe("besu: gridledger besu-network", function () {
     expect(() => writeKit(files, out, false)).to.throw(/escapes the kit/);
     expect(readdirSync(dir)).to.deep.equal([]);
     mkdirSync(out);
-    writeFileSync(join(out, "x"), "x");
+    writeFileSync(join(out, "kit.json"), "{}"); // a kit written before: --force may replace it
     expect(() => writeKit(files, out, true)).to.throw(/escapes the kit/);
-    expect(readdirSync(out)).to.deep.equal(["x"]); // --force with a failing kit keeps the old one
+    expect(readdirSync(out)).to.deep.equal(["kit.json"]); // --force with a failing kit keeps the old one
     expect(() => writeKit(files.slice(0, 1), out, false)).to.throw(BesuKitOutputExistsError);
   });
 });

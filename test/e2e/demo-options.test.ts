@@ -2,6 +2,8 @@
 // demo option): one usage line, exit code 2, no chain started.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -92,6 +94,46 @@ describe("gridledger: one error style for every command (newcomer trials, issue 
   for (const [args, line] of cases) {
     it(`gridledger ${args.join(" ")}: exit 2, one error line`, () => {
       const r = gridledger(args);
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
+    });
+  }
+});
+
+describe("demos: output paths (newcomer trial, session 13)", function () {
+  this.timeout(120_000);
+
+  it("a run refused for another option creates none of its output directories", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "gl-outputs-"));
+    try {
+      const report = join(tmp, "report");
+      const pseudonyms = join(tmp, "pseudonyms");
+      const oksuz = demo(["--report", report, "--pseudonyms-out", pseudonyms, "--meters", "0"]);
+      expect(oksuz.status).to.equal(2);
+      expect(oksuz.stderr.trim().split("\n")).to.deep.equal([
+        'demo: --meters must be an integer in [5, 1000000], got "0"',
+      ]);
+      const noRpc = demo(["--pseudonyms-out", pseudonyms]);
+      expect(noRpc.status).to.equal(2);
+      const bbnp = runScript("offchain/cli/bbnp-demo.ts", ["--report", report, "--users", "1"]);
+      expect(bbnp.status).to.equal(2);
+      expect(readdirSync(tmp)).to.deep.equal([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  for (const [script, args, line] of [
+    ["offchain/cli/demo.ts", ["--report", ""], "demo: --report is empty: give a directory"],
+    ["offchain/cli/demo.ts", ["--json", " "], "demo: --json is empty: give a file"],
+    [
+      "offchain/cli/bbnp-demo.ts",
+      ["--report", ""],
+      "bbnp-demo: --report is empty: give a directory",
+    ],
+  ] as const) {
+    it(`${script} ${args.join(" ")}: an empty path is refused, not taken as the working directory`, () => {
+      const r = runScript(script, [...args, "--quiet"]);
       expect(r.status).to.equal(2);
       expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
     });
