@@ -343,6 +343,20 @@ export async function runOksuzAgents(
   chain: OksuzAgentsChain,
   hooks: OksuzAgentsHooks = {},
 ): Promise<OksuzAgentsRun> {
+  // Every report admitted means every onion was sent: the onion ticker (one scan per ≥ 2 s) may not
+  // have said so yet, so CC's "reports admitted N/N" first settles "onions sent" (newcomer trial,
+  // session 13: "onions sent 2400/2400" came 1.1 s after "reports admitted 2400/2400").
+  let settleOnionsSent = (): void => {};
+  const outerStep = hooks.step;
+  if (outerStep !== undefined) {
+    hooks = {
+      ...hooks,
+      step: (s) => {
+        if (s.task === "reports admitted" && s.done === s.total) settleOnionsSent();
+        outerStep(s);
+      },
+    };
+  }
   const logger = hooks.logger ?? silentLogger;
   const progress = hooks.progress ?? (() => {});
   const rng = createRng(`gridledger/oksuz/${scenario.seed}`);
@@ -939,14 +953,24 @@ export async function runOksuzAgents(
     const onionTotal = scenario.meters * slots * scenario.intervals;
     let lastOnionStep = "";
     let sentCompleted = false;
-    /** The onion phase's step now (both steps when `final`: the run's end, whatever the ticks). */
-    const onionProgress = (final: boolean): void => {
+    /** Report onions sent so far (first copies, not resends): one scan over the meters. */
+    const onionsSent = (): number => {
       let sent = retirement.onionsSent;
       for (const m of meters) {
         if (m === undefined) continue;
         const st = m.status();
         sent += st.onionsSent - st.resent;
       }
+      return sent;
+    };
+    settleOnionsSent = () => {
+      if (sentCompleted || onionsSent() < onionTotal) return;
+      sentCompleted = true;
+      hooks.step?.({ task: "onions sent", done: onionTotal, total: onionTotal });
+    };
+    /** The onion phase's step now (both steps when `final`: the run's end, whatever the ticks). */
+    const onionProgress = (final: boolean): void => {
+      const sent = onionsSent();
       const sentStep = { task: "onions sent", done: Math.min(sent, onionTotal), total: onionTotal };
       let forwarded = 0;
       if (final || sent >= onionTotal) {
@@ -958,7 +982,7 @@ export async function runOksuzAgents(
         total: onionTotal * hops,
       };
       if (final) {
-        hooks.step?.(sentStep);
+        if (!sentCompleted) hooks.step?.(sentStep);
         hooks.step?.(hopsStep);
         return;
       }

@@ -96,20 +96,26 @@ describe("Oksuz agents over the wire", function () {
     });
   });
 
-  it("says 'onions sent N/N' when the last onion is sent, before the interval's OCD is posted", async function () {
-    // Regression (newcomer trial, session 12): once every onion was sent the ticker went on to the
-    // relayed hops, and "onions sent N/N" came only at the run's end, after the seal.
-    const steps: string[] = [];
-    const run = await runOksuzAgents({ meters: 4, intervals: 1, seed: "agents-progress" }, chain, {
-      step: (s) => void steps.push(`${s.task} ${s.done}/${s.total}`),
-      progressTickMs: 1,
-    });
-    await reconcile(run, 1);
-    const sentAll = steps.indexOf("onions sent 32/32");
-    const posting = steps.findIndex((s) => s.startsWith("OCD slots posted"));
-    expect(sentAll, steps.join("\n")).to.be.greaterThan(-1);
-    expect(posting, steps.join("\n")).to.be.greaterThan(-1);
-    expect(sentAll, steps.join("\n")).to.be.below(posting);
+  it("says 'onions sent N/N' once, when the last onion is sent, before every report is admitted", async function () {
+    // Regressions (newcomer trials): once every onion was sent the ticker went on to the relayed
+    // hops, so "onions sent N/N" came only at the run's end, after the seal (session 12); and the
+    // ticker samples every ≥ 2 s, so it came after "reports admitted N/N" (session 13). Both the
+    // ticker's path (a 1 ms tick) and CC's completion (the default tick never fires in this run).
+    for (const progressTickMs of [1, undefined]) {
+      const steps: string[] = [];
+      const run = await runOksuzAgents(
+        { meters: 4, intervals: 1, seed: "agents-progress" },
+        chain,
+        { step: (s) => void steps.push(`${s.task} ${s.done}/${s.total}`), progressTickMs },
+      );
+      await reconcile(run, 1);
+      const what = `tick ${progressTickMs}:\n${steps.join("\n")}`;
+      const sentAll = steps.indexOf("onions sent 32/32");
+      expect(sentAll, what).to.be.greaterThan(-1);
+      expect(steps.lastIndexOf("onions sent 32/32"), what).to.equal(sentAll);
+      expect(sentAll, what).to.be.below(steps.indexOf("reports admitted 32/32"));
+      expect(sentAll, what).to.be.below(steps.findIndex((s) => s.startsWith("OCD slots posted")));
+    }
   });
 
   it("spreads a city's report onions over more rounds only past 6,250 onions per round (issue 14)", function () {
