@@ -175,8 +175,14 @@ async function main(): Promise<void> {
   const by = values.by;
   const na = decimalNumber(naText ?? "", true);
   const nb = decimalNumber(nbText ?? "", true);
-  if (b === undefined || !(na > 0) || !(nb > na)) {
+  if (b === undefined || positionals.length !== 4) {
     console.error(usage);
+    process.exit(2);
+  }
+  if (!(na > 0) || !(nb > na)) {
+    console.error(
+      `heap-slope: the meter counts must be integers with 0 < N1 < N2, got "${naText}" and "${nbText}"`,
+    );
     process.exit(2);
   }
   const depth = decimalNumber(values.depth, true);
@@ -190,8 +196,23 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(","));
-  const group = (file: string) =>
-    groupHeap(JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot, by, depth, only);
+  const group = (file: string) => {
+    let snapshot: HeapSnapshot;
+    try {
+      snapshot = JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      console.error(`heap-slope: cannot read ${file} as a heap snapshot: ${e.code ?? e.message}`);
+      process.exit(2);
+    }
+    if (typeof snapshot?.snapshot?.meta !== "object" || !Array.isArray(snapshot.nodes)) {
+      console.error(
+        `heap-slope: cannot read ${file} as a heap snapshot: no snapshot.meta or nodes`,
+      );
+      process.exit(2);
+    }
+    return groupHeap(snapshot, by, depth, only);
+  };
   const rows = slopeRows(group(a), na, group(b), nb);
   const total = rows.reduce((s, r) => s + r.bytes, 0);
   console.log(`${total.toFixed(0)} B per meter in all`);

@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 
 import { decimalNumber } from "../cli/common.ts";
+import { counted } from "../runtime/log.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
 import { createRng } from "../runtime/rng.ts";
@@ -43,26 +44,26 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const sends = decimalNumber(values.sends, true);
-const endpoints = decimalNumber(values.endpoints, true);
-const reps = decimalNumber(values.reps, true);
-const jitterMs = decimalNumber(values["jitter-ms"]);
-const loss = decimalNumber(values.loss);
-if (
-  !Number.isSafeInteger(sends) ||
-  sends < 1 ||
-  !Number.isSafeInteger(endpoints) ||
-  endpoints < 2 ||
-  !Number.isSafeInteger(reps) ||
-  reps < 1 ||
-  !(jitterMs >= 0) ||
-  !(loss >= 0 && loss < 1)
-) {
-  console.error(
-    "network-send: --sends ≥ 1, --endpoints ≥ 2 and --reps ≥ 1 must be integers, --jitter-ms ≥ 0 and --loss in [0, 1) decimals",
-  );
-  process.exit(2);
-}
+/** `--name`'s value as a number, or exit 2 naming the option and what it must be. */
+const option = (
+  name: keyof typeof values,
+  integer: boolean,
+  ok: (x: number) => boolean,
+  what: string,
+) => {
+  const text = String(values[name]);
+  const x = decimalNumber(text, integer);
+  if (!ok(x) || (integer && !Number.isSafeInteger(x))) {
+    console.error(`network-send: --${name} must be ${what}, got "${text}"`);
+    process.exit(2);
+  }
+  return x;
+};
+const sends = option("sends", true, (x) => x >= 1, "an integer ≥ 1");
+const endpoints = option("endpoints", true, (x) => x >= 2, "an integer ≥ 2");
+const reps = option("reps", true, (x) => x >= 1, "an integer ≥ 1");
+const jitterMs = option("jitter-ms", false, (x) => x >= 0, "a decimal ≥ 0");
+const loss = option("loss", false, (x) => x >= 0 && x < 1, "a decimal in [0, 1)");
 const clock = new VirtualClock({ startMs: 0 });
 const net = new MemoryNetwork(
   {
@@ -90,5 +91,5 @@ for (let rep = 0; rep < reps; rep++) {
   perSendUs.push((((t1 - t0) * 1e3) / sends).toFixed(3));
 }
 console.log(
-  `µs per send, ${reps} repetitions of ${sends}: ${perSendUs.join(" ")}; lost ${net.stats().dropped.lost} of ${net.stats().sent}`,
+  `µs per send, ${counted(reps, "repetition")} of ${sends}: ${perSendUs.join(" ")}; lost ${net.stats().dropped.lost} of ${net.stats().sent}`,
 );

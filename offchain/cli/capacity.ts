@@ -79,14 +79,14 @@ const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /**
- * A block-space share (1 = every block full) as a percentage to 0.1, rounded away from the line
- * of 100 %: up when the city does not fit, down when it does, so "100.0 %" never stands beside
- * "does not fit" (524,585 meters is 100.0002 %).
+ * A block-space share (1 = every block full) as a percentage to the nearest 0.1, except that a
+ * city that does not fit never shows 100.0 % (524,585 meters is 100.0002 %: "100.1 %"). A city
+ * that fits is ≤ 100 % and rounds to at most "100.0 %".
  */
 export function shareText(share: number): string {
-  const tenths = share * 1000;
-  const rounded = share > 1 ? Math.ceil(tenths - 1e-9) : Math.floor(tenths + 1e-9);
-  return `${fmt(rounded / 10, 1)} %`;
+  let tenths = Math.round(share * 1000);
+  if (share > 1 && tenths <= 1000) tenths = 1001;
+  return `${fmt(tenths / 10, 1)} %`;
 }
 
 /** Registers `gridledger capacity`. */
@@ -108,7 +108,7 @@ export function registerCapacity(program: Command): void {
     .option("--bench <file>", "bench run with the measured costs", DEFAULT_BENCH)
     .option(
       "--gas <file>",
-      "bench run whose gas.* figures override --bench's ('none': --bench alone)",
+      "gas snapshot whose gas.* figures override --bench's ('none': --bench alone)",
       DEFAULT_GAS,
     )
     .option("--chart <file.svg>", "also write the chart of cost against city size (SVG)")

@@ -173,11 +173,12 @@ describe("capacity model", () => {
     expect(out.estimate.maxMeters).to.be.greaterThan(0);
   });
 
-  it("the share is rounded away from 100 %: up when the city does not fit, down when it does", () => {
-    expect(shareText(0.191)).to.equal("19.1 %");
+  it("the share is rounded to the nearest 0.1 %, and a city that does not fit never shows 100.0 %", () => {
+    expect(shareText(0.1906)).to.equal("19.1 %"); // SCALE.md's 100,000 meters (floored to 19.0 once)
+    expect(shareText(1.9064)).to.equal("190.6 %");
     expect(shareText(1)).to.equal("100.0 %");
+    expect(shareText(0.99999)).to.equal("100.0 %");
     expect(shareText(1.000002)).to.equal("100.1 %");
-    expect(shareText(0.99999)).to.equal("99.9 %");
     expect(shareText(19.06)).to.equal("1,906.0 %");
     const percent = (text: string) => Number(text.replace(/[ ,%]/g, ""));
     fc.assert(
