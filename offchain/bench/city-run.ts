@@ -193,7 +193,7 @@ const USAGE = `usage: node offchain/bench/city-run.ts [options]
 One city-scale run of the agent wiring (issue 14) on the in-process chain, timed per phase.
 
   --meters N                meters (default 1000)
-  --intervals N             intervals (default 1)
+  --intervals N             intervals (default 1, at most 1000000)
   --seed S                  the run's seed (default "city")
   --json                    one JSON object (CityRunResult) on stdout; progress on stderr
   --no-retire               keep every agent to the end (no retirement of the fleet)
@@ -218,7 +218,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     help: { type: "boolean", short: "h" },
   });
   const meters = c.intOption(values.meters, "meters", 1000, 1, MAX_SIMULATED_METERS);
-  const intervals = c.intOption(values.intervals, "intervals", 1, 1);
+  const intervals = c.intOption(values.intervals, "intervals", 1, 1, 1_000_000);
   // The same garbage headroom as `npm run demo` (issue 14), so the figures compare.
   limitHeapGrowth();
   limitChainAllocator();

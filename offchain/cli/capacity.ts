@@ -65,11 +65,17 @@ export function costsFromBench(metrics: Metrics): { costs: CapacityCosts; notes:
   };
 }
 
-function number(min: number, integer = false) {
+/**
+ * An option's parser: a plain decimal in [min, max] (an integer with `integer`). The bounds keep
+ * the model's products exact (below 2^53: 10^9 meters × 65,535 slots < 2^46) and the city real.
+ */
+function number(min: number, integer: boolean, max: number) {
   return (value: string): number => {
     const n = decimalNumber(value, integer);
-    if (!Number.isFinite(n) || n < min || (integer && !Number.isSafeInteger(n))) {
-      throw new InvalidArgumentError(`must be ${integer ? "an integer" : "a number"} ≥ ${min}`);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isSafeInteger(n))) {
+      throw new InvalidArgumentError(
+        `must be ${integer ? "an integer" : "a number"} in [${fmt(min)}, ${fmt(max)}]`,
+      );
     }
     return n;
   };
@@ -94,15 +100,20 @@ export function registerCapacity(program: Command): void {
   program
     .command("capacity")
     .description("What a city of N meters needs from one chain and control center (docs/SCALE.md)")
-    .requiredOption("--meters <n>", "registered meters", number(1, true))
-    .option("--interval-minutes <m>", "reporting interval", number(1), 15)
-    .option("--block-gas <gas>", "block gas limit", number(1_000_000, true), 30_000_000)
-    .option("--block-seconds <s>", "QBFT block period", number(1), 2)
-    .option("--slots <k>", "report slots per meter per interval (DESIGN §7)", number(1, true), 8)
+    .requiredOption("--meters <n>", "registered meters", number(1, true, 1e9))
+    .option("--interval-minutes <m>", "reporting interval", number(1, false, 525_600), 15)
+    .option("--block-gas <gas>", "block gas limit", number(1_000_000, true, 1e12), 30_000_000)
+    .option("--block-seconds <s>", "QBFT block period", number(1, false, 3_600), 2)
+    .option(
+      "--slots <k>",
+      "report slots per meter per interval (DESIGN §7; k is a u16)",
+      number(1, true, 65_535),
+      8,
+    )
     .option(
       "--real-chunks <r>",
       "real chunks per meter per interval (the rest are dummies)",
-      number(0),
+      number(0, false, 65_535),
       DEMO_REAL_CHUNKS_PER_METER,
     )
     .option("--bench <file>", "bench run with the measured costs", DEFAULT_BENCH)
@@ -145,6 +156,9 @@ export function registerCapacity(program: Command): void {
         };
         if (o.realChunks > o.slots) {
           fail(`--real-chunks ${o.realChunks} exceeds --slots ${o.slots} (a meter has K slots)`);
+        }
+        if (o.chart !== undefined && !/\.svg$/i.test(o.chart)) {
+          fail(`--chart writes SVG: give a FILE.svg, got "${o.chart}"`);
         }
         const metrics = gasOverlay(
           readMetrics(o.bench, "--bench run", "npm run bench -- --json FILE"),

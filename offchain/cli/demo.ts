@@ -43,7 +43,7 @@ import { counted } from "../runtime/log.ts";
 
 const USAGE = `usage: npm run demo -- [options]   (or: npx gridledger simulate [options])
   --meters N        smart meters (each also an onion relay), default 50, 5 to ${MAX_SIMULATED_METERS}
-  --intervals J     billing intervals of one hour, default 4
+  --intervals J     billing intervals of one hour, default 4, 1 to 1000000
   --seed S          seed of every random choice (keys, load, network), default "gridledger"
   --rpc URL         a JSON-RPC chain instead of the embedded one (e.g. http://127.0.0.1:8545 for
                     \`npx hardhat node\`). Every operator signs with its own key:
@@ -104,7 +104,8 @@ const pseudonymsOut = values["pseudonyms-out"];
 
 // At most a million: ≈ 20 kB per simulated meter, one process (docs/SCALE.md).
 const meters = c.intOption(values.meters, "meters", 50, 5, MAX_SIMULATED_METERS);
-const intervals = c.intOption(values.intervals, "intervals", 4, 1);
+// At most a million intervals (as BBNP's rounds): ten years of 15-minute intervals is 350,400.
+const intervals = c.intOption(values.intervals, "intervals", 4, 1, 1_000_000);
 const seed = values.seed ?? "gridledger";
 if (values.attack !== undefined && !ATTACKS.includes(values.attack as AttackName)) {
   fail(`unknown attack "${values.attack}"; one of ${ATTACKS.join(", ")}`);

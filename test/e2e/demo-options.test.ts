@@ -56,10 +56,15 @@ describe("demo: --meters (newcomer trial, issue 14)", function () {
     [["--meters", "1e3"], 'demo: --meters must be an integer in [5, 1000000], got "1e3"'],
     [["--meters", " 12"], 'demo: --meters must be an integer in [5, 1000000], got " 12"'],
     [["--loss", "0x0"], 'demo: --loss must be a fraction in [0, 1), got "0x0"'],
+    // Bounded like BBNP's --rounds (session 13: 99,999,999,999 intervals started a run).
+    [
+      ["--intervals", "1000001"],
+      'demo: --intervals must be an integer in [1, 1000000], got "1000001"',
+    ],
   ];
   for (const [args, line] of cases) {
     it(`${args.join(" ")}: exit 2, one error line, nothing run`, () => {
-      const r = demo([...args, "--intervals", "1"]);
+      const r = demo(args.includes("--intervals") ? args : [...args, "--intervals", "1"]);
       expect(r.status).to.equal(2);
       expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
       expect(r.stdout).to.not.match(/deployed/);
@@ -85,7 +90,7 @@ describe("gridledger: one error style for every command (newcomer trials, issue 
     // Commander's own errors, as the demos print theirs (was `error: …`).
     [
       ["capacity", "--meters", "1e6"],
-      "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
+      "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer in [1, 1,000,000,000]",
     ],
     [["deploy", "--bogus"], "gridledger deploy: unknown option '--bogus'"],
     // The program's own errors too.

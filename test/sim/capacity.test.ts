@@ -228,15 +228,28 @@ describe("capacity model", () => {
         // Plain decimals only: Number() took these (session 11's newcomer trial).
         [
           ["--meters", "1e6"],
-          "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer ≥ 1",
+          "gridledger capacity: option '--meters <n>' argument '1e6' is invalid. must be an integer in [1, 1,000,000,000]",
         ],
         [
           ["--block-gas", "3e7"],
-          "gridledger capacity: option '--block-gas <gas>' argument '3e7' is invalid. must be an integer ≥ 1000000",
+          "gridledger capacity: option '--block-gas <gas>' argument '3e7' is invalid. must be an integer in [1,000,000, 1,000,000,000,000]",
         ],
         [
           ["--interval-minutes", "0x10"],
-          "gridledger capacity: option '--interval-minutes <m>' argument '0x10' is invalid. must be a number ≥ 1",
+          "gridledger capacity: option '--interval-minutes <m>' argument '0x10' is invalid. must be a number in [1, 525,600]",
+        ],
+        [
+          ["--chart", "x.png"],
+          'gridledger capacity: --chart writes SVG: give a FILE.svg, got "x.png"',
+        ],
+        // Too large is named as such (session 13: 2^53 meters said "must be an integer ≥ 1").
+        [
+          ["--meters", "9007199254740992"],
+          "gridledger capacity: option '--meters <n>' argument '9007199254740992' is invalid. must be an integer in [1, 1,000,000,000]",
+        ],
+        [
+          ["--slots", "65536"],
+          "gridledger capacity: option '--slots <k>' argument '65536' is invalid. must be an integer in [1, 65,535]",
         ],
         [
           ["--real-chunks", "9"],
