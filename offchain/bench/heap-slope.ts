@@ -202,12 +202,22 @@ async function main(): Promise<void> {
       snapshot = JSON.parse(readFileSync(file, "utf8")) as HeapSnapshot;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      console.error(`heap-slope: cannot read ${file} as a heap snapshot: ${e.code ?? e.message}`);
+      const why = e.code ?? e.message.split("\n")[0];
+      console.error(`heap-slope: cannot read ${file} as a heap snapshot: ${why}`);
       process.exit(2);
     }
-    if (typeof snapshot?.snapshot?.meta !== "object" || !Array.isArray(snapshot.nodes)) {
+    const meta = snapshot?.snapshot?.meta as Partial<HeapSnapshot["snapshot"]["meta"]> | undefined;
+    const fields = ["node_fields", "edge_fields", "node_types", "edge_types"] as const;
+    if (
+      typeof meta !== "object" ||
+      meta === null ||
+      fields.some((f) => !Array.isArray(meta[f])) ||
+      !Array.isArray(snapshot.nodes) ||
+      !Array.isArray(snapshot.edges) ||
+      !Array.isArray(snapshot.strings)
+    ) {
       console.error(
-        `heap-slope: cannot read ${file} as a heap snapshot: no snapshot.meta or nodes`,
+        `heap-slope: cannot read ${file} as a heap snapshot: no snapshot.meta fields, nodes, edges or strings`,
       );
       process.exit(2);
     }

@@ -11,7 +11,7 @@
 // there (it only needs `MemoryNetwork`, `VirtualClock` and `createRng`).
 import { parseArgs } from "node:util";
 
-import { decimalNumber } from "../cli/common.ts";
+import { decimalNumber, negativeValuesJoined } from "../cli/common.ts";
 import { counted } from "../runtime/log.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
@@ -23,17 +23,20 @@ const USAGE = `usage: network-send.ts [--sends N] [--endpoints E] [--loss P] [--
   --loss P         loss probability in [0, 1), default 0.05
   --jitter-ms MS   latency jitter, default 10
   --reps R         repetitions, default 3`;
+const OPTIONS = {
+  sends: { type: "string", default: "1000000" },
+  endpoints: { type: "string", default: "2000" },
+  loss: { type: "string", default: "0.05" },
+  "jitter-ms": { type: "string", default: "10" },
+  reps: { type: "string", default: "3" },
+  help: { type: "boolean", short: "h" },
+} as const;
 let parsed;
 try {
+  // `--jitter-ms -1` is that option's (bad) value, not an ambiguous option.
   parsed = parseArgs({
-    options: {
-      sends: { type: "string", default: "1000000" },
-      endpoints: { type: "string", default: "2000" },
-      loss: { type: "string", default: "0.05" },
-      "jitter-ms": { type: "string", default: "10" },
-      reps: { type: "string", default: "3" },
-      help: { type: "boolean", short: "h" },
-    },
+    args: negativeValuesJoined(process.argv.slice(2), OPTIONS),
+    options: OPTIONS,
   });
 } catch (err) {
   console.error(`network-send: ${(err as Error).message.split("\n")[0]}`);

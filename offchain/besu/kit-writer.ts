@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -16,14 +17,24 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 
 import { makeDirectory } from "../runtime/fs.ts";
 import { BesuKitOutputError, BesuKitOutputExistsError } from "./errors.ts";
-import type { KitFile } from "./kit.ts";
+import type { KitManifest, KitFile } from "./kit.ts";
 
 /** The file every kit has (`kit.json`): what `--force` looks for before it replaces a directory. */
 const KIT_MANIFEST = "kit.json";
 
+/** Whether `manifest` is a kit manifest this command wrote (`"kit": "gridledger-besu-network"`). */
+function isKit(manifest: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(manifest, "utf8")) as { kit?: unknown } | null;
+    return m?.kit === ("gridledger-besu-network" satisfies KitManifest["kit"]);
+  } catch {
+    return false; // absent, unreadable or not JSON: not a kit
+  }
+}
+
 /**
  * Checks that `outDir` may be written: absent, an empty directory, or (with `force`) a kit written
- * before (a directory holding `kit.json`). Throws BesuKitOutputError for an empty path (Node
+ * before (a directory whose `kit.json` says `"kit": "gridledger-besu-network"`). Throws BesuKitOutputError for an empty path (Node
  * resolves "" to the working directory: `--out "$UNSET" --force` replaced it), and
  * BesuKitOutputExistsError for a file, a non-empty directory without `force`, and, even with
  * `force`, a directory that is not a kit or that holds the working directory.
@@ -39,7 +50,7 @@ export function checkOutputDir(outDir: string, force: boolean): void {
   if (readdirSync(out).length === 0) return;
   if (!force) {
     throw new BesuKitOutputExistsError(
-      `--out ${outDir} exists and is not empty (use --force to replace it)`,
+      `--out ${outDir} exists and is not empty (--force replaces it if it is a kit written before)`,
     );
   }
   const here = resolve(".");
@@ -48,9 +59,9 @@ export function checkOutputDir(outDir: string, force: boolean): void {
       `--out ${outDir} holds the working directory: --force will not replace it`,
     );
   }
-  if (!existsSync(join(out, KIT_MANIFEST))) {
+  if (!isKit(join(out, KIT_MANIFEST))) {
     throw new BesuKitOutputExistsError(
-      `--out ${outDir} is not a kit (no ${KIT_MANIFEST}): --force replaces only a kit written before`,
+      `--out ${outDir} is not a kit (no ${KIT_MANIFEST} of besu-network's): --force replaces only a kit written before`,
     );
   }
 }

@@ -100,13 +100,23 @@ export function registerCapacity(program: Command): void {
   program
     .command("capacity")
     .description("What a city of N meters needs from one chain and control center (docs/SCALE.md)")
-    .requiredOption("--meters <n>", "registered meters", number(1, true, 1e9))
-    .option("--interval-minutes <m>", "reporting interval", number(1, false, 525_600), 15)
-    .option("--block-gas <gas>", "block gas limit", number(1_000_000, true, 1e12), 30_000_000)
-    .option("--block-seconds <s>", "QBFT block period", number(1, false, 3_600), 2)
+    .requiredOption("--meters <n>", "registered meters (1 to 10^9)", number(1, true, 1e9))
+    .option(
+      "--interval-minutes <m>",
+      "reporting interval (1 to 525,600: a year)",
+      number(1, false, 525_600),
+      15,
+    )
+    .option(
+      "--block-gas <gas>",
+      "block gas limit (10^6 to 10^12)",
+      number(1_000_000, true, 1e12),
+      30_000_000,
+    )
+    .option("--block-seconds <s>", "QBFT block period (1 to 3,600)", number(1, false, 3_600), 2)
     .option(
       "--slots <k>",
-      "report slots per meter per interval (DESIGN §7; k is a u16)",
+      "report slots per meter per interval (1 to 65,535: k is a u16; DESIGN §7)",
       number(1, true, 65_535),
       8,
     )
@@ -200,6 +210,8 @@ export function registerCapacity(program: Command): void {
           } catch (err) {
             return fail(`cannot write ${o.chart}: ${(err as Error).message}`);
           }
+          // On stderr: `--json`'s stdout stays one JSON document.
+          console.error(`chart written to ${o.chart}`);
         }
         if (o.json) {
           console.log(JSON.stringify({ input: o, estimate, notes }, null, 2));
@@ -209,7 +221,7 @@ export function registerCapacity(program: Command): void {
         const rows: [string, string][] = [
           [
             "meters × slots per interval",
-            `${fmt(o.meters)} × ${o.slots} = ${fmt(e.entriesPerInterval)} OCD entries`,
+            `${fmt(o.meters)} × ${fmt(o.slots)} = ${fmt(e.entriesPerInterval)} OCD entries`,
           ],
           ["entries per second", fmt(e.entriesPerSecond, 1)],
           ["OCD entries per block-sized batch", fmt(e.entriesPerBatch)],

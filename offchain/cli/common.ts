@@ -7,6 +7,7 @@ import {
   existsSync,
   openSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -405,7 +406,21 @@ export function checkOutputDir(c: Cli, option: string, dir: string): void {
   // "" would be the working directory: a typo or an unset variable, never meant.
   if (dir.trim() === "") c.fail(`--${option} is empty: give a directory`);
   try {
-    makeDirectory(dir); // not mkdirSync({ recursive }): it spins for ever under /proc
+    const created = makeDirectory(dir); // not mkdirSync({ recursive }): it spins for ever under /proc
+    // A run that fails later (an unreachable --rpc, a refused option) leaves no empty directory
+    // of ours behind (newcomer re-trial, session 13); one it wrote into is kept.
+    if (created.length > 0) {
+      process.once("exit", (code) => {
+        if (code === 0) return;
+        for (const d of created.reverse()) {
+          try {
+            rmdirSync(d);
+          } catch {
+            return; // not empty (the run wrote into it), or already gone
+          }
+        }
+      });
+    }
     const probe = join(dir, `.gridledger-probe-${process.pid}`);
     writeFileSync(probe, "");
     rmSync(probe);

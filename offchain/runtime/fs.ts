@@ -7,8 +7,9 @@ import { dirname, resolve } from "node:path";
  * `recursive`). Node's recursive mkdir loops forever under some pseudo file systems (`/proc/x`
  * spins at 100 % CPU on Node 20 and 22); one level at a time fails at once with the OS error.
  * Throws the `fs` error (`code` ENOENT, EACCES, EEXIST, ENOTDIR…) of the first level that fails.
+ * Returns the directories it created, outermost first (empty when `path` existed).
  */
-export function makeDirectory(path: string): void {
+export function makeDirectory(path: string): string[] {
   const missing: string[] = [];
   let p = resolve(path);
   while (!existsSync(p)) {
@@ -20,5 +21,7 @@ export function makeDirectory(path: string): void {
   if (existsSync(p) && !statSync(p).isDirectory()) {
     throw Object.assign(new Error(`${p} is not a directory`), { code: "ENOTDIR" });
   }
-  for (const dir of missing.reverse()) mkdirSync(dir);
+  missing.reverse();
+  for (const dir of missing) mkdirSync(dir);
+  return missing;
 }

@@ -89,9 +89,18 @@ describe("besu: gridledger besu-network", function () {
     const notKit = gridledger("--out", out, "--force");
     expect(notKit.status).to.equal(2);
     expect(notKit.stderr.trimEnd().split("\n")).to.deep.equal([
-      `gridledger besu-network: BesuKitOutputExistsError: --out ${out} is not a kit (no kit.json): --force replaces only a kit written before`,
+      `gridledger besu-network: BesuKitOutputExistsError: --out ${out} is not a kit (no kit.json of besu-network's): --force replaces only a kit written before`,
     ]);
     expect(readdirSync(out)).to.deep.equal(["mine.txt"]);
+    // A kit.json of somebody else's (newcomer re-trial, session 13: "{}" was enough).
+    for (const manifest of ["{}", "not json", '{"kit": "other"}']) {
+      writeFileSync(join(out, "kit.json"), manifest);
+      const fake = gridledger("--out", out, "--force");
+      expect(fake.status, manifest).to.equal(2);
+      expect(fake.stderr, manifest).to.match(/BesuKitOutputExistsError: .* is not a kit/);
+      expect(readdirSync(out).sort(), manifest).to.deep.equal(["kit.json", "mine.txt"]);
+    }
+    rmSync(join(out, "kit.json"));
     // A kit written before, with a file of the user's beside it: --force replaces it whole.
     rmSync(join(out, "mine.txt"));
     expect(gridledger("--out", out).status).to.equal(0);
@@ -128,7 +137,7 @@ describe("besu: gridledger besu-network", function () {
       ]);
     }
     // Even a kit: not while it holds the working directory.
-    writeFileSync(join(inner, "kit.json"), "{}");
+    writeFileSync(join(inner, "kit.json"), '{"kit": "gridledger-besu-network"}');
     for (const out of [".", "..", inner]) {
       const r = run(inner, "--out", out, "--force");
       expect(r.status, out).to.equal(2);
@@ -155,7 +164,8 @@ describe("besu: gridledger besu-network", function () {
     expect(() => writeKit(files, out, false)).to.throw(/escapes the kit/);
     expect(readdirSync(dir)).to.deep.equal([]);
     mkdirSync(out);
-    writeFileSync(join(out, "kit.json"), "{}"); // a kit written before: --force may replace it
+    // A kit written before (its manifest's marker): --force may replace it.
+    writeFileSync(join(out, "kit.json"), '{"kit": "gridledger-besu-network"}');
     expect(() => writeKit(files, out, true)).to.throw(/escapes the kit/);
     expect(readdirSync(out)).to.deep.equal(["kit.json"]); // --force with a failing kit keeps the old one
     expect(() => writeKit(files.slice(0, 1), out, false)).to.throw(BesuKitOutputExistsError);

@@ -123,6 +123,18 @@ describe("demos: output paths (newcomer trial, session 13)", function () {
       const bbnp = runScript("offchain/cli/bbnp-demo.ts", ["--report", report, "--users", "1"]);
       expect(bbnp.status).to.equal(2);
       expect(readdirSync(tmp)).to.deep.equal([]);
+      // A failure after the checks (no chain at --rpc): the empty directories it made are removed.
+      for (const script of ["offchain/cli/demo.ts", "offchain/cli/bbnp-demo.ts"]) {
+        const r = runScript(script, [
+          "--report",
+          join(report, "deeper"),
+          "--rpc",
+          "http://127.0.0.1:1",
+        ]);
+        expect(r.status, script).to.equal(1);
+        expect(r.stderr, script).to.match(/ChainUnreachableError/);
+        expect(readdirSync(tmp), script).to.deep.equal([]);
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

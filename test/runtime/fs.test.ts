@@ -13,9 +13,13 @@ describe("runtime/fs makeDirectory", () => {
     const root = mkdtempSync(join(tmpdir(), "gridledger-fs-"));
     try {
       const deep = join(root, "a", "b", "c");
-      makeDirectory(deep);
+      expect(makeDirectory(deep)).to.deep.equal([
+        join(root, "a"),
+        join(root, "a", "b"),
+        join(root, "a", "b", "c"),
+      ]);
       expect(statSync(deep).isDirectory()).to.equal(true);
-      makeDirectory(deep);
+      expect(makeDirectory(deep)).to.deep.equal([]);
       const file = join(root, "file");
       writeFileSync(file, "");
       expect(() => makeDirectory(join(file, "x")))

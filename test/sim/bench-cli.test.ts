@@ -3,6 +3,8 @@
 // only after every suite had run).
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -84,6 +86,21 @@ describe("bench tools: bad input (issue 14)", function () {
     expect(missing.lines).to.deep.equal([
       "heap-slope: cannot read /nonexistent/a as a heap snapshot: ENOENT",
     ]);
+    const dir = mkdtempSync(join(tmpdir(), "gl-heap-slope-"));
+    try {
+      // Not JSON (its parser's message quotes the text, newline included), and JSON with a
+      // snapshot.meta but not a snapshot's fields: one line each, no stack trace.
+      writeFileSync(join(dir, "bad.heapsnapshot"), "x\n");
+      writeFileSync(join(dir, "meta.heapsnapshot"), '{"snapshot":{"meta":{}},"nodes":[]}');
+      for (const file of ["bad.heapsnapshot", "meta.heapsnapshot"]) {
+        const r = tool("offchain/bench/heap-slope.ts", [join(dir, file), "10", "b", "20"]);
+        expect(r.status, file).to.equal(2);
+        expect(r.lines, file).to.have.length(1);
+        expect(r.lines[0], file).to.match(/^heap-slope: cannot read .* as a heap snapshot: /);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const notSnapshot = tool("offchain/bench/heap-slope.ts", ["package.json", "10", "b", "20"]);
     expect(notSnapshot.status).to.equal(2);
     expect(notSnapshot.lines).to.have.length(1);
@@ -99,6 +116,7 @@ describe("bench tools: bad input (issue 14)", function () {
       [["--reps", "0"], 'network-send: --reps must be an integer ≥ 1, got "0"'],
       [["--loss", "1"], 'network-send: --loss must be a decimal in [0, 1), got "1"'],
       [["--jitter-ms=-1"], 'network-send: --jitter-ms must be a decimal ≥ 0, got "-1"'],
+      [["--jitter-ms", "-1"], 'network-send: --jitter-ms must be a decimal ≥ 0, got "-1"'],
     ] as const) {
       const r = tool("offchain/bench/network-send.ts", args);
       expect(r.status, args.join(" ")).to.equal(2);
