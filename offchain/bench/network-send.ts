@@ -9,9 +9,7 @@
 // Prints µs per send for each repetition (send only: the draws, the link tail, the in-flight copy
 // and the timer), and the network's loss count. To compare with an older tree, run the same file
 // there (it only needs `MemoryNetwork`, `VirtualClock` and `createRng`).
-import { parseArgs } from "node:util";
-
-import { decimalNumber, negativeValuesJoined } from "../cli/common.ts";
+import { cli, decimalNumber, parseOptions } from "../cli/common.ts";
 import { counted } from "../runtime/log.ts";
 import { VirtualClock } from "../runtime/clock.ts";
 import { MemoryNetwork } from "../runtime/network.ts";
@@ -23,50 +21,22 @@ const USAGE = `usage: network-send.ts [--sends N] [--endpoints E] [--loss P] [--
   --loss P         loss probability in [0, 1), default 0.05
   --jitter-ms MS   latency jitter, default 10
   --reps R         repetitions, default 3`;
-const OPTIONS = {
-  sends: { type: "string", default: "1000000" },
-  endpoints: { type: "string", default: "2000" },
-  loss: { type: "string", default: "0.05" },
-  "jitter-ms": { type: "string", default: "10" },
-  reps: { type: "string", default: "3" },
+const c = cli("network-send", USAGE);
+// parseOptions: `--help`, one-line usage errors, and `--jitter-ms -1` read as that option's value.
+const values = parseOptions(c, USAGE, {
+  sends: { type: "string" },
+  endpoints: { type: "string" },
+  loss: { type: "string" },
+  "jitter-ms": { type: "string" },
+  reps: { type: "string" },
   help: { type: "boolean", short: "h" },
-} as const;
-let parsed;
-try {
-  // `--jitter-ms -1` is that option's (bad) value, not an ambiguous option.
-  parsed = parseArgs({
-    args: negativeValuesJoined(process.argv.slice(2), OPTIONS),
-    options: OPTIONS,
-  });
-} catch (err) {
-  console.error(`network-send: ${(err as Error).message.split("\n")[0]}`);
-  process.exit(2);
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-/** `--name`'s value as a number, or exit 2 naming the option and what it must be. */
-const option = (
-  name: keyof typeof values,
-  integer: boolean,
-  ok: (x: number) => boolean,
-  what: string,
-) => {
-  const text = String(values[name]);
-  const x = decimalNumber(text, integer);
-  if (!ok(x) || (integer && !Number.isSafeInteger(x))) {
-    console.error(`network-send: --${name} must be ${what}, got "${text}"`);
-    process.exit(2);
-  }
-  return x;
-};
-const sends = option("sends", true, (x) => x >= 1, "an integer ≥ 1");
-const endpoints = option("endpoints", true, (x) => x >= 2, "an integer ≥ 2");
-const reps = option("reps", true, (x) => x >= 1, "an integer ≥ 1");
-const jitterMs = option("jitter-ms", false, (x) => x >= 0, "a decimal ≥ 0");
-const loss = option("loss", false, (x) => x >= 0 && x < 1, "a decimal in [0, 1)");
+});
+const sends = c.intOption(values.sends, "sends", 1_000_000, 1);
+const endpoints = c.intOption(values.endpoints, "endpoints", 2_000, 2);
+const reps = c.intOption(values.reps, "reps", 3, 1);
+const loss = c.fractionOption(values.loss ?? "0.05", "loss");
+const jitterMs = decimalNumber(values["jitter-ms"] ?? "10");
+if (!(jitterMs >= 0)) c.fail(`--jitter-ms must be a number ≥ 0, got "${values["jitter-ms"]}"`);
 const clock = new VirtualClock({ startMs: 0 });
 const net = new MemoryNetwork(
   {

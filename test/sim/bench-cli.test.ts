@@ -114,9 +114,9 @@ describe("bench tools: bad input (issue 14)", function () {
       [["--sends", "1e3"], 'network-send: --sends must be an integer ≥ 1, got "1e3"'],
       [["--endpoints", "0x10"], 'network-send: --endpoints must be an integer ≥ 2, got "0x10"'],
       [["--reps", "0"], 'network-send: --reps must be an integer ≥ 1, got "0"'],
-      [["--loss", "1"], 'network-send: --loss must be a decimal in [0, 1), got "1"'],
-      [["--jitter-ms=-1"], 'network-send: --jitter-ms must be a decimal ≥ 0, got "-1"'],
-      [["--jitter-ms", "-1"], 'network-send: --jitter-ms must be a decimal ≥ 0, got "-1"'],
+      [["--loss", "1"], 'network-send: --loss must be a fraction in [0, 1), got "1"'],
+      [["--jitter-ms=-1"], 'network-send: --jitter-ms must be a number ≥ 0, got "-1"'],
+      [["--jitter-ms", "-1"], 'network-send: --jitter-ms must be a number ≥ 0, got "-1"'],
     ] as const) {
       const r = tool("offchain/bench/network-send.ts", args);
       expect(r.status, args.join(" ")).to.equal(2);
