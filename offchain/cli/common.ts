@@ -63,7 +63,23 @@ export function scriptName(fallback: string): string {
   return invoked.startsWith("gridledger ") ? invoked : fallback;
 }
 
+/**
+ * Ends the process quietly when its reader closes stdout (`npm run demo | head`): Node would throw
+ * EPIPE with a stack trace. Exit 141 (128 + SIGPIPE), as a process the signal ended; `exit`
+ * listeners still run (the simulator's temporary store is removed). Installed once.
+ */
+function endOnClosedStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(141);
+    throw err;
+  });
+}
+let stdoutGuarded = false;
+
 export function cli(program: string, usage: string): Cli {
+  endOnClosedStdout();
   const fail = (message: string): never => {
     console.error(`${program}: ${message}`);
     process.exit(2);

@@ -455,6 +455,10 @@ export async function runOksuzAgents(
   const retireEarly = retiring(scenario) && scenario.crash === undefined;
   const storeDir = mkdtempSync(join(tmpdir(), "gridledger-cc-"));
   const storePath = join(storeDir, "cc.sqlite");
+  // Removed in the run's `finally`, and at exit when the run never gets there: an uncaught error
+  // (a demo piped into `head` dies on EPIPE) or `process.exit` left it under /tmp (session 13).
+  const removeStore = (): void => rmSync(storeDir, { recursive: true, force: true });
+  process.once("exit", removeStore);
   const operatorKey = rng.fork("cc/operator-key").bytes(32);
   const ccChain = counted(
     controlCenterChainClient(connectBillingLedger(address, chain.controlCenter)),
@@ -1048,7 +1052,8 @@ export async function runOksuzAgents(
     for (const u of users) if (u instanceof UserAgent) await u.stop();
     fakeMeter?.stop();
     outsider?.stop();
-    rmSync(storeDir, { recursive: true, force: true });
+    removeStore();
+    process.off("exit", removeStore);
   }
 }
 

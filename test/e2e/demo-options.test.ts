@@ -1,7 +1,7 @@
 // The Oksuz demo refuses a bad `--cc-workers` before any work (issue 14: CC's admission pool as a
 // demo option): one usage line, exit code 2, no chain started.
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,4 +155,32 @@ describe("demos: output paths (newcomer trial, session 13)", function () {
       expect(r.stderr.trim().split("\n")).to.deep.equal([line]);
     });
   }
+});
+
+describe("demo: its reader closes stdout (`npm run demo | head`, session 13)", function () {
+  this.timeout(120_000);
+
+  it("ends with 141 and no stack trace, and leaves no CC store under the temporary directory", async () => {
+    const stores = () =>
+      new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("gridledger-cc-")));
+    const before = stores();
+    const child = spawn(
+      process.execPath,
+      ["--disable-warning=ExperimentalWarning", "offchain/cli/demo.ts", "--meters", "30"],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Read until the meters are registered (CC's store exists by then), then close the pipe as
+    // `head` does.
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      if (/registered \d+ meters/.test(stdout)) child.stdout.destroy();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code, stderr).to.equal(141);
+    expect(stderr).to.not.match(/EPIPE|at /);
+    expect([...stores()].filter((f) => !before.has(f))).to.deep.equal([]);
+  });
 });
