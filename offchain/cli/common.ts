@@ -63,6 +63,9 @@ export function scriptName(fallback: string): string {
   return invoked.startsWith("gridledger ") ? invoked : fallback;
 }
 
+/** Whether {@link endOnClosedStdout} has installed its listener (once per process). */
+let stdoutGuarded = false;
+
 /**
  * Ends the process quietly when its reader closes stdout (`npm run demo | head`): Node would throw
  * EPIPE with a stack trace. Exit 141 (128 + SIGPIPE), as a process the signal ended; `exit`
@@ -76,7 +79,6 @@ function endOnClosedStdout(): void {
     throw err;
   });
 }
-let stdoutGuarded = false;
 
 export function cli(program: string, usage: string): Cli {
   endOnClosedStdout();
